@@ -1,0 +1,3 @@
+"""notifykit channel plugin for Exotel (registered through the notifykit entry-point group)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""A local HTTP server that behaves like Exotel's v1 API, for tests and demos."""
+
+from __future__ import annotations
