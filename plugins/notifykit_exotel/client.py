@@ -1,0 +1,1151 @@
+"""``ExotelClient``: a complete, typed Python client for Exotel's v1 voice and SMS API.
+
+It covers everything the PHP seed ``mvkaran/exotel`` offered (``call_number``, ``call_flow``,
+``call_details``, ``send_sms``, ``sms_details``) with the same method and parameter names, and the
+rest of the documented v1 surface: every call and SMS parameter, bulk SMS (same body and per
+recipient), bulk call details with paging, and number metadata. It validates before sending,
+retries only what is safe to retry, keeps itself under Exotel's rate limit, and never shows the
+API token. It imports nothing from ``notifykit`` and can be used on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+
+from .errors import (
+    ExotelConnectionError,
+    ExotelError,
+    ExotelTimeoutError,
+    InsufficientParametersError,
+    NotFoundError,
+    PartialSendError,
+    RateLimitExceededError,
+    error_for_response,
+)
+from .models import IST, BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage
+from .retry import RateLimiter, RetryPolicy
+from .wire import (
+    BODY_MAX_CHARS,
+    BULK_MAX,
+    CUSTOM_FIELD_MAX,
+    TIME_LIMIT_MAX,
+    ArrayStyle,
+    check_choice,
+    encode_form,
+    encode_messages,
+    flow_url,
+    normalize_number,
+    same_number,
+)
+
+__all__ = ["REGIONS", "BulkMessage", "ExotelClient"]
+
+log = logging.getLogger("notifykit_exotel")
+
+#: Exotel's v1 hosts by region (reference section 1). Calling the wrong region fails authentication.
+REGIONS: dict[str, str] = {
+    "singapore": "https://api.exotel.com",
+    "mumbai": "https://api.in.exotel.com",
+}
+_REGION_ALIASES = {"sg": "singapore", "in": "mumbai", "india": "mumbai"}
+
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+__version__ = "0.1.0"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class BulkMessage:
+    """One message of :meth:`ExotelClient.send_bulk_dynamic`: its own recipient and body."""
+
+    to: str
+    body: str
+    from_: str | None = None
+    sms_type: str | None = None
+    dlt_template_id: str | None = None
+    custom_field: str | None = None
+
+
+# The PHP seed's array keys, mapped to this client's keyword names.
+_SEED_KEYS = {"from": "from_"}
+
+
+def _seed_kwargs(method: str, mapping: Mapping[str, Any], allowed: Sequence[str]) -> dict[str, Any]:
+    """Turn a PHP-style array (``{"from": ..., "caller_id": ...}``) into keyword arguments."""
+    kwargs: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = _SEED_KEYS.get(key, key)
+        if name not in allowed:
+            raise InsufficientParametersError(
+                f"{method}() got unknown key {key!r}; known keys: "
+                + ", ".join(sorted(k.rstrip("_") if k == "from_" else k for k in allowed))
+            )
+        kwargs[name] = value
+    return kwargs
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+class ExotelClient:
+    """A client for one Exotel account.
+
+    Args:
+        sid: the account SID (it goes in every URL path).
+        token: the API token (the Basic-auth password). Never shown in reprs, logs or errors.
+        api_key: the API key (the Basic-auth username). Defaults to ``sid``, the legacy scheme the
+            PHP seed used; current accounts have a separate key.
+        region: ``"singapore"`` (``api.exotel.com``, default) or ``"mumbai"`` (``api.in.exotel.com``).
+        base_url: overrides ``region`` (e.g. the local simulator). HTTPS only, except loopback.
+        timeout: seconds, or ``(connect, read)``; applied to every request.
+        session: a ``requests.Session`` to use; by default the client makes (and closes) its own.
+        retry: the :class:`RetryPolicy` (``RetryPolicy.none()`` disables retries).
+        rate_limit: a :class:`RateLimiter` (share one between clients of one account), an int for
+            requests per minute, or ``None`` to disable client-side limiting. Default 200/minute.
+        default_region: country assumed for numbers without a country code (``None``: require E.164).
+        normalize_numbers: ``False`` sends ``From``/``To`` exactly as given (still non-empty).
+        array_style: how lists go on the wire (``StatusCallbackEvents``, bulk ``To``); see
+            :data:`notifykit_exotel.wire.ARRAY_STYLES` (Exotel's canonical form is UNCONFIRMED).
+    """
+
+    def __init__(
+        self,
+        sid: str,
+        token: str,
+        *,
+        api_key: str | None = None,
+        region: str = "singapore",
+        base_url: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimiter | int | None = 200,
+        default_region: str | None = "IN",
+        normalize_numbers: bool = True,
+        array_style: ArrayStyle = "indexed",
+    ) -> None:
+        if not isinstance(sid, str) or not sid.strip():
+            raise InsufficientParametersError("sid is missing: give the Exotel account SID")
+        if not isinstance(token, str) or not token:
+            raise InsufficientParametersError("token is missing: give the Exotel API token")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key):
+            raise InsufficientParametersError("api_key is empty: give the API key, or None")
+        self.sid = sid.strip()
+        self.api_key = api_key or self.sid
+        self._token = token
+        self.base_url = self._resolve_base_url(region, base_url)
+        self.timeout = timeout
+        self.retry = retry if retry is not None else RetryPolicy()
+        if isinstance(rate_limit, bool):
+            raise InsufficientParametersError("rate_limit must be a RateLimiter, an int or None")
+        self.rate_limiter: RateLimiter | None = (
+            RateLimiter(rate_limit, 60.0) if isinstance(rate_limit, int) else rate_limit
+        )
+        self.default_region = default_region
+        self.normalize_numbers = normalize_numbers
+        if array_style not in ("indexed", "brackets", "repeat", "csv"):
+            raise InsufficientParametersError(
+                f"array_style={array_style!r} is not valid: use indexed, brackets, repeat or csv"
+            )
+        self.array_style: ArrayStyle = array_style
+        self._own_session = session is None
+        self._session = session if session is not None else self._new_session()
+        self._prefix = f"{self.base_url}/v1/Accounts/{quote(self.sid, safe='')}/"
+
+    @staticmethod
+    def _resolve_base_url(region: str, base_url: str | None) -> str:
+        if base_url is None:
+            key = _REGION_ALIASES.get(region.lower(), region.lower())
+            if key not in REGIONS:
+                raise InsufficientParametersError(
+                    f"region={region!r} is not an Exotel region: use 'singapore' or 'mumbai'"
+                )
+            return REGIONS[key]
+        parts = urlsplit(base_url.strip())
+        if parts.username or parts.password:
+            raise InsufficientParametersError(
+                "base_url must not carry credentials: pass api_key and token instead"
+            )
+        host = parts.hostname or ""
+        if parts.scheme == "https" and host:
+            pass
+        elif parts.scheme == "http" and _is_loopback(host):
+            pass  # the local simulator
+        else:
+            raise InsufficientParametersError(
+                f"base_url={base_url!r} must be an https:// URL (http:// only for a loopback "
+                f"address such as the local simulator)"
+            )
+        return base_url.strip().rstrip("/")
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        # One pool per host, sized for a few threads sending concurrently through one client.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = (
+            f"notifykit-exotel/{__version__} {requests.utils.default_user_agent()}"
+        )
+        session.headers["Accept"] = "application/json"
+        return session
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool (only if the client created the session)."""
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> ExotelClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ExotelClient(sid={self.sid!r}, base_url={self.base_url!r})"
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self._prefix + path
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        form: list[tuple[str, str]] | None = None,
+    ) -> Any:
+        """Send one API request with rate limiting and the retry policy; return the parsed JSON."""
+        attempt = 0
+        while True:
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire()
+            error, status, reached = self._attempt(method, url, params=params, form=form)
+            if not isinstance(error, ExotelError):
+                return error  # the parsed body
+            if attempt >= self.retry.max_retries or not self.retry.should_retry(
+                method, status=status, reached_server=reached
+            ):
+                raise error
+            retry_after = error.retry_after if isinstance(error, RateLimitExceededError) else None
+            delay = self.retry.delay(attempt, retry_after)
+            log.info(
+                "Exotel %s %s failed (%s); retry %d/%d in %.2fs",
+                method,
+                _redact_path(url),
+                status if status is not None else type(error).__name__,
+                attempt + 1,
+                self.retry.max_retries,
+                delay,
+            )
+            self.retry.sleep(delay)
+            attempt += 1
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: list[tuple[str, str]] | None,
+    ) -> tuple[Any, int | None, bool]:
+        """One HTTP exchange: ``(parsed body or ExotelError, status, reached_server)``."""
+        shown = _redact_path(url)
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=form,
+                auth=(self.api_key, self._token),
+                timeout=self.timeout,
+            )
+        except requests.exceptions.ConnectTimeout as err:
+            return (
+                ExotelTimeoutError(
+                    f"timed out connecting to Exotel: {_reason(err)}", method=method, url=shown
+                ),
+                None,
+                False,
+            )
+        except requests.exceptions.Timeout as err:
+            post = method.upper() == "POST"
+            return (
+                ExotelTimeoutError(
+                    f"Exotel did not answer in time ({_reason(err)})",
+                    method=method,
+                    url=shown,
+                    maybe_sent=post,
+                ),
+                None,
+                True,
+            )
+        except requests.exceptions.ConnectionError as err:
+            reached = not _never_connected(err)
+            return (
+                ExotelConnectionError(
+                    f"connection to Exotel failed: {_reason(err)}",
+                    method=method,
+                    url=shown,
+                    maybe_sent=reached and method.upper() == "POST",
+                ),
+                None,
+                reached,
+            )
+        except requests.exceptions.RequestException as err:
+            return (
+                ExotelConnectionError(f"request failed: {_reason(err)}", method=method, url=shown),
+                None,
+                True,
+            )
+        status = response.status_code
+        text = response.text
+        log.debug("Exotel %s %s -> %d", method, shown, status)
+        if 200 <= status < 300:
+            try:
+                return json.loads(text), status, True
+            except ValueError:
+                return (
+                    ExotelError(
+                        f"Exotel answered HTTP {status} with a body that is not JSON",
+                        status=status,
+                        body=text[:500],
+                        method=method,
+                        url=shown,
+                        maybe_sent=method.upper() == "POST",
+                    ),
+                    status,
+                    True,
+                )
+        return (
+            error_for_response(
+                status,
+                text,
+                method=method,
+                url=shown,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            ),
+            status,
+            True,
+        )
+
+    def _post(self, path: str, form: list[tuple[str, str]]) -> Any:
+        return self._request("POST", self._url(path), form=form)
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return self._request("GET", self._url(path), params=params)
+
+    # -- validation helpers ----------------------------------------------------------------------
+
+    def _number(self, value: Any, field: str) -> str:
+        if self.normalize_numbers:
+            return normalize_number(value, field=field, region=self.default_region)
+        if not isinstance(value, str) or not value.strip():
+            raise InsufficientParametersError(f"{field} is missing: give a phone number")
+        return value.strip()
+
+    @staticmethod
+    def _required(value: Any, field: str, hint: str) -> str:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InsufficientParametersError(f"{field} is missing: {hint}")
+        if not isinstance(value, str):
+            raise InsufficientParametersError(
+                f"{field} must be a string, not {type(value).__name__}"
+            )
+        return value.strip()
+
+    @staticmethod
+    def _caller_id(value: Any) -> str:
+        text = ExotelClient._required(value, "caller_id", "give your ExoPhone, e.g. 08088919888")
+        if (
+            not all(ch.isdigit() or ch in "+ -" for ch in text)
+            or sum(ch.isdigit() for ch in text) < 6
+        ):
+            raise InsufficientParametersError(
+                f"caller_id={value!r} is not an ExoPhone number: use the virtual number shown in "
+                f"the Exotel dashboard, e.g. 08088919888"
+            )
+        return text.replace(" ", "").replace("-", "")
+
+    @staticmethod
+    def _check_call_options(
+        time_limit: int | None,
+        time_out: int | None,
+        custom_field: str | None,
+        **choices: Any,
+    ) -> None:
+        for name, value in (("time_limit", time_limit), ("time_out", time_out)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InsufficientParametersError(
+                    f"{name} must be a positive whole number of seconds"
+                )
+        if time_limit is not None and time_limit > TIME_LIMIT_MAX:
+            raise InsufficientParametersError(
+                f"time_limit={time_limit} is over Exotel's maximum of {TIME_LIMIT_MAX} s (4 hours)"
+            )
+        _check_custom_field(custom_field)
+        for name, value in choices.items():
+            check_choice(name, value)
+
+    # -- calls -------------------------------------------------------------------------------------
+
+    def call_number(
+        self,
+        from_: str | Mapping[str, Any] | None = None,
+        to: str | None = None,
+        caller_id: str | None = None,
+        *,
+        call_type: str | None = None,
+        time_limit: int | None = None,
+        time_out: int | None = None,
+        wait_url: str | None = None,
+        record: bool | None = None,
+        recording_channels: str | None = None,
+        recording_format: str | None = None,
+        custom_field: str | None = None,
+        status_callback: str | None = None,
+        status_callback_events: Sequence[str] | None = None,
+        status_callback_content_type: str | None = None,
+        stream_url: str | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Call:
+        """Connect two numbers (click-to-call, number masking): ``POST Calls/connect``.
+
+        Exotel rings ``from_`` first; when it answers, rings ``to`` and bridges them, both seeing
+        ``caller_id`` (your ExoPhone). Accepts the PHP seed's array too:
+        ``call_number({"from": ..., "to": ..., "caller_id": ...})``.
+        """
+        if isinstance(from_, Mapping):
+            kwargs = _seed_kwargs("call_number", from_, _CALL_NUMBER_KEYS)
+            _no_mixing("call_number", to, caller_id)
+            return self.call_number(**kwargs)
+        self._check_call_options(
+            time_limit,
+            time_out,
+            custom_field,
+            call_type=call_type,
+            recording_channels=recording_channels,
+            recording_format=recording_format,
+            status_callback_events=status_callback_events,
+            status_callback_content_type=status_callback_content_type,
+        )
+        form = encode_form(
+            {
+                "from_": self._number(from_, "from_"),
+                "to": self._number(to, "to"),
+                "caller_id": self._caller_id(caller_id),
+                "call_type": call_type,
+                "time_limit": time_limit,
+                "time_out": time_out,
+                "wait_url": wait_url,
+                "record": record,
+                "recording_channels": recording_channels,
+                "recording_format": recording_format,
+                "custom_field": custom_field,
+                "status_callback": status_callback,
+                "status_callback_events": _as_list(status_callback_events),
+                "status_callback_content_type": status_callback_content_type,
+                "stream_url": stream_url,
+            },
+            array_style=self.array_style,
+            extra=extra_params,
+        )
+        return self._call_from(self._post("Calls/connect.json", form))
+
+    def call_flow(
+        self,
+        to: str | Mapping[str, Any] | None = None,
+        app_id: str | int | None = None,
+        caller_id: str | None = None,
+        *,
+        url: str | None = None,
+        call_type: str | None = None,
+        time_limit: int | None = None,
+        time_out: int | None = None,
+        custom_field: str | None = None,
+        status_callback: str | None = None,
+        status_callback_events: Sequence[str] | None = None,
+        status_callback_content_type: str | None = None,
+        record: bool | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Call:
+        """Connect a number to an Exotel flow (an IVR app): ``POST Calls/connect`` with ``Url``.
+
+        Exotel calls ``to`` (sent as ``From``, as in the PHP seed) and, on answer, runs the flow
+        ``app_id`` (the URL ``http://my.exotel.com/<sid>/exoml/start_voice/<app_id>`` is built for
+        you; pass ``url=`` to use another). ``custom_field`` is handed to the flow's Passthru and
+        Greeting applets, e.g. the text to read out.
+        """
+        if isinstance(to, Mapping):
+            kwargs = _seed_kwargs("call_flow", to, _CALL_FLOW_KEYS)
+            _no_mixing("call_flow", app_id, caller_id)
+            return self.call_flow(**kwargs)
+        if (app_id is None) == (url is None):
+            raise InsufficientParametersError(
+                "call_flow needs exactly one of app_id (the flow id) or url (a full flow URL)"
+            )
+        if url is not None:
+            flow = self._required(url, "url", "give the flow URL")
+            if urlsplit(flow).scheme not in ("http", "https"):
+                raise InsufficientParametersError(f"url={url!r} is not an http(s) URL")
+        else:
+            flow = flow_url(self.sid, app_id if app_id is not None else "")
+        self._check_call_options(
+            time_limit,
+            time_out,
+            custom_field,
+            call_type=call_type,
+            status_callback_events=status_callback_events,
+            status_callback_content_type=status_callback_content_type,
+        )
+        form = encode_form(
+            {
+                "from_": self._number(to, "to"),
+                "caller_id": self._caller_id(caller_id),
+                "url": flow,
+                "call_type": call_type,
+                "time_limit": time_limit,
+                "time_out": time_out,
+                "record": record,
+                "custom_field": custom_field,
+                "status_callback": status_callback,
+                "status_callback_events": _as_list(status_callback_events),
+                "status_callback_content_type": status_callback_content_type,
+            },
+            array_style=self.array_style,
+            extra=extra_params,
+        )
+        return self._call_from(self._post("Calls/connect.json", form))
+
+    @staticmethod
+    def _call_from(data: Any) -> Call:
+        inner = data.get("Call") if isinstance(data, Mapping) else None
+        if not isinstance(inner, Mapping) or not inner.get("Sid"):
+            raise ExotelError(
+                "Exotel accepted the call request but returned no Call Sid",
+                body=json.dumps(data)[:500],
+                maybe_sent=True,
+            )
+        return Call.from_api(inner)
+
+    def call_details(
+        self,
+        call_sid: str | Mapping[str, Any],
+        *,
+        details: bool = False,
+        recording_url_validity: int | None = None,
+    ) -> Call:
+        """Look up a call: ``GET Calls/<sid>``. ``details=True`` adds per-leg data (``call.details``)."""
+        if isinstance(call_sid, Mapping):
+            call_sid = call_sid.get("sid", call_sid.get("call_sid"))
+        sid = self._required(call_sid, "call_sid", "give the Sid returned when the call was made")
+        params: dict[str, str] = {}
+        if details:
+            params["details"] = "true"
+        if recording_url_validity is not None:
+            if not isinstance(recording_url_validity, int) or not 5 <= recording_url_validity <= 60:
+                raise InsufficientParametersError(
+                    "recording_url_validity must be a whole number of minutes from 5 to 60"
+                )
+            params["RecordingUrlValidity"] = str(recording_url_validity)
+        data = self._get(f"Calls/{quote(sid, safe='')}.json", params or None)
+        inner = data.get("Call") if isinstance(data, Mapping) else None
+        if not isinstance(inner, Mapping):
+            raise NotFoundError(
+                f"no call with Sid {sid!r}", status=200, body=json.dumps(data)[:500]
+            )
+        return Call.from_api(inner)
+
+    def list_calls(
+        self,
+        *,
+        sid: str | Sequence[str] | None = None,
+        date_from: datetime | str | None = None,
+        date_to: datetime | str | None = None,
+        to: str | Sequence[str] | None = None,
+        from_: str | Sequence[str] | None = None,
+        status: str | Sequence[str] | None = None,
+        direction: str | None = None,
+        phone_number: str | Sequence[str] | None = None,
+        duration: str | None = None,
+        price: str | None = None,
+        page_size: int = 100,
+        sort_by: str | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[Call]:
+        """Iterate over finished calls (bulk call details, ``GET Calls``), following pages.
+
+        Filters follow Exotel's rules: up to 100 Sids; up to 5 numbers each for ``to``, ``from_``
+        and ``phone_number`` (normalised to E.164); ``date_from``/``date_to`` (IST) at most a month
+        apart; ``duration``/``price`` in Exotel's operator form (``"gte:10s;lte:45s"``). Ongoing
+        calls are not listed by Exotel. The generator fetches the next page only when needed.
+        """
+        params: dict[str, str] = {}
+        sids = _as_list(sid)
+        if sids is not None:
+            if not sids or len(sids) > 100:
+                raise InsufficientParametersError("sid filter takes 1 to 100 call Sids")
+            params["Sid"] = ",".join(sids)
+        if date_from is not None or date_to is not None:
+            params["DateCreated"] = _date_filter(date_from, date_to)
+        for name, wire, value in (("to", "To", to), ("from_", "From", from_)):
+            numbers = _as_list(value)
+            if numbers is not None:
+                params[wire] = ",".join(self._numbers_filter(numbers, name))
+        exophones = _as_list(phone_number)
+        if exophones is not None:
+            if not exophones or len(exophones) > 5:
+                raise InsufficientParametersError("phone_number filter takes 1 to 5 ExoPhones")
+            params["PhoneNumber"] = ",".join(self._caller_id(p) for p in exophones)
+        statuses = _as_list(status)
+        if statuses is not None:
+            params["Status"] = ",".join(statuses)
+        if direction is not None:
+            params["Direction"] = direction
+        if duration is not None:
+            params["Duration"] = duration
+        if price is not None:
+            params["Price"] = price
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= 100
+        ):
+            raise InsufficientParametersError("page_size must be from 1 to 100")
+        params["PageSize"] = str(page_size)
+        if sort_by is not None:
+            if sort_by not in ("DateCreated:asc", "DateCreated:desc"):
+                raise InsufficientParametersError(
+                    "sort_by must be 'DateCreated:asc' or 'DateCreated:desc'"
+                )
+            params["SortBy"] = sort_by
+        return self._iter_calls(params, max_results)
+
+    def _numbers_filter(self, numbers: list[str], name: str) -> list[str]:
+        if not numbers or len(numbers) > 5:
+            raise InsufficientParametersError(f"{name} filter takes 1 to 5 numbers")
+        return [normalize_number(n, field=name, region=self.default_region) for n in numbers]
+
+    def _iter_calls(self, params: dict[str, str], max_results: int | None) -> Iterator[Call]:
+        yielded = 0
+        data = self._get("Calls.json", params)
+        while True:
+            calls = data.get("Calls") if isinstance(data, Mapping) else None
+            for item in calls or []:
+                if max_results is not None and yielded >= max_results:
+                    return
+                if isinstance(item, Mapping):
+                    yield Call.from_api(item)
+                    yielded += 1
+            meta = data.get("Metadata") if isinstance(data, Mapping) else None
+            next_uri = meta.get("NextPageUri") if isinstance(meta, Mapping) else None
+            if not next_uri or (max_results is not None and yielded >= max_results):
+                return
+            data = self._request("GET", self._next_page_url(str(next_uri)))
+
+    def _next_page_url(self, next_uri: str) -> str:
+        # NextPageUri is a path (and query) on the same host; never follow it anywhere else.
+        parts = urlsplit(next_uri)
+        if parts.scheme or parts.netloc:
+            if f"{parts.scheme}://{parts.netloc}" != self.base_url:
+                raise ExotelError(f"Exotel returned a next-page URL on another host: {next_uri!r}")
+            next_uri = parts.path + (f"?{parts.query}" if parts.query else "")
+        if not next_uri.startswith("/"):
+            next_uri = "/" + next_uri
+        return self.base_url + next_uri
+
+    def number_info(self, number: str) -> NumberInfo:
+        """Operator, circle and DND registration of a number: ``GET Numbers/<number>``."""
+        e164 = normalize_number(number, field="number", region=self.default_region)
+        data = self._get(f"Numbers/{quote(e164, safe='')}.json")
+        return NumberInfo.from_api(data if isinstance(data, Mapping) else {})
+
+    # -- SMS ---------------------------------------------------------------------------------------
+
+    def send_sms(
+        self,
+        from_: str | Mapping[str, Any] | None = None,
+        to: str | None = None,
+        body: str | None = None,
+        *,
+        priority: str | None = None,
+        status_callback: str | None = None,
+        status_callback_content_type: str | None = None,
+        encoding_type: str | None = None,
+        dlt_entity_id: str | None = None,
+        dlt_template_id: str | None = None,
+        sms_type: str | None = None,
+        custom_field: str | None = None,
+        shorten_url: bool | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> SmsMessage:
+        """Send one SMS: ``POST Sms/send``.
+
+        ``from_`` is your ExoPhone or a DLT-registered sender id (``NKALRT``). In India the body
+        must match a DLT template registered with ``dlt_template_id`` under ``dlt_entity_id``, or
+        the SMS is refused or downgraded to promotional. ``priority="high"`` is meant for OTPs
+        only. Accepts the PHP seed's array too: ``send_sms({"from": ..., "to": ..., "body": ...})``.
+        """
+        if isinstance(from_, Mapping):
+            kwargs = _seed_kwargs("send_sms", from_, _SEND_SMS_KEYS)
+            _no_mixing("send_sms", to, body)
+            return self.send_sms(**kwargs)
+        form = self._sms_form(
+            from_,
+            body,
+            to=self._number(to, "to"),
+            priority=priority,
+            status_callback=status_callback,
+            status_callback_content_type=status_callback_content_type,
+            encoding_type=encoding_type,
+            dlt_entity_id=dlt_entity_id,
+            dlt_template_id=dlt_template_id,
+            sms_type=sms_type,
+            custom_field=custom_field,
+            shorten_url=shorten_url,
+            extra_params=extra_params,
+        )
+        data = self._post("Sms/send.json", form)
+        message = _first_sms(data)
+        if message is None:
+            raise ExotelError(
+                "Exotel accepted the SMS request but returned no SMSMessage Sid",
+                body=json.dumps(data)[:500],
+                maybe_sent=True,
+            )
+        return message
+
+    def _sms_form(
+        self,
+        from_: Any,
+        body: Any,
+        *,
+        to: str | list[str] | None,
+        extra_params: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> list[tuple[str, str]]:
+        sender = self._required(from_, "from_", "give your ExoPhone or DLT sender id")
+        text = _check_body(body)
+        _check_custom_field(options.get("custom_field"))
+        for name in ("priority", "encoding_type", "sms_type", "status_callback_content_type"):
+            check_choice(name, options.get(name))
+        return encode_form(
+            {"from_": sender, "to": to, "body": text, **options},
+            array_style=self.array_style,
+            extra=extra_params,
+        )
+
+    def sms_details(self, sms_sid: str | Mapping[str, Any]) -> SmsMessage:
+        """Look up an SMS: ``GET SMS/Messages/<sid>``.
+
+        Exotel answers an unknown Sid with HTTP 200 "No matching results"; that raises
+        :class:`NotFoundError` here, like a 404.
+        """
+        if isinstance(sms_sid, Mapping):
+            sms_sid = sms_sid.get("sid", sms_sid.get("sms_sid"))
+        sid = self._required(sms_sid, "sms_sid", "give the Sid returned when the SMS was sent")
+        data = self._get(f"SMS/Messages/{quote(sid, safe='')}.json")
+        message = _first_sms(data)
+        if message is None:
+            text = json.dumps(data)[:500]
+            raise NotFoundError(
+                f"no SMS with Sid {sid!r} (Exotel: {_message_of(data) or 'No matching results'})",
+                status=200,
+                body=text,
+            )
+        return message
+
+    def send_bulk_sms(
+        self,
+        from_: str,
+        to: Sequence[str],
+        body: str,
+        *,
+        priority: str | None = None,
+        status_callback: str | None = None,
+        status_callback_content_type: str | None = None,
+        encoding_type: str | None = None,
+        dlt_entity_id: str | None = None,
+        dlt_template_id: str | None = None,
+        sms_type: str | None = None,
+        custom_field: str | None = None,
+        shorten_url: bool | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> BulkSmsResult:
+        """Send one body to many numbers: ``POST Sms/send`` with a list of ``To``, 100 per request.
+
+        Every number is validated (and duplicates after normalisation dropped) before the first
+        request. Numbers Exotel refuses one by one are in ``result.errors``. If a request after the
+        first fails, :class:`PartialSendError` says what was sent (``.result``) and what was not
+        (``.unsent``); if the first fails, its error is raised and nothing was sent.
+        """
+        if isinstance(to, str):
+            raise InsufficientParametersError(
+                "to must be a list of numbers for send_bulk_sms; use send_sms for one number"
+            )
+        numbers = _dedupe([self._number(n, f"to[{i}]") for i, n in enumerate(to)])
+        if not numbers:
+            raise InsufficientParametersError("to is empty: give at least one number")
+        options = {
+            "priority": priority,
+            "status_callback": status_callback,
+            "status_callback_content_type": status_callback_content_type,
+            "encoding_type": encoding_type,
+            "dlt_entity_id": dlt_entity_id,
+            "dlt_template_id": dlt_template_id,
+            "sms_type": sms_type,
+            "custom_field": custom_field,
+            "shorten_url": shorten_url,
+        }
+        chunks = [numbers[i : i + BULK_MAX] for i in range(0, len(numbers), BULK_MAX)]
+        # Validate every chunk's form before sending any, so bad input never half-sends.
+        forms = [
+            self._sms_form(from_, body, to=chunk, extra_params=extra_params, **options)
+            for chunk in chunks
+        ]
+        return self._send_chunks(
+            "Sms/send.json", forms, chunks, lambda chunk, data: _bulk_items(chunk, data)
+        )
+
+    def send_bulk_dynamic(
+        self,
+        messages: Sequence[BulkMessage | Mapping[str, Any]],
+        *,
+        from_: str | None = None,
+        priority: str | None = None,
+        status_callback: str | None = None,
+        encoding_type: str | None = None,
+        dlt_entity_id: str | None = None,
+        shorten_url: bool | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> BulkSmsResult:
+        """Send a different body to each recipient: ``POST Sms/bulksend``, 100 messages per request.
+
+        ``messages`` holds :class:`BulkMessage` objects or mappings with the keys ``to``, ``body``
+        and optionally ``from``, ``sms_type``, ``dlt_template_id``, ``custom_field``. ``from_`` is
+        the default sender for messages without their own. Errors as for :meth:`send_bulk_sms`.
+        """
+        if not messages:
+            raise InsufficientParametersError("messages is empty: give at least one message")
+        items = [self._bulk_message(i, m) for i, m in enumerate(messages)]
+        sender = None if from_ is None else self._required(from_, "from_", "give a sender")
+        for name, value in (("priority", priority), ("encoding_type", encoding_type)):
+            check_choice(name, value)
+        chunks = [items[i : i + BULK_MAX] for i in range(0, len(items), BULK_MAX)]
+        forms = [
+            encode_form(
+                {
+                    "from_": sender,
+                    "priority": priority,
+                    "status_callback": status_callback,
+                    "encoding_type": encoding_type,
+                    "dlt_entity_id": dlt_entity_id,
+                    "shorten_url": shorten_url,
+                },
+                array_style=self.array_style,
+                extra=extra_params,
+            )
+            + encode_messages(chunk)
+            for chunk in chunks
+        ]
+        recipients = [[str(m["to"]) for m in chunk] for chunk in chunks]
+        return self._send_chunks(
+            "Sms/bulksend.json", forms, recipients, lambda chunk, data: _bulk_items(chunk, data)
+        )
+
+    def _bulk_message(self, index: int, message: BulkMessage | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(message, BulkMessage):
+            raw: dict[str, Any] = {
+                "to": message.to,
+                "body": message.body,
+                "from_": message.from_,
+                "sms_type": message.sms_type,
+                "dlt_template_id": message.dlt_template_id,
+                "custom_field": message.custom_field,
+            }
+        elif isinstance(message, Mapping):
+            raw = {}
+            for key, value in message.items():
+                name = _SEED_KEYS.get(key, key)
+                if name not in (
+                    "to",
+                    "body",
+                    "from_",
+                    "sms_type",
+                    "dlt_template_id",
+                    "custom_field",
+                ):
+                    raise InsufficientParametersError(
+                        f"messages[{index}] has unknown key {key!r}; known keys: to, body, from, "
+                        f"sms_type, dlt_template_id, custom_field"
+                    )
+                raw[name] = value
+        else:
+            raise InsufficientParametersError(
+                f"messages[{index}] must be a BulkMessage or a mapping, not {type(message).__name__}"
+            )
+        raw["to"] = self._number(raw.get("to"), f"messages[{index}].to")
+        try:
+            raw["body"] = _check_body(raw.get("body"))
+        except InsufficientParametersError as err:
+            raise InsufficientParametersError(f"messages[{index}]: {err.message}") from None
+        if raw.get("from_") is not None:
+            raw["from_"] = self._required(raw["from_"], f"messages[{index}].from", "give a sender")
+        check_choice("sms_type", raw.get("sms_type"))
+        _check_custom_field(raw.get("custom_field"))
+        return raw
+
+    def _send_chunks(
+        self,
+        path: str,
+        forms: list[list[tuple[str, str]]],
+        recipients: list[list[str]],
+        parse: Any,
+    ) -> BulkSmsResult:
+        result = BulkSmsResult()
+        for index, form in enumerate(forms):
+            try:
+                data = self._post(path, form)
+            except ExotelError as err:
+                if index == 0:
+                    raise
+                unsent = [n for chunk in recipients[index:] for n in chunk]
+                raise PartialSendError(
+                    f"bulk send stopped at request {index + 1} of {len(forms)}: {len(result.messages)} "
+                    f"SMS were accepted, {len(unsent)} recipients were not sent ({err.message})",
+                    result=result,
+                    unsent=unsent,
+                    status=err.status,
+                    code=err.code,
+                    maybe_sent=err.maybe_sent,
+                ) from err
+            messages, errors = parse(recipients[index], data)
+            offset = sum(len(c) for c in recipients[:index])
+            errors = [BulkItemError(e.index + offset, e.to, e.error) for e in errors]
+            result = result.merged(
+                BulkSmsResult(messages=tuple(messages), errors=tuple(errors), requests=1)
+            )
+        return result
+
+
+# -- module helpers ------------------------------------------------------------------------------
+
+_CALL_NUMBER_KEYS = (
+    "from_", "to", "caller_id", "call_type", "time_limit", "time_out", "wait_url", "record",
+    "recording_channels", "recording_format", "custom_field", "status_callback",
+    "status_callback_events", "status_callback_content_type", "stream_url", "extra_params",
+)  # fmt: skip
+_CALL_FLOW_KEYS = (
+    "to", "app_id", "caller_id", "url", "call_type", "time_limit", "time_out", "custom_field",
+    "status_callback", "status_callback_events", "status_callback_content_type", "record",
+    "extra_params",
+)  # fmt: skip
+_SEND_SMS_KEYS = (
+    "from_", "to", "body", "priority", "status_callback", "status_callback_content_type",
+    "encoding_type", "dlt_entity_id", "dlt_template_id", "sms_type", "custom_field",
+    "shorten_url", "extra_params",
+)  # fmt: skip
+
+
+def _no_mixing(method: str, *others: Any) -> None:
+    if any(value is not None for value in others):
+        raise InsufficientParametersError(
+            f"{method}() takes either one mapping of the PHP seed's keys or keyword arguments, not both"
+        )
+
+
+def _check_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise InsufficientParametersError("body is missing: give the SMS text")
+    if len(body) > BODY_MAX_CHARS:
+        raise InsufficientParametersError(
+            f"body is {len(body)} characters, over Exotel's limit of {BODY_MAX_CHARS}: shorten it"
+        )
+    return body
+
+
+def _check_custom_field(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InsufficientParametersError(
+            "custom_field must be a string (use json.dumps() for structured data)"
+        )
+    if len(value) > CUSTOM_FIELD_MAX:
+        log.warning(
+            "custom_field is %d characters; Exotel may cut it at %d", len(value), CUSTOM_FIELD_MAX
+        )
+
+
+def _dedupe(items: list[_T]) -> list[_T]:
+    return list(dict.fromkeys(items))
+
+
+def _first_sms(data: Any) -> SmsMessage | None:
+    if isinstance(data, list):
+        data = data[0] if len(data) == 1 else None
+    inner = data.get("SMSMessage") if isinstance(data, Mapping) else None
+    if isinstance(inner, Mapping) and inner.get("Sid"):
+        return SmsMessage.from_api(inner)
+    return None
+
+
+def _message_of(data: Any) -> str | None:
+    if isinstance(data, Mapping):
+        for key in ("Message", "message"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+        exc = data.get("RestException")
+        if isinstance(exc, Mapping) and isinstance(exc.get("Message"), str):
+            return str(exc["Message"])
+    return None
+
+
+def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], list[BulkItemError]]:
+    """Split a bulk response into accepted messages and per-recipient refusals.
+
+    The response shape is UNCONFIRMED (reference 5.2): a top-level array of ``{"SMSMessage": ...}``
+    or ``{"RestException": ...}`` items in request order is expected; a single object (one
+    recipient) and ``{"SMSMessage": [...]}`` are accepted too.
+    """
+    if isinstance(data, Mapping):
+        inner = data.get("SMSMessage")
+        data = [{"SMSMessage": m} for m in inner] if isinstance(inner, list) else [data]
+    if not isinstance(data, list):
+        raise ExotelError("Exotel's bulk SMS response is not a list", maybe_sent=True)
+    messages: list[SmsMessage] = []
+    errors: list[BulkItemError] = []
+    unmatched = list(recipients)
+    for position, item in enumerate(data):
+        if not isinstance(item, Mapping):
+            continue
+        sms = item.get("SMSMessage")
+        if isinstance(sms, Mapping) and sms.get("Sid"):
+            message = SmsMessage.from_api(sms)
+            messages.append(message)
+            match = next((n for n in unmatched if same_number(n, message.to)), None)
+            if match is not None:
+                unmatched.remove(match)
+            continue
+        exc = item.get("RestException", item)
+        status = exc.get("Status") if isinstance(exc, Mapping) else None
+        text = json.dumps(item)
+        err = error_for_response(
+            int(status) if isinstance(status, int) else 400, text, method="POST", url="bulk item"
+        )
+        to = recipients[position] if position < len(recipients) else "?"
+        if to in unmatched:
+            unmatched.remove(to)
+        errors.append(BulkItemError(position, to, err))
+    return messages, errors
+
+
+def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established (refused, DNS failure): nothing was sent."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [err]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+            return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError):
+            stack.append(current.reason)
+        stack.extend(current.args if isinstance(current.args, tuple) else ())
+        stack.append(current.__cause__)
+        stack.append(current.__context__)
+    return False
+
+
+def _reason(err: BaseException) -> str:
+    # requests' messages embed the URL; keep only the root cause's class and text.
+    root: BaseException = err
+    while True:
+        nxt = getattr(root, "reason", None) or root.__cause__
+        if not isinstance(nxt, BaseException) or nxt is root:
+            break
+        root = nxt
+    text = str(root)
+    if "://" in text:
+        text = type(root).__name__
+    return text or type(root).__name__
+
+
+def _redact_path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _date_filter(date_from: datetime | str | None, date_to: datetime | str | None) -> str:
+    def fmt(value: datetime | str) -> tuple[str, datetime | None]:
+        if isinstance(value, datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=IST)
+            local = aware.astimezone(IST)
+            return local.strftime("%Y-%m-%d %H:%M:%S"), local
+        text = str(value).strip()
+        try:
+            parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+        except ValueError:
+            raise InsufficientParametersError(
+                f"date {value!r} must be a datetime or 'YYYY-MM-DD HH:MM:SS' (IST)"
+            ) from None
+        return text, parsed
+
+    parts = []
+    start = end = None
+    if date_from is not None:
+        text, start = fmt(date_from)
+        parts.append(f"gte:{text}")
+    if date_to is not None:
+        text, end = fmt(date_to)
+        parts.append(f"lte:{text}")
+    if start and end:
+        if end < start:
+            raise InsufficientParametersError("date_to is before date_from")
+        if (end - start).days > 31:
+            raise InsufficientParametersError(
+                "date_from and date_to may be at most a month apart (Exotel's limit); split the range"
+            )
+    return ";".join(parts)

@@ -1,0 +1,453 @@
+"""Typed, immutable results of Exotel API calls.
+
+Every result is a frozen dataclass with snake_case attributes (IST-aware datetimes, ``Decimal``
+prices, ``int`` durations, status enums that tolerate values they do not know) *and* read-only
+mapping access to Exotel's own keys (``call["Sid"]``, ``sms["Status"]``), so code written against
+the PHP seed's associative arrays still reads naturally. ``raw`` keeps the payload as received.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .errors import ExotelError
+
+__all__ = [
+    "IST",
+    "BulkItemError",
+    "BulkSmsResult",
+    "Call",
+    "CallDetails",
+    "CallLeg",
+    "CallStatus",
+    "Direction",
+    "ExotelObject",
+    "NumberInfo",
+    "SmsMessage",
+    "SmsStatus",
+]
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+_E = TypeVar("_E", bound="_TolerantEnum")
+
+
+class _TolerantEnum(str, enum.Enum):
+    """A string enum that accepts values it does not know instead of raising.
+
+    Exotel adds statuses over time and spells some differently across pages (``cancelled``,
+    ``failed-dnd``); an unknown value becomes a pseudo-member whose ``name`` is ``"UNKNOWN"``
+    and whose ``value`` is the string received, so parsing never crashes and nothing is lost.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        wanted = _normalise_enum_text(value)
+        for member in cls:
+            if _normalise_enum_text(member.value) == wanted:
+                return member
+        alias = cls._aliases().get(wanted)
+        if alias is not None:
+            return cls(alias)
+        pseudo = str.__new__(cls, value)
+        pseudo._name_ = "UNKNOWN"
+        pseudo._value_ = value
+        return pseudo
+
+    @classmethod
+    def _aliases(cls) -> dict[str, str]:
+        return {}
+
+    @property
+    def is_known(self) -> bool:
+        """``False`` for a value this version of the client has never heard of."""
+        return self._name_ != "UNKNOWN"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def _normalise_enum_text(text: str) -> str:
+    return text.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+class CallStatus(_TolerantEnum):
+    """Status of a call or of one of its legs (reference section 4.1)."""
+
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @classmethod
+    def _aliases(cls) -> dict[str, str]:
+        return {"cancelled": "canceled", "inprogress": "in-progress", "noanswer": "no-answer"}
+
+    @property
+    def is_terminal(self) -> bool:
+        """``True`` once the call has ended (successfully or not)."""
+        return self in _TERMINAL_CALL
+
+
+_TERMINAL_CALL = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.FAILED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
+    }
+)
+
+
+class SmsStatus(_TolerantEnum):
+    """Status of an SMS (reference section 5.5). ``sent`` means delivered."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SUBMITTED = "submitted"
+    SENT = "sent"
+    FAILED_DND = "failed_dnd"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """``True`` for ``sent``, ``failed`` and ``failed_dnd``."""
+        return self in (SmsStatus.SENT, SmsStatus.FAILED, SmsStatus.FAILED_DND)
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (SmsStatus.FAILED, SmsStatus.FAILED_DND)
+
+
+class Direction(_TolerantEnum):
+    """Direction of a call or SMS."""
+
+    INBOUND = "inbound"
+    OUTBOUND_DIAL = "outbound-dial"
+    OUTBOUND_API = "outbound-api"
+
+
+# -- lenient field parsers -------------------------------------------------------------------
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Parse Exotel's ``YYYY-MM-DD HH:MM:SS`` (IST, no zone) or an ISO 8601 string with a zone."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=IST)
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=IST)
+
+
+def parse_int(value: Any) -> int | None:
+    """Parse ``17``, ``"17"`` or ``"17.0"``; anything else (``null``, ``""``) gives ``None``."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(Decimal(str(value).strip()))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """Parse a price such as ``"1.500"`` exactly (never through a float)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+def parse_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+def parse_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "1", "y"):
+        return True
+    if text in ("no", "false", "0", "n"):
+        return False
+    return None
+
+
+def _enum(cls: type[_E], value: Any) -> _E | None:
+    if value is None or value == "":
+        return None
+    return cls(str(value))
+
+
+# -- result objects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExotelObject(Mapping[str, Any]):
+    """Base of every result: typed attributes plus read-only mapping access to the raw payload."""
+
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.raw[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallLeg(ExotelObject):
+    """One leg of a call: 1 dials ``From``, 2 dials ``To``."""
+
+    id: int | None = None
+    status: CallStatus | None = None
+    on_call_duration: int | None = None
+    answered_by: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> CallLeg:
+        inner = data.get("Leg", data)
+        if not isinstance(inner, Mapping):
+            inner = {}
+        return cls(
+            raw=data,
+            id=parse_int(inner.get("Id")),
+            status=_enum(CallStatus, inner.get("Status")),
+            on_call_duration=parse_int(inner.get("OnCallDuration")),
+            answered_by=parse_str(inner.get("AnsweredBy")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallDetails(ExotelObject):
+    """The ``Details`` block returned by ``call_details(sid, details=True)``."""
+
+    conversation_duration: int | None = None
+    leg1_status: CallStatus | None = None
+    leg2_status: CallStatus | None = None
+    legs: tuple[CallLeg, ...] = ()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> CallDetails:
+        legs = data.get("Legs") or []
+        return cls(
+            raw=data,
+            conversation_duration=parse_int(data.get("ConversationDuration")),
+            leg1_status=_enum(CallStatus, data.get("Leg1Status")),
+            leg2_status=_enum(CallStatus, data.get("Leg2Status")),
+            legs=tuple(CallLeg.from_api(leg) for leg in legs if isinstance(leg, Mapping)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Call(ExotelObject):
+    """A call, as returned by ``call_number``, ``call_flow``, ``call_details`` and ``list_calls``.
+
+    Numbers are as Exotel echoes them (often ``0``-prefixed national form): compare numbers with
+    :func:`notifykit_exotel.wire.same_number`, never as raw strings.
+    """
+
+    sid: str
+    status: CallStatus | None = None
+    to: str | None = None
+    from_: str | None = None
+    phone_number_sid: str | None = None
+    account_sid: str | None = None
+    parent_call_sid: str | None = None
+    direction: Direction | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: int | None = None
+    price: Decimal | None = None
+    answered_by: str | None = None
+    forwarded_from: str | None = None
+    caller_name: str | None = None
+    recording_url: str | None = None
+    presigned_recording_url: str | None = None
+    call_type: str | None = None
+    uri: str | None = None
+    details: CallDetails | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Call:
+        """Build from a ``Call`` object (the inner one, or ``{"Call": {...}}``)."""
+        inner = data.get("Call", data)
+        if not isinstance(inner, Mapping):
+            inner = {}
+        details = inner.get("Details")
+        return cls(
+            raw=inner,
+            sid=str(inner.get("Sid") or ""),
+            status=_enum(CallStatus, inner.get("Status")),
+            to=parse_str(inner.get("To")),
+            from_=parse_str(inner.get("From")),
+            phone_number_sid=parse_str(inner.get("PhoneNumberSid")),
+            account_sid=parse_str(inner.get("AccountSid")),
+            parent_call_sid=parse_str(inner.get("ParentCallSid")),
+            direction=_enum(Direction, inner.get("Direction")),
+            date_created=parse_datetime(inner.get("DateCreated")),
+            date_updated=parse_datetime(inner.get("DateUpdated")),
+            start_time=parse_datetime(inner.get("StartTime")),
+            end_time=parse_datetime(inner.get("EndTime")),
+            duration=parse_int(inner.get("Duration")),
+            price=parse_decimal(inner.get("Price")),
+            answered_by=parse_str(inner.get("AnsweredBy")),
+            forwarded_from=parse_str(inner.get("ForwardedFrom")),
+            caller_name=parse_str(inner.get("CallerName")),
+            recording_url=parse_str(inner.get("RecordingUrl")),
+            presigned_recording_url=parse_str(inner.get("PreSignedRecordingUrl")),
+            call_type=parse_str(inner.get("CallType")),
+            uri=parse_str(inner.get("Uri")),
+            details=CallDetails.from_api(details) if isinstance(details, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmsMessage(ExotelObject):
+    """An SMS, as returned by ``send_sms``, the bulk sends and ``sms_details``."""
+
+    sid: str
+    status: SmsStatus | None = None
+    to: str | None = None
+    from_: str | None = None
+    body: str | None = None
+    detailed_status: str | None = None
+    detailed_status_code: int | None = None
+    account_sid: str | None = None
+    direction: Direction | None = None
+    date_created: datetime | None = None
+    date_updated: datetime | None = None
+    date_sent: datetime | None = None
+    price: Decimal | None = None
+    sms_units: int | None = None
+    api_version: str | None = None
+    uri: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> SmsMessage:
+        """Build from an ``SMSMessage`` object (the inner one, or ``{"SMSMessage": {...}}``)."""
+        inner = data.get("SMSMessage", data)
+        if not isinstance(inner, Mapping):
+            inner = {}
+        return cls(
+            raw=inner,
+            sid=str(inner.get("Sid") or ""),
+            status=_enum(SmsStatus, inner.get("Status")),
+            to=parse_str(inner.get("To")),
+            from_=parse_str(inner.get("From")),
+            body=parse_str(inner.get("Body")),
+            detailed_status=parse_str(inner.get("DetailedStatus")),
+            detailed_status_code=parse_int(inner.get("DetailedStatusCode")),
+            account_sid=parse_str(inner.get("AccountSid")),
+            direction=_enum(Direction, inner.get("Direction")),
+            date_created=parse_datetime(inner.get("DateCreated")),
+            date_updated=parse_datetime(inner.get("DateUpdated")),
+            date_sent=parse_datetime(inner.get("DateSent")),
+            price=parse_decimal(inner.get("Price")),
+            sms_units=parse_int(inner.get("SmsUnits")),
+            api_version=parse_str(inner.get("ApiVersion")),
+            uri=parse_str(inner.get("Uri")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumberInfo(ExotelObject):
+    """Metadata of a phone number (``Numbers/<number>``): operator, circle and DND registration."""
+
+    phone_number: str | None = None
+    circle: str | None = None
+    circle_name: str | None = None
+    type: str | None = None
+    operator: str | None = None
+    operator_name: str | None = None
+    dnd: bool | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> NumberInfo:
+        inner = data.get("Numbers", data)
+        if not isinstance(inner, Mapping):
+            inner = {}
+        return cls(
+            raw=inner,
+            phone_number=parse_str(inner.get("PhoneNumber")),
+            circle=parse_str(inner.get("Circle")),
+            circle_name=parse_str(inner.get("CircleName")),
+            type=parse_str(inner.get("Type")),
+            operator=parse_str(inner.get("Operator")),
+            operator_name=parse_str(inner.get("OperatorName")),
+            dnd=parse_bool(inner.get("DND")),
+        )
+
+
+@dataclass(frozen=True)
+class BulkItemError:
+    """One recipient of a bulk send that Exotel refused, with the reason."""
+
+    index: int
+    to: str
+    error: ExotelError
+
+
+@dataclass(frozen=True)
+class BulkSmsResult:
+    """The outcome of ``send_bulk_sms`` / ``send_bulk_dynamic``.
+
+    ``messages`` holds the accepted SMS in request order; ``errors`` the recipients refused one by
+    one (an invalid number in a batch does not fail the batch). ``ok`` is ``True`` when none was refused.
+    """
+
+    messages: tuple[SmsMessage, ...] = ()
+    errors: tuple[BulkItemError, ...] = ()
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __iter__(self) -> Iterator[SmsMessage]:
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def merged(self, other: BulkSmsResult) -> BulkSmsResult:
+        return BulkSmsResult(
+            messages=self.messages + other.messages,
+            errors=self.errors + other.errors,
+            requests=self.requests + other.requests,
+        )
+
+    @property
+    def sids(self) -> Sequence[str]:
+        return [m.sid for m in self.messages]
