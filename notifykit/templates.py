@@ -116,6 +116,11 @@ _UNDEFINED_PATTERNS = (
 )
 
 
+def _clause(message: str | None) -> str:
+    """A message without its final full stop, so it can sit inside one of our sentences."""
+    return (message or "").rstrip().rstrip(".")
+
+
 def _undefined_name(message: str) -> str | None:
     """The missing name in one of Jinja's UndefinedError messages, if it is one of the usual."""
     for pattern in _UNDEFINED_PATTERNS:
@@ -291,8 +296,8 @@ class TemplateEngine:
         except jinja2.TemplateSyntaxError as err:
             where = f"{err.filename or template_name}, line {err.lineno}"
             raise TemplateRenderError(
-                f"Template {name!r} has a syntax error at {where}: {err.message}. Fix the Jinja "
-                "syntax on that line.",
+                f"Template {name!r} has a syntax error at {where}: {_clause(err.message)}. Fix the "
+                "Jinja syntax there.",
                 template=name,
             ) from err
         except jinja2.TemplateNotFound as err:
@@ -303,8 +308,8 @@ class TemplateEngine:
         except SecurityError as err:
             raise TemplateRenderError(
                 f"Template {name!r} ({self._where(err.__traceback__)}) does something the sandbox "
-                f"forbids: {err}. Templates may only read the data they are given; remove the "
-                "access to internal attributes or methods.",
+                f"forbids: {_clause(str(err))}. Templates may only read the data they are given; "
+                "remove the access to internal attributes or methods.",
                 template=name,
             ) from err
         except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as err:
@@ -312,8 +317,8 @@ class TemplateEngine:
             # division by zero); they are still the template's problem, so say which and where.
             raise TemplateRenderError(
                 f"Template {name!r} failed to render ({self._where(err.__traceback__)}): "
-                f"{type(err).__name__}: {err}. Check the data passed to it and the filters used "
-                "on that line.",
+                f"{type(err).__name__}: {_clause(str(err))}. Check the data passed to it and the "
+                "filters used on that line.",
                 template=name,
             ) from err
 
@@ -350,8 +355,8 @@ class TemplateEngine:
         where = "unknown line" if frame is None else f"{frame[0]}, line {frame[1]}"
         if missing is None:
             return TemplateRenderError(
-                f"Template {name!r} ({where}) used an undefined value: {err}. Pass the value in "
-                "the notification data, or guard it with a default.",
+                f"Template {name!r} ({where}) used an undefined value: {_clause(str(err))}. Pass "
+                "the value in the notification data, or guard it with a default.",
                 template=name,
             )
         variable = _dotted_path(missing, line_text)
