@@ -223,6 +223,8 @@ def _match_dlt(body: str, literals: list[str], cap: int | None) -> tuple[str, ..
     """
     n = len(body)
     first, last = literals[0], literals[-1]
+    if len(literals) == 1:
+        return () if body == first else None
     if not body.startswith(first) or len(first) + len(last) > n or not body.endswith(last):
         return None
     last_start = n - len(last)
@@ -270,6 +272,11 @@ def _departure(body: str, literals: list[str]) -> str:
             f"{_snippet(first, at)!r} but the body has {_snippet(body, at)!r}"
         )
     pos = len(first)
+    if len(literals) == 1:
+        return (
+            f"the body goes on after the end of the registered text: it has {body[pos:]!r} after "
+            f"{_snippet(first, pos, after=0)!r}; remove it or register it"
+        )
     for number, literal in enumerate(literals[1:], start=1):
         is_last = number == len(literals) - 1
         found = body.find(literal, pos)

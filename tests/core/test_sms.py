@@ -11,6 +11,7 @@ from notifykit.sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     MAX_BODY_CHARS,
+    DltCheck,
     SmsInfo,
     analyze_sms,
     check_dlt,
@@ -169,6 +170,19 @@ def test_dlt_variables_at_both_ends() -> None:
 
 def test_dlt_empty_variable_is_allowed() -> None:
     assert check_dlt("Hi .", "Hi {#var#}.").variables == ("",)
+
+
+def test_dlt_pattern_without_variables_must_match_exactly() -> None:
+    pattern = "Maintenance tonight 23:00-01:00 IST. -ACME"
+    assert check_dlt(pattern, pattern) == DltCheck(
+        ok=True, pattern=pattern, problem=None, variables=()
+    )
+    longer = check_dlt(pattern + " Thanks", pattern)
+    assert longer.problem is not None
+    assert "' Thanks'" in longer.problem
+    shorter = check_dlt("Maintenance tonight 23:00-01:00", pattern)
+    assert shorter.problem is not None
+    assert "character 31" in shorter.problem
 
 
 def test_dlt_crlf_is_treated_as_lf() -> None:
