@@ -689,7 +689,7 @@ class ExotelClient:
     def number_info(self, number: str) -> NumberInfo:
         """Operator, circle and DND registration of a number: ``GET Numbers/<number>``."""
         e164 = normalize_number(number, field="number", region=self.default_region)
-        data = self._get(f"Numbers/{quote(e164, safe='')}.json")
+        data = self._get(f"Numbers/{quote(e164, safe='+')}.json")
         return NumberInfo.from_api(data if isinstance(data, Mapping) else {})
 
     # -- SMS ---------------------------------------------------------------------------------------
@@ -1085,7 +1085,7 @@ def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
             return True
         if isinstance(current, urllib3.exceptions.MaxRetryError):
             stack.append(current.reason)
-        stack.extend(current.args if isinstance(current.args, tuple) else ())
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
         stack.append(current.__cause__)
         stack.append(current.__context__)
     return False
