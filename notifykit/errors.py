@@ -88,3 +88,13 @@ class NotificationError(NotifykitError):
 
 class ConfigNotFoundError(NotifykitError):
     """No configuration file was given and none was found (``NOTIFYKIT_CONFIG``, ``./notifykit.yaml``)."""
+
+
+class ProviderError(NotifykitError):
+    """A provider request made outside a notification failed (``notifykit status`` looking up a
+    message or call); the message says what the provider answered. ``not_found`` is true when the
+    provider does not know the id."""
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        self.not_found = not_found
+        super().__init__(message)

@@ -1,0 +1,689 @@
+"""Loading and validating ``notifykit.yaml``.
+
+:func:`load_config` reads the YAML with line numbers, substitutes ``${ENV_VAR}`` references, checks
+every section (the core's own keys, and each channel's and account's keys against the schema its
+plugin registered), checks every reference between sections (a channel naming a missing account, a
+group naming a missing person, an event naming a missing template...), and raises one
+:class:`~notifykit.errors.ConfigError` carrying *all* the problems found, each with file, line and
+key path. Nothing can be sent from a config that failed here.
+
+The schema is documented key by key in ``config.example.yaml`` and ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from notifykit.channels import SEVERITIES, ChannelType, Recipient, TemplateSettings
+from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
+from notifykit.schema import (
+    INVALID,
+    Checker,
+    Choice,
+    Field,
+    Integer,
+    ListOf,
+    MapOf,
+    PhoneNumber,
+    Reference,
+    String,
+    Struct,
+    Type,
+    describe,
+    did_you_mean,
+    join,
+    mapping_items,
+)
+
+if TYPE_CHECKING:
+    from notifykit.plugins import Registry
+    from notifykit.templates import TemplateEngine
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "AccountConfig",
+    "ChannelConfig",
+    "Config",
+    "Defaults",
+    "EventConfig",
+    "find_config",
+    "load_config",
+]
+
+CONFIG_ENV = "NOTIFYKIT_CONFIG"
+DEFAULT_CONFIG_FILE = "notifykit.yaml"
+
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
+_SMS_TYPES = ("transactional", "transactional_opt_in", "promotional")
+_SECTIONS = (
+    "version",
+    "defaults",
+    "accounts",
+    "channels",
+    "recipients",
+    "groups",
+    "templates",
+    "events",
+)
+
+
+def find_config(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: ``path``, else ``$NOTIFYKIT_CONFIG``, else ``./notifykit.yaml``.
+
+    :raises ConfigNotFoundError: the file does not exist, or none was given and none found.
+    """
+    if path is not None:
+        candidate = Path(path)
+        if not candidate.is_file():
+            raise ConfigNotFoundError(f"config file {str(candidate)!r} not found")
+        return candidate
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        candidate = Path(from_env)
+        if not candidate.is_file():
+            raise ConfigNotFoundError(f"config file {from_env!r} (from {CONFIG_ENV}) not found")
+        return candidate
+    candidate = Path(DEFAULT_CONFIG_FILE)
+    if candidate.is_file():
+        return candidate
+    raise ConfigNotFoundError(
+        f"no notifykit config: pass --config FILE, set {CONFIG_ENV}, or create "
+        f"./{DEFAULT_CONFIG_FILE} (see config.example.yaml)"
+    )
+
+
+# -- the validated config -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The ``defaults:`` section: what a notification uses when neither the call nor its event
+    says otherwise."""
+
+    severity: str = "warning"
+    channels: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()
+    template: str = "default"
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One ``accounts:`` entry. ``settings`` holds secrets and is kept out of the repr."""
+
+    name: str
+    provider: str
+    settings: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One ``channels:`` entry: a channel type and its validated settings."""
+
+    name: str
+    type: str
+    settings: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """One ``events:`` entry. ``None`` means "use the defaults"."""
+
+    name: str
+    template: str | None = None
+    channels: tuple[str, ...] | None = None
+    to: tuple[str, ...] | None = None
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration. Build with :func:`load_config`."""
+
+    source: str
+    base_dir: Path
+    version: int
+    defaults: Defaults
+    accounts: Mapping[str, AccountConfig]
+    channels: Mapping[str, ChannelConfig]
+    recipients: Mapping[str, Recipient]
+    groups: Mapping[str, tuple[str, ...]]
+    template_dirs: tuple[Path, ...]
+    templates: Mapping[str, TemplateSettings]
+    events: Mapping[str, EventConfig]
+    template_engine: TemplateEngine = field(repr=False)
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    sandbox: bool = False
+
+    def template_settings(self, template: str) -> TemplateSettings:
+        """The ``templates:`` settings of a template (empty settings if it has none)."""
+        return self.templates.get(template) or TemplateSettings()
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    registry: Registry,
+    sandbox: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate a config file (or an already-loaded mapping, without line numbers).
+
+    :param registry: what the loaded plugins provide (channel types, providers, template dirs).
+    :param sandbox: account keys the provider's sandbox replaces need not be set.
+    :param environ: the environment for ``${VAR}`` substitution (default: ``os.environ``).
+    :raises ConfigError: with every problem found.
+    :raises ConfigNotFoundError: the file does not exist.
+    """
+    environ = os.environ if environ is None else environ
+    if isinstance(source, Mapping):
+        text = yaml.safe_dump(dict(source), sort_keys=False, allow_unicode=True)
+        file, base_dir, show_lines = "<config>", Path.cwd(), False
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigNotFoundError(f"config file {str(path)!r} not found") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(
+                [ConfigProblem(str(path), None, "", f"cannot read the file: {err}")]
+            ) from err
+        file, base_dir, show_lines = str(path), path.resolve().parent, True
+    ctx = Checker(file=file, environ=environ, show_lines=show_lines)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None and show_lines else None
+        message = f"invalid YAML: {err.problem or err}"
+        raise ConfigError([ConfigProblem(file, line, "", message)]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([ConfigProblem(file, None, "", f"invalid YAML: {err}")]) from None
+    return _Loader(ctx, registry, sandbox, base_dir).load(root)
+
+
+class _Target(Type):
+    """An entry of a ``to:`` list: a recipient or group name, or a phone number."""
+
+    description = "a recipient, a group or a phone number"
+
+    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
+        text = ctx.text(node, path, "a recipient, group or phone number")
+        if text is INVALID:
+            return INVALID
+        if looks_like_phone(text):
+            return PhoneNumber().check(node, path, ctx)
+        if not re.fullmatch(NAME_PATTERN, text):
+            return ctx.problem(node, path, f"{text!r} is neither a name nor a phone number")
+        ctx.refer("recipient or group", text, node, path)
+        return text
+
+
+def looks_like_phone(text: str) -> bool:
+    """Names start with a letter or ``_``; anything starting with ``+`` or a digit is a number."""
+    return bool(text) and (text[0] == "+" or text[0].isdigit())
+
+
+_TARGETS = ListOf(_Target(), allow_scalar=True)
+_CHANNEL_LIST = ListOf(Reference("channel"), allow_scalar=True, min_items=1)
+
+_DEFAULTS = Struct(
+    {
+        "severity": Field(Choice(SEVERITIES), default="warning"),
+        "channels": Field(_CHANNEL_LIST, default=[]),
+        "to": Field(_TARGETS, default=[]),
+        "template": Field(String(), default="default"),
+    }
+)
+_RECIPIENT = Struct(
+    {
+        "name": Field(String(), help="display name"),
+        "phone": Field(PhoneNumber(), help="E.164, or a number in region IN"),
+        "addresses": Field(MapOf(String()), default={}, help="other addresses, for plugins"),
+    }
+)
+_TEMPLATE = Struct(
+    {
+        "dlt_template_id": Field(String(r"\d{1,30}", "a numeric DLT template id")),
+        "sms_type": Field(Choice(_SMS_TYPES)),
+        "dlt_pattern": Field(String()),
+    }
+)
+_EVENT = Struct(
+    {
+        "template": Field(String()),
+        "channels": Field(_CHANNEL_LIST),
+        "to": Field(_TARGETS),
+        "severity": Field(Choice(SEVERITIES)),
+    }
+)
+
+
+class _Loader:
+    def __init__(self, ctx: Checker, registry: Registry, sandbox: bool, base_dir: Path) -> None:
+        self.ctx = ctx
+        self.registry = registry
+        self.sandbox = sandbox
+        self.base_dir = base_dir
+        self.nodes: dict[str, yaml.Node] = {}
+        self.version = 1
+        self.defaults = Defaults()
+        self.defaults_given = False
+        self.accounts: dict[str, AccountConfig] = {}
+        self.channels: dict[str, ChannelConfig] = {}
+        self.recipients: dict[str, Recipient] = {}
+        self.group_members: dict[str, list[tuple[str, yaml.Node]]] = {}
+        self.group_nodes: dict[str, yaml.Node] = {}
+        self.template_dirs: list[Path] = []
+        self.templates: dict[str, TemplateSettings] = {}
+        self.template_nodes: dict[str, yaml.Node] = {}
+        self.events: dict[str, EventConfig] = {}
+        self.event_nodes: dict[str, yaml.Node] = {}
+        self.channel_account_nodes: dict[str, yaml.Node] = {}
+        self.names: dict[str, set[str]] = {}
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def load(self, root: yaml.Node | None) -> Config:
+        ctx = self.ctx
+        if root is None:
+            ctx.problem(None, "", "the file is empty")
+            raise ConfigError(ctx.problems)
+        if not isinstance(root, yaml.MappingNode):
+            ctx.problem(root, "", f"expected a mapping of sections, got {describe(root)}")
+            raise ConfigError(ctx.problems)
+        for key, key_node, value_node in mapping_items(root, "", ctx):
+            if key not in _SECTIONS:
+                hint = did_you_mean(key, _SECTIONS)
+                ctx.problem(
+                    key_node, key, f"unknown section {key!r}{hint}; allowed: {', '.join(_SECTIONS)}"
+                )
+                continue
+            self.nodes[key] = value_node
+        if "version" in self.nodes:
+            version = Integer(1, 1).check(self.nodes["version"], "version", ctx)
+            self.version = version if version is not INVALID else 1
+        self._accounts()
+        self._channels()
+        self._recipients()
+        self._groups()
+        self._templates()
+        self._events()
+        self._defaults()
+        self._check_references()
+        groups = self._expand_groups()
+        engine = self._template_engine()
+        if engine is not None:
+            self._check_templates(engine)
+        if ctx.problems:
+            ctx.problems.sort(key=lambda p: (p.line is None, p.line or 0))
+            raise ConfigError(ctx.problems)
+        assert engine is not None
+        return Config(
+            source=ctx.file,
+            base_dir=self.base_dir,
+            version=self.version,
+            defaults=self.defaults,
+            accounts=self.accounts,
+            channels=self.channels,
+            recipients=self.recipients,
+            groups=groups,
+            template_dirs=tuple(self.template_dirs),
+            templates=self.templates,
+            events=self.events,
+            template_engine=engine,
+            secrets=frozenset(ctx.secrets),
+            sandbox=self.sandbox,
+        )
+
+    def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """The entries of a ``name: {...}`` section, names checked."""
+        node = self.nodes.get(section)
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+            return []
+        if not isinstance(node, yaml.MappingNode):
+            self.ctx.problem(node, section, f"expected a mapping, got {describe(node)}")
+            return []
+        items = []
+        for name, key_node, value_node in mapping_items(node, section, self.ctx):
+            if _NAME.check(key_node, join(section, name), self.ctx) is INVALID:
+                continue
+            items.append((name, key_node, value_node))
+        return items
+
+    def _kind_key(
+        self, node: yaml.Node, path: str, key: str, known: Mapping[str, Any], what: str
+    ) -> tuple[str | None, yaml.Node]:
+        """Read the ``type:``/``provider:`` key of a channel or account entry."""
+        if not isinstance(node, yaml.MappingNode):
+            self.ctx.problem(node, path, f"expected a mapping, got {describe(node)}")
+            return None, node
+        for k, _key_node, value_node in mapping_items(node, path, Checker("", {})):
+            if k != key:
+                continue
+            value = self.ctx.text(value_node, join(path, key))
+            if value is INVALID:
+                return None, node
+            if value not in known:
+                hint = did_you_mean(value, known)
+                installed = ", ".join(sorted(known)) or "none"
+                self.ctx.problem(
+                    value_node,
+                    join(path, key),
+                    f"unknown {what} {value!r}{hint}; installed: {installed} "
+                    "(is its plugin installed, or disabled by NOTIFYKIT_DISABLE_PLUGINS?)",
+                )
+                return None, node
+            return value, node
+        self.ctx.problem(node, join(path, key), f"missing required key {key!r}")
+        return None, node
+
+    def _accounts(self) -> None:
+        for name, _key_node, node in self._named_mapping("accounts"):
+            path = join("accounts", name)
+            provider_name, node = self._kind_key(
+                node, path, "provider", self.registry.providers, "provider"
+            )
+            if provider_name is None:
+                continue
+            provider = self.registry.providers[provider_name]
+            lenient = provider.sandbox_keys if self.sandbox and provider.sandbox else frozenset()
+            settings = Struct(provider.settings).check_with(
+                node, path, self.ctx, lenient=lenient, ignore=frozenset({"provider"})
+            )
+            if settings is not INVALID:
+                self.accounts[name] = AccountConfig(name, provider_name, settings)
+            else:
+                self.names.setdefault("account", set()).add(name)
+
+    def _channels(self) -> None:
+        for name, _key_node, node in self._named_mapping("channels"):
+            path = join("channels", name)
+            self.names.setdefault("channel", set()).add(name)
+            type_name, node = self._kind_key(
+                node, path, "type", self.registry.channel_types, "channel type"
+            )
+            if type_name is None:
+                continue
+            channel_type = self.registry.channel_types[type_name]
+            settings = Struct(channel_type.settings).check_with(
+                node, path, self.ctx, ignore=frozenset({"type"})
+            )
+            if settings is INVALID:
+                continue
+            self.channels[name] = ChannelConfig(name, type_name, settings)
+            if channel_type.provider is not None:
+                account_node = _find_key(node, "account")
+                if account_node is not None:
+                    self.channel_account_nodes[name] = account_node
+
+    def _recipients(self) -> None:
+        for name, _key_node, node in self._named_mapping("recipients"):
+            path = join("recipients", name)
+            self.names.setdefault("recipient or group", set()).add(name)
+            value = _RECIPIENT.check(node, path, self.ctx)
+            if value is INVALID:
+                continue
+            if value["phone"] is None and not value["addresses"]:
+                self.ctx.problem(node, path, "a recipient needs a phone (or addresses)")
+                continue
+            self.recipients[name] = Recipient(
+                name=name,
+                phone=value["phone"],
+                display_name=value["name"],
+                addresses=dict(value["addresses"]),
+            )
+
+    def _groups(self) -> None:
+        for name, key_node, node in self._named_mapping("groups"):
+            path = join("groups", name)
+            if name in self.names.get("recipient or group", set()):
+                self.ctx.problem(
+                    key_node, path, f"{name!r} is both a recipient and a group; rename one"
+                )
+                continue
+            self.names.setdefault("recipient or group", set()).add(name)
+            self.group_nodes[name] = key_node
+            if not isinstance(node, yaml.SequenceNode) or not node.value:
+                self.ctx.problem(
+                    node, path, f"expected a non-empty list of members, got {describe(node)}"
+                )
+                continue
+            members = []
+            for index, item in enumerate(node.value):
+                member = _Target().check(item, f"{path}[{index}]", self.ctx)
+                if member is not INVALID:
+                    members.append((member, item))
+            self.group_members[name] = members
+
+    def _templates(self) -> None:
+        node = self.nodes.get("templates")
+        if node is None:
+            self.template_dirs = [self.base_dir / "templates"]
+            self._implicit_template_dir = True
+            return
+        self._implicit_template_dir = False
+        if not isinstance(node, yaml.MappingNode):
+            self.ctx.problem(node, "templates", f"expected a mapping, got {describe(node)}")
+            return
+        directory_given = False
+        for name, key_node, value_node in mapping_items(node, "templates", self.ctx):
+            path = join("templates", name)
+            if name == "directory":
+                directory_given = True
+                dirs = ListOf(String(), allow_scalar=True, min_items=1).check(
+                    value_node, path, self.ctx
+                )
+                if dirs is INVALID:
+                    continue
+                for entry in dirs:
+                    directory = (self.base_dir / Path(entry).expanduser()).resolve()
+                    if not directory.is_dir():
+                        self.ctx.problem(
+                            value_node, path, f"template directory {str(directory)!r} not found"
+                        )
+                    self.template_dirs.append(directory)
+                continue
+            if _NAME.check(key_node, path, self.ctx) is INVALID:
+                continue
+            value = _TEMPLATE.check(value_node, path, self.ctx)
+            if value is INVALID:
+                continue
+            pattern = value["dlt_pattern"]
+            if pattern is not None:
+                from notifykit.sms import parse_dlt_pattern
+
+                try:
+                    parse_dlt_pattern(pattern)
+                except ValueError as err:
+                    self.ctx.problem(value_node, join(path, "dlt_pattern"), str(err))
+                    continue
+            self.templates[name] = TemplateSettings(**value)
+            self.template_nodes[name] = key_node
+        if not directory_given:
+            self.template_dirs = [self.base_dir / "templates"]
+            self._implicit_template_dir = True
+
+    def _events(self) -> None:
+        for name, _key_node, node in self._named_mapping("events"):
+            value = _EVENT.check(node, join("events", name), self.ctx)
+            if value is INVALID:
+                continue
+            self.events[name] = EventConfig(
+                name=name,
+                template=value["template"],
+                channels=_tuple(value["channels"]),
+                to=_tuple(value["to"]),
+                severity=value["severity"],
+            )
+            self.event_nodes[name] = node
+
+    def _defaults(self) -> None:
+        node = self.nodes.get("defaults")
+        if node is None:
+            return
+        self.defaults_given = True
+        value = _DEFAULTS.check(node, "defaults", self.ctx)
+        if value is INVALID:
+            return
+        self.defaults = Defaults(
+            severity=value["severity"],
+            channels=tuple(value["channels"]),
+            to=tuple(value["to"]),
+            template=value["template"],
+        )
+
+    # -- cross-checks -----------------------------------------------------------------------
+
+    def _check_references(self) -> None:
+        defined = {
+            "account": set(self.accounts) | self.names.get("account", set()),
+            "channel": self.names.get("channel", set()),
+            "recipient or group": self.names.get("recipient or group", set()),
+        }
+        for ref in self.ctx.references:
+            names = defined.get(ref.kind)
+            if names is None or ref.name in names:
+                continue
+            hint = did_you_mean(ref.name, names)
+            section = {"account": "accounts", "channel": "channels"}.get(
+                ref.kind, "recipients or groups"
+            )
+            self.ctx.problems.append(
+                ConfigProblem(
+                    self.ctx.file,
+                    ref.line,
+                    ref.path,
+                    f"no {ref.kind} named {ref.name!r} in {section}{hint}",
+                )
+            )
+        # A channel of a provider's type must use an account of that provider.
+        for name, channel in self.channels.items():
+            channel_type = self.registry.channel_types[channel.type]
+            account_name = channel.settings.get("account")
+            account = self.accounts.get(account_name) if account_name else None
+            if channel_type.provider is None or account is None:
+                continue
+            if account.provider != channel_type.provider:
+                self.ctx.problem(
+                    self.channel_account_nodes.get(name),
+                    join(join("channels", name), "account"),
+                    f"account {account_name!r} is a {account.provider!r} account, but channel "
+                    f"type {channel.type!r} needs a {channel_type.provider!r} account",
+                )
+
+    def _expand_groups(self) -> dict[str, tuple[str, ...]]:
+        """Groups as tuples of recipient names or phone numbers, nested groups flattened."""
+        expanded: dict[str, tuple[str, ...]] = {}
+        reported: set[str] = set()
+
+        def expand(name: str, stack: tuple[str, ...]) -> list[str]:
+            if name in expanded:
+                return list(expanded[name])
+            result: list[str] = []
+            for member, _node in self.group_members.get(name, []):
+                if member in stack or member == name:
+                    if name not in reported:
+                        reported.add(name)
+                        cycle = " -> ".join(
+                            [*stack, name, member][stack.index(member) if member in stack else 0 :]
+                        )
+                        self.ctx.problem(
+                            self.group_nodes.get(name),
+                            join("groups", name),
+                            f"groups include each other in a cycle: {cycle}",
+                        )
+                    continue
+                if member in self.group_members:
+                    members = expand(member, (*stack, name))
+                else:
+                    members = [member]
+                result.extend(m for m in members if m not in result)
+            expanded[name] = tuple(result)
+            return result
+
+        for name in self.group_members:
+            expand(name, ())
+        return expanded
+
+    def _template_engine(self) -> TemplateEngine | None:
+        from notifykit.templates import TemplateEngine
+
+        try:
+            return TemplateEngine(
+                [d for d in self.template_dirs if d.is_dir()],
+                plugin_paths=self.registry.template_dirs,
+                filters=self.registry.template_filters,
+                globals=self.registry.template_globals,
+            )
+        except Exception as err:  # a plugin's filter or directory is broken
+            self.ctx.problem(None, "templates", f"cannot build the template engine: {err}")
+            return None
+
+    def _check_templates(self, engine: TemplateEngine) -> None:
+        """Every event's template exists in the variant each of its channels renders, and every
+        ``templates:`` entry names an existing template."""
+        available = engine.list_templates()
+        for name, template_node in self.template_nodes.items():
+            prefix = name + "."
+            if not any(t.startswith(prefix) for t in available):
+                self.ctx.problem(
+                    template_node,
+                    join("templates", name),
+                    f"no template files named {name}.*.j2 in the template directories"
+                    + did_you_mean(name, {t.split(".")[0] for t in available}),
+                )
+        checks: list[tuple[str, tuple[str, ...], yaml.Node | None, str]] = []
+        node: yaml.Node | None
+        for name, event in self.events.items():
+            template = event.template or self.defaults.template
+            channels = event.channels if event.channels is not None else self.defaults.channels
+            where = "template" if event.template else "channels"
+            node = _find_key(self.event_nodes[name], where) or self.event_nodes[name]
+            checks.append((template, channels, node, join(join("events", name), where)))
+        if self.defaults_given and self.defaults.channels:
+            node = _find_key(self.nodes["defaults"], "template") or self.nodes["defaults"]
+            checks.append((self.defaults.template, self.defaults.channels, node, "defaults"))
+        for template, channels, node, path in checks:
+            for channel_name in channels:
+                channel = self.channels.get(channel_name)
+                if channel is None:
+                    continue
+                suffix = self.registry.channel_types[channel.type].template_suffix
+                if suffix is None or engine.exists(f"{template}.{suffix}"):
+                    continue
+                self.ctx.problem(
+                    node,
+                    path,
+                    f"template {template!r} has no {suffix!r} variant ({template}.{suffix}.j2), "
+                    f"which channel {channel_name!r} ({channel.type}) renders",
+                )
+
+
+def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value_node  # type: ignore[no-any-return]
+    return None
+
+
+def _tuple(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def channel_type_of(config: Config, registry: Registry, channel: str) -> ChannelType:
+    """The :class:`ChannelType` of a configured channel."""
+    return registry.channel_types[config.channels[channel].type]

@@ -1,0 +1,141 @@
+"""``NotifyHandler``: a :class:`logging.Handler` that turns log records into notifications.
+
+::
+
+    logging.getLogger().addHandler(notifykit.NotifyHandler(logging.CRITICAL, to=["oncall"]))
+    log.critical("payments database unreachable")   # -> notify("log.critical", severity="critical")
+
+The handler sends synchronously, in the thread that logged (a page must not be lost when the process
+exits right after). To log without waiting on the network, put it behind the standard library's
+``QueueHandler``/``QueueListener``. It never raises into the logging system (errors go to
+:meth:`~logging.Handler.handleError`), and it ignores records logged while it is itself notifying,
+so notifykit's own logging cannot loop back into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notifykit.notifier import Notifier
+    from notifykit.report import Report
+
+__all__ = ["NotifyHandler", "severity_for_level"]
+
+_guard = threading.local()
+
+
+def severity_for_level(level: int) -> str:
+    """The notification severity for a logging level: DEBUG and INFO give ``info``, WARNING gives
+    ``warning``, ERROR ``error``, CRITICAL (and above) ``critical``."""
+    if level >= logging.CRITICAL:
+        return "critical"
+    if level >= logging.ERROR:
+        return "error"
+    if level >= logging.WARNING:
+        return "warning"
+    return "info"
+
+
+class NotifyHandler(logging.Handler):
+    """Sends a notification for each log record at or above ``level``.
+
+    :param level: the lowest level that notifies (default ``logging.ERROR``).
+    :param notifier: the :class:`~notifykit.Notifier` to use; by default the module-level one
+        (``$NOTIFYKIT_CONFIG`` or ``./notifykit.yaml``), looked up at the first record.
+    :param event: the event name, formatted with the record's attributes: the default
+        ``"log.{levelname}"`` gives ``log.critical``; a fixed name such as ``"app.crash"`` works too.
+    :param to, channels, template: passed to ``notify()`` (``None``: the event's config decides).
+    :param data: extra template data merged into every notification.
+    :param on_report: called with each :class:`~notifykit.Report`, e.g. to count failures. A
+        report that is not ``ok`` is otherwise reported through ``handleError`` as a warning
+        line on stderr (never an exception).
+
+    The template data holds ``message`` (the formatted message), ``logger``, ``level``,
+    ``levelname``, ``pathname``, ``lineno``, ``funcName``, ``exc_text`` (the traceback, or
+    ``None``) and ``stack_text``.
+    """
+
+    def __init__(
+        self,
+        level: int = logging.ERROR,
+        *,
+        notifier: Notifier | None = None,
+        event: str = "log.{levelname}",
+        to: str | Iterable[str] | None = None,
+        channels: str | Iterable[str] | None = None,
+        template: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        on_report: Callable[[Report], None] | None = None,
+    ) -> None:
+        super().__init__(level)
+        self.notifier = notifier
+        self.event = event
+        self.to = to if to is None or isinstance(to, str) else tuple(to)
+        self.channels = (
+            channels if channels is None or isinstance(channels, str) else tuple(channels)
+        )
+        self.template = template
+        self.extra_data = dict(data or {})
+        self.on_report = on_report
+        self.last_report: Report | None = None
+
+    def _notifier(self) -> Notifier:
+        if self.notifier is None:
+            from notifykit.notifier import get_notifier
+
+            self.notifier = get_notifier()
+        return self.notifier
+
+    def record_data(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The template data for a record."""
+        message = self.format(record) if self.formatter else record.getMessage()
+        exc_text = record.exc_text
+        if record.exc_info and not exc_text:
+            exc_text = logging.Formatter().formatException(record.exc_info)
+        return {
+            **self.extra_data,
+            "message": message,
+            "logger": record.name,
+            "level": record.levelno,
+            "levelname": record.levelname.lower(),
+            "pathname": record.pathname,
+            "lineno": record.lineno,
+            "funcName": record.funcName,
+            "exc_text": exc_text,
+            "stack_text": record.stack_info,
+        }
+
+    def event_for(self, record: logging.LogRecord) -> str:
+        """The event name for a record (``event`` formatted with the record's attributes)."""
+        fields = {**record.__dict__, "levelname": record.levelname.lower()}
+        try:
+            return self.event.format_map(fields)
+        except (KeyError, ValueError, IndexError):
+            return self.event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(_guard, "active", False):
+            return  # logged by notifykit (or a hook) while this thread is notifying: no loops
+        _guard.active = True
+        try:
+            report = self._notifier().notify(
+                self.event_for(record),
+                severity=severity_for_level(record.levelno),
+                data=self.record_data(record),
+                to=self.to,
+                channels=self.channels,
+                template=self.template,
+            )
+            self.last_report = report
+            if self.on_report is not None:
+                self.on_report(report)
+            elif not report.ok:
+                raise RuntimeError(f"notification not fully delivered: {report.summary()}")
+        except Exception:
+            self.handleError(record)
+        finally:
+            _guard.active = False

@@ -1,0 +1,96 @@
+"""The notifykit hook specifications, and the markers plugins use.
+
+A plugin is a module or object with functions decorated by :data:`hookimpl` (``notifykit.hookimpl``)
+and named after the specs below. It is loaded from the ``notifykit`` entry-point group, or registered
+on a plugin manager directly. Hooks are called with keyword arguments, so an implementation may
+accept fewer arguments than its spec. Every hook is documented in ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from notifykit.channels import ChannelType, Provider
+    from notifykit.report import Delivery, Notification
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("notifykit")
+hookimpl = pluggy.HookimplMarker("notifykit")
+
+
+@hookspec
+def register_channel_types(register: Callable[[ChannelType], None]) -> None:
+    """Register channel types: call ``register(ChannelType(...))`` once per type.
+
+    :param register: takes a :class:`notifykit.channels.ChannelType`. Registering a name twice (in
+        one plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
+    """
+
+
+@hookspec
+def register_providers(register: Callable[[Provider], None]) -> None:
+    """Register providers of accounts (the ``accounts:`` config section, ``provider: <name>``).
+
+    :param register: takes a :class:`notifykit.channels.Provider`: its account settings schema, a
+        client factory, and optionally a sandbox factory used by ``--sandbox``.
+    """
+
+
+@hookspec
+def register_template_filters(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Add Jinja2 filters to the template environment: ``register("shout", str.upper)``.
+
+    :param register: takes a filter name and the filter function.
+    """
+
+
+@hookspec
+def register_template_globals(register: Callable[[str, Any], None]) -> None:
+    """Add Jinja2 globals (values or functions) to the template environment.
+
+    :param register: takes a global name and its value.
+    """
+
+
+@hookspec
+def register_template_dirs(register: Callable[[str | Path], None]) -> None:
+    """Ship templates with a plugin: ``register(Path(__file__).parent / "templates")``.
+
+    Lookup order is the config's template directory, then plugin directories, then notifykit's own
+    defaults; so a user's ``db_down.sms.j2`` overrides a plugin's.
+
+    :param register: takes a directory path.
+    """
+
+
+@hookspec
+def before_delivery(delivery: Delivery, notification: Notification) -> str | None:
+    """Observe, or veto, a delivery just before it is sent (and in dry runs).
+
+    Called once per (channel, recipient). Return a non-empty string to veto: the delivery is then
+    not sent and is reported as ``skipped`` with that string as its reason. Return ``None`` to let it
+    through. Every implementation is called; any veto wins. An exception raised here marks the
+    delivery ``failed`` (it is never silently sent or dropped).
+
+    :param delivery: the delivery about to happen, with ``status="pending"``.
+    :param notification: the whole notification (event, severity, data, template...).
+    """
+
+
+@hookspec
+def after_delivery(delivery: Delivery, notification: Notification) -> None:
+    """Observe the result of a delivery (logging, metrics, audit trails).
+
+    Called once per delivery, whatever its status (``sent``, ``failed``, ``unknown``, ``skipped``,
+    ``dry-run``), after its channel's batch was sent. Exceptions raised here are logged on the
+    ``notifykit`` logger and otherwise ignored: they cannot change the report.
+
+    :param delivery: the final :class:`notifykit.Delivery`.
+    :param notification: the whole notification.
+    """

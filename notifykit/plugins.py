@@ -1,0 +1,262 @@
+"""The plugin manager factory, and the registry of what plugins provide.
+
+:func:`get_plugin_manager` builds a fresh :class:`pluggy.PluginManager` (there is no global one):
+plugins blocked by ``NOTIFYKIT_DISABLE_PLUGINS`` first, then the ``notifykit`` entry-point group,
+then the built-in plugins, registered by name through the same ``pm.register`` call so they can be
+blocked the same way; then ``check_pending()``, so a misspelled hook implementation fails loudly.
+
+:class:`Registry` calls the ``register_*`` hooks once and keeps the channel types, providers and
+template extensions, remembering which plugin registered each.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from notifykit import hookspecs
+from notifykit.channels import ChannelType, Provider
+from notifykit.errors import PluginError
+from notifykit.report import Delivery, Notification
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "Hooks",
+    "PluginInfo",
+    "Registry",
+    "get_plugin_manager",
+]
+
+ENTRY_POINT_GROUP = "notifykit"
+DISABLE_ENV = "NOTIFYKIT_DISABLE_PLUGINS"
+
+#: Built-in plugins: (name, module). Registered after entry-point plugins, by name.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("console", "notifykit.console"),)
+
+
+def disabled_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The plugin names listed (comma-separated) in ``NOTIFYKIT_DISABLE_PLUGINS``."""
+    raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def get_plugin_manager(
+    *,
+    load_entrypoints: bool = True,
+    disabled: Iterable[str] | None = None,
+    plugins: Sequence[object] = (),
+) -> pluggy.PluginManager:
+    """A new plugin manager with notifykit's hook specs and its plugins loaded.
+
+    :param load_entrypoints: load plugins from the ``notifykit`` entry-point group (installed
+        packages, including ``notifykit_exotel``); tests turn it off for a hermetic manager.
+    :param disabled: plugin names to block (entry-point names such as ``exotel``, or built-in
+        names such as ``console``); by default those in ``NOTIFYKIT_DISABLE_PLUGINS``.
+    :param plugins: extra plugin objects (modules, classes or instances) to register, after the
+        built-ins.
+    :raises PluginError: a plugin failed to import, or implements a hook that does not exist.
+    """
+    pm = pluggy.PluginManager("notifykit")
+    pm.add_hookspecs(hookspecs)
+    for name in disabled_from_env() if disabled is None else disabled:
+        pm.set_blocked(name)
+    if load_entrypoints:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as err:
+            raise PluginError(
+                f"could not load a notifykit plugin from the {ENTRY_POINT_GROUP!r} entry points: "
+                f"{type(err).__name__}: {err} (block it with {DISABLE_ENV}=<name>)"
+            ) from err
+    for name, module_name in BUILTIN_PLUGINS:
+        if pm.is_blocked(name):
+            continue
+        pm.register(importlib.import_module(module_name), name)
+    for plugin in plugins:
+        pm.register(plugin)
+    check_plugins(pm)
+    return pm
+
+
+def check_plugins(pm: pluggy.PluginManager) -> None:
+    """``pm.check_pending()``, raising :class:`PluginError` naming the offending hook."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as err:
+        raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
+
+
+class Hooks:
+    """A typed facade over ``pm.hook``, so mypy checks every hook call the core makes."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._hook = pm.hook
+
+    def before_delivery(self, delivery: Delivery, notification: Notification) -> list[str]:
+        results: list[str | None] = self._hook.before_delivery(
+            delivery=delivery, notification=notification
+        )
+        return [r for r in results if r]
+
+    def after_delivery(self, delivery: Delivery, notification: Notification) -> None:
+        self._hook.after_delivery(delivery=delivery, notification=notification)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin, for ``notifykit plugins``."""
+
+    name: str
+    version: str | None
+    package: str | None
+    hooks: tuple[str, ...]
+    channel_types: tuple[str, ...]
+    providers: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "package": self.package,
+            "hooks": list(self.hooks),
+            "channel_types": list(self.channel_types),
+            "providers": list(self.providers),
+        }
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins provide. Build with :meth:`from_manager`."""
+
+    pm: pluggy.PluginManager
+    channel_types: dict[str, ChannelType] = field(default_factory=dict)
+    providers: dict[str, Provider] = field(default_factory=dict)
+    template_filters: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    template_globals: dict[str, Any] = field(default_factory=dict)
+    template_dirs: list[Path] = field(default_factory=list)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_manager(cls, pm: pluggy.PluginManager) -> Registry:
+        """Call every ``register_*`` hook once and collect the results.
+
+        :raises PluginError: two plugins registered the same channel type or provider, or a
+            plugin registered something of the wrong type.
+        """
+        registry = cls(pm)
+        registry._collect("register_channel_types", registry._add_channel_type)
+        registry._collect("register_providers", registry._add_provider)
+        registry._collect("register_template_filters", registry._add_filter)
+        registry._collect("register_template_globals", registry._add_global)
+        registry._collect("register_template_dirs", registry._add_dir)
+        return registry
+
+    def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
+        # Each implementation is called on its own so that what it registers can be attributed
+        # to its plugin (duplicate errors, `notifykit plugins`). pluggy calls the most recently
+        # registered plugin first; iterate in registration order instead, so built-ins and
+        # entry-point plugins keep a stable order.
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            owner = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+
+            def register(*args: Any, _owner: str = owner) -> None:
+                add(_owner, *args)
+
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, register))
+            except PluginError:
+                raise
+            except Exception as err:
+                raise PluginError(
+                    f"plugin {owner!r} failed in {hook_name}: {type(err).__name__}: {err}"
+                ) from err
+
+    def _add_channel_type(self, owner: str, channel_type: ChannelType) -> None:
+        if not isinstance(channel_type, ChannelType):
+            raise PluginError(f"plugin {owner!r} registered {channel_type!r}, not a ChannelType")
+        existing = self.owners.get(("channel_type", channel_type.name))
+        if existing is not None:
+            raise PluginError(
+                f"channel type {channel_type.name!r} is registered twice, by plugin "
+                f"{existing!r} and by plugin {owner!r}"
+            )
+        self.owners[("channel_type", channel_type.name)] = owner
+        self.channel_types[channel_type.name] = channel_type
+
+    def _add_provider(self, owner: str, provider: Provider) -> None:
+        if not isinstance(provider, Provider):
+            raise PluginError(f"plugin {owner!r} registered {provider!r}, not a Provider")
+        existing = self.owners.get(("provider", provider.name))
+        if existing is not None:
+            raise PluginError(
+                f"provider {provider.name!r} is registered twice, by plugin {existing!r} and by "
+                f"plugin {owner!r}"
+            )
+        self.owners[("provider", provider.name)] = owner
+        self.providers[provider.name] = provider
+
+    def _add_filter(self, owner: str, name: str, function: Callable[..., Any]) -> None:
+        if not callable(function):
+            raise PluginError(f"plugin {owner!r} registered template filter {name!r}: not callable")
+        self.template_filters[name] = function
+
+    def _add_global(self, owner: str, name: str, value: Any) -> None:
+        self.template_globals[name] = value
+
+    def _add_dir(self, owner: str, directory: str | Path) -> None:
+        self.template_dirs.append(Path(directory))
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        """Every registered plugin with its distribution, hooks and what it registered."""
+        dists: dict[int, Any] = {
+            id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()
+        }
+        infos: list[PluginInfo] = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # blocked
+                continue
+            dist = dists.get(id(plugin))
+            version = package = None
+            if dist is not None:
+                package = dist.metadata["Name"]
+                version = dist.version
+            elif name in dict(BUILTIN_PLUGINS):
+                from notifykit import __version__
+
+                package, version = "notifykit (built-in)", __version__
+            hooks = tuple(
+                sorted(
+                    caller.name
+                    for caller in self.pm.get_hookcallers(plugin) or []
+                    if not caller.name.startswith("_")
+                )
+            )
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    version=version,
+                    package=package,
+                    hooks=hooks,
+                    channel_types=self._owned("channel_type", name),
+                    providers=self._owned("provider", name),
+                )
+            )
+        return infos
+
+    def _owned(self, kind: str, owner: str) -> tuple[str, ...]:
+        return tuple(sorted(n for (k, n), o in self.owners.items() if k == kind and o == owner))
+
+    def blocked(self) -> list[str]:
+        """Names of blocked plugins."""
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is None]

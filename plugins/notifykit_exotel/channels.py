@@ -1,0 +1,341 @@
+"""The Exotel channel adapters: rendered notifications in, ``ExotelClient`` calls out, and every
+client error turned into a per-recipient delivery result.
+
+- :class:`SmsChannel` (``exotel-sms``): one body to every recipient; a single recipient goes
+  through ``send_sms``, more through ``send_bulk_sms`` (100 numbers per request). The sender and
+  Exotel's ``Priority`` are chosen by severity; ``DltEntityId`` comes from the channel,
+  ``DltTemplateId`` and ``SmsType`` from the template's config.
+- :class:`CallChannel` (``exotel-call``): rings each recipient, then connects them to a configured
+  number (a bridge, the incident commander) with ``call_number``.
+- :class:`FlowChannel` (``exotel-flow``): rings each recipient into an Exotel flow (an IVR app) with
+  ``call_flow``, passing the rendered voice text as the call's ``CustomField``.
+
+This module imports the client lazily (only :func:`connect` and the channel classes at send time
+need it), so that loading the plugin costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from notifykit.channels import (
+    ChannelContext,
+    DeliveryResult,
+    Message,
+    Recipient,
+    by_severity,
+)
+from notifykit.errors import ProviderError, TemplateRenderError
+from notifykit.sms import analyze_sms, check_length, require_dlt_match
+
+if TYPE_CHECKING:
+    from notifykit_exotel.client import ExotelClient
+    from notifykit_exotel.errors import ExotelError
+    from notifykit_exotel.models import BulkSmsResult
+
+__all__ = ["CallChannel", "FlowChannel", "SmsChannel", "connect", "lookup"]
+
+
+def connect(settings: Mapping[str, Any]) -> ExotelClient:
+    """The account's client: one per account and Notifier, pooled, shared by its channels."""
+    from notifykit_exotel.client import ExotelClient
+
+    client = ExotelClient(
+        settings["sid"],
+        settings["token"],
+        api_key=settings.get("api_key"),
+        region=settings.get("region") or "singapore",
+        base_url=settings.get("base_url"),
+        rate_limit=settings.get("rate_limit") or 200,
+        array_style=settings.get("array_style") or "indexed",
+    )
+    if settings.get("timeout"):
+        client.timeout = float(settings["timeout"])
+    return client
+
+
+def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
+    """A client error as a delivery result: ``unknown`` when the request may have gone through."""
+    from notifykit_exotel.errors import ExotelError
+
+    text = str(err) if isinstance(err, ExotelError) else f"{type(err).__name__}: {err}"
+    if getattr(err, "maybe_sent", False):
+        return DeliveryResult.unknown(recipient, text)
+    return DeliveryResult.failed(recipient, text)
+
+
+def _status(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class SmsChannel:
+    """The ``exotel-sms`` channel."""
+
+    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+        self.name = context.channel_name
+        self.account = str(settings["account"])
+        self.senders: Mapping[str, Mapping[str, Any]] = settings["senders"]
+        self.dlt_entity_id: str | None = settings.get("dlt_entity_id")
+        self.sms_type: str | None = settings.get("sms_type")
+        self.status_callback: str | None = settings.get("status_callback")
+        self.encoding: str = settings.get("encoding") or "auto"
+        self.bulk: bool = settings.get("bulk", True) is not False
+        self.client: ExotelClient = context.client(self.account)
+
+    def prepare(self, message: Message) -> Message:
+        text = message.text
+        if text is None or not text.strip():
+            raise TemplateRenderError(
+                f"{'template ' + repr(message.template) if message.template else 'the body'} "
+                "rendered an empty SMS body",
+                template=message.template,
+            )
+        check_length(text, template=message.template)
+        info = analyze_sms(text)
+        extra: dict[str, Any] = {}
+        pattern = message.template_settings.dlt_pattern
+        if pattern:
+            require_dlt_match(text, pattern, template=message.template)
+            extra["dlt"] = "match"
+        return message.with_info(
+            encoding=info.encoding,
+            length=info.length,
+            segments=info.segments,
+            chars=info.chars,
+            **extra,
+        )
+
+    def options(self, message: Message) -> dict[str, Any]:
+        """The ``send_sms``/``send_bulk_sms`` keyword arguments for a message."""
+        sender = by_severity(self.senders, message.severity)
+        if self.encoding == "auto":
+            encoding_type = "unicode" if message.info.get("encoding") == "UCS-2" else None
+        else:
+            encoding_type = self.encoding
+        return {
+            "from_": sender["from"],
+            "priority": sender.get("priority"),
+            "dlt_entity_id": self.dlt_entity_id,
+            "dlt_template_id": message.template_settings.dlt_template_id,
+            "sms_type": message.template_settings.sms_type or self.sms_type,
+            "encoding_type": encoding_type,
+            "status_callback": self.status_callback,
+        }
+
+    def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
+        from notifykit_exotel.errors import ExotelError, PartialSendError
+
+        body = message.text or ""
+        options = self.options(message)
+        if len(recipients) == 1 or not self.bulk:
+            results = []
+            for recipient in recipients:
+                try:
+                    sms = self.client.send_sms(to=recipient.phone, body=body, **options)
+                except ExotelError as err:
+                    results.append(_failure(recipient, err))
+                else:
+                    results.append(
+                        DeliveryResult.sent(
+                            recipient, provider_id=sms.sid, provider_status=_status(sms.status)
+                        )
+                    )
+            return results
+        numbers = [r.phone or "" for r in recipients]
+        try:
+            result = self.client.send_bulk_sms(to=numbers, body=body, **options)
+        except PartialSendError as err:
+            cause = err.__cause__ if isinstance(err.__cause__, ExotelError) else err
+            return self._bulk_results(recipients, err.result, unsent=err.unsent, cause=cause)
+        except ExotelError as err:
+            return [_failure(r, err) for r in recipients]
+        return self._bulk_results(recipients, result)
+
+    @staticmethod
+    def _bulk_results(
+        recipients: Sequence[Recipient],
+        result: BulkSmsResult,
+        *,
+        unsent: Sequence[str] = (),
+        cause: ExotelError | None = None,
+    ) -> list[DeliveryResult]:
+        """Match a bulk result back to recipients: refusals and unsent numbers by number, accepted
+        messages by the number Exotel echoes (compared on the last 10 digits), else in order."""
+        from notifykit_exotel.wire import same_number
+
+        outcome: dict[int, DeliveryResult] = {}
+
+        def index_of(number: str | None) -> int | None:
+            for i, recipient in enumerate(recipients):
+                if i not in outcome and same_number(recipient.phone, number):
+                    return i
+            return None
+
+        for item in result.errors:
+            i = index_of(item.to)
+            if i is not None:
+                outcome[i] = _failure(recipients[i], item.error)
+        if cause is not None:
+            for number in unsent:
+                i = index_of(number)
+                if i is not None:
+                    outcome[i] = _failure(recipients[i], cause)
+        unmatched = []
+        for sms in result.messages:
+            i = index_of(sms.to)
+            if i is None:
+                unmatched.append(sms)
+                continue
+            outcome[i] = DeliveryResult.sent(
+                recipients[i], provider_id=sms.sid, provider_status=_status(sms.status)
+            )
+        # Exotel's bulk response format is UNCONFIRMED: messages without a recognisable number
+        # take the remaining recipients in request order.
+        remaining = [i for i in range(len(recipients)) if i not in outcome]
+        for i, sms in zip(remaining, unmatched, strict=False):
+            outcome[i] = DeliveryResult.sent(
+                recipients[i], provider_id=sms.sid, provider_status=_status(sms.status)
+            )
+        return [
+            outcome.get(i)
+            or DeliveryResult.unknown(
+                recipient, "Exotel's bulk response did not account for this number"
+            )
+            for i, recipient in enumerate(recipients)
+        ]
+
+
+class _CallBase:
+    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+        self.name = context.channel_name
+        self.account = str(settings["account"])
+        self.caller_ids: Mapping[str, str] = settings["caller_id"]
+        self.time_limit: int | None = settings.get("time_limit")
+        self.time_out: int | None = settings.get("time_out")
+        self.record: bool | None = settings.get("record")
+        self.status_callback: str | None = settings.get("status_callback")
+        self.client: ExotelClient = context.client(self.account)
+
+    def prepare(self, message: Message) -> Message:
+        return message
+
+    def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
+        from notifykit_exotel.errors import ExotelError
+
+        results = []
+        caller_id = by_severity(self.caller_ids, message.severity)
+        for recipient in recipients:
+            try:
+                call = self._call(message, recipient, caller_id)
+            except ExotelError as err:
+                results.append(_failure(recipient, err))
+            else:
+                results.append(
+                    DeliveryResult.sent(
+                        recipient, provider_id=call.sid, provider_status=_status(call.status)
+                    )
+                )
+        return results
+
+    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+        raise NotImplementedError
+
+
+class CallChannel(_CallBase):
+    """The ``exotel-call`` channel: ring the recipient, then connect them to ``connect_to``."""
+
+    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+        super().__init__(settings, context)
+        self.connect_to: Mapping[str, str] = settings["connect_to"]
+        self.wait_url: str | None = settings.get("wait_url")
+
+    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+        return self.client.call_number(
+            from_=recipient.phone,
+            to=by_severity(self.connect_to, message.severity),
+            caller_id=caller_id,
+            time_limit=self.time_limit,
+            time_out=self.time_out,
+            record=self.record,
+            wait_url=self.wait_url,
+            status_callback=self.status_callback,
+        )
+
+
+class FlowChannel(_CallBase):
+    """The ``exotel-flow`` channel: ring the recipient into a flow, the voice text as CustomField."""
+
+    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+        super().__init__(settings, context)
+        self.app_id: str | None = settings.get("app_id")
+        self.url: str | None = settings.get("url")
+        if (self.app_id is None) == (self.url is None):
+            raise ValueError("give exactly one of app_id (the flow id) or url (a full flow URL)")
+
+    def prepare(self, message: Message) -> Message:
+        if message.text is not None and not message.text.strip():
+            raise TemplateRenderError(
+                f"template {message.template!r} rendered empty voice text",
+                template=message.template,
+            )
+        if message.text is None:
+            return message
+        return message.with_info(chars=len(message.text))
+
+    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+        return self.client.call_flow(
+            to=recipient.phone,
+            app_id=self.app_id,
+            url=self.url,
+            caller_id=caller_id,
+            custom_field=message.text,
+            time_limit=self.time_limit,
+            time_out=self.time_out,
+            record=self.record,
+            status_callback=self.status_callback,
+        )
+
+
+def lookup(client: ExotelClient, sid: str, kind: str | None) -> Mapping[str, Any]:
+    """``notifykit status``: an SMS or a call by Sid (``kind`` ``None`` tries SMS, then call)."""
+    from notifykit_exotel.errors import ExotelError, NotFoundError
+
+    kinds = [kind] if kind else ["sms", "call"]
+    last: ExotelError | None = None
+    for each in kinds:
+        try:
+            if each == "sms":
+                sms = client.sms_details(sid)
+                return {
+                    "kind": "sms",
+                    "sid": sms.sid,
+                    "status": _status(sms.status),
+                    "detailed_status": sms.detailed_status,
+                    "detailed_status_code": sms.detailed_status_code,
+                    "to": sms.to,
+                    "from": sms.from_,
+                    "date_created": _status(sms.date_created),
+                    "date_sent": _status(sms.date_sent),
+                    "price": _status(sms.price),
+                    "sms_units": sms.sms_units,
+                }
+            call = client.call_details(sid)
+            return {
+                "kind": "call",
+                "sid": call.sid,
+                "status": _status(call.status),
+                "to": call.to,
+                "from": call.from_,
+                "start_time": _status(call.start_time),
+                "end_time": _status(call.end_time),
+                "duration": call.duration,
+                "price": _status(call.price),
+            }
+        except NotFoundError as err:
+            last = err
+            continue
+        except ExotelError as err:
+            raise ProviderError(f"Exotel: {err}") from err
+    what = " or ".join("an SMS" if k == "sms" else "a call" for k in kinds)
+    raise ProviderError(f"no {what} with Sid {sid!r} in this account ({last})", not_found=True)
