@@ -311,7 +311,8 @@ class ExotelClient:
                 True,
             )
         except requests.exceptions.ConnectionError as err:
-            reached = not _never_connected(err)
+            # A TLS handshake failure happens before the request is written: nothing was sent.
+            reached = not (isinstance(err, requests.exceptions.SSLError) or _never_connected(err))
             return (
                 ExotelConnectionError(
                     f"connection to Exotel failed: {_reason(err)}",
@@ -398,6 +399,18 @@ class ExotelClient:
         return text.replace(" ", "").replace("-", "")
 
     @staticmethod
+    def _check_urls(**urls: str | None) -> None:
+        for name, value in urls.items():
+            if value is None:
+                continue
+            scheme = urlsplit(value).scheme if isinstance(value, str) else ""
+            allowed = ("ws", "wss") if name == "stream_url" else ("http", "https")
+            if scheme not in allowed or not urlsplit(value).netloc:
+                raise InsufficientParametersError(
+                    f"{name}={value!r} is not a valid URL: give a full {allowed[1]}:// URL"
+                )
+
+    @staticmethod
     def _check_call_options(
         time_limit: int | None,
         time_out: int | None,
@@ -451,6 +464,7 @@ class ExotelClient:
             kwargs = _seed_kwargs("call_number", from_, _CALL_NUMBER_KEYS)
             _no_mixing("call_number", to, caller_id)
             return self.call_number(**kwargs)
+        self._check_urls(wait_url=wait_url, status_callback=status_callback, stream_url=stream_url)
         self._check_call_options(
             time_limit,
             time_out,
@@ -522,6 +536,7 @@ class ExotelClient:
                 raise InsufficientParametersError(f"url={url!r} is not an http(s) URL")
         else:
             flow = flow_url(self.sid, app_id if app_id is not None else "")
+        self._check_urls(status_callback=status_callback)
         self._check_call_options(
             time_limit,
             time_out,
@@ -757,6 +772,7 @@ class ExotelClient:
         **options: Any,
     ) -> list[tuple[str, str]]:
         sender = self._required(from_, "from_", "give your ExoPhone or DLT sender id")
+        self._check_urls(status_callback=options.get("status_callback"))
         text = _check_body(body)
         _check_custom_field(options.get("custom_field"))
         for name in ("priority", "encoding_type", "sms_type", "status_callback_content_type"):
@@ -861,6 +877,7 @@ class ExotelClient:
             raise InsufficientParametersError("messages is empty: give at least one message")
         items = [self._bulk_message(i, m) for i, m in enumerate(messages)]
         sender = None if from_ is None else self._required(from_, "from_", "give a sender")
+        self._check_urls(status_callback=status_callback)
         for name, value in (("priority", priority), ("encoding_type", encoding_type)):
             check_choice(name, value)
         chunks = [items[i : i + BULK_MAX] for i in range(0, len(items), BULK_MAX)]

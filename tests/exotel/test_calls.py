@@ -149,7 +149,10 @@ def test_seed_mapping_form_ports_php_calls_line_by_line(
         ({"record": True, "recording_channels": "stereo"}, "recording_channels='stereo'"),
         ({"status_callback_events": ["completed"]}, "status_callback_events='completed'"),
         ({"call_type": "promo"}, "call_type='promo'"),
-        ({"wait_url": ""}, "WaitUrl is an empty string"),
+        ({"wait_url": "hold.wav"}, "wait_url='hold.wav' is not a valid URL"),
+        ({"status_callback": "ftp://x/y"}, "not a valid URL"),
+        ({"stream_url": "https://x/y"}, "full wss:// URL"),
+        ({"custom_field": ""}, "CustomField is an empty string"),
         ({"custom_field": {"a": 1}}, "custom_field must be a string"),
     ],
 )

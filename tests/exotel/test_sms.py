@@ -99,6 +99,7 @@ def test_seed_mapping_send_sms(client: ExotelClient, sim: ExotelSimulator) -> No
         ({"sms_type": "otp"}, "sms_type='otp'"),
         ({"encoding_type": "utf8"}, "encoding_type='utf8'"),
         ({"dlt_entity_id": ""}, "DltEntityId is an empty string"),
+        ({"status_callback": "/relative"}, "status_callback='/relative' is not a valid URL"),
     ],
 )
 def test_invalid_sms_raises_before_any_request(
