@@ -6,12 +6,34 @@ import base64
 import http.client
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.__main__ import main
-from sim_helpers import SID, TOKEN, Api, call_form, rest_error
+
+SessionFactory = Callable[..., requests.Session]
+SID = "ACsim"
+TOKEN = "sim-token"
+
+
+def call_form(**overrides: str | None) -> dict[str, str]:
+    """A valid number-masking connect form; an override of None leaves the field out."""
+    form: dict[str, str | None] = {
+        "From": "+919876543210",
+        "To": "+919812345678",
+        "CallerId": "08047112345",
+    }
+    form.update(overrides)
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def rest_error(response: requests.Response) -> dict[str, Any]:
+    """The RestException object of an error answer."""
+    inner: dict[str, Any] = response.json()["RestException"]
+    return inner
 
 
 def test_base_url_and_port(sim: ExotelSimulator) -> None:
@@ -29,14 +51,9 @@ def test_base_url_and_port(sim: ExotelSimulator) -> None:
     ],
 )
 def test_bad_or_missing_credentials_answer_401(
-    sim: ExotelSimulator, auth: tuple[str, str] | None
+    sim: ExotelSimulator, session_for: SessionFactory, auth: tuple[str, str] | None
 ) -> None:
-    api = Api(sim)
-    api.session.auth = auth
-    try:
-        response = api.get("Numbers/+919876543210.json")
-    finally:
-        api.close()
+    response = session_for(sim, auth=auth).get("Numbers/+919876543210.json")
     assert response.status_code == 401
     assert rest_error(response) == {
         "Status": 401,
@@ -45,41 +62,37 @@ def test_bad_or_missing_credentials_answer_401(
     }
 
 
-def test_sid_in_path_must_match_the_credentials(api: Api) -> None:
-    response = api.session.get(
-        f"{api.sim.base_url}/v1/Accounts/ACother/Numbers/+919876543210.json", timeout=5
-    )
+def test_sid_in_path_must_match_the_credentials(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
+    response = api.get(f"{sim.base_url}/v1/Accounts/ACother/Numbers/+919876543210.json", timeout=5)
     assert response.status_code == 401
 
 
-def test_api_key_auth_and_legacy_sid_auth() -> None:
+def test_api_key_auth_and_legacy_sid_auth(session_for: SessionFactory) -> None:
     with ExotelSimulator(sid=SID, token=TOKEN, api_key="KEY1", accept_legacy_auth=False) as sim:
-        api = Api(sim, auth=("KEY1", TOKEN))
-        try:
-            assert api.get("Numbers/+919876543210.json").status_code == 200
-            api.session.auth = (SID, TOKEN)
-            assert api.get("Numbers/+919876543210.json").status_code == 401
-        finally:
-            api.close()
+        api = session_for(sim, auth=("KEY1", TOKEN))
+        assert api.get("Numbers/+919876543210.json").status_code == 200
+        api.auth = (SID, TOKEN)
+        assert api.get("Numbers/+919876543210.json").status_code == 401
     with ExotelSimulator(sid=SID, token=TOKEN, api_key="KEY1") as sim:
-        api = Api(sim, auth=(SID, TOKEN))
-        try:
-            assert api.get("Numbers/+919876543210.json").status_code == 200
-        finally:
-            api.close()
+        api = session_for(sim, auth=(SID, TOKEN))
+        assert api.get("Numbers/+919876543210.json").status_code == 200
 
 
-def test_unknown_path_is_404_and_wrong_method_is_405(api: Api) -> None:
+def test_unknown_path_is_404_and_wrong_method_is_405(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
     assert api.get("Nothing/here.json").status_code == 404
     response = api.get("Calls/connect.json")
     assert response.status_code == 405
     assert rest_error(response)["Status"] == 405
     assert api.post("Numbers/+919876543210.json").status_code == 405
-    outside = api.session.get(f"{api.sim.base_url}/v2/whatever", timeout=5)
+    outside = api.get(f"{sim.base_url}/v2/whatever", timeout=5)
     assert outside.status_code == 404
 
 
-def test_without_json_suffix_answers_xml(api: Api) -> None:
+def test_without_json_suffix_answers_xml(api: requests.Session) -> None:
     response = api.post("Calls/connect", data=call_form())
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/xml")
@@ -95,7 +108,7 @@ def test_without_json_suffix_answers_xml(api: Api) -> None:
     assert root.findtext("RestException/Message") == "Invalid Recipient [abc]"
 
 
-def test_requests_are_recorded_without_secrets(sim: ExotelSimulator, api: Api) -> None:
+def test_requests_are_recorded_without_secrets(sim: ExotelSimulator, api: requests.Session) -> None:
     api.post(
         "Calls/connect.json?probe=1",
         data=[
@@ -131,7 +144,7 @@ def test_requests_are_recorded_without_secrets(sim: ExotelSimulator, api: Api) -
     assert len(sim.calls) == 1  # clear() keeps state
 
 
-def test_multipart_bodies_are_parsed(sim: ExotelSimulator, api: Api) -> None:
+def test_multipart_bodies_are_parsed(sim: ExotelSimulator, api: requests.Session) -> None:
     response = api.post(
         "Calls/connect.json",
         files=[
@@ -172,7 +185,9 @@ def test_keep_alive_serves_several_requests_on_one_connection(sim: ExotelSimulat
         conn.close()
 
 
-def test_stop_refuses_connections_and_start_reuses_the_port(sim: ExotelSimulator, api: Api) -> None:
+def test_stop_refuses_connections_and_start_reuses_the_port(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
     port = sim.port
     assert api.get("Numbers/+919876543210.json").status_code == 200
     sim.stop()
@@ -186,7 +201,9 @@ def test_stop_refuses_connections_and_start_reuses_the_port(sim: ExotelSimulator
     sim.stop()  # idempotent
 
 
-def test_state_survives_restart_and_reset_forgets_it(sim: ExotelSimulator, api: Api) -> None:
+def test_state_survives_restart_and_reset_forgets_it(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
     sid = api.post("Calls/connect.json", data=call_form()).json()["Call"]["Sid"]
     sim.stop()
     sim.start()
@@ -216,18 +233,17 @@ def test_cli_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot listen" in capsys.readouterr().err
 
 
-def test_pytest_fixture_yields_a_started_simulator(exotel_simulator: ExotelSimulator) -> None:
+def test_pytest_fixture_yields_a_started_simulator(
+    exotel_simulator: ExotelSimulator, session_for: SessionFactory
+) -> None:
     assert exotel_simulator.running
     assert exotel_simulator.sid == "ACsim"
-    api = Api(exotel_simulator, auth=("ACsim", "sim-token"))
-    try:
-        assert api.get("Numbers/+919876543210.json").status_code == 200
-    finally:
-        api.close()
+    api = session_for(exotel_simulator, auth=("ACsim", "sim-token"))
+    assert api.get("Numbers/+919876543210.json").status_code == 200
 
 
 class TestNumbers:
-    def test_number_info_shape_is_deterministic(self, api: Api) -> None:
+    def test_number_info_shape_is_deterministic(self, api: requests.Session) -> None:
         first = api.get("Numbers/09876543210.json")
         again = api.get("Numbers/+919876543210.json")
         assert first.status_code == 200
@@ -247,14 +263,14 @@ class TestNumbers:
         assert again.json()["Numbers"] == info
         assert api.get("Numbers/+919876543217.json").json()["Numbers"]["DND"] == "Yes"
 
-    def test_set_number_info_overrides(self, sim: ExotelSimulator, api: Api) -> None:
+    def test_set_number_info_overrides(self, sim: ExotelSimulator, api: requests.Session) -> None:
         sim.set_number_info("+919876543210", dnd=True, operator="V", circle="KA")
         info = api.get("Numbers/09876543210.json").json()["Numbers"]
         assert info["DND"] == "Yes"
         assert (info["Operator"], info["OperatorName"]) == ("V", "Vodafone Idea")
         assert (info["Circle"], info["CircleName"]) == ("KA", "Karnataka Telecom Circle")
 
-    def test_invalid_number_is_400(self, api: Api) -> None:
+    def test_invalid_number_is_400(self, api: requests.Session) -> None:
         response = api.get("Numbers/12ab.json")
         assert response.status_code == 400
         assert rest_error(response)["Status"] == 400

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from notifykit_exotel.simulator import ExotelSimulator
-from sim_helpers import SID, Api, Receiver, call_form, rest_error
+from notifykit_exotel.simulator.receiver import CallbackReceiver
+
+SessionFactory = Callable[..., requests.Session]
+SID = "ACsim"
+TOKEN = "sim-token"
+
+
+def call_form(**overrides: str | None) -> dict[str, str]:
+    """A valid number-masking connect form; an override of None leaves the field out."""
+    form: dict[str, str | None] = {
+        "From": "+919876543210",
+        "To": "+919812345678",
+        "CallerId": "08047112345",
+    }
+    form.update(overrides)
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def rest_error(response: requests.Response) -> dict[str, Any]:
+    """The RestException object of an error answer."""
+    inner: dict[str, Any] = response.json()["RestException"]
+    return inner
+
 
 CALL_KEYS = {
     "Sid",
@@ -34,14 +58,16 @@ CALL_KEYS = {
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 
 
-def connect(api: Api, **overrides: Any) -> dict[str, Any]:
+def connect(api: requests.Session, **overrides: Any) -> dict[str, Any]:
     response = api.post("Calls/connect.json", data=call_form(**overrides))
     assert response.status_code == 200, response.text
     call: dict[str, Any] = response.json()["Call"]
     return call
 
 
-def test_connect_answers_the_documented_call_object(sim: ExotelSimulator, api: Api) -> None:
+def test_connect_answers_the_documented_call_object(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
     call = connect(api)
     assert set(call) == CALL_KEYS
     assert re.fullmatch(r"[0-9a-f]{32}", call["Sid"])
@@ -62,7 +88,7 @@ def test_connect_answers_the_documented_call_object(sim: ExotelSimulator, api: A
     assert sim.calls == {call["Sid"]: call}
 
 
-def test_connect_to_a_flow_has_no_to(api: Api) -> None:
+def test_connect_to_a_flow_has_no_to(api: requests.Session) -> None:
     flow = "http://my.exotel.com/ACsim/exoml/start_voice/1234"
     call = connect(api, To=None, Url=flow)
     assert call["To"] is None
@@ -101,32 +127,31 @@ def test_connect_to_a_flow_has_no_to(api: Api) -> None:
         ({"Url": "http://my.exotel.com/x"}, "Invalid Parameters: send either To or Url, not both"),
     ],
 )
-def test_connect_validation(api: Api, overrides: dict[str, str], message: str | None) -> None:
+def test_connect_validation(
+    sim: ExotelSimulator, api: requests.Session, overrides: dict[str, str], message: str | None
+) -> None:
     response = api.post("Calls/connect.json", data=call_form(**overrides))
     assert response.status_code == 400
     error = rest_error(response)
     assert error["Status"] == 400
     if message is not None:
         assert error["Message"] == message
-    assert api.sim.calls == {}
+    assert sim.calls == {}
 
 
-def test_time_limit_at_the_maximum_is_accepted(api: Api) -> None:
+def test_time_limit_at_the_maximum_is_accepted(api: requests.Session) -> None:
     connect(
         api, TimeLimit="14400", Record="true", RecordingChannels="dual", RecordingFormat="mp3-hq"
     )
 
 
-def test_caller_id_must_be_an_exophone_when_configured() -> None:
+def test_caller_id_must_be_an_exophone_when_configured(session_for: SessionFactory) -> None:
     with ExotelSimulator(exophones={"08047112345"}) as sim:
-        api = Api(sim)
-        try:
-            assert api.post("Calls/connect.json", data=call_form()).status_code == 200
-            response = api.post("Calls/connect.json", data=call_form(CallerId="08099999999"))
-            assert response.status_code == 400
-            assert rest_error(response)["Message"] == "CallerId is not a valid ExoPhone"
-        finally:
-            api.close()
+        api = session_for(sim)
+        assert api.post("Calls/connect.json", data=call_form()).status_code == 200
+        response = api.post("Calls/connect.json", data=call_form(CallerId="08099999999"))
+        assert response.status_code == 400
+        assert rest_error(response)["Message"] == "CallerId is not a valid ExoPhone"
 
 
 @pytest.mark.parametrize(
@@ -139,7 +164,10 @@ def test_caller_id_must_be_an_exophone_when_configured() -> None:
     ids=["indexed", "brackets", "repeated"],
 )
 def test_status_callback_events_encodings(
-    sim: ExotelSimulator, api: Api, receiver: Receiver, encoded: list[tuple[str, str]]
+    sim: ExotelSimulator,
+    api: requests.Session,
+    receiver: CallbackReceiver,
+    encoded: list[tuple[str, str]],
 ) -> None:
     form = [*call_form().items(), ("StatusCallback", receiver.url()), *encoded]
     sid = api.post("Calls/connect.json", data=form).json()["Call"]["Sid"]
@@ -147,7 +175,7 @@ def test_status_callback_events_encodings(
     assert [a.fields["EventType"] for a in attempts] == ["answered", "terminal"]
 
 
-def test_get_call_and_details(sim: ExotelSimulator, api: Api) -> None:
+def test_get_call_and_details(sim: ExotelSimulator, api: requests.Session) -> None:
     sid = connect(api, Record="true")["Sid"]
     live = api.get(f"Calls/{sid}.json", params={"details": "true"}).json()["Call"]
     assert live["Status"] == "in-progress"
@@ -179,7 +207,9 @@ def test_get_call_and_details(sim: ExotelSimulator, api: Api) -> None:
     assert "X-Amz-Expires=600" in detailed["PreSignedRecordingUrl"]
 
 
-def test_unanswered_call_has_no_recording_and_no_second_leg(sim: ExotelSimulator, api: Api) -> None:
+def test_unanswered_call_has_no_recording_and_no_second_leg(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
     sid = connect(api, Record="true")["Sid"]
     sim.complete_call(sid, status="busy", duration=0)
     call = api.get(f"Calls/{sid}.json", params={"details": "true"}).json()["Call"]
@@ -190,7 +220,7 @@ def test_unanswered_call_has_no_recording_and_no_second_leg(sim: ExotelSimulator
     assert call["Details"]["Leg2Status"] is None
 
 
-def test_get_call_errors(sim: ExotelSimulator, api: Api) -> None:
+def test_get_call_errors(sim: ExotelSimulator, api: requests.Session) -> None:
     assert api.get("Calls/0123456789abcdef0123456789abcdef.json").status_code == 404
     sid = connect(api)["Sid"]
     for validity in ("4", "61", "x"):
@@ -198,7 +228,7 @@ def test_get_call_errors(sim: ExotelSimulator, api: Api) -> None:
         assert response.status_code == 400, validity
 
 
-def test_complete_call_rejects_misuse(sim: ExotelSimulator, api: Api) -> None:
+def test_complete_call_rejects_misuse(sim: ExotelSimulator, api: requests.Session) -> None:
     sid = connect(api)["Sid"]
     with pytest.raises(ValueError, match="status"):
         sim.complete_call(sid, status="in-progress")
@@ -211,7 +241,7 @@ def test_complete_call_rejects_misuse(sim: ExotelSimulator, api: Api) -> None:
 
 class TestCallbacks:
     def test_basic_callback_without_events_is_multipart(
-        self, sim: ExotelSimulator, api: Api, receiver: Receiver
+        self, sim: ExotelSimulator, api: requests.Session, receiver: CallbackReceiver
     ) -> None:
         sid = connect(api, StatusCallback=receiver.url("/calls?token=t"))["Sid"]
         attempts = sim.complete_call(sid, status="no-answer", duration=0)
@@ -224,7 +254,7 @@ class TestCallbacks:
         got = receiver.received[0]
         assert got.path == "/calls?token=t"
         assert got.body == attempt.body
-        assert got.fields() == {
+        assert got.fields == {
             "CallSid": sid,
             "DateUpdated": attempt.fields["DateUpdated"],
             "Status": "no-answer",
@@ -232,7 +262,7 @@ class TestCallbacks:
         }
 
     def test_events_add_extended_fields_and_flattened_legs(
-        self, sim: ExotelSimulator, api: Api, receiver: Receiver
+        self, sim: ExotelSimulator, api: requests.Session, receiver: CallbackReceiver
     ) -> None:
         form = [
             *call_form(StatusCallback=receiver.url(), CustomField="order-7", Record="true").items(),
@@ -242,7 +272,7 @@ class TestCallbacks:
         sid = api.post("Calls/connect.json", data=form).json()["Call"]["Sid"]
         sim.complete_call(sid, duration=30, answered_by="Machine")
         attempts = sim.wait_for_callbacks(2)
-        answered, terminal = (r.fields() for r in receiver.received)
+        answered, terminal = (r.fields for r in receiver.received)
         assert answered["EventType"] == "answered"
         assert answered["Status"] == "in-progress"
         assert "CustomField" not in answered
@@ -269,7 +299,9 @@ class TestCallbacks:
             "AnsweredBy": "Machine",
         }
 
-    def test_json_callbacks(self, sim: ExotelSimulator, api: Api, receiver: Receiver) -> None:
+    def test_json_callbacks(
+        self, sim: ExotelSimulator, api: requests.Session, receiver: CallbackReceiver
+    ) -> None:
         form = [
             *call_form(
                 StatusCallback=receiver.url(), StatusCallbackContentType="application/json"
@@ -279,7 +311,7 @@ class TestCallbacks:
         sid = api.post("Calls/connect.json", data=form).json()["Call"]["Sid"]
         (attempt,) = sim.complete_call(sid, duration=5)
         assert attempt.content_type == "application/json"
-        body = receiver.received[0].fields()
+        body = receiver.received[0].fields
         assert body == attempt.fields
         assert body["EventType"] == "terminal"
         assert body["Legs"] == [
@@ -290,7 +322,7 @@ class TestCallbacks:
         assert body["CustomField"] is None
 
     def test_answered_is_not_sent_for_unanswered_calls(
-        self, sim: ExotelSimulator, api: Api, receiver: Receiver
+        self, sim: ExotelSimulator, api: requests.Session, receiver: CallbackReceiver
     ) -> None:
         form = [
             *call_form(StatusCallback=receiver.url()).items(),
@@ -305,7 +337,11 @@ class TestCallbacks:
         ]
 
     def test_failed_receiver_is_recorded_not_raised(
-        self, sim: ExotelSimulator, api: Api, receiver: Receiver, unused_url: str
+        self,
+        sim: ExotelSimulator,
+        api: requests.Session,
+        receiver: CallbackReceiver,
+        unused_url: str,
     ) -> None:
         receiver.status = 500
         first = connect(api, StatusCallback=receiver.url())["Sid"]
@@ -316,20 +352,21 @@ class TestCallbacks:
         assert refused.error is not None
         assert len(sim.wait_for_callbacks(2)) == 2
 
-    def test_no_callback_without_status_callback(self, sim: ExotelSimulator, api: Api) -> None:
+    def test_no_callback_without_status_callback(
+        self, sim: ExotelSimulator, api: requests.Session
+    ) -> None:
         sid = connect(api)["Sid"]
         assert sim.complete_call(sid) == []
         with pytest.raises(TimeoutError, match="only 0 arrived"):
             sim.wait_for_callbacks(1, timeout=0.01)
 
-    def test_auto_progress_completes_calls(self, receiver: Receiver) -> None:
+    def test_auto_progress_completes_calls(
+        self, receiver: CallbackReceiver, session_for: SessionFactory
+    ) -> None:
         with ExotelSimulator(auto_progress=True, progress_delay=0.01) as sim:
-            api = Api(sim)
-            try:
-                sid = connect(api, StatusCallback=receiver.url())["Sid"]
-                (attempt,) = sim.wait_for_callbacks(1)
-            finally:
-                api.close()
+            api = session_for(sim)
+            sid = connect(api, StatusCallback=receiver.url())["Sid"]
+            (attempt,) = sim.wait_for_callbacks(1)
         assert attempt.sid == sid
         assert attempt.fields["Status"] == "completed"
         assert sim.calls[sid]["Status"] == "completed"
@@ -347,7 +384,7 @@ def unused_url() -> str:
 
 
 class TestListing:
-    def make_calls(self, sim: ExotelSimulator, api: Api, count: int) -> list[str]:
+    def make_calls(self, sim: ExotelSimulator, api: requests.Session, count: int) -> list[str]:
         sids = []
         for index in range(count):
             sid = connect(api, To=f"+91981234567{index}")["Sid"]
@@ -356,7 +393,7 @@ class TestListing:
         return sids
 
     def test_only_finished_calls_are_listed_newest_first(
-        self, sim: ExotelSimulator, api: Api
+        self, sim: ExotelSimulator, api: requests.Session
     ) -> None:
         sids = self.make_calls(sim, api, 3)
         connect(api)  # still in progress: not listed
@@ -369,7 +406,9 @@ class TestListing:
         ascending = api.get("Calls.json", params={"SortBy": "DateCreated:asc"}).json()
         assert [c["Sid"] for c in ascending["Calls"]] == sids
 
-    def test_paging_follows_next_page_uri(self, sim: ExotelSimulator, api: Api) -> None:
+    def test_paging_follows_next_page_uri(
+        self, sim: ExotelSimulator, api: requests.Session
+    ) -> None:
         sids = self.make_calls(sim, api, 5)
         seen: list[str] = []
         page = api.get("Calls.json", params={"PageSize": "2", "Status": "completed,busy"}).json()
@@ -381,13 +420,13 @@ class TestListing:
                 break
             assert "Status=completed%2Cbusy" in next_uri
             assert "After=" in next_uri
-            page = api.session.get(sim.base_url + next_uri, timeout=5).json()
+            page = api.get(sim.base_url + next_uri, timeout=5).json()
             pages += 1
             assert page["Metadata"]["PrevPageUri"] is not None
         assert pages == 3
         assert seen == sids[::-1]
 
-    def test_filters(self, sim: ExotelSimulator, api: Api) -> None:
+    def test_filters(self, sim: ExotelSimulator, api: requests.Session) -> None:
         sids = self.make_calls(sim, api, 4)
 
         def listed(**params: str) -> list[str]:
@@ -416,5 +455,5 @@ class TestListing:
             {"After": "unknown"},
         ],
     )
-    def test_bad_filters_are_400(self, api: Api, params: dict[str, str]) -> None:
+    def test_bad_filters_are_400(self, api: requests.Session, params: dict[str, str]) -> None:
         assert api.get("Calls.json", params=params).status_code == 400

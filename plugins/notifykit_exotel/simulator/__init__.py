@@ -9,6 +9,14 @@ from ``notifykit`` or the Exotel client, so both can be tested against it.
 from __future__ import annotations
 
 from .models import CallbackAttempt, Fault, RecordedRequest
+from .receiver import CallbackReceiver, ReceivedCallback
 from .server import ExotelSimulator
 
-__all__ = ["CallbackAttempt", "ExotelSimulator", "Fault", "RecordedRequest"]
+__all__ = [
+    "CallbackAttempt",
+    "CallbackReceiver",
+    "ExotelSimulator",
+    "Fault",
+    "ReceivedCallback",
+    "RecordedRequest",
+]

@@ -244,6 +244,8 @@ class ExotelSimulator:
         self._faults: list[_FaultRule] = []
         self._rate_lock = threading.Lock()
         self._rate: dict[str, deque[float]] = {}
+        # The rate limiter's clock; tests may replace it to slide the window without sleeping.
+        self._clock: Callable[[], float] = time.monotonic
         self._timer_lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
 
@@ -608,7 +610,7 @@ class ExotelSimulator:
     def _admit(self, account: str, method: str) -> None:
         """Sliding-window rate limit per account; raises 429 with Retry-After when full."""
         with self._rate_lock:
-            now = time.monotonic()
+            now = self._clock()
             window = self._rate.setdefault(account, deque())
             while window and window[0] <= now - self.rate_window:
                 window.popleft()
