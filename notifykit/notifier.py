@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -49,7 +50,7 @@ from notifykit.plugins import Hooks, Registry, get_plugin_manager
 from notifykit.report import Delivery, Notification, Report
 from notifykit.schema import did_you_mean, parse_phone, scrubber
 
-__all__ = ["Notifier", "anotify", "configure", "get_notifier", "notify"]
+__all__ = ["Notifier", "anotify", "configure", "get_notifier", "notify", "template_context"]
 
 logger = logging.getLogger("notifykit")
 
@@ -440,7 +441,7 @@ class Notifier:
         recipients: tuple[Recipient, ...],
     ) -> list[_Batch]:
         engine = self.config.template_engine
-        context = {**data, "data": data, "event": event, "severity": severity}
+        context = template_context(event, severity, data)
         rendered: dict[str, str] = {}
         batches: list[_Batch] = []
         settings = self.config.template_settings(template) if template and body is None else None
@@ -566,6 +567,19 @@ class Notifier:
             error=self._scrub(result.error) if result.error else None,
             info={**batch.message.info, **result.info},
         )
+
+
+def template_context(event: str, severity: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables a template sees: every data key, plus ``data`` (the whole mapping),
+    ``event``, ``severity`` and ``now`` (the current time, an aware UTC datetime). The last four
+    win over data keys of the same name."""
+    return {
+        **data,
+        "data": data,
+        "event": event,
+        "severity": severity,
+        "now": datetime.now(timezone.utc),
+    }
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

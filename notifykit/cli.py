@@ -1,0 +1,697 @@
+"""The ``notifykit`` command line (also ``python -m notifykit``).
+
+Exit codes: 0 success; 1 partial failure (some deliveries failed); 2 total failure (nothing was
+delivered, or a lookup failed); 3 usage or configuration error (bad arguments, invalid config,
+unknown template or recipient...: nothing was sent). Errors are one clear line on stderr (a config
+error lists each problem on its own line), never a traceback, unless ``NOTIFYKIT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from notifykit import __version__
+from notifykit.errors import ConfigError, NotifykitError, ProviderError
+
+if TYPE_CHECKING:
+    from notifykit.notifier import Notifier
+    from notifykit.plugins import Registry
+    from notifykit.report import Report
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "cli", "main"]
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_FAILED = 2
+EXIT_USAGE = 3
+
+_STATUS_COLORS = {
+    "sent": "green",
+    "dry-run": "cyan",
+    "failed": "red",
+    "unknown": "yellow",
+    "skipped": "yellow",
+}
+
+
+class _Failure(Exception):
+    """A command failed in a way already explained: print ``message`` and exit with ``code``."""
+
+    def __init__(self, message: str, code: int) -> None:
+        self.message = message
+        self.code = code
+        super().__init__(message)
+
+
+class NotifykitGroup(click.Group):
+    """A click group whose ``main`` maps every outcome onto notifykit's four exit codes."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = self._run(args, prog_name, complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        **extra: Any,
+    ) -> int:
+        debug = os.environ.get("NOTIFYKIT_DEBUG", "") not in ("", "0")
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as err:  # --help, --version
+            return int(err.exit_code)
+        except click.exceptions.NoArgsIsHelpError as err:
+            click.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
+            return EXIT_USAGE
+        except click.ClickException as err:  # usage errors, bad parameters, missing files
+            err.show()
+            return EXIT_USAGE
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            return EXIT_USAGE
+        except _Failure as err:
+            _error(err.message)
+            return err.code
+        except ConfigError as err:
+            _error(f"invalid configuration ({len(err.problems)} problem(s)):")
+            for problem in err.problems:
+                click.echo(f"  {problem}", err=True)
+            return EXIT_USAGE
+        except ProviderError as err:
+            _error(str(err))
+            return EXIT_FAILED
+        except NotifykitError as err:
+            _error(f"{type(err).__name__}: {err}")
+            return EXIT_USAGE
+        except Exception as err:
+            if debug:
+                raise
+            _error(
+                f"internal error: {type(err).__name__}: {err} "
+                "(run with NOTIFYKIT_DEBUG=1 for a traceback)"
+            )
+            return EXIT_FAILED
+        return result if isinstance(result, int) else EXIT_OK
+
+
+def _error(message: str) -> None:
+    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+
+
+@dataclass
+class _State:
+    config: str | None
+    sandbox: bool
+    dry_run: bool
+    json: bool
+    _notifier: Notifier | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            from notifykit.notifier import Notifier
+
+            self._notifier = Notifier.from_config(
+                self.config_path(), sandbox=self.sandbox, dry_run=self.dry_run
+            )
+            click.get_current_context().call_on_close(self._notifier.close)
+        return self._notifier
+
+    def config_path(self) -> Path:
+        from notifykit.config import find_config
+
+        return find_config(self.config)
+
+    def output(self, payload: Any) -> None:
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+class _WarningHandler(logging.Handler):
+    """Shows notifykit's (and its plugins') warnings as ``warning: ...`` lines, each once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if message in self.seen:
+                return
+            self.seen.add(message)
+            click.echo(click.style("warning: ", fg="yellow") + message, err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def _setup_logging() -> None:
+    handler = _WarningHandler()
+    for name in ("notifykit", "notifykit_exotel"):
+        log = logging.getLogger(name)
+        if not any(isinstance(h, _WarningHandler) for h in log.handlers):
+            log.addHandler(handler)
+        log.propagate = False
+
+
+def _state() -> _State:
+    state = click.get_current_context().find_object(_State)
+    assert state is not None
+    return state
+
+
+def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if data_json:
+        try:
+            loaded = json.loads(data_json)
+        except json.JSONDecodeError as err:
+            raise click.BadParameter(f"not valid JSON: {err}", param_hint="--data-json") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--data-json")
+        data.update(loaded)
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (or KEY:=JSON)", param_hint="--data"
+            )
+        if key.endswith(":"):
+            try:
+                data[key[:-1]] = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise click.BadParameter(
+                    f"{item!r}: not valid JSON after ':=': {err}", param_hint="--data"
+                ) from None
+        else:
+            data[key] = value
+    return data
+
+
+def _split(values: Sequence[str]) -> list[str] | None:
+    """``--to a --to b,c`` as ``[a, b, c]``; ``None`` when not given."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _exit_code(report: Report) -> int:
+    if report.ok:
+        return EXIT_OK
+    return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
+
+
+def _print_report(report: Report, *, show_messages: bool) -> None:
+    counts = ", ".join(
+        click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
+        for status, n in report.by_status().items()
+    )
+    n = len(report.deliveries)
+    head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
+    click.echo(f"{click.style(head, bold=True)}: {counts}")
+    if show_messages:
+        for channel, text in report.messages.items():
+            if text is None:
+                continue
+            indented = text.replace("\n", "\n    ")
+            click.echo(f"  {click.style(channel, bold=True)} message:\n    {indented}")
+    rows = []
+    for d in report.deliveries:
+        details = []
+        if d.encoding:
+            segments = d.segments or 0
+            details.append(
+                f"{d.encoding}, {d.info.get('chars', '?')} chars, "
+                f"{segments} segment{'s' if segments != 1 else ''}"
+            )
+        if d.error:
+            details.append(d.error)
+        rows.append(
+            (
+                d.channel,
+                d.channel_type,
+                d.recipient,
+                d.address or "-",
+                d.status,
+                d.provider_id or "-",
+                "; ".join(details),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)] if rows else []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(6)]
+        cells[4] = click.style(cells[4], fg=_STATUS_COLORS.get(row[4]))
+        line = "  " + "  ".join(cells)
+        click.echo(f"{line}  {row[6]}".rstrip())
+
+
+def _finish(report: Report) -> int:
+    state = _state()
+    if state.json:
+        state.output(report.to_dict())
+    else:
+        if state.sandbox:
+            click.echo(
+                click.style("sandbox: ", fg="cyan")
+                + "sent to a throwaway local provider simulator; nothing left this machine"
+            )
+        _print_report(report, show_messages=True)
+    return _exit_code(report)
+
+
+# -- the command group ------------------------------------------------------------------------
+
+
+@click.group(cls=NotifykitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config",
+    metavar="FILE",
+    help="Config file (default: $NOTIFYKIT_CONFIG, then ./notifykit.yaml).",
+)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Run against throwaway local provider simulators: no account or secrets needed.",
+)
+@click.option("--dry-run", is_flag=True, help="Render and route, but send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.version_option(__version__, "--version", prog_name="notifykit")
+@click.pass_context
+def cli(
+    ctx: click.Context, config: str | None, sandbox: bool, dry_run: bool, as_json: bool
+) -> None:
+    """notifykit: send notifications (SMS, calls, IVR flows...) as a YAML config says.
+
+    \b
+    Exit codes: 0 success, 1 partial failure, 2 total failure,
+                3 usage or configuration error (nothing sent).
+    """
+    _setup_logging()
+    ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json)
+
+
+_data_options = [
+    click.option("--data", "-d", "data", multiple=True, metavar="KEY=VALUE",
+                 help="Template data; repeatable. KEY:=JSON for non-string values."),
+    click.option("--data-json", metavar="JSON", help="Template data as one JSON object."),
+]  # fmt: skip
+
+
+def _with_data(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_data_options):
+        f = option(f)
+    return f
+
+
+_SEVERITY = click.Choice(["info", "warning", "error", "critical"])
+
+
+@cli.command()
+@click.argument("event")
+@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
+@_with_data
+@click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.")
+@click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
+@click.option("--template", metavar="T", help="Template name (default: the event's).")
+def notify(
+    event: str,
+    severity: str | None,
+    data: tuple[str, ...],
+    data_json: str | None,
+    to: tuple[str, ...],
+    channels: tuple[str, ...],
+    template: str | None,
+) -> int:
+    """Send a notification for EVENT, like notify() in Python."""
+    payload = _parse_data(data, data_json)
+    report = (
+        _state()
+        .notifier()
+        .notify(
+            event,
+            severity=severity,
+            data=payload,
+            to=_split(to),
+            channels=_split(channels),
+            template=template,
+        )
+    )
+    return _finish(report)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["sms", "call", "flow"]))
+@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).")
+@click.option("--to", "-t", multiple=True, required=True, metavar="R",
+              help="Recipient, group or phone number; repeatable.")  # fmt: skip
+@click.option("--body", "-b", metavar="TEXT", help="The text to send (instead of a template).")
+@click.option("--template", metavar="T", help="Template to render (default: defaults.template).")
+@_with_data
+@click.option("--severity", "-s", type=_SEVERITY, default="info", show_default=True)
+def send(
+    kind: str,
+    channel: str | None,
+    to: tuple[str, ...],
+    body: str | None,
+    template: str | None,
+    data: tuple[str, ...],
+    data_json: str | None,
+    severity: str,
+) -> int:
+    """Send one message through one configured channel of KIND (sms, call or flow)."""
+    if body is not None and template is not None:
+        raise click.UsageError("give --body or --template, not both")
+    notifier = _state().notifier()
+    of_kind = [n for n in notifier.channels if notifier.channel_type(n).kind == kind]
+    if channel is None:
+        if len(of_kind) != 1:
+            found = ", ".join(of_kind) or "none"
+            raise click.UsageError(
+                f"pick the channel with --channel: {len(of_kind)} {kind} channels configured "
+                f"({found})"
+            )
+        channel = of_kind[0]
+    elif channel in notifier.channels and channel not in of_kind:
+        actual = notifier.channel_type(channel)
+        raise click.UsageError(
+            f"channel {channel!r} is a {actual.kind} channel ({actual.name}), not {kind}"
+        )
+    if kind == "call" and body is not None:
+        raise click.UsageError("a call connects two numbers and carries no text: drop --body")
+    report = notifier.send(
+        channel,
+        to=_split(to),
+        body=body,
+        template=template,
+        data=_parse_data(data, data_json),
+        severity=severity,
+        event=f"send.{kind}",
+    )
+    return _finish(report)
+
+
+# -- config ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Check configuration files."""
+
+
+@config.command("check")
+@click.argument("file", required=False, metavar="[FILE]")
+def config_check(file: str | None) -> int:
+    """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
+    as file:line: key.path: message. Exit 0 when valid, 3 otherwise."""
+    from notifykit.config import find_config, load_config
+
+    state = _state()
+    path = find_config(file or state.config)
+    registry = _registry()
+    try:
+        cfg = load_config(path, registry=registry, sandbox=state.sandbox)
+    except ConfigError as err:
+        if state.json:
+            state.output(
+                {
+                    "ok": False,
+                    "file": str(path),
+                    "problems": [
+                        {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
+                        for p in err.problems
+                    ],
+                }
+            )
+        else:
+            for problem in err.problems:
+                click.echo(str(problem))
+            n = len(err.problems)
+            _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+        return EXIT_USAGE
+    summary = {
+        "accounts": len(cfg.accounts),
+        "channels": len(cfg.channels),
+        "recipients": len(cfg.recipients),
+        "groups": len(cfg.groups),
+        "templates": len(cfg.templates),
+        "events": len(cfg.events),
+    }
+    if state.json:
+        state.output({"ok": True, "file": str(path), "problems": [], **summary})
+    else:
+        parts = ", ".join(f"{n} {k}" for k, n in summary.items())
+        click.echo(f"{path}: OK ({parts})")
+    return EXIT_OK
+
+
+def _registry() -> Registry:
+    from notifykit.plugins import Registry, get_plugin_manager
+
+    return Registry.from_manager(get_plugin_manager())
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def templates() -> None:
+    """Render and list message templates."""
+
+
+def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
+    """The config's template engine and per-template settings, or, without a config, an engine
+    over ./templates and notifykit's defaults."""
+    from notifykit.channels import TemplateSettings
+    from notifykit.config import find_config, load_config
+    from notifykit.errors import ConfigNotFoundError
+
+    state = _state()
+    registry = _registry()
+    try:
+        path = find_config(state.config)
+    except ConfigNotFoundError:
+        if state.config:
+            raise
+        from notifykit.templates import TemplateEngine
+
+        local = [Path("templates")] if Path("templates").is_dir() else []
+        engine = TemplateEngine(
+            local,
+            plugin_paths=registry.template_dirs,
+            filters=registry.template_filters,
+            globals=registry.template_globals,
+        )
+        return engine, lambda name: TemplateSettings()
+    cfg = load_config(path, registry=registry, sandbox=True)
+    return cfg.template_engine, cfg.template_settings
+
+
+@templates.command("render")
+@click.argument("name")
+@_with_data
+@click.option("--severity", "-s", type=_SEVERITY, default="warning", show_default=True)
+@click.option("--event", "-e", default="example.event", show_default=True)
+def templates_render(
+    name: str, data: tuple[str, ...], data_json: str | None, severity: str, event: str
+) -> int:
+    """Render template NAME (db_down.sms, or db_down for every variant) and show its body,
+    SMS encoding, length, segments and DLT check."""
+    from notifykit.errors import TemplateNotFoundError
+    from notifykit.notifier import template_context
+    from notifykit.sms import analyze_sms, check_dlt
+
+    state = _state()
+    engine, settings_for = _engine_and_settings()
+    payload = _parse_data(data, data_json)
+    base, _, suffix = name.partition(".")
+    if suffix:
+        names = [name]
+    else:
+        names = [f"{base}.{s}" for s in ("sms", "voice") if engine.exists(f"{base}.{s}")]
+        if not names:
+            raise TemplateNotFoundError(
+                f"no template {base}.sms or {base}.voice found in "
+                + ", ".join(str(d) for d in engine.search_dirs),
+                template=base,
+            )
+    settings = settings_for(base)
+    context = template_context(event, severity, payload)
+    results = []
+    code = EXIT_OK
+    for qualified in names:
+        body = engine.render(qualified, context)
+        entry: dict[str, Any] = {
+            "template": qualified,
+            "file": str(engine.locate(qualified)),
+            "body": body,
+        }
+        if qualified.endswith(".sms"):
+            info = analyze_sms(body)
+            entry.update(
+                encoding=info.encoding,
+                length=info.length,
+                chars=info.chars,
+                segments=info.segments,
+                too_long=info.chars > 2000,
+            )
+            if info.chars > 2000:
+                code = EXIT_USAGE
+            if settings.dlt_pattern:
+                check = check_dlt(body, settings.dlt_pattern)
+                entry["dlt"] = {
+                    "pattern": settings.dlt_pattern,
+                    "ok": check.ok,
+                    "problem": check.problem,
+                    "variables": list(check.variables),
+                    "template_id": settings.dlt_template_id,
+                }
+                if not check.ok:
+                    code = EXIT_USAGE
+            else:
+                entry["dlt"] = None
+        else:
+            entry.update(chars=len(body))
+        results.append(entry)
+    if state.json:
+        state.output(results if len(results) > 1 else results[0])
+        return code
+    for entry in results:
+        click.echo(click.style(f"{entry['template']}", bold=True) + f"  ({entry['file']})")
+        click.echo("  " + entry["body"].replace("\n", "\n  "))
+        if "encoding" in entry:
+            segments = entry["segments"]
+            click.echo(
+                f"  encoding: {entry['encoding']}, {entry['chars']} chars, length "
+                f"{entry['length']}, {segments} segment{'s' if segments != 1 else ''}"
+                + (click.style("  OVER 2000 CHARACTERS", fg="red") if entry["too_long"] else "")
+            )
+            dlt = entry["dlt"]
+            if dlt is None:
+                click.echo("  DLT: no dlt_pattern configured for this template")
+            elif dlt["ok"]:
+                values = ", ".join(repr(v) for v in dlt["variables"])
+                click.echo("  DLT: " + click.style("match", fg="green") + f" ({values})")
+            else:
+                click.echo("  DLT: " + click.style("MISMATCH", fg="red") + f": {dlt['problem']}")
+        else:
+            click.echo(f"  {entry['chars']} chars")
+    return code
+
+
+@templates.command("list")
+def templates_list() -> int:
+    """List every template, in lookup order of directories."""
+    state = _state()
+    engine, _ = _engine_and_settings()
+    names = engine.list_templates()
+    rows = [{"name": n, "file": str(engine.locate(n))} for n in names]
+    if state.json:
+        state.output(rows)
+    else:
+        for row in rows:
+            click.echo(f"{row['name']}  {row['file']}")
+    return EXIT_OK
+
+
+# -- plugins, status ---------------------------------------------------------------------------
+
+
+@cli.command()
+def plugins() -> int:
+    """List loaded plugins: versions, hooks, channel types and providers."""
+    state = _state()
+    registry = _registry()
+    infos = registry.plugin_infos()
+    if state.json:
+        state.output(
+            {
+                "plugins": [i.to_dict() for i in infos],
+                "blocked": registry.blocked(),
+                "channel_types": {
+                    name: {
+                        "plugin": registry.owners[("channel_type", name)],
+                        "kind": ct.kind,
+                        "template": ct.template_suffix,
+                        "provider": ct.provider,
+                        "description": ct.description,
+                    }
+                    for name, ct in sorted(registry.channel_types.items())
+                },
+            }
+        )
+        return EXIT_OK
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        package = f" ({info.package}{version})" if info.package else ""
+        click.echo(click.style(info.name, bold=True) + package)
+        click.echo(f"  hooks: {', '.join(info.hooks) or '-'}")
+        for name in info.channel_types:
+            ct = registry.channel_types[name]
+            click.echo(f"  channel type {name}: {ct.description}")
+        for name in info.providers:
+            click.echo(f"  provider {name}: {registry.providers[name].description}")
+    for name in registry.blocked():
+        click.echo(click.style(name, bold=True) + " (blocked by NOTIFYKIT_DISABLE_PLUGINS)")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("sid")
+@click.option("--account", "-a", metavar="A", help="Account name (default: the only one).")
+@click.option("--kind", type=click.Choice(["sms", "call"]), help="Default: try SMS, then call.")
+def status(sid: str, account: str | None, kind: str | None) -> int:
+    """Look up the status of an SMS or a call by its provider id (SID)."""
+    state = _state()
+    notifier = state.notifier()
+    accounts = notifier.config.accounts
+    if account is None:
+        if len(accounts) != 1:
+            names = ", ".join(accounts) or "none"
+            raise click.UsageError(f"pick the account with --account ({names})")
+        account = next(iter(accounts))
+    elif account not in accounts:
+        raise click.UsageError(f"no account named {account!r} ({', '.join(accounts) or 'none'})")
+    provider = notifier.registry.providers[accounts[account].provider]
+    if provider.lookup is None:
+        raise _Failure(f"provider {provider.name!r} cannot look up statuses", EXIT_USAGE)
+    result = provider.lookup(notifier.client(account), sid, kind)
+    if state.json:
+        state.output(dict(result))
+    else:
+        _print_mapping(result)
+    return EXIT_OK
+
+
+def _print_mapping(result: Mapping[str, Any]) -> None:
+    width = max((len(k) for k in result), default=0)
+    for key, value in result.items():
+        if value is None:
+            continue
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The console-script entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="notifykit")
+    raise AssertionError("unreachable")  # pragma: no cover
