@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.__main__ import main
 
@@ -86,6 +87,7 @@ def test_unknown_path_is_404_and_wrong_method_is_405(
     assert api.get("Nothing/here.json").status_code == 404
     response = api.get("Calls/connect.json")
     assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
     assert rest_error(response)["Status"] == 405
     assert api.post("Numbers/+919876543210.json").status_code == 405
     outside = api.get(f"{sim.base_url}/v2/whatever", timeout=5)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.receiver import CallbackReceiver
 

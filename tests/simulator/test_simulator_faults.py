@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from notifykit_exotel.simulator import ExotelSimulator, Fault
 
 SessionFactory = Callable[..., requests.Session]

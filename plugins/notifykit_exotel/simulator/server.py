@@ -595,6 +595,12 @@ class ExotelSimulator:
             return self._render(status, payload, as_json, {})
         except ApiError as err:
             return self._render(err.status, err.body(), as_json, err.headers)
+        except Exception:
+            # A simulator bug: answer like Exotel's 500 so the client under test sees a server
+            # error instead of a dropped connection, and log it loudly for whoever runs the test.
+            logger.exception("simulator failed on %s %s", method, path)
+            error = ApiError(500, "Internal Server Error", 35000)
+            return self._render(500, error.body(), as_json, {})
 
     def _authenticate(self, account: str, credentials: tuple[str, str] | None) -> None:
         users = {self.api_key} | ({self.sid} if self.accept_legacy_auth else set())
@@ -646,7 +652,9 @@ class ExotelSimulator:
             if found is None:
                 continue
             if route_method != method:
-                raise ApiError(405, f"Method {method} not allowed on {path}")
+                raise ApiError(
+                    405, f"Method {method} not allowed on {path}", headers={"Allow": route_method}
+                )
             args = {key: unquote(value) for key, value in found.groupdict().items()}
             return 200, self._endpoint(endpoint, args, query, form)
         raise ApiError(404, f"The requested resource {path} was not found")
