@@ -192,6 +192,7 @@ def test_get_call_and_details(sim: ExotelSimulator, api: requests.Session) -> No
     assert call["AnsweredBy"] == "Human"
     assert call["RecordingUrl"].endswith(f"/{sid}.mp3")
     assert call["PreSignedRecordingUrl"].startswith(call["RecordingUrl"])
+    assert sim.calls[sid] == call
 
     detailed = api.get(
         f"Calls/{sid}.json", params={"details": "true", "RecordingUrlValidity": "10"}

@@ -236,7 +236,8 @@ class SimState:
 
     def calls(self) -> dict[str, dict[str, Any]]:
         with self.lock:
-            return {sid: copy.deepcopy(record.obj) for sid, record in self._calls.items()}
+            # The same object GET Calls/<sid> answers (PreSignedRecordingUrl included).
+            return {sid: self._public_call(record) for sid, record in self._calls.items()}
 
     def messages(self) -> dict[str, dict[str, Any]]:
         with self.lock:
