@@ -82,9 +82,7 @@ def recorder() -> RecorderPlugin:
 
 
 @pytest.fixture
-def make_notifier(
-    recorder: RecorderPlugin, tmp_path: Path
-) -> Iterator[Callable[..., Notifier]]:
+def make_notifier(recorder: RecorderPlugin, tmp_path: Path) -> Iterator[Callable[..., Notifier]]:
     """Build a Notifier from a config mapping with only built-ins and the recorder plugin."""
     built: list[Notifier] = []
 

@@ -264,7 +264,9 @@ def test_console_channel_prints_each_delivery(make_notifier, capsys):
     report = kit.notify("disk.full", to="oncall", channels="console", data={"message": "95%"})
     assert report.ok
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "[console] warning disk.full -> alice (+919876543210): [WARNING] disk.full: 95%"
+    assert (
+        out[0] == "[console] warning disk.full -> alice (+919876543210): [WARNING] disk.full: 95%"
+    )
     assert out[2].startswith("[console] warning disk.full -> bob (+919876543211):")
 
 
