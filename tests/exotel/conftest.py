@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from notifykit_exotel import ExotelClient, RetryPolicy
 from notifykit_exotel.simulator import ExotelSimulator
 

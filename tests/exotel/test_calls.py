@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+
 from notifykit_exotel import (
     IST,
     Call,

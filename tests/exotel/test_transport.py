@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
 from notifykit_exotel import (
     AuthenticationError,
     ExotelClient,
