@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,57 +16,28 @@ from notifykit_exotel import (
     parse_sms_callback,
 )
 from notifykit_exotel.callbacks import unflatten
-from notifykit_exotel.simulator import ExotelSimulator
+from notifykit_exotel.simulator import CallbackReceiver, ExotelSimulator
 
 EXOPHONE = "08088919888"
 
 
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that keeps each body with its Content-Type."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                received.append((self.headers.get("Content-Type", ""), self.rfile.read(length)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=abc"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[CallbackReceiver]:
+    """A real webhook endpoint on 127.0.0.1 that keeps each body with its Content-Type."""
+    with CallbackReceiver() as r:
+        yield r
 
 
 @pytest.mark.parametrize("content_type", [None, "application/json"])
 def test_call_callbacks_in_both_content_types(
-    client: ExotelClient, sim: ExotelSimulator, receiver: Receiver, content_type: str | None
+    client: ExotelClient, sim: ExotelSimulator, receiver: CallbackReceiver, content_type: str | None
 ) -> None:
     call = client.call_number(
         "+919876543210",
         "+919876543211",
         EXOPHONE,
         custom_field="incident-42",
-        status_callback=receiver.url,
+        status_callback=receiver.url(),
         status_callback_events=["answered", "terminal"],
         status_callback_content_type=content_type,
     )
@@ -76,7 +45,7 @@ def test_call_callbacks_in_both_content_types(
     sim.wait_for_callbacks(2)
 
     assert len(receiver.received) == 2
-    (ctype1, body1), (ctype2, body2) = receiver.received
+    (ctype1, body1), (ctype2, body2) = [(r.content_type, r.body) for r in receiver.received]
     expected_type = "application/json" if content_type else "multipart/form-data"
     assert ctype1.startswith(expected_type)
     answered = parse_call_callback(body1, ctype1)
@@ -96,14 +65,14 @@ def test_call_callbacks_in_both_content_types(
 
 
 def test_call_callback_without_events_has_the_basic_fields(
-    client: ExotelClient, sim: ExotelSimulator, receiver: Receiver
+    client: ExotelClient, sim: ExotelSimulator, receiver: CallbackReceiver
 ) -> None:
     call = client.call_number(
-        "+919876543210", "+919876543211", EXOPHONE, status_callback=receiver.url
+        "+919876543210", "+919876543211", EXOPHONE, status_callback=receiver.url()
     )
     sim.complete_call(call.sid, status="no-answer")
     sim.wait_for_callbacks(1)
-    ctype, body = receiver.received[0]
+    ctype, body = receiver.received[0].content_type, receiver.received[0].body
     parsed = parse_call_callback(body, ctype)
     assert parsed.status is CallStatus.NO_ANSWER
     assert not parsed.answered
@@ -111,13 +80,15 @@ def test_call_callback_without_events_has_the_basic_fields(
     assert parsed.date_updated is not None
 
 
-def test_sms_callback(client: ExotelClient, sim: ExotelSimulator, receiver: Receiver) -> None:
+def test_sms_callback(
+    client: ExotelClient, sim: ExotelSimulator, receiver: CallbackReceiver
+) -> None:
     sms = client.send_sms(
-        "NKALRT", "+919876543210", "hello", status_callback=receiver.url, custom_field="c1"
+        "NKALRT", "+919876543210", "hello", status_callback=receiver.url(), custom_field="c1"
     )
     sim.deliver_sms(sms.sid, status="failed_dnd", detailed_status_code=23005)
     sim.wait_for_callbacks(1)
-    ctype, body = receiver.received[0]
+    ctype, body = receiver.received[0].content_type, receiver.received[0].body
     assert ctype.startswith("application/x-www-form-urlencoded")
     parsed = parse_sms_callback(body, ctype)
     assert parsed.sms_sid == sms.sid
