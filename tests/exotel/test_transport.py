@@ -11,6 +11,8 @@ import requests
 
 from notifykit_exotel import (
     AuthenticationError,
+    ConflictError,
+    DndBlockedError,
     ExotelClient,
     ExotelConnectionError,
     ExotelError,
@@ -48,7 +50,14 @@ def send(client: ExotelClient) -> object:
         (402, None, "Payment Required", PaymentRequiredError),
         (403, 40002, "Account is not active", PermissionDeniedError),
         (403, 340030, "Your account is not yet KYC compliant", KycRequiredError),
+        (
+            403,
+            None,
+            "Call to [01234] cannot be made because of TRAI NDNC regulations",
+            DndBlockedError,
+        ),
         (404, None, "Not Found", NotFoundError),
+        (409, None, "Conflict", ConflictError),
         (429, 40402, "Too Many Requests", RateLimitExceededError),
         (503, 40405, "Throttle limit", RateLimitExceededError),  # the SMS platform's throttle
         (500, 35000, "Internal Server Error", ServerError),
@@ -360,3 +369,15 @@ def test_client_is_thread_safe_for_concurrent_sends(
     with ThreadPoolExecutor(max_workers=8) as pool:
         sids = list(pool.map(work, range(8)))
     assert len(set(sids)) == 8
+
+
+def test_the_client_imports_nothing_from_notifykit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, notifykit_exotel.client, notifykit_exotel.simulator; "
+        "print(sorted(m for m in sys.modules if m == 'notifykit' or m.startswith('notifykit.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
