@@ -6,35 +6,13 @@ import base64
 import http.client
 import socket
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
 
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.__main__ import main
-
-SessionFactory = Callable[..., requests.Session]
-SID = "ACsim"
-TOKEN = "sim-token"
-
-
-def call_form(**overrides: str | None) -> dict[str, str]:
-    """A valid number-masking connect form; an override of None leaves the field out."""
-    form: dict[str, str | None] = {
-        "From": "+919876543210",
-        "To": "+919812345678",
-        "CallerId": "08047112345",
-    }
-    form.update(overrides)
-    return {key: value for key, value in form.items() if value is not None}
-
-
-def rest_error(response: requests.Response) -> dict[str, Any]:
-    """The RestException object of an error answer."""
-    inner: dict[str, Any] = response.json()["RestException"]
-    return inner
+from tests.simulator.support import SID, TOKEN, SessionFactory, call_form, rest_error
 
 
 def test_base_url_and_port(sim: ExotelSimulator) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,28 +10,7 @@ import requests
 
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.receiver import CallbackReceiver
-
-SessionFactory = Callable[..., requests.Session]
-SID = "ACsim"
-TOKEN = "sim-token"
-
-
-def call_form(**overrides: str | None) -> dict[str, str]:
-    """A valid number-masking connect form; an override of None leaves the field out."""
-    form: dict[str, str | None] = {
-        "From": "+919876543210",
-        "To": "+919812345678",
-        "CallerId": "08047112345",
-    }
-    form.update(overrides)
-    return {key: value for key, value in form.items() if value is not None}
-
-
-def rest_error(response: requests.Response) -> dict[str, Any]:
-    """The RestException object of an error answer."""
-    inner: dict[str, Any] = response.json()["RestException"]
-    return inner
-
+from tests.simulator.support import SID, SessionFactory, call_form, rest_error
 
 CALL_KEYS = {
     "Sid",
