@@ -71,17 +71,21 @@ def get_plugin_manager(
     if load_entrypoints:
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except pluggy.PluginValidationError as err:
+            raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
         except Exception as err:
             raise PluginError(
                 f"could not load a notifykit plugin from the {ENTRY_POINT_GROUP!r} entry points: "
                 f"{type(err).__name__}: {err} (block it with {DISABLE_ENV}=<name>)"
             ) from err
-    for name, module_name in BUILTIN_PLUGINS:
-        if pm.is_blocked(name):
-            continue
-        pm.register(importlib.import_module(module_name), name)
-    for plugin in plugins:
-        pm.register(plugin)
+    try:
+        for name, module_name in BUILTIN_PLUGINS:
+            if not pm.is_blocked(name):
+                pm.register(importlib.import_module(module_name), name)
+        for plugin in plugins:
+            pm.register(plugin)
+    except pluggy.PluginValidationError as err:
+        raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
     check_plugins(pm)
     return pm
 
