@@ -10,7 +10,6 @@ API token. It imports nothing from ``notifykit`` and can be used on its own.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,6 +43,7 @@ from .wire import (
     encode_form,
     encode_messages,
     flow_url,
+    is_loopback,
     normalize_number,
     same_number,
 )
@@ -93,15 +93,6 @@ def _seed_kwargs(method: str, mapping: Mapping[str, Any], allowed: Sequence[str]
             )
         kwargs[name] = value
     return kwargs
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -194,7 +185,7 @@ class ExotelClient:
         host = parts.hostname or ""
         if parts.scheme == "https" and host:
             pass
-        elif parts.scheme == "http" and _is_loopback(host):
+        elif parts.scheme == "http" and is_loopback(host):
             pass  # the local simulator
         else:
             raise InsufficientParametersError(

@@ -8,6 +8,7 @@ them, drops unset values (never sending empty strings, the PHP seed's bug), spel
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -23,6 +24,7 @@ __all__ = [
     "ArrayStyle",
     "encode_form",
     "flow_url",
+    "is_loopback",
     "normalize_number",
     "same_number",
 ]
@@ -212,6 +214,16 @@ def same_number(a: str | None, b: str | None) -> bool:
     da = "".join(_DIGITS.findall(a))
     db = "".join(_DIGITS.findall(b))
     return len(da) >= 10 and len(db) >= 10 and da[-10:] == db[-10:]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (where plain HTTP is allowed: the simulator)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def flow_url(sid: str, app_id: str | int) -> str:

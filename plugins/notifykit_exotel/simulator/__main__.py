@@ -7,7 +7,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .server import ExotelSimulator, is_loopback
+from ..wire import is_loopback
+from .server import ExotelSimulator
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,6 @@ import base64
 import binascii
 import contextlib
 import hmac
-import ipaddress
 import logging
 import math
 import random
@@ -29,6 +28,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..wire import is_loopback
 from . import callbacks
 from .models import CallbackAttempt, Fault, RecordedRequest
 from .state import CallbackKind, PendingCallback, SimState
@@ -52,16 +52,6 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 
 #: How long ``stop()`` waits for handler threads to let go of their connections.
 _STOP_GRACE = 5.0
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address; the simulator never listens elsewhere."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
