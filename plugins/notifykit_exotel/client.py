@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -1011,10 +1012,19 @@ def _check_custom_field(value: Any) -> None:
         raise InsufficientParametersError(
             "custom_field must be a string (use json.dumps() for structured data)"
         )
-    if len(value) > CUSTOM_FIELD_MAX:
+    if len(value) > CUSTOM_FIELD_MAX and not _custom_field_warned.is_set():
+        # The 128-character cap comes only from Exotel's new docs (UNCONFIRMED): say it once per
+        # process, not on every call of an IVR that reads long texts.
+        _custom_field_warned.set()
         log.warning(
-            "custom_field is %d characters; Exotel may cut it at %d", len(value), CUSTOM_FIELD_MAX
+            "custom_field is %d characters; Exotel's docs say it may be cut at %d "
+            "(said once per process)",
+            len(value),
+            CUSTOM_FIELD_MAX,
         )
+
+
+_custom_field_warned = threading.Event()
 
 
 def _dedupe(items: list[_T]) -> list[_T]:
