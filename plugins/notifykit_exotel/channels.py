@@ -337,5 +337,5 @@ def lookup(client: ExotelClient, sid: str, kind: str | None) -> Mapping[str, Any
             continue
         except ExotelError as err:
             raise ProviderError(f"Exotel: {err}") from err
-    what = " or ".join("an SMS" if k == "sms" else "a call" for k in kinds)
+    what = " or ".join("SMS" if k == "sms" else "call" for k in kinds)
     raise ProviderError(f"no {what} with Sid {sid!r} in this account ({last})", not_found=True)
