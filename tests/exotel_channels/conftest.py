@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from notifykit_exotel.simulator import ExotelSimulator
 
 from notifykit import Notifier
+from notifykit_exotel.simulator import ExotelSimulator
 
 SID = "ACchan"
 TOKEN = "chan-token-s3cr3t-value"

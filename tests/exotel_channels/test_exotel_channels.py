@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from notifykit_exotel.simulator import ExotelSimulator, Fault
 
 from notifykit.errors import DltMismatchError, MessageTooLongError, TemplateRenderError
+from notifykit_exotel.simulator import ExotelSimulator, Fault
 
 from .conftest import BRIDGE, EXOPHONE, SID, TOKEN
 
