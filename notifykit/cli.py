@@ -281,7 +281,9 @@ def _finish(report: Report) -> int:
 # -- the command group ------------------------------------------------------------------------
 
 
-@click.group(cls=NotifykitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="notifykit", cls=NotifykitGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--config",
     "-c",

@@ -1,0 +1,344 @@
+"""The notifykit CLI: every command, and every exit code (0 ok, 1 partial, 2 failed, 3 usage/config)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from notifykit.cli import cli
+from notifykit_exotel.simulator import ExotelSimulator, Fault
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config.example.yaml"
+TOKEN = "cli-token-very-secret"
+
+
+@pytest.fixture
+def sim() -> Iterator[ExotelSimulator]:
+    with ExotelSimulator(sid="ACcli", token=TOKEN) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def config_file(sim: ExotelSimulator, tmp_path: Path) -> Path:
+    """The example config, pointed at a running simulator with secrets from the environment."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    account = data["accounts"]["exotel-main"]
+    account["base_url"] = sim.base_url
+    account["api_key"] = "${NK_CLI_KEY:-}"
+    data["templates"]["directory"] = str(ROOT / "templates")
+    path = tmp_path / "notifykit.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EXOTEL_SID", "ACcli")
+    monkeypatch.setenv("EXOTEL_TOKEN", TOKEN)
+    monkeypatch.delenv("NOTIFYKIT_CONFIG", raising=False)
+    monkeypatch.delenv("NOTIFYKIT_DISABLE_PLUGINS", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert TOKEN not in result.output
+    return result
+
+
+def sms_posts(sim: ExotelSimulator) -> list[Any]:
+    return [r for r in sim.requests if r.path.endswith("/Sms/send.json")]
+
+
+# -- notify -----------------------------------------------------------------------------------
+
+
+def test_notify_sends_and_prints_each_delivery(sim, config_file):
+    result = run("--config", str(config_file), "notify", "db.down", "--data", "host=db1")
+    assert result.exit_code == 0, result.output
+    assert "db.down (critical): 4 deliveries: 4 sent" in result.stdout
+    sids = [line.split()[5] for line in result.stdout.splitlines() if " sent " in line]
+    assert len(sids) == 4 and set(sids[:2]) <= set(sim.messages) and set(sids[2:]) <= set(sim.calls)
+    [post] = sms_posts(sim)
+    assert post.field("Body").startswith("ALERT CRITICAL: database db1 is down since ")
+    assert post.field("Priority") == "high"
+
+
+def test_notify_json_and_options(sim, config_file):
+    result = run(
+        "-c", str(config_file), "--json", "notify", "disk.full",
+        "--severity", "error", "--to", "alice,+919812345678", "--channel", "sms",
+        "--data", "message=95% full", "--data", "pct:=95",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["severity"] == "error" and report["counts"] == {"sent": 2}
+    assert [d["address"] for d in report["deliveries"]] == ["+919876543210", "+919812345678"]
+    assert report["messages"]["sms"].startswith("[ERROR] disk.full: 95% full")
+    assert all(d["provider_id"] in sim.messages for d in report["deliveries"])
+
+
+def test_dry_run_sends_nothing(sim, config_file):
+    result = run("-c", str(config_file), "--dry-run", "notify", "db.down", "--data", "host=db1")
+    assert result.exit_code == 0
+    assert "4 dry-run" in result.stdout and "sms message:" in result.stdout
+    assert sim.requests == []
+
+
+def test_partial_failure_exits_1(sim, config_file):
+    sim.inject(Fault(status=400, message="CallerId is not a valid ExoPhone", path="Calls"), times=2)
+    result = run("-c", str(config_file), "notify", "db.down", "--data", "host=db1")
+    assert result.exit_code == 1
+    assert "2 sent" in result.stdout and "2 failed" in result.stdout
+    assert "CallerId is not a valid ExoPhone" in result.stdout
+
+
+def test_total_failure_exits_2(sim, config_file):
+    sim.inject(Fault(status=401, message="Authentication failed"), times=10)
+    result = run("-c", str(config_file), "--json", "notify", "db.down", "--data", "host=db1")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"failed": 4} and not report["ok"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["notify", "db.down", "--data", "host=db1", "--to", "alcie"], "did you mean 'alice'"),
+        (["notify", "db.down"], "TemplateRenderError"),  # host missing
+        (["notify", "x", "--data", "novalue"], "is not KEY=VALUE"),
+        (["notify", "x", "--severity", "fatal"], "'fatal' is not one of"),
+        (["notify", "x", "--channel", "smss", "--to", "alice"], "no channel named 'smss'"),
+        (["notify", "x", "--bogus"], "No such option '--bogus'"),
+        (["nonsense"], "No such command 'nonsense'"),
+        (["send", "sms", "--to", "alice", "--body", "a", "--template", "b"], "not both"),
+        (["send", "call", "--channel", "sms", "--to", "alice"], "is a sms channel"),
+        (["status", "abc", "--account", "nope"], "no account named 'nope'"),
+    ],
+)
+def test_usage_errors_exit_3_with_one_clear_line(sim, config_file, args, message):
+    result = run("-c", str(config_file), *args)
+    assert result.exit_code == 3, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert sim.requests == []
+
+
+def test_invalid_config_exits_3_listing_every_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "channels:\n  sms: {type: exotel-sms, acount: x}\nrecipients:\n  a: {phone: '1'}\n"
+    )
+    result = run("-c", str(bad), "notify", "x")
+    assert result.exit_code == 3
+    assert "error: invalid configuration (4 problem(s)):" in result.stderr
+    assert f"{bad}:2: channels.sms.acount: unknown key 'acount' (did you mean 'account'?)" in (
+        result.stderr
+    )
+    assert f"{bad}:4: recipients.a.phone: '1' is not a valid phone number" in result.stderr
+
+
+def test_missing_config_exits_3():
+    result = run("notify", "x")
+    assert result.exit_code == 3
+    assert "no notifykit config" in result.stderr and "NOTIFYKIT_CONFIG" in result.stderr
+
+
+def test_default_config_location(sim, config_file, monkeypatch):
+    monkeypatch.chdir(config_file.parent)
+    result = run("--dry-run", "notify", "db.down", "--data", "host=x")
+    assert result.exit_code == 0, result.output
+
+
+# -- send ---------------------------------------------------------------------------------------
+
+
+def test_send_sms_with_a_body(sim, config_file):
+    result = run("-c", str(config_file), "send", "sms", "--to", "bob", "--body", "Deploy done")
+    assert result.exit_code == 0, result.output
+    [post] = sms_posts(sim)
+    assert post.fields["Body"] == "Deploy done" and post.fields["From"] == "NKALRT"
+    assert post.fields["To"] == "+919876543211" and post.fields["Priority"] == "normal"
+
+
+def test_send_call_and_flow(sim, config_file):
+    result = run("-c", str(config_file), "send", "call", "--to", "alice")
+    assert result.exit_code == 0, result.output
+    flow = run(
+        "-c", str(config_file), "send", "flow", "--to", "+919812345678",
+        "--template", "db_down", "--data", "host=db9",
+    )  # fmt: skip
+    assert flow.exit_code == 0, flow.output
+    calls = [r for r in sim.requests if r.path.endswith("/Calls/connect.json")]
+    assert calls[0].fields["To"] == "+919800000000" and calls[0].fields["From"] == "+919876543210"
+    assert "db9" in calls[1].fields["CustomField"]
+
+
+def test_send_with_a_template_checks_dlt(sim, config_file):
+    result = run(
+        "-c", str(config_file), "send", "sms", "--to", "alice", "--template", "otp",
+        "--data", "otp=4821",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sms_posts(sim)[0].fields["DltTemplateId"] == "1207161234567890124"
+
+
+# -- config check ------------------------------------------------------------------------------
+
+
+def test_config_check_ok(config_file):
+    result = run("config", "check", str(config_file))
+    assert result.exit_code == 0
+    assert result.stdout.strip().endswith(
+        "OK (1 accounts, 4 channels, 2 recipients, 2 groups, 2 templates, 2 events)"
+    )
+
+
+def test_config_check_prints_file_line_path_message(tmp_path, monkeypatch):
+    monkeypatch.delenv("EXOTEL_TOKEN")
+    result = run("config", "check", str(EXAMPLE))
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        f"{EXAMPLE}:28: accounts.exotel-main.token: environment variable EXOTEL_TOKEN not set "
+        "(referenced as ${...})"
+    ]
+    assert "1 problem" in result.stderr
+    sandboxed = run("--sandbox", "config", "check", str(EXAMPLE))
+    assert sandboxed.exit_code == 0
+
+
+def test_config_check_json(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 2\n")
+    result = run("--json", "config", "check", str(bad))
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["problems"] == [
+        {"file": str(bad), "line": 1, "path": "version", "message": "must be at most 1, got 2"}
+    ]
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+def test_templates_render_shows_encoding_segments_and_dlt(config_file):
+    result = run("-c", str(config_file), "templates", "render", "db_down", "-d", "host=db1",
+                 "-d", "since=2026-11-28T04:00:00Z", "-s", "critical")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "ALERT CRITICAL: database db1 is down since 28 Nov 2026 09:30 IST. -ACME Ops" in out
+    assert "encoding: GSM-7, 75 chars, length 75, 1 segment" in out
+    assert "DLT: match ('CRITICAL', 'db1', '28 Nov 2026 09:30 IST')" in out
+    assert "db_down.voice" in out
+
+
+def test_templates_render_unicode_json(config_file):
+    result = run("-c", str(config_file), "--json", "templates", "render", "db_down_hi.sms",
+                 "-d", "host=db1", "-d", "since=2026-11-28T04:00:00Z")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rendered = json.loads(result.stdout)
+    assert rendered["encoding"] == "UCS-2" and rendered["segments"] == 1
+    assert rendered["dlt"] is None
+
+
+def test_templates_render_dlt_mismatch_exits_3(config_file, tmp_path):
+    data = yaml.safe_load(config_file.read_text())
+    data["templates"]["db_down"]["dlt_pattern"] = "DB {#var#} is down"
+    config_file.write_text(yaml.safe_dump(data))
+    result = run("-c", str(config_file), "templates", "render", "db_down.sms", "-d", "host=x")
+    assert result.exit_code == 3
+    assert "DLT: MISMATCH" in result.stdout
+
+
+def test_templates_render_missing_variable_and_unknown_template(config_file):
+    missing = run("-c", str(config_file), "templates", "render", "db_down.sms")
+    assert missing.exit_code == 3 and "host" in missing.stderr
+    unknown = run("-c", str(config_file), "templates", "render", "nope")
+    assert unknown.exit_code == 3 and "no template nope.sms or nope.voice" in unknown.stderr
+
+
+def test_templates_render_and_list_without_a_config():
+    result = run("templates", "render", "default.sms", "-d", "message=hi", "-e", "e")
+    assert result.exit_code == 0, result.output
+    assert "[WARNING] e: hi" in result.stdout
+    listing = run("templates", "list")
+    assert listing.exit_code == 0 and "default.voice.j2" in listing.stdout
+
+
+# -- plugins, status, misc ---------------------------------------------------------------------
+
+
+def test_plugins_lists_plugins_hooks_and_channel_types():
+    result = run("plugins")
+    assert result.exit_code == 0
+    assert "exotel (notifykit 0.1.0)" in result.stdout
+    assert "channel type exotel-sms:" in result.stdout
+    assert "console (notifykit (built-in) 0.1.0)" in result.stdout
+    as_json = json.loads(run("--json", "plugins").stdout)
+    assert as_json["channel_types"]["exotel-flow"]["template"] == "voice"
+    exotel = next(p for p in as_json["plugins"] if p["name"] == "exotel")
+    assert exotel["hooks"] == ["register_channel_types", "register_providers"]
+
+
+def test_plugins_shows_blocked_plugins(monkeypatch):
+    monkeypatch.setenv("NOTIFYKIT_DISABLE_PLUGINS", "exotel")
+    result = run("plugins")
+    assert "exotel (blocked by NOTIFYKIT_DISABLE_PLUGINS)" in result.stdout
+    assert "channel type exotel-sms" not in result.stdout
+
+
+def test_status_of_an_sms_and_a_call(sim, config_file):
+    sent = json.loads(
+        run("-c", str(config_file), "--json", "send", "sms", "--to", "alice", "--body", "x").stdout
+    )
+    sid = sent["deliveries"][0]["provider_id"]
+    result = run("-c", str(config_file), "status", sid)
+    assert result.exit_code == 0, result.output
+    assert "kind" in result.stdout and sid in result.stdout and "+919876543210" in result.stdout
+    call = json.loads(run("-c", str(config_file), "--json", "send", "call", "--to", "bob").stdout)
+    call_sid = call["deliveries"][0]["provider_id"]
+    looked_up = json.loads(
+        run("-c", str(config_file), "--json", "status", call_sid, "--kind", "call").stdout
+    )
+    assert looked_up["kind"] == "call" and looked_up["sid"] == call_sid
+
+
+def test_status_unknown_sid_exits_2(sim, config_file):
+    result = run("-c", str(config_file), "status", "0000")
+    assert result.exit_code == 2
+    assert "no SMS or call with Sid '0000'" in result.stderr
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip() == "notifykit, version 0.1.0"
+    helped = run("--help")
+    assert helped.exit_code == 0 and "Exit codes" in helped.stdout
+    assert run().exit_code in (0, 3)  # no command: click's help
+
+
+def test_quickstart_runs_as_a_real_process_with_no_environment(tmp_path):
+    """The README quickstart, verbatim, via `python -m notifykit`, without EXOTEL_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXOTEL_", "NOTIFYKIT_"))}
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "notifykit", "--sandbox", "--config", str(EXAMPLE),
+            "notify", "db.down", "--severity", "critical", "--data", "host=db1", "--to", "oncall",
+        ],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    lines = [
+        line for line in completed.stdout.splitlines() if line.startswith("  ") and " sent " in line
+    ]
+    assert len(lines) == 4
+    assert all(len(line.split()[5]) == 32 for line in lines)  # Exotel Sids
+    assert "Traceback" not in completed.stderr
