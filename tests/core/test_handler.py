@@ -1,0 +1,134 @@
+"""NotifyHandler: log records become notifications; it never raises and never loops."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from notifykit import NotifyHandler, hookimpl
+from notifykit.handler import severity_for_level
+from notifykit.report import Delivery, Report
+
+from .conftest import BASIC, RecorderPlugin
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    log = logging.getLogger("nk.test.app")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    yield log
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("level", "severity"),
+    [
+        (logging.DEBUG, "info"),
+        (logging.INFO, "info"),
+        (logging.WARNING, "warning"),
+        (logging.ERROR, "error"),
+        (logging.CRITICAL, "critical"),
+        (logging.CRITICAL + 10, "critical"),
+    ],
+)
+def test_severity_for_level(level, severity):
+    assert severity_for_level(level) == severity
+
+
+def test_records_at_or_above_the_level_notify(make_notifier, recorder: RecorderPlugin, logger):
+    kit = make_notifier(BASIC)
+    handler = NotifyHandler(logging.ERROR, notifier=kit, to=["oncall"])
+    logger.addHandler(handler)
+
+    logger.warning("not important")
+    assert recorder.channels["rec"].batches == []
+
+    try:
+        raise ValueError("disk on fire")
+    except ValueError:
+        logger.exception("payments %s", "down")
+    [(message, recipients)] = recorder.channels["rec"].batches
+    assert message.event == "log.error" and message.severity == "error"
+    assert message.data["message"] == "payments down"
+    assert message.data["logger"] == "nk.test.app"
+    assert "ValueError: disk on fire" in message.data["exc_text"]
+    assert message.text.startswith("[ERROR] log.error: payments down")
+    assert [r.name for r in recipients] == ["alice", "bob"]
+    assert handler.last_report is not None and handler.last_report.ok
+
+
+def test_fixed_event_template_and_channels(make_notifier, recorder, logger):
+    kit = make_notifier(BASIC)
+    reports: list[Report] = []
+    logger.addHandler(
+        NotifyHandler(
+            logging.CRITICAL,
+            notifier=kit,
+            event="app.{name}.crash",
+            to="carol",
+            channels=["rec"],
+            data={"service": "payments"},
+            on_report=reports.append,
+        )
+    )
+    logger.critical("boom")
+    message = recorder.channels["rec"].batches[0][0]
+    assert message.event == "app.nk.test.app.crash" and message.severity == "critical"
+    assert message.data["service"] == "payments"
+    assert len(reports) == 1 and reports[0].ok
+
+
+def test_errors_go_to_handle_error_never_to_the_caller(make_notifier, logger, monkeypatch):
+    kit = make_notifier(BASIC)
+    handled: list[logging.LogRecord] = []
+    handler = NotifyHandler(notifier=kit, to=["nobody"])
+    monkeypatch.setattr(handler, "handleError", handled.append)
+    logger.addHandler(handler)
+    logger.error("x")  # RecipientError inside: must not propagate
+    assert len(handled) == 1
+
+
+def test_an_undelivered_notification_is_reported_through_handle_error(
+    make_notifier, recorder, logger, monkeypatch
+):
+    kit = make_notifier(BASIC)
+    recorder.channels["rec"].fail = {"alice"}
+    handled: list[logging.LogRecord] = []
+    handler = NotifyHandler(notifier=kit, to="alice")
+    monkeypatch.setattr(handler, "handleError", handled.append)
+    logger.addHandler(handler)
+    logger.error("x")
+    assert len(handled) == 1 and handler.last_report is not None
+    assert not handler.last_report.ok
+
+
+def test_logging_from_inside_a_notification_does_not_recurse(make_notifier, recorder, logger):
+    """A hook logs an error on the same logger while the handler is notifying: one notification."""
+
+    class LoudHook:
+        @hookimpl
+        def after_delivery(self, delivery: Delivery) -> None:
+            logger.error("delivery %s done", delivery.status)
+
+    kit = make_notifier(BASIC, LoudHook())
+    logger.addHandler(NotifyHandler(notifier=kit, to="alice"))
+    logger.error("first")
+    assert len(recorder.channels["rec"].batches) == 1
+
+
+def test_without_config_the_handler_still_does_not_raise(tmp_path, monkeypatch, logger):
+    from notifykit.notifier import reset
+
+    monkeypatch.delenv("NOTIFYKIT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    reset()
+    handled: list[logging.LogRecord] = []
+    handler = NotifyHandler()
+    monkeypatch.setattr(handler, "handleError", handled.append)
+    logger.addHandler(handler)
+    logger.error("x")
+    assert len(handled) == 1
