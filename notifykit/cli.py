@@ -164,13 +164,23 @@ class _WarningHandler(logging.Handler):
             self.handleError(record)
 
 
-def _setup_logging() -> None:
+def _setup_logging(ctx: click.Context) -> None:
+    """Route notifykit's warnings to stderr for this command, and undo it when the command ends
+    (so invoking the CLI in-process, as tests do, leaves logging as it found it)."""
     handler = _WarningHandler()
+    saved = []
     for name in ("notifykit", "notifykit_exotel"):
         log = logging.getLogger(name)
-        if not any(isinstance(h, _WarningHandler) for h in log.handlers):
-            log.addHandler(handler)
+        saved.append((log, log.propagate))
+        log.addHandler(handler)
         log.propagate = False
+
+    def restore() -> None:
+        for log, propagate in saved:
+            log.removeHandler(handler)
+            log.propagate = propagate
+
+    ctx.call_on_close(restore)
 
 
 def _state() -> _State:
@@ -309,7 +319,7 @@ def cli(
     Exit codes: 0 success, 1 partial failure, 2 total failure,
                 3 usage or configuration error (nothing sent).
     """
-    _setup_logging()
+    _setup_logging(ctx)
     ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json)
 
 
