@@ -656,13 +656,17 @@ class _Loader:
         if self.defaults_given and self.defaults.channels:
             node = _find_key(self.nodes["defaults"], "template") or self.nodes["defaults"]
             checks.append((self.defaults.template, self.defaults.channels, node, "defaults"))
+        compiled: set[str] = set()
         for template, channels, node, path in checks:
             for channel_name in channels:
                 channel = self.channels.get(channel_name)
                 if channel is None:
                     continue
                 suffix = self.registry.channel_types[channel.type].template_suffix
-                if suffix is None or engine.exists(f"{template}.{suffix}"):
+                if suffix is None:
+                    continue
+                if engine.exists(f"{template}.{suffix}"):
+                    self._compile(engine, f"{template}.{suffix}", node, path, compiled)
                     continue
                 self.ctx.problem(
                     node,
@@ -670,6 +674,33 @@ class _Loader:
                     f"template {template!r} has no {suffix!r} variant ({template}.{suffix}.j2), "
                     f"which channel {channel_name!r} ({channel.type}) renders",
                 )
+
+
+    def _compile(
+        self,
+        engine: TemplateEngine,
+        name: str,
+        node: yaml.Node | None,
+        path: str,
+        compiled: set[str],
+    ) -> None:
+        """Compile a template the config uses now (it stays in the engine's cache), so a syntax
+        error is a config problem at load time rather than a failure at the first alert."""
+        if name in compiled:
+            return
+        compiled.add(name)
+        import jinja2
+
+        file_name = engine.resolve(name)
+        try:
+            engine.environment.get_template(file_name)
+        except jinja2.TemplateSyntaxError as err:
+            self.ctx.problem(
+                node,
+                path,
+                f"template {name!r} ({engine.locate(name)}, line {err.lineno}) has a syntax "
+                f"error: {err.message}",
+            )
 
 
 def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:

@@ -364,3 +364,15 @@ def test_the_example_config_is_valid(registry):
     )
     assert set(config.channels) == {"sms", "call", "ivr", "console"}
     assert config.groups["everyone"] == ("alice", "bob", "+919812345678")
+
+
+def test_template_syntax_errors_are_config_problems_at_load(tmp_path, registry, env):
+    path = write(tmp_path, GOOD)
+    (tmp_path / "tpl" / "db_down.sms.j2").write_text("DB {{ host }\n down")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry=registry, environ=env)
+    [problem] = info.value.problems
+    assert (problem.line, problem.path) == (37, "events.db.down.template")
+    assert "template 'db_down.sms' (" in problem.message and "line 1) has a syntax error" in (
+        problem.message
+    )

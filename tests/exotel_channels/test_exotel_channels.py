@@ -300,3 +300,48 @@ def test_sandbox_needs_no_secrets_and_stops_its_simulator(monkeypatch):
 
     with pytest.raises(requests.ConnectionError):
         requests.get(client.base_url, timeout=2)
+
+
+def test_bulk_send_failing_after_the_first_request_reports_exactly_what_went_out(
+    sim, config, make_kit
+):
+    """The first chunk of 100 is accepted, the second is refused: 100 sent, 50 failed."""
+    sim.inject(Fault(delay=0.001, path="Sms/send"))  # consumed by request 1, which succeeds
+    sim.inject(Fault(status=400, code=40000, message="Service unavailable", path="Sms/send"))
+    numbers = [f"+9198100{i:05d}" for i in range(150)]
+    kit = make_kit(config)
+    report = kit.notify("db.down", data={"host": "db1"}, to=numbers)
+
+    assert report.partial
+    statuses = [d.status for d in report.deliveries]
+    assert statuses == ["sent"] * 100 + ["failed"] * 50
+    assert all(d.provider_id in sim.messages for d in report.deliveries[:100])
+    assert "Service unavailable" in (report.deliveries[120].error or "")
+    assert [len(to_numbers(r)) for r in sms_requests(sim)] == [100, 50]
+
+
+def test_bulk_results_are_matched_by_number_not_position():
+    """Unit check of the mapping: refusals by number, messages by the echoed number."""
+    from notifykit.channels import Recipient
+    from notifykit_exotel.channels import SmsChannel
+    from notifykit_exotel.errors import ValidationError
+    from notifykit_exotel.models import BulkItemError, BulkSmsResult, SmsMessage
+
+    people = [
+        Recipient(name=n, phone=p)
+        for n, p in [("a", "+919800000001"), ("b", "+919800000002"), ("c", "+919800000003")]
+    ]
+    result = BulkSmsResult(
+        messages=(SmsMessage(sid="S3", to="09800000003"), SmsMessage(sid="S1", to="+919800000001")),
+        errors=(
+            BulkItemError(1, "+919800000002", ValidationError("Invalid Recipient", status=400)),
+        ),
+    )
+    outcome = SmsChannel._bulk_results(people, result)
+    assert [(r.recipient.name, r.status, r.provider_id) for r in outcome] == [
+        ("a", "sent", "S1"),
+        ("b", "failed", None),
+        ("c", "sent", "S3"),
+    ]
+    missing = SmsChannel._bulk_results(people, BulkSmsResult(messages=(SmsMessage(sid="S9"),)))
+    assert [r.status for r in missing] == ["sent", "unknown", "unknown"]
