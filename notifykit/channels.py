@@ -72,7 +72,7 @@ class Recipient:
     name: str | None
     phone: str | None
     display_name: str | None = None
-    addresses: Mapping[str, str] = field(default_factory=dict)
+    addresses: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def address(self, kind: str) -> str | None:
         """The address this recipient has for a channel type's ``address`` kind (``"phone"``...)."""
@@ -114,8 +114,8 @@ class Message:
     text: str | None
     template: str | None = None
     template_settings: TemplateSettings = field(default_factory=TemplateSettings)
-    data: Mapping[str, Any] = field(default_factory=dict)
-    info: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    info: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def with_info(self, **info: Any) -> Message:
         """A copy with ``info`` extended."""
@@ -131,7 +131,7 @@ class DeliveryResult:
     provider_id: str | None = None
     provider_status: str | None = None
     error: str | None = None
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
     def sent(
@@ -220,7 +220,7 @@ class ChannelType:
 
     name: str
     factory: ChannelFactory
-    settings: Mapping[str, Field] = field(default_factory=dict)
+    settings: Mapping[str, Field] = field(default_factory=dict, hash=False)
     kind: str = "text"
     template_suffix: str | None = "sms"
     address: str = "phone"

@@ -17,7 +17,7 @@ class Notification:
 
     event: str
     severity: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] = field(hash=False)
     template: str | None
     channels: tuple[str, ...]
     recipients: tuple[str, ...]
@@ -44,7 +44,7 @@ class Delivery:
     provider_id: str | None = None
     provider_status: str | None = None
     error: str | None = None
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +87,7 @@ class Report:
     deliveries: tuple[Delivery, ...]
     dry_run: bool = False
     #: the rendered text per channel name (``None`` for channels that carry no text)
-    messages: Mapping[str, str | None] = field(default_factory=dict)
+    messages: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
     @property
     def ok(self) -> bool:
