@@ -41,18 +41,16 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
     """The account's client: one per account and Notifier, pooled, shared by its channels."""
     from notifykit_exotel.client import ExotelClient
 
-    client = ExotelClient(
-        settings["sid"],
-        settings["token"],
-        api_key=settings.get("api_key"),
-        region=settings.get("region") or "singapore",
-        base_url=settings.get("base_url"),
-        rate_limit=settings.get("rate_limit") or 200,
-        array_style=settings.get("array_style") or "indexed",
-    )
+    options: dict[str, Any] = {
+        "api_key": settings.get("api_key"),
+        "region": settings.get("region") or "singapore",
+        "base_url": settings.get("base_url"),
+        "rate_limit": settings.get("rate_limit") or 200,
+        "array_style": settings.get("array_style") or "indexed",
+    }
     if settings.get("timeout"):
-        client.timeout = float(settings["timeout"])
-    return client
+        options["timeout"] = float(settings["timeout"])
+    return ExotelClient(settings["sid"], settings["token"], **options)
 
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:

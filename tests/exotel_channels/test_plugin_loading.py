@@ -20,7 +20,7 @@ def test_loading_the_plugin_does_not_import_the_client():
     assert result.stdout.strip() == ""
 
 
-def test_building_a_channel_imports_the_client(monkeypatch):
+def test_building_a_channel_imports_the_client():
     code = (
         "import sys\n"
         "from notifykit import Notifier\n"
