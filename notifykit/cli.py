@@ -154,6 +154,8 @@ class _WarningHandler(logging.Handler):
         self.seen: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "notifykit.deliveries":
+            return  # the command prints the report itself
         try:
             message = record.getMessage()
             if message in self.seen:

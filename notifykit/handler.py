@@ -8,8 +8,9 @@
 The handler sends synchronously, in the thread that logged (a page must not be lost when the process
 exits right after). To log without waiting on the network, put it behind the standard library's
 ``QueueHandler``/``QueueListener``. It never raises into the logging system (errors go to
-:meth:`~logging.Handler.handleError`), and it ignores records logged while it is itself notifying,
-so notifykit's own logging cannot loop back into it.
+:meth:`~logging.Handler.handleError`), and it ignores records from notifykit's own loggers
+(``notifykit``, ``notifykit_exotel``) and any record logged while it is itself notifying, so
+notifykit's logging cannot loop back into it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["NotifyHandler", "severity_for_level"]
 
 _guard = threading.local()
+_OWN_LOGGERS = frozenset({"notifykit", "notifykit_exotel"})
 
 
 def severity_for_level(level: int) -> str:
@@ -120,6 +122,8 @@ class NotifyHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_guard, "active", False):
             return  # logged by notifykit (or a hook) while this thread is notifying: no loops
+        if record.name.split(".")[0] in _OWN_LOGGERS:
+            return  # notifykit's own records (a failed delivery...) never page anyone
         _guard.active = True
         try:
             report = self._notifier().notify(

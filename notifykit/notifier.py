@@ -53,6 +53,8 @@ from notifykit.schema import did_you_mean, parse_phone, scrubber
 __all__ = ["Notifier", "anotify", "configure", "get_notifier", "notify", "template_context"]
 
 logger = logging.getLogger("notifykit")
+#: One record per notification: INFO when every delivery succeeded, WARNING otherwise.
+delivery_logger = logging.getLogger("notifykit.deliveries")
 
 DataArg = Mapping[str, Any] | None
 ToArg = str | Iterable[str] | None
@@ -428,7 +430,9 @@ class Notifier:
         for batch in batches:
             deliveries.extend(self._deliver(batch, notification))
         messages = {batch.name: batch.message.text for batch in batches}
-        return Report(event, severity, tuple(deliveries), self.dry_run, messages)
+        report = Report(event, severity, tuple(deliveries), self.dry_run, messages)
+        delivery_logger.log(logging.INFO if report.ok else logging.WARNING, "%s", report.summary())
+        return report
 
     def _prepare(
         self,

@@ -132,3 +132,19 @@ def test_without_config_the_handler_still_does_not_raise(tmp_path, monkeypatch, 
     logger.addHandler(handler)
     logger.error("x")
     assert len(handled) == 1
+
+
+def test_notifykit_own_records_are_ignored(make_notifier, recorder, caplog):
+    kit = make_notifier(BASIC)
+    recorder.channels["rec"].fail = {"alice"}
+    root = logging.getLogger()
+    handler = NotifyHandler(logging.WARNING, notifier=kit, to="bob")
+    root.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="notifykit"):
+            report = kit.notify("e", to="alice")  # fails: notifykit.deliveries logs a WARNING
+        assert not report.ok
+        assert "e (warning): 1 delivery, 1 failed" in caplog.text
+        assert len(recorder.channels["rec"].batches) == 1  # the warning paged no one
+    finally:
+        root.removeHandler(handler)
