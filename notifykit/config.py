@@ -675,7 +675,6 @@ class _Loader:
                     f"which channel {channel_name!r} ({channel.type}) renders",
                 )
 
-
     def _compile(
         self,
         engine: TemplateEngine,
