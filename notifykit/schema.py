@@ -62,11 +62,19 @@ class _Invalid:
 
 INVALID: Any = _Invalid()
 
-#: What a string becomes when it is empty after ``${VAR:-}`` substitution: the key counts as unset
-#: (its default applies; a required key is a problem).
-UNSET: Any = type(
-    "_Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False}
-)()
+
+class _Unset:
+    """What a string becomes when it is empty after ``${VAR:-}`` substitution: the key counts as
+    unset (its default applies; a required key is a problem)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
