@@ -404,3 +404,28 @@ def test_ad_hoc_module_plugin_with_its_own_channel_type(make_notifier, tmp_path)
 
 def test_recorder_plugin_fixture_is_a_class_plugin(recorder):
     assert isinstance(recorder, RecorderPlugin)
+
+
+def test_vetoes_apply_in_dry_runs_too(make_notifier, recorder):
+    class NoBob:
+        @hookimpl
+        def before_delivery(self, delivery: Delivery) -> str | None:
+            return "no bob" if delivery.recipient == "bob" else None
+
+    kit = make_notifier(BASIC, NoBob(), dry_run=True)
+    report = kit.notify("e", to="oncall")
+    assert [d.status for d in report.deliveries] == ["dry-run", "skipped"]
+
+
+def test_a_raw_body_needs_a_channel_that_carries_text(make_notifier):
+    from notifykit.channels import ChannelType
+
+    class Silent:
+        @hookimpl
+        def register_channel_types(self, register):
+            register(ChannelType("silent", factory=lambda s, c: None, template_suffix=None))  # type: ignore[arg-type,return-value]
+
+    config = {**BASIC, "channels": {**BASIC["channels"], "quiet": {"type": "silent"}}}
+    kit = make_notifier(config, Silent())
+    with pytest.raises(NotificationError, match="sends no text; leave out the body"):
+        kit.send("quiet", to="alice", body="hello")
