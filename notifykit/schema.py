@@ -176,7 +176,11 @@ class Checker:
             names = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
             return self.problem(
-                node, path, f"environment variable{plural} {names} not set (referenced as ${{...}})"
+                node,
+                path,
+                f"environment variable{plural} {names} not set (read here as "
+                + ", ".join(f"${{{name}}}" for name in missing)
+                + "): set it in the environment",
             )
         return result
 

@@ -210,7 +210,7 @@ def test_config_check_prints_file_line_path_message(tmp_path, monkeypatch):
     assert result.exit_code == 3
     assert result.stdout.splitlines() == [
         f"{EXAMPLE}:28: accounts.exotel-main.token: environment variable EXOTEL_TOKEN not set "
-        "(referenced as ${...})"
+        "(read here as ${EXOTEL_TOKEN}): set it in the environment"
     ]
     assert "1 problem" in result.stderr
     sandboxed = run("--sandbox", "config", "check", str(EXAMPLE))

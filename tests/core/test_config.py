@@ -206,7 +206,7 @@ def test_duplicate_keys(tmp_path, registry, env):
 def test_unset_environment_variable_is_named(tmp_path, registry):
     found = problems(tmp_path, GOOD, registry, {"NK_SID": "ACxyz"})
     assert found == [
-        "9: accounts.main.token: environment variable NK_TOKEN not set (referenced as ${...})"
+        "9: accounts.main.token: environment variable NK_TOKEN not set (read here as ${NK_TOKEN}): set it in the environment"
     ]
 
 
