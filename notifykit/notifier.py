@@ -121,6 +121,22 @@ class Notifier:
             for name, account in config.accounts.items()
         }
         self._scrub = scrubber([*config.secrets, *extra_secrets])
+        # Every phone number the config names, parsed once here: libphonenumber costs more than
+        # the rest of a notification, and a group of raw numbers would otherwise be parsed again
+        # on every notify().
+        self._numbers: dict[str, Recipient] = {}
+        config_targets = [
+            *config.defaults.to,
+            *(t for event in config.events.values() for t in event.to or ()),
+            *(m for members in config.groups.values() for m in members),
+        ]
+        for target in config_targets:
+            if looks_like_phone(target) and target not in self._numbers:
+                self._numbers[target] = self._raw_recipient(target)
+        self._groups: dict[str, tuple[Recipient, ...]] = {
+            name: tuple(config.recipients.get(m) or self._numbers[m] for m in members)
+            for name, members in config.groups.items()
+        }
         self._channel_types: dict[str, ChannelType] = {}
         self._channels: dict[str, Channel] = {}
         problems: list[ConfigProblem] = []
@@ -365,15 +381,12 @@ class Notifier:
             if not isinstance(target, str):
                 raise RecipientError(f"recipients are names or phone numbers, got {target!r}")
             if looks_like_phone(target):
-                add(self._raw_recipient(target))
+                add(self._numbers.get(target) or self._raw_recipient(target))
             elif target in self.config.recipients:
                 add(self.config.recipients[target])
-            elif target in self.config.groups:
-                for member in self.config.groups[target]:
-                    if member in self.config.recipients:
-                        add(self.config.recipients[member])
-                    else:
-                        add(self._raw_recipient(member))
+            elif target in self._groups:
+                for member in self._groups[target]:
+                    add(member)
             else:
                 names = [*self.config.recipients, *self.config.groups]
                 raise RecipientError(

@@ -96,6 +96,34 @@ def test_groups_nested_deduplicated_with_raw_numbers(make_notifier, recorder):
     assert [d.recipient for d in report.deliveries][-1] == "+919800000002"
 
 
+def test_phone_numbers_in_the_config_are_parsed_once_at_load(make_notifier, monkeypatch):
+    import notifykit.notifier
+
+    config = {
+        **BASIC,
+        "defaults": {**BASIC["defaults"], "to": ["+919800000003"]},
+        "groups": {"big": [f"+9198000{i:05d}" for i in range(150)]},
+    }
+    kit = make_notifier(config)
+    parsed: list[str] = []
+    real = notifykit.notifier.parse_phone
+
+    def counting(number: str, *args: Any, **kwargs: Any) -> str | None:
+        parsed.append(number)
+        return real(number, *args, **kwargs)
+
+    monkeypatch.setattr(notifykit.notifier, "parse_phone", counting)
+    report = kit.notify("e", to=["big", "+919800000003"])
+    assert len(report.deliveries) == 150 and report.ok
+    report = kit.notify("e")  # defaults.to
+    assert [d.address for d in report.deliveries] == ["+919800000003"]
+    assert parsed == []
+    # A number only the caller knows is still parsed (and validated) per call.
+    report = kit.notify("e", to="09800000004")
+    assert parsed == ["09800000004"]
+    assert [d.address for d in report.deliveries] == ["+919800000004"]
+
+
 @pytest.mark.parametrize(
     ("to", "message"),
     [
