@@ -15,7 +15,6 @@ clients (one pooled client per account) are created on first use and shared.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -344,6 +343,8 @@ class Notifier:
     ) -> Report:
         """:meth:`notify` for asyncio code: the blocking work runs in a worker thread, so the event
         loop keeps running while messages are sent."""
+        import asyncio  # here, not at module level: it costs sync users ~20 ms of import time
+
         return await asyncio.to_thread(
             self.notify,
             event,
@@ -705,6 +706,8 @@ async def anotify(
     template: str | None = None,
 ) -> Report:
     """:meth:`Notifier.anotify` on the default Notifier (built in a worker thread if needed)."""
+    import asyncio
+
     notifier = await asyncio.to_thread(get_notifier)
     return await notifier.anotify(
         event, severity=severity, data=data, to=to, channels=channels, template=template
