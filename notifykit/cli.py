@@ -438,13 +438,20 @@ def config() -> None:
 def config_check(file: str | None) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message. Exit 0 when valid, 3 otherwise."""
-    from notifykit.config import find_config, load_config
+    from notifykit.config import find_config
+    from notifykit.notifier import Notifier
+    from notifykit.plugins import get_plugin_manager
 
     state = _state()
     path = find_config(file or state.config)
-    registry = _registry()
     try:
-        cfg = load_config(path, registry=registry, sandbox=state.sandbox)
+        # Build every channel and client too, sending nothing: their plugins check settings the
+        # schema cannot (a flow needs exactly one of app_id and url...), and a config that passes
+        # here must not be refused by `notify`.
+        with Notifier.from_config(
+            path, sandbox=state.sandbox, dry_run=True, plugin_manager=get_plugin_manager()
+        ) as notifier:
+            cfg = notifier.config
     except ConfigError as err:
         if state.json:
             state.output(

@@ -122,6 +122,8 @@ class AccountConfig:
     name: str
     provider: str
     settings: Mapping[str, Any] = field(repr=False)
+    #: the line of its key in the file (``None`` for a mapping config), for problems found later
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class ChannelConfig:
     name: str
     type: str
     settings: Mapping[str, Any] = field(repr=False)
+    #: the line of its key in the file (``None`` for a mapping config), for problems found later
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -391,7 +395,7 @@ class _Loader:
         return None, node
 
     def _accounts(self) -> None:
-        for name, _key_node, node in self._named_mapping("accounts"):
+        for name, key_node, node in self._named_mapping("accounts"):
             path = join("accounts", name)
             provider_name, node = self._kind_key(
                 node, path, "provider", self.registry.providers, "provider"
@@ -404,12 +408,14 @@ class _Loader:
                 node, path, self.ctx, lenient=lenient, ignore=frozenset({"provider"})
             )
             if settings is not INVALID:
-                self.accounts[name] = AccountConfig(name, provider_name, settings)
+                self.accounts[name] = AccountConfig(
+                    name, provider_name, settings, line=self.ctx.line(key_node)
+                )
             else:
                 self.names.setdefault("account", set()).add(name)
 
     def _channels(self) -> None:
-        for name, _key_node, node in self._named_mapping("channels"):
+        for name, key_node, node in self._named_mapping("channels"):
             path = join("channels", name)
             self.names.setdefault("channel", set()).add(name)
             type_name, node = self._kind_key(
@@ -423,7 +429,9 @@ class _Loader:
             )
             if settings is INVALID:
                 continue
-            self.channels[name] = ChannelConfig(name, type_name, settings)
+            self.channels[name] = ChannelConfig(
+                name, type_name, settings, line=self.ctx.line(key_node)
+            )
             if channel_type.provider is not None:
                 account_node = _find_key(node, "account")
                 if account_node is not None:

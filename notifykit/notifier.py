@@ -146,11 +146,18 @@ class Notifier:
                 self._channels[name] = channel_type.factory(
                     channel_config.settings, _Context(self, name)
                 )
+            except ConfigError as err:  # its account's settings were refused (see _client)
+                problems.extend(p for p in err.problems if p not in problems)
             except NotifykitError:
                 raise
             except (ValueError, TypeError) as err:
                 problems.append(
-                    ConfigProblem(config.source, None, f"channels.{name}", self._scrub(str(err)))
+                    ConfigProblem(
+                        config.source,
+                        channel_config.line,
+                        f"channels.{name}",
+                        self._scrub(str(err)),
+                    )
                 )
         if problems:
             self.close()
@@ -239,8 +246,20 @@ class Notifier:
                 raise NotifykitError("this Notifier is closed")
             client = self._clients.get(account)
             if client is None:
-                provider = self.registry.providers[self.config.accounts[account].provider]
-                client = provider.connect(self._account_settings[account])
+                account_config = self.config.accounts[account]
+                provider = self.registry.providers[account_config.provider]
+                try:
+                    client = provider.connect(self._account_settings[account])
+                except (ValueError, TypeError) as err:
+                    # The provider refused settings the schema let through (an http:// base_url
+                    # that is not loopback...): a problem of the account, at the account's line.
+                    problem = ConfigProblem(
+                        self.config.source,
+                        account_config.line,
+                        f"accounts.{account}",
+                        self._scrub(str(err)),
+                    )
+                    raise ConfigError([problem]) from err
                 self._clients[account] = client
             return client
 

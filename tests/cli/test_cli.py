@@ -217,6 +217,23 @@ def test_config_check_prints_file_line_path_message(tmp_path, monkeypatch):
     assert sandboxed.exit_code == 0
 
 
+def test_config_check_agrees_with_notify_on_what_plugins_refuse(sim, config_file):
+    # The schema lets both app_id and url through; the flow channel refuses the pair when it
+    # is built. `config check` must say so (with the line), not "OK" for a config notify rejects.
+    text = config_file.read_text()
+    config_file.write_text(text.replace("  ivr:\n", "  ivr:\n    url: https://example.com/flow\n"))
+    line = config_file.read_text().splitlines().index("  ivr:") + 1
+    expected = f"{config_file}:{line}: channels.ivr: give exactly one of app_id"
+
+    checked = run("config", "check", str(config_file))
+    assert checked.exit_code == 3
+    assert checked.stdout.startswith(expected)
+    notified = run("-c", str(config_file), "notify", "db.down", "--data", "host=db1")
+    assert notified.exit_code == 3
+    assert expected in notified.stderr
+    assert sim.requests == []
+
+
 def test_config_check_json(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 2\n")

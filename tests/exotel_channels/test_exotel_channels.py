@@ -279,6 +279,42 @@ def test_flow_channel_needs_exactly_one_of_app_id_and_url(sim, config, make_kit)
         make_kit(config)
 
 
+def test_settings_refused_by_the_plugin_are_config_problems_with_their_lines(
+    sim, config, make_kit, tmp_path
+):
+    import yaml
+
+    from notifykit.errors import ConfigError
+
+    config["channels"]["ivr"]["url"] = "https://example.com/flow"  # and app_id: one too many
+    config["accounts"]["other"] = {
+        "provider": "exotel",
+        "sid": SID,
+        "token": "${NK_TEST_EXOTEL_TOKEN}",
+        "base_url": "http://example.com",  # plain http only goes to a loopback simulator
+    }
+    config["channels"]["sms2"] = {**config["channels"]["sms"], "account": "other"}
+    config["channels"]["call2"] = {**config["channels"]["call"], "account": "other"}
+    path = tmp_path / "notifykit.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    lines = path.read_text().splitlines()
+
+    def line_of(key: str, after: str) -> int:
+        start = lines.index(after)
+        return next(i for i, text in enumerate(lines[start:], start + 1) if text == key)
+
+    with pytest.raises(ConfigError) as raised:
+        make_kit(path)
+    assert [(p.line, p.path) for p in raised.value.problems] == [
+        (line_of("  ivr:", "channels:"), "channels.ivr"),
+        (line_of("  other:", "accounts:"), "accounts.other"),  # once, for both its channels
+    ]
+    assert all(p.file == str(path) for p in raised.value.problems)
+    assert "exactly one of app_id" in raised.value.problems[0].message
+    assert "must be an https:// URL" in raised.value.problems[1].message
+    assert sim.requests == []
+
+
 def test_sandbox_needs_no_secrets_and_stops_its_simulator(monkeypatch):
     from pathlib import Path
 
