@@ -78,7 +78,8 @@ def _lists(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {k: _lists(v) for k, v in node.items()}
-    if converted and all(k.isdigit() for k in converted):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses, and callbacks are untrusted input.
+    if converted and all(k.isdecimal() for k in converted):
         return [converted[k] for k in sorted(converted, key=int)]
     if converted and all(k == "" for k in converted):
         return [converted[""]]

@@ -9,6 +9,8 @@ the PHP seed's associative arrays still reads naturally. ``raw`` keeps the paylo
 from __future__ import annotations
 
 import enum
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -157,26 +159,36 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=IST)
 
 
+# Plain decimal notation only: callbacks are untrusted input, and an exponent such as "1e999999999"
+# would make int() build a number with a billion digits (a parser that hangs for minutes).
+_PLAIN_NUMBER = re.compile(r"[+-]?\d{1,30}(?:\.\d{0,30})?")
+
+
 def parse_int(value: Any) -> int | None:
-    """Parse ``17``, ``"17"`` or ``"17.0"``; anything else (``null``, ``""``) gives ``None``."""
+    """Parse ``17``, ``"17"`` or ``"17.0"``; anything else (``null``, ``""``, ``"1e3"``,
+    ``"Infinity"``, a non-finite float) gives ``None``."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    try:
-        return int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    text = str(value).strip()
+    if not _PLAIN_NUMBER.fullmatch(text):
         return None
+    return int(Decimal(text))
 
 
 def parse_decimal(value: Any) -> Decimal | None:
-    """Parse a price such as ``"1.500"`` exactly (never through a float)."""
+    """Parse a price such as ``"1.500"`` exactly (never through a float); ``NaN`` and
+    ``Infinity`` give ``None``."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
-        return Decimal(str(value).strip())
+        parsed = Decimal(str(value).strip())
     except InvalidOperation:
         return None
+    return parsed if parsed.is_finite() else None
 
 
 def parse_str(value: Any) -> str | None:

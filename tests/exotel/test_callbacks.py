@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
@@ -151,3 +153,51 @@ def test_bad_callbacks_raise_a_clear_error(body: str, ctype: str, message: str) 
         parse_call_callback(body, ctype)
     with pytest.raises(InsufficientParametersError):
         parse_sms_callback("To=%2B919876543210", "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["Infinity", "-Infinity", "NaN", "1e400", "0x10", "1_000", "17e1"],
+)
+def test_hostile_numbers_in_a_callback_parse_as_none_without_crashing(hostile: str) -> None:
+    """Callbacks are untrusted input: "Infinity" used to raise OverflowError, and an exponent
+    like "1e999999999" made int() build a billion-digit number (the parser hung for minutes)."""
+    body = urlencode(
+        {
+            "CallSid": "abc",
+            "ConversationDuration": hostile,
+            "Duration": hostile,
+            "Legs[0][OnCallDuration]": hostile,
+        }
+    )
+    parsed = parse_call_callback(body, "application/x-www-form-urlencoded")
+    assert parsed.conversation_duration is None
+    assert parsed.duration is None
+    assert parsed.legs[0].on_call_duration is None
+    sms = parse_sms_callback(f"SmsSid=s1&SmsUnits={hostile}&DetailedStatusCode={hostile}", None)
+    assert sms.sms_units is None and sms.detailed_status_code is None
+
+
+def test_json_infinity_and_plain_numbers_in_callbacks() -> None:
+    # json.dumps writes float("inf") as Infinity, and json.loads reads it back as a float.
+    payload = '{"CallSid": "a", "ConversationDuration": Infinity, "Duration": 17.0}'
+    parsed = parse_call_callback(payload, "application/json")
+    assert parsed.conversation_duration is None
+    assert parsed.duration == 17
+    plain = parse_call_callback("CallSid=a&ConversationDuration=%2B17.0&Duration=17", None)
+    assert (plain.conversation_duration, plain.duration) == (17, 17)
+
+
+def test_prices_that_are_not_finite_are_none() -> None:
+    from notifykit_exotel.models import parse_decimal
+
+    assert parse_decimal("1.500") == Decimal("1.500")
+    assert parse_decimal("NaN") is None
+    assert parse_decimal("Infinity") is None
+
+
+def test_a_superscript_index_in_a_form_key_is_not_a_list_index() -> None:
+    # "²".isdigit() is True but int("²") raises ValueError: a webhook must answer 400, not 500.
+    parsed = parse_call_callback("CallSid=a&Legs%5B%C2%B2%5D%5BStatus%5D=busy", None)
+    assert parsed.call_sid == "a"
+    assert unflatten({"L[²]": "x"}) == {"L": {"²": "x"}}
