@@ -89,7 +89,8 @@ def after_delivery(delivery: Delivery, notification: Notification) -> None:
 
     Called once per delivery, whatever its status (``sent``, ``failed``, ``unknown``, ``skipped``,
     ``dry-run``), after its channel's batch was sent. Exceptions raised here are logged on the
-    ``notifykit`` logger and otherwise ignored: they cannot change the report.
+    ``notifykit`` logger and otherwise ignored: they cannot change the report, nor keep the
+    other implementations from being called.
 
     :param delivery: the final :class:`notifykit.Delivery`.
     :param notification: the whole notification.

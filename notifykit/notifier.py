@@ -561,10 +561,7 @@ class Notifier:
                 results[index] = result
         deliveries = [self._delivery(batch, results[i]) for i in range(len(batch.recipients))]
         for delivery in deliveries:
-            try:
-                self._hooks.after_delivery(delivery, notification)
-            except Exception:
-                logger.exception("an after_delivery hook failed (ignored)")
+            self._hooks.after_delivery(delivery, notification)  # never raises
         return deliveries
 
     def _send(self, batch: _Batch, recipients: list[Recipient]) -> list[DeliveryResult]:

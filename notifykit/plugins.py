@@ -12,6 +12,7 @@ template extensions, remembering which plugin registered each.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "notifykit"
 DISABLE_ENV = "NOTIFYKIT_DISABLE_PLUGINS"
+
+logger = logging.getLogger("notifykit")
 
 #: Built-in plugins: (name, module). Registered after entry-point plugins, by name.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("console", "notifykit.console"),)
@@ -111,7 +114,25 @@ class Hooks:
         return [r for r in results if r]
 
     def after_delivery(self, delivery: Delivery, notification: Notification) -> None:
-        self._hook.after_delivery(delivery=delivery, notification=notification)
+        """Call every implementation on its own, in pluggy's order, logging (not raising) what
+        one raises: a broken metrics hook must not keep an audit log from seeing the delivery,
+        as a plain hook call would (it stops at the first exception)."""
+        args = {"delivery": delivery, "notification": notification}
+        impls = self._hook.after_delivery.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):
+            # Wrappers need pluggy's own call loop; keep it (and its stop-at-first-error).
+            try:
+                self._hook.after_delivery(**args)
+            except Exception:
+                logger.exception("an after_delivery hook failed (ignored)")
+            return
+        for impl in reversed(impls):
+            try:
+                impl.function(**{name: args[name] for name in impl.argnames})
+            except Exception:
+                name = impl.plugin_name
+                plugin = repr(impl.plugin) if name.isdigit() else name  # unnamed: pluggy uses id()
+                logger.exception("an after_delivery hook failed (plugin %s; ignored)", plugin)
 
 
 @dataclass(frozen=True)

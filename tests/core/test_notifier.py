@@ -268,6 +268,31 @@ def test_hook_exceptions_never_lose_a_delivery(make_notifier, recorder, caplog):
     assert "after_delivery hook failed" in caplog.text
 
 
+def test_a_failing_after_delivery_hook_does_not_hide_deliveries_from_other_observers(
+    make_notifier, recorder, caplog
+):
+    seen: list[tuple[str, str]] = []
+
+    class Audit:
+        @hookimpl
+        def after_delivery(self, delivery: Delivery) -> None:
+            seen.append((delivery.recipient, delivery.status))
+
+    class BrokenMetrics:
+        @hookimpl
+        def after_delivery(self, delivery: Delivery) -> None:
+            raise RuntimeError("metrics backend down")
+
+    # pluggy calls the last registered first, so the broken one runs before the audit log.
+    kit = make_notifier(BASIC, Audit(), BrokenMetrics())
+    report = kit.notify("e", to="oncall")
+    assert report.ok
+    assert seen == [("alice", "sent"), ("bob", "sent")]
+    failures = [r for r in caplog.records if "after_delivery hook failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert "BrokenMetrics" in failures[0].getMessage()  # it names the failing plugin
+
+
 def test_dry_run_routes_and_renders_but_sends_nothing(make_notifier, recorder):
     kit = make_notifier(BASIC, dry_run=True)
     report = kit.notify("e", to="oncall", data={"message": "hi"})
