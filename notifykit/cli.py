@@ -55,6 +55,9 @@ class _Failure(Exception):
 class NotifykitGroup(click.Group):
     """A click group whose ``main`` maps every outcome onto notifykit's four exit codes."""
 
+    #: set by the group callback from ``--json``: errors are then also printed as JSON on stdout
+    json_errors = False
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -75,9 +78,21 @@ class NotifykitGroup(click.Group):
         complete_var: str | None,
         **extra: Any,
     ) -> int:
-        debug = os.environ.get("NOTIFYKIT_DEBUG", "") not in ("", "0")
+        self.json_errors = False
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as err:  # not KeyboardInterrupt: ^C still stops with its traceback
+            code = self._failed(err)
+            if self.json_errors and not isinstance(err, click.exceptions.Exit):
+                _json_error(err, code)
+            return code
+        return result if isinstance(result, int) else EXIT_OK
+
+    def _failed(self, error: Exception) -> int:
+        """Explain ``error`` on stderr in one line (or one per config problem); its exit code."""
+        debug = os.environ.get("NOTIFYKIT_DEBUG", "") not in ("", "0")
+        try:
+            raise error
         except click.exceptions.Exit as err:  # --help, --version
             return int(err.exit_code)
         except click.exceptions.NoArgsIsHelpError as err:
@@ -111,7 +126,26 @@ class NotifykitGroup(click.Group):
                 "(run with NOTIFYKIT_DEBUG=1 for a traceback)"
             )
             return EXIT_FAILED
-        return result if isinstance(result, int) else EXIT_OK
+
+
+def _json_error(err: Exception, code: int) -> None:
+    """With ``--json``, a failed command still prints one JSON object on stdout, so a script
+    piping the output into ``jq`` gets ``ok: false`` and the reason instead of nothing."""
+    if isinstance(err, click.ClickException):
+        message = err.format_message()
+    elif isinstance(err, _Failure):
+        message = err.message
+    else:
+        message = str(err)
+    error: dict[str, Any] = {"type": type(err).__name__, "message": message}
+    if isinstance(err, ConfigError):
+        error["message"] = f"invalid configuration ({len(err.problems)} problem(s))"
+        error["problems"] = [
+            {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
+            for p in err.problems
+        ]
+    payload = {"ok": False, "exit_code": code, "error": error}
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
 def _error(message: str) -> None:
@@ -323,6 +357,8 @@ def cli(
     """
     _setup_logging(ctx)
     ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json)
+    if isinstance(ctx.command, NotifykitGroup):
+        ctx.command.json_errors = as_json
 
 
 _data_options = [

@@ -148,6 +148,42 @@ def test_invalid_config_exits_3_listing_every_problem(tmp_path):
     assert f"{bad}:4: recipients.a.phone: '1' is not a valid phone number" in result.stderr
 
 
+def test_json_errors_are_json_on_stdout_too(sim, config_file, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nchanels: {}\n")
+    result = run("--json", "-c", str(bad), "notify", "x")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "exit_code": 3,
+        "error": {
+            "type": "ConfigError",
+            "message": "invalid configuration (1 problem(s))",
+            "problems": [
+                {
+                    "file": str(bad),
+                    "line": 2,
+                    "path": "chanels",
+                    "message": "unknown section 'chanels' (did you mean 'channels'?); allowed: "
+                    "version, defaults, accounts, channels, recipients, groups, templates, events",
+                }
+            ],
+        },
+    }
+    assert f"{bad}:2: chanels: unknown section" in result.stderr  # the human line stays
+
+    result = run("--json", "-c", str(config_file), "notify", "db.down", "--to", "nobody")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["error"] == {
+        "type": "RecipientError",
+        "message": "no recipient or group named 'nobody'",
+    }
+    result = run("--json", "-c", str(config_file), "notify", "db.down", "--severity", "bad")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["error"]["type"] == "BadParameter"
+    assert sim.requests == []
+
+
 def test_missing_config_exits_3():
     result = run("notify", "x")
     assert result.exit_code == 3
