@@ -315,7 +315,9 @@ def _finish(report: Report) -> int:
     if state.json:
         state.output(report.to_dict())
     else:
-        if state.sandbox:
+        if state.sandbox and report.dry_run:
+            click.echo(click.style("sandbox, dry run: ", fg="cyan") + "nothing was sent")
+        elif state.sandbox:
             click.echo(
                 click.style("sandbox: ", fg="cyan")
                 + "sent to a throwaway local provider simulator; nothing left this machine"

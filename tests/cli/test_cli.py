@@ -93,6 +93,13 @@ def test_dry_run_sends_nothing(sim, config_file):
     assert result.exit_code == 0
     assert "4 dry-run" in result.stdout and "sms message:" in result.stdout
     assert sim.requests == []
+    # The sandbox banner must not claim a dry run sent anything.
+    sandboxed = run(
+        "-c", str(EXAMPLE), "--sandbox", "--dry-run", "notify", "db.down", "-d", "host=x"
+    )
+    assert sandboxed.exit_code == 0, sandboxed.output
+    assert sandboxed.stdout.startswith("sandbox, dry run: nothing was sent\n")
+    assert " sent " not in sandboxed.stdout
 
 
 def test_partial_failure_exits_1(sim, config_file):
