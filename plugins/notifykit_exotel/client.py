@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -303,8 +304,10 @@ class ExotelClient:
                 True,
             )
         except requests.exceptions.ConnectionError as err:
-            # A TLS handshake failure happens before the request is written: nothing was sent.
-            reached = not (isinstance(err, requests.exceptions.SSLError) or _never_connected(err))
+            # A refused connection or a rejected certificate (checked during the TLS handshake)
+            # means the request was never written. Any other TLS error may come while reading the
+            # answer to a request Exotel already has, so it does not prove that nothing was sent.
+            reached = not _never_connected(err)
             return (
                 ExotelConnectionError(
                     f"connection to Exotel failed: {_reason(err)}",
@@ -1091,7 +1094,8 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
 
 
 def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established (refused, DNS failure): nothing was sent."""
+    """True when the connection was never established (refused, DNS failure, the server's
+    certificate rejected in the TLS handshake): nothing was sent."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [err]
     while stack:
@@ -1099,7 +1103,14 @@ def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+        if isinstance(
+            current,
+            (
+                urllib3.exceptions.NewConnectionError,
+                ConnectionRefusedError,
+                ssl.SSLCertVerificationError,
+            ),
+        ):
             return True
         if isinstance(current, urllib3.exceptions.MaxRetryError):
             stack.append(current.reason)
