@@ -148,11 +148,14 @@ class ExotelClient:
             raise InsufficientParametersError("token is missing: give the Exotel API token")
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise InsufficientParametersError("api_key is empty: give the API key, or None")
+        _check_credential("token", token)
+        if api_key is not None:
+            _check_credential("api_key", api_key)
         self.sid = sid.strip()
         self.api_key = api_key or self.sid
         self._token = token
         self.base_url = self._resolve_base_url(region, base_url)
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy()
         if isinstance(rate_limit, bool):
             raise InsufficientParametersError("rate_limit must be a RateLimiter, an int or None")
@@ -973,6 +976,38 @@ class ExotelClient:
 
 
 # -- module helpers ------------------------------------------------------------------------------
+
+
+def _check_credential(name: str, value: str) -> None:
+    """Refuse a key or token that cannot be a Basic-auth credential, without ever echoing it.
+
+    Exotel's keys and tokens are alphanumeric. Anything else is a mistake (a trailing newline read
+    from a file, a pasted quote) that would only surface as a 401; a non-Latin-1 character would
+    even raise UnicodeEncodeError while sending, whose repr() carries the whole secret.
+    """
+    if not (value.isascii() and value.isprintable()) or any(ch.isspace() for ch in value):
+        raise InsufficientParametersError(
+            f"{name} contains spaces, line breaks or non-ASCII characters: Exotel's API "
+            f"credentials are plain letters and digits (check how it was read or pasted)"
+        )
+    if name == "api_key" and ":" in value:
+        raise InsufficientParametersError("api_key contains ':', which Basic auth cannot carry")
+
+
+def _check_timeout(timeout: Any) -> float | tuple[float, float]:
+    """Every request needs a finite, positive timeout: ``None`` would let one hang forever."""
+
+    def ok(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    if ok(timeout) or (
+        isinstance(timeout, tuple) and len(timeout) == 2 and all(ok(v) for v in timeout)
+    ):
+        return timeout  # type: ignore[no-any-return]
+    raise InsufficientParametersError(
+        f"timeout={timeout!r} is not valid: give seconds (> 0) or a (connect, read) pair"
+    )
+
 
 _CALL_NUMBER_KEYS = (
     "from_", "to", "caller_id", "call_type", "time_limit", "time_out", "wait_url", "record",

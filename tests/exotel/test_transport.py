@@ -381,3 +381,39 @@ def test_the_client_imports_nothing_from_notifykit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"token": "s3cr3t₹tok"}, "token contains spaces, line breaks or non-ASCII"),
+        ({"token": "s3cr3t-tok\n"}, "token contains spaces, line breaks or non-ASCII"),
+        ({"api_key": "k3y s3cr3t"}, "api_key contains spaces"),
+        ({"api_key": "k3y:s3cr3t"}, "api_key contains ':'"),
+    ],
+)
+def test_unusable_credentials_are_refused_without_echoing_them(
+    sim: ExotelSimulator, kwargs: dict[str, str], message: str
+) -> None:
+    """A non-Latin-1 token used to escape as UnicodeEncodeError, whose repr() holds the token;
+    a trailing newline from a secrets file only showed up as a 401."""
+    args = {"token": TOKEN, **kwargs}
+    token = args.pop("token")
+    with pytest.raises(InsufficientParametersError, match=message) as info:
+        ExotelClient(SID, token, base_url=sim.base_url, **args).send_sms("NKALRT", TO, "hi")
+    for secret in kwargs.values():
+        assert secret.strip() not in str(info.value)
+        assert secret.strip() not in repr(info.value)
+    assert sim.requests == []
+
+
+@pytest.mark.parametrize("timeout", [None, 0, -1.0, (5.0, None), (5.0,), True, "30"])
+def test_every_request_keeps_a_finite_timeout(sim: ExotelSimulator, timeout: object) -> None:
+    """``timeout=None`` used to be accepted and let a request hang forever; ``0`` failed only
+    at the first request, with requests' own ValueError."""
+    with pytest.raises(InsufficientParametersError, match="timeout="):
+        ExotelClient(SID, TOKEN, base_url=sim.base_url, timeout=timeout)  # type: ignore[arg-type]
+    with ExotelClient(SID, TOKEN, base_url=sim.base_url, timeout=(1, 2.5)) as client:
+        assert client.timeout == (1, 2.5)
+        send(client)
+    assert len(sim.requests) == 1
