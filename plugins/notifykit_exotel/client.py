@@ -42,6 +42,7 @@ from .wire import (
     TIME_LIMIT_MAX,
     ArrayStyle,
     check_choice,
+    check_extra,
     encode_form,
     encode_messages,
     flow_url,
@@ -874,6 +875,7 @@ class ExotelClient:
         if not messages:
             raise InsufficientParametersError("messages is empty: give at least one message")
         items = [self._bulk_message(i, m) for i, m in enumerate(messages)]
+        check_extra(extra_params, {"Messages": "messages"})
         sender = None if from_ is None else self._required(from_, "from_", "give a sender")
         self._check_urls(status_callback=status_callback)
         for name, value in (("priority", priority), ("encoding_type", encoding_type)):

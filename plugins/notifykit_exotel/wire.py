@@ -22,6 +22,7 @@ __all__ = [
     "TIME_LIMIT_MAX",
     "WIRE_NAMES",
     "ArrayStyle",
+    "check_extra",
     "encode_form",
     "flow_url",
     "is_loopback",
@@ -118,7 +119,9 @@ def encode_form(
     """Turn snake_case keywords into Exotel form fields, in order, leaving out ``None`` values.
 
     ``extra`` holds fields already in Exotel's spelling (``{"StartPlaybackToNew": "Both"}``) for
-    parameters this client does not model yet; they are sent as given, after the known ones.
+    parameters this client does not model yet; they are sent as given, after the known ones. An
+    extra field that is also set here (``From``, ``To[0]``...) is refused: it would go out twice,
+    past the validation of the keyword argument, and Exotel's choice between the two is unknown.
     """
     fields: list[tuple[str, str]] = []
     items: list[tuple[str, Any]] = []
@@ -129,6 +132,9 @@ def encode_form(
         if wire is None:
             raise InsufficientParametersError(f"unknown parameter {key!r}")
         items.append((wire, value))
+    check_extra(
+        extra, {wire: key for key, wire in WIRE_NAMES.items() if params.get(key) is not None}
+    )
     for key, value in (extra or {}).items():
         if value is not None:
             items.append((key, value))
@@ -138,6 +144,18 @@ def encode_form(
         else:
             fields.append((wire, _scalar(wire, value)))
     return fields
+
+
+def check_extra(extra: Mapping[str, Any] | None, taken: Mapping[str, str]) -> None:
+    """Refuse extra fields whose name (``To`` or ``To[0]``) is in ``taken`` (wire name -> the
+    keyword that sets it)."""
+    for key, value in (extra or {}).items():
+        base = str(key).split("[", 1)[0]
+        if value is not None and base in taken:
+            raise InsufficientParametersError(
+                f"extra_params[{key!r}] would send {base} a second time: set it through the "
+                f"{taken[base]}= argument instead"
+            )
 
 
 def _encode_array(name: str, values: Sequence[Any], style: ArrayStyle) -> list[tuple[str, str]]:

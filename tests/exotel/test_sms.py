@@ -249,3 +249,48 @@ def test_bulk_dynamic_chunks_and_validates(client: ExotelClient, sim: ExotelSimu
     with pytest.raises(InsufficientParametersError, match="messages is empty"):
         client.send_bulk_dynamic([])
     assert sim.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("send_sms", {"From": "SPOOF1"}),
+        ("send_sms", {"To": "+919999999999"}),
+        ("send_bulk_sms", {"To[1]": "+919999999999"}),
+        ("send_bulk_sms", {"Body": "another body"}),
+        ("send_bulk_dynamic", {"Messages[0][To]": "+919999999999"}),
+        ("send_bulk_dynamic", {"From": "SPOOF1"}),
+    ],
+)
+def test_extra_params_cannot_send_a_field_twice(
+    client: ExotelClient, sim: ExotelSimulator, method: str, extra: dict[str, str]
+) -> None:
+    """extra_params used to append its field after the validated one: two From (or To) values
+    went out, and which one Exotel uses is anyone's guess."""
+    sends = {
+        "send_sms": lambda: client.send_sms("NKALRT", "+919876543210", "hi", extra_params=extra),
+        "send_bulk_sms": lambda: client.send_bulk_sms(
+            "NKALRT", ["+919876543210"], "hi", extra_params=extra
+        ),
+        "send_bulk_dynamic": lambda: client.send_bulk_dynamic(
+            [BulkMessage("+919876543210", "hi")], from_="NKALRT", extra_params=extra
+        ),
+    }
+    with pytest.raises(InsufficientParametersError, match="a second time"):
+        sends[method]()
+    assert sim.requests == []
+
+
+def test_extra_params_still_carry_fields_the_client_does_not_set(
+    client: ExotelClient, sim: ExotelSimulator
+) -> None:
+    client.send_sms(
+        "NKALRT", "+919876543210", "hi", extra_params={"ShortenUrlParams[Tracking]": "true"}
+    )
+    assert sim.last_request is not None
+    assert sim.last_request.fields["ShortenUrlParams[Tracking]"] == "true"
+    client.send_bulk_dynamic(
+        [BulkMessage("+919876543210", "hi")], extra_params={"SmsType": "transactional"}
+    )
+    assert sim.last_request.fields["SmsType"] == "transactional"
+    assert "From" not in sim.last_request.fields
