@@ -39,6 +39,7 @@ from .wire import (
     BODY_MAX_CHARS,
     BULK_MAX,
     CUSTOM_FIELD_MAX,
+    SMS_CALLBACK_CONTENT_TYPES,
     TIME_LIMIT_MAX,
     ArrayStyle,
     check_choice,
@@ -774,8 +775,13 @@ class ExotelClient:
         self._check_urls(status_callback=options.get("status_callback"))
         text = _check_body(body)
         _check_custom_field(options.get("custom_field"))
-        for name in ("priority", "encoding_type", "sms_type", "status_callback_content_type"):
+        for name in ("priority", "encoding_type", "sms_type"):
             check_choice(name, options.get(name))
+        check_choice(
+            "status_callback_content_type",
+            options.get("status_callback_content_type"),
+            SMS_CALLBACK_CONTENT_TYPES,
+        )
         return encode_form(
             {"from_": sender, "to": to, "body": text, **options},
             array_style=self.array_style,

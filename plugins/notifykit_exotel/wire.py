@@ -81,9 +81,17 @@ CHOICES: dict[str, frozenset[str]] = {
 }
 
 
-def check_choice(name: str, value: Any) -> None:
-    """Raise :class:`InsufficientParametersError` if ``value`` is not an allowed value of ``name``."""
-    allowed = CHOICES.get(name)
+#: SMS callbacks are urlencoded by default (reference 6.2) and JSON is seen in real code; what
+#: Exotel accepts in ``StatusCallbackContentType`` for SMS is UNCONFIRMED, so all three forms go.
+SMS_CALLBACK_CONTENT_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "application/json", "multipart/form-data"}
+)
+
+
+def check_choice(name: str, value: Any, allowed: frozenset[str] | None = None) -> None:
+    """Raise :class:`InsufficientParametersError` if ``value`` is not an allowed value of ``name``
+    (from ``allowed``, or else :data:`CHOICES`)."""
+    allowed = allowed if allowed is not None else CHOICES.get(name)
     if allowed is None or value is None:
         return
     values = value if isinstance(value, (list, tuple)) else [value]

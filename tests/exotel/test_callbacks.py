@@ -201,3 +201,34 @@ def test_a_superscript_index_in_a_form_key_is_not_a_list_index() -> None:
     parsed = parse_call_callback("CallSid=a&Legs%5B%C2%B2%5D%5BStatus%5D=busy", None)
     assert parsed.call_sid == "a"
     assert unflatten({"L[²]": "x"}) == {"L": {"²": "x"}}
+
+
+def test_sms_callback_content_type_may_name_the_documented_urlencoded_form(
+    client: ExotelClient, sim: ExotelSimulator, receiver: CallbackReceiver
+) -> None:
+    """Exotel documents SMS callbacks as urlencoded; asking for that explicitly used to be
+    refused with "use one of application/json, multipart/form-data" (the call options)."""
+    sms = client.send_sms(
+        "NKALRT",
+        "+919876543210",
+        "hello",
+        status_callback=receiver.url(),
+        status_callback_content_type="application/x-www-form-urlencoded",
+    )
+    assert sim.last_request is not None
+    assert sim.last_request.fields["StatusCallbackContentType"] == (
+        "application/x-www-form-urlencoded"
+    )
+    sim.deliver_sms(sms.sid)
+    received = receiver.wait_for(1)[0]
+    assert received.content_type == "application/x-www-form-urlencoded"
+    assert parse_sms_callback(received.body, received.content_type).delivered
+    with pytest.raises(InsufficientParametersError, match="text/plain"):
+        client.send_sms("NKALRT", "+919876543210", "hi", status_callback_content_type="text/plain")
+    with pytest.raises(InsufficientParametersError, match="x-www-form-urlencoded"):
+        client.call_number(  # calls keep their documented pair
+            "+919876543210",
+            "+919876543211",
+            EXOPHONE,
+            status_callback_content_type="application/x-www-form-urlencoded",
+        )
