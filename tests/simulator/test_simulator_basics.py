@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import socket
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -254,3 +255,25 @@ class TestNumbers:
         response = api.get("Numbers/12ab.json")
         assert response.status_code == 400
         assert rest_error(response)["Status"] == 400
+
+
+def test_wait_for_requests_blocks_until_a_background_sender_got_through(
+    sim: ExotelSimulator, api: requests.Session
+) -> None:
+    """Code under test often sends from a worker thread: wait on the simulator, never sleep."""
+    with pytest.raises(TimeoutError, match="for 1 requests, but only 0 arrived"):
+        sim.wait_for_requests(1, timeout=0.01)
+    sender = threading.Thread(
+        target=lambda: [
+            api.post("Sms/send.json", data={"From": "NK", "To": "+919876543210", "Body": "hi"})
+            for _ in range(3)
+        ]
+    )
+    sender.start()
+    seen = sim.wait_for_requests(3)
+    sender.join()
+    assert len(seen) >= 3
+    assert [r.path for r in seen[:3]] == [f"/v1/Accounts/{sim.sid}/Sms/send.json"] * 3
+    sim.clear()
+    with pytest.raises(TimeoutError, match="only 0 arrived"):
+        sim.wait_for_requests(1, timeout=0.01)

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from .recorder import Recorder
 from .wire import Form, parse_form
 
 
@@ -47,8 +48,7 @@ class CallbackReceiver:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, status: int = 200) -> None:
         self.host = host
         self.status = status
-        self._received: list[ReceivedCallback] = []
-        self._changed = threading.Condition()
+        self._received: Recorder[ReceivedCallback] = Recorder("callbacks")
         self._server = ThreadingHTTPServer((host, port), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -96,27 +96,18 @@ class CallbackReceiver:
     @property
     def received(self) -> list[ReceivedCallback]:
         """Everything received so far, in arrival order (a snapshot copy)."""
-        with self._changed:
-            return list(self._received)
+        return self._received.snapshot()
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[ReceivedCallback]:
         """Block until at least ``n`` POSTs arrived; raise TimeoutError naming how many did."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(self._received) >= n, timeout):
-                raise TimeoutError(
-                    f"waited {timeout}s for {n} callbacks, but only {len(self._received)} arrived"
-                )
-            return list(self._received)
+        return self._received.wait_for(n, timeout)
 
     def clear(self) -> None:
         """Forget what was received."""
-        with self._changed:
-            self._received.clear()
+        self._received.clear()
 
     def _add(self, item: ReceivedCallback) -> None:
-        with self._changed:
-            self._received.append(item)
-            self._changed.notify_all()
+        self._received.add(item)
 
 
 def _make_handler(receiver: CallbackReceiver) -> type[BaseHTTPRequestHandler]:

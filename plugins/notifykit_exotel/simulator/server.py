@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 from ..wire import is_loopback
 from . import callbacks
 from .models import CallbackAttempt, Fault, RecordedRequest
+from .recorder import Recorder, Slot
 from .state import CallbackKind, PendingCallback, SimState
 from .wire import GATEWAY_PAGE, ApiError, Form, parse_form, parse_urlencoded, to_json, to_xml
 
@@ -225,11 +226,8 @@ class ExotelSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._record_lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._generation = 0
-        self._callbacks: list[CallbackAttempt] = []
-        self._callbacks_changed = threading.Condition()
+        self._requests: Recorder[RecordedRequest] = Recorder("requests")
+        self._callbacks: Recorder[CallbackAttempt] = Recorder("callbacks")
         self._fault_lock = threading.Lock()
         self._faults: list[_FaultRule] = []
         self._rate_lock = threading.Lock()
@@ -306,37 +304,31 @@ class ExotelSimulator:
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received, in arrival order (a snapshot copy)."""
-        with self._record_lock:
-            return list(self._requests)
+        return self._requests.snapshot()
 
     @property
     def last_request(self) -> RecordedRequest | None:
         """The most recent request, or None."""
-        with self._record_lock:
-            return self._requests[-1] if self._requests else None
+        return self._requests.last()
+
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Block until at least ``n`` requests arrived (for code that sends from another thread);
+        return them all. A request still being answered shows ``status`` 0."""
+        return self._requests.wait_for(n, timeout)
 
     @property
     def callbacks(self) -> list[CallbackAttempt]:
         """Every status callback attempted so far (a snapshot copy)."""
-        with self._callbacks_changed:
-            return list(self._callbacks)
+        return self._callbacks.snapshot()
 
     def wait_for_callbacks(self, n: int, timeout: float = 5.0) -> list[CallbackAttempt]:
         """Block until at least ``n`` callbacks were attempted; return them all."""
-        with self._callbacks_changed:
-            if not self._callbacks_changed.wait_for(lambda: len(self._callbacks) >= n, timeout):
-                raise TimeoutError(
-                    f"waited {timeout}s for {n} callbacks, but only {len(self._callbacks)} arrived"
-                )
-            return list(self._callbacks)
+        return self._callbacks.wait_for(n, timeout)
 
     def clear(self) -> None:
         """Forget recorded requests and callbacks (calls, SMS and faults are kept)."""
-        with self._record_lock:
-            self._requests.clear()
-            self._generation += 1
-        with self._callbacks_changed:
-            self._callbacks.clear()
+        self._requests.clear()
+        self._callbacks.clear()
 
     def reset(self) -> None:
         """Back to a fresh account: clear(), forget calls/SMS/number info, rate window, faults."""
@@ -465,9 +457,7 @@ class ExotelSimulator:
         attempts = []
         for callback in pending:
             attempt = callbacks.send(callback)
-            with self._callbacks_changed:
-                self._callbacks.append(attempt)
-                self._callbacks_changed.notify_all()
+            self._callbacks.add(attempt)
             attempts.append(attempt)
         return attempts
 
@@ -500,16 +490,11 @@ class ExotelSimulator:
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _record(self, entry: RecordedRequest) -> tuple[int, int]:
-        with self._record_lock:
-            self._requests.append(entry)
-            return self._generation, len(self._requests) - 1
+    def _record(self, entry: RecordedRequest) -> Slot:
+        return self._requests.add(entry)
 
-    def _set_status(self, slot: tuple[int, int], status: int) -> None:
-        with self._record_lock:
-            generation, index = slot
-            if generation == self._generation and index < len(self._requests):
-                self._requests[index] = replace(self._requests[index], status=status)
+    def _set_status(self, slot: Slot, status: int) -> None:
+        self._requests.update(slot, lambda request: replace(request, status=status))
 
     def _serve(self, handler: _Handler) -> None:
         arrived = time.monotonic()
