@@ -472,7 +472,7 @@ class ExotelClient:
             call_type=call_type,
             recording_channels=recording_channels,
             recording_format=recording_format,
-            status_callback_events=status_callback_events,
+            status_callback_events=_as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
         form = encode_form(
@@ -542,7 +542,7 @@ class ExotelClient:
             time_out,
             custom_field,
             call_type=call_type,
-            status_callback_events=status_callback_events,
+            status_callback_events=_as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
         form = encode_form(

@@ -301,3 +301,23 @@ def test_number_info(client: ExotelClient, sim: ExotelSimulator) -> None:
     assert info.dnd is True
     assert info.phone_number == "+919876543210"
     assert info["DND"] == "Yes"
+
+
+def test_status_callback_events_as_one_comma_separated_string(
+    client: ExotelClient, sim: ExotelSimulator
+) -> None:
+    """The encoder always split "terminal,answered" into two events, but the check before it
+    looked at the whole string and refused it as one unknown event."""
+    client.call_number(
+        "+919876543210",
+        "+919876543211",
+        EXOPHONE,
+        status_callback_events="terminal, answered",
+    )
+    assert sim.last_request is not None
+    assert sim.last_request.fields["StatusCallbackEvents[0]"] == "terminal"
+    assert sim.last_request.fields["StatusCallbackEvents[1]"] == "answered"
+    client.call_flow("9876543210", "223344", EXOPHONE, status_callback_events="terminal")
+    assert sim.last_request.fields["StatusCallbackEvents[0]"] == "terminal"
+    with pytest.raises(InsufficientParametersError, match="'ringing'"):
+        client.call_flow("9876543210", "1", EXOPHONE, status_callback_events="terminal,ringing")
