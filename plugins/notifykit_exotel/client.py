@@ -10,13 +10,15 @@ API token. It imports nothing from ``notifykit`` and can be used on its own.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import math
 import ssl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -288,47 +290,10 @@ class ExotelClient:
                 auth=(self.api_key, self._token),
                 timeout=self.timeout,
             )
-        except requests.exceptions.ConnectTimeout as err:
-            return (
-                ExotelTimeoutError(
-                    f"timed out connecting to Exotel: {_reason(err)}", method=method, url=shown
-                ),
-                None,
-                False,
-            )
-        except requests.exceptions.Timeout as err:
-            post = method.upper() == "POST"
-            return (
-                ExotelTimeoutError(
-                    f"Exotel did not answer in time ({_reason(err)})",
-                    method=method,
-                    url=shown,
-                    maybe_sent=post,
-                ),
-                None,
-                True,
-            )
-        except requests.exceptions.ConnectionError as err:
-            # A refused connection or a rejected certificate (checked during the TLS handshake)
-            # means the request was never written. Any other TLS error may come while reading the
-            # answer to a request Exotel already has, so it does not prove that nothing was sent.
-            reached = not _never_connected(err)
-            return (
-                ExotelConnectionError(
-                    f"connection to Exotel failed: {_reason(err)}",
-                    method=method,
-                    url=shown,
-                    maybe_sent=reached and method.upper() == "POST",
-                ),
-                None,
-                reached,
-            )
         except requests.exceptions.RequestException as err:
-            return (
-                ExotelConnectionError(f"request failed: {_reason(err)}", method=method, url=shown),
-                None,
-                True,
-            )
+            error, reached = _transport_error(err, method, shown)
+            error.__cause__ = err  # keep what requests saw, as ``raise ... from err`` would
+            return error, None, reached
         status = response.status_code
         text = response.text
         log.debug("Exotel %s %s -> %d", method, shown, status)
@@ -675,6 +640,7 @@ class ExotelClient:
 
     def _iter_calls(self, params: dict[str, str], max_results: int | None) -> Iterator[Call]:
         yielded = 0
+        seen: set[str] = set()
         data = self._get("Calls.json", params)
         while True:
             calls = data.get("Calls") if isinstance(data, Mapping) else None
@@ -688,6 +654,12 @@ class ExotelClient:
             next_uri = meta.get("NextPageUri") if isinstance(meta, Mapping) else None
             if not next_uri or (max_results is not None and yielded >= max_results):
                 return
+            if next_uri in seen:
+                raise ExotelError(
+                    f"Exotel returned the same next page twice ({next_uri!r}); stopping rather "
+                    "than looping"
+                )
+            seen.add(str(next_uri))
             data = self._request("GET", self._next_page_url(str(next_uri)))
 
     def _next_page_url(self, next_uri: str) -> str:
@@ -1136,6 +1108,40 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
     return messages, errors
 
 
+def _transport_error(
+    err: requests.exceptions.RequestException, method: str, url: str
+) -> tuple[ExotelError, bool]:
+    """Map a failure with no HTTP answer to ``(error, reached_server)``.
+
+    A refused connection, a connect timeout or a rejected certificate (checked during the TLS
+    handshake) means the request was never written. Anything else (a read timeout, a dropped or
+    garbled answer) may come after Exotel has the request, so a POST may have gone out.
+    """
+    post = method.upper() == "POST"
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return ExotelTimeoutError(
+            f"timed out connecting to Exotel: {_reason(err)}", method=method, url=url
+        ), False
+    if isinstance(err, requests.exceptions.Timeout):
+        return ExotelTimeoutError(
+            f"Exotel did not answer in time ({_reason(err)})",
+            method=method,
+            url=url,
+            maybe_sent=post,
+        ), True
+    if isinstance(err, requests.exceptions.ConnectionError):
+        reached = not _never_connected(err)
+        return ExotelConnectionError(
+            f"connection to Exotel failed: {_reason(err)}",
+            method=method,
+            url=url,
+            maybe_sent=reached and post,
+        ), reached
+    return ExotelConnectionError(
+        f"request failed: {_reason(err)}", method=method, url=url, maybe_sent=post
+    ), True
+
+
 def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
     """True when the connection was never established (refused, DNS failure, the server's
     certificate rejected in the TLS handshake): nothing was sent."""
@@ -1182,12 +1188,20 @@ def _redact_path(url: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds, or an HTTP date (RFC 9110), else ``None``."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _date_filter(date_from: datetime | str | None, date_to: datetime | str | None) -> str:

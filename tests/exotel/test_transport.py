@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -417,3 +418,67 @@ def test_every_request_keeps_a_finite_timeout(sim: ExotelSimulator, timeout: obj
         assert client.timeout == (1, 2.5)
         send(client)
     assert len(sim.requests) == 1
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from email.utils import format_datetime
+
+    from notifykit_exotel.client import _retry_after
+
+    assert _retry_after("3") == 3.0
+    assert _retry_after("-5") == 0.0
+    assert _retry_after(None) is None
+    assert _retry_after("soon") is None
+    assert _retry_after("inf") is None
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    parsed = _retry_after(format_datetime(later, usegmt=True))
+    assert parsed is not None and 25 <= parsed <= 30
+
+
+def test_transport_errors_keep_their_cause(sim: ExotelSimulator) -> None:
+    url = sim.base_url
+    sim.stop()
+    with ExotelClient(SID, TOKEN, base_url=url, retry=RetryPolicy.none()) as client:
+        with pytest.raises(ExotelConnectionError) as info:
+            send(client)
+    assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
+
+
+def test_list_calls_stops_when_exotel_repeats_a_page() -> None:
+    """A server that always answers the same NextPageUri must not make the iterator loop forever."""
+    import json as jsonlib
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body = jsonlib.dumps(
+                {
+                    "Metadata": {"NextPageUri": f"/v1/Accounts/{SID}/Calls.json?After=x"},
+                    "Calls": [{"Sid": f"c{len(hits)}", "Status": "completed"}],
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with ExotelClient(SID, TOKEN, base_url=base, retry=RetryPolicy.none()) as client:
+            with pytest.raises(ExotelError, match="same next page twice"):
+                list(client.list_calls())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert len(hits) == 2
