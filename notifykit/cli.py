@@ -519,7 +519,7 @@ def config_check(file: str | None) -> int:
     if state.json:
         state.output({"ok": True, "file": str(path), "problems": [], **summary})
     else:
-        parts = ", ".join(f"{n} {k}" for k, n in summary.items())
+        parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
         click.echo(f"{path}: OK ({parts})")
     return EXIT_OK
 
@@ -748,6 +748,51 @@ def _print_mapping(result: Mapping[str, Any]) -> None:
         if value is None:
             continue
         click.echo(f"{key.ljust(width)}  {value}")
+
+
+# -- the global options, accepted after the command too --------------------------------------
+
+
+def _set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that sets a global option from a subcommand's position."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value
+        state = ctx.find_object(_State)
+        if state is not None:
+            setattr(state, attr, value)
+        if attr == "json":
+            root = ctx.find_root().command
+            if isinstance(root, NotifykitGroup):
+                root.json_errors = True
+        return value
+
+    return callback
+
+
+def _add_global_options(group: click.Group) -> None:
+    """Let ``--config``, ``--sandbox``, ``--dry-run`` and ``--json`` also follow the command
+    (``notifykit notify db.down --sandbox``), as well as precede it."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_global_options(command)
+            continue
+        command.params.extend(
+            [
+                click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
+                             callback=_set_global("config"), help="Same as before the command."),
+                click.Option(["--sandbox"], is_flag=True, expose_value=False,
+                             callback=_set_global("sandbox"), help="Same as before the command."),
+                click.Option(["--dry-run"], is_flag=True, expose_value=False,
+                             callback=_set_global("dry_run"), help="Same as before the command."),
+                click.Option(["--json"], is_flag=True, expose_value=False,
+                             callback=_set_global("json"), help="Same as before the command."),
+            ]
+        )  # fmt: skip
+
+
+_add_global_options(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

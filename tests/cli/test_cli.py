@@ -88,6 +88,17 @@ def test_notify_json_and_options(sim, config_file):
     assert all(d["provider_id"] in sim.messages for d in report["deliveries"])
 
 
+def test_global_options_may_follow_the_command(sim, config_file):
+    before = run("-c", str(config_file), "--dry-run", "--json", "notify", "db.down", "-d", "host=x")
+    after = run("notify", "db.down", "-d", "host=x", "--dry-run", "--json", "-c", str(config_file))
+    assert after.exit_code == before.exit_code == 0, after.output
+    assert json.loads(after.stdout)["dry_run"] is True
+    assert sim.requests == []
+    checked = run("config", "check", str(EXAMPLE), "--sandbox")
+    assert checked.exit_code == 0, checked.output  # --sandbox: unset secrets are fine
+    assert "1 account, 4 channels" in checked.stdout
+
+
 def test_dry_run_sends_nothing(sim, config_file):
     result = run("-c", str(config_file), "--dry-run", "notify", "db.down", "--data", "host=db1")
     assert result.exit_code == 0
@@ -243,7 +254,7 @@ def test_config_check_ok(config_file):
     result = run("config", "check", str(config_file))
     assert result.exit_code == 0
     assert result.stdout.strip().endswith(
-        "OK (1 accounts, 4 channels, 2 recipients, 2 groups, 2 templates, 2 events)"
+        "OK (1 account, 4 channels, 2 recipients, 2 groups, 2 templates, 2 events)"
     )
 
 
