@@ -828,9 +828,7 @@ class ExotelClient:
             self._sms_form(from_, body, to=chunk, extra_params=extra_params, **options)
             for chunk in chunks
         ]
-        return self._send_chunks(
-            "Sms/send.json", forms, chunks, lambda chunk, data: _bulk_items(chunk, data)
-        )
+        return self._send_chunks("Sms/send.json", forms, chunks)
 
     def send_bulk_dynamic(
         self,
@@ -876,9 +874,7 @@ class ExotelClient:
             for chunk in chunks
         ]
         recipients = [[str(m["to"]) for m in chunk] for chunk in chunks]
-        return self._send_chunks(
-            "Sms/bulksend.json", forms, recipients, lambda chunk, data: _bulk_items(chunk, data)
-        )
+        return self._send_chunks("Sms/bulksend.json", forms, recipients)
 
     def _bulk_message(self, index: int, message: BulkMessage | Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(message, BulkMessage):
@@ -927,7 +923,6 @@ class ExotelClient:
         path: str,
         forms: list[list[tuple[str, str]]],
         recipients: list[list[str]],
-        parse: Any,
     ) -> BulkSmsResult:
         result = BulkSmsResult()
         for index, form in enumerate(forms):
@@ -946,7 +941,7 @@ class ExotelClient:
                     code=err.code,
                     maybe_sent=err.maybe_sent,
                 ) from err
-            messages, errors = parse(recipients[index], data)
+            messages, errors = _bulk_items(recipients[index], data)
             offset = sum(len(c) for c in recipients[:index])
             errors = [BulkItemError(e.index + offset, e.to, e.error) for e in errors]
             result = result.merged(
