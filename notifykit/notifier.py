@@ -36,7 +36,8 @@ from notifykit.channels import (
     Message,
     Recipient,
 )
-from notifykit.config import Config, find_config, load_config, looks_like_phone
+from notifykit.config.loader import Config, find_config, load_config, looks_like_phone
+from notifykit.config.schema import did_you_mean, parse_phone, scrubber
 from notifykit.errors import (
     ConfigError,
     ConfigProblem,
@@ -47,7 +48,6 @@ from notifykit.errors import (
 )
 from notifykit.plugins import Hooks, Registry, get_plugin_manager
 from notifykit.report import Delivery, Notification, Report
-from notifykit.schema import did_you_mean, parse_phone, scrubber
 
 __all__ = ["Notifier", "anotify", "configure", "get_notifier", "notify", "template_context"]
 

@@ -42,7 +42,7 @@ DISABLE_ENV = "NOTIFYKIT_DISABLE_PLUGINS"
 logger = logging.getLogger("notifykit")
 
 #: Built-in plugins: (name, module). Registered after entry-point plugins, by name.
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("console", "notifykit.console"),)
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("console", "notifykit.channels.console"),)
 
 
 def disabled_from_env(environ: Mapping[str, str] | None = None) -> list[str]:

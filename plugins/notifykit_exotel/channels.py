@@ -27,7 +27,7 @@ from notifykit.channels import (
     by_severity,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
-from notifykit.sms import analyze_sms, check_length, require_dlt_match
+from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
 
 if TYPE_CHECKING:
     from notifykit_exotel.client import ExotelClient

@@ -328,7 +328,7 @@ def test_secrets_are_scrubbed_from_delivery_errors(make_notifier, recorder, monk
         @hookimpl
         def register_providers(self, register):
             from notifykit.channels import Provider
-            from notifykit.schema import Field, String
+            from notifykit.config.schema import Field, String
 
             register(
                 Provider(
@@ -435,7 +435,7 @@ def test_ad_hoc_module_plugin_with_its_own_channel_type(make_notifier, tmp_path)
 
     def register_channel_types(register):
         from notifykit.channels import ChannelType
-        from notifykit.schema import Field, String
+        from notifykit.config.schema import Field, String
 
         register(
             ChannelType(

@@ -172,7 +172,7 @@ class _State:
         return self._notifier
 
     def config_path(self) -> Path:
-        from notifykit.config import find_config
+        from notifykit.config.loader import find_config
 
         return find_config(self.config)
 
@@ -476,7 +476,7 @@ def config() -> None:
 def config_check(file: str | None) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message. Exit 0 when valid, 3 otherwise."""
-    from notifykit.config import find_config
+    from notifykit.config.loader import find_config
     from notifykit.notifier import Notifier
     from notifykit.plugins import get_plugin_manager
 
@@ -542,7 +542,7 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
     """The config's template engine and per-template settings, or, without a config, an engine
     over ./templates and notifykit's defaults."""
     from notifykit.channels import TemplateSettings
-    from notifykit.config import find_config, load_config
+    from notifykit.config.loader import find_config, load_config
     from notifykit.errors import ConfigNotFoundError
 
     state = _state()
@@ -552,7 +552,7 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
     except ConfigNotFoundError:
         if state.config:
             raise
-        from notifykit.templates import TemplateEngine
+        from notifykit.text.templates import TemplateEngine
 
         local = [Path("templates")] if Path("templates").is_dir() else []
         engine = TemplateEngine(
@@ -578,7 +578,7 @@ def templates_render(
     SMS encoding, length, segments and DLT check."""
     from notifykit.errors import TemplateNotFoundError
     from notifykit.notifier import template_context
-    from notifykit.sms import analyze_sms, check_dlt
+    from notifykit.text.sms import analyze_sms, check_dlt
 
     state = _state()
     engine, settings_for = _engine_and_settings()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from notifykit.schema import Field
+    from notifykit.config.schema import Field
 
 __all__ = [
     "SEVERITIES",
@@ -208,7 +208,7 @@ class ChannelType:
     :param factory: builds a :class:`Channel` from its validated settings and a
         :class:`ChannelContext`; called once per configured channel, at config load.
     :param settings: the schema of the channel's settings (besides ``type``), so the core validates
-        them with line numbers and "did you mean" hints. See :mod:`notifykit.schema`.
+        them with line numbers and "did you mean" hints. See :mod:`notifykit.config.schema`.
     :param kind: what the channel delivers (``"sms"``, ``"call"``, ``"flow"``, ``"text"``...): the CLI's
         ``send KIND`` picks channels by it.
     :param template_suffix: which template variant it renders (``"sms"`` renders ``db_down.sms``,

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from notifykit.channels import SEVERITIES, ChannelType, Recipient, TemplateSettings
-from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
-from notifykit.schema import (
+from notifykit.config.schema import (
     INVALID,
     Checker,
     Choice,
@@ -41,10 +40,11 @@ from notifykit.schema import (
     join,
     mapping_items,
 )
+from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
 
 if TYPE_CHECKING:
     from notifykit.plugins import Registry
-    from notifykit.templates import TemplateEngine
+    from notifykit.text.templates import TemplateEngine
 
 __all__ = [
     "CONFIG_ENV",
@@ -511,7 +511,7 @@ class _Loader:
                 continue
             pattern = value["dlt_pattern"]
             if pattern is not None:
-                from notifykit.sms import parse_dlt_pattern
+                from notifykit.text.sms import parse_dlt_pattern
 
                 try:
                     parse_dlt_pattern(pattern)
@@ -627,7 +627,7 @@ class _Loader:
         return expanded
 
     def _template_engine(self) -> TemplateEngine | None:
-        from notifykit.templates import TemplateEngine
+        from notifykit.text.templates import TemplateEngine
 
         try:
             return TemplateEngine(
