@@ -24,7 +24,7 @@ import pluggy
 from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
 from notifykit.errors import PluginError
-from notifykit.report import Delivery, Notification
+from notifykit.report import Delivery, DeliveryState, Notification
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -114,17 +114,30 @@ class Hooks:
         return [r for r in results if r]
 
     def after_delivery(self, delivery: Delivery, notification: Notification) -> None:
+        """Every ``after_delivery`` implementation, each on its own (see :meth:`_observe`)."""
+        self._observe("after_delivery", {"delivery": delivery, "notification": notification})
+
+    def after_status_change(
+        self, delivery: Delivery, previous: DeliveryState, notification: Notification
+    ) -> None:
+        """Every ``after_status_change`` implementation, each on its own."""
+        self._observe(
+            "after_status_change",
+            {"delivery": delivery, "previous": previous, "notification": notification},
+        )
+
+    def _observe(self, hook_name: str, args: dict[str, Any]) -> None:
         """Call every implementation on its own, in pluggy's order, logging (not raising) what
         one raises: a broken metrics hook must not keep an audit log from seeing the delivery,
         as a plain hook call would (it stops at the first exception)."""
-        args = {"delivery": delivery, "notification": notification}
-        impls = self._hook.after_delivery.get_hookimpls()
+        hook = getattr(self._hook, hook_name)
+        impls = hook.get_hookimpls()
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
             # Wrappers need pluggy's own call loop; keep it (and its stop-at-first-error).
             try:
-                self._hook.after_delivery(**args)
+                hook(**args)
             except Exception:
-                logger.exception("an after_delivery hook failed (ignored)")
+                logger.exception("an %s hook failed (ignored)", hook_name)
             return
         for impl in reversed(impls):
             try:
@@ -132,7 +145,7 @@ class Hooks:
             except Exception:
                 name = impl.plugin_name
                 plugin = repr(impl.plugin) if name.isdigit() else name  # unnamed: pluggy uses id()
-                logger.exception("an after_delivery hook failed (plugin %s; ignored)", plugin)
+                logger.exception("an %s hook failed (plugin %s; ignored)", hook_name, plugin)
 
 
 @dataclass(frozen=True)

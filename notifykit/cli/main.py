@@ -21,6 +21,7 @@ import click
 
 from notifykit import __version__
 from notifykit.errors import ConfigError, NotifykitError, ProviderError
+from notifykit.report import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
@@ -36,7 +37,9 @@ EXIT_USAGE = 3
 
 _STATUS_COLORS = {
     "sent": "green",
+    "delivered": "green",
     "dry-run": "cyan",
+    "pending": "cyan",
     "failed": "red",
     "unknown": "yellow",
     "skipped": "yellow",
@@ -266,10 +269,25 @@ def _exit_code(report: Report) -> int:
     return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
 
 
+def _display_state(report: Report, state: DeliveryState) -> str:
+    """A delivery's state as printed: a dry run's planned deliveries read ``dry-run``."""
+    if report.dry_run and state is DeliveryState.PENDING:
+        return "dry-run"
+    return state.value
+
+
+def _display_counts(report: Report) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in report.deliveries:
+        shown = _display_state(report, d.state)
+        counts[shown] = counts.get(shown, 0) + 1
+    return counts
+
+
 def _print_report(report: Report, *, show_messages: bool) -> None:
     counts = ", ".join(
         click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
-        for status, n in report.by_status().items()
+        for status, n in _display_counts(report).items()
     )
     n = len(report.deliveries)
     head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
@@ -297,7 +315,7 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
                 d.channel_type,
                 d.recipient,
                 d.address or "-",
-                d.status,
+                _display_state(report, d.state),
                 d.provider_id or "-",
                 "; ".join(details),
             )

@@ -183,7 +183,8 @@ def test_json_errors_are_json_on_stdout_too(sim, config_file, tmp_path):
                     "line": 2,
                     "path": "chanels",
                     "message": "unknown section 'chanels' (did you mean 'channels'?); allowed: "
-                    "version, defaults, accounts, channels, recipients, groups, templates, events",
+                    "version, defaults, accounts, channels, recipients, groups, templates, events, "
+                    "store, server, worker, retry",
                 }
             ],
         },
