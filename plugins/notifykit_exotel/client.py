@@ -19,6 +19,7 @@ import math
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,6 +77,25 @@ _BODY_SHOWN = 500
 __version__ = "0.1.0"
 
 _T = TypeVar("_T")
+
+
+class _Url(str):
+    """A request URL whose ``repr()`` is scrubbed of the credentials.
+
+    A base URL's path may hold the token; the URL sits in the locals of the frames an error
+    passes through, and a traceback renderer that shows locals (Sentry, rich, ``pytest -l``)
+    prints them with ``repr()``. The string itself is the full URL, as requests needs it.
+    """
+
+    shown: str
+
+    def __new__(cls, url: str, shown: str) -> _Url:
+        value = super().__new__(cls, url)
+        value.shown = shown
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.shown)
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,8 @@ class ExotelClient:
         self._own_session = session is None
         self._session = session if session is not None else self._new_session()
         self._prefix = f"{self.base_url}/v1/Accounts/{quote(self.sid, safe='')}/"
+        if self._scrub(self.base_url) != self.base_url:
+            _URLLIB3_SCRUB.add(self)  # urllib3 logs each request's path at DEBUG
 
     @staticmethod
     def _resolve_base_url(region: str, base_url: str | None) -> str:
@@ -267,7 +289,10 @@ class ExotelClient:
     # -- transport -------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return self._prefix + path
+        return self._hidden(self._prefix + path)
+
+    def _hidden(self, url: str) -> str:
+        return _Url(url, self._scrub(url))
 
     def _request(
         self,
@@ -408,7 +433,7 @@ class ExotelClient:
                 target = urljoin(url, location) if location else ""
                 if post or not target or not self._same_origin(target):
                     return self._redirect_error(method, shown, status, target), status, True
-                url, params = target, None  # Location carries the query
+                url, params = self._hidden(target), None  # Location carries the query
                 continue
             # Keep what requests saw (its type and message), as ``raise ... from err`` would, but
             # not the exception itself: its .request holds the Authorization header and the
@@ -815,7 +840,7 @@ class ExotelClient:
             next_uri = parts.path + (f"?{parts.query}" if parts.query else "")
         if not next_uri.startswith("/"):
             next_uri = "/" + next_uri
-        return self.base_url + next_uri
+        return self._hidden(self.base_url + next_uri)
 
     def number_info(self, number: str) -> NumberInfo:
         """Operator, circle and DND registration of a number: ``GET Numbers/<number>``."""
@@ -1100,6 +1125,40 @@ class ExotelClient:
 
 
 # -- module helpers ------------------------------------------------------------------------------
+
+
+class _ScrubFilter(logging.Filter):
+    """Scrubs the secrets of clients whose base URL holds one from urllib3's DEBUG lines.
+
+    urllib3 logs ``"POST /<path> HTTP/1.1" 200`` for every request; with a token in the base
+    URL's path (a proxy that routes by it) that line would print the token. Clients register
+    only in that case, and weakly: the filter keeps no secret of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clients: weakref.WeakSet[ExotelClient] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def add(self, client: ExotelClient) -> None:
+        with self._lock:
+            self._clients.add(client)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            clients = list(self._clients)
+        if clients:
+            text = record.getMessage()
+            scrubbed = text
+            for client in clients:
+                scrubbed = client._scrub(scrubbed)
+            if scrubbed != text:
+                record.msg, record.args = scrubbed, ()
+        return True
+
+
+_URLLIB3_SCRUB = _ScrubFilter()
+logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_SCRUB)
 
 
 def _check_credential(name: str, value: str) -> None:
