@@ -72,7 +72,6 @@ _REGION_ALIASES = {"sg": "singapore", "in": "mumbai", "india": "mumbai"}
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 #: Redirects a GET may follow, all within the base URL's origin. POSTs follow none.
 MAX_REDIRECTS = 5
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BODY_SHOWN = 500
 __version__ = "0.1.0"
 
