@@ -605,7 +605,9 @@ def config_check(file: str | None, strict: bool) -> int:
                 "ok": not failed,
                 "file": str(path),
                 "problems": [],
-                "warnings": [_problem_dict(w) for w in warnings],
+                "warnings": [
+                    {**_problem_dict(w), "message": state.logs.scrub(w.message)} for w in warnings
+                ],
                 **summary,
             }
         )
