@@ -83,6 +83,7 @@ def test_an_application_project_runs_two_tests_in_a_row(tmp_path: Path) -> None:
 
             [tool.pytest.ini_options]
             testpaths = ["tests"]
+            addopts = ["--strict-markers"]
             filterwarnings = ["error"]
             """
         )
