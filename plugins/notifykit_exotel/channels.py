@@ -55,27 +55,15 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
     return ExotelClient(settings["sid"], settings["token"], **options)
 
 
-def failure_class(err: BaseException) -> str:
-    """``"transient"`` (certainly not sent; worth retrying later), ``"ambiguous"`` (may have
-    been sent) or ``"permanent"`` (Exotel refused it) for a client error."""
-    from notifykit_exotel.errors import ExotelConnectionError, RateLimitExceededError, ServerError
-
-    if getattr(err, "maybe_sent", False):
-        return "ambiguous"
-    if isinstance(err, (RateLimitExceededError, ExotelConnectionError)):
-        return "transient"
-    if isinstance(err, ServerError) and getattr(err, "status", None) == 503:
-        return "transient"  # Exotel's SMS throttle: the request was refused, not processed
-    return "permanent"
-
-
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     """A client error as a delivery result: ``unknown`` when the request may have gone through,
     a transient failure when it certainly did not and may succeed later, else permanent."""
     from notifykit_exotel.errors import ExotelError
 
-    text = str(err) if isinstance(err, ExotelError) else f"{type(err).__name__}: {err}"
-    kind = failure_class(err)
+    if isinstance(err, ExotelError):
+        text, kind = str(err), err.failure_class
+    else:
+        text, kind = f"{type(err).__name__}: {err}", "ambiguous"
     if kind == "ambiguous":
         return DeliveryResult.unknown(recipient, text)
     return DeliveryResult.failed(
