@@ -998,6 +998,8 @@ def _add_global_options(group: click.Group) -> None:
         )  # fmt: skip
 
 
+from notifykit.cli import delivery as _delivery  # noqa: E402  (registers its commands on cli)
+
 _add_global_options(cli)
 
 

@@ -1,0 +1,283 @@
+"""The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
+``reconcile``. They register on the same :data:`~notifykit.cli.main.cli` group (imported by
+:mod:`notifykit.cli.main` before it adds the global options)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from notifykit.cli.main import (
+    _SEVERITY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_UNKNOWN,
+    _display_state,
+    _parse_data,
+    _print_report,
+    _split,
+    _state,
+    _with_data,
+    cli,
+)
+from notifykit.report import DeliveryState
+
+if TYPE_CHECKING:
+    from notifykit.report import Report
+    from notifykit.worker.worker import Worker, WorkerResult
+
+__all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
+
+
+@cli.command()
+@click.argument("event")
+@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
+@_with_data
+@click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.")
+@click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
+@click.option("--template", metavar="T", help="Template name (default: the event's).")
+@click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
+def submit(
+    event: str,
+    severity: str | None,
+    data: tuple[str, ...],
+    data_json: str | None,
+    to: tuple[str, ...],
+    channels: tuple[str, ...],
+    template: str | None,
+    key: str | None,
+) -> int:
+    """Accept a notification into the ledger for `notifykit worker` to deliver; print its id.
+
+    Takes notify's options. Every mistake (unknown recipient, template error...) is reported
+    before anything is stored; when it prints the id, the notification is in the ledger.
+    """
+    payload = _parse_data(data, data_json)
+    submission = (
+        _state()
+        .notifier()
+        .submit(
+            event,
+            severity=severity,
+            data=payload,
+            to=_split(to),
+            channels=_split(channels),
+            template=template,
+            key=key,
+        )
+    )
+    state = _state()
+    if state.json:
+        state.output(submission.to_dict())
+    else:
+        note = " (duplicate: already accepted with this key; nothing stored)"
+        click.echo(submission.id + (note if submission.duplicate else ""))
+    return EXIT_OK
+
+
+def worker_exit_code(result: WorkerResult) -> int:
+    """The CLI's usual codes for what a drain did."""
+    counts = result.counts
+    if counts.get("unknown"):
+        return EXIT_UNKNOWN
+    if result.ok:
+        return EXIT_OK
+    succeeded = counts.get("sent", 0) + counts.get("delivered", 0)
+    return EXIT_PARTIAL if succeeded else EXIT_FAILED
+
+
+@contextmanager
+def _stop_on_signals(target: Worker) -> Iterator[None]:
+    """SIGTERM and SIGINT stop the worker gracefully (in-flight work finishes or is released);
+    a second signal stops waiting for it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        click.echo(
+            f"notifykit worker: {signal.Signals(signum).name}: finishing what is in flight",
+            err=True,
+        )
+        target.stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@cli.command("worker")
+@click.option("--threads", type=click.IntRange(1, 256), help="Send threads (default: worker.threads).")
+@click.option("--drain", is_flag=True, help="Deliver everything due now, then exit.")
+@click.option("--node", "name", metavar="NAME", help="This worker's name in the ledger.")
+def worker(threads: int | None, drain: bool, name: str | None) -> int:
+    """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
+
+    Runs until SIGTERM/SIGINT (in-flight work is finished or released), or with --drain until
+    nothing is due now; its exit code then says how the deliveries it made went.
+    """
+    state = _state()
+    kit = state.notifier()
+    run = kit.worker(threads=threads, name=name)
+    if not state.json:
+        click.echo(
+            f"notifykit worker {run.name}: {run.threads} threads on {kit.ledger.location}"
+            + (" (draining)" if drain else ""),
+            err=True,
+        )
+    with _stop_on_signals(run):
+        result = run.run(drain=drain)
+    if state.json:
+        state.output({**result.to_dict(), "name": run.name})
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
+        click.echo(f"notifykit worker {run.name}: {counts}")
+    return worker_exit_code(result)
+
+
+@cli.command("workers")
+def workers() -> int:
+    """List the workers seen recently on the ledger, with the leases they hold."""
+    state = _state()
+    kit = state.notifier()
+    found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
+    if state.json:
+        state.output(found)
+        return EXIT_OK
+    if not found:
+        click.echo("no live workers")
+    for w in found:
+        seen = _when(w["heartbeat"])
+        click.echo(f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--host", help="Listen address (default: server.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: server.port, 8025).")
+def serve(host: str | None, port: int | None) -> int:
+    """Run the status server: receives providers' delivery-status callbacks.
+
+    Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
+    public_url to this host and port. Stops on SIGTERM/SIGINT.
+    """
+    from notifykit.server import StatusServer
+
+    state = _state()
+    kit = state.notifier()
+    settings = kit.config.server
+    server = StatusServer(kit, host or settings.host, settings.port if port is None else port)
+    if not settings.public_url:
+        click.echo(
+            "notifykit serve: server.public_url is not set, so no status callbacks are asked "
+            "for; set it to the https URL that reaches this server",
+            err=True,
+        )
+    click.echo(f"notifykit serve: listening on {server.url}", err=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("notification_id", required=False, metavar="[ID]")
+@click.option("--limit", "-n", type=click.IntRange(0), default=20, show_default=True,
+              help="How many notifications (0: all).")  # fmt: skip
+@click.option("--state", "state_filter", type=click.Choice([s.value for s in DeliveryState]),
+              help="Only notifications with a delivery in this state.")  # fmt: skip
+def history(notification_id: str | None, limit: int, state_filter: str | None) -> int:
+    """List notifications in the ledger, newest first; with ID, one with its deliveries, their
+    attempts and status events."""
+    state = _state()
+    kit = state.notifier()
+    if notification_id is not None:
+        report = kit.report(notification_id)
+        if state.json:
+            state.output(_history_dict(report, detail=True))
+        else:
+            _print_one(report)
+        return EXIT_OK
+    reports = kit.history(limit=limit, state=state_filter)
+    if state.json:
+        state.output([_history_dict(r) for r in reports])
+        return EXIT_OK
+    if not reports:
+        click.echo("no notifications" + (f" with a {state_filter} delivery" if state_filter else ""))
+    for report in reports:
+        counts = ", ".join(f"{n} {s}" for s, n in report.by_state().items())
+        key = f"  key {report.key}" if report.key else ""
+        click.echo(f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}: {counts}")
+    return EXIT_OK
+
+
+def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "event": report.event,
+        "severity": report.severity,
+        "key": report.key,
+        "created": report.created,
+        "deliveries": [d.to_dict(detail=detail) for d in report.deliveries],
+    }
+
+
+def _print_one(report: Report) -> None:
+    click.echo(f"{report.id}  {_when(report.created)}" + (f"  key {report.key}" if report.key else ""))
+    _print_report(report, show_messages=True)
+    for d in report.deliveries:
+        if not d.attempt_log and not d.events:
+            continue
+        click.echo(f"  {d.id} ({d.channel} -> {d.recipient}): {_display_state(report, d.state)}")
+        for a in d.attempt_log:
+            took = f" {1000 * (a.finished - a.started):.0f} ms" if a.finished else ""
+            extra = f" {a.provider_id}" if a.provider_id else ""
+            extra += f": {a.error}" if a.error else ""
+            click.echo(f"    attempt {a.number} {_when(a.started)} {a.outcome}{took}{extra}")
+        for e in d.events:
+            moved = "" if e.applied else " (no change)"
+            detail = f" {e.detail}" if e.detail else ""
+            click.echo(f"    {e.source} {_when(e.received)} {e.provider_status}{detail}{moved}")
+
+
+@cli.command()
+@click.option("--older-than", type=float, metavar="SECONDS",
+              help="Look up deliveries with no news for this long (default: worker.reconcile_after).")  # fmt: skip
+def reconcile(older_than: float | None) -> int:
+    """Ask the providers about deliveries whose status callback never came, and record what
+    they say (the worker also does this on a timer)."""
+    state = _state()
+    changed = state.notifier().reconcile(older_than=older_than)
+    if state.json:
+        state.output([d.to_dict() for d in changed])
+    else:
+        click.echo(f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}")
+        for d in changed:
+            click.echo(f"  {d.id}  {d.channel} -> {d.recipient}: {d.state.value} ({d.provider_status})")
+    return EXIT_OK
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,188 @@
+"""The status server: a WSGI app that receives delivery-status callbacks.
+
+Routes (under whatever prefix the app is mounted at):
+
+- ``POST /status/<token>``: a provider's status callback for the batch whose unguessable token
+  (128 random bits, made when the notification was planned) is in the path. A genuine callback, a
+  duplicate and a late one all get ``200`` so the provider stops retrying; an unknown token gets
+  ``404``, a body that is not a status callback ``400``, a body over 1 MiB ``413``. Rejections are
+  logged on ``notifykit.status`` without the token.
+- ``GET /healthz``: ``200`` with the ledger's delivery counts, for load balancers.
+
+Mount it in an existing app (``app.wsgi_app = DispatcherMiddleware(app.wsgi_app,
+{"/notifykit": create_app()})`` in Flask), run it under any WSGI server (``gunicorn
+'notifykit.server:create_app()'``), or with ``notifykit serve``, which uses the standard library's
+threaded server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+if TYPE_CHECKING:
+    from notifykit.notifier import Notifier
+
+__all__ = ["MAX_BODY", "StatusApp", "StatusServer", "create_app"]
+
+logger = logging.getLogger("notifykit.status")
+
+#: the largest callback body read (Exotel's are well under a kilobyte)
+MAX_BODY = 1 << 20
+_STATUS_PATH = re.compile(r"/status/([A-Za-z0-9_-]{16,128})/?")
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+StartResponse = Callable[..., Any]
+
+
+class StatusApp:
+    """The WSGI application. ``StatusApp(notifier)``; see the module docstring for routes."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "") or "/"
+        try:
+            if path.rstrip("/") == "/healthz":
+                if method not in ("GET", "HEAD"):
+                    return _answer(start_response, 405, {"error": "use GET"})
+                return _answer(
+                    start_response, 200, {"ok": True, "deliveries": self.notifier.ledger.counts()}
+                )
+            match = _STATUS_PATH.fullmatch(path)
+            if match is None:
+                return _answer(start_response, 404, {"error": "not found"})
+            if method != "POST":
+                return _answer(start_response, 405, {"error": "status callbacks are POSTed"})
+            body, problem = _read_body(environ)
+            if problem is not None:
+                logger.warning("status callback rejected (%d): %s", problem[0], problem[1])
+                return _answer(start_response, problem[0], {"error": problem[1]})
+            content_type = environ.get("CONTENT_TYPE", "")
+            code = self.notifier.handle_status_callback(match.group(1), body, content_type)
+            return _answer(start_response, code, {"ok": code == 200})
+        except Exception as err:
+            # The ledger could not record it (locked, full disk...): 503 so the provider
+            # retries later; the event is not lost as long as the provider retries.
+            from notifykit.ledger.base import LedgerError
+
+            if isinstance(err, LedgerError):
+                logger.error("status callback not recorded (503): %s", err)
+                return _answer(start_response, 503, {"error": "try again later"})
+            logger.exception("status callback failed (500)")
+            return _answer(start_response, 500, {"error": "internal error"})
+
+
+def _read_body(environ: dict[str, Any]) -> tuple[bytes, tuple[int, str] | None]:
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    stream = environ["wsgi.input"]
+    if length_text:
+        try:
+            length = int(length_text)
+        except ValueError:
+            return b"", (400, "Content-Length is not a number")
+        if length < 0:
+            return b"", (400, "Content-Length is negative")
+        if length > MAX_BODY:
+            return b"", (413, f"body over {MAX_BODY} bytes")
+        return stream.read(length), None
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        data = stream.read(MAX_BODY + 1)  # the WSGI server decodes the chunks
+        if len(data) > MAX_BODY:
+            return b"", (413, f"body over {MAX_BODY} bytes")
+        return data, None
+    return b"", None
+
+
+def _answer(start_response: StartResponse, code: int, payload: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(
+        f"{code} {_REASONS.get(code, 'Error')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def create_app(notifier: Notifier | None = None) -> StatusApp:
+    """The app for a Notifier (default: the one ``notifykit.notify()`` uses, from
+    ``$NOTIFYKIT_CONFIG`` or ``./notifykit.yaml``)."""
+    if notifier is None:
+        from notifykit.notifier import get_notifier
+
+        notifier = get_notifier()
+    return StatusApp(notifier)
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Access lines on ``notifykit.status`` at DEBUG, with the token in the path cut out."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s", re.sub(r"/status/[A-Za-z0-9_-]+", "/status/<token>", format % args))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = re.sub(r"/status/[A-Za-z0-9_-]+", "/status/<token>", self.path.split("?", 1)[0])
+        logger.debug("%s %s -> %s", self.command, path, code)
+
+
+class StatusServer:
+    """The status app on a threaded HTTP server (``notifykit serve``). ``port=0`` picks a free
+    port; :attr:`url` says where it listens."""
+
+    def __init__(self, notifier: Notifier, host: str = "127.0.0.1", port: int = 8025) -> None:
+        self.app = StatusApp(notifier)
+        self._server = make_server(
+            host, port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+        self._server.server_close()
+
+    def start(self) -> StatusServer:
+        """Serve in a background thread (tests, embedding)."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> StatusServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
