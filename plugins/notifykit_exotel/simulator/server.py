@@ -842,7 +842,9 @@ class ExotelSimulator:
             handler.send_header("Content-Length", str(len(answer.body)))
             for name, value in answer.headers.items():
                 handler.send_header(name, value)
-            if answer.close:
+            # Say so when the connection ends here (the answer's choice, or the client asked
+            # with "Connection: close"), so a pooling client never reuses a closing socket.
+            if answer.close or handler.close_connection:
                 handler.send_header("Connection", "close")  # also sets close_connection
             handler.end_headers()
             handler.wfile.write(answer.body)
