@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import requests
 
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.__main__ import build_parser, configure, parse_fault
+from notifykit_exotel.simulator.admin import ENDPOINTS
 from notifykit_exotel.simulator.receiver import CallbackReceiver
 from tests.simulator.support import call_form, rest_error
 
@@ -151,6 +153,13 @@ def test_admin_config_changes_the_rate_limit_and_retry_after(
     assert refused.status_code == 400 and "at least 1" in refused.json()["error"]
     typo = admin.patch(sim.admin_url + "/config", json={"ratelimit": 5}, timeout=5)
     assert typo.status_code == 400 and "unknown field(s) ratelimit" in typo.json()["error"]
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_admin_endpoint_is_documented(endpoint: str) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
+    headings = re.findall(r"^#{2,4} +(.+)$", docs.read_text(encoding="utf-8"), re.MULTILINE)
+    assert endpoint in [h.strip() for h in headings], f"docs/simulator.md needs '#### {endpoint}'"
 
 
 # --- the command line -----------------------------------------------------------------------

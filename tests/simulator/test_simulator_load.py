@@ -126,7 +126,7 @@ def test_a_half_sent_request_is_cut_off_by_the_read_timeout() -> None:
         # Half the headers, then nothing: the connection is closed without an answer.
         with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
             conn.sendall(b"POST " + SEND.encode() + b" HTTP/1.1\r\nHost: x\r\n")
-            assert conn.recv(1024) in (b"", b"HTTP/1.1 408 Request Timeout\r\n")
+            assert conn.recv(1024) == b""
         # Meanwhile, and afterwards, the server answers others.
         ok = requests.get(
             f"{sim.base_url}/v1/Accounts/{SID}/Numbers/9876543210.json",
