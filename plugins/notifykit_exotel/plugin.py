@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from notifykit.channels import Channel, ChannelContext, ChannelType, Provider
-from notifykit.hookspecs import hookimpl
-from notifykit.schema import (
+from notifykit.config.schema import (
     Boolean,
     BySeverity,
     Choice,
@@ -25,6 +24,7 @@ from notifykit.schema import (
     String,
     Struct,
 )
+from notifykit.hookspecs import hookimpl
 
 __all__ = ["register_channel_types", "register_providers"]
 

@@ -17,8 +17,8 @@ from notifykit.channels import (
     Message,
     Recipient,
 )
+from notifykit.config.schema import Choice, Field, String
 from notifykit.plugins import get_plugin_manager
-from notifykit.schema import Choice, Field, String
 
 
 class RecordingChannel:

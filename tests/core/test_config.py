@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from notifykit import Notifier
-from notifykit.config import find_config, load_config
+from notifykit.config.loader import find_config, load_config
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
 from notifykit.plugins import Registry, get_plugin_manager
 
@@ -242,7 +242,7 @@ def test_unknown_channel_type_and_provider(tmp_path, registry, env):
 def test_channel_account_of_the_wrong_provider(tmp_path, registry, env):
     from notifykit import hookimpl
     from notifykit.channels import Provider
-    from notifykit.schema import Field, String
+    from notifykit.config.schema import Field, String
 
     class Other:
         @hookimpl
@@ -333,7 +333,7 @@ def test_mapping_configs_have_no_line_numbers(registry):
             None,
             "chanels",
             "unknown section 'chanels' (did you mean 'channels'?); allowed: version, defaults, "
-            "accounts, channels, recipients, groups, templates, events",
+            "accounts, channels, recipients, groups, templates, events, store, server, worker, retry",
         )
     ]
     assert str(info.value.problems[0]).startswith("<config>: chanels: unknown section")

@@ -16,7 +16,7 @@ from notifykit.plugins import Registry, get_plugin_manager
 PLUGIN_SOURCE = """
 from notifykit import hookimpl
 from notifykit.channels import ChannelType, DeliveryResult
-from notifykit.schema import Field, String
+from notifykit.config.schema import Field, String
 
 SENT = []
 

@@ -1,4 +1,4 @@
-"""Tests for notifykit.sms: encoding and segment counting, the body length limit, DLT matching."""
+"""Tests for notifykit.text.sms: encoding and segment counting, the body length limit, DLT matching."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from notifykit.errors import DltMismatchError, MessageTooLongError, TemplateError
-from notifykit.sms import (
+from notifykit.text.sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     MAX_BODY_CHARS,

@@ -1,4 +1,4 @@
-"""Tests for notifykit.templates: lookup order, strict and sandboxed rendering, error messages,
+"""Tests for notifykit.text.templates: lookup order, strict and sandboxed rendering, error messages,
 filters, caching, and the shipped default and example templates."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from jinja2.utils import LRUCache
 
 from notifykit.errors import TemplateError, TemplateNotFoundError, TemplateRenderError
-from notifykit.sms import analyze_sms, check_dlt, check_length
-from notifykit.templates import (
+from notifykit.text.sms import analyze_sms, check_dlt, check_length
+from notifykit.text.templates import (
     DEFAULT_TEMPLATE_DIR,
     TemplateEngine,
     digits_filter,

@@ -6,7 +6,7 @@ limit, records every request, injects faults on demand, moves calls and SMS to f
 rules a test sets, and sends status callbacks; an admin API under ``/_sim`` steers it over HTTP.
 ``CallbackReceiver`` is a small loopback server to point those callbacks at. Nothing here imports
 the Exotel client, so the client can be tested against it; the one piece shared with the core is
-SMS segment counting (:func:`notifykit.sms.analyze_sms`), so both count alike.
+SMS segment counting (:func:`notifykit.text.sms.analyze_sms`), so both count alike.
 See ``docs/simulator.md``.
 """
 

@@ -809,7 +809,7 @@ class SimState:
         unicode = settings.get("EncodingType") == "unicode"
         # The core's counter, so the simulator's SmsUnits and notifykit's report always agree;
         # imported here so that importing the simulator (like the client) loads no notifykit.
-        from notifykit.sms import analyze_sms
+        from notifykit.text.sms import analyze_sms
 
         segments = analyze_sms(body, encoding="UCS-2" if unicode else None).segments
         promotional = settings.get("SmsType") == "promotional"

@@ -1,7 +1,7 @@
 """Wire helpers for the simulator: form parsing, array fields, JSON/XML bodies, numbers.
 
 Form bodies are parsed by werkzeug (urlencoded and multipart alike); SMS segment counting is the
-core's :func:`notifykit.sms.analyze_sms`, so the simulator and the report never disagree.
+core's :func:`notifykit.text.sms.analyze_sms`, so the simulator and the report never disagree.
 
 Everything here is pure (no server, no state) so the HTTP layer and the API logic can share it.
 """

@@ -19,8 +19,8 @@ from notifykit.channels import (
     Message,
     Recipient,
 )
+from notifykit.config.schema import Choice, Field
 from notifykit.hookspecs import hookimpl
-from notifykit.schema import Choice, Field
 
 __all__ = ["ConsoleChannel", "register_channel_types"]
 

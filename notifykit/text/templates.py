@@ -24,7 +24,7 @@ from notifykit.errors import TemplateNotFoundError, TemplateRenderError
 
 __all__ = ["DEFAULT_TEMPLATE_DIR", "IST", "TemplateEngine", "digits_filter", "ist", "phone_filter"]
 
-DEFAULT_TEMPLATE_DIR = Path(__file__).with_name("templates")
+DEFAULT_TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 """The generic templates shipped with notifykit (``default.sms.j2``, ``default.voice.j2``)."""
 
 TEMPLATE_SUFFIX = ".j2"
