@@ -70,9 +70,17 @@ class SmsInfo:
     chars: int
 
 
-def _unit_costs(body: str) -> tuple[Literal["GSM-7", "UCS-2"], list[int]]:
-    """The encoding a body needs and the cost of each of its characters in that encoding."""
-    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body):
+def _unit_costs(
+    body: str, encoding: Literal["GSM-7", "UCS-2"] | None = None
+) -> tuple[Literal["GSM-7", "UCS-2"], list[int]]:
+    """The encoding a body needs (or the one asked for) and the cost of each of its characters."""
+    fits_gsm7 = all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body)
+    if encoding == "GSM-7" and not fits_gsm7:
+        raise ValueError(
+            "the body has characters outside the GSM-7 alphabet, so it cannot be sent as GSM-7: "
+            "leave the encoding unset (it is worked out) or ask for UCS-2"
+        )
+    if encoding != "UCS-2" and fits_gsm7:
         return "GSM-7", [2 if c in GSM7_EXTENSION else 1 for c in body]
     return "UCS-2", [2 if ord(c) > 0xFFFF else 1 for c in body]
 
@@ -95,20 +103,23 @@ def _count_segments(costs: list[int], single: int, part: int) -> int:
     return segments
 
 
-def analyze_sms(body: str) -> SmsInfo:
+def analyze_sms(body: str, *, encoding: Literal["GSM-7", "UCS-2"] | None = None) -> SmsInfo:
     """Work out the encoding, network length and number of parts of an SMS body.
 
     A body is GSM-7 when every character is in the GSM 03.38 basic set or its extension table;
     anything else (Devanagari and the other Indian scripts, emoji, curly quotes, the backtick)
     makes the whole message UCS-2. A message fits one SMS up to 160 septets or 70 UCS-2 units;
     longer ones are sent in parts of 153 septets or 67 units. An empty body has 0 segments.
+    ``encoding="UCS-2"`` counts a body as UCS-2 even when it would fit GSM-7 (what Exotel does
+    with ``EncodingType=unicode``); ``"GSM-7"`` for a body that does not fit raises
+    :class:`ValueError`.
 
     >>> analyze_sms("Disk 91% full on db-1")
     SmsInfo(encoding='GSM-7', length=21, segments=1, chars=21)
     >>> analyze_sms("सर्वर डाउन है").encoding
     'UCS-2'
     """
-    encoding, costs = _unit_costs(body)
+    encoding, costs = _unit_costs(body, encoding)
     if encoding == "GSM-7":
         segments = _count_segments(costs, _GSM7_SINGLE, _GSM7_PART)
     else:

@@ -112,6 +112,58 @@ def test_escape_sequence_is_not_split_across_parts() -> None:
     assert analyze_sms(tight).segments == 3
 
 
+# The boundary table (GSM 03.38, 3GPP TS 23.038 / 23.040): one implementation, every edge.
+# (body, encoding, network length, segments). A part of a concatenated message holds 153
+# septets or 67 UTF-16 units; a two-unit character (an escape pair such as '€', or a surrogate
+# pair such as '🔥') is never split, so the part before it may hold 152 or 66.
+BOUNDARY_TABLE = [
+    ("a" * 160, "GSM-7", 160, 1),
+    ("a" * 161, "GSM-7", 161, 2),
+    ("a" * 306, "GSM-7", 306, 2),  # 2 x 153
+    ("a" * 307, "GSM-7", 307, 3),
+    ("a" * 158 + "€", "GSM-7", 160, 1),  # the pair fits a single SMS exactly
+    ("a" * 159 + "€", "GSM-7", 161, 2),
+    ("a" * 151 + "€" + "a" * 153, "GSM-7", 306, 2),  # pair ends part 1 exactly at 153
+    ("a" * 152 + "€" + "a" * 151, "GSM-7", 305, 2),  # pair moves to part 2: 152 + 153
+    ("a" * 152 + "€" + "a" * 152, "GSM-7", 306, 3),  # ceil(306/153) = 2, but 152 + 153 + 1
+    ("a" * 152 + "€" + "a" * 151 + "[", "GSM-7", 307, 3),  # a second pair straddles 2/3
+    ("€" * 76 + "a" * 153, "GSM-7", 305, 2),  # 76 pairs = 152, then 1 + 152
+    ("ह" * 70, "UCS-2", 70, 1),
+    ("ह" * 71, "UCS-2", 71, 2),
+    ("ह" * 134, "UCS-2", 134, 2),  # 2 x 67
+    ("ह" * 135, "UCS-2", 135, 3),
+    ("ह" * 68 + "🔥", "UCS-2", 70, 1),  # the surrogate pair fits a single SMS exactly
+    ("ह" * 69 + "🔥", "UCS-2", 71, 2),
+    ("ह" * 65 + "🔥" + "ह" * 67, "UCS-2", 134, 2),  # pair ends part 1 exactly at 67
+    ("ह" * 66 + "🔥" + "ह" * 65, "UCS-2", 133, 2),  # pair moves to part 2: 66 + 67
+    ("ह" * 66 + "🔥" + "ह" * 66, "UCS-2", 134, 3),
+    ("🔥" * 35, "UCS-2", 70, 1),
+    ("🔥" * 36, "UCS-2", 72, 2),  # 33 pairs (66, one unit left unused) + 3 pairs
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "length", "segments"),
+    BOUNDARY_TABLE,
+    ids=[
+        f"{enc}-{length}-{segs}-row{i}" for i, (_, enc, length, segs) in enumerate(BOUNDARY_TABLE)
+    ],
+)
+def test_segment_boundary_table(body: str, encoding: str, length: int, segments: int) -> None:
+    info = analyze_sms(body)
+    assert (info.encoding, info.length, info.segments) == (encoding, length, segments)
+
+
+def test_forced_ucs2_counts_a_gsm7_body_in_utf16_units() -> None:
+    # Exotel's EncodingType=unicode sends even plain text as UCS-2.
+    assert analyze_sms("a" * 70, encoding="UCS-2") == SmsInfo("UCS-2", 70, 1, 70)
+    assert analyze_sms("a" * 71, encoding="UCS-2").segments == 2
+    assert analyze_sms("€", encoding="UCS-2").length == 1
+    assert analyze_sms("a" * 161, encoding="GSM-7").segments == 2
+    with pytest.raises(ValueError, match="outside the GSM-7 alphabet"):
+        analyze_sms("ह", encoding="GSM-7")
+
+
 def test_surrogate_pair_is_not_split_across_parts() -> None:
     body = "ह" * 66 + "🔥" + "ह" * 66  # 134 units: ceil(134 / 67) = 2 parts, really 3
     assert analyze_sms(body).length == 134

@@ -232,7 +232,7 @@ def test_bulk_dynamic_sends_messages_fields(client: ExotelClient, sim: ExotelSim
         "Messages[1][CustomField]": "r",
     }
     assert [m.body for m in result.messages] == ["Hi Asha, db1 is down", "Hi Ravi, db1 is down"]
-    assert result.messages[1].from_ == "NKOPS"
+    assert result.messages[1].from_ == "08088919888/NKOPS"  # Exotel echoes <ExoPhone>/<SenderID>
 
 
 def test_bulk_dynamic_chunks_and_validates(client: ExotelClient, sim: ExotelSimulator) -> None:

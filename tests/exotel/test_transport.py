@@ -341,7 +341,9 @@ def test_limiter_keeps_a_burst_of_500_under_the_simulators_limit() -> None:
 
 def test_without_the_limiter_the_same_burst_draws_429s() -> None:
     """The control for the test above: the simulator's limit is real."""
-    with ExotelSimulator(sid=SID, token=TOKEN, rate_limit=50, rate_window=60.0) as sim:
+    with ExotelSimulator(
+        sid=SID, token=TOKEN, rate_limit=50, rate_window=60.0, retry_after=True
+    ) as sim:
         with ExotelClient(
             SID, TOKEN, base_url=sim.base_url, rate_limit=None, retry=RetryPolicy.none()
         ) as client:

@@ -42,11 +42,12 @@ def test_bad_or_missing_credentials_answer_401(
     }
 
 
-def test_sid_in_path_must_match_the_credentials(
+def test_valid_credentials_for_another_account_are_403_34009(
     sim: ExotelSimulator, api: requests.Session
 ) -> None:
     response = api.get(f"{sim.base_url}/v1/Accounts/ACother/Numbers/+919876543210.json", timeout=5)
-    assert response.status_code == 401
+    assert response.status_code == 403
+    assert rest_error(response)["Code"] == 34009
 
 
 def test_api_key_auth_and_legacy_sid_auth(session_for: SessionFactory) -> None:
@@ -97,7 +98,8 @@ def test_requests_are_recorded_without_secrets(sim: ExotelSimulator, api: reques
             ("To", "+919812345678"),
             ("CallerId", "0804"),
             ("CustomField", "a"),
-            ("CustomField", "b"),
+            ("StatusCallbackEvents[]", "terminal"),
+            ("StatusCallbackEvents[]", "answered"),
         ],
     )
     api.get("Numbers/+919876543210.json")
@@ -106,16 +108,17 @@ def test_requests_are_recorded_without_secrets(sim: ExotelSimulator, api: reques
     first = recorded[0]
     assert first.path == f"/v1/Accounts/{SID}/Calls/connect.json"
     assert first.query == {"probe": ["1"]}
-    assert first.form["CustomField"] == ["a", "b"]
-    assert first.field("CustomField") == "b"
+    assert first.form["StatusCallbackEvents[]"] == ["terminal", "answered"]
+    assert first.field("StatusCallbackEvents[]") == "answered"
+    assert first.field("CustomField") == "a"
     assert first.fields["From"] == "+919876543210"
     assert first.field("Missing") is None
     assert first.status == 200
     assert first.auth_user == SID
     assert first.headers["Authorization"] == "Basic <redacted>"
     assert TOKEN.encode() not in repr(first).encode()
-    assert b"CustomField=a&CustomField=b" in first.body
-    assert list(first.form) == ["From", "To", "CallerId", "CustomField"]
+    assert b"StatusCallbackEvents%5B%5D=terminal&StatusCallbackEvents%5B%5D=answered" in first.body
+    assert list(first.form) == ["From", "To", "CallerId", "CustomField", "StatusCallbackEvents[]"]
     assert sim.last_request is recorded[-1] or sim.last_request == recorded[-1]
     assert recorded[0].time <= recorded[1].time
 
@@ -210,8 +213,8 @@ def test_cli_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert main(["--port", str(port)]) == 1
-    assert "cannot listen" in capsys.readouterr().err
+        assert main(["--port", str(port), "--quiet"]) == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
 
 
 def test_pytest_fixture_yields_a_started_simulator(

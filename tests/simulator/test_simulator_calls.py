@@ -61,7 +61,9 @@ def test_connect_answers_the_documented_call_object(
     assert call["EndTime"] is call["Duration"] is call["Price"] is None
     assert call["Direction"] == "outbound-api"
     assert call["AnsweredBy"] is call["ForwardedFrom"] is call["CallerName"] is None
-    assert call["Uri"] == f"/v1/Accounts/{SID}/Calls/{call['Sid']}.json"
+    # The reference's connect sample spells the Uri ``Calls.json/<sid>``; it can be fetched.
+    assert call["Uri"] == f"/v1/Accounts/{SID}/Calls.json/{call['Sid']}"
+    assert api.get(f"{sim.base_url}{call['Uri']}").json()["Call"]["Sid"] == call["Sid"]
     assert call["RecordingUrl"] is None
     assert call["CallType"] == "trans"
     assert sim.calls == {call["Sid"]: call}
@@ -80,8 +82,8 @@ def test_connect_to_a_flow_has_no_to(api: requests.Session) -> None:
         ({"From": None}, "Invalid Parameters: From is mandatory"),
         ({"CallerId": None}, "Invalid Parameters: CallerId is mandatory"),
         ({"To": None}, "Invalid Parameters: To is mandatory (or Url for a call flow)"),
-        ({"TimeLimit": ""}, "Invalid Parameters: TimeLimit is empty"),
-        ({"CustomField": ""}, "Invalid Parameters: CustomField is empty"),
+        ({"From": ""}, "Invalid Parameters: From is empty"),
+        ({"CallerId": ""}, "Invalid Parameters: CallerId is empty"),
         (
             {"TimeLimit": "14401"},
             "Invalid Parameters: TimeLimit must be a whole number (at most 14400)",

@@ -126,7 +126,7 @@ class TestFaults:
 class TestRateLimit:
     @pytest.fixture
     def limited(self) -> ExotelSimulator:
-        return ExotelSimulator(sid=SID, token=TOKEN, rate_limit=5, rate_window=60)
+        return ExotelSimulator(sid=SID, token=TOKEN, rate_limit=5, rate_window=60, retry_after=True)
 
     def test_429_after_the_limit_with_retry_after(
         self, limited: ExotelSimulator, session_for: SessionFactory
@@ -134,7 +134,7 @@ class TestRateLimit:
         with limited:
             api = session_for(limited)
             assert [api.get(NUMBER).status_code for _ in range(5)] == [200] * 5
-            response = api.get(NUMBER)
+            response = api.get("SMS/Messages/0123456789abcdef0123456789abcdef.json")
             assert response.status_code == 429
             assert rest_error(response) == {
                 "Status": 429,
@@ -142,10 +142,14 @@ class TestRateLimit:
                 "Code": 40403,
             }
             assert 59 <= int(response.headers["Retry-After"]) <= 60
+            sms = api.post("Sms/send.json", data={"From": "X", "To": "+919876543210", "Body": "b"})
+            assert (sms.status_code, rest_error(sms)["Code"]) == (429, 40402)
+            # Voice (and number lookups) answer 429 without the SMS codes.
             post = api.post("Calls/connect.json", data=call_form())
             assert post.status_code == 429
-            assert rest_error(post)["Code"] == 40402
-            assert limited.calls == {}
+            assert rest_error(post) == {"Status": 429, "Message": "Too Many Requests"}
+            assert "Code" not in rest_error(api.get(NUMBER))
+            assert limited.calls == {} and limited.messages == {}
             limited.reset()
             assert api.get(NUMBER).status_code == 200
 
@@ -164,8 +168,9 @@ class TestRateLimit:
     def test_window_slides(self, session_for: SessionFactory) -> None:
         # Drive the limiter's clock by hand so the test neither sleeps nor flakes.
         now = [1000.0]
-        with ExotelSimulator(rate_limit=2, rate_window=10) as sim:
-            sim._clock = lambda: now[0]
+        with ExotelSimulator(
+            rate_limit=2, rate_window=10, retry_after=True, clock=lambda: now[0]
+        ) as sim:
             api = session_for(sim)
             assert [api.get(NUMBER).status_code for _ in range(2)] == [200, 200]
             now[0] += 4

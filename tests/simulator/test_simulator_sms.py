@@ -54,7 +54,8 @@ def test_send_answers_the_documented_message(sim: ExotelSimulator, api: requests
     assert set(message) == SMS_KEYS
     assert re.fullmatch(r"[0-9a-f]{32}", message["Sid"])
     assert message["AccountSid"] == SID
-    assert message["From"] == "EXOTEL"
+    # Exotel echoes a sender ID as <ExoPhone>/<SenderID> (reference §5.1).
+    assert message["From"] == "08047112345/EXOTEL"
     assert message["To"] == "+919876543210"
     assert message["Body"] == "Your OTP is 1234"
     assert (message["Status"], message["DetailedStatus"], message["DetailedStatusCode"]) == (
@@ -121,7 +122,6 @@ def test_all_documented_options_are_accepted(api: requests.Session) -> None:
         ({"SmsType": "otp"}, 40204),
         ({"Priority": "urgent"}, 40500),
         ({"ShortenUrl": "yes"}, 40500),
-        ({"DltTemplateId": ""}, 40501),
     ],
 )
 def test_send_validation(
@@ -216,8 +216,14 @@ class TestBulkSend:
         response = api.post("Sms/bulksend.json", data=data)
         assert response.status_code == 200
         first, second, third = response.json()
-        assert (first["SMSMessage"]["From"], first["SMSMessage"]["Body"]) == ("EXOTEL", "Hi Asha")
-        assert (second["SMSMessage"]["From"], second["SMSMessage"]["Body"]) == ("OTHERS", "Hi Ravi")
+        assert (first["SMSMessage"]["From"], first["SMSMessage"]["Body"]) == (
+            "08047112345/EXOTEL",
+            "Hi Asha",
+        )
+        assert (second["SMSMessage"]["From"], second["SMSMessage"]["Body"]) == (
+            "08047112345/OTHERS",
+            "Hi Ravi",
+        )
         assert third["RestException"]["Code"] == 40203
         assert len(sim.messages) == 2
 
@@ -233,7 +239,7 @@ class TestBulkSend:
         assert first == {
             "RestException": {"Status": 400, "Message": "From is a mandatory field", "Code": 40210}
         }
-        assert second["SMSMessage"]["From"] == "EXOTEL"
+        assert second["SMSMessage"]["From"] == "08047112345/EXOTEL"
 
     @pytest.mark.parametrize(
         ("data", "code"),

@@ -1,10 +1,13 @@
 """A local HTTP server that behaves like Exotel's v1 API, for tests and demos.
 
-``ExotelSimulator`` serves the documented v1 endpoints (calls, call details, number metadata,
-SMS send/bulk/details) on 127.0.0.1 with Exotel's auth, validation, error bodies and rate limit,
-records every request, injects faults on demand and sends status callbacks. ``CallbackReceiver``
-is a small loopback server to point those callbacks at. Nothing here imports ``notifykit`` or the
-Exotel client, so both can be tested against it.
+``ExotelSimulator`` serves the documented v1 endpoints (calls, call details and legs, number
+metadata, SMS send/bulk/details) on loopback with Exotel's auth, validation, error bodies and rate
+limit, records every request, injects faults on demand, moves calls and SMS to final states by
+rules a test sets, and sends status callbacks; an admin API under ``/_sim`` steers it over HTTP.
+``CallbackReceiver`` is a small loopback server to point those callbacks at. Nothing here imports
+the Exotel client, so the client can be tested against it; the one piece shared with the core is
+SMS segment counting (:func:`notifykit.text.sms.analyze_sms`), so both count alike.
+See ``docs/simulator.md``.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 from .models import CallbackAttempt, Fault, RecordedRequest
 from .receiver import CallbackReceiver, ReceivedCallback
 from .server import ExotelSimulator
+from .transport import PortInUseError
 
 __all__ = [
     "CallbackAttempt",
     "CallbackReceiver",
     "ExotelSimulator",
     "Fault",
+    "PortInUseError",
     "ReceivedCallback",
     "RecordedRequest",
 ]

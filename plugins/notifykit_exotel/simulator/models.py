@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
+
+_TO_KEY = re.compile(r"^(?:To(?:\[\d*\])?|Messages\[\d+\]\[To\])$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,44 @@ class Fault:
         """Whether this fault replaces the normal answer (as opposed to only delaying it)."""
         return self.drop or self.non_json or self.status is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fault as JSON-ready data (the admin endpoint's form)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """A fault from JSON-style data; ValueError naming any unknown or mistyped key."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown fault field(s) {', '.join(unknown)}: use {', '.join(known)}")
+        checks: dict[str, tuple[type, ...]] = {
+            "status": (int,),
+            "code": (int,),
+            "message": (str,),
+            "retry_after": (int, float),
+            "delay": (int, float),
+            "drop": (bool,),
+            "non_json": (bool,),
+            "method": (str,),
+            "path": (str,),
+        }
+        for key, value in data.items():
+            allowed = checks[key]
+            wrong_bool = isinstance(value, bool) and bool not in allowed
+            if value is not None and (wrong_bool or not isinstance(value, allowed)):
+                names = " or ".join(t.__name__ for t in allowed)
+                raise ValueError(f"fault field {key} must be {names}, not {value!r}")
+        if data.get("path") is not None:
+            try:
+                re.compile(data["path"])
+            except re.error as err:
+                raise ValueError(f"fault path {data['path']!r} is not a regex: {err}") from None
+        status = data.get("status")
+        if status is not None and not 100 <= status <= 599:
+            raise ValueError(f"fault status must be an HTTP status (100-599), not {status}")
+        return cls(**data)
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -53,6 +94,34 @@ class RecordedRequest:
     status: int
     time: float
     auth_user: str | None = None
+    duration_ms: float | None = None
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every ``To`` number of the request as sent (``To``, ``To[i]``, ``Messages[i][To]``,
+        comma-separated lists split), for counting requests per number."""
+        numbers: list[str] = []
+        for key, values in self.form.items():
+            if _TO_KEY.match(key):
+                for value in values:
+                    numbers.extend(part.strip() for part in value.split(",") if part.strip())
+        return numbers
+
+    def to_dict(self) -> dict[str, Any]:
+        """The request as JSON-ready data; the body as UTF-8 text (undecodable bytes replaced)."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "form": self.form,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", errors="replace"),
+            "status": self.status,
+            "time": self.time,
+            "duration_ms": self.duration_ms,
+            "auth_user": self.auth_user,
+            "recipients": self.recipients,
+        }
 
     def field(self, name: str) -> str | None:
         """The last value sent for form field ``name``, or None when it was not sent."""
@@ -91,3 +160,16 @@ class CallbackAttempt:
     kind: Literal["call", "sms"]
     sid: str
     error: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The attempt as JSON-ready data (the body as UTF-8 text)."""
+        return {
+            "url": self.url,
+            "content_type": self.content_type,
+            "body": self.body.decode("utf-8", errors="replace"),
+            "fields": self.fields,
+            "status": self.status,
+            "kind": self.kind,
+            "sid": self.sid,
+            "error": self.error,
+        }

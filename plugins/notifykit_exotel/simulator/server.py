@@ -1,41 +1,65 @@
-"""The simulator's HTTP server and its public facade, :class:`ExotelSimulator`.
+"""The simulator's public facade, :class:`ExotelSimulator`, and its request handling.
 
-A real ``ThreadingHTTPServer`` on the loopback interface that speaks Exotel's v1 wire protocol
-(HTTP/1.1 keep-alive, Basic auth, form bodies, ``.json``/XML answers), records every request,
-applies injected faults and a sliding-window rate limit, and sends status callbacks when a test
-(or the auto-progress timer) moves a call or SMS along.
+A loopback HTTP/1.1 server (see :mod:`.transport`) that speaks Exotel's v1 wire protocol (Basic
+auth, form bodies, ``.json``/XML answers), records every request, applies injected faults and a
+sliding-window rate limit, moves calls and SMS along by configurable rules (by hand, by step or on
+a timer) and sends their status callbacks. Under the reserved path ``/_sim/`` the same port serves
+an admin API (JSON in and out, see :mod:`.admin`) to inspect and steer it from outside Python.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hmac
 import logging
 import math
 import random
 import re
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from ..wire import is_loopback
 from . import callbacks
 from .models import CallbackAttempt, Fault, RecordedRequest
+from .progression import DEFAULT_CALL_DURATION, Kind, Rules
 from .recorder import Recorder, Slot
 from .state import CallbackKind, PendingCallback, SimState
-from .wire import GATEWAY_PAGE, ApiError, Form, parse_form, parse_urlencoded, to_json, to_xml
+from .transport import (
+    MAX_BODY_BYTES,
+    MAX_CONNECTIONS,
+    READ_TIMEOUT,
+    BodyReadError,
+    ClientGone,
+    LoopbackServer,
+    handler_class,
+    read_body,
+)
+from .wire import (
+    GATEWAY_PAGE,
+    ApiError,
+    BodyError,
+    Form,
+    last_digits,
+    parse_form,
+    parse_urlencoded,
+    to_json,
+    to_xml,
+)
 
 logger = logging.getLogger(__name__)
+#: One line per request: method, path (no query), status, milliseconds. Never a credential.
+access_log = logging.getLogger("notifykit_exotel.simulator.access")
+
+#: The reserved path prefix of the admin API (never an Exotel path, which all start ``/v1/``).
+ADMIN_PREFIX = "/_sim"
 
 _ACCOUNT_PATH = re.compile(r"^/v1/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$")
 
@@ -44,7 +68,10 @@ _ACCOUNT_PATH = re.compile(r"^/v1/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$"
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"Calls/connect"), "connect_call"),
     ("GET", re.compile(r"Calls"), "list_calls"),
+    ("GET", re.compile(r"Calls/(?P<sid>[^/]+)/Legs"), "call_legs"),
     ("GET", re.compile(r"Calls/(?P<sid>[^/]+)"), "get_call"),
+    # The Uri the reference's connect sample shows: ``Calls.json/<sid>``.
+    ("GET", re.compile(r"Calls\.json/(?P<sid>[^/]+)"), "get_call"),
     ("GET", re.compile(r"Numbers/(?P<number>[^/]+)"), "number_info"),
     ("POST", re.compile(r"Sms/send"), "send_sms"),
     ("POST", re.compile(r"Sms/bulksend"), "bulk_send"),
@@ -69,99 +96,14 @@ class _FaultRule:
 
 
 @dataclass
-class _Answer:
+class Answer:
+    """One HTTP answer: status, body, media type and extra headers."""
+
     status: int
     body: bytes
     content_type: str
     headers: dict[str, str]
-
-
-class _Server(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that tracks its open connections so ``stop()`` can close them.
-
-    Handler threads are daemons and not joined by ``server_close()``; without tracking, a pooled
-    keep-alive connection would keep being served after stop(), and tests that stop the server
-    to provoke "connection refused" would pass through the old connection instead.
-    """
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], simulator: ExotelSimulator) -> None:
-        self.simulator = simulator
-        self._open: set[socket.socket] = set()
-        self._open_changed = threading.Condition()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_changed:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        try:
-            super().shutdown_request(request)
-        finally:
-            with self._open_changed:
-                self._open.discard(request)
-                self._open_changed.notify_all()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up mid-request are normal here (timeouts, dropped faults);
-        # the default prints a traceback to stderr.
-        logger.debug("error while serving %s", client_address, exc_info=True)
-
-    def close_connections(self, timeout: float) -> None:
-        """Cut every open connection, then wait for the handler threads to close them."""
-        with self._open_changed:
-            for conn in list(self._open):
-                # OSError: the peer already closed it.
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._open_changed.wait_for(lambda: not self._open, timeout)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hands every request to the simulator; HTTP/1.1 so pooled clients keep connections."""
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK would add
-    # ~40 ms to every keep-alive request, which benchmarks would measure instead of the client.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _dispatch(self) -> None:
-        self.server.simulator._serve(self)
-
-    do_GET = _dispatch
-    do_POST = _dispatch
-    do_PUT = _dispatch
-    do_PATCH = _dispatch
-    do_DELETE = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """Read the whole request body (Content-Length or chunked) so keep-alive stays in sync."""
-    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
-        chunks: list[bytes] = []
-        while True:
-            size_line = handler.rfile.readline(65537)
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                # Skip trailers up to the blank line.
-                while handler.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline(65537)
-    try:
-        length = int(handler.headers.get("Content-Length", "0") or "0")
-    except ValueError:
-        length = 0
-    return handler.rfile.read(length) if length > 0 else b""
+    close: bool = False
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
@@ -185,12 +127,25 @@ def _redact(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return redacted
 
 
+def _is_sms(resource: str) -> bool:
+    return resource.startswith(("Sms/", "SMS/"))
+
+
 class ExotelSimulator:
     """A local stand-in for Exotel's v1 API, for tests, benchmarks and credential-free demos.
 
     Use it as a context manager (``with ExotelSimulator() as sim:``) or call ``start()`` and
     ``stop()``; it can be stopped and started again on the same port. Point a client at
     ``sim.base_url`` with account ``sid``, key ``api_key`` and token ``token``.
+
+    How calls and SMS end is set by rules (:meth:`set_outcome`, :meth:`set_outcome_fraction`,
+    :meth:`mark_dnd`); they move along when a test calls :meth:`advance` or :meth:`complete`
+    (deterministic, no sleeping), by hand with :meth:`deliver_sms`/:meth:`complete_call`, or by
+    themselves every ``progress_delay`` seconds with ``auto_progress``.
+
+    ``retry_after`` adds ``Retry-After`` to the rate limiter's 429s (off by default: the
+    reference calls the header unconfirmed, so clients must cope without it). ``clock`` is the
+    rate limiter's time source (seconds, monotonic), replaceable to slide the window in tests.
     """
 
     def __init__(
@@ -206,24 +161,43 @@ class ExotelSimulator:
         progress_delay: float = 0.2,
         exophones: Iterable[str] | None = None,
         accept_legacy_auth: bool = True,
+        *,
+        retry_after: bool = False,
+        call_duration: int = DEFAULT_CALL_DURATION,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        read_timeout: float = READ_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not is_loopback(host):
-            raise ValueError(f"the Exotel simulator only listens on loopback, not on {host!r}")
+            raise ValueError(
+                f"the Exotel simulator only listens on loopback (127.0.0.1, ::1 or localhost), "
+                f"not on {host!r}: it accepts known credentials"
+            )
         if rate_limit < 1 or rate_window <= 0:
             raise ValueError("rate_limit must be >= 1 and rate_window > 0")
+        if progress_delay < 0:
+            raise ValueError("progress_delay must be >= 0 seconds")
+        if max_body_bytes < 1 or read_timeout <= 0 or max_connections < 1:
+            raise ValueError("max_body_bytes, read_timeout and max_connections must be positive")
         self.sid = sid
         self.token = token
         self.api_key = api_key if api_key is not None else sid
         self.host = host
         self.rate_limit = rate_limit
         self.rate_window = rate_window
+        self.retry_after = retry_after
         self.auto_progress = auto_progress
         self.progress_delay = progress_delay
         self.accept_legacy_auth = accept_legacy_auth
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
         self._port = port
-        self._state = SimState(sid, exophones, on_created=self._on_created)
+        self._rules = Rules(call_duration)
+        self._state = SimState(sid, exophones, on_created=self._on_created, rules=self._rules)
         self._lifecycle = threading.Lock()
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._requests: Recorder[RecordedRequest] = Recorder("requests")
@@ -232,20 +206,34 @@ class ExotelSimulator:
         self._faults: list[_FaultRule] = []
         self._rate_lock = threading.Lock()
         self._rate: dict[str, deque[float]] = {}
-        # The rate limiter's clock; tests may replace it to slide the window without sleeping.
-        self._clock: Callable[[], float] = time.monotonic
+        self._clock: Callable[[], float] = clock or time.monotonic
         self._timer_lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
+        self._handler = handler_class(self._serve)
+
+    def __repr__(self) -> str:
+        # Never the token: reprs end up in logs and test output.
+        where = f"{self.base_url}" if self.running else "not running"
+        return f"<ExotelSimulator sid={self.sid!r} {where}>"
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> ExotelSimulator:
-        """Start serving (on the same port as before after a ``stop()``); returns self."""
+        """Start serving (on the same port as before after a ``stop()``); returns self.
+
+        Raises :class:`~.transport.PortInUseError` (an ``OSError``) when the port is taken: the
+        simulator never shares a port, where a client could reach whatever else listens there.
+        """
         with self._lifecycle:
             if self._server is not None:
                 return self
             self._stopping.clear()
-            server = _Server((self.host, self._port), self)
+            server = LoopbackServer(
+                (self.host, self._port),
+                self._handler,
+                read_timeout=self.read_timeout,
+                max_connections=self.max_connections,
+            )
             self._port = server.server_address[1]
             thread = threading.Thread(
                 target=server.serve_forever,
@@ -264,6 +252,7 @@ class ExotelSimulator:
             if server is None or thread is None:
                 return
             self._stopping.set()  # wakes handlers sleeping in a delay fault
+            server.begin_close()
             server.shutdown()
             server.server_close()
             thread.join()
@@ -296,20 +285,42 @@ class ExotelSimulator:
 
     @property
     def base_url(self) -> str:
-        """``http://<host>:<port>``, without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        """``http://<host>:<port>`` (``http://[::1]:<port>`` for IPv6), no trailing slash."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The admin API's base URL: ``<base_url>/_sim``."""
+        return self.base_url + ADMIN_PREFIX
 
     # --- recordings ---------------------------------------------------------------------------
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received, in arrival order (a snapshot copy)."""
+        """Every request received, in arrival order (a snapshot copy; admin calls excluded)."""
         return self._requests.snapshot()
 
     @property
     def last_request(self) -> RecordedRequest | None:
         """The most recent request, or None."""
         return self._requests.last()
+
+    def requests_to(
+        self, number: str, *, method: str | None = None, path: str | None = None
+    ) -> list[RecordedRequest]:
+        """The recorded requests addressed to ``number`` (matched on its last 10 digits, in any
+        form: ``To``, ``To[i]``, ``Messages[i][To]``, comma lists), optionally only those with
+        ``method`` and whose path matches the regex ``path``. A bulk request to several numbers
+        counts once for each."""
+        wanted = last_digits(number)
+        return [
+            request
+            for request in self._requests.snapshot()
+            if (method is None or request.method == method.upper())
+            and (path is None or re.search(path, request.path))
+            and any(last_digits(to) == wanted for to in request.recipients)
+        ]
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Block until at least ``n`` requests arrived (for code that sends from another thread);
@@ -326,15 +337,17 @@ class ExotelSimulator:
         return self._callbacks.wait_for(n, timeout)
 
     def clear(self) -> None:
-        """Forget recorded requests and callbacks (calls, SMS and faults are kept)."""
+        """Forget recorded requests and callbacks (calls, SMS, rules and faults are kept)."""
         self._requests.clear()
         self._callbacks.clear()
 
     def reset(self) -> None:
-        """Back to a fresh account: clear(), forget calls/SMS/number info, rate window, faults."""
+        """Back to a fresh account: clear(), forget calls/SMS/number info, rules, rate window,
+        faults."""
         self._cancel_timers()
         self.clear()
         self._state.reset()
+        self._rules.clear()
         self.clear_faults()
         with self._rate_lock:
             self._rate.clear()
@@ -370,6 +383,15 @@ class ExotelSimulator:
         with self._fault_lock:
             self._faults.clear()
 
+    @property
+    def faults(self) -> list[dict[str, Any]]:
+        """The pending faults: each fault's fields plus ``times`` left or ``fraction``."""
+        with self._fault_lock:
+            return [
+                {**rule.fault.to_dict(), "times": rule.remaining, "fraction": rule.fraction}
+                for rule in self._faults
+            ]
+
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._fault_lock:
             for rule in self._faults:
@@ -384,7 +406,7 @@ class ExotelSimulator:
                     return rule.fault
         return None
 
-    # --- state and progression ----------------------------------------------------------------
+    # --- state, rules and progression ---------------------------------------------------------
 
     @property
     def calls(self) -> dict[str, dict[str, Any]]:
@@ -418,6 +440,90 @@ class ExotelSimulator:
             number_type=number_type,
         )
 
+    def mark_dnd(self, number: str, dnd: bool = True) -> None:
+        """Put ``number`` on (or take it off) the DND registry: ``Numbers/<n>`` answers
+        ``DND: Yes``, and a promotional SMS (``SmsType=promotional``) to it ends ``failed_dnd``.
+
+        Without this, numbers ending in 7 are DND (the simulator's deterministic default)."""
+        self._state.set_number_info(number, dnd=dnd)
+
+    def set_outcome(
+        self,
+        number: str,
+        outcome: str,
+        *,
+        kind: Kind | None = None,
+        duration: int | None = None,
+        detailed_status_code: int | None = None,
+    ) -> None:
+        """Make every later call or SMS to ``number`` end ``outcome``.
+
+        Calls end ``completed|busy|no-answer|failed|canceled`` (``duration`` seconds when
+        answered; unanswered calls last 0); SMS end ``sent|failed|failed_dnd`` (with
+        ``detailed_status_code``, e.g. 23035, or the usual code for the status). ``failed`` fits
+        both kinds; ``kind="call"`` or ``"sms"`` limits the rule to one.
+        """
+        self._rules.set_outcome(
+            number,
+            outcome,
+            kind=kind,
+            duration=duration,
+            detailed_status_code=detailed_status_code,
+        )
+
+    def set_outcome_fraction(
+        self, outcome: str, fraction: float, *, kind: Kind | None = None, seed: int | None = None
+    ) -> None:
+        """Make a ``fraction`` of later calls/SMS (those no per-number rule covers) end
+        ``outcome``; deterministic for a ``seed`` and a creation order."""
+        self._rules.set_outcome_fraction(outcome, fraction, kind=kind, seed=seed)
+
+    def clear_rules(self) -> None:
+        """Forget outcome rules (DND marks stay: they are number metadata)."""
+        self._rules.clear()
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The outcome rules as JSON-ready data."""
+        return self._rules.describe()
+
+    @property
+    def call_duration(self) -> int:
+        """Seconds an answered call lasts unless a rule says otherwise."""
+        return self._rules.call_duration
+
+    @call_duration.setter
+    def call_duration(self, seconds: int) -> None:
+        if seconds < 1:
+            raise ValueError("call_duration must be at least 1 second")
+        self._rules.call_duration = seconds
+
+    def advance(self, sid: str | None = None) -> list[CallbackAttempt]:
+        """Move one call/SMS (or, without ``sid``, every unfinished one, oldest first) one step
+        along its plan and send the callbacks that became due.
+
+        An SMS goes ``queued → sending → submitted →`` its final status (three steps before the
+        callback); a call goes to its final status in one step. Returns the callback attempts.
+        """
+        targets = [sid] if sid is not None else [s for _, s in self._state.unfinished()]
+        attempts: list[CallbackAttempt] = []
+        for each in targets:
+            _, pending = self._state.advance(each)
+            attempts += self._send_callbacks(pending)
+        return attempts
+
+    def complete(self, sid: str | None = None) -> list[CallbackAttempt]:
+        """Drive one call/SMS (or every unfinished one) to its final state by its plan, sending
+        its callbacks; returns the attempts. Deterministic: no timer, no sleep."""
+        targets = [sid] if sid is not None else [s for _, s in self._state.unfinished()]
+        attempts: list[CallbackAttempt] = []
+        for each in targets:
+            final = False
+            while not final:
+                final, pending = self._state.advance(each)
+                attempts += self._send_callbacks(pending)
+        return attempts
+
     def deliver_sms(
         self,
         sid: str,
@@ -439,15 +545,16 @@ class ExotelSimulator:
         self,
         sid: str,
         status: str = "completed",
-        duration: int = 17,
+        duration: int = DEFAULT_CALL_DURATION,
         answered_by: str | None = "Human",
         recording: bool | None = None,
     ) -> list[CallbackAttempt]:
         """End a call with a terminal ``status`` and send its callbacks.
 
         When the call subscribed to ``answered`` and ``status`` is completed, an ``answered``
-        event goes first, then the terminal one. ``recording`` None follows the request's
-        ``Record`` flag; True/False force a RecordingUrl on or off. Returns the attempts.
+        event goes first, then the terminal one. An unanswered call's Duration is 0 whatever
+        ``duration`` says. ``recording`` None follows the request's ``Record`` flag; True/False
+        force a RecordingUrl on or off. Returns the attempts.
         """
         return self._send_callbacks(
             self._state.complete_call(sid, status, duration, answered_by, recording)
@@ -462,25 +569,28 @@ class ExotelSimulator:
         return attempts
 
     def _on_created(self, kind: CallbackKind, sid: str) -> None:
-        if not self.auto_progress:
-            return
-        timer = threading.Timer(self.progress_delay, self._progress, args=(kind, sid))
+        if self.auto_progress:
+            self._schedule(sid)
+
+    def _schedule(self, sid: str) -> None:
+        timer = threading.Timer(self.progress_delay, self._auto_step, args=(sid,))
         timer.daemon = True
         with self._timer_lock:
             self._timers.add(timer)
         timer.start()
 
-    def _progress(self, kind: CallbackKind, sid: str) -> None:
+    def _auto_step(self, sid: str) -> None:
         with self._timer_lock:
             self._timers = {t for t in self._timers if t is not threading.current_thread()}
         try:
-            # A test may already have moved it along; auto-progress only touches fresh items.
-            if kind == "sms" and self._state.sms_status(sid) == "queued":
-                self.deliver_sms(sid)
-            elif kind == "call" and self._state.call_status(sid) == "in-progress":
-                self.complete_call(sid)
+            # A test may already have moved it along; advancing a final item does nothing.
+            final, pending = self._state.advance(sid)
+            self._send_callbacks(pending)
         except (KeyError, ValueError):
-            logger.debug("auto-progress skipped %s %s", kind, sid, exc_info=True)
+            logger.debug("auto-progress skipped %s", sid, exc_info=True)
+            return
+        if not final and self.auto_progress and not self._stopping.is_set():
+            self._schedule(sid)
 
     def _cancel_timers(self) -> None:
         with self._timer_lock:
@@ -493,32 +603,58 @@ class ExotelSimulator:
     def _record(self, entry: RecordedRequest) -> Slot:
         return self._requests.add(entry)
 
-    def _set_status(self, slot: Slot, status: int) -> None:
-        self._requests.update(slot, lambda request: replace(request, status=status))
+    def _finish(self, slot: Slot, status: int, arrived: float) -> None:
+        ms = (time.monotonic() - arrived) * 1000
+        self._requests.update(
+            slot, lambda request: replace(request, status=status, duration_ms=round(ms, 3))
+        )
 
-    def _serve(self, handler: _Handler) -> None:
+    @staticmethod
+    def _log(method: str, path: str, status: int | None, arrived: float) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            ms = (time.monotonic() - arrived) * 1000
+            shown = "-" if status is None else str(status)
+            # The path only: no query string, no headers, so never a credential.
+            access_log.info("%s %s %s %.1fms", method, path, shown, ms)
+
+    def _serve(self, handler: Any) -> None:
         arrived = time.monotonic()
         method = handler.command.upper()
-        split = urlsplit(handler.path)
-        path = split.path
-        body = _read_body(handler)
-        form = parse_form(body, handler.headers.get("Content-Type", "")) if body else {}
-        query = parse_urlencoded(split.query)
+        target = handler.path
+        path, _, query_text = target.partition("?")
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            from .admin import serve_admin
+
+            answer = self._guarded_admin(serve_admin, handler, method, path, query_text)
+            self._write(handler, answer)
+            self._log(method, path, answer.status, arrived)
+            return
+        # ``Calls.json/<sid>`` is the Uri form of the reference's connect sample: JSON too.
+        as_json = path.endswith(".json") or "/Calls.json/" in path
         credentials = _basic_auth(handler.headers.get("Authorization"))
-        slot = self._record(
-            RecordedRequest(
-                method=method,
-                path=path,
-                query=query,
-                form=form,
-                headers=_redact(handler.headers.items()),
-                body=body,
-                status=0,
-                time=arrived,
-                auth_user=credentials[0] if credentials else None,
+        query = parse_urlencoded(query_text)
+        try:
+            body = read_body(handler, self.max_body_bytes)
+        except ClientGone:
+            handler.close_connection = True
+            self._log(method, path, None, arrived)
+            return
+        except BodyReadError as err:
+            slot = self._record(self._entry(handler, method, path, query, {}, b"", credentials))
+            answer = self._render(err.status, ApiError(err.status, err.message).body(), as_json)
+            answer.close = True  # the rest of the stream cannot be trusted
+            self._finish(slot, answer.status, arrived)
+            self._write(handler, answer)
+            self._log(method, path, answer.status, arrived)
+            return
+        decode_error: BodyError | None = None
+        try:
+            form = parse_form(
+                body, handler.headers.get("Content-Type", ""), max_bytes=self.max_body_bytes
             )
-        )
-        as_json = path.endswith(".json")
+        except BodyError as err:
+            form, decode_error = {}, err
+        slot = self._record(self._entry(handler, method, path, query, form, body, credentials))
         fault = self._take_fault(method, path)
         if fault is not None:
             if fault.delay > 0 and self._stopping.wait(fault.delay):
@@ -526,23 +662,67 @@ class ExotelSimulator:
                 return
             if fault.drop:
                 handler.close_connection = True
+                self._log(method, path, None, arrived)
                 return
             if fault.answers:
                 answer = self._fault_answer(fault, as_json)
-                self._set_status(slot, answer.status)
+                self._finish(slot, answer.status, arrived)
                 self._write(handler, answer)
+                self._log(method, path, answer.status, arrived)
                 return
-        answer = self._answer(method, path, query, form, credentials, as_json)
-        self._set_status(slot, answer.status)
+        if decode_error is not None:
+            answer = self._render(400, ApiError(400, str(decode_error)).body(), as_json)
+        else:
+            answer = self._answer(method, path, query, form, credentials, as_json)
+        self._finish(slot, answer.status, arrived)
         self._write(handler, answer)
+        self._log(method, path, answer.status, arrived)
+
+    def _guarded_admin(
+        self, serve_admin: Callable[..., Answer], handler: Any, *args: Any
+    ) -> Answer:
+        try:
+            body = read_body(handler, self.max_body_bytes)
+        except (ClientGone, BodyReadError) as err:
+            status = err.status if isinstance(err, BodyReadError) else 400
+            return Answer(status, to_json({"error": str(err)}), "application/json", {}, True)
+        try:
+            return serve_admin(self, *args, body)
+        except Exception:
+            logger.exception("simulator admin failed on %s", args[1])
+            return Answer(500, to_json({"error": "internal error"}), "application/json", {})
 
     @staticmethod
-    def _render(status: int, payload: Any, as_json: bool, headers: dict[str, str]) -> _Answer:
-        if as_json:
-            return _Answer(status, to_json(payload), "application/json", headers)
-        return _Answer(status, to_xml(payload), "application/xml", headers)
+    def _entry(
+        handler: Any,
+        method: str,
+        path: str,
+        query: Form,
+        form: Form,
+        body: bytes,
+        credentials: tuple[str, str] | None,
+    ) -> RecordedRequest:
+        return RecordedRequest(
+            method=method,
+            path=path,
+            query=query,
+            form=form,
+            headers=_redact(handler.headers.items()),
+            body=body,
+            status=0,
+            time=time.monotonic(),
+            auth_user=credentials[0] if credentials else None,
+        )
 
-    def _fault_answer(self, fault: Fault, as_json: bool) -> _Answer:
+    @staticmethod
+    def _render(
+        status: int, payload: Any, as_json: bool, headers: dict[str, str] | None = None
+    ) -> Answer:
+        if as_json:
+            return Answer(status, to_json(payload), "application/json", dict(headers or {}))
+        return Answer(status, to_xml(payload), "application/xml", dict(headers or {}))
+
+    def _fault_answer(self, fault: Fault, as_json: bool) -> Answer:
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"
@@ -551,7 +731,7 @@ class ExotelSimulator:
             page = GATEWAY_PAGE.format(status=status).replace(
                 "Bad Gateway", HTTPStatus(status).phrase
             )
-            return _Answer(status, page.encode("utf-8"), "text/html", headers)
+            return Answer(status, page.encode("utf-8"), "text/html", headers)
         status = fault.status or 500
         error = ApiError(status, fault.message or HTTPStatus(status).phrase, fault.code)
         return self._render(status, error.body(), as_json, headers)
@@ -564,10 +744,10 @@ class ExotelSimulator:
         form: Form,
         credentials: tuple[str, str] | None,
         as_json: bool,
-    ) -> _Answer:
+    ) -> Answer:
         try:
             status, payload = self._route(method, path, query, form, credentials)
-            return self._render(status, payload, as_json, {})
+            return self._render(status, payload, as_json)
         except ApiError as err:
             return self._render(err.status, err.body(), as_json, err.headers)
         except Exception:
@@ -575,34 +755,40 @@ class ExotelSimulator:
             # error instead of a dropped connection, and log it loudly for whoever runs the test.
             logger.exception("simulator failed on %s %s", method, path)
             error = ApiError(500, "Internal Server Error", 35000)
-            return self._render(500, error.body(), as_json, {})
+            return self._render(500, error.body(), as_json)
 
     def _authenticate(self, account: str, credentials: tuple[str, str] | None) -> None:
         users = {self.api_key} | ({self.sid} if self.accept_legacy_auth else set())
-        ok = (
+        valid = (
             credentials is not None
             and credentials[0] in users
             and hmac.compare_digest(credentials[1].encode(), self.token.encode())
-            and account == self.sid
         )
-        if not ok:
+        if not valid:
             raise ApiError(401, "Authentication failed", 34010)
+        if account != self.sid:
+            # Valid credentials, but for another account than the SID in the path.
+            raise ApiError(403, "Forbidden: these credentials cannot act for this account", 34009)
 
-    def _admit(self, account: str, method: str) -> None:
-        """Sliding-window rate limit per account; raises 429 with Retry-After when full."""
+    def _admit(self, account: str, method: str, resource: str) -> None:
+        """Sliding-window rate limit per account; raises 429 when the window is full.
+
+        SMS endpoints answer with the SMS codes (40402 for POSTs, 40403 for GETs); voice and
+        number lookups carry no code, as Exotel's voice errors do not. ``Retry-After`` is sent
+        only when the simulator was configured with it.
+        """
         with self._rate_lock:
             now = self._clock()
             window = self._rate.setdefault(account, deque())
             while window and window[0] <= now - self.rate_window:
                 window.popleft()
             if len(window) >= self.rate_limit:
-                wait = max(1, math.ceil(window[0] + self.rate_window - now))
-                raise ApiError(
-                    429,
-                    "Too Many Requests",
-                    40402 if method == "POST" else 40403,
-                    headers={"Retry-After": str(wait)},
-                )
+                headers = {}
+                if self.retry_after:
+                    wait = max(1, math.ceil(window[0] + self.rate_window - now))
+                    headers["Retry-After"] = str(wait)
+                code = (40402 if method == "POST" else 40403) if _is_sms(resource) else None
+                raise ApiError(429, "Too Many Requests", code, headers=headers)
             window.append(now)
 
     def _route(
@@ -621,7 +807,7 @@ class ExotelSimulator:
         if resource.endswith(".json"):
             resource = resource[: -len(".json")]
         self._authenticate(account, credentials)
-        self._admit(account, method)
+        self._admit(account, method, resource)
         for route_method, pattern, endpoint in _ROUTES:
             found = pattern.fullmatch(resource)
             if found is None:
@@ -639,6 +825,7 @@ class ExotelSimulator:
         handlers: dict[str, Callable[[], Any]] = {
             "connect_call": lambda: state.connect_call(form),
             "list_calls": lambda: state.list_calls(query),
+            "call_legs": lambda: state.call_legs(args["sid"]),
             "get_call": lambda: state.get_call(args["sid"], query),
             "number_info": lambda: state.number_info(args["number"]),
             "send_sms": lambda: state.send_sms(form),
@@ -648,13 +835,17 @@ class ExotelSimulator:
         return handlers[name]()
 
     @staticmethod
-    def _write(handler: _Handler, answer: _Answer) -> None:
+    def _write(handler: Any, answer: Answer) -> None:
         try:
             handler.send_response(answer.status)
             handler.send_header("Content-Type", answer.content_type)
             handler.send_header("Content-Length", str(len(answer.body)))
             for name, value in answer.headers.items():
                 handler.send_header(name, value)
+            # Say so when the connection ends here (the answer's choice, or the client asked
+            # with "Connection: close"), so a pooling client never reuses a closing socket.
+            if answer.close or handler.close_connection:
+                handler.send_header("Connection", "close")  # also sets close_connection
             handler.end_headers()
             handler.wfile.write(answer.body)
             handler.wfile.flush()

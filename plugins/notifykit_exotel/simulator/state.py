@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
+from .progression import CallPlan, Rules, SmsPlan
 from .wire import (
     ApiError,
     Form,
@@ -31,7 +32,6 @@ from .wire import (
     nested_array,
     now_ist,
     rest_exception,
-    sms_units,
 )
 
 MAX_TIME_LIMIT = 14400
@@ -110,6 +110,14 @@ CIRCLES = (
 )
 OPERATORS = (("A", "Airtel"), ("J", "Reliance Jio"), ("V", "Vodafone Idea"), ("B", "BSNL"))
 
+#: What ``SMSMessage.From`` shows before the sender ID when the account configured no ExoPhone:
+#: Exotel echoes ``<ExoPhone>/<SenderID>`` (reference §5.1, ``0XXXXXX4890/WEBDEV``).
+DEFAULT_EXOPHONE = "08047112345"
+#: Code for "array passed where a string is expected" (reference §7, SMS codes).
+ARRAY_FOR_STRING = 40207
+#: SMS steps before the final state, in Exotel's order (reference §5.5).
+SMS_STEPS = ("queued", "sending", "submitted")
+
 CallbackKind = Literal["call", "sms"]
 
 
@@ -138,6 +146,7 @@ class CallRecord:
     leg2_duration: int = 0
     conversation_duration: int = 0
     answered_by: str | None = None
+    plan: CallPlan = field(default_factory=CallPlan)
 
 
 @dataclass
@@ -148,6 +157,7 @@ class SmsRecord:
     settings: dict[str, str]
     unicode: bool
     seq: int
+    plan: SmsPlan = field(default_factory=SmsPlan)
 
 
 @dataclass
@@ -161,16 +171,40 @@ def _new_sid() -> str:
     return uuid.uuid4().hex
 
 
-def _reject_empty(
-    form: Form, codes: Mapping[str, int] | None = None, default: int | None = None
-) -> None:
-    """400 for any field sent as an empty string: that is how buggy clients send unset values."""
+def _clean(
+    form: Form,
+    *,
+    mandatory: Mapping[str, int | None],
+    arrays: Iterable[str] = (),
+    array_code: int | None = None,
+) -> Form:
+    """The form as Exotel reads it: empty optional fields dropped, single values enforced.
+
+    Older clients (the PHP seed among them) send every optional field, empty when unused
+    (``TimeLimit=&StatusCallback=``): Exotel's reference never says it rejects them, so an empty
+    optional field counts as not sent. An empty *mandatory* field is still an error, with the
+    code in ``mandatory`` (None for voice, whose errors carry no code). A field sent twice that is
+    not one of the ``arrays`` (``Body=a&Body=b``) is 400 "array passed where a string is
+    expected" rather than last-one-wins.
+    """
+    array_names = set(arrays)
+    cleaned: Form = {}
     for key, values in form.items():
-        if any(value == "" for value in values):
-            code = (codes or {}).get(key, default)
-            base = key.split("[", 1)[0]
-            code = (codes or {}).get(base, code)
-            raise ApiError(400, f"Invalid Parameters: {key} is empty", code)
+        base = key.split("[", 1)[0]
+        if base in mandatory and all(value == "" for value in values):
+            raise ApiError(400, f"Invalid Parameters: {key} is empty", mandatory[base])
+        kept = values if base in mandatory else [value for value in values if value != ""]
+        if not kept:
+            continue
+        if len(kept) > 1 and base not in array_names:
+            raise ApiError(
+                400,
+                f"Invalid Parameters: {key} was sent {len(kept)} times: array passed where a "
+                "string is expected",
+                array_code,
+            )
+        cleaned[key] = kept
+    return cleaned
 
 
 def _last(form: Form, name: str) -> str | None:
@@ -220,11 +254,13 @@ class SimState:
         account_sid: str,
         exophones: Iterable[str] | None = None,
         on_created: Callable[[CallbackKind, str], None] | None = None,
+        rules: Rules | None = None,
     ) -> None:
         self.account_sid = account_sid
-        self.exophones = (
-            None if exophones is None else {last_digits(number) for number in exophones}
-        )
+        listed = None if exophones is None else list(exophones)
+        self.exophones = None if listed is None else {last_digits(number) for number in listed}
+        self.exophone = listed[0] if listed else DEFAULT_EXOPHONE
+        self.rules = rules if rules is not None else Rules()
         self.on_created = on_created
         self.lock = threading.RLock()
         self._calls: dict[str, CallRecord] = {}
@@ -258,9 +294,11 @@ class SimState:
 
     # --- calls ------------------------------------------------------------------------------
 
+    _CALL_MANDATORY: ClassVar[dict[str, int | None]] = {"From": None, "CallerId": None}
+
     def connect_call(self, form: Form) -> dict[str, Any]:
         """``POST Calls/connect``: validate like Exotel and create an in-progress call."""
-        _reject_empty(form)
+        form = _clean(form, mandatory=self._CALL_MANDATORY, arrays=("StatusCallbackEvents",))
         from_ = _last(form, "From")
         to = _last(form, "To")
         caller_id = _last(form, "CallerId")
@@ -323,13 +361,19 @@ class SimState:
             "AnsweredBy": None,
             "ForwardedFrom": None,
             "CallerName": None,
-            "Uri": self._uri(f"Calls/{sid}.json"),
+            # The reference's connect sample writes the Uri this way: ``Calls.json/<sid>``.
+            "Uri": self._uri(f"Calls.json/{sid}"),
             "RecordingUrl": None,
             "CallType": "trans",
         }
+        plan = self.rules.plan_call(to if to is not None else from_)
         with self.lock:
             self._calls[sid] = CallRecord(
-                obj=obj, settings=settings, events=list(dict.fromkeys(events)), seq=next(self._seq)
+                obj=obj,
+                settings=settings,
+                events=list(dict.fromkeys(events)),
+                seq=next(self._seq),
+                plan=plan,
             )
             answer = {"Call": copy.deepcopy(obj)}
         self._created("call", sid)
@@ -518,7 +562,8 @@ class SimState:
             obj["Status"] = status
             obj["DateUpdated"] = ended
             obj["EndTime"] = ended
-            obj["Duration"] = str(duration)
+            # Unanswered calls last 0 seconds, whatever duration the caller passed.
+            obj["Duration"] = str(duration if answered else 0)
             minutes = math.ceil(duration / 60) if answered else 0
             obj["Price"] = f"{minutes * CALL_PRICE_PER_MINUTE:.3f}"
             obj["AnsweredBy"] = answered_by if answered else None
@@ -591,6 +636,91 @@ class SimState:
             fields["PreSignedRecordingUrl"] = self._public_call(record)["PreSignedRecordingUrl"]
         return PendingCallback(url, media_type, fields, "call", obj["Sid"])
 
+    def call_legs(self, call_sid: str) -> dict[str, Any]:
+        """``GET Calls/<sid>/Legs`` (reference §4.1; the shape is UNCONFIRMED): one entry per
+        leg dialled, leg 1 to ``From`` and leg 2 to ``To``, in the ``{"Leg": {...}}`` form the
+        ``Details`` block uses."""
+        with self.lock:
+            record = self._calls.get(call_sid)
+            if record is None:
+                raise ApiError(404, f"Call {call_sid} not found")
+            obj = record.obj
+            legs = [
+                {
+                    "Leg": {
+                        "Id": 1,
+                        "To": obj["From"],
+                        "Status": record.leg1_status,
+                        "OnCallDuration": record.leg1_duration,
+                        "AnsweredBy": "NA",
+                    }
+                }
+            ]
+            if obj["To"] is not None and record.leg2_status is not None:
+                legs.append(
+                    {
+                        "Leg": {
+                            "Id": 2,
+                            "To": obj["To"],
+                            "Status": record.leg2_status,
+                            "OnCallDuration": record.leg2_duration,
+                            "AnsweredBy": record.answered_by,
+                        }
+                    }
+                )
+        return {"Legs": legs}
+
+    # --- progression by plan ---------------------------------------------------------------
+
+    def unfinished(self) -> list[tuple[CallbackKind, str]]:
+        """Every call and SMS not yet in a final state, oldest first."""
+        with self.lock:
+            items: list[tuple[int, CallbackKind, str]] = [
+                (record.seq, "call", sid)
+                for sid, record in self._calls.items()
+                if record.obj["Status"] not in CALL_TERMINAL
+            ]
+            items += [
+                (record.seq, "sms", sid)
+                for sid, record in self._messages.items()
+                if record.obj["Status"] not in SMS_TERMINAL
+            ]
+        return [(kind, sid) for _, kind, sid in sorted(items)]
+
+    def kind_of(self, sid: str) -> CallbackKind:
+        """Whether ``sid`` is a call or an SMS; KeyError when it is neither."""
+        with self.lock:
+            if sid in self._calls:
+                return "call"
+            if sid in self._messages:
+                return "sms"
+        raise KeyError(f"no call or SMS with Sid {sid!r}")
+
+    def advance(self, sid: str) -> tuple[bool, list[PendingCallback]]:
+        """Move one item a step along its plan: an SMS ``queued → sending → submitted →`` its
+        final status, a call to its final status. Returns (whether it is now final, callbacks);
+        an item already final does not move."""
+        with self.lock:
+            if self.kind_of(sid) == "call":
+                record = self._calls[sid]
+                if record.obj["Status"] in CALL_TERMINAL:
+                    return True, []
+                plan = record.plan
+                return True, self.complete_call(
+                    sid, plan.status, plan.duration or 1, plan.answered_by, None
+                )
+            message = self._messages[sid]
+            status = message.obj["Status"]
+            if status in SMS_TERMINAL:
+                return True, []
+            step = SMS_STEPS.index(status) + 1 if status in SMS_STEPS else len(SMS_STEPS)
+            if step < len(SMS_STEPS):
+                self.deliver_sms(sid, SMS_STEPS[step])
+                return False, []
+            sms_plan = message.plan
+            pending = self.deliver_sms(sid, sms_plan.status, sms_plan.detailed_status_code)
+            return True, [] if pending is None else [pending]
+
     # --- number metadata --------------------------------------------------------------------
 
     def number_info(self, number: str) -> dict[str, Any]:
@@ -651,7 +781,7 @@ class SimState:
 
     # --- SMS --------------------------------------------------------------------------------
 
-    _SMS_EMPTY_CODES: ClassVar[dict[str, int]] = {"From": 40205, "Body": 40200, "To": 40203}
+    _SMS_MANDATORY: ClassVar[dict[str, int | None]] = {"From": 40205, "Body": 40200, "To": 40203}
 
     def _sms_options(self, form: Form) -> None:
         """Validate the options single and bulk sends share; 400 on the first bad one."""
@@ -667,14 +797,28 @@ class SimState:
         )
         _check_url(form, "StatusCallback", 40500)
 
+    def _sms_from(self, from_: str) -> str:
+        """``From`` as Exotel echoes it: ``<ExoPhone>/<SenderID>`` for a sender ID (§5.1)."""
+        if is_phone_number(from_) or "/" in from_:
+            return from_
+        return f"{self.exophone}/{from_}"
+
     def _new_sms(self, from_: str, to: str, body: str, settings: dict[str, str]) -> dict[str, Any]:
         sid = _new_sid()
         now = now_ist()
         unicode = settings.get("EncodingType") == "unicode"
+        # The core's counter, so the simulator's SmsUnits and notifykit's report always agree;
+        # imported here so that importing the simulator (like the client) loads no notifykit.
+        from notifykit.text.sms import analyze_sms
+
+        segments = analyze_sms(body, encoding="UCS-2" if unicode else None).segments
+        promotional = settings.get("SmsType") == "promotional"
+        dnd = promotional and self.number_info(to)["Numbers"]["DND"] == "Yes"
+        plan = self.rules.plan_sms(to, dnd=dnd)
         obj: dict[str, Any] = {
             "Sid": sid,
             "AccountSid": self.account_sid,
-            "From": from_,
+            "From": self._sms_from(from_),
             "To": e164_form(to),
             "Body": body,
             "Status": "queued",
@@ -687,18 +831,20 @@ class SimState:
             "Direction": "outbound-api",
             "ApiVersion": None,
             "Uri": self._uri(f"SMS/Messages/{sid}.json"),
-            "SmsUnits": sms_units(body, unicode=unicode),
+            "SmsUnits": max(segments, 1),
         }
         with self.lock:
             self._messages[sid] = SmsRecord(
-                obj=obj, settings=settings, unicode=unicode, seq=next(self._seq)
+                obj=obj, settings=settings, unicode=unicode, seq=next(self._seq), plan=plan
             )
         self._created("sms", sid)
         return {"SMSMessage": copy.deepcopy(obj)}
 
     def send_sms(self, form: Form) -> Any:
         """``POST Sms/send``: one SMS, or the same body to many numbers (bulk static)."""
-        _reject_empty(form, self._SMS_EMPTY_CODES, 40501)
+        form = _clean(
+            form, mandatory=self._SMS_MANDATORY, arrays=("To",), array_code=ARRAY_FOR_STRING
+        )
         from_ = _last(form, "From")
         body = _last(form, "Body")
         recipients = array_field(form, "To")
@@ -729,7 +875,7 @@ class SimState:
 
     def bulk_send(self, form: Form) -> list[Any]:
         """``POST Sms/bulksend``: a different body per number, answered item by item."""
-        _reject_empty(form, {"From": 40205}, 40501)
+        form = _clean(form, mandatory={"From": 40205}, array_code=ARRAY_FOR_STRING)
         if "Messages" in form or "Messages[]" in form:
             raise ApiError(400, "Messages must be an array", 40208)
         messages = nested_array(form, "Messages")

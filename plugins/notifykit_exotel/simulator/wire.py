@@ -1,20 +1,26 @@
-"""Wire helpers for the simulator: form parsing, array fields, JSON/XML bodies, numbers, SMS units.
+"""Wire helpers for the simulator: form parsing, array fields, JSON/XML bodies, numbers.
+
+Form bodies are parsed by werkzeug (urlencoded and multipart alike); SMS segment counting is the
+core's :func:`notifykit.text.sms.analyze_sms`, so the simulator and the report never disagree.
 
 Everything here is pure (no server, no state) so the HTTP layer and the API logic can share it.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
+import io
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
 
 #: Exotel stamps every time in IST without a zone designator.
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -60,48 +66,60 @@ def now_ist() -> str:
 # --- request bodies --------------------------------------------------------------------------
 
 
-def _append(form: Form, key: str, value: str) -> None:
-    form.setdefault(key, []).append(value)
+class BodyError(ValueError):
+    """A request body the simulator cannot decode (answered with 400, never a dropped socket)."""
+
+
+#: The most multipart parts a form may have: a bulk send of 100 messages with 10 keys each fits.
+MAX_FORM_PARTS = 2000
 
 
 def parse_urlencoded(text: str) -> Form:
-    """Parse a query string or urlencoded body, keeping key order, repeats and blank values."""
+    """Parse a query string, keeping key order, repeats and blank values."""
     form: Form = {}
     for key, value in parse_qsl(text, keep_blank_values=True):
-        _append(form, key, value)
+        form.setdefault(key, []).append(value)
     return form
 
 
-def parse_multipart(body: bytes, content_type: str) -> Form:
-    """Parse a ``multipart/form-data`` body into fields (file parts are kept as decoded text).
+def _as_form(multi: MultiDict[str, str]) -> Form:
+    return {key: list(values) for key, values in multi.lists()}
 
-    The stdlib ``email`` parser does the MIME work: ``cgi`` is deprecated and would turn into an
-    error under the test suite's ``filterwarnings = error``.
+
+def parse_form(body: bytes, content_type: str, *, max_bytes: int | None = None) -> Form:
+    """Parse a request body as urlencoded or multipart form data, with werkzeug's parser.
+
+    Keeps key order, repeated keys and blank values; file parts are kept as text fields. A media
+    type other than the two form types gives no fields (the body is still recorded). Raises
+    :class:`BodyError` for a body that cannot be decoded: malformed multipart, a missing
+    boundary, bytes that are not UTF-8.
     """
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
-    form: Form = {}
-    if not message.is_multipart():
-        return form
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        raw = payload if isinstance(payload, bytes) else b""
-        charset = part.get_content_charset() or "utf-8"
-        _append(form, name, raw.decode(charset, errors="replace"))
+    if not body:
+        return {}
+    media_type, options = parse_options_header(content_type)
+    media_type = media_type.lower()
+    if media_type == "":
+        media_type = "application/x-www-form-urlencoded"  # what curl -d and old clients mean
+    if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {}
+    parser = FormDataParser(
+        max_content_length=max_bytes,
+        max_form_memory_size=max_bytes,
+        max_form_parts=MAX_FORM_PARTS,
+        silent=False,
+    )
+    try:
+        _, fields, files = parser.parse(io.BytesIO(body), media_type, len(body), options)
+        form = _as_form(fields)
+        for name, storages in files.lists():
+            for storage in storages:
+                form.setdefault(name, []).append(storage.read().decode("utf-8"))
+    except (ValueError, HTTPException) as err:
+        # UnicodeDecodeError is a ValueError; werkzeug raises ValueError for broken multipart
+        # and RequestEntityTooLarge (an HTTPException) for too many parts.
+        kind = "multipart form data" if media_type.startswith("multipart") else "a urlencoded form"
+        raise BodyError(f"the request body is not valid {kind} in UTF-8: {err}") from None
     return form
-
-
-def parse_form(body: bytes, content_type: str) -> Form:
-    """Parse a request body as urlencoded or multipart form data; anything else gives no fields."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type == "multipart/form-data":
-        return parse_multipart(body, content_type)
-    if media_type in ("application/x-www-form-urlencoded", ""):
-        return parse_urlencoded(body.decode("utf-8", errors="replace"))
-    return {}
 
 
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z]+)\[(?P<index>\d*)\]$")
@@ -219,58 +237,46 @@ GATEWAY_PAGE = (
 
 _E164 = re.compile(r"^\+\d{8,15}$")
 _NATIONAL = re.compile(r"^0\d{6,14}$")
+#: An Indian mobile without its ``+``: ``919876543210`` (several published clients strip it).
+_INDIA_NO_PLUS = re.compile(r"^91[6-9]\d{9}$")
+#: A bare 10-digit Indian mobile: ``9876543210``.
+_INDIA_BARE = re.compile(r"^[6-9]\d{9}$")
 
 
 def is_phone_number(value: str) -> bool:
-    """Whether ``value`` looks like a number Exotel dials: E.164, or 0-prefixed national digits."""
-    return bool(_E164.match(value) or _NATIONAL.match(value))
+    """Whether ``value`` is a number Exotel would dial.
 
-
-def national_form(number: str) -> str:
-    """Exotel's echo of an Indian number in calls: ``+919876543210`` becomes ``09876543210``."""
-    if number.startswith("+91") and len(number) == 13:
-        return "0" + number[3:]
-    return number
+    The reference asks for E.164 "preferably" and says Exotel matches other forms to a country,
+    so besides ``+919876543210`` and 0-prefixed national numbers (``09876543210``, landlines with
+    their STD code) this accepts an Indian mobile with the ``+`` stripped (``919876543210``) and a
+    bare 10-digit Indian mobile (``9876543210``). Letters, short codes and stray digits are not
+    numbers.
+    """
+    return any(pattern.match(value) for pattern in (_E164, _NATIONAL, _INDIA_NO_PLUS, _INDIA_BARE))
 
 
 def e164_form(number: str) -> str:
-    """An Indian national number in E.164 (``09876543210`` → ``+919876543210``); others as given."""
+    """An Indian number in E.164 (``09876543210``, ``919876543210``, ``9876543210`` all become
+    ``+919876543210``); other numbers as given."""
     if number.startswith("+"):
         return number
+    if _INDIA_NO_PLUS.match(number):
+        return "+" + number
     digits = number.lstrip("0")
     if len(digits) == 10:
         return "+91" + digits
     return number
 
 
+def national_form(number: str) -> str:
+    """Exotel's echo of an Indian number in calls: ``+919876543210`` (or ``919876543210``,
+    ``9876543210``) becomes ``09876543210``; other numbers as given."""
+    e164 = e164_form(number)
+    if e164.startswith("+91") and len(e164) == 13:
+        return "0" + e164[3:]
+    return number
+
+
 def last_digits(number: str, count: int = 10) -> str:
     """The trailing ``count`` digits, for comparing numbers written in different forms."""
     return re.sub(r"\D", "", number)[-count:]
-
-
-# --- SMS units -------------------------------------------------------------------------------
-
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = set("^{}\\[~]|€\f")
-
-
-def needs_unicode(body: str) -> bool:
-    """Whether the body has a character outside the GSM-7 alphabet (so it goes out as UCS-2)."""
-    return any(ch not in _GSM7_BASIC and ch not in _GSM7_EXTENSION for ch in body)
-
-
-def sms_units(body: str, *, unicode: bool = False) -> int:
-    """How many SMS parts the body takes: GSM-7 160/153 per part, UCS-2 70/67 per part."""
-    if unicode or needs_unicode(body):
-        length = len(body.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    else:
-        # Extension characters take an escape septet as well.
-        length = sum(2 if ch in _GSM7_EXTENSION else 1 for ch in body)
-        single, multi = 160, 153
-    if length <= single:
-        return 1
-    return math.ceil(length / multi)

@@ -1,0 +1,283 @@
+"""The simulator's admin API: inspect and steer a running simulator over HTTP, with JSON.
+
+Served on the simulator's own loopback port under the reserved prefix ``/_sim`` (Exotel's paths
+all start with ``/v1/``), so a simulator started from the command line can be driven from a shell,
+another language or a test in another process. Admin requests need no credentials (the simulator
+listens on loopback only), are not recorded among ``requests`` and do not count against the rate
+limit. Every answer is JSON; an error is ``{"error": "<what is wrong and how to fix it>"}``. The
+endpoints are listed in ``docs/simulator.md`` and by ``GET /_sim``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .models import Fault
+from .wire import parse_urlencoded, to_json
+
+if TYPE_CHECKING:
+    from .server import Answer, ExotelSimulator
+
+#: (method, path after /_sim) -> what it does; ``GET /_sim`` answers this table.
+ENDPOINTS: dict[str, str] = {
+    "GET /_sim": "this list, the account SID and the base URL",
+    "GET /_sim/requests": "recorded requests; filters ?to=<number>&method=<M>&path=<regex>",
+    "DELETE /_sim/requests": "forget recorded requests and callback attempts",
+    "GET /_sim/callbacks": "status callback attempts",
+    "GET /_sim/calls": "every call, by Sid",
+    "GET /_sim/messages": "every SMS, by Sid",
+    "GET /_sim/faults": "pending injected faults",
+    "POST /_sim/faults": 'inject: {"status": 503, "code": 35008, "retry_after": 2, '
+    '"delay": 0, "drop": false, "non_json": false, "method": "POST", "path": "Sms/send", '
+    '"times": 1 | "fraction": 0.1, "seed": 7}',
+    "DELETE /_sim/faults": "remove every fault",
+    "GET /_sim/rules": "outcome rules",
+    "POST /_sim/rules/outcome": '{"number": "+919876543210", "outcome": "busy", "kind": '
+    '"call"|"sms" (optional), "duration": 30, "detailed_status_code": 23035}',
+    "POST /_sim/rules/fraction": '{"outcome": "failed", "fraction": 0.2, "kind": "sms", "seed": 7}',
+    "POST /_sim/rules/dnd": '{"number": "+919876543210", "dnd": true}',
+    "DELETE /_sim/rules": "forget outcome rules",
+    "POST /_sim/advance": '{"sid": "<sid>"} or {} for all: one step; answers the callbacks',
+    "POST /_sim/complete": '{"sid": "<sid>"} or {} for all: to the final state',
+    "GET /_sim/config": "rate limit, Retry-After, auto-progress settings",
+    "PATCH /_sim/config": '{"rate_limit": 200, "rate_window": 60, "retry_after": true, '
+    '"auto_progress": true, "progress_delay": 0.5, "call_duration": 17}',
+    "POST /_sim/reset": "back to a fresh account (requests, calls, SMS, rules, faults)",
+}
+
+
+class AdminError(Exception):
+    """An admin request the simulator cannot act on: answered ``status`` with the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json(status: int, payload: Any) -> Answer:
+    from .server import Answer
+
+    return Answer(status, to_json(payload), "application/json", {})
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise AdminError(400, f"the body is not JSON ({err}): send a JSON object") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, 'the body must be a JSON object, e.g. {"sid": "..."}')
+    return data
+
+
+def _take(data: dict[str, Any], key: str, types: tuple[type, ...], required: bool = False) -> Any:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise AdminError(400, f"{key!r} is required")
+        return None
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        names = " or ".join(t.__name__ for t in types)
+        raise AdminError(400, f"{key!r} must be {names}, not {value!r}")
+    return value
+
+
+def _only(data: dict[str, Any], *allowed: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise AdminError(
+            400, f"unknown field(s) {', '.join(unknown)}: this endpoint takes {', '.join(allowed)}"
+        )
+
+
+def _config(sim: ExotelSimulator) -> dict[str, Any]:
+    return {
+        "sid": sim.sid,
+        "base_url": sim.base_url,
+        "rate_limit": sim.rate_limit,
+        "rate_window": sim.rate_window,
+        "retry_after": sim.retry_after,
+        "auto_progress": sim.auto_progress,
+        "progress_delay": sim.progress_delay,
+        "call_duration": sim.call_duration,
+    }
+
+
+def _patch_config(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(
+        data,
+        "rate_limit",
+        "rate_window",
+        "retry_after",
+        "auto_progress",
+        "progress_delay",
+        "call_duration",
+    )
+    rate_limit = _take(data, "rate_limit", (int,))
+    rate_window = _take(data, "rate_window", (int, float))
+    delay = _take(data, "progress_delay", (int, float))
+    duration = _take(data, "call_duration", (int,))
+    if rate_limit is not None and rate_limit < 1:
+        raise AdminError(400, "rate_limit must be at least 1")
+    if rate_window is not None and rate_window <= 0:
+        raise AdminError(400, "rate_window must be > 0 seconds")
+    if delay is not None and delay < 0:
+        raise AdminError(400, "progress_delay must be >= 0 seconds")
+    if duration is not None and duration < 1:
+        raise AdminError(400, "call_duration must be at least 1 second")
+    retry_after = _take(data, "retry_after", (bool,))
+    auto = _take(data, "auto_progress", (bool,))
+    if rate_limit is not None:
+        sim.rate_limit = rate_limit
+    if rate_window is not None:
+        sim.rate_window = float(rate_window)
+    if retry_after is not None:
+        sim.retry_after = retry_after
+    if auto is not None:
+        sim.auto_progress = auto
+    if delay is not None:
+        sim.progress_delay = float(delay)
+    if duration is not None:
+        sim.call_duration = duration
+    return _config(sim)
+
+
+def _inject(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    times = _take(data, "times", (int,))
+    fraction = _take(data, "fraction", (int, float))
+    seed = _take(data, "seed", (int,))
+    fields = {k: v for k, v in data.items() if k not in ("times", "fraction", "seed")}
+    try:
+        fault = Fault.from_dict(fields)
+        sim.inject(fault, times, fraction=fraction, seed=seed)
+    except (TypeError, ValueError) as err:
+        raise AdminError(400, str(err)) from None
+    return {"faults": sim.faults}
+
+
+def _outcome(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "outcome", "kind", "duration", "detailed_status_code")
+    kind = _take(data, "kind", (str,))
+    if kind not in (None, "call", "sms"):
+        raise AdminError(400, f"kind must be 'call' or 'sms', not {kind!r}")
+    try:
+        sim.set_outcome(
+            _take(data, "number", (str,), required=True),
+            _take(data, "outcome", (str,), required=True),
+            kind=kind,
+            duration=_take(data, "duration", (int,)),
+            detailed_status_code=_take(data, "detailed_status_code", (int,)),
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return sim.rules
+
+
+def _fraction(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "outcome", "fraction", "kind", "seed")
+    kind = _take(data, "kind", (str,))
+    if kind not in (None, "call", "sms"):
+        raise AdminError(400, f"kind must be 'call' or 'sms', not {kind!r}")
+    try:
+        sim.set_outcome_fraction(
+            _take(data, "outcome", (str,), required=True),
+            float(_take(data, "fraction", (int, float), required=True)),
+            kind=kind,
+            seed=_take(data, "seed", (int,)),
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return sim.rules
+
+
+def _dnd(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "dnd")
+    number = _take(data, "number", (str,), required=True)
+    dnd = _take(data, "dnd", (bool,))
+    sim.mark_dnd(number, True if dnd is None else dnd)
+    return {"number": number, "dnd": True if dnd is None else dnd}
+
+
+def _step(sim: ExotelSimulator, data: dict[str, Any], whole: bool) -> dict[str, Any]:
+    _only(data, "sid")
+    sid = _take(data, "sid", (str,))
+    try:
+        attempts = sim.complete(sid) if whole else sim.advance(sid)
+    except KeyError:
+        raise AdminError(404, f"no call or SMS with Sid {sid!r}") from None
+    return {"callbacks": [attempt.to_dict() for attempt in attempts]}
+
+
+def _requests(sim: ExotelSimulator, query_text: str) -> dict[str, Any]:
+    query = {key: values[-1] for key, values in parse_urlencoded(query_text).items()}
+    unknown = sorted(set(query) - {"to", "method", "path"})
+    if unknown:
+        raise AdminError(400, f"unknown filter(s) {', '.join(unknown)}: use to, method, path")
+    method, path = query.get("method"), query.get("path")
+    if "to" in query:
+        found = sim.requests_to(query["to"], method=method, path=path)
+    else:
+        try:
+            pattern = re.compile(path) if path else None
+        except re.error as err:
+            raise AdminError(400, f"path {path!r} is not a regex: {err}") from None
+        found = [
+            r
+            for r in sim.requests
+            if (method is None or r.method == method.upper())
+            and (pattern is None or pattern.search(r.path))
+        ]
+    return {"count": len(found), "requests": [r.to_dict() for r in found]}
+
+
+def _then(action: Callable[[], None], answer: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        action()
+        return answer()
+
+    return run
+
+
+def serve_admin(
+    sim: ExotelSimulator, method: str, path: str, query_text: str, body: bytes
+) -> Answer:
+    """Answer one admin request (``path`` starts with ``/_sim``)."""
+    route = path[len("/_sim") :].rstrip("/") or ""
+    key = f"{method} /_sim{route}"
+    handlers: dict[str, Callable[[], Any]] = {
+        "GET /_sim": lambda: {"sid": sim.sid, "base_url": sim.base_url, "endpoints": ENDPOINTS},
+        "GET /_sim/requests": lambda: _requests(sim, query_text),
+        "DELETE /_sim/requests": _then(sim.clear, lambda: {"cleared": True}),
+        "GET /_sim/callbacks": lambda: {"callbacks": [c.to_dict() for c in sim.callbacks]},
+        "GET /_sim/calls": lambda: {"calls": sim.calls},
+        "GET /_sim/messages": lambda: {"messages": sim.messages},
+        "GET /_sim/faults": lambda: {"faults": sim.faults},
+        "POST /_sim/faults": lambda: _inject(sim, _object(body)),
+        "DELETE /_sim/faults": _then(sim.clear_faults, lambda: {"faults": []}),
+        "GET /_sim/rules": lambda: sim.rules,
+        "POST /_sim/rules/outcome": lambda: _outcome(sim, _object(body)),
+        "POST /_sim/rules/fraction": lambda: _fraction(sim, _object(body)),
+        "POST /_sim/rules/dnd": lambda: _dnd(sim, _object(body)),
+        "DELETE /_sim/rules": _then(sim.clear_rules, lambda: sim.rules),
+        "POST /_sim/advance": lambda: _step(sim, _object(body), whole=False),
+        "POST /_sim/complete": lambda: _step(sim, _object(body), whole=True),
+        "GET /_sim/config": lambda: _config(sim),
+        "PATCH /_sim/config": lambda: _patch_config(sim, _object(body)),
+        "POST /_sim/reset": _then(sim.reset, lambda: {"reset": True}),
+    }
+    handler = handlers.get(key)
+    if handler is None:
+        known = [k for k in ENDPOINTS if k.split(" ", 1)[1] == f"/_sim{route}"]
+        if known:
+            allowed = ", ".join(k.split(" ", 1)[0] for k in known)
+            return _json(405, {"error": f"{method} is not allowed on {path}: use {allowed}"})
+        return _json(404, {"error": f"no admin endpoint {path}: GET /_sim lists them"})
+    try:
+        return _json(200, handler())
+    except AdminError as err:
+        return _json(err.status, {"error": str(err)})
