@@ -849,6 +849,15 @@ class _Loader:
                 f"template {name!r} ({engine.locate(name)}, line {err.lineno}) has a syntax "
                 f"error: {err.message}",
             )
+        except RecursionError:
+            # Nothing is evaluated while compiling (no constant folding), but a deeply nested
+            # expression still recurses in Jinja's parser.
+            self.ctx.problem(
+                node,
+                path,
+                f"template {name!r} ({engine.locate(name)}) nests too deeply to compile; "
+                "split its expressions up",
+            )
 
 
 def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:

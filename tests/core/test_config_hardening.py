@@ -334,3 +334,27 @@ def test_the_example_config_checks_in_a_dry_run_without_secrets():
         root / "config.example.yaml", registry=registry, dry_run=True, environ={"EXOTEL_SID": "A"}
     )
     assert config.warnings == ()
+
+
+# -- templates at load time ---------------------------------------------------------------------
+
+
+def test_a_template_too_deep_to_compile_is_a_config_problem(tmp_path, registry, env):
+    path = write(tmp_path, GOOD)
+    (tmp_path / "tpl" / "db_down.sms.j2").write_text("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry=registry, environ=env)
+    [problem] = info.value.problems
+    assert (problem.line, problem.path) == (37, "events.db.down.template")
+    assert "nests too deeply to compile" in problem.message
+
+
+def test_loading_evaluates_no_template_expression(tmp_path, registry, env):
+    # Jinja's constant folding would compute this while compiling, i.e. while loading.
+    path = write(tmp_path, GOOD)
+    (tmp_path / "tpl" / "db_down.sms.j2").write_text("{{ 'a'|center(10**6) }}{{ 9**(9**9) }}")
+    outcome = load_in_child(path)
+    # The child has no environment: the only problems are the two unset variables.
+    assert outcome["error"] == "ConfigError"
+    assert all("NK_" in msg for _line, msg in outcome["problems"])  # type: ignore[union-attr]
+    assert float(outcome["seconds"]) < 2.0, outcome  # type: ignore[arg-type]
