@@ -213,7 +213,6 @@ def test_escapes_and_lone_dollars():
 # -- secrets ------------------------------------------------------------------------------------
 
 TOKEN = "s3cr3t-exotel-token-value"
-SECRET_ENV = {"NK_SID": "ACxyz", "NK_TOKEN": TOKEN, "EXOTEL_TOKEN": TOKEN}
 
 
 def assert_nowhere(err: ConfigError, secret: str) -> None:
@@ -224,34 +223,45 @@ def assert_nowhere(err: ConfigError, secret: str) -> None:
     assert secret not in str(pickle.loads(pickle.dumps(err)))
 
 
+@pytest.mark.parametrize("var", ["EXOTEL_TOKEN", "NK_T1"])  # named like a secret, or not
 @pytest.mark.parametrize(
     ("replace", "with_"),
     [
         # the token read into a non-secret field that rejects it, before the token field
-        ("region: mumbai", "region: ${EXOTEL_TOKEN}"),
+        ("region: mumbai", "region: ${VAR}"),
         # ...and after it, in another section, with a "did you mean" on the way
-        ("severity: warning\n", "severity: ${EXOTEL_TOKEN}\n"),
+        ("severity: warning\n", "severity: ${VAR}\n"),
         # into a plugin's key, as a phone number
-        ('connect_to: "+919800000000"', "connect_to: ${EXOTEL_TOKEN}"),
+        ('connect_to: "+919800000000"', "connect_to: ${VAR}"),
         # as a name that matches nothing
-        ("    account: main\n    dlt", "    account: ${EXOTEL_TOKEN}\n    dlt"),
-        # as a provider
-        ("provider: exotel", "provider: ${EXOTEL_TOKEN}"),
+        ("    account: main\n    dlt", "    account: ${VAR}\n    dlt"),
+        # as a channel type, with the account's token read later
+        ("type: exotel-call", "type: ${VAR}"),
     ],
 )
-def test_a_secret_never_appears_in_config_errors(tmp_path, registry, replace, with_):
-    text = GOOD.replace("token: ${NK_TOKEN}", "token: ${EXOTEL_TOKEN}").replace(replace, with_)
-    if "provider:" in with_:
-        # the account holding the token field is not read; a second account is
-        text = text.replace(
-            "channels:\n",
-            "  other:\n    provider: exotel\n    sid: x\n    token: ${NK_TOKEN}\nchannels:\n",
-            1,
-        )
-    path = write(tmp_path, text)
+def test_a_secret_never_appears_in_config_errors(tmp_path, registry, var, replace, with_):
+    text = GOOD.replace("token: ${NK_TOKEN}", "token: ${VAR}").replace(replace, with_)
+    path = write(tmp_path, text.replace("VAR", var))
     with pytest.raises(ConfigError) as info:
-        load_config(path, registry=registry, environ=SECRET_ENV)
+        load_config(path, registry=registry, environ={"NK_SID": "ACxyz", var: TOKEN})
     assert "***" in str(info.value), str(info.value)  # the problem is still reported
+    assert_nowhere(info.value, TOKEN)
+
+
+def test_a_secret_used_before_any_secret_field_reads_it_is_scrubbed(tmp_path, registry):
+    # The provider is the token: its account's fields are never read, so only the other
+    # account's token field makes the value a secret, after the problem was recorded.
+    text = GOOD.replace("token: ${NK_TOKEN}", "token: x").replace(
+        "provider: exotel", "provider: ${NK_T1}"
+    )
+    text = text.replace(
+        "channels:\n",
+        "  other:\n    provider: exotel\n    sid: y\n    token: ${NK_T1}\nchannels:\n",
+        1,
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), registry=registry, environ={"NK_T1": TOKEN})
+    assert "unknown provider '***'" in str(info.value)
     assert_nowhere(info.value, TOKEN)
 
 
