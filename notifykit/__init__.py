@@ -18,6 +18,7 @@ _LAZY = {
     "anotify": "notifykit.notifier",
     "configure": "notifykit.notifier",
     "get_notifier": "notifykit.notifier",
+    "reset": "notifykit.notifier",
     "NotifyHandler": "notifykit.handler",
     "hookimpl": "notifykit.hookspecs",
     "hookspec": "notifykit.hookspecs",
@@ -125,6 +126,9 @@ if TYPE_CHECKING:
     )
     from notifykit.notifier import (
         notify as notify,
+    )
+    from notifykit.notifier import (
+        reset as reset,
     )
     from notifykit.plugins import (
         get_plugin_manager as get_plugin_manager,

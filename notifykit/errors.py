@@ -39,6 +39,11 @@ class ConfigError(NotifykitError):
         head = f"{count} problem{'s' if count != 1 else ''} in configuration"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[ConfigProblem]], dict[str, object]]:
+        # The default pickling calls ConfigError(message), which read the message's characters
+        # as problems; rebuild from the problems, which give the same message.
+        return (type(self), (self.problems,), dict(self.__dict__))
+
 
 class TemplateError(NotifykitError):
     """Base class of template problems; ``template`` names the template concerned."""

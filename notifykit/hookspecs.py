@@ -16,7 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from notifykit.channels import ChannelType, Provider
-    from notifykit.report import Delivery, Notification
+    from notifykit.report import Delivery, DeliveryState, Notification
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -85,13 +85,33 @@ def before_delivery(delivery: Delivery, notification: Notification) -> str | Non
 
 @hookspec
 def after_delivery(delivery: Delivery, notification: Notification) -> None:
-    """Observe the result of a delivery (logging, metrics, audit trails).
+    """Observe the result of a delivery attempt (logging, metrics, audit trails).
 
-    Called once per delivery, whatever its status (``sent``, ``failed``, ``unknown``, ``skipped``,
-    ``dry-run``), after its channel's batch was sent. Exceptions raised here are logged on the
-    ``notifykit`` logger and otherwise ignored: they cannot change the report, nor keep the
-    other implementations from being called.
+    Called once per delivery and attempt, after its batch was sent and the outcome recorded in
+    the ledger, whatever its state: ``sent``, ``failed``, ``unknown``, ``skipped``, ``pending``
+    (rescheduled for a retry; ``delivery.attempts`` says how many were made; in a dry run,
+    planned and deliberately not sent). Exceptions raised here are logged on the ``notifykit``
+    logger and otherwise ignored: they cannot change the report, nor keep the other
+    implementations from being called.
 
     :param delivery: the final :class:`notifykit.Delivery`.
     :param notification: the whole notification.
+    """
+
+
+@hookspec
+def after_status_change(
+    delivery: Delivery, previous: DeliveryState, notification: Notification
+) -> None:
+    """Observe every change of a delivery's state after it was sent: its attempt's outcome
+    (``sending`` → ``sent``, ``failed``...), a status callback or a reconcile lookup (``sent`` →
+    ``delivered``, ``failed``), or recovery (``sending`` → ``unknown`` after a worker died).
+
+    Not called for ``pending`` → ``sending``, nor for events that change nothing (a duplicate or
+    late callback). Exceptions are logged and ignored, as for ``after_delivery``.
+
+    :param delivery: the delivery in its new state (``provider_status`` and ``provider_detail``
+        carry the provider's own words).
+    :param previous: the state it left.
+    :param notification: the notification it belongs to.
     """

@@ -1,73 +1,73 @@
-"""The :class:`Notifier`: resolves, renders, then sends a notification and reports every delivery.
+"""The :class:`Notifier`: the API an application uses. It plans a notification, records it in the
+ledger, and delivers it, now (:meth:`Notifier.notify`) or through a worker
+(:meth:`Notifier.submit`, :meth:`Notifier.worker`).
 
-``notify()`` works in two phases. First everything that can be the caller's mistake is checked, and
-raised as an exception, before anything is sent: the recipients are resolved (names, groups or raw
-numbers), the channels picked, every message rendered for every channel and checked by its channel
-(length, DLT pattern). Then, channel by channel, the message goes to all of that channel's
-recipients in one batch (so a provider can use its bulk endpoint), with the ``before_delivery`` and
-``after_delivery`` hooks around each delivery. Failures while sending are never raised: each is a
-``failed`` (or ``unknown``) delivery in the :class:`~notifykit.Report`.
+Data flows one way: notify → plan (:mod:`notifykit.plan`: everything that can be the caller's
+mistake is raised here, before anything is stored or sent) → ledger (:mod:`notifykit.ledger`: the
+notification and its deliveries in one transaction) → dispatch (:mod:`notifykit.worker`: hooks,
+``sending`` committed, ``channel.send``, the outcome recorded) → channel → provider client.
+Failures while sending are never raised: each is a ``failed`` (or ``unknown``) delivery in the
+:class:`~notifykit.Report`.
 
 Everything that can be done once is done in :meth:`Notifier.from_config`: config validation, the
 template engine (which caches compiled templates), the channel objects, groups expanded. Provider
-clients (one pooled client per account) are created on first use and shared.
+clients (one pooled client per account) and the ledger are opened on first use and shared.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from notifykit.channels import (
-    SEVERITIES,
-    Channel,
-    ChannelType,
-    DeliveryResult,
-    Message,
-    Recipient,
-)
-from notifykit.config.loader import Config, find_config, load_config, looks_like_phone
-from notifykit.config.schema import did_you_mean, parse_phone, scrubber
+from notifykit.channels.base import Channel, ChannelType, Recipient
+from notifykit.config.loader import Config, find_config, load_config
+from notifykit.config.schema import did_you_mean, scrubber
 from notifykit.errors import (
     ConfigError,
     ConfigProblem,
     NotificationError,
     NotifykitError,
-    PluginError,
-    RecipientError,
 )
+from notifykit.plan.planner import Plan, Planner, template_context
 from notifykit.plugins import Hooks, Registry, get_plugin_manager
-from notifykit.report import Delivery, Notification, Report
+from notifykit.report import Delivery, DeliveryState, Report, Submission
+from notifykit.worker.dispatch import Dispatcher
+from notifykit.worker.retry import RetryPolicy
 
-__all__ = ["Notifier", "anotify", "configure", "get_notifier", "notify", "template_context"]
+if TYPE_CHECKING:
+    from notifykit.ledger.base import Change, Ledger
+    from notifykit.worker.worker import Worker
+
+__all__ = [
+    "Notifier",
+    "anotify",
+    "configure",
+    "get_notifier",
+    "notify",
+    "reset",
+    "template_context",
+]
 
 logger = logging.getLogger("notifykit")
 #: One record per notification: INFO when every delivery succeeded, WARNING otherwise.
 delivery_logger = logging.getLogger("notifykit.deliveries")
+status_logger = logging.getLogger("notifykit.status")
 
 DataArg = Mapping[str, Any] | None
 ToArg = str | Iterable[str] | None
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """One channel's share of a notification: its prepared message and recipients."""
-
-    name: str
-    channel: Channel
-    channel_type: ChannelType
-    message: Message
-    recipients: tuple[Recipient, ...]
+#: how long notify() holds the deliveries it sends itself before a worker may take them over
+NOTIFY_LEASE = 60.0
 
 
 class _Context:
@@ -92,8 +92,8 @@ class Notifier:
     """Sends notifications as a configuration says. Build it with :meth:`from_config`.
 
     A Notifier is thread-safe and meant to live as long as the application: it holds the pooled
-    provider clients. Close it (or use it as a context manager) to release them, and to stop the
-    simulator in sandbox mode.
+    provider clients and the ledger. Close it (or use it as a context manager) to release them,
+    and to stop the simulator in sandbox mode.
     """
 
     def __init__(
@@ -105,6 +105,7 @@ class Notifier:
         account_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         exit_stack: ExitStack | None = None,
         extra_secrets: Iterable[str] = (),
+        store: str | None = None,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -114,28 +115,15 @@ class Notifier:
         self._closed = False
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._ledger: Ledger | None = None
+        self._store = store
+        self._owner = f"notify:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         overrides = account_overrides or {}
         self._account_settings: dict[str, Mapping[str, Any]] = {
             name: {**account.settings, **overrides.get(name, {})}
             for name, account in config.accounts.items()
         }
         self._scrub = scrubber([*config.secrets, *extra_secrets])
-        # Every phone number the config names, parsed once here: libphonenumber costs more than
-        # the rest of a notification, and a group of raw numbers would otherwise be parsed again
-        # on every notify().
-        self._numbers: dict[str, Recipient] = {}
-        config_targets = [
-            *config.defaults.to,
-            *(t for event in config.events.values() for t in event.to or ()),
-            *(m for members in config.groups.values() for m in members),
-        ]
-        for target in config_targets:
-            if looks_like_phone(target) and target not in self._numbers:
-                self._numbers[target] = self._raw_recipient(target)
-        self._groups: dict[str, tuple[Recipient, ...]] = {
-            name: tuple(config.recipients.get(m) or self._numbers[m] for m in members)
-            for name, members in config.groups.items()
-        }
         self._channel_types: dict[str, ChannelType] = {}
         self._channels: dict[str, Channel] = {}
         problems: list[ConfigProblem] = []
@@ -162,6 +150,19 @@ class Notifier:
         if problems:
             self.close()
             raise ConfigError(problems)
+        self.planner = Planner(config, self._channels, self._channel_types, self._scrub)
+        policies = {
+            name: RetryPolicy.from_settings(config.retry_for(name)) for name in self._channels
+        }
+        default_policy = RetryPolicy.from_settings(config.retry)
+        self.dispatcher = Dispatcher(
+            self._channels,
+            self._channel_types,
+            self._hooks,
+            self._scrub,
+            lambda channel: policies.get(channel, default_policy),
+            self.status_url,
+        )
 
     # -- construction -----------------------------------------------------------------------
 
@@ -174,6 +175,7 @@ class Notifier:
         dry_run: bool = False,
         plugin_manager: pluggy.PluginManager | None = None,
         environ: Mapping[str, str] | None = None,
+        store: str | None = None,
     ) -> Notifier:
         """Load and validate a config and build every channel.
 
@@ -181,9 +183,13 @@ class Notifier:
             ``$NOTIFYKIT_CONFIG`` or ``./notifykit.yaml``.
         :param sandbox: run against throwaway provider simulators (each provider's sandbox
             factory); account secrets and ``${VAR}`` references it replaces need not be set.
-        :param dry_run: render and route, but send nothing (deliveries are ``dry-run``).
+            The ledger is then in memory (a sandbox's messages do not belong in the real one).
+        :param dry_run: render and route, but send and store nothing (deliveries are
+            ``pending``).
         :param plugin_manager: the plugins to use (default: :func:`get_plugin_manager`).
         :param environ: the environment for ``${VAR}`` substitution (default ``os.environ``).
+        :param store: the ledger to use instead of the config's ``store:`` (a path or
+            ``:memory:``).
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -198,6 +204,7 @@ class Notifier:
         try:
             if sandbox:
                 overrides, secrets = _start_sandboxes(config, registry, stack)
+                store = store or ":memory:"
             return cls(
                 config,
                 registry,
@@ -205,23 +212,27 @@ class Notifier:
                 account_overrides=overrides,
                 exit_stack=stack,
                 extra_secrets=secrets,
+                store=store,
             )
         except BaseException:
             stack.close()
             raise
 
     def close(self) -> None:
-        """Close the provider clients and stop sandboxes. Idempotent."""
+        """Close the provider clients and the ledger, and stop sandboxes. Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             clients = list(self._clients.values())
             self._clients.clear()
+            ledger, self._ledger = self._ledger, None
         for client in clients:
             close = getattr(client, "close", None)
             if callable(close):
                 close()
+        if ledger is not None:
+            ledger.close()
         self._exit_stack.close()
 
     def __enter__(self) -> Notifier:
@@ -259,9 +270,48 @@ class Notifier:
                         f"accounts.{account}",
                         self._scrub(str(err)),
                     )
-                    raise ConfigError([problem]) from err
+                    raise ConfigError([problem]) from None
                 self._clients[account] = client
             return client
+
+    # -- the ledger -------------------------------------------------------------------------
+
+    @property
+    def store_location(self) -> str:
+        """Where the ledger is: the ``store`` given, the config's ``store:``, else
+        ``notifykit.db`` next to the config file (in memory for a config given as a mapping)."""
+        if self._store is not None:
+            return self._store
+        settings = self.config.store
+        if settings.implicit and not Path(self.config.source).is_file():
+            return ":memory:"
+        return settings.location
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger, opened (and migrated) on first use.
+
+        :raises LedgerError: it cannot be opened.
+        """
+        with self._lock:
+            if self._closed:
+                raise NotifykitError("this Notifier is closed")
+            if self._ledger is None:
+                from notifykit.ledger import open_ledger
+
+                settings = self.config.store
+                self._ledger = open_ledger(
+                    self.store_location,
+                    base_dir=self.config.base_dir,
+                    synchronous=settings.synchronous,
+                    busy_timeout=settings.busy_timeout,
+                )
+            return self._ledger
+
+    def status_url(self, token: str) -> str | None:
+        """The status callback URL of a batch token (``None`` without ``server.public_url``)."""
+        public = self.config.server.public_url
+        return f"{public}/status/{token}" if public else None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -272,7 +322,7 @@ class Notifier:
 
     def channel_type(self, channel: str) -> ChannelType:
         """The :class:`ChannelType` of a configured channel."""
-        self._check_channels([channel])
+        self.planner.check_channels([channel])
         return self._channel_types[channel]
 
     def client(self, account: str) -> Any:
@@ -283,7 +333,12 @@ class Notifier:
             )
         return self._client(account)
 
-    def notify(
+    def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
+        """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
+        person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
+        return self.planner.resolve_recipients(targets)
+
+    def plan(
         self,
         event: str,
         *,
@@ -292,24 +347,11 @@ class Notifier:
         to: ToArg = None,
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
-    ) -> Report:
-        """Send a notification for ``event`` and report what happened to every delivery.
-
-        Anything not given comes from the event's entry in ``events:``, then from ``defaults:``.
-
-        :param event: what happened, e.g. ``"db.down"``; also the template variable ``event``.
-        :param severity: ``info``, ``warning``, ``error`` or ``critical``.
-        :param data: the template's variables (also available as ``data`` in templates).
-        :param to: recipient names, group names, or phone numbers (E.164, or Indian national
-            numbers); a string is one recipient.
-        :param channels: channel names from ``channels:``.
-        :param template: the template name (``db_down`` renders ``db_down.sms`` for SMS channels
-            and ``db_down.voice`` for flow channels).
-        :raises RecipientError: an unknown recipient or group, or an invalid number.
-        :raises NotificationError: an unknown severity or channel, or no channel or recipient.
-        :raises TemplateError: a template is missing, fails to render, is too long or does not
-            match its DLT pattern. Nothing has been sent when any of these is raised.
-        """
+        key: str | None = None,
+    ) -> Plan:
+        """The :class:`~notifykit.plan.Plan` for a notification: what :meth:`notify` would
+        send, to whom, through which channel and with which provider options. Raises like
+        :meth:`notify`; stores and sends nothing."""
         event_config = self.config.events.get(event)
         defaults = self.config.defaults
         severity = severity or (event_config and event_config.severity) or defaults.severity
@@ -326,7 +368,61 @@ class Notifier:
                 event_config.to if event_config and event_config.to is not None else defaults.to
             )
         template = template or (event_config and event_config.template) or defaults.template
-        return self._run(event, severity, data, targets, channel_names, template, None)
+        return self.planner.plan(
+            event,
+            severity,
+            data,
+            targets,
+            channel_names,
+            template,
+            None,
+            key=key,
+            dry_run=self.dry_run,
+        )
+
+    def notify(
+        self,
+        event: str,
+        *,
+        severity: str | None = None,
+        data: DataArg = None,
+        to: ToArg = None,
+        channels: str | Iterable[str] | None = None,
+        template: str | None = None,
+        key: str | None = None,
+    ) -> Report:
+        """Send a notification for ``event`` now and report what happened to every delivery.
+
+        Anything not given comes from the event's entry in ``events:``, then from ``defaults:``.
+        The notification goes through the ledger first, so a crash while sending leaves its
+        deliveries for a worker (or ``unknown``), never a silent loss.
+
+        :param event: what happened, e.g. ``"db.down"``; also the template variable ``event``.
+        :param severity: ``info``, ``warning``, ``error`` or ``critical``.
+        :param data: the template's variables (also available as ``data`` in templates).
+        :param to: recipient names, group names, or phone numbers (E.164, or Indian national
+            numbers); a string is one recipient.
+        :param channels: channel names from ``channels:``.
+        :param template: the template name (``db_down`` renders ``db_down.sms`` for SMS channels
+            and ``db_down.voice`` for flow channels).
+        :param key: an idempotency key: a notification with a key already in the ledger is not
+            sent again (its report is returned).
+        :raises RecipientError: an unknown recipient or group, or an invalid number.
+        :raises NotificationError: an unknown severity or channel, or no channel or recipient.
+        :raises TemplateError: a template is missing, fails to render, is too long or does not
+            match its DLT pattern. Nothing has been sent when any of these is raised.
+        :raises LedgerError: the ledger cannot record it (nothing was sent).
+        """
+        plan = self.plan(
+            event,
+            severity=severity,
+            data=data,
+            to=to,
+            channels=channels,
+            template=template,
+            key=key,
+        )
+        return self._execute(plan)
 
     def send(
         self,
@@ -338,6 +434,7 @@ class Notifier:
         data: DataArg = None,
         severity: str = "info",
         event: str = "direct",
+        key: str | None = None,
     ) -> Report:
         """Send one message through one channel: a raw ``body``, or a rendered ``template``.
 
@@ -348,7 +445,51 @@ class Notifier:
         targets = _names(to) or ()
         if body is None and template is None:
             template = self.config.defaults.template
-        return self._run(event, severity, data, targets, (channel,), template, body)
+        plan = self.planner.plan(
+            event,
+            severity,
+            data,
+            targets,
+            (channel,),
+            template,
+            body,
+            key=key,
+            dry_run=self.dry_run,
+        )
+        return self._execute(plan)
+
+    def submit(
+        self,
+        event: str,
+        *,
+        severity: str | None = None,
+        data: DataArg = None,
+        to: ToArg = None,
+        channels: str | Iterable[str] | None = None,
+        template: str | None = None,
+        key: str | None = None,
+    ) -> Submission:
+        """Accept a notification for delivery by a worker (``notifykit worker``) and return at
+        once. Same arguments as :meth:`notify`; every caller mistake is raised before anything
+        is stored. When this returns, the notification and all its deliveries are in the
+        ledger, in one transaction.
+
+        :param key: an idempotency key: a second submit with the same key returns the first
+            submission with ``duplicate=True`` and stores nothing new.
+        :raises LedgerError: the ledger cannot record it (it was *not* accepted).
+        """
+        if self.dry_run:
+            raise NotificationError("a dry run stores nothing: submit() needs a real run")
+        plan = self.plan(
+            event,
+            severity=severity,
+            data=data,
+            to=to,
+            channels=channels,
+            template=template,
+            key=key,
+        )
+        return self.ledger.add(plan)
 
     async def anotify(
         self,
@@ -359,6 +500,7 @@ class Notifier:
         to: ToArg = None,
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
+        key: str | None = None,
     ) -> Report:
         """:meth:`notify` for asyncio code: the blocking work runs in a worker thread, so the event
         loop keeps running while messages are sent."""
@@ -372,248 +514,145 @@ class Notifier:
             to=to,
             channels=channels,
             template=template,
+            key=key,
         )
 
-    # -- planning: everything that can fail because of the caller, before sending -------------
+    def worker(self, **options: Any) -> Worker:
+        """A :class:`~notifykit.worker.Worker` on this Notifier's ledger (``threads``,
+        ``lease``, ``poll``, ``batch``, ``name``, ``clock``: defaults from ``worker:``)."""
+        from notifykit.worker.worker import Worker
 
-    def _check_channels(self, names: Sequence[str]) -> None:
-        for name in names:
-            if name not in self._channels:
-                hint = did_you_mean(name, self._channels)
-                known = ", ".join(self._channels) or "none"
-                raise NotificationError(
-                    f"no channel named {name!r}{hint}; configured channels: {known}"
+        return Worker(self, **options)
+
+    def history(self, *, limit: int = 20, state: str | DeliveryState | None = None) -> list[Report]:
+        """Notifications in the ledger, newest first, as :class:`Report` objects (``limit`` 0:
+        all; ``state``: only those with a delivery in that state)."""
+        wanted = None if state is None else _state(state)
+        return self.ledger.reports(limit=limit, state=wanted)
+
+    def report(self, notification_id: str) -> Report:
+        """One notification from the ledger, each delivery with its ``attempt_log`` and
+        ``events``. :raises LedgerError: no notification has that id."""
+        return self.ledger.report(notification_id, detail=True)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def handle_status_callback(self, token: str, body: bytes, content_type: str) -> int:
+        """Apply a provider's status callback for the batch ``token``; returns the HTTP status
+        to answer: 200 (applied, or a duplicate or late one: the provider must stop retrying),
+        404 (unknown token), 400 (a body that is not a status callback)."""
+        ledger = self.ledger
+        deliveries = ledger.by_token(token)
+        if not deliveries:
+            status_logger.warning("status callback for an unknown token rejected (404)")
+            return 404
+        channel_name = deliveries[0].channel
+        parse = getattr(self._channels.get(channel_name), "parse_status", None)
+        if parse is None:
+            status_logger.warning(
+                "status callback for channel %r, which reads none, rejected (404)", channel_name
+            )
+            return 404
+        try:
+            updates = list(parse(body, content_type))
+        except (ValueError, TypeError) as err:
+            status_logger.warning(
+                "malformed status callback for channel %r rejected (400): %s",
+                channel_name,
+                self._scrub(str(err)),
+            )
+            return 400
+        now = time.time()
+        changes = []
+        for update in updates:
+            change = ledger.apply_status(token, update, "callback", now)
+            if change is not None:
+                changes.append(change)
+        self._announce(changes)
+        return 200
+
+    def reconcile(self, *, older_than: float | None = None, limit: int = 200) -> list[Delivery]:
+        """Ask providers about deliveries whose final status never came (sent or unknown, with a
+        provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
+        and apply what they say. Returns the deliveries that changed."""
+        ledger = self.ledger
+        now = time.time()
+        after = self.config.worker.reconcile_after if older_than is None else older_than
+        candidates = ledger.reconcile_candidates(now, after, limit)
+        changes: list[Change] = []
+        for delivery in candidates:
+            lookup = getattr(self._channels.get(delivery.channel), "lookup_status", None)
+            if lookup is None or delivery.provider_id is None:
+                continue
+            try:
+                update = lookup(delivery.provider_id)
+            except Exception as err:
+                logger.warning(
+                    "reconcile: looking up delivery %s failed: %s: %s",
+                    delivery.id,
+                    type(err).__name__,
+                    self._scrub(str(err)),
                 )
+                continue
+            if update is None:
+                continue
+            change = ledger.apply_status("", update, "reconcile", time.time(), delivery.id)
+            if change is not None:
+                changes.append(change)
+        ledger.mark_checked([d.id for d in candidates], now)
+        self._announce(changes)
+        return [c.delivery for c in changes]
 
-    def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
-        """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
-        person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
-        result: list[Recipient] = []
-        seen: set[str] = set()
+    def _recover(self, now: float) -> list[Change]:
+        """Deliveries left ``sending`` by a dead worker become ``unknown`` (hooks told)."""
+        changes = self.ledger.recover(now)
+        self._announce(changes)
+        return changes
 
-        def add(recipient: Recipient) -> None:
-            key = recipient.phone or f"name:{recipient.name}"
-            if key not in seen:
-                seen.add(key)
-                result.append(recipient)
+    def _announce(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            notification = self.ledger.notification(change.delivery.notification_id)
+            self._hooks.after_status_change(change.delivery, change.previous, notification)
 
-        for target in targets:
-            if not isinstance(target, str):
-                raise RecipientError(f"recipients are names or phone numbers, got {target!r}")
-            if looks_like_phone(target):
-                add(self._numbers.get(target) or self._raw_recipient(target))
-            elif target in self.config.recipients:
-                add(self.config.recipients[target])
-            elif target in self._groups:
-                for member in self._groups[target]:
-                    add(member)
-            else:
-                names = [*self.config.recipients, *self.config.groups]
-                raise RecipientError(
-                    f"no recipient or group named {target!r}{did_you_mean(target, names)}"
+    # -- executing a plan -------------------------------------------------------------------
+
+    def _execute(self, plan: Plan) -> Report:
+        if self.dry_run:
+            deliveries = self.dispatcher.dry_run(plan)
+            report = Report(
+                plan.notification.event,
+                plan.notification.severity,
+                tuple(deliveries),
+                True,
+                plan.messages,
+                id=plan.notification.id,
+                key=plan.notification.key,
+                created=plan.notification.created,
+            )
+        else:
+            ledger = self.ledger
+            now = time.time()
+            submission = ledger.add(plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE)
+            if not submission.duplicate:
+                self.dispatcher.deliver(
+                    ledger, self._owner, plan.jobs, lambda _id: plan.notification
                 )
-        return result
-
-    @staticmethod
-    def _raw_recipient(number: str) -> Recipient:
-        phone = parse_phone(number)
-        if phone is None:
-            raise RecipientError(f"{number!r} is not a valid phone number")
-        return Recipient(name=None, phone=phone)
-
-    def _run(
-        self,
-        event: str,
-        severity: str,
-        data: DataArg,
-        targets: Sequence[str],
-        channel_names: Sequence[str],
-        template: str | None,
-        body: str | None,
-    ) -> Report:
-        if severity not in SEVERITIES:
-            raise NotificationError(
-                f"unknown severity {severity!r}{did_you_mean(severity, SEVERITIES)}; use one of "
-                + ", ".join(SEVERITIES)
-            )
-        if not channel_names:
-            raise NotificationError(
-                f"no channels for event {event!r}: pass channels=..., or set them in "
-                f"events.{event}.channels or defaults.channels"
-            )
-        self._check_channels(channel_names)
-        recipients = tuple(self.resolve_recipients(targets))
-        if not recipients:
-            raise RecipientError(
-                f"no recipients for event {event!r}: pass to=..., or set them in "
-                f"events.{event}.to or defaults.to"
-            )
-        data = dict(data or {})
-        batches = self._prepare(event, severity, data, channel_names, template, body, recipients)
-        notification = Notification(
-            event=event,
-            severity=severity,
-            data=data,
-            template=template if body is None else None,
-            channels=tuple(channel_names),
-            recipients=tuple(r.label for r in recipients),
-            dry_run=self.dry_run,
-        )
-        deliveries: list[Delivery] = []
-        for batch in batches:
-            deliveries.extend(self._deliver(batch, notification))
-        messages = {batch.name: batch.message.text for batch in batches}
-        report = Report(event, severity, tuple(deliveries), self.dry_run, messages)
+            report = ledger.report(submission.id)
+            if submission.duplicate:
+                return report
         delivery_logger.log(logging.INFO if report.ok else logging.WARNING, "%s", report.summary())
         return report
 
-    def _prepare(
-        self,
-        event: str,
-        severity: str,
-        data: dict[str, Any],
-        channel_names: Sequence[str],
-        template: str | None,
-        body: str | None,
-        recipients: tuple[Recipient, ...],
-    ) -> list[_Batch]:
-        engine = self.config.template_engine
-        context = template_context(event, severity, data)
-        rendered: dict[str, str] = {}
-        batches: list[_Batch] = []
-        settings = self.config.template_settings(template) if template and body is None else None
-        for name in channel_names:
-            channel_type = self._channel_types[name]
-            suffix = channel_type.template_suffix
-            text: str | None = None
-            qualified: str | None = None
-            if body is not None:
-                if suffix is None:
-                    raise NotificationError(
-                        f"channel {name!r} ({channel_type.name}) sends no text; leave out the body"
-                    )
-                text = body
-            elif suffix is not None and template is not None:
-                qualified = f"{template}.{suffix}"
-                if qualified not in rendered:
-                    rendered[qualified] = engine.render(qualified, context)
-                text = rendered[qualified]
-            message = Message(
-                event=event,
-                severity=severity,
-                text=text,
-                template=qualified,
-                template_settings=settings or self.config.template_settings(""),
-                data=data,
-            )
-            channel = self._channels[name]
-            try:
-                message = channel.prepare(message)
-            except NotifykitError:
-                raise
-            except Exception as err:
-                raise PluginError(
-                    f"channel {name!r} ({channel_type.name}) failed to prepare the message: "
-                    f"{type(err).__name__}: {self._scrub(str(err))}"
-                ) from err
-            batches.append(_Batch(name, channel, channel_type, message, recipients))
-        return batches
 
-    # -- delivery -------------------------------------------------------------------------
-
-    def _deliver(self, batch: _Batch, notification: Notification) -> list[Delivery]:
-        results: dict[int, DeliveryResult] = {}
-        to_send: list[tuple[int, Recipient]] = []
-        for index, recipient in enumerate(batch.recipients):
-            address = recipient.address(batch.channel_type.address)
-            if address is None:
-                results[index] = DeliveryResult.skipped(
-                    recipient, f"no {batch.channel_type.address} address for {recipient.label}"
-                )
-                continue
-            pending = Delivery(
-                channel=batch.name,
-                channel_type=batch.channel_type.name,
-                recipient=recipient.label,
-                address=address,
-                status="pending",
-                info=batch.message.info,
-            )
-            try:
-                vetoes = self._hooks.before_delivery(pending, notification)
-            except Exception as err:
-                logger.exception("a before_delivery hook failed")
-                results[index] = DeliveryResult.failed(
-                    recipient, f"before_delivery hook failed: {type(err).__name__}: {err}"
-                )
-                continue
-            if vetoes:
-                results[index] = DeliveryResult.skipped(recipient, "; ".join(vetoes))
-                continue
-            to_send.append((index, recipient))
-        if to_send:
-            recipients = [r for _, r in to_send]
-            if self.dry_run:
-                sent = [DeliveryResult(r, "dry-run") for r in recipients]
-            else:
-                sent = self._send(batch, recipients)
-            for (index, _), result in zip(to_send, sent, strict=True):
-                results[index] = result
-        deliveries = [self._delivery(batch, results[i]) for i in range(len(batch.recipients))]
-        for delivery in deliveries:
-            self._hooks.after_delivery(delivery, notification)  # never raises
-        return deliveries
-
-    def _send(self, batch: _Batch, recipients: list[Recipient]) -> list[DeliveryResult]:
-        """The channel's results, one per recipient in order, whatever the channel does."""
-        try:
-            returned = list(batch.channel.send(batch.message, recipients))
-        except Exception as err:
-            logger.warning(
-                "channel %r (%s) raised %s while sending",
-                batch.name,
-                batch.channel_type.name,
-                type(err).__name__,
-            )
-            error = f"{type(err).__name__}: {err}"
-            return [DeliveryResult.failed(r, error) for r in recipients]
-        by_recipient: dict[int, DeliveryResult] = {}
-        for result in returned:
-            for position, recipient in enumerate(recipients):
-                if position not in by_recipient and result.recipient == recipient:
-                    by_recipient[position] = result
-                    break
-        return [
-            by_recipient.get(i)
-            or DeliveryResult.failed(r, f"channel {batch.name!r} returned no result for it")
-            for i, r in enumerate(recipients)
-        ]
-
-    def _delivery(self, batch: _Batch, result: DeliveryResult) -> Delivery:
-        return Delivery(
-            channel=batch.name,
-            channel_type=batch.channel_type.name,
-            recipient=result.recipient.label,
-            address=result.recipient.address(batch.channel_type.address),
-            status=result.status,
-            provider_id=result.provider_id,
-            provider_status=result.provider_status,
-            error=self._scrub(result.error) if result.error else None,
-            info={**batch.message.info, **result.info},
-        )
-
-
-def template_context(event: str, severity: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables a template sees: every data key, plus ``data`` (the whole mapping),
-    ``event``, ``severity`` and ``now`` (the current time, an aware UTC datetime). The last four
-    win over data keys of the same name."""
-    return {
-        **data,
-        "data": data,
-        "event": event,
-        "severity": severity,
-        "now": datetime.now(timezone.utc),
-    }
+def _state(value: str | DeliveryState) -> DeliveryState:
+    try:
+        return DeliveryState(value)
+    except ValueError:
+        states = [s.value for s in DeliveryState]
+        raise NotificationError(
+            f"unknown delivery state {value!r}{did_you_mean(str(value), states)}; use one of "
+            + ", ".join(states)
+        ) from None
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

@@ -24,7 +24,7 @@ import pluggy
 from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
 from notifykit.errors import PluginError
-from notifykit.report import Delivery, Notification
+from notifykit.report import Delivery, DeliveryState, Notification
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -34,6 +34,7 @@ __all__ = [
     "PluginInfo",
     "Registry",
     "get_plugin_manager",
+    "known_plugin_names",
 ]
 
 ENTRY_POINT_GROUP = "notifykit"
@@ -69,8 +70,11 @@ def get_plugin_manager(
     """
     pm = pluggy.PluginManager("notifykit")
     pm.add_hookspecs(hookspecs)
-    for name in disabled_from_env() if disabled is None else disabled:
+    blocked = disabled_from_env() if disabled is None else list(disabled)
+    for name in blocked:
         pm.set_blocked(name)
+    if blocked and disabled is None:
+        _warn_unknown_disabled(blocked)
     if load_entrypoints:
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
@@ -91,6 +95,39 @@ def get_plugin_manager(
         raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
     check_plugins(pm)
     return pm
+
+
+_warned_unknown: set[str] = set()
+
+
+def known_plugin_names() -> list[str]:
+    """The names a plugin can be blocked by: the ``notifykit`` entry points, then the built-ins."""
+    from importlib.metadata import entry_points
+
+    names = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return [*names, *(name for name, _ in BUILTIN_PLUGINS if name not in names)]
+
+
+def _warn_unknown_disabled(blocked: Iterable[str]) -> None:
+    """A name in ``NOTIFYKIT_DISABLE_PLUGINS`` that matches no plugin blocks nothing: say so
+    (once per name and process), with the closest known name, instead of silently loading the
+    plugin the user meant to block."""
+    import difflib
+
+    known = known_plugin_names()
+    for name in blocked:
+        if name in known or name in _warned_unknown:
+            continue
+        _warned_unknown.add(name)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        logger.warning(
+            "%s names %r, which matches no plugin%s, so it blocks nothing; known plugins: %s",
+            DISABLE_ENV,
+            name,
+            hint,
+            ", ".join(known) or "none",
+        )
 
 
 def check_plugins(pm: pluggy.PluginManager) -> None:
@@ -114,17 +151,30 @@ class Hooks:
         return [r for r in results if r]
 
     def after_delivery(self, delivery: Delivery, notification: Notification) -> None:
+        """Every ``after_delivery`` implementation, each on its own (see :meth:`_observe`)."""
+        self._observe("after_delivery", {"delivery": delivery, "notification": notification})
+
+    def after_status_change(
+        self, delivery: Delivery, previous: DeliveryState, notification: Notification
+    ) -> None:
+        """Every ``after_status_change`` implementation, each on its own."""
+        self._observe(
+            "after_status_change",
+            {"delivery": delivery, "previous": previous, "notification": notification},
+        )
+
+    def _observe(self, hook_name: str, args: dict[str, Any]) -> None:
         """Call every implementation on its own, in pluggy's order, logging (not raising) what
         one raises: a broken metrics hook must not keep an audit log from seeing the delivery,
         as a plain hook call would (it stops at the first exception)."""
-        args = {"delivery": delivery, "notification": notification}
-        impls = self._hook.after_delivery.get_hookimpls()
+        hook = getattr(self._hook, hook_name)
+        impls = hook.get_hookimpls()
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
             # Wrappers need pluggy's own call loop; keep it (and its stop-at-first-error).
             try:
-                self._hook.after_delivery(**args)
+                hook(**args)
             except Exception:
-                logger.exception("an after_delivery hook failed (ignored)")
+                logger.exception("an %s hook failed (ignored)", hook_name)
             return
         for impl in reversed(impls):
             try:
@@ -132,7 +182,7 @@ class Hooks:
             except Exception:
                 name = impl.plugin_name
                 plugin = repr(impl.plugin) if name.isdigit() else name  # unnamed: pluggy uses id()
-                logger.exception("an after_delivery hook failed (plugin %s; ignored)", plugin)
+                logger.exception("an %s hook failed (plugin %s; ignored)", hook_name, plugin)
 
 
 @dataclass(frozen=True)

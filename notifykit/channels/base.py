@@ -13,7 +13,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from notifykit.report import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.config.schema import Field
@@ -24,10 +26,11 @@ __all__ = [
     "ChannelContext",
     "ChannelType",
     "DeliveryResult",
-    "DeliveryStatus",
+    "DeliveryState",
     "Message",
     "Provider",
     "Recipient",
+    "StatusUpdate",
     "TemplateSettings",
     "by_severity",
     "severity_rank",
@@ -36,11 +39,6 @@ __all__ = [
 #: The severities a notification can have, lowest first. Channels pick senders, caller ids and
 #: priorities by severity; :class:`~notifykit.NotifyHandler` maps logging levels onto them.
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
-
-DeliveryStatus = Literal["sent", "failed", "unknown", "skipped", "dry-run"]
-"""``sent``: the provider accepted it. ``failed``: it was not sent. ``unknown``: the request may or may
-not have reached the provider (a timeout after sending). ``skipped``: vetoed by a ``before_delivery``
-hook or not addressable by the channel. ``dry-run``: rendered and routed, deliberately not sent."""
 
 
 def severity_rank(severity: str) -> int:
@@ -107,6 +105,13 @@ class Message:
     connects two numbers); ``template`` the template it was rendered from (``"db_down.sms"``), or
     ``None`` for a raw body; ``info`` is what :meth:`Channel.prepare` found out about it (SMS encoding,
     length, segments...) and is copied into every delivery of the report.
+
+    ``options`` are the provider options :meth:`Channel.prepare` chose (sender, priority, ids...):
+    they are computed once, when the notification is planned, stored in the ledger with each
+    delivery (so they must be JSON values), and given back to :meth:`Channel.send` unchanged, even
+    when a worker sends it hours later in another process. ``status_callback`` is the URL the
+    provider should report delivery status to (``None`` when no status server is configured);
+    each batch gets its own, with an unguessable token in it.
     """
 
     event: str
@@ -116,22 +121,36 @@ class Message:
     template_settings: TemplateSettings = field(default_factory=TemplateSettings)
     data: Mapping[str, Any] = field(default_factory=dict, hash=False)
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    status_callback: str | None = None
 
     def with_info(self, **info: Any) -> Message:
         """A copy with ``info`` extended."""
         return dataclasses.replace(self, info={**self.info, **info})
 
+    def with_options(self, **options: Any) -> Message:
+        """A copy with ``options`` extended (JSON values only: they are stored in the ledger)."""
+        return dataclasses.replace(self, options={**self.options, **options})
+
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What a channel reports for one recipient. Build with :meth:`sent`, :meth:`failed`..."""
+    """What a channel reports for one recipient. Build with :meth:`sent`, :meth:`failed`...
+
+    A ``failed`` result with ``transient=True`` was certainly not sent and may be retried (a
+    refused connection, a rate limit); ``retry_after`` is the provider's hint in seconds. Every
+    other ``failed`` result is permanent (the provider refused it: an invalid number, DND...).
+    When the request may have reached the provider, the result is ``unknown``, never ``failed``.
+    """
 
     recipient: Recipient
-    status: DeliveryStatus
+    state: DeliveryState
     provider_id: str | None = None
     provider_status: str | None = None
     error: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    transient: bool = False
+    retry_after: float | None = None
 
     @classmethod
     def sent(
@@ -143,22 +162,58 @@ class DeliveryResult:
         **info: Any,
     ) -> DeliveryResult:
         """The provider accepted the message for ``recipient``."""
-        return cls(recipient, "sent", provider_id, provider_status, None, info)
+        return cls(recipient, DeliveryState.SENT, provider_id, provider_status, None, info)
 
     @classmethod
-    def failed(cls, recipient: Recipient, error: str, **info: Any) -> DeliveryResult:
-        """Nothing was sent to ``recipient``; ``error`` says why (it must never contain a secret)."""
-        return cls(recipient, "failed", None, None, error, info)
+    def failed(
+        cls,
+        recipient: Recipient,
+        error: str,
+        *,
+        transient: bool = False,
+        retry_after: float | None = None,
+        **info: Any,
+    ) -> DeliveryResult:
+        """Nothing was sent to ``recipient``; ``error`` says why (it must never contain a secret).
+        ``transient``: it may succeed if retried later (see the class docstring)."""
+        return cls(
+            recipient,
+            DeliveryState.FAILED,
+            None,
+            None,
+            error,
+            info,
+            transient=transient,
+            retry_after=retry_after,
+        )
 
     @classmethod
     def unknown(cls, recipient: Recipient, error: str, **info: Any) -> DeliveryResult:
         """The request may have reached the provider (e.g. a read timeout): it may have been sent."""
-        return cls(recipient, "unknown", None, None, error, info)
+        return cls(recipient, DeliveryState.UNKNOWN, None, None, error, info)
 
     @classmethod
     def skipped(cls, recipient: Recipient, reason: str) -> DeliveryResult:
         """Deliberately not sent (no address for this channel, vetoed...)."""
-        return cls(recipient, "skipped", None, None, reason)
+        return cls(recipient, DeliveryState.SKIPPED, None, None, reason)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's report about one message it accepted, from a status callback or a lookup.
+
+    ``state`` is where that puts the delivery: :attr:`DeliveryState.DELIVERED` or
+    :attr:`DeliveryState.FAILED` for a final report, :attr:`DeliveryState.SENT` for "accepted,
+    on its way", ``None`` for progress that changes nothing (``queued``, ``ringing``).
+    ``provider_status`` is the provider's own word (Exotel's ``Status``), ``detail`` its detailed
+    reason. ``info`` carries extras such as ``answered`` for calls.
+    """
+
+    provider_id: str
+    state: DeliveryState | None
+    provider_status: str | None = None
+    detail: str | None = None
+    info: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @runtime_checkable
@@ -176,7 +231,18 @@ class Channel(Protocol):
 
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         """Send ``message`` to every recipient (one batch, so providers can use bulk endpoints) and
-        return one result per recipient. Provider failures are results, not exceptions."""
+        return one result per recipient, in order. Provider failures are results, not exceptions;
+        an exception raised here makes every delivery of the batch ``unknown`` (it may have been
+        sent), so catch what you can classify.
+
+        Two optional methods let a channel report delivery status (the core checks for them):
+
+        - ``parse_status(body: bytes, content_type: str) -> Sequence[StatusUpdate]``: parse a
+          status callback the provider POSTed to ``message.status_callback``; raise
+          ``ValueError`` for a body that is not one.
+        - ``lookup_status(provider_id: str) -> StatusUpdate | None``: ask the provider where a
+          message stands (``notifykit reconcile``); ``None`` when it cannot tell.
+        """
         ...
 
 

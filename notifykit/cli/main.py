@@ -1,42 +1,81 @@
 """The ``notifykit`` command line (also ``python -m notifykit``).
 
-Exit codes: 0 success; 1 partial failure (some deliveries failed); 2 total failure (nothing was
-delivered, or a lookup failed); 3 usage or configuration error (bad arguments, invalid config,
-unknown template or recipient...: nothing was sent). Errors are one clear line on stderr (a config
-error lists each problem on its own line), never a traceback, unless ``NOTIFYKIT_DEBUG=1``.
+Exit codes (the same table is in ``--help`` and docs/cli.md):
+
+====  ==========================================================================================
+0     Success: every delivery was sent (or, with ``--dry-run``, would have been).
+1     Partial: some deliveries were sent; the others failed or were skipped, and none has an
+      unknown outcome. Re-send only the failed ones (``--json`` lists them).
+2     Nothing was delivered and nothing can have gone out: every delivery failed or was skipped
+      before reaching the provider, or a ``status`` lookup failed. Safe to retry.
+3     Usage or configuration error (bad arguments, invalid config, unknown template, recipient
+      or channel, DLT mismatch...): nothing was sent.
+4     Unknown outcome: at least one delivery may have reached the provider without an answer
+      (a dropped connection, a timeout after the request...). Do NOT retry blindly: that can
+      send twice; look the message up first. Also the code of an unexpected internal error,
+      since whatever it interrupted may have been sent. ``unknown`` wins over 1 and 2.
+====  ==========================================================================================
+
+Errors are one clear line on stderr (a config error lists each problem on its own line), never a
+traceback, unless ``NOTIFYKIT_DEBUG=1``. ``-v/--verbose`` shows the HTTP requests, retries and rate
+limiter waits on stderr, secrets scrubbed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
 from notifykit import __version__
-from notifykit.errors import ConfigError, NotifykitError, ProviderError
+from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
+from notifykit.cli.scaffold import init_command
+from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, ProviderError
+from notifykit.report import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
     from notifykit.report import Report
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "cli", "main"]
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_UNKNOWN",
+    "EXIT_USAGE",
+    "cli",
+    "exit_code",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_FAILED = 2
 EXIT_USAGE = 3
+EXIT_UNKNOWN = 4
+
+#: code -> one line, for ``--help``
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "every delivery sent (or would be, with --dry-run)",
+    EXIT_PARTIAL: "some sent, the others failed or skipped, none unknown",
+    EXIT_FAILED: "nothing delivered and nothing can have gone out: safe to retry",
+    EXIT_USAGE: "usage or configuration error: nothing sent",
+    EXIT_UNKNOWN: "some deliveries may have been sent (unknown): do NOT retry blindly",
+}
 
 _STATUS_COLORS = {
     "sent": "green",
+    "delivered": "green",
     "dry-run": "cyan",
+    "pending": "cyan",
     "failed": "red",
     "unknown": "yellow",
     "skipped": "yellow",
@@ -121,11 +160,12 @@ class NotifykitGroup(click.Group):
         except Exception as err:
             if debug:
                 raise
+            # Exit 4, not 2: the error may have interrupted a send that reached the provider.
             _error(
-                f"internal error: {type(err).__name__}: {err} "
-                "(run with NOTIFYKIT_DEBUG=1 for a traceback)"
+                f"internal error: {type(err).__name__}: {err} (whatever it interrupted may have "
+                "been sent; run with NOTIFYKIT_DEBUG=1 for a traceback)"
             )
-            return EXIT_FAILED
+            return EXIT_UNKNOWN
 
 
 def _json_error(err: Exception, code: int) -> None:
@@ -158,18 +198,36 @@ class _State:
     sandbox: bool
     dry_run: bool
     json: bool
+    logs: LogSetup
+    registry: Registry | None = None
     _notifier: Notifier | None = None
-    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def verbose(self) -> bool:
+        return self.logs.verbose
+
+    @verbose.setter
+    def verbose(self, value: bool) -> None:
+        if value:
+            self.logs.set_verbose()
 
     def notifier(self) -> Notifier:
         if self._notifier is None:
             from notifykit.notifier import Notifier
 
-            self._notifier = Notifier.from_config(
+            notifier = Notifier.from_config(
                 self.config_path(), sandbox=self.sandbox, dry_run=self.dry_run
             )
-            click.get_current_context().call_on_close(self._notifier.close)
+            click.get_current_context().call_on_close(notifier.close)
+            self.loaded(notifier.config)
+            if self.verbose and not self.dry_run:
+                instrument_clients(notifier)
+            self._notifier = notifier
         return self._notifier
+
+    def loaded(self, config: Any) -> None:
+        """A config was loaded: its secrets are scrubbed from every log line from now on."""
+        self.logs.scrub.add(getattr(config, "secrets", ()))
 
     def config_path(self) -> Path:
         from notifykit.config.loader import find_config
@@ -180,58 +238,63 @@ class _State:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
-class _WarningHandler(logging.Handler):
-    """Shows notifykit's (and its plugins') warnings as ``warning: ...`` lines, each once."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.seen: set[str] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "notifykit.deliveries":
-            return  # the command prints the report itself
-        try:
-            message = record.getMessage()
-            if message in self.seen:
-                return
-            self.seen.add(message)
-            click.echo(click.style("warning: ", fg="yellow") + message, err=True)
-        except Exception:
-            self.handleError(record)
-
-
-def _setup_logging(ctx: click.Context) -> None:
-    """Route notifykit's warnings to stderr for this command, and undo it when the command ends
-    (so invoking the CLI in-process, as tests do, leaves logging as it found it)."""
-    handler = _WarningHandler()
-    saved = []
-    for name in ("notifykit", "notifykit_exotel"):
-        log = logging.getLogger(name)
-        saved.append((log, log.propagate))
-        log.addHandler(handler)
-        log.propagate = False
-
-    def restore() -> None:
-        for log, propagate in saved:
-            log.removeHandler(handler)
-            log.propagate = propagate
-
-    ctx.call_on_close(restore)
-
-
 def _state() -> _State:
     state = click.get_current_context().find_object(_State)
     assert state is not None
     return state
 
 
+#: How deep --data-json / KEY:=JSON values may nest. Far more than any template needs, and far
+#: below the depth at which json, Jinja or the report's JSON output would hit Python's recursion
+#: limit (which is an internal error, not a usage error).
+MAX_DATA_DEPTH = 32
+
+
+def _load_json(text: str, param_hint: str, what: str) -> Any:
+    """``json.loads`` with every failure a usage error (exit 3) that says what to fix."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise click.BadParameter(f"{what}not valid JSON: {err}", param_hint=param_hint) from None
+    except RecursionError:
+        value = None
+        depth = MAX_DATA_DEPTH + 1
+    else:
+        depth = _depth(value)
+    if depth > MAX_DATA_DEPTH:
+        raise click.BadParameter(
+            f"{what}JSON nested too deeply (more than {MAX_DATA_DEPTH} levels of objects or "
+            "lists); pass flatter data",
+            param_hint=param_hint,
+        )
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How many levels of lists and objects ``value`` nests (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        level += 1
+        if level > deepest:
+            deepest = level
+            if deepest > MAX_DATA_DEPTH:
+                return deepest
+        stack.extend((child, level) for child in children)
+    return deepest
+
+
 def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if data_json:
-        try:
-            loaded = json.loads(data_json)
-        except json.JSONDecodeError as err:
-            raise click.BadParameter(f"not valid JSON: {err}", param_hint="--data-json") from None
+        loaded = _load_json(data_json, "--data-json", "")
         if not isinstance(loaded, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--data-json")
         data.update(loaded)
@@ -242,12 +305,8 @@ def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
                 f"{item!r} is not KEY=VALUE (or KEY:=JSON)", param_hint="--data"
             )
         if key.endswith(":"):
-            try:
-                data[key[:-1]] = json.loads(value)
-            except json.JSONDecodeError as err:
-                raise click.BadParameter(
-                    f"{item!r}: not valid JSON after ':=': {err}", param_hint="--data"
-                ) from None
+            shown = item if len(item) <= 60 else item[:57] + "..."
+            data[key[:-1]] = _load_json(value, "--data", f"{shown!r}: after ':=': ")
         else:
             data[key] = value
     return data
@@ -260,16 +319,35 @@ def _split(values: Sequence[str]) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _exit_code(report: Report) -> int:
+def exit_code(report: Report) -> int:
+    """The exit code for a report: any ``unknown`` delivery makes it 4 (may have been sent), so a
+    script that retries on 2 (or re-sends the failures on 1) never sends twice."""
+    if report.unknown:
+        return EXIT_UNKNOWN
     if report.ok:
         return EXIT_OK
     return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
 
 
+def _display_state(report: Report, state: DeliveryState) -> str:
+    """A delivery's state as printed: a dry run's planned deliveries read ``dry-run``."""
+    if report.dry_run and state is DeliveryState.PENDING:
+        return "dry-run"
+    return state.value
+
+
+def _display_counts(report: Report) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in report.deliveries:
+        shown = _display_state(report, d.state)
+        counts[shown] = counts.get(shown, 0) + 1
+    return counts
+
+
 def _print_report(report: Report, *, show_messages: bool) -> None:
     counts = ", ".join(
         click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
-        for status, n in report.by_status().items()
+        for status, n in _display_counts(report).items()
     )
     n = len(report.deliveries)
     head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
@@ -297,7 +375,7 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
                 d.channel_type,
                 d.recipient,
                 d.address or "-",
-                d.status,
+                _display_state(report, d.state),
                 d.provider_id or "-",
                 "; ".join(details),
             )
@@ -323,14 +401,22 @@ def _finish(report: Report) -> int:
                 + "sent to a throwaway local provider simulator; nothing left this machine"
             )
         _print_report(report, show_messages=True)
-    return _exit_code(report)
+    return exit_code(report)
 
 
 # -- the command group ------------------------------------------------------------------------
 
 
+def _exit_code_epilog() -> str:
+    rows = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+    return f"\b\nExit codes:\n{rows}"
+
+
 @click.group(
-    name="notifykit", cls=NotifykitGroup, context_settings={"help_option_names": ["-h", "--help"]}
+    name="notifykit",
+    cls=NotifykitGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_exit_code_epilog(),
 )
 @click.option(
     "--config",
@@ -346,19 +432,30 @@ def _finish(report: Report) -> int:
 )
 @click.option("--dry-run", is_flag=True, help="Render and route, but send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show HTTP requests (method, path, status, ms), retries and rate-limiter waits on "
+    "stderr, secrets scrubbed.",
+)
 @click.version_option(__version__, "--version", prog_name="notifykit")
 @click.pass_context
 def cli(
-    ctx: click.Context, config: str | None, sandbox: bool, dry_run: bool, as_json: bool
+    ctx: click.Context,
+    config: str | None,
+    sandbox: bool,
+    dry_run: bool,
+    as_json: bool,
+    verbose: bool,
 ) -> None:
     """notifykit: send notifications (SMS, calls, IVR flows...) as a YAML config says.
 
-    \b
-    Exit codes: 0 success, 1 partial failure, 2 total failure,
-                3 usage or configuration error (nothing sent).
+    Start with `notifykit init` (a commented config and example templates), then
+    `notifykit --sandbox notify db.down --data host=db1` (a local simulator, no account).
     """
-    _setup_logging(ctx)
-    ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json)
+    logs = setup_logging(ctx, verbose=verbose)
+    ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json, logs=logs)
     if isinstance(ctx.command, NotifykitGroup):
         ctx.command.json_errors = as_json
 
@@ -473,9 +570,12 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("file", required=False, metavar="[FILE]")
-def config_check(file: str | None) -> int:
+@click.option("--strict", is_flag=True, help="Warnings (an inline secret...) fail the check too.")
+def config_check(file: str | None, strict: bool) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
-    as file:line: key.path: message. Exit 0 when valid, 3 otherwise."""
+    as file:line: key.path: message, and every warning (a secret written in the file instead of
+    ${ENV}...) as "warning: file:line: key.path: message". Exit 0 when valid (warnings allowed,
+    unless --strict), 3 otherwise."""
     from notifykit.config.loader import find_config
     from notifykit.notifier import Notifier
     from notifykit.plugins import get_plugin_manager
@@ -490,16 +590,14 @@ def config_check(file: str | None) -> int:
             path, sandbox=state.sandbox, dry_run=True, plugin_manager=get_plugin_manager()
         ) as notifier:
             cfg = notifier.config
+            state.loaded(cfg)
     except ConfigError as err:
         if state.json:
             state.output(
                 {
                     "ok": False,
                     "file": str(path),
-                    "problems": [
-                        {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
-                        for p in err.problems
-                    ],
+                    "problems": [_problem_dict(p) for p in err.problems],
                 }
             )
         else:
@@ -516,18 +614,51 @@ def config_check(file: str | None) -> int:
         "templates": len(cfg.templates),
         "events": len(cfg.events),
     }
+    # Config.warnings: problems that do not stop a config from working (a secret written inline).
+    warnings: Sequence[ConfigProblem] = tuple(getattr(cfg, "warnings", ()) or ())
+    failed = strict and bool(warnings)
     if state.json:
-        state.output({"ok": True, "file": str(path), "problems": [], **summary})
+        state.output(
+            {
+                "ok": not failed,
+                "file": str(path),
+                "problems": [],
+                "warnings": [
+                    {**_problem_dict(w), "message": state.logs.scrub(w.message)} for w in warnings
+                ],
+                **summary,
+            }
+        )
     else:
+        for warning in warnings:
+            click.echo(click.style("warning: ", fg="yellow") + state.logs.scrub(str(warning)))
         parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
-        click.echo(f"{path}: OK ({parts})")
-    return EXIT_OK
+        n = len(warnings)
+        noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
+        if failed:
+            _error(f"{path}: {n} warning{'s' if n != 1 else ''} (--strict)")
+        else:
+            click.echo(f"{path}: OK ({parts}){noted}")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "path": problem.path,
+        "message": problem.message,
+    }
 
 
 def _registry() -> Registry:
+    """The plugins' registry, loaded once per command."""
     from notifykit.plugins import Registry, get_plugin_manager
 
-    return Registry.from_manager(get_plugin_manager())
+    state = _state()
+    if state.registry is None:
+        state.registry = Registry.from_manager(get_plugin_manager())
+    return state.registry
 
 
 # -- templates ---------------------------------------------------------------------------------
@@ -566,6 +697,25 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
     return cfg.template_engine, cfg.template_settings
 
 
+def _template_suffixes() -> tuple[str, ...]:
+    """The template suffixes the channel types use (``sms``, ``voice``...), longest first."""
+    suffixes = {ct.template_suffix for ct in _registry().channel_types.values()}
+    return tuple(sorted((s for s in suffixes if s), key=len, reverse=True)) or ("sms", "voice")
+
+
+def _split_template_name(name: str, suffixes: Sequence[str]) -> tuple[str, str | None]:
+    """``db_down.sms.j2``, ``db_down.sms`` -> ``("db_down", "sms")``; ``db_down`` -> ``("db_down",
+    None)``. The name ``templates list`` prints (the file name) means the same template as the
+    name ``notify`` renders, so both get the SMS and DLT checks."""
+    from notifykit.text.templates import TEMPLATE_SUFFIX
+
+    stem = name.removesuffix(TEMPLATE_SUFFIX)
+    for suffix in suffixes:
+        if stem.endswith(f".{suffix}") and len(stem) > len(suffix) + 1:
+            return stem[: -len(suffix) - 1], suffix
+    return stem, None
+
+
 @templates.command("render")
 @click.argument("name")
 @_with_data
@@ -583,8 +733,10 @@ def templates_render(
     state = _state()
     engine, settings_for = _engine_and_settings()
     payload = _parse_data(data, data_json)
-    base, _, suffix = name.partition(".")
+    base, suffix = _split_template_name(name, _template_suffixes())
     if suffix:
+        names = [f"{base}.{suffix}"]
+    elif "." in name:  # a suffix no channel type uses (``notes.txt``): render it as named
         names = [name]
     else:
         names = [f"{base}.{s}" for s in ("sms", "voice") if engine.exists(f"{base}.{s}")]
@@ -605,7 +757,7 @@ def templates_render(
             "file": str(engine.locate(qualified)),
             "body": body,
         }
-        if qualified.endswith(".sms"):
+        if qualified.endswith(".sms"):  # names are normalised above: .sms.j2 ends here too
             info = analyze_sms(body)
             entry.update(
                 encoding=info.encoding,
@@ -679,6 +831,8 @@ def templates_list() -> int:
 @cli.command()
 def plugins() -> int:
     """List loaded plugins: versions, hooks, channel types and providers."""
+    from notifykit.plugins import known_plugin_names
+
     state = _state()
     registry = _registry()
     infos = registry.plugin_infos()
@@ -710,8 +864,11 @@ def plugins() -> int:
             click.echo(f"  channel type {name}: {ct.description}")
         for name in info.providers:
             click.echo(f"  provider {name}: {registry.providers[name].description}")
+    known = known_plugin_names()
     for name in registry.blocked():
-        click.echo(click.style(name, bold=True) + " (blocked by NOTIFYKIT_DISABLE_PLUGINS)")
+        why = "blocked by" if name in known else "named in"
+        note = "" if name in known else ", but matches no plugin"
+        click.echo(click.style(name, bold=True) + f" ({why} NOTIFYKIT_DISABLE_PLUGINS{note})")
     return EXIT_OK
 
 
@@ -750,6 +907,51 @@ def _print_mapping(result: Mapping[str, Any]) -> None:
         click.echo(f"{key.ljust(width)}  {value}")
 
 
+# -- init, simulator ---------------------------------------------------------------------------
+
+cli.add_command(init_command)
+
+#: commands whose arguments are passed on untouched (no global options added after them)
+_PASS_THROUGH = frozenset({"simulator"})
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simulator(args: tuple[str, ...]) -> int:
+    """Run the local Exotel simulator in the foreground (python -m notifykit_exotel.simulator);
+    every argument is its own: notifykit simulator --help lists them."""
+    run = _simulator_main()
+    # The simulator sets up its own logging (a line per request); the CLI's handlers would
+    # swallow it.
+    _state().logs.restore()
+    try:
+        code = run(list(args))
+    except SystemExit as err:  # argparse: --help (0) or a usage error (2)
+        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
+    # argparse's (and the simulator's) usage errors exit 2, which here means something else.
+    return EXIT_USAGE if code == 2 else int(code or 0)
+
+
+def _simulator_main() -> Callable[[list[str]], int | None]:
+    """The simulator's ``main(argv)``: from its package once it exports one, else its
+    ``__main__`` module. Imported here, not at start-up: only this command needs the server."""
+    try:
+        from notifykit_exotel import simulator as package
+    except ImportError as err:
+        raise _Failure(
+            f"the Exotel plugin is not installed ({err}): pip install notifykit", EXIT_USAGE
+        ) from None
+    run = getattr(package, "main", None)
+    if not callable(run):
+        import importlib
+
+        run = importlib.import_module("notifykit_exotel.simulator.__main__").main
+    return cast("Callable[[list[str]], int | None]", run)
+
+
 # -- the global options, accepted after the command too --------------------------------------
 
 
@@ -778,6 +980,8 @@ def _add_global_options(group: click.Group) -> None:
         if isinstance(command, click.Group):
             _add_global_options(command)
             continue
+        if command.name in _PASS_THROUGH:
+            continue  # its arguments are another program's
         command.params.extend(
             [
                 click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
@@ -788,6 +992,8 @@ def _add_global_options(group: click.Group) -> None:
                              callback=_set_global("dry_run"), help="Same as before the command."),
                 click.Option(["--json"], is_flag=True, expose_value=False,
                              callback=_set_global("json"), help="Same as before the command."),
+                click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
+                             callback=_set_global("verbose"), help="Same as before the command."),
             ]
         )  # fmt: skip
 

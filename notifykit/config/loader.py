@@ -30,6 +30,16 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from notifykit.channels import SEVERITIES, ChannelType, Recipient, TemplateSettings
+from notifykit.config.delivery import (
+    RetrySettings,
+    ServerSettings,
+    StoreSettings,
+    WorkerSettings,
+    load_retry,
+    load_server,
+    load_store,
+    load_worker,
+)
 from notifykit.config.schema import (
     INVALID,
     Checker,
@@ -91,6 +101,10 @@ _SECTIONS = (
     "groups",
     "templates",
     "events",
+    "store",
+    "server",
+    "worker",
+    "retry",
 )
 
 
@@ -189,6 +203,16 @@ class Config:
     #: things worth fixing that do not stop the config from loading (a secret written inline in
     #: the file); never contain a secret's value. ``config check`` prints them.
     warnings: tuple[ConfigProblem, ...] = ()
+    store: StoreSettings = field(default_factory=StoreSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
+    channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
+
+    def retry_for(self, channel: str) -> RetrySettings:
+        """The retry settings of a channel."""
+        return self.channel_retry.get(channel) or self.retry
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
@@ -426,6 +450,7 @@ class _Loader:
         self.defaults_given = False
         self.accounts: dict[str, AccountConfig] = {}
         self.channels: dict[str, ChannelConfig] = {}
+        self.channel_retry_nodes: dict[str, yaml.Node] = {}
         self.recipients: dict[str, Recipient] = {}
         self.group_members: dict[str, list[tuple[str, yaml.Node]]] = {}
         self.group_nodes: dict[str, yaml.Node] = {}
@@ -465,6 +490,7 @@ class _Loader:
         self._templates()
         self._events()
         self._defaults()
+        self._delivery_sections()
         self._check_references()
         groups = self._expand_groups()
         engine = self._template_engine()
@@ -491,6 +517,11 @@ class _Loader:
             sandbox=self.sandbox,
             dry_run=ctx.dry_run,
             warnings=tuple(sorted(ctx.warnings, key=lambda p: (p.line is None, p.line or 0))),
+            store=self.store,
+            server=self.server,
+            worker=self.worker,
+            retry=self.retry,
+            channel_retry=self.channel_retry,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -566,8 +597,11 @@ class _Loader:
                 continue
             channel_type = self.registry.channel_types[type_name]
             settings = Struct(channel_type.settings).check_with(
-                node, path, self.ctx, ignore=frozenset({"type"})
+                node, path, self.ctx, ignore=frozenset({"type", "retry"})
             )
+            retry_node = _find_key(node, "retry")
+            if retry_node is not None:
+                self.channel_retry_nodes[name] = retry_node
             if settings is INVALID:
                 continue
             self.channels[name] = ChannelConfig(
@@ -577,6 +611,17 @@ class _Loader:
                 account_node = _find_key(node, "account")
                 if account_node is not None:
                     self.channel_account_nodes[name] = account_node
+
+    def _delivery_sections(self) -> None:
+        """``store:``, ``server:``, ``worker:``, ``retry:`` and each channel's ``retry:``."""
+        self.store = load_store(self.nodes.get("store"), "store", self.ctx)
+        self.server = load_server(self.nodes.get("server"), "server", self.ctx)
+        self.worker = load_worker(self.nodes.get("worker"), "worker", self.ctx)
+        self.retry = load_retry(self.nodes.get("retry"), "retry", self.ctx, RetrySettings())
+        self.channel_retry = {
+            name: load_retry(node, join(join("channels", name), "retry"), self.ctx, self.retry)
+            for name, node in self.channel_retry_nodes.items()
+        }
 
     def _recipients(self) -> None:
         for name, _key_node, node in self._named_mapping("recipients"):

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from notifykit.channels import (
     ChannelContext,
     DeliveryResult,
+    DeliveryState,
     Message,
     Recipient,
+    StatusUpdate,
     by_severity,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
@@ -54,17 +56,68 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
 
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
-    """A client error as a delivery result: ``unknown`` when the request may have gone through."""
+    """A client error as a delivery result: ``unknown`` when the request may have gone through,
+    a transient failure when it certainly did not and may succeed later, else permanent."""
     from notifykit_exotel.errors import ExotelError
 
-    text = str(err) if isinstance(err, ExotelError) else f"{type(err).__name__}: {err}"
-    if getattr(err, "maybe_sent", False):
+    if isinstance(err, ExotelError):
+        text, kind = str(err), err.failure_class
+    else:
+        text, kind = f"{type(err).__name__}: {err}", "ambiguous"
+    if kind == "ambiguous":
         return DeliveryResult.unknown(recipient, text)
-    return DeliveryResult.failed(recipient, text)
+    return DeliveryResult.failed(
+        recipient,
+        text,
+        transient=kind == "transient",
+        retry_after=getattr(err, "retry_after", None),
+    )
+
+
+#: Exotel's SMS Status -> the delivery state it proves (``sent`` is Exotel's word for delivered)
+_SMS_STATES = {
+    "sent": DeliveryState.DELIVERED,
+    "failed": DeliveryState.FAILED,
+    "failed_dnd": DeliveryState.FAILED,
+}
+#: Exotel's call Status -> the delivery state it proves
+_CALL_STATES = {
+    "completed": DeliveryState.DELIVERED,
+    "busy": DeliveryState.FAILED,
+    "no-answer": DeliveryState.FAILED,
+    "failed": DeliveryState.FAILED,
+    "canceled": DeliveryState.FAILED,
+}
+
+
+def _sms_update(sid: str, status: Any, detail: str | None) -> StatusUpdate:
+    text = _status(status)
+    return StatusUpdate(
+        provider_id=sid,
+        state=_SMS_STATES.get(text or ""),
+        provider_status=text,
+        detail=detail,
+    )
+
+
+def _call_update(sid: str, status: Any, answered: bool) -> StatusUpdate:
+    text = _status(status)
+    return StatusUpdate(
+        provider_id=sid,
+        state=_CALL_STATES.get(text or ""),
+        provider_status=text,
+        detail=None if text == "completed" else text,
+        info={"answered": answered},
+    )
 
 
 def _status(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _tail(number: str | None) -> str:
+    digits = "".join(c for c in number or "" if c.isdigit())
+    return digits[-10:]
 
 
 class SmsChannel:
@@ -96,16 +149,19 @@ class SmsChannel:
         if pattern:
             require_dlt_match(text, pattern, template=message.template)
             extra["dlt"] = "match"
-        return message.with_info(
+        message = message.with_info(
             encoding=info.encoding,
             length=info.length,
             segments=info.segments,
             chars=info.chars,
             **extra,
         )
+        return message.with_options(**self.options(message))
 
     def options(self, message: Message) -> dict[str, Any]:
-        """The ``send_sms``/``send_bulk_sms`` keyword arguments for a message."""
+        """The ``send_sms``/``send_bulk_sms`` keyword arguments chosen for a message: the sender
+        and priority by severity, the DLT ids, the SMS type and encoding. Computed once, when the
+        notification is planned."""
         sender = by_severity(self.senders, message.severity)
         if self.encoding == "auto":
             encoding_type = "unicode" if message.info.get("encoding") == "UCS-2" else None
@@ -125,7 +181,9 @@ class SmsChannel:
         from notifykit_exotel.errors import ExotelError, PartialSendError
 
         body = message.text or ""
-        options = self.options(message)
+        options = dict(message.options) or self.options(message)
+        if message.status_callback:
+            options["status_callback"] = message.status_callback
         if len(recipients) == 1 or not self.bulk:
             results = []
             for recipient in recipients:
@@ -150,6 +208,22 @@ class SmsChannel:
             return [_failure(r, err) for r in recipients]
         return self._bulk_results(recipients, result)
 
+    def parse_status(self, body: bytes, content_type: str) -> list[StatusUpdate]:
+        """An Exotel SMS status callback as a status update."""
+        from notifykit_exotel.callbacks import parse_sms_callback
+        from notifykit_exotel.errors import ExotelError
+
+        try:
+            callback = parse_sms_callback(body, content_type)
+        except ExotelError as err:
+            raise ValueError(str(err)) from None
+        return [_sms_update(callback.sms_sid, callback.status, callback.detailed_status)]
+
+    def lookup_status(self, provider_id: str) -> StatusUpdate | None:
+        """Where an SMS stands, from ``SMS/Messages/<sid>``."""
+        sms = self.client.sms_details(provider_id)
+        return _sms_update(sms.sid or provider_id, sms.status, sms.detailed_status)
+
     @staticmethod
     def _bulk_results(
         recipients: Sequence[Recipient],
@@ -163,11 +237,16 @@ class SmsChannel:
         from notifykit_exotel.wire import same_number
 
         outcome: dict[int, DeliveryResult] = {}
+        # Numbers compared on their last 10 digits (what same_number does), found in a dict so a
+        # broadcast to 10,000 numbers is linear; the rare number shorter than that is scanned.
+        by_tail: dict[str, list[int]] = {}
+        for position, recipient in enumerate(recipients):
+            by_tail.setdefault(_tail(recipient.phone), []).append(position)
 
         def index_of(number: str | None) -> int | None:
-            for i, recipient in enumerate(recipients):
-                if i not in outcome and same_number(recipient.phone, number):
-                    return i
+            for candidate in by_tail.get(_tail(number), ()):
+                if candidate not in outcome and same_number(recipients[candidate].phone, number):
+                    return candidate
             return None
 
         for item in result.errors:
@@ -179,7 +258,7 @@ class SmsChannel:
                 i = index_of(number)
                 if i is not None:
                     outcome[i] = _failure(recipients[i], cause)
-        unmatched = []
+        unmatched: list[Any] = []
         for sms in result.messages:
             i = index_of(sms.to)
             if i is None:
@@ -223,9 +302,10 @@ class _CallBase:
 
         results = []
         caller_id = by_severity(self.caller_ids, message.severity)
+        callback = message.status_callback or self.status_callback
         for recipient in recipients:
             try:
-                call = self._call(message, recipient, caller_id)
+                call = self._call(message, recipient, caller_id, callback)
             except ExotelError as err:
                 results.append(_failure(recipient, err))
             else:
@@ -236,8 +316,36 @@ class _CallBase:
                 )
         return results
 
-    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+    def _call(
+        self, message: Message, recipient: Recipient, caller_id: str, callback: str | None
+    ) -> Any:
         raise NotImplementedError
+
+    def parse_status(self, body: bytes, content_type: str) -> list[StatusUpdate]:
+        """An Exotel call status callback as a status update (only the terminal event moves the
+        delivery; ``answered`` is kept in ``info``)."""
+        from notifykit_exotel.callbacks import parse_call_callback
+        from notifykit_exotel.errors import ExotelError
+
+        try:
+            callback = parse_call_callback(body, content_type)
+        except ExotelError as err:
+            raise ValueError(str(err)) from None
+        update = _call_update(callback.call_sid, callback.status, callback.answered)
+        if callback.event_type not in (None, "terminal"):
+            update = StatusUpdate(
+                provider_id=update.provider_id,
+                state=None,
+                provider_status=update.provider_status,
+                info=update.info,
+            )
+        return [update]
+
+    def lookup_status(self, provider_id: str) -> StatusUpdate | None:
+        """Where a call stands, from ``Calls/<sid>``."""
+        call = self.client.call_details(provider_id)
+        status = _status(call.status)
+        return _call_update(call.sid or provider_id, call.status, status == "completed")
 
 
 class CallChannel(_CallBase):
@@ -248,7 +356,9 @@ class CallChannel(_CallBase):
         self.connect_to: Mapping[str, str] = settings["connect_to"]
         self.wait_url: str | None = settings.get("wait_url")
 
-    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+    def _call(
+        self, message: Message, recipient: Recipient, caller_id: str, callback: str | None
+    ) -> Any:
         return self.client.call_number(
             from_=recipient.phone,
             to=by_severity(self.connect_to, message.severity),
@@ -257,7 +367,7 @@ class CallChannel(_CallBase):
             time_out=self.time_out,
             record=self.record,
             wait_url=self.wait_url,
-            status_callback=self.status_callback,
+            status_callback=callback,
         )
 
 
@@ -281,7 +391,9 @@ class FlowChannel(_CallBase):
             return message
         return message.with_info(chars=len(message.text))
 
-    def _call(self, message: Message, recipient: Recipient, caller_id: str) -> Any:
+    def _call(
+        self, message: Message, recipient: Recipient, caller_id: str, callback: str | None
+    ) -> Any:
         return self.client.call_flow(
             to=recipient.phone,
             app_id=self.app_id,
@@ -291,7 +403,7 @@ class FlowChannel(_CallBase):
             time_limit=self.time_limit,
             time_out=self.time_out,
             record=self.record,
-            status_callback=self.status_callback,
+            status_callback=callback,
         )
 
 

@@ -10,17 +10,21 @@ API token. It imports nothing from ``notifykit`` and can be used on its own.
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import functools
 import json
 import logging
 import math
 import ssl
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -32,10 +36,10 @@ from .errors import (
     InsufficientParametersError,
     NotFoundError,
     PartialSendError,
-    RateLimitExceededError,
+    ScrubbedCause,
     error_for_response,
 )
-from .models import IST, BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage
+from .models import IST, BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage, parse_str
 from .retry import RateLimiter, RetryPolicy
 from .wire import (
     BODY_MAX_CHARS,
@@ -66,9 +70,40 @@ REGIONS: dict[str, str] = {
 _REGION_ALIASES = {"sg": "singapore", "in": "mumbai", "india": "mumbai"}
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+#: Redirects a GET may follow, all within the base URL's origin. POSTs follow none.
+MAX_REDIRECTS = 5
+_BODY_SHOWN = 500
 __version__ = "0.1.0"
 
 _T = TypeVar("_T")
+
+
+class _Url(str):
+    """A request URL whose ``repr()`` is scrubbed of the credentials.
+
+    A base URL's path may hold the token; the URL sits in the locals of the frames an error
+    passes through, and a traceback renderer that shows locals (Sentry, rich, ``pytest -l``)
+    prints them with ``repr()``. The string itself is the full URL, as requests needs it.
+    """
+
+    shown: str
+
+    def __new__(cls, url: str, shown: str) -> _Url:
+        value = super().__new__(cls, url)
+        value.shown = shown
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.shown)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 2xx answer: the parsed JSON and what it was parsed from."""
+
+    data: Any
+    status: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -158,6 +193,7 @@ class ExotelClient:
         self.sid = sid.strip()
         self.api_key = api_key or self.sid
         self._token = token
+        self._secrets = _secret_forms(self.sid, self.api_key, token)
         self.base_url = self._resolve_base_url(region, base_url)
         self.timeout = _check_timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy()
@@ -176,6 +212,8 @@ class ExotelClient:
         self._own_session = session is None
         self._session = session if session is not None else self._new_session()
         self._prefix = f"{self.base_url}/v1/Accounts/{quote(self.sid, safe='')}/"
+        if self._scrub(self.base_url) != self.base_url:
+            _URLLIB3_SCRUB.add(self)  # urllib3 logs each request's path at DEBUG
 
     @staticmethod
     def _resolve_base_url(region: str, base_url: str | None) -> str:
@@ -220,7 +258,7 @@ class ExotelClient:
 
     def close(self) -> None:
         """Close the connection pool (only if the client created the session)."""
-        if self._own_session:
+        if getattr(self, "_own_session", False):
             self._session.close()
 
     def __enter__(self) -> ExotelClient:
@@ -230,12 +268,30 @@ class ExotelClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ExotelClient(sid={self.sid!r}, base_url={self.base_url!r})"
+        # getattr: a client whose __init__ raised (or a subclass that has not called it yet)
+        # is still shown by debuggers and loggers, and repr() must not raise there.
+        sid = getattr(self, "sid", None)
+        base_url = getattr(self, "base_url", None)
+        shown = self._scrub(base_url) if isinstance(base_url, str) else base_url
+        return f"ExotelClient(sid={sid!r}, base_url={shown!r})"
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the token, the API key (when it is not the SID) or the Basic header.
+
+        The token can sit in a base URL's path (a proxy that routes by it), so every URL and
+        message this client logs or puts in an error goes through here.
+        """
+        for secret in getattr(self, "_secrets", ()):
+            text = text.replace(secret, "<redacted>")
+        return text
 
     # -- transport -------------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return self._prefix + path
+        return self._hidden(self._prefix + path)
+
+    def _hidden(self, url: str) -> str:
+        return _Url(url, self._scrub(url))
 
     def _request(
         self,
@@ -244,25 +300,25 @@ class ExotelClient:
         *,
         params: Mapping[str, str] | None = None,
         form: list[tuple[str, str]] | None = None,
-    ) -> Any:
-        """Send one API request with rate limiting and the retry policy; return the parsed JSON."""
+    ) -> _Answer:
+        """Send one API request with rate limiting and the retry policy; return the 2xx answer."""
         attempt = 0
         while True:
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
-            error, status, reached = self._attempt(method, url, params=params, form=form)
-            if not isinstance(error, ExotelError):
-                return error  # the parsed body
+            answer, status, reached = self._attempt(method, url, params=params, form=form)
+            if not isinstance(answer, ExotelError):
+                return answer
+            error = answer
             if attempt >= self.retry.max_retries or not self.retry.should_retry(
                 method, status=status, reached_server=reached
             ):
                 raise error
-            retry_after = error.retry_after if isinstance(error, RateLimitExceededError) else None
-            delay = self.retry.delay(attempt, retry_after)
+            delay = self.retry.delay(attempt, error.retry_after)
             log.info(
                 "Exotel %s %s failed (%s); retry %d/%d in %.2fs",
                 method,
-                _redact_path(url),
+                self._shown(url),
                 status if status is not None else type(error).__name__,
                 attempt + 1,
                 self.retry.max_retries,
@@ -271,6 +327,54 @@ class ExotelClient:
             self.retry.sleep(delay)
             attempt += 1
 
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        parse: Callable[[Any], _T],
+        *,
+        params: Mapping[str, str] | None = None,
+        form: list[tuple[str, str]] | None = None,
+    ) -> _T:
+        """One API call: send it, then turn the answer into a typed result with ``parse``.
+
+        Whatever the body holds, this ends in ``parse``'s result or an :class:`ExotelError`;
+        after a POST, one with ``maybe_sent=True`` (Exotel answered 2xx: it may have sent).
+        """
+        answer = self._request(method, url, params=params, form=form)
+        try:
+            return parse(answer.data)
+        except ExotelError as err:
+            problem = err  # a typed refusal of the body: say where it came from
+            problem.status = answer.status if problem.status is None else problem.status
+            problem.method = problem.method or method
+            problem.url = problem.url or self._shown(url)
+            problem.body = problem.body or _short(self._scrub(answer.text))
+        except Exception as err:  # a body shaped like nothing we know must not escape as itself
+            problem = self._unreadable(method, url, answer.status, answer.text, err)
+        # Raised outside the except blocks, so the parser's exception (and its frames) is not
+        # chained as __context__; _unreadable keeps its type and message as a scrubbed cause.
+        raise problem
+
+    def _unreadable(
+        self, method: str, url: str, status: int, text: str, err: BaseException
+    ) -> ExotelError:
+        problem = ExotelError(
+            f"Exotel answered HTTP {status} with a body this client cannot read "
+            f"({type(err).__name__})",
+            status=status,
+            body=_short(self._scrub(text)),
+            method=method,
+            url=self._shown(url),
+            maybe_sent=method.upper() == "POST",
+        )
+        problem.__cause__ = _scrubbed_cause(err, self._scrub)
+        problem.__suppress_context__ = True
+        return problem
+
+    def _shown(self, url: str) -> str:
+        return self._scrub(_redact_path(url))
+
     def _attempt(
         self,
         method: str,
@@ -278,58 +382,126 @@ class ExotelClient:
         *,
         params: Mapping[str, str] | None,
         form: list[tuple[str, str]] | None,
-    ) -> tuple[Any, int | None, bool]:
-        """One HTTP exchange: ``(parsed body or ExotelError, status, reached_server)``."""
-        shown = _redact_path(url)
-        try:
-            response = self._session.request(
-                method,
-                url,
-                params=params,
-                data=form,
-                auth=(self.api_key, self._token),
-                timeout=self.timeout,
-            )
-        except requests.exceptions.RequestException as err:
-            error, reached = _transport_error(err, method, shown)
-            error.__cause__ = err  # keep what requests saw, as ``raise ... from err`` would
-            return error, None, reached
-        status = response.status_code
-        text = response.text
-        log.debug("Exotel %s %s -> %d", method, shown, status)
-        if 200 <= status < 300:
+    ) -> tuple[_Answer | ExotelError, int | None, bool]:
+        """One HTTP exchange: ``(answer or ExotelError, status, reached_server)``.
+
+        Redirects are never followed by requests: a POST that is redirected is not sent again
+        (a 307/308 would post the SMS twice, or post it to another host; a 301/302/303 would
+        turn it into a GET whose answer reads as the result). A GET follows up to
+        :data:`MAX_REDIRECTS` redirects, and only within the base URL's origin, so the
+        credentials never go to another host or over plain HTTP.
+        """
+        post = method.upper() == "POST"
+        status: int | None = None
+        for _ in range(MAX_REDIRECTS + 1):
+            shown = self._shown(url)
+            started = time.monotonic()
             try:
-                return json.loads(text), status, True
-            except ValueError:
-                return (
-                    ExotelError(
-                        f"Exotel answered HTTP {status} with a body that is not JSON",
-                        status=status,
-                        body=text[:500],
-                        method=method,
-                        url=shown,
-                        maybe_sent=method.upper() == "POST",
-                    ),
-                    status,
-                    True,
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=form,
+                    auth=(self.api_key, self._token),
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
+            except requests.exceptions.RequestException as err:
+                error, reached = _transport_error(err, method, shown, self._scrub)
+                cause = _scrubbed_cause(err, self._scrub)
+            except Exception as err:  # a custom session or adapter: the request's fate is unknown
+                error = ExotelConnectionError(
+                    f"request failed: {type(err).__name__}",
+                    method=method,
+                    url=shown,
+                    maybe_sent=post,
+                )
+                reached, cause = True, _scrubbed_cause(err, self._scrub)
+            else:
+                status = response.status_code
+                log.debug(
+                    "Exotel %s %s -> %d (%.0f ms)",
+                    method,
+                    shown,
+                    status,
+                    (time.monotonic() - started) * 1000,
+                )
+                if not 300 <= status < 400:
+                    return self._answer(method, url, response), status, True
+                location = response.headers.get("Location") or ""
+                target = urljoin(url, location) if location else ""
+                if post or not target or not self._same_origin(target):
+                    return self._redirect_error(method, shown, status, target), status, True
+                url, params = self._hidden(target), None  # Location carries the query
+                continue
+            # Keep what requests saw (its type and message), as ``raise ... from err`` would, but
+            # not the exception itself: its .request holds the Authorization header and the
+            # frames of its traceback hold auth=(key, token). Set outside the except block, so
+            # nothing is chained as __context__ either.
+            error.__cause__ = cause
+            error.__suppress_context__ = True
+            log.debug("Exotel %s %s -> %s", method, shown, type(error).__name__)
+            return error, None, reached
         return (
-            error_for_response(
-                status,
-                text,
+            ExotelError(
+                f"Exotel redirected more than {MAX_REDIRECTS} times; stopped",
+                status=status,
                 method=method,
-                url=shown,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                url=self._shown(url),
             ),
             status,
             True,
         )
 
-    def _post(self, path: str, form: list[tuple[str, str]]) -> Any:
-        return self._request("POST", self._url(path), form=form)
+    def _answer(self, method: str, url: str, response: requests.Response) -> _Answer | ExotelError:
+        status = response.status_code
+        text = response.text
+        if 200 <= status < 300:
+            try:
+                return _Answer(json.loads(text), status, text)
+            except (ValueError, RecursionError) as err:  # not JSON, or nested too deep to parse
+                return self._unreadable(method, url, status, text, err)
+        return error_for_response(
+            status,
+            self._scrub(text),
+            method=method,
+            url=self._shown(url),
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
 
-    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return self._request("GET", self._url(path), params=params)
+    def _same_origin(self, target: str) -> bool:
+        """Whether ``target`` is on the base URL's scheme, host and port (its origin)."""
+        return _origin(target) == _origin(self.base_url)
+
+    def _redirect_error(self, method: str, shown: str, status: int, target: str) -> ExotelError:
+        where = f" to {self._scrub(_origin(target) or target)}" if target else ""
+        if method.upper() == "POST":
+            reason = (
+                "a POST is never sent again, so the redirect was not followed and the request "
+                "may or may not have been processed"
+            )
+        elif not target:
+            reason = "without a Location to follow"
+        else:
+            reason = (
+                f"outside {self._scrub(_origin(self.base_url))}, so it was not followed (the "
+                f"credentials go only to the base URL's own origin)"
+            )
+        return ExotelError(
+            f"Exotel answered HTTP {status}, a redirect{where}: {reason}",
+            status=status,
+            method=method,
+            url=shown,
+            maybe_sent=method.upper() == "POST",
+        )
+
+    def _post(self, path: str, form: list[tuple[str, str]], parse: Callable[[Any], _T]) -> _T:
+        return self._exchange("POST", self._url(path), parse, form=form)
+
+    def _get(
+        self, path: str, parse: Callable[[Any], _T], params: Mapping[str, str] | None = None
+    ) -> _T:
+        return self._exchange("GET", self._url(path), parse, params=params)
 
     # -- validation helpers ----------------------------------------------------------------------
 
@@ -461,7 +633,7 @@ class ExotelClient:
             array_style=self.array_style,
             extra=extra_params,
         )
-        return self._call_from(self._post("Calls/connect.json", form))
+        return self._post("Calls/connect.json", form, self._call_from)
 
     def call_flow(
         self,
@@ -527,16 +699,15 @@ class ExotelClient:
             array_style=self.array_style,
             extra=extra_params,
         )
-        return self._call_from(self._post("Calls/connect.json", form))
+        return self._post("Calls/connect.json", form, self._call_from)
 
     @staticmethod
     def _call_from(data: Any) -> Call:
         inner = data.get("Call") if isinstance(data, Mapping) else None
-        if not isinstance(inner, Mapping) or not inner.get("Sid"):
+        if not isinstance(inner, Mapping) or not parse_str(inner.get("Sid")):
+            # _exchange adds the HTTP status, the request and the start of the body.
             raise ExotelError(
-                "Exotel accepted the call request but returned no Call Sid",
-                body=json.dumps(data)[:500],
-                maybe_sent=True,
+                "Exotel accepted the call request but returned no Call Sid", maybe_sent=True
             )
         return Call.from_api(inner)
 
@@ -560,13 +731,14 @@ class ExotelClient:
                     "recording_url_validity must be a whole number of minutes from 5 to 60"
                 )
             params["RecordingUrlValidity"] = str(recording_url_validity)
-        data = self._get(f"Calls/{quote(sid, safe='')}.json", params or None)
-        inner = data.get("Call") if isinstance(data, Mapping) else None
-        if not isinstance(inner, Mapping):
-            raise NotFoundError(
-                f"no call with Sid {sid!r}", status=200, body=json.dumps(data)[:500]
-            )
-        return Call.from_api(inner)
+
+        def parse(data: Any) -> Call:
+            inner = data.get("Call") if isinstance(data, Mapping) else None
+            if not isinstance(inner, Mapping):
+                raise NotFoundError(f"no call with Sid {sid!r}")
+            return Call.from_api(inner)
+
+        return self._get(f"Calls/{quote(sid, safe='')}.json", parse, params or None)
 
     def list_calls(
         self,
@@ -641,17 +813,13 @@ class ExotelClient:
     def _iter_calls(self, params: dict[str, str], max_results: int | None) -> Iterator[Call]:
         yielded = 0
         seen: set[str] = set()
-        data = self._get("Calls.json", params)
+        calls, next_uri = self._get("Calls.json", _calls_page, params)
         while True:
-            calls = data.get("Calls") if isinstance(data, Mapping) else None
-            for item in calls or []:
+            for call in calls:
                 if max_results is not None and yielded >= max_results:
                     return
-                if isinstance(item, Mapping):
-                    yield Call.from_api(item)
-                    yielded += 1
-            meta = data.get("Metadata") if isinstance(data, Mapping) else None
-            next_uri = meta.get("NextPageUri") if isinstance(meta, Mapping) else None
+                yield call
+                yielded += 1
             if not next_uri or (max_results is not None and yielded >= max_results):
                 return
             if next_uri in seen:
@@ -659,8 +827,8 @@ class ExotelClient:
                     f"Exotel returned the same next page twice ({next_uri!r}); stopping rather "
                     "than looping"
                 )
-            seen.add(str(next_uri))
-            data = self._request("GET", self._next_page_url(str(next_uri)))
+            seen.add(next_uri)
+            calls, next_uri = self._exchange("GET", self._next_page_url(next_uri), _calls_page)
 
     def _next_page_url(self, next_uri: str) -> str:
         # NextPageUri is a path (and query) on the same host; never follow it anywhere else.
@@ -671,13 +839,15 @@ class ExotelClient:
             next_uri = parts.path + (f"?{parts.query}" if parts.query else "")
         if not next_uri.startswith("/"):
             next_uri = "/" + next_uri
-        return self.base_url + next_uri
+        return self._hidden(self.base_url + next_uri)
 
     def number_info(self, number: str) -> NumberInfo:
         """Operator, circle and DND registration of a number: ``GET Numbers/<number>``."""
         e164 = normalize_number(number, field="number", region=self.default_region)
-        data = self._get(f"Numbers/{quote(e164, safe='+')}.json")
-        return NumberInfo.from_api(data if isinstance(data, Mapping) else {})
+        return self._get(
+            f"Numbers/{quote(e164, safe='+')}.json",
+            lambda data: NumberInfo.from_api(data if isinstance(data, Mapping) else {}),
+        )
 
     # -- SMS ---------------------------------------------------------------------------------------
 
@@ -724,15 +894,7 @@ class ExotelClient:
             shorten_url=shorten_url,
             extra_params=extra_params,
         )
-        data = self._post("Sms/send.json", form)
-        message = _first_sms(data)
-        if message is None:
-            raise ExotelError(
-                "Exotel accepted the SMS request but returned no SMSMessage Sid",
-                body=json.dumps(data)[:500],
-                maybe_sent=True,
-            )
-        return message
+        return self._post("Sms/send.json", form, _sent_sms)
 
     def _sms_form(
         self,
@@ -769,16 +931,16 @@ class ExotelClient:
         if isinstance(sms_sid, Mapping):
             sms_sid = sms_sid.get("sid", sms_sid.get("sms_sid"))
         sid = self._required(sms_sid, "sms_sid", "give the Sid returned when the SMS was sent")
-        data = self._get(f"SMS/Messages/{quote(sid, safe='')}.json")
-        message = _first_sms(data)
-        if message is None:
-            text = json.dumps(data)[:500]
-            raise NotFoundError(
-                f"no SMS with Sid {sid!r} (Exotel: {_message_of(data) or 'No matching results'})",
-                status=200,
-                body=text,
-            )
-        return message
+
+        def parse(data: Any) -> SmsMessage:
+            message = _first_sms(data)
+            if message is None:
+                raise NotFoundError(
+                    f"no SMS with Sid {sid!r} (Exotel: {_message_of(data) or 'No matching results'})"
+                )
+            return message
+
+        return self._get(f"SMS/Messages/{quote(sid, safe='')}.json", parse)
 
     def send_bulk_sms(
         self,
@@ -853,6 +1015,17 @@ class ExotelClient:
         items = [self._bulk_message(i, m) for i, m in enumerate(messages)]
         check_extra(extra_params, {"Messages": "messages"})
         sender = None if from_ is None else self._required(from_, "from_", "give a sender")
+        if sender is None:
+            # Exotel would refuse each such message one by one, after the request went out.
+            missing = [i for i, item in enumerate(items) if item.get("from_") is None]
+            if missing:
+                shown = ", ".join(f"messages[{i}]" for i in missing[:5])
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise InsufficientParametersError(
+                    f"{shown}{more} {'has' if len(missing) == 1 else 'have'} no sender: give "
+                    f"from_= (the default sender: your ExoPhone or DLT sender id) or a 'from' in "
+                    f"each message"
+                )
         self._check_urls(status_callback=status_callback)
         for name, value in (("priority", priority), ("encoding_type", encoding_type)):
             check_choice(name, value)
@@ -926,8 +1099,9 @@ class ExotelClient:
     ) -> BulkSmsResult:
         result = BulkSmsResult()
         for index, form in enumerate(forms):
+            chunk = recipients[index]
             try:
-                data = self._post(path, form)
+                messages, errors = self._post(path, form, functools.partial(_bulk_items, chunk))
             except ExotelError as err:
                 if index == 0:
                     raise
@@ -941,7 +1115,6 @@ class ExotelClient:
                     code=err.code,
                     maybe_sent=err.maybe_sent,
                 ) from err
-            messages, errors = _bulk_items(recipients[index], data)
             offset = sum(len(c) for c in recipients[:index])
             errors = [BulkItemError(e.index + offset, e.to, e.error) for e in errors]
             result = result.merged(
@@ -951,6 +1124,40 @@ class ExotelClient:
 
 
 # -- module helpers ------------------------------------------------------------------------------
+
+
+class _ScrubFilter(logging.Filter):
+    """Scrubs the secrets of clients whose base URL holds one from urllib3's DEBUG lines.
+
+    urllib3 logs ``"POST /<path> HTTP/1.1" 200`` for every request; with a token in the base
+    URL's path (a proxy that routes by it) that line would print the token. Clients register
+    only in that case, and weakly: the filter keeps no secret of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clients: weakref.WeakSet[ExotelClient] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def add(self, client: ExotelClient) -> None:
+        with self._lock:
+            self._clients.add(client)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            clients = list(self._clients)
+        if clients:
+            text = record.getMessage()
+            scrubbed = text
+            for client in clients:
+                scrubbed = client._scrub(scrubbed)
+            if scrubbed != text:
+                record.msg, record.args = scrubbed, ()
+        return True
+
+
+_URLLIB3_SCRUB = _ScrubFilter()
+logging.getLogger("urllib3.connectionpool").addFilter(_URLLIB3_SCRUB)
 
 
 def _check_credential(name: str, value: str) -> None:
@@ -1044,11 +1251,34 @@ def _dedupe(items: list[_T]) -> list[_T]:
     return list(dict.fromkeys(items))
 
 
+def _sent_sms(data: Any) -> SmsMessage:
+    message = _first_sms(data)
+    if message is None:
+        # _exchange adds the HTTP status, the request and the start of the body.
+        raise ExotelError(
+            "Exotel accepted the SMS request but returned no SMSMessage Sid", maybe_sent=True
+        )
+    return message
+
+
+def _calls_page(data: Any) -> tuple[list[Call], str | None]:
+    """One page of ``GET Calls``: its calls and the next page's URI."""
+    calls = data.get("Calls") if isinstance(data, Mapping) else None
+    items = (
+        [Call.from_api(c) for c in calls if isinstance(c, Mapping)]
+        if isinstance(calls, list)
+        else []
+    )
+    meta = data.get("Metadata") if isinstance(data, Mapping) else None
+    next_uri = meta.get("NextPageUri") if isinstance(meta, Mapping) else None
+    return items, next_uri if isinstance(next_uri, str) and next_uri else None
+
+
 def _first_sms(data: Any) -> SmsMessage | None:
     if isinstance(data, list):
         data = data[0] if len(data) == 1 else None
     inner = data.get("SMSMessage") if isinstance(data, Mapping) else None
-    if isinstance(inner, Mapping) and inner.get("Sid"):
+    if isinstance(inner, Mapping) and parse_str(inner.get("Sid")):
         return SmsMessage.from_api(inner)
     return None
 
@@ -1083,7 +1313,7 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
         if not isinstance(item, Mapping):
             continue
         sms = item.get("SMSMessage")
-        if isinstance(sms, Mapping) and sms.get("Sid"):
+        if isinstance(sms, Mapping) and parse_str(sms.get("Sid")):
             message = SmsMessage.from_api(sms)
             messages.append(message)
             match = next((n for n in unmatched if same_number(n, message.to)), None)
@@ -1092,10 +1322,11 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
             continue
         exc = item.get("RestException", item)
         status = exc.get("Status") if isinstance(exc, Mapping) else None
-        text = json.dumps(item)
-        err = error_for_response(
-            int(status) if isinstance(status, int) else 400, text, method="POST", url="bulk item"
-        )
+        if isinstance(status, str) and status.isascii() and status.isdigit() and len(status) == 3:
+            status = int(status)
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status < 600:
+            status = 400  # a refusal without a usable status is still a refusal of this item
+        err = error_for_response(status, _dumps(item), method="POST", url="bulk item")
         to = recipients[position] if position < len(recipients) else "?"
         if to in unmatched:
             unmatched.remove(to)
@@ -1104,7 +1335,10 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
 
 
 def _transport_error(
-    err: requests.exceptions.RequestException, method: str, url: str
+    err: requests.exceptions.RequestException,
+    method: str,
+    url: str,
+    scrub: Callable[[str], str] = lambda text: text,
 ) -> tuple[ExotelError, bool]:
     """Map a failure with no HTTP answer to ``(error, reached_server)``.
 
@@ -1115,11 +1349,11 @@ def _transport_error(
     post = method.upper() == "POST"
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return ExotelTimeoutError(
-            f"timed out connecting to Exotel: {_reason(err)}", method=method, url=url
+            f"timed out connecting to Exotel: {scrub(_reason(err))}", method=method, url=url
         ), False
     if isinstance(err, requests.exceptions.Timeout):
         return ExotelTimeoutError(
-            f"Exotel did not answer in time ({_reason(err)})",
+            f"Exotel did not answer in time ({scrub(_reason(err))})",
             method=method,
             url=url,
             maybe_sent=post,
@@ -1127,13 +1361,13 @@ def _transport_error(
     if isinstance(err, requests.exceptions.ConnectionError):
         reached = not _never_connected(err)
         return ExotelConnectionError(
-            f"connection to Exotel failed: {_reason(err)}",
+            f"connection to Exotel failed: {scrub(_reason(err))}",
             method=method,
             url=url,
             maybe_sent=reached and post,
         ), reached
     return ExotelConnectionError(
-        f"request failed: {_reason(err)}", method=method, url=url, maybe_sent=post
+        f"request failed: {scrub(_reason(err))}", method=method, url=url, maybe_sent=post
     ), True
 
 
@@ -1180,6 +1414,64 @@ def _reason(err: BaseException) -> str:
 
 def _redact_path(url: str) -> str:
     return urlsplit(url).path
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL (port made explicit), or ``""`` when it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:  # a port that is not a number
+        return ""
+    if not parts.scheme or not parts.hostname:
+        return ""
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def _short(text: str) -> str:
+    return text[:_BODY_SHOWN]
+
+
+def _dumps(data: Any) -> str:
+    """JSON text of parsed data for an error's body; never raises (it may nest too deep)."""
+    try:
+        return json.dumps(data)[:_BODY_SHOWN]
+    except (ValueError, TypeError, RecursionError):
+        return ""
+
+
+def _secret_forms(sid: str, api_key: str, token: str) -> tuple[str, ...]:
+    """Every spelling of the credentials that could end up in a URL, a message or a header."""
+    basic = base64.b64encode(f"{api_key}:{token}".encode("latin-1")).decode("ascii")
+    secrets = {token, quote(token, safe=""), basic}
+    if api_key != sid:  # the legacy scheme uses the SID, which is in every URL and not secret
+        secrets |= {api_key, quote(api_key, safe="")}
+    return tuple(sorted(secrets, key=len, reverse=True))
+
+
+def _scrubbed_cause(err: BaseException, scrub: Callable[[str], str]) -> BaseException:
+    """A stand-in for ``err`` that keeps its type and message and nothing else.
+
+    requests' exceptions hold the prepared request (whose headers carry ``Authorization:
+    Basic ...``) and a traceback whose frames hold ``auth=(key, token)``; a traceback renderer
+    that shows locals (Sentry, rich, ``pytest -l``) would print them. The stand-in is the same
+    class rebuilt from the scrubbed message, with no request, response, traceback, cause or
+    context, or a :class:`~notifykit_exotel.errors.ScrubbedCause` when the class cannot be
+    rebuilt from a message alone.
+    """
+    text = scrub(str(err)) if str(err) else ""
+    fresh: BaseException
+    try:
+        fresh = type(err)(text)
+    except Exception:
+        fresh = ScrubbedCause(type(err).__name__, text)
+    else:
+        if type(fresh) is not type(err) or str(fresh) != text:
+            fresh = ScrubbedCause(type(err).__name__, text)
+    for attribute in ("request", "response"):
+        if hasattr(fresh, attribute):
+            setattr(fresh, attribute, None)
+    return fresh
 
 
 def _retry_after(value: str | None) -> float | None:

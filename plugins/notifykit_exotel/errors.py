@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+# defusedxml, not xml.etree: error bodies come from the network, and the stdlib parser expands
+# entities (a "billion laughs" body from a hostile proxy would eat memory before we see a code).
+import defusedxml.ElementTree as SafeET
 
 __all__ = [
     "AuthenticationError",
@@ -22,6 +25,7 @@ __all__ = [
     "ExotelError",
     "ExotelException",
     "ExotelTimeoutError",
+    "FailureClass",
     "InsufficientParametersError",
     "InsufficientParametersException",
     "KycRequiredError",
@@ -31,11 +35,15 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitExceededError",
     "RateLimitExceededException",
+    "ScrubbedCause",
     "ServerError",
     "ValidationError",
     "error_for_response",
     "parse_error_body",
 ]
+
+#: How a failed request should be treated by a retry policy; see :attr:`ExotelError.failure_class`.
+FailureClass = Literal["transient", "permanent", "ambiguous"]
 
 MAYBE_SENT_HINT = (
     "The request may or may not have been processed by Exotel: check call_details()/sms_details() "
@@ -54,7 +62,16 @@ class ExotelError(Exception):
         method, url: the request concerned (the URL never carries credentials).
         maybe_sent: ``True`` when a POST may have been processed although it failed, so that
             blindly retrying could send an SMS or place a call twice.
+        retry_after: seconds to wait from a ``Retry-After`` header, when the answer had one.
+
+    :attr:`failure_class` sorts every error into what a retry policy may do with it.
+
+    Errors pickle with all their attributes (for process pools and task queues); ``__cause__``
+    is not pickled, as for every Python exception.
     """
+
+    #: Appended to ``str()``: what to check when this error is a configuration mistake.
+    hint: str | None = None
 
     def __init__(
         self,
@@ -66,6 +83,7 @@ class ExotelError(Exception):
         method: str | None = None,
         url: str | None = None,
         maybe_sent: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.status = status
@@ -74,7 +92,48 @@ class ExotelError(Exception):
         self.method = method
         self.url = url
         self.maybe_sent = maybe_sent
+        self.retry_after = retry_after
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's default pickling calls ``cls(*args)``, which fails for subclasses with
+        # required keyword arguments (PartialSendError) and loses those given by keyword.
+        # Rebuild without __init__ and restore every attribute instead.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    @property
+    def failure_class(self) -> FailureClass:
+        """What a retry policy may do with this error, from ``maybe_sent``, ``status`` and the class.
+
+        ==============  ===========================================================================
+        ``ambiguous``   ``maybe_sent`` is true: a POST that may have reached Exotel (a read
+                        timeout, a connection dropped after sending, a 5xx other than 503, a
+                        redirect answer, a 2xx body that cannot be read). Never resend blindly:
+                        look the message up, or wait for its status callback.
+        ``transient``   Certainly not processed, worth retrying later: a refused connection or a
+                        connect timeout (:class:`ExotelConnectionError` without ``maybe_sent``),
+                        429 and the SMS 503 throttle (:class:`RateLimitExceededError`; wait
+                        ``retry_after`` when given), any other 503 (rejected before processing),
+                        408, and any failed GET that a retry may cure (5xx, timeouts, a 2xx body
+                        that cannot be read).
+        ``permanent``   Exotel rejected it, or it was never valid: every other 4xx (400
+                        validation and DLT rejections, 401 auth, 402, 403 KYC/DND/NDNC, 404, 409),
+                        :class:`InsufficientParametersError` (raised before any request), a
+                        redirect a GET may not follow, and protocol violations with no status.
+        ==============  ===========================================================================
+        """
+        if self.maybe_sent:
+            return "ambiguous"
+        if isinstance(self, (RateLimitExceededError, ExotelConnectionError)):
+            return "transient"
+        status = self.status
+        if status is None or isinstance(self, InsufficientParametersError):
+            return "permanent"
+        if status >= 500 or status == 408:
+            return "transient"
+        if 200 <= status < 300 and not isinstance(self, NotFoundError):
+            return "transient"  # a GET whose answer could not be read; reading again is safe
+        return "permanent"
 
     def __str__(self) -> str:
         parts = []
@@ -84,8 +143,9 @@ class ExotelError(Exception):
             parts.append(f"code {self.code}")
         head = f"[{', '.join(parts)}] " if parts else ""
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        hint = f" {self.hint}" if self.hint else ""
         tail = f" {MAYBE_SENT_HINT}" if self.maybe_sent else ""
-        return f"{head}{self.message}{where}{tail}"
+        return f"{head}{self.message}{where}{hint}{tail}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, message={self.message!r})"
@@ -101,6 +161,11 @@ class ValidationError(ExotelError):
 
 class AuthenticationError(ExotelError):
     """HTTP 401: the API key/token pair is wrong, or the account SID or region does not match."""
+
+    hint = (
+        "Check sid, api_key and api_token (Exotel dashboard > API settings) and the region: "
+        "'singapore' (api.exotel.com) or 'mumbai' (api.in.exotel.com), as the account was created."
+    )
 
 
 class PaymentRequiredError(ExotelError):
@@ -133,10 +198,6 @@ class RateLimitExceededError(ExotelError):
     ``retry_after`` holds the seconds to wait from a ``Retry-After`` header, when Exotel sent one.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)
-
 
 class ServerError(ExotelError):
     """HTTP 5xx: a fault on Exotel's side (or a gateway in front of it)."""
@@ -158,9 +219,35 @@ class PartialSendError(ExotelError):
     """
 
     def __init__(self, message: str, *, result: Any, unsent: list[str], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.result = result
         self.unsent = unsent
-        super().__init__(message, **kwargs)
+
+
+def _rebuild(cls: type[ExotelError], args: tuple[Any, ...], state: dict[str, Any]) -> ExotelError:
+    """Unpickle an :class:`ExotelError` without calling its ``__init__`` (see ``__reduce__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class ScrubbedCause(Exception):
+    """The ``__cause__`` of an error whose original cause could not be kept safely.
+
+    The client never chains the exception requests (or a parser) raised: it holds the request
+    with its ``Authorization`` header, and its traceback's frames hold the credentials. It
+    chains the same class rebuilt from the (scrubbed) message instead, or, when that class
+    cannot be built from a message alone, this: ``type_name`` and ``message`` of the original.
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        self.message = message
+        super().__init__(type_name, message)
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
 
 
 # The PHP seed's names, so ported code reads the same.
@@ -187,32 +274,48 @@ _MAX_BODY = 500
 def parse_error_body(text: str) -> tuple[str | None, int | None]:
     """Extract ``(message, code)`` from an Exotel error body in JSON, XML or anything else.
 
-    Never raises: a body that is neither JSON nor XML (an HTML page from a proxy) gives
-    ``(None, None)`` and the caller falls back to the HTTP status.
+    Never raises: a body that is neither JSON nor XML (an HTML page from a proxy), JSON nested
+    too deep to parse, an XML bomb or fields of the wrong type give ``(None, None)`` (or what
+    could be read) and the caller falls back to the HTTP status.
     """
-    stripped = text.strip()
+    try:
+        return _parse_error_body(text)
+    except Exception:  # a body from the network must never turn into a crash of its own
+        return None, None
+
+
+def _parse_error_body(text: str) -> tuple[str | None, int | None]:
+    stripped = text.strip() if isinstance(text, str) else ""
     if not stripped:
         return None, None
     if stripped[0] in "{[":
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None, None
         if isinstance(data, Mapping):
             exc = data.get("RestException", data)
             if isinstance(exc, Mapping):
-                message = exc.get("Message")
-                return (str(message) if message is not None else None), _as_code(exc.get("Code"))
+                return _as_message(exc.get("Message")), _as_code(exc.get("Code"))
         return None, None
     if stripped.startswith("<") and "RestException" in stripped:
         try:
-            root = ET.fromstring(stripped)
-        except ET.ParseError:
+            root = SafeET.fromstring(stripped)
+        except (SafeET.ParseError, ValueError, RecursionError):  # defusedxml's are ValueErrors
             return None, None
         node = root if root.tag == "RestException" else root.find(".//RestException")
         if node is not None:
-            return node.findtext("Message"), _as_code(node.findtext("Code"))
+            return _as_message(node.findtext("Message")), _as_code(node.findtext("Code"))
     return None, None
+
+
+def _as_message(value: Any) -> str | None:
+    # Only text or a number is a message: str() of a nested object could be huge or recurse.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _as_code(value: Any) -> int | None:
@@ -220,8 +323,10 @@ def _as_code(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    # ASCII digits only and a sane length: "²" is a digit int() refuses, and int() of a
+    # 5,000-digit string raises ValueError (Python's integer string conversion limit).
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip()) if len(value.strip()) <= 18 else None
     return None
 
 
@@ -238,7 +343,7 @@ def error_for_response(
     url: str,
     retry_after: float | None = None,
 ) -> ExotelError:
-    """Build the right :class:`ExotelError` subclass for an HTTP error response."""
+    """Build the right :class:`ExotelError` subclass for an HTTP error response. Never raises."""
     message, code = parse_error_body(text)
     if message is None:
         message = f"Exotel answered HTTP {status} with a body that is not an Exotel error"
@@ -248,11 +353,12 @@ def error_for_response(
         "body": _short(text),
         "method": method,
         "url": url,
+        "retry_after": retry_after,
     }
     # Exotel's SMS platform answers its throttle with 503, not 429 (reference section 7).
     sms_throttle = status == 503 and ("/sms/" in url.lower() or code in _SMS_THROTTLE_CODES)
     if status == 429 or sms_throttle:
-        return RateLimitExceededError(message, retry_after=retry_after, **kwargs)
+        return RateLimitExceededError(message, **kwargs)
     if status == 403:
         lowered = message.lower()
         if code in _KYC_CODES or "kyc" in lowered:

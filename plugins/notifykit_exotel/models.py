@@ -143,6 +143,19 @@ class Direction(_TolerantEnum):
 
 
 # -- lenient field parsers -------------------------------------------------------------------
+# Every parser takes whatever JSON or a form gave (a string, a number, a list, a nested object) and
+# returns its type or None; none raises. A list or object where a scalar belongs gives None, never
+# str() of it: str() of a 2,000-deep list raises RecursionError.
+
+_SCALARS = (str, int, float)
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, _SCALARS):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -151,7 +164,9 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=IST)
-    text = str(value).strip()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -173,7 +188,9 @@ def parse_int(value: Any) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if math.isfinite(value) else None
-    text = str(value).strip()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
     if not _PLAIN_NUMBER.fullmatch(text):
         return None
     return int(Decimal(text))
@@ -182,28 +199,29 @@ def parse_int(value: Any) -> int | None:
 def parse_decimal(value: Any) -> Decimal | None:
     """Parse a price such as ``"1.500"`` exactly (never through a float); ``NaN`` and
     ``Infinity`` give ``None``."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
+    text = _scalar_text(value)
+    if text is None or not text.strip() or len(text) > 100:
+        return None  # a price is short; Decimal("9" * 10**6) would be slow to compute with
     try:
-        parsed = Decimal(str(value).strip())
-    except InvalidOperation:
+        parsed = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
         return None
     return parsed if parsed.is_finite() else None
 
 
 def parse_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text != "" else None
+    """A string field: text, or a number as text; ``""``, lists and objects give ``None``."""
+    text = _scalar_text(value)
+    return text if text else None
 
 
 def parse_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
-    if value is None:
+    text = _scalar_text(value)
+    if text is None:
         return None
-    text = str(value).strip().lower()
+    text = text.strip().lower()
     if text in ("yes", "true", "1", "y"):
         return True
     if text in ("no", "false", "0", "n"):
@@ -212,9 +230,20 @@ def parse_bool(value: Any) -> bool | None:
 
 
 def _enum(cls: type[_E], value: Any) -> _E | None:
-    if value is None or value == "":
+    text = _scalar_text(value)
+    if not text:
         return None
-    return cls(str(value))
+    return cls(text)
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list field (``Legs``); one object counts as a list of one, and anything
+    else (a number, a bool, a string) as none."""
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if isinstance(item, Mapping)]
+    return []
 
 
 # -- result objects -----------------------------------------------------------------------------
@@ -270,13 +299,12 @@ class CallDetails(ExotelObject):
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> CallDetails:
-        legs = data.get("Legs") or []
         return cls(
             raw=data,
             conversation_duration=parse_int(data.get("ConversationDuration")),
             leg1_status=_enum(CallStatus, data.get("Leg1Status")),
             leg2_status=_enum(CallStatus, data.get("Leg2Status")),
-            legs=tuple(CallLeg.from_api(leg) for leg in legs if isinstance(leg, Mapping)),
+            legs=tuple(CallLeg.from_api(leg) for leg in _mappings(data.get("Legs"))),
         )
 
 
@@ -320,7 +348,7 @@ class Call(ExotelObject):
         details = inner.get("Details")
         return cls(
             raw=inner,
-            sid=str(inner.get("Sid") or ""),
+            sid=parse_str(inner.get("Sid")) or "",
             status=_enum(CallStatus, inner.get("Status")),
             to=parse_str(inner.get("To")),
             from_=parse_str(inner.get("From")),
@@ -374,7 +402,7 @@ class SmsMessage(ExotelObject):
             inner = {}
         return cls(
             raw=inner,
-            sid=str(inner.get("Sid") or ""),
+            sid=parse_str(inner.get("Sid")) or "",
             status=_enum(SmsStatus, inner.get("Status")),
             to=parse_str(inner.get("To")),
             from_=parse_str(inner.get("From")),

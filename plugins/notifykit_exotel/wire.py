@@ -209,24 +209,38 @@ def normalize_number(number: Any, *, field: str = "number", region: str | None =
     """
     import phonenumbers  # imported here: loading its metadata costs ~50 ms, not paid at import
 
+    expected = _expected_form(region)
     if not isinstance(number, str) or not number.strip():
-        raise InsufficientParametersError(
-            f"{field} is missing: give a phone number such as +919876543210"
-        )
+        raise InsufficientParametersError(f"{field} is missing: give a phone number, {expected}")
     text = number.strip()
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as err:
         raise InsufficientParametersError(
-            f"{field}={number!r} is not a phone number ({err._msg}); write it in E.164 form "
-            f"such as +919876543210"
+            f"{field}={number!r} is not a phone number ({err._msg}); {expected}"
         ) from None
     if not phonenumbers.is_valid_number(parsed):
         raise InsufficientParametersError(
-            f"{field}={number!r} is not a valid phone number for its country; write it in E.164 "
-            f"form such as +919876543210 (India mobiles are 10 digits starting 6-9)"
+            f"{field}={number!r} is not a valid phone number for its country; {expected}"
         )
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _expected_form(region: str | None) -> str:
+    """The forms a number may take, for error messages: they name the fix, not only the fault."""
+    if region is None:
+        return (
+            "write it in E.164 form: '+', the country code and the number, such as "
+            "+919876543210 (numbers without a country code need default_region)"
+        )
+    if region.upper() == "IN":
+        return (
+            "write it in E.164 form such as +919876543210, or as an Indian number with a 0 or 91 "
+            "prefix (09876543210, 919876543210); Indian mobiles are 10 digits starting 6-9"
+        )
+    return (
+        f"write it in E.164 form such as +919876543210, or in the national form of {region.upper()}"
+    )
 
 
 def same_number(a: str | None, b: str | None) -> bool:

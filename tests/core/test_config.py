@@ -347,7 +347,7 @@ def test_mapping_configs_have_no_line_numbers(registry):
             None,
             "chanels",
             "unknown section 'chanels' (did you mean 'channels'?); allowed: version, defaults, "
-            "accounts, channels, recipients, groups, templates, events",
+            "accounts, channels, recipients, groups, templates, events, store, server, worker, retry",
         )
     ]
     assert str(info.value.problems[0]).startswith("<config>: chanels: unknown section")

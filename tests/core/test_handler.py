@@ -112,7 +112,7 @@ def test_logging_from_inside_a_notification_does_not_recurse(make_notifier, reco
     class LoudHook:
         @hookimpl
         def after_delivery(self, delivery: Delivery) -> None:
-            logger.error("delivery %s done", delivery.status)
+            logger.error("delivery %s done", delivery.state)
 
     kit = make_notifier(BASIC, LoudHook())
     logger.addHandler(NotifyHandler(notifier=kit, to="alice"))

@@ -290,7 +290,8 @@ def test_extra_params_still_carry_fields_the_client_does_not_set(
     assert sim.last_request is not None
     assert sim.last_request.fields["ShortenUrlParams[Tracking]"] == "true"
     client.send_bulk_dynamic(
-        [BulkMessage("+919876543210", "hi")], extra_params={"SmsType": "transactional"}
+        [BulkMessage("+919876543210", "hi", from_="NKALRT")],
+        extra_params={"SmsType": "transactional"},
     )
     assert sim.last_request.fields["SmsType"] == "transactional"
     assert "From" not in sim.last_request.fields

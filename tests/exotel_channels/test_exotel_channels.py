@@ -45,7 +45,7 @@ def test_sms_to_one_recipient_sends_exactly_the_configured_fields(sim, config, m
         "SmsType": "transactional",
     }
     [delivery] = report.deliveries
-    assert delivery.status == "sent" and delivery.channel_type == "exotel-sms"
+    assert delivery.state == "sent" and delivery.channel_type == "exotel-sms"
     assert delivery.provider_id in sim.messages
     assert delivery.provider_status == "queued"
     assert (delivery.encoding, delivery.segments, delivery.info["chars"]) == ("GSM-7", 1, 33)
@@ -149,7 +149,7 @@ def test_a_failing_channel_gives_a_partial_report(sim, config, make_kit):
     report = kit.notify("db.down", channels=["sms", "ivr"], to="oncall", data={"host": "a"})
 
     assert not report.ok and report.partial
-    assert [(d.channel, d.status) for d in report.deliveries] == [
+    assert [(d.channel, d.state) for d in report.deliveries] == [
         ("sms", "sent"),
         ("sms", "sent"),
         ("ivr", "failed"),
@@ -165,7 +165,7 @@ def test_a_server_error_after_sending_is_unknown_not_failed(sim, config, make_ki
     kit = make_kit(config)
     report = kit.notify("x", data={"host": "h"}, to="alice")
     [delivery] = report.deliveries
-    assert delivery.status == "unknown"
+    assert delivery.state == "unknown"
     assert "HTTP 500" in (delivery.error or "")
     assert not report.ok and not report.partial
 
@@ -174,7 +174,7 @@ def test_authentication_failure_never_shows_the_token(sim, config, make_kit):
     sim.inject(Fault(status=401, message="Authentication failed"), times=5)
     kit = make_kit(config)
     report = kit.notify("x", data={"host": "h"}, to="oncall", channels=["sms", "call"])
-    assert [d.status for d in report.deliveries] == ["failed"] * 4
+    assert [d.state for d in report.deliveries] == ["failed"] * 4
     dumped = repr(report) + repr(kit) + repr(kit.config) + str(report.to_dict())
     assert TOKEN not in dumped
     assert "HTTP 401" in (report.deliveries[0].error or "")
@@ -219,7 +219,7 @@ def test_unicode_body_is_sent_as_unicode_with_its_segments(sim, config, make_kit
 def test_dry_run_renders_and_checks_but_sends_nothing(sim, config, make_kit):
     kit = make_kit(config, dry_run=True)
     report = kit.notify("x", channels=["sms", "ivr"], to="oncall", data={"host": "h"})
-    assert report.ok and {d.status for d in report.deliveries} == {"dry-run"}
+    assert report.ok and {d.state for d in report.deliveries} == {"pending"}
     assert report.deliveries[0].encoding == "GSM-7"
     with pytest.raises(DltMismatchError):
         kit.notify("otp", template="otp", data={"otp": "1"}, to="alice")
@@ -349,7 +349,7 @@ def test_bulk_send_failing_after_the_first_request_reports_exactly_what_went_out
     report = kit.notify("db.down", data={"host": "db1"}, to=numbers)
 
     assert report.partial
-    statuses = [d.status for d in report.deliveries]
+    statuses = [d.state for d in report.deliveries]
     assert statuses == ["sent"] * 100 + ["failed"] * 50
     assert all(d.provider_id in sim.messages for d in report.deliveries[:100])
     assert "Service unavailable" in (report.deliveries[120].error or "")
@@ -374,10 +374,10 @@ def test_bulk_results_are_matched_by_number_not_position():
         ),
     )
     outcome = SmsChannel._bulk_results(people, result)
-    assert [(r.recipient.name, r.status, r.provider_id) for r in outcome] == [
+    assert [(r.recipient.name, r.state, r.provider_id) for r in outcome] == [
         ("a", "sent", "S1"),
         ("b", "failed", None),
         ("c", "sent", "S3"),
     ]
     missing = SmsChannel._bulk_results(people, BulkSmsResult(messages=(SmsMessage(sid="S9"),)))
-    assert [r.status for r in missing] == ["sent", "unknown", "unknown"]
+    assert [r.state for r in missing] == ["sent", "unknown", "unknown"]

@@ -1,0 +1,40 @@
+"""The ledger: the durable record of every notification, delivery, attempt and status event.
+
+:func:`open_ledger` opens the store a config names: a path (a SQLite file, relative to the config
+file) or ``:memory:``. The interface is :class:`~notifykit.ledger.base.Ledger`; SQL backends share
+:class:`~notifykit.ledger.base.SqlLedger`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from notifykit.ledger.base import Change, Ledger, LedgerError, Outcome
+
+__all__ = ["Change", "Ledger", "LedgerError", "Outcome", "open_ledger"]
+
+
+def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) -> Ledger:
+    """Open (creating and migrating if needed) the ledger at ``location``.
+
+    ``location`` is ``":memory:"``, a ``sqlite:///path`` URL, or a plain path (relative to
+    ``base_dir``, the config file's directory).
+    """
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    if location == ":memory:":
+        return SqliteLedger(location, **options)
+    if "://" in location:
+        scheme, _, rest = location.partition("://")
+        if scheme != "sqlite":
+            raise LedgerError(
+                f"store: {scheme}:// is not a ledger this notifykit can open; use a file path "
+                "or sqlite:///path"
+            )
+        location = rest[1:] if rest.startswith("/") else rest
+        location = location or ":memory:"
+    path = Path(location).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return SqliteLedger(path, **options)

@@ -1,0 +1,910 @@
+"""The ledger's interface and its SQL implementation, shared by every SQL backend.
+
+The ledger records every accepted notification, every delivery, every attempt and every status
+event. Its rules are the project's promises:
+
+- :meth:`Ledger.add` writes a notification and all its deliveries in one transaction (or finds the
+  earlier one with the same idempotency key), so once ``submit()`` returns nothing is lost.
+- :meth:`Ledger.claim` leases due deliveries to one worker; a lease that is not renewed expires,
+  so the work of a dead worker is taken over.
+- :meth:`Ledger.begin_send` marks deliveries ``sending`` and commits *before* their request goes
+  out. A delivery found ``sending`` with an expired lease (:meth:`Ledger.recover`) may have been
+  sent: it becomes ``unknown``, never pending again.
+- :meth:`Ledger.apply_status` never moves a delivery backwards (see
+  :attr:`~notifykit.report.DeliveryState.rank`); every event is kept, applied or not.
+
+:class:`SqlLedger` implements all of it over a DB-API connection with a small :class:`Dialect`;
+a backend (:mod:`notifykit.ledger.sqlite`) supplies the connection, the dialect and its
+migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from notifykit.channels.base import StatusUpdate
+from notifykit.errors import NotifykitError
+from notifykit.plan.planner import DeliveryJob, Plan
+from notifykit.report import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Notification,
+    Report,
+    StatusEvent,
+    Submission,
+)
+
+__all__ = [
+    "Change",
+    "Dialect",
+    "Ledger",
+    "LedgerError",
+    "Outcome",
+    "SqlLedger",
+]
+
+#: the error a delivery gets when the worker that was sending it vanished
+LOST_WORKER = (
+    "the worker sending it stopped before recording the provider's answer (crashed or killed): "
+    "it may have been sent, so it is not sent again"
+)
+
+
+class LedgerError(NotifykitError):
+    """The ledger cannot be opened, read or written: a corrupt, locked or read-only database, a
+    full disk, a schema from a newer notifykit. Raised by ``submit()`` before it returns (so the
+    caller knows the notification was *not* accepted); never carries a secret."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed delivery, for :meth:`Ledger.record`.
+
+    ``state`` is the new state: ``sent``/``failed``/``unknown``/``skipped``, or ``pending`` with a
+    later ``due`` for a retry. ``attempted`` is ``False`` when no request went out (a veto).
+    """
+
+    delivery_id: str
+    state: DeliveryState
+    provider_id: str | None = None
+    provider_status: str | None = None
+    error: str | None = None
+    info: Mapping[str, Any] | None = None
+    due: float | None = None
+    attempted: bool = True
+
+
+@dataclass(frozen=True)
+class Change:
+    """A delivery whose state changed, with the state it left: what the status hook gets."""
+
+    delivery: Delivery
+    previous: DeliveryState
+
+
+class Ledger(Protocol):
+    """What the Notifier, the worker and the status server need from a store."""
+
+    location: str
+
+    def add(
+        self, plan: Plan, *, lease_owner: str | None = None, lease_until: float | None = None
+    ) -> Submission: ...
+    def claim(
+        self, owner: str, now: float, lease: float, limit: int, ids: Sequence[str] | None = None
+    ) -> list[DeliveryJob]: ...
+    def begin_send(self, owner: str, ids: Sequence[str], now: float) -> list[str]: ...
+    def record(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Change]: ...
+    def release(self, owner: str, ids: Sequence[str]) -> None: ...
+    def renew(self, owner: str, ids: Sequence[str], until: float) -> None: ...
+    def recover(self, now: float) -> list[Change]: ...
+    def next_due(self) -> float | None: ...
+    def notification(self, notification_id: str) -> Notification: ...
+    def report(self, notification_id: str, *, detail: bool = False) -> Report: ...
+    def reports(self, *, limit: int = 20, state: DeliveryState | None = None) -> list[Report]: ...
+    def deliveries(self, ids: Sequence[str]) -> list[Delivery]: ...
+    def by_token(self, token: str) -> list[Delivery]: ...
+    def apply_status(
+        self,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        delivery_id: str | None = None,
+    ) -> Change | None: ...
+    def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
+    def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
+    def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
+    def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
+    def counts(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between SQL backends."""
+
+    #: the statement that starts a write transaction (``BEGIN IMMEDIATE`` in SQLite)
+    begin_write: str
+    #: appended to the claim query's SELECT (``FOR UPDATE SKIP LOCKED`` in PostgreSQL)
+    claim_lock: str = ""
+    #: DB-API placeholder
+    param: str = "?"
+
+
+_DELIVERY_COLUMNS = (
+    "id, notification_id, seq, channel, channel_type, recipient, recipient_name, address, "
+    "address_kind, text, template, options, info, batch, callback_token, state, due, "
+    "attempts, provider_id, provider_status, provider_detail, error, skip_reason, updated, first_due"
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class SqlLedger:
+    """The ledger over one DB-API connection. Thread-safe: one lock serialises its use (writes
+    are serialised by the database anyway), and every write is one short transaction."""
+
+    def __init__(self, connection: Any, dialect: Dialect, location: str) -> None:
+        self._db = connection
+        self._dialect = dialect
+        self._lock = threading.RLock()
+        self.location = location
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        if self._dialect.param == "?":
+            return statement
+        return statement.replace("?", self._dialect.param)
+
+    def _error(self, err: Exception, doing: str) -> LedgerError:
+        """A database error as a :class:`LedgerError`; backends refine the wording."""
+        return LedgerError(f"ledger {self.location}: {doing} failed: {err}")
+
+    @contextmanager
+    def _tx(self, doing: str) -> Iterator[Any]:
+        with self._lock:
+            try:
+                cursor = self._db.cursor()
+                cursor.execute(self._dialect.begin_write)
+            except Exception as err:
+                raise self._error(err, doing) from None
+            try:
+                yield cursor
+                cursor.execute("COMMIT")
+            except LedgerError:
+                self._rollback(cursor)
+                raise
+            except BaseException as err:
+                self._rollback(cursor)
+                if isinstance(err, Exception) and self._is_db_error(err):
+                    raise self._error(err, doing) from None
+                raise
+
+    def _rollback(self, cursor: Any) -> None:
+        # The transaction may already be gone (a failed COMMIT rolls back by itself).
+        with suppress(Exception):
+            cursor.execute("ROLLBACK")
+
+    def _is_db_error(self, err: Exception) -> bool:
+        return False
+
+    def _read(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                cursor = self._db.cursor()
+                cursor.execute(self._sql(statement), tuple(params))
+                return list(cursor.fetchall())
+            except Exception as err:
+                if self._is_db_error(err):
+                    raise self._error(err, doing) from None
+                raise
+
+    def _exec(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
+        cursor.execute(self._sql(statement), tuple(params))
+        return cursor
+
+    def _in(self, values: Sequence[Any]) -> str:
+        return "(" + ",".join("?" * len(values)) + ")"
+
+    # -- accepting ------------------------------------------------------------------------------
+
+    def add(
+        self, plan: Plan, *, lease_owner: str | None = None, lease_until: float | None = None
+    ) -> Submission:
+        """Store a planned notification and its deliveries in one transaction; with
+        ``lease_owner``, its deliveries start leased to it (``notify()`` sends them itself)."""
+        n = plan.notification
+        with self._tx("storing a notification") as cur:
+            if n.key is not None:
+                row = self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
+                found = row.fetchone()
+                if found is not None:
+                    ids = self._exec(
+                        cur,
+                        "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
+                        (found[0],),
+                    ).fetchall()
+                    return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
+            body = {**n.to_dict(), "messages": dict(plan.messages)}
+            self._exec(
+                cur,
+                "INSERT INTO notifications (id, key, event, severity, created, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
+            )
+            rows = [
+                (
+                    j.id,
+                    j.notification_id,
+                    j.seq,
+                    j.channel,
+                    j.channel_type,
+                    j.recipient,
+                    j.recipient_name,
+                    j.address,
+                    j.address_kind,
+                    j.text,
+                    j.template,
+                    _dumps(dict(j.options)),
+                    _dumps(dict(j.info)),
+                    j.batch,
+                    j.callback_token,
+                    DeliveryState.PENDING.value,
+                    j.due,
+                    j.due,
+                    j.skip_reason,
+                    n.created,
+                    lease_owner,
+                    lease_until,
+                )
+                for j in plan.jobs
+            ]
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
+                    "recipient, recipient_name, address, address_kind, text, template, options, "
+                    "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
+                    "lease_owner, lease_expires) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                rows,
+            )
+        return Submission(n.id, tuple(j.id for j in plan.jobs), False, n.key)
+
+    # -- working --------------------------------------------------------------------------------
+
+    def claim(
+        self, owner: str, now: float, lease: float, limit: int, ids: Sequence[str] | None = None
+    ) -> list[DeliveryJob]:
+        """Lease up to ``limit`` due pending deliveries (or exactly ``ids``, if due or not)."""
+        with self._tx("claiming deliveries") as cur:
+            if ids is not None:
+                if not ids:
+                    return []
+                query = (
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)} "
+                    "AND state = 'pending' AND (lease_expires IS NULL OR lease_expires < ?) "
+                    f"ORDER BY seq {self._dialect.claim_lock}"
+                )
+                params: list[Any] = [*ids, now]
+            else:
+                query = (
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' "
+                    "AND due <= ? AND (lease_expires IS NULL OR lease_expires < ?) "
+                    f"ORDER BY due, notification_id, seq LIMIT ? {self._dialect.claim_lock}"
+                )
+                params = [now, now, limit]
+            rows = self._exec(cur, query, params).fetchall()
+            if not rows:
+                return []
+            claimed = [r[0] for r in rows]
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET lease_owner = ?, lease_expires = ? "
+                f"WHERE id IN {self._in(claimed)}",
+                (owner, now + lease, *claimed),
+            )
+        return [self._job(r) for r in rows]
+
+    def begin_send(self, owner: str, ids: Sequence[str], now: float) -> list[str]:
+        """Mark claimed deliveries ``sending`` (committed) and open an attempt for each; returns
+        the ids still leased to ``owner`` — only those may be sent."""
+        if not ids:
+            return []
+        with self._tx("marking deliveries sending") as cur:
+            rows = self._exec(
+                cur,
+                f"SELECT id, attempts FROM deliveries WHERE id IN {self._in(ids)} "
+                "AND state = 'pending' AND lease_owner = ? AND lease_expires >= ?",
+                (*ids, owner, now),
+            ).fetchall()
+            mine = [r[0] for r in rows]
+            if not mine:
+                return []
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET state = 'sending', attempts = attempts + 1, updated = ? "
+                f"WHERE id IN {self._in(mine)}",
+                (now, *mine),
+            )
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO attempts (delivery_id, number, worker, started, outcome) "
+                    "VALUES (?, ?, ?, ?, 'sending')"
+                ),
+                [(r[0], r[1] + 1, owner, now) for r in rows],
+            )
+        order = {i: n for n, i in enumerate(ids)}
+        return sorted(mine, key=order.__getitem__)
+
+    def record(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Change]:
+        """Record what became of claimed deliveries, and release their leases."""
+        if not outcomes:
+            return []
+        changes: list[Change] = []
+        with self._tx("recording deliveries") as cur:
+            ids = [o.delivery_id for o in outcomes]
+            current = {
+                r[0]: r
+                for r in self._exec(
+                    cur,
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)}",
+                    ids,
+                ).fetchall()
+            }
+            for outcome in outcomes:
+                row = current.get(outcome.delivery_id)
+                if row is None:
+                    continue
+                previous = DeliveryState(row[15])
+                info = json.loads(row[12])
+                if outcome.info:
+                    info.update(outcome.info)
+                due = outcome.due if outcome.due is not None else row[16]
+                self._exec(
+                    cur,
+                    "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
+                    "provider_status = COALESCE(?, provider_status), error = ?, info = ?, "
+                    "due = ?, lease_owner = NULL, lease_expires = NULL, updated = ? WHERE id = ?",
+                    (
+                        outcome.state.value,
+                        outcome.provider_id,
+                        outcome.provider_status,
+                        outcome.error,
+                        _dumps(info),
+                        due,
+                        now,
+                        outcome.delivery_id,
+                    ),
+                )
+                if outcome.attempted:
+                    self._exec(
+                        cur,
+                        "UPDATE attempts SET finished = ?, outcome = ?, provider_id = ?, "
+                        "error = ? WHERE delivery_id = ? AND number = ?",
+                        (
+                            now,
+                            "retry" if outcome.state is DeliveryState.PENDING else outcome.state,
+                            outcome.provider_id,
+                            outcome.error,
+                            outcome.delivery_id,
+                            row[17],
+                        ),
+                    )
+                delivery = self._delivery_from_row(row)
+                delivery = _replace(
+                    delivery,
+                    state=outcome.state,
+                    provider_id=outcome.provider_id or delivery.provider_id,
+                    provider_status=outcome.provider_status or delivery.provider_status,
+                    error=outcome.error,
+                    info=info,
+                    due=due,
+                    updated=now,
+                )
+                if outcome.provider_id:
+                    applied = self._apply_orphans(cur, delivery, row[14], now)
+                    if applied is not None:
+                        delivery = applied
+                changes.append(Change(delivery, previous))
+        return changes
+
+    def release(self, owner: str, ids: Sequence[str]) -> None:
+        """Give back claimed deliveries that were not started."""
+        if not ids:
+            return
+        with self._tx("releasing deliveries") as cur:
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET lease_owner = NULL, lease_expires = NULL "
+                f"WHERE id IN {self._in(ids)} AND lease_owner = ? AND state = 'pending'",
+                (*ids, owner),
+            )
+
+    def renew(self, owner: str, ids: Sequence[str], until: float) -> None:
+        if not ids:
+            return
+        with self._tx("renewing leases") as cur:
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET lease_expires = ? WHERE id IN {self._in(ids)} "
+                "AND lease_owner = ?",
+                (until, *ids, owner),
+            )
+
+    def recover(self, now: float) -> list[Change]:
+        """Deliveries left ``sending`` by a worker whose lease expired become ``unknown``."""
+        with self._tx("recovering deliveries of stopped workers") as cur:
+            rows = self._exec(
+                cur,
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending' "
+                "AND (lease_expires IS NULL OR lease_expires < ?)",
+                (now,),
+            ).fetchall()
+            if not rows:
+                return []
+            ids = [r[0] for r in rows]
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET state = 'unknown', error = ?, lease_owner = NULL, "
+                f"lease_expires = NULL, updated = ? WHERE id IN {self._in(ids)}",
+                (LOST_WORKER, now, *ids),
+            )
+            self._exec(
+                cur,
+                f"UPDATE attempts SET finished = ?, outcome = 'unknown', error = ? "
+                f"WHERE delivery_id IN {self._in(ids)} AND finished IS NULL",
+                (now, LOST_WORKER, *ids),
+            )
+        return [
+            Change(
+                _replace(
+                    self._delivery_from_row(r),
+                    state=DeliveryState.UNKNOWN,
+                    error=LOST_WORKER,
+                    updated=now,
+                ),
+                DeliveryState.SENDING,
+            )
+            for r in rows
+        ]
+
+    def next_due(self) -> float | None:
+        rows = self._read(
+            "reading the next due time",
+            "SELECT MIN(due) FROM deliveries WHERE state = 'pending'",
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def counts(self) -> dict[str, int]:
+        rows = self._read(
+            "counting deliveries", "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def by_token(self, token: str) -> list[Delivery]:
+        rows = self._read(
+            "looking up a status callback",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE callback_token = ?",
+            (token,),
+        )
+        return [self._delivery_from_row(r) for r in rows]
+
+    def apply_status(
+        self,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        delivery_id: str | None = None,
+    ) -> Change | None:
+        """Apply a provider's status report to the delivery of batch ``token`` with its provider
+        id (or to ``delivery_id``); an event for an id not recorded yet is kept and applied when
+        it is. Returns the change, or ``None`` when the delivery did not move."""
+        with self._tx("recording a status event") as cur:
+            if delivery_id is not None:
+                query = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?"
+                params: list[Any] = [delivery_id]
+            else:
+                query = (
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
+                    "WHERE provider_id = ? AND callback_token = ?"
+                )
+                params = [update.provider_id, token]
+            row = self._exec(cur, query, params).fetchone()
+            if row is None:
+                self._insert_event(cur, None, token, update, source, now, applied=False)
+                return None
+            return self._apply(cur, self._delivery_from_row(row), token, update, source, now)
+
+    def _apply(
+        self,
+        cur: Any,
+        delivery: Delivery,
+        token: str | None,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+    ) -> Change | None:
+        previous = delivery.state
+        target = update.state
+        moves = (
+            target is not None
+            and not previous.final
+            and target.rank > previous.rank
+            and previous is not DeliveryState.PENDING
+        )
+        self._insert_event(cur, delivery.id, token, update, source, now, applied=moves)
+        if not moves:
+            if update.provider_status and not previous.final:
+                self._exec(
+                    cur,
+                    "UPDATE deliveries SET provider_status = ?, "
+                    "provider_detail = COALESCE(?, provider_detail) WHERE id = ?",
+                    (update.provider_status, update.detail, delivery.id),
+                )
+            return None
+        assert target is not None
+        error = delivery.error
+        if target is DeliveryState.FAILED:
+            error = update.detail or update.provider_status or "the provider reported a failure"
+        elif target.succeeded:
+            error = None
+        self._exec(
+            cur,
+            "UPDATE deliveries SET state = ?, provider_status = COALESCE(?, provider_status), "
+            "provider_detail = COALESCE(?, provider_detail), error = ?, updated = ? WHERE id = ?",
+            (target.value, update.provider_status, update.detail, error, now, delivery.id),
+        )
+        changed = _replace(
+            delivery,
+            state=target,
+            provider_status=update.provider_status or delivery.provider_status,
+            provider_detail=update.detail or delivery.provider_detail,
+            error=error,
+            updated=now,
+        )
+        return Change(changed, previous)
+
+    def _apply_orphans(
+        self, cur: Any, delivery: Delivery, token: str, now: float
+    ) -> Delivery | None:
+        rows = self._exec(
+            cur,
+            "SELECT id, source, provider_status, state, detail, info FROM status_events "
+            "WHERE delivery_id IS NULL AND provider_id = ? AND callback_token = ? ORDER BY id",
+            (delivery.provider_id, token),
+        ).fetchall()
+        if not rows:
+            return None
+        self._exec(
+            cur,
+            f"DELETE FROM status_events WHERE id IN {self._in([r[0] for r in rows])}",
+            [r[0] for r in rows],
+        )
+        current = delivery
+        for r in rows:
+            update = StatusUpdate(
+                provider_id=delivery.provider_id or "",
+                state=DeliveryState(r[3]) if r[3] else None,
+                provider_status=r[2],
+                detail=r[4],
+                info=json.loads(r[5] or "{}"),
+            )
+            change = self._apply(cur, current, token, update, r[1], now)
+            if change is not None:
+                current = change.delivery
+        return current
+
+    def _insert_event(
+        self,
+        cur: Any,
+        delivery_id: str | None,
+        token: str | None,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        *,
+        applied: bool,
+    ) -> None:
+        self._exec(
+            cur,
+            "INSERT INTO status_events (delivery_id, callback_token, provider_id, source, "
+            "provider_status, state, detail, info, received, applied) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                delivery_id,
+                token,
+                update.provider_id,
+                source,
+                update.provider_status,
+                None if update.state is None else update.state.value,
+                update.detail,
+                _dumps(dict(update.info)),
+                now,
+                1 if applied else 0,
+            ),
+        )
+
+    def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]:
+        """Deliveries accepted (or unknown) with a provider id, no final state, not updated nor
+        checked for ``older_than`` seconds: their status callback is late or lost."""
+        rows = self._read(
+            "finding deliveries to reconcile",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state IN ('sent', 'unknown') "
+            "AND provider_id IS NOT NULL AND updated <= ? AND (checked IS NULL OR checked <= ?) "
+            "ORDER BY updated LIMIT ?",
+            (now - older_than, now - older_than, limit),
+        )
+        return [self._delivery_from_row(r) for r in rows]
+
+    def mark_checked(self, ids: Sequence[str], now: float) -> None:
+        if not ids:
+            return
+        with self._tx("marking deliveries checked") as cur:
+            self._exec(
+                cur,
+                f"UPDATE deliveries SET checked = ? WHERE id IN {self._in(ids)}",
+                (now, *ids),
+            )
+
+    # -- workers --------------------------------------------------------------------------------
+
+    def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None:
+        with self._tx("recording a worker heartbeat") as cur:
+            updated = self._exec(
+                cur,
+                "UPDATE workers SET heartbeat = ?, host = ?, pid = ? WHERE name = ?",
+                (now, host, pid, worker),
+            )
+            if updated.rowcount == 0:
+                self._exec(
+                    cur,
+                    "INSERT INTO workers (name, host, pid, started, heartbeat) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (worker, host, pid, now, now),
+                )
+
+    def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
+        """Workers seen within ``lease`` seconds, with the leases they hold."""
+        rows = self._read(
+            "listing workers",
+            "SELECT w.name, w.host, w.pid, w.started, w.heartbeat, "
+            "(SELECT COUNT(*) FROM deliveries d WHERE d.lease_owner = w.name "
+            " AND d.lease_expires >= ?) FROM workers w WHERE w.heartbeat >= ? ORDER BY w.name",
+            (now, now - lease),
+        )
+        return [
+            {
+                "name": r[0],
+                "host": r[1],
+                "pid": r[2],
+                "started": r[3],
+                "heartbeat": r[4],
+                "leases": int(r[5]),
+            }
+            for r in rows
+        ]
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def notification(self, notification_id: str) -> Notification:
+        rows = self._read(
+            "reading a notification",
+            "SELECT body FROM notifications WHERE id = ?",
+            (notification_id,),
+        )
+        if not rows:
+            raise LedgerError(f"no notification with id {notification_id!r} in {self.location}")
+        return _notification(json.loads(rows[0][0]))
+
+    def deliveries(self, ids: Sequence[str]) -> list[Delivery]:
+        if not ids:
+            return []
+        rows = self._read(
+            "reading deliveries",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)}",
+            ids,
+        )
+        by_id = {r[0]: self._delivery_from_row(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def report(self, notification_id: str, *, detail: bool = False) -> Report:
+        rows = self._read(
+            "reading a notification",
+            "SELECT body FROM notifications WHERE id = ?",
+            (notification_id,),
+        )
+        if not rows:
+            raise LedgerError(f"no notification with id {notification_id!r} in {self.location}")
+        return self._reports([json.loads(rows[0][0])], detail=detail)[0]
+
+    def reports(self, *, limit: int = 20, state: DeliveryState | None = None) -> list[Report]:
+        """Notifications newest first (``limit`` 0: all), optionally only those with a delivery in
+        ``state``."""
+        query = "SELECT body FROM notifications"
+        params: list[Any] = []
+        if state is not None:
+            query += " WHERE id IN (SELECT notification_id FROM deliveries WHERE state = ?)"
+            params.append(state.value)
+        query += " ORDER BY created DESC, id DESC"
+        if limit:
+            query += " LIMIT ?"
+            params.append(limit)
+        bodies = [json.loads(r[0]) for r in self._read("listing notifications", query, params)]
+        return self._reports(bodies, detail=False)
+
+    def _reports(self, bodies: list[dict[str, Any]], *, detail: bool) -> list[Report]:
+        if not bodies:
+            return []
+        ids = [b["id"] for b in bodies]
+        rows = self._read(
+            "reading deliveries",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE notification_id IN {self._in(ids)} "
+            "ORDER BY notification_id, seq",
+            ids,
+        )
+        per: dict[str, list[Delivery]] = {i: [] for i in ids}
+        for r in rows:
+            per[r[1]].append(self._delivery_from_row(r))
+        if detail:
+            per = {i: self._with_detail(ds) for i, ds in per.items()}
+        return [
+            Report(
+                event=b["event"],
+                severity=b["severity"],
+                deliveries=tuple(per[b["id"]]),
+                messages=b.get("messages") or {},
+                id=b["id"],
+                key=b.get("key"),
+                created=b["created"],
+            )
+            for b in bodies
+        ]
+
+    def _with_detail(self, deliveries: list[Delivery]) -> list[Delivery]:
+        if not deliveries:
+            return deliveries
+        ids = [d.id for d in deliveries]
+        attempts: dict[str, list[Attempt]] = {i: [] for i in ids}
+        for r in self._read(
+            "reading attempts",
+            "SELECT delivery_id, number, started, finished, outcome, worker, provider_id, error "
+            f"FROM attempts WHERE delivery_id IN {self._in(ids)} ORDER BY delivery_id, number",
+            ids,
+        ):
+            attempts[r[0]].append(Attempt(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
+        events: dict[str, list[StatusEvent]] = {i: [] for i in ids}
+        for r in self._read(
+            "reading status events",
+            "SELECT delivery_id, received, source, provider_status, state, detail, applied "
+            f"FROM status_events WHERE delivery_id IN {self._in(ids)} ORDER BY delivery_id, id",
+            ids,
+        ):
+            events[r[0]].append(
+                StatusEvent(
+                    r[1], r[2], r[3], DeliveryState(r[4]) if r[4] else None, r[5], bool(r[6])
+                )
+            )
+        return [
+            _replace(d, attempt_log=tuple(attempts[d.id]), events=tuple(events[d.id]))
+            for d in deliveries
+        ]
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
+        """Apply, in one write transaction, the migrations newer than the database's schema
+        version; returns the version. Refuses a database made by a newer notifykit."""
+        import time
+
+        with self._tx("applying migrations") as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+            )
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            row = cur.fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            steps = sorted(migrations)
+            latest = steps[-1][0] if steps else 0
+            if current > latest:
+                raise LedgerError(
+                    f"ledger {self.location} has schema version {current}, newer than this "
+                    f"notifykit knows ({latest}): upgrade notifykit, or point store: elsewhere"
+                )
+            for version, script in steps:
+                if version <= current:
+                    continue
+                for statement in (s.strip() for s in script.split(";")):
+                    if statement:
+                        cur.execute(statement)
+                self._exec(
+                    cur,
+                    "INSERT INTO schema_migrations (version, applied) VALUES (?, ?)",
+                    (version, time.time()),
+                )
+                current = version
+        return current
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _job(r: Sequence[Any]) -> DeliveryJob:
+        return DeliveryJob(
+            id=r[0],
+            notification_id=r[1],
+            seq=r[2],
+            channel=r[3],
+            channel_type=r[4],
+            recipient=r[5],
+            recipient_name=r[6],
+            address=r[7],
+            address_kind=r[8],
+            text=r[9],
+            template=r[10],
+            options=json.loads(r[11]),
+            info=json.loads(r[12]),
+            batch=r[13],
+            callback_token=r[14],
+            due=r[16],
+            skip_reason=r[22],
+            attempts=int(r[17]),
+            first_due=r[24],
+        )
+
+    @staticmethod
+    def _delivery_from_row(r: Sequence[Any]) -> Delivery:
+        return Delivery(
+            channel=r[3],
+            channel_type=r[4],
+            recipient=r[5],
+            address=r[7],
+            state=DeliveryState(r[15]),
+            provider_id=r[18],
+            provider_status=r[19],
+            error=r[21],
+            info=json.loads(r[12]),
+            id=r[0],
+            notification_id=r[1],
+            attempts=int(r[17]),
+            provider_detail=r[20],
+            due=r[16],
+            updated=r[23],
+        )
+
+    def close(self) -> None:
+        with self._lock, suppress(Exception):
+            self._db.close()
+
+
+def _replace(delivery: Delivery, **changes: Any) -> Delivery:
+    import dataclasses
+
+    return dataclasses.replace(delivery, **changes)
+
+
+def _notification(body: Mapping[str, Any]) -> Notification:
+    return Notification(
+        event=body["event"],
+        severity=body["severity"],
+        data=body.get("data") or {},
+        template=body.get("template"),
+        channels=tuple(body.get("channels") or ()),
+        recipients=tuple(body.get("recipients") or ()),
+        id=body["id"],
+        key=body.get("key"),
+        created=body["created"],
+    )

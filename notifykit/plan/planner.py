@@ -1,0 +1,353 @@
+"""The planner: turns a notification into a :class:`Plan` of :class:`DeliveryJob` objects.
+
+Everything that can be the caller's mistake is found here and raised, before anything is stored or
+sent: an unknown severity, channel or recipient, an invalid number, a template that is missing,
+fails to render, is too long or does not match its DLT pattern. Each channel's
+:meth:`~notifykit.channels.Channel.prepare` runs once per notification and chooses the provider
+options; the jobs carry the rendered text and those options, so a worker in another process (or
+after a restart) sends exactly what was planned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
+from notifykit.config.schema import did_you_mean, parse_phone
+from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
+from notifykit.report import Notification
+
+if TYPE_CHECKING:
+    from notifykit.config.loader import Config
+
+__all__ = ["DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> str:
+    """A 26-character id that sorts by creation time (48 bits of milliseconds, 80 random bits,
+    Crockford base 32, as a ULID), so ledger ids list in the order they were made."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """One planned delivery: what to send to whom through which channel, frozen and serialisable.
+
+    ``batch`` groups the jobs of one notification and channel that share a text and options, so a
+    worker can hand them to the channel together (a bulk endpoint); ``callback_token`` is the
+    unguessable token of that batch's status callback URL. ``skip_reason`` is set when the job
+    cannot be delivered at all (the recipient has no address for the channel).
+    """
+
+    id: str
+    notification_id: str
+    seq: int
+    channel: str
+    channel_type: str
+    recipient: str
+    recipient_name: str | None
+    address: str | None
+    address_kind: str
+    text: str | None
+    template: str | None
+    options: Mapping[str, Any] = field(hash=False)
+    info: Mapping[str, Any] = field(hash=False)
+    batch: str
+    callback_token: str
+    due: float
+    skip_reason: str | None = None
+    #: attempts made so far, and when it was first due (the retry deadline counts from there)
+    attempts: int = 0
+    first_due: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "notification_id": self.notification_id,
+            "seq": self.seq,
+            "channel": self.channel,
+            "channel_type": self.channel_type,
+            "recipient": self.recipient,
+            "recipient_name": self.recipient_name,
+            "address": self.address,
+            "address_kind": self.address_kind,
+            "text": self.text,
+            "template": self.template,
+            "options": dict(self.options),
+            "info": dict(self.info),
+            "batch": self.batch,
+            "callback_token": self.callback_token,
+            "due": self.due,
+            "skip_reason": self.skip_reason,
+            "attempts": self.attempts,
+            "first_due": self.first_due,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeliveryJob:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+    def recipient_object(self) -> Recipient:
+        """The :class:`Recipient` a channel's ``send`` gets for this job."""
+        if self.address_kind == "phone":
+            return Recipient(name=self.recipient_name, phone=self.address)
+        addresses = {self.address_kind: self.address} if self.address else {}
+        return Recipient(name=self.recipient_name, phone=None, addresses=addresses)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A planned notification: the notification, its jobs, and the rendered text per channel."""
+
+    notification: Notification
+    jobs: tuple[DeliveryJob, ...]
+    messages: Mapping[str, str | None] = field(hash=False)
+
+
+def template_context(event: str, severity: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables a template sees: every data key, plus ``data`` (the whole mapping),
+    ``event``, ``severity`` and ``now`` (the current time, an aware UTC datetime). The last four
+    win over data keys of the same name."""
+    return {
+        **data,
+        "data": data,
+        "event": event,
+        "severity": severity,
+        "now": datetime.now(timezone.utc),
+    }
+
+
+class Planner:
+    """Plans notifications for one validated config and its built channels."""
+
+    def __init__(
+        self,
+        config: Config,
+        channels: Mapping[str, Channel],
+        channel_types: Mapping[str, ChannelType],
+        scrub: Callable[[str], str],
+    ) -> None:
+        from notifykit.config.loader import looks_like_phone as is_phone
+
+        self.config = config
+        self.channels = channels
+        self.channel_types = channel_types
+        self._scrub = scrub
+        self._is_phone = is_phone
+        # Every phone number the config names, parsed once here: libphonenumber costs more than
+        # the rest of a notification, and a group of raw numbers would otherwise be parsed again
+        # on every notify().
+        self._numbers: dict[str, Recipient] = {}
+        config_targets = [
+            *config.defaults.to,
+            *(t for event in config.events.values() for t in event.to or ()),
+            *(m for members in config.groups.values() for m in members),
+        ]
+        for target in config_targets:
+            if is_phone(target) and target not in self._numbers:
+                self._numbers[target] = self.raw_recipient(target)
+        self._groups: dict[str, tuple[Recipient, ...]] = {
+            name: tuple(config.recipients.get(m) or self._numbers[m] for m in members)
+            for name, members in config.groups.items()
+        }
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def check_channels(self, names: Sequence[str]) -> None:
+        for name in names:
+            if name not in self.channels:
+                hint = did_you_mean(name, self.channels)
+                known = ", ".join(self.channels) or "none"
+                raise NotificationError(
+                    f"no channel named {name!r}{hint}; configured channels: {known}"
+                )
+
+    @staticmethod
+    def raw_recipient(number: str) -> Recipient:
+        phone = parse_phone(number)
+        if phone is None:
+            raise RecipientError(
+                f"{number!r} is not a valid phone number: give it in E.164 form "
+                "(+91XXXXXXXXXX), or as an Indian number with a 0 or 91 prefix or 10 digits"
+            )
+        return Recipient(name=None, phone=phone)
+
+    def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
+        """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
+        person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
+        result: list[Recipient] = []
+        seen: set[str] = set()
+
+        def add(recipient: Recipient) -> None:
+            key = recipient.phone or f"name:{recipient.name}"
+            if key not in seen:
+                seen.add(key)
+                result.append(recipient)
+
+        for target in targets:
+            if not isinstance(target, str):
+                raise RecipientError(f"recipients are names or phone numbers, got {target!r}")
+            if self._is_phone(target):
+                add(self._numbers.get(target) or self.raw_recipient(target))
+            elif target in self.config.recipients:
+                add(self.config.recipients[target])
+            elif target in self._groups:
+                for member in self._groups[target]:
+                    add(member)
+            else:
+                names = [*self.config.recipients, *self.config.groups]
+                raise RecipientError(
+                    f"no recipient or group named {target!r}{did_you_mean(target, names)}"
+                )
+        return result
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        event: str,
+        severity: str,
+        data: Mapping[str, Any] | None,
+        targets: Sequence[str],
+        channel_names: Sequence[str],
+        template: str | None,
+        body: str | None,
+        *,
+        key: str | None = None,
+        dry_run: bool = False,
+        due: float | None = None,
+    ) -> Plan:
+        """Check, render and prepare a notification; raise before anything else happens."""
+        if severity not in SEVERITIES:
+            raise NotificationError(
+                f"unknown severity {severity!r}{did_you_mean(severity, SEVERITIES)}; use one of "
+                + ", ".join(SEVERITIES)
+            )
+        if not channel_names:
+            raise NotificationError(
+                f"no channels for event {event!r}: pass channels=..., or set them in "
+                f"events.{event}.channels or defaults.channels"
+            )
+        self.check_channels(channel_names)
+        recipients = tuple(self.resolve_recipients(targets))
+        if not recipients:
+            raise RecipientError(
+                f"no recipients for event {event!r}: pass to=..., or set them in "
+                f"events.{event}.to or defaults.to"
+            )
+        data = dict(data or {})
+        messages = self._prepare(event, severity, data, channel_names, template, body)
+        created = time.time()
+        notification = Notification(
+            event=event,
+            severity=severity,
+            data=data,
+            template=template if body is None else None,
+            channels=tuple(channel_names),
+            recipients=tuple(r.label for r in recipients),
+            dry_run=dry_run,
+            id=new_id(),
+            key=key,
+            created=created,
+        )
+        jobs: list[DeliveryJob] = []
+        when = created if due is None else due
+        for name, message in messages.items():
+            channel_type = self.channel_types[name]
+            batch = f"{notification.id}/{name}"
+            token = secrets.token_urlsafe(16)  # 128 random bits
+            for recipient in recipients:
+                address = recipient.address(channel_type.address)
+                jobs.append(
+                    DeliveryJob(
+                        id=new_id(),
+                        notification_id=notification.id,
+                        seq=len(jobs),
+                        channel=name,
+                        channel_type=channel_type.name,
+                        recipient=recipient.label,
+                        recipient_name=recipient.name,
+                        address=address,
+                        address_kind=channel_type.address,
+                        text=message.text,
+                        template=message.template,
+                        options=message.options,
+                        info=message.info,
+                        batch=batch,
+                        callback_token=token,
+                        due=when,
+                        skip_reason=None
+                        if address is not None
+                        else f"no {channel_type.address} address for {recipient.label}",
+                    )
+                )
+        return Plan(notification, tuple(jobs), {n: m.text for n, m in messages.items()})
+
+    def _prepare(
+        self,
+        event: str,
+        severity: str,
+        data: dict[str, Any],
+        channel_names: Sequence[str],
+        template: str | None,
+        body: str | None,
+    ) -> dict[str, Message]:
+        engine = self.config.template_engine
+        context = template_context(event, severity, data)
+        rendered: dict[str, str] = {}
+        prepared: dict[str, Message] = {}
+        settings = self.config.template_settings(template) if template and body is None else None
+        for name in channel_names:
+            if name in prepared:
+                continue
+            channel_type = self.channel_types[name]
+            suffix = channel_type.template_suffix
+            text: str | None = None
+            qualified: str | None = None
+            if body is not None:
+                if suffix is None:
+                    raise NotificationError(
+                        f"channel {name!r} ({channel_type.name}) sends no text; leave out the body"
+                    )
+                text = body
+            elif suffix is not None and template is not None:
+                qualified = f"{template}.{suffix}"
+                if qualified not in rendered:
+                    rendered[qualified] = engine.render(qualified, context)
+                text = rendered[qualified]
+            message = Message(
+                event=event,
+                severity=severity,
+                text=text,
+                template=qualified,
+                template_settings=settings or self.config.template_settings(""),
+                data=data,
+            )
+            channel = self.channels[name]
+            try:
+                message = channel.prepare(message)
+                json.dumps(dict(message.options))
+                json.dumps(dict(message.info))
+            except NotifykitError:
+                raise
+            except Exception as err:
+                raise PluginError(
+                    f"channel {name!r} ({channel_type.name}) failed to prepare the message: "
+                    f"{type(err).__name__}: {self._scrub(str(err))}"
+                ) from err
+            prepared[name] = message
+        return prepared

@@ -1,0 +1,233 @@
+"""The dispatcher: executes claimed delivery jobs, ``before_delivery`` → ``channel.send`` →
+``after_delivery``, and records every outcome in the ledger.
+
+The order of writes is the project's safety rule: the jobs of a batch are marked ``sending`` and
+committed (:meth:`~notifykit.ledger.base.Ledger.begin_send`) before the channel is called, and
+their results are recorded after it returns. A crash in between leaves them ``sending``, and
+the ledger turns them ``unknown`` when their lease expires: never sent twice, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
+from notifykit.ledger.base import Change, Ledger, Outcome
+from notifykit.plan.planner import DeliveryJob, Plan
+from notifykit.report import Delivery, DeliveryState, Notification
+from notifykit.worker.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from notifykit.plugins import Hooks
+
+__all__ = ["Dispatcher", "group_batches"]
+
+logger = logging.getLogger("notifykit")
+
+
+def group_batches(jobs: Sequence[DeliveryJob]) -> list[list[DeliveryJob]]:
+    """Jobs grouped by batch (one notification and channel), in the order first seen."""
+    groups: dict[str, list[DeliveryJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.batch, []).append(job)
+    return list(groups.values())
+
+
+def job_delivery(job: DeliveryJob, state: DeliveryState, error: str | None = None) -> Delivery:
+    """The :class:`Delivery` a hook sees for a job before its outcome is recorded."""
+    return Delivery(
+        channel=job.channel,
+        channel_type=job.channel_type,
+        recipient=job.recipient,
+        address=job.address,
+        state=state,
+        error=error,
+        info=job.info,
+        id=job.id,
+        notification_id=job.notification_id,
+        attempts=job.attempts,
+        due=job.due,
+    )
+
+
+class Dispatcher:
+    """Sends jobs through their channels and records the outcomes."""
+
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        channel_types: Mapping[str, ChannelType],
+        hooks: Hooks,
+        scrub: Callable[[str], str],
+        retry_for: Callable[[str], RetryPolicy],
+        status_url: Callable[[str], str | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.channels = channels
+        self.channel_types = channel_types
+        self.hooks = hooks
+        self._scrub = scrub
+        self._retry_for = retry_for
+        self._status_url = status_url
+        self.clock = clock
+
+    # -- dry runs -------------------------------------------------------------------------------
+
+    def dry_run(self, plan: Plan) -> list[Delivery]:
+        """What would happen: hooks are asked (a veto shows as ``skipped``), nothing is sent or
+        stored; the rest are ``pending``."""
+        out: list[Delivery] = []
+        for job in plan.jobs:
+            if job.skip_reason:
+                delivery = job_delivery(job, DeliveryState.SKIPPED, job.skip_reason)
+            else:
+                veto = self._veto(job, plan.notification)
+                if veto is None:
+                    delivery = job_delivery(job, DeliveryState.PENDING)
+                else:
+                    delivery = job_delivery(job, veto.state, veto.error)
+            out.append(delivery)
+        for delivery in out:
+            self.hooks.after_delivery(delivery, plan.notification)
+        return out
+
+    # -- real runs ------------------------------------------------------------------------------
+
+    def deliver(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: Sequence[DeliveryJob],
+        notification: Callable[[str], Notification],
+    ) -> list[Change]:
+        """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change."""
+        changes: list[Change] = []
+        for group in group_batches(jobs):
+            changes.extend(
+                self._deliver_batch(ledger, owner, group, notification(group[0].notification_id))
+            )
+        return changes
+
+    def _deliver_batch(
+        self, ledger: Ledger, owner: str, jobs: list[DeliveryJob], notification: Notification
+    ) -> list[Change]:
+        outcomes: list[Outcome] = []
+        to_send: list[DeliveryJob] = []
+        for job in jobs:
+            if job.skip_reason:
+                outcomes.append(
+                    Outcome(job.id, DeliveryState.SKIPPED, error=job.skip_reason, attempted=False)
+                )
+                continue
+            veto = self._veto(job, notification)
+            if veto is not None:
+                outcomes.append(veto)
+                continue
+            to_send.append(job)
+        started = set(ledger.begin_send(owner, [j.id for j in to_send], self.clock()))
+        # A job whose lease was lost (another worker took it over) is not ours to send.
+        sending = [j for j in to_send if j.id in started]
+        if sending:
+            results = self._send(sending, notification)
+            now = self.clock()
+            outcomes.extend(
+                self._outcome(job, result, now)
+                for job, result in zip(sending, results, strict=True)
+            )
+        order = {job.id: n for n, job in enumerate(jobs)}
+        outcomes.sort(key=lambda o: order[o.delivery_id])
+        changes = ledger.record(owner, outcomes, self.clock())
+        for change in changes:
+            self.hooks.after_delivery(change.delivery, notification)
+            if change.delivery.state is not change.previous:
+                self.hooks.after_status_change(change.delivery, change.previous, notification)
+        return changes
+
+    def _veto(self, job: DeliveryJob, notification: Notification) -> Outcome | None:
+        pending = job_delivery(job, DeliveryState.PENDING)
+        try:
+            vetoes = self.hooks.before_delivery(pending, notification)
+        except Exception as err:
+            logger.exception("a before_delivery hook failed")
+            return Outcome(
+                job.id,
+                DeliveryState.FAILED,
+                error=f"before_delivery hook failed: {type(err).__name__}: {self._scrub(str(err))}",
+                attempted=False,
+            )
+        if vetoes:
+            return Outcome(job.id, DeliveryState.SKIPPED, error="; ".join(vetoes), attempted=False)
+        return None
+
+    def _send(self, jobs: list[DeliveryJob], notification: Notification) -> list[DeliveryResult]:
+        """The channel's results, one per job in order, whatever the channel does."""
+        first = jobs[0]
+        channel = self.channels[first.channel]
+        message = Message(
+            event=notification.event,
+            severity=notification.severity,
+            text=first.text,
+            template=first.template,
+            data=notification.data,
+            info=first.info,
+            options=first.options,
+            status_callback=self._status_url(first.callback_token),
+        )
+        recipients = [j.recipient_object() for j in jobs]
+        try:
+            returned = list(channel.send(message, recipients))
+        except Exception as err:
+            logger.warning(
+                "channel %r (%s) raised %s while sending",
+                first.channel,
+                first.channel_type,
+                type(err).__name__,
+            )
+            error = (
+                f"the channel raised {type(err).__name__}: {self._scrub(str(err))}; "
+                "it may have sent the message"
+            )
+            return [DeliveryResult.unknown(r, error) for r in recipients]
+        # One result per recipient, matched by recipient (a channel may reorder them).
+        positions: dict[Recipient, list[int]] = {}
+        for index, recipient in enumerate(recipients):
+            positions.setdefault(recipient, []).append(index)
+        matched: list[DeliveryResult | None] = [None] * len(recipients)
+        for result in returned:
+            slots = positions.get(result.recipient)
+            if slots:
+                matched[slots.pop(0)] = result
+        return [
+            result
+            or DeliveryResult.unknown(
+                recipients[i], f"channel {first.channel!r} returned no result for it"
+            )
+            for i, result in enumerate(matched)
+        ]
+
+    def _outcome(self, job: DeliveryJob, result: DeliveryResult, now: float) -> Outcome:
+        error = self._scrub(result.error) if result.error else None
+        info = dict(result.info) or None
+        state = result.state
+        attempts = job.attempts + 1
+        policy = self._retry_for(job.channel)
+        retry = (state is DeliveryState.FAILED and result.transient) or (
+            state is DeliveryState.UNKNOWN and policy.resend_unknown
+        )
+        if retry:
+            due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
+            if due is not None:
+                return Outcome(job.id, DeliveryState.PENDING, error=error, info=info, due=due)
+            note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
+            error = f"{error} ({note})" if error else note
+        return Outcome(
+            job.id,
+            state,
+            provider_id=result.provider_id,
+            provider_status=result.provider_status,
+            error=error,
+            info=info,
+        )

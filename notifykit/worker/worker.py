@@ -1,0 +1,221 @@
+"""The worker: claims due deliveries from the ledger and delivers them on a pool of threads.
+
+Several workers (threads, processes, hosts) can share one ledger: each claims deliveries under a
+lease, renews it while the work is in flight, and a dead worker's leases expire so another takes
+its work over. Deliveries a dead worker left ``sending`` become ``unknown`` (they may have been
+sent). On :meth:`Worker.stop` (SIGTERM/SIGINT in ``notifykit worker``) it claims nothing more,
+lets the requests in flight finish and be recorded, and gives back what it had claimed but not
+started. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from notifykit.ledger.base import Change
+from notifykit.plan.planner import DeliveryJob
+from notifykit.report import Notification
+from notifykit.worker.dispatch import group_batches
+
+if TYPE_CHECKING:
+    from notifykit.notifier import Notifier
+
+__all__ = ["Worker", "WorkerResult"]
+
+logger = logging.getLogger("notifykit.worker")
+
+
+@dataclass
+class WorkerResult:
+    """What a worker run did: the states its deliveries ended the run in."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    recovered: int = 0
+    reconciled: int = 0
+
+    def add(self, changes: list[Change]) -> None:
+        for change in changes:
+            state = change.delivery.state.value
+            self.counts[state] = self.counts.get(state, 0) + 1
+
+    @property
+    def delivered(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ("sent", "delivered"))
+
+    @property
+    def ok(self) -> bool:
+        """Every delivery it made succeeded (nothing failed, unknown or left for a retry)."""
+        return all(state in ("sent", "delivered", "skipped") for state in self.counts)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "counts": dict(self.counts),
+            "recovered": self.recovered,
+            "reconciled": self.reconciled,
+        }
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Delivers what the ledger holds. Build it with :meth:`notifykit.Notifier.worker`."""
+
+    def __init__(
+        self,
+        kit: Notifier,
+        *,
+        threads: int | None = None,
+        lease: float | None = None,
+        poll: float | None = None,
+        batch: int | None = None,
+        name: str | None = None,
+        clock: Callable[[], float] = time.time,
+        reconcile_every: float | None = None,
+    ) -> None:
+        settings = kit.config.worker
+        self.kit = kit
+        self.threads = threads or settings.threads
+        self.lease = lease or settings.lease
+        self.poll = poll or settings.poll
+        self.batch = batch or settings.batch
+        self.name = name or default_name()
+        self.clock = clock
+        self.reconcile_every = reconcile_every or settings.reconcile_every
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._inflight: dict[Future[list[Change]], list[str]] = {}
+        self._inflight_lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Ask the run to end: nothing more is claimed, work in flight is finished."""
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, *, drain: bool = False) -> WorkerResult:
+        """Deliver until :meth:`stop` (or, with ``drain``, until nothing is due now)."""
+        ledger = self.kit.ledger
+        result = WorkerResult()
+        host = socket.gethostname()
+        ledger.heartbeat(self.name, host, os.getpid(), self.clock())
+        renewer = threading.Thread(
+            target=self._renew_leases, args=(host,), name=f"{self.name}-leases", daemon=True
+        )
+        renewer.start()
+        last_reconcile = self.clock()
+        notifications: dict[str, Notification] = {}
+
+        def notification(notification_id: str) -> Notification:
+            found = notifications.get(notification_id)
+            if found is None:
+                found = ledger.notification(notification_id)
+                if len(notifications) > 10_000:
+                    notifications.clear()
+                notifications[notification_id] = found
+            return found
+
+        executor = ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-send")
+        try:
+            while not self._stop.is_set():
+                now = self.clock()
+                recovered = self.kit._recover(now)
+                result.recovered += len(recovered)
+                result.add(recovered)
+                if now - last_reconcile >= self.reconcile_every:
+                    last_reconcile = now
+                    result.reconciled += len(self.kit.reconcile())
+                claimed: list[DeliveryJob] = []
+                if len(self._inflight) < self.threads:
+                    claimed = ledger.claim(self.name, now, self.lease, self.batch)
+                for group in group_batches(claimed):
+                    future = executor.submit(
+                        self.kit.dispatcher.deliver, ledger, self.name, group, notification
+                    )
+                    with self._inflight_lock:
+                        self._inflight[future] = [j.id for j in group]
+                self._collect(result, block=not claimed, drain=drain)
+                if drain and not claimed and not self._inflight:
+                    break
+        finally:
+            self._stop.set()
+            self._wake.set()
+            self._finish(executor, result)
+            renewer.join(timeout=5)
+        return result
+
+    def _collect(self, result: WorkerResult, *, block: bool, drain: bool) -> None:
+        """Gather finished work; when idle, wait for work to finish, for the next due time, or
+        for the poll interval."""
+        with self._inflight_lock:
+            futures = list(self._inflight)
+        if block and futures:
+            wait(futures, timeout=self.poll, return_when=FIRST_COMPLETED)
+        elif block and not drain:
+            next_due = self.kit.ledger.next_due()
+            timeout = self.poll
+            if next_due is not None:
+                timeout = max(0.0, min(self.poll, next_due - self.clock()))
+            self._wake.wait(timeout)
+            self._wake.clear()
+        with self._inflight_lock:
+            done = [f for f in self._inflight if f.done()]
+            for future in done:
+                del self._inflight[future]
+        for future in done:
+            self._record(future, result)
+
+    def _record(self, future: Future[list[Change]], result: WorkerResult) -> None:
+        try:
+            result.add(future.result())
+        except Exception:
+            # The ledger could not record an outcome (a full disk...): the deliveries stay
+            # 'sending' and become 'unknown' when their lease expires; nothing is resent.
+            logger.exception("worker %s: recording a batch failed", self.name)
+
+    def _finish(self, executor: ThreadPoolExecutor, result: WorkerResult) -> None:
+        with self._inflight_lock:
+            pending = dict(self._inflight)
+        unstarted: list[str] = []
+        for future, ids in pending.items():
+            if future.cancel():
+                unstarted.extend(ids)
+        executor.shutdown(wait=True)
+        for future in pending:
+            if not future.cancelled():
+                self._record(future, result)
+        with self._inflight_lock:
+            self._inflight.clear()
+        if unstarted:
+            try:
+                self.kit.ledger.release(self.name, unstarted)
+            except Exception:
+                logger.exception(
+                    "worker %s: releasing %d deliveries failed", self.name, len(unstarted)
+                )
+
+    def _renew_leases(self, host: str) -> None:
+        interval = max(0.05, self.lease / 3)
+        while not self._stop.wait(interval):
+            with self._inflight_lock:
+                ids = [i for group in self._inflight.values() for i in group]
+            try:
+                now = self.clock()
+                self.kit.ledger.renew(self.name, ids, now + self.lease)
+                self.kit.ledger.heartbeat(self.name, host, os.getpid(), now)
+            except Exception:
+                logger.exception("worker %s: renewing leases failed", self.name)
