@@ -7,7 +7,15 @@ group naming a missing person, an event naming a missing template...), and raise
 :class:`~notifykit.errors.ConfigError` carrying *all* the problems found, each with file, line and
 key path. Nothing can be sent from a config that failed here.
 
-The schema is documented key by key in ``config.example.yaml`` and ``docs/configuration.md``.
+The schema is documented key by key in ``config.example.yaml`` and ``docs/configuration.md``;
+the ``${VAR}`` substitution grammar in :mod:`notifykit.config.schema`.
+
+Hostile or broken files fail fast, as config problems: YAML aliases can make a 1 kB file stand
+for billions of nodes (``<<: [*a, *a, ...]`` nested), or for an infinite one (an alias inside the
+node it names), and deep nesting overflows Python's stack. The file is composed by
+:class:`BoundedComposer`, which refuses nesting deeper than :data:`MAX_DEPTH`, recursive aliases,
+and aliases that together add more than :data:`MAX_ALIAS_NODES` nodes, each with the line where
+the limit was hit.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -60,6 +68,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_FILE",
     "AccountConfig",
+    "BoundedComposer",
     "ChannelConfig",
     "Config",
     "Defaults",
@@ -70,6 +79,15 @@ __all__ = [
 
 CONFIG_ENV = "NOTIFYKIT_CONFIG"
 DEFAULT_CONFIG_FILE = "notifykit.yaml"
+
+MAX_DEPTH = 64
+"""How deep mappings and lists may nest in a config file (a real one needs about six levels)."""
+
+MAX_ALIAS_NODES = 10_000
+"""How many nodes a config file's aliases may add in all, each ``*alias`` counting the nodes it
+stands for (its own aliases expanded). Validation reads every expanded node, so this bounds the
+time a small file can cost; a real config shares a few small blocks (senders, defaults) and needs
+a few hundred. Nodes written out in the file are not counted: their cost grows with the file."""
 
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
@@ -180,6 +198,11 @@ class Config:
     template_engine: TemplateEngine = field(repr=False)
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     sandbox: bool = False
+    #: loaded for a dry run: secrets may be missing (their settings are then ``None``)
+    dry_run: bool = False
+    #: things worth fixing that do not stop the config from loading (a secret written inline in
+    #: the file); never contain a secret's value. ``config check`` prints them.
+    warnings: tuple[ConfigProblem, ...] = ()
     store: StoreSettings = field(default_factory=StoreSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
@@ -204,19 +227,28 @@ def load_config(
     *,
     registry: Registry,
     sandbox: bool = False,
+    dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     """Read and validate a config file (or an already-loaded mapping, without line numbers).
 
     :param registry: what the loaded plugins provide (channel types, providers, template dirs).
     :param sandbox: account keys the provider's sandbox replaces need not be set.
+    :param dry_run: for a run that sends nothing: secret settings (``Field(secret=True)``) and the
+        ``${VAR}`` references feeding them need not be set; a missing one reads as ``None``.
     :param environ: the environment for ``${VAR}`` substitution (default: ``os.environ``).
-    :raises ConfigError: with every problem found.
+    :raises ConfigError: with every problem found, secrets scrubbed from the messages.
     :raises ConfigNotFoundError: the file does not exist.
     """
     environ = os.environ if environ is None else environ
     if isinstance(source, Mapping):
-        text = yaml.safe_dump(dict(source), sort_keys=False, allow_unicode=True)
+        try:
+            text = yaml.safe_dump(dict(source), sort_keys=False, allow_unicode=True)
+        except (RecursionError, yaml.YAMLError) as err:
+            message = (
+                "nested too deeply" if isinstance(err, RecursionError) else f"not YAML data: {err}"
+            )
+            raise ConfigError([ConfigProblem("<config>", None, "", message)]) from None
         file, base_dir, show_lines = "<config>", Path.cwd(), False
     else:
         path = Path(source)
@@ -229,9 +261,13 @@ def load_config(
                 [ConfigProblem(str(path), None, "", f"cannot read the file: {err}")]
             ) from err
         file, base_dir, show_lines = str(path), path.resolve().parent, True
-    ctx = Checker(file=file, environ=environ, show_lines=show_lines)
+    ctx = Checker(file=file, environ=environ, show_lines=show_lines, dry_run=dry_run)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_BoundedLoader)  # type: ignore[arg-type]
+    except LimitError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None and show_lines else None
+        raise ConfigError([ConfigProblem(file, line, "", str(err.problem))]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None and show_lines else None
@@ -239,7 +275,110 @@ def load_config(
         raise ConfigError([ConfigProblem(file, line, "", message)]) from None
     except yaml.YAMLError as err:
         raise ConfigError([ConfigProblem(file, None, "", f"invalid YAML: {err}")]) from None
-    return _Loader(ctx, registry, sandbox, base_dir).load(root)
+    try:
+        return _Loader(ctx, registry, sandbox, base_dir).load(root)
+    except RecursionError:
+        # The composer bounds nesting, so this is a backstop (a plugin's type recursing...).
+        ctx.problem(None, "", "the config is nested too deeply to validate")
+        raise ConfigError(ctx.scrubbed(ctx.problems)) from None
+
+
+class LimitError(yaml.composer.ComposerError):
+    """A config file exceeds one of :class:`BoundedComposer`'s limits."""
+
+
+class BoundedComposer(yaml.composer.Composer):
+    """PyYAML's composer, refusing documents that would take unbounded time or stack to read.
+
+    It counts, for every node, how many nodes it stands for with aliases expanded (memoised per
+    node, so counting is linear in the file, not in the expansion), adds that up for every alias,
+    and stops at the alias that takes the total past :data:`MAX_ALIAS_NODES`; also at the first
+    nesting past :data:`MAX_DEPTH`, and at any alias used inside the node it names (which no
+    config can mean, and which merges would follow forever).
+    """
+
+    max_depth = MAX_DEPTH
+    max_alias_nodes = MAX_ALIAS_NODES
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+        self._alias_nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()  # type: ignore[attr-defined]  # the Parser's, in the Loader
+        mark = cast("yaml.error.Mark | None", event.start_mark)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise LimitError(
+                    None,
+                    None,
+                    f"alias *{event.anchor} is used inside the node &{event.anchor} it refers to "
+                    "(a recursive alias, which would never end when merged or expanded)",
+                    mark,
+                )
+            target = super().compose_node(parent, index)
+            self._alias_nodes += self._sizes.get(id(target), 1)
+            if self._alias_nodes > self.max_alias_nodes:
+                raise LimitError(
+                    None,
+                    None,
+                    f"the aliases up to *{event.anchor} stand for more than "
+                    f"{self.max_alias_nodes:,} nodes once expanded (merge keys << and aliases "
+                    "nested in aliases multiply; the limit for a config file): write the values "
+                    "out, or use fewer nested aliases",
+                    mark,
+                )
+            assert target is not None
+            return target
+        if self._depth >= self.max_depth:
+            raise LimitError(
+                None,
+                None,
+                f"mappings and lists nest more than {self.max_depth} levels deep here (the limit "
+                "for a config file)",
+                mark,
+            )
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                size += self._sizes.get(id(key), 1) + self._sizes.get(id(value), 1)
+        elif isinstance(node, yaml.SequenceNode):
+            size += sum(self._sizes.get(id(item), 1) for item in node.value)
+        self._sizes[id(node)] = size
+        assert node is not None  # None only at the end of the stream, never for a node
+        return node
+
+
+class _BoundedLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    BoundedComposer,
+    yaml.constructor.SafeConstructor,
+    yaml.resolver.Resolver,
+):
+    """``yaml.SafeLoader`` with :class:`BoundedComposer` (only ``compose`` is used)."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        BoundedComposer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
 
 
 class _Target(Type):
@@ -329,10 +468,10 @@ class _Loader:
         ctx = self.ctx
         if root is None:
             ctx.problem(None, "", "the file is empty")
-            raise ConfigError(ctx.problems)
+            raise ConfigError(ctx.scrubbed(ctx.problems))
         if not isinstance(root, yaml.MappingNode):
             ctx.problem(root, "", f"expected a mapping of sections, got {describe(root)}")
-            raise ConfigError(ctx.problems)
+            raise ConfigError(ctx.scrubbed(ctx.problems))
         for key, key_node, value_node in mapping_items(root, "", ctx):
             if key not in _SECTIONS:
                 hint = did_you_mean(key, _SECTIONS)
@@ -359,7 +498,7 @@ class _Loader:
             self._check_templates(engine)
         if ctx.problems:
             ctx.problems.sort(key=lambda p: (p.line is None, p.line or 0))
-            raise ConfigError(ctx.problems)
+            raise ConfigError(ctx.scrubbed(ctx.problems))
         assert engine is not None
         return Config(
             source=ctx.file,
@@ -376,6 +515,8 @@ class _Loader:
             template_engine=engine,
             secrets=frozenset(ctx.secrets),
             sandbox=self.sandbox,
+            dry_run=ctx.dry_run,
+            warnings=tuple(sorted(ctx.warnings, key=lambda p: (p.line is None, p.line or 0))),
             store=self.store,
             server=self.server,
             worker=self.worker,
@@ -752,6 +893,15 @@ class _Loader:
                 path,
                 f"template {name!r} ({engine.locate(name)}, line {err.lineno}) has a syntax "
                 f"error: {err.message}",
+            )
+        except RecursionError:
+            # Nothing is evaluated while compiling (no constant folding), but a deeply nested
+            # expression still recurses in Jinja's parser.
+            self.ctx.problem(
+                node,
+                path,
+                f"template {name!r} ({engine.locate(name)}) nests too deeply to compile; "
+                "split its expressions up",
             )
 
 

@@ -8,8 +8,31 @@ or plugin keys, is reported the same way: ``notifykit.yaml:12: channels.sms.send
 
 Values are read from the YAML *nodes* (``yaml.compose``), not from loaded Python objects, which is what
 gives line numbers and lets a string field keep the source text of an unquoted number (a 19-digit DLT
-id stays exactly as written). Strings get ``${VAR}`` / ``${VAR:-default}`` substitution from the
-environment; ``$${`` is a literal ``${``.
+id stays exactly as written).
+
+Environment substitution, in string values only (keys, numbers and booleans are never substituted):
+
+``${NAME}``
+    The value of environment variable ``NAME`` (letters, digits and ``_``, not starting with a
+    digit). Unset is a problem naming the variable; set but empty reads as an unset key (its
+    default applies, a required key is a problem).
+``${NAME:-WORD}``
+    ``NAME`` if it is set and not empty, else ``WORD``, which may itself contain references:
+    ``${A:-${B:-fallback}}`` is A, else B, else ``fallback``. ``WORD`` is only expanded when it is
+    used, so an unset ``B`` is no problem while ``A`` is set. ``WORD`` ends at the first ``}`` that
+    closes neither a reference of its own nor a literal ``$${`` (``${A:-$${B}}`` defaults to the
+    text ``${B}``); it cannot otherwise contain a ``}``. References nest at most
+    :data:`MAX_ENV_NESTING` deep.
+``$${``
+    A literal ``${`` (anywhere, defaults included). A ``$`` not followed by ``{`` is just a ``$``.
+
+Anything else starting with ``${`` (``${}``, ``${1X}``, ``${A-b}``, a reference without its ``}``)
+is a problem saying how to write a reference. A ``}`` outside any reference is ordinary text.
+
+Secrets: a value substituted into a :class:`Field` marked ``secret`` (and the value of every
+variable whose name looks like a secret: ``*TOKEN*``, ``*SECRET*``, ``*PASSW*``, ``*API_KEY*``...)
+is collected by the :class:`Checker` and scrubbed (``***``) from every problem message, wherever
+else it is echoed: a token written into ``region:`` by mistake never reaches the terminal.
 """
 
 from __future__ import annotations
@@ -40,6 +63,8 @@ __all__ = [
     "String",
     "Struct",
     "Type",
+    "parse_env_refs",
+    "phone_hint",
 ]
 
 
@@ -84,7 +109,94 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Variables whose values are scrubbed from messages even when no secret field reads them: a token
+# referenced only by a mistyped key must not be printed either.
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
+
+MAX_ENV_NESTING = 8
+"""How deep ``${A:-${B:-...}}`` may nest (a real config needs two or three levels)."""
+
+SECRET_HINT = "or run with --dry-run (sends nothing) or --sandbox (the local simulator)"
+"""What a problem about a missing secret suggests besides setting it."""
+
+INLINE_SECRET_FIX = "use ${ENV_VAR} instead of writing the secret in the file"
+
+
+class _EnvSyntaxError(ValueError):
+    """A malformed ``${...}`` reference; the message is the offending text."""
+
+
+@dataclass(frozen=True)
+class _EnvRef:
+    name: str
+    #: the parsed ``:-`` default (text and references), ``None`` without one
+    default: tuple[str | _EnvRef, ...] | None
+
+
+def parse_env_refs(text: str) -> tuple[str | _EnvRef, ...]:
+    """Parse a string into literal text and ``${...}`` references (see the module docstring).
+
+    :raises ValueError: a malformed reference (its message is the offending text).
+    """
+    parts, end = _parse_parts(text, 0, 0)
+    assert end == len(text)
+    return parts
+
+
+def _parse_parts(text: str, pos: int, depth: int) -> tuple[tuple[str | _EnvRef, ...], int]:
+    """Parts from ``pos`` up to the end (depth 0) or the ``}`` closing a default (depth > 0);
+    returns them and the index of that ``}`` (or ``len(text)``)."""
+    parts: list[str | _EnvRef] = []
+    literal: list[str] = []
+    escaped = 0  # literal ${ opened in a default, whose } are literal too: ${A:-$${B}} is "${B}"
+    i = pos
+    while i < len(text):
+        if text.startswith("$${", i):
+            literal.append("${")
+            escaped += 1
+            i += 3
+        elif text.startswith("${", i):
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            ref, i = _parse_ref(text, i, depth + 1)
+            parts.append(ref)
+        elif text[i] == "}" and depth > 0 and escaped:
+            literal.append("}")
+            escaped -= 1
+            i += 1
+        elif text[i] == "}" and depth > 0:
+            break
+        else:
+            literal.append(text[i])
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return tuple(parts), i
+
+
+def _parse_ref(text: str, start: int, depth: int) -> tuple[_EnvRef, int]:
+    """The reference starting at ``text[start:]`` (``${``); returns it and the index after it."""
+
+    def malformed() -> _EnvSyntaxError:
+        close = text.find("}", start)
+        return _EnvSyntaxError(text[start : close + 1] if close != -1 else text[start:])
+
+    if depth > MAX_ENV_NESTING:
+        raise _EnvSyntaxError(f"references nested more than {MAX_ENV_NESTING} deep")
+    name = _ENV_NAME.match(text, start + 2)
+    if name is None:
+        raise malformed()
+    i = name.end()
+    if text.startswith("}", i):
+        return _EnvRef(name.group(0), None), i + 1
+    if not text.startswith(":-", i):
+        raise malformed()
+    default, end = _parse_parts(text, i + 2, depth)
+    if end >= len(text):  # no closing brace
+        raise _EnvSyntaxError(text[start:])
+    return _EnvRef(name.group(0), default), end + 1
 
 
 @dataclass(frozen=True)
@@ -106,10 +218,21 @@ class Checker:
     show_lines: bool = True
     problems: list[ConfigProblem] = field(default_factory=list)
     references: list[Ref] = field(default_factory=list)
+    #: values of secret fields (kept on the Config: the Notifier scrubs them from everything)
     secrets: set[str] = field(default_factory=set)
+    #: values of variables that look secret by name: scrubbed from problems only, since a
+    #: guess must not blank out ordinary words in every later report
+    suspect: set[str] = field(default_factory=set)
+    #: warnings: not problems, but worth saying (a secret written inline in the file)
+    warnings: list[ConfigProblem] = field(default_factory=list)
     #: while true, an unset ``${VAR}`` is not a problem (sandbox mode, for keys the sandbox replaces)
     lenient_env: bool = False
     env_missing: bool = False
+    #: a dry run: secret fields (and the variables feeding them) need not be set
+    dry_run: bool = False
+    #: while true, the value being read is a secret (a :class:`Field` with ``secret=True``)
+    secret_field: bool = False
+    _warned: set[int] = field(default_factory=set, repr=False)
 
     def line(self, node: yaml.Node | None) -> int | None:
         if node is None or not self.show_lines:
@@ -120,6 +243,24 @@ class Checker:
         """Record a problem; returns :data:`INVALID` so types can ``return ctx.problem(...)``."""
         self.problems.append(ConfigProblem(self.file, self.line(node), path, message))
         return INVALID
+
+    def warn(self, node: yaml.Node | None, path: str, message: str) -> None:
+        """Record a warning, once per node: an aliased or merged node is read once per use, but
+        is fixed in one place."""
+        if node is not None:
+            if id(node) in self._warned:
+                return
+            self._warned.add(id(node))
+        self.warnings.append(ConfigProblem(self.file, self.line(node), path, message))
+
+    def scrubbed(self, problems: Iterable[ConfigProblem]) -> list[ConfigProblem]:
+        """``problems`` with every collected secret replaced by ``***`` in their messages.
+
+        Applied once every key is read: the secret field that makes a value secret may come after
+        the key whose problem echoes it.
+        """
+        scrub = scrubber(self.secrets | self.suspect)
+        return [ConfigProblem(p.file, p.line, scrub(p.path), scrub(p.message)) for p in problems]
 
     def refer(self, kind: str, name: str, node: yaml.Node | None, path: str) -> None:
         self.references.append(Ref(kind, name, path, self.line(node)))
@@ -138,51 +279,61 @@ class Checker:
             return self.problem(node, path, f"expected {what}, got {describe(node)}")
         value = str(node.value)
         if node.tag == _STR_TAG and "$" in value:
-            return self._substitute(value, node, path)
+            value = self._substitute(value, node, path)
+        if self.secret_field and isinstance(value, str) and value:
+            self.secrets.add(value)
         return value
 
     def _substitute(self, value: str, node: yaml.Node, path: str) -> Any:
-        missing: list[str] = []
-
-        def replace(match: re.Match[str]) -> str:
-            token = match.group(0)
-            if token == "$${":
-                return "${"
-            name = match.group(1)
-            if name is None:
-                bad.append(token)
-                return token
-            if name in self.environ:
-                return self.environ[name]
-            default = match.group(2)
-            if default is not None:
-                return default
-            missing.append(name)
-            return ""
-
-        bad: list[str] = []
-        result = _ENV_REF.sub(replace, value)
-        if bad:
+        try:
+            parts = parse_env_refs(value)
+        except _EnvSyntaxError as err:
             return self.problem(
                 node,
                 path,
-                f"malformed environment reference {bad[0]!r}: write ${{NAME}} or ${{NAME:-default}}"
-                " (and $${ for a literal ${)",
+                f"malformed environment reference {str(err)!r}: write ${{NAME}} or "
+                "${NAME:-default} (the default may hold references too: ${A:-${B}}), and $${ "
+                "for a literal ${",
             )
+        missing: list[str] = []
+        result = self._expand(parts, missing)
         if missing:
             if self.lenient_env:
                 self.env_missing = True
                 return INVALID
             names = ", ".join(missing)
             plural = "s" if len(missing) > 1 else ""
+            them = "them" if missing[1:] else "it"
+            hint = f", {SECRET_HINT}" if self.secret_field else ""
             return self.problem(
                 node,
                 path,
                 f"environment variable{plural} {names} not set (read here as "
                 + ", ".join(f"${{{name}}}" for name in missing)
-                + "): set it in the environment",
+                + f"): set {them} in the environment{hint}",
             )
         return result
+
+    def _expand(self, parts: tuple[str | _EnvRef, ...], missing: list[str]) -> str:
+        out: list[str] = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = self.environ.get(part.name)
+            if part.default is not None and not value:
+                out.append(self._expand(part.default, missing))
+                continue
+            if value is None:
+                if part.name not in missing:
+                    missing.append(part.name)
+                continue
+            if value and self.secret_field:
+                self.secrets.add(value)
+            elif value and _SECRET_NAME.search(part.name):
+                self.suspect.add(value)
+            out.append(value)
+        return "".join(out)
 
 
 def describe(node: yaml.Node) -> str:
@@ -226,7 +377,12 @@ def mapping_items(
             )
             for source in sources:
                 if isinstance(source, yaml.MappingNode):
-                    merged.extend(mapping_items(source, path, ctx))
+                    # The first source that has a key wins, as in YAML's merge-key spec; keeping
+                    # only that one keeps repeated merges (<<: [*a, *a]) from multiplying.
+                    have = {item[0] for item in merged}
+                    merged.extend(
+                        item for item in mapping_items(source, path, ctx) if item[0] not in have
+                    )
                 else:
                     ctx.problem(source, path, "a merge key (<<) must refer to a mapping")
             continue
@@ -365,8 +521,20 @@ class PhoneNumber(Type):
             return INVALID
         result = parse_phone(value, self.region, strict=self.normalize)
         if result is None:
-            return ctx.problem(node, path, f"{value!r} is not a valid phone number")
+            return ctx.problem(
+                node, path, f"{value!r} is not a valid phone number: {phone_hint(self.region)}"
+            )
         return result if self.normalize else value.strip()
+
+
+def phone_hint(region: str = "IN") -> str:
+    """What a valid phone number looks like, for an error message."""
+    if region == "IN":
+        return (
+            "write it in E.164 (+91XXXXXXXXXX), or as an Indian number: 10 digits, or with a 0 "
+            "or 91 prefix (09876543210, 919876543210)"
+        )
+    return f"write it in E.164 (+<country code><number>), or as a number in region {region}"
 
 
 def parse_phone(value: str, region: str = "IN", *, strict: bool = True) -> str | None:
@@ -425,12 +593,19 @@ class ListOf(Type):
         if len(items) < self.min_items:
             return ctx.problem(node, path, f"needs at least {self.min_items} item(s)")
         result: list[Any] = []
+        seen: set[Any] = set()  # for hashable items: a long list must not cost n² comparisons
         ok = True
         for index, item in enumerate(items):
             value = self.item.check(item, f"{path}[{index}]", ctx)
             if value is INVALID:
                 ok = False
-            elif self.unique and value in result:
+                continue
+            try:
+                twice = value in seen
+                seen.add(value)
+            except TypeError:  # unhashable (a mapping item)
+                twice = value in result
+            if self.unique and twice:
                 ctx.problem(item, f"{path}[{index}]", f"{value!r} is listed twice")
                 ok = False
             else:
@@ -530,22 +705,30 @@ class Struct(Type):
                 )
                 ok = False
                 continue
-            was_lenient = ctx.lenient_env
-            ctx.lenient_env = was_lenient or key in lenient
+            # A dry run sends nothing, so it needs no secret: like a sandbox's replaced keys.
+            may_miss = key in lenient or (ctx.dry_run and spec.secret)
+            was_lenient, was_secret = ctx.lenient_env, ctx.secret_field
+            ctx.lenient_env = was_lenient or may_miss
+            ctx.secret_field = was_secret or spec.secret
             ctx.env_missing = False
             try:
                 value = spec.type.check(value_node, join(path, key), ctx)
             finally:
-                ctx.lenient_env = was_lenient
+                ctx.lenient_env, ctx.secret_field = was_lenient, was_secret
+            if spec.secret:
+                _warn_inline_secret(value_node, join(path, key), ctx)
             if value is INVALID:
-                if ctx.env_missing and key in lenient:
+                if ctx.env_missing and may_miss:
                     result[key] = spec.default
                     continue
                 ok = False
                 continue
             if value is UNSET:
-                if spec.required and key not in lenient:
-                    ctx.problem(value_node, join(path, key), "is empty after ${...} substitution")
+                if spec.required and not may_miss:
+                    hint = f": set it, {SECRET_HINT}" if spec.secret else ""
+                    ctx.problem(
+                        value_node, join(path, key), f"is empty after ${{...}} substitution{hint}"
+                    )
                     ok = False
                 else:
                     result[key] = spec.default
@@ -556,12 +739,31 @@ class Struct(Type):
         for key, spec in self.fields.items():
             if key in present:
                 continue
-            if spec.required and key not in lenient:
-                ctx.problem(node, join(path, key), f"missing required key {key!r}")
+            if spec.required and key not in lenient and not (ctx.dry_run and spec.secret):
+                hint = (
+                    f" (a secret: set it as {key}: ${{ENV_VAR}}, {SECRET_HINT})"
+                    if spec.secret
+                    else ""
+                )
+                ctx.problem(node, join(path, key), f"missing required key {key!r}{hint}")
                 ok = False
             else:
                 result[key] = spec.default
         return result if ok else INVALID
+
+
+def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker) -> None:
+    """A secret written in the file itself (not as ``${VAR}``) ends up in version control."""
+    if not ctx.show_lines or not isinstance(node, yaml.ScalarNode):
+        return  # a mapping config comes from code, which may have read the environment itself
+    if node.tag == _NULL_TAG or "${" in str(node.value) or not str(node.value).strip():
+        return
+    ctx.warn(
+        node,
+        path,
+        f"a secret is written in the file: {INLINE_SECRET_FIX} "
+        f"({path.rsplit('.', 1)[-1]}: ${{MY_SECRET}}, set in the environment)",
+    )
 
 
 @dataclass(frozen=True)

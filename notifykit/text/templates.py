@@ -3,26 +3,69 @@
 Templates run in Jinja's sandbox with :class:`~jinja2.StrictUndefined`, so a template can only read
 the data it is given and a missing value is an error naming the variable, never an empty gap in a
 message someone is woken up by. There is no HTML autoescaping: SMS and speech are plain text.
+
+Templates are trusted (they are the deployment's own files), but a mistake in one must not hang
+``config check``, the load of a config or an alert, so the environment is bounded
+(:class:`BoundedSandboxedEnvironment`), each limit raising :class:`TemplateLimitError` with the
+template's name and line:
+
+- Nothing is evaluated at load time: Jinja's constant folding (which would compute
+  ``{{ 9**(9**9) }}`` while *compiling*) is off (``optimized=False``), and the bounded operators
+  are intercepted, which Jinja never folds either.
+- ``**`` refuses results over :data:`MAX_INT_BITS` bits; ``*`` and ``+`` refuse strings and lists
+  over :data:`MAX_SIZE` items (``'a' * 10**9``), as do ``~``, ``center``/``ljust``/``rjust``/
+  ``zfill``/``expandtabs``/``replace``, the ``center``/``indent``/``replace``/``format`` filters and
+  ``%``/``format`` widths.
+- ``range`` gives at most :data:`MAX_RANGE` numbers.
+- Rendering has a time budget (``render_timeout``, default :data:`RENDER_TIMEOUT` seconds) and an
+  output budget (:data:`MAX_OUTPUT` characters). The time check is cooperative, with no thread or
+  ``sys.settrace``: every ``{% for %}`` iteration, call (macros included), operator, attribute
+  look-up and output piece checks the clock, so a loop of loops or an exponential macro stops
+  within a few milliseconds of the budget. A single long C-level operation cannot be interrupted,
+  which is why the size limits refuse those before they start.
+- Recursion (a macro or include calling itself without end) is a :class:`TemplateLimitError`, not a
+  :class:`RecursionError`.
+
+These stop accidents; they are not a boundary against a hostile template author.
 """
 
 from __future__ import annotations
 
+import contextvars
+import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time as _time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+from jinja2.filters import FILTERS
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifykit.errors import TemplateNotFoundError, TemplateRenderError
 
-__all__ = ["DEFAULT_TEMPLATE_DIR", "IST", "TemplateEngine", "digits_filter", "ist", "phone_filter"]
+__all__ = [
+    "DEFAULT_TEMPLATE_DIR",
+    "IST",
+    "MAX_INT_BITS",
+    "MAX_OUTPUT",
+    "MAX_RANGE",
+    "MAX_SIZE",
+    "RENDER_TIMEOUT",
+    "BoundedSandboxedEnvironment",
+    "TemplateEngine",
+    "TemplateLimitError",
+    "digits_filter",
+    "ist",
+    "phone_filter",
+]
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 """The generic templates shipped with notifykit (``default.sms.j2``, ``default.voice.j2``)."""
@@ -107,6 +150,268 @@ _DEFAULT_FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
+# --- limits -------------------------------------------------------------------------------------
+
+RENDER_TIMEOUT = 2.0
+"""Seconds a render may take by default; an alert template takes milliseconds."""
+
+MAX_OUTPUT = 100_000
+"""Characters a render may produce (an SMS is at most 2,000; speech a few thousand)."""
+
+MAX_SIZE = 100_000
+"""Items (characters) a string or list built by an operator or a filter may have."""
+
+MAX_INT_BITS = 4_096
+"""Bits an integer built by ``**`` or ``*`` may have (about 1,200 decimal digits)."""
+
+MAX_RANGE = 100_000
+"""Numbers ``range()`` may give (the same as Jinja's sandbox, with our error)."""
+
+
+class TemplateLimitError(TemplateRenderError):
+    """A template went past one of the rendering limits (time, output size, a huge power or
+    repetition, a long range, endless recursion). The message names the template, the line and
+    the limit."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_limit_error, (str(self), self.template))
+
+
+def _rebuild_limit_error(message: str, template: str | None) -> TemplateLimitError:
+    return TemplateLimitError(message, template=template)
+
+
+class _Limit(Exception):
+    """Raised inside a render when a limit is hit; :meth:`TemplateEngine.render` turns it into a
+    :class:`TemplateLimitError` naming the template and line."""
+
+
+# The render in progress: its deadline (monotonic seconds). A context variable, so renders in
+# different threads (the Notifier renders per channel) each keep their own.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "notifykit_template_deadline", default=None
+)
+
+
+def _check_time() -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and _time.monotonic() > deadline:
+        raise _Limit("ran past its time budget (a loop or macro that does far too much work?)")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_SIZE:
+        raise _Limit(f"{what} would be {size:,} long, over the limit of {MAX_SIZE:,}")
+
+
+def _check_width(width: Any, what: str) -> None:
+    if isinstance(width, int) and not isinstance(width, bool):
+        _check_size(width, what)
+
+
+# Widths and precisions of %-conversions ("%999999d", "%.999999f") and of str.format specs
+# ("{:>999999}", "{0:.999999}"); digits in the literal text around them are not sizes.
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\d*)(?:\.(\d*))?[diouxXeEfFgGcrsa]")
+_BRACE_SPEC = re.compile(r"\{[^{}:]*:([^{}]*)\}")
+_DIGITS = re.compile(r"\d+")
+
+
+def _check_format(template: Any, what: str, *, braces: bool = False) -> None:
+    if not isinstance(template, str):
+        return
+    if braces:
+        numbers = [d for spec in _BRACE_SPEC.findall(template) for d in _DIGITS.findall(spec)]
+    else:
+        numbers = [d for m in _PERCENT_SPEC.finditer(template) for d in m.groups() if d]
+    for digits in numbers:
+        _check_size(int(digits), what)
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    ints = all(isinstance(v, int) for v in (left, right))
+    if operator == "**" and ints and right > 0 and abs(left) > 1:
+        bits = right * math.log2(abs(left))
+        if bits > MAX_INT_BITS:
+            raise _Limit(
+                f"{left} ** {right} would have about {bits:,.0f} bits, over the limit of "
+                f"{MAX_INT_BITS:,}"
+            )
+    elif operator == "*" and ints:
+        if left.bit_length() + right.bit_length() > MAX_INT_BITS + 1:
+            raise _Limit(f"a product over the limit of {MAX_INT_BITS:,} bits")
+    elif operator == "*":
+        for seq, times in ((left, right), (right, left)):
+            size = _size(seq)
+            if size is not None and isinstance(times, int):
+                _check_size(size * times, "a repeated string or list")
+    elif operator == "+":
+        sizes = (_size(left), _size(right))
+        if sizes[0] is not None and sizes[1] is not None:
+            _check_size(sizes[0] + sizes[1], "a joined string or list")
+    elif operator == "%" and isinstance(left, str):
+        _check_format(left, "a %-formatted field")
+
+
+class _Guarded:
+    """The iterable of a ``{% for %}`` loop, checking the time budget at every item."""
+
+    def __init__(self, iterable: Iterable[Any]) -> None:
+        self._iterable = iterable
+
+    def __len__(self) -> int:
+        return len(self._iterable)  # type: ignore[arg-type]  # TypeError: LoopContext copes
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self._iterable:
+            _check_time()
+            yield item
+
+
+def _bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        spelled = ", ".join(str(a) for a in args)
+        raise _Limit(
+            f"range({spelled}) has {len(numbers):,} numbers, over the limit of {MAX_RANGE:,}"
+        )
+    return numbers
+
+
+def _concat(*parts: Any) -> str:
+    """``a ~ b``: what Jinja's Concat node does, with the size limit."""
+    texts = [str(p) for p in parts]
+    _check_size(sum(len(t) for t in texts), "a joined string (~)")
+    return "".join(texts)
+
+
+# Names the AST rewrite calls; globals of the environment, out of the way of template names.
+_LOOP_GUARD = "__notifykit_loop"
+_CONCAT = "__notifykit_concat"
+
+# str methods that build a string as long as an argument says: checked before they run.
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+
+
+def _bounded_center(value: str, width: int = 80) -> str:
+    _check_width(width, "a centered string")
+    return str(value).center(width)
+
+
+def _bounded_indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    text = str(s)
+    size = width if isinstance(width, int) else len(str(width))
+    _check_size(len(text) + size * (text.count("\n") + 1), "an indented string")
+    return FILTERS["indent"](text, width, first, blank)  # type: ignore[no-any-return]
+
+
+@jinja2.pass_eval_context
+def _bounded_replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
+    text, old_text, new_text = str(s), str(old), str(new)
+    times = text.count(old_text) if old_text else len(text) + 1
+    if count is not None and count >= 0:
+        times = min(times, count)
+    _check_size(len(text) + times * max(len(new_text) - len(old_text), 0), "a replaced string")
+    return FILTERS["replace"](eval_ctx, s, old, new, count)  # type: ignore[no-any-return]
+
+
+def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
+    _check_format(value, "a formatted field")
+    return FILTERS["format"](value, *args, **kwargs)  # type: ignore[no-any-return]
+
+
+_BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
+    "center": _bounded_center,
+    "indent": _bounded_indent,
+    "replace": _bounded_replace,
+    "format": _bounded_format,
+}
+
+
+class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with the limits of this module (see its docstring)."""
+
+    intercepted_binops = frozenset({"**", "*", "+", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        # Constant folding would evaluate expressions while compiling, i.e. in `config check`.
+        options["optimized"] = False
+        super().__init__(**options)
+        self.globals["range"] = _bounded_range
+        self.globals[_LOOP_GUARD] = _Guarded
+        self.globals[_CONCAT] = _concat
+        self.filters.update(_BOUNDED_FILTERS)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse, then route every loop's iterable through the time check and every ``~``
+        through the size check (the code generator gives neither a hook)."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = self._call(_LOOP_GUARD, [cast(nodes.Expr, loop.iter)], loop.iter.lineno)
+        # Innermost first does not matter: a Concat inside a Concat is rewritten as an argument.
+        for parent in list(tree.find_all(nodes.Node)):
+            for field_name, value in parent.iter_fields():
+                if isinstance(value, nodes.Concat):
+                    setattr(parent, field_name, self._concat(value))
+                elif isinstance(value, list):
+                    value[:] = [
+                        self._concat(v) if isinstance(v, nodes.Concat) else v for v in value
+                    ]
+        tree.set_environment(self)
+        return tree
+
+    def _concat(self, node: nodes.Concat) -> nodes.Call:
+        # The same list, not a copy: a Concat nested in this one is rewritten in it later.
+        return self._call(_CONCAT, node.nodes, node.lineno)
+
+    @staticmethod
+    def _call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+        return nodes.Call(
+            nodes.Name(name, "load", lineno=lineno), args, [], None, None, lineno=lineno
+        )
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        _check_time()
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_time()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _check_time()
+        return super().getitem(obj, argument)
+
+    def call(
+        __self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        _check_time()
+        # The sandbox hands out str.format wrapped (functools.update_wrapper keeps __wrapped__).
+        target = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):
+            method = getattr(target, "__name__", "")
+            if method in _WIDTH_METHODS and args:
+                _check_width(args[0], f"str.{method}()")
+            elif method == "expandtabs":
+                tabs = args[0] if args else kwargs.get("tabsize", 8)
+                if isinstance(tabs, int):
+                    _check_size(len(owner) + owner.count("\t") * tabs, "str.expandtabs()")
+            elif method == "replace" and len(args) >= 2:
+                old, new = str(args[0]), str(args[1])
+                times = owner.count(old) if old else len(owner) + 1
+                _check_size(len(owner) + times * max(len(new) - len(old), 0), "str.replace()")
+            elif method in ("format", "format_map"):
+                _check_format(owner, f"a str.{method}() field", braces=True)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 _UNDEFINED_PATTERNS = (
@@ -166,6 +471,9 @@ class TemplateEngine:
 
     ``filters`` and ``globals`` are added on top of Jinja's and notifykit's own (``ist``,
     ``digits``, ``phone``); a name given here replaces a built-in one of the same name.
+
+    Limits: see the module docstring. A render taking more than ``render_timeout`` seconds, or
+    going past another limit, raises :class:`TemplateLimitError`.
     """
 
     def __init__(
@@ -176,6 +484,7 @@ class TemplateEngine:
         filters: Mapping[str, Callable[..., Any]] | None = None,
         globals: Mapping[str, Any] | None = None,
         include_defaults: bool = True,
+        render_timeout: float = RENDER_TIMEOUT,
     ) -> None:
         if isinstance(search_path, (str, os.PathLike)):
             # A lone string is a Sequence too; iterating it would search one directory per letter.
@@ -184,7 +493,12 @@ class TemplateEngine:
         if include_defaults:
             dirs.append(DEFAULT_TEMPLATE_DIR)
         self._dirs: tuple[Path, ...] = tuple(dirs)
-        self._env = ImmutableSandboxedEnvironment(
+        if not render_timeout > 0:
+            raise ValueError(
+                f"render_timeout must be a positive number of seconds, got {render_timeout!r}"
+            )
+        self.render_timeout = render_timeout
+        self._env = BoundedSandboxedEnvironment(
             loader=jinja2.FileSystemLoader([str(d) for d in self._dirs], encoding="utf-8"),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -290,9 +604,28 @@ class TemplateEngine:
         by a filter; each message names the template, the file and the line.
         """
         template_name = self.resolve(name)
+        token = _DEADLINE.set(_time.monotonic() + self.render_timeout)
         try:
             template = self._env.get_template(template_name)
-            return template.render(data).rstrip()
+            return self._generate(template, data).rstrip()
+        except _Limit as err:
+            raise TemplateLimitError(
+                f"Template {name!r} ({self._where(err.__traceback__)}) {err}. Templates have "
+                "limits so that a mistake cannot hang an alert or `config check`.",
+                template=name,
+            ) from None
+        except RecursionError:
+            raise TemplateLimitError(
+                f"Template {name!r} recursed too deeply (a macro or include that calls itself "
+                "without end?). Give the recursion a stopping condition.",
+                template=name,
+            ) from None
+        except MemoryError:
+            raise TemplateLimitError(
+                f"Template {name!r} ran out of memory while rendering. Check its loops and "
+                "filters for something that grows without bound.",
+                template=name,
+            ) from None
         except jinja2.TemplateSyntaxError as err:
             where = f"{err.filename or template_name}, line {err.lineno}"
             raise TemplateRenderError(
@@ -321,6 +654,21 @@ class TemplateEngine:
                 "filters used on that line.",
                 template=name,
             ) from err
+        finally:
+            _DEADLINE.reset(token)
+
+    @staticmethod
+    def _generate(template: jinja2.Template, data: Mapping[str, Any]) -> str:
+        """Render piece by piece, so the output budget and the clock are checked as it grows."""
+        pieces: list[str] = []
+        size = 0
+        for piece in template.generate(data):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise _Limit(f"produced more than {MAX_OUTPUT:,} characters of output")
+            _check_time()
+            pieces.append(piece)
+        return "".join(pieces)
 
     def _template_frame(self, tb: TracebackType | None) -> tuple[str, int] | None:
         """The innermost traceback frame that is a line of a template file: Jinja rewrites its

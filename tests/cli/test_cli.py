@@ -207,7 +207,8 @@ def test_config_check_prints_file_line_path_message(tmp_path, monkeypatch):
     assert result.exit_code == 3
     assert result.stdout.splitlines() == [
         f"{EXAMPLE}:28: accounts.exotel-main.token: environment variable EXOTEL_TOKEN not set "
-        "(read here as ${EXOTEL_TOKEN}): set it in the environment"
+        "(read here as ${EXOTEL_TOKEN}): set it in the environment, or run with --dry-run "
+        "(sends nothing) or --sandbox (the local simulator)"
     ]
     assert "1 problem" in result.stderr
     sandboxed = run("--sandbox", "config", "check", str(EXAMPLE))

@@ -193,8 +193,12 @@ def test_invalid_phone_numbers(tmp_path, registry, env):
         'connect_to: "+919800000000"', 'connect_to: "+91 98"'
     )
     found = problems(tmp_path, text, registry, env)
-    assert "27: recipients.bob.phone: '12345' is not a valid phone number" in found
-    assert "23: channels.call.connect_to: '+91 98' is not a valid phone number" in found
+    hint = (
+        "write it in E.164 (+91XXXXXXXXXX), or as an Indian number: 10 digits, or with a 0 or 91 "
+        "prefix (09876543210, 919876543210)"
+    )
+    assert f"27: recipients.bob.phone: '12345' is not a valid phone number: {hint}" in found
+    assert f"23: channels.call.connect_to: '+91 98' is not a valid phone number: {hint}" in found
 
 
 def test_duplicate_keys(tmp_path, registry, env):
@@ -206,7 +210,17 @@ def test_duplicate_keys(tmp_path, registry, env):
 def test_unset_environment_variable_is_named(tmp_path, registry):
     found = problems(tmp_path, GOOD, registry, {"NK_SID": "ACxyz"})
     assert found == [
-        "9: accounts.main.token: environment variable NK_TOKEN not set (read here as ${NK_TOKEN}): set it in the environment"
+        "9: accounts.main.token: environment variable NK_TOKEN not set (read here as "
+        "${NK_TOKEN}): set it in the environment, or run with --dry-run (sends nothing) or "
+        "--sandbox (the local simulator)"
+    ]
+
+
+def test_unset_variable_of_an_ordinary_key_has_no_dry_run_hint(tmp_path, registry, env):
+    text = GOOD.replace("region: mumbai", "region: ${NK_REGION}")
+    assert problems(tmp_path, text, registry, env) == [
+        "10: accounts.main.region: environment variable NK_REGION not set (read here as "
+        "${NK_REGION}): set it in the environment"
     ]
 
 
