@@ -176,6 +176,7 @@ class Notifier:
         plugin_manager: pluggy.PluginManager | None = None,
         environ: Mapping[str, str] | None = None,
         store: str | None = None,
+        require_secrets: bool | None = None,
     ) -> Notifier:
         """Load and validate a config and build every channel.
 
@@ -190,6 +191,8 @@ class Notifier:
         :param environ: the environment for ``${VAR}`` substitution (default ``os.environ``).
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
+        :param require_secrets: whether secret settings must be set (default: unless
+            ``dry_run``; ``config check`` sends nothing but still wants them).
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -197,7 +200,15 @@ class Notifier:
             source = find_config()
         pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
         registry = Registry.from_manager(pm)
-        config = load_config(source, registry=registry, sandbox=sandbox, environ=environ)
+        if require_secrets is None:
+            require_secrets = not dry_run
+        config = load_config(
+            source,
+            registry=registry,
+            sandbox=sandbox,
+            dry_run=not require_secrets,
+            environ=environ,
+        )
         stack = ExitStack()
         overrides: dict[str, Mapping[str, Any]] = {}
         secrets: list[str] = []

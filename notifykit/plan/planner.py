@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
-from notifykit.config.schema import did_you_mean, parse_phone
+from notifykit.config.schema import did_you_mean, parse_phone, phone_hint
 from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
 from notifykit.report import Notification
 
@@ -180,10 +180,7 @@ class Planner:
     def raw_recipient(number: str) -> Recipient:
         phone = parse_phone(number)
         if phone is None:
-            raise RecipientError(
-                f"{number!r} is not a valid phone number: give it in E.164 form "
-                "(+91XXXXXXXXXX), or as an Indian number with a 0 or 91 prefix or 10 digits"
-            )
+            raise RecipientError(f"{number!r} is not a valid phone number: {phone_hint()}")
         return Recipient(name=None, phone=phone)
 
     def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
