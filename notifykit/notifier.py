@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -106,8 +106,12 @@ class Notifier:
         exit_stack: ExitStack | None = None,
         extra_secrets: Iterable[str] = (),
         store: str | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
+        #: the time source (epoch seconds) of the ledger, the dispatcher and workers; tests pass
+        #: a controllable one to run retry and escalation schedules without waiting
+        self.clock: Callable[[], float] = clock or time.time
         self.registry = registry
         self.dry_run = dry_run
         self._hooks = Hooks(registry.pm)
@@ -162,6 +166,7 @@ class Notifier:
             self._scrub,
             lambda channel: policies.get(channel, default_policy),
             self.status_url,
+            clock=lambda: self.clock(),
         )
 
     # -- construction -----------------------------------------------------------------------
@@ -177,6 +182,7 @@ class Notifier:
         environ: Mapping[str, str] | None = None,
         store: str | None = None,
         require_secrets: bool | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> Notifier:
         """Load and validate a config and build every channel.
 
@@ -191,6 +197,7 @@ class Notifier:
         :param environ: the environment for ``${VAR}`` substitution (default ``os.environ``).
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
+        :param clock: the time source (default ``time.time``), for tests of schedules.
         :param require_secrets: whether secret settings must be set (default: unless
             ``dry_run``; ``config check`` sends nothing but still wants them).
         :raises ConfigError: with every problem found in the config.
@@ -224,6 +231,7 @@ class Notifier:
                 exit_stack=stack,
                 extra_secrets=secrets,
                 store=store,
+                clock=clock,
             )
         except BaseException:
             stack.close()
@@ -573,7 +581,7 @@ class Notifier:
                 self._scrub(str(err)),
             )
             return 400
-        now = time.time()
+        now = self.clock()
         changes = []
         for update in updates:
             change = ledger.apply_status(token, update, "callback", now)
@@ -587,7 +595,7 @@ class Notifier:
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
         ledger = self.ledger
-        now = time.time()
+        now = self.clock()
         after = self.config.worker.reconcile_after if older_than is None else older_than
         candidates = ledger.reconcile_candidates(now, after, limit)
         changes: list[Change] = []
@@ -607,7 +615,7 @@ class Notifier:
                 continue
             if update is None:
                 continue
-            change = ledger.apply_status("", update, "reconcile", time.time(), delivery.id)
+            change = ledger.apply_status("", update, "reconcile", self.clock(), delivery.id)
             if change is not None:
                 changes.append(change)
         ledger.mark_checked([d.id for d in candidates], now)
@@ -642,11 +650,18 @@ class Notifier:
             )
         else:
             ledger = self.ledger
-            now = time.time()
+            now = self.clock()
             submission = ledger.add(plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE)
             if not submission.duplicate:
+                # Send now, without ledger retries: a transient failure is final here (the
+                # client already retried what it safely could), so a caller who retries a
+                # failed notify() cannot race a scheduled retry into a double send.
                 self.dispatcher.deliver(
-                    ledger, self._owner, plan.jobs, lambda _id: plan.notification
+                    ledger,
+                    self._owner,
+                    plan.jobs,
+                    lambda _id: plan.notification,
+                    retries=False,
                 )
             report = ledger.report(submission.id)
             if submission.duplicate:

@@ -81,7 +81,7 @@ class Worker:
         poll: float | None = None,
         batch: int | None = None,
         name: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         reconcile_every: float | None = None,
     ) -> None:
         settings = kit.config.worker
@@ -91,7 +91,7 @@ class Worker:
         self.poll = poll or settings.poll
         self.batch = batch or settings.batch
         self.name = name or default_name()
-        self.clock = clock
+        self.clock = clock or kit.clock
         self.reconcile_every = reconcile_every or settings.reconcile_every
         self._stop = threading.Event()
         self._wake = threading.Event()
