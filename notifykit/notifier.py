@@ -154,7 +154,9 @@ class Notifier:
         if problems:
             self.close()
             raise ConfigError(problems)
-        self.planner = Planner(config, self._channels, self._channel_types, self._scrub)
+        self.planner = Planner(
+            config, self._channels, self._channel_types, self._scrub, clock=lambda: self.clock()
+        )
         policies = {
             name: RetryPolicy.from_settings(config.retry_for(name)) for name in self._channels
         }

@@ -1002,7 +1002,6 @@ def _add_global_options(group: click.Group) -> None:
         )  # fmt: skip
 
 
-
 _add_global_options(cli)
 
 

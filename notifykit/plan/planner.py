@@ -140,6 +140,7 @@ class Planner:
         channels: Mapping[str, Channel],
         channel_types: Mapping[str, ChannelType],
         scrub: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         from notifykit.config.loader import looks_like_phone as is_phone
 
@@ -147,6 +148,7 @@ class Planner:
         self.channels = channels
         self.channel_types = channel_types
         self._scrub = scrub
+        self.clock = clock
         self._is_phone = is_phone
         # Every phone number the config names, parsed once here: libphonenumber costs more than
         # the rest of a notification, and a group of raw numbers would otherwise be parsed again
@@ -248,7 +250,7 @@ class Planner:
             )
         data = dict(data or {})
         messages = self._prepare(event, severity, data, channel_names, template, body)
-        created = time.time()
+        created = self.clock()
         notification = Notification(
             event=event,
             severity=severity,

@@ -14,12 +14,11 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.base import Change
 from notifykit.plan.planner import DeliveryJob
@@ -95,6 +94,8 @@ class Worker:
         self.reconcile_every = reconcile_every or settings.reconcile_every
         self._stop = threading.Event()
         self._wake = threading.Event()
+        # A future that completes on stop(), so waiting on work in flight wakes up at once.
+        self._stopped: Future[None] = Future()
         self._inflight: dict[Future[list[Change]], list[str]] = {}
         self._inflight_lock = threading.Lock()
 
@@ -102,6 +103,8 @@ class Worker:
         """Ask the run to end: nothing more is claimed, work in flight is finished."""
         self._stop.set()
         self._wake.set()
+        if not self._stopped.done():
+            self._stopped.set_result(None)
 
     @property
     def stopping(self) -> bool:
@@ -152,8 +155,7 @@ class Worker:
                 if drain and not claimed and not self._inflight:
                     break
         finally:
-            self._stop.set()
-            self._wake.set()
+            self.stop()
             self._finish(executor, result)
             renewer.join(timeout=5)
         return result
@@ -164,7 +166,8 @@ class Worker:
         with self._inflight_lock:
             futures = list(self._inflight)
         if block and futures:
-            wait(futures, timeout=self.poll, return_when=FIRST_COMPLETED)
+            waiting: list[Future[Any]] = [*futures, self._stopped]
+            wait(waiting, timeout=self.poll, return_when=FIRST_COMPLETED)
         elif block and not drain:
             next_due = self.kit.ledger.next_due()
             timeout = self.poll
