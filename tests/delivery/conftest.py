@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,15 @@ class Clock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait for ``condition()`` to be true, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
 
 
 def free_port() -> int:
