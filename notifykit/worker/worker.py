@@ -120,7 +120,7 @@ class Worker:
             target=self._renew_leases, args=(host,), name=f"{self.name}-leases", daemon=True
         )
         renewer.start()
-        last_reconcile = self.clock()
+        last_reconcile = float("-inf")  # reconcile once at start, then every reconcile_every
         notifications: dict[str, Notification] = {}
 
         def notification(notification_id: str) -> Notification:
