@@ -44,6 +44,9 @@ _LAZY = {
     "RecipientError": "notifykit.errors",
     "NotificationError": "notifykit.errors",
     "PluginError": "notifykit.errors",
+    "LedgerError": "notifykit.errors",
+    "DeliveryState": "notifykit.report",
+    "Submission": "notifykit.report",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -78,6 +81,9 @@ if TYPE_CHECKING:
     )
     from notifykit.errors import (
         DltMismatchError as DltMismatchError,
+    )
+    from notifykit.errors import (
+        LedgerError as LedgerError,
     )
     from notifykit.errors import (
         MessageTooLongError as MessageTooLongError,
@@ -137,10 +143,16 @@ if TYPE_CHECKING:
         Delivery as Delivery,
     )
     from notifykit.report import (
+        DeliveryState as DeliveryState,
+    )
+    from notifykit.report import (
         Notification as Notification,
     )
     from notifykit.report import (
         Report as Report,
+    )
+    from notifykit.report import (
+        Submission as Submission,
     )
 
 

@@ -103,3 +103,9 @@ class ProviderError(NotifykitError):
     def __init__(self, message: str, *, not_found: bool = False) -> None:
         self.not_found = not_found
         super().__init__(message)
+
+
+class LedgerError(NotifykitError):
+    """The ledger cannot be opened, read or written: a corrupt, locked or read-only database, a
+    full disk, a schema from a newer notifykit. Raised by ``submit()`` and ``notify()`` before
+    anything is accepted or sent (so the caller knows it was *not*); never carries a secret."""

@@ -42,7 +42,7 @@ from notifykit.errors import (
 from notifykit.plan.planner import Plan, Planner, template_context
 from notifykit.plugins import Hooks, Registry, get_plugin_manager
 from notifykit.report import Delivery, DeliveryState, Report, Submission
-from notifykit.worker.dispatch import Dispatcher
+from notifykit.worker.dispatch import Dispatcher, job_delivery
 from notifykit.worker.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -654,20 +654,32 @@ class Notifier:
             ledger = self.ledger
             now = self.clock()
             submission = ledger.add(plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE)
-            if not submission.duplicate:
-                # Send now, without ledger retries: a transient failure is final here (the
-                # client already retried what it safely could), so a caller who retries a
-                # failed notify() cannot race a scheduled retry into a double send.
-                self.dispatcher.deliver(
-                    ledger,
-                    self._owner,
-                    plan.jobs,
-                    lambda _id: plan.notification,
-                    retries=False,
-                )
-            report = ledger.report(submission.id)
             if submission.duplicate:
-                return report
+                return ledger.report(submission.id)
+            # Send now, without ledger retries: a transient failure is final here (the client
+            # already retried what it safely could), so a caller who retries a failed notify()
+            # cannot race a scheduled retry into a double send.
+            changes = self.dispatcher.deliver(
+                ledger,
+                self._owner,
+                plan.jobs,
+                lambda _id: plan.notification,
+                retries=False,
+            )
+            done = {c.delivery.id: c.delivery for c in changes}
+            report = Report(
+                plan.notification.event,
+                plan.notification.severity,
+                tuple(
+                    done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
+                    for job in plan.jobs
+                ),
+                False,
+                plan.messages,
+                id=plan.notification.id,
+                key=plan.notification.key,
+                created=plan.notification.created,
+            )
         delivery_logger.log(logging.INFO if report.ok else logging.WARNING, "%s", report.summary())
         return report
 

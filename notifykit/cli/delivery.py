@@ -130,8 +130,8 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
 def worker(threads: int | None, drain: bool, name: str | None) -> int:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
-    Runs until SIGTERM/SIGINT (in-flight work is finished or released), or with --drain until
-    nothing is due now; its exit code then says how the deliveries it made went.
+    Runs until SIGTERM/SIGINT (in-flight work is finished or released; exit 0), or with --drain
+    until nothing is due now; its exit code then says how the deliveries it made went.
     """
     state = _state()
     kit = state.notifier()
@@ -149,7 +149,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     else:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
         click.echo(f"notifykit worker {run.name}: {counts}")
-    return worker_exit_code(result)
+    return worker_exit_code(result) if drain else EXIT_OK
 
 
 @cli.command("workers")

@@ -36,7 +36,13 @@ import click
 from notifykit import __version__
 from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
 from notifykit.cli.scaffold import init_command
-from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, ProviderError
+from notifykit.errors import (
+    ConfigError,
+    ConfigProblem,
+    LedgerError,
+    NotifykitError,
+    ProviderError,
+)
 from notifykit.report import DeliveryState
 
 if TYPE_CHECKING:
@@ -151,7 +157,8 @@ class NotifykitGroup(click.Group):
             for problem in err.problems:
                 click.echo(f"  {problem}", err=True)
             return EXIT_USAGE
-        except ProviderError as err:
+        except (ProviderError, LedgerError) as err:
+            # A ledger that cannot record a notification refuses it before anything is sent.
             _error(str(err))
             return EXIT_FAILED
         except NotifykitError as err:
@@ -1001,6 +1008,10 @@ def _add_global_options(group: click.Group) -> None:
             ]
         )  # fmt: skip
 
+
+# The delivery commands (submit, worker, serve, history...) register on `cli` when imported; they
+# must be registered before the global options are added to every command.
+from notifykit.cli import delivery  # noqa: E402, F401
 
 _add_global_options(cli)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
-from notifykit.errors import NotifykitError
+from notifykit.errors import LedgerError
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import (
     Attempt,
@@ -54,12 +54,6 @@ LOST_WORKER = (
     "the worker sending it stopped before recording the provider's answer (crashed or killed): "
     "it may have been sent, so it is not sent again"
 )
-
-
-class LedgerError(NotifykitError):
-    """The ledger cannot be opened, read or written: a corrupt, locked or read-only database, a
-    full disk, a schema from a newer notifykit. Raised by ``submit()`` before it returns (so the
-    caller knows the notification was *not* accepted); never carries a secret."""
 
 
 @dataclass(frozen=True)

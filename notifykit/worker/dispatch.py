@@ -9,12 +9,14 @@ the ledger turns them ``unknown`` when their lease expires: never sent twice, ne
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
+from notifykit.errors import LedgerError
 from notifykit.ledger.base import Change, Ledger, Outcome
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import Delivery, DeliveryState, Notification
@@ -34,6 +36,18 @@ def group_batches(jobs: Sequence[DeliveryJob]) -> list[list[DeliveryJob]]:
     for job in jobs:
         groups.setdefault(job.batch, []).append(job)
     return list(groups.values())
+
+
+def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
+    delivery = dataclasses.replace(
+        job_delivery(job, outcome.state, outcome.error),
+        provider_id=outcome.provider_id,
+        provider_status=outcome.provider_status,
+        info={**job.info, **(outcome.info or {})},
+        attempts=job.attempts + (1 if outcome.attempted else 0),
+    )
+    previous = DeliveryState.SENDING if outcome.attempted else DeliveryState.PENDING
+    return Change(delivery, previous)
 
 
 def job_delivery(job: DeliveryJob, state: DeliveryState, error: str | None = None) -> Delivery:
@@ -147,7 +161,19 @@ class Dispatcher:
             )
         order = {job.id: n for n, job in enumerate(jobs)}
         outcomes.sort(key=lambda o: order[o.delivery_id])
-        changes = ledger.record(owner, outcomes, self.clock())
+        try:
+            changes = ledger.record(owner, outcomes, self.clock())
+        except LedgerError as err:
+            # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
+            # expires: never resent. The caller and the hooks still learn what happened.
+            logger.error(
+                "%d outcomes could not be recorded (%s); sent ones stay 'sending' in the ledger "
+                "and become 'unknown' when their lease expires",
+                len(outcomes),
+                err,
+            )
+            by_id = {job.id: job for job in jobs}
+            changes = [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
         for change in changes:
             self.hooks.after_delivery(change.delivery, notification)
             if change.delivery.state is not change.previous:
