@@ -9,7 +9,8 @@ The handler sends synchronously, in the thread that logged (a page must not be l
 exits right after). To log without waiting on the network, put it behind the standard library's
 ``QueueHandler``/``QueueListener``. It never raises into the logging system (errors go to
 :meth:`~logging.Handler.handleError`), and it ignores records from notifykit's own loggers
-(``notifykit``, ``notifykit_exotel``) and any record logged while it is itself notifying, so
+(``notifykit``, and the packages of loaded plugins such as ``notifykit_exotel``) and any record
+logged while it is itself notifying, so
 notifykit's logging cannot loop back into it.
 """
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["NotifyHandler", "severity_for_level"]
 
 _guard = threading.local()
-_OWN_LOGGERS = frozenset({"notifykit", "notifykit_exotel"})
 
 
 def severity_for_level(level: int) -> str:
@@ -122,11 +122,15 @@ class NotifyHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_guard, "active", False):
             return  # logged by notifykit (or a hook) while this thread is notifying: no loops
-        if record.name.split(".")[0] in _OWN_LOGGERS:
+        package = record.name.split(".")[0]
+        if package == "notifykit":
             return  # notifykit's own records (a failed delivery...) never page anyone
         _guard.active = True
         try:
-            report = self._notifier().notify(
+            notifier = self._notifier()
+            if package in notifier.registry.packages:
+                return  # nor do its plugins' (the Exotel client's retries...)
+            report = notifier.notify(
                 self.event_for(record),
                 severity=severity_for_level(record.levelno),
                 data=self.record_data(record),

@@ -16,6 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from notifykit.channels import ChannelType, Provider
+    from notifykit.config.schema import Field
     from notifykit.report import Delivery, DeliveryState, Notification
 
 __all__ = ["hookimpl", "hookspec"]
@@ -39,6 +40,17 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 
     :param register: takes a :class:`notifykit.channels.Provider`: its account settings schema, a
         client factory, and optionally a sandbox factory used by ``--sandbox``.
+    """
+
+
+@hookspec
+def register_template_settings(register: Callable[[str, Field], None]) -> None:
+    """Declare keys a ``templates.<name>`` config entry may have, and how to validate them:
+    ``register("dlt_template_id", Field(String(r"\\d{1,30}")))``. Their validated values reach
+    channels as ``message.template_settings`` (a mapping; unset keys are absent).
+
+    :param register: takes a key and a :class:`notifykit.config.schema.Field`. Registering a key
+        twice (in one plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
     """
 
 

@@ -23,6 +23,7 @@ import pluggy
 
 from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
+from notifykit.config.schema import Field
 from notifykit.errors import PluginError
 from notifykit.report import Delivery, DeliveryState, Notification
 
@@ -217,6 +218,7 @@ class Registry:
     template_filters: dict[str, Callable[..., Any]] = field(default_factory=dict)
     template_globals: dict[str, Any] = field(default_factory=dict)
     template_dirs: list[Path] = field(default_factory=list)
+    template_settings: dict[str, Field] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
@@ -232,6 +234,7 @@ class Registry:
         registry._collect("register_template_filters", registry._add_filter)
         registry._collect("register_template_globals", registry._add_global)
         registry._collect("register_template_dirs", registry._add_dir)
+        registry._collect("register_template_settings", registry._add_template_setting)
         return registry
 
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
@@ -291,6 +294,29 @@ class Registry:
 
     def _add_dir(self, owner: str, directory: str | Path) -> None:
         self.template_dirs.append(Path(directory))
+
+    @property
+    def packages(self) -> frozenset[str]:
+        """The top-level packages of the loaded plugins (``notifykit_exotel``...): their loggers
+        are notifykit's own, which :class:`~notifykit.NotifyHandler` never turns into pages."""
+        names = set()
+        for plugin in self.pm.get_plugins():
+            module = plugin.__name__ if isinstance(plugin, type(importlib)) else None
+            module = module or type(plugin).__module__
+            names.add(module.split(".")[0])
+        return frozenset(names)
+
+    def _add_template_setting(self, owner: str, key: str, spec: Field) -> None:
+        if not isinstance(spec, Field):
+            raise PluginError(f"plugin {owner!r} registered template setting {key!r}: not a Field")
+        existing = self.owners.get(("template_setting", key))
+        if existing is not None:
+            raise PluginError(
+                f"template setting {key!r} is registered twice, by plugin {existing!r} and by "
+                f"plugin {owner!r}"
+            )
+        self.owners[("template_setting", key)] = owner
+        self.template_settings[key] = spec
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, hooks and what it registered."""

@@ -32,6 +32,7 @@ __all__ = [
     "Recipient",
     "StatusUpdate",
     "TemplateSettings",
+    "TextInspection",
     "by_severity",
     "severity_rank",
 ]
@@ -84,17 +85,21 @@ class Recipient:
         return self.name or self.phone or "?"
 
 
+TemplateSettings = Mapping[str, Any]
+"""The validated ``templates.<name>`` settings of a message's template: the keys plugins declared
+through ``register_template_settings`` (e.g. the Exotel plugin's ``dlt_template_id``); unset keys
+are absent."""
+
+
 @dataclass(frozen=True)
-class TemplateSettings:
-    """Per-template settings from the config's ``templates:`` section (all optional).
+class TextInspection:
+    """What a channel type's ``inspect`` found about a rendered text, for ``notifykit templates
+    render``: ``ok`` (``False`` when the text would be refused), ``info`` (JSON values, merged
+    into the command's ``--json`` output) and ``lines`` (what it prints)."""
 
-    ``dlt_template_id`` and ``sms_type`` are sent with every SMS rendered from the template;
-    ``dlt_pattern`` is the registered DLT text the rendered body must match before it is sent.
-    """
-
-    dlt_template_id: str | None = None
-    sms_type: str | None = None
-    dlt_pattern: str | None = None
+    ok: bool
+    info: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    lines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class Message:
     severity: str
     text: str | None
     template: str | None = None
-    template_settings: TemplateSettings = field(default_factory=TemplateSettings)
+    template_settings: TemplateSettings = field(default_factory=dict, hash=False)
     data: Mapping[str, Any] = field(default_factory=dict, hash=False)
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -282,6 +287,9 @@ class ChannelType:
     :param address: which recipient address it uses: ``"phone"`` or a key of a recipient's
         ``addresses`` mapping.
     :param provider: the provider whose accounts its ``account`` setting must name (``"exotel"``).
+    :param inspect: optional; ``inspect(text, template_settings) -> TextInspection`` checks a
+        rendered text the way the channel's ``prepare`` would (length, encoding, registered
+        patterns), without a configured channel: ``notifykit templates render`` calls it.
     """
 
     name: str
@@ -292,6 +300,7 @@ class ChannelType:
     address: str = "phone"
     provider: str | None = None
     description: str = ""
+    inspect: Callable[[str, Mapping[str, Any]], TextInspection] | None = None
 
 
 SandboxFactory = Callable[[], AbstractContextManager[Mapping[str, Any]]]

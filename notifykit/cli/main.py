@@ -517,7 +517,7 @@ def notify(
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["sms", "call", "flow"]))
+@click.argument("kind")
 @click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).")
 @click.option("--to", "-t", multiple=True, required=True, metavar="R",
               help="Recipient, group or phone number; repeatable.")  # fmt: skip
@@ -535,10 +535,19 @@ def send(
     data_json: str | None,
     severity: str,
 ) -> int:
-    """Send one message through one configured channel of KIND (sms, call or flow)."""
+    """Send one message through one configured channel of KIND (what its channel type delivers:
+    sms, call, flow with the Exotel plugin; `notifykit plugins` lists them)."""
     if body is not None and template is not None:
         raise click.UsageError("give --body or --template, not both")
     notifier = _state().notifier()
+    kinds = sorted({notifier.channel_type(n).kind for n in notifier.channels})
+    if kind not in kinds:
+        from notifykit.config.schema import did_you_mean
+
+        raise click.UsageError(
+            f"no channel of kind {kind!r}{did_you_mean(kind, kinds)} is configured; "
+            f"kinds configured: {', '.join(kinds) or 'none'}"
+        )
     of_kind = [n for n in notifier.channels if notifier.channel_type(n).kind == kind]
     if channel is None:
         if len(of_kind) != 1:
@@ -553,8 +562,10 @@ def send(
         raise click.UsageError(
             f"channel {channel!r} is a {actual.kind} channel ({actual.name}), not {kind}"
         )
-    if kind == "call" and body is not None:
-        raise click.UsageError("a call connects two numbers and carries no text: drop --body")
+    if body is not None and notifier.channel_type(channel).template_suffix is None:
+        raise click.UsageError(
+            f"a {kind} channel carries no text (it connects two numbers): drop --body"
+        )
     report = notifier.send(
         channel,
         to=_split(to),
@@ -683,7 +694,6 @@ def templates() -> None:
 def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
     """The config's template engine and per-template settings, or, without a config, an engine
     over ./templates and notifykit's defaults."""
-    from notifykit.channels import TemplateSettings
     from notifykit.config.loader import find_config, load_config
     from notifykit.errors import ConfigNotFoundError
 
@@ -703,7 +713,7 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
             filters=registry.template_filters,
             globals=registry.template_globals,
         )
-        return engine, lambda name: TemplateSettings()
+        return engine, lambda name: {}
     cfg = load_config(path, registry=registry, sandbox=True)
     return cfg.template_engine, cfg.template_settings
 
@@ -739,7 +749,6 @@ def templates_render(
     SMS encoding, length, segments and DLT check."""
     from notifykit.errors import TemplateNotFoundError
     from notifykit.notifier import template_context
-    from notifykit.text.sms import analyze_sms, check_dlt
 
     state = _state()
     engine, settings_for = _engine_and_settings()
@@ -768,30 +777,16 @@ def templates_render(
             "file": str(engine.locate(qualified)),
             "body": body,
         }
-        if qualified.endswith(".sms"):  # names are normalised above: .sms.j2 ends here too
-            info = analyze_sms(body)
-            entry.update(
-                encoding=info.encoding,
-                length=info.length,
-                chars=info.chars,
-                segments=info.segments,
-                too_long=info.chars > 2000,
-            )
-            if info.chars > 2000:
-                code = EXIT_USAGE
-            if settings.dlt_pattern:
-                check = check_dlt(body, settings.dlt_pattern)
-                entry["dlt"] = {
-                    "pattern": settings.dlt_pattern,
-                    "ok": check.ok,
-                    "problem": check.problem,
-                    "variables": list(check.variables),
-                    "template_id": settings.dlt_template_id,
-                }
-                if not check.ok:
+        # The checks of the channel types that render this variant (names are normalised
+        # above: ``db_down.sms.j2`` is ``db_down.sms`` here), without building any channel.
+        variant = qualified.rsplit(".", 1)[-1] if "." in qualified else None
+        inspections = _inspections(variant, body, settings)
+        if inspections:
+            for inspection in inspections:
+                entry.update(inspection.info)
+                if not inspection.ok:
                     code = EXIT_USAGE
-            else:
-                entry["dlt"] = None
+            entry["checks"] = [line for i in inspections for line in i.lines]
         else:
             entry.update(chars=len(body))
         results.append(entry)
@@ -801,24 +796,35 @@ def templates_render(
     for entry in results:
         click.echo(click.style(f"{entry['template']}", bold=True) + f"  ({entry['file']})")
         click.echo("  " + entry["body"].replace("\n", "\n  "))
-        if "encoding" in entry:
-            segments = entry["segments"]
-            click.echo(
-                f"  encoding: {entry['encoding']}, {entry['chars']} chars, length "
-                f"{entry['length']}, {segments} segment{'s' if segments != 1 else ''}"
-                + (click.style("  OVER 2000 CHARACTERS", fg="red") if entry["too_long"] else "")
-            )
-            dlt = entry["dlt"]
-            if dlt is None:
-                click.echo("  DLT: no dlt_pattern configured for this template")
-            elif dlt["ok"]:
-                values = ", ".join(repr(v) for v in dlt["variables"])
-                click.echo("  DLT: " + click.style("match", fg="green") + f" ({values})")
-            else:
-                click.echo("  DLT: " + click.style("MISMATCH", fg="red") + f": {dlt['problem']}")
-        else:
+        for line in entry.get("checks", ()):
+            click.echo(f"  {_styled_check(line)}")
+        if "checks" not in entry:
             click.echo(f"  {entry['chars']} chars")
     return code
+
+
+def _inspections(variant: str | None, body: str, settings: Mapping[str, Any]) -> list[Any]:
+    """What each channel type rendering ``variant`` says of ``body`` (``ChannelType.inspect``),
+    once per distinct inspector."""
+    seen: set[Any] = set()
+    found = []
+    for channel_type in _registry().channel_types.values():
+        inspect = channel_type.inspect
+        if variant is None or channel_type.template_suffix != variant or inspect is None:
+            continue
+        if inspect in seen:
+            continue
+        seen.add(inspect)
+        found.append(inspect(body, settings))
+    return found
+
+
+def _styled_check(line: str) -> str:
+    for word, color in (("MISMATCH", "red"), ("OVER ", "red"), ("match", "green")):
+        if word in line:
+            head, _, tail = line.partition(word)
+            return head + click.style(word, fg=color) + tail
+    return line
 
 
 @templates.command("list")
@@ -886,7 +892,7 @@ def plugins() -> int:
 @cli.command()
 @click.argument("sid")
 @click.option("--account", "-a", metavar="A", help="Account name (default: the only one).")
-@click.option("--kind", type=click.Choice(["sms", "call"]), help="Default: try SMS, then call.")
+@click.option("--kind", metavar="KIND", help="What the id is (sms, call...; default: try each).")
 def status(sid: str, account: str | None, kind: str | None) -> int:
     """Look up the status of an SMS or a call by its provider id (SID)."""
     state = _state()

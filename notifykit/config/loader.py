@@ -91,7 +91,6 @@ a few hundred. Nodes written out in the file are not counted: their cost grows w
 
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
-_SMS_TYPES = ("transactional", "transactional_opt_in", "promotional")
 _SECTIONS = (
     "version",
     "defaults",
@@ -216,7 +215,7 @@ class Config:
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
-        return self.templates.get(template) or TemplateSettings()
+        return self.templates.get(template) or {}
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -419,13 +418,6 @@ _RECIPIENT = Struct(
         "name": Field(String(), help="display name"),
         "phone": Field(PhoneNumber(), help="E.164, or a number in region IN"),
         "addresses": Field(MapOf(String()), default={}, help="other addresses, for plugins"),
-    }
-)
-_TEMPLATE = Struct(
-    {
-        "dlt_template_id": Field(String(r"\d{1,30}", "a numeric DLT template id")),
-        "sms_type": Field(Choice(_SMS_TYPES)),
-        "dlt_pattern": Field(String()),
     }
 )
 _EVENT = Struct(
@@ -692,19 +684,13 @@ class _Loader:
                 continue
             if _NAME.check(key_node, path, self.ctx) is INVALID:
                 continue
-            value = _TEMPLATE.check(value_node, path, self.ctx)
+            # The keys a template entry may have are the plugins' (register_template_settings).
+            value = Struct(self.registry.template_settings, name="template").check(
+                value_node, path, self.ctx
+            )
             if value is INVALID:
                 continue
-            pattern = value["dlt_pattern"]
-            if pattern is not None:
-                from notifykit.text.sms import parse_dlt_pattern
-
-                try:
-                    parse_dlt_pattern(pattern)
-                except ValueError as err:
-                    self.ctx.problem(value_node, join(path, "dlt_pattern"), str(err))
-                    continue
-            self.templates[name] = TemplateSettings(**value)
+            self.templates[name] = {k: v for k, v in value.items() if v is not None}
             self.template_nodes[name] = key_node
         if not directory_given:
             self.template_dirs = [self.base_dir / "templates"]

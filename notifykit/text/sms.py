@@ -17,7 +17,6 @@ from notifykit.errors import DltMismatchError, MessageTooLongError
 __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
-    "MAX_BODY_CHARS",
     "DltCheck",
     "SmsInfo",
     "analyze_sms",
@@ -44,9 +43,6 @@ GSM7_BASIC: frozenset[str] = frozenset(_GSM7_BASIC_TABLE) - {"\x1b"}
 
 GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
 """Characters of the GSM-7 extension table: each is sent as ESC + code, so it costs two septets."""
-
-MAX_BODY_CHARS = 2000
-"""Exotel's limit on an SMS ``Body``, in characters."""
 
 # Single-message capacity, and the capacity of each part of a concatenated message (the rest of the
 # 140 octets goes to the 6-octet user-data header that tells the handset how to reassemble it).
@@ -131,9 +127,9 @@ def _template_label(template: str | None) -> str:
     return f"template {template!r}" if template else "the SMS"
 
 
-def check_length(body: str, *, template: str | None = None, limit: int = MAX_BODY_CHARS) -> None:
+def check_length(body: str, *, limit: int, template: str | None = None) -> None:
     """Raise :class:`~notifykit.errors.MessageTooLongError` when ``body`` has more than ``limit``
-    characters (Python characters, as Exotel counts its 2000-character ``Body`` limit)."""
+    characters (Python characters; a provider's limit, such as Exotel's 2000)."""
     if len(body) > limit:
         source = f"The SMS rendered from {_template_label(template)}" if template else "The SMS"
         raise MessageTooLongError(

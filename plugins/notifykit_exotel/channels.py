@@ -26,6 +26,7 @@ from notifykit.channels import (
     Message,
     Recipient,
     StatusUpdate,
+    TextInspection,
     by_severity,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
@@ -36,7 +37,60 @@ if TYPE_CHECKING:
     from notifykit_exotel.errors import ExotelError
     from notifykit_exotel.models import BulkSmsResult
 
-__all__ = ["CallChannel", "FlowChannel", "SmsChannel", "connect", "lookup"]
+__all__ = [
+    "MAX_BODY_CHARS",
+    "CallChannel",
+    "FlowChannel",
+    "SmsChannel",
+    "connect",
+    "inspect_sms",
+    "lookup",
+]
+
+MAX_BODY_CHARS = 2000
+"""Exotel's limit on an SMS ``Body``, in characters."""
+
+
+def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
+    """What ``exotel-sms`` would say of a rendered body (``notifykit templates render``): its
+    encoding, length and segments, Exotel's length limit, and the template's DLT pattern."""
+    from notifykit.text.sms import check_dlt
+
+    info = analyze_sms(text)
+    too_long = info.chars > MAX_BODY_CHARS
+    segments = info.segments
+    lines = [
+        f"encoding: {info.encoding}, {info.chars} chars, length {info.length}, "
+        f"{segments} segment{'s' if segments != 1 else ''}"
+        + (f"  OVER {MAX_BODY_CHARS} CHARACTERS" if too_long else "")
+    ]
+    result: dict[str, Any] = {
+        "encoding": info.encoding,
+        "length": info.length,
+        "chars": info.chars,
+        "segments": segments,
+        "too_long": too_long,
+        "dlt": None,
+    }
+    ok = not too_long
+    pattern = settings.get("dlt_pattern")
+    if pattern:
+        check = check_dlt(text, pattern)
+        result["dlt"] = {
+            "pattern": pattern,
+            "ok": check.ok,
+            "problem": check.problem,
+            "variables": list(check.variables),
+            "template_id": settings.get("dlt_template_id"),
+        }
+        if check.ok:
+            lines.append("DLT: match (" + ", ".join(repr(v) for v in check.variables) + ")")
+        else:
+            lines.append(f"DLT: MISMATCH: {check.problem}")
+            ok = False
+    else:
+        lines.append("DLT: no dlt_pattern configured for this template")
+    return TextInspection(ok, result, tuple(lines))
 
 
 def connect(settings: Mapping[str, Any]) -> ExotelClient:
@@ -146,10 +200,10 @@ class SmsChannel:
                 "rendered an empty SMS body",
                 template=message.template,
             )
-        check_length(text, template=message.template)
+        check_length(text, limit=MAX_BODY_CHARS, template=message.template)
         info = analyze_sms(text)
         extra: dict[str, Any] = {}
-        pattern = message.template_settings.dlt_pattern
+        pattern = message.template_settings.get("dlt_pattern")
         if pattern:
             require_dlt_match(text, pattern, template=message.template)
             extra["dlt"] = "match"
@@ -175,8 +229,8 @@ class SmsChannel:
             "from_": sender["from"],
             "priority": sender.get("priority"),
             "dlt_entity_id": self.dlt_entity_id,
-            "dlt_template_id": message.template_settings.dlt_template_id,
-            "sms_type": message.template_settings.sms_type or self.sms_type,
+            "dlt_template_id": message.template_settings.get("dlt_template_id"),
+            "sms_type": message.template_settings.get("sms_type") or self.sms_type,
             "encoding_type": encoding_type,
             "status_callback": self.status_callback,
         }

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from notifykit.channels import Channel, ChannelContext, ChannelType, Provider
+from notifykit.channels import Channel, ChannelContext, ChannelType, Provider, TextInspection
 from notifykit.config.schema import (
+    INVALID,
+    UNSET,
     Boolean,
     BySeverity,
+    Checker,
     Choice,
     Field,
     Integer,
@@ -23,10 +27,14 @@ from notifykit.config.schema import (
     Reference,
     String,
     Struct,
+    Type,
 )
 from notifykit.hookspecs import hookimpl
 
-__all__ = ["register_channel_types", "register_providers"]
+if TYPE_CHECKING:
+    import yaml
+
+__all__ = ["register_channel_types", "register_providers", "register_template_settings"]
 
 _DIGITS = String(r"\d{1,30}", "a numeric id")
 _URL = String(r"https?://\S+", "an http(s) URL")
@@ -103,6 +111,43 @@ FLOW_SETTINGS: dict[str, Field] = {
 }
 
 
+@dataclass(frozen=True)
+class DltPattern(Type):
+    """A DLT content template, as registered (``{#var#}`` placeholders), parsed at load."""
+
+    description = "a DLT content template"
+
+    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
+        from notifykit.text.sms import parse_dlt_pattern
+
+        value = String().check(node, path, ctx)
+        if value is INVALID or value is UNSET:
+            return value
+        try:
+            parse_dlt_pattern(value)
+        except ValueError as err:
+            return ctx.problem(node, path, str(err))
+        return value
+
+
+#: the ``templates.<name>`` keys for Exotel SMS: DLT registration (India) and the SMS type
+TEMPLATE_SETTINGS: dict[str, Field] = {
+    "dlt_template_id": Field(
+        String(r"\d{1,30}", "a numeric DLT template id"), help="sent as DltTemplateId"
+    ),
+    "sms_type": Field(
+        Choice(("transactional", "transactional_opt_in", "promotional")), help="sent as SmsType"
+    ),
+    "dlt_pattern": Field(DltPattern(), help="the registered DLT text the body must match"),
+}
+
+
+def _inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
+    from notifykit_exotel.channels import inspect_sms
+
+    return inspect_sms(text, settings)
+
+
 def _sms(settings: Mapping[str, Any], context: ChannelContext) -> Channel:
     from notifykit_exotel.channels import SmsChannel
 
@@ -163,6 +208,12 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 
 
 @hookimpl
+def register_template_settings(register: Callable[[str, Field], None]) -> None:
+    for key, spec in TEMPLATE_SETTINGS.items():
+        register(key, spec)
+
+
+@hookimpl
 def register_channel_types(register: Callable[[ChannelType], None]) -> None:
     register(
         ChannelType(
@@ -173,6 +224,7 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             template_suffix="sms",
             provider="exotel",
             description="SMS through Exotel; bulk endpoint for many recipients",
+            inspect=_inspect_sms,
         )
     )
     register(

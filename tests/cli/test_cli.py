@@ -301,7 +301,11 @@ def test_plugins_lists_plugins_hooks_and_channel_types():
     as_json = json.loads(run("--json", "plugins").stdout)
     assert as_json["channel_types"]["exotel-flow"]["template"] == "voice"
     exotel = next(p for p in as_json["plugins"] if p["name"] == "exotel")
-    assert exotel["hooks"] == ["register_channel_types", "register_providers"]
+    assert exotel["hooks"] == [
+        "register_channel_types",
+        "register_providers",
+        "register_template_settings",
+    ]
 
 
 def test_plugins_shows_blocked_plugins(monkeypatch):

@@ -92,7 +92,7 @@ def test_good_config_loads_everything(tmp_path, registry, env):
     assert config.channels["call"].settings["caller_id"] == {"default": "08088919888"}
     assert config.recipients["bob"].phone == "+919876543211"
     assert config.groups == {"oncall": ("alice", "bob")}
-    assert config.templates["db_down"].dlt_template_id == "1207161234567890123"
+    assert config.templates["db_down"]["dlt_template_id"] == "1207161234567890123"
     assert config.events["db.down"].to == ("oncall",)
     assert "tok-secret-value" in config.secrets
     assert "tok-secret-value" not in repr(config)
