@@ -10,6 +10,7 @@ after a restart) sends exactly what was planned.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -32,15 +33,19 @@ __all__ = ["DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+#: RFC 4648 base 32 (what ``base64.b32encode`` writes) to Crockford's alphabet, digit for digit
+_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
+
+
 def new_id() -> str:
     """A 26-character id that sorts by creation time (48 bits of milliseconds, 80 random bits,
     Crockford base 32, as a ULID), so ledger ids list in the order they were made."""
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
+    # The 128 bits as 26 base-32 digits (130 bits, the top two 0): shifted into 20 bytes, whose
+    # first 26 of 32 base-32 digits they are. One C call instead of 26 divmods (a broadcast
+    # makes one id per delivery).
+    digits = base64.b32encode((value << 30).to_bytes(20, "big"))[:26]
+    return digits.decode("ascii").translate(_TO_CROCKFORD)
 
 
 @dataclass(frozen=True)
