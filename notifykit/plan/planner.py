@@ -40,10 +40,13 @@ _TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
 def new_id() -> str:
     """A 26-character id that sorts by creation time (48 bits of milliseconds, 80 random bits,
     Crockford base 32, as a ULID), so ledger ids list in the order they were made."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    # The 128 bits as 26 base-32 digits (130 bits, the top two 0): shifted into 20 bytes, whose
-    # first 26 of 32 base-32 digits they are. One C call instead of 26 divmods (a broadcast
-    # makes one id per delivery).
+    return crockford((int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big"))
+
+
+def crockford(value: int) -> str:
+    """A 128-bit number as 26 Crockford base-32 digits (130 bits, the top two 0)."""
+    # Shifted into 20 bytes, the 26 digits are the first 26 of base64's 32: one C call instead
+    # of 26 divmods (a broadcast makes one id per delivery).
     digits = base64.b32encode((value << 30).to_bytes(20, "big"))[:26]
     return digits.decode("ascii").translate(_TO_CROCKFORD)
 
