@@ -55,7 +55,7 @@ class Sizes:
 
 SIZES = {
     "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0),
-    "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 400, 3, 20_000, (1_000, 10_000), 200),
+    "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 200, 3, 20_000, (1_000, 10_000), 200),
     "full": Sizes(5, 500, (1_000, 10_000), 1_000, 400, (50, 1.0), 3, 10_000, 2_000, 2_000, 7, 100_000, (1_000, 10_000), 200),
 }  # fmt: skip
 
@@ -462,6 +462,23 @@ def default_limit_broadcast(env: Env) -> None:
 # -- the outbox and the worker ---------------------------------------------------------------
 
 
+def drain(env: Env, kit: Any, threads: int) -> int:
+    """``kit.worker(threads=...).run(drain=True)`` until nothing is pending; returns the
+    deliveries sent.
+
+    One run should be enough, but the worker's drain ends as soon as an iteration that found its
+    pool full (and so claimed nothing) sees the pool empty again, with claimable work left (see
+    docs/performance.md); the runs it took are noted in the results.
+    """
+    delivered, runs = 0, 0
+    while kit.ledger.counts().get("pending", 0):
+        delivered += kit.worker(threads=threads, poll=0.01).run(drain=True).delivered
+        runs += 1
+    key = f"worker runs to drain (threads={threads})"
+    env.results.notes[key] = f"{max(runs, int(env.results.notes.get(key, '0')))}"
+    return delivered
+
+
 def outbox(env: Env) -> None:
     """``submit()`` throughput into a real SQLite file: the default durability
     (``synchronous=full``, an fsync per commit) and ``synchronous=normal`` (WAL: the commit is
@@ -523,21 +540,21 @@ def worker_drain(env: Env) -> None:
     """Deliveries drained per second by ``kit.worker(threads=N).run(drain=True)``: ``drain``
     single-recipient notifications submitted first (not timed), then sent one request each
     against the unlimited simulator, with 1 and 4 threads, the ledger a SQLite file at the
-    default durability. Reported, no target."""
+    default durability (and with 4 threads at ``synchronous=normal``). Reported, no target."""
     n = env.sizes.drain
     name = "worker drain"
 
-    def run(threads: int) -> Callable[[], float]:
+    def run(threads: int, synchronous: str = "full") -> Callable[[], float]:
         def once() -> float:
-            with notifier(env.config(store=env.store(f"drain{threads}"))) as kit:
+            store = env.store(f"drain{threads}{synchronous}")
+            with notifier(env.config(store=store, synchronous=synchronous)) as kit:
                 for _ in range(n):
                     kit.submit("db.down", channels="sms1", to="alice", data={"host": "db1"})
                 env.sim.reset()
-                worker = kit.worker(threads=threads, poll=0.01)
                 start = time.perf_counter()
-                result = worker.run(drain=True)
+                delivered = drain(env, kit, threads)
                 seconds = time.perf_counter() - start
-            env.results.check(name, f"threads={threads}: sent", n, result.delivered)
+            env.results.check(name, f"threads={threads}: sent", n, delivered)
             env.results.check(
                 name, f"threads={threads}: SMS created", n, env.sim.counts()["messages"]
             )
@@ -545,7 +562,14 @@ def worker_drain(env: Env) -> None:
 
         return once
 
-    samples = interleave({"threads=1": run(1), "threads=4": run(4)}, env.sizes.rounds)
+    samples = interleave(
+        {
+            "threads=1": run(1),
+            "threads=4": run(4),
+            "threads=4, synchronous=normal": run(4, "normal"),
+        },
+        env.sizes.rounds,
+    )
     for variant, values in samples.items():
         env.results.rows.append(Row(name, variant, values, unit="deliveries/s"))
 
@@ -564,10 +588,10 @@ def memory(env: Env) -> None:
                 kit.submit("db.down", to=numbers(count)[start : start + 100], data={"host": "db1"})
             env.sim.reset()
             tracemalloc.start()
-            result = kit.worker(threads=2, poll=0.01).run(drain=True)
+            delivered = drain(env, kit, 2)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-        env.results.check(name, f"{count}: sent", count, result.delivered)
+        env.results.check(name, f"{count}: sent", count, delivered)
         env.results.check(name, f"{count}: SMS created", count, env.sim.counts()["messages"])
         peaks[count] = peak / 2**20
     env.results.rows.append(Row(name, f"{small:,} deliveries", [peaks[small]], unit="MiB"))
