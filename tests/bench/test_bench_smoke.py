@@ -27,7 +27,7 @@ def test_every_scenario_delivered_what_it_sent(results) -> None:  # type: ignore
     assert failed == [], table(results)
     measured = {r.scenario for r in results.rows}
     assert {c.scenario for c in results.checks} & measured
-    assert len(results.notes) == len(SCENARIOS)  # each one ran
+    assert {f"{name} took" for name in SCENARIOS} <= set(results.notes)  # each one ran
 
 
 def test_every_scenario_measured_its_rows_against_a_peer_or_a_target(results) -> None:  # type: ignore[no-untyped-def]
