@@ -8,7 +8,9 @@ before anything is sent (and in tests, and from the CLI).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -177,6 +179,13 @@ def parse_dlt_pattern(pattern: str) -> list[str]:
     when matching).
     ``{#var#}`` is recognised in any letter case.
     """
+    return list(_parsed_pattern(pattern))
+
+
+# A template's pattern is checked on every notification; parse each one once. Bounded, so a
+# program that builds patterns on the fly does not grow without limit.
+@functools.lru_cache(maxsize=1024)
+def _parsed_pattern(pattern: str) -> tuple[str, ...]:
     text = _normalize_newlines(pattern)
     # Blank out the valid placeholders (keeping offsets) so any "{#" or "#}" left is a stray one.
     masked = _DLT_VAR.sub(lambda m: "\0" * len(m.group()), text)
@@ -202,7 +211,7 @@ def parse_dlt_pattern(pattern: str) -> list[str]:
                 "other: DLT does not allow two {#var#} in a row; put fixed text (at least a space) "
                 "between them."
             )
-    return literals
+    return tuple(literals)
 
 
 def _occurrences(text: str, literal: str, start: int, end: int) -> list[int]:
@@ -217,7 +226,7 @@ def _occurrences(text: str, literal: str, start: int, end: int) -> list[int]:
     return found
 
 
-def _match_dlt(body: str, literals: list[str], cap: int | None) -> tuple[str, ...] | None:
+def _match_dlt(body: str, literals: Sequence[str], cap: int | None) -> tuple[str, ...] | None:
     """Variable values for one way ``body`` matches the pattern with every variable at most ``cap``
     characters long, or None when there is none.
 
@@ -269,7 +278,7 @@ def _snippet(text: str, at: int, before: int = 20, after: int = 25) -> str:
     return f"{head}{text[start:at]}⟨here⟩{text[at : at + after]}{tail}"
 
 
-def _departure(body: str, literals: list[str]) -> str:
+def _departure(body: str, literals: Sequence[str]) -> str:
     """Explain where ``body`` first departs from the pattern, assuming no variable length cap."""
     first = literals[0]
     if not body.startswith(first):
@@ -346,7 +355,7 @@ def check_dlt(body: str, pattern: str, *, max_var_length: int | None = 30) -> Dl
     >>> check_dlt("Your OTP is 4821. -ACME", "Your OTP is {#var#}. -ACME").variables
     ('4821',)
     """
-    literals = parse_dlt_pattern(pattern)
+    literals = _parsed_pattern(pattern)
     text = _normalize_newlines(body)
     values = _match_dlt(text, literals, max_var_length)
     if values is not None:

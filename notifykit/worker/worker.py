@@ -143,7 +143,8 @@ class Worker:
                     last_reconcile = now
                     result.reconciled += len(self.kit.reconcile())
                 claimed: list[DeliveryJob] = []
-                if len(self._inflight) < self.threads:
+                room = len(self._inflight) < self.threads
+                if room:
                     claimed = ledger.claim(self.name, now, self.lease, self.batch)
                 for group in group_batches(claimed):
                     future = executor.submit(
@@ -152,7 +153,9 @@ class Worker:
                     with self._inflight_lock:
                         self._inflight[future] = [j.id for j in group]
                 self._collect(result, block=not claimed, drain=drain)
-                if drain and not claimed and not self._inflight:
+                # Done draining only when there was room to claim and nothing was due: with the
+                # pool full, an empty claim says nothing about what is left.
+                if drain and room and not claimed and not self._inflight:
                     break
         finally:
             self.stop()

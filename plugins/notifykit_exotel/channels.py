@@ -102,6 +102,7 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
         "region": settings.get("region") or "singapore",
         "base_url": settings.get("base_url"),
         "rate_limit": settings.get("rate_limit") or 200,
+        "rate_window": float(settings.get("rate_window") or 60.0),
         "array_style": settings.get("array_style") or "indexed",
     }
     if settings.get("timeout"):
@@ -246,7 +247,8 @@ class SmsChannel:
             results = []
             for recipient in recipients:
                 try:
-                    sms = self.client.send_sms(to=recipient.phone, body=body, **options)
+                    # e164: the planner validated every number once; the client checks the shape
+                    sms = self.client.send_sms(to=recipient.phone, body=body, e164=True, **options)
                 except ExotelError as err:
                     results.append(_failure(recipient, err))
                 else:
@@ -258,7 +260,7 @@ class SmsChannel:
             return results
         numbers = [r.phone or "" for r in recipients]
         try:
-            result = self.client.send_bulk_sms(to=numbers, body=body, **options)
+            result = self.client.send_bulk_sms(to=numbers, body=body, e164=True, **options)
         except PartialSendError as err:
             cause = err.__cause__ if isinstance(err.__cause__, ExotelError) else err
             return self._bulk_results(recipients, err.result, unsent=err.unsent, cause=cause)

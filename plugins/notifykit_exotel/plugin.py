@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import Channel, ChannelContext, ChannelType, Provider, TextInspection
+from notifykit.config.delivery import Duration
 from notifykit.config.schema import (
     INVALID,
     UNSET,
@@ -49,7 +50,12 @@ ACCOUNT_SETTINGS: dict[str, Field] = {
     "region": Field(Choice(("singapore", "mumbai")), default="singapore", help="Exotel cluster"),
     "base_url": Field(String(), help="overrides region, e.g. a running simulator"),
     "timeout": Field(Integer(1, 300), help="seconds per HTTP request"),
-    "rate_limit": Field(Integer(1, 100000), default=200, help="requests per minute, client-side"),
+    "rate_limit": Field(
+        Integer(1, 100000), default=200, help="requests per rate_window, client-side"
+    ),
+    "rate_window": Field(
+        Duration(0.001, 86400.0), default=60.0, help="the rate limit's window (60s, 1m, 1h)"
+    ),
     "retries": Field(
         Integer(0, 10),
         default=3,

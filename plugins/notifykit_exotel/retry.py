@@ -9,6 +9,7 @@ places the call twice. So POSTs are retried only when the request provably never
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 import time
@@ -21,6 +22,8 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RETRIES = 3
+#: the rate limiter's safety margin, as a fraction of its period (see RateLimiter)
+DEFAULT_MARGIN = 0.01
 
 # Statuses that are safe to retry for any method: Exotel rejected the request before processing.
 REJECTED_BEFORE_PROCESSING = frozenset({429, 503})
@@ -82,14 +85,32 @@ def _jitter(upto: float) -> float:
 
 
 class RateLimiter:
-    """A thread-safe token bucket that keeps a client under ``limit`` requests per ``period``.
+    """A thread-safe sliding-log limiter: at most ``limit`` requests in any ``period`` seconds.
 
-    Exotel answers more than 200 requests a minute per account with 429. A plain token bucket
-    with capacity ``limit`` refilled at ``limit/period`` can let ``2 * limit`` through in one
-    period (a full bucket, then a period of refill), so this one holds ``burst`` tokens and
-    refills at ``(limit - burst) / period``: in *any* window of ``period`` seconds at most
-    ``burst + (limit - burst) = limit`` requests start. A caller over the budget waits its turn
-    (FIFO by reservation) instead of drawing a 429.
+    Exotel answers more than 200 requests a minute per account with 429. This limiter keeps a log
+    of the last ``limit`` requests and lets a new one start only when fewer than ``limit`` of them
+    are in flight or finished within the last ``period + margin`` seconds. So all ``limit``
+    requests of a window can go at once (a broadcast of 100 requests under 200/minute does not
+    wait at all), and the next one goes as soon as the oldest leaves the window.
+
+    **Why it never exceeds the limit** (as the server counts, by arrival): a request is counted
+    from the moment it is granted until ``period + margin`` after it *finished* (the client calls
+    :meth:`release` when the answer, or the error, is in). A request arrives at the server after
+    its grant and before it finishes. Take any ``limit + 1`` arrivals within ``period`` of each
+    other, and the one of them granted last: when it was granted, every other one had already
+    been granted and either was still in flight or had finished after the first of those
+    arrivals, which is less than ``period`` before the grant. So ``limit`` requests were counted
+    and the grant could not have happened. No assumption about network delay is needed.
+
+    **The margin** (default 1% of ``period``: 0.6 s on a minute) covers what the proof cannot: the
+    server's clock running at a slightly different rate, and a server that rounds its timestamps
+    (to a whole second, say) before comparing. Raise it if a server still answers 429.
+
+    A caller that only calls :meth:`acquire` (and never :meth:`release`) is counted from its grant
+    until its own thread's next :meth:`acquire`, a safe bound for synchronous callers. ``burst``,
+    if given, also caps how many start at once: at most ``burst`` in any ``period * burst /
+    limit`` seconds (the rest are spread out). A caller over the budget waits its turn, in order
+    of arrival, instead of drawing a 429.
 
     Share one instance between clients of the same account to keep them under one budget.
     """
@@ -99,41 +120,118 @@ class RateLimiter:
         limit: int = 200,
         period: float = 60.0,
         *,
+        margin: float | None = None,
         burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if limit < 2:
-            raise ValueError("limit must be at least 2 requests per period")
-        if period <= 0:
-            raise ValueError("period must be positive")
-        if burst is None:
-            burst = max(1, limit // 4)
-        if not 1 <= burst < limit:
-            raise ValueError(f"burst must be between 1 and limit - 1 ({limit - 1})")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("limit must be a whole number of requests, at least 1")
+        if not period > 0 or period == float("inf"):
+            raise ValueError("period must be a positive number of seconds")
+        if margin is None:
+            margin = period * DEFAULT_MARGIN
+        if not margin >= 0:
+            raise ValueError("margin must be 0 or more seconds")
+        if burst is not None and not 1 <= burst < limit:
+            raise ValueError(f"burst must be between 1 and limit - 1 ({limit - 1}), or None")
         self.limit = limit
         self.period = period
+        self.margin = margin
         self.burst = burst
-        self.rate = (limit - burst) / period
         self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = float(burst)
-        self._updated = clock()
+        self._changed = threading.Condition(threading.Lock())
+        #: finish times (or grant times, for callers that never release) of recent requests,
+        #: ascending; only those within the last period + margin matter
+        self._done: list[float] = []
+        #: requests granted and not yet finished, by id, with their grant time and thread
+        self._open: dict[int, tuple[float, threading.Thread]] = {}
+        self._next_id = 0
+        self._local = threading.local()
         self.waited = 0.0  # total seconds callers spent waiting, for diagnostics and benchmarks
 
     def __repr__(self) -> str:
-        return f"RateLimiter(limit={self.limit}, period={self.period}, burst={self.burst})"
+        burst = f", burst={self.burst}" if self.burst is not None else ""
+        return (
+            f"RateLimiter(limit={self.limit}, period={self.period:g}, margin={self.margin:g}"
+            f"{burst})"
+        )
 
     def acquire(self) -> float:
-        """Take one request's slot, waiting if the budget is spent. Returns the seconds waited."""
-        with self._lock:
+        """Take one request's slot, waiting if the budget is spent. Returns the seconds waited.
+
+        Call :meth:`release` from the same thread when the request has finished.
+        """
+        me = threading.current_thread()
+        with self._changed:
             now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-            self._tokens -= 1
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            self._close_own(now)
+            while True:
+                grant = self._grant_time(now)
+                if grant is not None:
+                    break
+                # Every counted request is still in flight: wait for one to finish.
+                self._changed.wait(timeout=self.period)
+                now = self._clock()
+                self._forget_dead(now)
+            wait = max(0.0, grant - now)
             self.waited += wait
+            self._next_id += 1
+            self._open[self._next_id] = (grant, me)
+            self._local.slot = self._next_id
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def release(self) -> None:
+        """Say that the request this thread last acquired has finished (answered or failed).
+
+        It stays counted for ``period + margin`` from now. Calling it twice is harmless.
+        """
+        with self._changed:
+            self._close_own(self._clock())
+            self._changed.notify_all()
+
+    # -- internals (called with the lock held) -----------------------------------------------
+
+    def _close_own(self, now: float) -> None:
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            return
+        self._local.slot = None
+        entry = self._open.pop(slot, None)
+        if entry is not None:
+            bisect.insort(self._done, max(entry[0], now))
+
+    def _forget_dead(self, now: float) -> None:
+        # A thread that died holding a slot will never release it.
+        for slot, (granted, thread) in list(self._open.items()):
+            if not thread.is_alive():
+                del self._open[slot]
+                bisect.insort(self._done, max(granted, now))
+
+    def _grant_time(self, now: float) -> float | None:
+        """The earliest time at or after ``now`` a new request may start, or ``None`` while
+        every slot is held by a request in flight."""
+        window = self.period + self.margin
+        done = self._done
+        # Finish times at or before now - window can never count again.
+        stale = bisect.bisect_right(done, now - window)
+        if stale:
+            del done[:stale]
+        grant = self._earliest(now, self.limit, window)
+        if grant is None or self.burst is None:
+            return grant
+        spread = self._earliest(now, self.burst, window * self.burst / self.limit)
+        return None if spread is None else max(grant, spread)
+
+    def _earliest(self, now: float, limit: int, window: float) -> float | None:
+        # Fewer than ``limit`` requests may be counted at the grant: open ones always count;
+        # a finished one counts while its finish time is within ``window`` before the grant.
+        room = limit - len(self._open)
+        if room <= 0:
+            return None
+        if len(self._done) < room:
+            return now
+        return max(now, self._done[-room] + window)

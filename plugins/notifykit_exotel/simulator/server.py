@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from ..wire import is_loopback
 from . import callbacks
@@ -621,6 +621,11 @@ class ExotelSimulator:
         arrived = time.monotonic()
         method = handler.command.upper()
         target = handler.path
+        if "://" in target.split("?", 1)[0]:
+            # The absolute form a client sends through an HTTP proxy (RFC 9112 3.2.2): a server
+            # must accept it. Keep the path and query.
+            parts = urlsplit(target)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
         path, _, query_text = target.partition("?")
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             from .admin import serve_admin

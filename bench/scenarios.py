@@ -1,0 +1,736 @@
+"""The benchmark's scenarios: each measures one row of issue 9's table against its peer, in the
+same run, and says in its docstring what it measures.
+
+Every scenario takes the :class:`Env` (the simulator process, a scratch directory, the sizes of
+the run) and adds rows (timings) and checks (what must have arrived) to the results.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from base64 import b64encode
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from bench.harness import Results, Row, SimulatorProcess, interleave, timed
+
+BODY = "ALERT db1 is down. -ACME"
+TEMPLATE = "ALERT {{ host }} is down. -ACME"
+DLT_PATTERN = "ALERT {#var#} is down. -ACME"
+ALICE = "+919876543210"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big and how often: ``tiny`` for the smoke test, ``quick`` (under two minutes on two
+    cores), ``full``."""
+
+    rounds: int  # rounds of the interleaved variants
+    single_calls: int  # sends per round in the one-SMS scenario
+    broadcasts: tuple[int, ...]  # recipients of the broadcasts
+    apprise_unbatched: int  # recipients for Apprise with batch off (one request each)
+    ride_sends: int  # sends under the scaled-down limit
+    ride_limit: tuple[int, float]  # that limit: requests per window (s)
+    ride_rounds: int
+    default_limit_numbers: int  # numbers of the broadcast under 200/minute (100 per request)
+    submits: int  # submit() calls per round
+    drain: int  # deliveries drained by the worker per round
+    startup_runs: int
+    text_checks: int
+    memory: tuple[int, int]  # deliveries for the small and the large memory run
+    apprise_throttled: int  # recipients for Apprise at its default throttle (batch on)
+
+
+SIZES = {
+    "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0),
+    "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 200, 3, 20_000, (1_000, 10_000), 200),
+    "full": Sizes(5, 500, (1_000, 10_000), 1_000, 400, (50, 1.0), 3, 10_000, 2_000, 2_000, 7, 100_000, (1_000, 10_000), 200),
+}  # fmt: skip
+
+
+@dataclass
+class Env:
+    sim: SimulatorProcess
+    scratch: Path
+    sizes: Sizes
+    results: Results
+
+    def config(
+        self,
+        *,
+        store: str = ":memory:",
+        rate_limit: int = 100_000,
+        rate_window: str = "60s",
+        synchronous: str | None = None,
+    ) -> dict[str, Any]:
+        """A notifykit config against the simulator: ``sms`` (bulk) and ``sms1`` (one request per
+        recipient), the ``alert`` template with its DLT pattern."""
+        templates = self.scratch / "templates"
+        templates.mkdir(exist_ok=True)
+        (templates / "alert.sms.j2").write_text(TEMPLATE)
+        channel = {
+            "type": "exotel-sms",
+            "account": "main",
+            "senders": {"default": {"from": "NKALRT"}},
+        }
+        return {
+            "defaults": {"channels": ["sms"], "template": "alert"},
+            "accounts": {
+                "main": {
+                    "provider": "exotel",
+                    "sid": self.sim.sid,
+                    "token": self.sim.token,
+                    "base_url": self.sim.base_url,
+                    "rate_limit": rate_limit,
+                    "rate_window": rate_window,
+                }
+            },
+            "channels": {"sms": channel, "sms1": {**channel, "bulk": False}},
+            "recipients": {"alice": {"phone": ALICE}},
+            "templates": {"directory": str(templates), "alert": {"dlt_pattern": DLT_PATTERN}},
+            "store": store if synchronous is None else {"path": store, "synchronous": synchronous},
+        }
+
+    def store(self, name: str) -> str:
+        path = self.scratch / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return str(path)
+
+    def arrived(self, scenario: str, what: str, messages: int, requests: int | None = None) -> None:
+        counts = self.sim.counts()
+        self.results.check(scenario, f"{what}: SMS created", messages, counts["messages"])
+        if requests is not None:
+            self.results.check(scenario, f"{what}: requests", requests, counts["requests"])
+
+
+@contextmanager
+def notifier(config: Mapping[str, Any]) -> Iterator[Any]:
+    from notifykit import Notifier
+
+    kit = Notifier.from_config(config)
+    try:
+        yield kit
+    finally:
+        kit.close()
+
+
+def numbers(count: int) -> list[str]:
+    return [f"+9198{i:08d}" for i in range(count)]
+
+
+def _form(to: str | list[str]) -> dict[str, Any]:
+    return {"From": "NKALRT", "To": to, "Body": BODY}
+
+
+# -- one SMS ---------------------------------------------------------------------------------
+
+
+def single_sms(env: Env) -> None:
+    """One SMS, send after send, over one kept-alive connection: ``notify()`` (with the ledger in
+    memory, and in a SQLite file at the default durability), ``ExotelClient.send_sms`` on its own,
+    and the peers: a bare ``requests.Session().post`` and stdlib ``http.client`` of the same form.
+    The value is the mean time per send in a round of ``single_calls`` sends; the target is
+    ``notify()`` (in memory) at most 1.0x the bare ``requests`` POST."""
+    import requests
+
+    from notifykit_exotel import ExotelClient, RetryPolicy
+
+    name, n = "one SMS", env.sizes.single_calls
+    url = f"{env.sim.base_url}/v1/Accounts/{env.sim.sid}/Sms/send.json"
+    auth = (env.sim.sid, env.sim.token)
+    session = requests.Session()
+    parts = urlsplit(env.sim.base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    basic = "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    client = ExotelClient(
+        *auth, base_url=env.sim.base_url, rate_limit=None, retry=RetryPolicy.none()
+    )
+
+    def bare() -> None:
+        response = session.post(url, data=_form(ALICE), auth=auth, timeout=30)
+        response.raise_for_status()
+        response.json()
+
+    def stdlib() -> None:
+        body = urlencode(_form(ALICE))
+        headers = {
+            "Authorization": basic,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        conn.request("POST", urlsplit(url).path, body, headers)
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"http.client: {response.status}")
+        json.loads(data)
+
+    with (
+        notifier(env.config()) as memory_kit,
+        notifier(env.config(store=env.store("single"))) as file_kit,
+    ):
+        sends: dict[str, Callable[[], Any]] = {
+            "requests.Session().post (peer)": bare,
+            "http.client (peer)": stdlib,
+            "ExotelClient.send_sms": lambda: client.send_sms("NKALRT", ALICE, BODY),
+            "notify(), ledger in memory": lambda: memory_kit.send(
+                "sms", to="alice", data={"host": "db1"}
+            ),
+            "notify(), ledger file (synchronous=full)": lambda: file_kit.send(
+                "sms", to="alice", data={"host": "db1"}
+            ),
+        }
+        for send in sends.values():  # warm up: connections, templates, phonenumbers metadata
+            for _ in range(3):
+                send()
+        env.sim.reset()
+
+        def per_send(send: Callable[[], Any]) -> Callable[[], float]:
+            return lambda: timed(lambda: [send() for _ in range(n)]) / n
+
+        samples = interleave({k: per_send(v) for k, v in sends.items()}, env.sizes.rounds)
+    env.arrived(name, "all variants", len(sends) * n * env.sizes.rounds)
+    peer = "requests.Session().post (peer)"
+    for variant, values in samples.items():
+        row = Row(name, variant, values, unit="s/send")
+        if variant != peer:
+            row.versus = peer
+        if variant == "notify(), ledger in memory":
+            row.target = 1.0
+        env.results.rows.append(row)
+    session.close()
+    conn.close()
+    client.close()
+
+
+# -- broadcasts ------------------------------------------------------------------------------
+
+
+def _apprise(env: Env, targets: list[str], *, batch: bool, throttle: float | None) -> float:
+    """Apprise's ``exotel://`` plugin sending one body to ``targets``, timed from building the
+    plugin object (where it validates the numbers, as notify() validates them while planning).
+
+    Apprise hard-codes Exotel's host in ``EXOTEL_API_LOOKUP``; the benchmark points that table at
+    the simulator (inside this process only). ``throttle`` ``None`` keeps Apprise's default wait
+    between requests (``request_rate_per_sec``, 5.5 s), ``0`` turns it off.
+    """
+    from apprise.plugins import exotel
+
+    # Apprise sends numbers as bare digits (it drops the +), which the simulator takes only in
+    # the national form: the same recipients, 0-prefixed.
+    targets = ["0" + t[3:] if t.startswith("+91") else t for t in targets]
+    for region in list(exotel.EXOTEL_API_LOOKUP):
+        exotel.EXOTEL_API_LOOKUP[region] = f"{env.sim.base_url}/v1/Accounts/{{sid}}/Sms/send"
+    start = time.perf_counter()
+    plugin = exotel.NotifyExotel(
+        sid=env.sim.sid, token=env.sim.token, source="NKALRT", targets=targets, batch=batch
+    )
+    if throttle is not None:
+        plugin.request_rate_per_sec = throttle
+    if not plugin.send(BODY):
+        raise RuntimeError("Apprise reported a failed send")
+    return time.perf_counter() - start
+
+
+def broadcasts(env: Env) -> None:
+    """One body to 1,000 and to 10,000 numbers: ``notify()`` (bulk channel, a real SQLite ledger
+    at the default durability) against ``ExotelClient.send_bulk_sms`` on its own and Apprise's
+    ``exotel://`` with batching (throttle off), and at the smaller size Apprise without batching
+    (one request per number, throttle off). Targets: ``notify()`` at 10,000 at most 1.2x the
+    client's bulk method, and faster than Apprise (batch, throttle off) at both sizes."""
+    from notifykit_exotel import ExotelClient, RetryPolicy
+
+    client = ExotelClient(
+        env.sim.sid,
+        env.sim.token,
+        base_url=env.sim.base_url,
+        rate_limit=None,
+        retry=RetryPolicy.none(),
+    )
+    for size in env.sizes.broadcasts:
+        name = f"broadcast to {size:,}"
+        targets = numbers(size)
+        with notifier(env.config(store=env.store(f"broadcast{size}"))) as kit:
+            kit.send("sms", to=targets[:5], data={"host": "db1"})  # warm up
+            variants: dict[str, Callable[[], float]] = {
+                "ExotelClient.send_bulk_sms": lambda t=targets: timed(  # type: ignore[misc]
+                    lambda: client.send_bulk_sms("NKALRT", t, BODY)
+                ),
+                "notify()": lambda t=targets: timed(  # type: ignore[misc]
+                    lambda: kit.send("sms", to=t, data={"host": "db1"})
+                ),
+                "Apprise exotel:// batch, throttle 0 (peer)": lambda t=targets: _apprise(  # type: ignore[misc]
+                    env, t, batch=True, throttle=0
+                ),
+            }
+            env.sim.reset()
+            samples = interleave(variants, env.sizes.rounds)
+            env.arrived(name, "all variants", len(variants) * size * env.sizes.rounds)
+        peer = "Apprise exotel:// batch, throttle 0 (peer)"
+        env.results.rows.append(
+            Row(name, "ExotelClient.send_bulk_sms", samples["ExotelClient.send_bulk_sms"])
+        )
+        ours = Row(name, "notify()", samples["notify()"], versus=peer, target=1.0)
+        env.results.rows.append(ours)
+        env.results.rows.append(Row(name, peer, samples[peer]))
+        if size == max(env.sizes.broadcasts):
+            env.results.rows.append(
+                Row(
+                    name,
+                    "notify() vs send_bulk_sms",
+                    samples["notify()"],
+                    versus="ExotelClient.send_bulk_sms",
+                    target=1.2,
+                )
+            )
+    size = env.sizes.apprise_unbatched
+    if size:
+        env.sim.reset()
+        targets = numbers(size)
+        name = f"unbatched to {size:,}"
+        with notifier(env.config()) as kit:
+            samples = interleave(
+                {
+                    "notify(), bulk off (one request each)": lambda: timed(
+                        lambda: kit.send("sms1", to=targets, data={"host": "db1"})
+                    ),
+                    "Apprise exotel:// no batch, throttle 0 (peer)": lambda: _apprise(
+                        env, targets, batch=False, throttle=0
+                    ),
+                },
+                env.sizes.rounds,
+            )
+        env.arrived(name, "both variants", 2 * size * env.sizes.rounds, 2 * size * env.sizes.rounds)
+        peer = "Apprise exotel:// no batch, throttle 0 (peer)"
+        env.results.rows.append(
+            Row(
+                name,
+                "notify(), bulk off (one request each)",
+                samples["notify(), bulk off (one request each)"],
+                versus=peer,
+                target=1.0,
+            )
+        )
+        env.results.rows.append(Row(name, peer, samples[peer]))
+    size = env.sizes.apprise_throttled
+    if size:
+        env.sim.reset()
+        seconds = _apprise(env, numbers(size), batch=True, throttle=None)
+        requests = math.ceil(size / 100)
+        env.arrived(f"Apprise throttle default to {size:,}", "Apprise", size, requests)
+        env.results.rows.append(
+            Row(
+                f"Apprise throttle default to {size:,}",
+                f"Apprise exotel:// batch, default throttle ({requests} requests)",
+                [seconds],
+                note="Apprise waits request_rate_per_sec (5.5 s) between requests",
+            )
+        )
+    client.close()
+
+
+# -- riding a rate limit ---------------------------------------------------------------------
+
+
+def ride_the_limit(env: Env) -> None:
+    """``ride_sends`` single sends (``sms1``: one request per recipient) under a scaled-down limit
+    (50 per second, the same on the simulator and in the account's ``rate_limit``/``rate_window``),
+    against the minimum time the limit allows (``ceil(n / limit) - 1`` windows) and against the peer
+    that rides the 429s: the client without a limiter, retrying on Retry-After. Target: at most
+    1.05x the minimum, zero 429s."""
+    from notifykit_exotel import ExotelClient, RetryPolicy
+
+    sends, (limit, window) = env.sizes.ride_sends, env.sizes.ride_limit
+    name = f"{sends} sends under {limit}/{window:g}s"
+    minimum = (math.ceil(sends / limit) - 1) * window
+    targets = numbers(sends)
+    refused: dict[str, list[int]] = {"limiter": [], "429s": []}
+
+    def with_limiter() -> float:
+        config = env.config(rate_limit=limit, rate_window=f"{window}s")
+        with notifier(config) as kit:
+            env.sim.limit(limit, window)
+            seconds = timed(lambda: kit.send("sms1", to=targets, data={"host": "db1"}))
+        counts = env.sim.counts()
+        refused["limiter"].append(counts["statuses"].get(429, 0))
+        env.results.check(name, "limiter: SMS created", sends, counts["messages"])
+        return seconds
+
+    def riding_429s() -> float:
+        client = ExotelClient(
+            env.sim.sid,
+            env.sim.token,
+            base_url=env.sim.base_url,
+            rate_limit=None,
+            retry=RetryPolicy(max_retries=20),
+        )
+        env.sim.limit(limit, window)
+        seconds = timed(lambda: [client.send_sms("NKALRT", t, BODY) for t in targets])
+        client.close()
+        counts = env.sim.counts()
+        refused["429s"].append(counts["statuses"].get(429, 0))
+        env.results.check(name, "Retry-After peer: SMS created", sends, counts["messages"])
+        return seconds
+
+    samples = interleave(
+        {
+            "notify(), sliding-log limiter": with_limiter,
+            "no limiter, riding 429s with Retry-After (peer)": riding_429s,
+        },
+        env.sizes.ride_rounds,
+    )
+    env.results.check(name, "limiter: 429s", [0] * env.sizes.ride_rounds, refused["limiter"])
+    env.results.rows.append(Row(name, "minimum the limit allows", [minimum]))
+    env.results.rows.append(
+        Row(
+            name,
+            "notify(), sliding-log limiter",
+            samples["notify(), sliding-log limiter"],
+            versus="minimum the limit allows",
+            target=1.05,
+            note=f"429s: {refused['limiter']}",
+        )
+    )
+    env.results.rows.append(
+        Row(
+            name,
+            "no limiter, riding 429s with Retry-After (peer)",
+            samples["no limiter, riding 429s with Retry-After (peer)"],
+            versus="minimum the limit allows",
+            note=f"429s: {refused['429s']}",
+        )
+    )
+
+
+def default_limit_broadcast(env: Env) -> None:
+    """A broadcast of ``default_limit_numbers`` numbers (100 per request: 100 requests) under
+    Exotel's default 200 requests a minute, on the simulator and in the account (its defaults),
+    against the same broadcast with the limit off. Target: it fits in the limit, so it waits
+    nothing (the token bucket before it waited 19.5 s)."""
+    size = env.sizes.default_limit_numbers
+    requests = math.ceil(size / 100)
+    name = f"{requests}-request broadcast under 200/min"
+    targets = numbers(size)
+    waited: list[float] = []
+
+    def limited() -> float:
+        config = env.config(rate_limit=200, rate_window="1m")
+        with notifier(config) as kit:
+            env.sim.limit(200, 60.0)
+            seconds = timed(lambda: kit.send("sms", to=targets, data={"host": "db1"}))
+            waited.append(kit.client("main").rate_limiter.waited)
+        counts = env.sim.counts()
+        env.results.check(name, "SMS created", size, counts["messages"])
+        env.results.check(name, "429s", 0, counts["statuses"].get(429, 0))
+        return seconds
+
+    def unlimited() -> float:
+        with notifier(env.config()) as kit:
+            env.sim.reset()
+            return timed(lambda: kit.send("sms", to=targets, data={"host": "db1"}))
+
+    samples = interleave({"limit 200/min": limited, "no limit (peer)": unlimited}, 1)
+    env.results.rows.append(
+        Row(
+            name,
+            "limit 200/min",
+            samples["limit 200/min"],
+            versus="no limit (peer)",
+            target=1.2,
+            note=f"limiter waited {max(waited):.3f} s",
+        )
+    )
+    env.results.rows.append(Row(name, "no limit (peer)", samples["no limit (peer)"]))
+    env.results.rows.append(
+        Row(name, "limiter wait", [max(waited)], target=0.05, target_is_ratio=False)
+    )
+
+
+# -- the outbox and the worker ---------------------------------------------------------------
+
+
+def drain(env: Env, kit: Any, threads: int) -> int:
+    """``kit.worker(threads=...).run(drain=True)`` until nothing is pending; returns the
+    deliveries sent.
+
+    One run should be enough, but the worker's drain ends as soon as an iteration that found its
+    pool full (and so claimed nothing) sees the pool empty again, with claimable work left (see
+    docs/performance.md); the runs it took are noted in the results.
+    """
+    delivered, runs = 0, 0
+    while kit.ledger.counts().get("pending", 0):
+        delivered += kit.worker(threads=threads, poll=0.01).run(drain=True).delivered
+        runs += 1
+    key = f"worker runs to drain (threads={threads})"
+    env.results.notes[key] = f"{max(runs, int(env.results.notes.get(key, '0')))}"
+    return delivered
+
+
+def outbox(env: Env) -> None:
+    """``submit()`` throughput into a real SQLite file: the default durability
+    (``synchronous=full``, an fsync per commit) and ``synchronous=normal`` (WAL: the commit is
+    durable against a crash of the process, not of the machine). One notification to one
+    recipient per call; notifications accepted per second. Target: 5,000 a second at the
+    default durability."""
+    n = env.sizes.submits
+    name = "outbox submit()"
+    kits: dict[str, Any] = {}
+
+    def run(synchronous: str) -> Callable[[], float]:
+        def once() -> float:
+            kit = kits[synchronous]
+            seconds = timed(
+                lambda: [kit.submit("db.down", to="alice", data={"host": "db1"}) for _ in range(n)]
+            )
+            return n / seconds
+
+        return once
+
+    with (
+        notifier(env.config(store=env.store("outbox-full"), synchronous="full")) as full,
+        notifier(env.config(store=env.store("outbox-normal"), synchronous="normal")) as normal,
+    ):
+        kits.update(full=full, normal=normal)
+        samples = interleave(
+            {"synchronous=full (default)": run("full"), "synchronous=normal": run("normal")},
+            env.sizes.rounds,
+        )
+        stored = {k: kit.ledger.counts() for k, kit in kits.items()}
+    env.results.check(
+        name, "notifications stored (full)", n * env.sizes.rounds, sum(stored["full"].values())
+    )
+    env.results.rows.append(
+        Row(
+            name,
+            "synchronous=full (default)",
+            samples["synchronous=full (default)"],
+            unit="/s",
+            target=5000,
+            target_is_ratio=False,
+            higher_is_better=True,
+        )
+    )
+    env.results.rows.append(
+        Row(
+            name,
+            "synchronous=normal",
+            samples["synchronous=normal"],
+            unit="/s",
+            target=5000,
+            target_is_ratio=False,
+            higher_is_better=True,
+        )
+    )
+
+
+def worker_drain(env: Env) -> None:
+    """Deliveries drained per second by ``kit.worker(threads=N).run(drain=True)``: ``drain``
+    single-recipient notifications submitted first (not timed), then sent one request each
+    against the unlimited simulator, with 1 and 4 threads, the ledger a SQLite file at the
+    default durability (and with 4 threads at ``synchronous=normal``). Reported, no target."""
+    n = env.sizes.drain
+    name = "worker drain"
+
+    def run(threads: int, synchronous: str = "full") -> Callable[[], float]:
+        def once() -> float:
+            store = env.store(f"drain{threads}{synchronous}")
+            with notifier(env.config(store=store, synchronous=synchronous)) as kit:
+                for _ in range(n):
+                    kit.submit("db.down", channels="sms1", to="alice", data={"host": "db1"})
+                env.sim.reset()
+                start = time.perf_counter()
+                delivered = drain(env, kit, threads)
+                seconds = time.perf_counter() - start
+            env.results.check(name, f"threads={threads}: sent", n, delivered)
+            env.results.check(
+                name, f"threads={threads}: SMS created", n, env.sim.counts()["messages"]
+            )
+            return n / seconds
+
+        return once
+
+    samples = interleave(
+        {
+            "threads=1": run(1),
+            "threads=4": run(4),
+            "threads=4, synchronous=normal": run(4, "normal"),
+        },
+        env.sizes.rounds,
+    )
+    for variant, values in samples.items():
+        env.results.rows.append(Row(name, variant, values, unit="deliveries/s"))
+
+
+def memory(env: Env) -> None:
+    """Peak traced Python memory (tracemalloc) while the worker sends ``memory`` deliveries
+    (broadcasts of 100, so 100 numbers per request), the small run against the large: flat means
+    the large run's peak is not a multiple of the small one's. Target: at most 1.5x for 10x the
+    deliveries."""
+    small, large = env.sizes.memory
+    name = "worker peak memory"
+    peaks: dict[int, float] = {}
+    for count in (small, large):
+        with notifier(env.config(store=env.store(f"memory{count}"))) as kit:
+            for start in range(0, count, 100):
+                kit.submit("db.down", to=numbers(count)[start : start + 100], data={"host": "db1"})
+            env.sim.reset()
+            tracemalloc.start()
+            delivered = drain(env, kit, 2)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        env.results.check(name, f"{count}: sent", count, delivered)
+        env.results.check(name, f"{count}: SMS created", count, env.sim.counts()["messages"])
+        peaks[count] = peak / 2**20
+    env.results.rows.append(Row(name, f"{small:,} deliveries", [peaks[small]], unit="MiB"))
+    env.results.rows.append(
+        Row(
+            name,
+            f"{large:,} deliveries",
+            [peaks[large]],
+            unit="MiB",
+            versus=f"{small:,} deliveries",
+            target=1.5,
+        )
+    )
+
+
+# -- start-up and text -----------------------------------------------------------------------
+
+
+def startup(env: Env) -> None:
+    """In a fresh interpreter: ``import notifykit`` against a bare interpreter (``python -c
+    pass``), wall time of the whole process; and the first dry-run ``notify()`` (config loaded,
+    channels built, the template rendered and checked, nothing sent), timed inside the process from
+    before ``import notifykit``. Targets: import at most 20 ms above the bare interpreter; first
+    dry run at most 80 ms."""
+    config = env.scratch / "startup.yaml"
+    data = env.config()
+    data["defaults"]["to"] = ["alice"]
+    config.write_text(json.dumps(data))  # JSON is YAML
+    script = textwrap.dedent(
+        f"""
+        import time
+        start = time.perf_counter()
+        import notifykit
+        kit = notifykit.Notifier.from_config({str(config)!r}, dry_run=True)
+        report = kit.notify("db.down", data={{"host": "db1"}})
+        print(time.perf_counter() - start, report.deliveries[0].state.value)
+        """
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
+
+    def process(*args: str) -> float:
+        return timed(
+            lambda: subprocess.run(
+                [sys.executable, *args], check=True, env=environ, capture_output=True
+            )
+        )
+
+    def first_dry_run() -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", script], check=True, env=environ, capture_output=True, text=True
+        ).stdout.split()
+        env.results.check("start-up", "dry run pending", "pending", out[1])
+        return float(out[0])
+
+    samples = interleave(
+        {
+            "python -c pass (peer)": lambda: process("-c", "pass"),
+            "python -c 'import notifykit'": lambda: process("-c", "import notifykit"),
+            "first dry-run notify()": first_dry_run,
+        },
+        env.sizes.startup_runs,
+    )
+    bare = statistics_median(samples["python -c pass (peer)"])
+    env.results.rows.append(
+        Row("start-up", "python -c pass (peer)", samples["python -c pass (peer)"])
+    )
+    env.results.rows.append(
+        Row(
+            "start-up",
+            "import notifykit, above the bare interpreter",
+            [s - bare for s in samples["python -c 'import notifykit'"]],
+            target=0.020,
+            target_is_ratio=False,
+        )
+    )
+    env.results.rows.append(
+        Row(
+            "start-up",
+            "first dry-run notify()",
+            samples["first dry-run notify()"],
+            target=0.080,
+            target_is_ratio=False,
+        )
+    )
+
+
+def statistics_median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def text_checks(env: Env) -> None:
+    """Render + encoding + segments + length + DLT check of one SMS, the planner's per-message
+    text work (the compiled template cached, as in a Notifier), per second. Target: 50,000."""
+    from notifykit.plan.planner import template_context
+    from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
+    from notifykit_exotel.channels import MAX_BODY_CHARS
+
+    n = env.sizes.text_checks
+    with notifier(env.config()) as kit:
+        engine = kit.config.template_engine
+        context = template_context("db.down", "error", {"host": "db1"})
+
+        def once() -> float:
+            def loop() -> None:
+                for _ in range(n):
+                    text = engine.render("alert.sms", context)
+                    check_length(text, limit=MAX_BODY_CHARS)
+                    analyze_sms(text)
+                    require_dlt_match(text, DLT_PATTERN)
+
+            return n / timed(loop)
+
+        samples = interleave({"render+encoding+segments+DLT": once}, env.sizes.rounds)
+        env.results.check(
+            "text checks", "renders the alert", BODY, engine.render("alert.sms", context)
+        )
+    env.results.rows.append(
+        Row(
+            "text checks",
+            "render+encoding+segments+DLT",
+            samples["render+encoding+segments+DLT"],
+            unit="/s",
+            target=50_000,
+            target_is_ratio=False,
+            higher_is_better=True,
+        )
+    )
+
+
+SCENARIOS: dict[str, Callable[[Env], None]] = {
+    "single": single_sms,
+    "broadcast": broadcasts,
+    "ride": ride_the_limit,
+    "default-limit": default_limit_broadcast,
+    "outbox": outbox,
+    "drain": worker_drain,
+    "memory": memory,
+    "startup": startup,
+    "text": text_checks,
+}

@@ -1,0 +1,60 @@
+"""Every benchmark scenario at a tiny size, so the benchmark cannot rot: it asserts that the
+messages arrived (the simulator's counts), never how fast."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import run, table
+from bench.scenarios import SCENARIOS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def results():  # type: ignore[no-untyped-def]
+    return run("tiny")
+
+
+def test_every_scenario_delivered_what_it_sent(results) -> None:  # type: ignore[no-untyped-def]
+    assert results.checks, "no scenario checked anything"
+    failed = [c for c in results.checks if not c.ok]
+    assert failed == [], table(results)
+    measured = {r.scenario for r in results.rows}
+    assert {c.scenario for c in results.checks} & measured
+    assert {f"{name} took" for name in SCENARIOS} <= set(results.notes)  # each one ran
+
+
+def test_every_scenario_measured_its_rows_against_a_peer_or_a_target(results) -> None:  # type: ignore[no-untyped-def]
+    assert all(row.samples for row in results.rows)
+    for row in results.rows:
+        if row.target is not None and row.target_is_ratio:
+            assert row.versus is not None, row  # a ratio target needs its peer
+            assert results.met(row) is not None
+    for row in results.rows:
+        if row.versus is not None:
+            results.row(row.scenario, row.versus)  # the peer is in the same run
+    data = results.to_dict()
+    json.dumps(data)  # --json can print it
+    assert {r["scenario"] for r in data["rows"]} >= {"one SMS", "start-up", "text checks"}
+
+
+def test_python_m_bench_json_runs_one_scenario_as_a_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--json", "--only", "text"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["command"] == "python -m bench --tiny --json --only text"
+    assert [r["variant"] for r in data["rows"]] == ["render+encoding+segments+DLT"]
+    assert all(c["expected"] == c["got"] for c in data["checks"])
