@@ -51,7 +51,7 @@ class AlertKey:
     def short(self) -> str:
         if len(self.text) <= MAX_KEY_DISPLAY:
             return self.text
-        return self.text[: MAX_KEY_DISPLAY - 18] + "~" + self.digest
+        return self.text[: MAX_KEY_DISPLAY - 17] + "~" + self.digest
 
     def __str__(self) -> str:
         return self.short
