@@ -218,11 +218,14 @@ def _alert(
     }
     resolved = status == "resolved"
     idempotency = f"alertmanager:{fingerprint}:{starts_at}" + (":resolved" if resolved else "")
-    return Alert(
-        event=event,
-        severity=severity,
-        labels=labels,
-        data=data,
-        resolved=resolved,
-        idempotency_key=idempotency,
-    )
+    try:
+        return Alert(
+            event=event,
+            severity=severity,
+            labels=labels,
+            data=data,
+            resolved=resolved,
+            idempotency_key=idempotency,
+        )
+    except ValueError as err:  # e.g. an empty label name
+        raise AlertmanagerPayloadError(f"{where}: {err}") from None

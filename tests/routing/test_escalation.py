@@ -44,7 +44,11 @@ def test_repeat_every_and_no_repeat() -> None:
     once = EscalationPolicy("p", PRIMARY.steps)
     assert len(plan(once, T0)) == 3
     hourly = EscalationPolicy("p", PRIMARY.steps, repeat=2, repeat_every=3600)
-    assert [(s.due - T0).total_seconds() for s in plan(hourly, T0) if s.index == 0] == [0, 3600, 7200]
+    assert [(s.due - T0).total_seconds() for s in plan(hourly, T0) if s.index == 0] == [
+        0,
+        3600,
+        7200,
+    ]
 
 
 def test_acknowledged_at_3m_cancels_everything_not_yet_due() -> None:
@@ -77,7 +81,10 @@ def test_a_failed_sms_brings_the_next_step_forward_keeping_the_gaps() -> None:
             {"steps": (EscalationStep(300, ("sms",), ("a",)), EscalationStep(0, ("sms",), ("a",)))},
             "steps must be in order of 'after'",
         ),
-        ({"steps": (EscalationStep(0, ("sms",), ("a",)),), "repeat": 1}, "repeat_every must be longer"),
+        (
+            {"steps": (EscalationStep(0, ("sms",), ("a",)),), "repeat": 1},
+            "repeat_every must be longer",
+        ),
         ({"steps": PRIMARY.steps, "repeat": 1, "repeat_every": 600}, "repeat_every must be longer"),
         ({"steps": PRIMARY.steps, "repeat": -1}, "repeat must be 0 or more"),
     ],

@@ -61,7 +61,9 @@ def test_equal_may_use_event_and_severity_and_the_first_rule_wins() -> None:
     by_event = rule('severity="critical"', 'severity="warning"', "event")
     other = rule('event="x"', 'severity="warning"')
     target = alert("x", "warning")
-    found = inhibited_by([by_event, other], target, [alert("x", "critical"), alert("y", "critical")])
+    found = inhibited_by(
+        [by_event, other], target, [alert("x", "critical"), alert("y", "critical")]
+    )
     assert found is not None and found.rule is by_event
     assert found.reason == f"inhibited by x {{}} ({by_event.path})".replace(" {}", "")
     assert inhibited_by([by_event], target, [alert("y", "critical")]) is None

@@ -44,7 +44,7 @@ def test_braces_form_and_comma_lists() -> None:
     expected = [Matcher("a", "=", "x"), Matcher("b", "=~", "y|z")]
     assert parse_matchers('{a="x", b=~"y|z"}') == expected
     assert parse_matchers('a="x", b=~"y|z"') == expected
-    assert parse_matchers('{a=x,b=~y|z}') == expected
+    assert parse_matchers("{a=x,b=~y|z}") == expected
     assert parse_matchers('{a="x,}", b=~"y|z",}') == [Matcher("a", "=", "x,}"), expected[1]]
     assert parse_matcher_list(['a="x"', '{b=~"y|z"}']) == expected
 
@@ -119,7 +119,10 @@ def test_ascii_classes_as_in_re2() -> None:
         ('severity:"critical"', "no operator at ':\"critical\"'"),
         ('severity="critical', "has no closing quote: add one"),
         ('host>="db1"', 'the ordering operators compare severities only; write severity>="error"'),
-        ('severity>="urgent"', "'urgent' is not a severity: write one of info, warning, error, critical"),
+        (
+            'severity>="urgent"',
+            "'urgent' is not a severity: write one of info, warning, error, critical",
+        ),
         ('{a="x"', "missing the closing '}'"),
         ('{a="x"} b', "unexpected 'b' after the closing '}'"),
         ('a="x" b="y"', "separate matchers with ','"),
@@ -128,7 +131,10 @@ def test_ascii_classes_as_in_re2() -> None:
         ("{}", "no matcher in it"),
         ('1abc="x"', 'quote any other name: "my.label"="x"'),
         ('a=~"("', "regex '(' is invalid"),
-        ('a=~"(x)\\1"', "uses a backreference \\1, which Alertmanager's RE2 engine does not support"),
+        (
+            'a=~"(x)\\1"',
+            "uses a backreference \\1, which Alertmanager's RE2 engine does not support",
+        ),
         ('a=~"x(?=y)"', "lookahead"),
         ('a=~"(?<!x)y"', "negative lookbehind"),
         ('a=~"(?P<n>x)(?P=n)"', "named backreference"),
@@ -158,9 +164,7 @@ def test_parse_matcher_wants_exactly_one() -> None:
 
 
 _names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
-_values = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12
-)
+_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
 @given(name=_names, op=st.sampled_from(["=", "!="]), value=_values)
@@ -173,6 +177,8 @@ def test_str_round_trips(name: str, op: str, value: str) -> None:
 @given(text=st.text(max_size=30))
 def test_arbitrary_text_parses_or_raises_matcher_error(text: str) -> None:
     try:
-        parse_matchers(text)
+        found = parse_matchers(text)
     except MatcherError:
-        pass
+        return
+    assert found and all(isinstance(m, Matcher) for m in found)
+    assert parse_matchers(", ".join(str(m) for m in found)) == found  # what it read re-reads

@@ -153,7 +153,10 @@ def test_an_interval_is_an_or_of_its_entries_and_an_empty_entry_is_always() -> N
 
 def test_a_dst_zone_keeps_the_local_wall_clock() -> None:
     # New York moved to DST on 2026-03-08: 09:00 local is 14:00 UTC before, 13:00 UTC after.
-    entry = {"times": [{"start_time": "09:00", "end_time": "17:00"}], "location": "America/New_York"}
+    entry = {
+        "times": [{"start_time": "09:00", "end_time": "17:00"}],
+        "location": "America/New_York",
+    }
     assert contains(entry, datetime(2026, 3, 6, 14, 0, tzinfo=timezone.utc))
     assert not contains(entry, datetime(2026, 3, 6, 13, 30, tzinfo=timezone.utc))
     assert contains(entry, datetime(2026, 3, 9, 13, 0, tzinfo=timezone.utc))
