@@ -11,6 +11,7 @@ from __future__ import annotations
 from notifykit.routing.alert import ALL_LABELS, Alert, AlertKey
 from notifykit.routing.alertmanager import AlertmanagerPayloadError, WebhookPayload, parse_webhook
 from notifykit.routing.config import ROUTING_SECTIONS, RoutingConfig, load_routing
+from notifykit.routing.dedup import Decision, NotificationLog, content_digest, decide
 from notifykit.routing.escalation import (
     EscalationPolicy,
     EscalationStep,
@@ -32,6 +33,7 @@ __all__ = [
     "Alert",
     "AlertKey",
     "AlertmanagerPayloadError",
+    "Decision",
     "EscalationPolicy",
     "EscalationStep",
     "Explanation",
@@ -39,6 +41,7 @@ __all__ = [
     "Inhibition",
     "Matcher",
     "MatcherError",
+    "NotificationLog",
     "Receiver",
     "Route",
     "RouteMatch",
@@ -51,6 +54,8 @@ __all__ = [
     "TimeIntervalError",
     "WebhookPayload",
     "advance",
+    "content_digest",
+    "decide",
     "explain",
     "inhibited_by",
     "load_routing",

@@ -229,7 +229,7 @@ def load_routing(
         ctx.problem(
             nodes[first],
             first,
-            f"{first}: needs a route: section to be used; add route: {{receiver: NAME}} "
+            "needs a route: section to be used; add route: {receiver: NAME} "
             "(the root route every alert enters)",
         )
         return None

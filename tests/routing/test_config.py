@@ -236,7 +236,7 @@ def test_problems_carry_line_path_and_fix(yaml_text: str, expected: str) -> None
             """
             receivers: {a: {channels: [sms], to: [oncall]}}
             """,
-            "2: receivers: receivers: needs a route: section to be used",
+            "2: receivers: needs a route: section to be used; add route: {receiver: NAME}",
         ),
     ],
 )
