@@ -109,6 +109,18 @@ class RoutingConfig:
                     names.add(matcher.value)
         return names
 
+    def names_event(self, event: str) -> bool:
+        """Whether some route names ``event`` with a positive ``event`` matcher (``=`` or
+        ``=~``) that it passes: with the ``events:`` section, what makes an event "known" for
+        the report and ``config check --strict-events``."""
+        return any(
+            matcher.name == "event"
+            and matcher.op in ("=", "=~")
+            and matcher.matches({"event": event})
+            for node in self.tree.walk()
+            for matcher in node.matchers
+        )
+
     @classmethod
     def from_events(
         cls,

@@ -43,6 +43,8 @@ def test_the_issue_example_loads_with_every_value() -> None:
     assert [s.after for s in policy.steps] == [0, 300, 600]
     assert (policy.repeat, policy.ack_on_answer) == (1, True)
     assert config.named_events() == set()
+    assert config.names_event("batch.nightly")  # event=~"batch\\..*"
+    assert not config.names_event("db.down")  # only severity/service matchers reach dba
 
 
 def test_no_routing_sections_means_none() -> None:
