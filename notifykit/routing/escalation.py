@@ -1,0 +1,180 @@
+"""Receivers and escalation policies, and a pure planner for escalation steps.
+
+A receiver sends either straight through ``channels`` to ``to``, or through an ``escalation``
+policy: steps that each fire ``after`` a delay *from the start of the escalation* unless the alert
+has been acknowledged or resolved by then (PagerDuty's and Opsgenie's model, with absolute
+offsets so the schedule reads as a timeline)::
+
+    escalations:
+      primary:
+        steps:
+          - {after: 0s,  channels: [sms],  to: [primary]}
+          - {after: 5m,  channels: [call], to: [primary]}
+          - {after: 10m, channels: [call], to: [secondary]}
+        repeat: 1                # run the steps again this many times (default 0: once)
+        repeat_every: 15m        # from the start of one round to the next (see below)
+        ack_on_answer: true      # an answered call counts as acknowledgement
+
+:func:`plan` turns a policy and a start time into the scheduled steps; :func:`advance` reschedules
+what is left when a step's delivery failed, so the next step goes out at once. The ledger stores
+the plan; nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+__all__ = [
+    "EscalationPolicy",
+    "EscalationStep",
+    "Receiver",
+    "ScheduledStep",
+    "advance",
+    "plan",
+]
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """A ``receivers:`` entry: ``channels`` + ``to``, or an ``escalation`` (exactly one of them).
+
+    ``template`` overrides the event's template; ``priority`` the channel's SMS priority (the
+    route's ``priority``, when set, overrides the receiver's). ``path``/``line`` say where it is
+    in the config, for problems the integrator finds later (a template with no variant for a
+    channel).
+    """
+
+    name: str
+    channels: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()
+    template: str | None = None
+    priority: str | None = None
+    escalation: str | None = None
+    path: str = ""
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.escalation is not None and (self.channels or self.to):
+            raise ValueError(
+                f"receiver {self.name!r}: give either escalation or channels + to, not both"
+            )
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """One step: ``after`` seconds from the start of its round, through ``channels`` to ``to``."""
+
+    after: float
+    channels: tuple[str, ...]
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """An ``escalations:`` entry.
+
+    ``repeat`` extra rounds follow the first; each starts ``repeat_every`` seconds after the
+    previous one. By default ``repeat_every`` continues the rhythm: the last step's ``after`` plus
+    the gap between the last two steps (0s, 5m, 10m -> 15m). A single-step policy that repeats
+    must set it.
+    """
+
+    name: str
+    steps: tuple[EscalationStep, ...]
+    repeat: int = 0
+    repeat_every: float | None = None
+    ack_on_answer: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"escalation {self.name!r} has no steps: add at least one")
+        for earlier, later in zip(self.steps[:-1], self.steps[1:], strict=True):
+            if later.after < earlier.after:
+                raise ValueError(
+                    f"escalation {self.name!r}: steps must be in order of 'after' (each counts "
+                    "from the start of the escalation, not from the step before)"
+                )
+        if self.repeat < 0:
+            raise ValueError(f"escalation {self.name!r}: repeat must be 0 or more")
+        if self.repeat and self.round_length <= self.steps[-1].after:
+            raise ValueError(
+                f"escalation {self.name!r}: repeat_every must be longer than the last step's "
+                f"'after' ({self.steps[-1].after:g}s), so a round ends before the next starts"
+            )
+
+    @property
+    def round_length(self) -> float:
+        """Seconds from the start of one round to the start of the next."""
+        if self.repeat_every is not None:
+            return self.repeat_every
+        if len(self.steps) < 2:
+            return 0.0
+        return self.steps[-1].after + (self.steps[-1].after - self.steps[-2].after)
+
+
+@dataclass(frozen=True)
+class ScheduledStep:
+    """One planned step: when it is due, what it sends to whom, and where it is in the policy.
+
+    ``loop`` is 0 for the first round, 1 for the first repeat...; ``index`` the step's position
+    in the policy. ``(loop, index)`` identifies a step within one escalation, so the ledger can
+    store each once and a restarted worker repeats none.
+    """
+
+    due: datetime
+    loop: int
+    index: int
+    channels: tuple[str, ...]
+    to: tuple[str, ...]
+    policy: str
+
+    @property
+    def id(self) -> str:
+        """``"<loop>.<index>"``, unique within one escalation."""
+        return f"{self.loop}.{self.index}"
+
+
+def plan(policy: EscalationPolicy, start: datetime) -> list[ScheduledStep]:
+    """Every step of ``policy`` for an escalation that starts at ``start`` (aware), in due order.
+
+    :raises ValueError: ``start`` is naive.
+    """
+    if start.tzinfo is None:
+        raise ValueError("plan() needs an aware start time (with a tzinfo), not a naive one")
+    steps = []
+    for loop in range(policy.repeat + 1):
+        offset = loop * policy.round_length
+        for index, step in enumerate(policy.steps):
+            steps.append(
+                ScheduledStep(
+                    due=start + timedelta(seconds=offset + step.after),
+                    loop=loop,
+                    index=index,
+                    channels=step.channels,
+                    to=step.to,
+                    policy=policy.name,
+                )
+            )
+    return steps
+
+
+def advance(pending: Sequence[ScheduledStep], at: datetime) -> list[ScheduledStep]:
+    """The pending steps rescheduled after a step's delivery failed at ``at``.
+
+    The next pending step becomes due at ``at`` (unless it already is earlier) and every later
+    one moves earlier by the same amount, so the gaps between steps are kept. Nothing moves later.
+    """
+    ordered = sorted(pending, key=lambda s: (s.due, s.loop, s.index))
+    if not ordered:
+        return []
+    shift = ordered[0].due - at
+    if shift <= timedelta(0):
+        return ordered
+    return [replace(step, due=step.due - shift) for step in ordered]
+
+
+def cancel_after(steps: Sequence[ScheduledStep], at: datetime) -> list[ScheduledStep]:
+    """The steps that acknowledgement or resolution at ``at`` cancels: those not yet due."""
+    return [step for step in steps if step.due > at]

@@ -1,0 +1,242 @@
+"""What routing would do with an alert, without sending: ``notifykit routes test`` and
+``notifykit routes tree``.
+
+:func:`explain` walks the tree, applies inhibition and time intervals at a given moment, and lists
+every delivery that would be made. Its JSON (:meth:`Explanation.to_json`) is the shape the CLI
+prints with ``--json``::
+
+    {"key": "db.down{host=db1}",
+     "receivers": ["dba", "page-primary"],            # each receiver reached, once, in order
+     "routes": [{"path": "route.routes[0]", "receiver": "dba", "matchers": [...], ...}],
+     "deliveries": [{"receiver": "dba", "channel": "sms", "to": "dba-team",
+                     "from": "...", "priority": "high", ...}],
+     "muted": [{"receiver": "oncall-sms", "reason": "outside its active_time_intervals (...)"}]}
+
+Which sender (ExoPhone) and priority a channel picks for a severity is the channel layer's
+business, so the caller passes ``describe_delivery``; without it deliveries carry ``from: null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from notifykit.routing.alert import Alert
+from notifykit.routing.config import RoutingConfig
+from notifykit.routing.escalation import Receiver, plan
+from notifykit.routing.tree import RouteMatch, format_duration
+
+__all__ = ["DescribeDelivery", "Explanation", "explain", "render_tree"]
+
+#: ``describe_delivery(receiver, channel, recipient, severity)``: what the channel layer would
+#: send (``{"from": ..., "priority": ..., ...}``), or one such mapping per person when
+#: ``recipient`` is a group. ``receiver.priority`` is already the effective priority (the
+#: route's if it sets one, else the receiver's).
+DescribeDelivery = Callable[
+    [Receiver, str, str, str], Mapping[str, Any] | Sequence[Mapping[str, Any]]
+]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything :func:`explain` found; :meth:`to_json` is the ``routes test --json`` shape."""
+
+    key: str
+    receivers: tuple[str, ...]
+    routes: tuple[Mapping[str, Any], ...]
+    deliveries: tuple[Mapping[str, Any], ...]
+    muted: tuple[Mapping[str, str], ...]
+    alert: Alert
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "receivers": list(self.receivers),
+            "routes": [dict(r) for r in self.routes],
+            "deliveries": [dict(d) for d in self.deliveries],
+            "muted": [dict(m) for m in self.muted],
+        }
+
+    def text(self) -> str:
+        """A readable report: which routes matched and why, what would be sent, what is muted."""
+        alert = self.alert
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+        lines = [
+            f"alert {alert.event} ({alert.severity}{', resolved' if alert.resolved else ''})"
+            + (f" labels {labels}" if labels else ""),
+            f"at {self.at.isoformat()}",
+            f"key {self.key}",
+            "routes:",
+        ]
+        for route in self.routes:
+            why = ", ".join(route["matchers"]) or "the root (matches everything)"
+            state = f" - muted: {route['muted']}" if route["muted"] else ""
+            cont = " (continue)" if route["continue"] else ""
+            lines.append(f"  {route['path']} -> {route['receiver']}{cont}: {why}{state}")
+        lines.append("would send:" if self.deliveries else "would send nothing")
+        for d in self.deliveries:
+            when = f" after {format_duration(d['after'])}" if "after" in d else ""
+            step = (
+                f" [escalation {d['escalation']} step {d['step']}, round {d['loop']}]"
+                if ("escalation" in d)
+                else ""
+            )
+            sender = f" from {d['from']}" if d.get("from") else ""
+            priority = f" priority {d['priority']}" if d.get("priority") else ""
+            lines.append(
+                f"  {d['channel']} to {d['to']}{sender}{priority}{when} "
+                f"(receiver {d['receiver']}){step}"
+            )
+        for m in self.muted:
+            lines.append(f"muted: {m['receiver']}: {m['reason']}")
+        return "\n".join(lines)
+
+
+def _no_description(
+    receiver: Receiver, channel: str, recipient: str, severity: str
+) -> Mapping[str, Any]:
+    return {"from": None, "priority": receiver.priority}
+
+
+def explain(
+    routing: RoutingConfig,
+    alert: Alert,
+    at: datetime,
+    *,
+    firing: Iterable[Alert] = (),
+    describe_delivery: DescribeDelivery | None = None,
+) -> Explanation:
+    """What routing does with ``alert`` at ``at`` (aware), given the ``firing`` alerts (for
+    inhibition). Pure: nothing is sent or stored.
+
+    :raises ValueError: ``at`` is naive.
+    """
+    if at.tzinfo is None:
+        raise ValueError("explain() needs an aware time (with a tzinfo), not a naive one")
+    describe = describe_delivery or _no_description
+    matches = routing.route(alert)
+    inhibition = routing.inhibition(alert, firing)
+    routes: list[dict[str, Any]] = []
+    reasons: dict[int, str | None] = {}
+    for index, match in enumerate(matches):
+        reason = inhibition.reason if inhibition else routing.tree.mute_reason(match, at)
+        if reason is None and alert.resolved and not match.settings.send_resolved:
+            reason = "the alert is resolved and the route does not send_resolved"
+        reasons[index] = reason
+        routes.append(_route_json(match, reason))
+    receivers: list[str] = []
+    first_match: dict[str, RouteMatch] = {}
+    for index, match in enumerate(matches):
+        if reasons[index] is None and match.receiver not in receivers:
+            receivers.append(match.receiver)
+            first_match[match.receiver] = match
+    muted: list[dict[str, str]] = []
+    for index, match in enumerate(matches):
+        reason = reasons[index]
+        if reason is None or match.receiver in receivers:
+            continue
+        if all(m["receiver"] != match.receiver for m in muted):
+            muted.append({"receiver": match.receiver, "reason": reason})
+    deliveries: list[dict[str, Any]] = []
+    for name in receivers:
+        match = first_match[name]
+        receiver = routing.receivers[name]
+        effective = replace(receiver, priority=match.settings.priority or receiver.priority)
+        deliveries.extend(_deliveries(routing, effective, alert, at, describe))
+    key = str(matches[0].key) if matches else str(alert.key_for())
+    return Explanation(
+        key=key,
+        receivers=tuple(receivers),
+        routes=tuple(routes),
+        deliveries=tuple(deliveries),
+        muted=tuple(muted),
+        alert=alert,
+        at=at,
+    )
+
+
+def _route_json(match: RouteMatch, reason: str | None) -> dict[str, Any]:
+    return {
+        "path": match.path,
+        "receiver": match.receiver,
+        "matchers": [str(m) for m in match.matchers],
+        "continue": match.continue_,
+        "key": str(match.key),
+        **{k: v for k, v in match.settings.to_json().items() if k != "receiver"},
+        "mute_time_intervals": list(match.mute_time_intervals),
+        "active_time_intervals": list(match.active_time_intervals),
+        "muted": reason,
+    }
+
+
+def _deliveries(
+    routing: RoutingConfig,
+    receiver: Receiver,
+    alert: Alert,
+    at: datetime,
+    describe: DescribeDelivery,
+) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+
+    def add(channel: str, recipient: str, extra: Mapping[str, Any]) -> None:
+        described = describe(receiver, channel, recipient, alert.severity)
+        for item in [described] if isinstance(described, Mapping) else list(described):
+            entry: dict[str, Any] = {
+                "receiver": receiver.name,
+                "channel": channel,
+                "to": recipient,
+                "from": None,
+                "priority": receiver.priority,
+                "template": receiver.template,
+            }
+            entry.update(item)
+            entry.update(extra)
+            result.append(entry)
+
+    policy = routing.escalation_of(receiver)
+    if policy is None:
+        for channel in receiver.channels:
+            for recipient in receiver.to:
+                add(channel, recipient, {})
+        return result
+    if alert.resolved:
+        # A resolved message goes to those the escalation may have reached (the notifier,
+        # which knows from the ledger who was reached, should narrow this to them).
+        seen: list[tuple[str, str]] = []
+        for configured in policy.steps:
+            for channel in configured.channels:
+                for recipient in configured.to:
+                    if (channel, recipient) not in seen:
+                        seen.append((channel, recipient))
+        for channel, recipient in seen:
+            add(channel, recipient, {"escalation": policy.name})
+        return result
+    for step in plan(policy, at):
+        for channel in step.channels:
+            for recipient in step.to:
+                add(
+                    channel,
+                    recipient,
+                    {
+                        "escalation": policy.name,
+                        "step": step.index,
+                        "loop": step.loop,
+                        "after": (step.due - at).total_seconds(),
+                        "due": step.due.isoformat(),
+                    },
+                )
+    return result
+
+
+def render_tree(routing: RoutingConfig) -> str:
+    """The route tree as text, each receiver with what it sends (``notifykit routes tree``)."""
+    described = {}
+    for name, receiver in routing.receivers.items():
+        if receiver.escalation:
+            described[name] = f"escalation {receiver.escalation}"
+        else:
+            described[name] = f"{', '.join(receiver.channels)} -> {', '.join(receiver.to)}"
+    return routing.tree.render(described)
