@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -106,8 +106,12 @@ class Notifier:
         exit_stack: ExitStack | None = None,
         extra_secrets: Iterable[str] = (),
         store: str | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
+        #: the time source (epoch seconds) of the ledger, the dispatcher and workers; tests pass
+        #: a controllable one to run retry and escalation schedules without waiting
+        self.clock: Callable[[], float] = clock or time.time
         self.registry = registry
         self.dry_run = dry_run
         self._hooks = Hooks(registry.pm)
@@ -150,7 +154,9 @@ class Notifier:
         if problems:
             self.close()
             raise ConfigError(problems)
-        self.planner = Planner(config, self._channels, self._channel_types, self._scrub)
+        self.planner = Planner(
+            config, self._channels, self._channel_types, self._scrub, clock=lambda: self.clock()
+        )
         policies = {
             name: RetryPolicy.from_settings(config.retry_for(name)) for name in self._channels
         }
@@ -162,6 +168,7 @@ class Notifier:
             self._scrub,
             lambda channel: policies.get(channel, default_policy),
             self.status_url,
+            clock=lambda: self.clock(),
         )
 
     # -- construction -----------------------------------------------------------------------
@@ -176,6 +183,8 @@ class Notifier:
         plugin_manager: pluggy.PluginManager | None = None,
         environ: Mapping[str, str] | None = None,
         store: str | None = None,
+        require_secrets: bool | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> Notifier:
         """Load and validate a config and build every channel.
 
@@ -190,6 +199,9 @@ class Notifier:
         :param environ: the environment for ``${VAR}`` substitution (default ``os.environ``).
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
+        :param clock: the time source (default ``time.time``), for tests of schedules.
+        :param require_secrets: whether secret settings must be set (default: unless
+            ``dry_run``; ``config check`` sends nothing but still wants them).
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -197,7 +209,15 @@ class Notifier:
             source = find_config()
         pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
         registry = Registry.from_manager(pm)
-        config = load_config(source, registry=registry, sandbox=sandbox, environ=environ)
+        if require_secrets is None:
+            require_secrets = not dry_run
+        config = load_config(
+            source,
+            registry=registry,
+            sandbox=sandbox,
+            dry_run=not require_secrets,
+            environ=environ,
+        )
         stack = ExitStack()
         overrides: dict[str, Mapping[str, Any]] = {}
         secrets: list[str] = []
@@ -213,6 +233,7 @@ class Notifier:
                 exit_stack=stack,
                 extra_secrets=secrets,
                 store=store,
+                clock=clock,
             )
         except BaseException:
             stack.close()
@@ -562,7 +583,7 @@ class Notifier:
                 self._scrub(str(err)),
             )
             return 400
-        now = time.time()
+        now = self.clock()
         changes = []
         for update in updates:
             change = ledger.apply_status(token, update, "callback", now)
@@ -576,7 +597,7 @@ class Notifier:
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
         ledger = self.ledger
-        now = time.time()
+        now = self.clock()
         after = self.config.worker.reconcile_after if older_than is None else older_than
         candidates = ledger.reconcile_candidates(now, after, limit)
         changes: list[Change] = []
@@ -596,7 +617,7 @@ class Notifier:
                 continue
             if update is None:
                 continue
-            change = ledger.apply_status("", update, "reconcile", time.time(), delivery.id)
+            change = ledger.apply_status("", update, "reconcile", self.clock(), delivery.id)
             if change is not None:
                 changes.append(change)
         ledger.mark_checked([d.id for d in candidates], now)
@@ -631,11 +652,18 @@ class Notifier:
             )
         else:
             ledger = self.ledger
-            now = time.time()
+            now = self.clock()
             submission = ledger.add(plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE)
             if not submission.duplicate:
+                # Send now, without ledger retries: a transient failure is final here (the
+                # client already retried what it safely could), so a caller who retries a
+                # failed notify() cannot race a scheduled retry into a double send.
                 self.dispatcher.deliver(
-                    ledger, self._owner, plan.jobs, lambda _id: plan.notification
+                    ledger,
+                    self._owner,
+                    plan.jobs,
+                    lambda _id: plan.notification,
+                    retries=False,
                 )
             report = ledger.report(submission.id)
             if submission.duplicate:

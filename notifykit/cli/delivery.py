@@ -122,7 +122,9 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
 
 
 @cli.command("worker")
-@click.option("--threads", type=click.IntRange(1, 256), help="Send threads (default: worker.threads).")
+@click.option(
+    "--threads", type=click.IntRange(1, 256), help="Send threads (default: worker.threads)."
+)
 @click.option("--drain", is_flag=True, help="Deliver everything due now, then exit.")
 @click.option("--node", "name", metavar="NAME", help="This worker's name in the ledger.")
 def worker(threads: int | None, drain: bool, name: str | None) -> int:
@@ -163,7 +165,9 @@ def workers() -> int:
         click.echo("no live workers")
     for w in found:
         seen = _when(w["heartbeat"])
-        click.echo(f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}")
+        click.echo(
+            f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}"
+        )
     return EXIT_OK
 
 
@@ -223,11 +227,15 @@ def history(notification_id: str | None, limit: int, state_filter: str | None) -
         state.output([_history_dict(r) for r in reports])
         return EXIT_OK
     if not reports:
-        click.echo("no notifications" + (f" with a {state_filter} delivery" if state_filter else ""))
+        click.echo(
+            "no notifications" + (f" with a {state_filter} delivery" if state_filter else "")
+        )
     for report in reports:
         counts = ", ".join(f"{n} {s}" for s, n in report.by_state().items())
         key = f"  key {report.key}" if report.key else ""
-        click.echo(f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}: {counts}")
+        click.echo(
+            f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}: {counts}"
+        )
     return EXIT_OK
 
 
@@ -243,7 +251,9 @@ def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
 
 
 def _print_one(report: Report) -> None:
-    click.echo(f"{report.id}  {_when(report.created)}" + (f"  key {report.key}" if report.key else ""))
+    click.echo(
+        f"{report.id}  {_when(report.created)}" + (f"  key {report.key}" if report.key else "")
+    )
     _print_report(report, show_messages=True)
     for d in report.deliveries:
         if not d.attempt_log and not d.events:
@@ -273,11 +283,15 @@ def reconcile(older_than: float | None) -> int:
     else:
         click.echo(f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}")
         for d in changed:
-            click.echo(f"  {d.id}  {d.channel} -> {d.recipient}: {d.state.value} ({d.provider_status})")
+            click.echo(
+                f"  {d.id}  {d.channel} -> {d.recipient}: {d.state.value} ({d.provider_status})"
+            )
     return EXIT_OK
 
 
 def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
-    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    )

@@ -587,7 +587,11 @@ def config_check(file: str | None, strict: bool) -> int:
         # schema cannot (a flow needs exactly one of app_id and url...), and a config that passes
         # here must not be refused by `notify`.
         with Notifier.from_config(
-            path, sandbox=state.sandbox, dry_run=True, plugin_manager=get_plugin_manager()
+            path,
+            sandbox=state.sandbox,
+            dry_run=True,
+            require_secrets=not state.dry_run,
+            plugin_manager=get_plugin_manager(),
         ) as notifier:
             cfg = notifier.config
             state.loaded(cfg)
@@ -997,8 +1001,6 @@ def _add_global_options(group: click.Group) -> None:
             ]
         )  # fmt: skip
 
-
-from notifykit.cli import delivery as _delivery  # noqa: E402  (registers its commands on cli)
 
 _add_global_options(cli)
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
-from notifykit.config.schema import did_you_mean, parse_phone
+from notifykit.config.schema import did_you_mean, parse_phone, phone_hint
 from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
 from notifykit.report import Notification
 
@@ -140,6 +140,7 @@ class Planner:
         channels: Mapping[str, Channel],
         channel_types: Mapping[str, ChannelType],
         scrub: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         from notifykit.config.loader import looks_like_phone as is_phone
 
@@ -147,6 +148,7 @@ class Planner:
         self.channels = channels
         self.channel_types = channel_types
         self._scrub = scrub
+        self.clock = clock
         self._is_phone = is_phone
         # Every phone number the config names, parsed once here: libphonenumber costs more than
         # the rest of a notification, and a group of raw numbers would otherwise be parsed again
@@ -180,10 +182,7 @@ class Planner:
     def raw_recipient(number: str) -> Recipient:
         phone = parse_phone(number)
         if phone is None:
-            raise RecipientError(
-                f"{number!r} is not a valid phone number: give it in E.164 form "
-                "(+91XXXXXXXXXX), or as an Indian number with a 0 or 91 prefix or 10 digits"
-            )
+            raise RecipientError(f"{number!r} is not a valid phone number: {phone_hint()}")
         return Recipient(name=None, phone=phone)
 
     def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
@@ -251,7 +250,7 @@ class Planner:
             )
         data = dict(data or {})
         messages = self._prepare(event, severity, data, channel_names, template, body)
-        created = time.time()
+        created = self.clock()
         notification = Notification(
             event=event,
             severity=severity,

@@ -102,17 +102,25 @@ class Dispatcher:
         owner: str,
         jobs: Sequence[DeliveryJob],
         notification: Callable[[str], Notification],
+        *,
+        retries: bool = True,
     ) -> list[Change]:
-        """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change."""
+        """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
+        ``retries``: schedule transient failures again by the channel's retry policy (else they
+        are final ``failed``)."""
         changes: list[Change] = []
         for group in group_batches(jobs):
-            changes.extend(
-                self._deliver_batch(ledger, owner, group, notification(group[0].notification_id))
-            )
+            first = notification(group[0].notification_id)
+            changes.extend(self._deliver_batch(ledger, owner, group, first, retries))
         return changes
 
     def _deliver_batch(
-        self, ledger: Ledger, owner: str, jobs: list[DeliveryJob], notification: Notification
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: list[DeliveryJob],
+        notification: Notification,
+        retries: bool,
     ) -> list[Change]:
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
@@ -134,7 +142,7 @@ class Dispatcher:
             results = self._send(sending, notification)
             now = self.clock()
             outcomes.extend(
-                self._outcome(job, result, now)
+                self._outcome(job, result, now, retries)
                 for job, result in zip(sending, results, strict=True)
             )
         order = {job.id: n for n, job in enumerate(jobs)}
@@ -208,14 +216,17 @@ class Dispatcher:
             for i, result in enumerate(matched)
         ]
 
-    def _outcome(self, job: DeliveryJob, result: DeliveryResult, now: float) -> Outcome:
+    def _outcome(
+        self, job: DeliveryJob, result: DeliveryResult, now: float, retries: bool
+    ) -> Outcome:
         error = self._scrub(result.error) if result.error else None
         info = dict(result.info) or None
         state = result.state
         attempts = job.attempts + 1
         policy = self._retry_for(job.channel)
-        retry = (state is DeliveryState.FAILED and result.transient) or (
-            state is DeliveryState.UNKNOWN and policy.resend_unknown
+        retry = retries and (
+            (state is DeliveryState.FAILED and result.transient)
+            or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
         )
         if retry:
             due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)

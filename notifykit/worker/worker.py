@@ -18,12 +18,11 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.base import Change
 from notifykit.plan.planner import DeliveryJob
@@ -88,7 +87,7 @@ class Worker:
         poll: float | None = None,
         batch: int | None = None,
         name: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         reconcile_every: float | None = None,
     ) -> None:
         settings = kit.config.worker
@@ -98,15 +97,19 @@ class Worker:
         self.poll = poll or settings.poll
         self.batch = batch or settings.batch
         self.name = name or default_name()
-        self.clock = clock
+        self.clock = clock or kit.clock
         self.reconcile_every = reconcile_every or settings.reconcile_every
         self._stop = threading.Event()
+        # A future that completes on stop(), so waiting on work in flight wakes up at once.
+        self._stopped: Future[None] = Future()
         self._inflight: dict[Future[list[Change]], list[str]] = {}
         self._inflight_lock = threading.Lock()
 
     def stop(self) -> None:
         """Ask the run to end: nothing more is claimed, work in flight is finished."""
         self._stop.set()
+        if not self._stopped.done():
+            self._stopped.set_result(None)
 
     @property
     def stopping(self) -> bool:
@@ -157,7 +160,7 @@ class Worker:
                 if drain and not claimed and not self._inflight:
                     break
         finally:
-            self._stop.set()
+            self.stop()
             self._finish(executor, result)
             renewer.join(timeout=5)
         return result
@@ -168,7 +171,8 @@ class Worker:
         with self._inflight_lock:
             futures = list(self._inflight)
         if block and futures:
-            wait(futures, timeout=self.poll, return_when=FIRST_COMPLETED)
+            waiting: list[Future[Any]] = [*futures, self._stopped]
+            wait(waiting, timeout=self.poll, return_when=FIRST_COMPLETED)
         elif block and not drain:
             next_due = self.kit.ledger.next_due()
             timeout = self.poll

@@ -52,6 +52,10 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
     }
     if settings.get("timeout"):
         options["timeout"] = float(settings["timeout"])
+    if settings.get("retries") is not None:
+        from notifykit_exotel.retry import RetryPolicy
+
+        options["retry"] = RetryPolicy(max_retries=int(settings["retries"]))
     return ExotelClient(settings["sid"], settings["token"], **options)
 
 

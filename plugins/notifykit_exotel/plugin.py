@@ -42,6 +42,11 @@ ACCOUNT_SETTINGS: dict[str, Field] = {
     "base_url": Field(String(), help="overrides region, e.g. a running simulator"),
     "timeout": Field(Integer(1, 300), help="seconds per HTTP request"),
     "rate_limit": Field(Integer(1, 100000), default=200, help="requests per minute, client-side"),
+    "retries": Field(
+        Integer(0, 10),
+        default=3,
+        help="immediate retries of a request Exotel certainly did not process (refused, 429, 503)",
+    ),
     "array_style": Field(
         Choice(("indexed", "brackets", "repeat", "csv")),
         default="indexed",
