@@ -1002,6 +1002,10 @@ def _add_global_options(group: click.Group) -> None:
         )  # fmt: skip
 
 
+# Registers submit, worker, workers, serve, history and reconcile on cli (before the global
+# options are added to every command); imported for that effect only.
+from notifykit.cli import delivery as _delivery  # noqa: E402, F401
+
 _add_global_options(cli)
 
 
