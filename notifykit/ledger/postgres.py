@@ -173,8 +173,12 @@ class PostgresLedger(SqlLedger):
             return False
         try:
             try:
-                listener = self._listen()
-                for _notify in listener.notifies(timeout=timeout, stop_after=1):
+                if self._listener is None or self._listener.closed:
+                    # A new LISTEN hears nothing committed before it: report a wake-up, so the
+                    # caller claims once more instead of sleeping through work it missed.
+                    self._listen()
+                    return True
+                for _notify in self._listener.notifies(timeout=timeout, stop_after=1):
                     return True
                 return False
             except psycopg.Error:

@@ -29,6 +29,7 @@ from tests.delivery.conftest import TOKEN, wait_until, write_config
 from tests.services import postgres_schema
 
 ROOT = Path(__file__).resolve().parents[2]
+CLI = (sys.executable, "-m", "notifykit")
 
 #: short leases so a killed worker's work is taken over quickly; a fast poll for SQLite, which
 #: cannot wake a worker from another process
@@ -49,8 +50,7 @@ class Workers:
         out = (self.logs / f"{node}.out").open("wb")
         err = (self.logs / f"{node}.err").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "notifykit", "--config", str(self.config), "--json"]
-            + ["worker", "--node", node, *extra],
+            [*CLI, "--config", str(self.config), "--json", "worker", "--node", node, *extra],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
