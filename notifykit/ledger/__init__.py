@@ -1,7 +1,8 @@
 """The ledger: the durable record of every notification, delivery, attempt and status event.
 
 :func:`open_ledger` opens the store a config names: a path (a SQLite file, relative to the config
-file) or ``:memory:``. The interface is :class:`~notifykit.ledger.base.Ledger`; SQL backends share
+file), ``:memory:``, a ``sqlite:///`` URL or a ``postgresql://`` (``postgres://``) URL. The
+interface is :class:`~notifykit.ledger.base.Ledger`; SQL backends share
 :class:`~notifykit.ledger.base.SqlLedger`.
 """
 
@@ -18,8 +19,10 @@ __all__ = ["Change", "Ledger", "LedgerError", "Outcome", "open_ledger"]
 def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) -> Ledger:
     """Open (creating and migrating if needed) the ledger at ``location``.
 
-    ``location`` is ``":memory:"``, a ``sqlite:///path`` URL, or a plain path (relative to
-    ``base_dir``, the config file's directory).
+    ``location`` is ``":memory:"``, a ``sqlite:///path`` URL, a ``postgresql://`` or
+    ``postgres://`` URL (needs ``pip install 'notifykit[postgres]'``), or a plain path (relative
+    to ``base_dir``, the config file's directory). ``options`` are the backend's keyword
+    arguments (``synchronous``, ``busy_timeout``; PostgreSQL also ``pool_size``).
     """
     from notifykit.ledger.sqlite import SqliteLedger
 
@@ -27,10 +30,14 @@ def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) 
         return SqliteLedger(location, **options)
     if "://" in location:
         scheme, _, rest = location.partition("://")
+        if scheme.lower() in ("postgresql", "postgres"):
+            from notifykit.ledger.postgres import PostgresLedger
+
+            return PostgresLedger(location, **options)
         if scheme != "sqlite":
             raise LedgerError(
-                f"store: {scheme}:// is not a ledger this notifykit can open; use a file path "
-                "or sqlite:///path"
+                f"store: {scheme}:// is not a ledger this notifykit can open; use a file path, "
+                "sqlite:///path or postgresql://user@host/dbname"
             )
         location = rest[1:] if rest.startswith("/") else rest
         location = location or ":memory:"

@@ -13,9 +13,14 @@ event. Its rules are the project's promises:
 - :meth:`Ledger.apply_status` never moves a delivery backwards (see
   :attr:`~notifykit.report.DeliveryState.rank`); every event is kept, applied or not.
 
-:class:`SqlLedger` implements all of it over a DB-API connection with a small :class:`Dialect`;
-a backend (:mod:`notifykit.ledger.sqlite`) supplies the connection, the dialect and its
-migrations.
+:class:`SqlLedger` implements all of it over DB-API connections with a small :class:`Dialect`;
+a backend (:mod:`notifykit.ledger.sqlite`, :mod:`notifykit.ledger.postgres`) supplies the
+connections (:meth:`SqlLedger._connection`: SQLite its one connection, PostgreSQL one from a pool
+per transaction), the dialect and the wake-ups of :meth:`Ledger.wait_for_work`.
+
+Every read-modify-write selects its rows with :attr:`Dialect.row_lock` (``FOR UPDATE`` in
+PostgreSQL, where several transactions run at once; SQLite's ``BEGIN IMMEDIATE`` already
+serialises writers), so two workers can never both see a delivery as theirs to send.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -117,6 +122,7 @@ class Ledger(Protocol):
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
     def counts(self) -> dict[str, int]: ...
+    def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -124,10 +130,17 @@ class Ledger(Protocol):
 class Dialect:
     """What differs between SQL backends."""
 
+    #: the name :func:`notifykit.ledger.migrations.render` spells the DDL for
+    name: str
     #: the statement that starts a write transaction (``BEGIN IMMEDIATE`` in SQLite)
     begin_write: str
     #: appended to the claim query's SELECT (``FOR UPDATE SKIP LOCKED`` in PostgreSQL)
     claim_lock: str = ""
+    #: appended to the SELECT of every other read-modify-write (``FOR UPDATE`` in PostgreSQL)
+    row_lock: str = ""
+    #: run first in the migration transaction, so two processes opening a new database
+    #: migrate it one at a time (``SELECT pg_advisory_xact_lock(...)`` in PostgreSQL)
+    migration_lock: str = ""
     #: DB-API placeholder
     param: str = "?"
 
@@ -144,14 +157,32 @@ def _dumps(value: Any) -> str:
 
 
 class SqlLedger:
-    """The ledger over one DB-API connection. Thread-safe: one lock serialises its use (writes
-    are serialised by the database anyway), and every write is one short transaction."""
+    """The ledger over DB-API connections a backend supplies. Thread-safe as long as
+    :meth:`_connection` is; every write is one short transaction."""
 
-    def __init__(self, connection: Any, dialect: Dialect, location: str) -> None:
-        self._db = connection
+    def __init__(self, dialect: Dialect, location: str) -> None:
         self._dialect = dialect
-        self._lock = threading.RLock()
         self.location = location
+
+    # -- what a backend supplies ----------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A DB-API connection in autocommit mode (the ledger issues ``BEGIN``/``COMMIT``
+        itself), for the length of one transaction or read."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _signal_work(self, cursor: Any) -> None:
+        """Called inside a write transaction that made work due (a new delivery, a retry, a
+        released lease), for :meth:`wait_for_work` to wake up."""
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for new work (see :meth:`_signal_work`); ``True`` when
+        woken by work, ``False`` when the time ran out. Wake-ups are hints: the caller claims
+        to find out what, if anything, is due. This base waits the whole timeout."""
+        threading.Event().wait(max(0.0, timeout))
+        return False
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -166,12 +197,17 @@ class SqlLedger:
 
     @contextmanager
     def _tx(self, doing: str) -> Iterator[Any]:
-        with self._lock:
+        with ExitStack() as stack:
             try:
-                cursor = self._db.cursor()
+                db = stack.enter_context(self._connection())
+                cursor = db.cursor()
                 cursor.execute(self._dialect.begin_write)
+            except LedgerError:
+                raise
             except Exception as err:
-                raise self._error(err, doing) from None
+                if self._is_db_error(err):
+                    raise self._error(err, doing) from None
+                raise
             try:
                 yield cursor
                 cursor.execute("COMMIT")
@@ -193,15 +229,17 @@ class SqlLedger:
         return False
 
     def _read(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                cursor = self._db.cursor()
+        try:
+            with self._connection() as db:
+                cursor = db.cursor()
                 cursor.execute(self._sql(statement), tuple(params))
                 return list(cursor.fetchall())
-            except Exception as err:
-                if self._is_db_error(err):
-                    raise self._error(err, doing) from None
-                raise
+        except LedgerError:
+            raise
+        except Exception as err:
+            if self._is_db_error(err):
+                raise self._error(err, doing) from None
+            raise
 
     def _exec(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
         cursor.execute(self._sql(statement), tuple(params))
@@ -230,12 +268,26 @@ class SqlLedger:
                     ).fetchall()
                     return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
             body = {**n.to_dict(), "messages": dict(plan.messages)}
-            self._exec(
+            # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
+            # runs both transactions at once); the loser waits for it and stores nothing.
+            inserted = self._exec(
                 cur,
                 "INSERT INTO notifications (id, key, event, severity, created, body) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
             )
+            if inserted.rowcount == 0:
+                found = self._exec(
+                    cur, "SELECT id FROM notifications WHERE key = ?", (n.key,)
+                ).fetchone()
+                if found is None:  # pragma: no cover - the conflict was on the key
+                    raise LedgerError(f"ledger {self.location}: storing a notification failed")
+                ids = self._exec(
+                    cur,
+                    "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
+                    (found[0],),
+                ).fetchall()
+                return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
             rows = [
                 (
                     j.id,
@@ -273,6 +325,8 @@ class SqlLedger:
                 ),
                 rows,
             )
+            if lease_owner is None and plan.jobs:
+                self._signal_work(cur)
         return Submission(n.id, tuple(j.id for j in plan.jobs), False, n.key)
 
     # -- working --------------------------------------------------------------------------------
@@ -319,7 +373,8 @@ class SqlLedger:
             rows = self._exec(
                 cur,
                 f"SELECT id, attempts FROM deliveries WHERE id IN {self._in(ids)} "
-                "AND state = 'pending' AND lease_owner = ? AND lease_expires >= ?",
+                "AND state = 'pending' AND lease_owner = ? AND lease_expires >= ? "
+                f"{self._dialect.row_lock}",
                 (*ids, owner, now),
             ).fetchall()
             mine = [r[0] for r in rows]
@@ -352,7 +407,8 @@ class SqlLedger:
                 r[0]: r
                 for r in self._exec(
                     cur,
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)}",
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)} "
+                    f"{self._dialect.row_lock}",
                     ids,
                 ).fetchall()
             }
@@ -388,7 +444,9 @@ class SqlLedger:
                         "error = ? WHERE delivery_id = ? AND number = ?",
                         (
                             now,
-                            "retry" if outcome.state is DeliveryState.PENDING else outcome.state,
+                            "retry"
+                            if outcome.state is DeliveryState.PENDING
+                            else outcome.state.value,
                             outcome.provider_id,
                             outcome.error,
                             outcome.delivery_id,
@@ -411,6 +469,8 @@ class SqlLedger:
                     if applied is not None:
                         delivery = applied
                 changes.append(Change(delivery, previous))
+            if any(o.state is DeliveryState.PENDING for o in outcomes):
+                self._signal_work(cur)
         return changes
 
     def release(self, owner: str, ids: Sequence[str]) -> None:
@@ -424,6 +484,7 @@ class SqlLedger:
                 f"WHERE id IN {self._in(ids)} AND lease_owner = ? AND state = 'pending'",
                 (*ids, owner),
             )
+            self._signal_work(cur)
 
     def renew(self, owner: str, ids: Sequence[str], until: float) -> None:
         if not ids:
@@ -442,7 +503,7 @@ class SqlLedger:
             rows = self._exec(
                 cur,
                 f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending' "
-                "AND (lease_expires IS NULL OR lease_expires < ?)",
+                f"AND (lease_expires IS NULL OR lease_expires < ?) {self._dialect.row_lock}",
                 (now,),
             ).fetchall()
             if not rows:
@@ -509,12 +570,15 @@ class SqlLedger:
         it is. Returns the change, or ``None`` when the delivery did not move."""
         with self._tx("recording a status event") as cur:
             if delivery_id is not None:
-                query = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?"
+                query = (
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ? "
+                    f"{self._dialect.row_lock}"
+                )
                 params: list[Any] = [delivery_id]
             else:
                 query = (
                     f"SELECT {_DELIVERY_COLUMNS} FROM deliveries "
-                    "WHERE provider_id = ? AND callback_token = ?"
+                    f"WHERE provider_id = ? AND callback_token = ? {self._dialect.row_lock}"
                 )
                 params = [update.provider_id, token]
             row = self._exec(cur, query, params).fetchone()
@@ -658,18 +722,14 @@ class SqlLedger:
 
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None:
         with self._tx("recording a worker heartbeat") as cur:
-            updated = self._exec(
+            # One statement: an UPDATE-then-INSERT races when two processes share a name.
+            self._exec(
                 cur,
-                "UPDATE workers SET heartbeat = ?, host = ?, pid = ? WHERE name = ?",
-                (now, host, pid, worker),
+                "INSERT INTO workers (name, host, pid, started, heartbeat) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET heartbeat = excluded.heartbeat, "
+                "host = excluded.host, pid = excluded.pid",
+                (worker, host, pid, now, now),
             )
-            if updated.rowcount == 0:
-                self._exec(
-                    cur,
-                    "INSERT INTO workers (name, host, pid, started, heartbeat) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (worker, host, pid, now, now),
-                )
 
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
         """Workers seen within ``lease`` seconds, with the leases they hold."""
@@ -804,10 +864,14 @@ class SqlLedger:
         version; returns the version. Refuses a database made by a newer notifykit."""
         import time
 
+        from notifykit.ledger.migrations import render
+
         with self._tx("applying migrations") as cur:
+            if self._dialect.migration_lock:
+                cur.execute(self._dialect.migration_lock)
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+                "(version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
             )
             cur.execute("SELECT MAX(version) FROM schema_migrations")
             row = cur.fetchone()
@@ -822,7 +886,7 @@ class SqlLedger:
             for version, script in steps:
                 if version <= current:
                     continue
-                for statement in (s.strip() for s in script.split(";")):
+                for statement in (s.strip() for s in render(script, self._dialect.name).split(";")):
                     if statement:
                         cur.execute(statement)
                 self._exec(
@@ -880,8 +944,7 @@ class SqlLedger:
         )
 
     def close(self) -> None:
-        with self._lock, suppress(Exception):
-            self._db.close()
+        """Release the connections; the ledger cannot be used afterwards."""
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

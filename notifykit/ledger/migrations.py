@@ -1,12 +1,14 @@
 """The ledger's schema, as numbered migrations applied in order when a ledger is opened.
 
-Written in the SQL that SQLite and PostgreSQL share. A released migration is never edited: a
-change is a new, higher-numbered one.
+Written in the SQL that SQLite and PostgreSQL share, except for the few column types named in
+braces (``{autoid}``): :func:`render` replaces them with each dialect's spelling from
+:data:`TYPES`, so SQLite gets exactly the DDL it always had. A released migration is never
+edited: a change is a new, higher-numbered one.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "TYPES", "render"]
 
 _V1 = """
 CREATE TABLE notifications (
@@ -64,7 +66,7 @@ CREATE TABLE attempts (
     PRIMARY KEY (delivery_id, number)
 );
 CREATE TABLE status_events (
-    id INTEGER PRIMARY KEY,
+    id {autoid},
     delivery_id TEXT REFERENCES deliveries (id),
     callback_token TEXT,
     provider_id TEXT NOT NULL,
@@ -89,3 +91,17 @@ CREATE TABLE workers (
 
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+
+#: the dialect-specific column types the scripts name in braces, per dialect
+TYPES: dict[str, dict[str, str]] = {
+    # INTEGER PRIMARY KEY is SQLite's rowid alias: it numbers rows by itself.
+    "sqlite": {"autoid": "INTEGER PRIMARY KEY"},
+    "postgresql": {"autoid": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+}
+
+
+def render(script: str, dialect: str) -> str:
+    """``script`` with its ``{name}`` column types spelled for ``dialect``."""
+    for name, spelling in TYPES[dialect].items():
+        script = script.replace("{" + name + "}", spelling)
+    return script

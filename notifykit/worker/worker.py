@@ -6,6 +6,10 @@ its work over. Deliveries a dead worker left ``sending`` become ``unknown`` (the
 sent). On :meth:`Worker.stop` (SIGTERM/SIGINT in ``notifykit worker``) it claims nothing more,
 lets the requests in flight finish and be recorded, and gives back what it had claimed but not
 started. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
+
+When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (PostgreSQL: a
+``NOTIFY`` from any process; SQLite: work added in this process), at most until the next due
+time or the poll interval, so new work starts at once without polling the database.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerResult"]
 
 logger = logging.getLogger("notifykit.worker")
+
+#: the longest an idle worker waits before looking at its stop flag again
+STOP_CHECK = 0.1
 
 
 @dataclass
@@ -93,7 +101,6 @@ class Worker:
         self.clock = clock or kit.clock
         self.reconcile_every = reconcile_every or settings.reconcile_every
         self._stop = threading.Event()
-        self._wake = threading.Event()
         # A future that completes on stop(), so waiting on work in flight wakes up at once.
         self._stopped: Future[None] = Future()
         self._inflight: dict[Future[list[Change]], list[str]] = {}
@@ -102,7 +109,6 @@ class Worker:
     def stop(self) -> None:
         """Ask the run to end: nothing more is claimed, work in flight is finished."""
         self._stop.set()
-        self._wake.set()
         if not self._stopped.done():
             self._stopped.set_result(None)
 
@@ -176,14 +182,22 @@ class Worker:
             timeout = self.poll
             if next_due is not None:
                 timeout = max(0.0, min(self.poll, next_due - self.clock()))
-            self._wake.wait(timeout)
-            self._wake.clear()
+            self._wait_for_work(timeout)
         with self._inflight_lock:
             done = [f for f in self._inflight if f.done()]
             for future in done:
                 del self._inflight[future]
         for future in done:
             self._record(future, result)
+
+    def _wait_for_work(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the ledger's wake-up, in slices so :meth:`stop` is heeded
+        within :data:`STOP_CHECK` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.kit.ledger.wait_for_work(min(left, STOP_CHECK)):
+                return
 
     def _record(self, future: Future[list[Change]], result: WorkerResult) -> None:
         try:
