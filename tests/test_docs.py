@@ -61,7 +61,20 @@ def test_cli_command_is_documented(command: str) -> None:
 
 @pytest.mark.parametrize(
     "section",
-    ["version", "defaults", "accounts", "channels", "recipients", "groups", "templates", "events"],
+    [
+        "version",
+        "defaults",
+        "accounts",
+        "channels",
+        "recipients",
+        "groups",
+        "templates",
+        "events",
+        "store",
+        "server",
+        "worker",
+        "retry",
+    ],
 )
 def test_config_section_is_documented(section: str) -> None:
     assert f"`{section}`" in " ".join(headings("configuration.md"))
