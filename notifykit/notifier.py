@@ -46,7 +46,12 @@ from notifykit.worker.dispatch import Dispatcher, job_delivery
 from notifykit.worker.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from notifykit.ledger.base import Change, Ledger
+    from notifykit.ledger.routing import EscalationRecord
+    from notifykit.routing.explain import Explanation
+    from notifykit.routing.service import Router
     from notifykit.worker.worker import Worker
 
 __all__ = [
@@ -120,6 +125,7 @@ class Notifier:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self._ledger: Ledger | None = None
+        self._router: Router | None = None
         self._store = store
         self._owner = f"notify:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         overrides = account_overrides or {}
@@ -411,6 +417,8 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        resolved: bool = False,
     ) -> Report:
         """Send a notification for ``event`` now and report what happened to every delivery.
 
@@ -426,18 +434,32 @@ class Notifier:
         :param channels: channel names from ``channels:``.
         :param template: the template name (``db_down`` renders ``db_down.sms`` for SMS channels
             and ``db_down.voice`` for flow channels).
-        :param key: an idempotency key: a notification with a key already in the ledger is not
-            sent again (its report is returned).
+        :param key: the alert key (default: the event plus every label, narrowed by the route's
+            ``group_by``): what dedup, ``ack`` and ``resolve`` use. With an ``events:``-only
+            config, or with ``to``/``channels`` given, it is an idempotency key, as before: a
+            notification with a key already in the ledger is not sent again (its report is
+            returned).
+        :param labels: what routes match (strings); templates see them as ``labels``.
+        :param resolved: the condition is over: pending escalation steps are cancelled and a
+            resolved message goes where the route says ``send_resolved: true``.
+
+        Without ``to`` and ``channels`` the notification goes through the routing (``route:``,
+        or the implicit routes of ``events:``): see ``docs/routing.md``.
+
         :raises RecipientError: an unknown recipient or group, or an invalid number.
         :raises NotificationError: an unknown severity or channel, or no channel or recipient.
         :raises TemplateError: a template is missing, fails to render, is too long or does not
             match its DLT pattern. Nothing has been sent when any of these is raised.
         :raises LedgerError: the ledger cannot record it (nothing was sent).
         """
+        if self._routed(to, channels):
+            result = self._route(event, severity, data, labels, template, key, resolved, False)
+            assert isinstance(result, Report)
+            return result
         plan = self.plan(
             event,
             severity=severity,
-            data=data,
+            data=_with_labels(data, labels),
             to=to,
             channels=channels,
             template=template,
@@ -489,6 +511,8 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        resolved: bool = False,
     ) -> Submission:
         """Accept a notification for delivery by a worker (``notifykit worker``) and return at
         once. Same arguments as :meth:`notify`; every caller mistake is raised before anything
@@ -501,10 +525,14 @@ class Notifier:
         """
         if self.dry_run:
             raise NotificationError("a dry run stores nothing: submit() needs a real run")
+        if self._routed(to, channels):
+            result = self._route(event, severity, data, labels, template, key, resolved, True)
+            assert isinstance(result, Submission)
+            return result
         plan = self.plan(
             event,
             severity=severity,
-            data=data,
+            data=_with_labels(data, labels),
             to=to,
             channels=channels,
             template=template,
@@ -522,6 +550,8 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        resolved: bool = False,
     ) -> Report:
         """:meth:`notify` for asyncio code: the blocking work runs in a worker thread, so the event
         loop keeps running while messages are sent."""
@@ -536,6 +566,8 @@ class Notifier:
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
+            resolved=resolved,
         )
 
     def worker(self, **options: Any) -> Worker:
@@ -585,11 +617,17 @@ class Notifier:
             return 400
         now = self.clock()
         changes = []
+        routed = []
+        by_provider = {d.provider_id: d.notification_id for d in deliveries}
         for update in updates:
             change = ledger.apply_status(token, update, "callback", now)
             if change is not None:
                 changes.append(change)
+            notification_id = by_provider.get(update.provider_id)
+            if notification_id is not None:
+                routed.append((notification_id, update, change))
         self._announce(changes)
+        self.router.on_status(routed)
         return 200
 
     def reconcile(self, *, older_than: float | None = None, limit: int = 200) -> list[Delivery]:
@@ -601,6 +639,7 @@ class Notifier:
         after = self.config.worker.reconcile_after if older_than is None else older_than
         candidates = ledger.reconcile_candidates(now, after, limit)
         changes: list[Change] = []
+        routed = []
         for delivery in candidates:
             lookup = getattr(self._channels.get(delivery.channel), "lookup_status", None)
             if lookup is None or delivery.provider_id is None:
@@ -620,8 +659,10 @@ class Notifier:
             change = ledger.apply_status("", update, "reconcile", self.clock(), delivery.id)
             if change is not None:
                 changes.append(change)
+            routed.append((delivery.notification_id, update, change))
         ledger.mark_checked([d.id for d in candidates], now)
         self._announce(changes)
+        self.router.on_status(routed)
         return [c.delivery for c in changes]
 
     def _recover(self, now: float) -> list[Change]:
@@ -634,6 +675,85 @@ class Notifier:
         for change in changes:
             notification = self.ledger.notification(change.delivery.notification_id)
             self._hooks.after_status_change(change.delivery, change.previous, notification)
+
+    # -- alert routing (issue 8; notifykit.routing.service) -----------------------------------
+    # Kept in its own region: the Router does the work, these are the public entry points.
+
+    @property
+    def router(self) -> Router:
+        """The routing engine of this Notifier (built on first use)."""
+        with self._lock:
+            if self._router is None:
+                from notifykit.routing.service import Router
+
+                self._router = Router(self)
+            return self._router
+
+    def _routed(self, to: ToArg, channels: str | Iterable[str] | None) -> bool:
+        """Whether a notify()/submit() goes through routing: when the caller names no
+        recipients or channels (naming them is a direct send, as before)."""
+        return to is None and channels is None and self.config.routing is not None
+
+    def _route(
+        self,
+        event: str,
+        severity: str | None,
+        data: DataArg,
+        labels: Mapping[str, str] | None,
+        template: str | None,
+        key: str | None,
+        resolved: bool,
+        submit: bool,
+        *,
+        repeat_interval: float | None = None,
+    ) -> Report | Submission:
+        from notifykit.routing.alert import Alert
+
+        event_config = self.config.events.get(event)
+        severity = severity or (event_config and event_config.severity) or None
+        severity = severity or self.config.defaults.severity
+        try:
+            alert = Alert(event, severity, labels or {}, data or {}, key=key, resolved=resolved)
+        except ValueError as err:
+            raise NotificationError(str(err)) from None
+        result, _plans = self.router.route(
+            alert, template=template, submit=submit, repeat_interval=repeat_interval
+        )
+        if isinstance(result, Report):
+            delivery_logger.log(
+                logging.INFO if result.ok else logging.WARNING, "%s", result.summary()
+            )
+        return result
+
+    def resolve(self, key: str) -> list[Report]:
+        """Resolve the open alerts whose key is ``key`` (as shown in reports: the text, its
+        short form, or 8+ digits of its digest): pending escalation steps are cancelled and a
+        resolved message goes where the route says ``send_resolved: true``. Returns one report
+        per alert resolved. :raises NotificationError: no open alert or escalation has it."""
+        reports = self.router.resolve(key)
+        return reports
+
+    def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
+        """Acknowledge the active escalations of ``key``: nothing more is sent for them (until
+        the alert fires again after it is resolved). Returns the escalations acknowledged
+        (empty: none was active)."""
+        return self.router.ack(key, by)
+
+    def explain(
+        self,
+        event: str,
+        *,
+        severity: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        at: datetime | None = None,
+        resolved: bool = False,
+    ) -> Explanation:
+        """What routing would do with this alert at ``at`` (default: now), without sending:
+        the routes matched and why, the receivers reached, every delivery with its channel,
+        recipient, sender and priority, and what is muted (``notifykit routes test``)."""
+        return self.router.explain(
+            event, severity=severity, labels=labels, at=at, resolved=resolved
+        )
 
     # -- executing a plan -------------------------------------------------------------------
 
@@ -693,6 +813,13 @@ def _state(value: str | DeliveryState) -> DeliveryState:
             f"unknown delivery state {value!r}{did_you_mean(str(value), states)}; use one of "
             + ", ".join(states)
         ) from None
+
+
+def _with_labels(data: DataArg, labels: Mapping[str, str] | None) -> DataArg:
+    """A direct send's data, with ``labels`` for its template when given."""
+    if not labels:
+        return data
+    return {**(data or {}), "labels": dict(labels)}
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -784,10 +911,21 @@ def notify(
     to: ToArg = None,
     channels: str | Iterable[str] | None = None,
     template: str | None = None,
+    key: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    resolved: bool = False,
 ) -> Report:
     """:meth:`Notifier.notify` on the default Notifier (see :func:`get_notifier`)."""
     return get_notifier().notify(
-        event, severity=severity, data=data, to=to, channels=channels, template=template
+        event,
+        severity=severity,
+        data=data,
+        to=to,
+        channels=channels,
+        template=template,
+        key=key,
+        labels=labels,
+        resolved=resolved,
     )
 
 

@@ -253,6 +253,8 @@ class Report:
     id: str = ""
     key: str | None = None
     created: float = 0.0
+    #: what routing noted (an event no route names, a receiver muted or deduplicated)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -319,6 +321,7 @@ class Report:
             "counts": self.by_state(),
             "messages": dict(self.messages),
             "deliveries": [d.to_dict(detail=detail) for d in self.deliveries],
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 

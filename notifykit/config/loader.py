@@ -20,6 +20,7 @@ the limit was hit.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -59,9 +60,11 @@ from notifykit.config.schema import (
     mapping_items,
 )
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
+from notifykit.routing.config import ROUTING_SECTIONS
 
 if TYPE_CHECKING:
     from notifykit.plugins import Registry
+    from notifykit.routing.config import RoutingConfig
     from notifykit.text.templates import TemplateEngine
 
 __all__ = [
@@ -104,6 +107,8 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    # alert routing (issue 8): receivers, route, inhibit_rules, time_intervals, escalations
+    *ROUTING_SECTIONS,
 )
 
 
@@ -208,6 +213,16 @@ class Config:
     retry: RetrySettings = field(default_factory=RetrySettings)
     #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
+    #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
+    #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
+    routing: RoutingConfig | None = field(default=None, repr=False)
+
+    def unknown_event(self, event: str) -> bool:
+        """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
+        goes to the root receiver, which is usually a misspelling)."""
+        if event in self.events:
+            return False
+        return self.routing is None or not self.routing.names_event(event)
 
     def retry_for(self, channel: str) -> RetrySettings:
         """The retry settings of a channel."""
@@ -485,9 +500,12 @@ class _Loader:
         self._delivery_sections()
         self._check_references()
         groups = self._expand_groups()
+        routing = self._routing()
         engine = self._template_engine()
         if engine is not None:
             self._check_templates(engine)
+            if routing is not None:
+                self._check_routing_templates(engine, routing)
         if ctx.problems:
             ctx.problems.sort(key=lambda p: (p.line is None, p.line or 0))
             raise ConfigError(ctx.scrubbed(ctx.problems))
@@ -514,6 +532,7 @@ class _Loader:
             worker=self.worker,
             retry=self.retry,
             channel_retry=self.channel_retry,
+            routing=routing,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -889,6 +908,72 @@ class _Loader:
                 f"template {name!r} ({engine.locate(name)}) nests too deeply to compile; "
                 "split its expressions up",
             )
+
+    # -- alert routing (issue 8) --------------------------------------------------------------
+    # Kept in its own region: other sections are added to the loader in parallel.
+
+    def _routing(self) -> RoutingConfig | None:
+        """The routing sections (``None`` only when they have problems, recorded in ctx)."""
+        from notifykit.routing.config import RoutingConfig, load_routing
+
+        targets = self.names.get("recipient or group", set())
+        if not any(name in self.nodes for name in ROUTING_SECTIONS):
+            # Back compatibility: each event's channels/to become an implicit route. Its timers
+            # send every alert (repeat_interval 0s, no dedup): an events:-only config keeps
+            # sending what it sent before (OTPs, reports), dedup is opted into with route:.
+            from notifykit.routing.tree import DEFAULT_SETTINGS
+
+            settings = dataclasses.replace(DEFAULT_SETTINGS, repeat_interval=0.0)
+            return RoutingConfig.from_events(self.events, self.defaults, settings=settings)
+        return load_routing(
+            self.nodes,
+            self.ctx,
+            channels=self.names.get("channel", set()),
+            check_target=lambda name: name in targets,
+            target_names=targets,
+        )
+
+    def _check_routing_templates(self, engine: TemplateEngine, routing: RoutingConfig) -> None:
+        """Each receiver's template (or the default one) has the variant each channel it (or its
+        escalation's steps) sends through renders."""
+        compiled: set[str] = set()
+        for receiver in routing.receivers.values():
+            if routing.implicit:
+                continue  # the events: checks above cover these
+            template = receiver.template or self.defaults.template
+            uses: list[tuple[tuple[str, ...], str]] = [(receiver.channels, receiver.path)]
+            policy = routing.escalation_of(receiver)
+            if policy is not None:
+                uses += [
+                    (step.channels, f"escalations.{policy.name}.steps[{i}]")
+                    for i, step in enumerate(policy.steps)
+                ]
+            node = self._routing_node(receiver.path)
+            for channels, path in uses:
+                for channel_name in channels:
+                    channel = self.channels.get(channel_name)
+                    if channel is None:
+                        continue
+                    suffix = self.registry.channel_types[channel.type].template_suffix
+                    if suffix is None:
+                        continue
+                    name = f"{template}.{suffix}"
+                    if engine.exists(name):
+                        self._compile(engine, name, node, path, compiled)
+                        continue
+                    self.ctx.problem(
+                        node,
+                        path,
+                        f"template {template!r} (of receiver {receiver.name!r}) has no "
+                        f"{suffix!r} variant ({name}.j2), which channel {channel_name!r} "
+                        f"({channel.type}) renders",
+                    )
+
+    def _routing_node(self, path: str) -> yaml.Node | None:
+        node: yaml.Node | None = self.nodes.get(path.split(".", 1)[0])
+        for part in path.split(".")[1:]:
+            node = _find_key(node, part) if node is not None else None
+        return node
 
 
 def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:

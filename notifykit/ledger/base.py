@@ -34,6 +34,14 @@ from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
+from notifykit.ledger.routing import (
+    EscalationRecord,
+    GroupOutcome,
+    Handle,
+    PlanStep,
+    RoutingStore,
+    StepRecord,
+)
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import (
     Attempt,
@@ -44,6 +52,8 @@ from notifykit.report import (
     StatusEvent,
     Submission,
 )
+from notifykit.routing.alert import Alert, AlertKey
+from notifykit.routing.tree import RouteSettings
 
 __all__ = [
     "Change",
@@ -124,6 +134,61 @@ class Ledger(Protocol):
     def counts(self) -> dict[str, int]: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
+    # -- routing state (schema version 2; notifykit.ledger.routing) --
+    def record_alert(self, alert: Alert, now: float) -> AlertKey: ...
+    def open_alerts(self, since: float) -> list[Alert]: ...
+    def find_alerts(self, given: str) -> list[Alert]: ...
+    def group_arrival(
+        self,
+        receiver: str,
+        key: AlertKey,
+        member: Alert,
+        settings: RouteSettings,
+        now: float,
+        handle: Handle,
+        *,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+    ) -> GroupOutcome: ...
+    def flush_groups(
+        self,
+        now: float,
+        handle: Handle,
+        *,
+        limit: int = 50,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+    ) -> list[GroupOutcome]: ...
+    def fire_due_steps(
+        self,
+        now: float,
+        plan_step: PlanStep,
+        *,
+        escalation_id: str | None = None,
+        limit: int = 50,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+    ) -> list[Submission]: ...
+    def next_routing_due(self) -> float | None: ...
+    def ack(self, given: str, by: str | None, now: float) -> list[EscalationRecord]: ...
+    def ack_escalation(
+        self,
+        *,
+        ack_id: str | None = None,
+        notification_id: str | None = None,
+        by: str | None,
+        now: float,
+    ) -> list[EscalationRecord]: ...
+    def resolve_escalations(
+        self, receiver: str, key: AlertKey, now: float
+    ) -> list[EscalationRecord]: ...
+    def escalation_of(self, notification_id: str) -> tuple[EscalationRecord, StepRecord] | None: ...
+    def advance_escalation(self, escalation_id: str, now: float) -> bool: ...
+    def escalations(self, state: str | None = None, limit: int = 100) -> list[EscalationRecord]: ...
+    def escalation_steps(self, escalation_id: str) -> list[StepRecord]: ...
+    def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]: ...
+    def finish_idempotency(self, key: str, result: str | None) -> None: ...
+    def routing_secret(self, name: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -156,7 +221,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-class SqlLedger:
+class SqlLedger(RoutingStore):
     """The ledger over DB-API connections a backend supplies. Thread-safe as long as
     :meth:`_connection` is; every write is one short transaction."""
 
@@ -255,79 +320,93 @@ class SqlLedger:
     ) -> Submission:
         """Store a planned notification and its deliveries in one transaction; with
         ``lease_owner``, its deliveries start leased to it (``notify()`` sends them itself)."""
-        n = plan.notification
         with self._tx("storing a notification") as cur:
-            if n.key is not None:
-                row = self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
-                found = row.fetchone()
-                if found is not None:
-                    ids = self._exec(
-                        cur,
-                        "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
-                        (found[0],),
-                    ).fetchall()
-                    return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
-            body = {**n.to_dict(), "messages": dict(plan.messages)}
-            # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
-            # runs both transactions at once); the loser waits for it and stores nothing.
-            inserted = self._exec(
-                cur,
-                "INSERT INTO notifications (id, key, event, severity, created, body) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
-            )
-            if inserted.rowcount == 0:
-                found = self._exec(
-                    cur, "SELECT id FROM notifications WHERE key = ?", (n.key,)
-                ).fetchone()
-                if found is None:  # pragma: no cover - the conflict was on the key
-                    raise LedgerError(f"ledger {self.location}: storing a notification failed")
+            return self._add(cur, plan, lease_owner, lease_until)
+
+    def _add(
+        self,
+        cur: Any,
+        plan: Plan,
+        lease_owner: str | None,
+        lease_until: float | None,
+        alert_key: str | None = None,
+    ) -> Submission:
+        """:meth:`add` inside the caller's transaction (routing stores a notification in the
+        transaction that records why it was sent); ``alert_key`` is shown as the report's key."""
+        n = plan.notification
+        if n.key is not None:
+            row = self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
+            found = row.fetchone()
+            if found is not None:
                 ids = self._exec(
                     cur,
                     "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
                     (found[0],),
                 ).fetchall()
                 return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
-            rows = [
-                (
-                    j.id,
-                    j.notification_id,
-                    j.seq,
-                    j.channel,
-                    j.channel_type,
-                    j.recipient,
-                    j.recipient_name,
-                    j.address,
-                    j.address_kind,
-                    j.text,
-                    j.template,
-                    _dumps(dict(j.options)),
-                    _dumps(dict(j.info)),
-                    j.batch,
-                    j.callback_token,
-                    DeliveryState.PENDING.value,
-                    j.due,
-                    j.due,
-                    j.skip_reason,
-                    n.created,
-                    lease_owner,
-                    lease_until,
-                )
-                for j in plan.jobs
-            ]
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
-                    "recipient, recipient_name, address, address_kind, text, template, options, "
-                    "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
-                    "lease_owner, lease_expires) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                rows,
+        body = {**n.to_dict(), "messages": dict(plan.messages)}
+        if alert_key is not None:
+            body["alert_key"] = alert_key
+        # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
+        # runs both transactions at once); the loser waits for it and stores nothing.
+        inserted = self._exec(
+            cur,
+            "INSERT INTO notifications (id, key, event, severity, created, body) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
+        )
+        if inserted.rowcount == 0:
+            found = self._exec(
+                cur, "SELECT id FROM notifications WHERE key = ?", (n.key,)
+            ).fetchone()
+            if found is None:  # pragma: no cover - the conflict was on the key
+                raise LedgerError(f"ledger {self.location}: storing a notification failed")
+            ids = self._exec(
+                cur,
+                "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
+                (found[0],),
+            ).fetchall()
+            return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
+        rows = [
+            (
+                j.id,
+                j.notification_id,
+                j.seq,
+                j.channel,
+                j.channel_type,
+                j.recipient,
+                j.recipient_name,
+                j.address,
+                j.address_kind,
+                j.text,
+                j.template,
+                _dumps(dict(j.options)),
+                _dumps(dict(j.info)),
+                j.batch,
+                j.callback_token,
+                DeliveryState.PENDING.value,
+                j.due,
+                j.due,
+                j.skip_reason,
+                n.created,
+                lease_owner,
+                lease_until,
             )
-            if lease_owner is None and plan.jobs:
-                self._signal_work(cur)
-        return Submission(n.id, tuple(j.id for j in plan.jobs), False, n.key)
+            for j in plan.jobs
+        ]
+        cur.executemany(
+            self._sql(
+                "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
+                "recipient, recipient_name, address, address_kind, text, template, options, "
+                "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
+                "lease_owner, lease_expires) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            rows,
+        )
+        if lease_owner is None and plan.jobs:
+            self._signal_work(cur)
+        return Submission(n.id, tuple(j.id for j in plan.jobs), False, alert_key or n.key)
 
     # -- working --------------------------------------------------------------------------------
 
@@ -822,7 +901,8 @@ class SqlLedger:
                 deliveries=tuple(per[b["id"]]),
                 messages=b.get("messages") or {},
                 id=b["id"],
-                key=b.get("key"),
+                # a routed notification shows its alert key (what ack/resolve take)
+                key=b.get("alert_key") or b.get("key"),
                 created=b["created"],
             )
             for b in bodies

@@ -89,8 +89,87 @@ CREATE TABLE workers (
 )
 """
 
+#: Version 2: alert routing state (issue 8), so dedup, grouping and escalation survive restarts.
+#: ``alerts``: every alert seen, by the digest of its full key (inhibition, ``resolve KEY``);
+#: ``notification_log``: per (receiver, group key) what was last sent and when a waiting group is
+#: due (Alertmanager's nflog); ``group_members``: the alerts of a group; ``escalations`` and
+#: ``escalation_steps``: each step a row, made ``sent`` in the transaction that stores its
+#: notification (so a restart loses none and repeats none); ``idempotency``: webhook retries;
+#: ``routing_secrets``: the HMAC key of ack links.
+_V2 = """
+CREATE TABLE alerts (
+    key_hash TEXT PRIMARY KEY,
+    key_text TEXT NOT NULL,
+    event TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    body TEXT NOT NULL,
+    first_seen DOUBLE PRECISION NOT NULL,
+    last_seen DOUBLE PRECISION NOT NULL,
+    resolved_at DOUBLE PRECISION
+);
+CREATE INDEX alerts_open ON alerts (resolved_at, last_seen);
+CREATE TABLE notification_log (
+    receiver TEXT NOT NULL,
+    group_hash TEXT NOT NULL,
+    group_text TEXT NOT NULL,
+    first_seen DOUBLE PRECISION NOT NULL,
+    last_sent DOUBLE PRECISION,
+    digest TEXT,
+    flush_due DOUBLE PRECISION,
+    settings TEXT NOT NULL,
+    last_notification TEXT,
+    PRIMARY KEY (receiver, group_hash)
+);
+CREATE INDEX notification_log_flush ON notification_log (flush_due);
+CREATE TABLE group_members (
+    receiver TEXT NOT NULL,
+    group_hash TEXT NOT NULL,
+    alert_hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    resolved INTEGER NOT NULL,
+    joined_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (receiver, group_hash, alert_hash)
+);
+CREATE TABLE escalations (
+    id TEXT PRIMARY KEY,
+    receiver TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    group_hash TEXT NOT NULL,
+    group_text TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ack_id TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    acked_at DOUBLE PRECISION,
+    acked_by TEXT,
+    resolved_at DOUBLE PRECISION
+);
+CREATE INDEX escalations_group ON escalations (receiver, group_hash, state);
+CREATE TABLE escalation_steps (
+    escalation_id TEXT NOT NULL REFERENCES escalations (id),
+    loop_no INTEGER NOT NULL,
+    step_no INTEGER NOT NULL,
+    due_at DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL,
+    notification_id TEXT,
+    PRIMARY KEY (escalation_id, loop_no, step_no)
+);
+CREATE INDEX escalation_steps_due ON escalation_steps (state, due_at);
+CREATE INDEX escalation_steps_notification ON escalation_steps (notification_id);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    received_at DOUBLE PRECISION NOT NULL,
+    result TEXT
+);
+CREATE TABLE routing_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

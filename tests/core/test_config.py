@@ -341,15 +341,13 @@ def test_nothing_is_sent_from_an_invalid_config(tmp_path, exotel_simulator):
 def test_mapping_configs_have_no_line_numbers(registry):
     with pytest.raises(ConfigError) as info:
         load_config({"chanels": {}}, registry=registry)
-    assert info.value.problems == [
-        ConfigProblem(
-            "<config>",
-            None,
-            "chanels",
-            "unknown section 'chanels' (did you mean 'channels'?); allowed: version, defaults, "
-            "accounts, channels, recipients, groups, templates, events, store, server, worker, retry",
-        )
-    ]
+    [problem] = info.value.problems
+    assert (problem.file, problem.line, problem.path) == ("<config>", None, "chanels")
+    # The list of sections grows (routing, limiter...): check its head, not all of it.
+    assert problem.message.startswith(
+        "unknown section 'chanels' (did you mean 'channels'?); allowed: version, defaults, "
+        "accounts, channels, recipients, groups, templates, events, store, server, worker, retry"
+    )
     assert str(info.value.problems[0]).startswith("<config>: chanels: unknown section")
 
 
