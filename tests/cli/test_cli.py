@@ -13,11 +13,10 @@ import threading
 import time
 
 import pytest
-
-from notifykit.config.loader import _SECTIONS
 import requests
 import yaml
 
+from notifykit.config.loader import _SECTIONS
 from tests.cli.support import EXAMPLE, TOKEN, run, sms_posts
 
 # -- notify -----------------------------------------------------------------------------------

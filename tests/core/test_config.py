@@ -9,7 +9,7 @@ import pytest
 
 from notifykit import Notifier
 from notifykit.config.loader import find_config, load_config
-from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
+from notifykit.errors import ConfigError, ConfigNotFoundError
 from notifykit.plugins import Registry, get_plugin_manager
 
 from .conftest import write_templates
