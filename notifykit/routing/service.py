@@ -101,7 +101,7 @@ class Router:
                 f"the root receiver {routing.tree.root.receiver or 'defaults'!r} (a misspelling?)"
             )
             notes.append(note)
-            logger.warning("%s", note)
+            logger.info("%s", note)
         matches = routing.route(alert)
         stateful = not kit.dry_run and not routing.implicit
         if stateful:
@@ -299,6 +299,9 @@ class Router:
         return dataclasses.replace(result, jobs=jobs)
 
     def _step_planner(self, made: list[Plan]) -> Any:
+        if self.kit.config.server.public_url:
+            self._sign("")  # read the ack secret now: steps are planned inside a transaction
+
         def plan_step(record: EscalationRecord, step: StepRecord) -> Plan | None:
             policy = self.routing.escalations.get(record.policy)
             receiver = self.routing.receivers.get(record.receiver)

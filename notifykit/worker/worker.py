@@ -148,6 +148,7 @@ class Worker:
                 if now - last_reconcile >= self.reconcile_every:
                     last_reconcile = now
                     result.reconciled += len(self.kit.reconcile())
+                self._routing_tick(now)
                 claimed: list[DeliveryJob] = []
                 room = len(self._inflight) < self.threads
                 if room:
@@ -179,6 +180,9 @@ class Worker:
             wait(waiting, timeout=self.poll, return_when=FIRST_COMPLETED)
         elif block and not drain:
             next_due = self.kit.ledger.next_due()
+            routing_due = self._routing_due()
+            if routing_due is not None:
+                next_due = routing_due if next_due is None else min(next_due, routing_due)
             timeout = self.poll
             if next_due is not None:
                 timeout = max(0.0, min(self.poll, next_due - self.clock()))
@@ -199,9 +203,29 @@ class Worker:
             if left <= 0 or self.kit.ledger.wait_for_work(min(left, STOP_CHECK)):
                 return
 
+    def _routing_tick(self, now: float) -> None:
+        """Escalation steps and waiting alert groups that are due become deliveries (stored in
+        the ledger, then claimed like any other, by this worker or another)."""
+        try:
+            self.kit.router.tick(now)
+        except Exception:
+            # A broken store or step must not stop deliveries; the step stays pending and is
+            # tried again next loop.
+            logger.exception("worker %s: planning due escalation steps failed", self.name)
+
+    def _routing_due(self) -> float | None:
+        try:
+            return self.kit.router.next_due()
+        except Exception:
+            logger.exception("worker %s: reading the next escalation time failed", self.name)
+            return None
+
     def _record(self, future: Future[list[Change]], result: WorkerResult) -> None:
         try:
-            result.add(future.result())
+            changes = future.result()
+            result.add(changes)
+            # A step whose delivery failed at once escalates to the next step now.
+            self.kit.router.on_changes(changes)
         except Exception:
             # The ledger could not record an outcome (a full disk...): the deliveries stay
             # 'sending' and become 'unknown' when their lease expires; nothing is resent.
