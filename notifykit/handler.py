@@ -29,6 +29,10 @@ __all__ = ["NotifyHandler", "severity_for_level"]
 
 _guard = threading.local()
 
+#: how long the same error (logger and call site) is not sent again, unless the config's
+#: ``route:`` says otherwise: a crash loop pages once
+DEFAULT_REPEAT_INTERVAL = 4 * 3600.0
+
 
 def severity_for_level(level: int) -> str:
     """The notification severity for a logging level: DEBUG and INFO give ``info``, WARNING gives
@@ -55,6 +59,13 @@ class NotifyHandler(logging.Handler):
     :param on_report: called with each :class:`~notifykit.Report`, e.g. to count failures. A
         report that is not ``ok`` is otherwise reported through ``handleError`` as a warning
         line on stderr (never an exception).
+    :param labels: extra alert labels (routes match them; see :meth:`record_labels`).
+    :param repeat_interval: seconds before the same error (same logger and call site) is sent
+        again, when the config has no ``route:`` or ``to``/``channels`` are given here
+        (default 4h; ``0`` sends every record). With ``route:``, the route's own dedup applies.
+
+    Records go through the alert routing, so a crash loop logging the same error 30 times a
+    second pages once.
 
     The template data holds ``message`` (the formatted message), ``logger``, ``level``,
     ``levelname``, ``pathname``, ``lineno``, ``funcName``, ``exc_text`` (the traceback, or
@@ -72,6 +83,8 @@ class NotifyHandler(logging.Handler):
         template: str | None = None,
         data: Mapping[str, Any] | None = None,
         on_report: Callable[[Report], None] | None = None,
+        labels: Mapping[str, str] | None = None,
+        repeat_interval: float = DEFAULT_REPEAT_INTERVAL,
     ) -> None:
         super().__init__(level)
         self.notifier = notifier
@@ -83,6 +96,8 @@ class NotifyHandler(logging.Handler):
         self.template = template
         self.extra_data = dict(data or {})
         self.on_report = on_report
+        self.labels = dict(labels or {})
+        self.repeat_interval = repeat_interval
         self.last_report: Report | None = None
 
     def _notifier(self) -> Notifier:
@@ -119,6 +134,48 @@ class NotifyHandler(logging.Handler):
         except (KeyError, ValueError, IndexError):
             return self.event
 
+    def record_labels(self, record: logging.LogRecord) -> dict[str, str]:
+        """The alert labels of a record: ``logger`` and ``location`` (``path:line`` of the
+        logging call) plus the handler's ``labels``. The same call site failing again is the
+        same alert, whatever its message says (a crash loop's messages differ in ids)."""
+        return {
+            **self.labels,
+            "logger": record.name,
+            "location": f"{record.pathname}:{record.lineno}",
+        }
+
+    def _send(self, notifier: Notifier, record: logging.LogRecord) -> Report:
+        """Through the routing, so the same error repeated is sent once per repeat interval."""
+        from notifykit.report import Report
+        from notifykit.routing.escalation import Receiver
+
+        direct = None
+        if notifier.config.routing is None or self.to is not None or self.channels is not None:
+            # Recipients named here: a receiver of the handler's own (dedup kept).
+            defaults = notifier.config.defaults
+            to = (self.to,) if isinstance(self.to, str) else self.to
+            channels = (self.channels,) if isinstance(self.channels, str) else self.channels
+            direct = Receiver(
+                "NotifyHandler",
+                tuple(channels if channels is not None else defaults.channels),
+                tuple(to if to is not None else defaults.to),
+                template=self.template,
+            )
+        result = notifier._route(
+            self.event_for(record),
+            severity_for_level(record.levelno),
+            self.record_data(record),
+            self.record_labels(record),
+            self.template,
+            None,
+            False,
+            False,
+            repeat_interval=self.repeat_interval,
+            direct=direct,
+        )
+        assert isinstance(result, Report)
+        return result
+
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_guard, "active", False):
             return  # logged by notifykit (or a hook) while this thread is notifying: no loops
@@ -130,14 +187,7 @@ class NotifyHandler(logging.Handler):
             notifier = self._notifier()
             if package in notifier.registry.packages:
                 return  # nor do its plugins' (the Exotel client's retries...)
-            report = notifier.notify(
-                self.event_for(record),
-                severity=severity_for_level(record.levelno),
-                data=self.record_data(record),
-                to=self.to,
-                channels=self.channels,
-                template=self.template,
-            )
+            report = self._send(notifier, record)
             self.last_report = report
             if self.on_report is not None:
                 self.on_report(report)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from notifykit.ledger.base import Change, Ledger
     from notifykit.ledger.routing import EscalationRecord
+    from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
     from notifykit.routing.service import Router
     from notifykit.worker.worker import Worker
@@ -706,6 +707,7 @@ class Notifier:
         submit: bool,
         *,
         repeat_interval: float | None = None,
+        direct: Receiver | None = None,
     ) -> Report | Submission:
         from notifykit.routing.alert import Alert
 
@@ -717,7 +719,11 @@ class Notifier:
         except ValueError as err:
             raise NotificationError(str(err)) from None
         result, _plans = self.router.route(
-            alert, template=template, submit=submit, repeat_interval=repeat_interval
+            alert,
+            template=template,
+            submit=submit,
+            repeat_interval=repeat_interval,
+            direct=direct,
         )
         if isinstance(result, Report):
             delivery_logger.log(
@@ -754,6 +760,16 @@ class Notifier:
         return self.router.explain(
             event, severity=severity, labels=labels, at=at, resolved=resolved
         )
+
+    def alertmanager(self, body: bytes | str) -> dict[str, Any]:
+        """Route each alert of a Prometheus Alertmanager webhook body (``POST /alertmanager``),
+        each fingerprint + startsAt once. :raises AlertmanagerPayloadError: not a version 4
+        payload."""
+        return self.router.alertmanager(body)
+
+    def ack_url(self, ack_id: str) -> str | None:
+        """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
+        return self.router.ack_url(ack_id)
 
     # -- executing a plan -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from notifykit.cli.main import (
     _state,
     _with_data,
     cli,
+    parse_labels,
 )
 from notifykit.report import DeliveryState
 
@@ -45,6 +46,8 @@ __all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
 @click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
 @click.option("--template", metavar="T", help="Template name (default: the event's).")
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
+@click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
+              help="Alert label (what routes match); repeatable.")  # fmt: skip
 def submit(
     event: str,
     severity: str | None,
@@ -54,6 +57,7 @@ def submit(
     channels: tuple[str, ...],
     template: str | None,
     key: str | None,
+    labels: tuple[str, ...],
 ) -> int:
     """Accept a notification into the ledger for `notifykit worker` to deliver; print its id.
 
@@ -72,6 +76,7 @@ def submit(
             channels=_split(channels),
             template=template,
             key=key,
+            labels=parse_labels(labels),
         )
     )
     state = _state()

@@ -408,6 +408,8 @@ def _finish(report: Report) -> int:
                 + "sent to a throwaway local provider simulator; nothing left this machine"
             )
         _print_report(report, show_messages=True)
+        for note in getattr(report, "notes", ()):
+            click.echo(click.style("note: ", fg="yellow") + note)
     return exit_code(report)
 
 
@@ -474,6 +476,17 @@ _data_options = [
 ]  # fmt: skip
 
 
+def parse_labels(items: Sequence[str], param_hint: str = "--label") -> dict[str, str]:
+    """``--label k=v`` options as a mapping (the last of a repeated name wins)."""
+    labels: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint=param_hint)
+        labels[name.strip()] = value
+    return labels
+
+
 def _with_data(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_data_options):
         f = option(f)
@@ -490,6 +503,10 @@ _SEVERITY = click.Choice(["info", "warning", "error", "critical"])
 @click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.")
 @click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
 @click.option("--template", metavar="T", help="Template name (default: the event's).")
+@click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
+              help="Alert label (what routes match); repeatable.")  # fmt: skip
+@click.option("--key", metavar="K", help="The alert key (default: the event and its labels).")
+@click.option("--resolved", is_flag=True, help="The alert is over: stop its escalation.")
 def notify(
     event: str,
     severity: str | None,
@@ -498,6 +515,9 @@ def notify(
     to: tuple[str, ...],
     channels: tuple[str, ...],
     template: str | None,
+    labels: tuple[str, ...],
+    key: str | None,
+    resolved: bool,
 ) -> int:
     """Send a notification for EVENT, like notify() in Python."""
     payload = _parse_data(data, data_json)
@@ -511,6 +531,9 @@ def notify(
             to=_split(to),
             channels=_split(channels),
             template=template,
+            labels=parse_labels(labels),
+            key=key,
+            resolved=resolved,
         )
     )
     return _finish(report)
@@ -589,7 +612,16 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", required=False, metavar="[FILE]")
 @click.option("--strict", is_flag=True, help="Warnings (an inline secret...) fail the check too.")
-def config_check(file: str | None, strict: bool) -> int:
+@click.option(
+    "--strict-events",
+    is_flag=True,
+    help="Events no route or events: entry names are problems (see --event).",
+)
+@click.option("--event", "events", multiple=True, metavar="E",
+              help="An event the application sends, for --strict-events; repeatable.")  # fmt: skip
+def config_check(
+    file: str | None, strict: bool, strict_events: bool, events: tuple[str, ...]
+) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message, and every warning (a secret written in the file instead of
     ${ENV}...) as "warning: file:line: key.path: message". Exit 0 when valid (warnings allowed,
@@ -638,6 +670,25 @@ def config_check(file: str | None, strict: bool) -> int:
     }
     # Config.warnings: problems that do not stop a config from working (a secret written inline).
     warnings: Sequence[ConfigProblem] = tuple(getattr(cfg, "warnings", ()) or ())
+    if strict_events:
+        from notifykit.cli.routing import event_problems
+
+        unknown = event_problems(cfg, _split(events) or ())
+        if unknown:
+            if state.json:
+                state.output(
+                    {
+                        "ok": False,
+                        "file": str(path),
+                        "problems": [_problem_dict(p) for p in unknown],
+                    }
+                )
+            else:
+                for problem in unknown:
+                    click.echo(str(problem))
+                n = len(unknown)
+                _error(f"{path}: {n} unknown event{'s' if n != 1 else ''} (--strict-events)")
+            return EXIT_USAGE
     failed = strict and bool(warnings)
     if state.json:
         state.output(
@@ -1018,6 +1069,8 @@ def _add_global_options(group: click.Group) -> None:
 # The delivery commands (submit, worker, serve, history...) register on `cli` when imported; they
 # must be registered before the global options are added to every command.
 from notifykit.cli import delivery  # noqa: E402, F401
+
+from notifykit.cli import routing  # noqa: E402, F401  # isort: skip
 
 _add_global_options(cli)
 

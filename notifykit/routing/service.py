@@ -44,7 +44,7 @@ from notifykit.report import DeliveryState, Report, Submission
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.escalation import Receiver, plan
 from notifykit.routing.explain import Explanation, explain
-from notifykit.routing.tree import RouteSettings
+from notifykit.routing.tree import RouteMatch, RouteSettings
 
 if TYPE_CHECKING:
     from notifykit.channels.base import StatusUpdate
@@ -86,10 +86,12 @@ class Router:
         template: str | None = None,
         submit: bool = False,
         repeat_interval: float | None = None,
+        direct: Receiver | None = None,
     ) -> tuple[Report | Submission, list[Plan]]:
         """Route ``alert``: store what is to be sent (and, for ``notify()``, return the plans it
-        must now dispatch itself). ``repeat_interval`` applies to implicit routes only (the
-        NotifyHandler's dedup on an ``events:``-only config)."""
+        must now dispatch itself). ``repeat_interval`` applies to implicit routes and ``direct``
+        only (the NotifyHandler's dedup on an ``events:``-only config, or with its own ``to``).
+        """
         kit = self.kit
         routing = self.routing
         now = kit.clock()
@@ -102,7 +104,15 @@ class Router:
             )
             notes.append(note)
             logger.info("%s", note)
-        matches = routing.route(alert)
+        receivers: Mapping[str, Receiver] = routing.receivers
+        if direct is not None:
+            # A sender that names its recipients (NotifyHandler(to=...)) skips the tree but
+            # keeps dedup: one receiver of its own, keyed by the alert.
+            receivers = {**receivers, direct.name: direct}
+            settings = RouteSettings(receiver=direct.name, repeat_interval=repeat_interval or 0.0)
+            matches = [RouteMatch(direct.name, settings, (), alert.key_for())]
+        else:
+            matches = routing.route(alert)
         stateful = not kit.dry_run and not routing.implicit
         if stateful:
             kit.ledger.record_alert(alert, now)
@@ -124,9 +134,9 @@ class Router:
                 notes.append(f"muted: {match.receiver}: {reason}")
                 continue
             reached.append(match.receiver)
-            receiver = routing.receivers[match.receiver]
+            receiver = receivers[match.receiver]
             settings = match.settings
-            if repeat_interval is not None and routing.implicit:
+            if repeat_interval is not None and routing.implicit and direct is None:
                 settings = dataclasses.replace(settings, repeat_interval=repeat_interval)
             policy = routing.escalation_of(receiver)
             if policy is None and settings.group_wait == 0 and settings.repeat_interval == 0:
@@ -469,14 +479,18 @@ class Router:
         digest = hmac.new(self._secret, ack_id.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:ACK_SIGNATURE_CHARS]
 
-    def ack_token(self, token: str, by: str | None = None) -> list[EscalationRecord] | None:
+    def ack_token(
+        self, token: str, by: str | None = None, *, check_only: bool = False
+    ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token; ``None`` when the token is not genuine
-        (the signature is checked before the ledger is asked)."""
+        (the signature is checked before the ledger is asked). ``check_only``: only check."""
         if len(token) <= ACK_SIGNATURE_CHARS:
             return None
         ack_id, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
         if not hmac.compare_digest(self._sign(ack_id), signature):
             return None
+        if check_only:
+            return []
         return self.kit.ledger.ack_escalation(ack_id=ack_id, by=by, now=self.kit.clock())
 
     def resolve(self, key: str) -> list[Report]:
@@ -533,6 +547,39 @@ class Router:
                 for c in failed
             ]
         )
+
+    # -- input from monitoring ------------------------------------------------------------------
+
+    def alertmanager(self, body: bytes | str) -> dict[str, Any]:
+        """Route every alert of an Alertmanager webhook body (version 4), each once: its
+        fingerprint + startsAt is claimed in the ledger first, so a retried webhook (or the same
+        body posted twice) sends nothing again. Returns a JSON-ready summary.
+
+        :raises AlertmanagerPayloadError: the body is not a valid payload (nothing was routed).
+        """
+        import json
+
+        from notifykit.routing.alertmanager import parse_webhook
+
+        payload = parse_webhook(body)
+        ledger = self.kit.ledger
+        results: list[dict[str, Any]] = []
+        for alert in payload.alerts:
+            idempotency = alert.idempotency_key or ""
+            claimed, earlier = ledger.claim_idempotency(idempotency, self.kit.clock())
+            if not claimed:
+                results.append({"event": alert.event, "duplicate": True, "result": earlier})
+                continue
+            try:
+                report, _ = self.route(alert, submit=False)
+            except BaseException:
+                ledger.finish_idempotency(idempotency, None)  # let Alertmanager's retry in
+                raise
+            assert isinstance(report, Report)
+            summary = {"id": report.id, "key": report.key, "counts": report.by_state()}
+            ledger.finish_idempotency(idempotency, json.dumps(summary))
+            results.append({"event": alert.event, "duplicate": False, **summary})
+        return {"ok": True, "status": payload.status, "alerts": results}
 
     # -- explaining -----------------------------------------------------------------------------
 

@@ -8,6 +8,11 @@ Routes (under whatever prefix the app is mounted at):
   ``404``, a body that is not a status callback ``400``, a body over 1 MiB ``413``. Rejections are
   logged on ``notifykit.status`` without the token.
 - ``GET /healthz``: ``200`` with the ledger's delivery counts, for load balancers.
+- ``POST /alertmanager``: a Prometheus Alertmanager webhook (version 4); each alert is routed
+  once (``Authorization: Bearer <server.webhook_token>`` required when that is set: ``401``
+  otherwise; ``400`` for a body that is not a payload).
+- ``GET /ack/<token>``: a one-button page to acknowledge an escalation from a phone (the
+  ``{{ ack_url }}`` of a step's SMS); ``POST /ack/<token>`` acknowledges it.
 
 Mount it in an existing app (``app.wsgi_app = DispatcherMiddleware(app.wsgi_app,
 {"/notifykit": create_app()})`` in Flask), run it under any WSGI server (``gunicorn
@@ -17,6 +22,7 @@ threaded server.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -36,13 +42,16 @@ logger = logging.getLogger("notifykit.status")
 #: the largest callback body read (Exotel's are well under a kilobyte)
 MAX_BODY = 1 << 20
 _STATUS_PATH = re.compile(r"/status/([A-Za-z0-9_-]{16,128})/?")
+_ACK_PATH = re.compile(r"/ack/([A-Za-z0-9_-]{17,128})/?")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     411: "Length Required",
     413: "Payload Too Large",
+    422: "Unprocessable Content",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -66,6 +75,11 @@ class StatusApp:
                 return _answer(
                     start_response, 200, {"ok": True, "deliveries": self.notifier.ledger.counts()}
                 )
+            if path.rstrip("/") == "/alertmanager":
+                return self._alertmanager(environ, start_response, method)
+            ack = _ACK_PATH.fullmatch(path)
+            if ack is not None:
+                return self._ack(environ, start_response, method, ack.group(1))
             match = _STATUS_PATH.fullmatch(path)
             if match is None:
                 return _answer(start_response, 404, {"error": "not found"})
@@ -89,6 +103,101 @@ class StatusApp:
             logger.exception("status callback failed (500)")
             return _answer(start_response, 500, {"error": "internal error"})
 
+    # -- alert routing (issue 8) --------------------------------------------------------------
+
+    def _alertmanager(
+        self, environ: dict[str, Any], start_response: StartResponse, method: str
+    ) -> Iterable[bytes]:
+        """``POST /alertmanager``: Alertmanager's webhook (version 4), each alert routed once."""
+        if method != "POST":
+            return _answer(start_response, 405, {"error": "Alertmanager webhooks are POSTed"})
+        expected = self.notifier.config.server.webhook_token
+        if expected:
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), expected.encode()
+            ):
+                logger.warning("alertmanager webhook rejected (401): missing or wrong token")
+                return _answer(
+                    start_response,
+                    401,
+                    {"error": "send Authorization: Bearer <server.webhook_token>"},
+                    [("WWW-Authenticate", "Bearer")],
+                )
+        body, problem = _read_body(environ)
+        if problem is not None:
+            return _answer(start_response, problem[0], {"error": problem[1]})
+        from notifykit.errors import NotifykitError
+        from notifykit.routing.alertmanager import AlertmanagerPayloadError
+
+        try:
+            result = self.notifier.alertmanager(body)
+        except AlertmanagerPayloadError as err:
+            logger.warning("alertmanager webhook rejected (400): %s", err)
+            return _answer(start_response, 400, {"error": str(err)})
+        except NotifykitError as err:
+            from notifykit.ledger.base import LedgerError
+
+            if isinstance(err, LedgerError):
+                raise
+            # A config mistake (a template that fails for these labels): Alertmanager should
+            # not retry forever, and the operator must see it.
+            logger.error("alertmanager webhook not routed (422): %s", err)
+            return _answer(start_response, 422, {"error": str(err)})
+        return _answer(start_response, 200, result)
+
+    def _ack(
+        self, environ: dict[str, Any], start_response: StartResponse, method: str, token: str
+    ) -> Iterable[bytes]:
+        """``GET /ack/<token>``: a one-button page (a link previewer fetching the URL must not
+        acknowledge); ``POST``: acknowledge the escalation the signed token names."""
+        if method in ("GET", "HEAD"):
+            if self.notifier.router.ack_token(token, check_only=True) is None:
+                return _page(start_response, 404, "Unknown or expired link.")
+            return _page(
+                start_response,
+                200,
+                "Acknowledge this alert? Nobody else will be paged for it.",
+                button=True,
+            )
+        if method != "POST":
+            return _answer(start_response, 405, {"error": "use GET or POST"})
+        acked = self.notifier.router.ack_token(token, by="ack link")
+        wants_json = "json" in environ.get("HTTP_ACCEPT", "")
+        if acked is None:
+            if wants_json:
+                return _answer(start_response, 404, {"error": "unknown ack token"})
+            return _page(start_response, 404, "Unknown or expired link.")
+        if wants_json:
+            return _answer(start_response, 200, {"ok": True, "acked": [a.key for a in acked]})
+        text = "Acknowledged. Thank you." if acked else "Already acknowledged or resolved."
+        return _page(start_response, 200, text)
+
+
+def _page(
+    start_response: StartResponse, code: int, text: str, *, button: bool = False
+) -> list[bytes]:
+    """A tiny HTML page for a phone's browser."""
+    import html
+
+    form = (
+        '<form method="post"><button style="font-size:1.5em;padding:.5em 1em">'
+        "Acknowledge</button></form>"
+        if button
+        else ""
+    )
+    body = (
+        '<!doctype html><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>notifykit</title><body style="font-family:sans-serif;margin:2em">'
+        f"<p>{html.escape(text)}</p>{form}</body>"
+    ).encode()
+    start_response(
+        f"{code} {_REASONS.get(code, 'Error')}",
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
 
 def _read_body(environ: dict[str, Any]) -> tuple[bytes, tuple[int, str] | None]:
     length_text = environ.get("CONTENT_LENGTH") or ""
@@ -111,11 +220,20 @@ def _read_body(environ: dict[str, Any]) -> tuple[bytes, tuple[int, str] | None]:
     return b"", None
 
 
-def _answer(start_response: StartResponse, code: int, payload: dict[str, Any]) -> list[bytes]:
+def _answer(
+    start_response: StartResponse,
+    code: int,
+    payload: dict[str, Any],
+    headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
     body = json.dumps(payload).encode()
     start_response(
         f"{code} {_REASONS.get(code, 'Error')}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *(headers or []),
+        ],
     )
     return [body]
 
@@ -139,11 +257,15 @@ class _QuietHandler(WSGIRequestHandler):
     """Access lines on ``notifykit.status`` at DEBUG, with the token in the path cut out."""
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s", re.sub(r"/status/[A-Za-z0-9_-]+", "/status/<token>", format % args))
+        logger.debug("%s", _hide_tokens(format % args))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = re.sub(r"/status/[A-Za-z0-9_-]+", "/status/<token>", self.path.split("?", 1)[0])
+        path = _hide_tokens(self.path.split("?", 1)[0])
         logger.debug("%s %s -> %s", self.command, path, code)
+
+
+def _hide_tokens(text: str) -> str:
+    return re.sub(r"/(status|ack)/[A-Za-z0-9_-]+", r"/\1/<token>", text)
 
 
 class StatusServer:

@@ -1,0 +1,186 @@
+"""The alert routing commands: ``routes tree``, ``routes test``, ``ack`` and ``resolve``. They
+register on :data:`~notifykit.cli.main.cli` (imported by :mod:`notifykit.cli.main`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import click
+
+from notifykit.cli.main import _SEVERITY, EXIT_OK, EXIT_PARTIAL, _split, _state, cli, parse_labels
+from notifykit.config.schema import did_you_mean
+from notifykit.errors import ConfigProblem
+
+if TYPE_CHECKING:
+    from notifykit.config.loader import Config
+    from notifykit.notifier import Notifier
+
+__all__ = ["ack", "event_problems", "resolve", "routes"]
+
+
+def event_problems(config: Config, events: Sequence[str]) -> list[ConfigProblem]:
+    """``config check --strict-events``: each of ``events`` (what the application sends) that
+    neither ``events:`` nor a route's ``event`` matcher names, and each ``event="..."`` matcher
+    naming an event missing from a non-empty ``events:`` (a misspelling in the tree)."""
+    problems = []
+    routing = config.routing
+    known = set(config.events) | (routing.named_events() if routing else set())
+    for event in events:
+        if config.unknown_event(event):
+            problems.append(
+                ConfigProblem(
+                    config.source,
+                    None,
+                    "events",
+                    f"event {event!r} is named by no route and no events: entry"
+                    f"{did_you_mean(event, known)}; it would go to the root receiver",
+                )
+            )
+    if routing is not None and not routing.implicit and config.events:
+        for node in routing.tree.walk():
+            for matcher in node.matchers:
+                named = matcher.name == "event" and matcher.op == "="
+                if named and matcher.value not in config.events:
+                    problems.append(
+                        ConfigProblem(
+                            config.source,
+                            None,
+                            f"{node.path}.matchers",
+                            f"{matcher} names an event missing from events:"
+                            f"{did_you_mean(matcher.value, config.events)}",
+                        )
+                    )
+    return problems
+
+
+def _explainer() -> Notifier:
+    """A Notifier that sends nothing and needs no secrets (routes are only explained)."""
+    from notifykit.notifier import Notifier
+
+    state = _state()
+    notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
+    click.get_current_context().call_on_close(notifier.close)
+    state.loaded(notifier.config)
+    return notifier
+
+
+@cli.group()
+def routes() -> None:
+    """Show and test the alert routing (route:, receivers:...)."""
+
+
+@routes.command("tree")
+def routes_tree() -> int:
+    """Print the route tree: matchers, receivers, timers, time intervals."""
+    from notifykit.routing.explain import render_tree
+
+    notifier = _explainer()
+    routing = notifier.config.routing
+    assert routing is not None
+    state = _state()
+    if state.json:
+        state.output(
+            {
+                "implicit": routing.implicit,
+                "tree": render_tree(routing).splitlines(),
+                "receivers": sorted(routing.receivers),
+            }
+        )
+    else:
+        if routing.implicit:
+            click.echo("(no route: section; the implicit routes of events:)")
+        click.echo(render_tree(routing))
+    return EXIT_OK
+
+
+@routes.command("test")
+@click.argument("event")
+@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
+@click.option("--label", "-l", "labels", multiple=True, metavar="K=V", help="Repeatable.")
+@click.option(
+    "--at", "at", metavar="ISO-TIME", help="When (default now), e.g. 2026-03-02T23:30+05:30."
+)
+@click.option("--resolved", is_flag=True, help="Explain a resolved alert.")
+@click.option(
+    "--expect", metavar="R1,R2", help="Exit 1 unless exactly these receivers are reached."
+)
+def routes_test(
+    event: str,
+    severity: str | None,
+    labels: tuple[str, ...],
+    at: str | None,
+    resolved: bool,
+    expect: str | None,
+) -> int:
+    """Which routes EVENT matches and why, who is reached, and exactly what would be sent
+    (channel, recipient, sender, priority), without sending anything."""
+    when = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(
+                f"{at!r} is not an ISO time such as 2026-03-02T23:30+05:30", param_hint="--at"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    notifier = _explainer()
+    explanation = notifier.explain(
+        event, severity=severity, labels=parse_labels(labels), at=when, resolved=resolved
+    )
+    state = _state()
+    if state.json:
+        state.output(explanation.to_json())
+    else:
+        click.echo(explanation.text())
+    if expect is not None:
+        wanted = list(_split((expect,)) or ())
+        wanted = [w for part in wanted for w in part.split(",") if w]
+        if wanted != list(explanation.receivers):
+            if not state.json:
+                click.echo(
+                    f"expected receivers {', '.join(wanted) or '(none)'}, got "
+                    f"{', '.join(explanation.receivers) or '(none)'}",
+                    err=True,
+                )
+            return EXIT_PARTIAL
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
+def ack(key: str, by: str | None) -> int:
+    """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
+    it. Exit 1 when no escalation of KEY is active."""
+    acked = _state().notifier().ack(key, by=by)
+    state = _state()
+    if state.json:
+        state.output({"ok": bool(acked), "acked": [a.to_dict() for a in acked]})
+    elif acked:
+        for record in acked:
+            click.echo(f"acknowledged {record.key} (escalation {record.policy}, {record.id})")
+    else:
+        click.echo(f"no active escalation for {key!r}", err=True)
+    return EXIT_OK if acked else EXIT_PARTIAL
+
+
+@cli.command()
+@click.argument("key")
+def resolve(key: str) -> int:
+    """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
+    says send_resolved. Exit 1 when no open alert has KEY."""
+    notifier = _state().notifier()
+    reports = notifier.resolve(key)
+    state = _state()
+    if state.json:
+        state.output({"ok": bool(reports), "resolved": [r.to_dict() for r in reports]})
+    elif reports:
+        for report in reports:
+            sent = len(report.succeeded)
+            click.echo(f"resolved {report.key}" + (f" ({sent} sent)" if sent else ""))
+    else:
+        click.echo(f"no open alert with key {key!r}", err=True)
+    return EXIT_OK if reports else EXIT_PARTIAL
