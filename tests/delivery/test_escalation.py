@@ -181,7 +181,7 @@ def test_an_answered_call_acknowledges(served, sim, clock):
     kit.notify("db.down", severity="critical", labels={"host": "db1"})
     clock.advance(5 * 60)
     drain(kit, clock)
-    [call_sid] = [sid for sid in sim.calls]
+    [call_sid] = list(sim.calls)
     sim.complete_call(call_sid, "completed")
     [escalation] = kit.ledger.escalations()
     assert escalation.state == "acked" and escalation.acked_by == "answered call"
