@@ -281,12 +281,14 @@ class RoutingStore:
         given = given.strip()
         if not given:
             return []
-        prefix = given.lower() if len(given) >= 8 else None
+        if len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower()):
+            where, params = "key_text = ? OR key_hash LIKE ?", (given, given.lower() + "%")
+        else:
+            where, params = "key_text = ?", (given,)
         rows = self._read(
             "finding alerts",
-            "SELECT key_text, body FROM alerts WHERE key_text = ? OR key_hash LIKE ? "
-            "ORDER BY last_seen DESC LIMIT 100",
-            (given, (prefix + "%") if prefix else "\x00"),
+            f"SELECT key_text, body FROM alerts WHERE {where} ORDER BY last_seen DESC LIMIT 100",
+            params,
         )
         return [alert_from_json(r[1]) for r in rows if AlertKey(r[0]).matches(given)]
 
