@@ -282,7 +282,8 @@ class RoutingStore:
         if not given:
             return []
         if len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower()):
-            where, params = "key_text = ? OR key_hash LIKE ?", (given, given.lower() + "%")
+            where = "key_text = ? OR key_hash LIKE ?"
+            params: tuple[str, ...] = (given, given.lower() + "%")
         else:
             where, params = "key_text = ?", (given,)
         rows = self._read(
