@@ -495,18 +495,16 @@ class Router:
 
     def resolve(self, key: str) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (see :meth:`Notifier.resolve`)."""
-        alerts = [a for a in self.kit.ledger.find_alerts(key) if not a.resolved]
+        ledger = self.kit.ledger
+        alerts = [a for a in ledger.find_alerts(key) if not a.resolved]
+        if not alerts:
+            # The key of a group (group_by) rather than of one alert: its escalation's alert.
+            alerts = [r.alert for r in ledger.escalations("active") if AlertKey(r.key).matches(key)]
         reports = []
         for alert in alerts:
-            resolved = dataclasses.replace(alert, resolved=True)
-            report, _ = self.route(resolved)
+            report, _ = self.route(dataclasses.replace(alert, resolved=True))
             assert isinstance(report, Report)
             reports.append(report)
-        # An escalation whose own key (a group_by key) was given, not an alert's.
-        now = self.kit.clock()
-        for record in self.kit.ledger.escalations("active"):
-            if AlertKey(record.key).matches(key):
-                self.kit.ledger.resolve_escalations(record.receiver, AlertKey(record.key), now)
         return reports
 
     def on_status(self, pairs: Sequence[tuple[str, StatusUpdate, Change | None]]) -> None:
