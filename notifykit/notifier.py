@@ -735,9 +735,8 @@ class Notifier:
         """Resolve the open alerts whose key is ``key`` (as shown in reports: the text, its
         short form, or 8+ digits of its digest): pending escalation steps are cancelled and a
         resolved message goes where the route says ``send_resolved: true``. Returns one report
-        per alert resolved. :raises NotificationError: no open alert or escalation has it."""
-        reports = self.router.resolve(key)
-        return reports
+        per alert resolved (empty: no open alert or active escalation has that key)."""
+        return self.router.resolve(key)
 
     def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key``: nothing more is sent for them (until
@@ -953,11 +952,22 @@ async def anotify(
     to: ToArg = None,
     channels: str | Iterable[str] | None = None,
     template: str | None = None,
+    key: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    resolved: bool = False,
 ) -> Report:
     """:meth:`Notifier.anotify` on the default Notifier (built in a worker thread if needed)."""
     import asyncio
 
     notifier = await asyncio.to_thread(get_notifier)
     return await notifier.anotify(
-        event, severity=severity, data=data, to=to, channels=channels, template=template
+        event,
+        severity=severity,
+        data=data,
+        to=to,
+        channels=channels,
+        template=template,
+        key=key,
+        labels=labels,
+        resolved=resolved,
     )

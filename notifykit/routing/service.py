@@ -163,16 +163,15 @@ class Router:
                     made.append(p)
                 continue
             if kit.dry_run:
-                # A dry run plans what a first alert would send, without touching the state.
-                if policy is None:
-                    made.append(
-                        self.plan_receiver(receiver, settings, match.key, (alert,), alert, template)
-                    )
+                # A dry run plans what a first alert would send now (an escalation: its steps
+                # due at once), without touching the state.
+                if not alert.resolved:
+                    made.extend(self._first_plans(receiver, settings, match.key, alert, template))
                 continue
             # Caller mistakes (an unknown recipient, a broken template) raise before anything is
             # stored, as for notify() without routing.
-            if policy is None and not alert.resolved:
-                self.plan_receiver(receiver, settings, match.key, (alert,), alert, template)
+            if not alert.resolved:
+                self._first_plans(receiver, settings, match.key, alert, template)
             handle = self._handle(receiver, settings, alert, template, made, now)
             outcome = kit.ledger.group_arrival(
                 receiver.name,
@@ -205,6 +204,35 @@ class Router:
         if submit:
             return self._submission(submissions, last_seen, key), made
         return self._report(alert, key, submissions, last_seen, made, notes), made
+
+    def _first_plans(
+        self,
+        receiver: Receiver,
+        settings: RouteSettings,
+        key: AlertKey,
+        alert: Alert,
+        template: str | None,
+    ) -> list[Plan]:
+        """What a new alert sends at once: the receiver's message, or its escalation's steps
+        with ``after: 0s`` (planned here to raise caller mistakes early, and for dry runs)."""
+        policy = self.routing.escalation_of(receiver)
+        if policy is None:
+            return [self.plan_receiver(receiver, settings, key, (alert,), alert, template)]
+        return [
+            self.plan_receiver(
+                receiver,
+                settings,
+                key,
+                (alert,),
+                alert,
+                template,
+                ack_url=None,
+                channels=step.channels,
+                to=step.to,
+            )
+            for step in policy.steps
+            if step.after == 0
+        ]
 
     def _handle(
         self,

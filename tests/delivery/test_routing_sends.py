@@ -288,3 +288,57 @@ def test_the_ack_link_in_an_sms(make_kit, sim, tmp_path):
         clock.advance(20 * 60)
         drain(kit, clock)
         assert sends(sim) == [("sms", P0)]  # the calls at 5m and 10m were cancelled
+
+
+def test_send_resolved_tells_the_receiver(make_kit, sim, tmp_path):
+    routing = json.loads(json.dumps(ROUTING))
+    routing["route"]["send_resolved"] = True
+    clock = Clock(MONDAY_10)
+    kit = make_kit(write_config(tmp_path, sim, **routing), clock=clock)
+    kit.notify("app.slow", labels={"host": "web1"})
+    clock.advance(60)
+    [report] = kit.resolve("app.slow{host=web1}")
+    assert report.key == "app.slow{host=web1}"
+    assert any("group_interval 5m" in n for n in report.notes)  # as in Alertmanager
+    assert sends(sim) == [("sms", P1)]
+    clock.advance(4 * 60)
+    drain(kit, clock)  # the worker sends the group's change when group_interval is over
+    assert sends(sim) == [("sms", P1), ("sms", P1)]
+    [latest, _first] = kit.history()
+    assert kit.ledger.notification(latest.id).data["alert_status"] == "resolved"
+    assert kit.resolve("app.slow{host=web1}") == []  # nothing open any more
+    clock.advance(3600)
+    kit.notify("app.slow", labels={"host": "web1"})  # fires again: a new message at once
+    assert len(sends(sim)) == 3
+
+
+def test_a_dry_run_shows_what_a_new_alert_sends_and_stores_nothing(make_kit, sim, tmp_path):
+    kit = make_kit(write_config(tmp_path, sim, **ROUTING), clock=Clock(MONDAY_10), dry_run=True)
+    report = kit.notify("db.down", severity="critical", labels={"service": "db", "host": "db1"})
+    assert report.dry_run and report.key == "db.down{host=db1}"
+    assert sorted((d.channel, d.address) for d in report.deliveries) == sorted(
+        [("sms", P2), ("call", P2), ("sms", P0)]
+    )
+    assert sim.requests == [] and not (tmp_path / "ledger.db").exists()
+
+
+def test_an_unknown_event_is_noted_in_the_report(make_kit, sim, tmp_path):
+    kit = make_kit(write_config(tmp_path, sim, events={"db.down": {}}, **ROUTING))
+    report = kit.notify("db.dwon", labels={"host": "db1"})
+    assert any("'db.dwon' is named by no route and no events: entry" in n for n in report.notes)
+    assert report.to_dict()["notes"] == list(report.notes)
+    assert not kit.notify("db.down", labels={"host": "db2"}).notes
+
+
+def test_a_broken_step_template_raises_before_anything_is_stored(make_kit, sim, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "page.sms.j2").write_text("{{ labels.missing_label }}")
+    routing = json.loads(json.dumps(ROUTING))
+    routing["receivers"]["page-primary"]["template"] = "page"
+    kit = make_kit(write_config(tmp_path, sim, **routing), clock=Clock(MONDAY_10))
+    from notifykit.errors import TemplateError
+
+    with pytest.raises(TemplateError):
+        kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    assert sim.requests == [] and kit.ledger.escalations() == []
