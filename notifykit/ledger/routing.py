@@ -531,6 +531,15 @@ class RoutingStore:
         each step becomes ``sent`` in the transaction that stores its notification. Steps of
         an escalation that is no longer active become ``cancelled``."""
         submissions: list[Submission] = []
+        # A read first: the worker asks every loop, and most loops have nothing due (no write
+        # transaction, so no write lock, for nothing).
+        due = self._read(
+            "finding due escalation steps",
+            "SELECT 1 FROM escalation_steps WHERE state = 'pending' AND due_at <= ? LIMIT 1",
+            (now,),
+        )
+        if not due:
+            return submissions
         with self._tx("firing escalation steps") as cur:
             query = (
                 "SELECT escalation_id, loop_no, step_no, due_at, state, notification_id "
