@@ -262,7 +262,13 @@ class Router:
                     return GroupAction(plan=p)
                 if state.active_escalation is not None:
                     return GroupAction()  # already escalating: the same incident
-                steps = tuple((s.loop, s.index, s.due.timestamp()) for s in plan(policy, _at(now)))
+                # Offsets added to the epoch itself: a round trip through datetime rounds to
+                # microseconds, and the step due "now" could land just after now.
+                start = _at(now)
+                steps = tuple(
+                    (s.loop, s.index, now + (s.due - start).total_seconds())
+                    for s in plan(policy, start)
+                )
                 return GroupAction(escalation=EscalationStart(policy.name, steps, alert))
             p = self.plan_receiver(receiver, settings, state.key, state.members, alert, template)
             made.append(p)

@@ -188,3 +188,10 @@ def test_an_answered_call_acknowledges(served, sim, clock):
     clock.advance(10 * 60)
     drain(kit, clock)
     assert sends(sim) == [SMS0, CALL0]
+
+
+def test_the_first_step_goes_out_at_once_at_any_sub_microsecond_time(make_kit, sim, tmp_path):
+    # datetime keeps microseconds: this time rounds up, and the step due "now" must still be due
+    kit = make_kit(write_config(tmp_path, sim, **ROUTING), clock=Clock(1_800_000_000.9999996))
+    kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    assert sends(sim) == [SMS0]
