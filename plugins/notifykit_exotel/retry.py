@@ -10,6 +10,7 @@ places the call twice. So POSTs are retried only when the request provably never
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import threading
 import time
@@ -78,6 +79,15 @@ class RetryPolicy:
         if not reached_server:
             return True
         return self.retry_post_when_rejected and status in REJECTED_BEFORE_PROCESSING
+
+
+def after_window(start: float, window: float) -> float:
+    """``start + window``, rounded up where floating point would round it down: a grant one ulp
+    early would let a server that computes ``grant - window`` still count ``start``."""
+    end = start + window
+    while end - window < start:
+        end = math.nextafter(end, math.inf)
+    return end
 
 
 def _jitter(upto: float) -> float:
@@ -234,4 +244,4 @@ class RateLimiter:
             return None
         if len(self._done) < room:
             return now
-        return max(now, self._done[-room] + window)
+        return max(now, after_window(self._done[-room], window))
