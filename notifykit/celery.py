@@ -88,7 +88,6 @@ def configure(
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        worker_hijack_root_logger=False,
         beat_schedule={
             "notifykit-enqueue-due": {
                 "task": ENQUEUE_DUE,
@@ -230,26 +229,33 @@ def deliver_ids(kit: Notifier, ids: Sequence[str], queued_by: str, owner: str) -
 
 # -- the producer side -------------------------------------------------------------------------
 
-_producers: dict[tuple[str, str, float], Celery] = {}
-_producers_lock = threading.Lock()
 
-
-def producer(settings: CelerySettings) -> Celery:
-    """A Celery app that sends to ``settings``' broker (one per broker, per process)."""
-    key = (settings.broker, settings.queue, settings.visibility_timeout)
-    with _producers_lock:
-        found = _producers.get(key)
+def producer(kit: Notifier) -> Celery:
+    """The Celery app that sends ``kit``'s tasks to its broker: one per Notifier, closed (its
+    broker connections with it) when the Notifier closes."""
+    with _kit_lock:
+        found: Celery | None = getattr(kit, "_celery_producer", None)
         if found is None:
             found = Celery("notifykit-producer", set_as_current=False)
-            configure(found, settings)
-            _producers[key] = found
+            configure(found, kit.config.scaleout.celery)
+            kit._celery_producer = found  # type: ignore[attr-defined]
+            kit._exit_stack.callback(_close_producer, found)
         return found
 
 
-def _send(kit: Notifier, groups: list[list[str]], queued_by: str) -> None:
-    """One task per group; what could not be sent is released for beat's next tick."""
+def _close_producer(celery_app: Celery) -> None:
+    # app.close() leaves the pooled broker connections open: close them too.
+    celery_app.amqp.producer_pool.force_close_all()
+    celery_app.pool.force_close_all()
+    celery_app.close()
+
+
+def _send(kit: Notifier, groups: list[list[str]], queued_by: str) -> int:
+    """One task per group; what could not be sent is released for beat's next tick. Returns
+    how many deliveries were enqueued."""
     settings = kit.config.scaleout.celery
-    sender = producer(settings)
+    sender = producer(kit)
+    sent = 0
     for n, ids in enumerate(groups):
         try:
             sender.send_task(
@@ -268,7 +274,9 @@ def _send(kit: Notifier, groups: list[list[str]], queued_by: str) -> None:
                 kit.ledger.release(queued_by, left)
             except Exception:
                 logger.exception("releasing them failed: they are enqueued after requeue_after")
-            return
+            return sent
+        sent += len(ids)
+    return sent
 
 
 def submit(kit: Notifier, plan: Plan) -> Submission:
@@ -301,7 +309,7 @@ def enqueue_due(kit: Notifier, *, batch: int = 500) -> int:
         jobs = kit.ledger.claim(queued_by, now, settings.requeue_after, batch)
         if not jobs:
             return total
-        _send(kit, [[j.id for j in group] for group in group_batches(jobs)], queued_by)
-        total += len(jobs)
-        if len(jobs) < batch:
+        sent = _send(kit, [[j.id for j in group] for group in group_batches(jobs)], queued_by)
+        total += sent
+        if sent < len(jobs) or len(jobs) < batch:  # the broker is down, or nothing is left
             return total

@@ -66,8 +66,15 @@ class PostgresBackend:
         except psycopg.Error as err:
             raise self.error(err, "opening it") from None
         self._pool: Any = ConnectionPool(
-            conninfo, min_size=1, max_size=pool_size, kwargs=kwargs, name="notifykit-limiter"
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=kwargs,
+            name="notifykit-limiter",
+            timeout=10.0,
+            open=False,
         )
+        self._pool.open(wait=True, timeout=10.0)
 
     def error(self, err: Exception, doing: str) -> LimiterError:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -78,10 +85,14 @@ class PostgresBackend:
             "PostgreSQL runs and that limiter: (or store:) names it"
         )
 
+    def _failures(self) -> tuple[type[Exception], ...]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        return (psycopg.Error, PoolTimeout)
+
     def acquire(self, key: str, member: str, limit: int, window: float) -> float | None:
         """Grant (``None``) or the seconds to wait before asking again."""
-        import psycopg
-
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
@@ -106,12 +117,10 @@ class PostgresBackend:
                     (key, count - limit),
                 ).fetchone()[0]
                 return float(oldest) + window - now
-        except psycopg.Error as err:
+        except self._failures() as err:
             raise self.error(err, f"acquire on {key}") from None
 
     def release(self, key: str, member: str) -> None:
-        import psycopg
-
         try:
             with self._pool.connection() as conn:
                 conn.execute(
@@ -119,7 +128,7 @@ class PostgresBackend:
                     "WHERE key = %s AND member = %s",
                     (key, member),
                 )
-        except psycopg.Error as err:
+        except self._failures() as err:
             raise self.error(err, f"release on {key}") from None
 
     def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:

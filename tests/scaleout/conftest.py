@@ -108,3 +108,7 @@ def procs(tmp_path: Path) -> Iterator[Procs]:
 
 
 PYTHON = sys.executable
+
+
+# The reliable-delivery fixtures: a simulator and Notifiers on a SQLite ledger in tmp_path.
+from tests.delivery.conftest import make_kit, sim  # noqa: E402, F401
