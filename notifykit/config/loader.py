@@ -40,6 +40,8 @@ from notifykit.config.delivery import (
     load_store,
     load_worker,
 )
+from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
+from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
     Checker,
@@ -104,6 +106,7 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    *SCALEOUT_SECTIONS,
 )
 
 
@@ -208,6 +211,8 @@ class Config:
     retry: RetrySettings = field(default_factory=RetrySettings)
     #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
+    #: ``limiter:``, ``dispatch:`` and ``celery:`` (:mod:`notifykit.config.scaleout`)
+    scaleout: ScaleoutSettings = field(default_factory=ScaleoutSettings)
 
     def retry_for(self, channel: str) -> RetrySettings:
         """The retry settings of a channel."""
@@ -483,6 +488,7 @@ class _Loader:
         self._events()
         self._defaults()
         self._delivery_sections()
+        self.scaleout = load_scaleout(self.nodes, self.store, self.ctx)
         self._check_references()
         groups = self._expand_groups()
         engine = self._template_engine()
@@ -514,6 +520,7 @@ class _Loader:
             worker=self.worker,
             retry=self.retry,
             channel_retry=self.channel_retry,
+            scaleout=self.scaleout,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:

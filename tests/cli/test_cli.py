@@ -126,7 +126,7 @@ def test_json_errors_are_json_on_stdout_too(sim, config_file, tmp_path):
                     "path": "chanels",
                     "message": "unknown section 'chanels' (did you mean 'channels'?); allowed: "
                     "version, defaults, accounts, channels, recipients, groups, templates, events, "
-                    "store, server, worker, retry",
+                    "store, server, worker, retry, limiter, dispatch, celery",
                 }
             ],
         },

@@ -347,7 +347,8 @@ def test_mapping_configs_have_no_line_numbers(registry):
             None,
             "chanels",
             "unknown section 'chanels' (did you mean 'channels'?); allowed: version, defaults, "
-            "accounts, channels, recipients, groups, templates, events, store, server, worker, retry",
+            "accounts, channels, recipients, groups, templates, events, store, server, worker, retry, "
+            "limiter, dispatch, celery",
         )
     ]
     assert str(info.value.problems[0]).startswith("<config>: chanels: unknown section")
