@@ -39,6 +39,7 @@ from notifykit.errors import (
     NotificationError,
     NotifykitError,
 )
+from notifykit.limits import connect_settings
 from notifykit.plan.planner import Plan, Planner, template_context
 from notifykit.plugins import Hooks, Registry, get_plugin_manager
 from notifykit.report import Delivery, DeliveryState, Report, Submission
@@ -288,7 +289,9 @@ class Notifier:
                 account_config = self.config.accounts[account]
                 provider = self.registry.providers[account_config.provider]
                 try:
-                    client = provider.connect(self._account_settings[account])
+                    client = provider.connect(
+                        connect_settings(self, provider.name, self._account_settings[account])
+                    )
                 except (ValueError, TypeError) as err:
                     # The provider refused settings the schema let through (an http:// base_url
                     # that is not loopback...): a problem of the account, at the account's line.
@@ -539,6 +542,10 @@ class Notifier:
             template=template,
             key=key,
         )
+        if self.config.scaleout.dispatch == "celery":
+            from notifykit.celery import submit as submit_to_celery
+
+            return submit_to_celery(self, plan)  # the ledger commit, then the Celery tasks
         return self.ledger.add(plan)
 
     async def anotify(

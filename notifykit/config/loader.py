@@ -41,6 +41,8 @@ from notifykit.config.delivery import (
     load_store,
     load_worker,
 )
+from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
+from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
     Checker,
@@ -107,6 +109,7 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    *SCALEOUT_SECTIONS,
     # alert routing (issue 8): receivers, route, inhibit_rules, time_intervals, escalations
     *ROUTING_SECTIONS,
 )
@@ -213,6 +216,8 @@ class Config:
     retry: RetrySettings = field(default_factory=RetrySettings)
     #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
+    #: ``limiter:``, ``dispatch:`` and ``celery:`` (:mod:`notifykit.config.scaleout`)
+    scaleout: ScaleoutSettings = field(default_factory=ScaleoutSettings)
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
@@ -498,6 +503,7 @@ class _Loader:
         self._events()
         self._defaults()
         self._delivery_sections()
+        self.scaleout = load_scaleout(self.nodes, self.store, self.ctx)
         self._check_references()
         groups = self._expand_groups()
         routing = self._routing()
@@ -532,6 +538,7 @@ class _Loader:
             worker=self.worker,
             retry=self.retry,
             channel_retry=self.channel_retry,
+            scaleout=self.scaleout,
             routing=routing,
         )
 

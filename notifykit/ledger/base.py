@@ -491,6 +491,21 @@ class SqlLedger(RoutingStore):
                     ids,
                 ).fetchall()
             }
+            # Status events that arrived before their Sid was recorded, for these batches: one
+            # query for all of them, so recording a 10,000-number broadcast stays linear.
+            tokens = sorted({r[14] for r in current.values()})
+            orphans = {
+                (r[0], r[1])
+                for r in self._exec(
+                    cur,
+                    "SELECT DISTINCT provider_id, callback_token FROM status_events "
+                    f"WHERE delivery_id IS NULL AND callback_token IN {self._in(tokens)}",
+                    tokens,
+                ).fetchall()
+            }
+            delivery_rows: list[tuple[Any, ...]] = []
+            attempt_rows: list[tuple[Any, ...]] = []
+            pending: list[tuple[Delivery, DeliveryState, str]] = []
             for outcome in outcomes:
                 row = current.get(outcome.delivery_id)
                 if row is None:
@@ -500,11 +515,7 @@ class SqlLedger(RoutingStore):
                 if outcome.info:
                     info.update(outcome.info)
                 due = outcome.due if outcome.due is not None else row[16]
-                self._exec(
-                    cur,
-                    "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
-                    "provider_status = COALESCE(?, provider_status), error = ?, info = ?, "
-                    "due = ?, lease_owner = NULL, lease_expires = NULL, updated = ? WHERE id = ?",
+                delivery_rows.append(
                     (
                         outcome.state.value,
                         outcome.provider_id,
@@ -514,13 +525,10 @@ class SqlLedger(RoutingStore):
                         due,
                         now,
                         outcome.delivery_id,
-                    ),
+                    )
                 )
                 if outcome.attempted:
-                    self._exec(
-                        cur,
-                        "UPDATE attempts SET finished = ?, outcome = ?, provider_id = ?, "
-                        "error = ? WHERE delivery_id = ? AND number = ?",
+                    attempt_rows.append(
                         (
                             now,
                             "retry"
@@ -530,21 +538,38 @@ class SqlLedger(RoutingStore):
                             outcome.error,
                             outcome.delivery_id,
                             row[17],
-                        ),
+                        )
                     )
-                delivery = self._delivery_from_row(row)
                 delivery = _replace(
-                    delivery,
+                    self._delivery_from_row(row),
                     state=outcome.state,
-                    provider_id=outcome.provider_id or delivery.provider_id,
-                    provider_status=outcome.provider_status or delivery.provider_status,
+                    provider_id=outcome.provider_id or row[18],
+                    provider_status=outcome.provider_status or row[19],
                     error=outcome.error,
                     info=info,
                     due=due,
                     updated=now,
                 )
-                if outcome.provider_id:
-                    applied = self._apply_orphans(cur, delivery, row[14], now)
+                pending.append((delivery, previous, row[14]))
+            cur.executemany(
+                self._sql(
+                    "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
+                    "provider_status = COALESCE(?, provider_status), error = ?, info = ?, "
+                    "due = ?, lease_owner = NULL, lease_expires = NULL, updated = ? WHERE id = ?"
+                ),
+                delivery_rows,
+            )
+            if attempt_rows:
+                cur.executemany(
+                    self._sql(
+                        "UPDATE attempts SET finished = ?, outcome = ?, provider_id = ?, "
+                        "error = ? WHERE delivery_id = ? AND number = ?"
+                    ),
+                    attempt_rows,
+                )
+            for delivery, previous, token in pending:
+                if delivery.provider_id and (delivery.provider_id, token) in orphans:
+                    applied = self._apply_orphans(cur, delivery, token, now)
                     if applied is not None:
                         delivery = applied
                 changes.append(Change(delivery, previous))

@@ -30,12 +30,22 @@ __all__ = ["Dispatcher", "group_batches"]
 logger = logging.getLogger("notifykit")
 
 
+#: the most deliveries handed to a channel (and written to the ledger) at once: a bulk request
+#: takes 100 numbers, and SQL statements stay well under their parameter limits
+MAX_GROUP = 1000
+
+
 def group_batches(jobs: Sequence[DeliveryJob]) -> list[list[DeliveryJob]]:
-    """Jobs grouped by batch (one notification and channel), in the order first seen."""
+    """Jobs grouped by batch (one notification and channel), in the order first seen, in groups
+    of at most :data:`MAX_GROUP`."""
     groups: dict[str, list[DeliveryJob]] = {}
     for job in jobs:
         groups.setdefault(job.batch, []).append(job)
-    return list(groups.values())
+    return [
+        group[i : i + MAX_GROUP]
+        for group in groups.values()
+        for i in range(0, len(group), MAX_GROUP)
+    ]
 
 
 def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:

@@ -105,6 +105,15 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
         "rate_window": float(settings.get("rate_window") or 60.0),
         "array_style": settings.get("array_style") or "indexed",
     }
+    shared = settings.get("rate_limiter")
+    if shared is not None:
+        # notifykit's limiter: one budget per account for every process and host, keyed by the
+        # SID (the account as Exotel counts it), not by this config's name for it.
+        from notifykit_exotel.retry import SharedLimiter
+
+        options["rate_limit"] = SharedLimiter(
+            shared(str(settings["sid"]).strip(), options["rate_limit"], options["rate_window"])
+        )
     if settings.get("timeout"):
         options["timeout"] = float(settings["timeout"])
     if settings.get("retries") is not None:

@@ -38,7 +38,7 @@ from .errors import (
     error_for_response,
 )
 from .models import IST, BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage, parse_str
-from .retry import RateLimiter, RetryPolicy
+from .retry import Limiter, RateLimiter, RetryPolicy
 from .wire import (
     BODY_MAX_CHARS,
     BULK_MAX,
@@ -180,7 +180,7 @@ class ExotelClient:
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
-        rate_limit: RateLimiter | int | None = 200,
+        rate_limit: Limiter | int | None = 200,
         rate_window: float = 60.0,
         default_region: str | None = "IN",
         normalize_numbers: bool = True,
@@ -205,7 +205,7 @@ class ExotelClient:
         if isinstance(rate_limit, bool):
             raise InsufficientParametersError("rate_limit must be a RateLimiter, an int or None")
         try:
-            self.rate_limiter: RateLimiter | None = (
+            self.rate_limiter: Limiter | None = (
                 RateLimiter(rate_limit, rate_window) if isinstance(rate_limit, int) else rate_limit
             )
         except (TypeError, ValueError) as err:

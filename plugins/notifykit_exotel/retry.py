@@ -10,13 +10,18 @@ places the call twice. So POSTs are retried only when the request provably never
 from __future__ import annotations
 
 import bisect
+import logging
+import math
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-__all__ = ["RateLimiter", "RetryPolicy"]
+__all__ = ["Limiter", "RateLimiter", "RetryPolicy", "SharedLimiter"]
+
+log = logging.getLogger("notifykit_exotel")
 
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
@@ -78,6 +83,55 @@ class RetryPolicy:
         if not reached_server:
             return True
         return self.retry_post_when_rejected and status in REJECTED_BEFORE_PROCESSING
+
+
+class Limiter(Protocol):
+    """What the client calls around each request: :class:`RateLimiter`, or a limiter shared
+    by every process and host of an account (notifykit's ``limiter:``, see
+    :class:`SharedLimiter`)."""
+
+    def acquire(self) -> float: ...
+
+    def release(self) -> None: ...
+
+
+class SharedLimiter:
+    """A limiter in a shared store (Redis, PostgreSQL) seen by the client: when the store cannot
+    be reached, :meth:`acquire` raises :class:`~notifykit_exotel.errors.ExotelConnectionError`
+    (a *transient* failure: nothing was sent, a retry later is safe) instead of the store's
+    own error, which the channel would have to call ambiguous."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self.limiter = limiter
+
+    def __repr__(self) -> str:
+        return f"SharedLimiter({self.limiter!r})"
+
+    def acquire(self) -> float:
+        from .errors import ExotelConnectionError
+
+        try:
+            return self.limiter.acquire()
+        except Exception as err:
+            raise ExotelConnectionError(
+                f"the shared rate limiter is unavailable ({err}); nothing was sent"
+            ) from None
+
+    def release(self) -> None:
+        # A lost release only keeps the slot counted until the limiter's hold runs out.
+        try:
+            self.limiter.release()
+        except Exception as err:
+            log.warning("the shared rate limiter could not release a slot: %s", err)
+
+
+def after_window(start: float, window: float) -> float:
+    """``start + window``, rounded up where floating point would round it down: a grant one ulp
+    early would let a server that computes ``grant - window`` still count ``start``."""
+    end = start + window
+    while end - window < start:
+        end = math.nextafter(end, math.inf)
+    return end
 
 
 def _jitter(upto: float) -> float:
@@ -234,4 +288,4 @@ class RateLimiter:
             return None
         if len(self._done) < room:
             return now
-        return max(now, self._done[-room] + window)
+        return max(now, after_window(self._done[-room], window))

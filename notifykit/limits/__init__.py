@@ -1,0 +1,160 @@
+"""Rate limits shared by every process and host: one budget per provider account.
+
+Exotel allows about 200 requests a minute *per account*. One limiter per process (the provider
+client's own) is right on one host; with several workers, or Celery workers on several hosts,
+each would spend the whole budget and the account draws 429s. ``limiter:`` in the config names
+a store every process reaches, and the core hands the provider's ``connect()`` a
+:class:`LimiterFactory` (as ``settings["rate_limiter"]``) to build the account's limiter from:
+
+- ``limiter: redis://host:6379/0`` — :class:`~notifykit.limits.redis.RedisRateLimiter`, an
+  atomic sliding-window log in Redis (one Lua script per grant, Redis's own clock);
+- ``limiter: postgresql`` — :class:`~notifykit.limits.postgres.PostgresRateLimiter`, the same
+  log in the ledger's PostgreSQL database, for deployments without Redis.
+
+Both keep the guarantee of the provider's local limiter (``notifykit_exotel.RateLimiter``): a
+request is counted from its grant until ``window + margin`` after it finished
+(:meth:`Limiter.release`), so no window of the provider's holds more than ``limit`` arrivals,
+whatever the network delays; and a request is granted as soon as one of the last ``limit`` leaves
+the window, so a backlog drains at close to the limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from notifykit.errors import NotifykitError
+
+if TYPE_CHECKING:
+    from notifykit.config.scaleout import LimiterSettings
+    from notifykit.notifier import Notifier
+
+__all__ = [
+    "DEFAULT_HOLD",
+    "DEFAULT_MARGIN",
+    "Limiter",
+    "LimiterError",
+    "LimiterFactory",
+    "connect_settings",
+    "open_limiters",
+]
+
+#: the safety margin, as a fraction of the window (as the local limiter's)
+DEFAULT_MARGIN = 0.01
+#: how long a granted request that is never released (its process died) stays counted as in
+#: flight, before its ``window + margin`` starts; longer than any request's timeout
+DEFAULT_HOLD = 120.0
+
+
+class LimiterError(NotifykitError):
+    """The shared limiter's store cannot be reached or refused an operation. Nothing was sent
+    when :meth:`Limiter.acquire` raises it."""
+
+
+class Limiter(Protocol):
+    """What a provider client calls around each request (``notifykit_exotel.RateLimiter`` has
+    the same shape)."""
+
+    def acquire(self) -> float:
+        """Wait for a slot of the budget; returns the seconds waited."""
+        ...
+
+    def release(self) -> None:
+        """The request this thread last acquired for has finished (answered or failed)."""
+        ...
+
+
+class Backend(Protocol):
+    """A store of sliding logs, one per key."""
+
+    def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter: ...
+
+    def close(self) -> None: ...
+
+
+class LimiterFactory:
+    """Handed to a provider's ``connect()`` as ``settings["rate_limiter"]``: call it with the
+    account's identity on the provider's side (Exotel: its SID) and its budget, and get the one
+    limiter every process and host shares for that account. Limiters are cached, so clients of
+    one account in this process share one object too."""
+
+    def __init__(self, backend: Backend, provider: str, margin: float | None) -> None:
+        self._backend = backend
+        self.provider = provider
+        self._margin = margin
+        self._made: dict[tuple[str, int, float], Limiter] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, account: str, limit: int, window: float) -> Limiter:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError("a shared rate limit needs a whole number of requests, at least 1")
+        if not window > 0:
+            raise ValueError("a shared rate limit needs a positive window in seconds")
+        margin = window * DEFAULT_MARGIN if self._margin is None else self._margin * window
+        key = f"{self.provider}:{account}"
+        with self._lock:
+            found = self._made.get((key, limit, window))
+            if found is None:
+                found = self._backend.limiter(key, limit, window, margin)
+                self._made[(key, limit, window)] = found
+            return found
+
+    def __repr__(self) -> str:
+        return f"<LimiterFactory {self.provider} on {self._backend!r}>"
+
+
+class Limiters:
+    """The shared limiters of one Notifier: one backend, one factory per provider."""
+
+    def __init__(self, backend: Backend, margin: float | None) -> None:
+        self.backend = backend
+        self._margin = margin
+        self._factories: dict[str, LimiterFactory] = {}
+        self._lock = threading.Lock()
+
+    def for_provider(self, provider: str) -> LimiterFactory:
+        with self._lock:
+            factory = self._factories.get(provider)
+            if factory is None:
+                factory = LimiterFactory(self.backend, provider, self._margin)
+                self._factories[provider] = factory
+            return factory
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def open_limiters(settings: LimiterSettings, ledger_url: Callable[[], str]) -> Limiters:
+    """The backend ``limiter:`` names. ``ledger_url`` gives the ledger's location, for
+    ``limiter: postgresql``.
+
+    :raises LimiterError: the driver is missing or the store cannot be reached.
+    """
+    if settings.kind == "redis":
+        from notifykit.limits.redis import RedisBackend
+
+        return Limiters(
+            RedisBackend(settings.url, prefix=settings.prefix, hold=settings.hold), settings.margin
+        )
+    from notifykit.limits.postgres import PostgresBackend
+
+    url = settings.url or ledger_url()
+    return Limiters(PostgresBackend(url, hold=settings.hold), settings.margin)
+
+
+def connect_settings(
+    kit: Notifier, provider: str, settings: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The settings the core hands ``provider``'s ``connect()``: the account's, plus
+    ``rate_limiter`` (a :class:`LimiterFactory`) when the config has a ``limiter:``. A sandbox's
+    throwaway simulator gets none (its budget is its own)."""
+    shared = kit.config.scaleout.limiter
+    if shared is None or kit.config.sandbox:
+        return settings
+    limiters: Limiters | None = getattr(kit, "_shared_limiters", None)
+    if limiters is None:
+        limiters = open_limiters(shared, lambda: kit.store_location)
+        kit._shared_limiters = limiters  # type: ignore[attr-defined]
+        kit._exit_stack.callback(limiters.close)
+    return {**settings, "rate_limiter": limiters.for_provider(provider)}

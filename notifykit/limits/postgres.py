@@ -1,0 +1,187 @@
+"""The shared rate limiter in PostgreSQL, for deployments that run no Redis.
+
+``limiter: postgresql`` keeps the sliding-window logs in the ledger's database (or
+``limiter: postgresql://...`` in another one), in the table ``notifykit_rate_log``: one row per
+request, ``until`` being when it stops being in flight (``grant + hold`` while in flight, its
+finish time once released). Each grant is one short transaction under a transaction-scoped
+advisory lock on the account's key, so grants of one account are serialised across every
+process and host, and grants of different accounts do not wait for each other. Every time is the
+server's ``clock_timestamp()``, one timeline for every host. The rule, and so the guarantee, is
+the Redis limiter's (:mod:`notifykit.limits.redis`): counted from grant until
+``window + margin`` after release.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError
+
+__all__ = ["PostgresBackend", "PostgresRateLimiter"]
+
+INSTALL_HINT = "pip install 'notifykit[postgres]'"
+MAX_POLL = 0.05
+#: the advisory lock the table's creation runs under ('nklimit' in ASCII)
+CREATE_LOCK = 0x6E6B6C696D6974
+
+CREATE = """
+CREATE TABLE IF NOT EXISTS notifykit_rate_log (
+    key text NOT NULL,
+    member text NOT NULL,
+    until double precision NOT NULL,
+    PRIMARY KEY (key, member)
+)
+"""
+
+
+class PostgresBackend:
+    """The PostgreSQL database of ``limiter: postgresql``; a small pool of connections."""
+
+    def __init__(self, url: str, *, hold: float = DEFAULT_HOLD, pool_size: int = 4) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise LimiterError(
+                "limiter: postgresql needs the PostgreSQL driver, which is not installed: "
+                f"{INSTALL_HINT}"
+            ) from None
+        from notifykit.ledger.postgres import _secrets, display_url
+
+        self.location = display_url(url)
+        self._secrets = _secrets(url)
+        self.hold = hold
+        conninfo = "postgresql://" + url.partition("://")[2]
+        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "notifykit-limiter"}
+        try:
+            with (
+                psycopg.connect(conninfo, connect_timeout=10, **kwargs) as conn,
+                conn.transaction(),
+            ):
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
+                conn.execute(CREATE)
+        except psycopg.Error as err:
+            raise self.error(err, "opening it") from None
+        self._pool: Any = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=kwargs,
+            name="notifykit-limiter",
+            timeout=10.0,
+            open=False,
+        )
+        self._pool.open(wait=True, timeout=10.0)
+
+    def error(self, err: Exception, doing: str) -> LimiterError:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return LimiterError(
+            f"shared rate limiter {self.location}: {doing} failed: {text}; check that "
+            "PostgreSQL runs and that limiter: (or store:) names it"
+        )
+
+    def _failures(self) -> tuple[type[Exception], ...]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        return (psycopg.Error, PoolTimeout)
+
+    def acquire(self, key: str, member: str, limit: int, window: float) -> float | None:
+        """Grant (``None``) or the seconds to wait before asking again."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+                row = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+                now = float(row[0])
+                conn.execute(
+                    "DELETE FROM notifykit_rate_log WHERE key = %s AND until <= %s",
+                    (key, now - window),
+                )
+                count = conn.execute(
+                    "SELECT count(*) FROM notifykit_rate_log WHERE key = %s", (key,)
+                ).fetchone()[0]
+                if count < limit:
+                    conn.execute(
+                        "INSERT INTO notifykit_rate_log (key, member, until) VALUES (%s, %s, %s)",
+                        (key, member, now + self.hold),
+                    )
+                    return None
+                oldest = conn.execute(
+                    "SELECT until FROM notifykit_rate_log WHERE key = %s ORDER BY until "
+                    "OFFSET %s LIMIT 1",
+                    (key, count - limit),
+                ).fetchone()[0]
+                return float(oldest) + window - now
+        except self._failures() as err:
+            raise self.error(err, f"acquire on {key}") from None
+
+    def release(self, key: str, member: str) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    "UPDATE notifykit_rate_log SET until = extract(epoch FROM clock_timestamp()) "
+                    "WHERE key = %s AND member = %s",
+                    (key, member),
+                )
+        except self._failures() as err:
+            raise self.error(err, f"release on {key}") from None
+
+    def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
+        return PostgresRateLimiter(self, key, limit, window, margin)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {self.location}>"
+
+
+class PostgresRateLimiter:
+    """One account's sliding log in PostgreSQL; thread-safe, shared by every process and host
+    on the same database."""
+
+    def __init__(
+        self, backend: PostgresBackend, key: str, limit: int, window: float, margin: float
+    ) -> None:
+        self.backend = backend
+        self.key = key
+        self.limit = limit
+        self.period = window
+        self.margin = margin
+        self._local = threading.local()
+        self.waited = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"PostgresRateLimiter({self.key!r}, limit={self.limit}, period={self.period:g}, "
+            f"margin={self.margin:g}, on {self.backend.location})"
+        )
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited. :raises LimiterError: the database is
+        unreachable (nothing was granted)."""
+        self.release()
+        member = uuid.uuid4().hex
+        window = self.period + self.margin
+        started = time.monotonic()
+        while True:
+            wait = self.backend.acquire(self.key, member, self.limit, window)
+            if wait is None:
+                break
+            time.sleep(max(0.001, min(wait, MAX_POLL if wait > window else wait)))
+        self._local.member = member
+        waited = time.monotonic() - started
+        self.waited += waited
+        return waited
+
+    def release(self) -> None:
+        member = getattr(self._local, "member", None)
+        if member is None:
+            return
+        self._local.member = None
+        self.backend.release(self.key, member)

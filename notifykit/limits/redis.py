@@ -1,0 +1,177 @@
+"""The shared rate limiter in Redis: an atomic sliding-window log per provider account.
+
+The log of an account is a sorted set at ``<prefix>:<provider>:<account>`` (by default
+``notifykit:limit:exotel:<SID>``): one member per request, scored by when it stops being *in
+flight* (a request in flight is scored ``grant + hold``, far ahead; :meth:`release` rescores it to
+its finish time). A request counts while its score is later than ``now - (window + margin)``.
+One Lua script, run atomically by Redis, drops what no longer counts and grants the request when
+fewer than ``limit`` count; otherwise it answers how long until the oldest of them leaves. Every
+time comes from Redis's ``TIME``, so hosts whose clocks disagree still share one timeline.
+
+That is the local limiter's rule, so its proof carries over: a request is counted from its grant
+until ``window + margin`` after it finished, and arrives at the provider in between; so any
+``limit + 1`` arrivals within one window would have had ``limit`` counted requests at the last
+grant. ``hold`` (default 2 minutes, longer than any request's timeout) bounds how long a request
+whose process died without releasing it keeps its slot. The key expires on its own once idle.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError
+
+__all__ = ["RedisBackend", "RedisRateLimiter", "display_url"]
+
+INSTALL_HINT = "pip install 'notifykit[redis]'"
+
+#: the longest a waiting acquire() sleeps before asking again while every slot is in flight (a
+#: release elsewhere cannot wake it: it asks Redis again)
+MAX_POLL = 0.05
+
+# KEYS[1]: the log. ARGV: 'acquire', limit, window (with margin), hold, member
+#                    or 'release', member
+# acquire returns {1, now} when granted, else {0, seconds to wait} (as strings: Redis turns Lua
+# numbers into integers).
+SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local key = KEYS[1]
+if ARGV[1] == 'release' then
+  local window = tonumber(ARGV[3])
+  if redis.call('ZSCORE', key, ARGV[2]) then
+    redis.call('ZADD', key, 'XX', now, ARGV[2])
+    if redis.call('PTTL', key) < window * 1000 then
+      redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+    end
+  end
+  return {'1', tostring(now)}
+end
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local hold = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now + hold, ARGV[5])
+  redis.call('PEXPIRE', key, math.ceil((hold + window) * 1000) + 1000)
+  return {'1', tostring(now)}
+end
+local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+return {'0', tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password, for messages and reprs."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "redis://<unparseable URL>"
+    where = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{where}{parts.path}"
+
+
+class RedisBackend:
+    """The Redis a config's ``limiter: redis://...`` names; one connection pool per process."""
+
+    def __init__(self, url: str, *, prefix: str = "notifykit:limit", hold: float = DEFAULT_HOLD):
+        try:
+            import redis
+        except ImportError:
+            raise LimiterError(
+                f"limiter: {display_url(url)} needs the Redis client, which is not installed: "
+                f"{INSTALL_HINT}"
+            ) from None
+        self.location = display_url(url)
+        self.prefix = prefix
+        self.hold = hold
+        try:
+            self._client: Any = redis.Redis.from_url(
+                url, socket_timeout=5.0, socket_connect_timeout=5.0, health_check_interval=30
+            )
+            self._script: Any = self._client.register_script(SCRIPT)
+        except (ValueError, redis.RedisError) as err:
+            raise self.error(err, "connecting") from None
+
+    def error(self, err: Exception, doing: str) -> LimiterError:
+        # redis-py's messages name host and port, never the password; say it without the URL.
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return LimiterError(
+            f"shared rate limiter {self.location}: {doing} failed: {text}; check that Redis runs "
+            "and that limiter: names it"
+        )
+
+    def run(self, key: str, *args: Any) -> tuple[bool, float]:
+        import redis
+
+        try:
+            granted, value = self._script(keys=[key], args=list(args))
+        except redis.RedisError as err:
+            raise self.error(err, f"{args[0]} on {key}") from None
+        return granted in (b"1", "1", 1), float(value)
+
+    def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
+        return RedisRateLimiter(self, f"{self.prefix}:{key}", limit, window, margin)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"<RedisBackend {self.location}>"
+
+
+class RedisRateLimiter:
+    """One account's sliding log in Redis (see the module docstring); thread-safe, and shared
+    with every process and host whose limiter names the same Redis and key."""
+
+    def __init__(
+        self, backend: RedisBackend, key: str, limit: int, window: float, margin: float
+    ) -> None:
+        self.backend = backend
+        self.key = key
+        self.limit = limit
+        self.period = window
+        self.margin = margin
+        self._local = threading.local()
+        self.waited = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter({self.key!r}, limit={self.limit}, period={self.period:g}, "
+            f"margin={self.margin:g}, on {self.backend.location})"
+        )
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited. :raises LimiterError: Redis is gone
+        (nothing was granted, so nothing may be sent)."""
+        self.release()  # a caller that never released: counted until its next acquire
+        member = uuid.uuid4().hex
+        window = self.period + self.margin
+        started = time.monotonic()
+        while True:
+            granted, wait = self.backend.run(
+                self.key, "acquire", self.limit, repr(window), repr(self.backend.hold), member
+            )
+            if granted:
+                break
+            # The oldest counted request is still in flight when the wait is past a window.
+            time.sleep(max(0.001, min(wait, MAX_POLL if wait > window else wait)))
+        self._local.member = member
+        waited = time.monotonic() - started
+        self.waited += waited
+        return waited
+
+    def release(self) -> None:
+        """This thread's request finished: it counts for ``window + margin`` from now."""
+        member = getattr(self._local, "member", None)
+        if member is None:
+            return
+        self._local.member = None
+        self.backend.run(self.key, "release", member, repr(self.period + self.margin))

@@ -1,0 +1,65 @@
+"""The Celery task's work, in this process on a SQLite ledger (no broker needed): idempotent
+against the ledger, so a task delivered twice never sends twice; and ``submit()`` with
+``dispatch: celery`` accepts the notification even when the broker is down."""
+
+from __future__ import annotations
+
+import time
+
+from notifykit.celery import deliver_ids, enqueue_due
+from notifykit.report import DeliveryState
+from tests.delivery.conftest import write_config
+
+
+def test_a_task_delivered_twice_sends_once(make_kit, sim):
+    kit = make_kit()
+    submission = kit.submit("db.down", data={"host": "db1"})
+    ids = list(submission.deliveries)
+    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task1") == {"sent": 1}
+    # the broker delivers it again (a lost ack): the delivery is 'sent', nothing to do
+    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task1") == {}
+    assert len(sim.requests) == 1
+
+
+def test_a_task_finding_its_delivery_sending_does_nothing_and_it_becomes_unknown(make_kit, sim):
+    kit = make_kit()
+    ids = list(kit.submit("db.down", data={"host": "db1"}).deliveries)
+    now = time.time()
+    # a worker that died mid-task: it had marked the delivery 'sending'
+    assert [j.id for j in kit.ledger.claim("celery:dead", now, 2.0, 10, ids=ids)] == ids
+    assert kit.ledger.begin_send("celery:dead", ids, now) == ids
+    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:dead") == {}
+    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:other") == {}
+    assert sim.requests == []
+    (change,) = kit._recover(now + 3.0)  # after its lease: unknown, never resent
+    assert change.delivery.state is DeliveryState.UNKNOWN
+    assert sim.requests == []
+
+
+def test_a_task_whose_first_run_died_before_sending_delivers_on_redelivery(make_kit, sim):
+    kit = make_kit()
+    ids = list(kit.submit("db.down", data={"host": "db1"}).deliveries)
+    kit.ledger.claim("celery:task7", time.time(), 60.0, 10, ids=ids)  # claimed, never started
+    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task7") == {"sent": 1}
+    assert len(sim.requests) == 1
+
+
+def test_submit_with_the_broker_down_accepts_and_leaves_the_work_to_beat(
+    make_kit, sim, tmp_path, caplog
+):
+    config = write_config(
+        tmp_path, sim, dispatch="celery", celery={"broker": "redis://127.0.0.1:1/0"}
+    )
+    kit = make_kit(config)
+    submission = kit.submit("db.down", data={"host": "db1"})
+    assert not submission.duplicate
+    assert "beat enqueues them on its next tick" in caplog.text
+    (delivery,) = kit.ledger.deliveries(list(submission.deliveries))
+    assert delivery.state is DeliveryState.PENDING
+    # released, not left leased to the queue: the next tick claims it at once
+    claimed = kit.ledger.claim("probe", time.time(), 1.0, 10)
+    assert [j.id for j in claimed] == list(submission.deliveries)
+    kit.ledger.release("probe", [j.id for j in claimed])
+    assert enqueue_due(kit) == 0  # the broker is still down: released again, nothing lost
+    assert kit.ledger.claim("probe", time.time(), 1.0, 10)
+    assert sim.requests == []
