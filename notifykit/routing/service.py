@@ -158,7 +158,7 @@ class Router:
                 if kit.dry_run:
                     made.append(p)
                     continue
-                submissions.append(kit.ledger.add(p, lease_owner=owner, lease_until=lease_until))
+                submissions.append(self._store(p, submit, owner, lease_until))
                 if not submissions[-1].duplicate:
                     made.append(p)
                 continue
@@ -204,6 +204,18 @@ class Router:
         if submit:
             return self._submission(submissions, last_seen, key), made
         return self._report(alert, key, submissions, last_seen, made, notes), made
+
+    def _store(
+        self, p: Plan, submit: bool, owner: str | None, lease_until: float | None
+    ) -> Submission:
+        """Store a stateless notification: submit() hands it to the configured dispatch (the
+        ledger's workers, or Celery); notify() leases it to itself to send now."""
+        kit = self.kit
+        if submit and kit.config.scaleout.dispatch == "celery":
+            from notifykit.celery import submit as submit_to_celery
+
+            return submit_to_celery(kit, p)
+        return kit.ledger.add(p, lease_owner=owner, lease_until=lease_until)
 
     def _first_plans(
         self,
