@@ -298,10 +298,16 @@ def submit(kit: Notifier, plan: Plan) -> Submission:
 
 
 def enqueue_due(kit: Notifier, *, batch: int = 500) -> int:
-    """Recover what dead workers left ``sending``, then claim every due delivery for the queue
-    and enqueue it; returns how many were enqueued."""
+    """Recover what dead workers left ``sending``, plan due escalation steps and alert groups,
+    then claim every due delivery for the queue and enqueue it; returns how many were enqueued."""
     now = kit.clock()
     kit._recover(now)
+    # Escalation steps and waiting alert groups that are due become deliveries first, so they
+    # are enqueued below like any other (the worker's loop does the same).
+    try:
+        kit.router.tick(now)
+    except Exception:
+        logger.exception("beat: planning due escalation steps failed; tried again next tick")
     settings = kit.config.scaleout.celery
     total = 0
     while True:

@@ -111,4 +111,4 @@ PYTHON = sys.executable
 
 
 # The reliable-delivery fixtures: a simulator and Notifiers on a SQLite ledger in tmp_path.
-from tests.delivery.conftest import make_kit, sim  # noqa: E402, F401
+from tests.delivery.conftest import clock, make_kit, sim  # noqa: E402, F401

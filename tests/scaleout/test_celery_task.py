@@ -63,3 +63,22 @@ def test_submit_with_the_broker_down_accepts_and_leaves_the_work_to_beat(
     assert enqueue_due(kit) == 0  # the broker is still down: released again, nothing lost
     assert kit.ledger.claim("probe", time.time(), 1.0, 10)
     assert sim.requests == []
+
+
+def test_beats_tick_plans_due_escalation_steps_before_it_enqueues(make_kit, sim, tmp_path, clock):
+    from tests.delivery.test_escalation import ROUTING
+
+    config = write_config(
+        tmp_path, sim, dispatch="celery", celery={"broker": "redis://127.0.0.1:1/0"}, **ROUTING
+    )
+    kit = make_kit(config, clock=clock)
+    kit.notify("db.down", severity="critical", labels={"host": "db1"})  # step 0 goes out now
+    before = {r.id for r in kit.history(limit=0)}
+    clock.advance(5 * 60)
+    assert enqueue_due(kit) == 0  # the broker is down: nothing enqueued, nothing lost
+    # ... but the 5-minute step became a delivery in the ledger, pending for the next tick.
+    new = [r for r in kit.history(limit=0) if r.id not in before]
+    assert [(d.channel, d.state) for r in new for d in r.deliveries] == [
+        ("call", DeliveryState.PENDING)
+    ]
+    assert len(sim.requests) == 1
