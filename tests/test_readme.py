@@ -69,3 +69,22 @@ def test_readme_config_example_is_valid(tmp_path: Path) -> None:
         assert {d.channel for d in report.deliveries} == {"sms", "ivr"}
     finally:
         kit.close()
+
+
+def test_readme_routing_example_routes_as_it_says(tmp_path: Path) -> None:
+    notifykit = pytest.importorskip("notifykit")
+    blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
+    [routing] = [b for b in blocks if "escalations:" in b]
+    config = tmp_path / "notifykit.yaml"
+    config.write_text(routing, encoding="utf-8")
+    kit = notifykit.Notifier.from_config(str(config), sandbox=True)
+    try:
+        explained = kit.explain(
+            "db.down", severity="critical", labels={"host": "db1", "service": "db"}
+        ).to_json()
+        assert explained["key"] == "db.down{host=db1}"
+        assert explained["receivers"] == ["dba", "page-primary"]
+        report = kit.notify("db.down", severity="critical", labels={"host": "db1", "service": "db"})
+        assert report.ok and {d.channel for d in report.deliveries} == {"sms", "call"}
+    finally:
+        kit.close()
