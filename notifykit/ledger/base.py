@@ -512,8 +512,11 @@ class SqlLedger(RoutingStore):
                     continue
                 previous = DeliveryState(row[15])
                 info = json.loads(row[12])
+                # The info column is rewritten only when the outcome adds to it (NULL keeps it).
+                new_info = None
                 if outcome.info:
                     info.update(outcome.info)
+                    new_info = _dumps(info)
                 due = outcome.due if outcome.due is not None else row[16]
                 delivery_rows.append(
                     (
@@ -521,7 +524,7 @@ class SqlLedger(RoutingStore):
                         outcome.provider_id,
                         outcome.provider_status,
                         outcome.error,
-                        _dumps(info),
+                        new_info,
                         due,
                         now,
                         outcome.delivery_id,
@@ -554,8 +557,9 @@ class SqlLedger(RoutingStore):
             cur.executemany(
                 self._sql(
                     "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
-                    "provider_status = COALESCE(?, provider_status), error = ?, info = ?, "
-                    "due = ?, lease_owner = NULL, lease_expires = NULL, updated = ? WHERE id = ?"
+                    "provider_status = COALESCE(?, provider_status), error = ?, "
+                    "info = COALESCE(?, info), due = ?, lease_owner = NULL, lease_expires = NULL, "
+                    "updated = ? WHERE id = ?"
                 ),
                 delivery_rows,
             )

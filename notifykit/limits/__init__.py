@@ -6,10 +6,13 @@ each would spend the whole budget and the account draws 429s. ``limiter:`` in th
 a store every process reaches, and the core hands the provider's ``connect()`` a
 :class:`LimiterFactory` (as ``settings["rate_limiter"]``) to build the account's limiter from:
 
-- ``limiter: redis://host:6379/0`` — :class:`~notifykit.limits.redis.RedisRateLimiter`, an
-  atomic sliding-window log in Redis (one Lua script per grant, Redis's own clock);
-- ``limiter: postgresql`` — :class:`~notifykit.limits.postgres.PostgresRateLimiter`, the same
-  log in the ledger's PostgreSQL database, for deployments without Redis.
+- ``limiter: redis://host:6379/0`` — :class:`~notifykit.limits.redis.RedisBackend`, an atomic
+  sliding-window log in Redis (one Lua script per grant, Redis's own clock);
+- ``limiter: postgresql`` — :class:`~notifykit.limits.postgres.PostgresBackend`, the same log in
+  the ledger's PostgreSQL database, for deployments without Redis.
+
+Either way the limiter is one :class:`SharedRateLimiter` over the backend's ``grant`` and
+``finish``.
 
 Both keep the guarantee of the provider's local limiter (``notifykit_exotel.RateLimiter``): a
 request is counted from its grant until ``window + margin`` after it finished
@@ -21,6 +24,8 @@ the window, so a backlog drains at close to the limit.
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,6 +41,7 @@ __all__ = [
     "Limiter",
     "LimiterError",
     "LimiterFactory",
+    "SharedRateLimiter",
     "connect_settings",
     "open_limiters",
 ]
@@ -66,11 +72,76 @@ class Limiter(Protocol):
 
 
 class Backend(Protocol):
-    """A store of sliding logs, one per key."""
+    """A store of sliding logs, one per key: what :class:`SharedRateLimiter` asks."""
+
+    location: str
+
+    def grant(self, key: str, member: str, limit: int, window: float) -> float | None:
+        """Count ``member`` as a request in flight and return ``None`` when fewer than ``limit``
+        requests count within ``window``; else the seconds to wait before asking again."""
+        ...
+
+    def finish(self, key: str, member: str, window: float) -> None:
+        """``member`` finished: it counts for ``window`` from now, then no more."""
+        ...
 
     def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter: ...
 
     def close(self) -> None: ...
+
+
+#: the longest a waiting acquire() sleeps before asking again while every slot is in flight (a
+#: release elsewhere cannot wake it: it asks the store again)
+MAX_POLL = 0.05
+
+
+class SharedRateLimiter:
+    """One account's sliding log in a shared store (Redis, PostgreSQL); thread-safe, and shared
+    with every process and host whose limiter names the same store and key. A request counts
+    from its grant until ``window + margin`` after its release, as in the local limiter."""
+
+    def __init__(
+        self, backend: Backend, key: str, limit: int, window: float, margin: float
+    ) -> None:
+        self.backend = backend
+        self.key = key
+        self.limit = limit
+        self.period = window
+        self.margin = margin
+        self._local = threading.local()
+        self.waited = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"SharedRateLimiter({self.key!r}, limit={self.limit}, period={self.period:g}, "
+            f"margin={self.margin:g}, on {self.backend.location})"
+        )
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the seconds waited. :raises LimiterError: the store is
+        unreachable (nothing was granted, so nothing may be sent)."""
+        self.release()  # a caller that never released: counted until its next acquire
+        member = uuid.uuid4().hex
+        window = self.period + self.margin
+        started = time.monotonic()
+        while True:
+            wait = self.backend.grant(self.key, member, self.limit, window)
+            if wait is None:
+                break
+            # The oldest counted request is still in flight when the wait is past a window.
+            time.sleep(max(0.001, min(wait, MAX_POLL if wait > window else wait)))
+        self._local.member = member
+        waited = time.monotonic() - started
+        self.waited += waited
+        return waited
+
+    def release(self) -> None:
+        """This thread's request finished: it counts for ``window + margin`` from now."""
+        member = getattr(self._local, "member", None)
+        if member is None:
+            return
+        self._local.member = None
+        self.backend.finish(self.key, member, self.period + self.margin)
 
 
 class LimiterFactory:

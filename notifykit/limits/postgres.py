@@ -13,17 +13,13 @@ the Redis limiter's (:mod:`notifykit.limits.redis`): counted from grant until
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from typing import Any
 
-from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError
+from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimiter
 
-__all__ = ["PostgresBackend", "PostgresRateLimiter"]
+__all__ = ["PostgresBackend"]
 
 INSTALL_HINT = "pip install 'notifykit[postgres]'"
-MAX_POLL = 0.05
 #: the advisory lock the table's creation runs under ('nklimit' in ASCII)
 CREATE_LOCK = 0x6E6B6C696D6974
 
@@ -91,7 +87,7 @@ class PostgresBackend:
 
         return (psycopg.Error, PoolTimeout)
 
-    def acquire(self, key: str, member: str, limit: int, window: float) -> float | None:
+    def grant(self, key: str, member: str, limit: int, window: float) -> float | None:
         """Grant (``None``) or the seconds to wait before asking again."""
         try:
             with self._pool.connection() as conn, conn.transaction():
@@ -120,7 +116,7 @@ class PostgresBackend:
         except self._failures() as err:
             raise self.error(err, f"acquire on {key}") from None
 
-    def release(self, key: str, member: str) -> None:
+    def finish(self, key: str, member: str, window: float) -> None:
         try:
             with self._pool.connection() as conn:
                 conn.execute(
@@ -132,56 +128,10 @@ class PostgresBackend:
             raise self.error(err, f"release on {key}") from None
 
     def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
-        return PostgresRateLimiter(self, key, limit, window, margin)
+        return SharedRateLimiter(self, key, limit, window, margin)
 
     def close(self) -> None:
         self._pool.close()
 
     def __repr__(self) -> str:
         return f"<PostgresBackend {self.location}>"
-
-
-class PostgresRateLimiter:
-    """One account's sliding log in PostgreSQL; thread-safe, shared by every process and host
-    on the same database."""
-
-    def __init__(
-        self, backend: PostgresBackend, key: str, limit: int, window: float, margin: float
-    ) -> None:
-        self.backend = backend
-        self.key = key
-        self.limit = limit
-        self.period = window
-        self.margin = margin
-        self._local = threading.local()
-        self.waited = 0.0
-
-    def __repr__(self) -> str:
-        return (
-            f"PostgresRateLimiter({self.key!r}, limit={self.limit}, period={self.period:g}, "
-            f"margin={self.margin:g}, on {self.backend.location})"
-        )
-
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited. :raises LimiterError: the database is
-        unreachable (nothing was granted)."""
-        self.release()
-        member = uuid.uuid4().hex
-        window = self.period + self.margin
-        started = time.monotonic()
-        while True:
-            wait = self.backend.acquire(self.key, member, self.limit, window)
-            if wait is None:
-                break
-            time.sleep(max(0.001, min(wait, MAX_POLL if wait > window else wait)))
-        self._local.member = member
-        waited = time.monotonic() - started
-        self.waited += waited
-        return waited
-
-    def release(self) -> None:
-        member = getattr(self._local, "member", None)
-        if member is None:
-            return
-        self._local.member = None
-        self.backend.release(self.key, member)

@@ -17,20 +17,13 @@ whose process died without releasing it keeps its slot. The key expires on its o
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from typing import Any
 
-from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError
+from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimiter
 
-__all__ = ["RedisBackend", "RedisRateLimiter", "display_url"]
+__all__ = ["RedisBackend", "display_url"]
 
 INSTALL_HINT = "pip install 'notifykit[redis]'"
-
-#: the longest a waiting acquire() sleeps before asking again while every slot is in flight (a
-#: release elsewhere cannot wake it: it asks Redis again)
-MAX_POLL = 0.05
 
 # KEYS[1]: the log. ARGV: 'acquire', limit, window (with margin), hold, member
 #                    or 'release', member
@@ -117,61 +110,20 @@ class RedisBackend:
             raise self.error(err, f"{args[0]} on {key}") from None
         return granted in (b"1", "1", 1), float(value)
 
+    def grant(self, key: str, member: str, limit: int, window: float) -> float | None:
+        granted, wait = self.run(
+            f"{self.prefix}:{key}", "acquire", limit, repr(window), repr(self.hold), member
+        )
+        return None if granted else wait
+
+    def finish(self, key: str, member: str, window: float) -> None:
+        self.run(f"{self.prefix}:{key}", "release", member, repr(window))
+
     def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
-        return RedisRateLimiter(self, f"{self.prefix}:{key}", limit, window, margin)
+        return SharedRateLimiter(self, key, limit, window, margin)
 
     def close(self) -> None:
         self._client.close()
 
     def __repr__(self) -> str:
         return f"<RedisBackend {self.location}>"
-
-
-class RedisRateLimiter:
-    """One account's sliding log in Redis (see the module docstring); thread-safe, and shared
-    with every process and host whose limiter names the same Redis and key."""
-
-    def __init__(
-        self, backend: RedisBackend, key: str, limit: int, window: float, margin: float
-    ) -> None:
-        self.backend = backend
-        self.key = key
-        self.limit = limit
-        self.period = window
-        self.margin = margin
-        self._local = threading.local()
-        self.waited = 0.0
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisRateLimiter({self.key!r}, limit={self.limit}, period={self.period:g}, "
-            f"margin={self.margin:g}, on {self.backend.location})"
-        )
-
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited. :raises LimiterError: Redis is gone
-        (nothing was granted, so nothing may be sent)."""
-        self.release()  # a caller that never released: counted until its next acquire
-        member = uuid.uuid4().hex
-        window = self.period + self.margin
-        started = time.monotonic()
-        while True:
-            granted, wait = self.backend.run(
-                self.key, "acquire", self.limit, repr(window), repr(self.backend.hold), member
-            )
-            if granted:
-                break
-            # The oldest counted request is still in flight when the wait is past a window.
-            time.sleep(max(0.001, min(wait, MAX_POLL if wait > window else wait)))
-        self._local.member = member
-        waited = time.monotonic() - started
-        self.waited += waited
-        return waited
-
-    def release(self) -> None:
-        """This thread's request finished: it counts for ``window + margin`` from now."""
-        member = getattr(self._local, "member", None)
-        if member is None:
-            return
-        self._local.member = None
-        self.backend.run(self.key, "release", member, repr(self.period + self.margin))
