@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from notifykit.cli.main import (
-    _SEVERITY,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -25,8 +24,8 @@ from notifykit.cli.main import (
     _print_report,
     _split,
     _state,
-    _with_data,
     cli,
+    notification_options,
     parse_labels,
 )
 from notifykit.report import DeliveryState
@@ -40,14 +39,8 @@ __all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
 
 @cli.command()
 @click.argument("event")
-@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
-@_with_data
-@click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.")
-@click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
-@click.option("--template", metavar="T", help="Template name (default: the event's).")
+@notification_options
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
-@click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
-              help="Alert label (what routes match); repeatable.")  # fmt: skip
 def submit(
     event: str,
     severity: str | None,

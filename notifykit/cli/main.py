@@ -496,15 +496,25 @@ def _with_data(f: Callable[..., Any]) -> Callable[..., Any]:
 _SEVERITY = click.Choice(["info", "warning", "error", "critical"])
 
 
+def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``notify`` and ``submit`` share: what notify() takes."""
+    options = [
+        click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
+        *_data_options,
+        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number."),
+        click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name."),
+        click.option("--template", metavar="T", help="Template name (default: the event's)."),
+        click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
+                     help="Alert label (what routes match); repeatable."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.argument("event")
-@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
-@_with_data
-@click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.")
-@click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.")
-@click.option("--template", metavar="T", help="Template name (default: the event's).")
-@click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
-              help="Alert label (what routes match); repeatable.")  # fmt: skip
+@notification_options
 @click.option("--key", metavar="K", help="The alert key (default: the event and its labels).")
 @click.option("--resolved", is_flag=True, help="The alert is over: stop its escalation.")
 def notify(
