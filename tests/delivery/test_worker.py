@@ -38,7 +38,8 @@ def test_a_broadcast_goes_out_in_bulk_requests_of_the_claim_batch(make_kit, sim)
     kit.submit("db.down", data={"host": "db1"}, to=numbers)
     result = kit.worker(batch=100).run(drain=True)
     assert result.counts == {"sent": 250}
-    assert [len(r.recipients) for r in sim.requests] == [100, 100, 50]
+    # three bulk requests, sent by the pool in whatever order its threads get there
+    assert sorted(len(r.recipients) for r in sim.requests) == [50, 100, 100]
     assert all(len(sim.requests_to(n)) == 1 for n in numbers[::25])
 
 
