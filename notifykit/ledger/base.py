@@ -216,6 +216,13 @@ _DELIVERY_COLUMNS = (
     "attempts, provider_id, provider_status, provider_detail, error, skip_reason, updated, first_due"
 )
 
+#: what :meth:`SqlLedger.record` reads back: the columns of the :class:`Delivery` it returns, not
+#: the text and options a 10,000-number broadcast would fetch 10,000 times for nothing
+_RECORD_COLUMNS = (
+    "id, notification_id, channel, channel_type, recipient, address, info, callback_token, "
+    "state, due, attempts, provider_id, provider_status, provider_detail"
+)
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -496,14 +503,14 @@ class SqlLedger(RoutingStore):
                 r[0]: r
                 for r in self._exec(
                     cur,
-                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)} "
+                    f"SELECT {_RECORD_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)} "
                     f"{self._dialect.row_lock}",
                     ids,
                 ).fetchall()
             }
             # Status events that arrived before their Sid was recorded, for these batches: one
             # query for all of them, so recording a 10,000-number broadcast stays linear.
-            tokens = sorted({r[14] for r in current.values()})
+            tokens = sorted({r[7] for r in current.values()})
             orphans = {
                 (r[0], r[1])
                 for r in self._exec(
@@ -521,10 +528,10 @@ class SqlLedger(RoutingStore):
                 row = current.get(outcome.delivery_id)
                 if row is None:
                     continue
-                previous = DeliveryState(row[15])
+                previous = DeliveryState(row[8])
                 # A batch's rows share one info text: decode it once (a copy each, as a
                 # delivery's info must not be shared with another's).
-                text = row[12]
+                text = row[6]
                 decoded = infos.get(text)
                 if decoded is None:
                     decoded = infos[text] = json.loads(text)
@@ -534,7 +541,7 @@ class SqlLedger(RoutingStore):
                 if outcome.info:
                     info.update(outcome.info)
                     new_info = _dumps(info)
-                due = outcome.due if outcome.due is not None else row[16]
+                due = outcome.due if outcome.due is not None else row[9]
                 delivery_rows.append(
                     (
                         outcome.state.value,
@@ -557,29 +564,29 @@ class SqlLedger(RoutingStore):
                             outcome.provider_id,
                             outcome.error,
                             outcome.delivery_id,
-                            row[17],
+                            row[10],
                         )
                     )
                 # Built once from the row and the outcome (not read back, nor copied by
                 # dataclasses.replace): what the row holds once the UPDATE below has run.
                 delivery = Delivery(
-                    channel=row[3],
-                    channel_type=row[4],
-                    recipient=row[5],
-                    address=row[7],
+                    channel=row[2],
+                    channel_type=row[3],
+                    recipient=row[4],
+                    address=row[5],
                     state=outcome.state,
-                    provider_id=outcome.provider_id or row[18],
-                    provider_status=outcome.provider_status or row[19],
+                    provider_id=outcome.provider_id or row[11],
+                    provider_status=outcome.provider_status or row[12],
                     error=outcome.error,
                     info=info,
                     id=row[0],
                     notification_id=row[1],
-                    attempts=int(row[17]),
-                    provider_detail=row[20],
+                    attempts=int(row[10]),
+                    provider_detail=row[13],
                     due=due,
                     updated=now,
                 )
-                pending.append((delivery, previous, row[14]))
+                pending.append((delivery, previous, row[7]))
             cur.executemany(
                 self._sql(
                     "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
