@@ -145,6 +145,11 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._hook = pm.hook
 
+    def implemented(self, hook_name: str) -> bool:
+        """Whether any plugin implements ``hook_name`` now: the dispatcher skips building a
+        hook's arguments per delivery when nothing would receive them."""
+        return bool(getattr(self._hook, hook_name).get_hookimpls())
+
     def before_delivery(self, delivery: Delivery, notification: Notification) -> list[str]:
         results: list[str | None] = self._hook.before_delivery(
             delivery=delivery, notification=notification

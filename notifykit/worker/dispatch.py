@@ -148,13 +148,16 @@ class Dispatcher:
     ) -> list[Change]:
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
+        # Asked once per batch (a plugin may be registered at any time): with no
+        # before_delivery hook, no pending Delivery is built per job only to be ignored.
+        vetoing = self.hooks.implemented("before_delivery")
         for job in jobs:
             if job.skip_reason:
                 outcomes.append(
                     Outcome(job.id, DeliveryState.SKIPPED, error=job.skip_reason, attempted=False)
                 )
                 continue
-            veto = self._veto(job, notification)
+            veto = self._veto(job, notification) if vetoing else None
             if veto is not None:
                 outcomes.append(veto)
                 continue
@@ -184,10 +187,13 @@ class Dispatcher:
             )
             by_id = {job.id: job for job in jobs}
             changes = [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
-        for change in changes:
-            self.hooks.after_delivery(change.delivery, notification)
-            if change.delivery.state is not change.previous:
-                self.hooks.after_status_change(change.delivery, change.previous, notification)
+        if self.hooks.implemented("after_delivery") or self.hooks.implemented(
+            "after_status_change"
+        ):
+            for change in changes:
+                self.hooks.after_delivery(change.delivery, notification)
+                if change.delivery.state is not change.previous:
+                    self.hooks.after_status_change(change.delivery, change.previous, notification)
         return changes
 
     def _veto(self, job: DeliveryJob, notification: Notification) -> Outcome | None:

@@ -41,6 +41,10 @@ logger = logging.getLogger("notifykit.worker")
 STOP_CHECK = 0.1
 
 
+#: notifications a run keeps read (the one each batch belongs to is read once per batch at most)
+NOTIFICATION_CACHE = 16
+
+
 @dataclass
 class WorkerResult:
     """What a worker run did: the states its deliveries ended the run in."""
@@ -133,8 +137,10 @@ class Worker:
             found = notifications.get(notification_id)
             if found is None:
                 found = ledger.notification(notification_id)
-                if len(notifications) > 10_000:
-                    notifications.clear()
+                # A few notifications are in flight at once; keeping more made the run's memory
+                # grow with the work (each holds its data and recipients: ~7 KiB for 100).
+                if len(notifications) >= NOTIFICATION_CACHE:
+                    del notifications[next(iter(notifications))]  # the oldest
                 notifications[notification_id] = found
             return found
 
