@@ -795,7 +795,12 @@ class Notifier:
         else:
             ledger = self.ledger
             now = self.clock()
-            submission = ledger.add(plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE)
+            # The first group is stored 'sending' in the same commit (when no hook can veto
+            # it), so its request goes out after one transaction, not two.
+            started = self.dispatcher.first_group(plan.jobs)
+            submission = ledger.add(
+                plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE, sending=started
+            )
             if submission.duplicate:
                 return ledger.report(submission.id)
             # Send now, without ledger retries: a transient failure is final here (the client
@@ -807,6 +812,7 @@ class Notifier:
                 plan.jobs,
                 lambda _id: plan.notification,
                 retries=False,
+                started=frozenset(started),
             )
             done = {c.delivery.id: c.delivery for c in changes}
             report = Report(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -103,7 +103,12 @@ class Ledger(Protocol):
     location: str
 
     def add(
-        self, plan: Plan, *, lease_owner: str | None = None, lease_until: float | None = None
+        self,
+        plan: Plan,
+        *,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+        sending: Collection[str] = (),
     ) -> Submission: ...
     def claim(
         self, owner: str, now: float, lease: float, limit: int, ids: Sequence[str] | None = None
@@ -323,12 +328,27 @@ class SqlLedger(RoutingStore):
     # -- accepting ------------------------------------------------------------------------------
 
     def add(
-        self, plan: Plan, *, lease_owner: str | None = None, lease_until: float | None = None
+        self,
+        plan: Plan,
+        *,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+        sending: Collection[str] = (),
     ) -> Submission:
         """Store a planned notification and its deliveries in one transaction; with
-        ``lease_owner``, its deliveries start leased to it (``notify()`` sends them itself)."""
+        ``lease_owner``, its deliveries start leased to it (``notify()`` sends them itself).
+
+        ``sending``: the ids of deliveries stored already ``sending`` (leased to ``lease_owner``,
+        their first attempt opened, as :meth:`begin_send` would in a transaction of its own), so
+        the caller may send them as soon as this returns. ``notify()`` does that when no
+        ``before_delivery`` hook can veto them: one commit before the request instead of two. A
+        duplicate (its key already stored) starts nothing; a crash after the commit leaves them
+        ``sending``, and :meth:`recover` makes them ``unknown`` once the lease expires.
+        """
+        if sending and lease_owner is None:
+            raise ValueError("deliveries stored sending need a lease_owner")
         with self._tx("storing a notification") as cur:
-            return self._add(cur, plan, lease_owner, lease_until)
+            return self._add(cur, plan, lease_owner, lease_until, sending=sending)
 
     def _add(
         self,
@@ -337,6 +357,8 @@ class SqlLedger(RoutingStore):
         lease_owner: str | None,
         lease_until: float | None,
         alert_key: str | None = None,
+        *,
+        sending: Collection[str] = (),
     ) -> Submission:
         """:meth:`add` inside the caller's transaction (routing stores a notification in the
         transaction that records why it was sent); ``alert_key`` is shown as the report's key."""
@@ -384,6 +406,8 @@ class SqlLedger(RoutingStore):
                 hit = encoded[id(value)] = (value, _dumps(dict(value)))
             return hit[1]
 
+        started = set(sending)
+        pending, sending_state = DeliveryState.PENDING.value, DeliveryState.SENDING.value
         rows = [
             (
                 j.id,
@@ -401,26 +425,40 @@ class SqlLedger(RoutingStore):
                 dumps(j.info),
                 j.batch,
                 j.callback_token,
-                DeliveryState.PENDING.value,
+                sending_state if j.id in started else pending,
                 j.due,
                 j.due,
                 j.skip_reason,
                 n.created,
                 lease_owner,
                 lease_until,
+                1 if j.id in started else 0,
             )
             for j in plan.jobs
         ]
+        if started:
+            known = {j.id for j in plan.jobs if j.skip_reason is None}
+            if not started <= known:
+                raise ValueError("only deliveries of this plan that can be sent can start sending")
         cur.executemany(
             self._sql(
                 "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
                 "recipient, recipient_name, address, address_kind, text, template, options, "
                 "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
-                "lease_owner, lease_expires) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "lease_owner, lease_expires, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             rows,
         )
+        if started:
+            # The first attempt of each, opened as begin_send opens one (number 1: new rows).
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO attempts (delivery_id, number, worker, started, outcome) "
+                    "VALUES (?, 1, ?, ?, 'sending')"
+                ),
+                [(j.id, lease_owner, n.created) for j in plan.jobs if j.id in started],
+            )
         if lease_owner is None and plan.jobs:
             self._signal_work(cur)
         return Submission(n.id, tuple(j.id for j in plan.jobs), False, alert_key or n.key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
@@ -128,15 +128,28 @@ class Dispatcher:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
+        started: Collection[str] = (),
     ) -> list[Change]:
         """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
         ``retries``: schedule transient failures again by the channel's retry policy (else they
-        are final ``failed``)."""
+        are final ``failed``). ``started``: ids already committed ``sending`` (by
+        :meth:`~notifykit.ledger.base.Ledger.add` with ``sending=``): sent without
+        ``begin_send`` and without asking the ``before_delivery`` hooks again."""
         changes: list[Change] = []
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
-            changes.extend(self._deliver_batch(ledger, owner, group, first, retries))
+            changes.extend(self._deliver_batch(ledger, owner, group, first, retries, started))
         return changes
+
+    def first_group(self, jobs: Sequence[DeliveryJob]) -> list[str]:
+        """The ids ``notify()`` may store already ``sending`` (``Ledger.add(sending=...)``): the
+        sendable jobs of the first group it will send, when no ``before_delivery`` hook could
+        veto them. Only the first group: the lease of a long broadcast's later groups may expire
+        before they go out, and a delivery still pending then is a worker's to send, not
+        ``unknown``."""
+        if not jobs or self.hooks.implemented("before_delivery"):
+            return []
+        return [j.id for j in group_batches(jobs)[0] if not j.skip_reason]
 
     def _deliver_batch(
         self,
@@ -145,26 +158,36 @@ class Dispatcher:
         jobs: list[DeliveryJob],
         notification: Notification,
         retries: bool,
+        begun: Collection[str] = (),
     ) -> list[Change]:
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
         # Asked once per batch (a plugin may be registered at any time): with no
         # before_delivery hook, no pending Delivery is built per job only to be ignored.
         vetoing = self.hooks.implemented("before_delivery")
+        sending: list[DeliveryJob] = []
         for job in jobs:
             if job.skip_reason:
                 outcomes.append(
                     Outcome(job.id, DeliveryState.SKIPPED, error=job.skip_reason, attempted=False)
                 )
                 continue
+            if job.id in begun:  # committed 'sending' already: it goes out, whatever comes
+                sending.append(job)
+                continue
             veto = self._veto(job, notification) if vetoing else None
             if veto is not None:
                 outcomes.append(veto)
                 continue
             to_send.append(job)
-        started = set(ledger.begin_send(owner, [j.id for j in to_send], self.clock()))
-        # A job whose lease was lost (another worker took it over) is not ours to send.
-        sending = [j for j in to_send if j.id in started]
+        if to_send:
+            mixed = bool(sending)
+            started = set(ledger.begin_send(owner, [j.id for j in to_send], self.clock()))
+            # A job whose lease was lost (another worker took it over) is not ours to send.
+            sending.extend(j for j in to_send if j.id in started)
+            if mixed:  # keep the batch's order
+                order = {job.id: n for n, job in enumerate(jobs)}
+                sending.sort(key=lambda j: order[j.id])
         if sending:
             results = self._send(sending, notification)
             now = self.clock()

@@ -100,6 +100,98 @@ def test_add_with_one_key_from_many_connections_at_once_stores_one(
     assert ledgers[0].counts() == {"pending": 1}
 
 
+def test_add_can_store_deliveries_already_sending_in_its_one_commit(
+    ledger: Ledger, make_plan: MakePlan
+):
+    """What notify() does when no hook can veto: the first attempt opened with the notification,
+    so the request may go out after one commit; begin_send never starts them again."""
+    plan = make_plan()
+    now = start(plan)
+    ids = [j.id for j in plan.jobs]
+    ledger.add(plan, lease_owner="n1", lease_until=now + LEASE, sending=ids[:2])
+    report = ledger.report(plan.notification.id, detail=True)
+    assert [(d.state, d.attempts) for d in report.deliveries] == [
+        (DeliveryState.SENDING, 1),
+        (DeliveryState.SENDING, 1),
+        (DeliveryState.PENDING, 0),
+    ]
+    assert [
+        [(a.number, a.outcome, a.worker) for a in d.attempt_log] for d in report.deliveries
+    ] == [
+        [(1, "sending", "n1")],
+        [(1, "sending", "n1")],
+        [],
+    ]
+    assert ledger.begin_send("n1", ids[:2], now) == []  # already sending: never twice
+    assert ledger.claim("w1", now, LEASE, 10) == []  # all leased to n1
+    assert ledger.begin_send("n1", ids[2:], now) == ids[2:]  # the rest go the usual way
+    changes = ledger.record(
+        "n1",
+        [
+            Outcome(ids[0], DeliveryState.SENT, provider_id="sid-1"),
+            Outcome(ids[1], DeliveryState.FAILED, error="DND"),
+        ],
+        now + 0.1,
+    )
+    assert [(c.previous, c.delivery.state) for c in changes] == [
+        (DeliveryState.SENDING, DeliveryState.SENT),
+        (DeliveryState.SENDING, DeliveryState.FAILED),
+    ]
+    first, second, _ = ledger.report(plan.notification.id, detail=True).deliveries
+    assert [(a.number, a.outcome, a.provider_id) for a in first.attempt_log] == [
+        (1, "sent", "sid-1")
+    ]
+    assert first.attempts == 1 and first.attempt_log[0].finished == pytest.approx(now + 0.1)
+    assert second.attempt_log[0].error == "DND"
+
+
+def test_deliveries_stored_sending_by_a_notifier_that_died_become_unknown(
+    ledger: Ledger, make_plan: MakePlan
+):
+    plan = make_plan()
+    now = start(plan)
+    ids = [j.id for j in plan.jobs]
+    ledger.add(plan, lease_owner="n1", lease_until=now + LEASE, sending=ids[:1])
+    assert ledger.recover(now + LEASE - 1) == []  # the lease holds: maybe in flight
+    (change,) = ledger.recover(now + LEASE + 1)
+    assert change.delivery.id == ids[0] and change.previous is DeliveryState.SENDING
+    assert change.delivery.state is DeliveryState.UNKNOWN and change.delivery.error == LOST_WORKER
+    (d,) = ledger.deliveries(ids[:1])
+    assert d.state is DeliveryState.UNKNOWN and d.attempts == 1
+    # Never claimable again; the two never started are, once n1's lease is gone.
+    later = [j.id for j in ledger.claim("w2", now + LEASE + 1, LEASE, 10)]
+    assert later == ids[1:]
+
+
+def test_add_with_sending_of_a_duplicate_starts_nothing(ledger: Ledger, make_plan: MakePlan):
+    first = make_plan(to="alice", key="k-1")
+    ledger.add(first)
+    again = make_plan(to="alice", key="k-1")
+    now = start(again)
+    submission = ledger.add(
+        again, lease_owner="n1", lease_until=now + LEASE, sending=[again.jobs[0].id]
+    )
+    assert submission.duplicate and submission.id == first.notification.id
+    assert ledger.counts() == {"pending": 1}
+    assert ledger.deliveries([again.jobs[0].id]) == []
+
+
+def test_add_with_sending_refuses_what_it_cannot_start(ledger: Ledger, make_plan: MakePlan):
+    plan = make_plan()
+    now = start(plan)
+    with pytest.raises(ValueError, match="lease_owner"):
+        ledger.add(plan, sending=[plan.jobs[0].id])
+    with pytest.raises(ValueError, match="can be sent"):
+        ledger.add(plan, lease_owner="n1", lease_until=now + LEASE, sending=["not-in-plan"])
+    skipped = dataclasses.replace(
+        plan, jobs=(dataclasses.replace(plan.jobs[0], skip_reason="no phone"), *plan.jobs[1:])
+    )
+    with pytest.raises(ValueError, match="can be sent"):
+        ledger.add(skipped, lease_owner="n1", lease_until=now + LEASE, sending=[plan.jobs[0].id])
+    # Refused as a whole: nothing was stored.
+    assert ledger.counts() == {} and ledger.reports(limit=0) == []
+
+
 # -- claim ----------------------------------------------------------------------------------------
 
 
