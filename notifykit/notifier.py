@@ -795,9 +795,9 @@ class Notifier:
         else:
             ledger = self.ledger
             now = self.clock()
-            # The first group is stored 'sending' in the same commit (when no hook can veto
-            # it), so its request goes out after one transaction, not two.
-            started = self.dispatcher.first_group(plan.jobs)
+            # The groups sent at once are stored 'sending' in the same commit (when no hook
+            # can veto them), so their requests go out after one transaction, not two.
+            started = self.dispatcher.first_groups(plan.jobs)
             submission = ledger.add(
                 plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE, sending=started
             )
@@ -806,14 +806,7 @@ class Notifier:
             # Send now, without ledger retries: a transient failure is final here (the client
             # already retried what it safely could), so a caller who retries a failed notify()
             # cannot race a scheduled retry into a double send.
-            changes = self.dispatcher.deliver(
-                ledger,
-                self._owner,
-                plan.jobs,
-                lambda _id: plan.notification,
-                retries=False,
-                started=frozenset(started),
-            )
+            changes = self.dispatcher.deliver_now(ledger, self._owner, plan, started=started)
             done = {c.delivery.id: c.delivery for c in changes}
             report = Report(
                 plan.notification.event,

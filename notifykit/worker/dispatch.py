@@ -33,19 +33,22 @@ logger = logging.getLogger("notifykit")
 #: the most deliveries handed to a channel (and written to the ledger) at once: a bulk request
 #: takes 100 numbers, and SQL statements stay well under their parameter limits
 MAX_GROUP = 1000
+#: notify()'s groups: smaller, so that a broadcast of a few hundred numbers is already several
+#: groups in flight at once (each group is one begin_send and one record transaction)
+NOTIFY_GROUP = 500
+#: how many of notify()'s groups are in flight at once: while one group's requests wait for the
+#: provider, another's ledger writes run (SQLite and the sockets release the GIL). The account's
+#: rate limiter still bounds the requests, whatever the number of threads.
+NOTIFY_THREADS = 3
 
 
-def group_batches(jobs: Sequence[DeliveryJob]) -> list[list[DeliveryJob]]:
+def group_batches(jobs: Sequence[DeliveryJob], size: int = MAX_GROUP) -> list[list[DeliveryJob]]:
     """Jobs grouped by batch (one notification and channel), in the order first seen, in groups
-    of at most :data:`MAX_GROUP`."""
+    of at most ``size`` (:data:`MAX_GROUP`)."""
     groups: dict[str, list[DeliveryJob]] = {}
     for job in jobs:
         groups.setdefault(job.batch, []).append(job)
-    return [
-        group[i : i + MAX_GROUP]
-        for group in groups.values()
-        for i in range(0, len(group), MAX_GROUP)
-    ]
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
 def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
@@ -128,28 +131,90 @@ class Dispatcher:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
-        started: Collection[str] = (),
     ) -> list[Change]:
         """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
         ``retries``: schedule transient failures again by the channel's retry policy (else they
-        are final ``failed``). ``started``: ids already committed ``sending`` (by
-        :meth:`~notifykit.ledger.base.Ledger.add` with ``sending=``): sent without
-        ``begin_send`` and without asking the ``before_delivery`` hooks again."""
+        are final ``failed``)."""
         changes: list[Change] = []
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
-            changes.extend(self._deliver_batch(ledger, owner, group, first, retries, started))
+            done = self._deliver_batch(ledger, owner, group, first, retries)
+            self._after(done, first)
+            changes.extend(done)
         return changes
 
-    def first_group(self, jobs: Sequence[DeliveryJob]) -> list[str]:
-        """The ids ``notify()`` may store already ``sending`` (``Ledger.add(sending=...)``): the
-        sendable jobs of the first group it will send, when no ``before_delivery`` hook could
-        veto them. Only the first group: the lease of a long broadcast's later groups may expire
-        before they go out, and a delivery still pending then is a worker's to send, not
-        ``unknown``."""
+    def first_groups(self, jobs: Sequence[DeliveryJob], groups: int = NOTIFY_THREADS) -> list[str]:
+        """The ids :meth:`deliver_now` may find stored already ``sending``
+        (``Ledger.add(sending=...)``): the sendable jobs of the first ``groups`` groups, the
+        ones it sends at once, when no ``before_delivery`` hook could veto them. Not the later
+        groups: under a rate limit they may go out after ``notify()``'s lease has expired, and
+        a delivery still pending then is a worker's to send, not ``unknown``."""
         if not jobs or self.hooks.implemented("before_delivery"):
             return []
-        return [j.id for j in group_batches(jobs)[0] if not j.skip_reason]
+        return [
+            j.id
+            for group in group_batches(jobs, NOTIFY_GROUP)[:groups]
+            for j in group
+            if not j.skip_reason
+        ]
+
+    def deliver_now(
+        self,
+        ledger: Ledger,
+        owner: str,
+        plan: Plan,
+        *,
+        started: Collection[str] = (),
+        threads: int = NOTIFY_THREADS,
+    ) -> list[Change]:
+        """``notify()``'s send: every job of ``plan`` (leased to ``owner``), without ledger
+        retries, in groups of :data:`NOTIFY_GROUP` of which up to ``threads`` are in flight at
+        once, so one group's ledger writes overlap the others' requests. ``started``: ids
+        already committed ``sending`` by ``Ledger.add(sending=...)`` (sent without
+        ``begin_send`` and without asking the ``before_delivery`` hooks again).
+
+        Each group's ``begin_send`` commits before its own requests go out, and each group's
+        outcomes are recorded when its requests are done, as in :meth:`deliver`. A group whose
+        ``begin_send`` fails (a ledger error) is not sent: its deliveries stay ``pending`` (a
+        worker sends them once ``notify()``'s lease is over) and the report says so; raising
+        would hide what the other groups sent, and a caller retrying would page twice. Hooks
+        run in the calling thread, group after group, in order."""
+        groups = group_batches(plan.jobs, NOTIFY_GROUP)
+        notification = plan.notification
+        begun = frozenset(started)
+        if threads <= 1 or len(groups) == 1:
+            changes: list[Change] = []
+            for group in groups:
+                done = self._deliver_batch(
+                    ledger, owner, group, notification, False, begun, contain=True
+                )
+                self._after(done, notification)
+                changes.extend(done)
+            return changes
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(
+            min(threads, len(groups)), thread_name_prefix="notifykit-notify"
+        ) as pool:
+            futures = [
+                pool.submit(
+                    self._deliver_batch,
+                    ledger,
+                    owner,
+                    group,
+                    notification,
+                    False,
+                    begun,
+                    contain=True,
+                )
+                for group in groups
+            ]
+            changes = []
+            for future in futures:
+                done = future.result()
+                self._after(done, notification)
+                changes.extend(done)
+        return changes
 
     def _deliver_batch(
         self,
@@ -159,6 +224,8 @@ class Dispatcher:
         notification: Notification,
         retries: bool,
         begun: Collection[str] = (),
+        *,
+        contain: bool = False,
     ) -> list[Change]:
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
@@ -182,7 +249,18 @@ class Dispatcher:
             to_send.append(job)
         if to_send:
             mixed = bool(sending)
-            started = set(ledger.begin_send(owner, [j.id for j in to_send], self.clock()))
+            try:
+                started = set(ledger.begin_send(owner, [j.id for j in to_send], self.clock()))
+            except LedgerError as err:
+                if not contain:
+                    raise
+                logger.error(
+                    "%d deliveries could not be marked sending (%s); they were not sent and "
+                    "stay pending in the ledger, for a worker once their lease expires",
+                    len(to_send),
+                    err,
+                )
+                started = set()
             # A job whose lease was lost (another worker took it over) is not ours to send.
             sending.extend(j for j in to_send if j.id in started)
             if mixed:  # keep the batch's order
@@ -191,12 +269,16 @@ class Dispatcher:
         if sending:
             results = self._send(sending, notification)
             now = self.clock()
+            policy = self._retry_for(jobs[0].channel)  # a batch is one channel's
             outcomes.extend(
-                self._outcome(job, result, now, retries)
+                self._outcome(job, result, now, retries, policy)
                 for job, result in zip(sending, results, strict=True)
             )
-        order = {job.id: n for n, job in enumerate(jobs)}
-        outcomes.sort(key=lambda o: order[o.delivery_id])
+        if not outcomes:
+            return []
+        if len(outcomes) > len(sending):  # skipped or vetoed ones: back in the batch's order
+            order = {job.id: n for n, job in enumerate(jobs)}
+            outcomes.sort(key=lambda o: order[o.delivery_id])
         try:
             changes = ledger.record(owner, outcomes, self.clock())
         except LedgerError as err:
@@ -210,6 +292,10 @@ class Dispatcher:
             )
             by_id = {job.id: job for job in jobs}
             changes = [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
+        return changes
+
+    def _after(self, changes: Sequence[Change], notification: Notification) -> None:
+        """The ``after_delivery`` and ``after_status_change`` hooks of a recorded batch."""
         if self.hooks.implemented("after_delivery") or self.hooks.implemented(
             "after_status_change"
         ):
@@ -217,7 +303,6 @@ class Dispatcher:
                 self.hooks.after_delivery(change.delivery, notification)
                 if change.delivery.state is not change.previous:
                     self.hooks.after_status_change(change.delivery, change.previous, notification)
-        return changes
 
     def _veto(self, job: DeliveryJob, notification: Notification) -> Outcome | None:
         pending = job_delivery(job, DeliveryState.PENDING)
@@ -264,7 +349,13 @@ class Dispatcher:
                 "it may have sent the message"
             )
             return [DeliveryResult.unknown(r, error) for r in recipients]
-        # One result per recipient, matched by recipient (a channel may reorder them).
+        # One result per recipient, in order: what channels return (checked by identity, no
+        # hashing); else matched by recipient (a channel may reorder them).
+        if len(returned) == len(recipients) and all(
+            result.recipient is recipient
+            for result, recipient in zip(returned, recipients, strict=True)
+        ):
+            return returned
         positions: dict[Recipient, list[int]] = {}
         for index, recipient in enumerate(recipients):
             positions.setdefault(recipient, []).append(index)
@@ -282,13 +373,27 @@ class Dispatcher:
         ]
 
     def _outcome(
-        self, job: DeliveryJob, result: DeliveryResult, now: float, retries: bool
+        self,
+        job: DeliveryJob,
+        result: DeliveryResult,
+        now: float,
+        retries: bool,
+        policy: RetryPolicy | None = None,
     ) -> Outcome:
         error = self._scrub(result.error) if result.error else None
-        info = dict(result.info) or None
+        info = dict(result.info) if result.info else None
         state = result.state
+        if state is DeliveryState.SENT:  # the common answer: no retry policy to ask
+            return Outcome(
+                job.id,
+                state,
+                provider_id=result.provider_id,
+                provider_status=result.provider_status,
+                error=error,
+                info=info,
+            )
         attempts = job.attempts + 1
-        policy = self._retry_for(job.channel)
+        policy = policy or self._retry_for(job.channel)
         retry = retries and (
             (state is DeliveryState.FAILED and result.transient)
             or (state is DeliveryState.UNKNOWN and policy.resend_unknown)

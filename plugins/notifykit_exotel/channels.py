@@ -16,6 +16,7 @@ need it), so that loading the plugin costs nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -183,9 +184,21 @@ def _status(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+_NOT_DIGIT = re.compile(r"\D")
+
+
 def _tail(number: str | None) -> str:
-    digits = "".join(c for c in number or "" if c.isdigit())
-    return digits[-10:]
+    """The last 10 digits of a number (fewer if it has fewer), as :func:`same_number` compares
+    them."""
+    if not number:
+        return ""
+    # The usual forms, +919876543210 and 09876543210, without a regular expression
+    if number.isascii():
+        if number.isdigit():
+            return number[-10:]
+        if number[0] == "+" and number[1:].isdigit():
+            return number[-10:]
+    return _NOT_DIGIT.sub("", number)[-10:]
 
 
 class SmsChannel:
@@ -302,20 +315,30 @@ class SmsChannel:
         cause: ExotelError | None = None,
     ) -> list[DeliveryResult]:
         """Match a bulk result back to recipients: refusals and unsent numbers by number, accepted
-        messages by the number Exotel echoes (compared on the last 10 digits), else in order."""
-        from notifykit_exotel.wire import same_number
+        messages by the number Exotel echoes (compared on the last 10 digits), else in order.
 
-        outcome: dict[int, DeliveryResult] = {}
-        # Numbers compared on their last 10 digits (what same_number does), found in a dict so a
-        # broadcast to 10,000 numbers is linear; the rare number shorter than that is scanned.
+        Linear: each recipient's last 10 digits are put in a dict once (numbers with fewer
+        digits never match, as in :func:`~notifykit_exotel.wire.same_number`), and a number
+        matches the first recipient with those digits that has no result yet."""
+        count = len(recipients)
+        outcome: list[DeliveryResult | None] = [None] * count
+        # tail -> the positions with it, in order (nearly always one)
         by_tail: dict[str, list[int]] = {}
         for position, recipient in enumerate(recipients):
-            by_tail.setdefault(_tail(recipient.phone), []).append(position)
+            tail = _tail(recipient.phone)
+            if len(tail) == 10:
+                slots = by_tail.get(tail)
+                if slots is None:
+                    by_tail[tail] = [position]
+                else:
+                    slots.append(position)
 
         def index_of(number: str | None) -> int | None:
-            for candidate in by_tail.get(_tail(number), ()):
-                if candidate not in outcome and same_number(recipients[candidate].phone, number):
-                    return candidate
+            slots = by_tail.get(_tail(number))
+            if slots:
+                for candidate in slots:
+                    if outcome[candidate] is None:
+                        return candidate
             return None
 
         for item in result.errors:
@@ -327,28 +350,31 @@ class SmsChannel:
                 i = index_of(number)
                 if i is not None:
                     outcome[i] = _failure(recipients[i], cause)
+        sent = DeliveryState.SENT
         unmatched: list[Any] = []
         for sms in result.messages:
             i = index_of(sms.to)
             if i is None:
                 unmatched.append(sms)
                 continue
-            outcome[i] = DeliveryResult.sent(
-                recipients[i], provider_id=sms.sid, provider_status=_status(sms.status)
+            status = sms.status
+            outcome[i] = DeliveryResult(
+                recipients[i], sent, sms.sid, None if status is None else str(status)
             )
-        # Exotel's bulk response format is UNCONFIRMED: messages without a recognisable number
-        # take the remaining recipients in request order.
-        remaining = [i for i in range(len(recipients)) if i not in outcome]
-        for i, sms in zip(remaining, unmatched, strict=False):
-            outcome[i] = DeliveryResult.sent(
-                recipients[i], provider_id=sms.sid, provider_status=_status(sms.status)
-            )
+        if unmatched:
+            # Exotel's bulk response format is UNCONFIRMED: messages without a recognisable
+            # number take the remaining recipients in request order.
+            remaining = [i for i in range(count) if outcome[i] is None]
+            for i, sms in zip(remaining, unmatched, strict=False):
+                outcome[i] = DeliveryResult.sent(
+                    recipients[i], provider_id=sms.sid, provider_status=_status(sms.status)
+                )
         return [
-            outcome.get(i)
+            found
             or DeliveryResult.unknown(
-                recipient, "Exotel's bulk response did not account for this number"
+                recipients[i], "Exotel's bulk response did not account for this number"
             )
-            for i, recipient in enumerate(recipients)
+            for i, found in enumerate(outcome)
         ]
 
 
