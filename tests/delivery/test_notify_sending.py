@@ -11,11 +11,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 from notifykit import hookimpl
+from notifykit.notifier import NOTIFY_LEASE
 from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
+from notifykit.worker.dispatch import NOTIFY_GROUP, NOTIFY_THREADS
 from notifykit_exotel.simulator import Fault
 from tests.delivery.conftest import TOKEN, wait_until, write_config
 
@@ -121,4 +124,143 @@ def test_a_notify_process_killed_mid_request_leaves_unknown_never_resent(
     assert [a.outcome for a in kit.report(report.id).deliveries[0].attempt_log] == ["unknown"]
     clock.advance(3600)
     assert kit.worker().run(drain=True).counts == {}
-    assert len(sim.requests) == 1  # never resent
+    assert len(_sends(sim)) == 1  # never resent
+
+
+# -- a broadcast's groups in flight at once ---------------------------------------------------
+
+#: more numbers than the groups notify() starts at once, so some groups go through begin_send
+BROADCAST = NOTIFY_GROUP * (NOTIFY_THREADS + 2)
+
+
+def _numbers(n: int) -> list[str]:
+    return [f"+9197{i:08d}" for i in range(n)]
+
+
+def _sends(sim) -> list:
+    """The send requests (a worker's reconcile also asks Exotel about sent SMS, with GETs)."""
+    return [r for r in sim.requests if r.method == "POST"]
+
+
+def _requests_per_number(sim) -> dict[str, int]:
+    """Per number (last 10 digits), the accepted send requests that carried it."""
+    per: dict[str, int] = {}
+    for request in _sends(sim):
+        if request.status != 200:
+            continue
+        for number in request.recipients:
+            per[number[-10:]] = per.get(number[-10:], 0) + 1
+    return per
+
+
+def test_a_broadcast_is_sent_once_in_order_each_group_started_before_its_requests(make_kit, sim):
+    kit = make_kit(clock=time.monotonic)  # the simulator stamps requests with this clock
+    to = _numbers(BROADCAST)
+    report = kit.notify("db.down", data={"host": "db1"}, to=to)
+    assert report.ok and [d.address for d in report.deliveries] == to
+    assert len({d.provider_id for d in report.deliveries}) == len(to)
+    assert len(_sends(sim)) == BROADCAST // 100
+    assert set(_requests_per_number(sim).values()) == {1}
+    # Every attempt was opened (committed 'sending') before its number's request arrived.
+    arrived = {n[-10:]: r.time for r in _sends(sim) for n in r.recipients}
+    stored = kit.report(report.id).deliveries
+    assert [d.state for d in stored] == [DeliveryState.SENT] * len(to)
+    for d in stored:
+        [attempt] = d.attempt_log
+        assert attempt.outcome == "sent" and attempt.started <= arrived[(d.address or "")[-10:]]
+
+
+def test_a_429_mid_broadcast_fails_only_what_was_not_sent(make_kit, sim):
+    kit = make_kit()  # the account's retries: 0, so a 429 is the client's final answer
+    to = _numbers(BROADCAST)
+    sim.inject(Fault(status=429, retry_after=1), times=2)
+    report = kit.notify("db.down", data={"host": "db1"}, to=to)
+    states = {d.address: d.state for d in report.deliveries}
+    sent = _requests_per_number(sim)
+    assert set(sent.values()) == {1}
+    failed = [a for a, s in states.items() if s is DeliveryState.FAILED]
+    assert failed and set(states.values()) == {DeliveryState.SENT, DeliveryState.FAILED}
+    for address, state in states.items():
+        assert (state is DeliveryState.SENT) == ((address or "")[-10:] in sent), address
+    assert all("429" in (d.error or "") for d in report.deliveries if not d.ok)
+    # Stored as reported, and nothing is retried later (notify() makes a 429 final).
+    assert {d.address: d.state for d in kit.report(report.id).deliveries} == states
+    requests = len(_sends(sim))
+    assert kit.worker().run(drain=True).counts == {}
+    assert len(_sends(sim)) == requests
+
+
+def test_a_dropped_connection_mid_broadcast_is_unknown_and_never_resent(make_kit, sim, clock):
+    kit = make_kit(clock=clock)
+    to = _numbers(BROADCAST)
+    sim.inject(Fault(drop=True))
+    report = kit.notify("db.down", data={"host": "db1"}, to=to)
+    counts = report.by_state()
+    # The dropped request's numbers (and, if it was not a group's first, the rest of that
+    # group, unsent) are not 'sent'; the dropped ones are 'unknown': they may have been.
+    assert 100 <= counts["unknown"] <= NOTIFY_GROUP
+    assert counts["sent"] + counts["unknown"] + counts.get("failed", 0) == len(to)
+    assert set(_requests_per_number(sim).values()) == {1}
+    requests = len(_sends(sim))
+    for _ in range(3):
+        clock.advance(3600)
+        kit.worker().run(drain=True)
+    assert len(_sends(sim)) == requests
+    assert kit.report(report.id).by_state() == counts
+
+
+def _boom(path: Path, name: str, when: str) -> None:
+    """A trigger that makes one kind of ledger write fail, as a full disk would: a real SQLite
+    error inside the ledger's transaction."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"CREATE TRIGGER {name} BEFORE UPDATE OF state ON deliveries WHEN {when} "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+
+
+def test_a_ledger_error_starting_a_later_group_leaves_it_pending_for_a_worker(
+    make_kit, sim, clock, tmp_path
+):
+    kit = make_kit(clock=clock)
+    assert kit.ledger.counts() == {}  # opened (and migrated) now, so a trigger can be added
+    to = _numbers(BROADCAST)
+    late = to[-1]  # in the last group: started by begin_send, not by add()
+    _boom(tmp_path / "ledger.db", "no_start", f"NEW.state = 'sending' AND NEW.address = '{late}'")
+    report = kit.notify("db.down", data={"host": "db1"}, to=to)
+    states = [d.state for d in report.deliveries]
+    assert states[:-NOTIFY_GROUP] == [DeliveryState.SENT] * (len(to) - NOTIFY_GROUP)
+    assert states[-NOTIFY_GROUP:] == [DeliveryState.PENDING] * NOTIFY_GROUP
+    assert not report.ok
+    assert len(_sends(sim)) == (len(to) - NOTIFY_GROUP) // 100
+    # Nothing of that group went out; once notify()'s lease is over, a worker sends it, once.
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        conn.execute("DROP TRIGGER no_start")
+    assert kit.worker().run(drain=True).counts == {}  # still leased to notify()
+    clock.advance(NOTIFY_LEASE + 1)
+    assert kit.worker().run(drain=True).counts == {"sent": NOTIFY_GROUP}
+    assert set(_requests_per_number(sim).values()) == {1}
+    assert len(_requests_per_number(sim)) == len(to)
+
+
+def test_a_ledger_error_recording_a_group_leaves_it_sending_then_unknown(
+    make_kit, sim, clock, tmp_path
+):
+    kit = make_kit(clock=clock)
+    assert kit.ledger.counts() == {}
+    to = _numbers(BROADCAST)
+    middle = to[NOTIFY_GROUP * 3 + 7]  # in a group started by begin_send
+    _boom(tmp_path / "ledger.db", "no_record", f"NEW.state = 'sent' AND NEW.address = '{middle}'")
+    report = kit.notify("db.down", data={"host": "db1"}, to=to)
+    # The caller still learns what was sent: the report has the provider's answers.
+    assert report.ok and len(_sends(sim)) == len(to) // 100
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        conn.execute("DROP TRIGGER no_record")
+    stored = [d.state for d in kit.report(report.id).deliveries]
+    group = slice(NOTIFY_GROUP * 3, NOTIFY_GROUP * 4)
+    assert stored[group] == [DeliveryState.SENDING] * NOTIFY_GROUP
+    assert stored.count(DeliveryState.SENT) == len(to) - NOTIFY_GROUP
+    clock.advance(NOTIFY_LEASE + 1)
+    result = kit.worker().run(drain=True)
+    assert result.recovered == NOTIFY_GROUP and result.counts == {"unknown": NOTIFY_GROUP}
+    assert set(_requests_per_number(sim).values()) == {1}  # never resent
