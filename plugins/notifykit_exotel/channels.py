@@ -16,8 +16,11 @@ need it), so that loading the plugin costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import (
@@ -143,6 +146,27 @@ def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_facts(text: str, template: str | None, pattern: str | None) -> Mapping[str, Any]:
+    """What :meth:`SmsChannel.prepare` checks and finds out about a body: its length against
+    Exotel's limit, its encoding and segments, its DLT pattern. Remembered for the last bodies
+    seen (a monitor sends the same alert again and again): the answer depends only on the text,
+    the template's name (in error messages) and the pattern; a refusal raises every time (an
+    exception is not cached). The mapping returned is shared: copy it, never change it."""
+    check_length(text, limit=MAX_BODY_CHARS, template=template)
+    info = analyze_sms(text)
+    facts: dict[str, Any] = {
+        "encoding": info.encoding,
+        "length": info.length,
+        "segments": info.segments,
+        "chars": info.chars,
+    }
+    if pattern:
+        require_dlt_match(text, pattern, template=template)
+        facts["dlt"] = "match"
+    return MappingProxyType(facts)
+
+
 #: Exotel's SMS Status -> the delivery state it proves (``sent`` is Exotel's word for delivered)
 _SMS_STATES = {
     "sent": DeliveryState.DELIVERED,
@@ -223,21 +247,13 @@ class SmsChannel:
                 "rendered an empty SMS body",
                 template=message.template,
             )
-        check_length(text, limit=MAX_BODY_CHARS, template=message.template)
-        info = analyze_sms(text)
-        extra: dict[str, Any] = {}
-        pattern = message.template_settings.get("dlt_pattern")
-        if pattern:
-            require_dlt_match(text, pattern, template=message.template)
-            extra["dlt"] = "match"
-        message = message.with_info(
-            encoding=info.encoding,
-            length=info.length,
-            segments=info.segments,
-            chars=info.chars,
-            **extra,
+        facts = _text_facts(text, message.template, message.template_settings.get("dlt_pattern"))
+        info = {**message.info, **facts}
+        # One copy of the message, not one per change (a frozen dataclass: replace() is costly)
+        with_info = dataclasses.replace(message, info=info)
+        return dataclasses.replace(
+            with_info, options={**message.options, **self.options(with_info)}
         )
-        return message.with_options(**self.options(message))
 
     def options(self, message: Message) -> dict[str, Any]:
         """The ``send_sms``/``send_bulk_sms`` keyword arguments chosen for a message: the sender
