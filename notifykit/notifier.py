@@ -821,7 +821,9 @@ class Notifier:
                 key=plan.notification.key,
                 created=plan.notification.created,
             )
-        delivery_logger.log(logging.INFO if report.ok else logging.WARNING, "%s", report.summary())
+        level = logging.INFO if report.ok else logging.WARNING
+        if delivery_logger.isEnabledFor(level):  # the summary is built only to be logged
+            delivery_logger.log(level, "%s", report.summary())
         return report
 
 

@@ -178,11 +178,14 @@ class Dispatcher:
         ``begin_send`` fails (a ledger error) is not sent: its deliveries stay ``pending`` (a
         worker sends them once ``notify()``'s lease is over) and the report says so; raising
         would hide what the other groups sent, and a caller retrying would page twice. Hooks
-        run in the calling thread, group after group, in order."""
+        run in the calling thread, group after group, in order; with a ``before_delivery``
+        hook the groups are sent one after the other."""
         groups = group_batches(plan.jobs, NOTIFY_GROUP)
         notification = plan.notification
         begun = frozenset(started)
-        if threads <= 1 or len(groups) == 1:
+        # A before_delivery hook is asked in the calling thread, as it always was (a hook
+        # written for notify() need not be thread-safe): then the groups go one by one.
+        if threads <= 1 or len(groups) == 1 or self.hooks.implemented("before_delivery"):
             changes: list[Change] = []
             for group in groups:
                 done = self._deliver_batch(

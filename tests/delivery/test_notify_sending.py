@@ -202,9 +202,8 @@ def test_a_dropped_connection_mid_broadcast_is_unknown_and_never_resent(make_kit
     assert counts["sent"] + counts["unknown"] + counts.get("failed", 0) == len(to)
     assert set(_requests_per_number(sim).values()) == {1}
     requests = len(_sends(sim))
-    for _ in range(3):
-        clock.advance(3600)
-        kit.worker().run(drain=True)
+    clock.advance(3600)  # long past notify()'s lease and any backoff
+    kit.worker().run(drain=True)
     assert len(_sends(sim)) == requests
     assert kit.report(report.id).by_state() == counts
 
@@ -264,3 +263,30 @@ def test_a_ledger_error_recording_a_group_leaves_it_sending_then_unknown(
     result = kit.worker().run(drain=True)
     assert result.recovered == NOTIFY_GROUP and result.counts == {"unknown": NOTIFY_GROUP}
     assert set(_requests_per_number(sim).values()) == {1}  # never resent
+
+
+def test_a_broadcasts_hooks_run_in_the_calling_thread_in_order(make_kit, sim, tmp_path):
+    seen: list[tuple[str, str, str]] = []
+
+    class Observer:
+        @hookimpl
+        def after_delivery(self, delivery):
+            seen.append(("after", threading.current_thread().name, delivery.address or ""))
+
+    class Veto(Observer):
+        @hookimpl
+        def before_delivery(self, delivery):
+            seen.append(("before", threading.current_thread().name, delivery.address or ""))
+
+    to = _numbers(BROADCAST)
+    here = threading.current_thread().name
+    for plugin in (Observer(), Veto()):
+        seen.clear()
+        kit = make_kit(
+            write_config(tmp_path, sim), plugin_manager=get_plugin_manager(plugins=[plugin])
+        )
+        assert kit.notify("db.down", data={"host": "db1"}, to=to).ok
+        assert {thread for _, thread, _ in seen} == {here}
+        assert [a for kind, _, a in seen if kind == "after"] == to
+        if isinstance(plugin, Veto):
+            assert [a for kind, _, a in seen if kind == "before"] == to
