@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Attempt",
@@ -82,6 +84,17 @@ _RANK = {
     DeliveryState.CANCELLED: 4,
     DeliveryState.SKIPPED: 4,
 }
+
+
+def assemble(cls: type[_T], fields: dict[str, Any]) -> _T:
+    """An instance of the frozen dataclass ``cls`` from a dict holding *every* field, without
+    its ``__init__``: a frozen dataclass sets each field through ``object.__setattr__``, about
+    5 us for a :class:`Delivery`, which is 50 ms of a 10,000-number broadcast's report (and as
+    much again for its planned jobs). This is how ``copy`` and ``pickle`` rebuild one; the
+    caller passes every field (tests compare the result with the constructor's)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from notifykit.report import (
     Report,
     StatusEvent,
     Submission,
+    assemble,
 )
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.tree import RouteSettings
@@ -607,22 +608,28 @@ class SqlLedger(RoutingStore):
                     )
                 # Built once from the row and the outcome (not read back, nor copied by
                 # dataclasses.replace): what the row holds once the UPDATE below has run.
-                delivery = Delivery(
-                    channel=row[2],
-                    channel_type=row[3],
-                    recipient=row[4],
-                    address=row[5],
-                    state=outcome.state,
-                    provider_id=outcome.provider_id or row[11],
-                    provider_status=outcome.provider_status or row[12],
-                    error=outcome.error,
-                    info=info,
-                    id=row[0],
-                    notification_id=row[1],
-                    attempts=int(row[10]),
-                    provider_detail=row[13],
-                    due=due,
-                    updated=now,
+                # assemble(): every field given, without the frozen __init__'s per-field cost.
+                delivery = assemble(
+                    Delivery,
+                    {
+                        "channel": row[2],
+                        "channel_type": row[3],
+                        "recipient": row[4],
+                        "address": row[5],
+                        "state": outcome.state,
+                        "provider_id": outcome.provider_id or row[11],
+                        "provider_status": outcome.provider_status or row[12],
+                        "error": outcome.error,
+                        "info": info,
+                        "id": row[0],
+                        "notification_id": row[1],
+                        "attempts": int(row[10]),
+                        "provider_detail": row[13],
+                        "due": due,
+                        "updated": now,
+                        "attempt_log": (),
+                        "events": (),
+                    },
                 )
                 pending.append((delivery, previous, row[7]))
             cur.executemany(

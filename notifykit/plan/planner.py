@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
 from notifykit.config.schema import did_you_mean, parse_phone, phone_hint
 from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
-from notifykit.report import Notification
+from notifykit.report import Notification, assemble
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
@@ -287,29 +287,41 @@ class Planner:
             channel_type = self.channel_types[name]
             batch = f"{notification.id}/{name}"
             token = secrets.token_urlsafe(16)  # 128 random bits
+            kind = channel_type.address
+            # The fields every job of this channel shares; each job is assembled from them
+            # (every field given) without the frozen __init__'s per-field cost, which was a
+            # third of planning a 10,000-number broadcast.
+            shared = {
+                "notification_id": notification.id,
+                "channel": name,
+                "channel_type": channel_type.name,
+                "address_kind": kind,
+                "text": message.text,
+                "template": message.template,
+                "options": message.options,
+                "info": message.info,
+                "batch": batch,
+                "callback_token": token,
+                "due": when,
+                "attempts": 0,
+                "first_due": None,
+            }
             for recipient in recipients:
-                address = recipient.address(channel_type.address)
+                address = recipient.address(kind)
                 jobs.append(
-                    DeliveryJob(
-                        id=new_id(),
-                        notification_id=notification.id,
-                        seq=len(jobs),
-                        channel=name,
-                        channel_type=channel_type.name,
-                        recipient=recipient.label,
-                        recipient_name=recipient.name,
-                        address=address,
-                        address_kind=channel_type.address,
-                        text=message.text,
-                        template=message.template,
-                        options=message.options,
-                        info=message.info,
-                        batch=batch,
-                        callback_token=token,
-                        due=when,
-                        skip_reason=None
-                        if address is not None
-                        else f"no {channel_type.address} address for {recipient.label}",
+                    assemble(
+                        DeliveryJob,
+                        {
+                            **shared,
+                            "id": new_id(),
+                            "seq": len(jobs),
+                            "recipient": recipient.label,
+                            "recipient_name": recipient.name,
+                            "address": address,
+                            "skip_reason": None
+                            if address is not None
+                            else f"no {kind} address for {recipient.label}",
+                        },
                     )
                 )
         return Plan(notification, tuple(jobs), {n: m.text for n, m in messages.items()})

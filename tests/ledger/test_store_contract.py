@@ -18,8 +18,8 @@ from notifykit.channels.base import StatusUpdate
 from notifykit.ledger import Ledger, LedgerError, Outcome
 from notifykit.ledger.base import LOST_WORKER
 from notifykit.ledger.migrations import MIGRATIONS
-from notifykit.plan.planner import Plan
-from notifykit.report import DeliveryState
+from notifykit.plan.planner import DeliveryJob, Plan
+from notifykit.report import Delivery, DeliveryState
 
 MakePlan = Callable[..., Plan]
 OpenStore = Callable[..., Ledger]
@@ -190,6 +190,28 @@ def test_add_with_sending_refuses_what_it_cannot_start(ledger: Ledger, make_plan
         ledger.add(skipped, lease_owner="n1", lease_until=now + LEASE, sending=[plan.jobs[0].id])
     # Refused as a whole: nothing was stored.
     assert ledger.counts() == {} and ledger.reports(limit=0) == []
+
+
+def test_planned_jobs_and_recorded_deliveries_are_whole_objects(
+    ledger: Ledger, make_plan: MakePlan
+):
+    """The planner and record() assemble their frozen objects without the constructor
+    (report.assemble): they must equal what the constructor builds, every field set."""
+    plan = make_plan()
+    for job in plan.jobs:
+        rebuilt = DeliveryJob.from_dict(job.to_dict())
+        assert rebuilt == job and hash(rebuilt) == hash(job)
+        assert set(vars(job)) == {f.name for f in dataclasses.fields(DeliveryJob)}
+    now = start(plan)
+    ids = [j.id for j in plan.jobs]
+    ledger.add(plan, lease_owner="n1", lease_until=now + LEASE, sending=ids)
+    changes = ledger.record(
+        "n1", [Outcome(i, DeliveryState.SENT, provider_id=f"sid-{i}") for i in ids], now
+    )
+    for change, stored in zip(changes, ledger.deliveries(ids), strict=True):
+        assert change.delivery == stored
+        assert set(vars(change.delivery)) == {f.name for f in dataclasses.fields(Delivery)}
+        assert dataclasses.replace(change.delivery) == change.delivery
 
 
 # -- claim ----------------------------------------------------------------------------------------
