@@ -250,18 +250,20 @@ class SmsChannel:
         facts = _text_facts(text, message.template, message.template_settings.get("dlt_pattern"))
         info = {**message.info, **facts}
         # One copy of the message, not one per change (a frozen dataclass: replace() is costly)
-        with_info = dataclasses.replace(message, info=info)
         return dataclasses.replace(
-            with_info, options={**message.options, **self.options(with_info)}
+            message, info=info, options={**message.options, **self._options(message, info)}
         )
 
     def options(self, message: Message) -> dict[str, Any]:
         """The ``send_sms``/``send_bulk_sms`` keyword arguments chosen for a message: the sender
         and priority by severity, the DLT ids, the SMS type and encoding. Computed once, when the
         notification is planned."""
+        return self._options(message, message.info)
+
+    def _options(self, message: Message, info: Mapping[str, Any]) -> dict[str, Any]:
         sender = by_severity(self.senders, message.severity)
         if self.encoding == "auto":
-            encoding_type = "unicode" if message.info.get("encoding") == "UCS-2" else None
+            encoding_type = "unicode" if info.get("encoding") == "UCS-2" else None
         else:
             encoding_type = self.encoding
         return {
