@@ -213,10 +213,18 @@ class Dispatcher:
                 for group in groups
             ]
             changes = []
-            for future in futures:
-                done = future.result()
-                self._after(done, notification)
-                changes.extend(done)
+            try:
+                for future in futures:
+                    done = future.result()
+                    self._after(done, notification)
+                    changes.extend(done)
+            except BaseException:
+                # Something unforeseen (a bug, KeyboardInterrupt): the groups not started yet
+                # are not started (they stay pending, for a worker once the lease is over), as
+                # the sequential loop would stop; the ones running finish and are recorded.
+                for future in futures:
+                    future.cancel()
+                raise
         return changes
 
     def _deliver_batch(
