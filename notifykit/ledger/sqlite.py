@@ -154,14 +154,15 @@ class SqliteLedger(SqlLedger):
             if lead:
                 self._committing = True
         if lead:
-            self._lead()
+            self._lead(request)
         if request.error is not None:
             raise request.error
         assert request.result is not None
         return request.result
 
-    def _lead(self) -> None:
-        """Commit the ``add()`` calls waiting now (this thread's among them), then hand over."""
+    def _lead(self, own: _Pending) -> None:
+        """Commit the ``add()`` calls waiting now (``own``, this thread's, among them), then hand
+        over to the next leader."""
         batch: list[_Pending] = []
         try:
             with self._lock:
@@ -173,9 +174,7 @@ class SqliteLedger(SqlLedger):
             for request in batch:
                 request.result = None
                 request.error = LedgerError(f"ledger {self.location}: {INTERRUPTED}")
-            # the interrupted thread's own request (first in line) raises what interrupted it
-            for request in batch[:1]:
-                request.error = err
+            own.error = err  # the interrupted thread raises what interrupted it
             raise
         finally:
             with self._group:
