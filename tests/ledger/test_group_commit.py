@@ -331,3 +331,18 @@ def test_every_submit_that_returned_survives_a_sigkill(path: Path, synchronous: 
     assert all(data[i] == n for i, n in returned.items())
     assert len(set(data.values())) == len(data), "a notification was stored twice"
     assert all(per_notification.get(i) == 1 for i in data)
+
+
+def test_a_ledger_file_checkpoints_its_wal_every_8192_pages(ledger: SqliteLedger, path: Path):
+    from notifykit.ledger.sqlite import WAL_CHECKPOINT_PAGES
+
+    assert WAL_CHECKPOINT_PAGES == 8192
+    assert ledger._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 8192
+    page = ledger._db.execute("PRAGMA page_size").fetchone()[0]
+    assert ledger._db.execute("PRAGMA journal_size_limit").fetchone()[0] == 2 * 8192 * page
+    memory = open_ledger(":memory:")
+    try:
+        assert isinstance(memory, SqliteLedger)
+        assert memory._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    finally:
+        memory.close()
