@@ -175,7 +175,7 @@ class SqliteLedger(SqlLedger):
         over to the next leader."""
         batch: list[_Pending] = []
         try:
-            with self._lock:
+            with self._connection():
                 with self._group:
                     batch = self._waiting[:GROUP_LIMIT]
                     del self._waiting[:GROUP_LIMIT]
@@ -197,8 +197,9 @@ class SqliteLedger(SqlLedger):
         """One transaction for ``batch``: each request's rows in a savepoint of their own (so
         that a failing insert fails its caller alone), one commit for all. The caller holds the
         connection; this is :meth:`_tx` spelt out, without its context managers."""
-        cur = self._db.cursor()
+        cur: Any = None
         try:
+            cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             if len(batch) == 1:
                 (request,) = batch
@@ -213,7 +214,8 @@ class SqliteLedger(SqlLedger):
             # BEGIN or COMMIT failed, or the transaction broke: nothing of the group was
             # committed, and every caller is told so (each its own exception object, as each
             # raises it in its own thread).
-            self._rollback(cur)
+            if cur is not None:
+                self._rollback(cur)
             if self._is_db_error(err):
                 err = self._error(err, "storing a notification")
             for index, request in enumerate(batch):
@@ -222,7 +224,8 @@ class SqliteLedger(SqlLedger):
                     LedgerError(*err.args) if index and isinstance(err, LedgerError) else err
                 )
         except BaseException:
-            self._rollback(cur)
+            if cur is not None:
+                self._rollback(cur)
             raise
 
     def _write_one(self, cur: Any, request: _Pending) -> None:

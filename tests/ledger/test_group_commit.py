@@ -346,3 +346,10 @@ def test_a_ledger_file_checkpoints_its_wal_every_8192_pages(ledger: SqliteLedger
         assert memory._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     finally:
         memory.close()
+
+
+def test_add_to_a_closed_ledger_is_a_ledger_error(path: Path, make_plan: MakePlan):
+    ledger = open_ledger(str(path))
+    ledger.close()
+    with pytest.raises(LedgerError, match="storing a notification failed"):
+        ledger.add(make_plan(to="alice"))
