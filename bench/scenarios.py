@@ -493,7 +493,10 @@ def outbox(env: Env) -> None:
       ceiling is the Python of one call.
     - ``..., 8 threads``: the same calls from 8 threads at once (a web app's request threads),
       the same total count: SQLite's group commit shares one transaction and one fsync among
-      the calls waiting at the moment.
+      the calls waiting at the moment. Its peer, ``..., 8 threads, one commit each``: the same
+      ledger with the group commit switched off in this process (``add()`` as
+      :class:`~notifykit.ledger.base.SqlLedger` has it, a transaction per call, and SQLite's
+      default checkpoint every 1,000 pages): what the threads got before it.
     - ``PostgreSQL, 1 thread`` / ``8 threads`` (only with ``NOTIFYKIT_BENCH_POSTGRES`` set to a
       server URL; a schema of its own, dropped afterwards): the server's own durability
       (``synchronous_commit = on``); the ledger's connection pool commits concurrently, and the
@@ -508,6 +511,8 @@ def outbox(env: Env) -> None:
         "synchronous=normal": ("normal", 1),
         f"synchronous=full, {threads} threads": ("full", threads),
         f"synchronous=normal, {threads} threads": ("normal", threads),
+        f"synchronous=full, {threads} threads, one commit each": ("full", threads),
+        f"synchronous=normal, {threads} threads, one commit each": ("normal", threads),
     }
     kits: dict[str, Any] = {}
     submitted: dict[str, int] = {}
@@ -545,11 +550,13 @@ def outbox(env: Env) -> None:
 
     with contextlib.ExitStack() as stack:
         variants: dict[str, Callable[[], float]] = {}
-        for variant, (synchronous, count) in stores.items():
-            store = env.store(f"outbox-{synchronous}-{count}")
+        for index, (variant, (synchronous, count)) in enumerate(stores.items()):
+            store = env.store(f"outbox-{index}-{synchronous}-{count}")
             kits[variant] = stack.enter_context(
                 notifier(env.config(store=store, synchronous=synchronous))
             )
+            if variant.endswith("one commit each"):
+                _without_group_commit(kits[variant].ledger)
         postgres = os.environ.get("NOTIFYKIT_BENCH_POSTGRES")
         if postgres:
             for count in (1, threads):
@@ -566,17 +573,31 @@ def outbox(env: Env) -> None:
         env.results.check(
             name, f"notifications stored ({variant})", submitted[variant], stored[variant]
         )
+        peer = f"{variant}, one commit each"
         env.results.rows.append(
             Row(
                 name,
                 variant,
                 samples[variant],
                 unit="/s",
-                target=5000,
+                versus=peer if peer in variants else None,
+                target=None if variant.endswith("one commit each") else 5000,
                 target_is_ratio=False,
                 higher_is_better=True,
             )
         )
+
+
+def _without_group_commit(ledger: Any) -> None:
+    """The outbox's peer: this SQLite ledger as it was before the group commit, each ``add()``
+    its own transaction (the base class's) and SQLite's default checkpoint interval."""
+    import types
+
+    from notifykit.ledger.base import SqlLedger
+
+    ledger.add = types.MethodType(SqlLedger.add, ledger)
+    ledger._db.execute("PRAGMA wal_autocheckpoint = 1000")
+    ledger._db.execute("PRAGMA journal_size_limit = -1")
 
 
 @contextmanager
