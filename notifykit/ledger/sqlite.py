@@ -47,7 +47,7 @@ SYNCHRONOUS = ("off", "normal", "full", "extra")
 #: WAL pages after which a commit checkpoints (SQLite's default is 1,000, 4 MiB): a checkpoint
 #: costs two fsyncs whatever its size, and with 1,000 they were most of a commit's time at
 #: ``synchronous=normal`` (a submit() writes about 12 pages); 8,192 pages (32 MiB) makes them
-#: 8x rarer. A WAL file grown past twice that (one big transaction) is trimmed back to it.
+#: 8x rarer. A WAL file grown past twice that (one big transaction) is trimmed back to twice it.
 WAL_CHECKPOINT_PAGES = 8192
 
 #: the most ``add()`` calls one group commit takes (the rest go in the next group), so that a
@@ -158,8 +158,14 @@ class SqliteLedger(SqlLedger):
         request = _Pending(plan, lease_owner, lease_until)
         with self._group:
             self._waiting.append(request)
-            while self._committing and not request.done:
-                self._group.wait()
+            try:
+                while self._committing and not request.done:
+                    self._group.wait()
+            except BaseException:
+                # Interrupted while waiting: if no leader took it yet, it is never stored.
+                if request in self._waiting:
+                    self._waiting.remove(request)
+                raise
             lead = not request.done
             if lead:
                 self._committing = True

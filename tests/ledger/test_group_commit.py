@@ -353,3 +353,48 @@ def test_add_to_a_closed_ledger_is_a_ledger_error(path: Path, make_plan: MakePla
     ledger.close()
     with pytest.raises(LedgerError, match="storing a notification failed"):
         ledger.add(make_plan(to="alice"))
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_caller_interrupted_while_waiting_for_its_group_is_not_stored(
+    ledger: SqliteLedger, path: Path, make_plan: MakePlan
+):
+    """A signal (Ctrl-C, say) lands in a submit() waiting for a group: its call raises, and since
+    no leader had taken its rows yet, they are never written."""
+    first, mine = make_plan(to="alice"), make_plan(to="bob")
+    leader_result: list[Result] = []
+    main = threading.get_ident()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def leader() -> None:
+        try:
+            leader_result.append(ledger.add(first))
+        except BaseException as err:
+            leader_result.append(err)
+
+    def interrupter() -> None:
+        wait_until(lambda: len(ledger._waiting) == 2)  # the leader's and mine
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    helpers = [threading.Thread(target=leader), threading.Thread(target=interrupter)]
+    try:
+        with ledger._lock:  # the connection is busy: the leader waits for it
+            helpers[0].start()
+            wait_until(lambda: len(ledger._waiting) == 1)
+            helpers[1].start()
+            with pytest.raises(Interrupted):
+                ledger.add(mine)  # waits for the leader's commit, then the signal comes
+            assert len(ledger._waiting) == 1  # taken back out
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        for helper in helpers:
+            helper.join(timeout=30)
+    (result,) = leader_result
+    assert isinstance(result, Submission)
+    assert stored(path) == [first.notification.id]
