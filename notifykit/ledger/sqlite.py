@@ -186,10 +186,12 @@ class SqliteLedger(SqlLedger):
                     batch = self._waiting[:GROUP_LIMIT]
                     del self._waiting[:GROUP_LIMIT]
                 self._write(batch)
-        except BaseException as err:  # interrupted (KeyboardInterrupt...): no one is accepted
+        except BaseException as err:  # interrupted (KeyboardInterrupt, SystemExit...)
+            # _write left a result or error on each request if its commit went through (the
+            # interrupt came after it), and cleared them if not: those are not stored.
             for request in batch:
-                request.result = None
-                request.error = LedgerError(f"ledger {self.location}: {INTERRUPTED}")
+                if request.result is None and request.error is None:
+                    request.error = LedgerError(f"ledger {self.location}: {INTERRUPTED}")
             own.error = err  # the interrupted thread raises what interrupted it
             raise
         finally:
@@ -204,9 +206,11 @@ class SqliteLedger(SqlLedger):
         that a failing insert fails its caller alone), one commit for all. The caller holds the
         connection; this is :meth:`_tx` spelt out, without its context managers."""
         cur: Any = None
+        began = False
         try:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
+            began = True
             if len(batch) == 1:
                 (request,) = batch
                 request.result = self._add(
@@ -230,8 +234,14 @@ class SqliteLedger(SqlLedger):
                     LedgerError(*err.args) if index and isinstance(err, LedgerError) else err
                 )
         except BaseException:
+            # An interrupt is raised between two bytecodes: after BEGIN, a transaction no longer
+            # open was committed (the COMMIT returned, the interrupt came right after it).
+            if began and not self._db.in_transaction:
+                raise
             if cur is not None:
                 self._rollback(cur)
+            for request in batch:
+                request.result = request.error = None  # nothing of the group is stored
             raise
 
     def _write_one(self, cur: Any, request: _Pending) -> None:

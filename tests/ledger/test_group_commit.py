@@ -227,6 +227,46 @@ def test_an_interrupted_leader_fails_its_group(
     assert isinstance(ledger.add(make_plan(to="bob")), Submission)  # and the ledger goes on
 
 
+class InterruptAfterCommit:
+    """The ledger's real connection, whose cursors raise KeyboardInterrupt right after a COMMIT
+    went through (as a Ctrl-C landing on the next bytecode would)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def cursor(self) -> Any:
+        real = self.db.cursor()
+
+        class Cursor:
+            def execute(self, sql: str, params: Any = ()) -> Any:
+                done = real.execute(sql, params)
+                if sql == "COMMIT":
+                    raise KeyboardInterrupt
+                return done
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        return Cursor()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+def test_a_leader_interrupted_after_its_commit_leaves_the_group_accepted(
+    ledger: SqliteLedger, path: Path, make_plan: MakePlan, monkeypatch: pytest.MonkeyPatch
+):
+    plans = [make_plan(to="bob") for _ in range(3)]
+    monkeypatch.setattr(ledger, "_db", InterruptAfterCommit(ledger._db))
+    results = add_in_one_group(ledger, plans)
+    monkeypatch.undo()
+    # The leader raises what interrupted it; the others were committed and are told so.
+    assert sum(isinstance(r, KeyboardInterrupt) for r in results) == 1
+    accepted = [r for r in results if isinstance(r, Submission)]
+    assert len(accepted) == 2
+    assert sorted(stored(path)) == sorted(p.notification.id for p in plans)
+
+
 def test_add_from_a_thread_holding_the_connection_does_not_wait_for_itself(
     ledger: SqliteLedger, make_plan: MakePlan
 ):
