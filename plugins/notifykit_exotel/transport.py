@@ -21,6 +21,7 @@ scrubbed stand-in (:func:`scrubbed_cause`).
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import os
 import string
@@ -135,6 +136,7 @@ class Urllib3Transport:
         self._manager: urllib3.PoolManager
         if proxy is None:
             self._manager = urllib3.PoolManager(**pool_options)
+            self._manager.pool_classes_by_scheme = _one_write_pools()
             # One origin: skip the manager's per-request URL parsing and pool lookup. Redirects
             # the client follows stay within this origin (anything else goes through urlopen).
             self._pool: urllib3.HTTPConnectionPool | None = self._manager.connection_from_url(
@@ -246,7 +248,63 @@ def _proxy_manager(proxy: str, pool_options: dict[str, Any]) -> Any:
             ) from None
         options = {k: v for k, v in pool_options.items() if k != "ssl_context"}
         return SOCKSProxyManager(proxy, **options)
-    return urllib3.ProxyManager(proxy, proxy_headers=headers, **pool_options)
+    manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **pool_options)
+    manager.pool_classes_by_scheme = _one_write_pools()
+    return manager
+
+
+#: The largest body sent in the same write as the request's header block.
+_ONE_WRITE_MAX = 64 * 1024
+
+
+@functools.cache
+def _one_write_pools() -> dict[str, Any]:
+    """urllib3's pools, with connections that write a request's header block and its body in
+    one ``send`` (as ``http.client`` does for a body given to ``endheaders``).
+
+    urllib3 writes them separately: two system calls and, on loopback, two wake-ups of the
+    server for one request (about 0.1 ms of a 0.6 ms exchange on a busy 2-core machine).
+    """
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class OneWrite:
+        _hold = False
+        _held: bytes | None = None
+
+        def request(self, method: str, url: str, body: Any = None, *a: Any, **kw: Any) -> None:
+            # The next send() is the header block: hold it for the body's (only) chunk.
+            self._hold = isinstance(body, bytes) and 0 < len(body) <= _ONE_WRITE_MAX
+            try:
+                super().request(method, url, body, *a, **kw)  # type: ignore[misc]
+            finally:
+                self._hold, held, self._held = False, self._held, None
+            if held is not None:  # no body chunk came after all
+                super().send(held)  # type: ignore[misc]
+
+        def send(self, data: Any) -> None:
+            if self._hold:
+                self._hold, self._held = False, bytes(data)
+                return
+            held = self._held
+            if held is not None:
+                self._held = None
+                data = held + data
+            super().send(data)  # type: ignore[misc]
+
+    class OneWriteHTTP(OneWrite, HTTPConnection):
+        pass
+
+    class OneWriteHTTPS(OneWrite, HTTPSConnection):
+        pass
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = OneWriteHTTP
+
+    class TlsPool(HTTPSConnectionPool):
+        ConnectionCls = OneWriteHTTPS
+
+    return {"http": Pool, "https": TlsPool}
 
 
 def environ_proxy(url: str) -> str | None:
