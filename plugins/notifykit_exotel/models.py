@@ -222,6 +222,8 @@ def parse_decimal(value: Any) -> Decimal | None:
 
 def parse_str(value: Any) -> str | None:
     """A string field: text, or a number as text; ``""``, lists and objects give ``None``."""
+    if type(value) is str:  # nearly every field: skip the checks for numbers
+        return value or None
     text = _scalar_text(value)
     return text if text else None
 
