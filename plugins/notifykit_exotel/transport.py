@@ -237,15 +237,17 @@ def _proxy_manager(proxy: str, pool_options: dict[str, Any]) -> Any:
             "ascii"
         )
     if parts.scheme.lower().startswith("socks"):
-        try:
-            from urllib3.contrib.socks import SOCKSProxyManager
-        except ImportError:  # PySocks is not installed
+        import importlib.util
+
+        if importlib.util.find_spec("socks") is None:  # PySocks, which urllib3's SOCKS needs
             from .errors import InsufficientParametersError
 
             raise InsufficientParametersError(
                 f"the environment's proxy for Exotel is a SOCKS proxy ({parts.scheme}://), which "
                 "needs PySocks: pip install 'urllib3[socks]', or unset ALL_PROXY/HTTPS_PROXY"
-            ) from None
+            )
+        from urllib3.contrib.socks import SOCKSProxyManager
+
         options = {k: v for k, v in pool_options.items() if k != "ssl_context"}
         return SOCKSProxyManager(proxy, **options)
     manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **pool_options)
@@ -311,8 +313,9 @@ def environ_proxy(url: str) -> str | None:
     """The proxy the environment gives for ``url``, read the way requests reads it
     (``get_environ_proxies`` and ``select_proxy``), or ``None`` for a direct connection.
 
-    ``NO_PROXY`` entries match a host's suffix (``example.com``, ``.example.com``, with or
-    without ``:port``), an IPv4 address exactly, or an IPv4 network in CIDR form; then the
+    ``NO_PROXY`` entries match a host and its subdomains (``exotel.com`` and ``.exotel.com``
+    both match ``api.exotel.com``, with or without ``:port``; ``xotel.com`` does not), an IPv4
+    address exactly, or an IPv4 network in CIDR form (``*`` matches everything); then the
     scheme's proxy (``HTTPS_PROXY``), else ``ALL_PROXY``. A proxy without a scheme is ``http://``.
     """
     from urllib.request import getproxies, proxy_bypass
@@ -333,8 +336,12 @@ def environ_proxy(url: str) -> str | None:
                     return None
         else:
             with_port = f"{host}:{parts.port}" if parts.port else host
-            if any(host.endswith(entry) or with_port.endswith(entry) for entry in entries):
-                return None
+            for entry in entries:
+                entry = entry.lstrip(".")
+                if host == entry or with_port == entry:
+                    return None
+                if host.endswith(f".{entry}") or with_port.endswith(f".{entry}"):
+                    return None
     try:
         if proxy_bypass(host):
             return None
