@@ -1136,30 +1136,32 @@ class ExotelClient:
         forms: list[list[tuple[str, str]]],
         recipients: list[list[str]],
     ) -> BulkSmsResult:
-        result = BulkSmsResult()
+        # Accumulated in lists, one result built at the end: merging a result per chunk copied
+        # every message so far again (quadratic in the chunks).
+        messages: list[SmsMessage] = []
+        errors: list[BulkItemError] = []
+        offset = 0  # the first recipient's position in the whole send
         for index, form in enumerate(forms):
             chunk = recipients[index]
             try:
-                messages, errors = self._post(path, form, functools.partial(_bulk_items, chunk))
+                sent, refused = self._post(path, form, functools.partial(_bulk_items, chunk))
             except ExotelError as err:
                 if index == 0:
                     raise
                 unsent = [n for chunk in recipients[index:] for n in chunk]
                 raise PartialSendError(
-                    f"bulk send stopped at request {index + 1} of {len(forms)}: {len(result.messages)} "
+                    f"bulk send stopped at request {index + 1} of {len(forms)}: {len(messages)} "
                     f"SMS were accepted, {len(unsent)} recipients were not sent ({err.message})",
-                    result=result,
+                    result=BulkSmsResult(tuple(messages), tuple(errors), requests=index),
                     unsent=unsent,
                     status=err.status,
                     code=err.code,
                     maybe_sent=err.maybe_sent,
                 ) from err
-            offset = sum(len(c) for c in recipients[:index])
-            errors = [BulkItemError(e.index + offset, e.to, e.error) for e in errors]
-            result = result.merged(
-                BulkSmsResult(messages=tuple(messages), errors=tuple(errors), requests=1)
-            )
-        return result
+            messages.extend(sent)
+            errors.extend(BulkItemError(e.index + offset, e.to, e.error) for e in refused)
+            offset += len(chunk)
+        return BulkSmsResult(tuple(messages), tuple(errors), requests=len(forms))
 
 
 # -- module helpers ------------------------------------------------------------------------------

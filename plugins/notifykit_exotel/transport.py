@@ -147,6 +147,7 @@ class Urllib3Transport:
             self._manager = _proxy_manager(proxy, pool_options)
             self._pool = None
             self._origin = ""
+        self._origin_path = self._origin + "/"  # the origin, and not a longer port or host
         self.proxy = proxy
 
     def exchange(
@@ -164,10 +165,10 @@ class Urllib3Transport:
         body = None if form is None else encode_form_body(form).encode("ascii")
         headers = self._headers if body is None else self._form_headers
         try:
-            if self._pool is not None and url.startswith(self._origin):
+            if self._pool is not None and url.startswith(self._origin_path):
                 response = self._pool.urlopen(
                     method,
-                    url[len(self._origin) :] or "/",
+                    url[len(self._origin) :],
                     body=body,
                     headers=headers,
                     retries=False,
