@@ -56,6 +56,8 @@ class RoutingConfig:
 
     def inhibition(self, alert: Alert, firing: Iterable[Alert]) -> Inhibition | None:
         """The rule and firing alert that mute ``alert``, or ``None``."""
+        if not self.inhibit_rules:
+            return None  # an events:-only config has none: inhibition is not even imported
         from notifykit.routing.inhibit import inhibited_by
 
         return inhibited_by(self.inhibit_rules, alert, firing)
