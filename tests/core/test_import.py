@@ -58,7 +58,8 @@ def test_unknown_attribute_is_an_attribute_error():
 # Modules a first dry run must not import (each made lazy for the start-up time of issue 9): the
 # SQL ledger and its routing store, the worker, the loader of the routing sections and what only
 # it needs (time intervals, inhibition, dedup, Alertmanager webhooks), the status server, Celery,
-# the shared limiters' backends, the XML parser of Exotel's error bodies, and the HTTP stack.
+# the shared limiters' backends, the XML parser of Exotel's error bodies, the HTTP stack, and
+# importlib.metadata (the entry points are read from their files).
 NOT_IN_A_DRY_RUN = (
     "notifykit.ledger.base",
     "notifykit.ledger.routing",
@@ -81,6 +82,7 @@ NOT_IN_A_DRY_RUN = (
     "zoneinfo",
     "asyncio",
     "uuid",
+    "importlib.metadata",
 )
 
 

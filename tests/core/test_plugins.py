@@ -236,3 +236,91 @@ def test_docs_source_example_plugin_file_exists():
 
 def test_plugin_source_is_valid_python():
     compile(textwrap.dedent(PLUGIN_SOURCE), "<plugin>", "exec")
+
+
+# -- entry points read without importlib.metadata ---------------------------------------------
+
+
+def _pluggy_order(group: str) -> list[tuple[str, str]]:
+    """What pluggy's load_setuptools_entrypoints walks: every distribution, in order."""
+    import importlib.metadata
+
+    return [
+        (ep.name, ep.value)
+        for dist in importlib.metadata.distributions()
+        for ep in dist.entry_points
+        if ep.group == group
+    ]
+
+
+@pytest.mark.parametrize("group", ["notifykit", "console_scripts", "pytest11", "nothing.here"])
+def test_entry_points_are_read_as_importlib_metadata_reads_them(fake_distribution, group):
+    from notifykit.plugins import _scan_entry_points
+
+    found = _scan_entry_points(group)
+    assert found is not None  # a virtualenv: directories only, the standard finder
+    assert [(name, value) for name, value, _ in found] == _pluggy_order(group)
+
+
+def test_an_entry_point_file_is_parsed_like_importlib_metadata(tmp_path, monkeypatch):
+    from notifykit.plugins import _scan_entry_points
+
+    site = tmp_path / "site"
+    for dist, text in {
+        "First_Pkg-1.0.dist-info": "# a comment\n[other]\nx = nope\n[notifykit]\n one = a.b:c\n",
+        "first.pkg-2.0.dist-info": "[notifykit]\nshadowed = d\n",  # same name, listed after
+        "zeta-0.1.egg-info": "[notifykit]\n\nzeta=mod.sub : obj.attr [extra]\n",
+        "broken-1.dist-info": "",
+    }.items():
+        (site / dist).mkdir(parents=True)
+        (site / dist / "entry_points.txt").write_text(text)
+    monkeypatch.syspath_prepend(str(site))
+    found = [(n, v) for n, v, _ in _scan_entry_points("notifykit") or []]
+    assert found == _pluggy_order("notifykit")
+    # the same pairs in the same order (os.listdir's, grouped by distribution name)
+    assert found[:3] == _pluggy_order("notifykit")[:3]
+    assert sorted(found[:3]) == [
+        ("one", "a.b:c"),
+        ("shadowed", "d"),
+        ("zeta", "mod.sub : obj.attr [extra]"),
+    ]
+
+
+def test_zip_files_eggs_or_other_finders_leave_it_to_importlib_metadata(tmp_path, monkeypatch):
+    from notifykit.plugins import _scan_entry_points
+
+    archive = tmp_path / "plugins.zip"
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip archive
+    monkeypatch.syspath_prepend(str(archive))
+    assert _scan_entry_points("notifykit") is None
+    monkeypatch.syspath_prepend(str(tmp_path / "old.egg"))
+    assert _scan_entry_points("notifykit") is None
+
+
+def test_another_finder_of_distributions_leaves_it_to_importlib_metadata(
+    fake_distribution, monkeypatch
+):
+    from notifykit.plugins import _scan_entry_points
+
+    class Finder:
+        def find_spec(self, *args, **kwargs):
+            return None
+
+        def find_distributions(self, *args, **kwargs):
+            return iter(())
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert _scan_entry_points("notifykit") is None
+    pm = get_plugin_manager(disabled=[])  # pluggy loads them, as before
+    assert pm.get_plugin("fake") is not None
+    info = {i.name: i for i in Registry.from_manager(pm).plugin_infos()}["fake"]
+    assert (info.package, info.version) == ("nk-fake-plugin", "1.2.3")
+
+
+def test_a_malformed_entry_point_is_a_plugin_error(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "bad-1.dist-info").mkdir(parents=True)
+    (site / "bad-1.dist-info" / "entry_points.txt").write_text("[notifykit]\nbad = not a module\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(PluginError, match="malformed entry point 'not a module'"):
+        get_plugin_manager(disabled=[])
