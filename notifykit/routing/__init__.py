@@ -125,6 +125,13 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        # A submodule, as after the eager imports this package used to make
+        # (``import notifykit.routing`` then ``notifykit.routing.<module>``).
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
         raise AttributeError(f"module 'notifykit.routing' has no attribute {name!r}")
     value = getattr(import_module(module), name)
     globals()[name] = value  # later lookups skip __getattr__

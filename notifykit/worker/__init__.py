@@ -27,6 +27,13 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        # A submodule, as after the eager imports this package used to make
+        # (``import notifykit.worker`` then ``notifykit.worker.<module>``).
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
         raise AttributeError(f"module 'notifykit.worker' has no attribute {name!r}")
     value = getattr(import_module(module), name)
     globals()[name] = value  # later lookups skip __getattr__

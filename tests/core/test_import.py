@@ -134,3 +134,11 @@ def test_the_lazy_packages_still_export_every_name() -> None:
     assert notifykit.routing.explain is explain and callable(notifykit.routing.explain)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         notifykit.routing.nope  # noqa: B018
+    # submodules are attributes, as when the packages imported them eagerly
+    code = (
+        "import notifykit.routing, notifykit.ledger, notifykit.worker\n"
+        "print(notifykit.routing.timeintervals.TimeInterval.__name__,"
+        " notifykit.ledger.sqlite.SqliteLedger.__name__, notifykit.worker.retry.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.worker.retry"]
