@@ -199,8 +199,12 @@ _RECORD_COLUMNS = (
 )
 
 
+#: one encoder for every row (``json.dumps`` with options builds a new one per call)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODE(value)
 
 
 class SqlLedger(RoutingStore):

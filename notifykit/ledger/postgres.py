@@ -11,9 +11,10 @@ rules as SQLite (:mod:`notifykit.ledger.base`), through psycopg 3:
   (``FOR UPDATE``), so a worker whose lease was taken over cannot also send;
 - the migrations under ``pg_advisory_xact_lock``, so processes opening a new database at once
   apply them one at a time;
-- wake-ups by ``LISTEN notifykit_work``/``NOTIFY``: ``add()``, a scheduled retry and a release
-  notify (at commit), and :meth:`PostgresLedger.wait_for_work` returns as soon as one arrives,
-  on any host.
+- wake-ups by ``LISTEN``/``NOTIFY`` on a channel of the ledger's schema
+  (``notifykit_work:<schema>``, so ledgers in other schemas of the database do not wake it):
+  ``add()``, a scheduled retry and a release notify (at commit), and
+  :meth:`PostgresLedger.wait_for_work` returns as soon as one arrives, on any host.
 
 Durability follows the server's settings; ``synchronous: off`` or ``normal`` sets
 ``synchronous_commit = off`` for the ledger's sessions (a server crash may lose the last commits,
@@ -36,10 +37,24 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["CHANNEL", "PostgresLedger", "display_url"]
+__all__ = ["CHANNEL", "PostgresLedger", "display_url", "work_channel"]
 
-#: the LISTEN/NOTIFY channel of "work is due"
+#: the LISTEN/NOTIFY channel of "work is due" (followed by ``:`` and the ledger's schema)
 CHANNEL = "notifykit_work"
+#: PostgreSQL's longest identifier (NAMEDATALEN - 1), which a channel name must fit
+_MAX_IDENTIFIER = 63
+
+
+def work_channel(schema: str) -> str:
+    """The wake-up channel of the ledger in ``schema``: one per schema, so ledgers sharing a
+    database do not wake each other (a long schema name is hashed to fit an identifier)."""
+    name = f"{CHANNEL}:{schema}"
+    if len(name.encode()) > _MAX_IDENTIFIER:
+        import hashlib
+
+        name = f"{CHANNEL}:{hashlib.sha256(schema.encode()).hexdigest()[:32]}"
+    return name
+
 
 #: the advisory lock key the migrations run under ('notifykit' in ASCII, as a 64-bit number)
 MIGRATION_LOCK = 0x6E6F74696679
@@ -139,6 +154,9 @@ class PostgresLedger(SqlLedger):
         try:
             self._pool.open(wait=True, timeout=max(connect_timeout, 1.0))
             self.migrate(MIGRATIONS)
+            with self._pool.connection() as conn:
+                row = conn.execute("SELECT current_schema()").fetchone()
+            self._channel = work_channel(str(row[0]) if row and row[0] else "public")
         except BaseException as err:
             self._pool.close()
             if isinstance(err, psycopg.Error):
@@ -160,7 +178,7 @@ class PostgresLedger(SqlLedger):
 
     def _signal_work(self, cursor: Any) -> None:
         # Delivered when the transaction commits (and only if it does), to every listener.
-        cursor.execute(f"NOTIFY {CHANNEL}")
+        cursor.execute("SELECT pg_notify(%s, '')", (self._channel,))
 
     def wait_for_work(self, timeout: float) -> bool:
         """Wait for a ``NOTIFY`` from any process (``add()``, a retry, a release) on a
@@ -195,7 +213,9 @@ class PostgresLedger(SqlLedger):
             raise LedgerError(f"ledger {self.location} is closed")
         if self._listener is None or self._listener.closed:
             listener = psycopg.connect(self._conninfo, **self._connect_kwargs)
-            listener.execute(f"LISTEN {CHANNEL}")
+            from psycopg import sql
+
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self._listener = listener
         return self._listener
 

@@ -10,6 +10,18 @@ which survives any crash of the process but may lose the last commits on power l
 The ledger uses its one connection under a lock. :meth:`SqliteLedger.wait_for_work` wakes up when
 this process adds work (``add()``, a retry, a release); work another process adds is found at the
 next poll, as SQLite has no way to tell.
+
+**Group commit.** Threads calling :meth:`SqliteLedger.add` at once (``submit()`` from a web app's
+threads, ``notify()``) share one transaction, and so one fsync at ``synchronous=full``: the first
+caller to find no commit under way becomes the *leader*; it takes the connection, then every
+``add()`` waiting by then (itself included, at most :data:`GROUP_LIMIT`), writes each one's rows
+inside a ``SAVEPOINT`` of its own, and commits once. The others (*followers*) wait until that
+commit is done and only then return: an ``add()`` returns only once a commit that includes its rows
+succeeded. One caller's bad rows (a failing insert) roll back to its savepoint and fail that
+caller alone; a failing ``BEGIN IMMEDIATE`` or ``COMMIT`` fails every caller of the group, none of
+which is then accepted. A caller alone pays nothing for it (a group of one, no savepoint). While a
+leader commits, the next callers queue up, so the groups grow with the load, never by waiting on a
+timer.
 """
 
 from __future__ import annotations
@@ -19,14 +31,45 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
 
-__all__ = ["SYNCHRONOUS", "SqliteLedger"]
+if TYPE_CHECKING:
+    from notifykit.plan.planner import Plan
+    from notifykit.report import Submission
+
+__all__ = ["GROUP_LIMIT", "SYNCHRONOUS", "SqliteLedger"]
 
 SYNCHRONOUS = ("off", "normal", "full", "extra")
+
+#: WAL pages after which a commit checkpoints (SQLite's default is 1,000, 4 MiB): a checkpoint
+#: costs two fsyncs whatever its size, and with 1,000 they were most of a commit's time at
+#: ``synchronous=normal`` (a submit() writes about 12 pages); 8,192 pages (32 MiB) makes them
+#: 8x rarer. A WAL file grown past twice that (one big transaction) is trimmed back to twice it.
+WAL_CHECKPOINT_PAGES = 8192
+
+#: the most ``add()`` calls one group commit takes (the rest go in the next group), so that a
+#: burst of callers does not make the first ones wait for one huge transaction
+GROUP_LIMIT = 256
+
+#: what a caller of a group commit gets when the leader writing its rows was interrupted
+INTERRUPTED = "the transaction storing it was interrupted; nothing was recorded"
+
+
+class _Pending:
+    """One ``add()`` waiting for a group commit: its arguments, then its result or error."""
+
+    __slots__ = ("done", "error", "lease_owner", "lease_until", "plan", "result")
+
+    def __init__(self, plan: Plan, lease_owner: str | None, lease_until: float | None) -> None:
+        self.plan = plan
+        self.lease_owner = lease_owner
+        self.lease_until = lease_until
+        self.result: Submission | None = None
+        self.error: BaseException | None = None
+        self.done = False
 
 
 class SqliteLedger(SqlLedger):
@@ -57,6 +100,11 @@ class SqliteLedger(SqlLedger):
         super().__init__(Dialect(name="sqlite", begin_write="BEGIN IMMEDIATE"), location)
         self._db = db
         self._lock = threading.RLock()
+        self._holder = threading.local()  # .depth: how deep this thread is in _connection()
+        # the group commit: add() calls waiting for one, and whether a leader is at work
+        self._group = threading.Condition(threading.Lock())
+        self._waiting: list[_Pending] = []
+        self._committing = False
         self._work = threading.Condition(threading.Lock())
         self._work_pending = False
         try:
@@ -69,6 +117,10 @@ class SqliteLedger(SqlLedger):
                         "file system?)"
                     )
             db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            if not memory:
+                db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+                size = db.execute("PRAGMA page_size").fetchone()[0]
+                db.execute(f"PRAGMA journal_size_limit = {2 * WAL_CHECKPOINT_PAGES * int(size)}")
             db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as err:
             db.close()
@@ -85,7 +137,129 @@ class SqliteLedger(SqlLedger):
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         with self._lock:
-            yield self._db
+            holder = self._holder
+            holder.depth = getattr(holder, "depth", 0) + 1
+            try:
+                yield self._db
+            finally:
+                holder.depth -= 1
+
+    # -- the group commit -----------------------------------------------------------------------
+
+    def add(
+        self, plan: Plan, *, lease_owner: str | None = None, lease_until: float | None = None
+    ) -> Submission:
+        """Store a planned notification and its deliveries, committed (in a group commit with
+        the other threads' ``add()`` calls of the moment) before it returns."""
+        if getattr(self._holder, "depth", 0):
+            # Called by a thread that holds the connection (inside a transaction of its own):
+            # a leader would wait for it forever. Its own transaction, as before.
+            return super().add(plan, lease_owner=lease_owner, lease_until=lease_until)
+        request = _Pending(plan, lease_owner, lease_until)
+        with self._group:
+            self._waiting.append(request)
+            try:
+                while self._committing and not request.done:
+                    self._group.wait()
+            except BaseException:
+                # Interrupted while waiting: if no leader took it yet, it is never stored.
+                if request in self._waiting:
+                    self._waiting.remove(request)
+                raise
+            lead = not request.done
+            if lead:
+                self._committing = True
+        if lead:
+            self._lead(request)
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _lead(self, own: _Pending) -> None:
+        """Commit the ``add()`` calls waiting now (``own``, this thread's, among them), then hand
+        over to the next leader."""
+        batch: list[_Pending] = []
+        try:
+            with self._connection():
+                with self._group:
+                    batch = self._waiting[:GROUP_LIMIT]
+                    del self._waiting[:GROUP_LIMIT]
+                self._write(batch)
+        except BaseException as err:  # interrupted (KeyboardInterrupt, SystemExit...)
+            # _write left a result or error on each request if its commit went through (the
+            # interrupt came after it), and cleared them if not: those are not stored.
+            for request in batch:
+                if request.result is None and request.error is None:
+                    request.error = LedgerError(f"ledger {self.location}: {INTERRUPTED}")
+            own.error = err  # the interrupted thread raises what interrupted it
+            raise
+        finally:
+            with self._group:
+                for request in batch:
+                    request.done = True
+                self._committing = False
+                self._group.notify_all()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        """One transaction for ``batch``: each request's rows in a savepoint of their own (so
+        that a failing insert fails its caller alone), one commit for all. The caller holds the
+        connection; this is :meth:`_tx` spelt out, without its context managers."""
+        cur: Any = None
+        began = False
+        try:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            began = True
+            if len(batch) == 1:
+                (request,) = batch
+                request.result = self._add(
+                    cur, request.plan, request.lease_owner, request.lease_until
+                )
+            else:
+                for request in batch:
+                    self._write_one(cur, request)
+            cur.execute("COMMIT")
+        except Exception as err:
+            # BEGIN or COMMIT failed, or the transaction broke: nothing of the group was
+            # committed, and every caller is told so (each its own exception object, as each
+            # raises it in its own thread).
+            if cur is not None:
+                self._rollback(cur)
+            if self._is_db_error(err):
+                err = self._error(err, "storing a notification")
+            for index, request in enumerate(batch):
+                request.result = None
+                request.error = (
+                    LedgerError(*err.args) if index and isinstance(err, LedgerError) else err
+                )
+        except BaseException:
+            # An interrupt is raised between two bytecodes: after BEGIN, a transaction no longer
+            # open was committed (the COMMIT returned, the interrupt came right after it).
+            if began and not self._db.in_transaction:
+                raise
+            if cur is not None:
+                self._rollback(cur)
+            for request in batch:
+                request.result = request.error = None  # nothing of the group is stored
+            raise
+
+    def _write_one(self, cur: Any, request: _Pending) -> None:
+        """One request of a group, in its savepoint: rolled back to it, alone, if it fails."""
+        cur.execute("SAVEPOINT nk_add")
+        try:
+            request.result = self._add(cur, request.plan, request.lease_owner, request.lease_until)
+        except Exception as err:
+            try:
+                cur.execute("ROLLBACK TO nk_add")
+            except Exception:
+                # SQLite ended the whole transaction (a full disk, an I/O error): the group
+                # fails with this error, and nobody is accepted.
+                raise err from None
+            if self._is_db_error(err):
+                err = self._error(err, "storing a notification")
+            request.error = err
+        cur.execute("RELEASE nk_add")
 
     def _signal_work(self, cursor: Any) -> None:
         # Inside the transaction, but a woken worker's claim() waits for self._lock, so it

@@ -16,7 +16,6 @@ import functools
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -28,17 +27,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from .errors import (
-    ExotelConnectionError,
     ExotelError,
-    ExotelTimeoutError,
     InsufficientParametersError,
     NotFoundError,
     PartialSendError,
-    ScrubbedCause,
     error_for_response,
 )
 from .models import IST, BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage, parse_str
 from .retry import Limiter, RateLimiter, RetryPolicy
+from .transport import NoAnswer, SessionTransport, Transport, Urllib3Transport, scrubbed_cause
 from .wire import (
     BODY_MAX_CHARS,
     BULK_MAX,
@@ -55,7 +52,7 @@ from .wire import (
     normalize_number,
 )
 
-if TYPE_CHECKING:  # requests is imported on the first request: building a client is cheap
+if TYPE_CHECKING:  # the HTTP stack is imported on the first request: building a client is cheap
     import requests
 
 __all__ = ["REGIONS", "BulkMessage", "ExotelClient"]
@@ -85,7 +82,7 @@ class _Url(str):
 
     A base URL's path may hold the token; the URL sits in the locals of the frames an error
     passes through, and a traceback renderer that shows locals (Sentry, rich, ``pytest -l``)
-    prints them with ``repr()``. The string itself is the full URL, as requests needs it.
+    prints them with ``repr()``. The string itself is the full URL, as the transport needs it.
     """
 
     shown: str
@@ -157,7 +154,9 @@ class ExotelClient:
         region: ``"singapore"`` (``api.exotel.com``, default) or ``"mumbai"`` (``api.in.exotel.com``).
         base_url: overrides ``region`` (e.g. the local simulator). HTTPS only, except loopback.
         timeout: seconds, or ``(connect, read)``; applied to every request.
-        session: a ``requests.Session`` to use; by default the client makes (and closes) its own.
+        session: a ``requests.Session`` to send through, used as it is (its adapters, proxies,
+            certificates and headers); by default the client sends through its own urllib3
+            connection pool, which it closes in :meth:`close`.
         retry: the :class:`RetryPolicy` (``RetryPolicy.none()`` disables retries).
         rate_limit: a :class:`RateLimiter` (share one between clients of one account), an int for
             requests per ``rate_window``, or ``None`` to disable client-side limiting. Default
@@ -218,12 +217,11 @@ class ExotelClient:
             )
         self.array_style: ArrayStyle = array_style
         self._own_session = session is None
-        # The session (and requests, ~60 ms of imports) is made on the first request, so a
-        # client that never sends (a dry run) costs nothing.
         self._given_session = session
-        self._session_lock = threading.Lock()
-        self._proxies: dict[str, str] | None = None
-        self._verify: bool | str = True
+        # The transport (and urllib3, ~40 ms of imports) is made on the first request, so a
+        # client that never sends (a dry run) costs nothing.
+        self._transport_made: Transport | None = None
+        self._transport_lock = threading.Lock()
         self._prefix = f"{self.base_url}/v1/Accounts/{quote(self.sid, safe='')}/"
         if self._scrub(self.base_url) != self.base_url:
             _URLLIB3_SCRUB.add(self)  # urllib3 logs each request's path at DEBUG
@@ -255,53 +253,49 @@ class ExotelClient:
         return base_url.strip().rstrip("/")
 
     @property
-    def _session(self) -> requests.Session:
-        session = self._given_session
-        if session is None:
-            with self._session_lock:
-                if self._given_session is None:
-                    self._given_session = self._new_session()
-                session = self._given_session
-        return session
+    def _transport(self) -> Transport:
+        transport = self._transport_made
+        if transport is None:
+            with self._transport_lock:
+                if self._transport_made is None:
+                    self._transport_made = self._new_transport()
+                transport = self._transport_made
+        return transport
 
-    def _new_session(self) -> requests.Session:
-        """The client's own pooled session, with the environment's proxy and CA settings read
-        once, here, instead of on every request.
+    def _new_transport(self) -> Transport:
+        """The given session's transport, or the client's own urllib3 pool, with the
+        environment's proxy and CA settings read once, here (see :mod:`.transport`)."""
+        if self._given_session is not None:
+            return SessionTransport(
+                self._given_session,
+                api_key=self.api_key,
+                token=self._token,
+                timeout=self.timeout,
+                scrub=self._scrub,
+            )
+        from urllib3._version import __version__ as urllib3_version
 
-        requests scans the environment on every request when ``trust_env`` is on (about 110 µs,
-        a fifth of a loopback send). So this session is made with ``trust_env`` off, and the
-        proxies ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY`` give for the base URL (and a
-        ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) are read once and passed with every request:
-        the environment as it was when the session was made (the first request) holds for the
-        client's life. A session passed in is used as it is.
-        """
-        import requests
-        import requests.adapters
-        import requests.utils
-
-        self._proxies = requests.utils.get_environ_proxies(self.base_url)
-        self._verify = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        return Urllib3Transport(
+            self.base_url,
+            api_key=self.api_key,
+            token=self._token,
+            timeout=self.timeout,
+            user_agent=f"notifykit-exotel/{__version__} python-urllib3/{urllib3_version}",
+            scrub=self._scrub,
         )
-        session = requests.Session()
-        session.trust_env = False
-        # One pool per host, sized for a few threads sending concurrently through one client.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers["User-Agent"] = (
-            f"notifykit-exotel/{__version__} {requests.utils.default_user_agent()}"
-        )
-        session.headers["Accept"] = "application/json"
-        return session
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection pool (only if the client created the session)."""
-        session = getattr(self, "_given_session", None)
-        if getattr(self, "_own_session", False) and session is not None:
-            session.close()
+        """Close the client's own connection pool (a session passed in is left open). A request
+        after ``close()`` opens a new pool."""
+        lock = getattr(self, "_transport_lock", None)
+        if lock is None:  # __init__ raised before it
+            return
+        with lock:
+            transport, self._transport_made = self._transport_made, None
+        if transport is not None:
+            transport.close()
 
     def __enter__(self) -> ExotelClient:
         return self
@@ -437,67 +431,40 @@ class ExotelClient:
     ) -> tuple[_Answer | ExotelError, int | None, bool]:
         """One HTTP exchange: ``(answer or ExotelError, status, reached_server)``.
 
-        Redirects are never followed by requests: a POST that is redirected is not sent again
+        Redirects are never followed by the transport: a POST that is redirected is not sent again
         (a 307/308 would post the SMS twice, or post it to another host; a 301/302/303 would
         turn it into a GET whose answer reads as the result). A GET follows up to
         :data:`MAX_REDIRECTS` redirects, and only within the base URL's origin, so the
         credentials never go to another host or over plain HTTP.
         """
-        import requests
-
         post = method.upper() == "POST"
         status: int | None = None
-        session = self._session
+        transport = self._transport
+        debug = log.isEnabledFor(logging.DEBUG)
         for _ in range(MAX_REDIRECTS + 1):
             shown = self._shown(url)
             started = time.monotonic()
             try:
-                response = session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=form,
-                    auth=(self.api_key, self._token),
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    # None for a session passed in: requests then applies its own settings
-                    proxies=self._proxies,
-                    verify=self._verify if self._own_session else None,
-                )
-            except requests.exceptions.RequestException as err:
-                error, reached = _transport_error(err, method, shown, self._scrub)
-                cause = _scrubbed_cause(err, self._scrub)
-            except Exception as err:  # a custom session or adapter: the request's fate is unknown
-                error = ExotelConnectionError(
-                    f"request failed: {type(err).__name__}",
-                    method=method,
-                    url=shown,
-                    maybe_sent=post,
-                )
-                reached, cause = True, _scrubbed_cause(err, self._scrub)
+                status, headers, text = transport.exchange(method, url, shown, params, form)
+            except NoAnswer as failed:
+                error, reached = failed.error, failed.reached
             else:
-                status = response.status_code
-                log.debug(
-                    "Exotel %s %s -> %d (%.0f ms)",
-                    method,
-                    shown,
-                    status,
-                    (time.monotonic() - started) * 1000,
-                )
+                if debug:
+                    log.debug(
+                        "Exotel %s %s -> %d (%.0f ms)",
+                        method,
+                        shown,
+                        status,
+                        (time.monotonic() - started) * 1000,
+                    )
                 if not 300 <= status < 400:
-                    return self._answer(method, url, response), status, True
-                location = response.headers.get("Location") or ""
+                    return self._answer(method, url, status, headers, text), status, True
+                location = headers.get("Location") or ""
                 target = urljoin(url, location) if location else ""
                 if post or not target or not self._same_origin(target):
                     return self._redirect_error(method, shown, status, target), status, True
                 url, params = self._hidden(target), None  # Location carries the query
                 continue
-            # Keep what requests saw (its type and message), as ``raise ... from err`` would, but
-            # not the exception itself: its .request holds the Authorization header and the
-            # frames of its traceback hold auth=(key, token). Set outside the except block, so
-            # nothing is chained as __context__ either.
-            error.__cause__ = cause
-            error.__suppress_context__ = True
             log.debug("Exotel %s %s -> %s", method, shown, type(error).__name__)
             return error, None, reached
         return (
@@ -511,9 +478,9 @@ class ExotelClient:
             True,
         )
 
-    def _answer(self, method: str, url: str, response: requests.Response) -> _Answer | ExotelError:
-        status = response.status_code
-        text = response.text
+    def _answer(
+        self, method: str, url: str, status: int, headers: Mapping[str, str], text: str
+    ) -> _Answer | ExotelError:
         if 200 <= status < 300:
             try:
                 return _Answer(json.loads(text), status, text)
@@ -524,7 +491,7 @@ class ExotelClient:
             self._scrub(text),
             method=method,
             url=self._shown(url),
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=_retry_after(headers.get("Retry-After")),
         )
 
     def _same_origin(self, target: str) -> bool:
@@ -1169,30 +1136,32 @@ class ExotelClient:
         forms: list[list[tuple[str, str]]],
         recipients: list[list[str]],
     ) -> BulkSmsResult:
-        result = BulkSmsResult()
+        # Accumulated in lists, one result built at the end: merging a result per chunk copied
+        # every message so far again (quadratic in the chunks).
+        messages: list[SmsMessage] = []
+        errors: list[BulkItemError] = []
+        offset = 0  # the first recipient's position in the whole send
         for index, form in enumerate(forms):
             chunk = recipients[index]
             try:
-                messages, errors = self._post(path, form, functools.partial(_bulk_items, chunk))
+                sent, refused = self._post(path, form, functools.partial(_bulk_items, chunk))
             except ExotelError as err:
                 if index == 0:
                     raise
                 unsent = [n for chunk in recipients[index:] for n in chunk]
                 raise PartialSendError(
-                    f"bulk send stopped at request {index + 1} of {len(forms)}: {len(result.messages)} "
+                    f"bulk send stopped at request {index + 1} of {len(forms)}: {len(messages)} "
                     f"SMS were accepted, {len(unsent)} recipients were not sent ({err.message})",
-                    result=result,
+                    result=BulkSmsResult(tuple(messages), tuple(errors), requests=index),
                     unsent=unsent,
                     status=err.status,
                     code=err.code,
                     maybe_sent=err.maybe_sent,
                 ) from err
-            offset = sum(len(c) for c in recipients[:index])
-            errors = [BulkItemError(e.index + offset, e.to, e.error) for e in errors]
-            result = result.merged(
-                BulkSmsResult(messages=tuple(messages), errors=tuple(errors), requests=1)
-            )
-        return result
+            messages.extend(sent)
+            errors.extend(BulkItemError(e.index + offset, e.to, e.error) for e in refused)
+            offset += len(chunk)
+        return BulkSmsResult(tuple(messages), tuple(errors), requests=len(forms))
 
 
 # -- module helpers ------------------------------------------------------------------------------
@@ -1400,90 +1369,6 @@ def _bulk_items(recipients: list[str], data: Any) -> tuple[list[SmsMessage], lis
     return messages, errors
 
 
-def _transport_error(
-    err: requests.exceptions.RequestException,
-    method: str,
-    url: str,
-    scrub: Callable[[str], str] = lambda text: text,
-) -> tuple[ExotelError, bool]:
-    """Map a failure with no HTTP answer to ``(error, reached_server)``.
-
-    A refused connection, a connect timeout or a rejected certificate (checked during the TLS
-    handshake) means the request was never written. Anything else (a read timeout, a dropped or
-    garbled answer) may come after Exotel has the request, so a POST may have gone out.
-    """
-    import requests
-
-    post = method.upper() == "POST"
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return ExotelTimeoutError(
-            f"timed out connecting to Exotel: {scrub(_reason(err))}", method=method, url=url
-        ), False
-    if isinstance(err, requests.exceptions.Timeout):
-        return ExotelTimeoutError(
-            f"Exotel did not answer in time ({scrub(_reason(err))})",
-            method=method,
-            url=url,
-            maybe_sent=post,
-        ), True
-    if isinstance(err, requests.exceptions.ConnectionError):
-        reached = not _never_connected(err)
-        return ExotelConnectionError(
-            f"connection to Exotel failed: {scrub(_reason(err))}",
-            method=method,
-            url=url,
-            maybe_sent=reached and post,
-        ), reached
-    return ExotelConnectionError(
-        f"request failed: {scrub(_reason(err))}", method=method, url=url, maybe_sent=post
-    ), True
-
-
-def _never_connected(err: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established (refused, DNS failure, the server's
-    certificate rejected in the TLS handshake): nothing was sent."""
-    import ssl
-
-    import urllib3.exceptions
-
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [err]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(
-            current,
-            (
-                urllib3.exceptions.NewConnectionError,
-                ConnectionRefusedError,
-                ssl.SSLCertVerificationError,
-            ),
-        ):
-            return True
-        if isinstance(current, urllib3.exceptions.MaxRetryError):
-            stack.append(current.reason)
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
-        stack.append(current.__cause__)
-        stack.append(current.__context__)
-    return False
-
-
-def _reason(err: BaseException) -> str:
-    # requests' messages embed the URL; keep only the root cause's class and text.
-    root: BaseException = err
-    while True:
-        nxt = getattr(root, "reason", None) or root.__cause__
-        if not isinstance(nxt, BaseException) or nxt is root:
-            break
-        root = nxt
-    text = str(root)
-    if "://" in text:
-        text = type(root).__name__
-    return text or type(root).__name__
-
-
 def _redact_path(url: str) -> str:
     return urlsplit(url).path
 
@@ -1521,29 +1406,7 @@ def _secret_forms(sid: str, api_key: str, token: str) -> tuple[str, ...]:
     return tuple(sorted(secrets, key=len, reverse=True))
 
 
-def _scrubbed_cause(err: BaseException, scrub: Callable[[str], str]) -> BaseException:
-    """A stand-in for ``err`` that keeps its type and message and nothing else.
-
-    requests' exceptions hold the prepared request (whose headers carry ``Authorization:
-    Basic ...``) and a traceback whose frames hold ``auth=(key, token)``; a traceback renderer
-    that shows locals (Sentry, rich, ``pytest -l``) would print them. The stand-in is the same
-    class rebuilt from the scrubbed message, with no request, response, traceback, cause or
-    context, or a :class:`~notifykit_exotel.errors.ScrubbedCause` when the class cannot be
-    rebuilt from a message alone.
-    """
-    text = scrub(str(err)) if str(err) else ""
-    fresh: BaseException
-    try:
-        fresh = type(err)(text)
-    except Exception:
-        fresh = ScrubbedCause(type(err).__name__, text)
-    else:
-        if type(fresh) is not type(err) or str(fresh) != text:
-            fresh = ScrubbedCause(type(err).__name__, text)
-    for attribute in ("request", "response"):
-        if hasattr(fresh, attribute):
-            setattr(fresh, attribute, None)
-    return fresh
+_scrubbed_cause = scrubbed_cause  # the transports' stand-in, for parser errors too
 
 
 def _retry_after(value: str | None) -> float | None:

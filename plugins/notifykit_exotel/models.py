@@ -9,6 +9,7 @@ the PHP seed's associative arrays still reads naturally. ``raw`` keeps the paylo
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ __all__ = [
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
 _E = TypeVar("_E", bound="_TolerantEnum")
+_O = TypeVar("_O", bound="ExotelObject")
 
 
 class _TolerantEnum(str, enum.Enum):
@@ -166,6 +168,13 @@ def parse_datetime(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=IST)
     if not isinstance(value, str):
         return None
+    return _parse_datetime_text(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_datetime_text(value: str) -> datetime | None:
+    # Cached: the messages of one bulk answer carry the same few timestamps (datetimes are
+    # immutable, so handing out one object is safe).
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -199,6 +208,8 @@ def parse_int(value: Any) -> int | None:
 def parse_decimal(value: Any) -> Decimal | None:
     """Parse a price such as ``"1.500"`` exactly (never through a float); ``NaN`` and
     ``Infinity`` give ``None``."""
+    if value is None:
+        return None
     text = _scalar_text(value)
     if text is None or not text.strip() or len(text) > 100:
         return None  # a price is short; Decimal("9" * 10**6) would be slow to compute with
@@ -211,6 +222,8 @@ def parse_decimal(value: Any) -> Decimal | None:
 
 def parse_str(value: Any) -> str | None:
     """A string field: text, or a number as text; ``""``, lists and objects give ``None``."""
+    if type(value) is str:  # nearly every field: skip the checks for numbers
+        return value or None
     text = _scalar_text(value)
     return text if text else None
 
@@ -230,10 +243,25 @@ def parse_bool(value: Any) -> bool | None:
 
 
 def _enum(cls: type[_E], value: Any) -> _E | None:
+    if value is None:
+        return None
+    # A known value is a dict lookup; calling the enum class costs ~2 µs even then.
+    member = cls._value2member_map_.get(value) if isinstance(value, str) else None
+    if member is not None:
+        return member  # type: ignore[return-value]
     text = _scalar_text(value)
     if not text:
         return None
     return cls(text)
+
+
+def _built(cls: type[_O], fields: dict[str, Any]) -> _O:
+    """``cls(**fields)`` for a frozen result class, with every field given: the generated
+    ``__init__`` of a frozen dataclass sets each field through ``object.__setattr__``, which is
+    most of the cost of building an ``SmsMessage`` (17 fields, 10,000 per broadcast)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:
@@ -400,24 +428,28 @@ class SmsMessage(ExotelObject):
         inner = data.get("SMSMessage", data)
         if not isinstance(inner, Mapping):
             inner = {}
-        return cls(
-            raw=inner,
-            sid=parse_str(inner.get("Sid")) or "",
-            status=_enum(SmsStatus, inner.get("Status")),
-            to=parse_str(inner.get("To")),
-            from_=parse_str(inner.get("From")),
-            body=parse_str(inner.get("Body")),
-            detailed_status=parse_str(inner.get("DetailedStatus")),
-            detailed_status_code=parse_int(inner.get("DetailedStatusCode")),
-            account_sid=parse_str(inner.get("AccountSid")),
-            direction=_enum(Direction, inner.get("Direction")),
-            date_created=parse_datetime(inner.get("DateCreated")),
-            date_updated=parse_datetime(inner.get("DateUpdated")),
-            date_sent=parse_datetime(inner.get("DateSent")),
-            price=parse_decimal(inner.get("Price")),
-            sms_units=parse_int(inner.get("SmsUnits")),
-            api_version=parse_str(inner.get("ApiVersion")),
-            uri=parse_str(inner.get("Uri")),
+        get = inner.get
+        return _built(
+            cls,
+            {
+                "raw": inner,
+                "sid": parse_str(get("Sid")) or "",
+                "status": _enum(SmsStatus, get("Status")),
+                "to": parse_str(get("To")),
+                "from_": parse_str(get("From")),
+                "body": parse_str(get("Body")),
+                "detailed_status": parse_str(get("DetailedStatus")),
+                "detailed_status_code": parse_int(get("DetailedStatusCode")),
+                "account_sid": parse_str(get("AccountSid")),
+                "direction": _enum(Direction, get("Direction")),
+                "date_created": parse_datetime(get("DateCreated")),
+                "date_updated": parse_datetime(get("DateUpdated")),
+                "date_sent": parse_datetime(get("DateSent")),
+                "price": parse_decimal(get("Price")),
+                "sms_units": parse_int(get("SmsUnits")),
+                "api_version": parse_str(get("ApiVersion")),
+                "uri": parse_str(get("Uri")),
+            },
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+import urllib3
 
 import notifykit.errors as core_errors
 import notifykit_exotel.errors as exotel_errors
@@ -95,34 +96,69 @@ def _send(client: ExotelClient) -> object:
     return client.send_sms("NKALRT", TO, "hello")
 
 
-def test_a_refused_connection_keeps_its_cause_without_the_credentials() -> None:
+#: The client's own transport (urllib3) and a session passed in (requests): each failure keeps
+#: the type its library raised, as a scrubbed stand-in.
+TRANSPORTS = {
+    "own": {
+        "refused": urllib3.exceptions.NewConnectionError,
+        "dropped": urllib3.exceptions.ProtocolError,
+        "timeout": urllib3.exceptions.ReadTimeoutError,
+    },
+    "session": {
+        "refused": requests.exceptions.ConnectionError,
+        "dropped": requests.exceptions.ConnectionError,
+        "timeout": requests.exceptions.ReadTimeout,
+    },
+}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _client_by(transport: str, base_url: str, **kwargs: Any) -> ExotelClient:
+    if transport == "session":
+        session = requests.Session()
+        session.trust_env = False
+        return _client(base_url, session=session, **kwargs)
+    return _client(base_url, **kwargs)
+
+
+def test_a_refused_connection_keeps_its_cause_without_the_credentials(transport: str) -> None:
     with raw_server(None) as server:
         url = server.base_url
-    with _client(url) as client, pytest.raises(ExotelConnectionError) as info:
+    with _client_by(transport, url) as client, pytest.raises(ExotelConnectionError) as info:
         _send(client)
     cause = info.value.__cause__
-    assert isinstance(cause, requests.exceptions.ConnectionError)  # its type is kept
+    assert isinstance(cause, TRANSPORTS[transport]["refused"])  # its type is kept
     assert "Connection refused" in str(cause)  # and its message
     assert not info.value.maybe_sent
     _assert_no_secret(info.value)
 
 
-def test_a_connection_dropped_after_sending_keeps_its_cause_without_the_credentials() -> None:
-    with raw_server(None) as server, _client(server.base_url) as client:
+def test_a_connection_dropped_after_sending_keeps_its_cause_without_the_credentials(
+    transport: str,
+) -> None:
+    with raw_server(None) as server, _client_by(transport, server.base_url) as client:
         with pytest.raises(ExotelConnectionError) as info:
             _send(client)
         assert server.requests[0].headers["authorization"].startswith("Basic ")  # it was there
     assert info.value.maybe_sent
-    assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
+    assert isinstance(info.value.__cause__, TRANSPORTS[transport]["dropped"])
     _assert_no_secret(info.value)
 
 
-def test_a_read_timeout_keeps_its_cause_without_the_credentials() -> None:
-    with raw_server(lambda _r: HANG) as server, _client(server.base_url, timeout=(2, 0.2)) as c:
+def test_a_read_timeout_keeps_its_cause_without_the_credentials(transport: str) -> None:
+    with (
+        raw_server(lambda _r: HANG) as server,
+        _client_by(transport, server.base_url, timeout=(2, 0.2)) as c,
+    ):
         with pytest.raises(ExotelTimeoutError) as info:
             _send(c)
     assert info.value.maybe_sent
-    assert isinstance(info.value.__cause__, requests.exceptions.ReadTimeout)
+    assert "read timeout=0.2" in str(info.value)  # the timeout that expired is named
+    assert isinstance(info.value.__cause__, TRANSPORTS[transport]["timeout"])
     _assert_no_secret(info.value)
 
 

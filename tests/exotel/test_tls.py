@@ -165,3 +165,66 @@ def test_a_rejected_certificate_means_nothing_was_sent(
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
     assert sim.requests == []
     assert len(sleeps) == 2  # provably unsent, so the POST may be retried
+
+
+# -- the same through the client's own transport (urllib3), the CA bundle from the environment ---
+
+
+def _own_client(
+    front: TlsFront, monkeypatch: pytest.MonkeyPatch, *, trust: bool, sleeps: list[float]
+) -> ExotelClient:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if trust:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(CERT))
+    policy = RetryPolicy(max_retries=2, initial_delay=0.0, sleep=sleeps.append)
+    return ExotelClient(SID, TOKEN, base_url=front.base_url, retry=policy, rate_limit=None)
+
+
+def test_own_transport_sends_over_https_through_the_front(
+    front: TlsFront, sim: ExotelSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    with _own_client(front, monkeypatch, trust=True, sleeps=sleeps) as client:
+        sms = client.send_sms("NKALRT", TO, "hello")
+    assert sms.sid in sim.messages
+    assert sleeps == []
+
+
+def test_own_transport_never_retries_a_post_whose_answer_was_garbled(
+    front: TlsFront, sim: ExotelSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    front.garble = True
+    sleeps: list[float] = []
+    with _own_client(front, monkeypatch, trust=True, sleeps=sleeps) as client:
+        with pytest.raises(ExotelConnectionError) as info:
+            client.send_sms("NKALRT", TO, "hello")
+    assert info.value.maybe_sent
+    assert len(sim.messages) == 1 and len(sim.requests) == 1
+    assert sleeps == []
+
+
+def test_own_transport_retries_a_get_whose_answer_was_garbled(
+    front: TlsFront, sim: ExotelSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    front.garble = True
+    sleeps: list[float] = []
+    with _own_client(front, monkeypatch, trust=True, sleeps=sleeps) as client:
+        with pytest.raises(ExotelConnectionError) as info:
+            client.sms_details("f" * 32)
+    assert not info.value.maybe_sent
+    assert len(sim.requests) == 3 and len(sleeps) == 2
+
+
+def test_own_transport_treats_a_rejected_certificate_as_unsent(
+    front: TlsFront, sim: ExotelSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    with _own_client(front, monkeypatch, trust=False, sleeps=sleeps) as client:
+        with pytest.raises(ExotelConnectionError) as info:
+            client.send_sms("NKALRT", TO, "hello")
+    assert not info.value.maybe_sent
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert sim.requests == [] and len(sleeps) == 2

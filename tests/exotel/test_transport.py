@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+import urllib3
 
 from notifykit_exotel import (
     AuthenticationError,
@@ -443,7 +444,8 @@ def test_transport_errors_keep_their_cause(sim: ExotelSimulator) -> None:
     with ExotelClient(SID, TOKEN, base_url=url, retry=RetryPolicy.none()) as client:
         with pytest.raises(ExotelConnectionError) as info:
             send(client)
-    assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
+    assert isinstance(info.value.__cause__, urllib3.exceptions.NewConnectionError)
+    assert "Connection refused" in str(info.value.__cause__)
 
 
 def test_list_calls_stops_when_exotel_repeats_a_page() -> None:

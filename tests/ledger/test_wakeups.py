@@ -43,3 +43,33 @@ def test_an_idle_worker_wakes_for_a_submit_and_stops_promptly(store_kit: Notifie
         runner.join(timeout=10)
     assert not runner.is_alive()
     assert time.monotonic() - stopping < 2
+
+
+def test_postgres_ledgers_in_other_schemas_do_not_wake_each_other(make_plan):
+    """Each schema has its own wake-up channel: work added in one schema wakes its own waiter
+    at once and not a ledger in another schema of the same database."""
+    from notifykit.ledger import open_ledger
+    from tests.services import postgres_schema
+
+    with postgres_schema() as mine, postgres_schema() as theirs:
+        waiter, adder, other = open_ledger(mine), open_ledger(mine), open_ledger(theirs)
+        try:
+            # The first wait sets up each listener (and returns at once).
+            assert waiter.wait_for_work(0.01) is True
+            assert other.wait_for_work(0.01) is True
+            adder.add(make_plan())
+            assert waiter.wait_for_work(10) is True
+            began = time.monotonic()
+            assert other.wait_for_work(0.3) is False
+            assert time.monotonic() - began >= 0.25
+        finally:
+            for ledger in (waiter, adder, other):
+                ledger.close()
+
+
+def test_a_long_schema_name_gets_a_channel_that_fits_an_identifier():
+    from notifykit.ledger.postgres import work_channel
+
+    assert work_channel("ops") == "notifykit_work:ops"
+    long = work_channel("s" * 63)
+    assert len(long.encode()) <= 63 and long != work_channel("s" * 62)

@@ -54,7 +54,7 @@ def check_shared(make_backend: Callable[[], Any]) -> None:
         assert most_in_any_window(arrivals, WINDOW) <= LIMIT
         took = max(arrivals) - min(arrivals)
         least = math.floor((len(arrivals) - 1) / LIMIT) * WINDOW
-        assert least <= took <= 1.25 * least + 0.1, (took, least)
+        assert least <= took <= 1.5 * least + 0.1, (took, least)  # loose: not a speed test
     finally:
         for backend in backends:
             backend.close()

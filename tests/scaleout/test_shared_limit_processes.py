@@ -116,7 +116,10 @@ def check(sim: ExotelSimulator, kit: Notifier) -> dict[str, float]:
         assert most_in_any_window(times, WINDOW) <= LIMIT
         took = times[-1] - times[0]
         least = math.floor((COUNT - 1) / LIMIT) * WINDOW
-        assert took <= 1.1 * least, f"took {took:.2f}s; the limit allows {least:.2f}s"
+        # Not a speed test (bench/ measures that): a bound loose enough for a loaded machine
+        # that still fails a limiter giving away part of each window (a token bucket with a
+        # quarter of the limit as its burst took 1.65x).
+        assert took <= 1.5 * least, f"took {took:.2f}s; the limit allows {least:.2f}s"
         # and it did not just wait a lot: every window was used to the full
         assert took >= least
         return {"took": took, "least": least}
