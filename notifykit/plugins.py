@@ -11,13 +11,9 @@ template extensions, remembering which plugin registered each.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import os
-import re
-import sys
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +78,7 @@ def get_plugin_manager(
         _warn_unknown_disabled(blocked)
     if load_entrypoints:
         try:
-            load_entry_points(pm, ENTRY_POINT_GROUP)
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         except pluggy.PluginValidationError as err:
             raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
         except Exception as err:
@@ -100,104 +96,6 @@ def get_plugin_manager(
         raise PluginError(f"plugin {err.plugin!r} is broken: {err}") from err
     check_plugins(pm)
     return pm
-
-
-# -- entry points ------------------------------------------------------------------------------
-# pluggy's load_setuptools_entrypoints imports importlib.metadata (email, zipfile, csv: ~15 ms,
-# a tenth of a first dry run) to read a few small files. Where sys.path holds only directories
-# and the standard path finder is the only one that finds distributions (a virtualenv, a system
-# Python), the same files are read here directly, with importlib.metadata's rules; anywhere
-# else (zip files or eggs on sys.path, another finder of distributions) pluggy does it.
-
-#: plugin manager -> {entry-point name: the *.dist-info/*.egg-info directory it came from}, for
-#: :meth:`Registry.plugin_infos` (pluggy keeps that only for what it loaded itself)
-_ENTRY_POINT_DISTS: weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
-# importlib.metadata.EntryPoint.pattern
-_ENTRY_POINT_VALUE = re.compile(
-    r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
-)
-
-
-def load_entry_points(pm: pluggy.PluginManager, group: str) -> int:
-    """Register every plugin of the entry-point ``group`` not yet registered or blocked, as
-    ``pm.load_setuptools_entrypoints(group)`` does (same order, same names); returns how many."""
-    found = _scan_entry_points(group)
-    if found is None:
-        return pm.load_setuptools_entrypoints(group)
-    count = 0
-    for name, value, dist in found:
-        if pm.has_plugin(name) or pm.is_blocked(name):
-            continue
-        plugin = _load_entry_point(value)
-        pm.register(plugin, name=name)
-        _ENTRY_POINT_DISTS.setdefault(pm, {})[name] = dist
-        count += 1
-    return count
-
-
-def _scan_entry_points(group: str) -> list[tuple[str, str, str]] | None:
-    """``(name, value, distribution directory)`` of every entry point in ``group``, in the order
-    ``importlib.metadata.distributions()`` lists the distributions (sys.path order; in one
-    directory, grouped by normalised distribution name in listing order); ``None`` when this
-    environment needs importlib.metadata itself."""
-    from importlib.machinery import PathFinder
-
-    for finder in sys.meta_path:
-        if finder is not PathFinder and hasattr(finder, "find_distributions"):
-            return None
-    found: list[tuple[str, str, str]] = []
-    for entry in sys.path:
-        root = entry or "."
-        if not isinstance(entry, str) or os.path.basename(root).lower().endswith(".egg"):
-            return None
-        try:
-            children = os.listdir(root)
-        except OSError:
-            if os.path.exists(root):
-                return None  # a zip file, or a directory we may not list
-            continue
-        by_name: dict[str, list[str]] = {}
-        for child in children:
-            low = child.lower()
-            if low.endswith((".dist-info", ".egg-info")):
-                name = low.rpartition(".")[0].partition("-")[0]
-                normalized = re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
-                by_name.setdefault(normalized, []).append(child)
-        for child in (c for group_ in by_name.values() for c in group_):
-            directory = os.path.join(entry, child)
-            try:
-                with open(os.path.join(directory, "entry_points.txt"), encoding="utf-8") as f:
-                    text = f.read()
-            except (OSError, UnicodeDecodeError):
-                continue
-            found.extend((name, value, directory) for name, value in _entry_points_in(text, group))
-    return found
-
-
-def _entry_points_in(text: str, group: str) -> list[tuple[str, str]]:
-    """The ``name = value`` lines of section ``[group]`` (importlib.metadata's ``Sectioned``)."""
-    pairs, section = [], None
-    for line in map(str.strip, text.splitlines()):
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line.strip("[]")
-        elif section == group:
-            name, _, value = line.partition("=")
-            pairs.append((name.strip(), value.strip()))
-    return pairs
-
-
-def _load_entry_point(value: str) -> Any:
-    """The object an entry point names (``importlib.metadata.EntryPoint.load``)."""
-    match = _ENTRY_POINT_VALUE.match(value)
-    if match is None:
-        raise ValueError(f"malformed entry point {value!r}")
-    module = importlib.import_module(match.group("module"))
-    attrs = filter(None, (match.group("attr") or "").split("."))
-    return functools.reduce(getattr, attrs, module)
 
 
 _warned_unknown: set[str] = set()
@@ -430,16 +328,11 @@ class Registry:
         dists: dict[int, Any] = {
             id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()
         }
-        scanned = _ENTRY_POINT_DISTS.get(self.pm, {})
         infos: list[PluginInfo] = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:  # blocked
                 continue
             dist = dists.get(id(plugin))
-            if dist is None and name in scanned:
-                from importlib.metadata import PathDistribution
-
-                dist = PathDistribution(Path(scanned[name]))
             version = package = None
             if dist is not None:
                 package = dist.metadata["Name"]
