@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -129,7 +127,7 @@ class Notifier:
         self._ledger: Ledger | None = None
         self._router: Router | None = None
         self._store = store
-        self._owner = f"notify:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._owner = f"notify:{_hostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         overrides = account_overrides or {}
         self._account_settings: dict[str, Mapping[str, Any]] = {
             name: {**account.settings, **overrides.get(name, {})}
@@ -825,6 +823,16 @@ class Notifier:
         if delivery_logger.isEnabledFor(level):  # the summary is built only to be logged
             delivery_logger.log(level, "%s", report.summary())
         return report
+
+
+def _hostname() -> str:
+    """``socket.gethostname()`` without importing :mod:`socket` where ``os.uname`` gives the same
+    (POSIX: gethostname is uname's nodename); a dry run needs no network module."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _state(value: str | DeliveryState) -> DeliveryState:

@@ -62,11 +62,11 @@ from notifykit.config.schema import (
     mapping_items,
 )
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
-from notifykit.routing.config import ROUTING_SECTIONS
+from notifykit.routing.model import ROUTING_SECTIONS
 
 if TYPE_CHECKING:
     from notifykit.plugins import Registry
-    from notifykit.routing.config import RoutingConfig
+    from notifykit.routing.model import RoutingConfig
     from notifykit.text.templates import TemplateEngine
 
 __all__ = [
@@ -921,17 +921,19 @@ class _Loader:
 
     def _routing(self) -> RoutingConfig | None:
         """The routing sections (``None`` only when they have problems, recorded in ctx)."""
-        from notifykit.routing.config import RoutingConfig, load_routing
-
         targets = self.names.get("recipient or group", set())
         if not any(name in self.nodes for name in ROUTING_SECTIONS):
             # Back compatibility: each event's channels/to become an implicit route. Its timers
             # send every alert (repeat_interval 0s, no dedup): an events:-only config keeps
             # sending what it sent before (OTPs, reports), dedup is opted into with route:.
+            # Built from the model alone: the loader of the routing sections is not imported.
+            from notifykit.routing.model import RoutingConfig
             from notifykit.routing.tree import DEFAULT_SETTINGS
 
             settings = dataclasses.replace(DEFAULT_SETTINGS, repeat_interval=0.0)
             return RoutingConfig.from_events(self.events, self.defaults, settings=settings)
+        from notifykit.routing.config import load_routing
+
         return load_routing(
             self.nodes,
             self.ctx,

@@ -37,7 +37,6 @@ else it is echoed: a token written into ``region:`` by mistake never reaches the
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -353,6 +352,8 @@ def describe(node: yaml.Node) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
+    import difflib  # only a config or call with a mistake gets here: not paid at start-up
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 

@@ -8,10 +8,23 @@ interface is :class:`~notifykit.ledger.base.Ledger`; SQL backends share
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from notifykit.ledger.base import Change, Ledger, LedgerError, Outcome
+from notifykit.errors import LedgerError
+
+if TYPE_CHECKING:
+    from notifykit.ledger.base import Ledger
+    from notifykit.ledger.outcome import Change, Outcome
+
+# Imported on first use (PEP 562): the dispatcher imports notifykit.ledger.outcome, which runs
+# this file, and a process that never opens a ledger does not import the SQL ledger.
+_LAZY = {
+    "Change": "notifykit.ledger.outcome",
+    "Ledger": "notifykit.ledger.base",
+    "Outcome": "notifykit.ledger.outcome",
+}
 
 __all__ = ["Change", "Ledger", "LedgerError", "Outcome", "open_ledger"]
 
@@ -45,3 +58,19 @@ def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) 
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return SqliteLedger(path, **options)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        # A submodule, as after the eager imports this package used to make
+        # (``import notifykit.ledger`` then ``notifykit.ledger.<module>``).
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+        raise AttributeError(f"module 'notifykit.ledger' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
+from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.routing import (
     EscalationRecord,
     GroupOutcome,
@@ -70,32 +71,6 @@ LOST_WORKER = (
     "the worker sending it stopped before recording the provider's answer (crashed or killed): "
     "it may have been sent, so it is not sent again"
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one claimed delivery, for :meth:`Ledger.record`.
-
-    ``state`` is the new state: ``sent``/``failed``/``unknown``/``skipped``, or ``pending`` with a
-    later ``due`` for a retry. ``attempted`` is ``False`` when no request went out (a veto).
-    """
-
-    delivery_id: str
-    state: DeliveryState
-    provider_id: str | None = None
-    provider_status: str | None = None
-    error: str | None = None
-    info: Mapping[str, Any] | None = None
-    due: float | None = None
-    attempted: bool = True
-
-
-@dataclass(frozen=True)
-class Change:
-    """A delivery whose state changed, with the state it left: what the status hook gets."""
-
-    delivery: Delivery
-    previous: DeliveryState
 
 
 class Ledger(Protocol):

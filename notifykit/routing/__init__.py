@@ -4,27 +4,82 @@ The pure parts of routing, with no I/O and no clock (times are passed in): parse
 matchers, walk the route tree, decide inhibition and muting, plan escalation steps, load the
 routing sections of ``notifykit.yaml``, read Alertmanager webhooks and explain a routing decision.
 The notifier and the ledger use them to dedup, group, send and escalate.
+
+The names below are imported on first use (PEP 562): an ``events:``-only config routes through
+the implicit tree (:mod:`notifykit.routing.model`) without importing the YAML loader of the
+routing sections, time intervals, inhibition, dedup or Alertmanager webhooks.
 """
 
 from __future__ import annotations
 
-from notifykit.routing.alert import ALL_LABELS, Alert, AlertKey
-from notifykit.routing.alertmanager import AlertmanagerPayloadError, WebhookPayload, parse_webhook
-from notifykit.routing.config import ROUTING_SECTIONS, RoutingConfig, load_routing
-from notifykit.routing.dedup import Decision, NotificationLog, content_digest, decide
-from notifykit.routing.escalation import (
-    EscalationPolicy,
-    EscalationStep,
-    Receiver,
-    ScheduledStep,
-    advance,
-    plan,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notifykit.routing.alert import ALL_LABELS, Alert, AlertKey
+    from notifykit.routing.alertmanager import (
+        AlertmanagerPayloadError,
+        WebhookPayload,
+        parse_webhook,
+    )
+    from notifykit.routing.config import load_routing
+    from notifykit.routing.dedup import Decision, NotificationLog, content_digest, decide
+    from notifykit.routing.escalation import (
+        EscalationPolicy,
+        EscalationStep,
+        Receiver,
+        ScheduledStep,
+        advance,
+        plan,
+    )
+    from notifykit.routing.inhibit import Inhibition, InhibitRule, inhibited_by
+    from notifykit.routing.matchers import Matcher, MatcherError, parse_matcher, parse_matchers
+    from notifykit.routing.model import ROUTING_SECTIONS, RoutingConfig
+    from notifykit.routing.timeintervals import TimeInterval, TimeIntervalEntry, TimeIntervalError
+    from notifykit.routing.tree import DEFAULT_SETTINGS, Route, RouteMatch, RouteSettings, RouteTree
+
+# Imported now, not lazily: the function ``explain`` shares its name with its module, and once
+# anything imports the module ``notifykit.routing.explain`` the import system binds that name on
+# this package to the module, hiding a lazily imported function.
 from notifykit.routing.explain import Explanation, explain, render_tree
-from notifykit.routing.inhibit import Inhibition, InhibitRule, inhibited_by
-from notifykit.routing.matchers import Matcher, MatcherError, parse_matcher, parse_matchers
-from notifykit.routing.timeintervals import TimeInterval, TimeIntervalEntry, TimeIntervalError
-from notifykit.routing.tree import DEFAULT_SETTINGS, Route, RouteMatch, RouteSettings, RouteTree
+
+# name -> module that defines it
+_LAZY = {
+    "ALL_LABELS": "notifykit.routing.alert",
+    "Alert": "notifykit.routing.alert",
+    "AlertKey": "notifykit.routing.alert",
+    "AlertmanagerPayloadError": "notifykit.routing.alertmanager",
+    "WebhookPayload": "notifykit.routing.alertmanager",
+    "parse_webhook": "notifykit.routing.alertmanager",
+    "load_routing": "notifykit.routing.config",
+    "ROUTING_SECTIONS": "notifykit.routing.model",
+    "RoutingConfig": "notifykit.routing.model",
+    "Decision": "notifykit.routing.dedup",
+    "NotificationLog": "notifykit.routing.dedup",
+    "content_digest": "notifykit.routing.dedup",
+    "decide": "notifykit.routing.dedup",
+    "EscalationPolicy": "notifykit.routing.escalation",
+    "EscalationStep": "notifykit.routing.escalation",
+    "Receiver": "notifykit.routing.escalation",
+    "ScheduledStep": "notifykit.routing.escalation",
+    "advance": "notifykit.routing.escalation",
+    "plan": "notifykit.routing.escalation",
+    "Inhibition": "notifykit.routing.inhibit",
+    "InhibitRule": "notifykit.routing.inhibit",
+    "inhibited_by": "notifykit.routing.inhibit",
+    "Matcher": "notifykit.routing.matchers",
+    "MatcherError": "notifykit.routing.matchers",
+    "parse_matcher": "notifykit.routing.matchers",
+    "parse_matchers": "notifykit.routing.matchers",
+    "TimeInterval": "notifykit.routing.timeintervals",
+    "TimeIntervalEntry": "notifykit.routing.timeintervals",
+    "TimeIntervalError": "notifykit.routing.timeintervals",
+    "DEFAULT_SETTINGS": "notifykit.routing.tree",
+    "Route": "notifykit.routing.tree",
+    "RouteMatch": "notifykit.routing.tree",
+    "RouteSettings": "notifykit.routing.tree",
+    "RouteTree": "notifykit.routing.tree",
+}
 
 __all__ = [
     "ALL_LABELS",
@@ -65,3 +120,23 @@ __all__ = [
     "plan",
     "render_tree",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        # A submodule, as after the eager imports this package used to make
+        # (``import notifykit.routing`` then ``notifykit.routing.<module>``).
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise
+        raise AttributeError(f"module 'notifykit.routing' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -12,8 +12,8 @@ recipients. :meth:`RoutingConfig.from_events` builds the implicit tree of a conf
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -34,10 +34,11 @@ from notifykit.config.schema import (
     did_you_mean,
     join,
 )
-from notifykit.routing.alert import ALL_LABELS, Alert
+from notifykit.routing.alert import ALL_LABELS
 from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Receiver
-from notifykit.routing.inhibit import Inhibition, InhibitRule, inhibited_by
+from notifykit.routing.inhibit import InhibitRule
 from notifykit.routing.matchers import Matcher, MatcherError, parse_matchers
+from notifykit.routing.model import PRIORITIES, ROUTING_SECTIONS, RoutingConfig
 from notifykit.routing.timeintervals import (
     TimeInterval,
     TimeIntervalEntry,
@@ -49,157 +50,14 @@ from notifykit.routing.timeintervals import (
     parse_weekdays,
     parse_years,
 )
-from notifykit.routing.tree import DEFAULT_SETTINGS, Route, RouteMatch, RouteSettings, RouteTree
+from notifykit.routing.tree import Route, RouteTree
 
 __all__ = ["PRIORITIES", "ROUTING_SECTIONS", "RoutingConfig", "load_routing"]
-
-#: the top-level sections :func:`load_routing` reads (the config loader must accept them)
-ROUTING_SECTIONS: tuple[str, ...] = (
-    "receivers",
-    "route",
-    "inhibit_rules",
-    "time_intervals",
-    "escalations",
-)
-#: a receiver's or route's ``priority``: the SMS priority channels send with
-PRIORITIES: tuple[str, ...] = ("normal", "high")
 
 _NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _NAME = String(_NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
 _LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*", "a label name (letters, digits and _)")
 _GROUP_LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*|\.\.\.", "a label name, or '...' for every label")
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    """The validated routing sections. Build with :func:`load_routing` or :meth:`from_events`."""
-
-    tree: RouteTree
-    receivers: Mapping[str, Receiver]
-    inhibit_rules: tuple[InhibitRule, ...] = ()
-    escalations: Mapping[str, EscalationPolicy] = field(default_factory=dict)
-    #: ``True`` when built from an ``events:``-only config
-    implicit: bool = False
-
-    @property
-    def time_intervals(self) -> Mapping[str, TimeInterval]:
-        return self.tree.time_intervals
-
-    def route(self, alert: Alert) -> list[RouteMatch]:
-        """The routes that receive ``alert``, in order."""
-        return self.tree.route(alert)
-
-    def inhibition(self, alert: Alert, firing: Iterable[Alert]) -> Inhibition | None:
-        """The rule and firing alert that mute ``alert``, or ``None``."""
-        return inhibited_by(self.inhibit_rules, alert, firing)
-
-    def receiver(self, name: str) -> Receiver:
-        return self.receivers[name]
-
-    def escalation_of(self, receiver: Receiver) -> EscalationPolicy | None:
-        return self.escalations[receiver.escalation] if receiver.escalation else None
-
-    def named_events(self) -> set[str]:
-        """Events named by an ``event="..."`` matcher: with ``events:``, what tells the loader
-        an event is known (``config check --strict-events``)."""
-        names = set()
-        for node in self.tree.walk():
-            for matcher in node.matchers:
-                if matcher.name == "event" and matcher.op == "=":
-                    names.add(matcher.value)
-        return names
-
-    def names_event(self, event: str) -> bool:
-        """Whether some route names ``event`` with a positive ``event`` matcher (``=`` or
-        ``=~``) that it passes: with the ``events:`` section, what makes an event "known" for
-        the report and ``config check --strict-events``."""
-        return any(
-            matcher.name == "event"
-            and matcher.op in ("=", "=~")
-            and matcher.matches({"event": event})
-            for node in self.tree.walk()
-            for matcher in node.matchers
-        )
-
-    @classmethod
-    def from_events(
-        cls,
-        events: Mapping[str, EventLike],
-        defaults: DefaultsLike,
-        *,
-        settings: RouteSettings = DEFAULT_SETTINGS,
-    ) -> RoutingConfig:
-        """The implicit tree of an ``events:``-only config.
-
-        The root's receiver (``defaults``) is the ``defaults:`` channels and recipients; each
-        event with its own ``channels`` or ``to`` gets a receiver ``events.<name>`` (what it
-        leaves unset comes from the defaults, as before) and a route matching ``event="<name>"``.
-        Events that only set a template or severity route to the defaults. ``settings`` gives
-        the root's timers (the in-app defaults unless the caller says otherwise).
-        """
-        receivers: dict[str, Receiver] = {
-            "defaults": Receiver(
-                "defaults", tuple(defaults.channels), tuple(defaults.to), path="defaults"
-            )
-        }
-        routes: list[Route] = []
-        for name, event in events.items():
-            if event.channels is None and event.to is None:
-                continue
-            receiver = f"events.{name}"
-            receivers[receiver] = Receiver(
-                receiver,
-                tuple(event.channels if event.channels is not None else defaults.channels),
-                tuple(event.to if event.to is not None else defaults.to),
-                template=event.template,
-                path=f"events.{name}",
-            )
-            routes.append(
-                Route(
-                    receiver=receiver,
-                    matchers=(Matcher("event", "=", name),),
-                    path=f"route.routes[{len(routes)}]",
-                )
-            )
-        root = Route(receiver="defaults", routes=tuple(routes))
-        tree = RouteTree(root, defaults=_root_defaults(settings))
-        return cls(tree=tree, receivers=receivers, implicit=True)
-
-
-def _root_defaults(settings: RouteSettings) -> RouteSettings:
-    return (
-        settings
-        if settings.receiver
-        else RouteSettings(
-            receiver="defaults",
-            group_by=settings.group_by,
-            group_wait=settings.group_wait,
-            group_interval=settings.group_interval,
-            repeat_interval=settings.repeat_interval,
-            send_resolved=settings.send_resolved,
-            priority=settings.priority,
-        )
-    )
-
-
-class EventLike(Protocol):
-    """What :meth:`RoutingConfig.from_events` reads of an ``events:`` entry."""
-
-    @property
-    def channels(self) -> tuple[str, ...] | None: ...
-    @property
-    def to(self) -> tuple[str, ...] | None: ...
-    @property
-    def template(self) -> str | None: ...
-
-
-class DefaultsLike(Protocol):
-    """What :meth:`RoutingConfig.from_events` reads of the ``defaults:`` section."""
-
-    @property
-    def channels(self) -> tuple[str, ...]: ...
-    @property
-    def to(self) -> tuple[str, ...]: ...
 
 
 # -- loading -----------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from notifykit.routing.alert import Alert
-from notifykit.routing.config import RoutingConfig
 from notifykit.routing.escalation import Receiver, plan
+from notifykit.routing.model import RoutingConfig
 from notifykit.routing.tree import RouteMatch, format_duration
 
 __all__ = ["DescribeDelivery", "Explanation", "explain", "render_tree"]

@@ -33,13 +33,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.errors import NotificationError, NotifykitError
-from notifykit.ledger.routing import (
-    EscalationRecord,
-    EscalationStart,
-    GroupAction,
-    GroupState,
-    StepRecord,
-)
 from notifykit.report import DeliveryState, Report, Submission
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.escalation import Receiver, plan
@@ -49,6 +42,7 @@ from notifykit.routing.tree import RouteMatch, RouteSettings
 if TYPE_CHECKING:
     from notifykit.channels.base import StatusUpdate
     from notifykit.ledger.base import Change
+    from notifykit.ledger.routing import EscalationRecord, GroupAction, GroupState, StepRecord
     from notifykit.notifier import Notifier
     from notifykit.plan.planner import Plan
 
@@ -255,6 +249,10 @@ class Router:
         made: list[Plan],
         now: float,
     ) -> Any:
+        # The ledger's routing state is imported by the stateful paths only: a dry run, and the
+        # implicit routes of an events:-only config, keep no state.
+        from notifykit.ledger.routing import EscalationStart, GroupAction
+
         policy = self.routing.escalation_of(receiver)
 
         def handle(state: GroupState) -> GroupAction:
@@ -421,6 +419,8 @@ class Router:
         return stored
 
     def _flush_handle(self, now: float) -> Any:
+        from notifykit.ledger.routing import GroupAction
+
         def handle(state: GroupState) -> GroupAction:
             receiver = self.routing.receivers.get(state.receiver)
             if receiver is None or not state.members:

@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from notifykit.routing.alert import ALL_LABELS, Alert, AlertKey
 from notifykit.routing.matchers import Matcher, matches_all
-from notifykit.routing.timeintervals import TimeInterval
+
+if TYPE_CHECKING:
+    from notifykit.routing.timeintervals import TimeInterval
 
 __all__ = [
     "DEFAULT_SETTINGS",

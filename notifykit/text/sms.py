@@ -46,6 +46,8 @@ GSM7_BASIC: frozenset[str] = frozenset(_GSM7_BASIC_TABLE) - {"\x1b"}
 GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
 """Characters of the GSM-7 extension table: each is sent as ESC + code, so it costs two septets."""
 
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
 # Single-message capacity, and the capacity of each part of a concatenated message (the rest of the
 # 140 octets goes to the 6-octet user-data header that tells the handset how to reassemble it).
 _GSM7_SINGLE, _GSM7_PART = 160, 153
@@ -68,19 +70,10 @@ class SmsInfo:
     chars: int
 
 
-def _unit_costs(
-    body: str, encoding: Literal["GSM-7", "UCS-2"] | None = None
-) -> tuple[Literal["GSM-7", "UCS-2"], list[int]]:
-    """The encoding a body needs (or the one asked for) and the cost of each of its characters."""
-    fits_gsm7 = all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body)
-    if encoding == "GSM-7" and not fits_gsm7:
-        raise ValueError(
-            "the body has characters outside the GSM-7 alphabet, so it cannot be sent as GSM-7: "
-            "leave the encoding unset (it is worked out) or ask for UCS-2"
-        )
-    if encoding != "UCS-2" and fits_gsm7:
-        return "GSM-7", [2 if c in GSM7_EXTENSION else 1 for c in body]
-    return "UCS-2", [2 if ord(c) > 0xFFFF else 1 for c in body]
+_NOT_GSM7 = (
+    "the body has characters outside the GSM-7 alphabet, so it cannot be sent as GSM-7: "
+    "leave the encoding unset (it is worked out) or ask for UCS-2"
+)
 
 
 def _count_segments(costs: list[int], single: int, part: int) -> int:
@@ -117,12 +110,26 @@ def analyze_sms(body: str, *, encoding: Literal["GSM-7", "UCS-2"] | None = None)
     >>> analyze_sms("सर्वर डाउन है").encoding
     'UCS-2'
     """
-    encoding, costs = _unit_costs(body, encoding)
-    if encoding == "GSM-7":
-        segments = _count_segments(costs, _GSM7_SINGLE, _GSM7_PART)
+    # Counted with set operations and str.count (a body has few distinct characters); the cost
+    # of each character is listed only for a body long enough to be split into parts.
+    used = set(body)
+    fits_gsm7 = used <= _GSM7_ALL
+    if encoding == "GSM-7" and not fits_gsm7:
+        raise ValueError(_NOT_GSM7)
+    chosen: Literal["GSM-7", "UCS-2"]
+    if encoding != "UCS-2" and fits_gsm7:
+        # an extension character is sent as ESC + code: two septets
+        chosen, single, part, doubled = "GSM-7", _GSM7_SINGLE, _GSM7_PART, used & GSM7_EXTENSION
     else:
-        segments = _count_segments(costs, _UCS2_SINGLE, _UCS2_PART)
-    return SmsInfo(encoding=encoding, length=sum(costs), segments=segments, chars=len(body))
+        # a character outside the Basic Multilingual Plane is a UTF-16 surrogate pair
+        astral = {c for c in used if ord(c) > 0xFFFF}
+        chosen, single, part, doubled = "UCS-2", _UCS2_SINGLE, _UCS2_PART, astral
+    length = len(body) + sum(body.count(c) for c in doubled)
+    if length <= single:
+        segments = 1 if length else 0
+    else:
+        segments = _count_segments([2 if c in doubled else 1 for c in body], single, part)
+    return SmsInfo(encoding=chosen, length=length, segments=segments, chars=len(body))
 
 
 def _template_label(template: str | None) -> str:

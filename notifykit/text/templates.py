@@ -36,7 +36,7 @@ import math
 import os
 import re
 import time as _time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -344,6 +344,17 @@ class BoundedSandboxedEnvironment(ImmutableSandboxedEnvironment):
         self.globals[_LOOP_GUARD] = _Guarded
         self.globals[_CONCAT] = _concat
         self.filters.update(_BOUNDED_FILTERS)
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as one flat dict: the environment's, then the template's own.
+
+        Jinja's is a ``ChainMap`` over the environment's globals, and every render copies it into
+        the context key by key through ``ChainMap.__getitem__``: half the time of rendering a
+        short SMS. A template sees the environment's globals as they were when it was loaded,
+        which is what Jinja asks of its users anyway ("avoid modifying any globals after a
+        template is loaded"); :class:`TemplateEngine` sets them once, before loading any.
+        """
+        return {**self.globals, **(d or {})}
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """Parse, then route every loop's iterable through the time check and every ``~``

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
 from notifykit.errors import LedgerError
-from notifykit.ledger.base import Change, Ledger, Outcome
+from notifykit.ledger.outcome import Change, Outcome
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import Delivery, DeliveryState, Notification
 from notifykit.worker.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from notifykit.ledger.base import Ledger
     from notifykit.plugins import Hooks
 
 __all__ = ["Dispatcher", "group_batches"]

@@ -13,10 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-# defusedxml, not xml.etree: error bodies come from the network, and the stdlib parser expands
-# entities (a "billion laughs" body from a hostile proxy would eat memory before we see a code).
-import defusedxml.ElementTree as SafeET
-
 __all__ = [
     "AuthenticationError",
     "ConflictError",
@@ -299,6 +295,12 @@ def _parse_error_body(text: str) -> tuple[str | None, int | None]:
                 return _as_message(exc.get("Message")), _as_code(exc.get("Code"))
         return None, None
     if stripped.startswith("<") and "RestException" in stripped:
+        # defusedxml, not xml.etree: error bodies come from the network, and the stdlib parser
+        # expands entities (a "billion laughs" body from a hostile proxy would eat memory before
+        # we see a code). Imported here: an XML error body is rare, and the import (expat, the
+        # ElementTree modules) costs ~5 ms of every process that builds a client.
+        import defusedxml.ElementTree as SafeET
+
         try:
             root = SafeET.fromstring(stripped)
         except (SafeET.ParseError, ValueError, RecursionError):  # defusedxml's are ValueErrors

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import notifykit
 
@@ -49,3 +53,91 @@ def test_unknown_attribute_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         notifykit.nope  # noqa: B018
+
+
+# Modules a first dry run must not import (each made lazy for the start-up time of issue 9): the
+# SQL ledger and its routing store, the worker, the loader of the routing sections and what only
+# it needs (time intervals, inhibition, dedup, Alertmanager webhooks), the status server, Celery,
+# the shared limiters' backends, the XML parser of Exotel's error bodies, the HTTP stack, and
+# difflib ("did you mean").
+NOT_IN_A_DRY_RUN = (
+    "notifykit.ledger.base",
+    "notifykit.ledger.routing",
+    "notifykit.ledger.sqlite",
+    "notifykit.worker.worker",
+    "notifykit.routing.config",
+    "notifykit.routing.timeintervals",
+    "notifykit.routing.inhibit",
+    "notifykit.routing.dedup",
+    "notifykit.routing.alertmanager",
+    "notifykit.server",
+    "notifykit.celery",
+    "notifykit.limits.redis",
+    "notifykit.limits.postgres",
+    "defusedxml",
+    "requests",
+    "urllib3",
+    "sqlite3",
+    "concurrent.futures",
+    "zoneinfo",
+    "asyncio",
+    "uuid",
+    "difflib",
+)
+
+
+def test_a_first_dry_run_imports_only_what_it_uses(tmp_path: Path) -> None:
+    # What the start-up benchmark times: an events:-only config (implicit routes), one Exotel
+    # SMS channel, a template with a DLT pattern, notify() through the routing.
+    (tmp_path / "alert.sms.j2").write_text("ALERT {{ host }} is down. -ACME")
+    (tmp_path / "notifykit.yaml").write_text(
+        "defaults: {channels: [sms], template: alert, to: [alice]}\n"
+        "accounts:\n"
+        "  main: {provider: exotel, sid: ACx, token: tok, base_url: 'http://127.0.0.1:9'}\n"
+        "channels:\n"
+        "  sms: {type: exotel-sms, account: main, senders: {default: {from: NKALRT}}}\n"
+        "recipients: {alice: {phone: '+919876543210'}}\n"
+        "templates: {directory: '.', alert: {dlt_pattern: 'ALERT {#var#} is down. -ACME'}}\n"
+        "events: {db.down: {severity: critical}}\n"
+    )
+    code = (
+        "import sys, notifykit\n"
+        "kit = notifykit.Notifier.from_config('notifykit.yaml', dry_run=True)\n"
+        "report = kit.notify('db.down', data={'host': 'db1'})\n"
+        "assert [d.state.value for d in report.deliveries] == ['pending'], report\n"
+        "assert report.messages == {'sms': 'ALERT db1 is down. -ACME'}, report.messages\n"
+        f"print(','.join(m for m in {NOT_IN_A_DRY_RUN!r} if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_lazy_packages_still_export_every_name() -> None:
+    # notifykit.routing, notifykit.ledger and notifykit.worker import their names on first use;
+    # each listed name resolves, to the object its module defines.
+    import notifykit.ledger
+    import notifykit.routing
+    import notifykit.worker
+    from notifykit.ledger.base import Change, Outcome
+    from notifykit.routing.explain import explain
+
+    for package in (notifykit.routing, notifykit.ledger, notifykit.worker):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, (package.__name__, name)
+    assert notifykit.ledger.Outcome is Outcome and notifykit.ledger.Change is Change
+    # the function, not the module of the same name (imported above)
+    assert notifykit.routing.explain is explain and callable(notifykit.routing.explain)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        notifykit.routing.nope  # noqa: B018
+    # submodules are attributes, as when the packages imported them eagerly
+    code = (
+        "import notifykit.routing, notifykit.ledger, notifykit.worker\n"
+        "print(notifykit.routing.timeintervals.TimeInterval.__name__,"
+        " notifykit.ledger.sqlite.SqliteLedger.__name__, notifykit.worker.retry.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.worker.retry"]

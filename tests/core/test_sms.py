@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from notifykit.errors import DltMismatchError, MessageTooLongError, TemplateError
 from notifykit.text.sms import (
@@ -170,6 +172,51 @@ def test_surrogate_pair_is_not_split_across_parts() -> None:
 
 
 # --- body length ------------------------------------------------------------------------------
+
+
+def _reference(body: str, encoding: str | None) -> SmsInfo:
+    """Character by character, as the rules say: what analyze_sms's counting must agree with."""
+    gsm7 = all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body)
+    if encoding == "GSM-7" and not gsm7:
+        raise ValueError("outside GSM-7")
+    if encoding != "UCS-2" and gsm7:
+        name, costs, single, part = (
+            "GSM-7",
+            [2 if c in GSM7_EXTENSION else 1 for c in body],
+            160,
+            153,
+        )
+    else:
+        name, costs, single, part = "UCS-2", [2 if ord(c) > 0xFFFF else 1 for c in body], 70, 67
+    segments, used = (0 if not costs else 1), 0
+    if sum(costs) > single:
+        for cost in costs:
+            if used + cost > part:
+                segments, used = segments + 1, 0
+            used += cost
+    return SmsInfo(name, sum(costs), segments, len(body))  # type: ignore[arg-type]
+
+
+_SMS_CHARS = st.sampled_from(
+    [*"aZ9 @£\n\r", *sorted(GSM7_EXTENSION), "é", "अ", "’", "`", "\x1b", "😀", "𝄞"]
+)
+
+
+@given(
+    st.lists(_SMS_CHARS, max_size=400).map("".join)
+    | st.builds(lambda c, n: c * n, _SMS_CHARS, st.integers(0, 340)),
+    st.sampled_from([None, "GSM-7", "UCS-2"]),
+)
+def test_analyze_sms_agrees_with_counting_character_by_character(
+    body: str, encoding: str | None
+) -> None:
+    try:
+        expected = _reference(body, encoding)
+    except ValueError:
+        with pytest.raises(ValueError, match="outside the GSM-7 alphabet"):
+            analyze_sms(body, encoding=encoding)  # type: ignore[arg-type]
+        return
+    assert analyze_sms(body, encoding=encoding) == expected  # type: ignore[arg-type]
 
 
 def test_check_length_accepts_the_limit() -> None:

@@ -364,6 +364,23 @@ def test_data_overrides_globals(tpl: Path) -> None:
     assert engine.render("a.sms", {"brand": "Other"}) == "Other"
 
 
+def test_a_template_holds_its_globals_in_one_flat_dict(tpl: Path) -> None:
+    # Rendering copies the globals into each context: from a dict, not key by key through the
+    # ChainMap Jinja uses. The template-specific layer still shadows, and never leaks into, the
+    # environment's globals.
+    write(tpl, "a.sms.j2", "{{ brand }} {{ range(3) | list | length }} {{ extra | default('-') }}")
+    engine = TemplateEngine([tpl], globals={"brand": "ACME"})
+    template = engine.environment.get_template("a.sms.j2")
+    assert type(template.globals) is dict
+    assert template.globals["brand"] == "ACME"
+    assert engine.render("a.sms", {}) == "ACME 3 -"
+    own = engine.environment.get_template("a.sms.j2", globals={"extra": "x"})
+    assert own.globals["extra"] == "x" and "extra" not in engine.environment.globals
+    assert engine.environment.from_string("{{ brand }}{{ extra }}", {"extra": "!"}).render() == (
+        "ACME!"
+    )
+
+
 # --- caching ----------------------------------------------------------------------------------
 
 

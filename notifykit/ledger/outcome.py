@@ -1,0 +1,43 @@
+"""What became of a delivery: :class:`Outcome` (what :meth:`~notifykit.ledger.base.Ledger.record`
+takes) and :class:`Change` (what it returns, and what the status hook gets).
+
+Apart from :mod:`notifykit.ledger.base` (which re-exports both) so that the dispatcher, which
+builds them, does not import the SQL ledger and the routing store with it: a dry run, and a
+process that only plans, never opens a ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from notifykit.report import Delivery, DeliveryState
+
+__all__ = ["Change", "Outcome"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed delivery, for :meth:`~notifykit.ledger.base.Ledger.record`.
+
+    ``state`` is the new state: ``sent``/``failed``/``unknown``/``skipped``, or ``pending`` with a
+    later ``due`` for a retry. ``attempted`` is ``False`` when no request went out (a veto).
+    """
+
+    delivery_id: str
+    state: DeliveryState
+    provider_id: str | None = None
+    provider_status: str | None = None
+    error: str | None = None
+    info: Mapping[str, Any] | None = None
+    due: float | None = None
+    attempted: bool = True
+
+
+@dataclass(frozen=True)
+class Change:
+    """A delivery whose state changed, with the state it left: what the status hook gets."""
+
+    delivery: Delivery
+    previous: DeliveryState
