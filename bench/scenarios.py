@@ -468,9 +468,9 @@ def drain(env: Env, kit: Any, threads: int) -> int:
     """``kit.worker(threads=...).run(drain=True)`` until nothing is pending; returns the
     deliveries sent.
 
-    One run should be enough, but the worker's drain ends as soon as an iteration that found its
-    pool full (and so claimed nothing) sees the pool empty again, with claimable work left (see
-    docs/performance.md); the runs it took are noted in the results.
+    One run is enough (a drain ends only when an iteration with room in its pool claims nothing
+    and nothing is in flight); the loop and the runs it took, noted in the results, show it if
+    that ever regresses.
     """
     delivered, runs = 0, 0
     while kit.ledger.counts().get("pending", 0):
