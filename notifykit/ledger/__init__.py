@@ -8,10 +8,10 @@ interface is :class:`~notifykit.ledger.base.Ledger`; SQL backends share
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from notifykit._lazy import lazy_exports
 from notifykit.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -60,17 +60,4 @@ def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) 
     return SqliteLedger(path, **options)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        # A submodule, as after the eager imports this package used to make
-        # (``import notifykit.ledger`` then ``notifykit.ledger.<module>``).
-        try:
-            return import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-        raise AttributeError(f"module 'notifykit.ledger' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)

@@ -12,8 +12,9 @@ routing sections, time intervals, inhibition, dedup or Alertmanager webhooks.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from notifykit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from notifykit.routing.alert import ALL_LABELS, Alert, AlertKey
@@ -122,21 +123,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        # A submodule, as after the eager imports this package used to make
-        # (``import notifykit.routing`` then ``notifykit.routing.<module>``).
-        try:
-            return import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-        raise AttributeError(f"module 'notifykit.routing' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)

@@ -6,8 +6,9 @@ policy, and only a worker needs :class:`Worker` (threads, the ledger's claims).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from notifykit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from notifykit.worker.dispatch import Dispatcher
@@ -24,21 +25,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        # A submodule, as after the eager imports this package used to make
-        # (``import notifykit.worker`` then ``notifykit.worker.<module>``).
-        try:
-            return import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{name}":
-                raise
-        raise AttributeError(f"module 'notifykit.worker' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)
