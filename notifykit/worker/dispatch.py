@@ -395,27 +395,19 @@ class Dispatcher:
         error = self._scrub(result.error) if result.error else None
         info = dict(result.info) if result.info else None
         state = result.state
-        if state is DeliveryState.SENT:  # the common answer: no retry policy to ask
-            return Outcome(
-                job.id,
-                state,
-                provider_id=result.provider_id,
-                provider_status=result.provider_status,
-                error=error,
-                info=info,
+        if state is not DeliveryState.SENT:  # the common answer needs no retry policy
+            attempts = job.attempts + 1
+            policy = policy or self._retry_for(job.channel)
+            retry = retries and (
+                (state is DeliveryState.FAILED and result.transient)
+                or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
             )
-        attempts = job.attempts + 1
-        policy = policy or self._retry_for(job.channel)
-        retry = retries and (
-            (state is DeliveryState.FAILED and result.transient)
-            or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
-        )
-        if retry:
-            due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
-            if due is not None:
-                return Outcome(job.id, DeliveryState.PENDING, error=error, info=info, due=due)
-            note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
-            error = f"{error} ({note})" if error else note
+            if retry:
+                due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
+                if due is not None:
+                    return Outcome(job.id, DeliveryState.PENDING, error=error, info=info, due=due)
+                note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
+                error = f"{error} ({note})" if error else note
         return Outcome(
             job.id,
             state,
