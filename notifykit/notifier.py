@@ -804,7 +804,9 @@ class Notifier:
             # Send now, without ledger retries: a transient failure is final here (the client
             # already retried what it safely could), so a caller who retries a failed notify()
             # cannot race a scheduled retry into a double send.
-            changes = self.dispatcher.deliver_now(ledger, self._owner, plan, started=started)
+            changes = self.dispatcher.deliver_now(
+                ledger, self._owner, plan, started=started, lease=NOTIFY_LEASE
+            )
             done = {c.delivery.id: c.delivery for c in changes}
             report = Report(
                 plan.notification.event,

@@ -290,3 +290,28 @@ def test_a_broadcasts_hooks_run_in_the_calling_thread_in_order(make_kit, sim, tm
         assert [a for kind, _, a in seen if kind == "after"] == to
         if isinstance(plugin, Veto):
             assert [a for kind, _, a in seen if kind == "before"] == to
+
+
+def test_a_notify_longer_than_its_lease_keeps_its_groups_and_sends_them_all(
+    make_kit, sim, clock, tmp_path
+):
+    """notify() leases its deliveries for NOTIFY_LEASE; a broadcast that takes longer (a rate
+    limit, a slow provider, slow hooks) renews the lease as its groups start, so a later group
+    is still notify()'s to send instead of being left pending for a worker."""
+    per_delivery = NOTIFY_LEASE / 1000  # 500 deliveries a group: half the lease per group
+
+    class Slow:
+        @hookimpl
+        def before_delivery(self, delivery):
+            clock.advance(per_delivery)  # a before_delivery hook: the groups go one by one
+
+    kit = make_kit(
+        write_config(tmp_path, sim),
+        plugin_manager=get_plugin_manager(plugins=[Slow()]),
+        clock=clock,
+    )
+    numbers = [f"+9198300{i:05d}" for i in range(3 * NOTIFY_GROUP)]
+    report = kit.notify("db.down", data={"host": "db1"}, to=numbers)
+    assert {d.state for d in report.deliveries} == {DeliveryState.SENT}
+    assert clock.now - 1_800_000_000.0 > 1.4 * NOTIFY_LEASE  # it did outlast the first lease
+    assert sum(len(r.recipients) for r in sim.requests) == len(numbers)  # each sent once
