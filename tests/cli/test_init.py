@@ -84,7 +84,7 @@ def test_the_skeleton_matches_the_repository_examples() -> None:
 
 
 @pytest.mark.slow
-def test_the_wheel_ships_the_skeleton(tmp_path: Path) -> None:
+def test_the_wheel_ships_every_module_and_the_skeleton(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -102,3 +102,13 @@ def test_the_wheel_ships_the_skeleton(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for relative, _ in skeleton_files():
         assert f"notifykit/cli/skeleton/{relative}" in names
+    # every module of the package and of the plugins we ship (a subpackage missing from
+    # pyproject's list installs from a clone in editable mode and breaks from the wheel)
+    sources = [
+        (ROOT / "notifykit", "notifykit"),
+        (ROOT / "plugins" / "notifykit_exotel", "notifykit_exotel"),
+    ]
+    for root, package in sources:
+        for module in root.rglob("*.py"):
+            shipped = f"{package}/{module.relative_to(root).as_posix()}"
+            assert shipped in names, f"{shipped} is not in the wheel: list its package in pyproject"
