@@ -45,6 +45,8 @@ from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
+    NAME,
+    NAME_PATTERN,
     Checker,
     Choice,
     Field,
@@ -60,6 +62,7 @@ from notifykit.config.schema import (
     did_you_mean,
     join,
     mapping_items,
+    named_items,
 )
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
 from notifykit.routing.model import ROUTING_SECTIONS
@@ -94,8 +97,6 @@ stands for (its own aliases expanded). Validation reads every expanded node, so 
 time a small file can cost; a real config shares a few small blocks (senders, defaults) and needs
 a few hundred. Nodes written out in the file are not counted: their cost grows with the file."""
 
-NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
-_NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
 _SECTIONS = (
     "version",
     "defaults",
@@ -544,18 +545,7 @@ class _Loader:
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """The entries of a ``name: {...}`` section, names checked."""
-        node = self.nodes.get(section)
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
-            return []
-        if not isinstance(node, yaml.MappingNode):
-            self.ctx.problem(node, section, f"expected a mapping, got {describe(node)}")
-            return []
-        items = []
-        for name, key_node, value_node in mapping_items(node, section, self.ctx):
-            if _NAME.check(key_node, join(section, name), self.ctx) is INVALID:
-                continue
-            items.append((name, key_node, value_node))
-        return items
+        return named_items(self.nodes.get(section), section, self.ctx)
 
     def _kind_key(
         self, node: yaml.Node, path: str, key: str, known: Mapping[str, Any], what: str
@@ -708,7 +698,7 @@ class _Loader:
                         )
                     self.template_dirs.append(directory)
                 continue
-            if _NAME.check(key_node, path, self.ctx) is INVALID:
+            if NAME.check(key_node, path, self.ctx) is INVALID:
                 continue
             # The keys a template entry may have are the plugins' (register_template_settings).
             value = Struct(self.registry.template_settings, name="template").check(

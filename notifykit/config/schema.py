@@ -806,3 +806,30 @@ def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
         return lambda text: text
     pattern = re.compile("|".join(re.escape(s) for s in ordered))
     return lambda text: pattern.sub("***", text)
+
+
+# -- named sections ----------------------------------------------------------------------------
+
+#: the names of accounts, channels, recipients, groups, receivers, escalations, time intervals
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
+NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
+
+
+def named_items(
+    node: yaml.Node | None, section: str, ctx: Checker
+) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    """The ``(name, key node, value node)`` entries of a ``name: {...}`` section, each name
+    checked (a bad one is reported and left out); an absent or empty section has none."""
+    if node is None or (
+        isinstance(node, yaml.ScalarNode)
+        and (node.tag.endswith(":null") or node.value in ("", "~", "null"))
+    ):
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        ctx.problem(node, section, f"expected a mapping of names, got {describe(node)}")
+        return []
+    return [
+        (name, key_node, value_node)
+        for name, key_node, value_node in mapping_items(node, section, ctx)
+        if NAME.check(key_node, join(section, name), ctx) is not INVALID
+    ]

@@ -20,6 +20,7 @@ import yaml
 from notifykit.config.delivery import Duration
 from notifykit.config.schema import (
     INVALID,
+    NAME,
     Boolean,
     Checker,
     Choice,
@@ -33,6 +34,7 @@ from notifykit.config.schema import (
     describe,
     did_you_mean,
     join,
+    named_items,
 )
 from notifykit.routing.alert import ALL_LABELS
 from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Receiver
@@ -54,8 +56,6 @@ from notifykit.routing.tree import Route, RouteTree
 
 __all__ = ["PRIORITIES", "ROUTING_SECTIONS", "RoutingConfig", "load_routing"]
 
-_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
-_NAME = String(_NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
 _LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*", "a label name (letters, digits and _)")
 _GROUP_LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*|\.\.\.", "a label name, or '...' for every label")
 
@@ -118,7 +118,7 @@ class _Reference(Type):
         self.description = f"the name of a {kind}"
 
     def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = _NAME.check(node, path, ctx)
+        value = NAME.check(node, path, ctx)
         if value is INVALID:
             return INVALID
         self.refs.append(_Ref(self.kind, value, ctx.line(node), path))
@@ -160,7 +160,7 @@ class _Target(Type):
             return INVALID
         if value and (value[0] == "+" or value[0].isdigit()):
             return PhoneNumber().check(node, path, ctx)
-        if _NAME.check(node, path, ctx) is INVALID:
+        if NAME.check(node, path, ctx) is INVALID:
             return INVALID
         if not self.check_target(value):
             hint = did_you_mean(value, self.names)
@@ -361,19 +361,7 @@ class _RoutingLoader:
     def _named(
         self, node: yaml.Node | None, section: str
     ) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        from notifykit.config.schema import mapping_items
-
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
-            return []
-        if not isinstance(node, yaml.MappingNode):
-            self.ctx.problem(node, section, f"expected a mapping of names, got {describe(node)}")
-            return []
-        items = []
-        for name, key_node, value_node in mapping_items(node, section, self.ctx):
-            if _NAME.check(key_node, join(section, name), self.ctx) is INVALID:
-                continue
-            items.append((name, key_node, value_node))
-        return items
+        return named_items(node, section, self.ctx)
 
     def _time_intervals(self, node: yaml.Node | None) -> dict[str, TimeInterval]:
         result: dict[str, TimeInterval] = {}
