@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -854,22 +854,37 @@ class _Loader:
             checks.append((self.defaults.template, self.defaults.channels, node, "defaults"))
         compiled: set[str] = set()
         for template, channels, node, path in checks:
-            for channel_name in channels:
-                channel = self.channels.get(channel_name)
-                if channel is None:
-                    continue
-                suffix = self.registry.channel_types[channel.type].template_suffix
-                if suffix is None:
-                    continue
-                if engine.exists(f"{template}.{suffix}"):
-                    self._compile(engine, f"{template}.{suffix}", node, path, compiled)
-                    continue
-                self.ctx.problem(
-                    node,
-                    path,
-                    f"template {template!r} has no {suffix!r} variant ({template}.{suffix}.j2), "
-                    f"which channel {channel_name!r} ({channel.type}) renders",
-                )
+            self._check_variants(engine, template, channels, node, path, compiled)
+
+    def _check_variants(
+        self,
+        engine: TemplateEngine,
+        template: str,
+        channels: Iterable[str],
+        node: yaml.Node | None,
+        path: str,
+        compiled: set[str],
+        whose: str = "",
+    ) -> None:
+        """``template`` has the variant each of ``channels`` renders, and it compiles;
+        ``whose`` says in a problem whose template it is."""
+        for channel_name in channels:
+            channel = self.channels.get(channel_name)
+            if channel is None:
+                continue
+            suffix = self.registry.channel_types[channel.type].template_suffix
+            if suffix is None:
+                continue
+            name = f"{template}.{suffix}"
+            if engine.exists(name):
+                self._compile(engine, name, node, path, compiled)
+                continue
+            self.ctx.problem(
+                node,
+                path,
+                f"template {template!r}{whose} has no {suffix!r} variant ({name}.j2), which "
+                f"channel {channel_name!r} ({channel.type}) renders",
+            )
 
     def _compile(
         self,
@@ -948,25 +963,9 @@ class _Loader:
                     for i, step in enumerate(policy.steps)
                 ]
             node = self._routing_node(receiver.path)
+            whose = f" (of receiver {receiver.name!r})"
             for channels, path in uses:
-                for channel_name in channels:
-                    channel = self.channels.get(channel_name)
-                    if channel is None:
-                        continue
-                    suffix = self.registry.channel_types[channel.type].template_suffix
-                    if suffix is None:
-                        continue
-                    name = f"{template}.{suffix}"
-                    if engine.exists(name):
-                        self._compile(engine, name, node, path, compiled)
-                        continue
-                    self.ctx.problem(
-                        node,
-                        path,
-                        f"template {template!r} (of receiver {receiver.name!r}) has no "
-                        f"{suffix!r} variant ({name}.j2), which channel {channel_name!r} "
-                        f"({channel.type}) renders",
-                    )
+                self._check_variants(engine, template, channels, node, path, compiled, whose)
 
     def _routing_node(self, path: str) -> yaml.Node | None:
         node: yaml.Node | None = self.nodes.get(path.split(".", 1)[0])
