@@ -253,18 +253,25 @@ class SqlLedger(RoutingStore):
         return LedgerError(f"ledger {self.location}: {doing} failed: {err}")
 
     @contextmanager
+    def _db_errors(self, doing: str) -> Iterator[None]:
+        """A database error raised inside as a :class:`LedgerError` saying what was being done
+        (and nothing chained: the driver's exception may carry the connection's details)."""
+        try:
+            yield
+        except LedgerError:
+            raise
+        except Exception as err:
+            if self._is_db_error(err):
+                raise self._error(err, doing) from None
+            raise
+
+    @contextmanager
     def _tx(self, doing: str) -> Iterator[Any]:
         with ExitStack() as stack:
-            try:
+            with self._db_errors(doing):
                 db = stack.enter_context(self._connection())
                 cursor = db.cursor()
                 cursor.execute(self._dialect.begin_write)
-            except LedgerError:
-                raise
-            except Exception as err:
-                if self._is_db_error(err):
-                    raise self._error(err, doing) from None
-                raise
             try:
                 yield cursor
                 cursor.execute("COMMIT")
@@ -286,17 +293,10 @@ class SqlLedger(RoutingStore):
         return False
 
     def _read(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        try:
-            with self._connection() as db:
-                cursor = db.cursor()
-                cursor.execute(self._sql(statement), tuple(params))
-                return list(cursor.fetchall())
-        except LedgerError:
-            raise
-        except Exception as err:
-            if self._is_db_error(err):
-                raise self._error(err, doing) from None
-            raise
+        with self._db_errors(doing), self._connection() as db:
+            cursor = db.cursor()
+            cursor.execute(self._sql(statement), tuple(params))
+            return list(cursor.fetchall())
 
     def _exec(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
         cursor.execute(self._sql(statement), tuple(params))
