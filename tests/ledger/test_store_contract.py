@@ -593,18 +593,19 @@ def test_wait_for_work_wakes_on_add(open_store: OpenStore, make_plan: MakePlan, 
     # committed before it listened.
     assert waiter.wait_for_work(0.01) is (backend == "postgresql")
     woke: list[float] = []
+    waiting = threading.Event()
 
     def wait() -> None:
         began = time.monotonic()
+        waiting.set()
         if waiter.wait_for_work(10):
             woke.append(time.monotonic() - began)
 
     thread = threading.Thread(target=wait)
     thread.start()
-    # Not needed for correctness: work added before the wait starts is remembered (SQLite's
-    # pending flag, PostgreSQL's listener set up above), so the wait returns at once either way;
-    # the pause only makes the blocking path the one usually exercised.
-    time.sleep(0.05)
+    # Added once the waiter is about to wait; work added before its wait starts is remembered
+    # (SQLite's pending flag, PostgreSQL's listener set up above), so either order must wake it.
+    assert waiting.wait(10)
     adder.add(make_plan())
     thread.join(timeout=10)
     assert woke and woke[0] < 5
