@@ -18,6 +18,7 @@ from notifykit import Notifier
 from notifykit.report import DeliveryState
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import SID, TOKEN, wait_until
+from tests.delivery.conftest import write_config as write_delivery_config
 from tests.delivery.test_workers_processes import assert_exactly_once, left_over, numbers
 from tests.scaleout.conftest import PYTHON, Procs
 from tests.services import require_rabbitmq, require_redis
@@ -33,42 +34,22 @@ def broker(kind: str) -> str:
 def write_config(
     tmp_path: Path, sim: ExotelSimulator, store: str, broker_url: str, requeue_after: str = "60s"
 ) -> Path:
-    body: dict[str, Any] = {
-        "store": store,
-        "dispatch": "celery",
-        "celery": {
+    return write_delivery_config(
+        tmp_path,
+        sim,
+        store=store,
+        dispatch="celery",
+        celery={
             "broker": broker_url,
             "queue": f"nktest-{uuid.uuid4().hex[:10]}",
             "enqueue_every": "0.2s",
             "visibility_timeout": "5s",
             "requeue_after": requeue_after,
         },
-        "accounts": {
-            "main": {
-                "provider": "exotel",
-                "sid": SID,
-                "token": "${NK_LEDGER_TOKEN}",
-                "base_url": sim.base_url,
-                "rate_limit": 100_000,
-                "retries": 0,
-                "timeout": 5,
-            }
-        },
-        "channels": {
-            "sms": {
-                "type": "exotel-sms",
-                "account": "main",
-                "senders": {"default": {"from": "NKALRT"}},
-            }
-        },
-        "recipients": {"p0": {"phone": "+919876543210"}},
-        "defaults": {"channels": ["sms"], "to": ["p0"], "template": "default"},
-        "worker": {"lease": "3s"},
-        "retry": {"initial": "1s", "max": "2s", "deadline": "60s"},
-    }
-    path = tmp_path / "notifykit.yaml"
-    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-    return path
+        account={"timeout": 5},
+        worker={"lease": "3s"},
+        retry={"initial": "1s", "max": "2s", "deadline": "60s"},
+    )
 
 
 def start_celery(procs: Procs, path: Path, tmp_path: Path, name: str) -> None:

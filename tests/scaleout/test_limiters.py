@@ -16,8 +16,8 @@ from notifykit.limits import LimiterError
 from notifykit.limits.redis import RedisBackend
 from notifykit.report import DeliveryState
 from tests.delivery.conftest import write_config
+from tests.exotel.test_rate_limit import most_in_any_window
 from tests.scaleout.conftest import split
-from tests.scaleout.test_shared_limit_processes import most_in_any_window
 
 LIMIT, WINDOW, REQUESTS = 5, 0.5, 31
 

@@ -15,59 +15,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from notifykit import Notifier
 from notifykit_exotel.simulator import ExotelSimulator
-from tests.delivery.conftest import SID, TOKEN, wait_until
+from tests.delivery.conftest import SID, TOKEN, wait_until, write_config
 from tests.delivery.test_workers_processes import numbers
+from tests.exotel.test_rate_limit import most_in_any_window
 from tests.scaleout.conftest import PYTHON, Procs, split
 
 LIMIT, WINDOW = 30, 2.0
 COUNT = 150  # five windows' worth: the last request may arrive 4 windows after the first
 
 
-def most_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    most, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        most = max(most, i - j + 1)
-    return most
-
-
 def config(tmp_path: Path, sim: ExotelSimulator, store: str, limiter: Any) -> Path:
-    account = {
-        "provider": "exotel",
-        "sid": SID,
-        "token": "${NK_LEDGER_TOKEN}",
-        "base_url": sim.base_url,
-        "rate_limit": LIMIT,
-        "rate_window": f"{WINDOW:g}s",
-        "retries": 0,
-        "timeout": 5,
-    }
-    body: dict[str, Any] = {
-        "store": store,
-        "accounts": {"main": account},
-        "channels": {
-            "sms": {
-                "type": "exotel-sms",
-                "account": "main",
-                "senders": {"default": {"from": "NKALRT"}},
-            }
-        },
-        "recipients": {"p0": {"phone": "+919876543210"}},
-        "defaults": {"channels": ["sms"], "to": ["p0"], "template": "default"},
-        "worker": {"threads": 4, "lease": "10s", "poll": "0.2s", "batch": 10},
-        "retry": {"initial": "1s", "max": "2s", "deadline": "60s"},
-    }
-    if limiter is not None:
-        body["limiter"] = limiter
-    path = tmp_path / "notifykit.yaml"
-    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-    return path
+    limits = {"limiter": limiter} if limiter is not None else {}
+    return write_config(
+        tmp_path,
+        sim,
+        store=store,
+        account={"rate_limit": LIMIT, "rate_window": f"{WINDOW:g}s", "timeout": 5},
+        worker={"threads": 4, "lease": "10s", "poll": "0.2s", "batch": 10},
+        retry={"initial": "1s", "max": "2s", "deadline": "60s"},
+        **limits,
+    )
 
 
 def run_three_workers(
