@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import ipaddress
 import os
 import string
 from collections.abc import Callable, Mapping
@@ -311,67 +310,17 @@ def _one_write_pools() -> dict[str, Any]:
 
 
 def environ_proxy(url: str) -> str | None:
-    """The proxy the environment gives for ``url``, read the way requests reads it
-    (``get_environ_proxies`` and ``select_proxy``), or ``None`` for a direct connection.
+    """The proxy the environment gives for ``url``, or ``None`` for a direct connection, chosen
+    by requests' own functions (``get_environ_proxies``: ``NO_PROXY`` with hosts, domains and
+    CIDR networks, then ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``; ``select_proxy``), so a
+    proxy setting means what it means to requests. A proxy without a scheme is ``http://``.
+    Called once per client, at its first request (requests is imported then)."""
+    import requests.utils
 
-    ``NO_PROXY`` entries match a host and its subdomains (``exotel.com`` and ``.exotel.com``
-    both match ``api.exotel.com``, with or without ``:port``; ``xotel.com`` does not), an IPv4
-    address exactly, or an IPv4 network in CIDR form (``*`` matches everything); then the
-    scheme's proxy (``HTTPS_PROXY``), else ``ALL_PROXY``. A proxy without a scheme is ``http://``.
-    """
-    from urllib.request import getproxies, proxy_bypass
-
-    parts = urlsplit(url)
-    host = parts.hostname
-    if host is None:
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    if not proxy:
         return None
-    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
-    if no_proxy:
-        entries = [entry for entry in no_proxy.replace(" ", "").split(",") if entry]
-        if _is_ipv4(host):
-            for entry in entries:
-                if "/" in entry:
-                    if _in_network(host, entry):
-                        return None
-                elif host == entry:
-                    return None
-        else:
-            with_port = f"{host}:{parts.port}" if parts.port else host
-            for entry in entries:
-                entry = entry.lstrip(".")
-                if host == entry or with_port == entry:
-                    return None
-                if host.endswith(f".{entry}") or with_port.endswith(f".{entry}"):
-                    return None
-    try:
-        if proxy_bypass(host):
-            return None
-    except (TypeError, OSError):
-        pass
-    proxies = getproxies()
-    for key in (f"{parts.scheme}://{host}", parts.scheme, f"all://{host}", "all"):
-        proxy = proxies.get(key)
-        if proxy:
-            return proxy if "://" in proxy else f"http://{proxy}"
-    return None
-
-
-def _is_ipv4(host: str) -> bool:
-    try:
-        ipaddress.IPv4Address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _in_network(host: str, cidr: str) -> bool:
-    try:
-        _, _, bits = cidr.partition("/")
-        if not bits.isdigit() or not 1 <= int(bits) <= 32:
-            return False
-        return ipaddress.IPv4Address(host) in ipaddress.IPv4Network(cidr, strict=False)
-    except ValueError:
-        return False
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def _text(data: bytes, content_type: str | None) -> str:
