@@ -147,7 +147,10 @@ class Urllib3Transport:
             self._pool = None
             self._origin = ""
         self._origin_path = self._origin + "/"  # the origin, and not a longer port or host
-        self.proxy = proxy
+        if proxy is not None:
+            self._scrub = _scrubbing_proxy_secrets(scrub, proxy)
+        #: the proxy in use, without its credentials (None: a direct connection)
+        self.proxy = None if proxy is None else _without_credentials(proxy)
 
     def exchange(
         self,
@@ -200,6 +203,37 @@ class Urllib3Transport:
 
     def close(self) -> None:
         self._manager.clear()
+
+
+def _without_credentials(proxy: str) -> str:
+    parts = urlsplit(proxy)
+    if parts.username is None and parts.password is None:
+        return proxy
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def _scrubbing_proxy_secrets(scrub: Scrub, proxy: str) -> Scrub:
+    """``scrub``, and also the proxy's password and its ``Proxy-Authorization`` value, as they
+    are written in the URL and decoded, out of any text an error shows."""
+    parts = urlsplit(proxy)
+    if parts.password is None:
+        return scrub
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+    secrets = {
+        parts.password,
+        unquote(parts.password),
+        base64.b64encode(pair.encode("latin-1")).decode("ascii"),
+    }
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def scrubbed(text: str) -> str:
+        text = scrub(text)
+        for secret in ordered:
+            text = text.replace(secret, "***")
+        return text
+
+    return scrubbed
 
 
 def _tls_context() -> Any:

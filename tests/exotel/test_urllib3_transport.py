@@ -411,3 +411,26 @@ def test_no_secret_in_the_transport_repr(sim: ExotelSimulator) -> None:
         shown = repr(client._transport) + repr(client)
     assert TOKEN not in shown
     assert base64.b64encode(f"{SID}:{TOKEN}".encode()).decode() not in shown
+
+
+def test_the_proxy_password_is_in_no_error_cause_or_attribute(env: pytest.MonkeyPatch) -> None:
+    """A proxy's credentials are a secret too: an unreachable proxy's error, its cause chain and
+    the transport's ``proxy`` show none of them."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = "pr0xy%2Fpa55"  # written URL-quoted, as in a real proxy variable
+    env.setenv("HTTP_PROXY", f"http://ops:{password}@127.0.0.1:{port}")
+    with _client("http://127.0.0.1:9") as client:
+        with pytest.raises(ExotelConnectionError) as info:
+            _send(client)
+        attribute = str(client._transport.proxy)  # type: ignore[attr-defined]
+    assert not info.value.maybe_sent  # the proxy refused the connection: nothing was sent
+    shown = [str(info.value), repr(info.value), attribute]
+    cause: BaseException | None = info.value.__cause__
+    while cause is not None:
+        shown += [str(cause), repr(cause), *map(repr, cause.args)]
+        cause = cause.__cause__
+    for secret in (password, "pr0xy/pa55", base64.b64encode(b"ops:pr0xy/pa55").decode()):
+        assert not any(secret in text for text in shown), (secret, shown)
+    assert attribute == f"http://***@127.0.0.1:{port}"
