@@ -41,7 +41,7 @@ from notifykit.limits import connect_settings
 from notifykit.plan.planner import Plan, Planner, template_context
 from notifykit.plugins import Hooks, Registry, get_plugin_manager
 from notifykit.report import Delivery, DeliveryState, Report, Submission
-from notifykit.worker.dispatch import Dispatcher, job_delivery
+from notifykit.worker.dispatch import NOTIFY_LEASE, Dispatcher, job_delivery
 from notifykit.worker.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ status_logger = logging.getLogger("notifykit.status")
 
 DataArg = Mapping[str, Any] | None
 ToArg = str | Iterable[str] | None
-#: how long notify() holds the deliveries it sends itself before a worker may take them over
-NOTIFY_LEASE = 60.0
 
 
 class _Context:

@@ -38,6 +38,7 @@ from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.escalation import Receiver, plan
 from notifykit.routing.explain import Explanation, explain
 from notifykit.routing.tree import RouteMatch, RouteSettings
+from notifykit.worker.dispatch import NOTIFY_LEASE
 
 if TYPE_CHECKING:
     from notifykit.channels.base import StatusUpdate
@@ -115,7 +116,7 @@ class Router:
             firing = kit.ledger.open_alerts(now - OPEN_ALERT_WINDOW)
         inhibition = routing.inhibition(alert, firing)
         owner = None if submit else kit._owner
-        lease_until = None if submit else now + 60.0
+        lease_until = None if submit else now + NOTIFY_LEASE
         made: list[Plan] = []
         submissions: list[Submission] = []
         last_seen: list[str] = []
@@ -474,13 +475,10 @@ class Router:
             )
         ledger = kit.ledger
         done: dict[str, Any] = {}
-        notifications = {p.notification.id: p.notification for p in made}
         for p in made:
             if not p.jobs:
                 continue
-            changes = kit.dispatcher.deliver(
-                ledger, kit._owner, p.jobs, notifications.__getitem__, retries=False
-            )
+            changes = kit.dispatcher.deliver_now(ledger, kit._owner, p, lease=NOTIFY_LEASE)
             done.update({c.delivery.id: c.delivery for c in changes})
             self.on_changes(changes)
         ids = [s.id for s in submissions] or last_seen[:1]

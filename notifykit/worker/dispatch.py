@@ -42,6 +42,9 @@ NOTIFY_GROUP = 500
 #: provider, another's ledger writes run (SQLite and the sockets release the GIL). The account's
 #: rate limiter still bounds the requests, whatever the number of threads.
 NOTIFY_THREADS = 3
+#: how long notify()'s deliveries are leased to it (renewed while it sends: LeaseKeeper); after
+#: that, what it left pending is a worker's to send and what it left sending is 'unknown'
+NOTIFY_LEASE = 60.0
 
 
 class LeaseKeeper:
