@@ -146,7 +146,8 @@ class NotifyHandler(logging.Handler):
 
     def _send(self, notifier: Notifier, record: logging.LogRecord) -> Report:
         """Through the routing, so the same error repeated is sent once per repeat interval."""
-        from notifykit.report import Report
+        from notifykit.errors import NotificationError
+        from notifykit.routing.alert import Alert
         from notifykit.routing.escalation import Receiver
 
         direct = None
@@ -161,20 +162,18 @@ class NotifyHandler(logging.Handler):
                 tuple(to if to is not None else defaults.to),
                 template=self.template,
             )
-        result = notifier._route(
-            self.event_for(record),
-            severity_for_level(record.levelno),
-            self.record_data(record),
-            self.record_labels(record),
-            self.template,
-            None,
-            False,
-            False,
-            repeat_interval=self.repeat_interval,
-            direct=direct,
+        try:
+            alert = Alert(
+                self.event_for(record),
+                severity_for_level(record.levelno),
+                self.record_labels(record),
+                self.record_data(record),
+            )
+        except ValueError as err:
+            raise NotificationError(str(err)) from None
+        return notifier.route_alert(
+            alert, template=self.template, direct=direct, repeat_interval=self.repeat_interval
         )
-        assert isinstance(result, Report)
-        return result
 
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_guard, "active", False):

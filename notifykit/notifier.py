@@ -1,17 +1,12 @@
-"""The :class:`Notifier`: the API an application uses. It plans a notification, records it in the
-ledger, and delivers it, now (:meth:`Notifier.notify`) or through a worker
-(:meth:`Notifier.submit`, :meth:`Notifier.worker`).
+"""The :class:`Notifier`: the API an application uses, a thin facade over a
+:class:`~notifykit.runtime.Runtime` (the composition root, where everything is built) and its
+pipeline (:mod:`notifykit.pipeline`, where every alert goes through the same stages).
 
-Data flows one way: notify → plan (:mod:`notifykit.plan`: everything that can be the caller's
-mistake is raised here, before anything is stored or sent) → ledger (:mod:`notifykit.ledger`: the
-notification and its deliveries in one transaction) → dispatch (:mod:`notifykit.worker`: hooks,
-``sending`` committed, ``channel.send``, the outcome recorded) → channel → provider client.
-Failures while sending are never raised: each is a ``failed`` (or ``unknown``) delivery in the
-:class:`~notifykit.Report`.
-
-Everything that can be done once is done in :meth:`Notifier.from_config`: config validation, the
-template engine (which caches compiled templates), the channel objects, groups expanded. Provider
-clients (one pooled client per account) and the ledger are opened on first use and shared.
+``notify()`` sends now: the pipeline routes the alert, stores what goes out (its first deliveries
+already ``sending``) in one transaction, and the delivery run sends it and records the outcomes —
+two transactions in all. ``submit()`` stores and hands on to the queue (``notifykit worker`` or
+Celery). Failures while sending are never raised: each is a ``failed`` (or ``unknown``)
+delivery in the :class:`~notifykit.Report`.
 """
 
 from __future__ import annotations
@@ -19,40 +14,36 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 from notifykit.channels.base import Channel, ChannelType, Recipient
-from notifykit.config.loader import Config, find_config, load_config
-from notifykit.config.schema import did_you_mean, scrubber
-from notifykit.errors import (
-    ConfigError,
-    ConfigProblem,
-    NotificationError,
-    NotifykitError,
-)
-from notifykit.limits import connect_settings
-from notifykit.plan.planner import Plan, Planner, template_context
-from notifykit.plugins import Hooks, Registry, get_plugin_manager
+from notifykit.config.loader import Config, find_config
+from notifykit.config.schema import did_you_mean
+from notifykit.delivery.dispatch import job_delivery
+from notifykit.errors import NotificationError
+from notifykit.plan.planner import Plan, template_context
+from notifykit.plugins import Registry
 from notifykit.report import Delivery, DeliveryState, Report, Submission
-from notifykit.worker.dispatch import NOTIFY_LEASE, Dispatcher, job_delivery
-from notifykit.worker.retry import RetryPolicy
+from notifykit.routing.alert import Alert
+from notifykit.runtime import Runtime
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from notifykit.ledger.base import Change, Ledger
-    from notifykit.ledger.routing import EscalationRecord
+    import pluggy
+
+    from notifykit.delivery.dispatch import Dispatcher
+    from notifykit.delivery.worker import Worker
+    from notifykit.ledger.base import Ledger
+    from notifykit.ledger.state import EscalationRecord
+    from notifykit.pipeline.ingest import Routed
+    from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
-    from notifykit.routing.service import Router
-    from notifykit.worker.worker import Worker
 
 __all__ = [
     "Notifier",
@@ -67,28 +58,9 @@ __all__ = [
 logger = logging.getLogger("notifykit")
 #: One record per notification: INFO when every delivery succeeded, WARNING otherwise.
 delivery_logger = logging.getLogger("notifykit.deliveries")
-status_logger = logging.getLogger("notifykit.status")
 
 DataArg = Mapping[str, Any] | None
 ToArg = str | Iterable[str] | None
-
-
-class _Context:
-    """The :class:`~notifykit.channels.ChannelContext` a channel factory gets."""
-
-    def __init__(self, notifier: Notifier, channel_name: str) -> None:
-        self._notifier = notifier
-        self._channel_name = channel_name
-
-    @property
-    def channel_name(self) -> str:
-        return self._channel_name
-
-    def client(self, account: str) -> Any:
-        return self._notifier._client(account)
-
-    def account_settings(self, account: str) -> Mapping[str, Any]:
-        return self._notifier._account_settings[account]
 
 
 class Notifier:
@@ -111,71 +83,30 @@ class Notifier:
         store: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.config = config
-        #: the time source (epoch seconds) of the ledger, the dispatcher and workers; tests pass
-        #: a controllable one to run retry and escalation schedules without waiting
-        self.clock: Callable[[], float] = clock or time.time
-        self.registry = registry
-        self.dry_run = dry_run
-        self._hooks = Hooks(registry.pm)
-        self._exit_stack = exit_stack or ExitStack()
-        self._closed = False
-        self._lock = threading.Lock()
-        self._clients: dict[str, Any] = {}
-        self._ledger: Ledger | None = None
-        self._router: Router | None = None
-        self._store = store
-        self._owner = f"notify:{_hostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-        overrides = account_overrides or {}
-        self._account_settings: dict[str, Mapping[str, Any]] = {
-            name: {**account.settings, **overrides.get(name, {})}
-            for name, account in config.accounts.items()
-        }
-        self._scrub = scrubber([*config.secrets, *extra_secrets])
-        self._channel_types: dict[str, ChannelType] = {}
-        self._channels: dict[str, Channel] = {}
-        problems: list[ConfigProblem] = []
-        for name, channel_config in config.channels.items():
-            channel_type = registry.channel_types[channel_config.type]
-            self._channel_types[name] = channel_type
-            try:
-                self._channels[name] = channel_type.factory(
-                    channel_config.settings, _Context(self, name)
-                )
-            except ConfigError as err:  # its account's settings were refused (see _client)
-                problems.extend(p for p in err.problems if p not in problems)
-            except NotifykitError:
-                raise
-            except (ValueError, TypeError) as err:
-                problems.append(
-                    ConfigProblem(
-                        config.source,
-                        channel_config.line,
-                        f"channels.{name}",
-                        self._scrub(str(err)),
-                    )
-                )
-        if problems:
-            self.close()
-            raise ConfigError(problems)
-        self.planner = Planner(
-            config, self._channels, self._channel_types, self._scrub, clock=lambda: self.clock()
-        )
-        policies = {
-            name: RetryPolicy.from_settings(config.retry_for(name)) for name in self._channels
-        }
-        default_policy = RetryPolicy.from_settings(config.retry)
-        self.dispatcher = Dispatcher(
-            self._channels,
-            self._channel_types,
-            self._hooks,
-            self._scrub,
-            lambda channel: policies.get(channel, default_policy),
-            self.status_url,
-            clock=lambda: self.clock(),
+        self._init(
+            Runtime(
+                config,
+                registry,
+                dry_run=dry_run,
+                account_overrides=account_overrides,
+                exit_stack=exit_stack,
+                extra_secrets=extra_secrets,
+                store=store,
+                clock=clock,
+            )
         )
 
-    # -- construction -----------------------------------------------------------------------
+    def _init(self, runtime: Runtime) -> None:
+        #: everything this Notifier runs on (the composition root)
+        self.runtime = runtime
+        self._pipeline = runtime.pipeline
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> Notifier:
+        """A Notifier over a runtime built already."""
+        notifier = cls.__new__(cls)
+        notifier._init(runtime)
+        return notifier
 
     @classmethod
     def from_config(
@@ -209,56 +140,22 @@ class Notifier:
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
-        if source is None:
-            source = find_config()
-        pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
-        registry = Registry.from_manager(pm)
-        if require_secrets is None:
-            require_secrets = not dry_run
-        config = load_config(
-            source,
-            registry=registry,
-            sandbox=sandbox,
-            dry_run=not require_secrets,
-            environ=environ,
-        )
-        stack = ExitStack()
-        overrides: dict[str, Mapping[str, Any]] = {}
-        secrets: list[str] = []
-        try:
-            if sandbox:
-                overrides, secrets = _start_sandboxes(config, registry, stack)
-                store = store or ":memory:"
-            return cls(
-                config,
-                registry,
+        return cls.from_runtime(
+            Runtime.from_config(
+                source,
+                sandbox=sandbox,
                 dry_run=dry_run,
-                account_overrides=overrides,
-                exit_stack=stack,
-                extra_secrets=secrets,
+                plugin_manager=plugin_manager,
+                environ=environ,
                 store=store,
+                require_secrets=require_secrets,
                 clock=clock,
             )
-        except BaseException:
-            stack.close()
-            raise
+        )
 
     def close(self) -> None:
         """Close the provider clients and the ledger, and stop sandboxes. Idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            clients = list(self._clients.values())
-            self._clients.clear()
-            ledger, self._ledger = self._ledger, None
-        for client in clients:
-            close = getattr(client, "close", None)
-            if callable(close):
-                close()
-        if ledger is not None:
-            ledger.close()
-        self._exit_stack.close()
+        self.runtime.close()
 
     def __enter__(self) -> Notifier:
         return self
@@ -274,45 +171,40 @@ class Notifier:
     def __repr__(self) -> str:
         mode = " sandbox" if self.config.sandbox else ""
         mode += " dry-run" if self.dry_run else ""
-        return f"<Notifier {self.config.source!r} channels={list(self._channels)}{mode}>"
+        return f"<Notifier {self.config.source!r} channels={list(self.channels)}{mode}>"
 
-    def _client(self, account: str) -> Any:
-        with self._lock:
-            if self._closed:
-                raise NotifykitError("this Notifier is closed")
-            client = self._clients.get(account)
-            if client is None:
-                account_config = self.config.accounts[account]
-                provider = self.registry.providers[account_config.provider]
-                try:
-                    client = provider.connect(
-                        connect_settings(self, provider.name, self._account_settings[account])
-                    )
-                except (ValueError, TypeError) as err:
-                    # The provider refused settings the schema let through (an http:// base_url
-                    # that is not loopback...): a problem of the account, at the account's line.
-                    problem = ConfigProblem(
-                        self.config.source,
-                        account_config.line,
-                        f"accounts.{account}",
-                        self._scrub(str(err)),
-                    )
-                    raise ConfigError([problem]) from None
-                self._clients[account] = client
-            return client
+    # -- what it runs on ----------------------------------------------------------------------------
 
-    # -- the ledger -------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
+
+    @property
+    def registry(self) -> Registry:
+        return self.runtime.registry
+
+    @property
+    def dry_run(self) -> bool:
+        return self.runtime.dry_run
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time source (epoch seconds) of the ledger, the dispatcher and workers."""
+        return self.runtime.clock
+
+    @property
+    def planner(self) -> Planner:
+        return self.runtime.planner
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.runtime.dispatcher
 
     @property
     def store_location(self) -> str:
         """Where the ledger is: the ``store`` given, the config's ``store:``, else
         ``notifykit.db`` next to the config file (in memory for a config given as a mapping)."""
-        if self._store is not None:
-            return self._store
-        settings = self.config.store
-        if settings.implicit and not Path(self.config.source).is_file():
-            return ":memory:"
-        return settings.location
+        return self.runtime.store_location
 
     @property
     def ledger(self) -> Ledger:
@@ -320,37 +212,21 @@ class Notifier:
 
         :raises LedgerError: it cannot be opened.
         """
-        with self._lock:
-            if self._closed:
-                raise NotifykitError("this Notifier is closed")
-            if self._ledger is None:
-                from notifykit.ledger import open_ledger
-
-                settings = self.config.store
-                self._ledger = open_ledger(
-                    self.store_location,
-                    base_dir=self.config.base_dir,
-                    synchronous=settings.synchronous,
-                    busy_timeout=settings.busy_timeout,
-                )
-            return self._ledger
+        return self.runtime.ledger()
 
     def status_url(self, token: str) -> str | None:
         """The status callback URL of a batch token (``None`` without ``server.public_url``)."""
-        public = self.config.server.public_url
-        return f"{public}/status/{token}" if public else None
-
-    # -- public API -------------------------------------------------------------------------
+        return self.runtime.status_url(token)
 
     @property
     def channels(self) -> Mapping[str, Channel]:
         """The configured channels, by name."""
-        return dict(self._channels)
+        return dict(self.runtime.channels)
 
     def channel_type(self, channel: str) -> ChannelType:
         """The :class:`ChannelType` of a configured channel."""
         self.planner.check_channels([channel])
-        return self._channel_types[channel]
+        return self.runtime.channel_types[channel]
 
     def client(self, account: str) -> Any:
         """The shared client of a configured account (e.g. an ``ExotelClient``)."""
@@ -358,12 +234,14 @@ class Notifier:
             raise NotificationError(
                 f"no account named {account!r}{did_you_mean(account, self.config.accounts)}"
             )
-        return self._client(account)
+        return self.runtime.clients(account)
 
     def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
         """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
         person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
         return self.planner.resolve_recipients(targets)
+
+    # -- sending ------------------------------------------------------------------------------------
 
     def plan(
         self,
@@ -381,7 +259,7 @@ class Notifier:
         :meth:`notify`; stores and sends nothing."""
         event_config = self.config.events.get(event)
         defaults = self.config.defaults
-        severity = severity or (event_config and event_config.severity) or defaults.severity
+        severity = severity or self.runtime.default_severity(event)
         channel_names = _names(channels)
         if channel_names is None:
             channel_names = (
@@ -444,7 +322,9 @@ class Notifier:
             resolved message goes where the route says ``send_resolved: true``.
 
         Without ``to`` and ``channels`` the notification goes through the routing (``route:``,
-        or the implicit routes of ``events:``): see ``docs/routing.md``.
+        or the implicit routes of ``events:``): see ``docs/routing.md``. An alert that waits
+        in its group (``group_wait``) is not a failure: the report is ``ok`` and says when it
+        goes out (``report.held``).
 
         :raises RecipientError: an unknown recipient or group, or an invalid number.
         :raises NotificationError: an unknown severity or channel, or no channel or recipient.
@@ -453,9 +333,8 @@ class Notifier:
         :raises LedgerError: the ledger cannot record it (nothing was sent).
         """
         if self._routed(to, channels):
-            result = self._route(event, severity, data, labels, template, key, resolved, False)
-            assert isinstance(result, Report)
-            return result
+            alert = self._alert(event, severity, data, labels, key, resolved)
+            return self._send_routed(alert, template=template)
         plan = self.plan(
             event,
             severity=severity,
@@ -525,10 +404,14 @@ class Notifier:
         """
         if self.dry_run:
             raise NotificationError("a dry run stores nothing: submit() needs a real run")
+        runtime = self.runtime
+        now = runtime.clock()
+        handoff = runtime.queue.handoff(now)
         if self._routed(to, channels):
-            result = self._route(event, severity, data, labels, template, key, resolved, True)
-            assert isinstance(result, Submission)
-            return result
+            alert = self._alert(event, severity, data, labels, key, resolved)
+            routed = self._pipeline.ingest(alert, handoff, template=template)
+            runtime.queue.enqueue(routed.stored, handoff, runtime.clock())
+            return _submission(self, routed)
         plan = self.plan(
             event,
             severity=severity,
@@ -538,11 +421,9 @@ class Notifier:
             template=template,
             key=key,
         )
-        if self.config.scaleout.dispatch == "celery":
-            from notifykit.celery import submit as submit_to_celery
-
-            return submit_to_celery(self, plan)  # the ledger commit, then the Celery tasks
-        return self.ledger.add(plan)
+        stored = self._pipeline.store.add(runtime.ledger(), plan, handoff)
+        runtime.queue.enqueue([stored], handoff, runtime.clock())
+        return stored.submission
 
     async def anotify(
         self,
@@ -575,11 +456,9 @@ class Notifier:
         )
 
     def worker(self, **options: Any) -> Worker:
-        """A :class:`~notifykit.worker.Worker` on this Notifier's ledger (``threads``,
+        """A :class:`~notifykit.delivery.Worker` on this Notifier's ledger (``threads``,
         ``lease``, ``poll``, ``batch``, ``name``, ``clock``: defaults from ``worker:``)."""
-        from notifykit.worker.worker import Worker
-
-        return Worker(self, **options)
+        return self.runtime.worker(**options)
 
     def history(self, *, limit: int = 20, state: str | DeliveryState | None = None) -> list[Report]:
         """Notifications in the ledger, newest first, as :class:`Report` objects (``limit`` 0:
@@ -592,160 +471,48 @@ class Notifier:
         ``events``. :raises LedgerError: no notification has that id."""
         return self.ledger.report(notification_id, detail=True)
 
-    # -- status -----------------------------------------------------------------------------
+    # -- status -------------------------------------------------------------------------------------
 
     def handle_status_callback(self, token: str, body: bytes, content_type: str) -> int:
         """Apply a provider's status callback for the batch ``token``; returns the HTTP status
         to answer: 200 (applied, or a duplicate or late one: the provider must stop retrying),
         404 (unknown token), 400 (a body that is not a status callback)."""
-        ledger = self.ledger
-        deliveries = ledger.by_token(token)
-        if not deliveries:
-            status_logger.warning("status callback for an unknown token rejected (404)")
-            return 404
-        channel_name = deliveries[0].channel
-        parse = getattr(self._channels.get(channel_name), "parse_status", None)
-        if parse is None:
-            status_logger.warning(
-                "status callback for channel %r, which reads none, rejected (404)", channel_name
-            )
-            return 404
-        try:
-            updates = list(parse(body, content_type))
-        except (ValueError, TypeError) as err:
-            status_logger.warning(
-                "malformed status callback for channel %r rejected (400): %s",
-                channel_name,
-                self._scrub(str(err)),
-            )
-            return 400
-        now = self.clock()
-        changes = []
-        routed = []
-        by_provider = {d.provider_id: d.notification_id for d in deliveries}
-        for update in updates:
-            change = ledger.apply_status(token, update, "callback", now)
-            if change is not None:
-                changes.append(change)
-            notification_id = by_provider.get(update.provider_id)
-            if notification_id is not None:
-                routed.append((notification_id, update, change))
-        self._announce(changes)
-        self.router.on_status(routed)
-        return 200
+        return self._pipeline.status.callback(token, body, content_type)
 
     def reconcile(self, *, older_than: float | None = None, limit: int = 200) -> list[Delivery]:
         """Ask providers about deliveries whose final status never came (sent or unknown, with a
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
-        ledger = self.ledger
-        now = self.clock()
-        after = self.config.worker.reconcile_after if older_than is None else older_than
-        candidates = ledger.reconcile_candidates(now, after, limit)
-        changes: list[Change] = []
-        routed = []
-        for delivery in candidates:
-            lookup = getattr(self._channels.get(delivery.channel), "lookup_status", None)
-            if lookup is None or delivery.provider_id is None:
-                continue
-            try:
-                update = lookup(delivery.provider_id)
-            except Exception as err:
-                logger.warning(
-                    "reconcile: looking up delivery %s failed: %s: %s",
-                    delivery.id,
-                    type(err).__name__,
-                    self._scrub(str(err)),
-                )
-                continue
-            if update is None:
-                continue
-            change = ledger.apply_status("", update, "reconcile", self.clock(), delivery.id)
-            if change is not None:
-                changes.append(change)
-            routed.append((delivery.notification_id, update, change))
-        ledger.mark_checked([d.id for d in candidates], now)
-        self._announce(changes)
-        self.router.on_status(routed)
-        return [c.delivery for c in changes]
+        return self._pipeline.status.reconcile(older_than=older_than, limit=limit)
 
-    def _recover(self, now: float) -> list[Change]:
-        """Deliveries left ``sending`` by a dead worker become ``unknown`` (hooks told)."""
-        changes = self.ledger.recover(now)
-        self._announce(changes)
-        return changes
-
-    def _announce(self, changes: Sequence[Change]) -> None:
-        for change in changes:
-            notification = self.ledger.notification(change.delivery.notification_id)
-            self._hooks.after_status_change(change.delivery, change.previous, notification)
-
-    # -- alert routing (issue 8; notifykit.routing.service) -----------------------------------
-    # Kept in its own region: the Router does the work, these are the public entry points.
-
-    @property
-    def router(self) -> Router:
-        """The routing engine of this Notifier (built on first use)."""
-        with self._lock:
-            if self._router is None:
-                from notifykit.routing.service import Router
-
-                self._router = Router(self)
-            return self._router
-
-    def _routed(self, to: ToArg, channels: str | Iterable[str] | None) -> bool:
-        """Whether a notify()/submit() goes through routing: when the caller names no
-        recipients or channels (naming them is a direct send, as before)."""
-        return to is None and channels is None and self.config.routing is not None
-
-    def _route(
-        self,
-        event: str,
-        severity: str | None,
-        data: DataArg,
-        labels: Mapping[str, str] | None,
-        template: str | None,
-        key: str | None,
-        resolved: bool,
-        submit: bool,
-        *,
-        repeat_interval: float | None = None,
-        direct: Receiver | None = None,
-    ) -> Report | Submission:
-        from notifykit.routing.alert import Alert
-
-        event_config = self.config.events.get(event)
-        severity = severity or (event_config and event_config.severity) or None
-        severity = severity or self.config.defaults.severity
-        try:
-            alert = Alert(event, severity, labels or {}, data or {}, key=key, resolved=resolved)
-        except ValueError as err:
-            raise NotificationError(str(err)) from None
-        result, _plans = self.router.route(
-            alert,
-            template=template,
-            submit=submit,
-            repeat_interval=repeat_interval,
-            direct=direct,
-        )
-        if isinstance(result, Report):
-            delivery_logger.log(
-                logging.INFO if result.ok else logging.WARNING, "%s", result.summary()
-            )
-        return result
+    # -- alerts -------------------------------------------------------------------------------------
 
     def resolve(self, key: str) -> list[Report]:
-        """Resolve the open alerts whose key is ``key`` (as shown in reports: the text, its
-        short form, or 8+ digits of its digest): pending escalation steps are cancelled and a
-        resolved message goes where the route says ``send_resolved: true``. Returns one report
-        per alert resolved (empty: no open alert or active escalation has that key)."""
-        return self.router.resolve(key)
+        """Resolve the open alerts whose key is ``key`` (any form a report shows: the group's
+        key, the alert's own, its short form, or 8+ digits of a digest): pending escalation
+        steps are cancelled and a resolved message goes where the route says
+        ``send_resolved: true``. Returns one report per alert resolved (empty: no open alert or
+        active escalation has that key)."""
+        runtime = self.runtime
+        handoff = runtime.notify_handoff(runtime.clock())
+        return [self._finish(r) for r in self._pipeline.resolve(key, handoff)]
 
     def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
-        """Acknowledge the active escalations of ``key``: nothing more is sent for them (until
-        the alert fires again after it is resolved). Returns the escalations acknowledged
-        (empty: none was active)."""
-        return self.router.ack(key, by)
+        """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
+        is sent for them (until the alert fires again after it is resolved), and the deliveries
+        of their steps that have not started are cancelled. Returns the escalations
+        acknowledged (empty: none was active)."""
+        return self._pipeline.escalations.ack(key, by)
+
+    def ack_token(
+        self, token: str, by: str | None = None, *, check_only: bool = False
+    ) -> list[EscalationRecord] | None:
+        """Acknowledge through an ack link's token (``None``: not a genuine token)."""
+        return self._pipeline.escalations.ack_token(token, by, check_only=check_only)
+
+    def ack_url(self, ack_id: str) -> str | None:
+        """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
+        return self._pipeline.escalations.links.url(ack_id)
 
     def explain(
         self,
@@ -759,7 +526,7 @@ class Notifier:
         """What routing would do with this alert at ``at`` (default: now), without sending:
         the routes matched and why, the receivers reached, every delivery with its channel,
         recipient, sender and priority, and what is muted (``notifykit routes test``)."""
-        return self.router.explain(
+        return self._pipeline.explain(
             event, severity=severity, labels=labels, at=at, resolved=resolved
         )
 
@@ -767,15 +534,142 @@ class Notifier:
         """Route each alert of a Prometheus Alertmanager webhook body (``POST /alertmanager``),
         each fingerprint + startsAt once. :raises AlertmanagerPayloadError: not a version 4
         payload."""
-        return self.router.alertmanager(body)
+        runtime = self.runtime
+        handoff = runtime.notify_handoff(runtime.clock())
+        status, results = self._pipeline.alertmanager(body, handoff)
+        out: list[dict[str, Any]] = []
+        for routed in results:
+            if routed.duplicate:
+                out.append(
+                    {
+                        "event": routed.alert.event,
+                        "duplicate": True,
+                        "result": _loads(routed.earlier),
+                    }
+                )
+                continue
+            report = self._finish(routed)
+            out.append(
+                {
+                    "event": routed.alert.event,
+                    "duplicate": False,
+                    "id": report.id,
+                    "key": report.key,
+                    "counts": report.by_state(),
+                }
+            )
+        return {"ok": True, "status": status, "alerts": out}
 
-    def ack_url(self, ack_id: str) -> str | None:
-        """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
-        return self.router.ack_url(ack_id)
+    def route_alert(
+        self,
+        alert: Alert,
+        *,
+        template: str | None = None,
+        direct: Receiver | None = None,
+        repeat_interval: float | None = None,
+    ) -> Report:
+        """Send ``alert`` through the pipeline now (``NotifyHandler``'s way in: ``direct``, a
+        receiver of its own; ``repeat_interval``, its dedup)."""
+        return self._send_routed(
+            alert, template=template, direct=direct, repeat_interval=repeat_interval
+        )
 
-    # -- executing a plan -------------------------------------------------------------------
+    # -- inside -------------------------------------------------------------------------------------
+
+    def _routed(self, to: ToArg, channels: str | Iterable[str] | None) -> bool:
+        """Whether a notify()/submit() goes through routing: when the caller names no
+        recipients or channels (naming them is a direct send, as before)."""
+        return to is None and channels is None and self.config.routing is not None
+
+    def _alert(
+        self,
+        event: str,
+        severity: str | None,
+        data: DataArg,
+        labels: Mapping[str, str] | None,
+        key: str | None,
+        resolved: bool,
+    ) -> Alert:
+        severity = severity or self.runtime.default_severity(event)
+        try:
+            return Alert(event, severity, labels or {}, data or {}, key=key, resolved=resolved)
+        except ValueError as err:
+            raise NotificationError(str(err)) from None
+
+    def _send_routed(
+        self,
+        alert: Alert,
+        *,
+        template: str | None = None,
+        direct: Receiver | None = None,
+        repeat_interval: float | None = None,
+    ) -> Report:
+        runtime = self.runtime
+        handoff = runtime.notify_handoff(runtime.clock())
+        routed = self._pipeline.ingest(
+            alert, handoff, template=template, direct=direct, repeat_interval=repeat_interval
+        )
+        return self._finish(routed)
+
+    def _finish(self, routed: Routed) -> Report:
+        """Send what the pipeline stored for ``notify()`` and report it: built from the plans
+        and the recorded outcomes, no read of the ledger."""
+        alert = routed.alert
+        if self.dry_run:
+            planned = tuple(d for p in routed.plans for d in self.dispatcher.dry_run(p))
+            report = Report(
+                alert.event,
+                alert.severity,
+                planned,
+                True,
+                {k: v for p in routed.plans for k, v in p.messages.items()},
+                id=routed.plans[0].notification.id if routed.plans else "",
+                key=routed.key,
+                notes=tuple(routed.notes),
+            )
+            _log(report)
+            return report
+        changes = self.runtime.deliver_stored(routed.stored)
+        done = {c.delivery.id: c.delivery for c in changes}
+        deliveries: list[Delivery] = []
+        messages: dict[str, str | None] = {}
+        duplicates: list[Report] = []
+        for item in routed.stored:
+            if item.submission.duplicate:
+                duplicates.append(self.ledger.report(item.submission.id))
+                continue
+            deliveries.extend(
+                done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
+                for job in item.plan.jobs
+            )
+            for name, text in item.plan.messages.items():
+                messages.setdefault(name, text)
+        if not routed.stored and routed.told:
+            # Nothing new went out: the report of the notification that already told of it.
+            duplicates.append(self.ledger.report(routed.told[0]))
+        for earlier in duplicates:
+            deliveries.extend(earlier.deliveries)
+            for name, text in earlier.messages.items():
+                messages.setdefault(name, text)
+        first = routed.stored[0] if routed.stored else None
+        report = Report(
+            alert.event,
+            alert.severity,
+            tuple(deliveries),
+            False,
+            messages,
+            id=first.submission.id if first else (duplicates[0].id if duplicates else ""),
+            key=routed.key,
+            created=first.plan.notification.created if first else self.clock(),
+            notes=tuple(routed.notes),
+            held=tuple(routed.held),
+        )
+        _log(report)
+        return report
 
     def _execute(self, plan: Plan) -> Report:
+        """A direct send (``to=``/``channels=``, or ``send``): stored, then sent now."""
+        runtime = self.runtime
         if self.dry_run:
             deliveries = self.dispatcher.dry_run(plan)
             report = Report(
@@ -788,51 +682,68 @@ class Notifier:
                 key=plan.notification.key,
                 created=plan.notification.created,
             )
-        else:
-            ledger = self.ledger
-            now = self.clock()
-            # The groups sent at once are stored 'sending' in the same commit (when no hook
-            # can veto them), so their requests go out after one transaction, not two.
-            started = self.dispatcher.first_groups(plan.jobs)
-            submission = ledger.add(
-                plan, lease_owner=self._owner, lease_until=now + NOTIFY_LEASE, sending=started
-            )
-            if submission.duplicate:
-                return ledger.report(submission.id)
-            # Send now, without ledger retries: a transient failure is final here (the client
-            # already retried what it safely could), so a caller who retries a failed notify()
-            # cannot race a scheduled retry into a double send.
-            changes = self.dispatcher.deliver_now(
-                ledger, self._owner, plan, started=started, lease=NOTIFY_LEASE
-            )
-            done = {c.delivery.id: c.delivery for c in changes}
-            report = Report(
-                plan.notification.event,
-                plan.notification.severity,
-                tuple(
-                    done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
-                    for job in plan.jobs
-                ),
-                False,
-                plan.messages,
-                id=plan.notification.id,
-                key=plan.notification.key,
-                created=plan.notification.created,
-            )
-        level = logging.INFO if report.ok else logging.WARNING
-        if delivery_logger.isEnabledFor(level):  # the summary is built only to be logged
-            delivery_logger.log(level, "%s", report.summary())
+            _log(report)
+            return report
+        # The groups sent at once are stored 'sending' in the same commit (when no hook can
+        # veto them), so their requests go out after one transaction, not two.
+        handoff = runtime.notify_handoff(runtime.clock())
+        stored = self._pipeline.store.add(runtime.ledger(), plan, handoff)
+        if stored.submission.duplicate:
+            return self.ledger.report(stored.submission.id)
+        # Send now, without ledger retries: a transient failure is final here (the client
+        # already retried what it safely could), so a caller who retries a failed notify()
+        # cannot race a scheduled retry into a double send.
+        changes = runtime.deliver_stored([stored])
+        done = {c.delivery.id: c.delivery for c in changes}
+        report = Report(
+            plan.notification.event,
+            plan.notification.severity,
+            tuple(
+                done.get(job.id) or job_delivery(job, DeliveryState.PENDING) for job in plan.jobs
+            ),
+            False,
+            plan.messages,
+            id=plan.notification.id,
+            key=plan.notification.key,
+            created=plan.notification.created,
+        )
+        _log(report)
         return report
 
 
-def _hostname() -> str:
-    """``socket.gethostname()`` without importing :mod:`socket` where ``os.uname`` gives the same
-    (POSIX: gethostname is uname's nodename); a dry run needs no network module."""
-    if hasattr(os, "uname"):
-        return os.uname().nodename
-    import socket
+def _log(report: Report) -> None:
+    level = logging.INFO if report.ok else logging.WARNING
+    if delivery_logger.isEnabledFor(level):  # the summary is built only to be logged
+        delivery_logger.log(level, "%s", report.summary())
 
-    return socket.gethostname()
+
+def _loads(text: str | None) -> Any:
+    import json
+
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _submission(notifier: Notifier, routed: Routed) -> Submission:
+    """What ``submit()`` returns for a routed alert: the first notification stored (with every
+    delivery stored for it), else the one that already told of it."""
+    stored = routed.stored
+    if stored:
+        ids = tuple(i for s in stored for i in s.submission.deliveries)
+        return Submission(
+            stored[0].submission.id,
+            ids,
+            all(s.submission.duplicate for s in stored),
+            routed.key,
+        )
+    if routed.told:
+        report = notifier.ledger.report(routed.told[0])
+        return Submission(report.id, tuple(d.id for d in report.deliveries), True, routed.key)
+    return Submission("", (), not routed.held, routed.key)
 
 
 def _state(value: str | DeliveryState) -> DeliveryState:
@@ -859,32 +770,6 @@ def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if isinstance(value, str):
         return (value,)
     return tuple(value)
-
-
-def _start_sandboxes(
-    config: Config, registry: Registry, stack: ExitStack
-) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
-    """Start one sandbox per provider in use; return per-account overrides and their secrets."""
-    per_provider: dict[str, Mapping[str, Any]] = {}
-    overrides: dict[str, Mapping[str, Any]] = {}
-    secrets: list[str] = []
-    for name, account in config.accounts.items():
-        provider = registry.providers[account.provider]
-        if provider.sandbox is None:
-            raise NotificationError(
-                f"provider {provider.name!r} (account {name!r}) has no sandbox; "
-                "run without --sandbox"
-            )
-        if provider.name not in per_provider:
-            values = stack.enter_context(provider.sandbox())
-            per_provider[provider.name] = dict(values)
-            secrets.extend(
-                str(v)
-                for k, v in values.items()
-                if k in provider.settings and provider.settings[k].secret and v
-            )
-        overrides[name] = per_provider[provider.name]
-    return overrides, secrets
 
 
 # -- the module-level notify() ---------------------------------------------------------------

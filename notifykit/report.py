@@ -19,6 +19,7 @@ __all__ = [
     "Attempt",
     "Delivery",
     "DeliveryState",
+    "Held",
     "Notification",
     "Report",
     "StatusEvent",
@@ -253,6 +254,25 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Held:
+    """Alerts waiting in their group: ``receiver`` is sent the group ``key`` at ``until`` (epoch
+    seconds), when its ``group_wait`` or ``group_interval`` is over. Nothing failed."""
+
+    receiver: str
+    key: str
+    until: float
+
+    def to_dict(self) -> dict[str, Any]:
+        from datetime import datetime, timezone
+
+        return {
+            "receiver": self.receiver,
+            "key": self.key,
+            "until": datetime.fromtimestamp(self.until, timezone.utc).isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     """A notification and its deliveries: what ``notify()`` returns, and what ``history()``
     lists. Failures are here, never hidden and never raised."""
@@ -268,13 +288,16 @@ class Report:
     created: float = 0.0
     #: what routing noted (an event no route names, a receiver muted or deduplicated)
     notes: tuple[str, ...] = ()
+    #: groups the alert waits in (``group_wait``, ``group_interval``): sent later, not failed
+    held: tuple[Held, ...] = ()
 
     @property
     def ok(self) -> bool:
         """``True`` only if every delivery succeeded (``sent`` or ``delivered``; in a dry run,
-        every delivery is ``pending``: planned, deliberately not sent)."""
+        every delivery is ``pending``: planned, deliberately not sent). A report whose alert
+        only waits in its groups (``held``) is ok too: nothing failed."""
         if not self.deliveries:
-            return False
+            return bool(self.held)
         if self.dry_run:
             return all(d.state is DeliveryState.PENDING for d in self.deliveries)
         return all(d.ok for d in self.deliveries)
@@ -317,6 +340,8 @@ class Report:
             counts = {("dry-run" if k == "pending" else k): v for k, v in counts.items()}
         parts = [f"{count} {state}" for state, count in counts.items()]
         head = f"{self.event} ({self.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
+        if self.held:
+            parts.append(f"held in {len(self.held)} group{'s' if len(self.held) > 1 else ''}")
         return ", ".join([head, *parts])
 
     def to_dict(self, *, detail: bool = False) -> dict[str, Any]:
@@ -335,6 +360,7 @@ class Report:
             "messages": dict(self.messages),
             "deliveries": [d.to_dict(detail=detail) for d in self.deliveries],
             **({"notes": list(self.notes)} if self.notes else {}),
+            **({"held": [h.to_dict() for h in self.held]} if self.held else {}),
         }
 
 

@@ -31,8 +31,8 @@ from notifykit.cli.main import (
 from notifykit.report import DeliveryState
 
 if TYPE_CHECKING:
+    from notifykit.delivery.worker import Worker, WorkerResult
     from notifykit.report import Report
-    from notifykit.worker.worker import Worker, WorkerResult
 
 __all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
 
@@ -204,10 +204,20 @@ def serve(host: str | None, port: int | None) -> int:
 
 @cli.command()
 @click.argument("notification_id", required=False, metavar="[ID]")
-@click.option("--limit", "-n", type=click.IntRange(0), default=20, show_default=True,
-              help="How many notifications (0: all).")  # fmt: skip
-@click.option("--state", "state_filter", type=click.Choice([s.value for s in DeliveryState]),
-              help="Only notifications with a delivery in this state.")  # fmt: skip
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="How many notifications (0: all).",
+)
+@click.option(
+    "--state",
+    "state_filter",
+    type=click.Choice([s.value for s in DeliveryState]),
+    help="Only notifications with a delivery in this state.",
+)
 def history(notification_id: str | None, limit: int, state_filter: str | None) -> int:
     """List notifications in the ledger, newest first; with ID, one with its deliveries, their
     attempts and status events."""
@@ -269,8 +279,12 @@ def _print_one(report: Report) -> None:
 
 
 @cli.command()
-@click.option("--older-than", type=float, metavar="SECONDS",
-              help="Look up deliveries with no news for this long (default: worker.reconcile_after).")  # fmt: skip
+@click.option(
+    "--older-than",
+    type=float,
+    metavar="SECONDS",
+    help="Look up deliveries with no news for this long (default: worker.reconcile_after).",
+)
 def reconcile(older_than: float | None) -> int:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""

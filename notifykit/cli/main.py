@@ -470,10 +470,16 @@ def cli(
 
 
 _data_options = [
-    click.option("--data", "-d", "data", multiple=True, metavar="KEY=VALUE",
-                 help="Template data; repeatable. KEY:=JSON for non-string values."),
+    click.option(
+        "--data",
+        "-d",
+        "data",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Template data; repeatable. KEY:=JSON for non-string values.",
+    ),
     click.option("--data-json", metavar="JSON", help="Template data as one JSON object."),
-]  # fmt: skip
+]
 
 
 def parse_labels(items: Sequence[str], param_hint: str = "--label") -> dict[str, str]:
@@ -499,14 +505,24 @@ _SEVERITY = click.Choice(["info", "warning", "error", "critical"])
 def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options ``notify`` and ``submit`` share: what notify() takes."""
     options = [
-        click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
+        click.option(
+            "--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."
+        ),
         *_data_options,
-        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number."),
+        click.option(
+            "--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number."
+        ),
         click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name."),
         click.option("--template", metavar="T", help="Template name (default: the event's)."),
-        click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
-                     help="Alert label (what routes match); repeatable."),
-    ]  # fmt: skip
+        click.option(
+            "--label",
+            "-l",
+            "labels",
+            multiple=True,
+            metavar="K=V",
+            help="Alert label (what routes match); repeatable.",
+        ),
+    ]
     for option in reversed(options):
         f = option(f)
     return f
@@ -552,8 +568,14 @@ def notify(
 @cli.command()
 @click.argument("kind")
 @click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).")
-@click.option("--to", "-t", multiple=True, required=True, metavar="R",
-              help="Recipient, group or phone number; repeatable.")  # fmt: skip
+@click.option(
+    "--to",
+    "-t",
+    multiple=True,
+    required=True,
+    metavar="R",
+    help="Recipient, group or phone number; repeatable.",
+)
 @click.option("--body", "-b", metavar="TEXT", help="The text to send (instead of a template).")
 @click.option("--template", metavar="T", help="Template to render (default: defaults.template).")
 @_with_data
@@ -627,8 +649,13 @@ def config() -> None:
     is_flag=True,
     help="Events no route or events: entry names are problems (see --event).",
 )
-@click.option("--event", "events", multiple=True, metavar="E",
-              help="An event the application sends, for --strict-events; repeatable.")  # fmt: skip
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="E",
+    help="An event the application sends, for --strict-events; repeatable.",
+)
 def config_check(
     file: str | None, strict: bool, strict_events: bool, events: tuple[str, ...]
 ) -> int:
@@ -1062,18 +1089,43 @@ def _add_global_options(group: click.Group) -> None:
             continue  # its arguments are another program's
         command.params.extend(
             [
-                click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
-                             callback=_set_global("config"), help="Same as before the command."),
-                click.Option(["--sandbox"], is_flag=True, expose_value=False,
-                             callback=_set_global("sandbox"), help="Same as before the command."),
-                click.Option(["--dry-run"], is_flag=True, expose_value=False,
-                             callback=_set_global("dry_run"), help="Same as before the command."),
-                click.Option(["--json"], is_flag=True, expose_value=False,
-                             callback=_set_global("json"), help="Same as before the command."),
-                click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
-                             callback=_set_global("verbose"), help="Same as before the command."),
+                click.Option(
+                    ["--config", "-c"],
+                    metavar="FILE",
+                    expose_value=False,
+                    callback=_set_global("config"),
+                    help="Same as before the command.",
+                ),
+                click.Option(
+                    ["--sandbox"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_set_global("sandbox"),
+                    help="Same as before the command.",
+                ),
+                click.Option(
+                    ["--dry-run"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_set_global("dry_run"),
+                    help="Same as before the command.",
+                ),
+                click.Option(
+                    ["--json"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_set_global("json"),
+                    help="Same as before the command.",
+                ),
+                click.Option(
+                    ["--verbose", "-v"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_set_global("verbose"),
+                    help="Same as before the command.",
+                ),
             ]
-        )  # fmt: skip
+        )
 
 
 # The delivery commands (submit, worker, serve, history...) register on `cli` when imported; they

@@ -35,14 +35,7 @@ from typing import Any, Protocol
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
-from notifykit.ledger.routing import (
-    EscalationRecord,
-    GroupOutcome,
-    Handle,
-    PlanStep,
-    RoutingStore,
-    StepRecord,
-)
+from notifykit.ledger.state import RoutingState
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import (
     Attempt,
@@ -54,8 +47,6 @@ from notifykit.report import (
     Submission,
     assemble,
 )
-from notifykit.routing.alert import Alert, AlertKey
-from notifykit.routing.tree import RouteSettings
 
 __all__ = [
     "Change",
@@ -115,61 +106,9 @@ class Ledger(Protocol):
     def counts(self) -> dict[str, int]: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
-    # -- routing state (schema version 2; notifykit.ledger.routing) --
-    def record_alert(self, alert: Alert, now: float) -> AlertKey: ...
-    def open_alerts(self, since: float) -> list[Alert]: ...
-    def find_alerts(self, given: str) -> list[Alert]: ...
-    def group_arrival(
-        self,
-        receiver: str,
-        key: AlertKey,
-        member: Alert,
-        settings: RouteSettings,
-        now: float,
-        handle: Handle,
-        *,
-        lease_owner: str | None = None,
-        lease_until: float | None = None,
-    ) -> GroupOutcome: ...
-    def flush_groups(
-        self,
-        now: float,
-        handle: Handle,
-        *,
-        limit: int = 50,
-        lease_owner: str | None = None,
-        lease_until: float | None = None,
-    ) -> list[GroupOutcome]: ...
-    def fire_due_steps(
-        self,
-        now: float,
-        plan_step: PlanStep,
-        *,
-        escalation_id: str | None = None,
-        limit: int = 50,
-        lease_owner: str | None = None,
-        lease_until: float | None = None,
-    ) -> list[Submission]: ...
-    def next_routing_due(self) -> float | None: ...
-    def ack(self, given: str, by: str | None, now: float) -> list[EscalationRecord]: ...
-    def ack_escalation(
-        self,
-        *,
-        ack_id: str | None = None,
-        notification_id: str | None = None,
-        by: str | None,
-        now: float,
-    ) -> list[EscalationRecord]: ...
-    def resolve_escalations(
-        self, receiver: str, key: AlertKey, now: float
-    ) -> list[EscalationRecord]: ...
-    def escalation_of(self, notification_id: str) -> tuple[EscalationRecord, StepRecord] | None: ...
-    def advance_escalation(self, escalation_id: str, now: float) -> bool: ...
-    def escalations(self, state: str | None = None, limit: int = 100) -> list[EscalationRecord]: ...
-    def escalation_steps(self, escalation_id: str) -> list[StepRecord]: ...
-    def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]: ...
-    def finish_idempotency(self, key: str, result: str | None) -> None: ...
-    def routing_secret(self, name: str) -> str: ...
+
+    #: the routing-state store on the same database (alerts, groups, escalations)
+    routing: RoutingState
 
 
 @dataclass(frozen=True)
@@ -213,13 +152,18 @@ def _dumps(value: Any) -> str:
     return _ENCODE(value)
 
 
-class SqlLedger(RoutingStore):
+class SqlLedger:
     """The ledger over DB-API connections a backend supplies. Thread-safe as long as
-    :meth:`_connection` is; every write is one short transaction."""
+    :meth:`_connection` is; every write is one short transaction.
+
+    It is the delivery store; :attr:`routing` is the routing-state store on the same database
+    (:class:`~notifykit.ledger.state.RoutingState`)."""
 
     def __init__(self, dialect: Dialect, location: str) -> None:
         self._dialect = dialect
         self.location = location
+        #: the routing state (alerts, groups, escalations) on the same database
+        self.routing = RoutingState(self)
 
     # -- what a backend supplies ----------------------------------------------------------------
 

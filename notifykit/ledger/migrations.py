@@ -168,8 +168,26 @@ CREATE TABLE routing_secrets (
 )
 """
 
+#: Version 3: Alertmanager's alert lifecycle (issue 15). A group keeps the route that made it
+#: (``route``: settings and time intervals), the notification log's sets of alerts last told
+#: firing and resolved (``firing``, ``resolved``: Alertmanager's nflog entry) and how many flushes
+#: in a row failed (``failures``: the backoff of a group whose flush raised); each member when it
+#: started, was last raised and was resolved; each escalation step how many times planning it
+#: failed.
+_V3 = """
+ALTER TABLE notification_log ADD COLUMN route TEXT;
+ALTER TABLE notification_log ADD COLUMN firing TEXT;
+ALTER TABLE notification_log ADD COLUMN resolved TEXT;
+ALTER TABLE notification_log ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE group_members ADD COLUMN starts_at DOUBLE PRECISION;
+ALTER TABLE group_members ADD COLUMN last_raised DOUBLE PRECISION;
+ALTER TABLE group_members ADD COLUMN resolved_at DOUBLE PRECISION;
+CREATE INDEX group_members_alert ON group_members (alert_hash);
+ALTER TABLE escalation_steps ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

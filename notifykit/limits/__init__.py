@@ -3,8 +3,9 @@
 Exotel allows about 200 requests a minute *per account*. One limiter per process (the provider
 client's own) is right on one host; with several workers, or Celery workers on several hosts,
 each would spend the whole budget and the account draws 429s. ``limiter:`` in the config names
-a store every process reaches, and the core hands the provider's ``connect()`` a
-:class:`LimiterFactory` (as ``settings["rate_limiter"]``) to build the account's limiter from:
+a store every process reaches, and the composition root (:mod:`notifykit.runtime`) hands the
+provider's ``connect()`` a :class:`LimiterFactory` (as ``settings["rate_limiter"]``) to build the
+account's limiter from:
 
 - ``limiter: redis://host:6379/0`` — :class:`~notifykit.limits.redis.RedisBackend`, an atomic
   sliding-window log in Redis (one Lua script per grant, Redis's own clock);
@@ -26,14 +27,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from notifykit.errors import NotifykitError
 
 if TYPE_CHECKING:
     from notifykit.config.scaleout import LimiterSettings
-    from notifykit.notifier import Notifier
 
 __all__ = [
     "DEFAULT_HOLD",
@@ -42,7 +42,6 @@ __all__ = [
     "LimiterError",
     "LimiterFactory",
     "SharedRateLimiter",
-    "connect_settings",
     "open_limiters",
 ]
 
@@ -212,20 +211,3 @@ def open_limiters(settings: LimiterSettings, ledger_url: Callable[[], str]) -> L
 
     url = settings.url or ledger_url()
     return Limiters(PostgresBackend(url, hold=settings.hold), settings.margin)
-
-
-def connect_settings(
-    kit: Notifier, provider: str, settings: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    """The settings the core hands ``provider``'s ``connect()``: the account's, plus
-    ``rate_limiter`` (a :class:`LimiterFactory`) when the config has a ``limiter:``. A sandbox's
-    throwaway simulator gets none (its budget is its own)."""
-    shared = kit.config.scaleout.limiter
-    if shared is None or kit.config.sandbox:
-        return settings
-    limiters: Limiters | None = getattr(kit, "_shared_limiters", None)
-    if limiters is None:
-        limiters = open_limiters(shared, lambda: kit.store_location)
-        kit._shared_limiters = limiters  # type: ignore[attr-defined]
-        kit._exit_stack.callback(limiters.close)
-    return {**settings, "rate_limiter": limiters.for_provider(provider)}

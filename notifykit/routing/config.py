@@ -39,6 +39,7 @@ from notifykit.config.schema import (
 from notifykit.routing.alert import ALL_LABELS
 from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Receiver
 from notifykit.routing.inhibit import InhibitRule
+from notifykit.routing.lifecycle import DEFAULT_RESOLVE_TIMEOUT
 from notifykit.routing.matchers import Matcher, MatcherError, parse_matchers
 from notifykit.routing.model import PRIORITIES, ROUTING_SECTIONS, RoutingConfig
 from notifykit.routing.timeintervals import (
@@ -311,6 +312,8 @@ class _RoutingLoader:
             "active_time_intervals": Field(intervals, default=[]),
             "send_resolved": Field(Boolean()),
             "priority": Field(Choice(PRIORITIES)),
+            # Alertmanager's global resolve_timeout: the root route only (it applies to all)
+            "resolve_timeout": Field(Duration(1.0, 30 * 86400.0)),
         }
 
     # -- sections -------------------------------------------------------------------------
@@ -355,7 +358,11 @@ class _RoutingLoader:
                 ctx.problem(nodes["route"], "route", str(err))
             return None
         return RoutingConfig(
-            tree=tree, receivers=receivers, inhibit_rules=rules, escalations=escalations
+            tree=tree,
+            receivers=receivers,
+            inhibit_rules=rules,
+            escalations=escalations,
+            resolve_timeout=root.resolve_timeout or DEFAULT_RESOLVE_TIMEOUT,
         )
 
     def _named(
@@ -519,6 +526,13 @@ class _RoutingLoader:
         value = Struct(self.route_fields).check_with(node, path, ctx, ignore=frozenset(ignore))
         if value is INVALID or ignore:
             return None
+        if not root and value["resolve_timeout"] is not None:
+            ctx.problem(
+                _value_node(node, "resolve_timeout") or node,
+                join(path, "resolve_timeout"),
+                "resolve_timeout applies to every alert: set it on the root route",
+            )
+            return None
         group_by = value["group_by"]
         if group_by is not None and ALL_LABELS in group_by and len(group_by) > 1:
             ctx.problem(
@@ -540,6 +554,7 @@ class _RoutingLoader:
             priority=value["priority"],
             mute_time_intervals=tuple(value["mute_time_intervals"]),
             active_time_intervals=tuple(value["active_time_intervals"]),
+            resolve_timeout=value["resolve_timeout"],
             path=path,
         )
 

@@ -45,6 +45,8 @@ class RoutingConfig:
     escalations: Mapping[str, EscalationPolicy] = field(default_factory=dict)
     #: ``True`` when built from an ``events:``-only config
     implicit: bool = False
+    #: how long an alert that is not raised again stays firing (Alertmanager's resolve_timeout)
+    resolve_timeout: float = 300.0
 
     @property
     def time_intervals(self) -> Mapping[str, TimeInterval]:

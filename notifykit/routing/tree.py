@@ -27,6 +27,7 @@ __all__ = [
     "RouteMatch",
     "RouteSettings",
     "RouteTree",
+    "interval_mute",
 ]
 
 
@@ -83,6 +84,8 @@ class Route:
     priority: str | None = None
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
+    #: the root's only: how long an alert not raised again stays firing (``None``: 5m)
+    resolve_timeout: float | None = None
     path: str = "route"
 
     def settings(self, parent: RouteSettings) -> RouteSettings:
@@ -129,17 +132,27 @@ class RouteMatch:
         return tuple(m for _path, ms in self.matched for m in ms)
 
     def mute_reason(self, at: datetime, intervals: Mapping[str, TimeInterval]) -> str | None:
-        """Why this route sends nothing at ``at`` (``None``: it sends). Alertmanager's order:
-        active intervals first, then mute intervals."""
-        if self.active_time_intervals and not any(
-            intervals[name].contains(at) for name in self.active_time_intervals
-        ):
-            names = ", ".join(self.active_time_intervals)
-            return f"outside its active_time_intervals ({names})"
-        for name in self.mute_time_intervals:
-            if intervals[name].contains(at):
-                return f"in its mute_time_intervals ({name})"
-        return None
+        """Why this route sends nothing at ``at`` (``None``: it sends)."""
+        return interval_mute(self.active_time_intervals, self.mute_time_intervals, at, intervals)
+
+
+def interval_mute(
+    active: Sequence[str],
+    mute: Sequence[str],
+    at: datetime,
+    intervals: Mapping[str, TimeInterval],
+) -> str | None:
+    """Why a route with these ``active_time_intervals`` and ``mute_time_intervals`` sends
+    nothing at ``at`` (``None``: it sends). Alertmanager's order: active intervals first, then
+    mute intervals. An interval no longer configured (a group made before a config change)
+    neither mutes nor activates."""
+    known_active = [name for name in active if name in intervals]
+    if known_active and not any(intervals[name].contains(at) for name in known_active):
+        return f"outside its active_time_intervals ({', '.join(known_active)})"
+    for name in mute:
+        if name in intervals and intervals[name].contains(at):
+            return f"in its mute_time_intervals ({name})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ class StatusApp:
         """``GET /ack/<token>``: a one-button page (a link previewer fetching the URL must not
         acknowledge); ``POST``: acknowledge the escalation the signed token names."""
         if method in ("GET", "HEAD"):
-            if self.notifier.router.ack_token(token, check_only=True) is None:
+            if self.notifier.ack_token(token, check_only=True) is None:
                 return _page(start_response, 404, "Unknown or expired link.")
             return _page(
                 start_response,
@@ -163,7 +163,7 @@ class StatusApp:
             )
         if method != "POST":
             return _answer(start_response, 405, {"error": "use GET or POST"})
-        acked = self.notifier.router.ack_token(token, by="ack link")
+        acked = self.notifier.ack_token(token, by="ack link")
         wants_json = "json" in environ.get("HTTP_ACCEPT", "")
         if acked is None:
             if wants_json:

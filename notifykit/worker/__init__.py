@@ -1,8 +1,5 @@
-"""Delivery: the dispatcher (jobs → channels → ledger), the retry policy, and the worker.
-
-The names are imported on first use (PEP 562): a Notifier needs the dispatcher and the retry
-policy, and only a worker needs :class:`Worker` (threads, the ledger's claims).
-"""
+"""The former name of :mod:`notifykit.delivery`, kept so that ``from notifykit.worker import
+Worker`` goes on working. New code imports from :mod:`notifykit.delivery`."""
 
 from __future__ import annotations
 
@@ -11,18 +8,17 @@ from typing import TYPE_CHECKING
 from notifykit._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from notifykit.worker.dispatch import Dispatcher
-    from notifykit.worker.retry import RetryPolicy
-    from notifykit.worker.worker import Worker, WorkerResult
+    from notifykit.delivery.dispatch import Dispatcher
+    from notifykit.delivery.retry import RetryPolicy
+    from notifykit.delivery.worker import Worker, WorkerResult
 
 __all__ = ["Dispatcher", "RetryPolicy", "Worker", "WorkerResult"]
 
 _LAZY = {
-    "Dispatcher": "notifykit.worker.dispatch",
-    "RetryPolicy": "notifykit.worker.retry",
-    "Worker": "notifykit.worker.worker",
-    "WorkerResult": "notifykit.worker.worker",
+    "Dispatcher": "notifykit.delivery.dispatch",
+    "RetryPolicy": "notifykit.delivery.retry",
+    "Worker": "notifykit.delivery.worker",
+    "WorkerResult": "notifykit.delivery.worker",
 }
-
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)

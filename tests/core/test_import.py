@@ -62,9 +62,9 @@ def test_unknown_attribute_is_an_attribute_error():
 # difflib ("did you mean").
 NOT_IN_A_DRY_RUN = (
     "notifykit.ledger.base",
-    "notifykit.ledger.routing",
+    "notifykit.ledger.state",
     "notifykit.ledger.sqlite",
-    "notifykit.worker.worker",
+    "notifykit.delivery.worker",
     "notifykit.routing.config",
     "notifykit.routing.timeintervals",
     "notifykit.routing.inhibit",
@@ -117,15 +117,18 @@ def test_a_first_dry_run_imports_only_what_it_uses(tmp_path: Path) -> None:
 
 
 def test_the_lazy_packages_still_export_every_name() -> None:
-    # notifykit.routing, notifykit.ledger and notifykit.worker import their names on first use;
-    # each listed name resolves, to the object its module defines.
+    # notifykit.routing, notifykit.ledger and notifykit.delivery (and its former name,
+    # notifykit.worker) import their names on first use; each listed name resolves, to the
+    # object its module defines.
+    import notifykit.delivery
     import notifykit.ledger
     import notifykit.routing
     import notifykit.worker
     from notifykit.ledger.base import Change, Outcome
     from notifykit.routing.explain import explain
 
-    for package in (notifykit.routing, notifykit.ledger, notifykit.worker):
+    assert notifykit.worker.Worker is notifykit.delivery.Worker
+    for package in (notifykit.routing, notifykit.ledger, notifykit.delivery, notifykit.worker):
         for name in package.__all__:
             assert getattr(package, name) is not None, (package.__name__, name)
     assert notifykit.ledger.Outcome is Outcome and notifykit.ledger.Change is Change
@@ -135,9 +138,9 @@ def test_the_lazy_packages_still_export_every_name() -> None:
         notifykit.routing.nope  # noqa: B018
     # submodules are attributes, as when the packages imported them eagerly
     code = (
-        "import notifykit.routing, notifykit.ledger, notifykit.worker\n"
+        "import notifykit.routing, notifykit.ledger, notifykit.delivery\n"
         "print(notifykit.routing.timeintervals.TimeInterval.__name__,"
-        " notifykit.ledger.sqlite.SqliteLedger.__name__, notifykit.worker.retry.__name__)\n"
+        " notifykit.ledger.sqlite.SqliteLedger.__name__, notifykit.delivery.retry.__name__)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.worker.retry"]
+    assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.delivery.retry"]

@@ -79,7 +79,7 @@ def test_steps_go_out_on_schedule(kit, sim, clock):
     clock.advance(3600)
     drain(kit, clock)
     assert sends(sim) == [SMS0, CALL0, CALL1]
-    [escalation] = kit.ledger.escalations()
+    [escalation] = kit.ledger.routing.escalations()
     assert escalation.state == "done"
 
 
@@ -92,7 +92,7 @@ def test_acknowledged_at_3m_sends_nothing_more(kit, sim, clock):
         clock.advance(5 * 60)
         drain(kit, clock)
     assert sends(sim) == [SMS0]
-    assert [s.state for s in kit.ledger.escalation_steps(acked.id)] == [
+    assert [s.state for s in kit.ledger.routing.escalation_steps(acked.id)] == [
         "sent",
         "cancelled",
         "cancelled",
@@ -105,7 +105,7 @@ def test_the_same_alert_again_joins_the_running_escalation(kit, sim, clock):
     clock.advance(60)
     kit.notify("db.down", severity="critical", labels={"host": "db1"})
     assert sends(sim) == [SMS0]
-    assert len(kit.ledger.escalations()) == 1
+    assert len(kit.ledger.routing.escalations()) == 1
 
 
 def test_resolve_stops_the_escalation(kit, sim, clock):
@@ -115,7 +115,7 @@ def test_resolve_stops_the_escalation(kit, sim, clock):
     clock.advance(20 * 60)
     drain(kit, clock)
     assert sends(sim) == [SMS0]  # no send_resolved: nothing more at all
-    [escalation] = kit.ledger.escalations()
+    [escalation] = kit.ledger.routing.escalations()
     assert escalation.state == "resolved"
 
 
@@ -183,7 +183,7 @@ def test_an_answered_call_acknowledges(served, sim, clock):
     drain(kit, clock)
     [call_sid] = list(sim.calls)
     sim.complete_call(call_sid, "completed")
-    [escalation] = kit.ledger.escalations()
+    [escalation] = kit.ledger.routing.escalations()
     assert escalation.state == "acked" and escalation.acked_by == "answered call"
     clock.advance(10 * 60)
     drain(kit, clock)

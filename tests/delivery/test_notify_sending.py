@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from notifykit import hookimpl
-from notifykit.notifier import NOTIFY_LEASE
+from notifykit.delivery.dispatch import NOTIFY_LEASE
 from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
-from notifykit.worker.dispatch import NOTIFY_GROUP, NOTIFY_THREADS
+from notifykit.delivery.dispatch import NOTIFY_GROUP, NOTIFY_THREADS
 from notifykit_exotel.simulator import Fault
 from tests.delivery.conftest import TOKEN, wait_until, write_config
 

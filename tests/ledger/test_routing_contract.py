@@ -1,7 +1,9 @@
-"""The store contract of the routing state (schema version 2), on SQLite and PostgreSQL alike:
-dedup decisions in the notification log, waiting groups, escalation steps fired once even by
-competing processes, acknowledgement, advancing on failure, webhook idempotency, the ack
-secret."""
+"""The store contract of the routing state (``ledger.routing``, schema versions 2 and 3), on
+SQLite and PostgreSQL alike. The store stores and decides nothing: these tests drive its units of
+work the way the pipeline does — groups with their members, notification-log entry and timer;
+escalations whose steps fire once even with competing processes; acknowledgement cancelling what
+is pending; the firing alerts inhibition reads; webhook claims that commit with their routing;
+the ack secret."""
 
 from __future__ import annotations
 
@@ -10,201 +12,269 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from notifykit.errors import LedgerError
 from notifykit.ledger import Ledger
-from notifykit.ledger.routing import EscalationStart, GroupAction, GroupState
 from notifykit.plan.planner import Plan
+from notifykit.report import DeliveryState
 from notifykit.routing.alert import Alert
+from notifykit.routing.lifecycle import GroupRoute, LogEntry
 from notifykit.routing.tree import RouteSettings
 
 MakePlan = Callable[..., Plan]
 OpenStore = Callable[..., Ledger]
 T0 = 1_800_000_000.0
-SETTINGS = RouteSettings(
-    receiver="ops", group_wait=0.0, group_interval=300.0, repeat_interval=3600.0
+ROUTE = GroupRoute(
+    RouteSettings(receiver="ops", group_wait=0.0, group_interval=300.0, repeat_interval=3600.0),
+    mute_time_intervals=("nights",),
+    path="route.routes[0]",
 )
 
 
 def alert(host: str = "db1", *, resolved: bool = False) -> Alert:
-    return Alert("db.down", "critical", {"host": host}, resolved=resolved)
+    return Alert("db.down", "critical", {"host": host}, {"detail": "x"}, resolved=resolved)
 
 
-def sending(make_plan: MakePlan, seen: list[GroupState]) -> Callable[[GroupState], GroupAction]:
-    def handle(state: GroupState) -> GroupAction:
-        seen.append(state)
-        return GroupAction(plan=make_plan(to="alice"))
-
-    return handle
-
-
-def test_the_first_alert_sends_and_a_repeat_is_skipped(ledger: Ledger, make_plan: MakePlan):
-    seen: list[GroupState] = []
-    a = alert()
-    key = a.key_for()
-    first = ledger.group_arrival("ops", key, a, SETTINGS, T0, sending(make_plan, seen))
-    assert first.decision.action == "send" and len(first.submissions) == 1
-    assert ledger.report(first.submissions[0].id).key == "db.down{host=db1}"
-    again = ledger.group_arrival("ops", key, a, SETTINGS, T0 + 60, sending(make_plan, seen))
-    assert again.decision.action == "skip" and again.submissions == ()
-    assert again.last_notification == first.submissions[0].id
-    later = ledger.group_arrival("ops", key, a, SETTINGS, T0 + 3601, sending(make_plan, seen))
-    assert later.decision.action == "send"
-    assert len(seen) == 2 and [m.labels for m in seen[0].members] == [{"host": "db1"}]
-
-
-def test_the_log_is_shared_by_every_process(open_store: OpenStore, make_plan: MakePlan):
+def test_a_group_keeps_its_members_log_and_timer(open_store: OpenStore, make_plan: MakePlan):
     one, two = open_store(), open_store()
-    a = alert()
-    assert one.group_arrival(
-        "ops", a.key_for(), a, SETTINGS, T0, sending(make_plan, [])
-    ).submissions
-    skipped = two.group_arrival("ops", a.key_for(), a, SETTINGS, T0 + 1, sending(make_plan, []))
-    assert skipped.decision.action == "skip"
+    a, b = alert("db1"), alert("db2")
+    key = a.key_for(("event",))
+    with one.routing.unit() as unit:
+        group = unit.open_group("ops", key, ROUTE, T0)
+        assert group.new and group.entry is None and group.flush_due is None
+        group.add(a, T0)
+        group.add(b, T0 + 1)
+        group.add(a, T0 + 2)  # raised again
+        stored = unit.store(make_plan(to="alice"), alert_key=str(key))
+        group.logged(LogEntry(frozenset({a.key_for().digest}), frozenset(), T0 + 2), stored.id)
+        group.schedule(T0 + 302)
+    # another process reads it back, as stored
+    with two.routing.unit() as unit:
+        group = unit.group("ops", key.digest)
+        assert group is not None and not group.new
+        assert group.route == ROUTE and group.flush_due == pytest.approx(T0 + 302)
+        assert group.last_notification == stored.id
+        assert group.entry == LogEntry(frozenset({a.key_for().digest}), frozenset(), T0 + 2)
+        first, second = group.members.values()
+        assert (first.alert, first.starts_at, first.last_raised) == (a, T0, T0 + 2)
+        assert (second.alert, second.starts_at, second.resolved_at) == (b, T0 + 1, None)
+        group.add(alert("db2", resolved=True), T0 + 10)
+    with one.routing.unit() as unit:
+        group = unit.group("ops", key.digest)
+        assert group is not None
+        resolved = group.members[b.key_for().digest]
+        assert resolved.resolved_at == T0 + 10 and resolved.alert.resolved
+        group.drop([b.key_for().digest])
+        assert list(group.members) == [a.key_for().digest]
+    assert one.report(stored.id).key == "db.down"
 
 
-def test_concurrent_arrivals_send_once(open_store: OpenStore, make_plan: MakePlan):
+def test_an_exception_rolls_the_whole_unit_back(ledger: Ledger, make_plan: MakePlan):
+    key = alert().key_for()
+    with pytest.raises(RuntimeError), ledger.routing.unit() as unit:
+        unit.open_group("ops", key, ROUTE, T0).add(alert(), T0)
+        stored = unit.store(make_plan(to="alice"))
+        raise RuntimeError("a stage failed")
+    with ledger.routing.unit() as unit:
+        assert unit.group("ops", key.digest) is None
+    with pytest.raises(LedgerError):
+        ledger.report(stored.id)
+
+
+def test_one_group_is_decided_once_by_competing_processes(
+    open_store: OpenStore, make_plan: MakePlan
+):
     stores = [open_store() for _ in range(4)]
     a = alert()
 
     def arrive(store: Ledger) -> int:
-        outcome = store.group_arrival("ops", a.key_for(), a, SETTINGS, T0, sending(make_plan, []))
-        return len(outcome.submissions)
+        # What the pipeline does: read the log, decide, write the decision (one unit).
+        with store.routing.unit() as unit:
+            group = unit.open_group("ops", a.key_for(), ROUTE, T0)
+            group.add(a, T0)
+            if group.entry is not None:
+                return 0
+            stored = unit.store(make_plan(to="alice"))
+            group.logged(LogEntry(frozenset({a.key_for().digest}), frozenset(), T0), stored.id)
+            return 1
 
     with ThreadPoolExecutor(4) as pool:
         assert sum(pool.map(arrive, stores * 3)) == 1
 
 
-def test_a_waiting_group_is_flushed_once_when_due(ledger: Ledger, make_plan: MakePlan):
-    settings = RouteSettings(receiver="ops", group_by=("event",), group_wait=30.0)
-    seen: list[GroupState] = []
-    handle = sending(make_plan, seen)
-    for i, host in enumerate(("a", "b")):
-        a = alert(host)
-        waiting = ledger.group_arrival("ops", a.key_for(("event",)), a, settings, T0 + i, handle)
-        assert waiting.decision.action == "wait"
-    assert ledger.next_routing_due() == pytest.approx(T0 + 30)
-    assert ledger.flush_groups(T0 + 29, handle) == []
-    [flushed] = ledger.flush_groups(T0 + 30, handle)
-    assert len(flushed.submissions) == 1
-    assert sorted(m.labels["host"] for m in seen[0].members) == ["a", "b"]
-    assert ledger.flush_groups(T0 + 31, handle) == []
+def test_due_groups_and_the_next_due_time(ledger: Ledger):
+    state = ledger.routing
+    with state.unit() as unit:
+        for n, host in enumerate(("a", "b", "c")):
+            group = unit.open_group("ops", alert(host).key_for(), ROUTE, T0)
+            group.add(alert(host), T0)
+            group.schedule(T0 + 30 * (n + 1))
+    assert state.next_due() == pytest.approx(T0 + 30)
+    assert len(state.due_groups(T0 + 29)) == 0
+    assert len(state.due_groups(T0 + 60)) == 2
+    with state.unit() as unit:
+        for receiver, digest in state.due_groups(T0 + 100):
+            group = unit.group(receiver, digest)
+            assert group is not None
+            group.schedule(None)  # emptied: the timer stops
+    assert state.due_groups(T0 + 10_000) == [] and state.next_due() is None
 
 
-def start_escalation(ledger: Ledger, make_plan: MakePlan, host: str = "db1") -> str:
+def start(ledger: Ledger, host: str = "db1") -> str:
     a = alert(host)
-
-    def handle(state: GroupState) -> GroupAction:
-        steps = ((0, 0, T0), (0, 1, T0 + 300), (0, 2, T0 + 600))
-        return GroupAction(escalation=EscalationStart("primary", steps, a))
-
-    outcome = ledger.group_arrival("page", a.key_for(), a, SETTINGS, T0, handle)
-    assert outcome.escalation_id is not None
-    return outcome.escalation_id
+    with ledger.routing.unit() as unit:
+        record = unit.start_escalation(
+            "page", a.key_for(), "primary", ((0, 0, T0), (0, 1, T0 + 300), (0, 2, T0 + 600)), a, T0
+        )
+    return record.id
 
 
-def planner(make_plan: MakePlan, fired: list[tuple[int, int]]) -> Callable[..., Plan]:
-    def plan_step(record, step):  # type: ignore[no-untyped-def]
-        fired.append((step.loop, step.index))
-        return make_plan(to="alice")
-
-    return plan_step
+def fire(store: Ledger, escalation: str, now: float, make_plan: MakePlan) -> int:
+    """What the escalation stage does with one escalation's due steps (one unit)."""
+    with store.routing.unit() as unit:
+        record = unit.escalation(escalation)
+        assert record is not None
+        fired = 0
+        for step in unit.due_steps(escalation, now):
+            stored = unit.store(make_plan(to="alice"), alert_key=record.key)
+            unit.mark_step(step, "sent", stored.id)
+            fired += 1
+        unit.finish_if_done(record)
+        return fired
 
 
 def test_steps_fire_once_when_due(open_store: OpenStore, make_plan: MakePlan):
     ledger = open_store()
-    escalation = start_escalation(ledger, make_plan)
-    fired: list[tuple[int, int]] = []
-    assert len(ledger.fire_due_steps(T0, planner(make_plan, fired))) == 1
-    assert ledger.fire_due_steps(T0 + 1, planner(make_plan, fired)) == []
-    # two more processes race for the second step: exactly one stores it
+    escalation = start(ledger)
+    state = ledger.routing
+    assert state.due_escalations(T0) == [escalation]
+    assert fire(ledger, escalation, T0, make_plan) == 1
+    assert state.due_escalations(T0 + 1) == []
+    # three more processes race for the second step: exactly one stores it
     others = [open_store() for _ in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        stored = list(
-            pool.map(lambda s: len(s.fire_due_steps(T0 + 300, planner(make_plan, fired))), others)
-        )
-    assert sum(stored) == 1 and fired == [(0, 0), (0, 1)]
-    states = [s.state for s in ledger.escalation_steps(escalation)]
-    assert states == ["sent", "sent", "pending"]
-    assert ledger.next_routing_due() == pytest.approx(T0 + 600)
+        fired = list(pool.map(lambda s: fire(s, escalation, T0 + 300, make_plan), others))
+    assert sum(fired) == 1
+    steps = state.escalation_steps(escalation)
+    assert [s.state for s in steps] == ["sent", "sent", "pending"]
+    assert all(s.notification_id for s in steps[:2])
+    assert state.next_due() == pytest.approx(T0 + 600)
+    fire(ledger, escalation, T0 + 600, make_plan)
+    assert [r.state for r in state.escalations()] == ["done"]
 
 
-def test_ack_cancels_what_is_pending(ledger: Ledger, make_plan: MakePlan):
-    escalation = start_escalation(ledger, make_plan)
-    ledger.fire_due_steps(T0, planner(make_plan, []))
-    assert ledger.ack("nothing-like-it", "asha", T0 + 1) == []
-    [acked] = ledger.ack("db.down{host=db1}", "asha", T0 + 180)
-    assert (acked.id, acked.state, acked.acked_by, acked.acked_at) == (
-        escalation,
-        "acked",
-        "asha",
-        T0 + 180,
+def test_a_step_tried_again_later_keeps_its_failures(ledger: Ledger):
+    escalation = start(ledger)
+    with ledger.routing.unit() as unit:
+        [step] = unit.due_steps(escalation, T0)
+        unit.mark_step(step, "pending", due_at=T0 + 30, failures=1)
+    [step, *_] = ledger.routing.escalation_steps(escalation)
+    assert (step.state, step.due_at, step.failures) == ("pending", T0 + 30, 1)
+
+
+def test_stopping_cancels_pending_steps_and_unstarted_deliveries(
+    ledger: Ledger, make_plan: MakePlan
+):
+    escalation = start(ledger)
+    fire(ledger, escalation, T0, make_plan)
+    [step] = [s for s in ledger.routing.escalation_steps(escalation) if s.notification_id]
+    assert step.notification_id is not None
+    [delivery] = ledger.report(step.notification_id).deliveries
+    assert delivery.state is DeliveryState.PENDING  # a retry waiting, say
+    with ledger.routing.unit() as unit:
+        record = unit.escalation(escalation)
+        assert record is not None
+        [acked] = unit.stop_escalations([record], "acked", T0 + 180, "asha")
+    assert (acked.state, acked.acked_by, acked.acked_at) == ("acked", "asha", T0 + 180)
+    steps = ledger.routing.escalation_steps(escalation)
+    assert [s.state for s in steps] == ["sent", "cancelled", "cancelled"]
+    [delivery] = ledger.report(step.notification_id).deliveries
+    assert delivery.state is DeliveryState.CANCELLED and "acknowledged by asha" in (
+        delivery.error or ""
     )
-    assert [s.state for s in ledger.escalation_steps(escalation)] == [
-        "sent",
-        "cancelled",
-        "cancelled",
-    ]
-    assert ledger.fire_due_steps(T0 + 3600, planner(make_plan, [])) == []
-    assert ledger.ack("db.down{host=db1}", None, T0 + 200) == []  # only active ones
+    with ledger.routing.unit() as unit:  # only active ones are stopped
+        assert unit.stop_escalations([acked], "resolved", T0 + 200) == []
 
 
-def test_ack_by_digest_and_by_ack_id(ledger: Ledger, make_plan: MakePlan):
-    start_escalation(ledger, make_plan)
-    [record] = ledger.escalations()
-    assert ledger.ack_escalation(ack_id="wrong", by=None, now=T0) == []
-    [acked] = ledger.ack_escalation(ack_id=record.ack_id, by="link", now=T0 + 1)
-    assert acked.state == "acked"
-    start_escalation(ledger, make_plan, "db2")
-    digest = alert("db2").key_for().digest
-    assert [r.state for r in ledger.ack(digest[:8], None, T0 + 2)] == ["acked"]
-
-
-def test_a_resolved_alert_ends_its_escalation(ledger: Ledger, make_plan: MakePlan):
-    escalation = start_escalation(ledger, make_plan)
-    r = alert(resolved=True)
-    ledger.group_arrival("page", r.key_for(), r, SETTINGS, T0 + 60, lambda s: GroupAction())
-    [record] = ledger.escalations()
-    assert record.id == escalation and record.state == "resolved"
-    assert "pending" not in [s.state for s in ledger.escalation_steps(escalation)]
+def test_escalations_found_by_ack_id_and_by_notification(ledger: Ledger, make_plan: MakePlan):
+    escalation = start(ledger)
+    fire(ledger, escalation, T0, make_plan)
+    [record] = ledger.routing.escalations()
+    with ledger.routing.unit() as unit:
+        assert unit.escalation_by_ack_id("wrong") is None
+        found = unit.escalation_by_ack_id(record.ack_id)
+        assert found is not None and found.id == escalation
+    [step, *_] = ledger.routing.escalation_steps(escalation)
+    assert step.notification_id is not None
+    pair = ledger.routing.escalation_of(step.notification_id)
+    assert pair is not None and pair[0].id == escalation and pair[1].index == 0
+    assert ledger.routing.escalation_of("no-such-notification") is None
 
 
 def test_advance_makes_the_next_step_due_now_and_keeps_the_gaps(
     ledger: Ledger, make_plan: MakePlan
 ):
-    escalation = start_escalation(ledger, make_plan)
-    [submission] = ledger.fire_due_steps(T0, planner(make_plan, []))
-    found = ledger.escalation_of(submission.id)
-    assert found is not None and found[0].id == escalation and found[1].index == 0
-    assert ledger.advance_escalation(escalation, T0 + 30)
-    due = [s.due_at for s in ledger.escalation_steps(escalation) if s.state == "pending"]
+    escalation = start(ledger)
+    fire(ledger, escalation, T0, make_plan)
+    with ledger.routing.unit() as unit:
+        record = unit.escalation(escalation)
+        assert record is not None and unit.advance(record, T0 + 30)
+    due = [s.due_at for s in ledger.routing.escalation_steps(escalation) if s.state == "pending"]
     assert due == [pytest.approx(T0 + 30), pytest.approx(T0 + 330)]
-    assert not ledger.advance_escalation(escalation, T0 + 30)  # already due: nothing moves
+    with ledger.routing.unit() as unit:
+        record = unit.escalation(escalation)
+        assert record is not None and not unit.advance(record, T0 + 30)  # due already
 
 
-def test_alerts_are_remembered_for_inhibition_and_resolve(ledger: Ledger):
-    ledger.record_alert(alert("h1"), T0)
-    ledger.record_alert(alert("h2"), T0)
-    ledger.record_alert(alert("h2", resolved=True), T0 + 5)
-    assert [a.labels["host"] for a in ledger.open_alerts(T0 - 1)] == ["h1"]
-    assert ledger.open_alerts(T0 + 1) == []
-    [found] = ledger.find_alerts("db.down{host=h1}")
-    assert found.labels == {"host": "h1"}
-    assert ledger.find_alerts(alert("h1").key_for().digest[:10]) == [found]
-    assert ledger.find_alerts("db.down") == []
+def test_firing_alerts_are_what_inhibition_reads(ledger: Ledger):
+    state = ledger.routing
+    with state.unit() as unit:
+        unit.record_alert(alert("h1"), T0)
+        unit.record_alert(alert("h2"), T0)
+        unit.record_alert(alert("h2", resolved=True), T0 + 5)
+        unit.record_alert(alert("h3"), T0 - 400)  # not raised again for 400 s
+        assert [a.labels["host"] for a in unit.firing_alerts(T0 + 10, 300)] == ["h1"]
+    assert state.firing_alerts(T0 + 301, 300) == []  # timed out, as Alertmanager's
+    # an escalating alert stays firing whatever resolve_timeout says
+    a = alert("h3")
+    with state.unit() as unit:
+        group = unit.open_group("page", a.key_for(), ROUTE, T0)
+        group.add(a, T0)
+        unit.start_escalation("page", a.key_for(), "primary", ((0, 0, T0),), a, T0)
+    assert [x.labels["host"] for x in state.firing_alerts(T0 + 10_000, 300)] == ["h3"]
 
 
-def test_idempotency_keys_are_claimed_once(open_store: OpenStore):
+def test_alerts_are_found_by_every_key_form(ledger: Ledger):
+    state = ledger.routing
+    a, b = alert("h1"), alert("h2")
+    with state.unit() as unit:
+        for x in (a, b):
+            unit.record_alert(x, T0)
+            unit.open_group("ops", x.key_for(("event",)), ROUTE, T0).add(x, T0)
+    [found] = state.find_alerts("db.down{host=h1}")
+    assert found == a
+    assert state.find_alerts(a.key_for().digest[:10]) == [found]
+    # the key of their group (what notify() reports with group_by: [event]) finds both
+    assert sorted(x.labels["host"] for x in state.find_alerts("db.down")) == ["h1", "h2"]
+    assert state.find_alerts("db.up") == [] and state.find_alerts("  ") == []
+
+
+def test_a_webhook_claim_commits_with_its_routing(open_store: OpenStore):
     one, two = open_store(), open_store()
-    assert one.claim_idempotency("am:fp:t0", T0) == (True, None)
-    assert two.claim_idempotency("am:fp:t0", T0) == (False, None)  # still being processed
-    one.finish_idempotency("am:fp:t0", '{"id": "x"}')
-    assert two.claim_idempotency("am:fp:t0", T0) == (False, '{"id": "x"}')
-    assert one.claim_idempotency("am:fp:t1", T0) == (True, None)
-    one.finish_idempotency("am:fp:t1", None)  # failed: a retry is processed
-    assert two.claim_idempotency("am:fp:t1", T0) == (True, None)
+    with one.routing.unit() as unit:
+        assert unit.claim_idempotency("am:fp:t0", T0) == (True, None)
+        unit.finish_idempotency("am:fp:t0", '{"id": "x"}')
+    with two.routing.unit() as unit:
+        assert unit.claim_idempotency("am:fp:t0", T0) == (False, '{"id": "x"}')
+    # a process that fails before its routing committed claimed nothing: the retry routes it
+    with pytest.raises(RuntimeError), one.routing.unit() as unit:
+        assert unit.claim_idempotency("am:fp:t1", T0) == (True, None)
+        raise RuntimeError("the ledger failed while routing")
+    with two.routing.unit() as unit:
+        assert unit.claim_idempotency("am:fp:t1", T0) == (True, None)
 
 
 def test_the_ack_secret_is_made_once_and_shared(open_store: OpenStore):
     one, two = open_store(), open_store()
-    secret = one.routing_secret("ack")
-    assert len(secret) >= 40 and two.routing_secret("ack") == secret
-    assert one.routing_secret("other") != secret
+    secret = one.routing.routing_secret("ack")
+    assert len(secret) >= 40 and two.routing.routing_secret("ack") == secret
+    assert one.routing.routing_secret("other") != secret

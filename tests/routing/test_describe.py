@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from notifykit.channels.base import Message
-from notifykit.routing.service import describe_channel
+from notifykit.pipeline.explain import describe_channel
 
 
 class Described:
@@ -28,15 +27,12 @@ class Bare:
         return message
 
 
-def kit(channel: Any, settings: dict[str, Any] | None = None) -> Any:
-    return SimpleNamespace(
-        channels={"c": channel},
-        config=SimpleNamespace(channels={"c": SimpleNamespace(settings=settings or {})}),
-    )
+def described(channel: Any, severity: str, settings: dict[str, Any] | None = None) -> Any:
+    return describe_channel(channel, settings or {}, severity)
 
 
 def test_describe_wins() -> None:
-    assert describe_channel(kit(Described()), "c", "critical") == {
+    assert described(Described(), "critical") == {
         "from": "sender-for-critical",
         "priority": "high",
         "route": "x",
@@ -44,7 +40,7 @@ def test_describe_wins() -> None:
 
 
 def test_prepared_options_next() -> None:
-    assert describe_channel(kit(Prepared()), "c", "info") == {
+    assert described(Prepared(), "info") == {
         "from": "NKALRT",
         "priority": "normal",
     }
@@ -52,6 +48,6 @@ def test_prepared_options_next() -> None:
 
 def test_settings_by_severity_last() -> None:
     settings = {"caller_id": {"default": "0800", "error": "0900"}}
-    assert describe_channel(kit(Bare(), settings), "c", "critical")["from"] == "0900"
-    assert describe_channel(kit(Bare(), settings), "c", "info")["from"] == "0800"
-    assert describe_channel(kit(Bare()), "c", "info") == {"from": None, "priority": None}
+    assert described(Bare(), "critical", settings)["from"] == "0900"
+    assert described(Bare(), "info", settings)["from"] == "0800"
+    assert described(Bare(), "info") == {"from": None, "priority": None}

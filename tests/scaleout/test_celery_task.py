@@ -15,9 +15,9 @@ def test_a_task_delivered_twice_sends_once(make_kit, sim):
     kit = make_kit()
     submission = kit.submit("db.down", data={"host": "db1"})
     ids = list(submission.deliveries)
-    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task1") == {"sent": 1}
+    assert deliver_ids(kit.runtime, ids, "celery-queue:q1", "celery:task1") == {"sent": 1}
     # the broker delivers it again (a lost ack): the delivery is 'sent', nothing to do
-    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task1") == {}
+    assert deliver_ids(kit.runtime, ids, "celery-queue:q1", "celery:task1") == {}
     assert len(sim.requests) == 1
 
 
@@ -28,10 +28,12 @@ def test_a_task_finding_its_delivery_sending_does_nothing_and_it_becomes_unknown
     # a worker that died mid-task: it had marked the delivery 'sending'
     assert [j.id for j in kit.ledger.claim("celery:dead", now, 2.0, 10, ids=ids)] == ids
     assert kit.ledger.begin_send("celery:dead", ids, now) == ids
-    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:dead") == {}
-    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:other") == {}
+    assert deliver_ids(kit.runtime, ids, "celery-queue:q1", "celery:dead") == {}
+    assert deliver_ids(kit.runtime, ids, "celery-queue:q1", "celery:other") == {}
     assert sim.requests == []
-    (change,) = kit._recover(now + 3.0)  # after its lease: unknown, never resent
+    (change,) = kit.runtime.pipeline.due.recover(
+        now + 3.0
+    )  # after its lease: unknown, never resent
     assert change.delivery.state is DeliveryState.UNKNOWN
     assert sim.requests == []
 
@@ -40,7 +42,7 @@ def test_a_task_whose_first_run_died_before_sending_delivers_on_redelivery(make_
     kit = make_kit()
     ids = list(kit.submit("db.down", data={"host": "db1"}).deliveries)
     kit.ledger.claim("celery:task7", time.time(), 60.0, 10, ids=ids)  # claimed, never started
-    assert deliver_ids(kit, ids, "celery-queue:q1", "celery:task7") == {"sent": 1}
+    assert deliver_ids(kit.runtime, ids, "celery-queue:q1", "celery:task7") == {"sent": 1}
     assert len(sim.requests) == 1
 
 
@@ -60,7 +62,7 @@ def test_submit_with_the_broker_down_accepts_and_leaves_the_work_to_beat(
     claimed = kit.ledger.claim("probe", time.time(), 1.0, 10)
     assert [j.id for j in claimed] == list(submission.deliveries)
     kit.ledger.release("probe", [j.id for j in claimed])
-    assert enqueue_due(kit) == 0  # the broker is still down: released again, nothing lost
+    assert enqueue_due(kit.runtime) == 0  # the broker is still down: released again, nothing lost
     assert kit.ledger.claim("probe", time.time(), 1.0, 10)
     assert sim.requests == []
 
@@ -75,7 +77,7 @@ def test_beats_tick_plans_due_escalation_steps_before_it_enqueues(make_kit, sim,
     kit.notify("db.down", severity="critical", labels={"host": "db1"})  # step 0 goes out now
     before = {r.id for r in kit.history(limit=0)}
     clock.advance(5 * 60)
-    assert enqueue_due(kit) == 0  # the broker is down: nothing enqueued, nothing lost
+    assert enqueue_due(kit.runtime) == 0  # the broker is down: nothing enqueued, nothing lost
     # ... but the 5-minute step became a delivery in the ledger, pending for the next tick.
     new = [r for r in kit.history(limit=0) if r.id not in before]
     assert [(d.channel, d.state) for r in new for d in r.deliveries] == [

@@ -1,11 +1,15 @@
 """The worker: claims due deliveries from the ledger and delivers them on a pool of threads.
 
 Several workers (threads, processes, hosts) can share one ledger: each claims deliveries under a
-lease, renews it while the work is in flight, and a dead worker's leases expire so another takes
-its work over. Deliveries a dead worker left ``sending`` become ``unknown`` (they may have been
-sent). On :meth:`Worker.stop` (SIGTERM/SIGINT in ``notifykit worker``) it claims nothing more,
-lets the requests in flight finish and be recorded, and gives back what it had claimed but not
-started. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
+lease, renews it while the work is in flight (:class:`~notifykit.delivery.leases.LeaseKeeper`),
+and a dead worker's leases expire so another takes its work over. Deliveries a dead worker left
+``sending`` become ``unknown`` (they may have been sent). On :meth:`Worker.stop` (SIGTERM/SIGINT
+in ``notifykit worker``) it claims nothing more, lets the requests in flight finish and be
+recorded, and gives back what it had claimed but not started.
+
+Each loop it runs its :class:`Duties` first — the due-work tick (recovery, groups whose timer is
+due, escalation steps) and, every so often, reconciliation — then claims. The worker imports
+none of that: the composition root hands it the duties.
 
 When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (PostgreSQL: a
 ``NOTIFY`` from any process; SQLite: work added in this process), at most until the next due
@@ -20,20 +24,21 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from notifykit.ledger.base import Change
-from notifykit.plan.planner import DeliveryJob
-from notifykit.report import Notification
-from notifykit.worker.dispatch import group_batches
+from notifykit.delivery.dispatch import group_batches
+from notifykit.ledger.outcome import Change
 
 if TYPE_CHECKING:
-    from notifykit.notifier import Notifier
+    from notifykit.delivery.run import DeliveryRun
+    from notifykit.ledger.base import Ledger
+    from notifykit.plan.planner import DeliveryJob
+    from notifykit.report import Delivery, Notification
 
-__all__ = ["Worker", "WorkerResult"]
+__all__ = ["Duties", "Worker", "WorkerResult"]
 
 logger = logging.getLogger("notifykit.worker")
 
@@ -45,6 +50,27 @@ STOP_CHECK = 0.1
 NOTIFICATION_CACHE = 16
 
 
+class Duties(Protocol):
+    """What a worker does besides delivering, each loop (the pipeline's due-work tick)."""
+
+    def recover(self, now: float) -> Sequence[Change]:
+        """Deliveries left ``sending`` by dead senders become ``unknown``."""
+        ...
+
+    def tick(self, now: float) -> int:
+        """Groups and escalation steps that are due become deliveries; returns how many
+        notifications were stored."""
+        ...
+
+    def next_due(self) -> float | None:
+        """When the next group or escalation step is due."""
+        ...
+
+    def reconcile(self) -> Sequence[Delivery]:
+        """Look up deliveries whose status never came."""
+        ...
+
+
 @dataclass
 class WorkerResult:
     """What a worker run did: the states its deliveries ended the run in."""
@@ -53,7 +79,7 @@ class WorkerResult:
     recovered: int = 0
     reconciled: int = 0
 
-    def add(self, changes: list[Change]) -> None:
+    def add(self, changes: Sequence[Change]) -> None:
         for change in changes:
             state = change.delivery.state.value
             self.counts[state] = self.counts.get(state, 0) + 1
@@ -85,25 +111,28 @@ class Worker:
 
     def __init__(
         self,
-        kit: Notifier,
         *,
-        threads: int | None = None,
-        lease: float | None = None,
-        poll: float | None = None,
-        batch: int | None = None,
+        ledger: Ledger,
+        run: DeliveryRun,
+        duties: Duties,
+        threads: int,
+        lease: float,
+        poll: float,
+        batch: int,
+        reconcile_every: float,
+        clock: Callable[[], float],
         name: str | None = None,
-        clock: Callable[[], float] | None = None,
-        reconcile_every: float | None = None,
     ) -> None:
-        settings = kit.config.worker
-        self.kit = kit
-        self.threads = threads or settings.threads
-        self.lease = lease or settings.lease
-        self.poll = poll or settings.poll
-        self.batch = batch or settings.batch
+        self.ledger = ledger
+        self._run = run
+        self._duties = duties
+        self.threads = threads
+        self.lease = lease
+        self.poll = poll
+        self.batch = batch
         self.name = name or default_name()
-        self.clock = clock or kit.clock
-        self.reconcile_every = reconcile_every or settings.reconcile_every
+        self.clock = clock
+        self.reconcile_every = reconcile_every
         self._stop = threading.Event()
         # A future that completes on stop(), so waiting on work in flight wakes up at once.
         self._stopped: Future[None] = Future()
@@ -122,14 +151,17 @@ class Worker:
 
     def run(self, *, drain: bool = False) -> WorkerResult:
         """Deliver until :meth:`stop` (or, with ``drain``, until nothing is due now)."""
-        ledger = self.kit.ledger
+        ledger = self.ledger
         result = WorkerResult()
         host = socket.gethostname()
-        ledger.heartbeat(self.name, host, os.getpid(), self.clock())
-        renewer = threading.Thread(
-            target=self._renew_leases, args=(host,), name=f"{self.name}-leases", daemon=True
-        )
-        renewer.start()
+        pid = os.getpid()
+        ledger.heartbeat(self.name, host, pid, self.clock())
+
+        def heartbeat(now: float) -> None:
+            ledger.heartbeat(self.name, host, pid, now)
+
+        # The heartbeat rides on each renewal of the leases.
+        keeper = self._run.keeper(self.name, self.lease, also=heartbeat)
         last_reconcile = float("-inf")  # reconcile once at start, then every reconcile_every
         notifications: dict[str, Notification] = {}
 
@@ -145,38 +177,45 @@ class Worker:
             return found
 
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-send")
-        try:
-            while not self._stop.is_set():
-                now = self.clock()
-                recovered = self.kit._recover(now)
-                result.recovered += len(recovered)
-                result.add(recovered)
-                if now - last_reconcile >= self.reconcile_every:
-                    last_reconcile = now
-                    result.reconciled += len(self.kit.reconcile())
-                self._routing_tick(now)
-                claimed: list[DeliveryJob] = []
-                room = len(self._inflight) < self.threads
-                if room:
-                    claimed = ledger.claim(self.name, now, self.lease, self.batch)
-                for group in group_batches(claimed):
-                    future = executor.submit(
-                        self.kit.dispatcher.deliver, ledger, self.name, group, notification
-                    )
-                    with self._inflight_lock:
-                        self._inflight[future] = [j.id for j in group]
-                self._collect(result, block=not claimed, drain=drain)
-                # Done draining only when there was room to claim and nothing was due: with the
-                # pool full, an empty claim says nothing about what is left.
-                if drain and room and not claimed and not self._inflight:
-                    break
-        finally:
-            self.stop()
-            self._finish(executor, result)
-            renewer.join(timeout=5)
+        with keeper.running():
+            try:
+                while not self._stop.is_set():
+                    now = self.clock()
+                    recovered = self._duties.recover(now)
+                    result.recovered += len(recovered)
+                    result.add(recovered)
+                    if now - last_reconcile >= self.reconcile_every:
+                        last_reconcile = now
+                        result.reconciled += len(self._duties.reconcile())
+                    self._tick(now)
+                    claimed: list[DeliveryJob] = []
+                    room = len(self._inflight) < self.threads
+                    if room:
+                        claimed = ledger.claim(self.name, now, self.lease, self.batch)
+                    for group in group_batches(claimed):
+                        ids = [j.id for j in group]
+                        keeper.hold(ids)
+                        future = executor.submit(self._run.claimed, self.name, group, notification)
+                        with self._inflight_lock:
+                            self._inflight[future] = ids
+                    self._collect(result, keeper.drop, block=not claimed, drain=drain)
+                    # Done draining only when there was room to claim and nothing was due: with
+                    # the pool full, an empty claim says nothing about what is left.
+                    if drain and room and not claimed and not self._inflight:
+                        break
+            finally:
+                self.stop()
+                self._finish(executor, result)
         return result
 
-    def _collect(self, result: WorkerResult, *, block: bool, drain: bool) -> None:
+    def _collect(
+        self,
+        result: WorkerResult,
+        done_with: Callable[[list[str]], None],
+        *,
+        block: bool,
+        drain: bool,
+    ) -> None:
         """Gather finished work; when idle, wait for work to finish, for the next due time, or
         for the poll interval."""
         with self._inflight_lock:
@@ -185,7 +224,7 @@ class Worker:
             waiting: list[Future[Any]] = [*futures, self._stopped]
             wait(waiting, timeout=self.poll, return_when=FIRST_COMPLETED)
         elif block and not drain:
-            next_due = self.kit.ledger.next_due()
+            next_due = self.ledger.next_due()
             routing_due = self._routing_due()
             if routing_due is not None:
                 next_due = routing_due if next_due is None else min(next_due, routing_due)
@@ -194,10 +233,11 @@ class Worker:
                 timeout = max(0.0, min(self.poll, next_due - self.clock()))
             self._wait_for_work(timeout)
         with self._inflight_lock:
-            done = [f for f in self._inflight if f.done()]
-            for future in done:
+            done = [(f, ids) for f, ids in self._inflight.items() if f.done()]
+            for future, _ids in done:
                 del self._inflight[future]
-        for future in done:
+        for future, ids in done:
+            done_with(ids)
             self._record(future, result)
 
     def _wait_for_work(self, timeout: float) -> None:
@@ -206,32 +246,29 @@ class Worker:
         deadline = time.monotonic() + timeout
         while not self._stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0 or self.kit.ledger.wait_for_work(min(left, STOP_CHECK)):
+            if left <= 0 or self.ledger.wait_for_work(min(left, STOP_CHECK)):
                 return
 
-    def _routing_tick(self, now: float) -> None:
-        """Escalation steps and waiting alert groups that are due become deliveries (stored in
-        the ledger, then claimed like any other, by this worker or another)."""
+    def _tick(self, now: float) -> None:
+        """Groups and escalation steps that are due become deliveries (stored in the ledger,
+        then claimed like any other, by this worker or another)."""
         try:
-            self.kit.router.tick(now)
+            self._duties.tick(now)
         except Exception:
-            # A broken store or step must not stop deliveries; the step stays pending and is
-            # tried again next loop.
-            logger.exception("worker %s: planning due escalation steps failed", self.name)
+            # A broken store must not stop deliveries; what is due stays due and is tried
+            # again next loop (one group's or step's own trouble is contained in the tick).
+            logger.exception("worker %s: the due-work tick failed", self.name)
 
     def _routing_due(self) -> float | None:
         try:
-            return self.kit.router.next_due()
+            return self._duties.next_due()
         except Exception:
-            logger.exception("worker %s: reading the next escalation time failed", self.name)
+            logger.exception("worker %s: reading the next due time failed", self.name)
             return None
 
     def _record(self, future: Future[list[Change]], result: WorkerResult) -> None:
         try:
-            changes = future.result()
-            result.add(changes)
-            # A step whose delivery failed at once escalates to the next step now.
-            self.kit.router.on_changes(changes)
+            result.add(future.result())
         except Exception:
             # The ledger could not record an outcome (a full disk...): the deliveries stay
             # 'sending' and become 'unknown' when their lease expires; nothing is resent.
@@ -252,20 +289,8 @@ class Worker:
             self._inflight.clear()
         if unstarted:
             try:
-                self.kit.ledger.release(self.name, unstarted)
+                self.ledger.release(self.name, unstarted)
             except Exception:
                 logger.exception(
                     "worker %s: releasing %d deliveries failed", self.name, len(unstarted)
                 )
-
-    def _renew_leases(self, host: str) -> None:
-        interval = max(0.05, self.lease / 3)
-        while not self._stop.wait(interval):
-            with self._inflight_lock:
-                ids = [i for group in self._inflight.values() for i in group]
-            try:
-                now = self.clock()
-                self.kit.ledger.renew(self.name, ids, now + self.lease)
-                self.kit.ledger.heartbeat(self.name, host, os.getpid(), now)
-            except Exception:
-                logger.exception("worker %s: renewing leases failed", self.name)

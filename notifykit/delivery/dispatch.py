@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
+from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.report import Delivery, DeliveryState, Notification
-from notifykit.worker.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
@@ -42,45 +41,10 @@ NOTIFY_GROUP = 500
 #: provider, another's ledger writes run (SQLite and the sockets release the GIL). The account's
 #: rate limiter still bounds the requests, whatever the number of threads.
 NOTIFY_THREADS = 3
-#: how long notify()'s deliveries are leased to it (renewed while it sends: LeaseKeeper); after
-#: that, what it left pending is a worker's to send and what it left sending is 'unknown'
+#: how long notify()'s deliveries are leased to it (renewed while it sends:
+#: notifykit.delivery.leases.LeaseKeeper); after that, what it left pending is a worker's to send
+#: and what it left sending is 'unknown'
 NOTIFY_LEASE = 60.0
-
-
-class LeaseKeeper:
-    """Keeps ``notify()``'s lease on its deliveries while it sends them: when a group starts
-    and a third of the lease has passed since the last renewal, every delivery of the plan
-    still leased to ``owner`` is leased for another ``lease`` seconds. Without it, a broadcast
-    that outlasts the lease (a rate limit, a slow provider, slow hooks) would find its later
-    groups no longer its own to send (they would wait for a worker) and its groups in flight
-    recoverable as ``unknown``. Renewing is only a write when the run is long."""
-
-    def __init__(
-        self,
-        ledger: Ledger,
-        owner: str,
-        ids: Sequence[str],
-        lease: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self._ledger, self._owner, self._ids, self._lease = ledger, owner, ids, lease
-        self._clock = clock
-        self._renewed = clock()
-        self._lock = threading.Lock()
-
-    def keep(self) -> None:
-        with self._lock:
-            now = self._clock()
-            if now - self._renewed < self._lease / 3:
-                return
-            self._renewed = now
-            try:
-                for i in range(0, len(self._ids), NOTIFY_GROUP):
-                    chunk = self._ids[i : i + NOTIFY_GROUP]
-                    self._ledger.renew(self._owner, chunk, now + self._lease)
-            except LedgerError as err:
-                # begin_send still checks the lease: what is no longer ours is not sent.
-                logger.error("renewing notify()'s leases failed: %s", err)
 
 
 def group_batches(jobs: Sequence[DeliveryJob], size: int = MAX_GROUP) -> list[list[DeliveryJob]]:
@@ -207,7 +171,7 @@ class Dispatcher:
         *,
         started: Collection[str] = (),
         threads: int = NOTIFY_THREADS,
-        lease: float | None = None,
+        keep: Callable[[], None] | None = None,
     ) -> list[Change]:
         """``notify()``'s send: every job of ``plan`` (leased to ``owner``), without ledger
         retries, in groups of :data:`NOTIFY_GROUP` of which up to ``threads`` are in flight at
@@ -221,14 +185,12 @@ class Dispatcher:
         worker sends them once ``notify()``'s lease is over) and the report says so; raising
         would hide what the other groups sent, and a caller retrying would page twice. Hooks
         run in the calling thread, group after group, in order; with a ``before_delivery``
-        hook the groups are sent one after the other. ``lease``: how long ``notify()``'s lease
-        on the plan's deliveries lasts; it is renewed as groups start (:class:`LeaseKeeper`)."""
+        hook the groups are sent one after the other. ``keep``: called as each group starts, to
+        keep ``notify()``'s lease on the plan's deliveries
+        (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`)."""
         groups = group_batches(plan.jobs, NOTIFY_GROUP)
         notification = plan.notification
         begun = frozenset(started)
-        keep = None
-        if lease is not None:
-            keep = LeaseKeeper(ledger, owner, [j.id for j in plan.jobs], lease, self.clock).keep
         # A before_delivery hook is asked in the calling thread, as it always was (a hook
         # written for notify() need not be thread-safe): then the groups go one by one.
         if threads <= 1 or len(groups) == 1 or self.hooks.implemented("before_delivery"):

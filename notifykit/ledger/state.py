@@ -1,0 +1,862 @@
+"""The routing-state store: alerts, alert groups and their notification log, escalations and their
+steps, webhook idempotency and the ack-link secret (tables of schema versions 2 and 3).
+
+It stores; it decides nothing. The pipeline (:mod:`notifykit.pipeline`) reads a group's state,
+decides with the pure rules of :mod:`notifykit.routing`, and writes what it decided, all inside
+one :meth:`RoutingState.unit` — one transaction, with the group's row locked — so the decision is
+exactly-once across processes (two workers flushing the same group send it once) while the logic
+stays in routing code::
+
+    with state.unit("routing an alert") as unit:
+        group = unit.open_group(receiver, key, route, now)
+        group.add(alert, now)
+        ...                         # the pipeline's stages decide
+        unit.store(plan, owner=..., alert_key=str(key))
+        group.logged(entry, notification_id)
+
+Rows are read by column name. Times are epoch seconds, as everywhere in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from notifykit.routing.alert import Alert, AlertKey
+from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from notifykit.ledger.base import SqlLedger
+    from notifykit.plan.planner import Plan
+    from notifykit.report import Submission
+
+__all__ = [
+    "EscalationRecord",
+    "Group",
+    "RoutingState",
+    "StepRecord",
+    "Unit",
+    "alert_from_json",
+    "alert_to_json",
+]
+
+
+def alert_to_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "event": alert.event,
+        "severity": alert.severity,
+        "labels": dict(alert.labels),
+        "data": dict(alert.data),
+        "key": alert.key,
+        "resolved": alert.resolved,
+    }
+
+
+def alert_from_json(body: Any) -> Alert:
+    value = json.loads(body) if isinstance(body, str) else body
+    return Alert(
+        value["event"],
+        value["severity"],
+        value.get("labels") or {},
+        value.get("data") or {},
+        key=value.get("key"),
+        resolved=bool(value.get("resolved")),
+    )
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def _dumps(value: Any) -> str:
+    return _ENCODE(value)
+
+
+def _named(cursor: Any) -> list[dict[str, Any]]:
+    """The rows a cursor holds, each as a mapping of column name to value."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _one(cursor: Any) -> dict[str, Any] | None:
+    rows = _named(cursor)
+    return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    """One escalation: ``state`` is ``active``, ``acked``, ``resolved`` or ``done``."""
+
+    id: str
+    receiver: str
+    policy: str
+    key: str
+    alert: Alert
+    ack_id: str
+    state: str
+    started_at: float
+    acked_at: float | None = None
+    acked_by: str | None = None
+    resolved_at: float | None = None
+    group_hash: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "receiver": self.receiver,
+            "policy": self.policy,
+            "key": self.key,
+            "event": self.alert.event,
+            "state": self.state,
+            "started_at": self.started_at,
+            "acked_at": self.acked_at,
+            "acked_by": self.acked_by,
+            "resolved_at": self.resolved_at,
+        }
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of an escalation: ``state`` is ``pending``, ``sent``, ``skipped`` or
+    ``cancelled``; ``failures`` counts attempts to plan it that failed (each retried later)."""
+
+    escalation_id: str
+    loop: int
+    index: int
+    due_at: float
+    state: str
+    notification_id: str | None = None
+    failures: int = 0
+
+
+_ESCALATION = (
+    "id, receiver, policy, group_hash, group_text, body, ack_id, state, started_at, acked_at, "
+    "acked_by, resolved_at"
+)
+_STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
+
+
+def _escalation(r: Mapping[str, Any]) -> EscalationRecord:
+    return EscalationRecord(
+        id=r["id"],
+        receiver=r["receiver"],
+        policy=r["policy"],
+        key=r["group_text"],
+        alert=alert_from_json(r["body"]),
+        ack_id=r["ack_id"],
+        state=r["state"],
+        started_at=r["started_at"],
+        acked_at=r["acked_at"],
+        acked_by=r["acked_by"],
+        resolved_at=r["resolved_at"],
+        group_hash=r["group_hash"],
+    )
+
+
+def _step(r: Mapping[str, Any]) -> StepRecord:
+    return StepRecord(
+        escalation_id=r["escalation_id"],
+        loop=int(r["loop_no"]),
+        index=int(r["step_no"]),
+        due_at=r["due_at"],
+        state=r["state"],
+        notification_id=r["notification_id"],
+        failures=int(r["failures"] or 0),
+    )
+
+
+@dataclass
+class Group:
+    """One alert group (a receiver and a group key), its row locked by the :class:`Unit` that
+    loaded it. Changes are written at once, inside that unit's transaction.
+
+    ``flush_due`` is the group's timer (``None``: stopped, the group has no alerts); ``entry``
+    the notification log's entry (``None``: the receiver was never told of this group);
+    ``escalation`` its active escalation, if any.
+    """
+
+    unit: Unit
+    receiver: str
+    key: AlertKey
+    route: GroupRoute
+    first_seen: float
+    flush_due: float | None
+    entry: LogEntry | None
+    failures: int
+    members: dict[str, Member] = field(default_factory=dict)
+    escalation: EscalationRecord | None = None
+    last_notification: str | None = None
+
+    @property
+    def new(self) -> bool:
+        """The group has no alerts (it is starting, or starting again)."""
+        return not self.members
+
+    def add(self, alert: Alert, now: float) -> Member:
+        """Add (or raise again, or resolve) ``alert`` in the group."""
+        digest = alert.key_for().digest
+        old = self.members.get(digest)
+        if alert.resolved:
+            if old is None:
+                member = Member(alert, digest, now, now, now)
+            else:
+                member = replace(
+                    old, alert=replace(alert, resolved=True), resolved_at=old.resolved_at or now
+                )
+        elif old is None or old.resolved_at is not None:
+            member = Member(alert, digest, now, now, None)  # firing (again): a new start
+        else:
+            member = replace(old, alert=alert, last_raised=now)
+        self.members[digest] = member
+        self.unit._exec(
+            "INSERT INTO group_members (receiver, group_hash, alert_hash, body, resolved, "
+            "joined_at, starts_at, last_raised, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (receiver, group_hash, alert_hash) DO UPDATE SET body = excluded.body, "
+            "resolved = excluded.resolved, starts_at = excluded.starts_at, "
+            "last_raised = excluded.last_raised, resolved_at = excluded.resolved_at",
+            (
+                self.receiver,
+                self.key.digest,
+                digest,
+                _dumps(alert_to_json(member.alert)),
+                1 if member.resolved_at is not None else 0,
+                now,
+                member.starts_at,
+                member.last_raised,
+                member.resolved_at,
+            ),
+        )
+        return member
+
+    def drop(self, digests: Collection[str]) -> None:
+        """Remove alerts from the group (resolved ones, once a flush has seen them)."""
+        gone = [d for d in digests if d in self.members]
+        if not gone:
+            return
+        for digest in gone:
+            del self.members[digest]
+        self.unit._exec(
+            f"DELETE FROM group_members WHERE receiver = ? AND group_hash = ? "
+            f"AND alert_hash IN {self.unit._in(gone)}",
+            (self.receiver, self.key.digest, *gone),
+        )
+
+    def schedule(self, due: float | None, *, failures: int = 0) -> None:
+        """Set the group's timer (``None``: stop it) and its count of failed flushes."""
+        self.flush_due = due
+        self.failures = failures
+        self.unit._exec(
+            "UPDATE notification_log SET flush_due = ?, failures = ? "
+            "WHERE receiver = ? AND group_hash = ?",
+            (due, failures, self.receiver, self.key.digest),
+        )
+        if due is not None:
+            self.unit.signal_work()
+
+    def restart(self, now: float) -> None:
+        """The group starts again (its first alert since it emptied): ``group_wait`` counts
+        from now, with the route as configured now."""
+        self.first_seen = now
+        self.unit._exec(
+            "UPDATE notification_log SET first_seen = ?, route = ?, settings = ? "
+            "WHERE receiver = ? AND group_hash = ?",
+            (
+                now,
+                _dumps(self.route.to_json()),
+                _dumps(self.route.to_json()["settings"]),
+                self.receiver,
+                self.key.digest,
+            ),
+        )
+
+    def logged(self, entry: LogEntry, notification_id: str | None) -> None:
+        """Write the notification log's entry: what the receiver has now been told."""
+        self.entry = entry
+        if notification_id is not None:
+            self.last_notification = notification_id
+        self.unit._exec(
+            "UPDATE notification_log SET last_sent = ?, firing = ?, resolved = ?, "
+            "last_notification = COALESCE(?, last_notification) "
+            "WHERE receiver = ? AND group_hash = ?",
+            (
+                entry.sent_at,
+                _dumps(sorted(entry.firing)),
+                _dumps(sorted(entry.resolved)),
+                notification_id,
+                self.receiver,
+                self.key.digest,
+            ),
+        )
+
+
+class Unit:
+    """One transaction of the routing state (see :meth:`RoutingState.unit`)."""
+
+    def __init__(self, ledger: SqlLedger, cursor: Any) -> None:
+        self._ledger = ledger
+        self._cursor = cursor
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._ledger._exec(self._cursor, statement, params)
+
+    def _in(self, values: Sequence[Any]) -> str:
+        return self._ledger._in(values)
+
+    @property
+    def _row_lock(self) -> str:
+        return self._ledger._dialect.row_lock
+
+    def signal_work(self) -> None:
+        self._ledger._signal_work(self._cursor)
+
+    # -- alerts -------------------------------------------------------------------------------------
+
+    def record_alert(self, alert: Alert, now: float) -> AlertKey:
+        """Remember ``alert`` (firing, or resolved) under its full key; returns the key."""
+        key = alert.key_for()
+        self._exec(
+            "INSERT INTO alerts (key_hash, key_text, event, severity, labels, body, "
+            "first_seen, last_seen, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key_hash) DO UPDATE SET severity = excluded.severity, "
+            "labels = excluded.labels, body = excluded.body, last_seen = excluded.last_seen, "
+            "resolved_at = excluded.resolved_at",
+            (
+                key.digest,
+                key.text,
+                alert.event,
+                alert.severity,
+                _dumps(dict(alert.labels)),
+                _dumps(alert_to_json(alert)),
+                now,
+                now,
+                now if alert.resolved else None,
+            ),
+        )
+        return key
+
+    def firing_alerts(self, now: float, resolve_timeout: float) -> list[Alert]:
+        """Every alert firing at ``now``: the sources of inhibition."""
+        return _firing(self._exec, now, resolve_timeout)
+
+    # -- groups -------------------------------------------------------------------------------------
+
+    def open_group(self, receiver: str, key: AlertKey, route: GroupRoute, now: float) -> Group:
+        """The group ``key`` of ``receiver``, made if it does not exist, its row locked."""
+        self._exec(
+            "INSERT INTO notification_log (receiver, group_hash, group_text, first_seen, "
+            "settings, route) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (receiver, group_hash) DO NOTHING",
+            (
+                receiver,
+                key.digest,
+                key.text,
+                now,
+                _dumps(route.to_json()["settings"]),
+                _dumps(route.to_json()),
+            ),
+        )
+        group = self.group(receiver, key.digest)
+        assert group is not None  # inserted above, in this transaction
+        return group
+
+    def group(self, receiver: str, group_hash: str) -> Group | None:
+        """The group of ``receiver`` with this key digest, its row locked; ``None``: none."""
+        row = _one(
+            self._exec(
+                "SELECT group_text, first_seen, last_sent, flush_due, settings, route, firing, "
+                "resolved, failures, last_notification FROM notification_log "
+                f"WHERE receiver = ? AND group_hash = ? {self._row_lock}",
+                (receiver, group_hash),
+            )
+        )
+        if row is None:
+            return None
+        route = GroupRoute.from_json(json.loads(row["route"] or row["settings"]))
+        members: dict[str, Member] = {}
+        for m in _named(
+            self._exec(
+                "SELECT alert_hash, body, resolved, joined_at, starts_at, last_raised, "
+                "resolved_at FROM group_members WHERE receiver = ? AND group_hash = ? "
+                "ORDER BY joined_at, alert_hash",
+                (receiver, group_hash),
+            )
+        ):
+            joined = m["joined_at"]
+            resolved_at = m["resolved_at"]
+            if resolved_at is None and m["resolved"]:  # a row written before schema 3
+                resolved_at = joined
+            members[m["alert_hash"]] = Member(
+                alert_from_json(m["body"]),
+                m["alert_hash"],
+                m["starts_at"] if m["starts_at"] is not None else joined,
+                m["last_raised"] if m["last_raised"] is not None else joined,
+                resolved_at,
+            )
+        entry = None
+        if row["last_sent"] is not None:
+            if row["firing"] is None:
+                # Sent before schema 3 (no sets kept): count what is firing now as told, so the
+                # upgrade sends nothing again.
+                firing = frozenset(d for d, m in members.items() if m.resolved_at is None)
+                resolved: frozenset[str] = frozenset()
+            else:
+                firing = frozenset(json.loads(row["firing"]))
+                resolved = frozenset(json.loads(row["resolved"] or "[]"))
+            entry = LogEntry(firing, resolved, row["last_sent"])
+        active = _one(
+            self._exec(
+                f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND group_hash = ? "
+                "AND state = 'active'",
+                (receiver, group_hash),
+            )
+        )
+        return Group(
+            self,
+            receiver,
+            AlertKey(row["group_text"]),
+            route,
+            row["first_seen"],
+            row["flush_due"],
+            entry,
+            int(row["failures"] or 0),
+            members,
+            _escalation(active) if active else None,
+            row["last_notification"],
+        )
+
+    # -- notifications ------------------------------------------------------------------------------
+
+    def store(
+        self,
+        plan: Plan,
+        *,
+        owner: str | None = None,
+        until: float | None = None,
+        sending: Collection[str] = (),
+        alert_key: str | None = None,
+    ) -> Submission:
+        """Store a planned notification and its deliveries in this transaction (leased to
+        ``owner`` until ``until``; ``sending``: stored already ``sending``, as
+        :meth:`~notifykit.ledger.base.SqlLedger.add`)."""
+        return self._ledger._add(
+            self._cursor, plan, owner, until, alert_key=alert_key, sending=sending
+        )
+
+    # -- escalations --------------------------------------------------------------------------------
+
+    def start_escalation(
+        self,
+        receiver: str,
+        key: AlertKey,
+        policy: str,
+        steps: Sequence[tuple[int, int, float]],
+        alert: Alert,
+        now: float,
+    ) -> EscalationRecord:
+        """Start an escalation with every step ``(loop, index, due)`` pending."""
+        from notifykit.plan.planner import new_id
+
+        escalation_id = new_id()
+        # 8 random bytes: the id an ack link names (signed: see the pipeline's ack links)
+        ack_id = secrets.token_urlsafe(8)
+        self._exec(
+            f"INSERT INTO escalations ({_ESCALATION}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL)",
+            (
+                escalation_id,
+                receiver,
+                policy,
+                key.digest,
+                key.text,
+                _dumps(alert_to_json(alert)),
+                ack_id,
+                now,
+            ),
+        )
+        self._cursor.executemany(
+            self._ledger._sql(
+                "INSERT INTO escalation_steps (escalation_id, loop_no, step_no, due_at, state) "
+                "VALUES (?, ?, ?, ?, 'pending')"
+            ),
+            [(escalation_id, loop, index, due) for loop, index, due in steps],
+        )
+        self.signal_work()
+        return EscalationRecord(
+            escalation_id,
+            receiver,
+            policy,
+            key.text,
+            alert,
+            ack_id,
+            "active",
+            now,
+            group_hash=key.digest,
+        )
+
+    def escalation(self, escalation_id: str) -> EscalationRecord | None:
+        """One escalation, its row locked."""
+        row = _one(
+            self._exec(
+                f"SELECT {_ESCALATION} FROM escalations WHERE id = ? {self._row_lock}",
+                (escalation_id,),
+            )
+        )
+        return _escalation(row) if row else None
+
+    def due_steps(self, escalation_id: str, now: float) -> list[StepRecord]:
+        """The pending steps of an escalation due by ``now``, in order."""
+        return [
+            _step(r)
+            for r in _named(
+                self._exec(
+                    f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
+                    "AND state = 'pending' AND due_at <= ? ORDER BY due_at, loop_no, step_no",
+                    (escalation_id, now),
+                )
+            )
+        ]
+
+    def mark_step(
+        self,
+        step: StepRecord,
+        state: str,
+        notification_id: str | None = None,
+        *,
+        due_at: float | None = None,
+        failures: int | None = None,
+    ) -> None:
+        """Record what became of a step: ``sent`` (with its notification), ``skipped``, or
+        still ``pending`` (planning failed: tried again at ``due_at``)."""
+        self._exec(
+            "UPDATE escalation_steps SET state = ?, notification_id = ?, due_at = ?, "
+            "failures = ? WHERE escalation_id = ? AND loop_no = ? AND step_no = ?",
+            (
+                state,
+                notification_id,
+                step.due_at if due_at is None else due_at,
+                step.failures if failures is None else failures,
+                step.escalation_id,
+                step.loop,
+                step.index,
+            ),
+        )
+
+    def finish_if_done(self, record: EscalationRecord) -> bool:
+        """An active escalation with no pending step left becomes ``done``."""
+        left = self._exec(
+            "SELECT COUNT(*) FROM escalation_steps WHERE escalation_id = ? AND state = 'pending'",
+            (record.id,),
+        ).fetchone()
+        if record.state == "active" and int(left[0]) == 0:
+            self._exec("UPDATE escalations SET state = 'done' WHERE id = ?", (record.id,))
+            return True
+        return False
+
+    def stop_escalations(
+        self,
+        records: Sequence[EscalationRecord],
+        state: str,
+        now: float,
+        by: str | None = None,
+    ) -> list[EscalationRecord]:
+        """Acknowledge (``acked``) or resolve (``resolved``) active escalations: their pending
+        steps are cancelled, and so are the deliveries of their steps that have not started
+        (a retry waiting after a 503): nothing goes out after the acknowledgement."""
+        stopped = []
+        for record in records:
+            if record.state != "active":
+                continue
+            if state == "acked":
+                self._exec(
+                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ? "
+                    "WHERE id = ? AND state = 'active'",
+                    (now, by, record.id),
+                )
+                done = replace(record, state="acked", acked_at=now, acked_by=by)
+            else:
+                self._exec(
+                    "UPDATE escalations SET state = 'resolved', resolved_at = ? "
+                    "WHERE id = ? AND state = 'active'",
+                    (now, record.id),
+                )
+                done = replace(record, state="resolved", resolved_at=now)
+            self._exec(
+                "UPDATE escalation_steps SET state = 'cancelled' WHERE escalation_id = ? "
+                "AND state = 'pending'",
+                (record.id,),
+            )
+            reason = (
+                f"cancelled: the escalation was acknowledged{f' by {by}' if by else ''}"
+                if state == "acked"
+                else "cancelled: the alert was resolved"
+            )
+            self._exec(
+                "UPDATE deliveries SET state = 'cancelled', error = ?, lease_owner = NULL, "
+                "lease_expires = NULL, updated = ? WHERE state = 'pending' AND notification_id "
+                "IN (SELECT notification_id FROM escalation_steps WHERE escalation_id = ? "
+                "AND notification_id IS NOT NULL)",
+                (reason, now, record.id),
+            )
+            stopped.append(done)
+        return stopped
+
+    def active_escalations(self) -> list[EscalationRecord]:
+        """Every active escalation, rows locked."""
+        return [
+            _escalation(r)
+            for r in _named(
+                self._exec(
+                    f"SELECT {_ESCALATION} FROM escalations WHERE state = 'active' {self._row_lock}"
+                )
+            )
+        ]
+
+    def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
+        row = _one(
+            self._exec(
+                f"SELECT {_ESCALATION} FROM escalations WHERE ack_id = ? {self._row_lock}",
+                (ack_id,),
+            )
+        )
+        return _escalation(row) if row else None
+
+    def escalation_of(self, notification_id: str) -> EscalationRecord | None:
+        """The escalation a step's notification was sent for, its row locked."""
+        row = _one(
+            self._exec(
+                f"SELECT {_ESCALATION} FROM escalations WHERE id IN (SELECT escalation_id "
+                f"FROM escalation_steps WHERE notification_id = ?) {self._row_lock}",
+                (notification_id,),
+            )
+        )
+        return _escalation(row) if row else None
+
+    def advance(self, record: EscalationRecord, now: float) -> bool:
+        """A step failed: the next pending step becomes due ``now`` and the later ones move
+        earlier by as much (:func:`notifykit.routing.escalation.advance`). ``False``: nothing
+        moved."""
+        if record.state != "active":
+            return False
+        first = self._exec(
+            "SELECT MIN(due_at) FROM escalation_steps WHERE escalation_id = ? "
+            "AND state = 'pending'",
+            (record.id,),
+        ).fetchone()
+        if first is None or first[0] is None or first[0] <= now:
+            return False
+        self._exec(
+            "UPDATE escalation_steps SET due_at = due_at - ? WHERE escalation_id = ? "
+            "AND state = 'pending'",
+            (first[0] - now, record.id),
+        )
+        self.signal_work()
+        return True
+
+    # -- webhook idempotency --------------------------------------------------------------------------
+
+    def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]:
+        """``(True, None)`` when ``key`` is new: it is claimed by this transaction, so the claim
+        and what was routed for it commit together (a process that dies first claimed
+        nothing). ``(False, result)`` when a committed claim has it."""
+        inserted = self._exec(
+            "INSERT INTO idempotency (key, received_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, now),
+        )
+        if inserted.rowcount == 1:
+            return True, None
+        row = _one(self._exec("SELECT result FROM idempotency WHERE key = ?", (key,)))
+        if row is not None and row["result"] is None:
+            # A claim of a notifykit before schema 3, whose routing never finished: take it.
+            self._exec("UPDATE idempotency SET received_at = ? WHERE key = ?", (now, key))
+            return True, None
+        return False, row["result"] if row else None
+
+    def finish_idempotency(self, key: str, result: str) -> None:
+        self._exec("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
+
+
+def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
+    rows = _named(
+        execute(
+            "SELECT a.body FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
+            "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
+            "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
+            "AND e.state = 'active')) ORDER BY a.last_seen DESC LIMIT 1000",
+            (now - resolve_timeout,),
+        )
+    )
+    return [alert_from_json(r["body"]) for r in rows]
+
+
+class RoutingState:
+    """The routing-state store of one ledger (``ledger.routing``)."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self._ledger = ledger
+
+    @contextmanager
+    def unit(self, doing: str = "routing an alert") -> Iterator[Unit]:
+        """One transaction: what the pipeline reads and writes in it commits together, or not
+        at all (an exception rolls everything back)."""
+        with self._ledger._tx(doing) as cursor:
+            yield Unit(self._ledger, cursor)
+
+    def _rows(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        ledger = self._ledger
+        with ledger._db_errors(doing), ledger._connection() as db:
+            cursor = db.cursor()
+            cursor.execute(ledger._sql(statement), tuple(params))
+            return _named(cursor)
+
+    # -- what is due ----------------------------------------------------------------------------------
+
+    def due_groups(self, now: float, limit: int = 50) -> list[tuple[str, str]]:
+        """``(receiver, group digest)`` of the groups whose timer is due by ``now``."""
+        rows = self._rows(
+            "finding groups due",
+            "SELECT receiver, group_hash FROM notification_log WHERE flush_due IS NOT NULL "
+            "AND flush_due <= ? ORDER BY flush_due LIMIT ?",
+            (now, limit),
+        )
+        return [(r["receiver"], r["group_hash"]) for r in rows]
+
+    def due_escalations(self, now: float, limit: int = 50) -> list[str]:
+        """Ids of escalations with a step due by ``now`` (active ones, and ended ones whose
+        pending steps are still to be cancelled)."""
+        rows = self._rows(
+            "finding due escalation steps",
+            "SELECT escalation_id, MIN(due_at) AS due FROM escalation_steps WHERE state = "
+            "'pending' AND due_at <= ? GROUP BY escalation_id ORDER BY due LIMIT ?",
+            (now, limit),
+        )
+        return [r["escalation_id"] for r in rows]
+
+    def next_due(self) -> float | None:
+        """The earliest time a group's timer or a pending escalation step is due."""
+        rows = self._rows(
+            "reading the next routing time",
+            "SELECT MIN(flush_due) AS due FROM notification_log UNION ALL "
+            "SELECT MIN(due_at) AS due FROM escalation_steps WHERE state = 'pending'",
+        )
+        times = [r["due"] for r in rows if r["due"] is not None]
+        return min(times) if times else None
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def firing_alerts(self, now: float, resolve_timeout: float) -> list[Alert]:
+        """Every alert firing at ``now`` (not resolved, raised within ``resolve_timeout`` or
+        held open by an active escalation): the sources of inhibition."""
+        ledger = self._ledger
+        with ledger._db_errors("reading open alerts"), ledger._connection() as db:
+            cursor = db.cursor()
+
+            def execute(statement: str, params: Sequence[Any] = ()) -> Any:
+                cursor.execute(ledger._sql(statement), tuple(params))
+                return cursor
+
+            return _firing(execute, now, resolve_timeout)
+
+    def find_alerts(self, given: str) -> list[Alert]:
+        """The alerts ``given`` names, as the last raised: by their own key (its text, short
+        form, or 8+ digits of its digest) or by the key of a group they are in (what
+        ``notify()`` reports for a route with ``group_by``)."""
+        given = given.strip()
+        if not given:
+            return []
+        hexish = len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower())
+        prefix = given.lower() + "%" if hexish else "-"  # no digest is "-"
+        rows = self._rows(
+            "finding alerts",
+            "SELECT key_text, body FROM alerts WHERE key_text = ? OR key_hash LIKE ? "
+            "ORDER BY last_seen DESC LIMIT 100",
+            (given, prefix),
+        )
+        found = {
+            r["key_text"]: alert_from_json(r["body"])
+            for r in rows
+            if AlertKey(r["key_text"]).matches(given)
+        }
+        groups = self._rows(
+            "finding alerts by group",
+            "SELECT g.group_text, a.key_text, a.body FROM notification_log g JOIN group_members "
+            "m ON m.receiver = g.receiver AND m.group_hash = g.group_hash JOIN alerts a ON "
+            "a.key_hash = m.alert_hash WHERE g.group_text = ? OR g.group_hash LIKE ? LIMIT 1000",
+            (given, prefix),
+        )
+        for r in groups:
+            if AlertKey(r["group_text"]).matches(given):
+                found.setdefault(r["key_text"], alert_from_json(r["body"]))
+        if not found and not hexish and len(given) > 16:
+            # A shortened key as shown (``text~digest``): the digest names it.
+            tail = given.rpartition("~")[2]
+            if tail != given:
+                return self.find_alerts(tail)
+        return list(found.values())
+
+    def groups(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every group with alerts: receiver, key, timer, and its members (for ``alerts``)."""
+        rows = self._rows(
+            "listing alert groups",
+            "SELECT g.receiver, g.group_text, g.flush_due, g.last_sent, g.route, g.settings, "
+            "m.alert_hash, m.body, m.starts_at, m.last_raised, m.resolved_at, m.joined_at "
+            "FROM notification_log g JOIN group_members m ON m.receiver = g.receiver AND "
+            "m.group_hash = g.group_hash ORDER BY g.receiver, g.group_text, m.joined_at LIMIT ?",
+            (limit,),
+        )
+        return rows
+
+    def escalations(self, state: str | None = None, limit: int = 100) -> list[EscalationRecord]:
+        """Escalations newest first (``state``: only those in it)."""
+        query = f"SELECT {_ESCALATION} FROM escalations"
+        params: list[Any] = []
+        if state is not None:
+            query += " WHERE state = ?"
+            params.append(state)
+        query += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        return [_escalation(r) for r in self._rows("listing escalations", query, params)]
+
+    def escalation_steps(self, escalation_id: str) -> list[StepRecord]:
+        rows = self._rows(
+            "reading escalation steps",
+            f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
+            "ORDER BY loop_no, step_no",
+            (escalation_id,),
+        )
+        return [_step(r) for r in rows]
+
+    def escalation_of(self, notification_id: str) -> tuple[EscalationRecord, StepRecord] | None:
+        """The escalation and step a notification was sent for, if any."""
+        steps = self._rows(
+            "reading an escalation step",
+            f"SELECT {_STEP} FROM escalation_steps WHERE notification_id = ?",
+            (notification_id,),
+        )
+        if not steps:
+            return None
+        step = _step(steps[0])
+        found = self._rows(
+            "reading an escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE id = ?",
+            (step.escalation_id,),
+        )
+        return _escalation(found[0]), step
+
+    def routing_secret(self, name: str) -> str:
+        """A random secret kept in the ledger (made on first use, shared by every process)."""
+        with self.unit("reading a secret") as unit:
+            unit._exec(
+                "INSERT INTO routing_secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_urlsafe(32)),
+            )
+            row = _one(unit._exec("SELECT value FROM routing_secrets WHERE name = ?", (name,)))
+            assert row is not None
+            return str(row["value"])

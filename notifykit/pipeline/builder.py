@@ -1,0 +1,225 @@
+"""Assembling the pipeline (Alertmanager's ``PipelineBuilder``): each stage gets its collaborators
+explicitly, here, once.
+
+::
+
+    entry → route → group ─┬─ at flush: inhibit → time intervals → silences → dedup → plan → store
+                           └─ (no state kept: plan → store)
+    store → dispatch → channel → client → record → status → escalation
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from notifykit.pipeline.due import DueWork
+from notifykit.pipeline.escalate import AckLinks, Escalations
+from notifykit.pipeline.explain import Explainer
+from notifykit.pipeline.groups import GroupFlusher
+from notifykit.pipeline.ingest import Ingest, Routed
+from notifykit.pipeline.messages import Messages
+from notifykit.pipeline.stages import (
+    Flush,
+    InhibitStage,
+    SilenceStage,
+    Stage,
+    TimeIntervalStage,
+)
+from notifykit.pipeline.status import Status
+from notifykit.pipeline.store import Handoff, Store
+
+if TYPE_CHECKING:
+    from notifykit.channels.base import Channel, Recipient
+    from notifykit.ledger.base import Ledger
+    from notifykit.ledger.state import RoutingState
+    from notifykit.pipeline.stages import Silenced
+    from notifykit.plan.planner import DeliveryJob, Planner
+    from notifykit.plugins import Hooks
+    from notifykit.routing.alert import Alert
+    from notifykit.routing.model import RoutingConfig
+
+__all__ = ["Pipeline", "build_pipeline"]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The assembled stages, and the entry points that need more than one of them."""
+
+    ingest: Ingest
+    store: Store
+    escalations: Escalations
+    due: DueWork
+    status: Status
+    explain: Explainer
+    routing: RoutingConfig
+    state: Callable[[], RoutingState]
+
+    def resolve(self, given: str, handoff: Handoff) -> list[Routed]:
+        """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
+        group's key, the alert's own, its short form, 8+ digits of a digest): each goes through
+        the pipeline resolved."""
+        import dataclasses
+
+        state = self.state()
+        alerts = [a for a in state.find_alerts(given) if not a.resolved]
+        if not alerts:
+            alerts = [
+                r.alert
+                for r in state.escalations("active")
+                if _matches(r.key, given) or r.alert.key_for().matches(given)
+            ]
+        return [self.ingest(dataclasses.replace(a, resolved=True), handoff) for a in alerts]
+
+    def alertmanager(self, body: bytes | str, handoff: Handoff) -> tuple[str, list[Routed]]:
+        """Route each alert of an Alertmanager webhook body (version 4), each firing once: its
+        fingerprint + startsAt is claimed in the transaction that routes it, so a retried
+        webhook (or the same body twice) routes nothing again, and a claim is never left
+        without its routing. Returns the payload's status and what became of each alert.
+
+        :raises AlertmanagerPayloadError: the body is not a valid payload (nothing was routed).
+        """
+        from notifykit.routing.alertmanager import parse_webhook
+
+        payload = parse_webhook(body)
+        results = []
+        for alert in payload.alerts:
+            results.append(
+                self.ingest(alert, handoff, claim=alert.idempotency_key or None, summary=_summary)
+            )
+        return payload.status, results
+
+
+def _matches(key: str, given: str) -> bool:
+    from notifykit.routing.alert import AlertKey
+
+    return AlertKey(key).matches(given)
+
+
+def _summary(routed: Routed) -> str:
+    """What a webhook claim keeps: the notifications stored for it."""
+    ids = [s.submission.id for s in routed.stored]
+    return json.dumps(
+        {
+            "id": ids[0] if ids else "",
+            "key": routed.key,
+            "notifications": ids,
+            "deliveries": sum(len(s.submission.deliveries) for s in routed.stored),
+            "held": len(routed.held),
+        }
+    )
+
+
+def build_pipeline(
+    *,
+    routing: RoutingConfig,
+    planner: Planner,
+    event_templates: Mapping[str, str | None],
+    default_template: str | None,
+    default_severity: Callable[[str], str],
+    unknown_event: Callable[[str], bool],
+    channels: Mapping[str, Channel],
+    channel_settings: Callable[[str], Mapping[str, Any]],
+    resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
+    first_groups: Callable[[Sequence[DeliveryJob]], Sequence[str]],
+    ledger: Callable[[], Ledger],
+    hooks: Hooks,
+    scrub: Callable[[str], str],
+    clock: Callable[[], float],
+    public_url: str | None,
+    resolve_timeout: float,
+    reconcile_after: float,
+    dry_run: bool = False,
+    silenced: Silenced | None = None,
+) -> Pipeline:
+    """The pipeline for one configuration (see the module docstring)."""
+
+    def state() -> RoutingState:
+        return ledger().routing
+
+    stateful = not routing.implicit or bool(routing.escalations)
+
+    def firing(now: float) -> Sequence[Alert]:
+        if dry_run:
+            return ()
+        return state().firing_alerts(now, resolve_timeout)
+
+    def firing_at(flush: Flush) -> Sequence[Alert]:
+        # Inside a unit of work, read in its transaction (what it wrote counts).
+        if flush.unit is not None:
+            return flush.unit.firing_alerts(flush.now, resolve_timeout)
+        return firing(flush.now)
+
+    messages = Messages(planner, event_templates, default_template, dry_run=dry_run)
+    store = Store(first_groups)
+    links = AckLinks(public_url, lambda: state().routing_secret("ack"))
+    escalations = Escalations(
+        policies=routing.escalations,
+        receivers=routing.receivers,
+        messages=messages,
+        store=store,
+        links=links,
+        state=state,
+        clock=clock,
+        scrub=scrub,
+    )
+
+    # The mute stages, in Alertmanager's order; the same ones decide at a flush and, for a
+    # route that keeps no state, when the alert arrives (its only flush).
+    mute: list[Stage] = [
+        InhibitStage(routing.inhibit_rules or (), firing_at),
+        TimeIntervalStage(routing.time_intervals),
+        SilenceStage(silenced),
+    ]
+    flusher = GroupFlusher(
+        receivers=routing.receivers,
+        stages=mute,
+        messages=messages,
+        escalations=escalations,
+        store=store,
+        resolve_timeout=resolve_timeout,
+    )
+    ingest = Ingest(
+        routing=routing,
+        messages=messages,
+        flusher=flusher,
+        escalations=escalations,
+        store=store,
+        mute_now=mute,
+        state=state,
+        ledger=ledger,
+        unknown_event=unknown_event,
+        clock=clock,
+        dry_run=dry_run,
+    )
+    status = Status(
+        ledger=ledger,
+        channels=channels,
+        hooks=hooks,
+        react=escalations.on_status,
+        scrub=scrub,
+        clock=clock,
+        reconcile_after=reconcile_after,
+    )
+    due = DueWork(
+        ledger=ledger,
+        state=state if stateful else None,
+        flusher=flusher if stateful else None,
+        escalations=escalations if routing.escalations else None,
+        announce=status.announce,
+        reconcile=status.reconcile,
+        scrub=scrub,
+        handoff=Handoff(),
+    )
+    explainer = Explainer(
+        routing=routing,
+        channels=channels,
+        channel_settings=channel_settings,
+        resolve_recipients=resolve_recipients,
+        firing=None if dry_run else firing,
+        default_severity=default_severity,
+        clock=clock,
+    )
+    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state)

@@ -1,0 +1,362 @@
+"""The escalation stage: an escalation receiver's alerts page person after person, by their
+policy's steps, until someone acknowledges or the alert resolves (PagerDuty's and Opsgenie's
+model; Alertmanager leaves this to them).
+
+- :meth:`Escalations.begin`: a group of an escalation receiver that newly fires starts an
+  escalation: every step stored ``pending`` with its due time, those due now fired at once.
+- :meth:`Escalations.fire`: the steps due are planned **when due** (so each renders with the
+  config and recipients of that moment), each marked ``sent`` in the transaction that stores its
+  notification: a restarted worker loses none and repeats none. A step that can no longer be
+  planned (its recipient left the config) is skipped, loudly; one whose planning failed for
+  another reason is tried again later, with backoff; the other steps and alerts go on.
+- :meth:`Escalations.ack`, :meth:`ack_token`, :meth:`stop`: acknowledgement and resolution
+  cancel the pending steps and the deliveries of steps not yet started.
+- :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
+  next one forward at once; an answered call acknowledges when the policy says
+  ``ack_on_answer``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from notifykit.errors import NotifykitError
+from notifykit.report import DeliveryState
+from notifykit.routing.alert import AlertKey
+from notifykit.routing.escalation import plan as plan_steps
+
+if TYPE_CHECKING:
+    from notifykit.channels.base import StatusUpdate
+    from notifykit.ledger.outcome import Change
+    from notifykit.ledger.state import EscalationRecord, Group, RoutingState, Unit
+    from notifykit.pipeline.messages import Messages
+    from notifykit.pipeline.stages import Flush
+    from notifykit.pipeline.store import Handoff, Store, Stored
+    from notifykit.routing.escalation import EscalationPolicy, Receiver
+
+__all__ = ["ACK_SIGNATURE_CHARS", "AckLinks", "Escalations", "retry_delay"]
+
+logger = logging.getLogger("notifykit.routing")
+
+#: the length of an ack link's signature (base64url characters: 96 bits)
+ACK_SIGNATURE_CHARS = 16
+#: a step or group whose planning failed is tried again after 30 s, doubling up to 15 min
+RETRY_FIRST = 30.0
+RETRY_MAX = 900.0
+
+
+def retry_delay(failures: int) -> float:
+    """How long after its ``failures``-th failed attempt a step or group flush is tried again."""
+    return float(min(RETRY_MAX, RETRY_FIRST * 2 ** max(0, failures - 1)))
+
+
+class AckLinks:
+    """The signed links that acknowledge an escalation: ``<public_url>/ack/<ack id><signature>``,
+    an HMAC-SHA256 of the escalation's random ack id with a secret kept in the ledger."""
+
+    def __init__(self, public_url: str | None, secret: Callable[[], str]) -> None:
+        self._public_url = public_url
+        self._read_secret = secret
+        self._secret: bytes | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._public_url)
+
+    def prime(self) -> None:
+        """Read the secret now, outside any transaction (a step is planned inside one)."""
+        if self._public_url and self._secret is None:
+            self._secret = self._read_secret().encode()
+
+    def _sign(self, ack_id: str) -> str:
+        if self._secret is None:
+            self._secret = self._read_secret().encode()
+        digest = hmac.new(self._secret, ack_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode()[:ACK_SIGNATURE_CHARS]
+
+    def url(self, ack_id: str) -> str | None:
+        """The link (``None`` without ``server.public_url``)."""
+        if not self._public_url:
+            return None
+        return f"{self._public_url}/ack/{ack_id}{self._sign(ack_id)}"
+
+    def ack_id(self, token: str) -> str | None:
+        """The ack id a link's token names, when its signature is genuine (else ``None``)."""
+        if len(token) <= ACK_SIGNATURE_CHARS:
+            return None
+        ack_id, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
+        if not hmac.compare_digest(self._sign(ack_id), signature):
+            return None
+        return ack_id
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+class Escalations:
+    """The escalation stage (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        policies: Mapping[str, EscalationPolicy],
+        receivers: Mapping[str, Receiver],
+        messages: Messages,
+        store: Store,
+        links: AckLinks,
+        state: Callable[[], RoutingState],
+        clock: Callable[[], float],
+        scrub: Callable[[str], str],
+    ) -> None:
+        self._policies = policies
+        self._receivers = receivers
+        self._messages = messages
+        self._store = store
+        self.links = links
+        self._state = state
+        self._clock = clock
+        self._scrub = scrub
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._policies)
+
+    # -- at a flush ---------------------------------------------------------------------------------
+
+    def begin(
+        self, unit: Unit, group: Group, flush: Flush, receiver: Receiver, handoff: Handoff
+    ) -> list[Stored]:
+        """Start the escalation of a group that newly fires; the steps due now go out now."""
+        policy = self._policies[receiver.escalation or ""]
+        now = flush.now
+        start = _at(now)
+        # Offsets added to the epoch itself: a round trip through datetime rounds to
+        # microseconds, and the step due "now" could land just after now.
+        steps = tuple(
+            (s.loop, s.index, now + (s.due - start).total_seconds())
+            for s in plan_steps(policy, start)
+        )
+        alert = flush.firing[-1].alert
+        record = unit.start_escalation(receiver.name, group.key, policy.name, steps, alert, now)
+        group.escalation = record
+        logger.info(
+            "escalation %s (%s) started for %s by policy %s",
+            record.id,
+            record.key,
+            receiver.name,
+            policy.name,
+        )
+        return self.fire(unit, record, now, handoff)
+
+    def end(self, group: Group, flush: Flush, receiver: Receiver, handoff: Handoff) -> list[Stored]:
+        """A group of an escalation receiver whose alerts all resolved: its escalation stops
+        (if it still runs) and, with ``send_resolved``, everyone its steps could reach is told
+        it is over, through the first step's channels."""
+        unit = group.unit
+        if group.escalation is not None:
+            self.stop(unit, [group.escalation], "resolved", flush.now)
+            group.escalation = None
+        if not (group.route.settings.send_resolved and flush.resolved):
+            return []
+        policy = self._policies.get(receiver.escalation or "")
+        if policy is None:
+            return []
+        targets = tuple(dict.fromkeys(t for s in policy.steps for t in s.to))
+        channels = tuple(dict.fromkeys(policy.steps[0].channels))
+        members = [m.alert for m in flush.resolved]
+        plan = self._messages.plan(
+            receiver, group.key, members, members[-1], channels=channels, to=targets
+        )
+        return [self._store(unit, plan, handoff, str(group.key))]
+
+    # -- steps --------------------------------------------------------------------------------------
+
+    def fire(
+        self, unit: Unit, record: EscalationRecord, now: float, handoff: Handoff
+    ) -> list[Stored]:
+        """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
+        longer active are cancelled."""
+        steps = unit.due_steps(record.id, now)
+        if not steps:
+            return []
+        if record.state != "active":
+            for step in steps:
+                unit.mark_step(step, "cancelled")
+            return []
+        stored: list[Stored] = []
+        policy = self._policies.get(record.policy)
+        receiver = self._receivers.get(record.receiver)
+        for step in steps:
+            if policy is None or receiver is None or step.index >= len(policy.steps):
+                logger.error(
+                    "escalation %s (%s): policy %r or receiver %r is no longer configured; "
+                    "step %d.%d skipped",
+                    record.id,
+                    record.key,
+                    record.policy,
+                    record.receiver,
+                    step.loop,
+                    step.index,
+                )
+                unit.mark_step(step, "skipped")
+                continue
+            configured = policy.steps[step.index]
+            try:
+                plan = self._messages.plan(
+                    receiver,
+                    AlertKey(record.key),
+                    (record.alert,),
+                    record.alert,
+                    ack_url=self.links.url(record.ack_id),
+                    channels=configured.channels,
+                    to=configured.to,
+                )
+            except NotifykitError as err:
+                # The config changed under a running escalation (a recipient removed...): said
+                # loudly, and the next steps still fire.
+                logger.error(
+                    "escalation %s (%s) step %d.%d cannot be planned, skipped: %s",
+                    record.id,
+                    record.key,
+                    step.loop,
+                    step.index,
+                    self._scrub(str(err)),
+                )
+                unit.mark_step(step, "skipped")
+                continue
+            except Exception as err:
+                failures = step.failures + 1
+                delay = retry_delay(failures)
+                logger.error(
+                    "escalation %s (%s) step %d.%d failed to plan (%s: %s); tried again in %gs",
+                    record.id,
+                    record.key,
+                    step.loop,
+                    step.index,
+                    type(err).__name__,
+                    self._scrub(str(err)),
+                    delay,
+                )
+                unit.mark_step(step, "pending", due_at=now + delay, failures=failures)
+                continue
+            done = self._store(unit, plan, handoff, record.key)
+            unit.mark_step(step, "sent", done.submission.id)
+            stored.append(done)
+        unit.finish_if_done(record)
+        return stored
+
+    def fire_due(self, escalation_id: str, now: float, handoff: Handoff) -> list[Stored]:
+        """The tick's part: one escalation's due steps, in a transaction of their own."""
+        with self._state().unit("firing escalation steps") as unit:
+            record = unit.escalation(escalation_id)
+            if record is None:
+                return []
+            return self.fire(unit, record, now, handoff)
+
+    # -- stopping -----------------------------------------------------------------------------------
+
+    def stop(
+        self,
+        unit: Unit,
+        records: Sequence[EscalationRecord],
+        state: str,
+        now: float,
+        by: str | None = None,
+    ) -> list[EscalationRecord]:
+        stopped = unit.stop_escalations(records, state, now, by)
+        for record in stopped:
+            logger.info(
+                "escalation %s (%s) %s%s",
+                record.id,
+                record.key,
+                "acknowledged" if state == "acked" else "resolved",
+                f" by {by}" if by else "",
+            )
+        return stopped
+
+    def ack(self, given: str, by: str | None = None) -> list[EscalationRecord]:
+        """Acknowledge the active escalations ``given`` names: by the key ``notify()``
+        reported (the group's), the alert's own key (its text, short form, or 8+ digits of its
+        digest), or the key of any alert in its group."""
+        given = given.strip()
+        if not given:
+            return []
+        with self._state().unit("acknowledging") as unit:
+            matched = []
+            for record in unit.active_escalations():
+                if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
+                    matched.append(record)
+                    continue
+                group = unit.group(record.receiver, record.group_hash)
+                if group is not None and any(
+                    m.alert.key_for().matches(given) for m in group.members.values()
+                ):
+                    matched.append(record)
+            return self.stop(unit, matched, "acked", self._clock(), by)
+
+    def ack_token(
+        self, token: str, by: str | None = None, *, check_only: bool = False
+    ) -> list[EscalationRecord] | None:
+        """Acknowledge through an ack link's token; ``None`` when the token is not genuine
+        (the signature is checked before the ledger is asked). ``check_only``: only check."""
+        ack_id = self.links.ack_id(token)
+        if ack_id is None:
+            return None
+        if check_only:
+            return []
+        with self._state().unit("acknowledging") as unit:
+            record = unit.escalation_by_ack_id(ack_id)
+            if record is None:
+                return []
+            return self.stop(unit, [record], "acked", self._clock(), by)
+
+    # -- outcomes -----------------------------------------------------------------------------------
+
+    def on_changes(self, changes: Sequence[Change]) -> None:
+        """Deliveries recorded (by ``notify()``, a worker or a Celery task): a step whose
+        delivery failed escalates at once."""
+        if not self._policies:
+            return
+        failed = [c for c in changes if c.delivery.state is DeliveryState.FAILED]
+        if failed:
+            self._react([(c.delivery.notification_id, None, c) for c in failed])
+
+    def on_status(self, pairs: Sequence[tuple[str, StatusUpdate, Change | None]]) -> None:
+        """Status reports (notification id, update, the change it made): a failed step
+        escalates at once; an answered call acknowledges when the policy says
+        ``ack_on_answer``."""
+        if not self._policies:
+            return
+        self._react(pairs)
+
+    def _react(self, pairs: Sequence[tuple[str, StatusUpdate | None, Change | None]]) -> None:
+        now = self._clock()
+        state = self._state()
+        for notification_id, update, change in pairs:
+            found = state.escalation_of(notification_id)
+            if found is None:
+                continue
+            record, _step = found
+            policy = self._policies.get(record.policy)
+            with state.unit("reacting to a step's outcome") as unit:
+                current = unit.escalation(record.id)
+                if current is None or current.state != "active":
+                    continue
+                answered = update is not None and update.info.get("answered") is True
+                if answered and policy is not None and policy.ack_on_answer:
+                    self.stop(unit, [current], "acked", now, "answered call")
+                    continue
+                failed = change is not None and change.delivery.state is DeliveryState.FAILED
+                if failed and unit.advance(current, now):
+                    logger.warning(
+                        "escalation %s (%s): a step's delivery failed, the next step goes out now",
+                        record.id,
+                        record.key,
+                    )

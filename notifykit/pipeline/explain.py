@@ -1,0 +1,124 @@
+"""Explaining: what the pipeline would do with an alert at a moment, sending nothing
+(``notifykit routes test``, ``kit.explain()``). The walk is :func:`notifykit.routing.explain.explain`
+(pure); this stage gives it the firing alerts (for inhibition) and the channel layer's
+description of each delivery (sender and priority)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from notifykit.errors import NotificationError, NotifykitError
+from notifykit.routing.alert import Alert
+
+if TYPE_CHECKING:
+    from notifykit.channels.base import Channel, Recipient
+    from notifykit.routing.escalation import Receiver
+    from notifykit.routing.explain import Explanation
+    from notifykit.routing.model import RoutingConfig
+
+__all__ = ["Explainer", "describe_channel"]
+
+
+class Explainer:
+    """``explain(event, ...)``: the routes, receivers and deliveries an alert would reach."""
+
+    def __init__(
+        self,
+        *,
+        routing: RoutingConfig,
+        channels: Mapping[str, Channel],
+        channel_settings: Callable[[str], Mapping[str, Any]],
+        resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
+        firing: Callable[[float], Sequence[Alert]] | None,
+        default_severity: Callable[[str], str],
+        clock: Callable[[], float],
+    ) -> None:
+        self._routing = routing
+        self._channels = channels
+        self._channel_settings = channel_settings
+        self._resolve = resolve_recipients
+        self._firing = firing
+        self._default_severity = default_severity
+        self._clock = clock
+
+    def __call__(
+        self,
+        event: str,
+        *,
+        severity: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        at: datetime | None = None,
+        resolved: bool = False,
+    ) -> Explanation:
+        from notifykit.routing.explain import explain
+
+        try:
+            alert = Alert(
+                event, severity or self._default_severity(event), labels or {}, resolved=resolved
+            )
+        except ValueError as err:
+            raise NotificationError(str(err)) from None
+        when = at or datetime.fromtimestamp(self._clock(), timezone.utc)
+        if when.tzinfo is None:
+            raise NotificationError("at= must be an aware datetime (with a time zone)")
+        firing: Sequence[Alert] = ()
+        if self._routing.inhibit_rules and self._firing is not None:
+            firing = self._firing(when.timestamp())
+        return explain(
+            self._routing, alert, when, firing=firing, describe_delivery=self.describe_delivery
+        )
+
+    def describe_delivery(
+        self, receiver: Receiver, channel: str, recipient: str, severity: str
+    ) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        """What ``channel`` would use for ``severity``: its sender (``from``) and priority, per
+        person when ``recipient`` is a group."""
+        instance = self._channels.get(channel)
+        described = (
+            describe_channel(instance, self._channel_settings(channel), severity)
+            if instance is not None
+            else {"from": None, "priority": None}
+        )
+        if receiver.priority:
+            described = {**described, "priority": receiver.priority}
+        try:
+            people = self._resolve([recipient])
+        except NotifykitError:
+            return described
+        if len(people) == 1 and people[0].label == recipient:
+            return {**described, "address": people[0].phone}
+        return [{**described, "to": p.label, "address": p.phone, "via": recipient} for p in people]
+
+
+def describe_channel(
+    channel: Channel, settings: Mapping[str, Any], severity: str
+) -> dict[str, Any]:
+    """A channel's sender and priority for ``severity``: from its optional
+    ``describe(message)`` method, else from the options its ``prepare()`` chooses (``from_``,
+    ``priority``), else from its ``caller_id``/``from`` settings picked by severity."""
+    from notifykit.channels.base import Message, by_severity
+
+    message = Message(event="routes.test", severity=severity, text="routes test")
+    describe = getattr(channel, "describe", None)
+    if callable(describe):
+        found = dict(describe(message))
+        return {"from": found.pop("from", None), "priority": found.pop("priority", None), **found}
+    try:
+        options = dict(channel.prepare(message).options)
+    except Exception:  # a channel that refuses a stand-in text: fall back to its settings
+        options = {}
+    sender = options.get("from_") or options.get("caller_id") or options.get("from")
+    if sender is None:
+        for name in ("caller_id", "from", "sender"):
+            value = settings.get(name)
+            if isinstance(value, Mapping) and value:
+                try:
+                    value = by_severity(value, severity)
+                except KeyError:
+                    value = None
+            if isinstance(value, str):
+                sender = value
+                break
+    return {"from": sender, "priority": options.get("priority")}

@@ -1,0 +1,219 @@
+"""Alert groups: an alert joins its group (the group stage), and a group whose timer is due is
+flushed through the stages (inhibit → time intervals → silences → dedup → plan → store), all in
+one unit of work of the routing state.
+
+A group's timer is Alertmanager's: the first flush ``group_wait`` after the group appears, then
+one every ``group_interval`` (the rhythm kept) while it has alerts. After a flush its resolved
+alerts leave it; a group left without alerts stops its timer, and its next alert starts it
+again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from notifykit.pipeline.stages import DedupStage, Flush
+from notifykit.routing.lifecycle import LogEntry, Member, first_flush, next_tick
+
+if TYPE_CHECKING:
+    from notifykit.ledger.state import Group
+    from notifykit.pipeline.escalate import Escalations
+    from notifykit.pipeline.messages import Messages
+    from notifykit.pipeline.stages import Stage
+    from notifykit.pipeline.store import Handoff, Store, Stored
+    from notifykit.plan.planner import Plan
+    from notifykit.routing.alert import Alert
+    from notifykit.routing.escalation import Receiver
+
+__all__ = ["Flushed", "GroupFlusher", "Joined"]
+
+logger = logging.getLogger("notifykit.routing")
+
+
+@dataclass
+class Flushed:
+    """What one flush stored, and what the stages found."""
+
+    stored: list[Stored] = field(default_factory=list)
+    flush: Flush | None = None
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What became of an alert that joined its group: ``flushed`` now, or waiting for the
+    group's timer (``until``); ``told`` when the receiver already knows of it (unchanged)."""
+
+    flushed: Flushed | None
+    until: float | None
+    told: bool
+
+
+class GroupFlusher:
+    """The group stage and the flush of a group (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        receivers: Mapping[str, Receiver],
+        stages: Sequence[Stage],
+        messages: Messages,
+        escalations: Escalations,
+        store: Store,
+        resolve_timeout: float,
+    ) -> None:
+        self._receivers = receivers
+        self._stages = tuple(stages)
+        self._dedup = DedupStage()
+        self._messages = messages
+        self._escalations = escalations
+        self._store = store
+        self.resolve_timeout = resolve_timeout
+
+    # -- the group stage ----------------------------------------------------------------------------
+
+    def join(
+        self,
+        group: Group,
+        alert: Alert,
+        now: float,
+        handoff: Handoff,
+        *,
+        template: str | None = None,
+        planned: Callable[[Sequence[Alert]], Plan | None] | None = None,
+    ) -> Joined:
+        """Add ``alert`` to ``group``; flush the group now if its timer is due (a new group with
+        ``group_wait: 0s``, or a timer no worker ran). ``planned``: a plan made before the
+        transaction for a message about this alert alone, used when that is what the flush
+        sends."""
+        if alert.resolved and not any(
+            m.digest == alert.key_for().digest for m in group.members.values()
+        ):
+            return Joined(None, group.flush_due, False)  # nothing open to resolve here
+        starting = group.new
+        member = group.add(alert, now)
+        if alert.resolved and group.escalation is not None:
+            firing = [m for m in group.members.values() if m.resolved_at is None]
+            if not firing:
+                # Resolution stops the escalation now, not at the group's next flush: a step
+                # due in between must not page anyone.
+                self._escalations.stop(group.unit, [group.escalation], "resolved", now)
+                group.escalation = None
+        if starting:
+            group.restart(now)
+            group.schedule(
+                first_flush(
+                    group.first_seen, member.starts_at, group.route.settings.group_wait, now
+                )
+            )
+        due = group.flush_due
+        if due is not None and due <= now:
+            return Joined(self.flush(group, now, handoff, template, planned), None, False)
+        told = (
+            not alert.resolved
+            and group.entry is not None
+            and member.digest in group.entry.firing
+            and group.escalation is None
+        )
+        return Joined(None, due, told)
+
+    # -- the flush ----------------------------------------------------------------------------------
+
+    def flush(
+        self,
+        group: Group,
+        now: float,
+        handoff: Handoff,
+        template: str | None = None,
+        planned: Callable[[Sequence[Alert]], Plan | None] | None = None,
+    ) -> Flushed:
+        """Run the stages over ``group`` at ``now`` and write what they decided (inside the
+        group's unit of work), then set its timer."""
+        receiver = group.route.receiver or self._receivers.get(group.receiver)
+        held_open = group.escalation is not None
+        firing: list[Member] = []
+        resolved: list[Member] = []
+        for member in group.members.values():
+            if member.resolved(now, self.resolve_timeout, held_open=held_open):
+                resolved.append(member)
+            else:
+                firing.append(member)
+        seen_resolved = [m.digest for m in resolved]
+        flush = Flush(
+            group.receiver,
+            group.key,
+            group.route,
+            now,
+            firing,
+            resolved,
+            group.entry,
+            unit=group.unit,
+        )
+        result = Flushed(flush=flush)
+        if receiver is None:
+            flush.stop("the receiver is no longer configured: its alerts are dropped")
+            logger.error("group %s of receiver %s: %s", group.key, group.receiver, flush.stopped)
+            group.drop(list(group.members))
+            group.schedule(None)
+            return result
+        for stage in self._stages:
+            stage(flush)
+            if flush.stopped:
+                break
+        if not flush.stopped:
+            self._dedup(flush)
+        if not flush.stopped:
+            result.stored = self._notify(group, flush, receiver, handoff, template, planned)
+        # Alertmanager deletes the resolved alerts a flush saw: told (or nothing to tell), they
+        # leave the group.
+        group.drop(seen_resolved)
+        if group.members:
+            interval = group.route.settings.group_interval
+            group.schedule(next_tick(group.flush_due if group.flush_due else now, interval, now))
+        else:
+            group.schedule(None)
+        return result
+
+    def _notify(
+        self,
+        group: Group,
+        flush: Flush,
+        receiver: Receiver,
+        handoff: Handoff,
+        template: str | None,
+        planned: Callable[[Sequence[Alert]], Plan | None] | None,
+    ) -> list[Stored]:
+        settings = group.route.settings
+        entry = LogEntry(
+            frozenset(m.digest for m in flush.firing),
+            frozenset(m.digest for m in flush.resolved),
+            flush.now,
+        )
+        stored: list[Stored] = []
+        if receiver.escalation is not None:
+            if flush.firing and group.escalation is None:
+                stored = self._escalations.begin(group.unit, group, flush, receiver, handoff)
+            elif not flush.firing:
+                stored = self._escalations.end(group, flush, receiver, handoff)
+            # else: the group escalates already; the alerts that joined are part of it
+        else:
+            told = flush.firing + (flush.resolved if settings.send_resolved else [])
+            if told:
+                alerts = [m.alert for m in told]
+                plan = planned(alerts) if planned is not None else None
+                if plan is None:
+                    plan = self._messages.plan(
+                        receiver,
+                        group.key,
+                        alerts,
+                        (flush.firing or flush.resolved)[-1].alert,
+                        template,
+                        priority=settings.priority,
+                    )
+                stored = [self._store(group.unit, plan, handoff, str(group.key))]
+            # else: only resolutions, and the receiver does not send_resolved: nothing is
+            # sent, but the log forgets the alerts it was told about
+        group.logged(entry, stored[0].submission.id if stored else None)
+        return stored

@@ -1,0 +1,130 @@
+"""The status stage: what providers say after a request (status callbacks, lookups) is applied
+to the ledger, hooks are told, and the escalation stage reacts (a failed step escalates at once,
+an answered call may acknowledge)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from notifykit.channels.base import Channel, StatusUpdate
+    from notifykit.ledger.base import Ledger
+    from notifykit.ledger.outcome import Change
+    from notifykit.plugins import Hooks
+    from notifykit.report import Delivery
+
+__all__ = ["Status"]
+
+logger = logging.getLogger("notifykit")
+status_logger = logging.getLogger("notifykit.status")
+
+#: ``react(pairs)``: the escalation stage's reaction to (notification id, update, change)
+React = Callable[[Sequence[tuple[str, "StatusUpdate", "Change | None"]]], None]
+
+
+class Status:
+    """Applies status reports (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Callable[[], Ledger],
+        channels: Mapping[str, Channel],
+        hooks: Hooks,
+        react: React,
+        scrub: Callable[[str], str],
+        clock: Callable[[], float],
+        reconcile_after: float,
+    ) -> None:
+        self._ledger = ledger
+        self._channels = channels
+        self._hooks = hooks
+        self._react = react
+        self._scrub = scrub
+        self._clock = clock
+        self._reconcile_after = reconcile_after
+
+    def announce(self, changes: Sequence[Change]) -> None:
+        """Tell the ``after_status_change`` hooks."""
+        if not changes:
+            return
+        ledger = self._ledger()
+        for change in changes:
+            notification = ledger.notification(change.delivery.notification_id)
+            self._hooks.after_status_change(change.delivery, change.previous, notification)
+
+    def callback(self, token: str, body: bytes, content_type: str) -> int:
+        """Apply a provider's status callback for the batch ``token``; returns the HTTP status
+        to answer: 200 (applied, or a duplicate or late one: the provider must stop retrying),
+        404 (unknown token), 400 (a body that is not a status callback)."""
+        ledger = self._ledger()
+        deliveries = ledger.by_token(token)
+        if not deliveries:
+            status_logger.warning("status callback for an unknown token rejected (404)")
+            return 404
+        channel_name = deliveries[0].channel
+        parse = getattr(self._channels.get(channel_name), "parse_status", None)
+        if parse is None:
+            status_logger.warning(
+                "status callback for channel %r, which reads none, rejected (404)", channel_name
+            )
+            return 404
+        try:
+            updates = list(parse(body, content_type))
+        except (ValueError, TypeError) as err:
+            status_logger.warning(
+                "malformed status callback for channel %r rejected (400): %s",
+                channel_name,
+                self._scrub(str(err)),
+            )
+            return 400
+        now = self._clock()
+        changes = []
+        routed: list[tuple[str, StatusUpdate, Change | None]] = []
+        by_provider = {d.provider_id: d.notification_id for d in deliveries}
+        for update in updates:
+            change = ledger.apply_status(token, update, "callback", now)
+            if change is not None:
+                changes.append(change)
+            notification_id = by_provider.get(update.provider_id)
+            if notification_id is not None:
+                routed.append((notification_id, update, change))
+        self.announce(changes)
+        self._react(routed)
+        return 200
+
+    def reconcile(self, *, older_than: float | None = None, limit: int = 200) -> list[Delivery]:
+        """Ask providers about deliveries whose final status never came and apply what they
+        say; returns the deliveries that changed."""
+        ledger = self._ledger()
+        now = self._clock()
+        after = self._reconcile_after if older_than is None else older_than
+        candidates = ledger.reconcile_candidates(now, after, limit)
+        changes: list[Change] = []
+        routed: list[tuple[str, StatusUpdate, Change | None]] = []
+        for delivery in candidates:
+            lookup: Any = getattr(self._channels.get(delivery.channel), "lookup_status", None)
+            if lookup is None or delivery.provider_id is None:
+                continue
+            try:
+                update = lookup(delivery.provider_id)
+            except Exception as err:
+                logger.warning(
+                    "reconcile: looking up delivery %s failed: %s: %s",
+                    delivery.id,
+                    type(err).__name__,
+                    self._scrub(str(err)),
+                )
+                continue
+            if update is None:
+                continue
+            change = ledger.apply_status("", update, "reconcile", self._clock(), delivery.id)
+            if change is not None:
+                changes.append(change)
+            routed.append((delivery.notification_id, update, change))
+        ledger.mark_checked([d.id for d in candidates], now)
+        self.announce(changes)
+        self._react(routed)
+        return [c.delivery for c in changes]

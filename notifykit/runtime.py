@@ -1,0 +1,465 @@
+"""The composition root: everything a configuration needs is built here, once, in the order data
+flows — config → plugins → channels (and their provider clients, with the shared rate limits) →
+ledger → queue → pipeline → dispatcher and delivery run — and closed here. Nothing here decides
+anything: each part gets its collaborators explicitly, and no part holds "the app"
+(Alertmanager's ``app/``).
+
+The :class:`~notifykit.Notifier` is a thin facade over a :class:`Runtime`; ``notifykit.celery``
+builds one per worker process. The ledger, the provider clients and the shared limiters are
+opened on first use (a dry run, ``routes test`` and ``config check`` open none of them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from notifykit.channels.base import Channel, ChannelType
+from notifykit.config.schema import scrubber
+from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
+from notifykit.delivery.queues import (
+    CeleryQueue,
+    Handoff,
+    LedgerQueue,
+    Producer,
+    Queue,
+    Stored,
+)
+from notifykit.delivery.retry import RetryPolicy
+from notifykit.delivery.run import DeliveryRun
+from notifykit.errors import ConfigError, ConfigProblem, NotifykitError
+from notifykit.pipeline.builder import Pipeline, build_pipeline
+from notifykit.plan.planner import Planner
+from notifykit.plugins import Hooks, Registry
+
+if TYPE_CHECKING:
+    import pluggy
+
+if TYPE_CHECKING:
+    from notifykit.config.loader import Config
+    from notifykit.delivery.worker import Worker
+    from notifykit.ledger.base import Ledger
+    from notifykit.limits import Limiters
+
+__all__ = ["Runtime"]
+
+
+def _hostname() -> str:
+    """``socket.gethostname()`` without importing :mod:`socket` where ``os.uname`` gives the same
+    (POSIX: gethostname is uname's nodename); a dry run needs no network module."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+class LedgerSlot:
+    """The ledger, opened (and migrated) on first use; a dry run never opens it."""
+
+    def __init__(self, open_ledger: Callable[[], Ledger]) -> None:
+        self._open = open_ledger
+        self._ledger: Ledger | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __call__(self) -> Ledger:
+        with self._lock:
+            if self._closed:
+                raise NotifykitError("this Notifier is closed")
+            if self._ledger is None:
+                self._ledger = self._open()
+            return self._ledger
+
+    @property
+    def opened(self) -> bool:
+        return self._ledger is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            ledger, self._ledger = self._ledger, None
+        if ledger is not None:
+            ledger.close()
+
+
+class Clients:
+    """One pooled provider client per account, made on first use, with the shared rate limit
+    of the account when the config has ``limiter:``."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: Registry,
+        settings: Mapping[str, Mapping[str, Any]],
+        scrub: Callable[[str], str],
+        limiters: Callable[[], Limiters | None],
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self.settings = settings
+        self._scrub = scrub
+        self._limiters = limiters
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __call__(self, account: str) -> Any:
+        with self._lock:
+            if self._closed:
+                raise NotifykitError("this Notifier is closed")
+            client = self._clients.get(account)
+            if client is None:
+                account_config = self._config.accounts[account]
+                provider = self._registry.providers[account_config.provider]
+                settings = self.settings[account]
+                limiters = self._limiters()
+                if limiters is not None:
+                    settings = {**settings, "rate_limiter": limiters.for_provider(provider.name)}
+                try:
+                    client = provider.connect(settings)
+                except (ValueError, TypeError) as err:
+                    # The provider refused settings the schema let through (an http:// base_url
+                    # that is not loopback...): a problem of the account, at the account's line.
+                    problem = ConfigProblem(
+                        self._config.source,
+                        account_config.line,
+                        f"accounts.{account}",
+                        self._scrub(str(err)),
+                    )
+                    raise ConfigError([problem]) from None
+                self._clients[account] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for client in clients:
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+
+
+class _Context:
+    """The :class:`~notifykit.channels.ChannelContext` a channel factory gets."""
+
+    def __init__(self, clients: Clients, channel_name: str) -> None:
+        self._clients = clients
+        self._channel_name = channel_name
+
+    @property
+    def channel_name(self) -> str:
+        return self._channel_name
+
+    def client(self, account: str) -> Any:
+        return self._clients(account)
+
+    def account_settings(self, account: str) -> Mapping[str, Any]:
+        return self._clients.settings[account]
+
+
+class Runtime:
+    """Everything one configuration runs on (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: Registry,
+        *,
+        dry_run: bool = False,
+        account_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        exit_stack: ExitStack | None = None,
+        extra_secrets: Iterable[str] = (),
+        store: str | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.dry_run = dry_run
+        #: the time source (epoch seconds) of every part; tests pass a controllable one
+        self.clock: Callable[[], float] = clock or time.time
+        self.hooks = Hooks(registry.pm)
+        self.exit_stack = exit_stack or ExitStack()
+        self.store = store
+        #: the lease owner of what notify() sends itself
+        self.owner = f"notify:{_hostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.scrub = scrubber([*config.secrets, *extra_secrets])
+        overrides = account_overrides or {}
+        account_settings = {
+            name: {**account.settings, **overrides.get(name, {})}
+            for name, account in config.accounts.items()
+        }
+        self.ledger = LedgerSlot(self._open_ledger)
+        self._limiters: Limiters | None = None
+        self._limiters_lock = threading.Lock()
+        self.clients = Clients(config, registry, account_settings, self.scrub, self._shared)
+        self.channel_types: dict[str, ChannelType] = {}
+        self.channels: dict[str, Channel] = {}
+        self._build_channels()
+        tick = self.clock  # the planner and dispatcher read the clock through this
+        self.planner = Planner(
+            config, self.channels, self.channel_types, self.scrub, clock=lambda: tick()
+        )
+        policies = {
+            name: RetryPolicy.from_settings(config.retry_for(name)) for name in self.channels
+        }
+        default_policy = RetryPolicy.from_settings(config.retry)
+        self.dispatcher = Dispatcher(
+            self.channels,
+            self.channel_types,
+            self.hooks,
+            self.scrub,
+            lambda channel: policies.get(channel, default_policy),
+            self.status_url,
+            clock=lambda: tick(),
+        )
+        #: the Celery producer (``dispatch: celery`` only)
+        self.producer: Producer | None = None
+        self.queue: Queue = self._queue()
+        routing = config.routing
+        assert routing is not None, "load_config always sets Config.routing"
+        events = config.events
+        self.pipeline: Pipeline = build_pipeline(
+            routing=routing,
+            planner=self.planner,
+            event_templates={name: e.template for name, e in events.items()},
+            default_template=config.defaults.template,
+            default_severity=self.default_severity,
+            unknown_event=config.unknown_event,
+            channels=self.channels,
+            channel_settings=lambda name: config.channels[name].settings,
+            resolve_recipients=self.planner.resolve_recipients,
+            first_groups=self.dispatcher.first_groups,
+            ledger=self.ledger,
+            hooks=self.hooks,
+            scrub=self.scrub,
+            clock=lambda: tick(),
+            public_url=config.server.public_url,
+            resolve_timeout=routing.resolve_timeout,
+            reconcile_after=config.worker.reconcile_after,
+            dry_run=dry_run,
+        )
+        self.deliveries = DeliveryRun(
+            ledger=self.ledger,
+            dispatcher=self.dispatcher,
+            on_changes=self.pipeline.escalations.on_changes,
+            clock=lambda: tick(),
+        )
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        sandbox: bool = False,
+        dry_run: bool = False,
+        plugin_manager: pluggy.PluginManager | None = None,
+        environ: Mapping[str, str] | None = None,
+        store: str | None = None,
+        require_secrets: bool | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> Runtime:
+        """Load and validate a config, load the plugins, and build everything on them (see
+        :meth:`notifykit.Notifier.from_config` for the arguments).
+
+        :raises ConfigError: with every problem found in the config.
+        :raises PluginError: a plugin failed to load.
+        """
+        from notifykit.config.loader import find_config, load_config
+        from notifykit.plugins import get_plugin_manager
+
+        if source is None:
+            source = find_config()
+        pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
+        registry = Registry.from_manager(pm)
+        if require_secrets is None:
+            require_secrets = not dry_run
+        config = load_config(
+            source,
+            registry=registry,
+            sandbox=sandbox,
+            dry_run=not require_secrets,
+            environ=environ,
+        )
+        stack = ExitStack()
+        overrides: dict[str, Mapping[str, Any]] = {}
+        secrets: list[str] = []
+        try:
+            if sandbox:
+                overrides, secrets = _start_sandboxes(config, registry, stack)
+                store = store or ":memory:"
+            return cls(
+                config,
+                registry,
+                dry_run=dry_run,
+                account_overrides=overrides,
+                exit_stack=stack,
+                extra_secrets=secrets,
+                store=store,
+                clock=clock,
+            )
+        except BaseException:
+            stack.close()
+            raise
+
+    # -- construction -------------------------------------------------------------------------------
+
+    def _build_channels(self) -> None:
+        config = self.config
+        problems: list[ConfigProblem] = []
+        for name, channel_config in config.channels.items():
+            channel_type = self.registry.channel_types[channel_config.type]
+            self.channel_types[name] = channel_type
+            try:
+                self.channels[name] = channel_type.factory(
+                    channel_config.settings, _Context(self.clients, name)
+                )
+            except ConfigError as err:  # its account's settings were refused (see Clients)
+                problems.extend(p for p in err.problems if p not in problems)
+            except NotifykitError:
+                raise
+            except (ValueError, TypeError) as err:
+                problems.append(
+                    ConfigProblem(
+                        config.source,
+                        channel_config.line,
+                        f"channels.{name}",
+                        self.scrub(str(err)),
+                    )
+                )
+        if problems:
+            self.close()
+            raise ConfigError(problems)
+
+    def _queue(self) -> Queue:
+        if self.config.scaleout.dispatch != "celery":
+            return LedgerQueue()
+        self.producer = Producer(self.config.scaleout.celery, self.scrub, self.exit_stack)
+
+        def release(owner: str, ids: list[str]) -> None:
+            self.ledger().release(owner, ids)
+
+        return CeleryQueue(self.producer, self.config.scaleout.celery.requeue_after, release)
+
+    @property
+    def store_location(self) -> str:
+        """Where the ledger is: the ``store`` given, the config's ``store:``, else
+        ``notifykit.db`` next to the config file (in memory for a config given as a mapping)."""
+        if self.store is not None:
+            return self.store
+        settings = self.config.store
+        if settings.implicit and not Path(self.config.source).is_file():
+            return ":memory:"
+        return settings.location
+
+    def _open_ledger(self) -> Ledger:
+        from notifykit.ledger import open_ledger
+
+        settings = self.config.store
+        return open_ledger(
+            self.store_location,
+            base_dir=self.config.base_dir,
+            synchronous=settings.synchronous,
+            busy_timeout=settings.busy_timeout,
+        )
+
+    def _shared(self) -> Limiters | None:
+        """The shared rate limits (``limiter:``), opened on first use; a sandbox's throwaway
+        simulator gets none (its budget is its own)."""
+        shared = self.config.scaleout.limiter
+        if shared is None or self.config.sandbox:
+            return None
+        with self._limiters_lock:
+            if self._limiters is None:
+                from notifykit.limits import open_limiters
+
+                self._limiters = open_limiters(shared, lambda: self.store_location)
+                self.exit_stack.callback(self._limiters.close)
+            return self._limiters
+
+    # -- wiring helpers -------------------------------------------------------------------------------
+
+    def default_severity(self, event: str) -> str:
+        event_config = self.config.events.get(event)
+        return (event_config and event_config.severity) or self.config.defaults.severity
+
+    def status_url(self, token: str) -> str | None:
+        """The status callback URL of a batch token (``None`` without ``server.public_url``)."""
+        public = self.config.server.public_url
+        return f"{public}/status/{token}" if public else None
+
+    def notify_handoff(self, now: float) -> Handoff:
+        """``notify()`` sends what it stores itself, leased to it."""
+        return Handoff(owner=self.owner, until=now + NOTIFY_LEASE, send_now=True)
+
+    def worker(self, **options: Any) -> Worker:
+        """A worker on this runtime's ledger (``threads``, ``lease``, ``poll``, ``batch``,
+        ``name``, ``clock``, ``reconcile_every``: defaults from ``worker:``)."""
+        from notifykit.delivery.worker import Worker
+
+        settings = self.config.worker
+        return Worker(
+            ledger=self.ledger(),
+            run=self.deliveries,
+            duties=self.pipeline.due,
+            threads=options.pop("threads", None) or settings.threads,
+            lease=options.pop("lease", None) or settings.lease,
+            poll=options.pop("poll", None) or settings.poll,
+            batch=options.pop("batch", None) or settings.batch,
+            reconcile_every=options.pop("reconcile_every", None) or settings.reconcile_every,
+            clock=options.pop("clock", None) or self.clock,
+            name=options.pop("name", None),
+            **options,
+        )
+
+    def deliver_stored(self, stored: Sequence[Stored]) -> list[Any]:
+        """``notify()``'s dispatch of what it stored: each notification sent now."""
+        changes: list[Any] = []
+        for item in stored:
+            if item.submission.duplicate:
+                continue
+            changes.extend(
+                self.deliveries.now(self.owner, item.plan, started=item.started, lease=NOTIFY_LEASE)
+            )
+        return changes
+
+    def close(self) -> None:
+        """Close the provider clients and the ledger, and stop sandboxes. Idempotent."""
+        self.clients.close()
+        self.ledger.close()
+        self.exit_stack.close()
+
+
+def _start_sandboxes(
+    config: Config, registry: Registry, stack: ExitStack
+) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
+    """Start one sandbox per provider in use; return per-account overrides and their secrets."""
+    from notifykit.errors import NotificationError
+
+    per_provider: dict[str, Mapping[str, Any]] = {}
+    overrides: dict[str, Mapping[str, Any]] = {}
+    secrets: list[str] = []
+    for name, account in config.accounts.items():
+        provider = registry.providers[account.provider]
+        if provider.sandbox is None:
+            raise NotificationError(
+                f"provider {provider.name!r} (account {name!r}) has no sandbox; "
+                "run without --sandbox"
+            )
+        if provider.name not in per_provider:
+            values = stack.enter_context(provider.sandbox())
+            per_provider[provider.name] = dict(values)
+            secrets.extend(
+                str(v)
+                for k, v in values.items()
+                if k in provider.settings and provider.settings[k].secret and v
+            )
+        overrides[name] = per_provider[provider.name]
+    return overrides, secrets
