@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 from notifykit import hookimpl
-from notifykit.delivery.dispatch import NOTIFY_LEASE
+from notifykit.delivery.dispatch import NOTIFY_GROUP, NOTIFY_LEASE, NOTIFY_THREADS
 from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
-from notifykit.delivery.dispatch import NOTIFY_GROUP, NOTIFY_THREADS
 from notifykit_exotel.simulator import Fault
 from tests.delivery.conftest import TOKEN, wait_until, write_config
 

@@ -70,14 +70,20 @@ def test_a_group_keeps_its_members_log_and_timer(open_store: OpenStore, make_pla
 
 def test_an_exception_rolls_the_whole_unit_back(ledger: Ledger, make_plan: MakePlan):
     key = alert().key_for()
-    with pytest.raises(RuntimeError), ledger.routing.unit() as unit:
-        unit.open_group("ops", key, ROUTE, T0).add(alert(), T0)
-        stored = unit.store(make_plan(to="alice"))
-        raise RuntimeError("a stage failed")
+    stored = []
+
+    def failing() -> None:
+        with ledger.routing.unit() as unit:
+            unit.open_group("ops", key, ROUTE, T0).add(alert(), T0)
+            stored.append(unit.store(make_plan(to="alice")))
+            raise RuntimeError("a stage failed")
+
+    with pytest.raises(RuntimeError):
+        failing()
     with ledger.routing.unit() as unit:
         assert unit.group("ops", key.digest) is None
     with pytest.raises(LedgerError):
-        ledger.report(stored.id)
+        ledger.report(stored[0].id)
 
 
 def test_one_group_is_decided_once_by_competing_processes(
@@ -265,10 +271,15 @@ def test_a_webhook_claim_commits_with_its_routing(open_store: OpenStore):
         unit.finish_idempotency("am:fp:t0", '{"id": "x"}')
     with two.routing.unit() as unit:
         assert unit.claim_idempotency("am:fp:t0", T0) == (False, '{"id": "x"}')
+
     # a process that fails before its routing committed claimed nothing: the retry routes it
-    with pytest.raises(RuntimeError), one.routing.unit() as unit:
-        assert unit.claim_idempotency("am:fp:t1", T0) == (True, None)
-        raise RuntimeError("the ledger failed while routing")
+    def failing() -> None:
+        with one.routing.unit() as unit:
+            assert unit.claim_idempotency("am:fp:t1", T0) == (True, None)
+            raise RuntimeError("the ledger failed while routing")
+
+    with pytest.raises(RuntimeError):
+        failing()
     with two.routing.unit() as unit:
         assert unit.claim_idempotency("am:fp:t1", T0) == (True, None)
 
