@@ -410,10 +410,12 @@ class Unit:
                 firing = frozenset(json.loads(row["firing"]))
                 resolved = frozenset(json.loads(row["resolved"] or "[]"))
             entry = LogEntry(firing, resolved, row["last_sent"])
+        # The group's open escalation: running, or out of steps with nobody having answered
+        # (its alert stays open until acknowledged or resolved, as a PagerDuty incident).
         active = _one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND group_hash = ? "
-                "AND state = 'active'",
+                "AND state IN ('active', 'done') ORDER BY started_at DESC LIMIT 1",
                 (receiver, group_hash),
             )
         )
@@ -566,24 +568,25 @@ class Unit:
         now: float,
         by: str | None = None,
     ) -> list[EscalationRecord]:
-        """Acknowledge (``acked``) or resolve (``resolved``) active escalations: their pending
-        steps are cancelled, and so are the deliveries of their steps that have not started
-        (a retry waiting after a 503): nothing goes out after the acknowledgement."""
+        """Acknowledge (``acked``) or resolve (``resolved``) open escalations (running, or out of
+        steps with nobody having answered): their pending steps are cancelled, and so are the
+        deliveries of their steps that have not started (a retry waiting after a 503): nothing
+        goes out after the acknowledgement."""
         stopped = []
         for record in records:
-            if record.state != "active":
+            if record.state not in ("active", "done"):
                 continue
             if state == "acked":
                 self._exec(
                     "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ? "
-                    "WHERE id = ? AND state = 'active'",
+                    "WHERE id = ? AND state IN ('active', 'done')",
                     (now, by, record.id),
                 )
                 done = replace(record, state="acked", acked_at=now, acked_by=by)
             else:
                 self._exec(
                     "UPDATE escalations SET state = 'resolved', resolved_at = ? "
-                    "WHERE id = ? AND state = 'active'",
+                    "WHERE id = ? AND state IN ('active', 'done')",
                     (now, record.id),
                 )
                 done = replace(record, state="resolved", resolved_at=now)
@@ -607,13 +610,14 @@ class Unit:
             stopped.append(done)
         return stopped
 
-    def active_escalations(self) -> list[EscalationRecord]:
-        """Every active escalation, rows locked."""
+    def open_escalations(self) -> list[EscalationRecord]:
+        """Every open escalation (running, or out of steps unanswered), rows locked."""
         return [
             _escalation(r)
             for r in _named(
                 self._exec(
-                    f"SELECT {_ESCALATION} FROM escalations WHERE state = 'active' {self._row_lock}"
+                    f"SELECT {_ESCALATION} FROM escalations WHERE state IN ('active', 'done') "
+                    f"{self._row_lock}"
                 )
             )
         ]
@@ -688,7 +692,7 @@ def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
             "SELECT a.body FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
             "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
             "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
-            "AND e.state = 'active')) ORDER BY a.last_seen DESC LIMIT 1000",
+            "AND e.state IN ('active', 'done'))) ORDER BY a.last_seen DESC LIMIT 1000",
             (now - resolve_timeout,),
         )
     )

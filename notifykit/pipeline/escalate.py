@@ -290,7 +290,7 @@ class Escalations:
             return []
         with self._state().unit("acknowledging") as unit:
             matched = []
-            for record in unit.active_escalations():
+            for record in unit.open_escalations():
                 if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
                     matched.append(record)
                     continue
@@ -347,7 +347,7 @@ class Escalations:
             policy = self._policies.get(record.policy)
             with state.unit("reacting to a step's outcome") as unit:
                 current = unit.escalation(record.id)
-                if current is None or current.state != "active":
+                if current is None or current.state not in ("active", "done"):
                     continue
                 answered = update is not None and update.info.get("answered") is True
                 if answered and policy is not None and policy.ack_on_answer:

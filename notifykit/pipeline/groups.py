@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from notifykit.pipeline.stages import DedupStage, Flush
@@ -135,8 +135,14 @@ class GroupFlusher:
         held_open = group.escalation is not None
         firing: list[Member] = []
         resolved: list[Member] = []
-        for member in group.members.values():
+        # in the order they started (then by key): what a message lists
+        ordered = sorted(
+            group.members.values(), key=lambda m: (m.starts_at, m.alert.key_for().text)
+        )
+        for member in ordered:
             if member.resolved(now, self.resolve_timeout, held_open=held_open):
+                if not member.alert.resolved:  # over by resolve_timeout: told as resolved
+                    member = replace(member, alert=replace(member.alert, resolved=True))
                 resolved.append(member)
             else:
                 firing.append(member)
@@ -197,9 +203,11 @@ class GroupFlusher:
                 stored = self._escalations.begin(group.unit, group, flush, receiver, handoff)
             elif not flush.firing:
                 stored = self._escalations.end(group, flush, receiver, handoff)
-            # else: the group escalates already; the alerts that joined are part of it
+            # else: the group has an open escalation (running, or out of steps with nobody
+            # having answered); the alerts that joined are part of it
         else:
             told = flush.firing + (flush.resolved if settings.send_resolved else [])
+            told.sort(key=lambda m: (m.starts_at, m.alert.key_for().text))
             if told:
                 alerts = [m.alert for m in told]
                 plan = planned(alerts) if planned is not None else None

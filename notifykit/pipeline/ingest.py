@@ -315,18 +315,18 @@ class Ingest:
             return plan if plan is not None and list(alerts) == [alert] else None
 
         joined = self._flusher.join(group, alert, now, handoff, template=template, planned=planned)
-        if joined.flushed is not None:
-            routed.stored.extend(joined.flushed.stored)
-            if joined.flushed.flush is not None:
-                routed.notes.extend(joined.flushed.flush.notes)
-                if (
-                    not joined.flushed.stored
-                    and joined.flushed.flush.stopped
-                    and group.last_notification
-                    and joined.flushed.flush.update is not None
-                    and not joined.flushed.flush.update.send
-                ):
+        flushed = joined.flushed
+        if flushed is not None and flushed.flush is not None:
+            flush = flushed.flush
+            routed.stored.extend(flushed.stored)
+            routed.notes.extend(flush.notes)
+            if flush.update is not None and not flush.update.send:
+                if group.last_notification:
                     routed.told.append(group.last_notification)
+            elif flush.stopped and group.flush_due is not None and not alert.resolved:
+                # Muted now: it waits in its group, and goes out at a later flush if it still
+                # fires when the mute is over.
+                routed.held.append(Held(receiver.name, str(match.key), group.flush_due))
             return
         if joined.until is None:
             routed.notes.append(f"{receiver.name}: no open alert {alert.key_for()} to resolve")
