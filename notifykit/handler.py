@@ -163,11 +163,14 @@ class NotifyHandler(logging.Handler):
                 template=self.template,
             )
         try:
+            # A logged error is never "resolved": it stays firing for repeat_interval after it
+            # was last logged, so the same error repeating within that is one alert.
             alert = Alert(
                 self.event_for(record),
                 severity_for_level(record.levelno),
                 self.record_labels(record),
                 self.record_data(record),
+                timeout=self.repeat_interval or None,
             )
         except ValueError as err:
             raise NotificationError(str(err)) from None

@@ -55,6 +55,7 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
         "data": dict(alert.data),
         "key": alert.key,
         "resolved": alert.resolved,
+        **({"timeout": alert.timeout} if alert.timeout is not None else {}),
     }
 
 
@@ -67,6 +68,7 @@ def alert_from_json(body: Any) -> Alert:
         value.get("data") or {},
         key=value.get("key"),
         resolved=bool(value.get("resolved")),
+        timeout=value.get("timeout"),
     )
 
 

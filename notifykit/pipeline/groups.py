@@ -43,12 +43,15 @@ class Flushed:
 
 @dataclass(frozen=True)
 class Joined:
-    """What became of an alert that joined its group: ``flushed`` now, or waiting for the
-    group's timer (``until``); ``told`` when the receiver already knows of it (unchanged)."""
+    """What became of an alert that joined its group: the flushes it made now (a missed one
+    first, then the group's own when due), else waiting for the group's timer (``until``);
+    ``told`` when the receiver already knows of it (unchanged)."""
 
-    flushed: Flushed | None
+    flushed: list[Flushed]
     until: float | None
     told: bool
+    #: a resolution of an alert the group does not have
+    absent: bool = False
 
 
 class GroupFlusher:
@@ -88,10 +91,15 @@ class GroupFlusher:
         ``group_wait: 0s``, or a timer no worker ran). ``planned``: a plan made before the
         transaction for a message about this alert alone, used when that is what the flush
         sends."""
-        if alert.resolved and not any(
-            m.digest == alert.key_for().digest for m in group.members.values()
-        ):
-            return Joined(None, group.flush_due, False)  # nothing open to resolve here
+        flushed: list[Flushed] = []
+        due = group.flush_due
+        if group.members and due is not None and due <= now:
+            # The group's timer ran out and no worker flushed it: the flush it missed comes
+            # first, with the group as it was (a resolution is told, a timed-out alert leaves).
+            flushed.append(self.flush(group, now, handoff))
+        digest = alert.key_for().digest
+        if alert.resolved and digest not in group.members:
+            return Joined(flushed, None, False, absent=True)  # nothing open to resolve here
         starting = group.new
         member = group.add(alert, now)
         if alert.resolved and group.escalation is not None:
@@ -110,14 +118,15 @@ class GroupFlusher:
             )
         due = group.flush_due
         if due is not None and due <= now:
-            return Joined(self.flush(group, now, handoff, template, planned), None, False)
+            flushed.append(self.flush(group, now, handoff, template, planned))
+            return Joined(flushed, None, False)
         told = (
             not alert.resolved
             and group.entry is not None
             and member.digest in group.entry.firing
             and group.escalation is None
         )
-        return Joined(None, due, told)
+        return Joined(flushed, due, told)
 
     # -- the flush ----------------------------------------------------------------------------------
 

@@ -315,21 +315,30 @@ class Ingest:
             return plan if plan is not None and list(alerts) == [alert] else None
 
         joined = self._flusher.join(group, alert, now, handoff, template=template, planned=planned)
-        flushed = joined.flushed
-        if flushed is not None and flushed.flush is not None:
-            flush = flushed.flush
+        for flushed in joined.flushed:
             routed.stored.extend(flushed.stored)
-            routed.notes.extend(flush.notes)
-            if flush.update is not None and not flush.update.send:
+            if flushed.flush is not None:
+                routed.notes.extend(flushed.flush.notes)
+        if joined.absent:
+            routed.notes.append(f"{receiver.name}: no open alert {alert.key_for()} to resolve")
+            return
+        if joined.until is None and joined.flushed:
+            # Flushed for this alert now: what became of it is in the last flush.
+            flush = joined.flushed[-1].flush
+            if flush is not None and flush.update is not None and not flush.update.send:
                 if group.last_notification:
                     routed.told.append(group.last_notification)
-            elif flush.stopped and group.flush_due is not None and not alert.resolved:
+            elif (
+                flush is not None
+                and flush.stopped
+                and group.flush_due is not None
+                and not alert.resolved
+            ):
                 # Muted now: it waits in its group, and goes out at a later flush if it still
                 # fires when the mute is over.
                 routed.held.append(Held(receiver.name, str(match.key), group.flush_due))
             return
         if joined.until is None:
-            routed.notes.append(f"{receiver.name}: no open alert {alert.key_for()} to resolve")
             return
         settings = match.settings
         if joined.told and group.last_notification and group.entry is not None:

@@ -101,6 +101,9 @@ class Alert:
         send a resolved message.
     :param idempotency_key: identifies one submission (Alertmanager: fingerprint + startsAt), so a
         retried webhook is processed once.
+    :param timeout: seconds the alert stays firing after it was last raised, unless resolved
+        (``None``: the config's ``resolve_timeout``, 5m by default). ``NotifyHandler`` gives its
+        records its ``repeat_interval``: a logged error has no "resolved" signal.
     :raises ValueError: an unknown severity, an empty event, a reserved or non-string label.
     """
 
@@ -111,6 +114,7 @@ class Alert:
     key: str | None = None
     resolved: bool = False
     idempotency_key: str | None = None
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.event, str) or not self.event.strip():
@@ -169,4 +173,5 @@ class Alert:
             key=self.key,
             resolved=self.resolved,
             idempotency_key=self.idempotency_key,
+            timeout=self.timeout,
         )

@@ -79,11 +79,12 @@ class Explanation:
         lines.append("would send:" if self.deliveries else "would send nothing")
         for d in self.deliveries:
             when = f" after {format_duration(d['after'])}" if "after" in d else ""
-            step = (
-                f" [escalation {d['escalation']} step {d['step']}, round {d['loop']}]"
-                if ("escalation" in d)
-                else ""
-            )
+            if "step" in d:
+                step = f" [escalation {d['escalation']} step {d['step']}, round {d['loop']}]"
+            elif "escalation" in d:  # a resolved alert: who the escalation may have reached
+                step = f" [escalation {d['escalation']}: resolved]"
+            else:
+                step = ""
             sender = f" from {d['from']}" if d.get("from") else ""
             priority = f" priority {d['priority']}" if d.get("priority") else ""
             lines.append(

@@ -60,10 +60,12 @@ class Member:
     resolved_at: float | None = None
 
     def ends_at(self, resolve_timeout: float) -> float:
-        """When the alert stops firing unless raised again (its resolution, if explicit)."""
+        """When the alert stops firing unless raised again (its resolution, if explicit): its
+        own ``timeout`` after it was last raised, else ``resolve_timeout``."""
         if self.resolved_at is not None:
             return self.resolved_at
-        return self.last_raised + resolve_timeout
+        timeout = self.alert.timeout if self.alert.timeout is not None else resolve_timeout
+        return self.last_raised + timeout
 
     def resolved(self, now: float, resolve_timeout: float, *, held_open: bool = False) -> bool:
         """Whether the alert is over at ``now``. ``held_open``: its group is escalating, so only
@@ -72,7 +74,7 @@ class Member:
             return True
         if held_open:
             return False
-        return self.last_raised + resolve_timeout <= now
+        return self.ends_at(resolve_timeout) <= now
 
 
 @dataclass(frozen=True)
