@@ -375,10 +375,12 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Plan:
         """The :class:`~notifykit.plan.Plan` for a notification: what :meth:`notify` would
         send, to whom, through which channel and with which provider options. Raises like
-        :meth:`notify`; stores and sends nothing."""
+        :meth:`notify`; stores and sends nothing. ``labels``: the template variable ``labels``
+        (never part of ``data``)."""
         event_config = self.config.events.get(event)
         defaults = self.config.defaults
         severity = severity or (event_config and event_config.severity) or defaults.severity
@@ -405,6 +407,7 @@ class Notifier:
             None,
             key=key,
             dry_run=self.dry_run,
+            routing={"labels": dict(labels)} if labels else None,
         )
 
     def notify(
@@ -459,11 +462,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         return self._execute(plan)
 
@@ -532,11 +536,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         if self.config.scaleout.dispatch == "celery":
             from notifykit.celery import submit as submit_to_celery
@@ -844,13 +849,6 @@ def _state(value: str | DeliveryState) -> DeliveryState:
             f"unknown delivery state {value!r}{did_you_mean(str(value), states)}; use one of "
             + ", ".join(states)
         ) from None
-
-
-def _with_labels(data: DataArg, labels: Mapping[str, str] | None) -> DataArg:
-    """A direct send's data, with ``labels`` for its template when given."""
-    if not labels:
-        return data
-    return {**(data or {}), "labels": dict(labels)}
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

@@ -14,11 +14,13 @@ is sent at once, as ``notify()`` always did. That is what the implicit routes of
 ``events:``-only config use (so an OTP is never "deduplicated"); dedup is opted into with
 ``route:`` (or, for :class:`~notifykit.NotifyHandler`, by its ``repeat_interval``).
 
-Templates of routed notifications see, besides the data: ``labels``, ``alerts`` (the group's
-alerts, each ``{event, severity, labels, data, status, key}``: what a digest template loops
-over), ``alert_key``, ``alert_status`` (``firing``/``resolved``), ``receiver`` and ``ack_url``
-(the signed acknowledgement link of an escalation, ``None`` elsewhere or without
-``server.public_url``). These win over data keys of the same name.
+Templates of routed notifications see, besides the data, the variables of
+:func:`routing_variables`: ``labels``, ``alerts`` (the group's alerts, each ``{event, severity,
+labels, data, status, key}``: what a digest template loops over), ``alert_key``, ``status``
+(``firing``/``resolved``; also ``alert_status``), ``receiver`` and ``ack_url`` (the signed
+acknowledgement link of an escalation, ``None`` elsewhere or without ``server.public_url``).
+They are template variables only, never part of the notification's ``data``, and win over data
+keys of the same name (``data.status`` is still the caller's).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from notifykit.notifier import Notifier
     from notifykit.plan.planner import Plan
 
-__all__ = ["OPEN_ALERT_WINDOW", "Router", "describe_channel"]
+__all__ = ["OPEN_ALERT_WINDOW", "Router", "describe_channel", "routing_variables"]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -310,36 +312,18 @@ class Router:
             or (event.template if event else None)
             or kit.config.defaults.template
         )
-        data = {
-            **alert.data,
-            "labels": dict(alert.labels),
-            "alerts": [
-                {
-                    "event": m.event,
-                    "severity": m.severity,
-                    "labels": dict(m.labels),
-                    "data": dict(m.data),
-                    "status": "resolved" if m.resolved else "firing",
-                    "key": str(m.key_for()),
-                }
-                for m in members
-            ],
-            "alert_key": str(key),
-            "alert_status": "resolved" if all(m.resolved for m in members) else "firing",
-            "receiver": receiver.name,
-            "ack_url": ack_url,
-        }
         severity = max((m.severity for m in members), key=_rank, default=alert.severity)
         result = kit.planner.plan(
             alert.event,
             severity,
-            data,
+            alert.data,
             tuple(to if to is not None else receiver.to),
             tuple(channels if channels is not None else receiver.channels),
             chosen,
             None,
             key=idempotency_key,
             dry_run=kit.dry_run,
+            routing=routing_variables(alert, members, key, receiver.name, ack_url),
         )
         priority = settings.priority or receiver.priority
         if priority is None:
@@ -670,6 +654,33 @@ class Router:
         if len(people) == 1 and people[0].label == recipient:
             return {**described, "address": people[0].phone}
         return [{**described, "to": p.label, "address": p.phone, "via": recipient} for p in people]
+
+
+def routing_variables(
+    alert: Alert, members: Sequence[Alert], key: AlertKey, receiver: str, ack_url: str | None
+) -> dict[str, Any]:
+    """What the templates of a routed notification see besides its data (which stays exactly
+    what the caller passed): the one place these variables are made."""
+    status = "resolved" if all(m.resolved for m in members) else "firing"
+    return {
+        "labels": dict(alert.labels),
+        "alerts": [
+            {
+                "event": m.event,
+                "severity": m.severity,
+                "labels": dict(m.labels),
+                "data": dict(m.data),
+                "status": "resolved" if m.resolved else "firing",
+                "key": str(m.key_for()),
+            }
+            for m in members
+        ],
+        "alert_key": str(key),
+        "status": status,
+        "alert_status": status,  # its first name, kept for the templates that use it
+        "receiver": receiver,
+        "ack_url": ack_url,
+    }
 
 
 def describe_channel(kit: Notifier, channel: str, severity: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def test_notify_json_and_options(sim, config_file):
     report = json.loads(result.stdout)
     assert report["ok"] and report["severity"] == "error" and report["counts"] == {"sent": 2}
     assert [d["address"] for d in report["deliveries"]] == ["+919876543210", "+919812345678"]
-    assert report["messages"]["sms"].startswith("[ERROR] disk.full: 95% full")
+    assert report["messages"]["sms"] == "ERROR disk.full: 95% full"
     assert all(d["provider_id"] in sim.messages for d in report["deliveries"])
 
 
@@ -285,7 +285,7 @@ def test_templates_render_missing_variable_and_unknown_template(config_file):
 def test_templates_render_and_list_without_a_config():
     result = run("templates", "render", "default.sms", "-d", "message=hi", "-e", "e")
     assert result.exit_code == 0, result.output
-    assert "[WARNING] e: hi" in result.stdout
+    assert "WARNING e: hi" in result.stdout
     listing = run("templates", "list")
     assert listing.exit_code == 0 and "default.voice.j2" in listing.stdout
 

@@ -58,6 +58,35 @@ def test_init_then_check_then_sandbox_notify(tmp_path: Path) -> None:
     assert "DLT: match ('1234', '10')" in rendered.stdout
 
 
+def test_the_init_config_sends_a_plain_one_segment_sms_for_an_unknown_event(
+    tmp_path: Path,
+) -> None:
+    """The default path of a new project: an event with no entry, routed to the defaults, and
+    rendered by the shipped default template. No routing internals, no repr, one segment."""
+    import json
+
+    from notifykit.text.sms import analyze_sms
+
+    assert notifykit("init", str(tmp_path / "app"), cwd=tmp_path).returncode == 0
+    sent = notifykit(
+        "--sandbox",
+        "--json",
+        "notify",
+        "deploy.done",
+        "--data",
+        "version=1.2",
+        cwd=tmp_path / "app",
+    )
+    assert sent.returncode == 0, sent.stderr
+    report = json.loads(sent.stdout)
+    body = report["messages"]["sms"]
+    assert body == "WARNING deploy.done: version=1.2"
+    for internal in ("alert_key=", "ack_url=", "alerts=", "receiver=", "{", "["):
+        assert internal not in body
+    assert analyze_sms(body).segments == 1
+    assert [d["info"]["segments"] for d in report["deliveries"]] == [1, 1]
+
+
 def test_init_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     (tmp_path / CONFIG_NAME).write_text("version: 1  # mine\n")
     refused = notifykit("init", cwd=tmp_path)
