@@ -77,6 +77,14 @@ def test_a_long_message_is_cut_to_one_segment() -> None:
     assert info.segments == 1 and info.length <= 160
 
 
+def test_many_long_labels_are_cut_to_one_segment() -> None:
+    names = ("host", "instance", "service", "job", "pod", "namespace", "cluster")
+    alert = Alert("db.down", "critical", {n: f"{n}-" + "x" * 30 for n in names}, {"message": "m"})
+    body, info = routed(alert, ack_url=ACK)
+    assert body.startswith("CRITICAL db.down host=host-xxx") and body.endswith(f" Ack: {ACK}")
+    assert info.segments == 1
+
+
 def test_an_ack_link_is_kept_whole_within_one_segment() -> None:
     alert = Alert("db.down", "critical", {"host": "db1"}, {"message": "connection refused " * 10})
     body, info = routed(alert, ack_url=ACK)
