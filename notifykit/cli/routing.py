@@ -132,7 +132,7 @@ def routes_test(
     )
     state = _state()
     if state.json:
-        state.output(explanation.to_json())
+        state.output(explanation.to_dict())
     else:
         click.echo(explanation.text())
     if expect is not None:
