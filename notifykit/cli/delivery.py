@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from notifykit.report import Report
     from notifykit.worker.worker import Worker, WorkerResult
 
-__all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
+__all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "workers"]
 
 
 @cli.command()
@@ -268,9 +268,28 @@ def _print_one(report: Report) -> None:
             click.echo(f"    {e.source} {_when(e.received)} {e.provider_status}{detail}{moved}")
 
 
+def duration(value: str | float) -> float:
+    """Seconds in a duration option, written as the config writes durations (``90s``, ``10m``,
+    ``1h30m``) or as plain seconds: the config's own
+    :func:`~notifykit.config.delivery.parse_duration` reads it (click makes the ``ValueError``
+    a usage error)."""
+    if isinstance(value, int | float):
+        return float(value)
+    from notifykit.config.delivery import parse_duration
+
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError(
+            f"{value!r} is not a duration: write it like 90s, 10m, 1h or 1h30m, "
+            "or as a number of seconds"
+        )
+    return seconds
+
+
 @cli.command()
-@click.option("--older-than", type=float, metavar="SECONDS",
-              help="Look up deliveries with no news for this long (default: worker.reconcile_after).")  # fmt: skip
+@click.option("--older-than", type=duration, metavar="DURATION",
+              help="Look up deliveries with no news for this long: 90s, 10m, 1h, or seconds "
+                   "(default: worker.reconcile_after).")  # fmt: skip
 def reconcile(older_than: float | None) -> int:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""

