@@ -27,6 +27,7 @@ from notifykit.cli.main import (
     cli,
     notification_options,
     parse_labels,
+    refuse_sandbox,
 )
 from notifykit.report import DeliveryState
 
@@ -57,6 +58,9 @@ def submit(
     Takes notify's options. Every mistake (unknown recipient, template error...) is reported
     before anything is stored; when it prints the id, the notification is in the ledger.
     """
+    refuse_sandbox(
+        "submit", "a submitted notification would be gone when it exits, and no worker would see it"
+    )
     payload = _parse_data(data, data_json)
     submission = (
         _state()
@@ -131,6 +135,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     Runs until SIGTERM/SIGINT (in-flight work is finished or released; exit 0), or with --drain
     until nothing is due now; its exit code then says how the deliveries it made went.
     """
+    refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
@@ -153,6 +158,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
 @cli.command("workers")
 def workers() -> int:
     """List the workers seen recently on the ledger, with the leases they hold."""
+    refuse_sandbox("workers", "no worker can have reported to it")
     state = _state()
     kit = state.notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
@@ -178,6 +184,7 @@ def serve(host: str | None, port: int | None) -> int:
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
     public_url to this host and port. Stops on SIGTERM/SIGINT.
     """
+    refuse_sandbox("serve", "no delivery a status callback is about can be in it")
     from notifykit.server import StatusServer
 
     state = _state()
@@ -211,6 +218,7 @@ def serve(host: str | None, port: int | None) -> int:
 def history(notification_id: str | None, limit: int, state_filter: str | None) -> int:
     """List notifications in the ledger, newest first; with ID, one with its deliveries, their
     attempts and status events."""
+    refuse_sandbox("history", "it holds no earlier notification")
     state = _state()
     kit = state.notifier()
     if notification_id is not None:
@@ -293,6 +301,7 @@ def duration(value: str | float) -> float:
 def reconcile(older_than: float | None) -> int:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""
+    refuse_sandbox("reconcile", "it holds no earlier delivery to look up")
     state = _state()
     changed = state.notifier().reconcile(older_than=older_than)
     if state.json:

@@ -251,6 +251,18 @@ def _state() -> _State:
     return state
 
 
+def refuse_sandbox(command: str, why: str) -> None:
+    """A command that needs a ledger lasting beyond itself refuses ``--sandbox``, whose ledger is
+    in memory and dies with the process: ``why`` says what would go wrong there."""
+    if _state().sandbox:
+        raise _Failure(
+            f"--sandbox keeps its ledger in memory, for this one command: {why}. Run "
+            f"`notifykit {command}` without --sandbox (it uses the config's store:), or try a "
+            "send on the local simulator with `notifykit --sandbox notify EVENT`",
+            EXIT_USAGE,
+        )
+
+
 #: How deep --data-json / KEY:=JSON values may nest. Far more than any template needs, and far
 #: below the depth at which json, Jinja or the report's JSON output would hit Python's recursion
 #: limit (which is an internal error, not a usage error).

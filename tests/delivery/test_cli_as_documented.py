@@ -50,3 +50,41 @@ def test_reconcile_refuses_what_is_not_a_duration_and_names_the_form(config):
     assert refused.returncode == 3  # a usage error
     assert "'10 minutes' is not a duration" in refused.stderr
     assert "10m" in refused.stderr and "seconds" in refused.stderr
+
+
+def test_sandbox_submit_is_refused_with_the_fix_not_stored_in_a_ledger_that_vanishes(config, sim):
+    refused = run(config, "--sandbox", "submit", "db.down", "-d", "host=db1")
+    assert refused.returncode == 3, refused.stdout
+    assert refused.stdout == ""  # no id: nothing was accepted
+    message = refused.stderr
+    assert "--sandbox" in message and "in memory" in message
+    assert "notifykit --sandbox notify" in message and "without --sandbox" in message
+    as_json = run(config, "--sandbox", "--json", "submit", "db.down", "-d", "host=db1")
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["ok"] is False
+    assert not (config.parent / "ledger.db").exists() and sim.requests == []
+    # Without --sandbox the same submit is accepted into the config's ledger, for a worker.
+    accepted = run(config, "submit", "db.down", "-d", "host=db1")
+    assert accepted.returncode == 0 and len(accepted.stdout.strip()) == 26
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["worker", "--drain"],
+        ["workers"],
+        ["history"],
+        ["reconcile"],
+        ["serve", "--port", "0"],
+        ["ack", "db.down{host=db1}"],
+        ["resolve", "db.down{host=db1}"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_sandbox_commands_that_need_a_lasting_ledger_say_so(config, command):
+    # Each --sandbox run has a fresh, empty, in-memory ledger: these commands would report on
+    # (or wait for) work no earlier command could have left there.
+    refused = run(config, "--sandbox", *command, timeout=30)
+    assert refused.returncode == 3, (refused.stdout, refused.stderr)
+    assert "--sandbox" in refused.stderr and "in memory" in refused.stderr
+    assert f"Run `notifykit {command[0]}` without --sandbox" in refused.stderr
