@@ -5,6 +5,7 @@ ledger it throws away. Real processes, a real ledger file, the simulator over HT
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,25 @@ def test_sandbox_commands_that_need_a_lasting_ledger_say_so(config, command):
     assert refused.returncode == 3, (refused.stdout, refused.stderr)
     assert "--sandbox" in refused.stderr and "in memory" in refused.stderr
     assert f"Run `notifykit {command[0]}` without --sandbox" in refused.stderr
+
+
+def test_a_ledger_locked_by_another_process_names_the_file_and_the_fix(tmp_path, sim):
+    config = write_config(tmp_path, sim, store={"path": "ledger.db", "busy_timeout": "300ms"})
+    assert run(config, "submit", "db.down", "-d", "host=db1").returncode == 0  # the ledger exists
+    ledger = tmp_path / "ledger.db"
+    other = sqlite3.connect(str(ledger), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        refused = run(config, "submit", "db.down", "-d", "host=db2")
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        message = refused.stderr
+        assert str(ledger) in message and "locked by another process" in message
+        assert "store.busy_timeout (0.3s)" in message and "stop that process" in message
+        assert "migration" not in message
+        # Reading needs no write lock (WAL): history works while the other process writes.
+        read = run(config, "--json", "history")
+        assert read.returncode == 0, read.stderr
+        assert len(json.loads(read.stdout)) == 1
+    finally:
+        other.close()
+    assert len(json.loads(run(config, "--json", "history").stdout)) == 1
