@@ -163,7 +163,9 @@ def workers() -> int:
     kit = state.notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
     if state.json:
-        state.output(found)
+        state.output(
+            [{**w, "started": _iso(w["started"]), "heartbeat": _iso(w["heartbeat"])} for w in found]
+        )
         return EXIT_OK
     if not found:
         click.echo("no live workers")
@@ -251,8 +253,8 @@ def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
         "event": report.event,
         "severity": report.severity,
         "key": report.key,
-        "created": report.created,
-        "deliveries": [d.to_dict(detail=detail) for d in report.deliveries],
+        "created": _iso(report.created),
+        "deliveries": [_with_iso_times(d.to_dict(detail=detail)) for d in report.deliveries],
     }
 
 
@@ -305,7 +307,7 @@ def reconcile(older_than: float | None) -> int:
     state = _state()
     changed = state.notifier().reconcile(older_than=older_than)
     if state.json:
-        state.output([d.to_dict() for d in changed])
+        state.output([_with_iso_times(d.to_dict()) for d in changed])
     else:
         click.echo(f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}")
         for d in changed:
@@ -315,9 +317,34 @@ def reconcile(older_than: float | None) -> int:
     return EXIT_OK
 
 
+def _local(timestamp: float) -> datetime:
+    """An epoch time in this machine's zone (``TZ``), aware, so it prints with its offset."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone()
+
+
 def _when(timestamp: float | None) -> str:
+    """A time for people, with its zone: ``2026-03-02 12:00:00 IST (+05:30)``."""
     if timestamp is None:
         return "-"
-    return (
-        datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    )
+    moment = _local(timestamp)
+    offset = moment.isoformat()[-6:]  # +05:30
+    name = moment.tzname() or ""
+    return f"{moment:%Y-%m-%d %H:%M:%S} " + (f"{name} ({offset})" if name.isalpha() else offset)
+
+
+def _iso(timestamp: float | None) -> str | None:
+    """A time for programs: ISO 8601 with the offset (``2026-03-02T12:00:00.250+05:30``)."""
+    return None if timestamp is None else _local(timestamp).isoformat(timespec="milliseconds")
+
+
+def _with_iso_times(delivery: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's ``to_dict()`` with its times (and its attempts' and events') in ISO 8601."""
+    out = {**delivery, "due": _iso(delivery["due"]), "updated": _iso(delivery["updated"])}
+    if "attempt_log" in out:
+        out["attempt_log"] = [
+            {**a, "started": _iso(a["started"]), "finished": _iso(a["finished"])}
+            for a in out["attempt_log"]
+        ]
+    if "events" in out:
+        out["events"] = [{**e, "received": _iso(e["received"])} for e in out["events"]]
+    return out

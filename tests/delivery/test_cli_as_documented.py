@@ -5,13 +5,18 @@ ledger it throws away. Real processes, a real ledger file, the simulator over HT
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from notifykit_exotel.simulator import ExotelSimulator
-from tests.delivery.conftest import write_config
+from tests.delivery.conftest import TOKEN, write_config
 from tests.delivery.test_cli_delivery import run
 
 
@@ -36,6 +41,7 @@ def test_reconcile_older_than_takes_a_duration_like_the_config(config, sim):
     assert now.returncode == 0, now.stderr
     [changed] = json.loads(now.stdout)
     assert (changed["id"], changed["state"]) == (delivery["id"], "delivered")
+    assert datetime.fromisoformat(changed["updated"]).utcoffset() is not None  # ISO, with offset
 
 
 def test_the_duration_option_reads_durations_as_the_config_does():
@@ -111,3 +117,64 @@ def test_a_ledger_locked_by_another_process_names_the_file_and_the_fix(tmp_path,
     finally:
         other.close()
     assert len(json.loads(run(config, "--json", "history").stdout)) == 1
+
+
+def run_in_zone(config: Path, zone: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``notifykit ARGS`` on a machine whose local time zone is ``zone`` (TZ)."""
+    env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "NOTIFYKIT_DISABLE_PLUGINS": "", "TZ": zone}
+    return subprocess.run(
+        [sys.executable, "-m", "notifykit", "-c", str(config), *args],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown", "offset"),
+    [
+        ("Asia/Kolkata", "IST (+05:30)", timedelta(hours=5, minutes=30)),
+        ("UTC", "UTC (+00:00)", timedelta(0)),
+    ],
+)
+def test_history_prints_times_with_their_zone(config, sim, zone, shown, offset):
+    sent = run(config, "--json", "notify", "db.down", "-d", "host=db1", "--to", "p0")
+    assert sent.returncode == 0, sent.stderr
+    notification = json.loads(sent.stdout)["id"]
+    with sqlite3.connect(config.parent / "ledger.db") as db:
+        [(created,)] = db.execute("SELECT created FROM notifications").fetchall()
+    local = datetime.fromtimestamp(created).astimezone(_zone(zone))
+
+    listed = run_in_zone(config, zone, "history")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{local:%Y-%m-%d %H:%M:%S} {shown}" in listed.stdout
+    one = run_in_zone(config, zone, "history", notification)
+    assert one.returncode == 0, one.stderr
+    # Every time printed (the notification's, each attempt's) carries its zone.
+    stamps = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [A-Z]+ \([+-]\d\d:\d\d\))?", one.stdout)
+    assert len(stamps) >= 2 and all(s.endswith(shown) for s in stamps), one.stdout
+
+    # --json: ISO 8601 with the offset, the same moment as the ledger's.
+    [listed_json] = json.loads(run_in_zone(config, zone, "--json", "history").stdout)
+    moment = datetime.fromisoformat(listed_json["created"])
+    assert moment.utcoffset() == offset
+    assert abs(moment.timestamp() - created) < 0.001
+    detail = json.loads(run_in_zone(config, zone, "--json", "history", notification).stdout)
+    [delivery] = detail["deliveries"]
+    [attempt] = delivery["attempt_log"]
+    for value in (delivery["updated"], attempt["started"], attempt["finished"]):
+        assert datetime.fromisoformat(value).utcoffset() == offset, value
+
+    # The same for the workers a worker left in the ledger.
+    assert run_in_zone(config, zone, "worker", "--drain", "--node", "w1").returncode == 0
+    seen = run_in_zone(config, zone, "workers")
+    assert re.search(
+        rf"w1 .* seen \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d {re.escape(shown)}$", seen.stdout
+    )
+    [worker] = json.loads(run_in_zone(config, zone, "--json", "workers").stdout)
+    for value in (worker["started"], worker["heartbeat"]):
+        assert datetime.fromisoformat(value).utcoffset() == offset, value
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
