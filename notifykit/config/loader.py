@@ -230,6 +230,9 @@ class Config:
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
+    #: the line of each ``templates:`` entry's key (``None`` for a mapping config), for problems
+    #: found later (``config check`` rendering the template)
+    template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -549,6 +552,7 @@ class _Loader:
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
             routing=routing,
+            template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
