@@ -148,3 +148,20 @@ def test_notifykit_own_records_are_ignored(make_notifier, recorder, caplog):
         assert len(recorder.channels["rec"].batches) == 1  # the warning paged no one
     finally:
         root.removeHandler(handler)
+
+
+def test_help_on_init_shows_the_handlers_parameters_not_loggings():
+    import inspect
+    import pydoc
+
+    from notifykit import NotifyHandler
+
+    doc = inspect.getdoc(NotifyHandler.__init__) or ""
+    assert "Initializes the instance" not in doc  # logging.Handler.__init__'s, inherited
+    for name in inspect.signature(NotifyHandler.__init__).parameters:
+        if name != "self":
+            assert f":param {name}:" in doc, name
+    assert "Sends a notification for each log record" in (NotifyHandler.__doc__ or "")
+    assert "Initializes the instance" not in pydoc.render_doc(
+        NotifyHandler, renderer=pydoc.plaintext
+    )
