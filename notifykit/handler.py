@@ -50,24 +50,8 @@ def severity_for_level(level: int) -> str:
 
 
 class NotifyHandler(logging.Handler):
-    """Sends a notification for each log record at or above ``level``.
-
-    :param level: the lowest level that notifies (default ``logging.ERROR``).
-    :param notifier: the :class:`~notifykit.Notifier` to use; by default the module-level one
-        (``$NOTIFYKIT_CONFIG`` or ``./notifykit.yaml``), looked up at the first record.
-    :param event: the event name, formatted with the record's attributes: the default
-        ``"log.{levelname}"`` gives ``log.critical``; a fixed name such as ``"app.crash"`` works too.
-    :param to, channels, template: passed to ``notify()`` (``None``: the event's config decides).
-    :param data: extra template data merged into every notification.
-    :param on_report: called with each :class:`~notifykit.Report`, e.g. to count failures. A
-        report that is not ``ok`` is otherwise reported through ``handleError`` as a warning
-        line on stderr (never an exception).
-    :param labels: extra alert labels (routes match them; see :meth:`record_labels`).
-    :param repeat_interval: seconds before the same error (same logger and call site) is sent
-        again, when the config has no ``route:`` or ``to``/``channels`` are given here
-        (default 4h; ``0`` sends every record). With ``route:``, the route's own dedup applies.
-    :param max_message: the longest ``message`` in characters (as an SMS counts them), cut with
-        ``...`` beyond (default 160: one SMS); ``None``: no limit.
+    """Sends a notification for each log record at or above ``level`` (its parameters: see
+    ``__init__``).
 
     Records go through the alert routing, so a crash loop logging the same error 30 times a
     second pages once.
@@ -94,6 +78,29 @@ class NotifyHandler(logging.Handler):
         repeat_interval: float = DEFAULT_REPEAT_INTERVAL,
         max_message: int | None = DEFAULT_MAX_MESSAGE,
     ) -> None:
+        """A handler that notifies for each record at or above ``level``.
+
+        :param level: the lowest level that notifies (default ``logging.ERROR``).
+        :param notifier: the :class:`~notifykit.Notifier` to use; by default the module-level
+            one (``$NOTIFYKIT_CONFIG`` or ``./notifykit.yaml``), looked up at the first record.
+        :param event: the event name, formatted with the record's attributes: the default
+            ``"log.{levelname}"`` gives ``log.critical``; a fixed name such as ``"app.crash"``
+            works too.
+        :param to: passed to ``notify()`` (``None``: the event's config decides).
+        :param channels: passed to ``notify()`` (``None``: the event's config decides).
+        :param template: passed to ``notify()`` (``None``: the event's config decides).
+        :param data: extra template data merged into every notification.
+        :param on_report: called with each :class:`~notifykit.Report`, e.g. to count failures.
+            A report that is not ``ok`` is otherwise reported through ``handleError`` as a
+            warning line on stderr (never an exception).
+        :param labels: extra alert labels (routes match them; see :meth:`record_labels`).
+        :param repeat_interval: seconds before the same error (same logger and call site) is
+            sent again, when the config has no ``route:`` or ``to``/``channels`` are given here
+            (default 4h; ``0`` sends every record). With ``route:``, the route's own dedup
+            applies.
+        :param max_message: the longest ``message`` in characters (as an SMS counts them), cut
+            with ``...`` beyond (default 160: one SMS); ``None``: no limit.
+        """
         super().__init__(level)
         if max_message is not None and (isinstance(max_message, bool) or max_message < 20):
             raise ValueError(

@@ -81,7 +81,7 @@ def test_readme_routing_example_routes_as_it_says(tmp_path: Path) -> None:
     try:
         explained = kit.explain(
             "db.down", severity="critical", labels={"host": "db1", "service": "db"}
-        ).to_json()
+        ).to_dict()
         assert explained["key"] == "db.down{host=db1}"
         assert explained["receivers"] == ["dba", "page-primary"]
         report = kit.notify("db.down", severity="critical", labels={"host": "db1", "service": "db"})

@@ -251,6 +251,18 @@ def _state() -> _State:
     return state
 
 
+def refuse_sandbox(command: str, why: str) -> None:
+    """A command that needs a ledger lasting beyond itself refuses ``--sandbox``, whose ledger is
+    in memory and dies with the process: ``why`` says what would go wrong there."""
+    if _state().sandbox:
+        raise _Failure(
+            f"--sandbox keeps its ledger in memory, for this one command: {why}. Run "
+            f"`notifykit {command}` without --sandbox (it uses the config's store:), or try a "
+            "send on the local simulator with `notifykit --sandbox notify EVENT`",
+            EXIT_USAGE,
+        )
+
+
 #: How deep --data-json / KEY:=JSON values may nest. Far more than any template needs, and far
 #: below the depth at which json, Jinja or the report's JSON output would hit Python's recursion
 #: limit (which is an internal error, not a usage error).
@@ -680,6 +692,25 @@ def config_check(
     }
     # Config.warnings: problems that do not stop a config from working (a secret written inline).
     warnings: Sequence[ConfigProblem] = tuple(getattr(cfg, "warnings", ()) or ())
+    mismatched, notes = template_problems(cfg)
+    if mismatched:
+        if state.json:
+            state.output(
+                {
+                    "ok": False,
+                    "file": str(path),
+                    "problems": [_problem_dict(p) for p in mismatched],
+                    "notes": notes,
+                }
+            )
+        else:
+            for problem in mismatched:
+                click.echo(str(problem))
+            for note in notes:
+                click.echo(f"note: {note}")
+            n = len(mismatched)
+            _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+        return EXIT_USAGE
     if strict_events:
         from notifykit.cli.routing import event_problems
 
@@ -709,12 +740,15 @@ def config_check(
                 "warnings": [
                     {**_problem_dict(w), "message": state.logs.scrub(w.message)} for w in warnings
                 ],
+                "notes": notes,
                 **summary,
             }
         )
     else:
         for warning in warnings:
             click.echo(click.style("warning: ", fg="yellow") + state.logs.scrub(str(warning)))
+        for note in notes:
+            click.echo(f"note: {note}")
         parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
         n = len(warnings)
         noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
@@ -723,6 +757,89 @@ def config_check(
         else:
             click.echo(f"{path}: OK ({parts}){noted}")
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def template_problems(cfg: Any) -> tuple[list[ConfigProblem], list[str]]:
+    """``config check``: render each variant of each template with ``templates:`` settings with
+    sample values and run the checks ``templates render`` runs (each channel type's
+    ``inspect``: for Exotel SMS, length and the DLT pattern), so a template edited away from its
+    registered text is a problem at the entry's line rather than a refusal at the first alert.
+
+    Returns the problems, and notes on templates sample values could not render (a filter that
+    needs a real date, say), which are left to ``templates render --data``.
+    """
+    from notifykit.errors import TemplateError
+
+    engine = cfg.template_engine
+    inspected = {
+        ct.template_suffix for ct in _registry().channel_types.values() if ct.inspect is not None
+    }
+    problems: list[ConfigProblem] = []
+    notes: list[str] = []
+    for name, settings in cfg.templates.items():
+        event, severity = _sample_event(cfg, name)
+        for variant in _template_suffixes():
+            qualified = f"{name}.{variant}"
+            if variant not in inspected or not engine.exists(qualified):
+                continue
+            try:
+                body = _render_with_samples(engine, qualified, event, severity)
+            except TemplateError as err:
+                notes.append(
+                    f"templates.{name}: {qualified} could not be rendered with sample values, so "
+                    f"it was not checked against its settings ({err}); check it with "
+                    f"`notifykit templates render {qualified} --data KEY=VALUE...`"
+                )
+                continue
+            failed = [i for i in _inspections(variant, body, settings) if not i.ok]
+            if failed:
+                lines = [line for i in failed for line in i.lines]
+                # the lines templates render shows in red (see _styled_check), if it marks any
+                bad = [line for line in lines if "MISMATCH" in line or "OVER " in line]
+                shown = body if len(body) <= 160 else body[:159] + "…"
+                problems.append(
+                    ConfigProblem(
+                        cfg.source,
+                        cfg.template_lines.get(name),
+                        f"templates.{name}",
+                        f"{qualified} ({engine.locate(qualified)}) rendered with sample values "
+                        f"as {shown!r} fails its checks: {'; '.join(bad or lines)}",
+                    )
+                )
+    return problems, notes
+
+
+def _sample_event(cfg: Any, template: str) -> tuple[str, str]:
+    """The event and severity to render ``template`` with: the first event using it, else an
+    example event at the default severity."""
+    for event in cfg.events.values():
+        if event.template == template:
+            return event.name, event.severity or cfg.defaults.severity
+    return "example.event", cfg.defaults.severity
+
+
+#: how many missing variables a template may ask for before ``config check`` gives up on it
+_MAX_SAMPLES = 64
+
+
+def _render_with_samples(engine: Any, name: str, event: str, severity: str) -> str:
+    """Render ``name`` giving each variable it requires (a top-level name or ``data.key`` with no
+    default) a sample value, its own name: ``{{ data.host }}`` renders as ``host``. What has a
+    default keeps it (``data.since | default(now)``). Raises the template's error when it needs
+    more than a sample string (a date, a number, a nested value)."""
+    from notifykit.errors import TemplateRenderError
+    from notifykit.plan.planner import template_context
+
+    data: dict[str, Any] = {}
+    for _ in range(_MAX_SAMPLES):
+        try:
+            return str(engine.render(name, template_context(event, severity, data)))
+        except TemplateRenderError as err:
+            key = (err.variable or "").removeprefix("data.")
+            if not key.isidentifier() or key in data:
+                raise
+            data[key] = key[:20]
+    return str(engine.render(name, template_context(event, severity, data)))
 
 
 def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.main import _SEVERITY, EXIT_OK, EXIT_PARTIAL, _split, _state, cli, parse_labels
+from notifykit.cli.main import (
+    _SEVERITY,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    _split,
+    _state,
+    cli,
+    parse_labels,
+    refuse_sandbox,
+)
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigProblem
 
@@ -132,7 +141,7 @@ def routes_test(
     )
     state = _state()
     if state.json:
-        state.output(explanation.to_json())
+        state.output(explanation.to_dict())
     else:
         click.echo(explanation.text())
     if expect is not None:
@@ -155,6 +164,7 @@ def routes_test(
 def ack(key: str, by: str | None) -> int:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
+    refuse_sandbox("ack", "no escalation an earlier command started can be in it")
     acked = _state().notifier().ack(key, by=by)
     state = _state()
     if state.json:
@@ -172,6 +182,7 @@ def ack(key: str, by: str | None) -> int:
 def resolve(key: str) -> int:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
+    refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
     notifier = _state().notifier()
     reports = notifier.resolve(key)
     state = _state()

@@ -124,21 +124,29 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         candidate = Path(path)
         if not candidate.is_file():
-            raise ConfigNotFoundError(f"config file {str(candidate)!r} not found")
+            raise ConfigNotFoundError(f"config file {str(candidate)!r} not found{_INIT_HINT}")
         return candidate
     from_env = os.environ.get(CONFIG_ENV)
     if from_env:
         candidate = Path(from_env)
         if not candidate.is_file():
-            raise ConfigNotFoundError(f"config file {from_env!r} (from {CONFIG_ENV}) not found")
+            raise ConfigNotFoundError(
+                f"config file {from_env!r} (from {CONFIG_ENV}) not found: fix or unset "
+                f"{CONFIG_ENV}, or run `notifykit init` to write a commented {DEFAULT_CONFIG_FILE}"
+            )
         return candidate
     candidate = Path(DEFAULT_CONFIG_FILE)
     if candidate.is_file():
         return candidate
     raise ConfigNotFoundError(
-        f"no notifykit config: pass --config FILE, set {CONFIG_ENV}, or create "
-        f"./{DEFAULT_CONFIG_FILE} (see config.example.yaml)"
+        f"no notifykit config: run `notifykit init` to write a commented ./{DEFAULT_CONFIG_FILE} "
+        f"(it runs as it is with --sandbox), or name yours with --config FILE or {CONFIG_ENV}=FILE"
     )
+
+
+#: what to do about a config file that is not there (``config.example.yaml`` is only in a source
+#: checkout; ``notifykit init`` writes the same commented config from the installed package)
+_INIT_HINT = f": check the path, or run `notifykit init` to write a commented {DEFAULT_CONFIG_FILE}"
 
 
 # -- the validated config -----------------------------------------------------------------------
@@ -222,6 +230,9 @@ class Config:
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
+    #: the line of each ``templates:`` entry's key (``None`` for a mapping config), for problems
+    #: found later (``config check`` rendering the template)
+    template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -275,7 +286,7 @@ def load_config(
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigNotFoundError(f"config file {str(path)!r} not found") from None
+            raise ConfigNotFoundError(f"config file {str(path)!r} not found{_INIT_HINT}") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(
                 [ConfigProblem(str(path), None, "", f"cannot read the file: {err}")]
@@ -541,6 +552,7 @@ class _Loader:
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
             routing=routing,
+            template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:

@@ -224,3 +224,18 @@ def test_the_message_is_bounded_to_one_sms_by_default(logger):
 def test_a_tiny_max_message_is_refused(bad):
     with pytest.raises(ValueError, match="max_message must be at least 20"):
         NotifyHandler(max_message=bad)
+def test_help_on_init_shows_the_handlers_parameters_not_loggings():
+    import inspect
+    import pydoc
+
+    from notifykit import NotifyHandler
+
+    doc = inspect.getdoc(NotifyHandler.__init__) or ""
+    assert "Initializes the instance" not in doc  # logging.Handler.__init__'s, inherited
+    for name in inspect.signature(NotifyHandler.__init__).parameters:
+        if name != "self":
+            assert f":param {name}:" in doc, name
+    assert "Sends a notification for each log record" in (NotifyHandler.__doc__ or "")
+    assert "Initializes the instance" not in pydoc.render_doc(
+        NotifyHandler, renderer=pydoc.plaintext
+    )
