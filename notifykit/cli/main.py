@@ -670,6 +670,14 @@ def config_check(
             n = len(err.problems)
             _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
         return EXIT_USAGE
+    exposed = _open_webhook(cfg)
+    if exposed is not None:
+        if state.json:
+            state.output({"ok": False, "file": str(path), "problems": [_problem_dict(exposed)]})
+        else:
+            click.echo(str(exposed))
+            _error(f"{path}: 1 problem")
+        return EXIT_USAGE
     summary = {
         "accounts": len(cfg.accounts),
         "channels": len(cfg.channels),
@@ -723,6 +731,15 @@ def config_check(
         else:
             click.echo(f"{path}: OK ({parts}){noted}")
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def _open_webhook(cfg: Any) -> ConfigProblem | None:
+    """``POST /alertmanager`` reachable beyond this machine without a token (and no
+    ``webhook_token: none``): a problem of the config, though it loads (notify never serves)."""
+    from notifykit.config.delivery import open_webhook_problem
+
+    server = getattr(cfg, "server", None)
+    return open_webhook_problem(cfg.source, server) if server is not None else None
 
 
 def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:
