@@ -133,6 +133,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     until nothing is due now; its exit code then says how the deliveries it made went.
     """
     state = _state()
+    _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
     if not state.json:
@@ -186,6 +187,7 @@ def serve(host: str | None, port: int | None) -> int:
     from notifykit.server import StatusServer
 
     state = _state()
+    _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server
     host = host or settings.host
@@ -213,6 +215,16 @@ def serve(host: str | None, port: int | None) -> int:
         signal.signal(signal.SIGINT, stop)
     server.serve_forever()
     return EXIT_OK
+
+
+def _real_run_only(state: Any, command: str) -> None:
+    """``worker`` and ``serve`` send (deliveries, alerts routed, escalation steps): a dry run
+    cannot, and must not look as if it did nothing while it sends."""
+    if state.dry_run:
+        raise click.UsageError(
+            f"{command} sends notifications, so it cannot be a dry run: drop --dry-run (notify "
+            "--dry-run shows what a notification would send)"
+        )
 
 
 def _listen_error(host: str, port: int, err: OSError) -> str:

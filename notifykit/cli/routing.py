@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.main import _SEVERITY, EXIT_OK, EXIT_PARTIAL, _split, _state, cli, parse_labels
+from notifykit.cli.main import (
+    _SEVERITY,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    _split,
+    _state,
+    cli,
+    parse_labels,
+    warn_unset,
+)
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigProblem
 
@@ -63,6 +72,7 @@ def _explainer() -> Notifier:
     notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
     click.get_current_context().call_on_close(notifier.close)
     state.loaded(notifier.config)
+    warn_unset(notifier.config)
     return notifier
 
 
