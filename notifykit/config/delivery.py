@@ -36,6 +36,7 @@ from notifykit.config.schema import (
     String,
     Struct,
     Type,
+    UnsetEnv,
     _warn_inline_secret,
     describe,
 )
@@ -225,7 +226,7 @@ class WebhookToken(Type):
             value = String().check(node, path, ctx)
         finally:
             ctx.secret_field = was_secret
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and not isinstance(value, UnsetEnv):
             ctx.secrets.add(value)
         _warn_inline_secret(node, path, ctx)
         return value

@@ -220,3 +220,14 @@ def test_webhook_token_none_is_no_secret(tmp_path, sim):
     warned = json.loads(run(inline, "--json", "config", "check").stdout)
     [warning] = warned["warnings"]
     assert warning["path"] == "server.webhook_token" and WEBHOOK_TOKEN not in json.dumps(warned)
+
+
+def test_config_check_without_secrets_counts_an_unset_webhook_token_as_set(tmp_path, sim):
+    # CI checks the file without the secrets: ${ALERTMANAGER_TOKEN} will be set where serve runs.
+    server = {"public_url": PUBLIC, "webhook_token": "${NK_UNSET_WEBHOOK_TOKEN}"}
+    config = write_config(tmp_path, sim, server=server)
+    result = run(config, "--json", "config", "check")
+    assert result.returncode == 0, result.stdout
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert warning["path"] == "server.webhook_token" and "<unset" not in warning["message"]
+    assert run(config, "config", "check", "--strict").returncode == 3
