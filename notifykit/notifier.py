@@ -126,6 +126,10 @@ class Notifier:
         self._router: Router | None = None
         self._store = store
         self._owner = f"notify:{_hostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        if config.unset and not dry_run:
+            # Loaded for a run that sends nothing (load_config(dry_run=True)): its unset
+            # variables read as <unset:...>, which must never reach a provider.
+            raise ConfigError(list(config.unset))
         overrides = account_overrides or {}
         self._account_settings: dict[str, Mapping[str, Any]] = {
             name: {**account.settings, **overrides.get(name, {})}
@@ -204,8 +208,11 @@ class Notifier:
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
         :param clock: the time source (default ``time.time``), for tests of schedules.
-        :param require_secrets: whether secret settings must be set (default: unless
-            ``dry_run``; ``config check`` sends nothing but still wants them).
+        :param require_secrets: whether the config's ``${VAR}``s must be set (default: unless
+            ``dry_run``). Without, an unset one is a warning (``config.warnings``) and reads as
+            ``<unset:${VAR}>``; what may reach a provider (:meth:`worker`, :meth:`reconcile`,
+            :meth:`resolve`, :meth:`alertmanager`, :meth:`client`) then raises
+            :class:`ConfigError` naming them, and ``dry_run=False`` is refused at once.
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -354,6 +361,7 @@ class Notifier:
 
     def client(self, account: str) -> Any:
         """The shared client of a configured account (e.g. an ``ExotelClient``)."""
+        self._needs_secrets()
         if account not in self.config.accounts:
             raise NotificationError(
                 f"no account named {account!r}{did_you_mean(account, self.config.accounts)}"
@@ -584,6 +592,7 @@ class Notifier:
         ``lease``, ``poll``, ``batch``, ``name``, ``clock``: defaults from ``worker:``)."""
         from notifykit.worker.worker import Worker
 
+        self._needs_secrets()
         return Worker(self, **options)
 
     def history(self, *, limit: int = 20, state: str | DeliveryState | None = None) -> list[Report]:
@@ -643,6 +652,7 @@ class Notifier:
         """Ask providers about deliveries whose final status never came (sent or unknown, with a
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
+        self._needs_secrets()
         ledger = self.ledger
         now = self.clock()
         after = self.config.worker.reconcile_after if older_than is None else older_than
@@ -744,6 +754,7 @@ class Notifier:
         short form, or 8+ digits of its digest): pending escalation steps are cancelled and a
         resolved message goes where the route says ``send_resolved: true``. Returns one report
         per alert resolved (empty: no open alert or active escalation has that key)."""
+        self._needs_secrets()
         return self.router.resolve(key)
 
     def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
@@ -772,11 +783,18 @@ class Notifier:
         """Route each alert of a Prometheus Alertmanager webhook body (``POST /alertmanager``),
         each fingerprint + startsAt once. :raises AlertmanagerPayloadError: not a version 4
         payload."""
+        self._needs_secrets()
         return self.router.alertmanager(body)
 
     def ack_url(self, ack_id: str) -> str | None:
         """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
         return self.router.ack_url(ack_id)
+
+    def _needs_secrets(self) -> None:
+        """What may reach a provider refuses a config loaded without its ``${VAR}``s (their
+        keys read ``<unset:...>``), with the problems a sending run reports."""
+        if self.config.unset:
+            raise ConfigError(list(self.config.unset))
 
     # -- executing a plan -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from notifykit.cli.main import (
     EXIT_PARTIAL,
     EXIT_UNKNOWN,
     _display_state,
+    _Failure,
     _parse_data,
     _print_report,
     _split,
@@ -137,6 +138,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()
+    _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
     if not state.json:
@@ -184,15 +186,28 @@ def serve(host: str | None, port: int | None) -> int:
     """Run the status server: receives providers' delivery-status callbacks.
 
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
-    public_url to this host and port. Stops on SIGTERM/SIGINT.
+    public_url to this host and port. Stops on SIGTERM/SIGINT. Refuses to start when POST
+    /alertmanager would be reachable beyond this machine (public_url set, or a host that is not
+    loopback) without server.webhook_token, unless the config says webhook_token: none.
     """
     refuse_sandbox("serve", "no delivery a status callback is about can be in it")
+    from notifykit.config.delivery import open_webhook_problem
+    from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
 
     state = _state()
+    _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server
-    server = StatusServer(kit, host or settings.host, settings.port if port is None else port)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    exposed = open_webhook_problem(kit.config.source, settings, host)
+    if exposed is not None:
+        raise ConfigError([exposed])
+    try:
+        server = StatusServer(kit, host, port)
+    except OSError as err:
+        raise _Failure(_listen_error(host, port, err), EXIT_FAILED) from None
     if not settings.public_url:
         click.echo(
             "notifykit serve: server.public_url is not set, so no status callbacks are asked "
@@ -209,6 +224,36 @@ def serve(host: str | None, port: int | None) -> int:
         signal.signal(signal.SIGINT, stop)
     server.serve_forever()
     return EXIT_OK
+
+
+def _real_run_only(state: Any, command: str) -> None:
+    """``worker`` and ``serve`` send (deliveries, alerts routed, escalation steps): a dry run
+    cannot, and must not look as if it did nothing while it sends."""
+    if state.dry_run:
+        raise click.UsageError(
+            f"{command} sends notifications, so it cannot be a dry run: drop --dry-run (notify "
+            "--dry-run shows what a notification would send)"
+        )
+
+
+def _listen_error(host: str, port: int, err: OSError) -> str:
+    """One line for a server that cannot listen: which address, why, and how to fix it. Exit 2
+    with it, not 4: nothing was sent, and trying again (elsewhere) is safe."""
+    import errno
+
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"notifykit serve: port {port} on {host} is already in use (another notifykit "
+            "serve, or another program, listens there): stop it, or pick another port with "
+            "--port or server.port"
+        )
+    reason = err.strerror or str(err)
+    if err.errno == errno.EACCES and 0 < port < 1024:
+        reason += " (ports below 1024 need privileges)"
+    return (
+        f"notifykit serve: cannot listen on {host}:{port}: {reason}: pick another address with "
+        "--host or server.host, or another port with --port or server.port"
+    )
 
 
 @cli.command()

@@ -227,6 +227,7 @@ class _State:
             )
             click.get_current_context().call_on_close(notifier.close)
             self.loaded(notifier.config)
+            warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
                 instrument_clients(notifier)
             self._notifier = notifier
@@ -243,6 +244,15 @@ class _State:
 
     def output(self, payload: Any) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def warn_unset(config: Any) -> None:
+    """A run that sends nothing went on without some ``${VAR}``s: one ``warning:`` line on
+    stderr for each (stdout stays the command's output, ``--json`` included)."""
+    unset = {(p.line, p.path) for p in getattr(config, "unset", ())}
+    for warning in getattr(config, "warnings", ()):
+        if (warning.line, warning.path) in unset:
+            click.echo(click.style("warning: ", fg="yellow") + str(warning), err=True)
 
 
 def _state() -> _State:
@@ -646,8 +656,8 @@ def config_check(
 ) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message, and every warning (a secret written in the file instead of
-    ${ENV}...) as "warning: file:line: key.path: message". Exit 0 when valid (warnings allowed,
-    unless --strict), 3 otherwise."""
+    ${ENV}, an unset ${ENV}: no secret is needed here...) as "warning: file:line: key.path:
+    message". Exit 0 when valid (warnings allowed, unless --strict), 3 otherwise."""
     from notifykit.config.loader import find_config
     from notifykit.notifier import Notifier
     from notifykit.plugins import get_plugin_manager
@@ -657,12 +667,13 @@ def config_check(
     try:
         # Build every channel and client too, sending nothing: their plugins check settings the
         # schema cannot (a flow needs exactly one of app_id and url...), and a config that passes
-        # here must not be refused by `notify`.
+        # here must not be refused by `notify`. No secret is needed (CI has the file, not the
+        # credentials): an unset ${VAR} is a warning, which --strict makes fail.
         with Notifier.from_config(
             path,
             sandbox=state.sandbox,
             dry_run=True,
-            require_secrets=not state.dry_run,
+            require_secrets=False,
             plugin_manager=get_plugin_manager(),
         ) as notifier:
             cfg = notifier.config
@@ -681,6 +692,14 @@ def config_check(
                 click.echo(str(problem))
             n = len(err.problems)
             _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+        return EXIT_USAGE
+    exposed = _open_webhook(cfg)
+    if exposed is not None:
+        if state.json:
+            state.output({"ok": False, "file": str(path), "problems": [_problem_dict(exposed)]})
+        else:
+            click.echo(str(exposed))
+            _error(f"{path}: 1 problem")
         return EXIT_USAGE
     summary = {
         "accounts": len(cfg.accounts),
@@ -840,6 +859,15 @@ def _render_with_samples(engine: Any, name: str, event: str, severity: str) -> s
                 raise
             data[key] = key[:20]
     return str(engine.render(name, template_context(event, severity, data)))
+
+
+def _open_webhook(cfg: Any) -> ConfigProblem | None:
+    """``POST /alertmanager`` reachable beyond this machine without a token (and no
+    ``webhook_token: none``): a problem of the config, though it loads (notify never serves)."""
+    from notifykit.config.delivery import open_webhook_problem
+
+    server = getattr(cfg, "server", None)
+    return open_webhook_problem(cfg.source, server) if server is not None else None
 
 
 def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from notifykit.cli.main import (
     cli,
     parse_labels,
     refuse_sandbox,
+    warn_unset,
 )
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigProblem
@@ -72,6 +73,7 @@ def _explainer() -> Notifier:
     notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
     click.get_current_context().call_on_close(notifier.close)
     state.loaded(notifier.config)
+    warn_unset(notifier.config)
     return notifier
 
 

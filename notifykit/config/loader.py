@@ -214,11 +214,16 @@ class Config:
     template_engine: TemplateEngine = field(repr=False)
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     sandbox: bool = False
-    #: loaded for a dry run: secrets may be missing (their settings are then ``None``)
+    #: loaded for a run that sends nothing: ``${VAR}``s may be unset (see :attr:`unset`)
     dry_run: bool = False
     #: things worth fixing that do not stop the config from loading (a secret written inline in
-    #: the file); never contain a secret's value. ``config check`` prints them.
+    #: the file, a variable a dry run let unset); never contain a secret's value. ``config
+    #: check`` prints them.
     warnings: tuple[ConfigProblem, ...] = ()
+    #: a dry run's unset ``${VAR}``s, as the problems a sending run reports: their keys hold
+    #: :class:`~notifykit.config.schema.UnsetEnv` (or their default), so a Notifier that may
+    #: send refuses this config with them
+    unset: tuple[ConfigProblem, ...] = ()
     store: StoreSettings = field(default_factory=StoreSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
@@ -265,8 +270,10 @@ def load_config(
 
     :param registry: what the loaded plugins provide (channel types, providers, template dirs).
     :param sandbox: account keys the provider's sandbox replaces need not be set.
-    :param dry_run: for a run that sends nothing: secret settings (``Field(secret=True)``) and the
-        ``${VAR}`` references feeding them need not be set; a missing one reads as ``None``.
+    :param dry_run: for a run that sends nothing: no ``${VAR}`` need be set. An unset one is a
+        warning, its key reads as ``<unset:${VAR}>`` (:class:`~notifykit.config.schema.UnsetEnv`)
+        or its default, and :attr:`Config.unset` keeps the problems a sending run would report
+        (a secret key left out of the file is let through the same way).
     :param environ: the environment for ``${VAR}`` substitution (default: ``os.environ``).
     :raises ConfigError: with every problem found, secrets scrubbed from the messages.
     :raises ConfigNotFoundError: the file does not exist.
@@ -545,6 +552,7 @@ class _Loader:
             sandbox=self.sandbox,
             dry_run=ctx.dry_run,
             warnings=tuple(sorted(ctx.warnings, key=lambda p: (p.line is None, p.line or 0))),
+            unset=tuple(sorted(ctx.unset, key=lambda p: (p.line is None, p.line or 0))),
             store=self.store,
             server=self.server,
             worker=self.worker,

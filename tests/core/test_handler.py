@@ -224,6 +224,8 @@ def test_the_message_is_bounded_to_one_sms_by_default(logger):
 def test_a_tiny_max_message_is_refused(bad):
     with pytest.raises(ValueError, match="max_message must be at least 20"):
         NotifyHandler(max_message=bad)
+
+
 def test_help_on_init_shows_the_handlers_parameters_not_loggings():
     import inspect
     import pydoc
