@@ -25,7 +25,7 @@ INSTALL_SOURCES: tuple[Path, ...] = (
 )
 
 _FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
-_MARKER = re.compile(r"<!--\s*(.*?)\s*-->[ \t]*\n$", re.S)
+_MARKER = re.compile(r"<!--\s*(.*?)\s*-->\s*")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def blocks(page: Path) -> list[Block]:
     found = []
     for match in _FENCE.finditer(text):
         before = text[: match.start()]
-        marker = _MARKER.search(before)
+        marker = _MARKER.fullmatch(before[:-1].rpartition("\n")[2])  # the line before the fence
         found.append(
             Block(
                 page=page,
