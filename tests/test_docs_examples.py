@@ -4,7 +4,9 @@ drifted from the code fails here.
 Every fenced block names its language. ``python``, ``sh`` and ``console`` blocks are examples that
 run, each in its own copy of a project made by ``notifykit init``, whose Exotel account points at
 a simulator this module starts (``EXOTEL_SID``/``EXOTEL_TOKEN`` set to its credentials, the
-config's commented ``base_url`` line set to it), so nothing needs an account:
+config's commented ``base_url`` line set to it), so nothing needs an account, the examples run
+unchanged (they build Notifiers from ``notifykit.yaml``, without ``sandbox=True``) and their
+requests cross a real socket; commands with ``--sandbox`` start their own simulator as usual:
 
 - a python block is a program run by a fresh interpreter in the project; one that defines
   ``test_`` functions is a test module run by pytest there; one that implements hooks
