@@ -1165,7 +1165,7 @@ def _simulator_main() -> Callable[[list[str]], int | None]:
         from notifykit_exotel import simulator as package
     except ImportError as err:
         raise _Failure(
-            f"the Exotel plugin is not installed ({err}): pip install notifykit", EXIT_USAGE
+            f"the Exotel plugin is not installed ({err}): pip install notifykit-pager", EXIT_USAGE
         ) from None
     run = getattr(package, "main", None)
     if not callable(run):

@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -257,6 +258,13 @@ class ExotelSimulator:
         with self._lifecycle:
             server, thread = self._server, self._thread
             if server is None or thread is None:
+                return
+            if sys.is_finalizing():
+                # Stopped by garbage collection as the interpreter exits (a sandbox whose
+                # Notifier was never closed): the serving thread, a daemon, runs no more, so
+                # shutdown() and join() would wait for it forever. Close the socket and go.
+                server.server_close()
+                self._server = self._thread = None
                 return
             self._stopping.set()  # wakes handlers sleeping in a delay fault
             server.begin_close()
