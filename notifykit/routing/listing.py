@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from notifykit.routing.alert import Alert
+from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.tree import format_duration
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ def open_alerts(
     at = datetime.fromtimestamp(now, timezone.utc)
     firing = [r.alert for r in snapshot.alerts if r.last_seen >= now - window]
     rows: list[OpenAlert] = []
+    shown: set[tuple[str, str]] = set()  # (receiver, group digest)
     for record in snapshot.alerts:
         alert = record.alert
         inhibition = routing.inhibition(alert, firing)
@@ -134,6 +135,7 @@ def open_alerts(
                 continue
             reached.append(match.receiver)
             pair = (match.receiver, match.key.digest)
+            shown.add(pair)
             found = snapshot.escalations.get(pair)
             escalation = _status(*found) if found else None
             state, reason = _state(
@@ -143,15 +145,15 @@ def open_alerts(
             rows.append(
                 _row(alert, match.receiver, str(match.key), state, reason, escalation, seen)
             )
-    shown = {(r.receiver, r.group) for r in rows}
-    for (receiver, _digest), (escalation_record, steps) in snapshot.escalations.items():
-        if (receiver, escalation_record.key) in shown:
+    for pair, (escalation_record, steps) in snapshot.escalations.items():
+        if pair in shown:
             continue
+        receiver = pair[0]
         escalation = _status(escalation_record, steps)
         state = "acknowledged" if escalation.state == "acked" else "firing"
         started = escalation_record.started_at
         alert = escalation_record.alert
-        group = escalation_record.key
+        group = str(AlertKey(escalation_record.key))
         rows.append(_row(alert, receiver, group, state, None, escalation, (started, started)))
     return rows
 

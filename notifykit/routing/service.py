@@ -595,10 +595,13 @@ class Router:
         key of a group it is in (what reports show), each as its text, its short form or 8+
         hex digits of its digest. Groups are looked up in the ledger, and, for the routes that
         keep no group state, through the current routes."""
-        found = {a.key_for().text: a for a in self.kit.ledger.alerts_named(key)}
-        for row in self.alerts():
-            if row.alert.key_for().text not in found and AlertKey(row.group).matches(key):
-                found[row.alert.key_for().text] = row.alert
+        ledger = self.kit.ledger
+        found = {a.key_for().text: a for a in ledger.alerts_named(key)}
+        if not self.routing.implicit:
+            for alert in ledger.open_alerts(0.0):
+                text = alert.key_for().text
+                if text not in found and any(m.key.matches(key) for m in self.routing.route(alert)):
+                    found[text] = alert
         return list(found.values())
 
     def alerts(self) -> list[OpenAlert]:

@@ -247,3 +247,17 @@ def test_history_json_and_alerts_are_plain_json(make_kit, sim, tmp_path: Path):
     [report] = kit.history()
     assert (report.receiver, report.step) == ("page-primary", "0.0")
     json.dumps([a.to_dict() for a in kit.alerts()])
+
+
+def test_long_keys_work_in_the_short_form_reports_show(make_kit, sim, tmp_path):
+    kit, _clock = _kit(make_kit, sim, tmp_path)
+    host = "db-" + "x" * 90
+    report = kit.notify("db.down", severity="critical", labels={"host": host, "x": "1"})
+    assert report.key is not None and "~" in report.key  # shortened, with its digest
+    [row] = kit.alerts()  # one row: the running escalation is this row's, not another
+    assert (row.receiver, row.group) == ("page-primary", report.key)
+    assert row.escalation is not None and row.escalation.step == "0.0"
+    [acked] = kit.ack(report.key)
+    assert acked.key == f"db.down{{host={host}}}"
+    [resolved] = kit.resolve(row.key)  # the alert's own key, short too
+    assert resolved.key == report.key and kit.alerts() == []
