@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.routing import EscalationRecord
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
+    from notifykit.routing.listing import OpenAlert
     from notifykit.routing.service import Router
     from notifykit.worker.worker import Worker
 
@@ -762,6 +763,13 @@ class Notifier:
         the alert fires again after it is resolved). Returns the escalations acknowledged
         (empty: none was active)."""
         return self.router.ack(key, by)
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts (routed, not resolved), newest first, each once per receiver it
+        reaches: its key and group key, labels, ``state`` (``firing``, ``acknowledged`` or
+        ``held``, with the ``reason``) and its escalation (policy, last step sent, next step
+        and when). What ``notifykit alerts`` lists; empty for an ``events:``-only config."""
+        return self.router.alerts()
 
     def explain(
         self,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from notifykit.cli.complete import complete_events
 from notifykit.cli.main import (
     EXIT_FAILED,
     EXIT_OK,
@@ -40,7 +41,7 @@ __all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "wor
 
 
 @cli.command()
-@click.argument("event")
+@click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
 def submit(
@@ -287,9 +288,17 @@ def history(notification_id: str | None, limit: int, state_filter: str | None) -
         counts = ", ".join(f"{n} {s}" for s, n in report.by_state().items())
         key = f"  key {report.key}" if report.key else ""
         click.echo(
-            f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}: {counts}"
+            f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}"
+            f"{_routed(report)}: {counts}"
         )
     return EXIT_OK
+
+
+def _routed(report: Report) -> str:
+    """`` -> receiver step 0.1`` for a routed notification (``history`` lines)."""
+    if not report.receiver:
+        return ""
+    return f"  -> {report.receiver}" + (f" step {report.step}" if report.step else "")
 
 
 def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
@@ -299,13 +308,17 @@ def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
         "severity": report.severity,
         "key": report.key,
         "created": _iso(report.created),
+        "receiver": report.receiver,
+        "step": report.step,
         "deliveries": [_with_iso_times(d.to_dict(detail=detail)) for d in report.deliveries],
     }
 
 
 def _print_one(report: Report) -> None:
     click.echo(
-        f"{report.id}  {_when(report.created)}" + (f"  key {report.key}" if report.key else "")
+        f"{report.id}  {_when(report.created)}"
+        + (f"  key {report.key}" if report.key else "")
+        + _routed(report)
     )
     _print_report(report, show_messages=True)
     for d in report.deliveries:

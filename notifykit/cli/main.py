@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from notifykit import __version__
+from notifykit.cli.complete import complete_channels, complete_events, complete_recipients
 from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
 from notifykit.cli.scaffold import init_command
 from notifykit.errors import (
@@ -199,6 +200,10 @@ def _error(message: str) -> None:
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
 
 
+#: the commands that show a progress line while a send waits on a rate limit
+_PROGRESS_COMMANDS = frozenset({"notify", "send", "resolve"})
+
+
 @dataclass
 class _State:
     config: str | None
@@ -230,8 +235,22 @@ class _State:
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
                 instrument_clients(notifier)
+            self._show_rate_progress(notifier)
             self._notifier = notifier
         return self._notifier
+
+    def _show_rate_progress(self, notifier: Notifier) -> None:
+        """A send that waits on a rate limit says so on stderr: only on a terminal, never with
+        ``--json`` (see :mod:`notifykit.cli.progress`)."""
+        ctx = click.get_current_context()
+        if self.json or self.dry_run or ctx.info_name not in _PROGRESS_COMMANDS:
+            return
+        stream = sys.stderr
+        if not stream.isatty():
+            return
+        from notifykit.cli.progress import watch_rate_limits
+
+        ctx.call_on_close(watch_rate_limits(notifier, stream).close)
 
     def loaded(self, config: Any) -> None:
         """A config was loaded: its secrets are scrubbed from every log line from now on."""
@@ -374,6 +393,13 @@ def _display_counts(report: Report) -> dict[str, int]:
 
 
 def _print_report(report: Report, *, show_messages: bool) -> None:
+    if getattr(report, "deduplicated", False):
+        head = click.style(f"{report.event} ({report.severity}): deduplicated", bold=True)
+        click.echo(
+            f"{head}: nothing was sent (the same alert went out before: notifykit history "
+            f"{report.id})"
+        )
+        return
     counts = ", ".join(
         click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
         for status, n in _display_counts(report).items()
@@ -382,11 +408,7 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
     head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
     click.echo(f"{click.style(head, bold=True)}: {counts}")
     if show_messages:
-        for channel, text in report.messages.items():
-            if text is None:
-                continue
-            indented = text.replace("\n", "\n    ")
-            click.echo(f"  {click.style(channel, bold=True)} message:\n    {indented}")
+        _print_messages(report)
     rows = []
     for d in report.deliveries:
         details = []
@@ -415,6 +437,21 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
         cells[4] = click.style(cells[4], fg=_STATUS_COLORS.get(row[4]))
         line = "  " + "  ".join(cells)
         click.echo(f"{line}  {row[6]}".rstrip())
+
+
+def _print_messages(report: Report) -> None:
+    """Each channel's text; a channel with several distinct texts (a routed alert whose
+    receivers render differently) shows each, with the receivers it went to."""
+    several: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
+    for t in getattr(report, "texts", ()):
+        several.setdefault(t.channel, []).append((t.text, t.receivers))
+    for channel, text in report.messages.items():
+        for body, receivers in several.get(channel) or [(text, ())]:
+            if body is None:
+                continue
+            to = f" ({', '.join(receivers)})" if receivers else ""
+            indented = body.replace("\n", "\n    ")
+            click.echo(f"  {click.style(channel, bold=True)} message{to}:\n    {indented}")
 
 
 def _finish(report: Report) -> int:
@@ -523,8 +560,10 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
         *_data_options,
-        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number."),
-        click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name."),
+        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.",
+                     shell_complete=complete_recipients),
+        click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.",
+                     shell_complete=complete_channels),
         click.option("--template", metavar="T", help="Template name (default: the event's)."),
         click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
                      help="Alert label (what routes match); repeatable."),
@@ -535,7 +574,7 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command()
-@click.argument("event")
+@click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="The alert key (default: the event and its labels).")
 @click.option("--resolved", is_flag=True, help="The alert is over: stop its escalation.")
@@ -573,9 +612,11 @@ def notify(
 
 @cli.command()
 @click.argument("kind")
-@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).")
+@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).",
+              shell_complete=complete_channels)  # fmt: skip
 @click.option("--to", "-t", multiple=True, required=True, metavar="R",
-              help="Recipient, group or phone number; repeatable.")  # fmt: skip
+              help="Recipient, group or phone number; repeatable.",
+              shell_complete=complete_recipients)  # fmt: skip
 @click.option("--body", "-b", metavar="TEXT", help="The text to send (instead of a template).")
 @click.option("--template", metavar="T", help="Template to render (default: defaults.template).")
 @_with_data

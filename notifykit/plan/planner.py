@@ -129,11 +129,16 @@ class DeliveryJob:
 
 @dataclass(frozen=True)
 class Plan:
-    """A planned notification: the notification, its jobs, and the rendered text per channel."""
+    """A planned notification: the notification, its jobs, and the rendered text per channel.
+
+    ``receiver`` and ``step`` say what routing planned it for (a ``route:`` receiver, an
+    escalation step ``"<round>.<index>"``); the ledger keeps them for ``history``."""
 
     notification: Notification
     jobs: tuple[DeliveryJob, ...]
     messages: Mapping[str, str | None] = field(hash=False)
+    receiver: str | None = None
+    step: str | None = None
 
 
 def template_context(

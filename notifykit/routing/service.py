@@ -30,12 +30,12 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.errors import NotificationError, NotifykitError
-from notifykit.report import DeliveryState, Report, Submission
+from notifykit.report import DeliveryState, MessageText, Report, Submission
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.escalation import Receiver, plan
 from notifykit.routing.explain import Explanation, explain
@@ -48,8 +48,15 @@ if TYPE_CHECKING:
     from notifykit.ledger.routing import EscalationRecord, GroupAction, GroupState, StepRecord
     from notifykit.notifier import Notifier
     from notifykit.plan.planner import Plan
+    from notifykit.routing.listing import OpenAlert
 
-__all__ = ["OPEN_ALERT_WINDOW", "Router", "describe_channel", "routing_variables"]
+__all__ = [
+    "OPEN_ALERT_WINDOW",
+    "Router",
+    "describe_channel",
+    "distinct_texts",
+    "routing_variables",
+]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -94,13 +101,6 @@ class Router:
         now = kit.clock()
         at = _at(now)
         notes: list[str] = []
-        if kit.config.unknown_event(alert.event):
-            note = (
-                f"event {alert.event!r} is named by no route and no events: entry: it went to "
-                f"the root receiver {routing.tree.root.receiver or 'defaults'!r} (a misspelling?)"
-            )
-            notes.append(note)
-            logger.info("%s", note)
         receivers: Mapping[str, Receiver] = routing.receivers
         if direct is not None:
             # A sender that names its recipients (NotifyHandler(to=...)) skips the tree but
@@ -110,6 +110,10 @@ class Router:
             matches = [RouteMatch(direct.name, settings, (), alert.key_for())]
         else:
             matches = routing.route(alert)
+            note = self._unknown_event_note(alert, matches)
+            if note is not None:
+                notes.append(note)
+                logger.info("%s", note)
         stateful = not kit.dry_run and not routing.implicit
         if stateful:
             kit.ledger.record_alert(alert, now)
@@ -123,6 +127,7 @@ class Router:
         submissions: list[Submission] = []
         last_seen: list[str] = []
         reached: list[str] = []
+        skipped = False  # a receiver deduplicated it (already sent, unchanged)
         for match in matches:
             if match.receiver in reached:
                 continue
@@ -182,6 +187,7 @@ class Router:
             )
             submissions.extend(outcome.submissions)
             if outcome.decision.action != "send":
+                skipped = skipped or outcome.decision.action == "skip"
                 notes.append(
                     f"{receiver.name}: {outcome.decision.action}: {outcome.decision.reason}"
                 )
@@ -200,7 +206,23 @@ class Router:
         key = str(matches[0].key)
         if submit:
             return self._submission(submissions, last_seen, key), made
+        if skipped and not submissions and not made and last_seen:
+            return self._deduplicated(alert, key, last_seen[0], notes), made
         return self._report(alert, key, submissions, last_seen, made, notes), made
+
+    def _unknown_event_note(self, alert: Alert, matches: Sequence[RouteMatch]) -> str | None:
+        """The "a misspelling?" note: only for an event no ``events:`` entry or route names
+        that reached nothing but the root route. An alert a child route took by its labels
+        (``service=~"db|cache"``, ``severity="critical"``) was routed as meant."""
+        if not self.kit.config.unknown_event(alert.event):
+            return None
+        root = self.routing.tree.root.path
+        if any(m.path != root for m in matches):
+            return None
+        return (
+            f"event {alert.event!r} is named by no route and no events: entry: it went to "
+            f"the root receiver {matches[0].receiver!r} (a misspelling?)"
+        )
 
     def _store(
         self, p: Plan, submit: bool, owner: str | None, lease_until: float | None
@@ -327,7 +349,7 @@ class Router:
         )
         priority = settings.priority or receiver.priority
         if priority is None:
-            return result
+            return self._for_receiver(result, receiver)
         # The route's (or receiver's) priority overrides what the channel chose by severity.
         jobs = tuple(
             dataclasses.replace(job, options={**job.options, "priority": priority})
@@ -335,7 +357,14 @@ class Router:
             else job
             for job in result.jobs
         )
-        return dataclasses.replace(result, jobs=jobs)
+        return self._for_receiver(dataclasses.replace(result, jobs=jobs), receiver)
+
+    def _for_receiver(self, p: Plan, receiver: Receiver) -> Plan:
+        """``p`` marked with its receiver, for ``history`` (not on an ``events:``-only config,
+        whose implicit receivers are the config's defaults and events)."""
+        if self.routing.implicit:
+            return p
+        return dataclasses.replace(p, receiver=receiver.name)
 
     def _step_planner(self, made: list[Plan]) -> Any:
         if self.kit.config.server.public_url:
@@ -380,6 +409,7 @@ class Router:
                     self.kit._scrub(str(err)),
                 )
                 return None
+            p = dataclasses.replace(p, step=f"{step.loop}.{step.index}")
             made.append(p)
             return p
 
@@ -456,6 +486,7 @@ class Router:
                 id=made[0].notification.id if made else "",
                 key=key,
                 notes=tuple(notes),
+                texts=distinct_texts((p.receiver, p.messages) for p in made),
             )
         ledger = kit.ledger
         done: dict[str, Any] = {}
@@ -482,6 +513,24 @@ class Router:
             key=key,
             created=reports[0].created if reports else kit.clock(),
             notes=tuple(notes),
+            texts=distinct_texts((r.receiver, r.messages) for r in reports),
+        )
+
+    def _deduplicated(self, alert: Alert, key: str, earlier: str, notes: list[str]) -> Report:
+        """The report of an alert every receiver deduplicated: nothing was sent, so no
+        deliveries (the earlier notification's are not this one's, and stay as they are in the
+        ledger); ``id`` names the earlier notification."""
+        return Report(
+            alert.event,
+            alert.severity,
+            (),
+            False,
+            {},
+            id=earlier,
+            key=key,
+            created=self.kit.clock(),
+            notes=tuple(notes),
+            deduplicated=True,
         )
 
     # -- acknowledgement, resolution, status ----------------------------------------------------
@@ -523,17 +572,37 @@ class Router:
 
     def resolve(self, key: str) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (see :meth:`Notifier.resolve`)."""
-        ledger = self.kit.ledger
-        alerts = [a for a in ledger.find_alerts(key) if not a.resolved]
-        if not alerts:
-            # The key of a group (group_by) rather than of one alert: its escalation's alert.
-            alerts = [r.alert for r in ledger.escalations("active") if AlertKey(r.key).matches(key)]
+        alerts = self.alerts_named(key)
         reports = []
         for alert in alerts:
             report, _ = self.route(dataclasses.replace(alert, resolved=True))
             assert isinstance(report, Report)
             reports.append(report)
         return reports
+
+    def alerts_named(self, key: str) -> list[Alert]:
+        """The open alerts ``key`` names, in the forms ``ack`` takes: an alert's own key or the
+        key of a group it is in (what reports show), each as its text, its short form or 8+
+        hex digits of its digest. Groups are looked up in the ledger, and, for the routes that
+        keep no group state, through the current routes."""
+        ledger = self.kit.ledger
+        found = {a.key_for().text: a for a in ledger.alerts_named(key)}
+        if not self.routing.implicit:
+            for alert in ledger.open_alerts(0.0):
+                text = alert.key_for().text
+                if text not in found and any(m.key.matches(key) for m in self.routing.route(alert)):
+                    found[text] = alert
+        return list(found.values())
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts, one row per receiver each reaches (see :func:`open_alerts`)."""
+        from notifykit.routing.listing import open_alerts
+
+        if self.routing.implicit:
+            return []  # an events:-only config keeps no alert state
+        now = self.kit.clock()
+        snapshot = self.kit.ledger.routing_snapshot()
+        return open_alerts(self.routing, snapshot, now, window=OPEN_ALERT_WINDOW)
 
     def on_status(self, pairs: Sequence[tuple[str, StatusUpdate, Change | None]]) -> None:
         """Status reports (notification id, update, the change it made): a failed step escalates
@@ -715,6 +784,25 @@ def describe_channel(kit: Notifier, channel: str, severity: str) -> dict[str, An
                 sender = value
                 break
     return {"from": sender, "priority": options.get("priority")}
+
+
+def distinct_texts(
+    sent: Iterable[tuple[str | None, Mapping[str, str | None]]],
+) -> tuple[MessageText, ...]:
+    """Every distinct text per channel of ``sent`` (each notification's receiver and
+    messages), when some channel has more than one; else ``()`` (``messages`` shows them)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for receiver, messages in sent:
+        for channel, text in messages.items():
+            if text is None:
+                continue
+            receivers = found.setdefault((channel, text), [])
+            if receiver and receiver not in receivers:
+                receivers.append(receiver)
+    channels = [channel for channel, _text in found]
+    if len(channels) == len(set(channels)):
+        return ()
+    return tuple(MessageText(c, t, tuple(r)) for (c, t), r in found.items())
 
 
 def _rank(severity: str) -> int:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from notifykit.ledger.base import Change
 from notifykit.plan.planner import DeliveryJob
 from notifykit.report import Notification
-from notifykit.worker.dispatch import group_batches
+from notifykit.worker.dispatch import group_batches, log_outcomes
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
@@ -149,6 +149,7 @@ class Worker:
             while not self._stop.is_set():
                 now = self.clock()
                 recovered = self.kit._recover(now)
+                log_outcomes(recovered, self.name)
                 result.recovered += len(recovered)
                 result.add(recovered)
                 if now - last_reconcile >= self.reconcile_every:
