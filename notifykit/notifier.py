@@ -24,10 +24,10 @@ from notifykit.channels.base import Channel, ChannelType, Recipient
 from notifykit.config.loader import Config, find_config
 from notifykit.config.schema import did_you_mean
 from notifykit.delivery.dispatch import job_delivery
-from notifykit.errors import NotificationError
+from notifykit.errors import ConfigError, NotificationError
 from notifykit.plan.planner import Plan, template_context
 from notifykit.plugins import Registry
-from notifykit.report import Delivery, DeliveryState, Report, Submission
+from notifykit.report import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.routing.alert import Alert
 from notifykit.runtime import Runtime
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
+    from notifykit.routing.listing import OpenAlert
 
 __all__ = [
     "Notifier",
@@ -135,8 +136,11 @@ class Notifier:
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
         :param clock: the time source (default ``time.time``), for tests of schedules.
-        :param require_secrets: whether secret settings must be set (default: unless
-            ``dry_run``; ``config check`` sends nothing but still wants them).
+        :param require_secrets: whether the config's ``${VAR}``s must be set (default: unless
+            ``dry_run``). Without, an unset one is a warning (``config.warnings``) and reads as
+            ``<unset:${VAR}>``; what may reach a provider (:meth:`worker`, :meth:`reconcile`,
+            :meth:`resolve`, :meth:`alertmanager`, :meth:`client`) then raises
+            :class:`ConfigError` naming them, and ``dry_run=False`` is refused at once.
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -230,6 +234,7 @@ class Notifier:
 
     def client(self, account: str) -> Any:
         """The shared client of a configured account (e.g. an ``ExotelClient``)."""
+        self._needs_secrets()
         if account not in self.config.accounts:
             raise NotificationError(
                 f"no account named {account!r}{did_you_mean(account, self.config.accounts)}"
@@ -253,10 +258,12 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Plan:
         """The :class:`~notifykit.plan.Plan` for a notification: what :meth:`notify` would
         send, to whom, through which channel and with which provider options. Raises like
-        :meth:`notify`; stores and sends nothing."""
+        :meth:`notify`; stores and sends nothing. ``labels``: the template variable ``labels``
+        (never part of ``data``)."""
         event_config = self.config.events.get(event)
         defaults = self.config.defaults
         severity = severity or self.runtime.default_severity(event)
@@ -283,6 +290,7 @@ class Notifier:
             None,
             key=key,
             dry_run=self.dry_run,
+            routing={"labels": dict(labels)} if labels else None,
         )
 
     def notify(
@@ -338,11 +346,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         return self._execute(plan)
 
@@ -415,11 +424,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         stored = self._pipeline.store.add(runtime.ledger(), plan, handoff)
         runtime.queue.enqueue([stored], handoff, runtime.clock())
@@ -458,6 +468,7 @@ class Notifier:
     def worker(self, **options: Any) -> Worker:
         """A :class:`~notifykit.delivery.Worker` on this Notifier's ledger (``threads``,
         ``lease``, ``poll``, ``batch``, ``name``, ``clock``: defaults from ``worker:``)."""
+        self._needs_secrets()
         return self.runtime.worker(**options)
 
     def history(self, *, limit: int = 20, state: str | DeliveryState | None = None) -> list[Report]:
@@ -483,6 +494,7 @@ class Notifier:
         """Ask providers about deliveries whose final status never came (sent or unknown, with a
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
+        self._needs_secrets()
         return self._pipeline.status.reconcile(older_than=older_than, limit=limit)
 
     # -- alerts -------------------------------------------------------------------------------------
@@ -493,6 +505,7 @@ class Notifier:
         steps are cancelled and a resolved message goes where the route says
         ``send_resolved: true``. Returns one report per alert resolved (empty: no open alert or
         active escalation has that key)."""
+        self._needs_secrets()
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
         return [self._finish(r) for r in self._pipeline.resolve(key, handoff)]
@@ -503,6 +516,14 @@ class Notifier:
         of their steps that have not started are cancelled. Returns the escalations
         acknowledged (empty: none was active)."""
         return self._pipeline.escalations.ack(key, by)
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts (firing, or held in their groups), newest first, each once per
+        receiver it reaches: its key and group key, labels, ``state`` (``firing``,
+        ``acknowledged`` or ``held``, with the ``reason``) and its escalation (policy, last
+        step sent, next step and when). What ``notifykit alerts`` lists; empty for an
+        ``events:``-only config."""
+        return self._pipeline.alerts()
 
     def ack_token(
         self, token: str, by: str | None = None, *, check_only: bool = False
@@ -534,6 +555,7 @@ class Notifier:
         """Route each alert of a Prometheus Alertmanager webhook body (``POST /alertmanager``),
         each fingerprint + startsAt once. :raises AlertmanagerPayloadError: not a version 4
         payload."""
+        self._needs_secrets()
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
         status, results = self._pipeline.alertmanager(body, handoff)
@@ -575,6 +597,12 @@ class Notifier:
         )
 
     # -- inside -------------------------------------------------------------------------------------
+
+    def _needs_secrets(self) -> None:
+        """What may reach a provider refuses a config loaded without its ``${VAR}``s (their
+        keys read ``<unset:...>``), with the problems a sending run reports."""
+        if self.config.unset:
+            raise ConfigError(list(self.config.unset))
 
     def _routed(self, to: ToArg, channels: str | Iterable[str] | None) -> bool:
         """Whether a notify()/submit() goes through routing: when the caller names no
@@ -626,6 +654,24 @@ class Notifier:
                 id=routed.plans[0].notification.id if routed.plans else "",
                 key=routed.key,
                 notes=tuple(routed.notes),
+                texts=distinct_texts((p.receiver, p.messages) for p in routed.plans),
+            )
+            _log(report)
+            return report
+        if not routed.stored and routed.told and not routed.held:
+            # Every receiver was told of it already: nothing was sent (the earlier
+            # notification's deliveries are its own, and stay as they are in the ledger).
+            report = Report(
+                alert.event,
+                alert.severity,
+                (),
+                False,
+                {},
+                id=routed.told[0],
+                key=routed.key,
+                created=self.clock(),
+                notes=tuple(routed.notes),
+                deduplicated=True,
             )
             _log(report)
             return report
@@ -633,23 +679,21 @@ class Notifier:
         done = {c.delivery.id: c.delivery for c in changes}
         deliveries: list[Delivery] = []
         messages: dict[str, str | None] = {}
-        duplicates: list[Report] = []
+        sent: list[tuple[str | None, Mapping[str, str | None]]] = []
         for item in routed.stored:
             if item.submission.duplicate:
-                duplicates.append(self.ledger.report(item.submission.id))
-                continue
-            deliveries.extend(
-                done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
-                for job in item.plan.jobs
-            )
-            for name, text in item.plan.messages.items():
-                messages.setdefault(name, text)
-        if not routed.stored and routed.told:
-            # Nothing new went out: the report of the notification that already told of it.
-            duplicates.append(self.ledger.report(routed.told[0]))
-        for earlier in duplicates:
-            deliveries.extend(earlier.deliveries)
-            for name, text in earlier.messages.items():
+                # key= of an events:-only config: the notification stored with it before
+                earlier = self.ledger.report(item.submission.id)
+                deliveries.extend(earlier.deliveries)
+                found: Mapping[str, str | None] = earlier.messages
+            else:
+                deliveries.extend(
+                    done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
+                    for job in item.plan.jobs
+                )
+                found = item.plan.messages
+            sent.append((item.plan.receiver, found))
+            for name, text in found.items():
                 messages.setdefault(name, text)
         first = routed.stored[0] if routed.stored else None
         report = Report(
@@ -658,11 +702,12 @@ class Notifier:
             tuple(deliveries),
             False,
             messages,
-            id=first.submission.id if first else (duplicates[0].id if duplicates else ""),
+            id=first.submission.id if first else "",
             key=routed.key,
             created=first.plan.notification.created if first else self.clock(),
             notes=tuple(routed.notes),
             held=tuple(routed.held),
+            texts=distinct_texts(sent),
         )
         _log(report)
         return report
@@ -755,13 +800,6 @@ def _state(value: str | DeliveryState) -> DeliveryState:
             f"unknown delivery state {value!r}{did_you_mean(str(value), states)}; use one of "
             + ", ".join(states)
         ) from None
-
-
-def _with_labels(data: DataArg, labels: Mapping[str, str] | None) -> DataArg:
-    """A direct send's data, with ``labels`` for its template when given."""
-    if not labels:
-        return data
-    return {**(data or {}), "labels": dict(labels)}
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

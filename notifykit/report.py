@@ -9,7 +9,7 @@ it comes back from ``notify()`` or from ``history()``: a notification with its d
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,10 +20,12 @@ __all__ = [
     "Delivery",
     "DeliveryState",
     "Held",
+    "MessageText",
     "Notification",
     "Report",
     "StatusEvent",
     "Submission",
+    "distinct_texts",
 ]
 
 
@@ -273,9 +275,28 @@ class Held:
 
 
 @dataclass(frozen=True)
+class MessageText:
+    """One distinct text rendered for a channel, and the receivers it went to: a routed alert
+    reaching receivers whose templates differ has several texts for one channel."""
+
+    channel: str
+    text: str
+    receivers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "text": self.text, "receivers": list(self.receivers)}
+
+
+@dataclass(frozen=True)
 class Report:
     """A notification and its deliveries: what ``notify()`` returns, and what ``history()``
-    lists. Failures are here, never hidden and never raised."""
+    lists. Failures are here, never hidden and never raised.
+
+    A routed alert that routing deduplicated (already sent, unchanged, ``repeat_interval`` not
+    over) is a report with ``deduplicated`` set and **no deliveries**: nothing was sent. Its
+    ``id`` is the earlier notification's (``history(id)`` shows what went out then); it is
+    ``ok``, since nothing failed.
+    """
 
     event: str
     severity: str
@@ -290,14 +311,25 @@ class Report:
     notes: tuple[str, ...] = ()
     #: groups the alert waits in (``group_wait``, ``group_interval``): sent later, not failed
     held: tuple[Held, ...] = ()
+    #: routing sent nothing: the same alert was already sent (see the class docstring)
+    deduplicated: bool = False
+    #: the routing receiver the notification went to (``None``: not routed by a ``route:``)
+    receiver: str | None = None
+    #: the escalation step it was sent for, ``"<round>.<index>"`` (``"0.1"``: the second step
+    #: of the first round); ``None`` for other notifications
+    step: str | None = None
+    #: every distinct text per channel, when ``messages`` (one text per channel) cannot show
+    #: them all: a routed alert whose receivers render different texts; else empty
+    texts: tuple[MessageText, ...] = ()
 
     @property
     def ok(self) -> bool:
         """``True`` only if every delivery succeeded (``sent`` or ``delivered``; in a dry run,
-        every delivery is ``pending``: planned, deliberately not sent). A report whose alert
-        only waits in its groups (``held``) is ok too: nothing failed."""
+        every delivery is ``pending``: planned, deliberately not sent). A report with no
+        deliveries is ok when its alert only waits in its groups (``held``) or was deduplicated:
+        nothing failed."""
         if not self.deliveries:
-            return bool(self.held)
+            return self.deduplicated or bool(self.held)
         if self.dry_run:
             return all(d.state is DeliveryState.PENDING for d in self.deliveries)
         return all(d.ok for d in self.deliveries)
@@ -333,7 +365,13 @@ class Report:
         return counts
 
     def summary(self) -> str:
-        """One line: ``"db.down (critical): 3 deliveries, 2 sent, 1 failed"``."""
+        """One line: ``"db.down (critical): 3 deliveries, 2 sent, 1 failed"``; for a
+        deduplicated report ``"app.slow (warning): deduplicated, nothing was sent (...)"``."""
+        if self.deduplicated:
+            return (
+                f"{self.event} ({self.severity}): deduplicated, nothing was sent (the same alert "
+                f"went out before: {self.id})"
+            )
         n = len(self.deliveries)
         counts = self.by_state()
         if self.dry_run and "pending" in counts:
@@ -361,6 +399,10 @@ class Report:
             "deliveries": [d.to_dict(detail=detail) for d in self.deliveries],
             **({"notes": list(self.notes)} if self.notes else {}),
             **({"held": [h.to_dict() for h in self.held]} if self.held else {}),
+            **({"deduplicated": True} if self.deduplicated else {}),
+            **({"receiver": self.receiver} if self.receiver else {}),
+            **({"step": self.step} if self.step else {}),
+            **({"texts": [t.to_dict() for t in self.texts]} if self.texts else {}),
         }
 
 
@@ -384,3 +426,22 @@ class Submission:
             "duplicate": self.duplicate,
             "key": self.key,
         }
+
+
+def distinct_texts(
+    sent: Iterable[tuple[str | None, Mapping[str, str | None]]],
+) -> tuple[MessageText, ...]:
+    """Every distinct text per channel of ``sent`` (each notification's receiver and
+    messages), when some channel has more than one; else ``()`` (``messages`` shows them)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for receiver, messages in sent:
+        for channel, text in messages.items():
+            if text is None:
+                continue
+            receivers = found.setdefault((channel, text), [])
+            if receiver and receiver not in receivers:
+                receivers.append(receiver)
+    channels = [channel for channel, _text in found]
+    if len(channels) == len(set(channels)):
+        return ()
+    return tuple(MessageText(c, t, tuple(r)) for (c, t), r in found.items())

@@ -180,6 +180,10 @@ class Runtime:
         store: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        if config.unset and not dry_run:
+            # Loaded for a run that sends nothing (load_config(dry_run=True)): its unset
+            # variables read as <unset:...>, which must never reach a provider.
+            raise ConfigError(list(config.unset))
         self.config = config
         self.registry = registry
         self.dry_run = dry_run

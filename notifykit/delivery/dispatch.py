@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.plugins import Hooks
 
-__all__ = ["Dispatcher", "group_batches"]
+__all__ = ["Dispatcher", "group_batches", "log_outcomes"]
 
 logger = logging.getLogger("notifykit")
+#: one INFO line per delivery outcome the worker (or a Celery task) records (docs/delivery.md)
+outcome_logger = logging.getLogger("notifykit.worker.deliveries")
 
 
 #: the most deliveries handed to a channel (and written to the ledger) at once: a bulk request
@@ -54,6 +56,36 @@ def group_batches(jobs: Sequence[DeliveryJob], size: int = MAX_GROUP) -> list[li
     for job in jobs:
         groups.setdefault(job.batch, []).append(job)
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def log_outcomes(changes: Sequence[Change], worker: str) -> None:
+    """Log each recorded outcome at INFO on ``notifykit.worker.deliveries``: the delivery and
+    notification ids, channel, recipient (its name, not its address), new state, provider id,
+    attempt, error (already scrubbed), and for a retry when it is due."""
+    if not changes or not outcome_logger.isEnabledFor(logging.INFO):
+        return
+    for change in changes:
+        d = change.delivery
+        details = []
+        if d.provider_id:
+            details.append(f"provider id {d.provider_id}")
+        if d.attempts:
+            details.append(f"attempt {d.attempts}")
+        if d.state is DeliveryState.PENDING and d.due is not None:
+            details.append("retry at " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(d.due)))
+        shown = f" ({', '.join(details)})" if details else ""
+        error = f": {d.error}" if d.error else ""
+        outcome_logger.info(
+            "delivery %s of notification %s: %s -> %s: %s%s%s [worker %s]",
+            d.id,
+            d.notification_id,
+            d.channel,
+            d.recipient,
+            d.state.value,
+            shown,
+            error,
+            worker,
+        )
 
 
 def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
@@ -144,6 +176,7 @@ class Dispatcher:
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
             done = self._deliver_batch(ledger, owner, group, first, retries)
+            log_outcomes(done, owner)
             self._after(done, first)
             changes.extend(done)
         return changes

@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from notifykit.delivery.dispatch import group_batches
+from notifykit.delivery.dispatch import group_batches, log_outcomes
 from notifykit.ledger.outcome import Change
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ class Worker:
                 while not self._stop.is_set():
                     now = self.clock()
                     recovered = self._duties.recover(now)
+                    log_outcomes(recovered, self.name)
                     result.recovered += len(recovered)
                     result.add(recovered)
                     if now - last_reconcile >= self.reconcile_every:

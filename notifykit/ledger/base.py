@@ -300,6 +300,10 @@ class SqlLedger:
         body = {**n.to_dict(), "messages": dict(plan.messages)}
         if alert_key is not None:
             body["alert_key"] = alert_key
+        if plan.receiver is not None:
+            body["receiver"] = plan.receiver
+        if plan.step is not None:
+            body["step"] = plan.step
         # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
         # runs both transactions at once); the loser waits for it and stores nothing.
         inserted = self._exec(
@@ -934,6 +938,8 @@ class SqlLedger:
                 # a routed notification shows its alert key (what ack/resolve take)
                 key=b.get("alert_key") or b.get("key"),
                 created=b["created"],
+                receiver=b.get("receiver"),
+                step=b.get("step"),
             )
             for b in bodies
         ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +106,8 @@ class SqliteLedger(SqlLedger):
             raise LedgerError(f"ledger {location}: opening it failed: {_hint(str(err))}") from None
         super().__init__(Dialect(name="sqlite", begin_write="BEGIN IMMEDIATE"), location)
         self._db = db
+        self._busy_timeout = busy_timeout
+        self._opening = True  # until the schema is current
         self._lock = threading.RLock()
         self._holder = threading.local()  # .depth: how deep this thread is in _connection()
         # the group commit: add() calls waiting for one, and whether a leader is at work
@@ -140,6 +142,20 @@ class SqliteLedger(SqlLedger):
         except LedgerError:
             db.close()
             raise
+        self._opening = False
+
+    def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
+        """As :meth:`SqlLedger.migrate`, but a ledger whose schema is current is only read, so
+        opening one (for ``history``, say) does not wait for another process's write lock."""
+        steps = sorted(migrations)
+        latest = steps[-1][0] if steps else 0
+        with self._connection() as db, suppress(sqlite3.Error):
+            row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            if row and row[0] is not None and int(row[0]) == latest:
+                return latest
+        # A new file, an older schema, a newer one (refused), or an error reading it: the write
+        # transaction decides, and reports any error.
+        return super().migrate(steps)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -307,7 +323,15 @@ class SqliteLedger(SqlLedger):
         return isinstance(err, sqlite3.Error)
 
     def _error(self, err: Exception, doing: str) -> LedgerError:
-        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(str(err))}")
+        text = str(err)
+        if _is_locked(text):
+            # What it was doing inside (applying migrations...) does not help whoever must find
+            # the other process.
+            doing = "opening it" if self._opening else doing
+            return LedgerError(
+                f"ledger {self.location}: {doing} failed: {_locked(self._busy_timeout)}"
+            )
+        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(text)}")
 
     def __repr__(self) -> str:
         return f"<SqliteLedger {self.location!r}>"
@@ -323,8 +347,8 @@ def _hint(text: str) -> str:
         )
     if "readonly" in lowered or "read-only" in lowered:
         return "the file or its directory is read-only: notifykit needs to write both"
-    if "locked" in lowered or "busy" in lowered:
-        return "the database stayed locked by another process past the busy timeout"
+    if _is_locked(text):
+        return _locked(None)
     if "disk is full" in lowered or "disk i/o" in lowered:
         return "the disk is full or failing: free space; nothing was recorded"
     if "unable to open" in lowered:
@@ -333,6 +357,23 @@ def _hint(text: str) -> str:
             "writable (SQLite also creates its -wal and -shm files beside it)"
         )
     return text
+
+
+def _is_locked(text: str) -> bool:
+    """SQLITE_BUSY ("database is locked") or SQLITE_LOCKED ("database table is locked")."""
+    lowered = text.lower()
+    return "is locked" in lowered or "database is busy" in lowered
+
+
+def _locked(busy_timeout: float | None) -> str:
+    """SQLITE_BUSY past the busy timeout, for the person who has to find the other process."""
+    waited = f" ({busy_timeout:g}s)" if busy_timeout is not None else ""
+    return (
+        "the database is locked by another process, which held a write transaction for "
+        f"longer than store.busy_timeout{waited}: stop that process (another notifykit stuck "
+        "in a write, or a sqlite3 shell left inside BEGIN), or raise store.busy_timeout if "
+        "it is only slow"
+    )
 
 
 def open_sqlite(path: str, options: dict[str, Any]) -> SqliteLedger:

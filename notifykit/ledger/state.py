@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EscalationRecord",
     "Group",
+    "GroupSnapshot",
     "RoutingState",
     "StepRecord",
     "Unit",
@@ -170,6 +171,22 @@ def _step(r: Mapping[str, Any]) -> StepRecord:
         notification_id=r["notification_id"],
         failures=int(r["failures"] or 0),
     )
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """One group as ``notifykit alerts`` reads it: its route, timer, notification-log entry,
+    members, and its newest escalation that is not resolved (running, out of steps, or
+    acknowledged) with its steps."""
+
+    receiver: str
+    key: AlertKey
+    route: GroupRoute
+    flush_due: float | None
+    entry: LogEntry | None
+    members: tuple[Member, ...]
+    escalation: EscalationRecord | None = None
+    steps: tuple[StepRecord, ...] = ()
 
 
 @dataclass
@@ -817,6 +834,57 @@ class RoutingState:
             (limit,),
         )
         return rows
+
+    def snapshot(self, limit: int = 1000) -> list[GroupSnapshot]:
+        """Every group with alerts (at most ``limit``), as :class:`GroupSnapshot` objects:
+        what ``notifykit alerts`` shows, read in one transaction."""
+        out: list[GroupSnapshot] = []
+        with self.unit("reading alert groups") as unit:
+            rows = _named(
+                unit._exec(
+                    "SELECT DISTINCT receiver, group_hash FROM group_members ORDER BY receiver, "
+                    "group_hash LIMIT ?",
+                    (limit,),
+                )
+            )
+            for r in rows:
+                group = unit.group(r["receiver"], r["group_hash"])
+                if group is None:
+                    continue
+                newest = _one(
+                    unit._exec(
+                        f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND "
+                        "group_hash = ? AND state <> 'resolved' ORDER BY started_at DESC, id DESC "
+                        "LIMIT 1",
+                        (group.receiver, group.key.digest),
+                    )
+                )
+                record = _escalation(newest) if newest else None
+                steps: tuple[StepRecord, ...] = ()
+                if record is not None:
+                    steps = tuple(
+                        _step(x)
+                        for x in _named(
+                            unit._exec(
+                                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
+                                "ORDER BY due_at, loop_no, step_no",
+                                (record.id,),
+                            )
+                        )
+                    )
+                out.append(
+                    GroupSnapshot(
+                        group.receiver,
+                        group.key,
+                        group.route,
+                        group.flush_due,
+                        group.entry,
+                        tuple(group.members.values()),
+                        record,
+                        steps,
+                    )
+                )
+        return out
 
     def escalations(self, state: str | None = None, limit: int = 100) -> list[EscalationRecord]:
         """Escalations newest first (``state``: only those in it)."""

@@ -19,7 +19,7 @@ from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimi
 
 __all__ = ["PostgresBackend"]
 
-INSTALL_HINT = "pip install 'notifykit[postgres]'"
+INSTALL_HINT = "pip install 'notifykit-pager[postgres]'"
 #: the advisory lock the table's creation runs under ('nklimit' in ASCII)
 CREATE_LOCK = 0x6E6B6C696D6974
 

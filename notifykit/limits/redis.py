@@ -23,7 +23,7 @@ from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimi
 
 __all__ = ["RedisBackend", "display_url"]
 
-INSTALL_HINT = "pip install 'notifykit[redis]'"
+INSTALL_HINT = "pip install 'notifykit-pager[redis]'"
 
 # KEYS[1]: the log. ARGV: 'acquire', limit, window (with margin), hold, member
 #                    or 'release', member

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
     from notifykit.routing.alert import Alert
+    from notifykit.routing.listing import OpenAlert
     from notifykit.routing.model import RoutingConfig
 
 __all__ = ["Pipeline", "build_pipeline"]
@@ -56,6 +57,7 @@ class Pipeline:
     explain: Explainer
     routing: RoutingConfig
     state: Callable[[], RoutingState]
+    clock: Callable[[], float]
 
     def resolve(self, given: str, handoff: Handoff) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
@@ -64,14 +66,31 @@ class Pipeline:
         import dataclasses
 
         state = self.state()
-        alerts = [a for a in state.find_alerts(given) if not a.resolved]
-        if not alerts:
-            alerts = [
-                r.alert
-                for r in state.escalations("active")
-                if _matches(r.key, given) or r.alert.key_for().matches(given)
-            ]
-        return [self.ingest(dataclasses.replace(a, resolved=True), handoff) for a in alerts]
+        found = {a.key_for().text: a for a in state.find_alerts(given) if not a.resolved}
+        if not self.routing.implicit:
+            # Routes that keep no group state: the key a report showed is the route's.
+            for alert in state.firing_alerts(self.clock(), self.routing.resolve_timeout):
+                text = alert.key_for().text
+                if text not in found and any(
+                    m.key.matches(given) for m in self.routing.route(alert)
+                ):
+                    found[text] = alert
+        if not found:
+            for record in state.escalations("active"):
+                if _matches(record.key, given) or record.alert.key_for().matches(given):
+                    found.setdefault(record.alert.key_for().text, record.alert)
+        return [self.ingest(dataclasses.replace(a, resolved=True), handoff) for a in found.values()]
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts, newest first, each once per group it is in
+        (:func:`notifykit.routing.listing.open_alerts`); none for an ``events:``-only config,
+        which keeps no alert state."""
+        from notifykit.routing.listing import open_alerts
+
+        if self.routing.implicit:
+            return []
+        snapshot = self.state().snapshot()
+        return open_alerts(self.routing, snapshot, self.clock(), self.routing.resolve_timeout)
 
     def alertmanager(self, body: bytes | str, handoff: Handoff) -> tuple[str, list[Routed]]:
         """Route each alert of an Alertmanager webhook body (version 4), each firing once: its
@@ -152,7 +171,13 @@ def build_pipeline(
             return flush.unit.firing_alerts(flush.now, resolve_timeout)
         return firing(flush.now)
 
-    messages = Messages(planner, event_templates, default_template, dry_run=dry_run)
+    messages = Messages(
+        planner,
+        event_templates,
+        default_template,
+        dry_run=dry_run,
+        mark_receiver=not routing.implicit,
+    )
     store = Store(first_groups)
     links = AckLinks(public_url, lambda: state().routing_secret("ack"))
     escalations = Escalations(
@@ -222,4 +247,4 @@ def build_pipeline(
         default_severity=default_severity,
         clock=clock,
     )
-    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state)
+    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state, clock)

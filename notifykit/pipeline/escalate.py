@@ -19,6 +19,7 @@ model; Alertmanager leaves this to them).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -246,6 +247,7 @@ class Escalations:
                 )
                 unit.mark_step(step, "pending", due_at=now + delay, failures=failures)
                 continue
+            plan = dataclasses.replace(plan, step=f"{step.loop}.{step.index}")
             done = self._store(unit, plan, handoff, record.key)
             unit.mark_step(step, "sent", done.submission.id)
             stored.append(done)

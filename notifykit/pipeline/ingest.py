@@ -127,11 +127,8 @@ class Ingest:
                     for m in matches
                 ]
         routed = Routed(alert, str(matches[0].key))
-        if direct is None and self._unknown_event(alert.event):
-            note = (
-                f"event {alert.event!r} is named by no route and no events: entry: it went to "
-                f"the root receiver {routing.tree.root.receiver or 'defaults'!r} (a misspelling?)"
-            )
+        note = None if direct is not None else self._unknown_event_note(alert, matches)
+        if note is not None:
             routed.notes.append(note)
             logger.info("%s", note)
         reached: list[tuple[RouteMatch, Receiver]] = []
@@ -169,6 +166,20 @@ class Ingest:
             if claim is not None and summary is not None:
                 unit.finish_idempotency(claim, summary(routed))
         return routed
+
+    def _unknown_event_note(self, alert: Alert, matches: Sequence[RouteMatch]) -> str | None:
+        """The "a misspelling?" note: only for an event no ``events:`` entry or route names
+        that reached nothing but the root route. An alert a child route took by its labels
+        (``service=~"db|cache"``, ``severity="critical"``) was routed as meant."""
+        if not self._unknown_event(alert.event):
+            return None
+        root = self._routing.tree.root.path
+        if any(m.path != root for m in matches):
+            return None
+        return (
+            f"event {alert.event!r} is named by no route and no events: entry: it went to "
+            f"the root receiver {matches[0].receiver!r} (a misspelling?)"
+        )
 
     # -- receivers that keep no state ---------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The plan stage: what a receiver, or one step of an escalation, is sent for a group's alerts.
 
 It chooses the template (the caller's, else the receiver's, else the event's, else
-``defaults.template``), gives the template the routing variables beside the caller's data, and
-lets the planner (:mod:`notifykit.plan`) render, check and prepare the notification. A route's or
+``defaults.template``), gives the template the routing variables (:func:`routing_variables`:
+``labels``, ``alerts``, ``alert_key``, ``status``, ``receiver``, ``ack_url``) beside the caller's
+data, never inside it, and lets the planner (:mod:`notifykit.plan`) render, check and prepare the notification. A route's or
 receiver's ``priority`` then replaces the SMS priority the channel chose by severity.
 """
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from notifykit.plan.planner import Plan, Planner
     from notifykit.routing.escalation import Receiver
 
-__all__ = ["Messages"]
+__all__ = ["Messages", "routing_variables"]
 
 
 class Messages:
@@ -32,11 +33,14 @@ class Messages:
         default_template: str | None,
         *,
         dry_run: bool = False,
+        mark_receiver: bool = True,
     ) -> None:
         self._planner = planner
         self._event_templates = event_templates
         self._default_template = default_template
         self._dry_run = dry_run
+        # an events:-only config's receivers are its defaults and events: not worth showing
+        self._mark_receiver = mark_receiver
 
     def template_for(self, receiver: Receiver, event: str, template: str | None) -> str | None:
         return (
@@ -65,31 +69,11 @@ class Messages:
         ``members``, the group's alerts it tells of (``alert``: the one that made it go out).
         ``priority``: the route's, which wins over the receiver's."""
         members = members or (alert,)
-        status = "resolved" if all(m.resolved for m in members) else "firing"
-        data: dict[str, Any] = {
-            **alert.data,
-            "labels": dict(alert.labels),
-            "alerts": [
-                {
-                    "event": m.event,
-                    "severity": m.severity,
-                    "labels": dict(m.labels),
-                    "data": dict(m.data),
-                    "status": "resolved" if m.resolved else "firing",
-                    "key": str(m.key_for()),
-                }
-                for m in members
-            ],
-            "alert_key": str(key),
-            "alert_status": status,
-            "receiver": receiver.name,
-            "ack_url": ack_url,
-        }
         severity = max((m.severity for m in members), key=severity_rank, default=alert.severity)
         result = self._planner.plan(
             alert.event,
             severity,
-            data,
+            alert.data,
             tuple(to if to is not None else receiver.to),
             tuple(channels if channels is not None else receiver.channels),
             self.template_for(receiver, alert.event, template),
@@ -97,7 +81,10 @@ class Messages:
             key=idempotency_key,
             dry_run=self._dry_run,
             due=due,
+            routing=routing_variables(alert, members, key, receiver.name, ack_url),
         )
+        if self._mark_receiver:
+            result = dataclasses.replace(result, receiver=receiver.name)
         chosen = priority or receiver.priority
         if chosen is None:
             return result
@@ -109,3 +96,30 @@ class Messages:
             for job in result.jobs
         )
         return dataclasses.replace(result, jobs=jobs)
+
+
+def routing_variables(
+    alert: Alert, members: Sequence[Alert], key: AlertKey, receiver: str, ack_url: str | None
+) -> dict[str, Any]:
+    """What the templates of a routed notification see besides its data (which stays exactly
+    what the caller passed): the one place these variables are made."""
+    status = "resolved" if all(m.resolved for m in members) else "firing"
+    return {
+        "labels": dict(alert.labels),
+        "alerts": [
+            {
+                "event": m.event,
+                "severity": m.severity,
+                "labels": dict(m.labels),
+                "data": dict(m.data),
+                "status": "resolved" if m.resolved else "firing",
+                "key": str(m.key_for()),
+            }
+            for m in members
+        ],
+        "alert_key": str(key),
+        "status": status,
+        "alert_status": status,  # its first name, kept for the templates that use it
+        "receiver": receiver,
+        "ack_url": ack_url,
+    }

@@ -7,6 +7,7 @@ the ack secret."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -289,3 +290,40 @@ def test_the_ack_secret_is_made_once_and_shared(open_store: OpenStore):
     secret = one.routing.routing_secret("ack")
     assert len(secret) >= 40 and two.routing.routing_secret("ack") == secret
     assert one.routing.routing_secret("other") != secret
+
+
+def test_a_snapshot_is_what_alerts_lists(ledger: Ledger, make_plan: MakePlan):
+    route = GroupRoute(RouteSettings(receiver="ops", group_by=("event", "host")))
+    firing = Alert("db.down", "critical", {"host": "db1", "x": "1"})
+    group_key, own = firing.key_for(("event", "host")), firing.key_for()
+    assert (group_key.text, own.text) == ("db.down{host=db1}", "db.down{host=db1,x=1}")
+    plan = dataclasses.replace(make_plan(to="alice"), receiver="ops", step="0.0")
+    with ledger.routing.unit() as unit:
+        unit.record_alert(firing, T0)
+        group = unit.open_group("ops", group_key, route, T0)
+        group.add(firing, T0)
+        stored = unit.store(plan, alert_key=group_key.text)
+        group.logged(LogEntry(frozenset({own.digest}), frozenset(), T0), stored.id)
+        group.schedule(T0 + 300)
+        unit.start_escalation("ops", group_key, "primary", ((0, 1, T0 + 300),), firing, T0)
+    report = ledger.report(stored.id)
+    assert (report.key, report.receiver, report.step) == (group_key.text, "ops", "0.0")
+    for given in (group_key.text, own.text, group_key.digest[:8], own.digest[:10]):
+        assert ledger.routing.find_alerts(given) == [firing], given
+    [snapshot] = ledger.routing.snapshot()
+    assert (snapshot.receiver, snapshot.key, snapshot.route, snapshot.flush_due) == (
+        "ops",
+        group_key,
+        route,
+        T0 + 300,
+    )
+    assert [m.alert for m in snapshot.members] == [firing]
+    assert snapshot.entry == LogEntry(frozenset({own.digest}), frozenset(), T0)
+    assert snapshot.escalation is not None and snapshot.escalation.state == "active"
+    assert [(s.loop, s.index, s.state) for s in snapshot.steps] == [(0, 1, "pending")]
+    with ledger.routing.unit() as unit:
+        group = unit.group("ops", group_key.digest)
+        assert group is not None
+        group.drop([own.digest])
+        group.schedule(None)
+    assert ledger.routing.snapshot() == []
