@@ -23,9 +23,9 @@ _LAZY = {
     "hookimpl": "notifykit.hookspecs",
     "hookspec": "notifykit.hookspecs",
     "get_plugin_manager": "notifykit.plugins",
-    "Report": "notifykit.report",
-    "Delivery": "notifykit.report",
-    "Notification": "notifykit.report",
+    "Report": "notifykit.model",
+    "Delivery": "notifykit.model",
+    "Notification": "notifykit.model",
     "SEVERITIES": "notifykit.channels",
     "ChannelType": "notifykit.channels",
     "Provider": "notifykit.channels",
@@ -45,8 +45,8 @@ _LAZY = {
     "NotificationError": "notifykit.errors",
     "PluginError": "notifykit.errors",
     "LedgerError": "notifykit.errors",
-    "DeliveryState": "notifykit.report",
-    "Submission": "notifykit.report",
+    "DeliveryState": "notifykit.model",
+    "Submission": "notifykit.model",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -139,19 +139,19 @@ if TYPE_CHECKING:
     from notifykit.plugins import (
         get_plugin_manager as get_plugin_manager,
     )
-    from notifykit.report import (
+    from notifykit.model import (
         Delivery as Delivery,
     )
-    from notifykit.report import (
+    from notifykit.model import (
         DeliveryState as DeliveryState,
     )
-    from notifykit.report import (
+    from notifykit.model import (
         Notification as Notification,
     )
-    from notifykit.report import (
+    from notifykit.model import (
         Report as Report,
     )
-    from notifykit.report import (
+    from notifykit.model import (
         Submission as Submission,
     )
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
-    from notifykit.report import Report
+    from notifykit.model import Report
 
 __all__ = ["NotifyHandler", "severity_for_level"]
 

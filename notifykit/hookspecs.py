@@ -17,7 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     from notifykit.channels import ChannelType, Provider
     from notifykit.config.schema import Field
-    from notifykit.report import Delivery, DeliveryState, Notification
+    from notifykit.model import Delivery, DeliveryState, Notification
 
 __all__ = ["hookimpl", "hookspec"]
 

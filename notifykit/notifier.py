@@ -27,7 +27,7 @@ from notifykit.delivery.dispatch import job_delivery
 from notifykit.errors import ConfigError, NotificationError
 from notifykit.plan.planner import Plan, template_context
 from notifykit.plugins import Registry
-from notifykit.report import Delivery, DeliveryState, Report, Submission, distinct_texts
+from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.routing.alert import Alert
 from notifykit.runtime import Runtime
 

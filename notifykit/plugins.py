@@ -25,7 +25,7 @@ from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
 from notifykit.config.schema import Field
 from notifykit.errors import PluginError
-from notifykit.report import Delivery, DeliveryState, Notification
+from notifykit.model import Delivery, DeliveryState, Notification
 
 __all__ = [
     "BUILTIN_PLUGINS",

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from notifykit.report import DeliveryState
+from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.config.schema import Field

@@ -31,11 +31,11 @@ from notifykit.cli.main import (
     parse_labels,
     refuse_sandbox,
 )
-from notifykit.report import DeliveryState
+from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker, WorkerResult
-    from notifykit.report import Report
+    from notifykit.model import Report
 
 __all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "workers"]
 

@@ -44,12 +44,12 @@ from notifykit.errors import (
     NotifykitError,
     ProviderError,
 )
-from notifykit.report import DeliveryState
+from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
-    from notifykit.report import Report
+    from notifykit.model import Report
 
 __all__ = [
     "EXIT_CODES",

@@ -20,7 +20,7 @@ from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.plan.planner import DeliveryJob, Plan
-from notifykit.report import Delivery, DeliveryState, Notification
+from notifykit.model import Delivery, DeliveryState, Notification
 
 if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger

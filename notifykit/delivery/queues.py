@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from notifykit.config.scaleout import CelerySettings
     from notifykit.plan.planner import Plan
-    from notifykit.report import Submission
+    from notifykit.model import Submission
 
 __all__ = [
     "DELIVER",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
     from notifykit.plan.planner import DeliveryJob, Plan
-    from notifykit.report import Notification
+    from notifykit.model import Notification
 
 __all__ = ["DeliveryRun"]
 

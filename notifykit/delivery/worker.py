@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from notifykit.delivery.run import DeliveryRun
     from notifykit.ledger.base import Ledger
     from notifykit.plan.planner import DeliveryJob
-    from notifykit.report import Delivery, Notification
+    from notifykit.model import Delivery, Notification
 
 __all__ = ["Duties", "Worker", "WorkerResult"]
 

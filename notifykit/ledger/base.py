@@ -11,7 +11,7 @@ event. Its rules are the project's promises:
   out. A delivery found ``sending`` with an expired lease (:meth:`Ledger.recover`) may have been
   sent: it becomes ``unknown``, never pending again.
 - :meth:`Ledger.apply_status` never moves a delivery backwards (see
-  :attr:`~notifykit.report.DeliveryState.rank`); every event is kept, applied or not.
+  :attr:`~notifykit.model.DeliveryState.rank`); every event is kept, applied or not.
 
 :class:`SqlLedger` implements all of it over DB-API connections with a small :class:`Dialect`;
 a backend (:mod:`notifykit.ledger.sqlite`, :mod:`notifykit.ledger.postgres`) supplies the
@@ -37,7 +37,7 @@ from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.state import RoutingState
 from notifykit.plan.planner import DeliveryJob, Plan
-from notifykit.report import (
+from notifykit.model import (
     Attempt,
     Delivery,
     DeliveryState,

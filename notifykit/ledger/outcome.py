@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from notifykit.report import Delivery, DeliveryState
+from notifykit.model import Delivery, DeliveryState
 
 __all__ = ["Change", "Outcome"]
 

@@ -38,7 +38,7 @@ from notifykit.ledger.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
     from notifykit.plan.planner import Plan
-    from notifykit.report import Submission
+    from notifykit.model import Submission
 
 __all__ = ["GROUP_LIMIT", "SYNCHRONOUS", "SqliteLedger"]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from notifykit.ledger.base import SqlLedger
     from notifykit.plan.planner import Plan
-    from notifykit.report import Submission
+    from notifykit.model import Submission
 
 __all__ = [
     "EscalationRecord",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from notifykit.pipeline.escalate import Escalations
     from notifykit.pipeline.groups import GroupFlusher
     from notifykit.pipeline.store import Handoff, Stored
-    from notifykit.report import Delivery
+    from notifykit.model import Delivery
 
 __all__ = ["DueWork"]
 

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from notifykit.errors import NotifykitError
-from notifykit.report import DeliveryState
+from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
 from notifykit.routing.escalation import plan as plan_steps
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from notifykit.report import Held
+from notifykit.model import Held
 from notifykit.routing.lifecycle import GroupRoute
 from notifykit.routing.tree import RouteMatch, RouteSettings
 

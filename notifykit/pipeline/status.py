@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
     from notifykit.plugins import Hooks
-    from notifykit.report import Delivery
+    from notifykit.model import Delivery
 
 __all__ = ["Status"]
 

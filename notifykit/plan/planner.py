@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
 from notifykit.config.schema import did_you_mean, parse_phone, phone_hint
 from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
-from notifykit.report import Notification, assemble
+from notifykit.model import Notification, assemble
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
