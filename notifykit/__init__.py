@@ -118,6 +118,21 @@ if TYPE_CHECKING:
     from notifykit.hookspecs import (
         hookspec as hookspec,
     )
+    from notifykit.model import (
+        Delivery as Delivery,
+    )
+    from notifykit.model import (
+        DeliveryState as DeliveryState,
+    )
+    from notifykit.model import (
+        Notification as Notification,
+    )
+    from notifykit.model import (
+        Report as Report,
+    )
+    from notifykit.model import (
+        Submission as Submission,
+    )
     from notifykit.notifier import (
         Notifier as Notifier,
     )
@@ -138,21 +153,6 @@ if TYPE_CHECKING:
     )
     from notifykit.plugins import (
         get_plugin_manager as get_plugin_manager,
-    )
-    from notifykit.model import (
-        Delivery as Delivery,
-    )
-    from notifykit.model import (
-        DeliveryState as DeliveryState,
-    )
-    from notifykit.model import (
-        Notification as Notification,
-    )
-    from notifykit.model import (
-        Report as Report,
-    )
-    from notifykit.model import (
-        Submission as Submission,
     )
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from notifykit.notifier import Notifier
     from notifykit.model import Report
+    from notifykit.notifier import Notifier
 
 __all__ = ["NotifyHandler", "severity_for_level"]
 

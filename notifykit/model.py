@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 _T = TypeVar("_T")
 
 __all__ = [
+    "SEVERITIES",
     "Attempt",
     "Delivery",
     "DeliveryState",
@@ -26,7 +27,18 @@ __all__ = [
     "StatusEvent",
     "Submission",
     "distinct_texts",
+    "severity_rank",
 ]
+
+
+#: The severities a notification can have, lowest first. Channels pick senders, caller ids and
+#: priorities by severity; :class:`~notifykit.NotifyHandler` maps logging levels onto them.
+SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    """The position of ``severity`` in :data:`SEVERITIES` (raises ``ValueError`` if unknown)."""
+    return SEVERITIES.index(severity)
 
 
 class DeliveryState(str, enum.Enum):

@@ -25,9 +25,9 @@ from notifykit.config.loader import Config, find_config
 from notifykit.config.schema import did_you_mean
 from notifykit.delivery.dispatch import job_delivery
 from notifykit.errors import ConfigError, NotificationError
+from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.plan.planner import Plan, template_context
 from notifykit.plugins import Registry
-from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.routing.alert import Alert
 from notifykit.runtime import Runtime
 

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from notifykit.model import DeliveryState
+from notifykit.model import SEVERITIES, DeliveryState, severity_rank
 
 if TYPE_CHECKING:
     from notifykit.config.schema import Field
@@ -36,15 +36,6 @@ __all__ = [
     "by_severity",
     "severity_rank",
 ]
-
-#: The severities a notification can have, lowest first. Channels pick senders, caller ids and
-#: priorities by severity; :class:`~notifykit.NotifyHandler` maps logging levels onto them.
-SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
-
-
-def severity_rank(severity: str) -> int:
-    """The position of ``severity`` in :data:`SEVERITIES` (raises ``ValueError`` if unknown)."""
-    return SEVERITIES.index(severity)
 
 
 def by_severity(table: Mapping[str, Any], severity: str) -> Any:

@@ -47,9 +47,9 @@ from notifykit.errors import (
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
+    from notifykit.model import Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
-    from notifykit.model import Report
 
 __all__ = [
     "EXIT_CODES",

@@ -51,8 +51,8 @@ from typing import Any
 
 import yaml
 
-from notifykit.channels import SEVERITIES
 from notifykit.errors import ConfigProblem
+from notifykit.model import SEVERITIES
 
 __all__ = [
     "INVALID",

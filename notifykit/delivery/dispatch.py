@@ -19,8 +19,8 @@ from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Messag
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
-from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.model import Delivery, DeliveryState, Notification
+from notifykit.plan.planner import DeliveryJob, Plan
 
 if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger

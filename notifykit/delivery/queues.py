@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from notifykit.config.scaleout import CelerySettings
-    from notifykit.plan.planner import Plan
     from notifykit.model import Submission
+    from notifykit.plan.planner import Plan
 
 __all__ = [
     "DELIVER",

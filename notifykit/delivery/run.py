@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from notifykit.delivery.dispatch import Dispatcher
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
-    from notifykit.plan.planner import DeliveryJob, Plan
     from notifykit.model import Notification
+    from notifykit.plan.planner import DeliveryJob, Plan
 
 __all__ = ["DeliveryRun"]
 

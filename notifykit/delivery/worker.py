@@ -35,8 +35,8 @@ from notifykit.ledger.outcome import Change
 if TYPE_CHECKING:
     from notifykit.delivery.run import DeliveryRun
     from notifykit.ledger.base import Ledger
-    from notifykit.plan.planner import DeliveryJob
     from notifykit.model import Delivery, Notification
+    from notifykit.plan.planner import DeliveryJob
 
 __all__ = ["Duties", "Worker", "WorkerResult"]
 

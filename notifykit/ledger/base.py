@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +36,6 @@ from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.state import RoutingState
-from notifykit.plan.planner import DeliveryJob, Plan
 from notifykit.model import (
     Attempt,
     Delivery,
@@ -47,6 +46,7 @@ from notifykit.model import (
     Submission,
     assemble,
 )
+from notifykit.plan.planner import DeliveryJob, Plan
 
 __all__ = [
     "Change",
@@ -248,6 +248,44 @@ class SqlLedger:
 
     def _in(self, values: Sequence[Any]) -> str:
         return "(" + ",".join("?" * len(values)) + ")"
+
+    # -- the database, as the routing state uses it (notifykit.ledger.state.Database) ----------
+
+    @property
+    def row_lock(self) -> str:
+        return self._dialect.row_lock
+
+    def transaction(self, doing: str) -> AbstractContextManager[Any]:
+        return self._tx(doing)
+
+    @contextmanager
+    def reading(self, doing: str) -> Iterator[Any]:
+        with self._db_errors(doing), self._connection() as db:
+            yield db.cursor()
+
+    def execute(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._exec(cursor, statement, params)
+
+    def placeholders(self, values: Sequence[Any]) -> str:
+        return self._in(values)
+
+    def sql(self, statement: str) -> str:
+        return self._sql(statement)
+
+    def signal_work(self, cursor: Any) -> None:
+        self._signal_work(cursor)
+
+    def store(
+        self,
+        cursor: Any,
+        plan: Plan,
+        owner: str | None,
+        until: float | None,
+        *,
+        alert_key: str | None = None,
+        sending: Collection[str] = (),
+    ) -> Submission:
+        return self._add(cursor, plan, owner, until, alert_key=alert_key, sending=sending)
 
     # -- accepting ------------------------------------------------------------------------------
 

@@ -37,8 +37,8 @@ from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
-    from notifykit.plan.planner import Plan
     from notifykit.model import Submission
+    from notifykit.plan.planner import Plan
 
 __all__ = ["GROUP_LIMIT", "SYNCHRONOUS", "SqliteLedger"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
@@ -32,9 +32,8 @@ from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from notifykit.ledger.base import SqlLedger
-    from notifykit.plan.planner import Plan
     from notifykit.model import Submission
+    from notifykit.plan.planner import Plan
 
 __all__ = [
     "EscalationRecord",
@@ -313,27 +312,72 @@ class Group:
         )
 
 
+class Database(Protocol):
+    """What the routing state needs of the database its ledger runs on
+    (:class:`~notifykit.ledger.base.SqlLedger` has it)."""
+
+    @property
+    def row_lock(self) -> str:
+        """Appended to a SELECT whose rows a transaction will write (``FOR UPDATE``)."""
+        ...
+
+    def transaction(self, doing: str) -> AbstractContextManager[Any]:
+        """A write transaction's cursor, committed when the block ends (rolled back on error)."""
+        ...
+
+    def reading(self, doing: str) -> AbstractContextManager[Any]:
+        """A cursor for reads outside any transaction of ours."""
+        ...
+
+    def execute(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def placeholders(self, values: Sequence[Any]) -> str:
+        """``(?, ?, ...)`` for ``values``."""
+        ...
+
+    def sql(self, statement: str) -> str:
+        """``statement`` in the driver's placeholder style."""
+        ...
+
+    def signal_work(self, cursor: Any) -> None:
+        """Inside a transaction that made work due: wake idle workers once it commits."""
+        ...
+
+    def store(
+        self,
+        cursor: Any,
+        plan: Plan,
+        owner: str | None,
+        until: float | None,
+        *,
+        alert_key: str | None = None,
+        sending: Collection[str] = (),
+    ) -> Submission:
+        """Store a notification and its deliveries in the caller's transaction."""
+        ...
+
+
 class Unit:
     """One transaction of the routing state (see :meth:`RoutingState.unit`)."""
 
-    def __init__(self, ledger: SqlLedger, cursor: Any) -> None:
-        self._ledger = ledger
+    def __init__(self, db: Database, cursor: Any) -> None:
+        self._db = db
         self._cursor = cursor
 
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._ledger._exec(self._cursor, statement, params)
+        return self._db.execute(self._cursor, statement, params)
 
     def _in(self, values: Sequence[Any]) -> str:
-        return self._ledger._in(values)
+        return self._db.placeholders(values)
 
     @property
     def _row_lock(self) -> str:
-        return self._ledger._dialect.row_lock
+        return self._db.row_lock
 
     def signal_work(self) -> None:
-        self._ledger._signal_work(self._cursor)
+        self._db.signal_work(self._cursor)
 
     # -- alerts -------------------------------------------------------------------------------------
 
@@ -466,7 +510,7 @@ class Unit:
         """Store a planned notification and its deliveries in this transaction (leased to
         ``owner`` until ``until``; ``sending``: stored already ``sending``, as
         :meth:`~notifykit.ledger.base.SqlLedger.add`)."""
-        return self._ledger._add(
+        return self._db.store(
             self._cursor, plan, owner, until, alert_key=alert_key, sending=sending
         )
 
@@ -502,7 +546,7 @@ class Unit:
             ),
         )
         self._cursor.executemany(
-            self._ledger._sql(
+            self._db.sql(
                 "INSERT INTO escalation_steps (escalation_id, loop_no, step_no, due_at, state) "
                 "VALUES (?, ?, ?, ?, 'pending')"
             ),
@@ -719,24 +763,21 @@ def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
 
 
 class RoutingState:
-    """The routing-state store of one ledger (``ledger.routing``)."""
+    """The routing-state store of one ledger (``ledger.routing``), on its database."""
 
-    def __init__(self, ledger: SqlLedger) -> None:
-        self._ledger = ledger
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     @contextmanager
     def unit(self, doing: str = "routing an alert") -> Iterator[Unit]:
         """One transaction: what the pipeline reads and writes in it commits together, or not
         at all (an exception rolls everything back)."""
-        with self._ledger._tx(doing) as cursor:
-            yield Unit(self._ledger, cursor)
+        with self._db.transaction(doing) as cursor:
+            yield Unit(self._db, cursor)
 
     def _rows(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        ledger = self._ledger
-        with ledger._db_errors(doing), ledger._connection() as db:
-            cursor = db.cursor()
-            cursor.execute(ledger._sql(statement), tuple(params))
-            return _named(cursor)
+        with self._db.reading(doing) as cursor:
+            return _named(self._db.execute(cursor, statement, params))
 
     # -- what is due ----------------------------------------------------------------------------------
 
@@ -776,13 +817,11 @@ class RoutingState:
     def firing_alerts(self, now: float, resolve_timeout: float) -> list[Alert]:
         """Every alert firing at ``now`` (not resolved, raised within ``resolve_timeout`` or
         held open by an active escalation): the sources of inhibition."""
-        ledger = self._ledger
-        with ledger._db_errors("reading open alerts"), ledger._connection() as db:
-            cursor = db.cursor()
+        db = self._db
+        with db.reading("reading open alerts") as cursor:
 
             def execute(statement: str, params: Sequence[Any] = ()) -> Any:
-                cursor.execute(ledger._sql(statement), tuple(params))
-                return cursor
+                return db.execute(cursor, statement, params)
 
             return _firing(execute, now, resolve_timeout)
 

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
     from notifykit.ledger.state import RoutingState
+    from notifykit.model import Delivery
     from notifykit.pipeline.escalate import Escalations
     from notifykit.pipeline.groups import GroupFlusher
     from notifykit.pipeline.store import Handoff, Stored
-    from notifykit.model import Delivery
 
 __all__ = ["DueWork"]
 

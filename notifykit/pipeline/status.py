@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from notifykit.channels.base import Channel, StatusUpdate
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
-    from notifykit.plugins import Hooks
     from notifykit.model import Delivery
+    from notifykit.plugins import Hooks
 
 __all__ = ["Status"]
 

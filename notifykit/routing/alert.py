@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifykit.channels import SEVERITIES
+from notifykit.model import SEVERITIES
 
 __all__ = ["ALL_LABELS", "RESERVED_LABELS", "Alert", "AlertKey"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from notifykit.channels import SEVERITIES
+from notifykit.model import SEVERITIES
 from notifykit.routing.alert import Alert
 
 __all__ = ["AlertmanagerPayloadError", "WebhookPayload", "parse_webhook"]

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from notifykit.channels import SEVERITIES, severity_rank
+from notifykit.model import SEVERITIES, severity_rank
 
 __all__ = [
     "OPERATORS",
