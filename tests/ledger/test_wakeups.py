@@ -1,17 +1,26 @@
-"""An idle in-process worker starts new work at once, on both backends: it waits on the
-ledger's wake-up (SQLite: work added in this process; PostgreSQL: LISTEN/NOTIFY), not on its
-poll interval (30 s here), and stop() still ends it promptly."""
+"""An idle worker starts new work at once, on both backends: it waits on the ledger's wake-up
+(SQLite: work added in this process, and ``PRAGMA data_version`` for other processes' commits;
+PostgreSQL: LISTEN/NOTIFY), not on its poll interval (30-60 s here), and stop() still ends it
+promptly. The cross-process tests use real processes: one submits, another waits or works."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from notifykit import Notifier
-from tests.delivery.conftest import wait_until
+from notifykit.ledger import Ledger
+from tests.delivery.conftest import SID, wait_until
 from tests.ledger.conftest import CONFIG
 
 
@@ -72,3 +81,174 @@ def test_a_long_schema_name_gets_a_channel_that_fits_an_identifier():
     assert work_channel("ops") == "notifykit_work:ops"
     long = work_channel("s" * 63)
     assert len(long.encode()) <= 63 and long != work_channel("s" * 62)
+
+
+# -- across processes -------------------------------------------------------------------------
+#
+# A worker process idle on the ledger starts what another process submits within moments, not
+# at its poll: SQLite through ``PRAGMA data_version`` (changed by every other connection's
+# commit), PostgreSQL through LISTEN/NOTIFY. Polls here are 30-60 s, so only the wake-up can
+# make the deadlines of a few seconds.
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: submits one notification (console channel) into the ledger at argv[2] and exits
+SUBMIT = """
+import json, sys
+from notifykit import Notifier
+with Notifier.from_config(json.loads(sys.argv[1]), store=sys.argv[2]) as kit:
+    kit.submit("disk.full", to="alice", data={"message": "95%"})
+"""
+
+#: ``kit.worker(poll=60).run()`` on the config at argv[1]; touches argv[2] each time the worker
+#: waits for work (so the test knows it is idle), stops on SIGTERM
+IDLE_WORKER = """
+import signal, sys
+from pathlib import Path
+from notifykit import Notifier
+kit = Notifier.from_config(sys.argv[1])
+idle = Path(sys.argv[2])
+wait_for_work = kit.ledger.wait_for_work
+
+def waiting(timeout):
+    idle.touch()
+    return wait_for_work(timeout)
+
+kit.ledger.wait_for_work = waiting
+worker = kit.worker(poll=60.0, threads=1)
+signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+worker.run()
+kit.close()
+"""
+
+
+def _python(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+    env.pop("NOTIFYKIT_CONFIG", None)
+    return subprocess.Popen([sys.executable, *args], env=env, **kwargs)
+
+
+def submit_elsewhere(location: str) -> None:
+    """One submit() by another process into the ledger at ``location`` (the fixture's: a
+    ledger's own ``location`` hides a PostgreSQL schema), committed when this returns."""
+    proc = _python("-c", SUBMIT, json.dumps(CONFIG), location, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode(errors="replace")
+
+
+def test_work_another_process_adds_wakes_a_waiting_ledger(
+    location: str, open_store: Callable[..., Ledger]
+):
+    waiter = open_store()
+    waiter.wait_for_work(0.01)  # PostgreSQL's first wait sets up its listener
+    woken: list[tuple[bool, float]] = []
+    waiting = threading.Event()
+
+    def wait() -> None:
+        waiting.set()
+        began = time.monotonic()
+        woken.append((waiter.wait_for_work(30.0), time.monotonic() - began))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    waiting.wait(10)
+    submit_elsewhere(location)
+    thread.join(timeout=40)
+    assert woken and woken[0][0] is True, woken
+    assert woken[0][1] < 10  # far below the 30 s it would otherwise wait
+
+
+def test_work_another_process_added_between_two_waits_is_not_missed(
+    location: str, open_store: Callable[..., Ledger]
+):
+    waiter = open_store()
+    waiter.wait_for_work(0.01)  # PostgreSQL's first wait sets up its listener
+    began = time.monotonic()
+    assert waiter.wait_for_work(0.3) is False  # nothing happened: the wait runs out
+    assert time.monotonic() - began >= 0.25
+    submit_elsewhere(location)  # while nobody waits
+    began = time.monotonic()
+    assert waiter.wait_for_work(30.0) is True
+    assert time.monotonic() - began < 5
+    # The wake-up was taken: the next wait runs out again.
+    assert waiter.wait_for_work(0.3) is False
+
+
+def test_an_idle_worker_process_starts_what_another_process_submits(
+    location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A real worker process, idle with a 60 s poll, sends (to the Exotel simulator) what this
+    process submits, within seconds; then SIGTERM ends it."""
+    from notifykit_exotel.simulator import ExotelSimulator
+    from tests.delivery.conftest import TOKEN, write_config
+
+    monkeypatch.setenv("NK_LEDGER_TOKEN", TOKEN)
+    with ExotelSimulator(sid=SID, token=TOKEN) as sim:
+        config = write_config(tmp_path, sim, store=location, worker={"poll": "60s"})
+        idle = tmp_path / "idle"
+        worker = _python("-c", IDLE_WORKER, str(config), str(idle), stderr=subprocess.PIPE)
+        try:
+            with Notifier.from_config(config) as kit:
+                for round_ in range(1, 4):
+                    # It is waiting for work (it touched the file since the last round).
+                    idle.unlink(missing_ok=True)
+                    wait_until(idle.exists, timeout=30)
+                    began = time.monotonic()
+                    kit.submit("db.down", data={"host": "db1"})
+                    wait_until(lambda n=round_: len(sim.requests) >= n, timeout=10)  # type: ignore[misc]
+                    assert time.monotonic() - began < 5  # far below the 60 s poll
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, err = worker.communicate(timeout=30)
+        assert worker.returncode == 0, err.decode(errors="replace")
+        assert len(sim.requests) == 3
+
+
+def test_a_sqlite_wait_keeps_its_timeout_while_another_thread_holds_the_connection(
+    tmp_path: Path, make_plan: Callable[..., Any]
+):
+    """Looking at ``data_version`` needs the ledger's connection; a thread holding it (a long
+    transaction, a busy wait on another process's lock) delays the look, never the wait's end."""
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with ledger._connection():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        began = time.monotonic()
+        assert ledger.wait_for_work(0.3) is False
+        assert time.monotonic() - began < 2
+    finally:
+        release.set()
+        holder.join(timeout=10)
+    ledger.add(make_plan())  # this process's own work still wakes it at once
+    began = time.monotonic()
+    assert ledger.wait_for_work(30.0) is True
+    assert time.monotonic() - began < 5
+    ledger.close()
+
+
+def test_an_in_memory_ledger_wakes_for_its_own_work_only(make_plan: Callable[..., Any]):
+    """No other process can reach ``:memory:``: its wait is the in-process signal alone."""
+    from notifykit.ledger import open_ledger
+
+    ledger = open_ledger(":memory:")
+    try:
+        began = time.monotonic()
+        assert ledger.wait_for_work(0.3) is False
+        assert time.monotonic() - began >= 0.25
+        ledger.add(make_plan())
+        began = time.monotonic()
+        assert ledger.wait_for_work(30.0) is True
+        assert time.monotonic() - began < 5
+        assert ledger.wait_for_work(0.05) is False
+    finally:
+        ledger.close()
