@@ -204,14 +204,166 @@ def test_an_idle_worker_process_starts_what_another_process_submits(
         assert len(sim.requests) == 3
 
 
-def test_a_sqlite_wait_keeps_its_timeout_while_another_thread_holds_the_connection(
+# -- SQLite: the wake-up sockets, and the data_version watch without them -------------------
+
+#: binds its wake-up socket (a first wait), says so, then waits until it is killed
+WAITER = """
+import sys
+from notifykit.ledger.sqlite import SqliteLedger
+ledger = SqliteLedger(sys.argv[1])
+assert ledger.wait_for_work(0) is True
+print("waiting", flush=True)
+ledger.wait_for_work(600)
+"""
+
+
+def sockets(ledger: Path) -> list[Path]:
+    return sorted(ledger.with_name(ledger.name + "-wake").glob("*.sock"))
+
+
+def test_a_waiter_has_a_socket_beside_the_ledger_until_it_closes(
     tmp_path: Path, make_plan: Callable[..., Any]
+):
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    path = tmp_path / "ledger.db"
+    submitter = SqliteLedger(path)
+    submitter.add(make_plan())
+    assert sockets(path) == []  # a ledger that never waits binds nothing
+    waiter = SqliteLedger(path)
+    try:
+        assert waiter.wait_for_work(0) is True  # the first wait: its socket is new
+        assert len(sockets(path)) == 1
+        assert waiter.wait_for_work(0.05) is False
+        submitter.add(make_plan())
+        assert waiter.wait_for_work(5) is True
+    finally:
+        waiter.close()
+        submitter.close()
+    assert sockets(path) == []
+
+
+def test_a_dead_waiters_socket_neither_fails_nor_stops_a_submit(
+    tmp_path: Path, make_plan: Callable[..., Any]
+):
+    """A waiter SIGKILLed leaves its socket file; the next commit that announces work removes
+    it, and still wakes the live waiters."""
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    path = tmp_path / "ledger.db"
+    SqliteLedger(path).close()  # created and migrated
+    dead = _python("-c", WAITER, str(path), stdout=subprocess.PIPE)
+    try:
+        assert dead.stdout is not None and dead.stdout.readline() == b"waiting\n"
+    finally:
+        dead.kill()
+        dead.communicate(timeout=10)
+    (stale,) = sockets(path)
+    waiter, submitter = SqliteLedger(path), SqliteLedger(path)
+    try:
+        assert waiter.wait_for_work(0) is True
+        submitter.add(make_plan())
+        assert stale not in sockets(path) and len(sockets(path)) == 1
+        assert waiter.wait_for_work(5) is True
+    finally:
+        waiter.close()
+        submitter.close()
+
+
+def test_a_waiter_that_never_reads_does_not_block_a_submit(
+    tmp_path: Path, make_plan: Callable[..., Any]
+):
+    """Its socket's queue fills up (10 datagrams by default on Linux); the next announcements
+    to it are dropped, not waited for."""
+    import socket
+
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    path = tmp_path / "ledger.db"
+    waiter, submitter = SqliteLedger(path), SqliteLedger(path)
+    deaf = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        assert waiter.wait_for_work(0) is True  # makes the wake directory
+        deaf.bind(str(sockets(path)[0].with_name("deaf.sock")))
+        done = threading.Event()
+
+        def submit_many() -> None:
+            for _ in range(40):
+                submitter.add(make_plan(to="alice"))
+            done.set()
+
+        thread = threading.Thread(target=submit_many, daemon=True)
+        thread.start()
+        assert done.wait(60), "a submit blocked on a full wake-up socket"
+        assert waiter.wait_for_work(5) is True
+        assert submitter.counts()["pending"] == 40
+    finally:
+        deaf.close()
+        waiter.close()
+        submitter.close()
+
+
+def test_a_waiter_whose_socket_file_was_removed_makes_a_new_one(
+    tmp_path: Path, make_plan: Callable[..., Any]
+):
+    """A clean-up (``rm -r notifykit.db-wake``, a tmp cleaner) makes the socket unreachable;
+    within a second or so of waiting the waiter notices and binds a new one."""
+    import shutil
+
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    path = tmp_path / "ledger.db"
+    waiter, submitter = SqliteLedger(path), SqliteLedger(path)
+    try:
+        assert waiter.wait_for_work(0) is True
+        shutil.rmtree(path.with_name(path.name + "-wake"))
+        # Wait slices, as the worker's: the one after the removal is noticed returns True.
+        deadline = time.monotonic() + 10
+        while not waiter.wait_for_work(0.1):
+            assert time.monotonic() < deadline, "the removed socket was not replaced"
+        assert len(sockets(path)) == 1
+        submitter.add(make_plan())
+        assert waiter.wait_for_work(5) is True
+    finally:
+        waiter.close()
+        submitter.close()
+
+
+@pytest.fixture
+def long_path(tmp_path: Path) -> Path:
+    """A ledger whose wake-up socket path would not fit a ``sockaddr_un`` (108 bytes): its
+    waiters fall back to watching ``PRAGMA data_version``, as on Windows."""
+    directory = tmp_path / ("d" * 110)
+    directory.mkdir()
+    return directory / "ledger.db"
+
+
+def test_without_a_socket_a_waiter_watches_data_version(long_path: Path):
+    from notifykit.ledger.sqlite import SqliteLedger
+
+    waiter = SqliteLedger(long_path)
+    try:
+        began = time.monotonic()
+        assert waiter.wait_for_work(0.3) is False  # no socket, so no "new socket" wake-up
+        assert time.monotonic() - began >= 0.25
+        assert sockets(long_path) == []
+        submit_elsewhere(str(long_path))
+        began = time.monotonic()
+        assert waiter.wait_for_work(30.0) is True
+        assert time.monotonic() - began < 5
+        assert waiter.wait_for_work(0.3) is False
+    finally:
+        waiter.close()
+
+
+def test_the_data_version_watch_keeps_its_timeout_while_another_thread_holds_the_connection(
+    long_path: Path, make_plan: Callable[..., Any]
 ):
     """Looking at ``data_version`` needs the ledger's connection; a thread holding it (a long
     transaction, a busy wait on another process's lock) delays the look, never the wait's end."""
     from notifykit.ledger.sqlite import SqliteLedger
 
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger = SqliteLedger(long_path)
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
