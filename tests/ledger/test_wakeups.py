@@ -1,7 +1,8 @@
 """An idle worker starts new work at once, on both backends: it waits on the ledger's wake-up
-(SQLite: work added in this process, and ``PRAGMA data_version`` for other processes' commits;
-PostgreSQL: LISTEN/NOTIFY), not on its poll interval (30-60 s here), and stop() still ends it
-promptly. The cross-process tests use real processes: one submits, another waits or works."""
+(SQLite: work added in this process, and other processes' announcements on its wake-up socket,
+or ``PRAGMA data_version`` where it has none; PostgreSQL: LISTEN/NOTIFY), not on its poll
+interval (30-60 s here), and stop() still ends it promptly. The cross-process tests use real
+processes and sockets: one submits, another waits or works."""
 
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ def test_work_another_process_adds_wakes_a_waiting_ledger(
     location: str, open_store: Callable[..., Ledger]
 ):
     waiter = open_store()
-    waiter.wait_for_work(0.01)  # PostgreSQL's first wait sets up its listener
+    waiter.wait_for_work(0.01)  # the first wait sets up its listener or socket
     woken: list[tuple[bool, float]] = []
     waiting = threading.Event()
 
@@ -151,7 +152,7 @@ def test_work_another_process_adds_wakes_a_waiting_ledger(
 
     thread = threading.Thread(target=wait)
     thread.start()
-    waiting.wait(10)
+    assert waiting.wait(10)
     submit_elsewhere(location)
     thread.join(timeout=40)
     assert woken and woken[0][0] is True, woken
@@ -162,7 +163,7 @@ def test_work_another_process_added_between_two_waits_is_not_missed(
     location: str, open_store: Callable[..., Ledger]
 ):
     waiter = open_store()
-    waiter.wait_for_work(0.01)  # PostgreSQL's first wait sets up its listener
+    waiter.wait_for_work(0.01)  # the first wait sets up its listener or socket
     began = time.monotonic()
     assert waiter.wait_for_work(0.3) is False  # nothing happened: the wait runs out
     assert time.monotonic() - began >= 0.25
