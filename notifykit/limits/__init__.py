@@ -293,8 +293,9 @@ class SharedRateLimiter:
 
     def release(self) -> None:
         """This thread's request finished: it counts for ``window + margin`` from now, in the
-        store or the local limiter, wherever it was granted. A release the store cannot take is
-        dropped (the request stays counted until the backend's ``hold`` runs out)."""
+        store or the local limiter, wherever it was granted. With a local limiter, a release
+        the unreachable store cannot take is dropped (the request stays counted there until the
+        backend's ``hold`` runs out)."""
         if getattr(self._local, "in_local", False):
             self._local.in_local = False
             assert self.local is not None
