@@ -628,10 +628,16 @@ class Router:
                 )
 
     def on_changes(self, changes: Sequence[Change]) -> None:
-        """Deliveries recorded by a worker or notify(): a failed step escalates at once."""
+        """Deliveries recorded by a worker or notify(): a failed step escalates at once. Not
+        one that failed for a reason of our own (``Change.infrastructure``: the shared rate
+        limiter's store...): the recipient was never tried, so the next step keeps its time."""
         if not self.routing.escalations:
             return
-        failed = [c for c in changes if c.delivery.state is DeliveryState.FAILED]
+        failed = [
+            c
+            for c in changes
+            if c.delivery.state is DeliveryState.FAILED and c.infrastructure is None
+        ]
         if not failed:
             return
         from notifykit.channels.base import StatusUpdate
