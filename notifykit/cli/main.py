@@ -13,7 +13,8 @@ Exit codes (the same table is in ``--help`` and docs/cli.md):
 4     Unknown outcome: at least one delivery may have reached the provider without an answer
       (a dropped connection, a timeout after the request...). Do NOT retry blindly: that can
       send twice; look the message up first. Also the code of an unexpected internal error,
-      since whatever it interrupted may have been sent. ``unknown`` wins over 1 and 2.
+      since whatever it interrupted may have been sent, and of a delivery left ``pending`` for
+      a worker (it will still go out). ``unknown`` wins over 1 and 2.
 ====  ==========================================================================================
 
 Errors are one clear line on stderr (a config error lists each problem on its own line), never a
@@ -369,8 +370,11 @@ def _split(values: Sequence[str]) -> list[str] | None:
 
 def exit_code(report: Report) -> int:
     """The exit code for a report: any ``unknown`` delivery makes it 4 (may have been sent), so a
-    script that retries on 2 (or re-sends the failures on 1) never sends twice."""
-    if report.unknown:
+    script that retries on 2 (or re-sends the failures on 1) never sends twice; so does one left
+    ``pending`` for a worker (held back by our own infrastructure: it will still go out)."""
+    if report.unknown or (
+        not report.dry_run and any(d.state is DeliveryState.PENDING for d in report.deliveries)
+    ):
         return EXIT_UNKNOWN
     if report.ok:
         return EXIT_OK

@@ -97,7 +97,18 @@ def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
         attempts=job.attempts + (1 if outcome.attempted else 0),
     )
     previous = DeliveryState.SENDING if outcome.attempted else DeliveryState.PENDING
-    return Change(delivery, previous)
+    return Change(delivery, previous, outcome.infrastructure)
+
+
+def _ours(changes: list[Change], outcomes: Sequence[Outcome]) -> list[Change]:
+    """``changes`` with the outcomes' ``infrastructure`` (the ledger does not store it)."""
+    ours = {o.delivery_id: o.infrastructure for o in outcomes if o.infrastructure is not None}
+    if not ours:
+        return changes
+    return [
+        dataclasses.replace(c, infrastructure=ours[c.delivery.id]) if c.delivery.id in ours else c
+        for c in changes
+    ]
 
 
 def job_delivery(job: DeliveryJob, state: DeliveryState, error: str | None = None) -> Delivery:
@@ -336,7 +347,7 @@ class Dispatcher:
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
         try:
-            changes = ledger.record(owner, outcomes, self.clock())
+            changes = _ours(ledger.record(owner, outcomes, self.clock()), outcomes)
         except LedgerError as err:
             # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
             # expires: never resent. The caller and the hooks still learn what happened.
@@ -439,17 +450,27 @@ class Dispatcher:
         error = self._scrub(result.error) if result.error else None
         info = dict(result.info) if result.info else None
         state = result.state
+        ours = result.infrastructure if state is DeliveryState.FAILED else None
         if state is not DeliveryState.SENT:  # the common answer needs no retry policy
             attempts = job.attempts + 1
             policy = policy or self._retry_for(job.channel)
-            retry = retries and (
+            # Our own infrastructure failing is retried even by notify(), which sends once:
+            # left pending, a worker sends it once the part is back.
+            retry = (retries or ours is not None) and (
                 (state is DeliveryState.FAILED and result.transient)
                 or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
             )
             if retry:
                 due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
                 if due is not None:
-                    return Outcome(job.id, DeliveryState.PENDING, error=error, info=info, due=due)
+                    return Outcome(
+                        job.id,
+                        DeliveryState.PENDING,
+                        error=error,
+                        info=info,
+                        due=due,
+                        infrastructure=ours,
+                    )
                 note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
                 error = f"{error} ({note})" if error else note
         return Outcome(
@@ -459,4 +480,5 @@ class Dispatcher:
             provider_status=result.provider_status,
             error=error,
             info=info,
+            infrastructure=ours,
         )

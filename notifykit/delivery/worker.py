@@ -12,8 +12,9 @@ due, escalation steps) and, every so often, reconciliation — then claims. The 
 none of that: the composition root hands it the duties.
 
 When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (PostgreSQL: a
-``NOTIFY`` from any process; SQLite: work added in this process), at most until the next due
-time or the poll interval, so new work starts at once without polling the database.
+``NOTIFY`` from any process; SQLite: work added in this process, or a datagram on its wake-up
+socket from another), at most until the next due time or the poll interval, so new work starts
+at once without polling the database.
 """
 
 from __future__ import annotations

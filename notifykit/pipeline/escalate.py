@@ -323,10 +323,16 @@ class Escalations:
 
     def on_changes(self, changes: Sequence[Change]) -> None:
         """Deliveries recorded (by ``notify()``, a worker or a Celery task): a step whose
-        delivery failed escalates at once."""
+        delivery failed escalates at once. Not one that failed for a reason of our own
+        (``Change.infrastructure``: the shared rate limiter's store...): the person was never
+        tried, so the next step keeps its time."""
         if not self._policies:
             return
-        failed = [c for c in changes if c.delivery.state is DeliveryState.FAILED]
+        failed = [
+            c
+            for c in changes
+            if c.delivery.state is DeliveryState.FAILED and c.infrastructure is None
+        ]
         if failed:
             self._react([(c.delivery.notification_id, None, c) for c in failed])
 

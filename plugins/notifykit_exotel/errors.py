@@ -25,6 +25,7 @@ __all__ = [
     "InsufficientParametersError",
     "InsufficientParametersException",
     "KycRequiredError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PartialSendError",
     "PaymentRequiredError",
@@ -205,6 +206,13 @@ class ExotelConnectionError(ExotelError):
 
 class ExotelTimeoutError(ExotelConnectionError):
     """The request timed out (connect or read)."""
+
+
+class LimiterUnavailableError(ExotelConnectionError):
+    """The client's rate limiter could not grant a slot, so no request went out: a limiter
+    shared in a store (:class:`~notifykit_exotel.retry.SharedLimiter`) that refused or could not
+    be reached. Transient, and a failure on the sender's side: neither Exotel nor the recipient
+    had any part in it."""
 
 
 class PartialSendError(ExotelError):
