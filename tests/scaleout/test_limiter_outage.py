@@ -239,7 +239,7 @@ def test_an_escalation_keeps_paging_on_schedule_with_redis_away(
     clock.advance(5 * 60)
     drain(kit, clock)
     assert sends(sim) == [SMS0, CALL0, CALL1]
-    [escalation] = kit.ledger.escalations()
+    [escalation] = kit.ledger.routing.escalations()
     assert escalation.state == "done"
     assert kit.ledger.counts() == {"sent": 3}
 
@@ -271,10 +271,10 @@ def test_a_store_error_that_is_no_outage_holds_the_step_back_and_never_escalates
         assert "rate limiter" in (delivery.error or "")
         assert "WRONGTYPE" in (delivery.error or "")  # what is wrong, and what to check:
         assert "a Redis (and prefix: keys) notifykit alone uses" in (delivery.error or "")
-        [escalation] = kit.ledger.escalations()
+        [escalation] = kit.ledger.routing.escalations()
 
         def steps() -> list[str]:
-            return [s.state for s in kit.ledger.escalation_steps(escalation.id)]
+            return [s.state for s in kit.ledger.routing.escalation_steps(escalation.id)]
 
         assert steps() == ["sent", "pending", "pending"]
         clock.advance(30)
