@@ -23,7 +23,7 @@ import contextlib
 import threading
 from typing import Any
 
-from notifykit.limits import (
+from notifykit.limits.base import (
     DEFAULT_HOLD,
     Limiter,
     LimiterError,

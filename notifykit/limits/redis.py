@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifykit.limits import (
+from notifykit.limits.base import (
     DEFAULT_HOLD,
     Limiter,
     LimiterError,

@@ -1,0 +1,151 @@
+"""The package's layers, written once: a module imports only modules of its own layer or lower
+ones, and the core has no import circle. Imports are read from the source (every ``import`` and
+``from ... import``, at module level, in functions and under ``TYPE_CHECKING`` alike), so a
+layering mistake fails here before it becomes an import-order bug. docs/architecture.md
+describes the layers."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "notifykit"
+
+#: lowest first; a module belongs to the first prefix that names it (longest prefixes first
+#: within a layer do not matter: prefixes never overlap across layers except as written here)
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("notifykit._lazy", "notifykit.errors", "notifykit.model", "notifykit.report"),
+    (
+        "notifykit.text",
+        "notifykit.config.schema",
+        "notifykit.config.delivery",
+        "notifykit.config.scaleout",
+    ),
+    ("notifykit.channels", "notifykit.hookspecs"),
+    ("notifykit.plugins",),
+    ("notifykit.routing",),
+    ("notifykit.config.loader", "notifykit.config"),
+    ("notifykit.plan",),
+    ("notifykit.ledger",),
+    ("notifykit.limits",),
+    ("notifykit.delivery",),
+    ("notifykit.pipeline",),
+    ("notifykit.runtime",),
+    ("notifykit.notifier", "notifykit.handler"),
+    (
+        "notifykit.celery",
+        "notifykit.server",
+        "notifykit.cli",
+        "notifykit.worker",
+        "notifykit.__main__",
+        "notifykit",
+    ),
+)
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def layer(module: str) -> int:
+    best, rank = -1, -1
+    for n, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, rank = len(prefix), n
+    assert rank >= 0, f"{module} is in no layer: add it to LAYERS"
+    return rank
+
+
+def imports(module: str) -> set[str]:
+    """The notifykit modules ``module`` imports (a name imported from a package counts as its
+    submodule when it is one, else as the package)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("notifykit."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            if not (source == "notifykit" or source.startswith("notifykit.")):
+                continue
+            for alias in node.names:
+                sub = f"{source}.{alias.name}"
+                out.add(sub if sub in MODULES else source)
+    out.discard(module)
+    return {m for m in out if m in MODULES and m != "notifykit"}
+
+
+GRAPH = {module: imports(module) for module in MODULES}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_a_higher_layer(module: str) -> None:
+    upward = sorted(m for m in GRAPH[module] if layer(m) > layer(module))
+    assert upward == [], f"{module} (layer {layer(module)}) imports higher layers: {upward}"
+
+
+def test_the_core_has_no_import_circle() -> None:
+    # Tarjan's strongly connected components: any component of more than one module is a circle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(GRAPH[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                component.append(item)
+                if item == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(GRAPH):
+        if module not in index:
+            visit(module)
+    assert circles == [], f"import circles: {circles}"
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for module in MODULES:
+        layer(module)
+
+
+def test_the_graph_is_read() -> None:
+    # the reader itself: the facade imports the composition root, which imports the pipeline
+    assert "notifykit.runtime" in GRAPH["notifykit.notifier"]
+    assert "notifykit.pipeline.builder" in GRAPH["notifykit.runtime"]
