@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from notifykit.channels.base import Channel, ChannelType, Recipient
+from notifykit.channels.base import Channel, ChannelType, Recipient, send_stopped
 from notifykit.config.loader import Config, find_config, load_config
 from notifykit.config.schema import did_you_mean, scrubber
 from notifykit.errors import (
@@ -644,7 +644,10 @@ class Notifier:
         candidates = ledger.reconcile_candidates(now, after, limit)
         changes: list[Change] = []
         routed = []
-        for delivery in candidates:
+        for n, delivery in enumerate(candidates):
+            if send_stopped():  # a stopping worker starts no new lookup: the rest wait
+                candidates = candidates[:n]
+                break
             lookup = getattr(self._channels.get(delivery.channel), "lookup_status", None)
             if lookup is None or delivery.provider_id is None:
                 continue

@@ -3,9 +3,13 @@
 Several workers (threads, processes, hosts) can share one ledger: each claims deliveries under a
 lease, renews it while the work is in flight, and a dead worker's leases expire so another takes
 its work over. Deliveries a dead worker left ``sending`` become ``unknown`` (they may have been
-sent). On :meth:`Worker.stop` (SIGTERM/SIGINT in ``notifykit worker``) it claims nothing more,
-lets the requests in flight finish and be recorded, and gives back what it had claimed but not
-started. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
+sent). On :meth:`Worker.stop` (SIGTERM/SIGINT in ``notifykit worker``) it claims nothing more and
+starts no new request, lets the requests in flight finish and be recorded, and gives back at once
+what it had claimed but not started; ``stop(wait=False)`` (a second signal) stops waiting for the
+requests in flight too (their deliveries are recorded ``unknown``). A worker running in a thread
+other than the main one stops by itself when the main thread ends (the interpreter is exiting), and
+an exit hook waits a little for it, so a worker left running never hangs the exit nor leaves its
+claims leased. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
 
 When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (PostgreSQL: a
 ``NOTIFY`` from any process; SQLite: work added in this process), at most until the next due
@@ -14,6 +18,8 @@ time or the poll interval, so new work starts at once without polling the databa
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import socket
@@ -21,10 +27,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from notifykit.channels.stop import SendStop, stopping_on
 from notifykit.ledger.base import Change
 from notifykit.plan.planner import DeliveryJob
 from notifykit.report import Notification
@@ -43,6 +50,38 @@ STOP_CHECK = 0.1
 
 #: notifications a run keeps read (the one each batch belongs to is read once per batch at most)
 NOTIFICATION_CACHE = 16
+#: at interpreter exit, how long the exit hook lets running workers finish their requests in
+#: flight before it stops waiting for them (then they are recorded ``unknown``)
+EXIT_GRACE = 10.0
+
+#: the workers whose run() is in progress (for the exit hook)
+_running: set[Worker] = set()
+_exit_hook = threading.Lock()
+_exit_hook_registered = False
+
+
+def _stop_at_exit() -> None:
+    """Stop every worker still running when the interpreter exits (one left in a daemon
+    thread, typically), and wait a little for each to record what it has in flight and give
+    back the rest, instead of being frozen mid-send with its claims leased."""
+    workers = list(_running)
+    for worker in workers:
+        worker.stop(reason="the interpreter is exiting")
+    deadline = time.monotonic() + EXIT_GRACE
+    for worker in workers:
+        if not worker._finished.wait(max(0.0, deadline - time.monotonic())):
+            worker.stop(wait=False, reason="the interpreter is exiting")
+            worker._finished.wait(1.0)
+
+
+def _register_exit_hook() -> None:
+    # Registered at the first run, not at import: atexit runs hooks last-registered first, so
+    # this one runs before the hooks of what the worker uses (a sandbox simulator's stop).
+    global _exit_hook_registered
+    with _exit_hook:
+        if not _exit_hook_registered:
+            atexit.register(_stop_at_exit)
+            _exit_hook_registered = True
 
 
 @dataclass
@@ -107,23 +146,54 @@ class Worker:
         self._stop = threading.Event()
         # A future that completes on stop(), so waiting on work in flight wakes up at once.
         self._stopped: Future[None] = Future()
+        # What the dispatcher's sends check: no new request once stopped (see stop()).
+        self._send_stop = SendStop()
+        self._finished = threading.Event()
+        self._finished.set()  # not running
         self._inflight: dict[Future[list[Change]], list[str]] = {}
         self._inflight_lock = threading.Lock()
 
-    def stop(self) -> None:
-        """Ask the run to end: nothing more is claimed, work in flight is finished."""
+    def stop(self, *, wait: bool = True, reason: str | None = None) -> None:
+        """Ask the run to end: nothing more is claimed and no new request starts; the requests
+        in flight finish and are recorded, and what was claimed but not started is given back.
+
+        ``wait=False`` (a second SIGTERM/SIGINT in ``notifykit worker``): do not wait for the
+        requests in flight either; their deliveries are recorded ``unknown`` (they may have been
+        sent) and run() returns. ``reason`` is noted in the deliveries given back. Safe to call
+        from a signal handler."""
+        reason = reason or "Worker.stop()"
         self._stop.set()
-        if not self._stopped.done():
+        self._send_stop.stop(reason)
+        if not wait:
+            self._send_stop.abandon(reason)
+        # (set by another thread in between: a signal handler and the run loop can both stop)
+        with contextlib.suppress(InvalidStateError):
             self._stopped.set_result(None)
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def abandoned(self) -> bool:
+        """Whether the run stopped waiting for requests in flight (``stop(wait=False)``)."""
+        return self._send_stop.abandoned
+
     def run(self, *, drain: bool = False) -> WorkerResult:
         """Deliver until :meth:`stop` (or, with ``drain``, until nothing is due now)."""
         ledger = self.kit.ledger
+        _register_exit_hook()
+        self._finished.clear()
+        _running.add(self)
+        try:
+            return self._run(ledger, drain)
+        finally:
+            _running.discard(self)
+            self._finished.set()
+
+    def _run(self, ledger: Any, drain: bool) -> WorkerResult:
         result = WorkerResult()
+        on_main = threading.current_thread() is threading.main_thread()
         host = socket.gethostname()
         ledger.heartbeat(self.name, host, os.getpid(), self.clock())
         renewer = threading.Thread(
@@ -147,22 +217,40 @@ class Worker:
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-send")
         try:
             while not self._stop.is_set():
+                if not on_main and not threading.main_thread().is_alive():
+                    # The interpreter is exiting: its executors take no new work, and a worker
+                    # in a plain thread would keep the process alive for ever.
+                    logger.info("worker %s: the main thread ended; stopping", self.name)
+                    self.stop(reason="the main thread ended")
+                    break
                 now = self.clock()
                 recovered = self.kit._recover(now)
                 result.recovered += len(recovered)
                 result.add(recovered)
                 if now - last_reconcile >= self.reconcile_every:
                     last_reconcile = now
-                    result.reconciled += len(self.kit.reconcile())
+                    with stopping_on(self._send_stop):  # its lookups end at stop() too
+                        result.reconciled += len(self.kit.reconcile())
                 self._routing_tick(now)
                 claimed: list[DeliveryJob] = []
                 room = len(self._inflight) < self.threads
-                if room:
+                if room and not self._stop.is_set():
                     claimed = ledger.claim(self.name, now, self.lease, self.batch)
-                for group in group_batches(claimed):
-                    future = executor.submit(
-                        self.kit.dispatcher.deliver, ledger, self.name, group, notification
-                    )
+                for n, group in enumerate(group_batches(claimed)):
+                    try:
+                        future = executor.submit(
+                            self.kit.dispatcher.deliver,
+                            ledger,
+                            self.name,
+                            group,
+                            notification,
+                            stop=self._send_stop,
+                        )
+                    except RuntimeError:  # the interpreter is exiting: no executor takes work
+                        rest = [j.id for later in group_batches(claimed)[n:] for j in later]
+                        self._release(rest)
+                        self.stop(reason="the interpreter is exiting")
+                        break
                     with self._inflight_lock:
                         self._inflight[future] = [j.id for j in group]
                 self._collect(result, block=not claimed, drain=drain)
@@ -250,13 +338,16 @@ class Worker:
                 self._record(future, result)
         with self._inflight_lock:
             self._inflight.clear()
-        if unstarted:
-            try:
-                self.kit.ledger.release(self.name, unstarted)
-            except Exception:
-                logger.exception(
-                    "worker %s: releasing %d deliveries failed", self.name, len(unstarted)
-                )
+        self._release(unstarted)
+
+    def _release(self, ids: list[str]) -> None:
+        """Give back claimed deliveries that were never started (their lease cleared now)."""
+        if not ids:
+            return
+        try:
+            self.kit.ledger.release(self.name, ids)
+        except Exception:
+            logger.exception("worker %s: releasing %d deliveries failed", self.name, len(ids))
 
     def _renew_leases(self, host: str) -> None:
         interval = max(0.05, self.lease / 3)

@@ -143,7 +143,7 @@ def test_a_worker_left_running_in_a_daemon_thread_mid_request(tmp_path, sim):
     process exits, and the worker had stopped and recorded first (an exit hook waits for it),
     so nothing is left ``sending`` or leased."""
     config = write_config(tmp_path, sim, worker={"lease": "60s", "poll": "0.2s"})
-    sim.inject(Fault(delay=1.0))
+    sim.inject(Fault(delay=0.5))
     result = run_script(
         tmp_path,
         f"""
@@ -170,7 +170,7 @@ def test_a_worker_left_running_in_a_plain_thread_stops_when_the_script_ends(tmp_
     the request in flight is answered and recorded, the rest is given back, and the process
     exits."""
     config = write_config(tmp_path, sim, worker={"lease": "60s", "poll": "0.2s"})
-    sim.inject(Fault(delay=1.0))  # the first request is in flight when the script ends
+    sim.inject(Fault(delay=0.5))  # the first request is in flight when the script ends
     result = run_script(
         tmp_path,
         f"""
