@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitExceededError,
         RateLimitExceededException,
+        SendStoppedError,
         ServerError,
         ValidationError,
     )
@@ -84,6 +85,7 @@ _LAZY: dict[str, str] = {
     "PermissionDeniedError": "errors",
     "RateLimitExceededError": "errors",
     "RateLimitExceededException": "errors",
+    "SendStoppedError": "errors",
     "ServerError": "errors",
     "ValidationError": "errors",
     "IST": "models",
@@ -151,6 +153,7 @@ __all__ = [
     "RateLimitExceededException",
     "RateLimiter",
     "RetryPolicy",
+    "SendStoppedError",
     "ServerError",
     "SmsMessage",
     "SmsStatus",
