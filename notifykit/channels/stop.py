@@ -112,10 +112,9 @@ class Sending:
         self._unattributed = False
 
     def check(self) -> str | None:
-        """:func:`send_stopped` for this send."""
-        with self._lock:
-            self._cooperates = True
-            return self.stop.reason
+        """:func:`send_stopped` for this send. (It says nothing of which requests started: a
+        channel that only asks this is still taken to have sent to anyone.)"""
+        return self.stop.reason
 
     def starting(self, addresses: Iterable[str]) -> str | None:
         """:func:`request_starting` for this send: under the lock, so a request is either
@@ -133,8 +132,8 @@ class Sending:
 
     def may_have_started(self, address: str | None) -> bool:
         """Whether a request for ``address`` may have gone out: yes when the channel said so,
-        and for every recipient when it never said (it does not cooperate) or named an
-        address it was not given."""
+        and for every recipient when it never called :func:`request_starting` (it does not
+        say, or it had not started any request yet) or named an address it was not given."""
         with self._lock:
             if not self._cooperates or self._unattributed:
                 return True
@@ -153,10 +152,11 @@ def current_stop() -> SendStop | None:
 def send_stopped() -> str | None:
     """Why the send running in this thread must start no new request, or ``None`` to go on.
 
-    A channel calls it before its requests (at the start of ``send()``, between recipients):
-    once it returns a reason (``"SIGINT"``...), it sends nothing more and reports each recipient
-    not started with ``DeliveryResult.not_started(recipient, reason)``; the dispatcher gives those
-    back (``pending``) instead of recording them failed.
+    A channel may call it before it starts (at the start of ``send()``): once it returns a
+    reason (``"SIGINT"``...), it sends nothing more and reports each recipient not started with
+    ``DeliveryResult.not_started(recipient, reason)``; the dispatcher gives those back
+    (``pending``) instead of recording them failed. Before each request, a channel calls
+    :func:`request_starting` instead, which also says whom the request is for.
     """
     sending = _SENDING.get()
     if sending is not None:

@@ -512,13 +512,13 @@ def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
     else:
         _error(f"interrupted ({reason}): nothing was sent")
     if pending:
-        where = "this process's in-memory ledger" if location == ":memory:" else location
         n = len(pending)
-        click.echo(
-            f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: pending in {where}, "
-            "for `notifykit worker` to send",
-            err=True,
+        where = (
+            "pending in this process's in-memory ledger, which ends with it"
+            if location == ":memory:"
+            else f"pending in {location}, for `notifykit worker` to send"
         )
+        click.echo(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}", err=True)
     return code
 
 
@@ -526,7 +526,8 @@ def _named(deliveries: Sequence[Delivery]) -> str:
     shown = []
     for d in deliveries[:_NAMED]:
         sid = f", {d.provider_id}" if d.provider_id else ""
-        shown.append(f"{d.id} ({d.channel} -> {d.recipient} {d.address or ''}: {d.state}{sid})")
+        to = d.recipient if d.address in (None, d.recipient) else f"{d.recipient} {d.address}"
+        shown.append(f"{d.id} ({d.channel} -> {to}: {d.state}{sid})")
     more = len(deliveries) - _NAMED
     return "; ".join(shown) + (f"; and {more} more (--json lists them all)" if more > 0 else "")
 
@@ -675,7 +676,7 @@ def notify(
             stop.abandon("SIGINT")
             report = interrupted
         if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.store_location)
+            return _finish_interrupted(report, stop, notifier.ledger.location)
         return _finish(report)
 
 
@@ -748,7 +749,7 @@ def send(
             stop.abandon("SIGINT")
             report = interrupted
         if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.store_location)
+            return _finish_interrupted(report, stop, notifier.ledger.location)
         return _finish(report)
 
 
