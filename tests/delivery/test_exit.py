@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,21 @@ def test_a_plain_notifier_against_a_simulator_the_script_never_stops(tmp_path):
     assert_clean(result)
 
 
+def test_a_plain_notifier_against_the_tests_simulator_never_closed(tmp_path, sim):
+    config = write_config(tmp_path, sim)
+    result = run_script(
+        tmp_path,
+        f"""
+        from notifykit import Notifier
+        kit = Notifier.from_config({str(config)!r})
+        print(kit.notify("db.down", data={{"host": "db1"}}).ok)
+        """,
+    )
+    assert_clean(result)
+    assert result.stdout.split() == ["True", "done"]
+    assert len(sim.requests) == 1
+
+
 def test_a_worker_left_running_in_a_daemon_thread_mid_request(tmp_path, sim):
     """A daemon thread running ``Worker.run()``, a request in flight when the script ends: the
     process exits, and the worker had stopped and recorded first (an exit hook waits for it),
@@ -159,7 +175,7 @@ def test_a_worker_left_running_in_a_daemon_thread_mid_request(tmp_path, sim):
     )
     assert_clean(result)
     assert len(sim.requests) == 1
-    with sqlite3.connect(tmp_path / "ledger.db") as db:
+    with closing(sqlite3.connect(tmp_path / "ledger.db")) as db:
         rows = db.execute("SELECT state, lease_owner FROM deliveries ORDER BY state").fetchall()
     assert rows == [("pending", None), ("pending", None), ("sent", None)]
 
@@ -185,7 +201,7 @@ def test_a_worker_left_running_in_a_plain_thread_stops_when_the_script_ends(tmp_
     )
     assert_clean(result)
     assert len(sim.requests) == 1
-    with sqlite3.connect(tmp_path / "ledger.db") as db:
+    with closing(sqlite3.connect(tmp_path / "ledger.db")) as db:
         rows = db.execute("SELECT state, lease_owner FROM deliveries ORDER BY state").fetchall()
     assert rows == [("pending", None), ("pending", None), ("sent", None)]
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -321,7 +322,7 @@ def test_a_notify_longer_than_its_lease_keeps_its_groups_and_sends_them_all(
 
 
 def _leases(path: Path) -> list[tuple[str, str | None]]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT state, lease_owner FROM deliveries ORDER BY seq").fetchall()
 
 

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def numbers(n: int, prefix: str) -> list[str]:
 
 
 def ledger_rows(path: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         db.row_factory = sqlite3.Row
         rows = db.execute(
             "SELECT id, address, state, provider_id, error, lease_owner, lease_expires, attempts "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 from notifykit import hookimpl
 from notifykit.plugins import get_plugin_manager
@@ -184,7 +185,7 @@ def test_skipped_and_vetoed_deliveries_are_recorded_without_a_request(make_kit, 
 
 
 def _leases(tmp_path) -> list[tuple[str, object]]:
-    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "ledger.db")) as conn:
         return conn.execute("SELECT state, lease_owner FROM deliveries ORDER BY seq").fetchall()
 
 
