@@ -48,6 +48,8 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             sim.reset()
             sim.rate_limit, sim.rate_window = args
             answer = None
+        elif command == "arrivals":
+            answer = [r.time for r in sim.requests]
         elif command == "counts":
             statuses = Counter(r.status for r in sim.requests)
             answer = {
@@ -92,6 +94,11 @@ class SimulatorProcess:
     def counts(self) -> dict[str, Any]:
         """``requests`` received, SMS ``messages`` created, and requests by HTTP ``statuses``."""
         return dict(self._ask("counts"))
+
+    def arrivals(self) -> list[float]:
+        """When each request arrived, in order: ``time.monotonic()`` in the simulator's process,
+        which on one host is the same clock as this process's."""
+        return list(self._ask("arrivals"))
 
     def close(self) -> None:
         if self._process.is_alive():

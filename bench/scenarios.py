@@ -12,6 +12,7 @@ import http.client
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -53,12 +54,14 @@ class Sizes:
     text_checks: int
     memory: tuple[int, int]  # deliveries for the small and the large memory run
     apprise_throttled: int  # recipients for Apprise at its default throttle (batch on)
+    wakeups: int  # submits to an idle worker process (the wake-up scenario)
+    idle_seconds: float  # how long that worker's idle CPU is measured
 
 
 SIZES = {
-    "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0),
-    "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 200, 3, 20_000, (1_000, 10_000), 200),
-    "full": Sizes(5, 500, (1_000, 10_000), 1_000, 400, (50, 1.0), 3, 10_000, 2_000, 2_000, 7, 100_000, (1_000, 10_000), 200),
+    "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0, 5, 0.5),
+    "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 200, 3, 20_000, (1_000, 10_000), 200, 50, 10.0),
+    "full": Sizes(5, 500, (1_000, 10_000), 1_000, 400, (50, 1.0), 3, 10_000, 2_000, 2_000, 7, 100_000, (1_000, 10_000), 200, 50, 30.0),
 }  # fmt: skip
 
 
@@ -696,6 +699,183 @@ def memory(env: Env) -> None:
     )
 
 
+# -- page latency: waking an idle worker process ---------------------------------------------
+
+#: ``notifykit worker`` with its SQLite ledger's wake-up changed (argv[1]): ``socketless``, the
+#: fallback where no socket can be had (Windows): it watches ``PRAGMA data_version``; ``before``,
+#: none at all (other processes' work is found at the poll), as it was
+PATCHED_WORKER = """
+import sys
+from notifykit.ledger.sqlite import SqliteLedger
+from notifykit.ledger.wakeup import WakeDirectory
+if sys.argv[1] == "socketless":
+    WakeDirectory.listen = lambda self: None
+else:
+    init = SqliteLedger.__init__
+    def unwatched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._wake = self._seen_version = None
+    SqliteLedger.__init__ = unwatched
+from notifykit.cli.main import main
+main(sys.argv[2:])
+"""
+
+
+def wakeup(env: Env) -> None:
+    """Page latency across processes: a ``notifykit worker`` process idle on a SQLite file with
+    ``worker.poll`` at 30 s (so only its wake-up can start the work), and this process calling
+    ``submit()`` ``wakeups`` times, each when the last delivery is recorded and 20-70 ms more
+    have passed (random, so the submits fall anywhere in the worker's wait). The latency runs
+    from ``submit()``'s return (committed) to the request's arrival at the simulator (the host's
+    monotonic clock in both processes): the wake-up, the claim and the send. p99 is the
+    nearest rank (of 50, the largest). Then each worker's idle CPU, user + system from
+    ``/proc/<pid>/stat`` (Linux), over the same ``idle_seconds`` with nothing to do. Targets:
+    p99 at most 100 ms, idle CPU at most 1% of a core.
+
+    Variants, their submits shuffled together: the wake-up socket (the default); the same worker
+    without a socket, watching ``PRAGMA data_version`` every 20 ms (the fallback where no socket
+    can be had); the peer, no wake-up at all (the ledger as it was: other processes' work is
+    found at the poll, ``worker.poll`` at its default 1 s; a fifth of the submits); and, with
+    ``NOTIFYKIT_BENCH_POSTGRES`` set, a worker on PostgreSQL (``LISTEN/NOTIFY``, poll 30 s)."""
+    import random
+
+    name = "wake-up"
+    sockets = "SQLite, wake-up socket (poll 30s)"
+    watch = "SQLite, no socket: data_version (poll 30s)"
+    before = "SQLite, poll only (poll 1s, before)"
+    postgres = "PostgreSQL, LISTEN/NOTIFY (poll 30s)"
+    variants: dict[str, tuple[int, str]] = {  # submits, poll
+        sockets: (env.sizes.wakeups, "30s"),
+        watch: (env.sizes.wakeups, "30s"),
+        before: (max(1, env.sizes.wakeups // 5), "1s"),
+    }
+    patched = {watch: "socketless", before: "before"}
+    targeted = (sockets, watch)
+    latencies: dict[str, list[float]] = {variant: [] for variant in variants}
+    chance = random.Random(15)
+    environ = {k: v for k, v in os.environ.items() if k != "NOTIFYKIT_CONFIG"}
+    with contextlib.ExitStack() as stack:
+        stores = {v: env.store(f"wakeup-{i}") for i, v in enumerate((sockets, watch, before))}
+        server = os.environ.get("NOTIFYKIT_BENCH_POSTGRES")
+        if server:
+            stores[postgres] = stack.enter_context(_postgres_schema(server))
+            variants[postgres] = (env.sizes.wakeups, "30s")
+            latencies[postgres] = []
+        kits: dict[str, Any] = {}
+        workers: dict[str, subprocess.Popen[bytes]] = {}
+        for index, (variant, (_, poll)) in enumerate(variants.items()):
+            config = env.config(store=stores[variant])
+            config["worker"] = {"poll": poll}
+            path = env.scratch / f"wakeup-{index}.json"
+            path.write_text(json.dumps(config))  # JSON is YAML
+            kits[variant] = stack.enter_context(notifier(config))
+            kits[variant].ledger.counts()  # created and migrated before its worker starts
+            command = ["-m", "notifykit", "--config", str(path), "worker"]
+            if variant in patched:
+                command = ["-c", PATCHED_WORKER, patched[variant], *command[2:]]
+            log = (env.scratch / f"wakeup-{index}.log").open("wb")
+            workers[variant] = stack.enter_context(
+                _worker_process([sys.executable, *command], log, environ)
+            )
+            log.close()
+        env.sim.reset()
+        submitted: list[tuple[str, float]] = []
+
+        def page(variant: str, *, timeout: float = 60.0) -> None:
+            kit = kits[variant]
+            submission = kit.submit("db.down", to="alice", data={"host": "db1"})
+            submitted.append((variant, time.monotonic()))
+            delivery = submission.deliveries[0]
+            deadline = time.monotonic() + timeout
+            while kit.ledger.deliveries([delivery])[0].state.value == "pending":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: {variant}: nothing sent in {timeout:g} s")
+                time.sleep(0.005)
+            while kit.ledger.deliveries([delivery])[0].state.value == "sending":
+                time.sleep(0.005)  # recorded, so the worker is idle again
+
+        for variant in variants:  # warm-up: each worker started, imported, sent once
+            page(variant)
+        order = [v for v, (count, _) in variants.items() for _ in range(count)]
+        chance.shuffle(order)
+        for variant in order:
+            time.sleep(chance.uniform(0.02, 0.07))
+            page(variant)
+        arrivals = env.sim.arrivals()
+        env.arrived(name, "all variants", len(submitted))
+        if len(arrivals) != len(submitted):
+            raise RuntimeError(f"{name}: {len(submitted)} submits, {len(arrivals)} requests")
+        pairs = zip(submitted[len(variants) :], arrivals[len(variants) :], strict=True)
+        for (variant, at), arrived in pairs:
+            latencies[variant].append(arrived - at)
+        idle = _idle_cpu({v: w.pid for v, w in workers.items()}, env.sizes.idle_seconds)
+        for variant, worker in workers.items():
+            worker.send_signal(signal.SIGTERM)
+            env.results.check(name, f"{variant}: worker exit status", 0, worker.wait(30))
+    verdicts = []
+    for variant, values in latencies.items():
+        values.sort()
+        p99 = values[math.ceil(0.99 * len(values)) - 1]
+        env.results.rows.append(Row(name, f"{variant}: p50", values))
+        target = 0.100 if variant in targeted else None
+        env.results.rows.append(
+            Row(name, f"{variant}: p99", [p99], target=target, target_is_ratio=False)
+        )
+        if variant in idle:
+            env.results.rows.append(
+                Row(
+                    name,
+                    f"{variant}: idle CPU",
+                    [idle[variant]],
+                    unit="% of a core",
+                    target=1.0 if variant in targeted else None,
+                    target_is_ratio=False,
+                    note=f"{env.sizes.idle_seconds:g} s idle",
+                )
+            )
+        if variant in targeted:
+            verdict = f"p99 {p99 * 1000:.1f} ms {'OK' if p99 <= 0.100 else 'SHORT'}"
+            if variant in idle:
+                cpu = idle[variant]
+                verdict += f", idle CPU {cpu:.2f}% {'OK' if cpu <= 1.0 else 'SHORT'}"
+            verdicts.append(f"{variant.split(' (')[0]}: {verdict}")
+    env.results.notes[f"{name} (p99 <= 100 ms, idle CPU <= 1%)"] = "; ".join(verdicts)
+
+
+@contextmanager
+def _worker_process(
+    command: list[str], log: Any, environ: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process, killed at the end if it is still running."""
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=environ
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """Percent of one core each process used (user + system, all its threads) over the same
+    ``seconds``, from ``/proc/<pid>/stat``; empty where there is no ``/proc``."""
+
+    def cpu(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    if not all(Path(f"/proc/{pid}/stat").exists() for pid in pids.values()):
+        return {}
+    time.sleep(0.5)  # the last delivery's aftermath (its lease renewal) settles
+    started = {variant: cpu(pid) for variant, pid in pids.items()}
+    began = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - began
+    return {v: (cpu(pid) - started[v]) / elapsed * 100 for v, pid in pids.items()}
+
+
 # -- start-up and text -----------------------------------------------------------------------
 
 
@@ -843,4 +1023,5 @@ SCENARIOS: dict[str, Callable[[Env], None]] = {
     "memory": memory,
     "startup": startup,
     "text": text_checks,
+    "wakeup": wakeup,
 }

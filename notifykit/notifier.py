@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.routing import EscalationRecord
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
+    from notifykit.routing.listing import OpenAlert
     from notifykit.routing.service import Router
     from notifykit.worker.worker import Worker
 
@@ -126,6 +127,10 @@ class Notifier:
         self._router: Router | None = None
         self._store = store
         self._owner = f"notify:{_hostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        if config.unset and not dry_run:
+            # Loaded for a run that sends nothing (load_config(dry_run=True)): its unset
+            # variables read as <unset:...>, which must never reach a provider.
+            raise ConfigError(list(config.unset))
         overrides = account_overrides or {}
         self._account_settings: dict[str, Mapping[str, Any]] = {
             name: {**account.settings, **overrides.get(name, {})}
@@ -204,8 +209,11 @@ class Notifier:
         :param store: the ledger to use instead of the config's ``store:`` (a path or
             ``:memory:``).
         :param clock: the time source (default ``time.time``), for tests of schedules.
-        :param require_secrets: whether secret settings must be set (default: unless
-            ``dry_run``; ``config check`` sends nothing but still wants them).
+        :param require_secrets: whether the config's ``${VAR}``s must be set (default: unless
+            ``dry_run``). Without, an unset one is a warning (``config.warnings``) and reads as
+            ``<unset:${VAR}>``; what may reach a provider (:meth:`worker`, :meth:`reconcile`,
+            :meth:`resolve`, :meth:`alertmanager`, :meth:`client`) then raises
+            :class:`ConfigError` naming them, and ``dry_run=False`` is refused at once.
         :raises ConfigError: with every problem found in the config.
         :raises PluginError: a plugin failed to load.
         """
@@ -354,6 +362,7 @@ class Notifier:
 
     def client(self, account: str) -> Any:
         """The shared client of a configured account (e.g. an ``ExotelClient``)."""
+        self._needs_secrets()
         if account not in self.config.accounts:
             raise NotificationError(
                 f"no account named {account!r}{did_you_mean(account, self.config.accounts)}"
@@ -375,10 +384,12 @@ class Notifier:
         channels: str | Iterable[str] | None = None,
         template: str | None = None,
         key: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> Plan:
         """The :class:`~notifykit.plan.Plan` for a notification: what :meth:`notify` would
         send, to whom, through which channel and with which provider options. Raises like
-        :meth:`notify`; stores and sends nothing."""
+        :meth:`notify`; stores and sends nothing. ``labels``: the template variable ``labels``
+        (never part of ``data``)."""
         event_config = self.config.events.get(event)
         defaults = self.config.defaults
         severity = severity or (event_config and event_config.severity) or defaults.severity
@@ -405,6 +416,7 @@ class Notifier:
             None,
             key=key,
             dry_run=self.dry_run,
+            routing={"labels": dict(labels)} if labels else None,
         )
 
     def notify(
@@ -459,11 +471,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         return self._execute(plan)
 
@@ -532,11 +545,12 @@ class Notifier:
         plan = self.plan(
             event,
             severity=severity,
-            data=_with_labels(data, labels),
+            data=data,
             to=to,
             channels=channels,
             template=template,
             key=key,
+            labels=labels,
         )
         if self.config.scaleout.dispatch == "celery":
             from notifykit.celery import submit as submit_to_celery
@@ -579,6 +593,7 @@ class Notifier:
         ``lease``, ``poll``, ``batch``, ``name``, ``clock``: defaults from ``worker:``)."""
         from notifykit.worker.worker import Worker
 
+        self._needs_secrets()
         return Worker(self, **options)
 
     def history(self, *, limit: int = 20, state: str | DeliveryState | None = None) -> list[Report]:
@@ -638,6 +653,7 @@ class Notifier:
         """Ask providers about deliveries whose final status never came (sent or unknown, with a
         provider id, nothing heard for ``older_than`` seconds, default ``worker.reconcile_after``)
         and apply what they say. Returns the deliveries that changed."""
+        self._needs_secrets()
         ledger = self.ledger
         now = self.clock()
         after = self.config.worker.reconcile_after if older_than is None else older_than
@@ -742,6 +758,7 @@ class Notifier:
         short form, or 8+ digits of its digest): pending escalation steps are cancelled and a
         resolved message goes where the route says ``send_resolved: true``. Returns one report
         per alert resolved (empty: no open alert or active escalation has that key)."""
+        self._needs_secrets()
         return self.router.resolve(key)
 
     def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
@@ -749,6 +766,13 @@ class Notifier:
         the alert fires again after it is resolved). Returns the escalations acknowledged
         (empty: none was active)."""
         return self.router.ack(key, by)
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts (routed, not resolved), newest first, each once per receiver it
+        reaches: its key and group key, labels, ``state`` (``firing``, ``acknowledged`` or
+        ``held``, with the ``reason``) and its escalation (policy, last step sent, next step
+        and when). What ``notifykit alerts`` lists; empty for an ``events:``-only config."""
+        return self.router.alerts()
 
     def explain(
         self,
@@ -770,11 +794,18 @@ class Notifier:
         """Route each alert of a Prometheus Alertmanager webhook body (``POST /alertmanager``),
         each fingerprint + startsAt once. :raises AlertmanagerPayloadError: not a version 4
         payload."""
+        self._needs_secrets()
         return self.router.alertmanager(body)
 
     def ack_url(self, ack_id: str) -> str | None:
         """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
         return self.router.ack_url(ack_id)
+
+    def _needs_secrets(self) -> None:
+        """What may reach a provider refuses a config loaded without its ``${VAR}``s (their
+        keys read ``<unset:...>``), with the problems a sending run reports."""
+        if self.config.unset:
+            raise ConfigError(list(self.config.unset))
 
     # -- executing a plan -------------------------------------------------------------------
 
@@ -847,13 +878,6 @@ def _state(value: str | DeliveryState) -> DeliveryState:
             f"unknown delivery state {value!r}{did_you_mean(str(value), states)}; use one of "
             + ", ".join(states)
         ) from None
-
-
-def _with_labels(data: DataArg, labels: Mapping[str, str] | None) -> DataArg:
-    """A direct send's data, with ``labels`` for its template when given."""
-    if not labels:
-        return data
-    return {**(data or {}), "labels": dict(labels)}
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

@@ -19,6 +19,7 @@ __all__ = [
     "Attempt",
     "Delivery",
     "DeliveryState",
+    "MessageText",
     "Notification",
     "Report",
     "StatusEvent",
@@ -253,9 +254,28 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class MessageText:
+    """One distinct text rendered for a channel, and the receivers it went to: a routed alert
+    reaching receivers whose templates differ has several texts for one channel."""
+
+    channel: str
+    text: str
+    receivers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "text": self.text, "receivers": list(self.receivers)}
+
+
+@dataclass(frozen=True)
 class Report:
     """A notification and its deliveries: what ``notify()`` returns, and what ``history()``
-    lists. Failures are here, never hidden and never raised."""
+    lists. Failures are here, never hidden and never raised.
+
+    A routed alert that routing deduplicated (already sent, unchanged, ``repeat_interval`` not
+    over) is a report with ``deduplicated`` set and **no deliveries**: nothing was sent. Its
+    ``id`` is the earlier notification's (``history(id)`` shows what went out then); it is
+    ``ok``, since nothing failed.
+    """
 
     event: str
     severity: str
@@ -268,13 +288,24 @@ class Report:
     created: float = 0.0
     #: what routing noted (an event no route names, a receiver muted or deduplicated)
     notes: tuple[str, ...] = ()
+    #: routing sent nothing: the same alert was already sent (see the class docstring)
+    deduplicated: bool = False
+    #: the routing receiver the notification went to (``None``: not routed by a ``route:``)
+    receiver: str | None = None
+    #: the escalation step it was sent for, ``"<round>.<index>"`` (``"0.1"``: the second step
+    #: of the first round); ``None`` for other notifications
+    step: str | None = None
+    #: every distinct text per channel, when ``messages`` (one text per channel) cannot show
+    #: them all: a routed alert whose receivers render different texts; else empty
+    texts: tuple[MessageText, ...] = ()
 
     @property
     def ok(self) -> bool:
         """``True`` only if every delivery succeeded (``sent`` or ``delivered``; in a dry run,
-        every delivery is ``pending``: planned, deliberately not sent)."""
+        every delivery is ``pending``: planned, deliberately not sent). A deduplicated report
+        is ``ok``: nothing was to be sent, nothing failed."""
         if not self.deliveries:
-            return False
+            return self.deduplicated
         if self.dry_run:
             return all(d.state is DeliveryState.PENDING for d in self.deliveries)
         return all(d.ok for d in self.deliveries)
@@ -310,7 +341,13 @@ class Report:
         return counts
 
     def summary(self) -> str:
-        """One line: ``"db.down (critical): 3 deliveries, 2 sent, 1 failed"``."""
+        """One line: ``"db.down (critical): 3 deliveries, 2 sent, 1 failed"``; for a
+        deduplicated report ``"app.slow (warning): deduplicated, nothing was sent (...)"``."""
+        if self.deduplicated:
+            return (
+                f"{self.event} ({self.severity}): deduplicated, nothing was sent (the same alert "
+                f"went out before: {self.id})"
+            )
         n = len(self.deliveries)
         counts = self.by_state()
         if self.dry_run and "pending" in counts:
@@ -335,6 +372,10 @@ class Report:
             "messages": dict(self.messages),
             "deliveries": [d.to_dict(detail=detail) for d in self.deliveries],
             **({"notes": list(self.notes)} if self.notes else {}),
+            **({"deduplicated": True} if self.deduplicated else {}),
+            **({"receiver": self.receiver} if self.receiver else {}),
+            **({"step": self.step} if self.step else {}),
+            **({"texts": [t.to_dict() for t in self.texts]} if self.texts else {}),
         }
 
 

@@ -87,3 +87,92 @@ def test_config_section_is_documented(section: str) -> None:
     assert f"`{section}`" in " ".join(headings("configuration.md"))
     example = (DOCS.parent / "config.example.yaml").read_text(encoding="utf-8")
     assert re.search(rf"^{section}:", example, re.MULTILINE)
+
+
+# -- what a channel's send() gets: docs/plugins.md's Recipient table -----------------------------
+
+
+def recipient_table() -> dict[str, str]:
+    """The rows of the Recipient table in docs/plugins.md: attribute -> what it says."""
+    text = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    start = text.index("| Attribute | In `send` |")
+    rows = {}
+    for line in text[start:].splitlines()[2:]:
+        if not line.strip().startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        rows[cells[0].strip("`").split("(")[0]] = cells[1]
+    return rows
+
+
+def test_every_recipient_attribute_is_documented() -> None:
+    import dataclasses
+
+    from notifykit.channels import Recipient
+
+    fields = {f.name for f in dataclasses.fields(Recipient)}
+    public = fields | {name for name in vars(Recipient) if not name.startswith("_")}
+    assert fields == {"name", "phone", "display_name", "addresses"}  # the table's rows, at least
+    assert set(recipient_table()) == public, "docs/plugins.md: one row per Recipient attribute"
+
+
+def test_recipients_in_send_are_as_documented(tmp_path: Path) -> None:
+    """The table's claims, through a real notify(): what a phone channel and a `slack` channel
+    get for a named recipient (with a display name), one with a slack address, and a raw number."""
+    from notifykit import Notifier, hookimpl
+    from notifykit.channels import ChannelType, DeliveryResult
+    from notifykit.plugins import get_plugin_manager
+
+    seen: dict[str, list[object]] = {}
+
+    class Seeing:
+        def __init__(self, settings: object, context: object) -> None:
+            self.name = context.channel_name  # type: ignore[attr-defined]
+
+        def prepare(self, message: object) -> object:
+            return message
+
+        def send(self, message: object, recipients: list[object]) -> list[DeliveryResult]:
+            seen.setdefault(self.name, []).extend(recipients)
+            return [DeliveryResult.sent(r) for r in recipients]  # type: ignore[arg-type]
+
+    class Plugin:
+        @hookimpl
+        def register_channel_types(self, register):  # type: ignore[no-untyped-def]
+            register(ChannelType(name="seeing-phone", factory=Seeing))
+            register(ChannelType(name="seeing-slack", factory=Seeing, address="slack"))
+
+    config = {
+        "version": 1,
+        "channels": {"p": {"type": "seeing-phone"}, "s": {"type": "seeing-slack"}},
+        "recipients": {
+            "alice": {"name": "Alice Rao", "phone": "09876543210"},
+            "bob": {"phone": "+919876543211", "addresses": {"slack": "U123"}},
+        },
+        "groups": {"oncall": ["alice", "bob", "+919812345678"]},
+        "defaults": {"channels": ["p", "s"], "to": ["oncall"]},
+    }
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[Plugin()])
+    kit = Notifier.from_config(config, plugin_manager=pm, store=":memory:")
+    try:
+        report = kit.notify("deploy.done", data={"message": "done"})
+    finally:
+        kit.close()
+    by_channel = {
+        channel: [(r.name, r.phone, r.display_name, dict(r.addresses), r.label) for r in got]
+        for channel, got in seen.items()
+    }
+    assert by_channel == {
+        "p": [
+            ("alice", "+919876543210", None, {}, "alice"),
+            ("bob", "+919876543211", None, {}, "bob"),
+            (None, "+919812345678", None, {}, "+919812345678"),
+        ],
+        "s": [("bob", None, None, {"slack": "U123"}, "bob")],
+    }
+    skipped = {(d.recipient, d.error) for d in report.deliveries if d.state.value == "skipped"}
+    assert skipped == {
+        ("alice", "no slack address for alice"),
+        ("+919812345678", "no slack address for +919812345678"),
+    }
+    assert "always `None`" in recipient_table()["display_name"]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docs_support import INSTALL_SOURCES, canonical, installs, pyproject_name_and_extras
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -53,6 +55,42 @@ def test_quickstart_test_command_is_what_ci_runs() -> None:
     assert command in ci.splitlines()
 
 
+def test_ci_removes_an_install_under_the_old_name_first() -> None:
+    """An install made before the rename (distribution `notifykit`) would stay beside
+    notifykit-pager; .ci/run uninstalls it, only when present, and before installing (both own the
+    `notifykit` command, which uninstalling it afterwards would delete)."""
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    guard = lines.index("if python -m pip show --quiet notifykit >/dev/null 2>&1; then")
+    assert lines[guard + 1].strip() == "python -m pip uninstall --yes notifykit"
+    assert lines[guard + 2] == "fi"
+    install = next(i for i, line in enumerate(lines) if line.startswith("python -m pip install"))
+    assert guard < install
+
+
+def test_install_commands_name_this_distribution() -> None:
+    """Every `pip install` in the docs, the example configs and the code's messages installs this
+    checkout or this project's distribution, with extras it has: never `notifykit`, which on the
+    package index is another project."""
+    name, extras = pyproject_name_and_extras()
+    assert canonical(name) == "notifykit-pager"
+    found = installs()
+    assert any(i.name == "." for i in found) and any(i.name == name for i in found)
+    for install in found:
+        if install.local or canonical(install.name).startswith("notifykit"):
+            assert install.local or canonical(install.name) == canonical(name), (
+                f"{install.where}: {install.command!r} installs {install.name!r}, not {name!r}"
+            )
+            assert set(install.extras) <= extras, f"{install.where}: no such extra {install.extras}"
+    # an extra spelled with the old name outside a pip command (`notifykit[postgres]`) too
+    for source in INSTALL_SOURCES:
+        text = source.read_text(encoding="utf-8")
+        for match in re.finditer(r"(?<![\w-])notifykit\[", text):
+            line = text.count("\n", 0, match.start()) + 1
+            raise AssertionError(
+                f"{source.relative_to(ROOT)}:{line}: notifykit[...] is another project's"
+            )
+
+
 def test_readme_config_example_is_valid(tmp_path: Path) -> None:
     notifykit = pytest.importorskip("notifykit")
     block = re.search(r"```yaml\n(.*?)```", README, re.S)
@@ -81,7 +119,7 @@ def test_readme_routing_example_routes_as_it_says(tmp_path: Path) -> None:
     try:
         explained = kit.explain(
             "db.down", severity="critical", labels={"host": "db1", "service": "db"}
-        ).to_json()
+        ).to_dict()
         assert explained["key"] == "db.down{host=db1}"
         assert explained["receivers"] == ["dba", "page-primary"]
         report = kit.notify("db.down", severity="critical", labels={"host": "db1", "service": "db"})

@@ -149,6 +149,8 @@ class DeliveryResult:
     refused connection, a rate limit); ``retry_after`` is the provider's hint in seconds. Every
     other ``failed`` result is permanent (the provider refused it: an invalid number, DND...).
     When the request may have reached the provider, the result is ``unknown``, never ``failed``.
+    ``infrastructure`` names the part of our own infrastructure whose failure kept the message
+    from going out at all (see :meth:`infrastructure_failure`).
     """
 
     recipient: Recipient
@@ -159,6 +161,7 @@ class DeliveryResult:
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
     transient: bool = False
     retry_after: float | None = None
+    infrastructure: str | None = None
 
     @classmethod
     def sent(
@@ -193,6 +196,34 @@ class DeliveryResult:
             info,
             transient=transient,
             retry_after=retry_after,
+        )
+
+    @classmethod
+    def infrastructure_failure(
+        cls,
+        recipient: Recipient,
+        error: str,
+        *,
+        part: str,
+        retry_after: float | None = None,
+        **info: Any,
+    ) -> DeliveryResult:
+        """Nothing was sent to ``recipient`` because a part of our own infrastructure failed
+        (``part``: ``"rate limiter"`` when the shared limiter's store refused a grant), not the
+        provider or the recipient. A transient failure that the channel's retry policy retries
+        within its deadline, ``notify()`` included (it leaves the delivery ``pending`` for a
+        worker rather than ``failed``); and one that ends ``failed`` all the same never counts
+        as the recipient not reached (an escalation does not move on for it)."""
+        return cls(
+            recipient,
+            DeliveryState.FAILED,
+            None,
+            None,
+            error,
+            info,
+            transient=True,
+            retry_after=retry_after,
+            infrastructure=part,
         )
 
     @classmethod

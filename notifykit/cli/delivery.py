@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from notifykit.cli.complete import complete_events
 from notifykit.cli.main import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_UNKNOWN,
     _display_state,
+    _Failure,
     _parse_data,
     _print_report,
     _say,
@@ -28,6 +30,7 @@ from notifykit.cli.main import (
     cli,
     notification_options,
     parse_labels,
+    refuse_sandbox,
 )
 from notifykit.report import DeliveryState
 
@@ -35,11 +38,11 @@ if TYPE_CHECKING:
     from notifykit.report import Report
     from notifykit.worker.worker import Worker, WorkerResult
 
-__all__ = ["history", "reconcile", "serve", "submit", "worker", "workers"]
+__all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "workers"]
 
 
 @cli.command()
-@click.argument("event")
+@click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
 def submit(
@@ -58,6 +61,9 @@ def submit(
     Takes notify's options. Every mistake (unknown recipient, template error...) is reported
     before anything is stored; when it prints the id, the notification is in the ledger.
     """
+    refuse_sandbox(
+        "submit", "a submitted notification would be gone when it exits, and no worker would see it"
+    )
     payload = _parse_data(data, data_json)
     submission = (
         _state()
@@ -143,7 +149,9 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     recorded unknown, exit 4), or with --drain until nothing is due now; its exit code then says
     how the deliveries it made went.
     """
+    refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()
+    _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
     if not state.json:
@@ -167,11 +175,14 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
 @cli.command("workers")
 def workers() -> int:
     """List the workers seen recently on the ledger, with the leases they hold."""
+    refuse_sandbox("workers", "no worker can have reported to it")
     state = _state()
     kit = state.notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
     if state.json:
-        state.output(found)
+        state.output(
+            [{**w, "started": _iso(w["started"]), "heartbeat": _iso(w["heartbeat"])} for w in found]
+        )
         return EXIT_OK
     if not found:
         click.echo("no live workers")
@@ -190,14 +201,28 @@ def serve(host: str | None, port: int | None) -> int:
     """Run the status server: receives providers' delivery-status callbacks.
 
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
-    public_url to this host and port. Stops on SIGTERM/SIGINT.
+    public_url to this host and port. Stops on SIGTERM/SIGINT. Refuses to start when POST
+    /alertmanager would be reachable beyond this machine (public_url set, or a host that is not
+    loopback) without server.webhook_token, unless the config says webhook_token: none.
     """
+    refuse_sandbox("serve", "no delivery a status callback is about can be in it")
+    from notifykit.config.delivery import open_webhook_problem
+    from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
 
     state = _state()
+    _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server
-    server = StatusServer(kit, host or settings.host, settings.port if port is None else port)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    exposed = open_webhook_problem(kit.config.source, settings, host)
+    if exposed is not None:
+        raise ConfigError([exposed])
+    try:
+        server = StatusServer(kit, host, port)
+    except OSError as err:
+        raise _Failure(_listen_error(host, port, err), EXIT_FAILED) from None
     if not settings.public_url:
         click.echo(
             "notifykit serve: server.public_url is not set, so no status callbacks are asked "
@@ -216,6 +241,36 @@ def serve(host: str | None, port: int | None) -> int:
     return EXIT_OK
 
 
+def _real_run_only(state: Any, command: str) -> None:
+    """``worker`` and ``serve`` send (deliveries, alerts routed, escalation steps): a dry run
+    cannot, and must not look as if it did nothing while it sends."""
+    if state.dry_run:
+        raise click.UsageError(
+            f"{command} sends notifications, so it cannot be a dry run: drop --dry-run (notify "
+            "--dry-run shows what a notification would send)"
+        )
+
+
+def _listen_error(host: str, port: int, err: OSError) -> str:
+    """One line for a server that cannot listen: which address, why, and how to fix it. Exit 2
+    with it, not 4: nothing was sent, and trying again (elsewhere) is safe."""
+    import errno
+
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"notifykit serve: port {port} on {host} is already in use (another notifykit "
+            "serve, or another program, listens there): stop it, or pick another port with "
+            "--port or server.port"
+        )
+    reason = err.strerror or str(err)
+    if err.errno == errno.EACCES and 0 < port < 1024:
+        reason += " (ports below 1024 need privileges)"
+    return (
+        f"notifykit serve: cannot listen on {host}:{port}: {reason}: pick another address with "
+        "--host or server.host, or another port with --port or server.port"
+    )
+
+
 @cli.command()
 @click.argument("notification_id", required=False, metavar="[ID]")
 @click.option("--limit", "-n", type=click.IntRange(0), default=20, show_default=True,
@@ -225,6 +280,7 @@ def serve(host: str | None, port: int | None) -> int:
 def history(notification_id: str | None, limit: int, state_filter: str | None) -> int:
     """List notifications in the ledger, newest first; with ID, one with its deliveries, their
     attempts and status events."""
+    refuse_sandbox("history", "it holds no earlier notification")
     state = _state()
     kit = state.notifier()
     if notification_id is not None:
@@ -246,9 +302,17 @@ def history(notification_id: str | None, limit: int, state_filter: str | None) -
         counts = ", ".join(f"{n} {s}" for s, n in report.by_state().items())
         key = f"  key {report.key}" if report.key else ""
         click.echo(
-            f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}: {counts}"
+            f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}"
+            f"{_routed(report)}: {counts}"
         )
     return EXIT_OK
+
+
+def _routed(report: Report) -> str:
+    """`` -> receiver step 0.1`` for a routed notification (``history`` lines)."""
+    if not report.receiver:
+        return ""
+    return f"  -> {report.receiver}" + (f" step {report.step}" if report.step else "")
 
 
 def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
@@ -257,14 +321,18 @@ def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
         "event": report.event,
         "severity": report.severity,
         "key": report.key,
-        "created": report.created,
-        "deliveries": [d.to_dict(detail=detail) for d in report.deliveries],
+        "created": _iso(report.created),
+        "receiver": report.receiver,
+        "step": report.step,
+        "deliveries": [_with_iso_times(d.to_dict(detail=detail)) for d in report.deliveries],
     }
 
 
 def _print_one(report: Report) -> None:
     click.echo(
-        f"{report.id}  {_when(report.created)}" + (f"  key {report.key}" if report.key else "")
+        f"{report.id}  {_when(report.created)}"
+        + (f"  key {report.key}" if report.key else "")
+        + _routed(report)
     )
     _print_report(report, show_messages=True)
     for d in report.deliveries:
@@ -282,16 +350,36 @@ def _print_one(report: Report) -> None:
             click.echo(f"    {e.source} {_when(e.received)} {e.provider_status}{detail}{moved}")
 
 
+def duration(value: str | float) -> float:
+    """Seconds in a duration option, written as the config writes durations (``90s``, ``10m``,
+    ``1h30m``) or as plain seconds: the config's own
+    :func:`~notifykit.config.delivery.parse_duration` reads it (click makes the ``ValueError``
+    a usage error)."""
+    if isinstance(value, int | float):
+        return float(value)
+    from notifykit.config.delivery import parse_duration
+
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError(
+            f"{value!r} is not a duration: write it like 90s, 10m, 1h or 1h30m, "
+            "or as a number of seconds"
+        )
+    return seconds
+
+
 @cli.command()
-@click.option("--older-than", type=float, metavar="SECONDS",
-              help="Look up deliveries with no news for this long (default: worker.reconcile_after).")  # fmt: skip
+@click.option("--older-than", type=duration, metavar="DURATION",
+              help="Look up deliveries with no news for this long: 90s, 10m, 1h, or seconds "
+                   "(default: worker.reconcile_after).")  # fmt: skip
 def reconcile(older_than: float | None) -> int:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""
+    refuse_sandbox("reconcile", "it holds no earlier delivery to look up")
     state = _state()
     changed = state.notifier().reconcile(older_than=older_than)
     if state.json:
-        state.output([d.to_dict() for d in changed])
+        state.output([_with_iso_times(d.to_dict()) for d in changed])
     else:
         click.echo(f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}")
         for d in changed:
@@ -301,9 +389,34 @@ def reconcile(older_than: float | None) -> int:
     return EXIT_OK
 
 
+def _local(timestamp: float) -> datetime:
+    """An epoch time in this machine's zone (``TZ``), aware, so it prints with its offset."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).astimezone()
+
+
 def _when(timestamp: float | None) -> str:
+    """A time for people, with its zone: ``2026-03-02 12:00:00 IST (+05:30)``."""
     if timestamp is None:
         return "-"
-    return (
-        datetime.fromtimestamp(timestamp, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    )
+    moment = _local(timestamp)
+    offset = moment.isoformat()[-6:]  # +05:30
+    name = moment.tzname() or ""
+    return f"{moment:%Y-%m-%d %H:%M:%S} " + (f"{name} ({offset})" if name.isalpha() else offset)
+
+
+def _iso(timestamp: float | None) -> str | None:
+    """A time for programs: ISO 8601 with the offset (``2026-03-02T12:00:00.250+05:30``)."""
+    return None if timestamp is None else _local(timestamp).isoformat(timespec="milliseconds")
+
+
+def _with_iso_times(delivery: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's ``to_dict()`` with its times (and its attempts' and events') in ISO 8601."""
+    out = {**delivery, "due": _iso(delivery["due"]), "updated": _iso(delivery["updated"])}
+    if "attempt_log" in out:
+        out["attempt_log"] = [
+            {**a, "started": _iso(a["started"]), "finished": _iso(a["finished"])}
+            for a in out["attempt_log"]
+        ]
+    if "events" in out:
+        out["events"] = [{**e, "received": _iso(e["received"])} for e in out["events"]]
+    return out

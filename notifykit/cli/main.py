@@ -13,7 +13,8 @@ Exit codes (the same table is in ``--help`` and docs/cli.md):
 4     Unknown outcome: at least one delivery may have reached the provider without an answer
       (a dropped connection, a timeout after the request...). Do NOT retry blindly: that can
       send twice; look the message up first. Also the code of an unexpected internal error,
-      since whatever it interrupted may have been sent. ``unknown`` wins over 1 and 2.
+      since whatever it interrupted may have been sent, and of a delivery left ``pending`` for
+      a worker (it will still go out). ``unknown`` wins over 1 and 2.
 ====  ==========================================================================================
 
 Errors are one clear line on stderr (a config error lists each problem on its own line), never a
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from notifykit import __version__
+from notifykit.cli.complete import complete_channels, complete_events, complete_recipients
 from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
 from notifykit.cli.scaffold import init_command
 from notifykit.errors import (
@@ -204,6 +206,10 @@ def _error(message: str) -> None:
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
 
 
+#: the commands that show a progress line while a send waits on a rate limit
+_PROGRESS_COMMANDS = frozenset({"notify", "send", "resolve"})
+
+
 @dataclass
 class _State:
     config: str | None
@@ -232,10 +238,25 @@ class _State:
             )
             click.get_current_context().call_on_close(notifier.close)
             self.loaded(notifier.config)
+            warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
                 instrument_clients(notifier)
+            self._show_rate_progress(notifier)
             self._notifier = notifier
         return self._notifier
+
+    def _show_rate_progress(self, notifier: Notifier) -> None:
+        """A send that waits on a rate limit says so on stderr: only on a terminal, never with
+        ``--json`` (see :mod:`notifykit.cli.progress`)."""
+        ctx = click.get_current_context()
+        if self.json or self.dry_run or ctx.info_name not in _PROGRESS_COMMANDS:
+            return
+        stream = sys.stderr
+        if not stream.isatty():
+            return
+        from notifykit.cli.progress import watch_rate_limits
+
+        ctx.call_on_close(watch_rate_limits(notifier, stream).close)
 
     def loaded(self, config: Any) -> None:
         """A config was loaded: its secrets are scrubbed from every log line from now on."""
@@ -250,10 +271,31 @@ class _State:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
+def warn_unset(config: Any) -> None:
+    """A run that sends nothing went on without some ``${VAR}``s: one ``warning:`` line on
+    stderr for each (stdout stays the command's output, ``--json`` included)."""
+    unset = {(p.line, p.path) for p in getattr(config, "unset", ())}
+    for warning in getattr(config, "warnings", ()):
+        if (warning.line, warning.path) in unset:
+            click.echo(click.style("warning: ", fg="yellow") + str(warning), err=True)
+
+
 def _state() -> _State:
     state = click.get_current_context().find_object(_State)
     assert state is not None
     return state
+
+
+def refuse_sandbox(command: str, why: str) -> None:
+    """A command that needs a ledger lasting beyond itself refuses ``--sandbox``, whose ledger is
+    in memory and dies with the process: ``why`` says what would go wrong there."""
+    if _state().sandbox:
+        raise _Failure(
+            f"--sandbox keeps its ledger in memory, for this one command: {why}. Run "
+            f"`notifykit {command}` without --sandbox (it uses the config's store:), or try a "
+            "send on the local simulator with `notifykit --sandbox notify EVENT`",
+            EXIT_USAGE,
+        )
 
 
 #: How deep --data-json / KEY:=JSON values may nest. Far more than any template needs, and far
@@ -333,8 +375,11 @@ def _split(values: Sequence[str]) -> list[str] | None:
 
 def exit_code(report: Report) -> int:
     """The exit code for a report: any ``unknown`` delivery makes it 4 (may have been sent), so a
-    script that retries on 2 (or re-sends the failures on 1) never sends twice."""
-    if report.unknown:
+    script that retries on 2 (or re-sends the failures on 1) never sends twice; so does one left
+    ``pending`` for a worker (held back by our own infrastructure: it will still go out)."""
+    if report.unknown or (
+        not report.dry_run and any(d.state is DeliveryState.PENDING for d in report.deliveries)
+    ):
         return EXIT_UNKNOWN
     if report.ok:
         return EXIT_OK
@@ -357,6 +402,13 @@ def _display_counts(report: Report) -> dict[str, int]:
 
 
 def _print_report(report: Report, *, show_messages: bool) -> None:
+    if getattr(report, "deduplicated", False):
+        head = click.style(f"{report.event} ({report.severity}): deduplicated", bold=True)
+        click.echo(
+            f"{head}: nothing was sent (the same alert went out before: notifykit history "
+            f"{report.id})"
+        )
+        return
     counts = ", ".join(
         click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
         for status, n in _display_counts(report).items()
@@ -365,11 +417,7 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
     head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
     click.echo(f"{click.style(head, bold=True)}: {counts}")
     if show_messages:
-        for channel, text in report.messages.items():
-            if text is None:
-                continue
-            indented = text.replace("\n", "\n    ")
-            click.echo(f"  {click.style(channel, bold=True)} message:\n    {indented}")
+        _print_messages(report)
     rows = []
     for d in report.deliveries:
         details = []
@@ -398,6 +446,21 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
         cells[4] = click.style(cells[4], fg=_STATUS_COLORS.get(row[4]))
         line = "  " + "  ".join(cells)
         click.echo(f"{line}  {row[6]}".rstrip())
+
+
+def _print_messages(report: Report) -> None:
+    """Each channel's text; a channel with several distinct texts (a routed alert whose
+    receivers render differently) shows each, with the receivers it went to."""
+    several: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
+    for t in getattr(report, "texts", ()):
+        several.setdefault(t.channel, []).append((t.text, t.receivers))
+    for channel, text in report.messages.items():
+        for body, receivers in several.get(channel) or [(text, ())]:
+            if body is None:
+                continue
+            to = f" ({', '.join(receivers)})" if receivers else ""
+            indented = body.replace("\n", "\n    ")
+            click.echo(f"  {click.style(channel, bold=True)} message{to}:\n    {indented}")
 
 
 def _finish(report: Report) -> int:
@@ -620,8 +683,10 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
         *_data_options,
-        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number."),
-        click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name."),
+        click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.",
+                     shell_complete=complete_recipients),
+        click.option("--channel", "channels", multiple=True, metavar="C", help="Channel name.",
+                     shell_complete=complete_channels),
         click.option("--template", metavar="T", help="Template name (default: the event's)."),
         click.option("--label", "-l", "labels", multiple=True, metavar="K=V",
                      help="Alert label (what routes match); repeatable."),
@@ -632,7 +697,7 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command()
-@click.argument("event")
+@click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="The alert key (default: the event and its labels).")
 @click.option("--resolved", is_flag=True, help="The alert is over: stop its escalation.")
@@ -682,9 +747,11 @@ def notify(
 
 @cli.command()
 @click.argument("kind")
-@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).")
+@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).",
+              shell_complete=complete_channels)  # fmt: skip
 @click.option("--to", "-t", multiple=True, required=True, metavar="R",
-              help="Recipient, group or phone number; repeatable.")  # fmt: skip
+              help="Recipient, group or phone number; repeatable.",
+              shell_complete=complete_recipients)  # fmt: skip
 @click.option("--body", "-b", metavar="TEXT", help="The text to send (instead of a template).")
 @click.option("--template", metavar="T", help="Template to render (default: defaults.template).")
 @_with_data
@@ -776,8 +843,8 @@ def config_check(
 ) -> int:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message, and every warning (a secret written in the file instead of
-    ${ENV}...) as "warning: file:line: key.path: message". Exit 0 when valid (warnings allowed,
-    unless --strict), 3 otherwise."""
+    ${ENV}, an unset ${ENV}: no secret is needed here...) as "warning: file:line: key.path:
+    message". Exit 0 when valid (warnings allowed, unless --strict), 3 otherwise."""
     from notifykit.config.loader import find_config
     from notifykit.notifier import Notifier
     from notifykit.plugins import get_plugin_manager
@@ -787,12 +854,13 @@ def config_check(
     try:
         # Build every channel and client too, sending nothing: their plugins check settings the
         # schema cannot (a flow needs exactly one of app_id and url...), and a config that passes
-        # here must not be refused by `notify`.
+        # here must not be refused by `notify`. No secret is needed (CI has the file, not the
+        # credentials): an unset ${VAR} is a warning, which --strict makes fail.
         with Notifier.from_config(
             path,
             sandbox=state.sandbox,
             dry_run=True,
-            require_secrets=not state.dry_run,
+            require_secrets=False,
             plugin_manager=get_plugin_manager(),
         ) as notifier:
             cfg = notifier.config
@@ -812,6 +880,14 @@ def config_check(
             n = len(err.problems)
             _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
         return EXIT_USAGE
+    exposed = _open_webhook(cfg)
+    if exposed is not None:
+        if state.json:
+            state.output({"ok": False, "file": str(path), "problems": [_problem_dict(exposed)]})
+        else:
+            click.echo(str(exposed))
+            _error(f"{path}: 1 problem")
+        return EXIT_USAGE
     summary = {
         "accounts": len(cfg.accounts),
         "channels": len(cfg.channels),
@@ -822,6 +898,25 @@ def config_check(
     }
     # Config.warnings: problems that do not stop a config from working (a secret written inline).
     warnings: Sequence[ConfigProblem] = tuple(getattr(cfg, "warnings", ()) or ())
+    mismatched, notes = template_problems(cfg)
+    if mismatched:
+        if state.json:
+            state.output(
+                {
+                    "ok": False,
+                    "file": str(path),
+                    "problems": [_problem_dict(p) for p in mismatched],
+                    "notes": notes,
+                }
+            )
+        else:
+            for problem in mismatched:
+                click.echo(str(problem))
+            for note in notes:
+                click.echo(f"note: {note}")
+            n = len(mismatched)
+            _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+        return EXIT_USAGE
     if strict_events:
         from notifykit.cli.routing import event_problems
 
@@ -851,12 +946,15 @@ def config_check(
                 "warnings": [
                     {**_problem_dict(w), "message": state.logs.scrub(w.message)} for w in warnings
                 ],
+                "notes": notes,
                 **summary,
             }
         )
     else:
         for warning in warnings:
             click.echo(click.style("warning: ", fg="yellow") + state.logs.scrub(str(warning)))
+        for note in notes:
+            click.echo(f"note: {note}")
         parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
         n = len(warnings)
         noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
@@ -865,6 +963,98 @@ def config_check(
         else:
             click.echo(f"{path}: OK ({parts}){noted}")
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def template_problems(cfg: Any) -> tuple[list[ConfigProblem], list[str]]:
+    """``config check``: render each variant of each template with ``templates:`` settings with
+    sample values and run the checks ``templates render`` runs (each channel type's
+    ``inspect``: for Exotel SMS, length and the DLT pattern), so a template edited away from its
+    registered text is a problem at the entry's line rather than a refusal at the first alert.
+
+    Returns the problems, and notes on templates sample values could not render (a filter that
+    needs a real date, say), which are left to ``templates render --data``.
+    """
+    from notifykit.errors import TemplateError
+
+    engine = cfg.template_engine
+    inspected = {
+        ct.template_suffix for ct in _registry().channel_types.values() if ct.inspect is not None
+    }
+    problems: list[ConfigProblem] = []
+    notes: list[str] = []
+    for name, settings in cfg.templates.items():
+        event, severity = _sample_event(cfg, name)
+        for variant in _template_suffixes():
+            qualified = f"{name}.{variant}"
+            if variant not in inspected or not engine.exists(qualified):
+                continue
+            try:
+                body = _render_with_samples(engine, qualified, event, severity)
+            except TemplateError as err:
+                notes.append(
+                    f"templates.{name}: {qualified} could not be rendered with sample values, so "
+                    f"it was not checked against its settings ({err}); check it with "
+                    f"`notifykit templates render {qualified} --data KEY=VALUE...`"
+                )
+                continue
+            failed = [i for i in _inspections(variant, body, settings) if not i.ok]
+            if failed:
+                lines = [line for i in failed for line in i.lines]
+                # the lines templates render shows in red (see _styled_check), if it marks any
+                bad = [line for line in lines if "MISMATCH" in line or "OVER " in line]
+                shown = body if len(body) <= 160 else body[:159] + "…"
+                problems.append(
+                    ConfigProblem(
+                        cfg.source,
+                        cfg.template_lines.get(name),
+                        f"templates.{name}",
+                        f"{qualified} ({engine.locate(qualified)}) rendered with sample values "
+                        f"as {shown!r} fails its checks: {'; '.join(bad or lines)}",
+                    )
+                )
+    return problems, notes
+
+
+def _sample_event(cfg: Any, template: str) -> tuple[str, str]:
+    """The event and severity to render ``template`` with: the first event using it, else an
+    example event at the default severity."""
+    for event in cfg.events.values():
+        if event.template == template:
+            return event.name, event.severity or cfg.defaults.severity
+    return "example.event", cfg.defaults.severity
+
+
+#: how many missing variables a template may ask for before ``config check`` gives up on it
+_MAX_SAMPLES = 64
+
+
+def _render_with_samples(engine: Any, name: str, event: str, severity: str) -> str:
+    """Render ``name`` giving each variable it requires (a top-level name or ``data.key`` with no
+    default) a sample value, its own name: ``{{ data.host }}`` renders as ``host``. What has a
+    default keeps it (``data.since | default(now)``). Raises the template's error when it needs
+    more than a sample string (a date, a number, a nested value)."""
+    from notifykit.errors import TemplateRenderError
+    from notifykit.plan.planner import template_context
+
+    data: dict[str, Any] = {}
+    for _ in range(_MAX_SAMPLES):
+        try:
+            return str(engine.render(name, template_context(event, severity, data)))
+        except TemplateRenderError as err:
+            key = (err.variable or "").removeprefix("data.")
+            if not key.isidentifier() or key in data:
+                raise
+            data[key] = key[:20]
+    return str(engine.render(name, template_context(event, severity, data)))
+
+
+def _open_webhook(cfg: Any) -> ConfigProblem | None:
+    """``POST /alertmanager`` reachable beyond this machine without a token (and no
+    ``webhook_token: none``): a problem of the config, though it loads (notify never serves)."""
+    from notifykit.config.delivery import open_webhook_problem
+
+    server = getattr(cfg, "server", None)
+    return open_webhook_problem(cfg.source, server) if server is not None else None
 
 
 def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:
@@ -1162,7 +1352,7 @@ def _simulator_main() -> Callable[[list[str]], int | None]:
         from notifykit_exotel import simulator as package
     except ImportError as err:
         raise _Failure(
-            f"the Exotel plugin is not installed ({err}): pip install notifykit", EXIT_USAGE
+            f"the Exotel plugin is not installed ({err}): pip install notifykit-pager", EXIT_USAGE
         ) from None
     run = getattr(package, "main", None)
     if not callable(run):

@@ -1,4 +1,4 @@
-"""The alert routing commands: ``routes tree``, ``routes test``, ``ack`` and ``resolve``. They
+"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack`` and ``resolve``. They
 register on :data:`~notifykit.cli.main.cli` (imported by :mod:`notifykit.cli.main`)."""
 
 from __future__ import annotations
@@ -9,15 +9,31 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.main import _SEVERITY, EXIT_OK, EXIT_PARTIAL, _split, _state, cli, parse_labels
+from notifykit.cli.complete import (
+    complete_alert_keys,
+    complete_events,
+    complete_receivers,
+)
+from notifykit.cli.main import (
+    _SEVERITY,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    _split,
+    _state,
+    cli,
+    parse_labels,
+    refuse_sandbox,
+    warn_unset,
+)
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigProblem
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
     from notifykit.notifier import Notifier
+    from notifykit.routing.listing import OpenAlert
 
-__all__ = ["ack", "event_problems", "resolve", "routes"]
+__all__ = ["ack", "alerts", "event_problems", "resolve", "routes"]
 
 
 def event_problems(config: Config, events: Sequence[str]) -> list[ConfigProblem]:
@@ -63,6 +79,7 @@ def _explainer() -> Notifier:
     notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
     click.get_current_context().call_on_close(notifier.close)
     state.loaded(notifier.config)
+    warn_unset(notifier.config)
     return notifier
 
 
@@ -96,7 +113,7 @@ def routes_tree() -> int:
 
 
 @routes.command("test")
-@click.argument("event")
+@click.argument("event", shell_complete=complete_events)
 @click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
 @click.option("--label", "-l", "labels", multiple=True, metavar="K=V", help="Repeatable.")
 @click.option(
@@ -104,7 +121,10 @@ def routes_tree() -> int:
 )
 @click.option("--resolved", is_flag=True, help="Explain a resolved alert.")
 @click.option(
-    "--expect", metavar="R1,R2", help="Exit 1 unless exactly these receivers are reached."
+    "--expect",
+    metavar="R1,R2",
+    help="Exit 1 unless exactly these receivers are reached.",
+    shell_complete=complete_receivers,
 )
 def routes_test(
     event: str,
@@ -132,7 +152,7 @@ def routes_test(
     )
     state = _state()
     if state.json:
-        state.output(explanation.to_json())
+        state.output(explanation.to_dict())
     else:
         click.echo(explanation.text())
     if expect is not None:
@@ -150,11 +170,12 @@ def routes_test(
 
 
 @cli.command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_alert_keys)
 @click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
 def ack(key: str, by: str | None) -> int:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
+    refuse_sandbox("ack", "no escalation an earlier command started can be in it")
     acked = _state().notifier().ack(key, by=by)
     state = _state()
     if state.json:
@@ -168,10 +189,11 @@ def ack(key: str, by: str | None) -> int:
 
 
 @cli.command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_alert_keys)
 def resolve(key: str) -> int:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
+    refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
     notifier = _state().notifier()
     reports = notifier.resolve(key)
     state = _state()
@@ -184,3 +206,47 @@ def resolve(key: str) -> int:
     else:
         click.echo(f"no open alert with key {key!r}", err=True)
     return EXIT_OK if reports else EXIT_PARTIAL
+
+
+@cli.command("alerts")
+def alerts() -> int:
+    """List the open alerts (like amtool alert query): each once per receiver it reaches, with
+    its state (firing, acknowledged, or held and why) and its escalation (policy, last step
+    sent, next step and when). Sends nothing and needs no secrets."""
+    rows = _explainer().alerts()
+    state = _state()
+    if state.json:
+        state.output([row.to_dict() for row in rows])
+        return EXIT_OK
+    if not rows:
+        click.echo("no open alerts")
+    for row in rows:
+        click.echo(_alert_line(row))
+    return EXIT_OK
+
+
+def _alert_line(row: OpenAlert) -> str:
+    """``key  severity  -> receiver  state[ (reason)][  group G][  escalation ...]``."""
+    colors = {"firing": "red", "acknowledged": "green", "held": "yellow"}
+    line = f"{row.key}  {row.severity}  -> {row.receiver}  " + click.style(
+        row.state, fg=colors.get(row.state)
+    )
+    if row.reason:
+        line += f" ({row.reason})"
+    if row.group != row.key:
+        line += f"  group {row.group}"
+    escalation = row.escalation
+    if escalation is not None:
+        line += f"  escalation {escalation.policy}: "
+        line += f"step {escalation.step} sent" if escalation.step else "no step sent yet"
+        if escalation.next_step:
+            line += f", next {escalation.next_step} at {_local_time(escalation.next_at)}"
+        if escalation.acked_by:
+            line += f", acknowledged by {escalation.acked_by}"
+    return line
+
+
+def _local_time(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")

@@ -1,7 +1,7 @@
 """``notifykit init [DIR]``: a commented config and example templates, for a start without a clone.
 
 The files come from the package itself (``notifykit/cli/skeleton/``, shipped in the wheel as
-package data), so ``pip install notifykit && notifykit init`` is enough: the written config passes
+package data), so ``pip install notifykit-pager && notifykit init`` is enough: the config passes
 ``notifykit config check`` (once ``EXOTEL_SID`` and ``EXOTEL_TOKEN`` are set) and runs as it is
 with ``--sandbox``. Existing files are never overwritten unless ``--force`` is given.
 """

@@ -8,6 +8,7 @@
       public_url: https://alerts.example.com/notifykit   # no public_url: no status callbacks
       host: 127.0.0.1
       port: 8025
+      webhook_token: ${ALERTMANAGER_TOKEN}   # or none: POST /alertmanager open on purpose
     worker: {threads: 4, lease: 60s, poll: 1s, reconcile_after: 10m, reconcile_every: 1m}
     retry: {initial: 2s, max: 5m, deadline: 15m, on_unknown: keep}
     channels:
@@ -16,13 +17,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from notifykit.config.schema import (
+    _STR_TAG,
     INVALID,
     Checker,
     Choice,
@@ -31,8 +36,11 @@ from notifykit.config.schema import (
     String,
     Struct,
     Type,
+    UnsetEnv,
+    _warn_inline_secret,
     describe,
 )
+from notifykit.errors import ConfigProblem
 
 __all__ = [
     "DEFAULT_STORE",
@@ -41,6 +49,8 @@ __all__ = [
     "ServerSettings",
     "StoreSettings",
     "WorkerSettings",
+    "is_loopback",
+    "open_webhook_problem",
     "parse_duration",
 ]
 
@@ -109,6 +119,58 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8025
     webhook_token: str | None = field(default=None, repr=False)
+    #: ``webhook_token: none``: ``POST /alertmanager`` is open on purpose (no token wanted)
+    webhook_open: bool = False
+    #: the lines of the section's keys ("" for the section), for problems found after loading
+    lines: Mapping[str, int | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def webhook_exposure(self, host: str | None = None) -> str | None:
+        """Why anyone could page people through ``POST /alertmanager``, or ``None``.
+
+        The webhook is *reachable* when ``public_url`` names a host other than this machine (a
+        proxy forwards the world to it), or when the server listens on an address that is not
+        loopback (``host``, default :attr:`host`: ``0.0.0.0``, a LAN address...). Reachable and
+        without a ``webhook_token`` is a problem, unless the config says ``webhook_token: none``.
+        """
+        if self.webhook_token or self.webhook_open:
+            return None
+        listen = self.host if host is None else host
+        if self.public_url and not is_loopback(urlsplit(self.public_url).hostname or ""):
+            why = "server.public_url points beyond this machine"
+        elif not is_loopback(listen):
+            why = f"notifykit serve listens on {listen or 'every address'}, not a loopback address"
+        else:
+            return None
+        return (
+            f"{why}, so anyone who can reach POST /alertmanager can page people, and no "
+            "webhook_token is set: set webhook_token: ${ALERTMANAGER_TOKEN} (the same bearer "
+            "token in Alertmanager's http_config authorization), or webhook_token: none to leave "
+            "the webhook open on purpose"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: ``localhost`` or a loopback address."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_webhook_problem(
+    source: str, server: ServerSettings, host: str | None = None
+) -> ConfigProblem | None:
+    """:meth:`ServerSettings.webhook_exposure` as a problem of ``source`` (the config file), at
+    the key that makes the webhook reachable; ``None`` when there is none."""
+    reason = server.webhook_exposure(host)
+    if reason is None:
+        return None
+    lines = server.lines
+    line = lines.get("webhook_token") or lines.get("public_url") or lines.get("host")
+    return ConfigProblem(source, line or lines.get(""), "server.webhook_token", reason)
 
 
 @dataclass(frozen=True)
@@ -143,6 +205,33 @@ class RetrySettings:
     on_unknown: str = "keep"
 
 
+#: what the webhook_token type reads ``none`` as: no token, on purpose
+WEBHOOK_OPEN: Any = type("WebhookOpen", (), {"__repr__": lambda self: "WEBHOOK_OPEN"})()
+
+
+@dataclass(frozen=True)
+class WebhookToken(Type):
+    """``server.webhook_token``: a secret (``${ENV}``), or the word ``none``, which says the
+    Alertmanager webhook is open on purpose. ``none`` is no secret: never scrubbed from output
+    (it is a common word), and no "secret written in the file" warning."""
+
+    description = "a bearer token (${ENV_VAR}), or none"
+
+    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG and node.value == "none":
+            return WEBHOOK_OPEN
+        was_secret = ctx.secret_field
+        ctx.secret_field = True  # what ${VAR} brings in is a secret, scrubbed from problems
+        try:
+            value = String().check(node, path, ctx)
+        finally:
+            ctx.secret_field = was_secret
+        if isinstance(value, str) and value and not isinstance(value, UnsetEnv):
+            ctx.secrets.add(value)
+        _warn_inline_secret(node, path, ctx)
+        return value
+
+
 _STORE_FIELDS = {
     "path": Field(String(), required=True, help="the SQLite file, or :memory:"),
     "synchronous": Field(
@@ -157,7 +246,10 @@ _SERVER_FIELDS = {
     ),
     "host": Field(String(), default="127.0.0.1"),
     "port": Field(Integer(1, 65535), default=8025),
-    "webhook_token": Field(String(), secret=True, help="bearer token for /alertmanager"),
+    "webhook_token": Field(
+        WebhookToken(),
+        help="bearer token for POST /alertmanager, or none (open on purpose)",
+    ),
 }
 _WORKER_FIELDS = {
     "threads": Field(Integer(1, 256), default=4),
@@ -201,11 +293,19 @@ def load_server(node: yaml.Node | None, path: str, ctx: Checker) -> ServerSettin
     if value is INVALID:
         return ServerSettings()
     public = value["public_url"]
+    token = value["webhook_token"]
+    lines: dict[str, int | None] = {"": ctx.line(node)}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value in _SERVER_FIELDS:
+                lines[str(key_node.value)] = ctx.line(key_node)
     return ServerSettings(
         public_url=public.rstrip("/") if public else None,
         host=value["host"],
         port=value["port"],
-        webhook_token=value["webhook_token"],
+        webhook_token=None if token is WEBHOOK_OPEN else token,
+        webhook_open=token is WEBHOOK_OPEN,
+        lines=lines,
     )
 
 

@@ -124,21 +124,29 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         candidate = Path(path)
         if not candidate.is_file():
-            raise ConfigNotFoundError(f"config file {str(candidate)!r} not found")
+            raise ConfigNotFoundError(f"config file {str(candidate)!r} not found{_INIT_HINT}")
         return candidate
     from_env = os.environ.get(CONFIG_ENV)
     if from_env:
         candidate = Path(from_env)
         if not candidate.is_file():
-            raise ConfigNotFoundError(f"config file {from_env!r} (from {CONFIG_ENV}) not found")
+            raise ConfigNotFoundError(
+                f"config file {from_env!r} (from {CONFIG_ENV}) not found: fix or unset "
+                f"{CONFIG_ENV}, or run `notifykit init` to write a commented {DEFAULT_CONFIG_FILE}"
+            )
         return candidate
     candidate = Path(DEFAULT_CONFIG_FILE)
     if candidate.is_file():
         return candidate
     raise ConfigNotFoundError(
-        f"no notifykit config: pass --config FILE, set {CONFIG_ENV}, or create "
-        f"./{DEFAULT_CONFIG_FILE} (see config.example.yaml)"
+        f"no notifykit config: run `notifykit init` to write a commented ./{DEFAULT_CONFIG_FILE} "
+        f"(it runs as it is with --sandbox), or name yours with --config FILE or {CONFIG_ENV}=FILE"
     )
+
+
+#: what to do about a config file that is not there (``config.example.yaml`` is only in a source
+#: checkout; ``notifykit init`` writes the same commented config from the installed package)
+_INIT_HINT = f": check the path, or run `notifykit init` to write a commented {DEFAULT_CONFIG_FILE}"
 
 
 # -- the validated config -----------------------------------------------------------------------
@@ -206,11 +214,16 @@ class Config:
     template_engine: TemplateEngine = field(repr=False)
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
     sandbox: bool = False
-    #: loaded for a dry run: secrets may be missing (their settings are then ``None``)
+    #: loaded for a run that sends nothing: ``${VAR}``s may be unset (see :attr:`unset`)
     dry_run: bool = False
     #: things worth fixing that do not stop the config from loading (a secret written inline in
-    #: the file); never contain a secret's value. ``config check`` prints them.
+    #: the file, a variable a dry run let unset); never contain a secret's value. ``config
+    #: check`` prints them.
     warnings: tuple[ConfigProblem, ...] = ()
+    #: a dry run's unset ``${VAR}``s, as the problems a sending run reports: their keys hold
+    #: :class:`~notifykit.config.schema.UnsetEnv` (or their default), so a Notifier that may
+    #: send refuses this config with them
+    unset: tuple[ConfigProblem, ...] = ()
     store: StoreSettings = field(default_factory=StoreSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
@@ -222,6 +235,9 @@ class Config:
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
+    #: the line of each ``templates:`` entry's key (``None`` for a mapping config), for problems
+    #: found later (``config check`` rendering the template)
+    template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -254,8 +270,10 @@ def load_config(
 
     :param registry: what the loaded plugins provide (channel types, providers, template dirs).
     :param sandbox: account keys the provider's sandbox replaces need not be set.
-    :param dry_run: for a run that sends nothing: secret settings (``Field(secret=True)``) and the
-        ``${VAR}`` references feeding them need not be set; a missing one reads as ``None``.
+    :param dry_run: for a run that sends nothing: no ``${VAR}`` need be set. An unset one is a
+        warning, its key reads as ``<unset:${VAR}>`` (:class:`~notifykit.config.schema.UnsetEnv`)
+        or its default, and :attr:`Config.unset` keeps the problems a sending run would report
+        (a secret key left out of the file is let through the same way).
     :param environ: the environment for ``${VAR}`` substitution (default: ``os.environ``).
     :raises ConfigError: with every problem found, secrets scrubbed from the messages.
     :raises ConfigNotFoundError: the file does not exist.
@@ -275,7 +293,7 @@ def load_config(
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigNotFoundError(f"config file {str(path)!r} not found") from None
+            raise ConfigNotFoundError(f"config file {str(path)!r} not found{_INIT_HINT}") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(
                 [ConfigProblem(str(path), None, "", f"cannot read the file: {err}")]
@@ -534,6 +552,7 @@ class _Loader:
             sandbox=self.sandbox,
             dry_run=ctx.dry_run,
             warnings=tuple(sorted(ctx.warnings, key=lambda p: (p.line is None, p.line or 0))),
+            unset=tuple(sorted(ctx.unset, key=lambda p: (p.line is None, p.line or 0))),
             store=self.store,
             server=self.server,
             worker=self.worker,
@@ -541,6 +560,7 @@ class _Loader:
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
             routing=routing,
+            template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:

@@ -17,6 +17,7 @@ and ``celery:``.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,5 +222,12 @@ def load_scaleout(
                 "dispatch",
                 "dispatch: celery needs a ledger the Celery workers share; store: :memory: is "
                 "this process's alone",
+            )
+        if importlib.util.find_spec("celery") is None:  # found, not imported: start-up stays cheap
+            ctx.problem(
+                dispatch,
+                "dispatch",
+                "dispatch: celery needs Celery, which is not installed: "
+                "pip install 'notifykit-pager[celery]'",
             )
     return ScaleoutSettings(limiter=shared, dispatch=mode, celery=settings)

@@ -29,6 +29,13 @@ Environment substitution, in string values only (keys, numbers and booleans are 
 Anything else starting with ``${`` (``${}``, ``${1X}``, ``${A-b}``, a reference without its ``}``)
 is a problem saying how to write a reference. A ``}`` outside any reference is ordinary text.
 
+Runs that send nothing (``load_config(dry_run=True)``: ``--dry-run``, ``routes tree``, ``routes
+test``, ``config check``) need no environment: an unset ``${NAME}`` is a warning there, not a
+problem, and the key reads as :class:`UnsetEnv` (the text ``<unset:${NAME}>``, so any output shows
+it unset) where a string or phone number is expected, as its default elsewhere (a required
+number or name still needs it). The problems a sending run would report are kept
+(``Config.unset``): a Notifier that may send refuses such a config with them.
+
 Secrets: a value substituted into a :class:`Field` marked ``secret`` (and the value of every
 variable whose name looks like a secret: ``*TOKEN*``, ``*SECRET*``, ``*PASSW*``, ``*API_KEY*``...)
 is collected by the :class:`Checker` and scrubbed (``***``) from every problem message, wherever
@@ -38,7 +45,7 @@ else it is echoed: a token written into ``region:`` by mistake never reaches the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +69,7 @@ __all__ = [
     "String",
     "Struct",
     "Type",
+    "UnsetEnv",
     "parse_env_refs",
     "phone_hint",
 ]
@@ -99,6 +107,45 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+class UnsetEnv(str):
+    """The value of a key whose ``${VAR}`` is not set (or set but empty), in a run that sends
+    nothing: the text ``<unset:${VAR}>`` (``<unset>`` for a missing key), which is what any
+    output shows. ``names`` are the variables. Never a secret, never sent."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, names: Iterable[str] = ()) -> UnsetEnv:
+        names = tuple(names)
+        text = "<unset:" + ",".join(f"${{{name}}}" for name in names) + ">" if names else "<unset>"
+        self = super().__new__(cls, text)
+        self.names = names
+        return self
+
+    def __getnewargs__(self) -> tuple[tuple[str, ...]]:  # type: ignore[override]
+        return (self.names,)  # pickle and copy rebuild it from its names, not from its text
+
+
+def env_names(text: str) -> list[str]:
+    """The variables ``text`` refers to (defaults included), in order, once each."""
+    try:
+        parts = parse_env_refs(text)
+    except ValueError:
+        return []
+    names: list[str] = []
+
+    def walk(items: tuple[str | _EnvRef, ...]) -> None:
+        for part in items:
+            if isinstance(part, _EnvRef):
+                if part.name not in names:
+                    names.append(part.name)
+                if part.default is not None:
+                    walk(part.default)
+
+    walk(parts)
+    return names
+
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -227,8 +274,14 @@ class Checker:
     #: while true, an unset ``${VAR}`` is not a problem (sandbox mode, for keys the sandbox replaces)
     lenient_env: bool = False
     env_missing: bool = False
-    #: a dry run: secret fields (and the variables feeding them) need not be set
+    #: a run that sends nothing: an unset ``${VAR}`` is a warning, and the key reads as
+    #: :class:`UnsetEnv` (a string) or its default (see the module docstring)
     dry_run: bool = False
+    #: while true (a dry run, reading an optional key), an unset ``${VAR}`` in a value that
+    #: cannot be a string (a number, a choice) makes the key take its default
+    may_default: bool = False
+    #: what a sending run reports for each unset ``${VAR}`` a dry run let through
+    unset: list[ConfigProblem] = field(default_factory=list)
     #: while true, the value being read is a secret (a :class:`Field` with ``secret=True``)
     secret_field: bool = False
     _warned: set[int] = field(default_factory=set, repr=False)
@@ -266,11 +319,14 @@ class Checker:
 
     # -- scalars ----------------------------------------------------------------------------
 
-    def text(self, node: yaml.Node, path: str, what: str = "a string") -> Any:
+    def text(
+        self, node: yaml.Node, path: str, what: str = "a string", *, keep_unset: bool = False
+    ) -> Any:
         """The text of a scalar node after ``${VAR}`` substitution, or INVALID.
 
         Unquoted numbers are accepted as text (their source spelling is kept); booleans, nulls,
-        lists and mappings are not.
+        lists and mappings are not. ``keep_unset``: the caller takes an :class:`UnsetEnv` for a
+        value whose variables a dry run let unset (a string can show it; a number cannot).
         """
         if not isinstance(node, yaml.ScalarNode):
             return self.problem(node, path, f"expected {what}, got {describe(node)}")
@@ -278,12 +334,34 @@ class Checker:
             return self.problem(node, path, f"expected {what}, got {describe(node)}")
         value = str(node.value)
         if node.tag == _STR_TAG and "$" in value:
-            value = self._substitute(value, node, path)
-        if self.secret_field and isinstance(value, str) and value:
+            value = self._substitute(value, node, path, keep_unset)
+        if (
+            self.secret_field
+            and isinstance(value, str)
+            and value
+            and not isinstance(value, UnsetEnv)
+        ):
             self.secrets.add(value)
         return value
 
-    def _substitute(self, value: str, node: yaml.Node, path: str) -> Any:
+    def unset_value(
+        self, node: yaml.Node, path: str, head: str, problem: str, names: Sequence[str]
+    ) -> Any:
+        """A dry run's answer to a value it need not have: the warning ``head: fine for this
+        run...`` and the ``problem`` a sending run reports (kept in :attr:`unset`), once per
+        line and key path (an aliased node is read once per use), and :class:`UnsetEnv`."""
+        line = self.line(node)
+        if not any(p.line == line and p.path == path for p in self.unset):
+            self.unset.append(ConfigProblem(self.file, line, path, problem))
+            them = "them" if names[1:] else "it"
+            fine = (
+                f"{head}: fine for this run, which sends nothing; set {them} before notify, "
+                "submit, worker or serve"
+            )
+            self.warnings.append(ConfigProblem(self.file, line, path, fine))
+        return UnsetEnv(names)
+
+    def _substitute(self, value: str, node: yaml.Node, path: str, keep_unset: bool) -> Any:
         try:
             parts = parse_env_refs(value)
         except _EnvSyntaxError as err:
@@ -304,13 +382,19 @@ class Checker:
             plural = "s" if len(missing) > 1 else ""
             them = "them" if missing[1:] else "it"
             hint = f", {SECRET_HINT}" if self.secret_field else ""
-            return self.problem(
-                node,
-                path,
+            head = (
                 f"environment variable{plural} {names} not set (read here as "
                 + ", ".join(f"${{{name}}}" for name in missing)
-                + f"): set {them} in the environment{hint}",
+                + ")"
             )
+            problem = f"{head}: set {them} in the environment{hint}"
+            if self.dry_run and (keep_unset or self.may_default):
+                unset = self.unset_value(node, path, head, problem, missing)
+                if keep_unset:
+                    return unset
+                self.env_missing = True  # the Struct reading the key gives it its default
+                return INVALID
+            return self.problem(node, path, problem)
         return result
 
     def _expand(self, parts: tuple[str | _EnvRef, ...], missing: list[str]) -> str:
@@ -426,9 +510,9 @@ class String(Type):
     description = "a string"
 
     def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path)
-        if value is INVALID:
-            return INVALID
+        value = ctx.text(node, path, keep_unset=True)
+        if value is INVALID or isinstance(value, UnsetEnv):
+            return value
         if not value and isinstance(node, yaml.ScalarNode) and "${" in str(node.value):
             return UNSET
         if not value and not self.allow_empty:
@@ -517,9 +601,9 @@ class PhoneNumber(Type):
     description = "a phone number"
 
     def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, "a phone number")
-        if value is INVALID:
-            return INVALID
+        value = ctx.text(node, path, "a phone number", keep_unset=True)
+        if value is INVALID or isinstance(value, UnsetEnv):
+            return value
         result = parse_phone(value, self.region, strict=self.normalize)
         if result is None:
             return ctx.problem(
@@ -706,20 +790,22 @@ class Struct(Type):
                 )
                 ok = False
                 continue
-            # A dry run sends nothing, so it needs no secret: like a sandbox's replaced keys.
-            may_miss = key in lenient or (ctx.dry_run and spec.secret)
-            was_lenient, was_secret = ctx.lenient_env, ctx.secret_field
-            ctx.lenient_env = was_lenient or may_miss
-            ctx.secret_field = was_secret or spec.secret
+            # A sandbox replaces these keys: their variables need not be set, silently. A dry run
+            # needs no variable either (Checker.dry_run), but says which ones are unset.
+            may_miss = key in lenient
+            was = ctx.lenient_env, ctx.secret_field, ctx.may_default
+            ctx.lenient_env = was[0] or may_miss
+            ctx.secret_field = was[1] or spec.secret
+            ctx.may_default = ctx.dry_run and not spec.required
             ctx.env_missing = False
             try:
                 value = spec.type.check(value_node, join(path, key), ctx)
             finally:
-                ctx.lenient_env, ctx.secret_field = was_lenient, was_secret
+                ctx.lenient_env, ctx.secret_field, ctx.may_default = was
             if spec.secret:
                 _warn_inline_secret(value_node, join(path, key), ctx)
             if value is INVALID:
-                if ctx.env_missing and may_miss:
+                if ctx.env_missing and (may_miss or (ctx.dry_run and not spec.required)):
                     result[key] = spec.default
                     continue
                 ok = False
@@ -727,26 +813,38 @@ class Struct(Type):
             if value is UNSET:
                 if spec.required and not may_miss:
                     hint = f": set it, {SECRET_HINT}" if spec.secret else ""
-                    ctx.problem(
-                        value_node, join(path, key), f"is empty after ${{...}} substitution{hint}"
-                    )
+                    problem = f"is empty after ${{...}} substitution{hint}"
+                    if ctx.dry_run:
+                        names = env_names(str(getattr(value_node, "value", "")))
+                        head = f"is empty after ${{...}} substitution ({', '.join(names)})"
+                        result[key] = ctx.unset_value(
+                            value_node, join(path, key), head, problem, names
+                        )
+                        continue
+                    ctx.problem(value_node, join(path, key), problem)
                     ok = False
                 else:
                     result[key] = spec.default
                 continue
-            if spec.secret and isinstance(value, str) and value:
+            if spec.secret and isinstance(value, str) and value and not isinstance(value, UnsetEnv):
                 ctx.secrets.add(value)
             result[key] = value
         for key, spec in self.fields.items():
             if key in present:
                 continue
-            if spec.required and key not in lenient and not (ctx.dry_run and spec.secret):
+            if spec.required and key not in lenient:
                 hint = (
                     f" (a secret: set it as {key}: ${{ENV_VAR}}, {SECRET_HINT})"
                     if spec.secret
                     else ""
                 )
-                ctx.problem(node, join(path, key), f"missing required key {key!r}{hint}")
+                problem = f"missing required key {key!r}{hint}"
+                if ctx.dry_run and spec.secret:
+                    # A dry run needs no secret, written or not (as before: a key left out).
+                    head = f"missing required key {key!r} (a secret: set it as {key}: ${{ENV_VAR}})"
+                    result[key] = ctx.unset_value(node, join(path, key), head, problem, ())
+                    continue
+                ctx.problem(node, join(path, key), problem)
                 ok = False
             else:
                 result[key] = spec.default

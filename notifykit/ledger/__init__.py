@@ -33,8 +33,8 @@ def open_ledger(location: str, *, base_dir: Path | None = None, **options: Any) 
     """Open (creating and migrating if needed) the ledger at ``location``.
 
     ``location`` is ``":memory:"``, a ``sqlite:///path`` URL, a ``postgresql://`` or
-    ``postgres://`` URL (needs ``pip install 'notifykit[postgres]'``), or a plain path (relative
-    to ``base_dir``, the config file's directory). ``options`` are the backend's keyword
+    ``postgres://`` URL (needs ``pip install 'notifykit-pager[postgres]'``), or a plain path
+    (relative to ``base_dir``, the config file's directory). ``options`` are the backend's keyword
     arguments (``synchronous``, ``busy_timeout``; PostgreSQL also ``pool_size``).
     """
     from notifykit.ledger.sqlite import SqliteLedger

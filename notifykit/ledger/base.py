@@ -40,6 +40,7 @@ from notifykit.ledger.routing import (
     GroupOutcome,
     Handle,
     PlanStep,
+    RoutingSnapshot,
     RoutingStore,
     StepRecord,
 )
@@ -119,6 +120,8 @@ class Ledger(Protocol):
     def record_alert(self, alert: Alert, now: float) -> AlertKey: ...
     def open_alerts(self, since: float) -> list[Alert]: ...
     def find_alerts(self, given: str) -> list[Alert]: ...
+    def alerts_named(self, given: str) -> list[Alert]: ...
+    def routing_snapshot(self, limit: int = 1000) -> RoutingSnapshot: ...
     def group_arrival(
         self,
         receiver: str,
@@ -356,6 +359,10 @@ class SqlLedger(RoutingStore):
         body = {**n.to_dict(), "messages": dict(plan.messages)}
         if alert_key is not None:
             body["alert_key"] = alert_key
+        if plan.receiver is not None:
+            body["receiver"] = plan.receiver
+        if plan.step is not None:
+            body["step"] = plan.step
         # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
         # runs both transactions at once); the loser waits for it and stores nothing.
         inserted = self._exec(
@@ -990,6 +997,8 @@ class SqlLedger(RoutingStore):
                 # a routed notification shows its alert key (what ack/resolve take)
                 key=b.get("alert_key") or b.get("key"),
                 created=b["created"],
+                receiver=b.get("receiver"),
+                step=b.get("step"),
             )
             for b in bodies
         ]

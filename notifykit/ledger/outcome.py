@@ -23,6 +23,9 @@ class Outcome:
 
     ``state`` is the new state: ``sent``/``failed``/``unknown``/``skipped``, or ``pending`` with a
     later ``due`` for a retry. ``attempted`` is ``False`` when no request went out (a veto).
+    ``infrastructure``: the part of our own infrastructure that failed, when that is why it was
+    not sent (:meth:`~notifykit.channels.DeliveryResult.infrastructure_failure`); not stored,
+    but carried to the :class:`Change` by the dispatcher.
     """
 
     delivery_id: str
@@ -33,11 +36,15 @@ class Outcome:
     info: Mapping[str, Any] | None = None
     due: float | None = None
     attempted: bool = True
+    infrastructure: str | None = None
 
 
 @dataclass(frozen=True)
 class Change:
-    """A delivery whose state changed, with the state it left: what the status hook gets."""
+    """A delivery whose state changed, with the state it left: what the status hook gets.
+    ``infrastructure``: as the :class:`Outcome`'s: a ``failed`` delivery with it set failed for
+    a reason of our own, and does not say the recipient was not reached."""
 
     delivery: Delivery
     previous: DeliveryState
+    infrastructure: str | None = None

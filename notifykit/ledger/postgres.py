@@ -59,7 +59,7 @@ def work_channel(schema: str) -> str:
 #: the advisory lock key the migrations run under ('notifykit' in ASCII, as a 64-bit number)
 MIGRATION_LOCK = 0x6E6F74696679
 
-INSTALL_HINT = "pip install 'notifykit[postgres]'"
+INSTALL_HINT = "pip install 'notifykit-pager[postgres]'"
 
 
 def display_url(url: str) -> str:

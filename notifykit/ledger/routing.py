@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -35,11 +35,14 @@ if TYPE_CHECKING:
     from notifykit.report import Submission
 
 __all__ = [
+    "AlertRecord",
     "EscalationRecord",
     "EscalationStart",
     "GroupAction",
     "GroupOutcome",
+    "GroupRecord",
     "GroupState",
+    "RoutingSnapshot",
     "RoutingStore",
     "StepRecord",
     "alert_from_json",
@@ -68,6 +71,21 @@ def alert_from_json(body: Any) -> Alert:
         key=value.get("key"),
         resolved=bool(value.get("resolved")),
     )
+
+
+def _digest_match(given: str, column: str) -> tuple[str, list[str]]:
+    """A condition on the digest ``column`` for the keys ``given`` may name: its full text, its
+    short form (``...~<digest>``) or 8+ leading hex digits of its digest. It may let through a
+    key that does not match; callers confirm each row with :meth:`AlertKey.matches`."""
+    exact = [AlertKey(given).digest]
+    _head, tilde, tail = given.rpartition("~")
+    if tilde and len(tail) == 16 and all(c in "0123456789abcdef" for c in tail):
+        exact.append(tail)
+    clauses = [f"{column} IN ({','.join('?' * len(exact))})"]
+    if len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower()):
+        clauses.append(f"{column} LIKE ?")
+        exact.append(given.lower() + "%")
+    return "(" + " OR ".join(clauses) + ")", exact
 
 
 def _dt(epoch: float) -> datetime:
@@ -163,6 +181,39 @@ class StepRecord:
     due_at: float
     state: str
     notification_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An open alert as the ledger remembers it: when it was first and last seen."""
+
+    alert: Alert
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """One (receiver, group key) of the notification log, with its firing members: each
+    alert's digest and when it joined. ``last_sent``: when the group's last message went out
+    (``None``: never); ``flush_due``: when a waiting group is sent (``None``: not waiting)."""
+
+    receiver: str
+    key: AlertKey
+    last_sent: float | None
+    flush_due: float | None
+    members: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class RoutingSnapshot:
+    """What ``notifykit alerts`` reads of the routing state, in a few queries: the open alerts
+    (newest first), the groups their receivers keep, and per group its newest escalation that
+    is active, or acknowledged while the group still has a firing alert, with its steps."""
+
+    alerts: tuple[AlertRecord, ...]
+    groups: Mapping[tuple[str, str], GroupRecord]
+    escalations: Mapping[tuple[str, str], tuple[EscalationRecord, tuple[StepRecord, ...]]]
 
 
 _ESCALATION_COLUMNS = (
@@ -281,17 +332,94 @@ class RoutingStore:
         given = given.strip()
         if not given:
             return []
-        if len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower()):
-            where = "key_text = ? OR key_hash LIKE ?"
-            params: tuple[str, ...] = (given, given.lower() + "%")
-        else:
-            where, params = "key_text = ?", (given,)
+        where, params = _digest_match(given, "key_hash")
         rows = self._read(
             "finding alerts",
             f"SELECT key_text, body FROM alerts WHERE {where} ORDER BY last_seen DESC LIMIT 100",
             params,
         )
         return [alert_from_json(r[1]) for r in rows if AlertKey(r[0]).matches(given)]
+
+    def alerts_named(self, given: str) -> list[Alert]:
+        """The open alerts ``given`` names: by their own key, or as firing members of a group
+        (of any receiver) whose key it is; each key as its text, its short form or 8+ hex
+        digits of its digest (the forms :meth:`ack` takes)."""
+        given = given.strip()
+        if not given:
+            return []
+        found: dict[str, Alert] = {}
+        own, params = _digest_match(given, "key_hash")
+        for text, body in self._read(
+            "finding alerts",
+            f"SELECT key_text, body FROM alerts WHERE resolved_at IS NULL AND {own} "
+            "ORDER BY last_seen DESC LIMIT 1000",
+            params,
+        ):
+            if AlertKey(text).matches(given):
+                found.setdefault(text, alert_from_json(body))
+        group, params = _digest_match(given, "m.group_hash")
+        for group_text, text, body in self._read(
+            "finding the alerts of a group",
+            "SELECT l.group_text, a.key_text, a.body FROM group_members m "
+            "JOIN notification_log l ON l.receiver = m.receiver AND l.group_hash = m.group_hash "
+            f"JOIN alerts a ON a.key_hash = m.alert_hash WHERE a.resolved_at IS NULL AND {group} "
+            "ORDER BY a.last_seen DESC LIMIT 1000",
+            params,
+        ):
+            if AlertKey(group_text).matches(given):
+                found.setdefault(text, alert_from_json(body))
+        return list(found.values())
+
+    def routing_snapshot(self, limit: int = 1000) -> RoutingSnapshot:
+        """The open alerts (at most ``limit``, newest first), their groups and escalations:
+        see :class:`RoutingSnapshot`."""
+        alerts = tuple(
+            AlertRecord(alert_from_json(body), first_seen, last_seen)
+            for body, first_seen, last_seen in self._read(
+                "reading open alerts",
+                "SELECT body, first_seen, last_seen FROM alerts WHERE resolved_at IS NULL "
+                "ORDER BY last_seen DESC LIMIT ?",
+                (limit,),
+            )
+        )
+        members: dict[tuple[str, str], dict[str, float]] = {}
+        logs: dict[tuple[str, str], tuple[str, float | None, float | None]] = {}
+        for receiver, group_hash, alert_hash, joined, text, last_sent, flush_due in self._read(
+            "reading alert groups",
+            "SELECT m.receiver, m.group_hash, m.alert_hash, m.joined_at, l.group_text, "
+            "l.last_sent, l.flush_due FROM group_members m JOIN notification_log l "
+            "ON l.receiver = m.receiver AND l.group_hash = m.group_hash WHERE m.resolved = 0",
+        ):
+            members.setdefault((receiver, group_hash), {})[alert_hash] = joined
+            logs[receiver, group_hash] = (text, last_sent, flush_due)
+        groups = {
+            pair: GroupRecord(pair[0], AlertKey(text), last_sent, flush_due, members[pair])
+            for pair, (text, last_sent, flush_due) in logs.items()
+        }
+        newest: dict[tuple[str, str], EscalationRecord] = {}
+        for r in self._read(
+            "reading escalations",
+            f"SELECT {_ESCALATION_COLUMNS} FROM escalations e WHERE e.state = 'active' OR "
+            "(e.state = 'acked' AND EXISTS (SELECT 1 FROM group_members m WHERE "
+            "m.receiver = e.receiver AND m.group_hash = e.group_hash AND m.resolved = 0)) "
+            "ORDER BY e.started_at DESC, e.id DESC",
+        ):
+            record = _escalation(r)
+            newest.setdefault((record.receiver, AlertKey(record.key).digest), record)
+        steps: dict[str, list[StepRecord]] = {r.id: [] for r in newest.values()}
+        ids = list(steps)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for row in self._read(
+                "reading escalation steps",
+                "SELECT escalation_id, loop_no, step_no, due_at, state, notification_id "
+                f"FROM escalation_steps WHERE escalation_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY due_at, loop_no, step_no",
+                chunk,
+            ):
+                steps[row[0]].append(StepRecord(*row))
+        escalations = {pair: (r, tuple(steps[r.id])) for pair, r in newest.items()}
+        return RoutingSnapshot(alerts, groups, escalations)
 
     # -- groups ---------------------------------------------------------------------------------
 
@@ -669,17 +797,34 @@ class RoutingStore:
             )
 
     def ack(self, given: str, by: str | None, now: float) -> list[EscalationRecord]:
-        """Acknowledge the active escalations whose key (or alert's key) is ``given`` (its
-        text, short form, or 8+ digits of its digest): their pending steps are cancelled."""
+        """Acknowledge the active escalations ``given`` names: their group's key, or the key of
+        an alert in the group (its text, short form, or 8+ digits of its digest; the forms
+        :meth:`alerts_named` takes). Their pending steps are cancelled."""
         given = given.strip()
         with self._tx("acknowledging") as cur:
             rows = self._exec(
                 cur, f"SELECT {_ESCALATION_COLUMNS} FROM escalations WHERE state = 'active'"
             ).fetchall()
+            if not rows or not given:
+                return []
+            # The groups with a firing alert whose own key is ``given`` (the key resolve takes).
+            where, params = _digest_match(given, "m.alert_hash")
+            named = {
+                (receiver, group_hash)
+                for receiver, group_hash, text in self._exec(
+                    cur,
+                    "SELECT m.receiver, m.group_hash, a.key_text FROM group_members m JOIN alerts a "
+                    f"ON a.key_hash = m.alert_hash WHERE m.resolved = 0 AND {where}",
+                    params,
+                ).fetchall()
+                if AlertKey(text).matches(given)
+            }
             ids = [
                 r[0]
                 for r in rows
-                if AlertKey(r[3]).matches(given) or _escalation(r).alert.key_for().matches(given)
+                if AlertKey(r[3]).matches(given)
+                or _escalation(r).alert.key_for().matches(given)
+                or (r[1], AlertKey(r[3]).digest) in named
             ]
             if not ids:
                 return []

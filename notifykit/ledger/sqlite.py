@@ -7,9 +7,11 @@ pending and both claim it), and ``synchronous`` as configured: ``full`` (the def
 commit, so an accepted notification survives a power cut; ``normal`` syncs at checkpoints only,
 which survives any crash of the process but may lose the last commits on power loss.
 
-The ledger uses its one connection under a lock. :meth:`SqliteLedger.wait_for_work` wakes up when
-this process adds work (``add()``, a retry, a release); work another process adds is found at the
-next poll, as SQLite has no way to tell.
+The ledger uses its one connection under a lock. :meth:`SqliteLedger.wait_for_work` wakes up at
+once when this process adds work (``add()``, a retry, a release), and when another process does:
+each process committing work announces it, after the commit, to the wake-up sockets of the
+processes waiting on the file (:mod:`notifykit.ledger.wakeup`); where a waiter can have no
+socket (Windows), it looks at ``PRAGMA data_version`` every :data:`WATCH_INTERVAL` instead.
 
 **Group commit.** Threads calling :meth:`SqliteLedger.add` at once (``submit()`` from a web app's
 threads, ``notify()``) share one transaction, and so one fsync at ``synchronous=full``: the first
@@ -28,13 +30,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+import time
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.wakeup import WATCH_INTERVAL, Inbox, WakeDirectory
 
 if TYPE_CHECKING:
     from notifykit.plan.planner import Plan
@@ -106,6 +110,8 @@ class SqliteLedger(SqlLedger):
             raise LedgerError(f"ledger {location}: opening it failed: {_hint(str(err))}") from None
         super().__init__(Dialect(name="sqlite", begin_write="BEGIN IMMEDIATE"), location)
         self._db = db
+        self._busy_timeout = busy_timeout
+        self._opening = True  # until the schema is current
         self._lock = threading.RLock()
         self._holder = threading.local()  # .depth: how deep this thread is in _connection()
         # the group commit: add() calls waiting for one, and whether a leader is at work
@@ -114,6 +120,16 @@ class SqliteLedger(SqlLedger):
         self._committing = False
         self._work = threading.Condition(threading.Lock())
         self._work_pending = False
+        # Other processes' work (none can reach an in-memory database): their announcements
+        # come to an inbox (a socket made on the first wait) or, without one, to this process
+        # looking at PRAGMA data_version (as last seen here); _announce: this process's
+        # transaction made work, to be announced to theirs once it is committed.
+        self._wake = None if memory else WakeDirectory(location)
+        self._inbox: Inbox | None = None
+        self._listened = False
+        self._listen_lock = threading.Lock()
+        self._announce = False
+        self._seen_version: int | None = None
         try:
             db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if not memory:
@@ -137,9 +153,29 @@ class SqliteLedger(SqlLedger):
             raise
         try:
             self.migrate(MIGRATIONS)
+            if not memory:
+                # From here on, any other connection's commit is news to wait_for_work().
+                self._seen_version = int(db.execute("PRAGMA data_version").fetchone()[0])
         except LedgerError:
             db.close()
             raise
+        except sqlite3.Error as err:
+            db.close()
+            raise self._error(err, "opening it") from None
+        self._opening = False
+
+    def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
+        """As :meth:`SqlLedger.migrate`, but a ledger whose schema is current is only read, so
+        opening one (for ``history``, say) does not wait for another process's write lock."""
+        steps = sorted(migrations)
+        latest = steps[-1][0] if steps else 0
+        with self._connection() as db, suppress(sqlite3.Error):
+            row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            if row and row[0] is not None and int(row[0]) == latest:
+                return latest
+        # A new file, an older schema, a newer one (refused), or an error reading it: the write
+        # transaction decides, and reports any error.
+        return super().migrate(steps)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -150,6 +186,13 @@ class SqliteLedger(SqlLedger):
                 yield self._db
             finally:
                 holder.depth -= 1
+                announce = self._announce and not holder.depth
+                if not holder.depth:
+                    self._announce = False
+        # Reached only when the transaction ended well (committed): other processes' waiters
+        # are told after the commit, so what they claim then is there to be claimed.
+        if announce and self._wake is not None:
+            self._wake.announce(skip=self._inbox.path if self._inbox is not None else None)
 
     # -- the group commit -----------------------------------------------------------------------
 
@@ -290,24 +333,115 @@ class SqliteLedger(SqlLedger):
         with self._work:
             self._work_pending = True
             self._work.notify_all()
+        if self._wake is not None:
+            self._announce = True
+            inbox = self._inbox
+            if inbox is not None:
+                inbox.poke()
 
     def wait_for_work(self, timeout: float) -> bool:
-        """Wait for work this process adds (other processes' is found by polling)."""
-        with self._work:
-            if not self._work_pending:
-                self._work.wait(max(0.0, timeout))
-            woken, self._work_pending = self._work_pending, False
-        return woken
+        """Wait for work this process adds or another process commits. The first wait makes
+        this ledger's wake-up socket and returns at once (work committed before it existed was
+        announced to nobody); announcements that come between two waits are kept for the next
+        one. Without a socket, any commit by another connection wakes it, within
+        :data:`WATCH_INTERVAL` (a heartbeat too: a wake-up is a hint to claim); one made since
+        the last wait returned, or since the ledger was opened, wakes the next wait at once."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if self._wake is not None and not self._listened:
+            with self._listen_lock:
+                if not self._listened:
+                    self._inbox = self._wake.listen()
+                    self._listened = True
+                    if self._inbox is not None:
+                        return True
+        inbox = self._inbox
+        if inbox is not None:
+            return self._wait_on(inbox, deadline)
+        while True:
+            with self._work:
+                if self._work_pending:
+                    self._work_pending = False
+                    return True
+            if self._seen_version is not None and self._committed_elsewhere(deadline):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self._work:
+                if not self._work_pending:
+                    self._work.wait(
+                        left if self._seen_version is None else min(left, WATCH_INTERVAL)
+                    )
+
+    def _wait_on(self, inbox: Inbox, deadline: float) -> bool:
+        """Wait on the socket: other processes' announcements, and this process's own pokes
+        (:meth:`_signal_work`)."""
+        while True:
+            with self._work:
+                if self._work_pending:
+                    self._work_pending = False
+                    inbox.take()
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if not inbox.intact():
+                    self._listen_again(inbox)
+                    return True  # the new socket missed what came in between
+                return False
+            if inbox.wait(left):
+                with self._work:
+                    self._work_pending = False
+                return True
+
+    def _listen_again(self, lost: Inbox) -> None:
+        """A new socket for one whose file was removed (or, if none can be had, the
+        ``data_version`` watch)."""
+        assert self._wake is not None
+        with self._listen_lock:
+            if self._inbox is lost:
+                lost.close()
+                self._inbox = self._wake.listen()
+
+    def _committed_elsewhere(self, deadline: float) -> bool:
+        """Whether another connection committed since the last look. Best effort: a
+        connection busy in another thread of this process (up to a slice), or an error, is
+        "no", and the next slice (or the caller's poll) looks again."""
+        wait = max(0.0, min(deadline - time.monotonic(), WATCH_INTERVAL))
+        if not self._lock.acquire(timeout=wait):
+            return False
+        try:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+            changed, self._seen_version = version != self._seen_version, version
+            return changed
+        except sqlite3.Error:
+            return False
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock, suppress(Exception):
             self._db.close()
+        if self._wake is not None:
+            with self._listen_lock:
+                inbox, self._inbox = self._inbox, None
+                self._listened = True  # no new socket after close
+            if inbox is not None:
+                inbox.close()
+            self._wake.close()
 
     def _is_db_error(self, err: Exception) -> bool:
         return isinstance(err, sqlite3.Error)
 
     def _error(self, err: Exception, doing: str) -> LedgerError:
-        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(str(err))}")
+        text = str(err)
+        if _is_locked(text):
+            # What it was doing inside (applying migrations...) does not help whoever must find
+            # the other process.
+            doing = "opening it" if self._opening else doing
+            return LedgerError(
+                f"ledger {self.location}: {doing} failed: {_locked(self._busy_timeout)}"
+            )
+        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(text)}")
 
     def __repr__(self) -> str:
         return f"<SqliteLedger {self.location!r}>"
@@ -323,8 +457,8 @@ def _hint(text: str) -> str:
         )
     if "readonly" in lowered or "read-only" in lowered:
         return "the file or its directory is read-only: notifykit needs to write both"
-    if "locked" in lowered or "busy" in lowered:
-        return "the database stayed locked by another process past the busy timeout"
+    if _is_locked(text):
+        return _locked(None)
     if "disk is full" in lowered or "disk i/o" in lowered:
         return "the disk is full or failing: free space; nothing was recorded"
     if "unable to open" in lowered:
@@ -333,6 +467,23 @@ def _hint(text: str) -> str:
             "writable (SQLite also creates its -wal and -shm files beside it)"
         )
     return text
+
+
+def _is_locked(text: str) -> bool:
+    """SQLITE_BUSY ("database is locked") or SQLITE_LOCKED ("database table is locked")."""
+    lowered = text.lower()
+    return "is locked" in lowered or "database is busy" in lowered
+
+
+def _locked(busy_timeout: float | None) -> str:
+    """SQLITE_BUSY past the busy timeout, for the person who has to find the other process."""
+    waited = f" ({busy_timeout:g}s)" if busy_timeout is not None else ""
+    return (
+        "the database is locked by another process, which held a write transaction for "
+        f"longer than store.busy_timeout{waited}: stop that process (another notifykit stuck "
+        "in a write, or a sqlite3 shell left inside BEGIN), or raise store.busy_timeout if "
+        "it is only slow"
+    )
 
 
 def open_sqlite(path: str, options: dict[str, Any]) -> SqliteLedger:

@@ -9,17 +9,32 @@ process and host, and grants of different accounts do not wait for each other. E
 server's ``clock_timestamp()``, one timeline for every host. The rule, and so the guarantee, is
 the Redis limiter's (:mod:`notifykit.limits.redis`): counted from grant until
 ``window + margin`` after release.
+
+A server that cannot be reached (refused or lost connections, no pool connection within its
+timeout, a statement or lock timeout, a shutdown) raises :class:`LimiterUnavailable`, and the
+limiter falls back to the provider's local one; so does a server that is away when the process
+starts (the table is created on the first grant that reaches it). Any other refusal (a role that
+may not create or write the table) is a :class:`LimiterError`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
-from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimiter
+from notifykit.limits import (
+    DEFAULT_HOLD,
+    Limiter,
+    LimiterError,
+    LimiterUnavailable,
+    SharedRateLimiter,
+    StoreOutage,
+)
 
 __all__ = ["PostgresBackend"]
 
-INSTALL_HINT = "pip install 'notifykit[postgres]'"
+INSTALL_HINT = "pip install 'notifykit-pager[postgres]'"
 #: the advisory lock the table's creation runs under ('nklimit' in ASCII)
 CREATE_LOCK = 0x6E6B6C696D6974
 
@@ -38,7 +53,7 @@ class PostgresBackend:
 
     def __init__(self, url: str, *, hold: float = DEFAULT_HOLD, pool_size: int = 4) -> None:
         try:
-            import psycopg
+            import psycopg  # noqa: F401 (checked here, used by _create)
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise LimiterError(
@@ -48,38 +63,63 @@ class PostgresBackend:
         from notifykit.ledger.postgres import _secrets, display_url
 
         self.location = display_url(url)
+        self.outage = StoreOutage(self.location)
         self._secrets = _secrets(url)
         self.hold = hold
-        conninfo = "postgresql://" + url.partition("://")[2]
-        kwargs: dict[str, Any] = {"autocommit": True, "application_name": "notifykit-limiter"}
-        try:
-            with (
-                psycopg.connect(conninfo, connect_timeout=10, **kwargs) as conn,
-                conn.transaction(),
-            ):
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
-                conn.execute(CREATE)
-        except psycopg.Error as err:
-            raise self.error(err, "opening it") from None
+        self._conninfo = "postgresql://" + url.partition("://")[2]
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "application_name": "notifykit-limiter",
+        }
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        # Away for now: the first grant that reaches it creates the table.
+        with contextlib.suppress(LimiterUnavailable):
+            self._create()
         self._pool: Any = ConnectionPool(
-            conninfo,
+            self._conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs=kwargs,
+            kwargs=self._kwargs,
             name="notifykit-limiter",
             timeout=10.0,
             open=False,
         )
-        self._pool.open(wait=True, timeout=10.0)
+        self._pool.open(wait=False)
+
+    def _create(self) -> None:
+        """Create the table, once per process (every process may: it is IF NOT EXISTS, under an
+        advisory lock)."""
+        import psycopg
+
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                with (
+                    psycopg.connect(self._conninfo, connect_timeout=10, **self._kwargs) as conn,
+                    conn.transaction(),
+                ):
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
+                    conn.execute(CREATE)
+            except psycopg.Error as err:
+                raise self.error(err, "opening it") from None
+            self._ready = True
 
     def error(self, err: Exception, doing: str) -> LimiterError:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return LimiterError(
+        message = (
             f"shared rate limiter {self.location}: {doing} failed: {text}; check that "
             "PostgreSQL runs and that limiter: (or store:) names it"
         )
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        if isinstance(err, (psycopg.OperationalError, PoolTimeout)):
+            return LimiterUnavailable(message, reason=type(err).__name__)
+        return LimiterError(message)
 
     def _failures(self) -> tuple[type[Exception], ...]:
         import psycopg
@@ -89,6 +129,8 @@ class PostgresBackend:
 
     def grant(self, key: str, member: str, limit: int, window: float) -> float | None:
         """Grant (``None``) or the seconds to wait before asking again."""
+        if not self._ready:
+            self._create()
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
@@ -127,8 +169,10 @@ class PostgresBackend:
         except self._failures() as err:
             raise self.error(err, f"release on {key}") from None
 
-    def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
-        return SharedRateLimiter(self, key, limit, window, margin)
+    def limiter(
+        self, key: str, limit: int, window: float, margin: float, *, local: Limiter | None = None
+    ) -> Limiter:
+        return SharedRateLimiter(self, key, limit, window, margin, local=local)
 
     def close(self) -> None:
         self._pool.close()

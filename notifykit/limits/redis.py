@@ -13,17 +13,29 @@ until ``window + margin`` after it finished, and arrives at the provider in betw
 ``limit + 1`` arrivals within one window would have had ``limit`` counted requests at the last
 grant. ``hold`` (default 2 minutes, longer than any request's timeout) bounds how long a request
 whose process died without releasing it keeps its slot. The key expires on its own once idle.
+
+A Redis that cannot be reached (refused or lost connections, timeouts, a replica that turned
+read-only in a failover, one still loading its data) raises :class:`LimiterUnavailable`, and the
+limiter falls back to the provider's local one; any other refusal (the key holding another type,
+an ACL denying the script) is a :class:`LimiterError`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from notifykit.limits import DEFAULT_HOLD, Limiter, LimiterError, SharedRateLimiter
+from notifykit.limits import (
+    DEFAULT_HOLD,
+    Limiter,
+    LimiterError,
+    LimiterUnavailable,
+    SharedRateLimiter,
+    StoreOutage,
+)
 
 __all__ = ["RedisBackend", "display_url"]
 
-INSTALL_HINT = "pip install 'notifykit[redis]'"
+INSTALL_HINT = "pip install 'notifykit-pager[redis]'"
 
 # KEYS[1]: the log. ARGV: 'acquire', limit, window (with margin), hold, member
 #                    or 'release', member
@@ -83,8 +95,10 @@ class RedisBackend:
                 f"{INSTALL_HINT}"
             ) from None
         self.location = display_url(url)
+        self.outage = StoreOutage(self.location)
         self.prefix = prefix
         self.hold = hold
+        self._unreachable = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
         try:
             self._client: Any = redis.Redis.from_url(
                 url, socket_timeout=5.0, socket_connect_timeout=5.0, health_check_interval=30
@@ -96,10 +110,16 @@ class RedisBackend:
     def error(self, err: Exception, doing: str) -> LimiterError:
         # redis-py's messages name host and port, never the password; say it without the URL.
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return LimiterError(
-            f"shared rate limiter {self.location}: {doing} failed: {text}; check that Redis runs "
-            "and that limiter: names it"
+        message = f"shared rate limiter {self.location}: {doing} failed: {text}; "
+        if isinstance(err, self._unreachable):
+            message += "check that Redis runs and that limiter: names it"
+            return LimiterUnavailable(message, reason=type(err).__name__)
+        # Redis answered and refused: a key of another type, an ACL, a script error.
+        message += (
+            "check that limiter: names a Redis (and prefix: keys) notifykit alone uses, whose "
+            "user may run scripts"
         )
+        return LimiterError(message)
 
     def run(self, key: str, *args: Any) -> tuple[bool, float]:
         import redis
@@ -119,8 +139,10 @@ class RedisBackend:
     def finish(self, key: str, member: str, window: float) -> None:
         self.run(f"{self.prefix}:{key}", "release", member, repr(window))
 
-    def limiter(self, key: str, limit: int, window: float, margin: float) -> Limiter:
-        return SharedRateLimiter(self, key, limit, window, margin)
+    def limiter(
+        self, key: str, limit: int, window: float, margin: float, *, local: Limiter | None = None
+    ) -> Limiter:
+        return SharedRateLimiter(self, key, limit, window, margin, local=local)
 
     def close(self) -> None:
         self._client.close()

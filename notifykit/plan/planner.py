@@ -129,19 +129,32 @@ class DeliveryJob:
 
 @dataclass(frozen=True)
 class Plan:
-    """A planned notification: the notification, its jobs, and the rendered text per channel."""
+    """A planned notification: the notification, its jobs, and the rendered text per channel.
+
+    ``receiver`` and ``step`` say what routing planned it for (a ``route:`` receiver, an
+    escalation step ``"<round>.<index>"``); the ledger keeps them for ``history``."""
 
     notification: Notification
     jobs: tuple[DeliveryJob, ...]
     messages: Mapping[str, str | None] = field(hash=False)
+    receiver: str | None = None
+    step: str | None = None
 
 
-def template_context(event: str, severity: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables a template sees: every data key, plus ``data`` (the whole mapping),
-    ``event``, ``severity`` and ``now`` (the current time, an aware UTC datetime). The last four
-    win over data keys of the same name."""
+def template_context(
+    event: str,
+    severity: str,
+    data: Mapping[str, Any],
+    routing: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The variables a template sees: every data key, then the ``routing`` variables (``labels``,
+    ``alerts``, ``status``... of a routed notification), then ``data`` (the whole mapping, exactly
+    as the caller gave it), ``event``, ``severity`` and ``now`` (the current time, an aware UTC
+    datetime). Each wins over the ones before it of the same name: ``data.status`` is always the
+    caller's, ``status`` the alert's."""
     return {
         **data,
+        **(routing or {}),
         "data": data,
         "event": event,
         "severity": severity,
@@ -247,8 +260,15 @@ class Planner:
         key: str | None = None,
         dry_run: bool = False,
         due: float | None = None,
+        routing: Mapping[str, Any] | None = None,
     ) -> Plan:
-        """Check, render and prepare a notification; raise before anything else happens."""
+        """Check, render and prepare a notification; raise before anything else happens.
+
+        ``data`` is what the caller passed: it is stored with the notification and handed to the
+        channels as it is. ``routing`` holds the variables routing adds for the templates
+        (``labels``, ``alerts``, ``status``, ``ack_url``...: see :func:`template_context`); they
+        are rendered with, never merged into ``data``.
+        """
         if severity not in SEVERITIES:
             raise NotificationError(
                 f"unknown severity {severity!r}{did_you_mean(severity, SEVERITIES)}; use one of "
@@ -267,7 +287,7 @@ class Planner:
                 f"events.{event}.to or defaults.to"
             )
         data = dict(data or {})
-        messages = self._prepare(event, severity, data, channel_names, template, body)
+        messages = self._prepare(event, severity, data, channel_names, template, body, routing)
         created = self.clock()
         notification = Notification(
             event=event,
@@ -334,9 +354,10 @@ class Planner:
         channel_names: Sequence[str],
         template: str | None,
         body: str | None,
+        routing: Mapping[str, Any] | None = None,
     ) -> dict[str, Message]:
         engine = self.config.template_engine
-        context = template_context(event, severity, data)
+        context = template_context(event, severity, data, routing)
         rendered: dict[str, str] = {}
         prepared: dict[str, Message] = {}
         settings = self.config.template_settings(template) if template and body is None else None

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         plan,
     )
     from notifykit.routing.inhibit import Inhibition, InhibitRule, inhibited_by
+    from notifykit.routing.listing import EscalationStatus, OpenAlert
     from notifykit.routing.matchers import Matcher, MatcherError, parse_matcher, parse_matchers
     from notifykit.routing.model import ROUTING_SECTIONS, RoutingConfig
     from notifykit.routing.timeintervals import TimeInterval, TimeIntervalEntry, TimeIntervalError
@@ -68,6 +69,8 @@ _LAZY = {
     "Inhibition": "notifykit.routing.inhibit",
     "InhibitRule": "notifykit.routing.inhibit",
     "inhibited_by": "notifykit.routing.inhibit",
+    "EscalationStatus": "notifykit.routing.listing",
+    "OpenAlert": "notifykit.routing.listing",
     "Matcher": "notifykit.routing.matchers",
     "MatcherError": "notifykit.routing.matchers",
     "parse_matcher": "notifykit.routing.matchers",
@@ -91,6 +94,7 @@ __all__ = [
     "AlertmanagerPayloadError",
     "Decision",
     "EscalationPolicy",
+    "EscalationStatus",
     "EscalationStep",
     "Explanation",
     "InhibitRule",
@@ -98,6 +102,7 @@ __all__ = [
     "Matcher",
     "MatcherError",
     "NotificationLog",
+    "OpenAlert",
     "Receiver",
     "Route",
     "RouteMatch",

@@ -2,8 +2,8 @@
 ``notifykit routes tree``.
 
 :func:`explain` walks the tree, applies inhibition and time intervals at a given moment, and lists
-every delivery that would be made. Its JSON (:meth:`Explanation.to_json`) is the shape the CLI
-prints with ``--json``::
+every delivery that would be made. :meth:`Explanation.to_dict` is the shape the CLI prints with
+``--json`` (:meth:`Explanation.to_json` is the same as a JSON string)::
 
     {"key": "db.down{host=db1}",
      "receivers": ["dba", "page-primary"],            # each receiver reached, once, in order
@@ -18,6 +18,7 @@ business, so the caller passes ``describe_delivery``; without it deliveries carr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -41,7 +42,7 @@ DescribeDelivery = Callable[
 
 @dataclass(frozen=True)
 class Explanation:
-    """Everything :func:`explain` found; :meth:`to_json` is the ``routes test --json`` shape."""
+    """Everything :func:`explain` found; :meth:`to_dict` is the ``routes test --json`` shape."""
 
     key: str
     receivers: tuple[str, ...]
@@ -51,7 +52,8 @@ class Explanation:
     alert: Alert
     at: datetime
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The ``routes test --json`` shape: plain JSON values (dicts, lists, strings, numbers)."""
         return {
             "key": self.key,
             "receivers": list(self.receivers),
@@ -59,6 +61,10 @@ class Explanation:
             "deliveries": [dict(d) for d in self.deliveries],
             "muted": [dict(m) for m in self.muted],
         }
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def text(self) -> str:
         """A readable report: which routes matched and why, what would be sent, what is muted."""
@@ -165,7 +171,7 @@ def _route_json(match: RouteMatch, reason: str | None) -> dict[str, Any]:
         "matchers": [str(m) for m in match.matchers],
         "continue": match.continue_,
         "key": str(match.key),
-        **{k: v for k, v in match.settings.to_json().items() if k != "receiver"},
+        **{k: v for k, v in match.settings.to_dict().items() if k != "receiver"},
         "mute_time_intervals": list(match.mute_time_intervals),
         "active_time_intervals": list(match.active_time_intervals),
         "muted": reason,

@@ -14,11 +14,13 @@ is sent at once, as ``notify()`` always did. That is what the implicit routes of
 ``events:``-only config use (so an OTP is never "deduplicated"); dedup is opted into with
 ``route:`` (or, for :class:`~notifykit.NotifyHandler`, by its ``repeat_interval``).
 
-Templates of routed notifications see, besides the data: ``labels``, ``alerts`` (the group's
-alerts, each ``{event, severity, labels, data, status, key}``: what a digest template loops
-over), ``alert_key``, ``alert_status`` (``firing``/``resolved``), ``receiver`` and ``ack_url``
-(the signed acknowledgement link of an escalation, ``None`` elsewhere or without
-``server.public_url``). These win over data keys of the same name.
+Templates of routed notifications see, besides the data, the variables of
+:func:`routing_variables`: ``labels``, ``alerts`` (the group's alerts, each ``{event, severity,
+labels, data, status, key}``: what a digest template loops over), ``alert_key``, ``status``
+(``firing``/``resolved``; also ``alert_status``), ``receiver`` and ``ack_url`` (the signed
+acknowledgement link of an escalation, ``None`` elsewhere or without ``server.public_url``).
+They are template variables only, never part of the notification's ``data``, and win over data
+keys of the same name (``data.status`` is still the caller's).
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.errors import NotificationError, NotifykitError
-from notifykit.report import DeliveryState, Report, Submission
+from notifykit.report import DeliveryState, MessageText, Report, Submission
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.escalation import Receiver, plan
 from notifykit.routing.explain import Explanation, explain
@@ -46,8 +48,15 @@ if TYPE_CHECKING:
     from notifykit.ledger.routing import EscalationRecord, GroupAction, GroupState, StepRecord
     from notifykit.notifier import Notifier
     from notifykit.plan.planner import Plan
+    from notifykit.routing.listing import OpenAlert
 
-__all__ = ["OPEN_ALERT_WINDOW", "Router", "describe_channel"]
+__all__ = [
+    "OPEN_ALERT_WINDOW",
+    "Router",
+    "describe_channel",
+    "distinct_texts",
+    "routing_variables",
+]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -92,13 +101,6 @@ class Router:
         now = kit.clock()
         at = _at(now)
         notes: list[str] = []
-        if kit.config.unknown_event(alert.event):
-            note = (
-                f"event {alert.event!r} is named by no route and no events: entry: it went to "
-                f"the root receiver {routing.tree.root.receiver or 'defaults'!r} (a misspelling?)"
-            )
-            notes.append(note)
-            logger.info("%s", note)
         receivers: Mapping[str, Receiver] = routing.receivers
         if direct is not None:
             # A sender that names its recipients (NotifyHandler(to=...)) skips the tree but
@@ -108,6 +110,10 @@ class Router:
             matches = [RouteMatch(direct.name, settings, (), alert.key_for())]
         else:
             matches = routing.route(alert)
+            note = self._unknown_event_note(alert, matches)
+            if note is not None:
+                notes.append(note)
+                logger.info("%s", note)
         stateful = not kit.dry_run and not routing.implicit
         if stateful:
             kit.ledger.record_alert(alert, now)
@@ -121,6 +127,7 @@ class Router:
         submissions: list[Submission] = []
         last_seen: list[str] = []
         reached: list[str] = []
+        skipped = False  # a receiver deduplicated it (already sent, unchanged)
         for match in matches:
             if match.receiver in reached:
                 continue
@@ -180,6 +187,7 @@ class Router:
             )
             submissions.extend(outcome.submissions)
             if outcome.decision.action != "send":
+                skipped = skipped or outcome.decision.action == "skip"
                 notes.append(
                     f"{receiver.name}: {outcome.decision.action}: {outcome.decision.reason}"
                 )
@@ -198,7 +206,23 @@ class Router:
         key = str(matches[0].key)
         if submit:
             return self._submission(submissions, last_seen, key), made
+        if skipped and not submissions and not made and last_seen:
+            return self._deduplicated(alert, key, last_seen[0], notes), made
         return self._report(alert, key, submissions, last_seen, made, notes), made
+
+    def _unknown_event_note(self, alert: Alert, matches: Sequence[RouteMatch]) -> str | None:
+        """The "a misspelling?" note: only for an event no ``events:`` entry or route names
+        that reached nothing but the root route. An alert a child route took by its labels
+        (``service=~"db|cache"``, ``severity="critical"``) was routed as meant."""
+        if not self.kit.config.unknown_event(alert.event):
+            return None
+        root = self.routing.tree.root.path
+        if any(m.path != root for m in matches):
+            return None
+        return (
+            f"event {alert.event!r} is named by no route and no events: entry: it went to "
+            f"the root receiver {matches[0].receiver!r} (a misspelling?)"
+        )
 
     def _store(
         self, p: Plan, submit: bool, owner: str | None, lease_until: float | None
@@ -310,40 +334,22 @@ class Router:
             or (event.template if event else None)
             or kit.config.defaults.template
         )
-        data = {
-            **alert.data,
-            "labels": dict(alert.labels),
-            "alerts": [
-                {
-                    "event": m.event,
-                    "severity": m.severity,
-                    "labels": dict(m.labels),
-                    "data": dict(m.data),
-                    "status": "resolved" if m.resolved else "firing",
-                    "key": str(m.key_for()),
-                }
-                for m in members
-            ],
-            "alert_key": str(key),
-            "alert_status": "resolved" if all(m.resolved for m in members) else "firing",
-            "receiver": receiver.name,
-            "ack_url": ack_url,
-        }
         severity = max((m.severity for m in members), key=_rank, default=alert.severity)
         result = kit.planner.plan(
             alert.event,
             severity,
-            data,
+            alert.data,
             tuple(to if to is not None else receiver.to),
             tuple(channels if channels is not None else receiver.channels),
             chosen,
             None,
             key=idempotency_key,
             dry_run=kit.dry_run,
+            routing=routing_variables(alert, members, key, receiver.name, ack_url),
         )
         priority = settings.priority or receiver.priority
         if priority is None:
-            return result
+            return self._for_receiver(result, receiver)
         # The route's (or receiver's) priority overrides what the channel chose by severity.
         jobs = tuple(
             dataclasses.replace(job, options={**job.options, "priority": priority})
@@ -351,7 +357,14 @@ class Router:
             else job
             for job in result.jobs
         )
-        return dataclasses.replace(result, jobs=jobs)
+        return self._for_receiver(dataclasses.replace(result, jobs=jobs), receiver)
+
+    def _for_receiver(self, p: Plan, receiver: Receiver) -> Plan:
+        """``p`` marked with its receiver, for ``history`` (not on an ``events:``-only config,
+        whose implicit receivers are the config's defaults and events)."""
+        if self.routing.implicit:
+            return p
+        return dataclasses.replace(p, receiver=receiver.name)
 
     def _step_planner(self, made: list[Plan]) -> Any:
         if self.kit.config.server.public_url:
@@ -396,6 +409,7 @@ class Router:
                     self.kit._scrub(str(err)),
                 )
                 return None
+            p = dataclasses.replace(p, step=f"{step.loop}.{step.index}")
             made.append(p)
             return p
 
@@ -472,6 +486,7 @@ class Router:
                 id=made[0].notification.id if made else "",
                 key=key,
                 notes=tuple(notes),
+                texts=distinct_texts((p.receiver, p.messages) for p in made),
             )
         ledger = kit.ledger
         done: dict[str, Any] = {}
@@ -498,6 +513,24 @@ class Router:
             key=key,
             created=reports[0].created if reports else kit.clock(),
             notes=tuple(notes),
+            texts=distinct_texts((r.receiver, r.messages) for r in reports),
+        )
+
+    def _deduplicated(self, alert: Alert, key: str, earlier: str, notes: list[str]) -> Report:
+        """The report of an alert every receiver deduplicated: nothing was sent, so no
+        deliveries (the earlier notification's are not this one's, and stay as they are in the
+        ledger); ``id`` names the earlier notification."""
+        return Report(
+            alert.event,
+            alert.severity,
+            (),
+            False,
+            {},
+            id=earlier,
+            key=key,
+            created=self.kit.clock(),
+            notes=tuple(notes),
+            deduplicated=True,
         )
 
     # -- acknowledgement, resolution, status ----------------------------------------------------
@@ -539,17 +572,37 @@ class Router:
 
     def resolve(self, key: str) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (see :meth:`Notifier.resolve`)."""
-        ledger = self.kit.ledger
-        alerts = [a for a in ledger.find_alerts(key) if not a.resolved]
-        if not alerts:
-            # The key of a group (group_by) rather than of one alert: its escalation's alert.
-            alerts = [r.alert for r in ledger.escalations("active") if AlertKey(r.key).matches(key)]
+        alerts = self.alerts_named(key)
         reports = []
         for alert in alerts:
             report, _ = self.route(dataclasses.replace(alert, resolved=True))
             assert isinstance(report, Report)
             reports.append(report)
         return reports
+
+    def alerts_named(self, key: str) -> list[Alert]:
+        """The open alerts ``key`` names, in the forms ``ack`` takes: an alert's own key or the
+        key of a group it is in (what reports show), each as its text, its short form or 8+
+        hex digits of its digest. Groups are looked up in the ledger, and, for the routes that
+        keep no group state, through the current routes."""
+        ledger = self.kit.ledger
+        found = {a.key_for().text: a for a in ledger.alerts_named(key)}
+        if not self.routing.implicit:
+            for alert in ledger.open_alerts(0.0):
+                text = alert.key_for().text
+                if text not in found and any(m.key.matches(key) for m in self.routing.route(alert)):
+                    found[text] = alert
+        return list(found.values())
+
+    def alerts(self) -> list[OpenAlert]:
+        """The open alerts, one row per receiver each reaches (see :func:`open_alerts`)."""
+        from notifykit.routing.listing import open_alerts
+
+        if self.routing.implicit:
+            return []  # an events:-only config keeps no alert state
+        now = self.kit.clock()
+        snapshot = self.kit.ledger.routing_snapshot()
+        return open_alerts(self.routing, snapshot, now, window=OPEN_ALERT_WINDOW)
 
     def on_status(self, pairs: Sequence[tuple[str, StatusUpdate, Change | None]]) -> None:
         """Status reports (notification id, update, the change it made): a failed step escalates
@@ -575,10 +628,16 @@ class Router:
                 )
 
     def on_changes(self, changes: Sequence[Change]) -> None:
-        """Deliveries recorded by a worker or notify(): a failed step escalates at once."""
+        """Deliveries recorded by a worker or notify(): a failed step escalates at once. Not
+        one that failed for a reason of our own (``Change.infrastructure``: the shared rate
+        limiter's store...): the recipient was never tried, so the next step keeps its time."""
         if not self.routing.escalations:
             return
-        failed = [c for c in changes if c.delivery.state is DeliveryState.FAILED]
+        failed = [
+            c
+            for c in changes
+            if c.delivery.state is DeliveryState.FAILED and c.infrastructure is None
+        ]
         if not failed:
             return
         from notifykit.channels.base import StatusUpdate
@@ -672,6 +731,33 @@ class Router:
         return [{**described, "to": p.label, "address": p.phone, "via": recipient} for p in people]
 
 
+def routing_variables(
+    alert: Alert, members: Sequence[Alert], key: AlertKey, receiver: str, ack_url: str | None
+) -> dict[str, Any]:
+    """What the templates of a routed notification see besides its data (which stays exactly
+    what the caller passed): the one place these variables are made."""
+    status = "resolved" if all(m.resolved for m in members) else "firing"
+    return {
+        "labels": dict(alert.labels),
+        "alerts": [
+            {
+                "event": m.event,
+                "severity": m.severity,
+                "labels": dict(m.labels),
+                "data": dict(m.data),
+                "status": "resolved" if m.resolved else "firing",
+                "key": str(m.key_for()),
+            }
+            for m in members
+        ],
+        "alert_key": str(key),
+        "status": status,
+        "alert_status": status,  # its first name, kept for the templates that use it
+        "receiver": receiver,
+        "ack_url": ack_url,
+    }
+
+
 def describe_channel(kit: Notifier, channel: str, severity: str) -> dict[str, Any]:
     """A channel's sender and priority for ``severity``: from its optional
     ``describe(message)`` method, else from the options its ``prepare()`` chooses (``from_``,
@@ -704,6 +790,25 @@ def describe_channel(kit: Notifier, channel: str, severity: str) -> dict[str, An
                 sender = value
                 break
     return {"from": sender, "priority": options.get("priority")}
+
+
+def distinct_texts(
+    sent: Iterable[tuple[str | None, Mapping[str, str | None]]],
+) -> tuple[MessageText, ...]:
+    """Every distinct text per channel of ``sent`` (each notification's receiver and
+    messages), when some channel has more than one; else ``()`` (``messages`` shows them)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for receiver, messages in sent:
+        for channel, text in messages.items():
+            if text is None:
+                continue
+            receivers = found.setdefault((channel, text), [])
+            if receiver and receiver not in receivers:
+                receivers.append(receiver)
+    channels = [channel for channel, _text in found]
+    if len(channels) == len(set(channels)):
+        return ()
+    return tuple(MessageText(c, t, tuple(r)) for (c, t), r in found.items())
 
 
 def _rank(severity: str) -> int:

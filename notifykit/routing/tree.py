@@ -46,7 +46,7 @@ class RouteSettings:
     send_resolved: bool = False
     priority: str | None = None
 
-    def to_json(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "receiver": self.receiver,
             "group_by": list(self.group_by) if self.group_by is not None else [ALL_LABELS],

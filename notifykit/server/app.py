@@ -10,7 +10,9 @@ Routes (under whatever prefix the app is mounted at):
 - ``GET /healthz``: ``200`` with the ledger's delivery counts, for load balancers.
 - ``POST /alertmanager``: a Prometheus Alertmanager webhook (version 4); each alert is routed
   once (``Authorization: Bearer <server.webhook_token>`` required when that is set: ``401``
-  otherwise; ``400`` for a body that is not a payload).
+  otherwise; ``400`` for a body that is not a payload). ``notifykit serve`` and ``config check``
+  refuse a config whose webhook is reachable beyond this machine without a token, unless it says
+  ``webhook_token: none`` (:meth:`~notifykit.config.delivery.ServerSettings.webhook_exposure`).
 - ``GET /ack/<token>``: a one-button page to acknowledge an escalation from a phone (the
   ``{{ ack_url }}`` of a step's SMS); ``POST /ack/<token>`` acknowledges it.
 

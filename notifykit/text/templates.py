@@ -50,6 +50,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifykit.errors import TemplateNotFoundError, TemplateRenderError
+from notifykit.text import summary
 
 __all__ = [
     "DEFAULT_TEMPLATE_DIR",
@@ -147,6 +148,14 @@ _DEFAULT_FILTERS: dict[str, Callable[..., Any]] = {
     "ist": ist,
     "digits": digits_filter,
     "phone": phone_filter,
+    # short plain-text summaries (notifykit.text.summary): what the default templates use
+    "gsm7": summary.gsm7,
+    "sms_length": summary.sms_length,
+    "fit": summary.fit,
+    "host_labels": summary.host_labels,
+    "scalars": summary.scalars,
+    "alert_line": summary.alert_line,
+    "join_fit": summary.join_fit,
 }
 
 
@@ -481,7 +490,9 @@ class TemplateEngine:
     from disk during the engine's life.
 
     ``filters`` and ``globals`` are added on top of Jinja's and notifykit's own (``ist``,
-    ``digits``, ``phone``); a name given here replaces a built-in one of the same name.
+    ``digits``, ``phone``, and the summary filters of :mod:`notifykit.text.summary`: ``gsm7``,
+    ``sms_length``, ``fit``, ``host_labels``, ``scalars``, ``alert_line``, ``join_fit``); a name
+    given here replaces a built-in one of the same name.
 
     Limits: see the module docstring. A render taking more than ``render_timeout`` seconds, or
     going past another limit, raises :class:`TemplateLimitError`.

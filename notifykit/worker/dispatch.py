@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.plugins import Hooks
 
-__all__ = ["Dispatcher", "group_batches"]
+__all__ = ["Dispatcher", "group_batches", "log_outcomes"]
 
 logger = logging.getLogger("notifykit")
+#: one INFO line per delivery outcome the worker (or a Celery task) records (docs/delivery.md)
+outcome_logger = logging.getLogger("notifykit.worker.deliveries")
 
 
 #: the most deliveries handed to a channel (and written to the ledger) at once: a bulk request
@@ -101,6 +103,36 @@ def group_batches(jobs: Sequence[DeliveryJob], size: int = MAX_GROUP) -> list[li
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
+def log_outcomes(changes: Sequence[Change], worker: str) -> None:
+    """Log each recorded outcome at INFO on ``notifykit.worker.deliveries``: the delivery and
+    notification ids, channel, recipient (its name, not its address), new state, provider id,
+    attempt, error (already scrubbed), and for a retry when it is due."""
+    if not changes or not outcome_logger.isEnabledFor(logging.INFO):
+        return
+    for change in changes:
+        d = change.delivery
+        details = []
+        if d.provider_id:
+            details.append(f"provider id {d.provider_id}")
+        if d.attempts:
+            details.append(f"attempt {d.attempts}")
+        if d.state is DeliveryState.PENDING and d.due is not None:
+            details.append("retry at " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(d.due)))
+        shown = f" ({', '.join(details)})" if details else ""
+        error = f": {d.error}" if d.error else ""
+        outcome_logger.info(
+            "delivery %s of notification %s: %s -> %s: %s%s%s [worker %s]",
+            d.id,
+            d.notification_id,
+            d.channel,
+            d.recipient,
+            d.state.value,
+            shown,
+            error,
+            worker,
+        )
+
+
 def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
     delivery = dataclasses.replace(
         job_delivery(job, outcome.state, outcome.error),
@@ -110,7 +142,18 @@ def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
         attempts=job.attempts + (1 if outcome.attempted else 0),
     )
     previous = DeliveryState.SENDING if outcome.attempted else DeliveryState.PENDING
-    return Change(delivery, previous)
+    return Change(delivery, previous, outcome.infrastructure)
+
+
+def _ours(changes: list[Change], outcomes: Sequence[Outcome]) -> list[Change]:
+    """``changes`` with the outcomes' ``infrastructure`` (the ledger does not store it)."""
+    ours = {o.delivery_id: o.infrastructure for o in outcomes if o.infrastructure is not None}
+    if not ours:
+        return changes
+    return [
+        dataclasses.replace(c, infrastructure=ours[c.delivery.id]) if c.delivery.id in ours else c
+        for c in changes
+    ]
 
 
 def job_delivery(job: DeliveryJob, state: DeliveryState, error: str | None = None) -> Delivery:
@@ -191,6 +234,7 @@ class Dispatcher:
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
             done = self._deliver_batch(ledger, owner, group, first, retries, stop=stop)
+            log_outcomes(done, owner)
             self._after(done, first)
             changes.extend(done)
         return changes
@@ -401,7 +445,7 @@ class Dispatcher:
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
         try:
-            changes = ledger.record(owner, outcomes, self.clock())
+            changes = _ours(ledger.record(owner, outcomes, self.clock()), outcomes)
         except LedgerError as err:
             # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
             # expires: never resent. The caller and the hooks still learn what happened.
@@ -628,17 +672,27 @@ class Dispatcher:
         error = self._scrub(result.error) if result.error else None
         info = dict(result.info) if result.info else None
         state = result.state
+        ours = result.infrastructure if state is DeliveryState.FAILED else None
         if state is not DeliveryState.SENT:  # the common answer needs no retry policy
             attempts = job.attempts + 1
             policy = policy or self._retry_for(job.channel)
-            retry = retries and (
+            # Our own infrastructure failing is retried even by notify(), which sends once:
+            # left pending, a worker sends it once the part is back.
+            retry = (retries or ours is not None) and (
                 (state is DeliveryState.FAILED and result.transient)
                 or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
             )
             if retry:
                 due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
                 if due is not None:
-                    return Outcome(job.id, DeliveryState.PENDING, error=error, info=info, due=due)
+                    return Outcome(
+                        job.id,
+                        DeliveryState.PENDING,
+                        error=error,
+                        info=info,
+                        due=due,
+                        infrastructure=ours,
+                    )
                 note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
                 error = f"{error} ({note})" if error else note
         return Outcome(
@@ -648,4 +702,5 @@ class Dispatcher:
             provider_status=result.provider_status,
             error=error,
             info=info,
+            infrastructure=ours,
         )

@@ -12,8 +12,9 @@ an exit hook waits a little for it, so a worker left running never hangs the exi
 claims leased. Every so often it also runs :meth:`~notifykit.Notifier.reconcile`.
 
 When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (PostgreSQL: a
-``NOTIFY`` from any process; SQLite: work added in this process), at most until the next due
-time or the poll interval, so new work starts at once without polling the database.
+``NOTIFY`` from any process; SQLite: work added in this process, or a datagram on its wake-up
+socket from another), at most until the next due time or the poll interval, so new work starts
+at once without polling the database.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from notifykit.channels.stop import SendStop, stopping_on
 from notifykit.ledger.base import Change
 from notifykit.plan.planner import DeliveryJob
 from notifykit.report import Notification
-from notifykit.worker.dispatch import group_batches
+from notifykit.worker.dispatch import group_batches, log_outcomes
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
@@ -225,6 +226,7 @@ class Worker:
                     break
                 now = self.clock()
                 recovered = self.kit._recover(now)
+                log_outcomes(recovered, self.name)
                 result.recovered += len(recovered)
                 result.add(recovered)
                 if now - last_reconcile >= self.reconcile_every:

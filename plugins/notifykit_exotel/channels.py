@@ -115,10 +115,12 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
     if shared is not None:
         # notifykit's limiter: one budget per account for every process and host, keyed by the
         # SID (the account as Exotel counts it), not by this config's name for it.
-        from notifykit_exotel.retry import SharedLimiter
+        # The client's own limiter, with the same budget, grants while the store is away.
+        from notifykit_exotel.retry import RateLimiter, SharedLimiter
 
+        limit, window = options["rate_limit"], options["rate_window"]
         options["rate_limit"] = SharedLimiter(
-            shared(str(settings["sid"]).strip(), options["rate_limit"], options["rate_window"])
+            shared(str(settings["sid"]).strip(), limit, window, local=RateLimiter(limit, window))
         )
     if settings.get("timeout"):
         options["timeout"] = float(settings["timeout"])
@@ -145,12 +147,16 @@ def _unless_stopped(numbers: Sequence[str]) -> None:
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     """A client error as a delivery result: ``unknown`` when the request may have gone through,
-    a transient failure when it certainly did not and may succeed later, else permanent."""
-    from notifykit_exotel.errors import ExotelError, SendStoppedError
+    a transient failure when it certainly did not and may succeed later, else permanent; a
+    failure of the sender's own rate limiter is ours, not the recipient's; a request refused
+    because notifykit stopped the send is not started."""
+    from notifykit_exotel.errors import ExotelError, LimiterUnavailableError, SendStoppedError
 
     reason = send_stopped()
     if isinstance(err, SendStoppedError) and reason is not None:
         return DeliveryResult.not_started(recipient, reason)
+    if isinstance(err, LimiterUnavailableError):
+        return DeliveryResult.infrastructure_failure(recipient, str(err), part="rate limiter")
     if isinstance(err, ExotelError):
         text, kind = str(err), err.failure_class
     else:

@@ -25,6 +25,7 @@ __all__ = [
     "InsufficientParametersError",
     "InsufficientParametersException",
     "KycRequiredError",
+    "LimiterUnavailableError",
     "NotFoundError",
     "PartialSendError",
     "PaymentRequiredError",
@@ -211,6 +212,13 @@ class ExotelTimeoutError(ExotelConnectionError):
 class SendStoppedError(ExotelError):
     """The client's ``before_request`` check refused the request: it was never sent (the
     application is stopping: Ctrl-C, SIGTERM). A *transient* failure: sending later is safe."""
+
+
+class LimiterUnavailableError(ExotelConnectionError):
+    """The client's rate limiter could not grant a slot, so no request went out: a limiter
+    shared in a store (:class:`~notifykit_exotel.retry.SharedLimiter`) that refused or could not
+    be reached. Transient, and a failure on the sender's side: neither Exotel nor the recipient
+    had any part in it."""
 
 
 class PartialSendError(ExotelError):

@@ -96,10 +96,12 @@ class Limiter(Protocol):
 
 
 class SharedLimiter:
-    """A limiter in a shared store (Redis, PostgreSQL) seen by the client: when the store cannot
-    be reached, :meth:`acquire` raises :class:`~notifykit_exotel.errors.ExotelConnectionError`
-    (a *transient* failure: nothing was sent, a retry later is safe) instead of the store's
-    own error, which the channel would have to call ambiguous."""
+    """A limiter in a shared store (Redis, PostgreSQL) seen by the client. While the store
+    cannot be reached the shared limiter grants from its local one (notifykit's
+    ``SharedRateLimiter``); when it fails all the same (the store refused the grant),
+    :meth:`acquire` raises :class:`~notifykit_exotel.errors.LimiterUnavailableError` (a
+    *transient* failure of the sender's own: nothing was sent, a retry later is safe) instead of
+    the store's own error, which the channel would have to call ambiguous."""
 
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
@@ -108,12 +110,12 @@ class SharedLimiter:
         return f"SharedLimiter({self.limiter!r})"
 
     def acquire(self) -> float:
-        from .errors import ExotelConnectionError
+        from .errors import LimiterUnavailableError
 
         try:
             return self.limiter.acquire()
         except Exception as err:
-            raise ExotelConnectionError(
+            raise LimiterUnavailableError(
                 f"the shared rate limiter is unavailable ({err}); nothing was sent"
             ) from None
 

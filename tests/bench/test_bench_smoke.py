@@ -41,7 +41,22 @@ def test_every_scenario_measured_its_rows_against_a_peer_or_a_target(results) ->
             results.row(row.scenario, row.versus)  # the peer is in the same run
     data = results.to_dict()
     json.dumps(data)  # --json can print it
-    assert {r["scenario"] for r in data["rows"]} >= {"one SMS", "start-up", "text checks"}
+    assert {r["scenario"] for r in data["rows"]} >= {
+        "one SMS",
+        "start-up",
+        "text checks",
+        "wake-up",
+    }
+
+
+def test_the_wakeup_scenario_was_woken_not_polled(results) -> None:  # type: ignore[no-untyped-def]
+    """Its SQLite workers poll every 30 s: each page arriving well within that was a wake-up
+    (a loose bound: the speed is the benchmark's business, the smoke test's is that it works)."""
+    rows = {r.variant: r for r in results.rows if r.scenario == "wake-up"}
+    for variant in ("SQLite, wake-up socket", "SQLite, no socket: data_version"):
+        latencies = rows[f"{variant} (poll 30s): p50"].samples
+        assert latencies and all(0 < s < 10 for s in latencies), (variant, latencies)
+        assert rows[f"{variant} (poll 30s): p99"].target == 0.100
 
 
 def test_python_m_bench_json_runs_one_scenario_as_a_command() -> None:

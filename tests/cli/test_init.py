@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from notifykit import __version__
 from notifykit.cli.scaffold import CONFIG_NAME, skeleton_files
 from tests.cli.support import EXAMPLE, ROOT
+from tests.docs_support import canonical, installs
 
 SKELETON = ROOT / "notifykit" / "cli" / "skeleton"
 
@@ -58,6 +60,35 @@ def test_init_then_check_then_sandbox_notify(tmp_path: Path) -> None:
     assert "DLT: match ('1234', '10')" in rendered.stdout
 
 
+def test_the_init_config_sends_a_plain_one_segment_sms_for_an_unknown_event(
+    tmp_path: Path,
+) -> None:
+    """The default path of a new project: an event with no entry, routed to the defaults, and
+    rendered by the shipped default template. No routing internals, no repr, one segment."""
+    import json
+
+    from notifykit.text.sms import analyze_sms
+
+    assert notifykit("init", str(tmp_path / "app"), cwd=tmp_path).returncode == 0
+    sent = notifykit(
+        "--sandbox",
+        "--json",
+        "notify",
+        "deploy.done",
+        "--data",
+        "version=1.2",
+        cwd=tmp_path / "app",
+    )
+    assert sent.returncode == 0, sent.stderr
+    report = json.loads(sent.stdout)
+    body = report["messages"]["sms"]
+    assert body == "WARNING deploy.done: version=1.2"
+    for internal in ("alert_key=", "ack_url=", "alerts=", "receiver=", "{", "["):
+        assert internal not in body
+    assert analyze_sms(body).segments == 1
+    assert [d["info"]["segments"] for d in report["deliveries"]] == [1, 1]
+
+
 def test_init_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     (tmp_path / CONFIG_NAME).write_text("version: 1  # mine\n")
     refused = notifykit("init", cwd=tmp_path)
@@ -98,8 +129,9 @@ def test_the_wheel_ships_every_module_and_the_skeleton(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
-    [wheel] = (tmp_path / "dist").glob("notifykit-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
     for relative, _ in skeleton_files():
         assert f"notifykit/cli/skeleton/{relative}" in names
     # every module of the package and of the plugins we ship (a subpackage missing from
@@ -112,3 +144,26 @@ def test_the_wheel_ships_every_module_and_the_skeleton(tmp_path: Path) -> None:
         for module in root.rglob("*.py"):
             shipped = f"{package}/{module.relative_to(root).as_posix()}"
             assert shipped in names, f"{shipped} is not in the wheel: list its package in pyproject"
+
+    # What the index knows it by: ours, not the unrelated project that owns "notifykit" there.
+    [metadata_file] = [n for n in names if n.endswith(".dist-info/METADATA")]
+    metadata = archive.read(metadata_file).decode("utf-8")
+    headers = [line.partition(": ") for line in metadata.split("\n\n", 1)[0].splitlines()]
+    name = next(value for key, _, value in headers if key == "Name")
+    version = next(value for key, _, value in headers if key == "Version")
+    extras = {value for key, _, value in headers if key == "Provides-Extra"}
+    assert canonical(name) == "notifykit-pager"
+    assert version == __version__
+    # The import package and the command keep their name.
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "notifykit = notifykit.cli:main" in archive.read(entry_points).decode("utf-8")
+    # Every install command of the docs, the example configs and the code that names a project
+    # called notifykit-something names this wheel, with extras it has.
+    ours = [i for i in installs() if not i.local and canonical(i.name).startswith("notifykit")]
+    assert ours, "no install command names the distribution: the check below checks nothing"
+    for install in ours:
+        assert canonical(install.name) == canonical(name), (
+            f"{install.where}: {install.command!r} installs {install.name!r}, not this "
+            f"project's {name!r}"
+        )
+        assert set(install.extras) <= extras, f"{install.where}: no such extra in {sorted(extras)}"

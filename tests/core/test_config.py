@@ -367,6 +367,22 @@ def test_find_config_order(tmp_path, monkeypatch):
         find_config()
 
 
+def test_no_config_points_at_notifykit_init_not_a_file_the_wheel_lacks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NOTIFYKIT_CONFIG", raising=False)
+    with pytest.raises(ConfigNotFoundError) as info:
+        find_config()
+    message = str(info.value)
+    assert "config.example.yaml" not in message  # only a source checkout has it
+    assert "notifykit init" in message
+    assert "--config FILE" in message and "NOTIFYKIT_CONFIG" in message
+    for missing in (tmp_path / "gone.yaml", None):
+        if missing is None:
+            monkeypatch.setenv("NOTIFYKIT_CONFIG", str(tmp_path / "gone.yaml"))
+        with pytest.raises(ConfigNotFoundError, match="notifykit init"):
+            find_config(missing)
+
+
 def test_the_example_config_is_valid(registry):
     root = Path(__file__).resolve().parents[2]
     config = load_config(

@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from notifykit.config.loader import MAX_ALIAS_NODES, MAX_DEPTH, load_config
-from notifykit.config.schema import Checker, parse_env_refs
+from notifykit.config.schema import Checker, UnsetEnv, parse_env_refs
 from notifykit.errors import ConfigError
+from notifykit.notifier import Notifier
 from notifykit.plugins import Registry, get_plugin_manager
 
 from .test_config import GOOD, problems, write
@@ -306,27 +307,86 @@ def test_a_shared_inline_secret_warns_once(tmp_path, registry, env):
 # -- dry runs -----------------------------------------------------------------------------------
 
 
+FINE = "fine for this run, which sends nothing; set it before notify, submit, worker or serve"
+
+
 def test_a_dry_run_needs_no_secrets(tmp_path, registry):
     path = write(tmp_path, GOOD)
     config = load_config(path, registry=registry, dry_run=True, environ={"NK_SID": "ACxyz"})
     assert config.dry_run
-    assert config.accounts["main"].settings["token"] is None
+    token = config.accounts["main"].settings["token"]
+    assert isinstance(token, UnsetEnv) and token == "<unset:${NK_TOKEN}>"
     assert config.accounts["main"].settings["sid"] == "ACxyz"
+    assert token not in config.secrets  # "<unset:...>" is shown, never scrubbed
+    # Nothing need be set: each unset variable is a warning, and the problem a sending run
+    # reports is kept (Config.unset), in the words of a load without dry_run.
+    config = load_config(path, registry=registry, dry_run=True, environ={})
+    assert [str(w).removeprefix(f"{path}:") for w in config.warnings] == [
+        "8: accounts.main.sid: environment variable NK_SID not set (read here as ${NK_SID}): "
+        + FINE,
+        "9: accounts.main.token: environment variable NK_TOKEN not set (read here as "
+        "${NK_TOKEN}): " + FINE,
+    ]
+    assert [str(p).removeprefix(f"{path}:") for p in config.unset] == problems(
+        tmp_path, GOOD, registry, {}
+    )
     # ...but everything else is still checked: a dry run is for trying a config out.
+    broken = write(tmp_path, GOOD.replace("region: mumbai", "region: moon"))
     with pytest.raises(ConfigError) as info:
-        load_config(path, registry=registry, dry_run=True, environ={})
-    assert [p.path for p in info.value.problems] == ["accounts.main.sid"]
+        load_config(broken, registry=registry, dry_run=True, environ={})
+    assert [p.path for p in info.value.problems] == ["accounts.main.region"]
+
+
+def test_a_notifier_that_may_send_refuses_a_config_loaded_without_secrets(tmp_path, registry):
+    config = load_config(write(tmp_path, GOOD), registry=registry, dry_run=True, environ={})
+    with pytest.raises(ConfigError) as info:
+        Notifier(config, registry)
+    assert [p.path for p in info.value.problems] == ["accounts.main.sid", "accounts.main.token"]
+    assert "fine for this run" not in str(info.value)
+    with Notifier(config, registry, dry_run=True) as kit:
+        report = kit.notify("db.down", data={"host": "db1"})
+        assert report.ok and report.dry_run
+        for what in (kit.worker, kit.reconcile, lambda: kit.client("main")):
+            with pytest.raises(ConfigError, match="NK_TOKEN not set"):
+                what()
+
+
+def test_a_dry_run_reads_unset_values_it_cannot_show_as_their_default(tmp_path, registry, env):
+    text = GOOD.replace("region: mumbai", "region: ${NK_REGION}\n    timeout: ${NK_TIMEOUT}")
+    text = text.replace('caller_id: "08088919888"', "caller_id: ${NK_EXOPHONE}")
+    env = {k: v for k, v in env.items() if k != "NK_TOKEN"}
+    config = load_config(write(tmp_path, text), registry=registry, dry_run=True, environ=env)
+    settings = config.accounts["main"].settings
+    assert (settings["region"], settings["timeout"]) == ("singapore", None)  # their defaults
+    assert config.channels["call"].settings["caller_id"] == {"default": "<unset:${NK_EXOPHONE}>"}
+    assert [w.path for w in config.warnings] == [
+        "accounts.main.token",
+        "accounts.main.region",
+        "accounts.main.timeout",
+        "channels.call.caller_id",
+    ]
+    # A required value that cannot be shown unset (a name) still needs its variable.
+    named = GOOD.replace(
+        "    account: main\n    caller_id", "    account: ${NK_ACCOUNT}\n    caller_id"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, named), registry=registry, dry_run=True, environ=env)
+    assert [p.path for p in info.value.problems] == ["channels.call.account"]
 
 
 def test_a_dry_run_does_not_need_a_missing_secret_key(tmp_path, registry, env):
     text = GOOD.replace("    token: ${NK_TOKEN}\n", "")
     config = load_config(write(tmp_path, text), registry=registry, dry_run=True, environ=env)
-    assert config.accounts["main"].settings["token"] is None
+    assert config.accounts["main"].settings["token"] == "<unset>"
+    [warning] = config.warnings
+    assert (warning.line, warning.path) == (7, "accounts.main.token")
+    assert warning.message.startswith("missing required key 'token' (a secret: set it as token: ")
     found = problems(tmp_path, text, registry, env)
     assert found == [
         "7: accounts.main.token: missing required key 'token' (a secret: set it as token: "
         "${ENV_VAR}, or run with --dry-run (sends nothing) or --sandbox (the local simulator))"
     ]
+    assert [str(p).removeprefix(f"{tmp_path / 'notifykit.yaml'}:") for p in config.unset] == found
 
 
 def test_an_empty_secret_says_how_to_run_without_it(tmp_path, registry):
@@ -335,15 +395,27 @@ def test_an_empty_secret_says_how_to_run_without_it(tmp_path, registry):
         "9: accounts.main.token: is empty after ${...} substitution: set it, or run with "
         "--dry-run (sends nothing) or --sandbox (the local simulator)"
     ]
+    # CI often has the variable set but empty (a missing secret): a dry run goes on.
+    config = load_config(
+        write(tmp_path, GOOD),
+        registry=registry,
+        dry_run=True,
+        environ={"NK_SID": "ACxyz", "NK_TOKEN": ""},
+    )
+    assert config.accounts["main"].settings["token"] == "<unset:${NK_TOKEN}>"
+    [warning] = config.warnings
+    assert warning.message == f"is empty after ${{...}} substitution (NK_TOKEN): {FINE}"
 
 
 def test_the_example_config_checks_in_a_dry_run_without_secrets():
     root = Path(__file__).resolve().parents[2]
     registry = Registry.from_manager(get_plugin_manager(disabled=[]))
-    config = load_config(
-        root / "config.example.yaml", registry=registry, dry_run=True, environ={"EXOTEL_SID": "A"}
-    )
-    assert config.warnings == ()
+    config = load_config(root / "config.example.yaml", registry=registry, dry_run=True, environ={})
+    assert [w.path for w in config.warnings] == [
+        "accounts.exotel-main.sid",
+        "accounts.exotel-main.token",
+    ]
+    assert all(w.message.endswith(FINE) for w in config.warnings)
 
 
 # -- templates at load time ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -53,10 +53,11 @@ def test_records_at_or_above_the_level_notify(make_notifier, recorder: RecorderP
         logger.exception("payments %s", "down")
     [(message, recipients)] = recorder.channels["rec"].batches
     assert message.event == "log.error" and message.severity == "error"
-    assert message.data["message"] == "payments down"
+    assert message.data["message"] == "payments down: ValueError: disk on fire"
+    assert message.data["exception"] == "ValueError: disk on fire"
     assert message.data["logger"] == "nk.test.app"
     assert "ValueError: disk on fire" in message.data["exc_text"]
-    assert message.text.startswith("[ERROR] log.error: payments down")
+    assert message.text == "ERROR log.error: payments down: ValueError: disk on fire"
     assert [r.name for r in recipients] == ["alice", "bob"]
     assert handler.last_report is not None and handler.last_report.ok
 
@@ -148,3 +149,95 @@ def test_notifykit_own_records_are_ignored(make_notifier, recorder, caplog):
         assert len(recorder.channels["rec"].batches) == 1  # the warning paged no one
     finally:
         root.removeHandler(handler)
+
+
+def _record(logger: logging.Logger, handler: NotifyHandler, log: Callable[[], None]) -> dict:
+    """The template data ``handler`` makes of the record ``log()`` logs."""
+    records: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(capture)
+    try:
+        log()
+    finally:
+        logger.removeHandler(capture)
+    [record] = records
+    return handler.record_data(record)
+
+
+def _raise_deep(depth: int) -> None:
+    if depth:
+        _raise_deep(depth - 1)
+    raise RuntimeError("pool exhausted\n  waited 30s for a connection\nretry budget spent")
+
+
+def test_the_message_is_the_log_message_and_the_exceptions_last_line(logger):
+    handler = NotifyHandler()
+
+    def failing() -> None:
+        try:
+            _raise_deep(40)
+        except RuntimeError:
+            logger.exception("charge %s failed", "ord-1")
+
+    data = _record(logger, handler, failing)
+    assert data["message"] == "charge ord-1 failed: RuntimeError: retry budget spent"
+    assert data["exception"] == "RuntimeError: retry budget spent"
+    assert data["exc_text"].startswith("Traceback")  # the whole traceback is still there
+    assert "pool exhausted" in data["exc_text"]
+
+
+def test_a_formatter_s_traceback_is_not_repeated_in_the_message(logger):
+    handler = NotifyHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def failing() -> None:
+        try:
+            raise LookupError("no order-7")
+        except LookupError:
+            logger.exception("lookup failed: no order-7", stack_info=True)
+
+    data = _record(logger, handler, failing)
+    # the message quotes the exception already: its type is enough
+    assert data["message"] == "nk.test.app: lookup failed: no order-7 (LookupError)"
+
+
+def test_the_message_is_bounded_to_one_sms_by_default(logger):
+    handler = NotifyHandler()
+
+    def failing() -> None:
+        try:
+            raise ValueError("x" * 500)
+        except ValueError:
+            logger.exception("y" * 500)
+
+    data = _record(logger, handler, failing)
+    message = data["message"]
+    assert len(message) <= 160 and ": ValueError: xxx" in message and message.endswith("...")
+    unbounded = _record(logger, NotifyHandler(max_message=None), failing)
+    assert unbounded["message"] == "y" * 500 + ": ValueError: " + "x" * 500
+    quiet = _record(logger, handler, lambda: logger.error("line one\n  line two"))
+    assert quiet["message"] == "line one line two" and quiet["exception"] is None
+
+
+@pytest.mark.parametrize("bad", [0, 5, True])
+def test_a_tiny_max_message_is_refused(bad):
+    with pytest.raises(ValueError, match="max_message must be at least 20"):
+        NotifyHandler(max_message=bad)
+
+
+def test_help_on_init_shows_the_handlers_parameters_not_loggings():
+    import inspect
+    import pydoc
+
+    from notifykit import NotifyHandler
+
+    doc = inspect.getdoc(NotifyHandler.__init__) or ""
+    assert "Initializes the instance" not in doc  # logging.Handler.__init__'s, inherited
+    for name in inspect.signature(NotifyHandler.__init__).parameters:
+        if name != "self":
+            assert f":param {name}:" in doc, name
+    assert "Sends a notification for each log record" in (NotifyHandler.__doc__ or "")
+    assert "Initializes the instance" not in pydoc.render_doc(
+        NotifyHandler, renderer=pydoc.plaintext
+    )

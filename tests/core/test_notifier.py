@@ -80,7 +80,7 @@ def test_unknown_event_uses_defaults_and_the_shipped_default_template(make_notif
     report = kit.notify("cache.cold", data={"message": "miss rate 80%"}, to="alice")
     assert report.ok
     text = recorder.channels["rec"].batches[0][0].text
-    assert text.startswith("[WARNING] cache.cold: miss rate 80%")
+    assert text == "WARNING cache.cold: miss rate 80%"
 
 
 def test_groups_nested_deduplicated_with_raw_numbers(make_notifier, recorder):
@@ -304,7 +304,7 @@ def test_dry_run_routes_and_renders_but_sends_nothing(make_notifier, recorder):
     assert report.ok and report.dry_run
     assert [d.state for d in report.deliveries] == ["pending", "pending"]
     assert recorder.channels["rec"].batches == []
-    assert report.messages["rec"].startswith("[WARNING] e: hi")
+    assert report.messages["rec"] == "WARNING e: hi"
 
 
 def test_send_with_a_raw_body(make_notifier, recorder):
@@ -322,10 +322,9 @@ def test_console_channel_prints_each_delivery(make_notifier, capsys):
     report = kit.notify("disk.full", to="oncall", channels="console", data={"message": "95%"})
     assert report.ok
     out = capsys.readouterr().out.splitlines()
-    assert (
-        out[0] == "[console] warning disk.full -> alice (+919876543210): [WARNING] disk.full: 95%"
-    )
-    assert out[2].startswith("[console] warning disk.full -> bob (+919876543211):")
+    assert out[0] == "[console] warning disk.full -> alice (+919876543210): WARNING disk.full: 95%"
+    assert out[1] == "[console] warning disk.full -> bob (+919876543211): WARNING disk.full: 95%"
+    assert len(out) == 2  # one line each: the default SMS is one line
 
 
 def test_secrets_are_scrubbed_from_delivery_errors(make_notifier, recorder, monkeypatch):
@@ -459,7 +458,7 @@ def test_ad_hoc_module_plugin_with_its_own_channel_type(make_notifier, tmp_path)
     report = kit.notify("e", to="oncall", data={"message": "m"})
     assert report.ok and report.deliveries[0].channel_type == "pager"
     assert report.deliveries[0].provider_id == "pg-1"
-    assert sent == [("PAGE: [WARNING] e: m\nmessage=m", ["alice", "bob"])]
+    assert sent == [("PAGE: WARNING e: m", ["alice", "bob"])]
 
 
 def test_recorder_plugin_fixture_is_a_class_plugin(recorder):

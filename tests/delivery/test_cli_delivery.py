@@ -70,7 +70,17 @@ def test_submit_then_drain_then_history(config, sim):
 
     listed = json.loads(run(config, "history", "--json").stdout)
     assert [n["event"] for n in listed] == ["db.up", "db.down"]
-    assert set(listed[1]) == {"id", "event", "severity", "key", "created", "deliveries"}
+    assert set(listed[1]) == {
+        "id",
+        "event",
+        "severity",
+        "key",
+        "created",
+        "receiver",
+        "step",
+        "deliveries",
+    }
+    assert (listed[1]["receiver"], listed[1]["step"]) == (None, None)  # not routed by a route:
     assert listed[1]["key"] == "k1" and listed[1]["id"] == submitted["id"]
     assert all(set(d) >= DELIVERY_KEYS for n in listed for d in n["deliveries"])
     assert {d["state"] for n in listed for d in n["deliveries"]} == {"sent"}

@@ -31,8 +31,8 @@ from tests.services import postgres_schema
 ROOT = Path(__file__).resolve().parents[2]
 CLI = (sys.executable, "-m", "notifykit")
 
-#: short leases so a killed worker's work is taken over quickly; a fast poll for SQLite, which
-#: cannot wake a worker from another process
+#: short leases so a killed worker's work is taken over quickly; a fast poll, the backstop of
+#: the wake-ups
 WORKER = {"lease": "2s", "poll": "0.2s", "threads": 4, "batch": 20}
 
 

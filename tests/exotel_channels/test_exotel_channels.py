@@ -338,6 +338,31 @@ def test_sandbox_needs_no_secrets_and_stops_its_simulator(monkeypatch):
         requests.get(client.base_url, timeout=2)
 
 
+def test_a_script_that_never_closes_its_sandbox_notifier_still_exits(tmp_path):
+    """At interpreter exit the sandbox's simulator is stopped by garbage collection, after its
+    (daemon) serving thread stopped running: stopping must not wait for that thread forever."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    script = (
+        "import notifykit\n"
+        f"kit = notifykit.Notifier.from_config({str(example)!r}, sandbox=True)\n"
+        "print(kit.notify('db.down', data={'host': 'db1'}, to='oncall').ok)\n"
+    )  # no kit.close(): a first script, or one that raised
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXOTEL_", "NOTIFYKIT_"))}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=30, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"the script sent and then hung at exit: {err.stdout!r}")
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
+
+
 def test_bulk_send_failing_after_the_first_request_reports_exactly_what_went_out(
     sim, config, make_kit
 ):

@@ -201,7 +201,7 @@ def test_a_write_lock_held_elsewhere_fails_the_whole_group(path: Path, make_plan
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         results = add_in_one_group(ledger, [make_plan(to="bob") for _ in range(3)])
         assert all(isinstance(r, LedgerError) for r in results)
-        assert all("stayed locked by another process" in str(r) for r in results)
+        assert all("the database is locked by another process" in str(r) for r in results)
         other.execute("ROLLBACK")
         assert ledger.counts() == {}
     finally:

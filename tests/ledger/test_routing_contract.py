@@ -5,6 +5,7 @@ secret."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -208,3 +209,47 @@ def test_the_ack_secret_is_made_once_and_shared(open_store: OpenStore):
     secret = one.routing_secret("ack")
     assert len(secret) >= 40 and two.routing_secret("ack") == secret
     assert one.routing_secret("other") != secret
+
+
+def test_open_alerts_are_named_by_their_own_key_or_their_group_key(
+    ledger: Ledger, make_plan: MakePlan
+):
+    settings = RouteSettings(receiver="ops", group_by=("event", "host"), repeat_interval=3600.0)
+    firing = Alert("db.down", "critical", {"host": "db1", "x": "1"})
+    group, own = firing.key_for(settings.group_by), firing.key_for()
+    assert (group.text, own.text) == ("db.down{host=db1}", "db.down{host=db1,x=1}")
+    plan = dataclasses.replace(make_plan(to="alice"), receiver="ops", step="0.0")
+
+    def handle(state: GroupState) -> GroupAction:
+        if all(m.resolved for m in state.members):
+            return GroupAction()
+        start = EscalationStart("primary", ((0, 1, T0 + 300),), firing)
+        return GroupAction(plan=plan, escalation=start)
+
+    ledger.record_alert(firing, T0)
+    outcome = ledger.group_arrival("ops", group, firing, settings, T0, handle)
+    stored = ledger.report(outcome.submissions[0].id)
+    assert (stored.key, stored.receiver, stored.step) == (group.text, "ops", "0.0")
+    for given in (group.text, own.text, group.digest[:8], own.digest[:10]):
+        assert ledger.alerts_named(given) == [firing], given
+    assert ledger.alerts_named("db.down{host=db2}") == []
+    snapshot = ledger.routing_snapshot()
+    assert [(r.alert, r.first_seen, r.last_seen) for r in snapshot.alerts] == [(firing, T0, T0)]
+    logged = snapshot.groups["ops", group.digest]
+    assert (logged.key, logged.last_sent, logged.flush_due) == (group, T0, None)
+    assert dict(logged.members) == {own.digest: T0}
+    record, steps = snapshot.escalations["ops", group.digest]
+    assert (record.state, [(s.loop, s.index, s.state) for s in steps]) == (
+        "active",
+        [(0, 1, "pending")],
+    )
+    [acked] = ledger.ack(own.text, "asha", T0 + 10)  # an alert's own key acks its group's
+    assert acked.key == group.text
+    record, steps = ledger.routing_snapshot().escalations["ops", group.digest]
+    assert (record.state, record.acked_by, steps[0].state) == ("acked", "asha", "cancelled")
+    resolved = dataclasses.replace(firing, resolved=True)
+    ledger.record_alert(resolved, T0 + 20)
+    ledger.group_arrival("ops", group, resolved, settings, T0 + 20, handle)
+    assert ledger.alerts_named(group.text) == [] and ledger.alerts_named(own.text) == []
+    snapshot = ledger.routing_snapshot()
+    assert (snapshot.alerts, dict(snapshot.groups), dict(snapshot.escalations)) == ((), {}, {})

@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,14 +103,25 @@ def test_a_read_only_directory_is_a_clear_error(tmp_path: Path):
     assert list(directory.iterdir()) == []
 
 
+def assert_says_locked_and_the_fix(error: LedgerError, path: Path, timeout: str) -> None:
+    """The locked-ledger message: what happened, which file, and what to do about it."""
+    message = str(error)
+    assert f"ledger {path}: " in message
+    assert "the database is locked by another process" in message
+    assert f"store.busy_timeout ({timeout})" in message
+    assert "stop that process" in message and "raise store.busy_timeout" in message
+    assert "migration" not in message  # what it was doing inside is no concern of the reader
+
+
 def test_a_database_locked_past_busy_timeout_is_a_clear_error(tmp_path: Path, make_plan: MakePlan):
     path = tmp_path / "ledger.db"
     ledger = open_ledger(str(path), busy_timeout=0.2)
     other = sqlite3.connect(str(path), isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        with pytest.raises(LedgerError, match="stayed locked by another process past the busy"):
+        with pytest.raises(LedgerError, match="storing a notification failed") as caught:
             ledger.add(make_plan())
+        assert_says_locked_and_the_fix(caught.value, path, "0.2s")
         other.execute("ROLLBACK")
         assert ledger.counts() == {}  # nothing half-written
         ledger.add(make_plan())
@@ -118,6 +129,46 @@ def test_a_database_locked_past_busy_timeout_is_a_clear_error(tmp_path: Path, ma
     finally:
         other.close()
         ledger.close()
+
+
+@pytest.mark.parametrize("schema", ["none", "older"])
+def test_opening_a_ledger_locked_past_busy_timeout_says_so_not_migrations(
+    tmp_path: Path, schema: str
+):
+    path = tmp_path / "ledger.db"
+    if schema == "older":  # a ledger written by the previous notifykit: migrations to apply
+        open_ledger(str(path)).close()
+        with closing(sqlite3.connect(str(path), isolation_level=None)) as db:
+            db.execute("DELETE FROM schema_migrations WHERE version > 1")
+    other = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(LedgerError, match="opening it failed") as caught:
+            open_ledger(str(path), busy_timeout=0.25)  # its schema needs writing
+        assert_says_locked_and_the_fix(caught.value, path, "0.25s")
+    finally:
+        other.close()
+    if schema == "none":
+        open_ledger(str(path)).close()  # once it is free, it opens
+
+
+def test_a_current_ledger_opens_and_reads_while_another_process_writes(
+    tmp_path: Path, make_plan: MakePlan
+):
+    path = tmp_path / "ledger.db"
+    use(path, lambda ledger: ledger.add(make_plan()))
+    other = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        ledger = open_ledger(str(path), busy_timeout=0.25)  # WAL: reading needs no lock
+        try:
+            assert ledger.counts() == {"pending": 3}
+            with pytest.raises(LedgerError, match="is locked by another process"):
+                ledger.add(make_plan())
+        finally:
+            ledger.close()
+    finally:
+        other.close()
 
 
 def test_a_missing_directory_is_a_clear_error(tmp_path: Path):

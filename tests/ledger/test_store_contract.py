@@ -585,13 +585,15 @@ def test_wait_for_work_times_out_when_nothing_happens(ledger: Ledger):
     assert 0.15 <= time.monotonic() - began < 2
 
 
-def test_wait_for_work_wakes_on_add(open_store: OpenStore, make_plan: MakePlan, backend: str):
+def test_wait_for_work_wakes_on_add(open_store: OpenStore, make_plan: MakePlan):
     waiter = open_store()
-    # SQLite wakes for work added in this process (the same ledger); PostgreSQL for any.
-    adder = waiter if backend == "sqlite" else open_store()
-    # PostgreSQL listens from the first call, which returns at once: it cannot know what was
+    # Work added by another ledger (as another process would) wakes it: PostgreSQL through
+    # LISTEN/NOTIFY, SQLite through its wake-up socket; tests/ledger/test_wakeups.py has the
+    # same with real processes, and work added by the same ledger.
+    adder = open_store()
+    # Both listen from the first call, which returns at once: it cannot know what was
     # committed before it listened.
-    assert waiter.wait_for_work(0.01) is (backend == "postgresql")
+    assert waiter.wait_for_work(0.01) is True
     woke: list[float] = []
     waiting = threading.Event()
 
@@ -604,7 +606,8 @@ def test_wait_for_work_wakes_on_add(open_store: OpenStore, make_plan: MakePlan, 
     thread = threading.Thread(target=wait)
     thread.start()
     # Added once the waiter is about to wait; work added before its wait starts is remembered
-    # (SQLite's pending flag, PostgreSQL's listener set up above), so either order must wake it.
+    # (in SQLite's socket, PostgreSQL's listener, both set up above), so either order must wake
+    # it.
     assert waiting.wait(10)
     adder.add(make_plan())
     thread.join(timeout=10)

@@ -36,7 +36,7 @@ def describe(
 def test_the_json_shape_of_routes_test() -> None:
     config = load_ok(ISSUE_EXAMPLE)
     alert = Alert("db.down", "critical", {"host": "db1", "service": "db"})
-    result = explain(config, alert, MONDAY_NOON, describe_delivery=describe).to_json()
+    result = explain(config, alert, MONDAY_NOON, describe_delivery=describe).to_dict()
     assert set(result) == {"key", "receivers", "routes", "deliveries", "muted"}
     assert json.loads(json.dumps(result)) == result  # plain JSON values only
     assert result["key"] == "db.down{host=db1}"
@@ -67,12 +67,21 @@ def test_the_json_shape_of_routes_test() -> None:
     assert escalation[0]["from"] == "EXOCRT" and escalation[0]["priority"] == "normal"
 
 
+def test_to_json_is_a_json_string_of_to_dict() -> None:
+    config = load_ok(ISSUE_EXAMPLE)
+    explained = explain(config, Alert("db.down", "critical", {"host": "db1"}), MONDAY_NOON)
+    text = explained.to_json()
+    assert isinstance(text, str)
+    assert json.loads(text) == explained.to_dict()
+    assert json.loads(explained.to_json(indent=2)) == explained.to_dict()
+
+
 def test_a_receiver_outside_its_active_interval_is_muted_not_reached() -> None:
     config = load_ok(ISSUE_EXAMPLE)
     batch = Alert("batch.failed", "error")
     weekday = explain(config, batch, MONDAY_NOON)
     assert weekday.receivers == ("oncall-sms",) and weekday.muted == ()
-    weekend = explain(config, batch, SATURDAY_NOON).to_json()
+    weekend = explain(config, batch, SATURDAY_NOON).to_dict()
     assert weekend["receivers"] == []
     assert weekend["deliveries"] == []
     assert weekend["muted"] == [

@@ -58,7 +58,9 @@ class Procs:
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Any:
         out = (self.logs / f"{name}.out").open("wb")
         err = (self.logs / f"{name}.err").open("wb")
-        full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+        # This checkout's plugins too, not the installed ones (a worktree's own changes).
+        path = os.pathsep.join((str(ROOT), str(ROOT / "plugins")))
+        full = {**os.environ, **env, "PYTHONPATH": path}
         proc = subprocess.Popen(
             argv,
             stdout=out,

@@ -3,6 +3,7 @@ the fix) for what does not."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,13 @@ def test_dispatch_celery_needs_a_broker_and_a_shared_ledger(tmp_path, sim, monke
     )
     assert "store: :memory:" in text
     assert "dispatch" in problems(tmp_path, sim, dispatch="rabbit")
+
+
+def test_dispatch_celery_without_celery_installed_says_what_to_install(tmp_path, sim, monkeypatch):
+    """Found when the config is loaded (`config check` too), not as an internal error of the
+    first submit(): the fix is the extra, under the distribution's own name."""
+    monkeypatch.setenv("NK_LEDGER_TOKEN", "t")
+    monkeypatch.setitem(sys.modules, "celery", None)  # what an environment without it has
+    text = problems(tmp_path, sim, dispatch="celery", celery={"broker": "redis://x"})
+    assert "dispatch: celery needs Celery, which is not installed" in text
+    assert "pip install 'notifykit-pager[celery]'" in text

@@ -248,6 +248,55 @@ def test_undecodable_bodies_are_400_not_a_dropped_connection(
     assert sim.requests[0].status == 400
 
 
+def _multipart(part_type: str | None) -> bytes:
+    header = f"Content-Type: {part_type}\r\n" if part_type else ""
+    return (
+        '--xx\r\nContent-Disposition: form-data; name="From"\r\n\r\nNK\r\n'
+        '--xx\r\nContent-Disposition: form-data; name="To"\r\n\r\n+919876543210\r\n'
+        f'--xx\r\nContent-Disposition: form-data; name="Body"\r\n{header}\r\nuryyb\r\n'
+        "--xx--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "part_type", "charset"),
+    [
+        ("multipart/form-data; boundary=xx; charset=nope", None, "nope"),
+        ("multipart/form-data; boundary=xx", "text/plain; charset=nope", "nope"),
+        # A codec Python knows, but not a text encoding: still no charset for a body.
+        ("multipart/form-data; boundary=xx", "text/plain; charset=rot13", "rot13"),
+        ("multipart/form-data; boundary=xx; charset=rot13", None, "rot13"),
+    ],
+    ids=["body-nope", "part-nope", "part-rot13", "body-rot13"],
+)
+def test_a_multipart_body_in_an_unknown_charset_is_400(
+    sim: ExotelSimulator, content_type: str, part_type: str | None, charset: str
+) -> None:
+    body = _multipart(part_type)
+    headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+        conn.sendall(post_bytes(headers, body))
+        answer = read_response(conn)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        assert f"unknown charset '{charset}'".encode() in answer
+        # The body was read whole: the connection serves the next request.
+        conn.sendall(post_bytes({"Content-Length": "0", "Connection": "close"}, b"", "/nowhere"))
+        assert read_response(conn).startswith(b"HTTP/1.1 404 ")
+    assert sim.messages == {}
+
+
+def test_a_multipart_part_in_a_known_charset_is_decoded_with_it(sim: ExotelSimulator) -> None:
+    # werkzeug alone reads every charset outside a short list as UTF-8 (café € became "caf��").
+    body = _multipart("text/plain; charset=windows-1252").replace(
+        b"uryyb", "café €".encode("cp1252")
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=xx", "Content-Length": str(len(body))}
+    answer = raw_request(sim.port, post_bytes({**headers, "Connection": "close"}, body))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    [message] = sim.messages.values()
+    assert message["Body"] == "café €"
+
+
 def test_malformed_chunking_is_400(sim: ExotelSimulator) -> None:
     answer = raw_request(
         sim.port, post_bytes({"Transfer-Encoding": "chunked"}, b"zz\r\nFrom=NK\r\n0\r\n\r\n")

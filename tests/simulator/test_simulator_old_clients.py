@@ -165,11 +165,11 @@ def test_sms_from_is_echoed_as_exophone_slash_sender(session_for: SessionFactory
         assert message["From"] == "08088919888/WEBDEV"
         details = api.get(f"SMS/Messages/{message['Sid']}.json").json()["SMSMessage"]
         assert details["From"] == "08088919888/WEBDEV"
-        # An ExoPhone as From is echoed as it is.
+        # An ExoPhone as From sends with the sender ID linked to it, echoed the same way.
         own = api.post(
             "Sms/send.json", data={"From": "08088919888", "To": "9876543210", "Body": "x"}
         )
-        assert own.json()["SMSMessage"]["From"] == "08088919888"
+        assert own.json()["SMSMessage"]["From"] == "08088919888/EXOTEL"
 
 
 def test_call_legs(sim: ExotelSimulator, api: requests.Session) -> None:

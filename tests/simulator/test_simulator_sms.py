@@ -359,3 +359,41 @@ class TestDetailsAndCallbacks:
         assert attempt.sid == sid
         assert attempt.fields["Status"] == "sent"
         assert attempt.fields["DetailedStatusCode"] == 20005
+
+
+@pytest.mark.parametrize("exophone", ["08088919888", "+918088919888", "918088919888"])
+def test_an_exophone_as_from_is_echoed_with_its_sender_id(
+    session_for: SessionFactory, exophone: str
+) -> None:
+    # Reference §5.1: From is echoed as <ExoPhone>/<SenderID>; an ExoPhone sends with the
+    # sender ID (DLT header) linked to it, in the national form the reference's example shows.
+    with ExotelSimulator(exophones=["08088919888"], sender_id="NKALRT") as sim:
+        api = session_for(sim)
+        message = send(api, sms_form(From=exophone))
+        assert message["From"] == "08088919888/NKALRT"
+        details = api.get(f"SMS/Messages/{message['Sid']}.json").json()["SMSMessage"]
+        assert details["From"] == "08088919888/NKALRT"
+        bulk = api.post(
+            "Sms/bulksend.json",
+            data={
+                "From": exophone,
+                "Messages[0][To]": "+919876543210",
+                "Messages[0][Body]": "one",
+                "Messages[1][To]": "+919876543211",
+                "Messages[1][Body]": "two",
+                "Messages[1][From]": "OTHERS",
+            },
+        )
+        assert bulk.status_code == 200, bulk.text
+        froms = [item["SMSMessage"]["From"] for item in bulk.json()]
+        assert froms == ["08088919888/NKALRT", "08088919888/OTHERS"]
+
+
+def test_without_a_linked_sender_id_an_exophone_is_echoed_alone(
+    session_for: SessionFactory,
+) -> None:
+    with ExotelSimulator(exophones=["08088919888"], sender_id=None) as sim:
+        api = session_for(sim)
+        assert send(api, sms_form(From="+918088919888"))["From"] == "08088919888"
+        # A sender ID given in From still shows behind the account's ExoPhone.
+        assert send(api, sms_form(From="WEBDEV"))["From"] == "08088919888/WEBDEV"

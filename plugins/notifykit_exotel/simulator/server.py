@@ -33,7 +33,7 @@ from . import callbacks
 from .models import CallbackAttempt, Fault, RecordedRequest
 from .progression import DEFAULT_CALL_DURATION, Kind, Rules
 from .recorder import Recorder, Slot
-from .state import CallbackKind, PendingCallback, SimState
+from .state import DEFAULT_SENDER_ID, CallbackKind, PendingCallback, SimState
 from .transport import (
     MAX_BODY_BYTES,
     MAX_CONNECTIONS,
@@ -161,6 +161,10 @@ class ExotelSimulator:
     (deterministic, no sleeping), by hand with :meth:`deliver_sms`/:meth:`complete_call`, or by
     themselves every ``progress_delay`` seconds with ``auto_progress``.
 
+    ``sender_id`` is the sender ID (DLT header) linked to the account's ExoPhones: an SMS whose
+    ``From`` is an ExoPhone is echoed as ``<ExoPhone>/<sender_id>``, as Exotel echoes every SMS
+    (reference §5.1); ``None`` for an account without one (the ExoPhone is then echoed alone).
+
     ``retry_after`` adds ``Retry-After`` to the rate limiter's 429s (off by default: the
     reference calls the header unconfirmed, so clients must cope without it). ``clock`` is the
     rate limiter's time source (seconds, monotonic), replaceable to slide the window in tests.
@@ -186,6 +190,7 @@ class ExotelSimulator:
         read_timeout: float = READ_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
         clock: Callable[[], float] | None = None,
+        sender_id: str | None = DEFAULT_SENDER_ID,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(
@@ -213,7 +218,9 @@ class ExotelSimulator:
         self.max_connections = max_connections
         self._port = port
         self._rules = Rules(call_duration)
-        self._state = SimState(sid, exophones, on_created=self._on_created, rules=self._rules)
+        self._state = SimState(
+            sid, exophones, on_created=self._on_created, rules=self._rules, sender_id=sender_id
+        )
         self._lifecycle = threading.Lock()
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
@@ -271,14 +278,15 @@ class ExotelSimulator:
             if server is None or thread is None:
                 return
             _running.discard(self)
-            self._stopping.set()  # wakes handlers sleeping in a delay fault
             if sys.is_finalizing():
-                # Too late to wait for anything: the serving and handler threads (daemons) no
-                # longer run, so shutdown() and join() would block forever. Just let go of the
-                # port. (The atexit hook above normally stopped it before this.)
+                # Stopped by garbage collection as the interpreter exits (a sandbox whose
+                # Notifier was never closed): the serving thread, a daemon, runs no more, so
+                # shutdown() and join() would wait for it forever. Close the socket and go. (The
+                # atexit hook above normally stopped it before this, while it still ran.)
                 server.server_close()
                 self._server = self._thread = None
                 return
+            self._stopping.set()  # wakes handlers sleeping in a delay fault
             server.begin_close()
             server.shutdown()
             server.server_close()

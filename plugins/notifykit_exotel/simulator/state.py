@@ -113,6 +113,9 @@ OPERATORS = (("A", "Airtel"), ("J", "Reliance Jio"), ("V", "Vodafone Idea"), ("B
 #: What ``SMSMessage.From`` shows before the sender ID when the account configured no ExoPhone:
 #: Exotel echoes ``<ExoPhone>/<SenderID>`` (reference §5.1, ``0XXXXXX4890/WEBDEV``).
 DEFAULT_EXOPHONE = "08047112345"
+#: The sender ID linked to the account's ExoPhones, shown after an ExoPhone sent as ``From``
+#: (the reference's sample response echoes ``xxxxxxxxx/EXOTEL``).
+DEFAULT_SENDER_ID = "EXOTEL"
 #: Code for "array passed where a string is expected" (reference §7, SMS codes).
 ARRAY_FOR_STRING = 40207
 #: SMS steps before the final state, in Exotel's order (reference §5.5).
@@ -255,8 +258,10 @@ class SimState:
         exophones: Iterable[str] | None = None,
         on_created: Callable[[CallbackKind, str], None] | None = None,
         rules: Rules | None = None,
+        sender_id: str | None = DEFAULT_SENDER_ID,
     ) -> None:
         self.account_sid = account_sid
+        self.sender_id = sender_id
         listed = None if exophones is None else list(exophones)
         self.exophones = None if listed is None else {last_digits(number) for number in listed}
         self.exophone = listed[0] if listed else DEFAULT_EXOPHONE
@@ -798,10 +803,15 @@ class SimState:
         _check_url(form, "StatusCallback", 40500)
 
     def _sms_from(self, from_: str) -> str:
-        """``From`` as Exotel echoes it: ``<ExoPhone>/<SenderID>`` for a sender ID (§5.1)."""
-        if is_phone_number(from_) or "/" in from_:
+        """``From`` as Exotel echoes it: ``<ExoPhone>/<SenderID>`` (§5.1). A sender ID goes out
+        from the account's ExoPhone; an ExoPhone (in any written form, echoed in the national
+        form of the reference's example) with the sender ID linked to it, when there is one."""
+        if "/" in from_:
             return from_
-        return f"{self.exophone}/{from_}"
+        if not is_phone_number(from_):
+            return f"{self.exophone}/{from_}"
+        exophone = national_form(from_)
+        return f"{exophone}/{self.sender_id}" if self.sender_id else exophone
 
     def _new_sms(self, from_: str, to: str, body: str, settings: dict[str, str]) -> dict[str, Any]:
         sid = _new_sid()

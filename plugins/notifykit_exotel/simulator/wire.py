@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import HTTPException
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.http import parse_options_header
 
 #: Exotel stamps every time in IST without a zone designator.
@@ -86,13 +86,60 @@ def _as_form(multi: MultiDict[str, str]) -> Form:
     return {key: list(values) for key, values in multi.lists()}
 
 
+def text_encoding(charset: str) -> str:
+    """``charset`` if Python can decode bytes with it, else :class:`BodyError`.
+
+    ``rot13`` and ``base64`` are codecs Python knows but not text encodings (``bytes.decode``
+    refuses them with a LookupError too), so they are unknown charsets here, like ``nope``.
+    """
+    try:
+        b"x".decode(charset)  # not b"": decoding nothing succeeds without looking the codec up
+    except UnicodeDecodeError:
+        pass  # a text encoding (utf-16 wants two bytes)
+    except LookupError:
+        raise BodyError(
+            f"unknown charset {charset!r} in the request's Content-Type: send the form in UTF-8"
+        ) from None
+    return charset
+
+
+class _MultiPartParser(MultiPartParser):
+    """werkzeug's multipart parser, decoding each part in the charset it declares (else the
+    body's, else UTF-8) and refusing an unknown one.
+
+    werkzeug alone reads any charset outside a short list as UTF-8, so a part in ``charset=nope``
+    was accepted as if it were UTF-8; Exotel answers 4xx for a request it cannot read.
+    """
+
+    def __init__(self, default_charset: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.default_charset = default_charset
+
+    def get_part_charset(self, headers: Headers) -> str:
+        charset = parse_options_header(headers.get("content-type"))[1].get("charset")
+        return text_encoding(charset) if charset else self.default_charset
+
+
+def _parse_multipart(
+    body: bytes, options: Mapping[str, str], charset: str, max_bytes: int | None
+) -> tuple[MultiDict[str, str], MultiDict[str, Any]]:
+    boundary = options.get("boundary", "")
+    if not boundary:
+        raise ValueError("Missing boundary")
+    parser = _MultiPartParser(
+        charset, max_form_memory_size=max_bytes, max_form_parts=MAX_FORM_PARTS
+    )
+    return parser.parse(io.BytesIO(body), boundary.encode("latin-1"), len(body))
+
+
 def parse_form(body: bytes, content_type: str, *, max_bytes: int | None = None) -> Form:
     """Parse a request body as urlencoded or multipart form data, with werkzeug's parser.
 
     Keeps key order, repeated keys and blank values; file parts are kept as text fields. A media
     type other than the two form types gives no fields (the body is still recorded). Raises
     :class:`BodyError` for a body that cannot be decoded: malformed multipart, a missing
-    boundary, bytes that are not UTF-8.
+    boundary, bytes that are not UTF-8, a ``charset`` (of the body or of a multipart part) that
+    is not a text encoding Python knows. A multipart part is decoded in the charset it declares.
     """
     if not body:
         return {}
@@ -102,6 +149,7 @@ def parse_form(body: bytes, content_type: str, *, max_bytes: int | None = None) 
         media_type = "application/x-www-form-urlencoded"  # what curl -d and old clients mean
     if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return {}
+    charset = text_encoding(options["charset"]) if options.get("charset") else "utf-8"
     parser = FormDataParser(
         max_content_length=max_bytes,
         max_form_memory_size=max_bytes,
@@ -109,11 +157,18 @@ def parse_form(body: bytes, content_type: str, *, max_bytes: int | None = None) 
         silent=False,
     )
     try:
-        _, fields, files = parser.parse(io.BytesIO(body), media_type, len(body), options)
+        if media_type == "multipart/form-data":
+            fields, files = _parse_multipart(body, options, charset, max_bytes)
+        else:
+            _, fields, files = parser.parse(io.BytesIO(body), media_type, len(body), options)
         form = _as_form(fields)
         for name, storages in files.lists():
             for storage in storages:
-                form.setdefault(name, []).append(storage.read().decode("utf-8"))
+                part_charset = storage.mimetype_params.get("charset")
+                text = text_encoding(part_charset) if part_charset else charset
+                form.setdefault(name, []).append(storage.read().decode(text))
+    except BodyError:
+        raise
     except (ValueError, HTTPException) as err:
         # UnicodeDecodeError is a ValueError; werkzeug raises ValueError for broken multipart
         # and RequestEntityTooLarge (an HTTPException) for too many parts.
