@@ -24,10 +24,14 @@ limiter waits on stderr, secrets scrubbed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -48,7 +52,8 @@ from notifykit.errors import (
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
-    from notifykit.model import Report
+    from notifykit.channels.stop import SendStop
+    from notifykit.model import Delivery, Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
 
@@ -476,6 +481,120 @@ def _finish(report: Report) -> int:
     return exit_code(report)
 
 
+# -- Ctrl-C and SIGTERM while sending (notify, send) --------------------------------------------
+
+#: may have reached the provider: never resend them blindly
+_MAYBE_SENT = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.UNKNOWN)
+#: how many deliveries an interrupted run names on stderr (``--json`` has them all)
+_NAMED = 10
+
+
+def _say(text: str) -> None:
+    """A line on stderr from a signal handler: if the main thread was itself writing to stderr,
+    a buffered write would raise "reentrant call"; the line is then dropped, not the run."""
+    with suppress(RuntimeError, OSError, ValueError):
+        click.echo(text, err=True)
+
+
+@contextmanager
+def _sending(command: str) -> Iterator[SendStop]:
+    """SIGINT and SIGTERM while ``command`` sends are honest. The first starts no new request:
+    the requests in flight finish and are recorded with the provider's answer, and the
+    deliveries not started stay ``pending`` in the ledger (leases released, for a worker). A
+    second stops waiting for the requests in flight (recorded ``unknown``: they may have been
+    sent); a third acts as usual (Ctrl-C raises, SIGTERM kills)."""
+    from notifykit.channels.stop import SendStop, stopping_on
+
+    stop = SendStop()
+    if threading.current_thread() is not threading.main_thread():  # no signals here
+        with stopping_on(stop):
+            yield stop
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if not stop.stopped:
+            stop.stop(name)
+            _say(
+                f"notifykit {command}: {name}: starting no new request; waiting for the ones in "
+                f"flight ({name} again to stop waiting)"
+            )
+            return
+        stop.abandon(name)
+        for signum_, old in previous.items():
+            signal.signal(signum_, old)
+        _say(f"notifykit {command}: {name} again: not waiting for the requests in flight")
+
+    previous.update({s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)})
+    try:
+        with stopping_on(stop):
+            yield stop
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _interrupted_report(notifier: Notifier, stop: SendStop) -> Report | None:
+    """After a KeyboardInterrupt (a third signal) out of a send: what the ledger holds of the
+    notifications it was sending, as one report; None when none was stored yet."""
+    if not stop.notifications:
+        return None
+    reports = [notifier.ledger.report(i) for i in dict.fromkeys(stop.notifications)]
+    deliveries = tuple(d for r in reports for d in r.deliveries)
+    return dataclasses.replace(reports[0], deliveries=deliveries)
+
+
+def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
+    """The report of a send interrupted by a signal, and a line naming every delivery that may
+    have been sent. Exit 4 when any may have been sent (do not resend blindly), 3 when
+    nothing was; the deliveries not started are ``pending`` in the ledger, for a worker."""
+    state = _state()
+    maybe = [d for d in report.deliveries if d.state in _MAYBE_SENT]
+    pending = [d for d in report.deliveries if d.state is DeliveryState.PENDING]
+    code = EXIT_UNKNOWN if maybe else EXIT_USAGE
+    if state.json:
+        state.output(
+            {
+                **report.to_dict(),
+                "interrupted": stop.reason,
+                "exit_code": code,
+                "may_have_been_sent": [d.id for d in maybe],
+                "not_sent_pending": [d.id for d in pending],
+            }
+        )
+    else:
+        _print_report(report, show_messages=False)
+    reason = stop.reason or "interrupted"
+    if maybe:
+        _error(
+            f"interrupted ({reason}): {len(maybe)} deliver{'y' if len(maybe) == 1 else 'ies'} "
+            f"may have been sent; do NOT resend {'it' if len(maybe) == 1 else 'them'} blindly: "
+            + _named(maybe)
+        )
+    else:
+        _error(f"interrupted ({reason}): nothing was sent")
+    if pending:
+        n = len(pending)
+        where = (
+            "pending in this process's in-memory ledger, which ends with it"
+            if location == ":memory:"
+            else f"pending in {location}, for `notifykit worker` to send"
+        )
+        click.echo(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}", err=True)
+    return code
+
+
+def _named(deliveries: Sequence[Delivery]) -> str:
+    shown = []
+    for d in deliveries[:_NAMED]:
+        sid = f", {d.provider_id}" if d.provider_id else ""
+        to = d.recipient if d.address in (None, d.recipient) else f"{d.recipient} {d.address}"
+        shown.append(f"{d.id} ({d.channel} -> {to}: {d.state}{sid})")
+    more = len(deliveries) - _NAMED
+    return "; ".join(shown) + (f"; and {more} more (--json lists them all)" if more > 0 else "")
+
+
 # -- the command group ------------------------------------------------------------------------
 
 
@@ -594,24 +713,36 @@ def notify(
     key: str | None,
     resolved: bool,
 ) -> int:
-    """Send a notification for EVENT, like notify() in Python."""
+    """Send a notification for EVENT, like notify() in Python.
+
+    Ctrl-C or SIGTERM while it sends starts no new request: the ones in flight are recorded,
+    the others stay pending in the ledger (for `notifykit worker`), and it exits 4 naming the
+    deliveries that may have been sent (3 if none was); a second signal stops waiting for the
+    requests in flight (recorded unknown)."""
     payload = _parse_data(data, data_json)
-    report = (
-        _state()
-        .notifier()
-        .notify(
-            event,
-            severity=severity,
-            data=payload,
-            to=_split(to),
-            channels=_split(channels),
-            template=template,
-            labels=parse_labels(labels),
-            key=key,
-            resolved=resolved,
-        )
-    )
-    return _finish(report)
+    notifier = _state().notifier()
+    with _sending("notify") as stop:
+        try:
+            report = notifier.notify(
+                event,
+                severity=severity,
+                data=payload,
+                to=_split(to),
+                channels=_split(channels),
+                template=template,
+                labels=parse_labels(labels),
+                key=key,
+                resolved=resolved,
+            )
+        except KeyboardInterrupt:
+            interrupted = _interrupted_report(notifier, stop)
+            if interrupted is None:
+                raise  # nothing was stored: "Aborted."
+            stop.abandon("SIGINT")
+            report = interrupted
+        if stop.stopped:
+            return _finish_interrupted(report, stop, notifier.ledger.location)
+        return _finish(report)
 
 
 @cli.command()
@@ -666,16 +797,27 @@ def send(
         raise click.UsageError(
             f"a {kind} channel carries no text (it connects two numbers): drop --body"
         )
-    report = notifier.send(
-        channel,
-        to=_split(to),
-        body=body,
-        template=template,
-        data=_parse_data(data, data_json),
-        severity=severity,
-        event=f"send.{kind}",
-    )
-    return _finish(report)
+    payload = _parse_data(data, data_json)
+    with _sending("send") as stop:
+        try:
+            report = notifier.send(
+                channel,
+                to=_split(to),
+                body=body,
+                template=template,
+                data=payload,
+                severity=severity,
+                event=f"send.{kind}",
+            )
+        except KeyboardInterrupt:
+            interrupted = _interrupted_report(notifier, stop)
+            if interrupted is None:
+                raise
+            stop.abandon("SIGINT")
+            report = interrupted
+        if stop.stopped:
+            return _finish_interrupted(report, stop, notifier.ledger.location)
+        return _finish(report)
 
 
 # -- config ------------------------------------------------------------------------------------

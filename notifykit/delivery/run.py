@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from notifykit.delivery.leases import LeaseKeeper
 
 if TYPE_CHECKING:
+    from notifykit.channels.stop import SendStop
     from notifykit.delivery.dispatch import Dispatcher
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.outcome import Change
@@ -61,10 +62,12 @@ class DeliveryRun:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
+        stop: SendStop | None = None,
     ) -> list[Change]:
-        """Deliver claimed ``jobs`` (a worker's, a Celery task's); the caller keeps the lease."""
+        """Deliver claimed ``jobs`` (a worker's, a Celery task's); the caller keeps the lease.
+        ``stop``: once stopped, no new request starts and what did not start is given back."""
         changes = self.dispatcher.deliver(
-            self._ledger(), owner, jobs, notification, retries=retries
+            self._ledger(), owner, jobs, notification, retries=retries, stop=stop
         )
         self._on_changes(changes)
         return changes
