@@ -1,5 +1,5 @@
 """The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
-``reconcile``. They register on the same :data:`~notifykit.cli.main.cli` group (imported by
+``reconcile``. They register on the same :data:`~notifykit.cli.common.cli` group (imported by
 :mod:`notifykit.cli.main` before it adds the global options)."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.complete import complete_events
-from notifykit.cli.main import (
+from notifykit.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -32,6 +31,7 @@ from notifykit.cli.main import (
     parse_labels,
     refuse_sandbox,
 )
+from notifykit.cli.complete import complete_events
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
