@@ -282,22 +282,22 @@ class Ingest:
         if alert.resolved or stateless(match.settings, receiver):
             return None
         if receiver.escalation is not None:
-            policy = self._routing.escalations.get(receiver.escalation)
-            for step in policy.steps if policy else ():
-                if step.after == 0:
-                    self._messages.plan(
-                        receiver,
-                        match.key,
-                        (alert,),
-                        alert,
-                        None,
-                        channels=step.channels,
-                        to=step.to,
-                    )
+            self._first_steps(match, receiver, alert)
             return None
         return self._messages.plan(
             receiver, match.key, (alert,), alert, template, priority=match.settings.priority
         )
+
+    def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
+        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert."""
+        policy = self._routing.escalations.get(receiver.escalation or "")
+        return [
+            self._messages.plan(
+                receiver, match.key, (alert,), alert, None, channels=step.channels, to=step.to
+            )
+            for step in (policy.steps if policy else ())
+            if step.after == 0
+        ]
 
     def _join(
         self,
@@ -394,20 +394,7 @@ class Ingest:
                     )
                 continue
             if receiver.escalation is not None:
-                policy = self._routing.escalations.get(receiver.escalation)
-                for step in policy.steps if policy else ():
-                    if step.after == 0:
-                        routed.plans.append(
-                            self._messages.plan(
-                                receiver,
-                                match.key,
-                                (alert,),
-                                alert,
-                                None,
-                                channels=step.channels,
-                                to=step.to,
-                            )
-                        )
+                routed.plans.extend(self._first_steps(match, receiver, alert))
                 continue
             routed.plans.append(
                 self._messages.plan(
