@@ -247,15 +247,7 @@ class Ingest:
             return None
         # key= of an events:-only config keeps its old meaning: an idempotency key (a second
         # notify() with it returns the first report).
-        return self._messages.plan(
-            receiver,
-            match.key,
-            (alert,),
-            alert,
-            template,
-            priority=match.settings.priority,
-            idempotency_key=alert.key if implicit_keys else None,
-        )
+        return self._alone(match, receiver, alert, template, alert.key if implicit_keys else None)
 
     def _one_message(
         self,
@@ -284,8 +276,25 @@ class Ingest:
         if receiver.escalation is not None:
             self._first_steps(match, receiver, alert)
             return None
+        return self._alone(match, receiver, alert, template)
+
+    def _alone(
+        self,
+        match: RouteMatch,
+        receiver: Receiver,
+        alert: Alert,
+        template: str | None,
+        idempotency_key: str | None = None,
+    ) -> Plan:
+        """The message ``receiver`` gets for ``alert`` alone, with the route's priority."""
         return self._messages.plan(
-            receiver, match.key, (alert,), alert, template, priority=match.settings.priority
+            receiver,
+            match.key,
+            (alert,),
+            alert,
+            template,
+            priority=match.settings.priority,
+            idempotency_key=idempotency_key,
         )
 
     def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
@@ -396,16 +405,7 @@ class Ingest:
             if receiver.escalation is not None:
                 routed.plans.extend(self._first_steps(match, receiver, alert))
                 continue
-            routed.plans.append(
-                self._messages.plan(
-                    receiver,
-                    match.key,
-                    (alert,),
-                    alert,
-                    template,
-                    priority=match.settings.priority,
-                )
-            )
+            routed.plans.append(self._alone(match, receiver, alert, template))
 
 
 def _iso(epoch: float) -> str:
