@@ -1053,8 +1053,9 @@ def statistics_median(values: list[float]) -> float:
 def text_checks(env: Env) -> None:
     """Render + encoding + segments + length + DLT check of one SMS, the planner's per-message
     text work (the compiled template cached, as in a Notifier), per second. Target: 50,000."""
+    from notifykit.india import require_dlt_match
     from notifykit.plan.planner import template_context
-    from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
+    from notifykit.text.sms import analyze_sms, check_length
     from notifykit_exotel.channels import MAX_BODY_CHARS
 
     n = env.sizes.text_checks

@@ -36,7 +36,8 @@ from notifykit.channels import (
     send_stopped,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
-from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
+from notifykit.india import require_dlt_match
+from notifykit.text.sms import analyze_sms, check_length
 
 if TYPE_CHECKING:
     from notifykit_exotel.client import ExotelClient
@@ -60,7 +61,7 @@ MAX_BODY_CHARS = 2000
 def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
     """What ``exotel-sms`` would say of a rendered body (``notifykit templates render``): its
     encoding, length and segments, Exotel's length limit, and the template's DLT pattern."""
-    from notifykit.text.sms import check_dlt
+    from notifykit.india import check_dlt
 
     info = analyze_sms(text)
     too_long = info.chars > MAX_BODY_CHARS

@@ -124,7 +124,7 @@ class DltPattern(Type):
     description = "a DLT content template"
 
     def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        from notifykit.text.sms import parse_dlt_pattern
+        from notifykit.india import parse_dlt_pattern
 
         value = String().check(node, path, ctx)
         if value is INVALID or value is UNSET:

@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifykit._lazy", "notifykit.errors", "notifykit.model", "notifykit.report"),
     (
         "notifykit.text",
+        "notifykit.india",
         "notifykit.config.schema",
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
