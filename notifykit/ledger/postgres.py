@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.rows import fetch_one
 
 if TYPE_CHECKING:
     import psycopg
@@ -155,8 +156,9 @@ class PostgresLedger(SqlLedger):
             self._pool.open(wait=True, timeout=max(connect_timeout, 1.0))
             self.migrate(MIGRATIONS)
             with self._pool.connection() as conn:
-                row = conn.execute("SELECT current_schema()").fetchone()
-            self._channel = work_channel(str(row[0]) if row and row[0] else "public")
+                row, c = fetch_one(conn.execute("SELECT current_schema() AS schema"))
+            schema = row[c.schema] if row else None
+            self._channel = work_channel(str(schema) if schema else "public")
         except BaseException as err:
             self._pool.close()
             if isinstance(err, psycopg.Error):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.rows import fetch_one
 from notifykit.ledger.wakeup import WATCH_INTERVAL, Inbox, WakeDirectory
 
 if TYPE_CHECKING:
@@ -170,8 +171,8 @@ class SqliteLedger(SqlLedger):
         steps = sorted(migrations)
         latest = steps[-1][0] if steps else 0
         with self._connection() as db, suppress(sqlite3.Error):
-            row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-            if row and row[0] is not None and int(row[0]) == latest:
+            row, c = fetch_one(db.execute("SELECT MAX(version) AS version FROM schema_migrations"))
+            if row and row[c.version] is not None and int(row[c.version]) == latest:
                 return latest
         # A new file, an older schema, a newer one (refused), or an error reading it: the write
         # transaction decides, and reports any error.
