@@ -5,6 +5,12 @@ The order of writes is the project's safety rule: the jobs of a batch are marked
 committed (:meth:`~notifykit.ledger.base.Ledger.begin_send`) before the channel is called, and
 their results are recorded after it returns. A crash in between leaves them ``sending``, and
 the ledger turns them ``unknown`` when their lease expires: never sent twice, never lost.
+
+The ledger may be unavailable just when the answers come back (a PostgreSQL restart, a SQLite
+file locked by another process): the outcomes are kept in memory and recording them is retried,
+with backoff, for up to ``record_for`` seconds (the sender's lease), so what was sent keeps its
+provider id instead of ending ``unknown``. Recording late is safe: the ledger records an outcome
+only where it is still the sender's to record.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
+from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
-from notifykit.errors import LedgerError
+from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.model import Delivery, DeliveryState, Notification
 from notifykit.plan.planner import DeliveryJob, Plan
@@ -100,6 +107,27 @@ def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
     return Change(delivery, previous, outcome.infrastructure)
 
 
+def _also_recorded_before(
+    changes: list[Change], jobs: Sequence[DeliveryJob], outcomes: Sequence[Outcome]
+) -> list[Change]:
+    """``changes`` of a record that was retried, with the sent outcomes it found recorded
+    already: the failed attempt had committed them (its error came after the commit), so they
+    are what the ledger holds. In the outcomes' order."""
+    done = {c.delivery.id for c in changes}
+    if len(done) == len(outcomes):
+        return changes
+    by_id = {c.delivery.id: c for c in changes}
+    jobs_by_id = {job.id: job for job in jobs}
+    merged: list[Change] = []
+    for outcome in outcomes:
+        change = by_id.get(outcome.delivery_id)
+        if change is None and outcome.attempted:
+            change = _unrecorded(jobs_by_id[outcome.delivery_id], outcome)
+        if change is not None:
+            merged.append(change)
+    return merged
+
+
 def _ours(changes: list[Change], outcomes: Sequence[Outcome]) -> list[Change]:
     """``changes`` with the outcomes' ``infrastructure`` (the ledger does not store it)."""
     ours = {o.delivery_id: o.infrastructure for o in outcomes if o.infrastructure is not None}
@@ -179,14 +207,19 @@ class Dispatcher:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
+        record_for: float = 0.0,
+        outage: Outage | None = None,
     ) -> list[Change]:
         """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
         ``retries``: schedule transient failures again by the channel's retry policy (else they
-        are final ``failed``)."""
+        are final ``failed``). ``record_for``: how long recording an outcome is retried while
+        the ledger is unavailable (failures reported to ``outage``)."""
         changes: list[Change] = []
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
-            done = self._deliver_batch(ledger, owner, group, first, retries)
+            done = self._deliver_batch(
+                ledger, owner, group, first, retries, record_for=record_for, outage=outage
+            )
             log_outcomes(done, owner)
             self._after(done, first)
             changes.extend(done)
@@ -216,6 +249,7 @@ class Dispatcher:
         started: Collection[str] = (),
         threads: int = NOTIFY_THREADS,
         keep: Callable[[], None] | None = None,
+        record_for: float = 0.0,
     ) -> list[Change]:
         """``notify()``'s send: every job of ``plan`` (leased to ``owner``), without ledger
         retries, in groups of :data:`NOTIFY_GROUP` of which up to ``threads`` are in flight at
@@ -231,7 +265,8 @@ class Dispatcher:
         run in the calling thread, group after group, in order; with a ``before_delivery``
         hook the groups are sent one after the other. ``keep``: called as each group starts, to
         keep ``notify()``'s lease on the plan's deliveries
-        (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`)."""
+        (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`). ``record_for``: as
+        :meth:`deliver`'s."""
         groups = group_batches(plan.jobs, NOTIFY_GROUP)
         notification = plan.notification
         begun = frozenset(started)
@@ -241,7 +276,15 @@ class Dispatcher:
             changes: list[Change] = []
             for group in groups:
                 done = self._deliver_batch(
-                    ledger, owner, group, notification, False, begun, contain=True, keep=keep
+                    ledger,
+                    owner,
+                    group,
+                    notification,
+                    False,
+                    begun,
+                    contain=True,
+                    keep=keep,
+                    record_for=record_for,
                 )
                 self._after(done, notification)
                 changes.extend(done)
@@ -262,6 +305,7 @@ class Dispatcher:
                     begun,
                     contain=True,
                     keep=keep,
+                    record_for=record_for,
                 )
                 for group in groups
             ]
@@ -291,6 +335,8 @@ class Dispatcher:
         *,
         contain: bool = False,
         keep: Callable[[], None] | None = None,
+        record_for: float = 0.0,
+        outage: Outage | None = None,
     ) -> list[Change]:
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
@@ -346,20 +392,67 @@ class Dispatcher:
         if len(outcomes) > len(sending):  # skipped or vetoed ones: back in the batch's order
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
-        try:
-            changes = _ours(ledger.record(owner, outcomes, self.clock()), outcomes)
-        except LedgerError as err:
-            # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
-            # expires: never resent. The caller and the hooks still learn what happened.
-            logger.error(
-                "%d outcomes could not be recorded (%s); sent ones stay 'sending' in the ledger "
-                "and become 'unknown' when their lease expires",
-                len(outcomes),
-                err,
-            )
-            by_id = {job.id: job for job in jobs}
-            changes = [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
-        return changes
+        return self._record(ledger, owner, jobs, outcomes, record_for, outage)
+
+    def _record(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: list[DeliveryJob],
+        outcomes: list[Outcome],
+        record_for: float,
+        outage: Outage | None,
+    ) -> list[Change]:
+        """Record ``outcomes``; while the ledger is unavailable, try again with backoff for up
+        to ``record_for`` seconds. The outcomes wait in memory, the requests are not repeated."""
+        backoff = Backoff()
+        deadline: float | None = None
+        while True:
+            try:
+                recorded = ledger.record(owner, outcomes, self.clock())
+            except LedgerUnavailable as err:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + record_for
+                    if record_for > 0:
+                        self._record_waits(len(outcomes), err, record_for, outage)
+                delay = backoff.next()
+                if now + delay > deadline:
+                    error: LedgerError = err
+                    break
+                time.sleep(delay)
+            except LedgerError as err:
+                error = err
+                break
+            else:
+                if deadline is not None:
+                    recorded = _also_recorded_before(recorded, jobs, outcomes)
+                return _ours(recorded, outcomes)
+        # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
+        # expires: never resent. The caller and the hooks still learn what happened.
+        logger.error(
+            "%d outcomes could not be recorded (%s); sent ones stay 'sending' in the ledger "
+            "and become 'unknown' when their lease expires",
+            len(outcomes),
+            error,
+        )
+        by_id = {job.id: job for job in jobs}
+        return [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
+
+    @staticmethod
+    def _record_waits(count: int, err: LedgerError, seconds: float, outage: Outage | None) -> None:
+        """Say that recording waits for the ledger: a worker's outage warning says it once for
+        every batch (this line at INFO); ``notify()`` warns for its own batch."""
+        if outage is not None:
+            outage.failed(err)
+        logger.log(
+            logging.INFO if outage is not None else logging.WARNING,
+            "%d outcomes could not be recorded yet (%s); retrying for up to %gs, the requests "
+            "are not repeated",
+            count,
+            err,
+            seconds,
+        )
 
     def _after(self, changes: Sequence[Change], notification: Notification) -> None:
         """The ``after_delivery`` and ``after_status_change`` hooks of a recorded batch."""
