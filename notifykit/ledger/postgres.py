@@ -93,18 +93,27 @@ def display_url(url: str) -> str:
     return f"postgresql://{user}{where}{parts.path}"
 
 
+#: what libpq says when it connected and was turned away for good (a connection error has no
+#: SQLSTATE): a person must change the credentials or the URL
+_REFUSED_LOGIN = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+
+
 def transient(err: Exception) -> bool:
     """Whether a driver error may go away by itself: the connection lost or refused (SQLSTATE
     classes 08 and 57: a restart, a failover, ``pg_terminate_backend``; no connection came free
     from the pool), the server short of a resource (class 53: too many connections, a full
     disk), a lock or a statement timeout, a deadlock or serialization failure. Not a refused
-    login (class 28), a missing privilege or a read-only server: those need a person."""
+    login (class 28, or libpq's words for it when connecting), a missing privilege or a
+    read-only server: those need a person."""
     import psycopg
 
     if not isinstance(err, psycopg.OperationalError):
         return False
-    sqlstate = getattr(err, "sqlstate", None) or ""
-    return not sqlstate.startswith("28")
+    sqlstate = getattr(err, "sqlstate", None)
+    if sqlstate:
+        return not sqlstate.startswith("28")
+    text = str(err).lower()
+    return not any(words in text for words in _REFUSED_LOGIN)
 
 
 def _has_input(conn: psycopg.Connection[Any]) -> bool:
@@ -208,8 +217,9 @@ class PostgresLedger(SqlLedger):
         #: when the LISTEN connection may be tried again, and the wait after the next failure
         self._listen_after = 0.0
         self._listen_wait = LISTEN_RETRY[0]
-        #: why the pool's last connection attempt failed (None: it succeeded)
-        self._connect_error: str | None = None
+        #: why the pool's last connection attempt failed, and whether that may go away by
+        #: itself (None: it succeeded)
+        self._connect_error: tuple[str, bool] | None = None
         self._closed = False
         # A first connection by hand: its error says why (refused, unknown database, bad
         # password...), where a pool only reports that it timed out.
@@ -250,7 +260,7 @@ class PostgresLedger(SqlLedger):
             conn.execute(f"SET {name} = '{value}'")
 
     def _connected(self, err: Exception | None) -> None:
-        self._connect_error = None if err is None else self._first_line(err)
+        self._connect_error = None if err is None else (self._first_line(err), transient(err))
 
     def _check(self, conn: psycopg.Connection[Any]) -> None:
         """The pool's check before it hands a connection out: raises for one the server dropped
@@ -368,11 +378,14 @@ class PostgresLedger(SqlLedger):
         from psycopg_pool import PoolTimeout
 
         text = self._first_line(err)
-        if isinstance(err, PoolTimeout) and self._connect_error is not None:
+        refused = self._connect_error
+        if isinstance(err, PoolTimeout) and refused is not None:
             hint = (
                 f"no database connection within {self._busy_timeout:g}s; the last attempt to "
-                f"connect failed: {self._connect_error}"
+                f"connect failed: {refused[0]}"
             )
+            if not refused[1]:  # turned away for good (a password changed...): not transient
+                return LedgerError(f"ledger {self.location}: {doing} failed: {hint}")
         elif isinstance(err, PoolTimeout):
             hint = (
                 f"no database connection came free within {self._busy_timeout:g}s: the pool "
