@@ -135,7 +135,9 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
     Runs until SIGTERM/SIGINT (in-flight work is finished or released; exit 0), or with --drain
-    until nothing is due now; its exit code then says how the deliveries it made went.
+    until nothing is due now; its exit code then says how the deliveries it made went. The
+    ledger going away for a while (a database restart) is waited out; a ledger that cannot be
+    opened, or fails for good, stops it (exit 2).
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()
