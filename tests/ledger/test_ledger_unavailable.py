@@ -15,6 +15,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,24 @@ def test_connections_the_server_dropped_are_replaced_before_use(pg, make_plan: M
         assert ledger.counts() == {"pending": 3}
         ledger.add(make_plan())
         assert ledger.counts() == {"pending": 6}
+    finally:
+        ledger.close()
+
+
+def test_every_dropped_connection_is_replaced_at_once_not_one_per_call(pg):
+    """A restart drops all the idle connections: finding the first dead one tests the others
+    at once, instead of handing out the next dead one after the pool's backoff (1 s, 2 s...)."""
+    admin, url, application = pg
+    ledger = open_ledger(url, pool_size=4)
+    try:
+        db: Any = ledger
+        with ExitStack() as stack:  # four connections at once: four idle ones afterwards
+            for _ in range(4):
+                stack.enter_context(db.reading("holding a connection"))
+        assert terminate(admin, application) == 4
+        began = time.monotonic()
+        assert ledger.counts() == {}
+        assert time.monotonic() - began < 0.9
     finally:
         ledger.close()
 
