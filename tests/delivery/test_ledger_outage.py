@@ -26,7 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from notifykit import hookimpl
 from notifykit.ledger import open_ledger
+from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
 from notifykit_exotel.simulator import ExotelSimulator, Fault
 from tests.delivery.conftest import wait_until, write_config
@@ -298,3 +300,44 @@ def test_notify_keeps_the_sid_when_recording_waits_for_a_locked_sqlite(
     ((stored,),) = [r.deliveries for r in kit.history(limit=0)]
     assert stored.state is DeliveryState.SENT and stored.provider_id == sid
     assert len(sim.requests) == 1
+
+
+def test_a_batch_the_locked_ledger_would_not_start_is_given_back_once_it_is_back(
+    locked_config: Path,
+    sim: ExotelSimulator,
+    make_kit: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Claimed, then the ledger locked just as the batch starts: nothing is sent, and once the
+    ledger is back the batch is given back and sent at once, not after its lease (30 s)."""
+    caplog.set_level(logging.INFO, logger="notifykit")
+    other = sqlite3.connect(
+        str(locked_config.parent / "ledger.db"), isolation_level=None, check_same_thread=False
+    )
+    locked = threading.Event()
+
+    class LockFirst:
+        @hookimpl
+        def before_delivery(self, delivery: Any) -> None:
+            if not locked.is_set():  # another process takes the write lock right now
+                other.execute("BEGIN IMMEDIATE")
+                locked.set()
+
+    kit = make_kit(locked_config, plugin_manager=get_plugin_manager(plugins=[LockFirst()]))
+    kit.submit("db.down", data={"host": "db1"}, to="+919870000002")
+    worker = kit.worker()
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_until(lambda: records(caplog, OUTAGE), timeout=10)
+        assert locked.is_set() and sim.requests == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    try:
+        wait_until(lambda: kit.ledger.counts() == {"sent": 1}, timeout=10)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+    assert len(sim.requests) == 1
+    assert len(records(caplog, OUTAGE, logging.WARNING)) == 1
