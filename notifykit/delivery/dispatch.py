@@ -408,6 +408,7 @@ class Dispatcher:
         backoff = Backoff()
         deadline: float | None = None
         while True:
+            began = time.monotonic()
             try:
                 recorded = ledger.record(owner, outcomes, self.clock())
             except LedgerUnavailable as err:
@@ -415,7 +416,9 @@ class Dispatcher:
                 if deadline is None:
                     deadline = now + record_for
                     if record_for > 0:
-                        self._record_waits(len(outcomes), err, record_for, outage)
+                        if outage is not None:
+                            outage.failed(err, began)
+                        self._record_waits(len(outcomes), err, record_for, outage is not None)
                 delay = backoff.next()
                 if now + delay > deadline:
                     error: LedgerError = err
@@ -440,13 +443,11 @@ class Dispatcher:
         return [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
 
     @staticmethod
-    def _record_waits(count: int, err: LedgerError, seconds: float, outage: Outage | None) -> None:
+    def _record_waits(count: int, err: LedgerError, seconds: float, quiet: bool) -> None:
         """Say that recording waits for the ledger: a worker's outage warning says it once for
-        every batch (this line at INFO); ``notify()`` warns for its own batch."""
-        if outage is not None:
-            outage.failed(err)
+        every batch (``quiet``: this line at INFO); ``notify()`` warns for its own batch."""
         logger.log(
-            logging.INFO if outage is not None else logging.WARNING,
+            logging.INFO if quiet else logging.WARNING,
             "%d outcomes could not be recorded yet (%s); retrying for up to %gs, the requests "
             "are not repeated",
             count,

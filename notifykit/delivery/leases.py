@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -85,6 +86,7 @@ class LeaseKeeper:
                 return
             self._renewed = now
             ids = list(self._ids)
+        began = time.monotonic()
         try:
             for i in range(0, len(ids), RENEW_CHUNK):
                 self._ledger.renew(self.owner, ids[i : i + RENEW_CHUNK], now + self.lease)
@@ -94,7 +96,7 @@ class LeaseKeeper:
             # Tried again at the next renewal; begin_send still checks the lease: what is no
             # longer ours is not sent.
             if self._outage is not None and isinstance(err, LedgerUnavailable):
-                self._outage.failed(err)
+                self._outage.failed(err, began)
             else:
                 logger.error("%s: renewing leases failed: %s", self.owner, err)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from notifykit.errors import LedgerError
 
@@ -49,13 +48,15 @@ class Outage:
 
     :meth:`failed` is called by whoever's ledger call failed (any thread); :meth:`over` by the
     worker's loop after a pass that reached the ledger, so a lucky call in the middle of an
-    outage does not end it early and start another."""
+    outage does not end it early and start another. A call that began before the end of the
+    last outage and failed after it (it waited for a connection all along) belongs to that
+    outage, not to a new one: callers say when theirs began (``time.monotonic()``)."""
 
-    def __init__(self, who: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, who: str) -> None:
         self.who = who
-        self._clock = clock
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._ended = float("-inf")
         self._failures = 0
         #: outages seen so far (the n-th one's warning says so)
         self.count = 0
@@ -64,13 +65,16 @@ class Outage:
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def failed(self, err: LedgerError) -> None:
-        """A ledger call failed with a transient error: the first of an outage is logged."""
+    def failed(self, err: LedgerError, began: float | None = None) -> None:
+        """A ledger call (begun at ``began``, if known) failed with a transient error: the
+        first of an outage is logged."""
         with self._lock:
+            if self._since is None and began is not None and began < self._ended:
+                return  # a straggler of the outage that just ended
             self._failures += 1
             if self._since is not None:
                 return
-            self._since = self._clock()
+            self._since = time.monotonic()
             self.count += 1
             count = self.count
         logger.warning(
@@ -91,7 +95,8 @@ class Outage:
         with self._lock:
             if self._since is None:
                 return
-            lasted = self._clock() - self._since
+            self._ended = time.monotonic()
+            lasted = self._ended - self._since
             failures, self._since, self._failures = self._failures, None, 0
         logger.info(
             "%s: the ledger is back after %.1fs (%d failed call%s retried)",

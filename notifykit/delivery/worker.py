@@ -198,6 +198,7 @@ class Worker:
             try:
                 while not self._stop.is_set():
                     now = self.clock()
+                    began = time.monotonic()
                     try:
                         if not registered:
                             heartbeat(now)
@@ -232,7 +233,7 @@ class Worker:
                     except LedgerUnavailable as err:
                         # The ledger is away for now: what is in flight goes on (its outcomes
                         # wait in memory); the loop tries again after a wait.
-                        outage.failed(err)
+                        outage.failed(err, began)
                         self._pause(backoff.next(), result, keeper.drop)
                         continue
                     outage.over()

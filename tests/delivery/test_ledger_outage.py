@@ -17,6 +17,7 @@ import itertools
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from notifykit import hookimpl
+from notifykit import LedgerUnavailable, hookimpl
+from notifykit.delivery.outage import Backoff, Outage
 from notifykit.ledger import open_ledger
 from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
@@ -341,3 +343,31 @@ def test_a_batch_the_locked_ledger_would_not_start_is_given_back_once_it_is_back
         thread.join(timeout=10)
     assert len(sim.requests) == 1
     assert len(records(caplog, OUTAGE, logging.WARNING)) == 1
+
+
+def test_an_outage_is_said_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="notifykit")
+    outage = Outage("worker w1")
+    err = LedgerUnavailable("ledger x: claiming deliveries failed: the server is gone")
+    began = time.monotonic()
+    for _ in range(5):  # the loop, the lease keeper, the record retries, again and again
+        outage.failed(err, time.monotonic())
+    assert outage.ongoing
+    outage.over()
+    outage.over()
+    # A call that waited through the whole outage and failed just after it: the same outage.
+    outage.failed(err, began)
+    assert not outage.ongoing
+    outage.failed(err, time.monotonic())  # a new one
+    warned = records(caplog, OUTAGE, logging.WARNING)
+    assert len(warned) == 2 and "server is gone" in warned[0]
+    assert "outage 1 since start" in warned[0] and "outage 2 since start" in warned[1]
+    (back,) = records(caplog, BACK, logging.INFO)
+    assert "(5 failed calls retried)" in back
+
+
+def test_backoff_doubles_to_ten_seconds_and_starts_over() -> None:
+    backoff = Backoff()
+    assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 10, 10]
+    backoff.reset()
+    assert backoff.next() == 0.5
