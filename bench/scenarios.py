@@ -221,6 +221,82 @@ def single_sms(env: Env) -> None:
     client.close()
 
 
+# -- a routed notify() ---------------------------------------------------------------------
+
+
+def routed(env: Env) -> None:
+    """What the routing costs: one SMS through ``notify(event, labels=...)`` with a ``route:``
+    tree (each alert a new group, sent at once: route, group, flush stages, plan, store in one
+    transaction, then the send and its record), beside the direct ``notify(event, to=...)`` of
+    the same message, both on a SQLite file at the default durability. Also counts each one's
+    write transactions and the statements it runs outside them (reads): the target is 2 and 0,
+    and the routed send at most 1.15x the direct one."""
+    name, n = "routed notify", env.sizes.single_calls
+    route = {
+        "receivers": {"ops": {"channels": ["sms"], "to": ["alice"]}},
+        "route": {"receiver": "ops", "group_by": ["event", "host"]},
+    }
+    with (
+        notifier(env.config(store=env.store("direct"))) as direct_kit,
+        notifier({**env.config(store=env.store("routed")), **route}) as routed_kit,
+    ):
+        counter = iter(range(10**9))
+
+        def direct() -> Any:
+            return direct_kit.notify("db.down", to="alice", data={"host": "db1"})
+
+        def via_routes() -> Any:
+            # a new alert each time: a new group, flushed at once (nothing deduplicated)
+            n = next(counter)
+            return routed_kit.notify("db.down", labels={"host": f"db{n}"}, data={"host": "db1"})
+
+        sends = {"notify(to=...), direct": direct, "notify(labels=...), routed": via_routes}
+        for send in sends.values():
+            for _ in range(3):
+                send()
+        for variant, kit, send in (
+            ("direct", direct_kit, direct),
+            ("routed", routed_kit, via_routes),
+        ):
+            begins, outside = _transactions(kit, send)
+            env.results.check(name, f"{variant}: write transactions per notify()", 2, begins)
+            env.results.check(name, f"{variant}: statements outside them (reads)", 0, outside)
+        env.sim.reset()
+
+        def per_send(send: Callable[[], Any]) -> Callable[[], float]:
+            return lambda: timed(lambda: [send() for _ in range(n)]) / n
+
+        samples = interleave({k: per_send(v) for k, v in sends.items()}, env.sizes.rounds)
+    env.arrived(name, "both variants", len(sends) * n * env.sizes.rounds)
+    peer = "notify(to=...), direct"
+    for variant, values in samples.items():
+        row = Row(name, variant, values, unit="s/send")
+        if variant != peer:
+            row.versus, row.target = peer, 1.15
+        env.results.rows.append(row)
+
+
+def _transactions(kit: Any, send: Callable[[], Any]) -> tuple[int, int]:
+    """The write transactions ``send()`` runs on ``kit``'s SQLite ledger, and the statements it
+    runs outside any of them."""
+    statements: list[str] = []
+    db = kit.ledger._db  # the SQLite connection: its trace callback sees every statement
+    db.set_trace_callback(statements.append)
+    try:
+        send()
+    finally:
+        db.set_trace_callback(None)
+    depth, begins, outside = 0, 0, 0
+    for statement in statements:
+        if statement.startswith("BEGIN"):
+            depth, begins = depth + 1, begins + 1
+        elif statement in ("COMMIT", "ROLLBACK"):
+            depth -= 1
+        elif depth == 0:
+            outside += 1
+    return begins, outside
+
+
 # -- broadcasts ------------------------------------------------------------------------------
 
 
@@ -1015,6 +1091,7 @@ def text_checks(env: Env) -> None:
 
 SCENARIOS: dict[str, Callable[[Env], None]] = {
     "single": single_sms,
+    "routed": routed,
     "broadcast": broadcasts,
     "ride": ride_the_limit,
     "default-limit": default_limit_broadcast,

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from notifykit.channels.stop import request_starting, send_stopped
 from notifykit.model import SEVERITIES, DeliveryState, severity_rank
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ __all__ = [
     "TemplateSettings",
     "TextInspection",
     "by_severity",
+    "request_starting",
+    "send_stopped",
     "severity_rank",
 ]
 
@@ -218,6 +221,13 @@ class DeliveryResult:
     def unknown(cls, recipient: Recipient, error: str, **info: Any) -> DeliveryResult:
         """The request may have reached the provider (e.g. a read timeout): it may have been sent."""
         return cls(recipient, DeliveryState.UNKNOWN, None, None, error, info)
+
+    @classmethod
+    def not_started(cls, recipient: Recipient, reason: str) -> DeliveryResult:
+        """Its request was never started: the send was stopped first (:func:`send_stopped` or
+        :func:`request_starting` answered ``reason``). Certainly not sent; the dispatcher gives
+        it back (``pending``, for a worker)."""
+        return cls(recipient, DeliveryState.PENDING, None, None, f"not sent: stopped ({reason})")
 
     @classmethod
     def skipped(cls, recipient: Recipient, reason: str) -> DeliveryResult:

@@ -1,5 +1,5 @@
 """The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
-``reconcile``. They register on the same :data:`~notifykit.cli.main.cli` group (imported by
+``reconcile``. They register on the same :data:`~notifykit.cli.common.cli` group (imported by
 :mod:`notifykit.cli.main` before it adds the global options)."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.complete import complete_events
-from notifykit.cli.main import (
+from notifykit.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -24,6 +23,7 @@ from notifykit.cli.main import (
     _Failure,
     _parse_data,
     _print_report,
+    _say,
     _split,
     _state,
     cli,
@@ -31,6 +31,7 @@ from notifykit.cli.main import (
     parse_labels,
     refuse_sandbox,
 )
+from notifykit.cli.complete import complete_events
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
@@ -100,24 +101,33 @@ def worker_exit_code(result: WorkerResult) -> int:
 
 @contextmanager
 def _stop_on_signals(target: Worker) -> Iterator[None]:
-    """SIGTERM and SIGINT stop the worker gracefully (in-flight work finishes or is released);
-    a second signal stops waiting for it."""
+    """SIGTERM and SIGINT stop the worker gracefully: it claims nothing more and starts no new
+    request, records what its requests in flight answer, and gives back at once what it had
+    not started. A second signal stops waiting for the requests in flight (their deliveries
+    are recorded unknown); a third acts as usual (Ctrl-C raises, SIGTERM kills)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
+    previous: dict[int, Any] = {}
 
     def handler(signum: int, frame: Any) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signum)
-        click.echo(
-            f"notifykit worker: {signal.Signals(signum).name}: finishing what is in flight",
-            err=True,
+        name = signal.Signals(signum).name
+        if not target.stopping:
+            target.stop(reason=name)
+            _say(
+                f"notifykit worker: {name}: starting no new request, finishing what is in "
+                f"flight ({name} again to stop waiting)"
+            )
+            return
+        target.stop(wait=False, reason=name)
+        for signum_, old in previous.items():
+            signal.signal(signum_, old)
+        _say(
+            f"notifykit worker: {name} again: not waiting for the requests in flight "
+            "(recorded unknown: they may have been sent)"
         )
-        target.stop()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous.update({s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)})
     try:
         yield
     finally:
@@ -134,10 +144,11 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
 def worker(threads: int | None, drain: bool, name: str | None) -> int:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
-    Runs until SIGTERM/SIGINT (in-flight work is finished or released; exit 0), or with --drain
-    until nothing is due now; its exit code then says how the deliveries it made went. The
-    ledger going away for a while (a database restart) is waited out; a ledger that cannot be
-    opened, or fails for good, stops it (exit 2).
+    Runs until SIGTERM/SIGINT (no new request starts, the ones in flight finish and are
+    recorded, the rest is given back; exit 0; a second signal stops waiting for those in flight:
+    recorded unknown, exit 4), or with --drain until nothing is due now; its exit code then says
+    how the deliveries it made went. The ledger going away for a while (a database restart) is
+    waited out; a ledger that cannot be opened, or fails for good, stops it (exit 2).
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()
@@ -157,7 +168,9 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     else:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
         click.echo(f"notifykit worker {run.name}: {counts}")
-    return worker_exit_code(result) if drain else EXIT_OK
+    if drain or (run.abandoned and result.counts.get("unknown")):
+        return worker_exit_code(result)  # 4 when it stopped waiting for requests in flight
+    return EXIT_OK
 
 
 @cli.command("workers")

@@ -1,5 +1,5 @@
 """The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack`` and ``resolve``. They
-register on :data:`~notifykit.cli.main.cli` (imported by :mod:`notifykit.cli.main`)."""
+register on :data:`~notifykit.cli.common.cli` (imported by :mod:`notifykit.cli.main`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.complete import (
-    complete_alert_keys,
-    complete_events,
-    complete_receivers,
-)
-from notifykit.cli.main import (
+from notifykit.cli.common import (
     _SEVERITY,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -24,6 +19,11 @@ from notifykit.cli.main import (
     parse_labels,
     refuse_sandbox,
     warn_unset,
+)
+from notifykit.cli.complete import (
+    complete_alert_keys,
+    complete_events,
+    complete_receivers,
 )
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigProblem

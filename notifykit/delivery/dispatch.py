@@ -6,6 +6,13 @@ committed (:meth:`~notifykit.ledger.base.Ledger.begin_send`) before the channel 
 their results are recorded after it returns. A crash in between leaves them ``sending``, and
 the ledger turns them ``unknown`` when their lease expires: never sent twice, never lost.
 
+A send can be stopped (:class:`~notifykit.channels.stop.SendStop`: Ctrl-C or SIGTERM in the CLI,
+:meth:`Worker.stop <notifykit.delivery.worker.Worker.stop>`): a group not started yet is given back
+(``pending``, its lease released), a channel starts no new request and reports the recipients it did
+not start, which are given back too, and the requests in flight finish and are recorded. When the
+stop is *abandoned* (a second signal), the requests still in flight are not waited for: their
+deliveries are recorded ``unknown``.
+
 The ledger may be unavailable just when the answers come back (a PostgreSQL restart, a SQLite
 file locked by another process): the outcomes are kept in memory and recording them is retried,
 with backoff, for up to ``record_for`` seconds (the sender's lease), so what was sent keeps its
@@ -15,13 +22,16 @@ only where it is still the sender's to record.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
+from notifykit.channels.stop import Sending, SendStop, current_stop, sending
 from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError, LedgerUnavailable
@@ -207,18 +217,27 @@ class Dispatcher:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
+        stop: SendStop | None = None,
         record_for: float = 0.0,
         outage: Outage | None = None,
     ) -> list[Change]:
         """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
         ``retries``: schedule transient failures again by the channel's retry policy (else they
-        are final ``failed``). ``record_for``: how long recording an outcome is retried while
+        are final ``failed``). ``stop``: once stopped, what is not started is given back (see
+        the module docstring). ``record_for``: how long recording an outcome is retried while
         the ledger is unavailable (failures reported to ``outage``)."""
         changes: list[Change] = []
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
             done = self._deliver_batch(
-                ledger, owner, group, first, retries, record_for=record_for, outage=outage
+                ledger,
+                owner,
+                group,
+                first,
+                retries,
+                stop=stop,
+                record_for=record_for,
+                outage=outage,
             )
             log_outcomes(done, owner)
             self._after(done, first)
@@ -249,6 +268,7 @@ class Dispatcher:
         started: Collection[str] = (),
         threads: int = NOTIFY_THREADS,
         keep: Callable[[], None] | None = None,
+        stop: SendStop | None = None,
         record_for: float = 0.0,
     ) -> list[Change]:
         """``notify()``'s send: every job of ``plan`` (leased to ``owner``), without ledger
@@ -266,31 +286,53 @@ class Dispatcher:
         hook the groups are sent one after the other. ``keep``: called as each group starts, to
         keep ``notify()``'s lease on the plan's deliveries
         (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`). ``record_for``: as
-        :meth:`deliver`'s."""
+        :meth:`deliver`'s.
+
+        ``stop`` (default: the one :func:`~notifykit.channels.stop.stopping_on` set): once it is
+        stopped, no request starts and what was not started is given back, ``pending`` with its
+        lease released, for a worker; once abandoned, the requests in flight are recorded
+        ``unknown`` without waiting for them. A KeyboardInterrupt in the calling thread stops the
+        send (it abandons a stop that can be) before it is raised again: what the channel had
+        started is recorded ``unknown``, unless its answer is awaited, and the rest goes back to
+        ``pending``."""
         groups = group_batches(plan.jobs, NOTIFY_GROUP)
         notification = plan.notification
         begun = frozenset(started)
+        stop = stop or current_stop()
+        if stop is not None:
+            stop.notifications.append(notification.id)
         # A before_delivery hook is asked in the calling thread, as it always was (a hook
         # written for notify() need not be thread-safe): then the groups go one by one.
         if threads <= 1 or len(groups) == 1 or self.hooks.implemented("before_delivery"):
             changes: list[Change] = []
-            for group in groups:
-                done = self._deliver_batch(
-                    ledger,
-                    owner,
-                    group,
-                    notification,
-                    False,
-                    begun,
-                    contain=True,
-                    keep=keep,
-                    record_for=record_for,
-                )
+            for n, group in enumerate(groups):
+                try:
+                    done = self._deliver_batch(
+                        ledger,
+                        owner,
+                        group,
+                        notification,
+                        False,
+                        begun,
+                        contain=True,
+                        keep=keep,
+                        stop=stop,
+                        record_for=record_for,
+                    )
+                except BaseException as err:
+                    # KeyboardInterrupt (the group's requests in flight are recorded unknown):
+                    # the groups not started are given back before it goes on up.
+                    rest = [job for later in groups[n + 1 :] for job in later]
+                    self._give_back(ledger, owner, rest, begun, type(err).__name__)
+                    raise
                 self._after(done, notification)
                 changes.extend(done)
             return changes
         from concurrent.futures import ThreadPoolExecutor
 
+        # An interrupt of this thread stops the groups' new requests (the requests in flight
+        # finish and are recorded by their groups, as the pool's exit waits for them).
+        stop = stop or SendStop(abandonable=False)
         with ThreadPoolExecutor(
             min(threads, len(groups)), thread_name_prefix="notifykit-notify"
         ) as pool:
@@ -305,6 +347,7 @@ class Dispatcher:
                     begun,
                     contain=True,
                     keep=keep,
+                    stop=stop,
                     record_for=record_for,
                 )
                 for group in groups
@@ -315,12 +358,15 @@ class Dispatcher:
                     done = future.result()
                     self._after(done, notification)
                     changes.extend(done)
-            except BaseException:
-                # Something unforeseen (a bug, KeyboardInterrupt): the groups not started yet
-                # are not started (they stay pending, for a worker once the lease is over), as
-                # the sequential loop would stop; the ones running finish and are recorded.
-                for future in futures:
-                    future.cancel()
+            except BaseException as err:
+                # KeyboardInterrupt (or a bug): no group starts a request any more and the
+                # groups not started give their deliveries back; each group records itself. A
+                # stop that can be abandoned (the CLI's) does not wait for the requests in
+                # flight either (recorded unknown).
+                if stop.abandonable:
+                    stop.abandon(type(err).__name__)
+                else:
+                    stop.stop(type(err).__name__)
                 raise
         return changes
 
@@ -335,9 +381,12 @@ class Dispatcher:
         *,
         contain: bool = False,
         keep: Callable[[], None] | None = None,
+        stop: SendStop | None = None,
         record_for: float = 0.0,
         outage: Outage | None = None,
     ) -> list[Change]:
+        if stop is not None and stop.stopped:  # nothing of it started: all given back
+            return self._give_back(ledger, owner, jobs, begun, stop.reason or "")
         outcomes: list[Outcome] = []
         to_send: list[DeliveryJob] = []
         # Asked once per batch (a plugin may be registered at any time): with no
@@ -358,6 +407,9 @@ class Dispatcher:
                 outcomes.append(veto)
                 continue
             to_send.append(job)
+        if to_send and stop is not None and stop.stopped:  # stopped while the hooks were asked
+            self._give_back(ledger, owner, to_send, (), stop.reason or "")
+            to_send = []
         if to_send:
             mixed = bool(sending)
             if keep is not None:  # still ours when begin_send checks the lease
@@ -380,7 +432,16 @@ class Dispatcher:
                 order = {job.id: n for n, job in enumerate(jobs)}
                 sending.sort(key=lambda j: order[j.id])
         if sending:
-            results = self._send(sending, notification)
+            # Which recipients' requests the channel started, as it says (see channels.stop).
+            record = Sending(stop or SendStop(), [j.address for j in sending])
+            try:
+                stoppable = stop is not None and stop.abandonable
+                results = self._send(sending, notification, record, stoppable=stoppable)
+            except BaseException as err:
+                # Interrupted in this thread (a KeyboardInterrupt) while the channel sent: what
+                # it had started may have been sent, the rest was not.
+                self._record_interrupted(ledger, owner, sending, type(err).__name__, record)
+                raise
             now = self.clock()
             policy = self._retry_for(jobs[0].channel)  # a batch is one channel's
             outcomes.extend(
@@ -392,7 +453,7 @@ class Dispatcher:
         if len(outcomes) > len(sending):  # skipped or vetoed ones: back in the batch's order
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
-        return self._record(ledger, owner, jobs, outcomes, record_for, outage)
+        return self._record(ledger, owner, jobs, outcomes, record_for, outage, stop)
 
     def _record(
         self,
@@ -402,9 +463,11 @@ class Dispatcher:
         outcomes: list[Outcome],
         record_for: float,
         outage: Outage | None,
+        stop: SendStop | None = None,
     ) -> list[Change]:
         """Record ``outcomes``; while the ledger is unavailable, try again with backoff for up
-        to ``record_for`` seconds. The outcomes wait in memory, the requests are not repeated."""
+        to ``record_for`` seconds, or until ``stop`` is abandoned (nothing is waited for then).
+        The outcomes wait in memory, the requests are not repeated."""
         backoff = Backoff()
         deadline: float | None = None
         while True:
@@ -420,10 +483,10 @@ class Dispatcher:
                             outage.failed(err, began)
                         self._record_waits(len(outcomes), err, record_for, outage is not None)
                 delay = backoff.next()
-                if now + delay > deadline:
+                if now + delay > deadline or (stop is not None and stop.abandoned):
                     error: LedgerError = err
                     break
-                time.sleep(delay)
+                self._pause(delay, stop)
             except LedgerError as err:
                 error = err
                 break
@@ -441,6 +504,16 @@ class Dispatcher:
         )
         by_id = {job.id: job for job in jobs}
         return [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
+
+    @staticmethod
+    def _pause(seconds: float, stop: SendStop | None) -> None:
+        """Wait ``seconds``, less if ``stop`` is abandoned meanwhile."""
+        wake = threading.Event()
+        if stop is None:
+            wake.wait(seconds)
+            return
+        with stop.waking(wake):
+            wake.wait(seconds)
 
     @staticmethod
     def _record_waits(count: int, err: LedgerError, seconds: float, quiet: bool) -> None:
@@ -481,8 +554,17 @@ class Dispatcher:
             return Outcome(job.id, DeliveryState.SKIPPED, error="; ".join(vetoes), attempted=False)
         return None
 
-    def _send(self, jobs: list[DeliveryJob], notification: Notification) -> list[DeliveryResult]:
-        """The channel's results, one per job in order, whatever the channel does."""
+    def _send(
+        self,
+        jobs: list[DeliveryJob],
+        notification: Notification,
+        record: Sending,
+        *,
+        stoppable: bool = False,
+    ) -> list[DeliveryResult]:
+        """The channel's results, one per job in order, whatever the channel does. The channel
+        sends under ``record`` (its stop, and which requests it started); ``stoppable``: in a
+        thread of its own, which an abandon stops waiting for (see :meth:`_send_stoppable`)."""
         first = jobs[0]
         channel = self.channels[first.channel]
         message = Message(
@@ -497,7 +579,12 @@ class Dispatcher:
         )
         recipients = [j.recipient_object() for j in jobs]
         try:
-            returned = list(channel.send(message, recipients))
+            if stoppable:
+                addresses = [j.address for j in jobs]
+                returned = self._send_stoppable(channel, message, recipients, addresses, record)
+            else:
+                with sending(record):
+                    returned = list(channel.send(message, recipients))
         except Exception as err:
             logger.warning(
                 "channel %r (%s) raised %s while sending",
@@ -532,6 +619,116 @@ class Dispatcher:
             )
             for i, result in enumerate(matched)
         ]
+
+    @staticmethod
+    def _send_stoppable(
+        channel: Channel,
+        message: Message,
+        recipients: list[Recipient],
+        addresses: list[str | None],
+        record: Sending,
+    ) -> list[DeliveryResult]:
+        """``channel.send()`` under ``record`` (the channel asks before each request: see
+        :mod:`notifykit.channels.stop`), in a daemon thread this one waits for, until the stop
+        is abandoned. Then the recipients whose requests were started are ``unknown`` (they may
+        have been sent), the others are not started, and the sender is left to finish alone,
+        its answer unused (and never a reason to wait at exit)."""
+        stop = record.stop
+        if stop.stopped:  # stopped since the group began: none of its requests starts
+            return [DeliveryResult.not_started(r, stop.reason or "") for r in recipients]
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        context = contextvars.copy_context()  # the caller's context (logging, tracing...)
+
+        def send() -> None:
+            try:
+                with sending(record):
+                    box["results"] = list(channel.send(message, recipients))
+            except BaseException as err:  # handed to the waiting thread
+                box["error"] = err
+            finally:
+                done.set()
+
+        with stop.waking(done):
+            threading.Thread(
+                target=context.run, args=(send,), name="notifykit-send", daemon=True
+            ).start()
+            done.wait()
+        if "results" in box:
+            return list(box["results"])
+        if "error" in box:
+            raise box["error"]
+        error = (
+            f"interrupted ({stop.reason}) while its request was in flight, without waiting for "
+            "the answer: it may have been sent; check with the provider before sending it again"
+        )
+        return [
+            DeliveryResult.unknown(r, error)
+            if record.may_have_started(address)
+            else DeliveryResult.not_started(r, stop.reason or "")
+            for r, address in zip(recipients, addresses, strict=True)
+        ]
+
+    def _give_back(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: Sequence[DeliveryJob],
+        begun: Collection[str],
+        reason: str,
+    ) -> list[Change]:
+        """Jobs of a stopped send that never started: their leases are released at once, and
+        those already committed ``sending`` (by ``Ledger.add(sending=...)``) go back to
+        ``pending`` (their attempt closed, nothing sent). A worker sends them."""
+        if not jobs:
+            return []
+        error = f"not sent: stopped ({reason}) before its request went out"
+        outcomes = [
+            Outcome(j.id, DeliveryState.PENDING, error=error) for j in jobs if j.id in begun
+        ]
+        unbegun = [j.id for j in jobs if j.id not in begun]
+        changes: list[Change] = []
+        try:
+            if unbegun:
+                ledger.release(owner, unbegun)
+            if outcomes:
+                changes = ledger.record(owner, outcomes, self.clock())
+        except LedgerError as err:
+            logger.error(
+                "%d deliveries not sent (stopped) could not be given back (%s); they stay "
+                "leased, and go to a worker once their lease expires",
+                len(jobs),
+                err,
+            )
+        return changes
+
+    def _record_interrupted(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: Sequence[DeliveryJob],
+        reason: str,
+        record: Sending,
+    ) -> None:
+        """Record the jobs of a send interrupted in this thread: ``unknown`` for those whose
+        requests the channel had started (they may have been sent), back to ``pending`` for the
+        others. On failure they are left ``sending``, which the ledger makes ``unknown`` when
+        their lease expires."""
+        error = (
+            f"interrupted ({reason}) while its request was in flight: it may have been sent; "
+            "check with the provider before sending it again"
+        )
+        not_sent = f"not sent: interrupted ({reason}) before its request went out"
+        outcomes = [
+            Outcome(j.id, DeliveryState.UNKNOWN, error=error)
+            if record.may_have_started(j.address)
+            else Outcome(j.id, DeliveryState.PENDING, error=not_sent)
+            for j in jobs
+        ]
+        try:
+            ledger.record(owner, outcomes, self.clock())
+        except Exception as err:  # a second interrupt, a ledger error: the lease covers it
+            logger.error("%d interrupted deliveries could not be recorded: %s", len(jobs), err)
 
     def _outcome(
         self,

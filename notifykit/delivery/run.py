@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from notifykit.delivery.leases import LeaseKeeper
 
 if TYPE_CHECKING:
+    from notifykit.channels.stop import SendStop
     from notifykit.delivery.dispatch import Dispatcher
     from notifykit.delivery.outage import Outage
     from notifykit.ledger.base import Ledger
@@ -63,10 +64,12 @@ class DeliveryRun:
         notification: Callable[[str], Notification],
         *,
         retries: bool = True,
+        stop: SendStop | None = None,
         record_for: float = 0.0,
         outage: Outage | None = None,
     ) -> list[Change]:
         """Deliver claimed ``jobs`` (a worker's, a Celery task's); the caller keeps the lease.
+        ``stop``: once stopped, no new request starts and what did not start is given back.
         ``record_for``: how long recording an outcome is retried while the ledger is
         unavailable (the lease); ``outage`` hears of it."""
         changes = self.dispatcher.deliver(
@@ -75,6 +78,7 @@ class DeliveryRun:
             jobs,
             notification,
             retries=retries,
+            stop=stop,
             record_for=record_for,
             outage=outage,
         )

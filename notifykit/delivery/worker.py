@@ -26,6 +26,8 @@ ends the run.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import socket
@@ -33,10 +35,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from notifykit.channels.stop import SendStop, stopping_on
 from notifykit.delivery.dispatch import group_batches, log_outcomes
 from notifykit.delivery.outage import Backoff, Outage
 from notifykit.errors import LedgerError, LedgerUnavailable
@@ -58,6 +61,38 @@ STOP_CHECK = 0.1
 
 #: notifications a run keeps read (the one each batch belongs to is read once per batch at most)
 NOTIFICATION_CACHE = 16
+#: at interpreter exit, how long the exit hook lets running workers finish their requests in
+#: flight before it stops waiting for them (then they are recorded ``unknown``)
+EXIT_GRACE = 10.0
+
+#: the workers whose run() is in progress (for the exit hook)
+_running: set[Worker] = set()
+_exit_hook = threading.Lock()
+_exit_hook_registered = False
+
+
+def _stop_at_exit() -> None:
+    """Stop every worker still running when the interpreter exits (one left in a daemon
+    thread, typically), and wait a little for each to record what it has in flight and give
+    back the rest, instead of being frozen mid-send with its claims leased."""
+    workers = list(_running)
+    for worker in workers:
+        worker.stop(reason="the interpreter is exiting")
+    deadline = time.monotonic() + EXIT_GRACE
+    for worker in workers:
+        if not worker.finished.wait(max(0.0, deadline - time.monotonic())):
+            worker.stop(wait=False, reason="the interpreter is exiting")
+            worker.finished.wait(1.0)
+
+
+def _register_exit_hook() -> None:
+    # Registered at the first run, not at import: atexit runs hooks last-registered first, so
+    # this one runs before the hooks of what the worker uses (a sandbox simulator's stop).
+    global _exit_hook_registered
+    with _exit_hook:
+        if not _exit_hook_registered:
+            atexit.register(_stop_at_exit)
+            _exit_hook_registered = True
 
 
 class Duties(Protocol):
@@ -134,7 +169,7 @@ class Worker:
         name: str | None = None,
     ) -> None:
         self.ledger = ledger
-        self._run = run
+        self._deliveries = run
         self._duties = duties
         self.threads = threads
         self.lease = lease
@@ -146,6 +181,11 @@ class Worker:
         self._stop = threading.Event()
         # A future that completes on stop(), so waiting on work in flight wakes up at once.
         self._stopped: Future[None] = Future()
+        # What the dispatcher's sends check: no new request once stopped (see stop()).
+        self._send_stop = SendStop()
+        #: set while no run() is in progress
+        self.finished = threading.Event()
+        self.finished.set()
         self._inflight: dict[Future[list[Change]], list[str]] = {}
         self._inflight_lock = threading.Lock()
         #: the ledger going away and coming back, said once per outage
@@ -154,20 +194,47 @@ class Worker:
         #: sent): given back once it is back, rather than waiting out their lease
         self._unstarted: list[str] = []
 
-    def stop(self) -> None:
-        """Ask the run to end: nothing more is claimed, work in flight is finished."""
+    def stop(self, *, wait: bool = True, reason: str | None = None) -> None:
+        """Ask the run to end: nothing more is claimed and no new request starts; the requests
+        in flight finish and are recorded, and what was claimed but not started is given back.
+
+        ``wait=False`` (a second SIGTERM/SIGINT in ``notifykit worker``): do not wait for the
+        requests in flight either; their deliveries are recorded ``unknown`` (they may have been
+        sent) and run() returns. ``reason`` is noted in the deliveries given back. Safe to call
+        from a signal handler."""
+        reason = reason or "Worker.stop()"
         self._stop.set()
-        if not self._stopped.done():
+        self._send_stop.stop(reason)
+        if not wait:
+            self._send_stop.abandon(reason)
+        # (set by another thread in between: a signal handler and the run loop can both stop)
+        with contextlib.suppress(InvalidStateError):
             self._stopped.set_result(None)
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def abandoned(self) -> bool:
+        """Whether the run stopped waiting for requests in flight (``stop(wait=False)``)."""
+        return self._send_stop.abandoned
+
     def run(self, *, drain: bool = False) -> WorkerResult:
         """Deliver until :meth:`stop` (or, with ``drain``, until nothing is due now)."""
+        _register_exit_hook()
+        self.finished.clear()
+        _running.add(self)
+        try:
+            return self._run(drain)
+        finally:
+            _running.discard(self)
+            self.finished.set()
+
+    def _run(self, drain: bool) -> WorkerResult:
         ledger = self.ledger
         result = WorkerResult()
+        on_main = threading.current_thread() is threading.main_thread()
         host = socket.gethostname()
         pid = os.getpid()
         outage = self.outage
@@ -176,7 +243,7 @@ class Worker:
             ledger.heartbeat(self.name, host, pid, now)
 
         # The heartbeat rides on each renewal of the leases.
-        keeper = self._run.keeper(self.name, self.lease, also=heartbeat, outage=outage)
+        keeper = self._deliveries.keeper(self.name, self.lease, also=heartbeat, outage=outage)
         last_reconcile = float("-inf")  # reconcile once at start, then every reconcile_every
         notifications: dict[str, Notification] = {}
 
@@ -197,6 +264,12 @@ class Worker:
         with keeper.running():
             try:
                 while not self._stop.is_set():
+                    if not on_main and not threading.main_thread().is_alive():
+                        # The interpreter is exiting: its executors take no new work, and a
+                        # worker in a plain thread would keep the process alive for ever.
+                        logger.info("worker %s: the main thread ended; stopping", self.name)
+                        self.stop(reason="the main thread ended")
+                        break
                     now = self.clock()
                     began = time.monotonic()
                     try:
@@ -210,23 +283,31 @@ class Worker:
                         result.add(recovered)
                         if now - last_reconcile >= self.reconcile_every:
                             last_reconcile = now
-                            result.reconciled += len(self._duties.reconcile())
+                            with stopping_on(self._send_stop):  # its lookups end at stop() too
+                                result.reconciled += len(self._duties.reconcile())
                         self._tick(now)
                         claimed: list[DeliveryJob] = []
                         room = len(self._inflight) < self.threads
-                        if room:
+                        if room and not self._stop.is_set():
                             claimed = ledger.claim(self.name, now, self.lease, self.batch)
-                        for group in group_batches(claimed):
+                        groups = group_batches(claimed)
+                        for n, group in enumerate(groups):
                             ids = [j.id for j in group]
                             keeper.hold(ids)
-                            future = executor.submit(
-                                self._run.claimed,
-                                self.name,
-                                group,
-                                notification,
-                                record_for=self.lease,
-                                outage=outage,
-                            )
+                            try:
+                                future = executor.submit(
+                                    self._deliveries.claimed,
+                                    self.name,
+                                    group,
+                                    notification,
+                                    stop=self._send_stop,
+                                    record_for=self.lease,
+                                    outage=outage,
+                                )
+                            except RuntimeError:  # the interpreter is exiting: no executor
+                                self._release([j.id for later in groups[n:] for j in later])
+                                self.stop(reason="the interpreter is exiting")
+                                break
                             with self._inflight_lock:
                                 self._inflight[future] = ids
                         self._collect(result, keeper.drop, block=not claimed, drain=drain)
@@ -363,18 +444,21 @@ class Worker:
             self._inflight.clear()
             unstarted.extend(self._unstarted)
             self._unstarted = []
-        if unstarted:
-            try:
-                self.ledger.release(self.name, unstarted)
-            except LedgerError as err:
-                logger.warning(
-                    "worker %s: releasing %d deliveries failed (%s); they are claimed again "
-                    "once their lease runs out",
-                    self.name,
-                    len(unstarted),
-                    err,
-                )
-            except Exception:
-                logger.exception(
-                    "worker %s: releasing %d deliveries failed", self.name, len(unstarted)
-                )
+        self._release(unstarted)
+
+    def _release(self, ids: list[str]) -> None:
+        """Give back claimed deliveries that were never started (their lease cleared now)."""
+        if not ids:
+            return
+        try:
+            self.ledger.release(self.name, ids)
+        except LedgerError as err:
+            logger.warning(
+                "worker %s: releasing %d deliveries failed (%s); they are claimed again once "
+                "their lease runs out",
+                self.name,
+                len(ids),
+                err,
+            )
+        except Exception:
+            logger.exception("worker %s: releasing %d deliveries failed", self.name, len(ids))

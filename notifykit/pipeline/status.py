@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from notifykit.channels.stop import send_stopped
+
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, StatusUpdate
     from notifykit.ledger.base import Ledger
@@ -104,7 +106,10 @@ class Status:
         candidates = ledger.reconcile_candidates(now, after, limit)
         changes: list[Change] = []
         routed: list[tuple[str, StatusUpdate, Change | None]] = []
-        for delivery in candidates:
+        for n, delivery in enumerate(candidates):
+            if send_stopped():  # a stopping worker starts no new lookup: the rest wait
+                candidates = candidates[:n]
+                break
             lookup: Any = getattr(self._channels.get(delivery.channel), "lookup_status", None)
             if lookup is None or delivery.provider_id is None:
                 continue

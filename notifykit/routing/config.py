@@ -379,6 +379,15 @@ class _RoutingLoader:
             entries = ListOf(_ENTRY, min_items=1, unique=False).check(value, path, self.ctx)
             if entries is INVALID:
                 continue
+            for n, entry in enumerate(entries):
+                if not entry["location"]:
+                    # A deliberate difference from Alertmanager (UTC): say which zone applies.
+                    self.ctx.warn(
+                        _item_node(value, n),
+                        f"{path}[{n}]",
+                        "no location: its times are Asia/Kolkata's (Alertmanager reads them as "
+                        "UTC); write location: Asia/Kolkata (or the zone you mean) to say so",
+                    )
             result[name] = TimeInterval(
                 name,
                 tuple(
@@ -579,6 +588,14 @@ class _RouteList(Type):
             else:
                 result.append(route)
         return result if ok else INVALID
+
+
+def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
+    """The ``index``-th item of a sequence node (for a line number)."""
+    if isinstance(node, yaml.SequenceNode) and index < len(node.value):
+        item: yaml.Node = node.value[index]
+        return item
+    return node
 
 
 def _value_node(node: yaml.Node, key: str) -> yaml.Node | None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitExceededError,
         RateLimitExceededException,
+        SendStoppedError,
         ServerError,
         ValidationError,
     )
@@ -86,6 +87,7 @@ _LAZY: dict[str, str] = {
     "PermissionDeniedError": "errors",
     "RateLimitExceededError": "errors",
     "RateLimitExceededException": "errors",
+    "SendStoppedError": "errors",
     "ServerError": "errors",
     "ValidationError": "errors",
     "IST": "models",
@@ -154,6 +156,7 @@ __all__ = [
     "RateLimitExceededException",
     "RateLimiter",
     "RetryPolicy",
+    "SendStoppedError",
     "ServerError",
     "SmsMessage",
     "SmsStatus",

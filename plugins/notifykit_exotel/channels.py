@@ -32,6 +32,8 @@ from notifykit.channels import (
     StatusUpdate,
     TextInspection,
     by_severity,
+    request_starting,
+    send_stopped,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
 from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
@@ -126,15 +128,33 @@ def connect(settings: Mapping[str, Any]) -> ExotelClient:
         from notifykit_exotel.retry import RetryPolicy
 
         options["retry"] = RetryPolicy(max_retries=int(settings["retries"]))
-    return ExotelClient(settings["sid"], settings["token"], **options)
+    return ExotelClient(
+        settings["sid"], settings["token"], before_request=_unless_stopped, **options
+    )
+
+
+def _unless_stopped(numbers: Sequence[str]) -> None:
+    """The client's ``before_request``: once notifykit stops the send this thread runs
+    (Ctrl-C, SIGTERM, ``Worker.stop()``), no new request starts (the channel reports each
+    recipient left with ``DeliveryResult.not_started``: see :func:`_failure`); until then each
+    request tells notifykit which numbers it pages, in case the send is abandoned in flight."""
+    reason = request_starting(numbers)
+    if reason is not None:
+        from notifykit_exotel.errors import SendStoppedError
+
+        raise SendStoppedError(f"not sent: stopped ({reason}) before the request went out")
 
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     """A client error as a delivery result: ``unknown`` when the request may have gone through,
     a transient failure when it certainly did not and may succeed later, else permanent; a
-    failure of the sender's own rate limiter is ours, not the recipient's."""
-    from notifykit_exotel.errors import ExotelError, LimiterUnavailableError
+    failure of the sender's own rate limiter is ours, not the recipient's; a request refused
+    because notifykit stopped the send is not started."""
+    from notifykit_exotel.errors import ExotelError, LimiterUnavailableError, SendStoppedError
 
+    reason = send_stopped()
+    if isinstance(err, SendStoppedError) and reason is not None:
+        return DeliveryResult.not_started(recipient, reason)
     if isinstance(err, LimiterUnavailableError):
         return DeliveryResult.infrastructure_failure(recipient, str(err), part="rate limiter")
     if isinstance(err, ExotelError):
@@ -284,6 +304,9 @@ class SmsChannel:
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         from notifykit_exotel.errors import ExotelError, PartialSendError
 
+        stopped = send_stopped()  # Ctrl-C, SIGTERM: nothing more starts (see _unless_stopped)
+        if stopped is not None:
+            return [DeliveryResult.not_started(r, stopped) for r in recipients]
         body = message.text or ""
         options = dict(message.options) or self.options(message)
         if message.status_callback:
@@ -418,6 +441,9 @@ class _CallBase:
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         from notifykit_exotel.errors import ExotelError
 
+        stopped = send_stopped()  # Ctrl-C, SIGTERM: nothing more starts (see _unless_stopped)
+        if stopped is not None:
+            return [DeliveryResult.not_started(r, stopped) for r in recipients]
         results = []
         caller_id = by_severity(self.caller_ids, message.severity)
         callback = message.status_callback or self.status_callback

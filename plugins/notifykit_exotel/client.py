@@ -166,6 +166,13 @@ class ExotelClient:
         normalize_numbers: ``False`` sends ``From``/``To`` exactly as given (still non-empty).
         array_style: how lists go on the wire (``StatusCallbackEvents``, bulk ``To``); see
             :data:`notifykit_exotel.wire.ARRAY_STYLES` (Exotel's canonical form is UNCONFIRMED).
+        before_request: called right before each request goes out (each attempt, each chunk of
+            a bulk send), in the thread that sends it, with the numbers it pages (an SMS's
+            ``To`` numbers, the number a call rings first; none for a lookup). An
+            :class:`ExotelError` it raises (such as :class:`SendStoppedError`) is raised
+            instead, and nothing is sent. An application that is stopping uses it to start no
+            new request while those in flight finish; a bulk send stopped part-way raises
+            :class:`PartialSendError` with what was sent.
     """
 
     def __init__(
@@ -184,6 +191,7 @@ class ExotelClient:
         default_region: str | None = "IN",
         normalize_numbers: bool = True,
         array_style: ArrayStyle = "indexed",
+        before_request: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         if not isinstance(sid, str) or not sid.strip():
             raise InsufficientParametersError("sid is missing: give the Exotel account SID")
@@ -216,6 +224,7 @@ class ExotelClient:
                 f"array_style={array_style!r} is not valid: use indexed, brackets, repeat or csv"
             )
         self.array_style: ArrayStyle = array_style
+        self.before_request = before_request
         self._own_session = session is None
         self._given_session = session
         # The transport (and urllib3, ~40 ms of imports) is made on the first request, so a
@@ -336,14 +345,18 @@ class ExotelClient:
         *,
         params: Mapping[str, str] | None = None,
         form: list[tuple[str, str]] | None = None,
+        pages: Sequence[str] = (),
     ) -> _Answer:
-        """Send one API request with rate limiting and the retry policy; return the 2xx answer."""
+        """Send one API request with rate limiting and the retry policy; return the 2xx answer.
+        ``pages``: the numbers it pages, for ``before_request``."""
         attempt = 0
         while True:
             limiter = self.rate_limiter
             if limiter is not None:
                 limiter.acquire()
                 try:
+                    if self.before_request is not None:  # after the wait for a slot
+                        self.before_request(pages)
                     answer, status, reached = self._attempt(method, url, params=params, form=form)
                 finally:
                     # Counted until it finished: see RateLimiter. A limiter of another kind may
@@ -352,6 +365,8 @@ class ExotelClient:
                     if release is not None:
                         release()
             else:
+                if self.before_request is not None:
+                    self.before_request(pages)
                 answer, status, reached = self._attempt(method, url, params=params, form=form)
             if not isinstance(answer, ExotelError):
                 return answer
@@ -381,13 +396,14 @@ class ExotelClient:
         *,
         params: Mapping[str, str] | None = None,
         form: list[tuple[str, str]] | None = None,
+        pages: Sequence[str] = (),
     ) -> _T:
         """One API call: send it, then turn the answer into a typed result with ``parse``.
 
         Whatever the body holds, this ends in ``parse``'s result or an :class:`ExotelError`;
         after a POST, one with ``maybe_sent=True`` (Exotel answered 2xx: it may have sent).
         """
-        answer = self._request(method, url, params=params, form=form)
+        answer = self._request(method, url, params=params, form=form, pages=pages)
         try:
             return parse(answer.data)
         except ExotelError as err:
@@ -520,8 +536,14 @@ class ExotelClient:
             maybe_sent=method.upper() == "POST",
         )
 
-    def _post(self, path: str, form: list[tuple[str, str]], parse: Callable[[Any], _T]) -> _T:
-        return self._exchange("POST", self._url(path), parse, form=form)
+    def _post(
+        self,
+        path: str,
+        form: list[tuple[str, str]],
+        parse: Callable[[Any], _T],
+        pages: Sequence[str] = (),
+    ) -> _T:
+        return self._exchange("POST", self._url(path), parse, form=form, pages=pages)
 
     def _get(
         self, path: str, parse: Callable[[Any], _T], params: Mapping[str, str] | None = None
@@ -647,9 +669,10 @@ class ExotelClient:
             status_callback_events=_as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
+        rung = self._number(from_, "from_")
         form = encode_form(
             {
-                "from_": self._number(from_, "from_"),
+                "from_": rung,
                 "to": self._number(to, "to"),
                 "caller_id": self._caller_id(caller_id),
                 "call_type": call_type,
@@ -668,7 +691,7 @@ class ExotelClient:
             array_style=self.array_style,
             extra=extra_params,
         )
-        return self._post("Calls/connect.json", form, self._call_from)
+        return self._post("Calls/connect.json", form, self._call_from, [rung])
 
     def call_flow(
         self,
@@ -717,9 +740,10 @@ class ExotelClient:
             status_callback_events=_as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
+        rung = self._number(to, "to")
         form = encode_form(
             {
-                "from_": self._number(to, "to"),
+                "from_": rung,
                 "caller_id": self._caller_id(caller_id),
                 "url": flow,
                 "call_type": call_type,
@@ -734,7 +758,7 @@ class ExotelClient:
             array_style=self.array_style,
             extra=extra_params,
         )
-        return self._post("Calls/connect.json", form, self._call_from)
+        return self._post("Calls/connect.json", form, self._call_from, [rung])
 
     @staticmethod
     def _call_from(data: Any) -> Call:
@@ -916,10 +940,11 @@ class ExotelClient:
             kwargs = _seed_kwargs("send_sms", from_, _SEND_SMS_KEYS)
             _no_mixing("send_sms", to, body)
             return self.send_sms(**kwargs)
+        number = self._number(to, "to", e164)
         form = self._sms_form(
             from_,
             body,
-            to=self._number(to, "to", e164),
+            to=number,
             priority=priority,
             status_callback=status_callback,
             status_callback_content_type=status_callback_content_type,
@@ -931,7 +956,7 @@ class ExotelClient:
             shorten_url=shorten_url,
             extra_params=extra_params,
         )
-        return self._post("Sms/send.json", form, _sent_sms)
+        return self._post("Sms/send.json", form, _sent_sms, [number])
 
     def _sms_form(
         self,
@@ -1144,7 +1169,7 @@ class ExotelClient:
         for index, form in enumerate(forms):
             chunk = recipients[index]
             try:
-                sent, refused = self._post(path, form, functools.partial(_bulk_items, chunk))
+                sent, refused = self._post(path, form, functools.partial(_bulk_items, chunk), chunk)
             except ExotelError as err:
                 if index == 0:
                     raise

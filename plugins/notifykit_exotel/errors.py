@@ -33,6 +33,7 @@ __all__ = [
     "RateLimitExceededError",
     "RateLimitExceededException",
     "ScrubbedCause",
+    "SendStoppedError",
     "ServerError",
     "ValidationError",
     "error_for_response",
@@ -111,8 +112,8 @@ class ExotelError(Exception):
                         connect timeout (:class:`ExotelConnectionError` without ``maybe_sent``),
                         429 and the SMS 503 throttle (:class:`RateLimitExceededError`; wait
                         ``retry_after`` when given), any other 503 (rejected before processing),
-                        408, and any failed GET that a retry may cure (5xx, timeouts, a 2xx body
-                        that cannot be read).
+                        408, :class:`SendStoppedError` (refused before sending), and any failed
+                        GET that a retry may cure (5xx, timeouts, a 2xx body that cannot be read).
         ``permanent``   Exotel rejected it, or it was never valid: every other 4xx (400
                         validation and DLT rejections, 401 auth, 402, 403 KYC/DND/NDNC, 404, 409),
                         :class:`InsufficientParametersError` (raised before any request), a
@@ -121,7 +122,7 @@ class ExotelError(Exception):
         """
         if self.maybe_sent:
             return "ambiguous"
-        if isinstance(self, (RateLimitExceededError, ExotelConnectionError)):
+        if isinstance(self, (RateLimitExceededError, ExotelConnectionError, SendStoppedError)):
             return "transient"
         status = self.status
         if status is None or isinstance(self, InsufficientParametersError):
@@ -206,6 +207,11 @@ class ExotelConnectionError(ExotelError):
 
 class ExotelTimeoutError(ExotelConnectionError):
     """The request timed out (connect or read)."""
+
+
+class SendStoppedError(ExotelError):
+    """The client's ``before_request`` check refused the request: it was never sent (the
+    application is stopping: Ctrl-C, SIGTERM). A *transient* failure: sending later is safe."""
 
 
 class LimiterUnavailableError(ExotelConnectionError):

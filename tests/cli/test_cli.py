@@ -508,3 +508,32 @@ def test_simulator_command_help_and_usage_errors():
     bad = run("simulator", "--bogus")
     assert bad.exit_code == 3 and "unrecognized arguments: --bogus" in bad.stderr
     assert "simulator" in run("--help").stdout
+
+
+def test_config_check_strict_warns_about_a_time_interval_without_location(config_file):
+    data = yaml.safe_load(config_file.read_text())
+    data["time_intervals"] = {
+        "nights": [{"times": [{"start_time": "22:00", "end_time": "24:00"}]}],
+        "weekends": [{"weekdays": ["saturday", "sunday"], "location": "Asia/Kolkata"}],
+    }
+    data["route"] = {
+        "receiver": "ops",
+        "routes": [
+            {
+                "matchers": ['event="x"'],
+                "receiver": "ops",
+                "mute_time_intervals": ["nights", "weekends"],
+            }
+        ],
+    }
+    data["receivers"] = {"ops": {"channels": ["sms"], "to": ["oncall"]}}
+    config_file.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    result = run("config", "check", str(config_file))
+    assert result.exit_code == 0, result.output
+    [line] = [x for x in result.stdout.splitlines() if "time_intervals" in x]
+    assert re.match(
+        rf"warning: {re.escape(str(config_file))}:\d+: time_intervals\.nights\[0\]: no location",
+        line,
+    )
+    assert "Asia/Kolkata" in line and "weekends" not in result.stdout
+    assert run("config", "check", "--strict", str(config_file)).exit_code == 3

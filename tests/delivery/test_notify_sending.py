@@ -12,9 +12,13 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from notifykit import hookimpl
+from notifykit.channels.stop import SendStop, stopping_on
 from notifykit.delivery.dispatch import NOTIFY_GROUP, NOTIFY_LEASE, NOTIFY_THREADS
 from notifykit.plugins import get_plugin_manager
 from notifykit.report import DeliveryState
@@ -314,3 +318,52 @@ def test_a_notify_longer_than_its_lease_keeps_its_groups_and_sends_them_all(
     assert {d.state for d in report.deliveries} == {DeliveryState.SENT}
     assert clock.now - 1_800_000_000.0 > 1.4 * NOTIFY_LEASE  # it did outlast the first lease
     assert sum(len(r.recipients) for r in sim.requests) == len(numbers)  # each sent once
+
+
+def _leases(path: Path) -> list[tuple[str, str | None]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT state, lease_owner FROM deliveries ORDER BY seq").fetchall()
+
+
+def test_notify_under_a_stopped_send_sends_nothing_and_leaves_it_pending(make_kit, sim, tmp_path):
+    """A stop that came first (a signal while the notification was being planned): it is
+    stored, nothing is sent, and its deliveries are pending, released at once, for a worker."""
+    kit = make_kit()
+    stop = SendStop()
+    stop.stop("SIGINT")
+    with stopping_on(stop):
+        report = kit.notify("db.down", data={"host": "db1"}, to=["p0", "p1"])
+    assert [d.state for d in report.deliveries] == [DeliveryState.PENDING] * 2
+    assert sim.requests == []
+    assert _leases(tmp_path / "ledger.db") == [("pending", None), ("pending", None)]
+    assert stop.notifications == [report.id]
+    assert kit.worker().run(drain=True).counts == {"sent": 2}
+
+
+def test_ctrl_c_in_notify_records_the_call_in_flight_unknown_and_gives_back_the_rest(
+    make_kit, sim, tmp_path
+):
+    """Python's own Ctrl-C (KeyboardInterrupt, no handler) while notify() rings the first of
+    three numbers: that call may have gone out (unknown), the two never started are pending,
+    released, and the KeyboardInterrupt goes on up."""
+    kit = make_kit(write_config(tmp_path, sim, account={"timeout": 30}))
+    sim.inject(Fault(delay=2), fraction=1.0)
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+
+    def interrupt() -> None:
+        sim.wait_for_requests(1, timeout=30)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    to = [f"+9198330{i:05d}" for i in range(3)]
+    with pytest.raises(KeyboardInterrupt):
+        kit.notify("db.down", to=to, channels="call")
+    assert _leases(tmp_path / "ledger.db") == [
+        ("unknown", None),
+        ("pending", None),
+        ("pending", None),
+    ]
+    [report] = kit.history()
+    assert "interrupted (KeyboardInterrupt) while its request" in (report.deliveries[0].error or "")
+    assert len(sim.requests) == 1

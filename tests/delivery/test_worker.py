@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from contextlib import closing
 
 from notifykit import hookimpl
 from notifykit.plugins import get_plugin_manager
@@ -179,4 +181,64 @@ def test_skipped_and_vetoed_deliveries_are_recorded_without_a_request(make_kit, 
         ("sent", None, 1),
         ("skipped", "quiet hours", 0),
     ]
+    assert len(sim.requests) == 1
+
+
+def _leases(tmp_path) -> list[tuple[str, object]]:
+    with closing(sqlite3.connect(tmp_path / "ledger.db")) as conn:
+        return conn.execute("SELECT state, lease_owner FROM deliveries ORDER BY seq").fetchall()
+
+
+def test_stop_starts_no_new_request_of_a_group_in_flight(make_kit, sim, tmp_path):
+    """One notification to four numbers by call: one group, its calls one after the other.
+    stop() while the first is in flight: it is answered and recorded, no other call starts, and
+    the three left go back to pending, released at once."""
+    kit = make_kit()
+    numbers = [f"+9198310{i:05d}" for i in range(4)]
+    kit.submit("db.down", to=numbers, channels="call")
+    sim.inject(Fault(delay=0.5), fraction=1.0)  # the account's timeout is 1 s
+    worker = kit.worker(threads=1)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    sim.wait_for_requests(1)
+    worker.stop()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert len(sim.requests) == 1
+    assert _leases(tmp_path) == [
+        ("sent", None),
+        ("pending", None),
+        ("pending", None),
+        ("pending", None),
+    ]
+    [report] = kit.history()
+    assert report.deliveries[0].provider_id in sim.calls
+    assert all(
+        "not sent: stopped (Worker.stop())" in (d.error or "") for d in report.deliveries[1:]
+    )
+    sim.clear_faults()
+    assert kit.worker(name="other").run(drain=True).counts == {"sent": 3}
+    assert sorted(r.form["From"][0] for r in sim.requests) == numbers  # each rung once
+
+
+def test_stop_without_waiting_records_the_request_in_flight_unknown(make_kit, sim, tmp_path):
+    """stop(wait=False): the call in flight (answered 5 s later) is not waited for: it is
+    unknown (it may have been sent), the calls never started are pending, released, and run()
+    returns at once."""
+    kit = make_kit(write_config(tmp_path, sim, account={"timeout": 20}))
+    kit.submit("db.down", to=[f"+9198320{i:05d}" for i in range(3)], channels="call")
+    sim.inject(Fault(delay=5), fraction=1.0)
+    worker = kit.worker(threads=1)
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    sim.wait_for_requests(1)
+    worker.stop()
+    worker.stop(wait=False)
+    began = time.monotonic()
+    runner.join(timeout=10)
+    assert not runner.is_alive() and time.monotonic() - began < 2
+    assert _leases(tmp_path) == [("unknown", None), ("pending", None), ("pending", None)]
+    [report] = kit.history()
+    assert report.deliveries[0].provider_id is None
+    assert "while its request was in flight" in (report.deliveries[0].error or "")
     assert len(sim.requests) == 1

@@ -234,6 +234,7 @@ def test_every_dropped_connection_is_replaced_at_once_not_one_per_call(pg):
             for _ in range(4):
                 stack.enter_context(db.reading("holding a connection"))
         assert terminate(admin, application) == 4
+        wait_until(lambda: terminate(admin, application) == 0)  # all gone
         began = time.monotonic()
         assert ledger.counts() == {}
         assert time.monotonic() - began < 0.9

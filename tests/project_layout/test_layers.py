@@ -7,7 +7,6 @@ describes the layers."""
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest

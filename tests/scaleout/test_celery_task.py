@@ -84,3 +84,38 @@ def test_beats_tick_plans_due_escalation_steps_before_it_enqueues(make_kit, sim,
         ("call", DeliveryState.PENDING)
     ]
     assert len(sim.requests) == 1
+
+
+def test_importing_the_celery_module_builds_nothing(tmp_path):
+    """``import notifykit.celery`` reads no config and builds no Notifier (the broker settings are
+    read when Celery first needs them): here the config names an account whose token is unset,
+    which building anything would refuse."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    config = tmp_path / "notifykit.yaml"
+    config.write_text(
+        "accounts: {main: {provider: exotel, sid: ACx, token: '${NK_UNSET_TOKEN}'}}\n"
+        "channels: {sms: {type: exotel-sms, account: main, senders: {default: {from: NKALRT}}}}\n"
+        "recipients: {alice: {phone: '+919876543210'}}\n"
+        "defaults: {channels: [sms], to: [alice]}\n"
+        "dispatch: celery\n"
+        "celery: {broker: 'redis://127.0.0.1:1/0'}\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "NK_UNSET_TOKEN"},
+        "NOTIFYKIT_CONFIG": str(config),
+        "PYTHONPATH": f"{root}:{root / 'plugins'}",
+    }
+    code = (
+        "import sys, notifykit.celery as c\n"
+        "assert 'notifykit.notifier' not in sys.modules, 'a Notifier was imported'\n"
+        "assert 'notifykit.runtime' not in sys.modules, 'a runtime was imported'\n"
+        "print(c.app.conf.broker_url)\n"  # read now, from the config alone, secrets unset
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "redis://127.0.0.1:1/0"

@@ -9,6 +9,7 @@ an admin API (JSON in and out, see :mod:`.admin`) to inspect and steer it from o
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import hmac
@@ -81,6 +82,22 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 
 #: How long ``stop()`` waits for handler threads to let go of their connections.
 _STOP_GRACE = 5.0
+
+#: Every simulator started and not yet stopped: :func:`_stop_all` stops them at exit.
+_running: set[ExotelSimulator] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every simulator still running when the interpreter exits, while its threads still
+    run. A simulator nobody stopped (a sandbox ``Notifier`` never closed, a test's forgotten
+    ``start()``) would otherwise be stopped during finalisation by a garbage-collected context
+    manager, and ``stop()`` would wait forever for a serving thread that no longer runs."""
+    for simulator in list(_running):
+        try:
+            simulator.stop()
+        except Exception:  # one failing must not leave the others running
+            logger.debug("stopping %r at exit failed", simulator, exc_info=True)
 
 
 @dataclass
@@ -251,6 +268,7 @@ class ExotelSimulator:
             )
             thread.start()
             self._server, self._thread = server, thread
+            _running.add(self)
         return self
 
     def stop(self) -> None:
@@ -259,10 +277,12 @@ class ExotelSimulator:
             server, thread = self._server, self._thread
             if server is None or thread is None:
                 return
+            _running.discard(self)
             if sys.is_finalizing():
                 # Stopped by garbage collection as the interpreter exits (a sandbox whose
                 # Notifier was never closed): the serving thread, a daemon, runs no more, so
-                # shutdown() and join() would wait for it forever. Close the socket and go.
+                # shutdown() and join() would wait for it forever. Close the socket and go. (The
+                # atexit hook above normally stopped it before this, while it still ran.)
                 server.server_close()
                 self._server = self._thread = None
                 return
