@@ -371,3 +371,38 @@ def test_backoff_doubles_to_ten_seconds_and_starts_over() -> None:
     assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 10, 10]
     backoff.reset()
     assert backoff.next() == 0.5
+
+
+def test_a_second_stop_does_not_wait_for_the_ledger_to_come_back(
+    locked_config: Path,
+    sim: ExotelSimulator,
+    make_kit: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first stop waits for the outcomes in memory to be recorded (up to the lease, 30 s
+    here); a second one (``stop(wait=False)``: a second SIGTERM) stops waiting at once."""
+    caplog.set_level(logging.INFO, logger="notifykit")
+    kit = make_kit(locked_config)
+    sim.inject(Fault(delay=0.5))
+    kit.submit("db.down", data={"host": "db1"}, to="+919870000003")
+    worker = kit.worker()
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    other = sqlite3.connect(str(locked_config.parent / "ledger.db"), isolation_level=None)
+    try:
+        sim.wait_for_requests(1, timeout=10)
+        other.execute("BEGIN IMMEDIATE")
+        wait_until(lambda: records(caplog, RECORD_WAITS), timeout=10)
+        worker.stop()
+        assert thread.is_alive()  # still trying to record what it sent
+        began = time.monotonic()
+        worker.stop(wait=False)
+        thread.join(timeout=10)
+        assert not thread.is_alive() and time.monotonic() - began < 5
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # Not recorded: left 'sending' (unknown once its lease is over), never sent again.
+    assert records(caplog, "stay 'sending'")
+    assert kit.ledger.counts() == {"sending": 1}
+    assert len(sim.requests) == 1
