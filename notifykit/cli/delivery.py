@@ -147,7 +147,8 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     Runs until SIGTERM/SIGINT (no new request starts, the ones in flight finish and are
     recorded, the rest is given back; exit 0; a second signal stops waiting for those in flight:
     recorded unknown, exit 4), or with --drain until nothing is due now; its exit code then says
-    how the deliveries it made went.
+    how the deliveries it made went. The ledger going away for a while (a database restart) is
+    waited out; a ledger that cannot be opened, or fails for good, stops it (exit 2).
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = _state()

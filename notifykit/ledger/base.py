@@ -141,7 +141,7 @@ _DELIVERY_COLUMNS = (
 #: the text and options a 10,000-number broadcast would fetch 10,000 times for nothing
 _RECORD_COLUMNS = (
     "id, notification_id, channel, channel_type, recipient, address, info, callback_token, "
-    "state, due, attempts, provider_id, provider_status, provider_detail"
+    "state, due, attempts, provider_id, provider_status, provider_detail, lease_owner"
 )
 
 
@@ -510,7 +510,12 @@ class SqlLedger:
         return sorted(mine, key=order.__getitem__)
 
     def record(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Change]:
-        """Record what became of claimed deliveries, and release their leases."""
+        """Record what became of claimed deliveries, and release their leases.
+
+        Only where the outcome is still ``owner``'s to record (:func:`_recordable`), so that
+        recording again — after an error that may have come after the commit, or late, once the
+        ledger is back — never undoes what happened since: a delivery another worker took over,
+        or one already recorded and moved on. A delivery left out has no change returned."""
         if not outcomes:
             return []
         changes: list[Change] = []
@@ -543,7 +548,7 @@ class SqlLedger:
             pending: list[tuple[Delivery, DeliveryState, str]] = []
             for outcome in outcomes:
                 row = current.get(outcome.delivery_id)
-                if row is None:
+                if row is None or not _recordable(row[8], row[14], owner, outcome.attempted):
                     continue
                 previous = DeliveryState(row[c.state])
                 # A batch's rows share one info text: decode it once (a copy each, as a
@@ -1135,6 +1140,17 @@ class SqlLedger:
 
     def close(self) -> None:
         """Release the connections; the ledger cannot be used afterwards."""
+
+
+def _recordable(state: str, lease_owner: str | None, owner: str, attempted: bool) -> bool:
+    """Whether ``owner`` may record an outcome for a delivery now ``state``, leased to
+    ``lease_owner``. One whose request went out (``attempted``): while it is ``sending`` under
+    ``owner``'s lease, or after its lease ran out (``unknown``, unleased: the outcome is what
+    really happened, and ``unknown`` is never sent again anyway). One whose request never went
+    out (a veto, a skip): while it is still ``pending`` and leased to ``owner``."""
+    if attempted:
+        return state in ("sending", "unknown") and lease_owner in (owner, None)
+    return state == "pending" and lease_owner == owner
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

@@ -36,6 +36,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from notifykit.errors import LedgerUnavailable
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
 from notifykit.ledger.rows import fetch_one
@@ -296,7 +297,7 @@ class SqliteLedger(SqlLedger):
             for index, request in enumerate(batch):
                 request.result = None
                 request.error = (
-                    LedgerError(*err.args) if index and isinstance(err, LedgerError) else err
+                    type(err)(*err.args) if index and isinstance(err, LedgerError) else err
                 )
         except BaseException:
             # An interrupt is raised between two bytecodes: after BEGIN, a transaction no longer
@@ -434,15 +435,19 @@ class SqliteLedger(SqlLedger):
         return isinstance(err, sqlite3.Error)
 
     def _error(self, err: Exception, doing: str) -> LedgerError:
+        """SQLite's error as a :class:`LedgerError`; a :class:`LedgerUnavailable` when it may
+        go away by itself: the file locked by another process past ``busy_timeout``, or a full
+        disk (space freed)."""
         text = str(err)
         if _is_locked(text):
             # What it was doing inside (applying migrations...) does not help whoever must find
             # the other process.
             doing = "opening it" if self._opening else doing
-            return LedgerError(
+            return LedgerUnavailable(
                 f"ledger {self.location}: {doing} failed: {_locked(self._busy_timeout)}"
             )
-        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(text)}")
+        kind = LedgerUnavailable if "disk is full" in text.lower() else LedgerError
+        return kind(f"ledger {self.location}: {doing} failed: {_hint(text)}")
 
     def __repr__(self) -> str:
         return f"<SqliteLedger {self.location!r}>"
