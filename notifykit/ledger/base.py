@@ -548,7 +548,9 @@ class SqlLedger:
             pending: list[tuple[Delivery, DeliveryState, str]] = []
             for outcome in outcomes:
                 row = current.get(outcome.delivery_id)
-                if row is None or not _recordable(row[8], row[14], owner, outcome.attempted):
+                if row is None or not _recordable(
+                    row[c.state], row[c.lease_owner], owner, outcome.attempted
+                ):
                     continue
                 previous = DeliveryState(row[c.state])
                 # A batch's rows share one info text: decode it once (a copy each, as a
