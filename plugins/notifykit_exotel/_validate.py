@@ -142,7 +142,9 @@ def check_array_style(style: Any) -> ArrayStyle:
 # -- numbers, senders, URLs ----------------------------------------------------------------------
 
 
-def valid_number(value: Any, field: str, e164: bool, normalize: bool, region: str | None) -> str:
+def valid_number(
+    value: Any, field: str, *, e164: bool = False, normalize: bool, region: str | None
+) -> str:
     """A phone number to send to: normalised to E.164 (``normalize``, numbers without a country
     code read in ``region``), sent as given (stripped), or with ``e164`` only its shape checked."""
     if e164:
@@ -281,7 +283,9 @@ def check_bulk_message(
                 f"sms_type, dlt_template_id, custom_field"
             )
         raw[name] = value
-    raw["to"] = valid_number(raw.get("to"), f"messages[{index}].to", False, normalize, region)
+    raw["to"] = valid_number(
+        raw.get("to"), f"messages[{index}].to", normalize=normalize, region=region
+    )
     try:
         raw["body"] = check_body(raw.get("body"))
     except InsufficientParametersError as err:

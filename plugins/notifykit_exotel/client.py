@@ -228,11 +228,15 @@ class ExotelClient(ClientBase):
             status_callback_events=as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
-        rung = valid_number(from_, "from_", False, self.normalize_numbers, self.default_region)
+        rung = valid_number(
+            from_, "from_", normalize=self.normalize_numbers, region=self.default_region
+        )
         form = encode_form(
             {
                 "from_": rung,
-                "to": valid_number(to, "to", False, self.normalize_numbers, self.default_region),
+                "to": valid_number(
+                    to, "to", normalize=self.normalize_numbers, region=self.default_region
+                ),
                 "caller_id": exophone(caller_id),
                 "call_type": call_type,
                 "time_limit": time_limit,
@@ -299,7 +303,7 @@ class ExotelClient(ClientBase):
             status_callback_events=as_list(status_callback_events),
             status_callback_content_type=status_callback_content_type,
         )
-        rung = valid_number(to, "to", False, self.normalize_numbers, self.default_region)
+        rung = valid_number(to, "to", normalize=self.normalize_numbers, region=self.default_region)
         form = encode_form(
             {
                 "from_": rung,
@@ -469,7 +473,9 @@ class ExotelClient(ClientBase):
             kwargs = seed_kwargs("send_sms", from_, SEND_SMS_KEYS)
             no_mixing("send_sms", to, body)
             return self.send_sms(**kwargs)
-        number = valid_number(to, "to", e164, self.normalize_numbers, self.default_region)
+        number = valid_number(
+            to, "to", e164=e164, normalize=self.normalize_numbers, region=self.default_region
+        )
         form = self._sms_form(
             from_,
             body,
@@ -558,7 +564,13 @@ class ExotelClient(ClientBase):
             )
         numbers = dedupe(
             [
-                valid_number(n, f"to[{i}]", e164, self.normalize_numbers, self.default_region)
+                valid_number(
+                    n,
+                    f"to[{i}]",
+                    e164=e164,
+                    normalize=self.normalize_numbers,
+                    region=self.default_region,
+                )
                 for i, n in enumerate(to)
             ]
         )
