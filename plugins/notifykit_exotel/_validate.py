@@ -3,8 +3,8 @@
 The constructor's arguments (credentials, region or base URL, timeout, rate limit), then each
 verb's: phone numbers, sender ids and ExoPhones, URLs, sizes and enumerated values, date filters,
 the PHP seed's mappings. Each raises :class:`~notifykit_exotel.errors.InsufficientParametersError`
-naming the problem and the fix, and none of them makes a request. Exotel's wire names and
-per-field rules (:mod:`.wire`) stay there; this module decides what a verb accepts.
+naming the problem and the fix, and none of them makes a request. Exotel's wire names, its
+enumerated values and the encoding stay in :mod:`.wire`.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def build_rate_limiter(rate_limit: Limiter | int | None, rate_window: float) -> 
 
 
 def check_array_style(style: Any) -> ArrayStyle:
+    """One of :data:`~notifykit_exotel.wire.ARRAY_STYLES`."""
     if style not in ("indexed", "brackets", "repeat", "csv"):
         raise InsufficientParametersError(
             f"array_style={style!r} is not valid: use indexed, brackets, repeat or csv"
@@ -386,4 +387,5 @@ def as_list(value: str | Sequence[str] | None) -> list[str] | None:
 
 
 def dedupe(items: list[_T]) -> list[_T]:
+    """``items`` without repeats, in their first order."""
     return list(dict.fromkeys(items))
