@@ -16,10 +16,12 @@ need it), so that loading the plugin costs nothing.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,12 @@ __all__ = [
 
 MAX_BODY_CHARS = 2000
 """Exotel's limit on an SMS ``Body``, in characters."""
+
+SEND_THREADS = 8
+"""How many requests one ``send()`` of an SMS channel without bulk (one request per recipient)
+keeps in flight at once. The account's rate limiter bounds them as it bounds any request; the
+threads only overlap the waits for Exotel's answers, so a window of the limit goes out at once
+instead of one request after the other."""
 
 
 def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
@@ -138,12 +146,93 @@ def _unless_stopped(numbers: Sequence[str]) -> None:
     """The client's ``before_request``: once notifykit stops the send this thread runs
     (Ctrl-C, SIGTERM, ``Worker.stop()``), no new request starts (the channel reports each
     recipient left with ``DeliveryResult.not_started``: see :func:`_failure`); until then each
-    request tells notifykit which numbers it pages, in case the send is abandoned in flight."""
-    reason = request_starting(numbers)
+    request tells notifykit which numbers it pages, in case the send is abandoned in flight.
+    In one of a send's threads (:func:`_in_threads`), no request starts either once the
+    ``send()`` that started the thread has given up on them."""
+    batch = _BATCH.get()
+    if batch is None:
+        reason = request_starting(numbers)
+    else:
+        with batch.lock:  # a request is either refused or counted as started, never both
+            reason = batch.reason or request_starting(numbers)
     if reason is not None:
         from notifykit_exotel.errors import SendStoppedError
 
         raise SendStoppedError(f"not sent: stopped ({reason}) before the request went out")
+
+
+class _Batch:
+    """The requests of one ``send()`` made by several threads. Once ``reason`` is set (under
+    ``lock``, which :func:`_unless_stopped` holds from its check to notifykit counting the
+    request started), none of them starts: the ``send()`` has raised, and what notifykit was
+    told had started is all that may have gone out."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reason: str | None = None
+
+    def refuse(self, reason: str) -> None:
+        with self.lock:
+            self.reason = self.reason or reason
+
+
+_BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "notifykit_exotel_batch", default=None
+)
+
+
+def _in_threads(
+    send: Callable[[Recipient], DeliveryResult], recipients: Sequence[Recipient], threads: int
+) -> list[DeliveryResult]:
+    """``send`` to each recipient, from up to ``threads`` threads at once; the results in the
+    recipients' order. Each thread runs in a copy of the caller's context (notifykit's stop and
+    the record of what started are context variables), takes the next recipient not yet taken,
+    and is a daemon: a send given up on is never a reason to wait at exit.
+
+    If the waiting thread is interrupted (Ctrl-C), or ``send`` raises (a bug: an
+    :class:`ExotelError` is a result, not an exception), no further request starts (see
+    :class:`_Batch`) and this raises at once: the requests in flight finish on their own, their
+    answers unused, as a request interrupted in a send of one thread would have been."""
+    batch = _Batch()
+    results: list[DeliveryResult | None] = [None] * len(recipients)
+    taking = threading.Lock()
+    left = iter(range(len(recipients)))
+    running = [min(threads, len(recipients))]
+    failures: list[BaseException] = []
+    finished = threading.Event()
+
+    def work() -> None:
+        _BATCH.set(batch)  # in this thread's own copy of the context
+        try:
+            while batch.reason is None:
+                with taking:
+                    index = next(left, None)
+                if index is None:
+                    break
+                results[index] = send(recipients[index])
+        except BaseException as err:  # handed to the waiting thread
+            failures.append(err)
+            batch.refuse(type(err).__name__)
+            finished.set()
+        finally:
+            with taking:
+                running[0] -= 1
+                if not running[0]:
+                    finished.set()
+
+    for _ in range(running[0]):
+        context = contextvars.copy_context()  # one each: a context runs in one thread at a time
+        threading.Thread(
+            target=context.run, args=(work,), name="notifykit-sms", daemon=True
+        ).start()
+    try:
+        finished.wait()
+    except BaseException as err:
+        batch.refuse(type(err).__name__)
+        raise
+    if failures:
+        raise failures[0]
+    return [r for r in results if r is not None]
 
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
@@ -313,20 +402,20 @@ class SmsChannel:
         if message.status_callback:
             options["status_callback"] = message.status_callback
         if len(recipients) == 1 or not self.bulk:
-            results = []
-            for recipient in recipients:
+
+            def send_one(recipient: Recipient) -> DeliveryResult:
                 try:
                     # e164: the planner validated every number once; the client checks the shape
                     sms = self.client.send_sms(to=recipient.phone, body=body, e164=True, **options)
                 except ExotelError as err:
-                    results.append(_failure(recipient, err))
-                else:
-                    results.append(
-                        DeliveryResult.sent(
-                            recipient, provider_id=sms.sid, provider_status=_status(sms.status)
-                        )
-                    )
-            return results
+                    return _failure(recipient, err)
+                return DeliveryResult.sent(
+                    recipient, provider_id=sms.sid, provider_status=_status(sms.status)
+                )
+
+            if len(recipients) == 1:
+                return [send_one(recipients[0])]
+            return _in_threads(send_one, recipients, SEND_THREADS)
         numbers = [r.phone or "" for r in recipients]
         try:
             result = self.client.send_bulk_sms(to=numbers, body=body, e164=True, **options)
