@@ -60,10 +60,11 @@ MAX_BODY_CHARS = 2000
 """Exotel's limit on an SMS ``Body``, in characters."""
 
 SEND_THREADS = 8
-"""How many requests one ``send()`` of an SMS channel without bulk (one request per recipient)
-keeps in flight at once. The account's rate limiter bounds them as it bounds any request; the
-threads only overlap the waits for Exotel's answers, so a window of the limit goes out at once
-instead of one request after the other."""
+"""How many requests an SMS channel without bulk (one request per recipient) keeps in flight at
+once, across all its ``send()`` calls (notify()'s groups, a worker's threads). The account's rate
+limiter bounds them as it bounds any request; the threads only overlap the waits for Exotel's
+answers, so a window of the limit goes out at once instead of one request after the other. Two
+such channels on one account stay within its client's 16 pooled connections."""
 
 
 def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
@@ -182,12 +183,17 @@ _BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
 
 
 def _in_threads(
-    send: Callable[[Recipient], DeliveryResult], recipients: Sequence[Recipient], threads: int
+    send: Callable[[Recipient], DeliveryResult],
+    recipients: Sequence[Recipient],
+    slots: threading.Semaphore,
+    threads: int = SEND_THREADS,
 ) -> list[DeliveryResult]:
-    """``send`` to each recipient, from up to ``threads`` threads at once; the results in the
-    recipients' order. Each thread runs in a copy of the caller's context (notifykit's stop and
-    the record of what started are context variables), takes the next recipient not yet taken,
-    and is a daemon: a send given up on is never a reason to wait at exit.
+    """``send`` to each recipient, from up to ``threads`` threads at once, each call holding
+    one of ``slots`` (the channel's: its sends in flight at once, from every group and worker
+    thread, stay within the client's connection pool); the results in the recipients' order.
+    Each thread runs in a copy of the caller's context (notifykit's stop and the record of what
+    started are context variables), takes the next recipient not yet taken, and is a daemon: a
+    send given up on is never a reason to wait at exit.
 
     If the waiting thread is interrupted (Ctrl-C), or ``send`` raises (a bug: an
     :class:`ExotelError` is a result, not an exception), no further request starts (see
@@ -209,7 +215,8 @@ def _in_threads(
                     index = next(left, None)
                 if index is None:
                     break
-                results[index] = send(recipients[index])
+                with slots:
+                    results[index] = send(recipients[index])
         except BaseException as err:  # handed to the waiting thread
             failures.append(err)
             batch.refuse(type(err).__name__)
@@ -353,6 +360,8 @@ class SmsChannel:
         self.encoding: str = settings.get("encoding") or "auto"
         self.bulk: bool = settings.get("bulk", True) is not False
         self.client: ExotelClient = context.client(self.account)
+        #: this channel's requests in flight at once without bulk (see SEND_THREADS)
+        self._in_flight = threading.BoundedSemaphore(SEND_THREADS)
 
     def prepare(self, message: Message) -> Message:
         text = message.text
@@ -415,7 +424,7 @@ class SmsChannel:
 
             if len(recipients) == 1:
                 return [send_one(recipients[0])]
-            return _in_threads(send_one, recipients, SEND_THREADS)
+            return _in_threads(send_one, recipients, self._in_flight)
         numbers = [r.phone or "" for r in recipients]
         try:
             result = self.client.send_bulk_sms(to=numbers, body=body, e164=True, **options)

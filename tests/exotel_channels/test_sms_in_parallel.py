@@ -115,3 +115,33 @@ def test_ctrl_c_starts_no_request_after_it_and_records_exactly_what_was_in_fligh
     assert [s for a, s in states.items() if a not in went_out] == [DeliveryState.PENDING] * (
         2 * SEND_THREADS
     )
+
+
+def test_the_channels_requests_in_flight_stay_within_send_threads_across_sends(
+    sim, config, make_kit
+):
+    """Two notify() calls at once through one channel (as notify()'s groups or a worker's
+    threads send): SEND_THREADS requests in flight between them, not SEND_THREADS each, so
+    the account's pooled connections are enough."""
+    sim.inject(Fault(delay=DELAY / 2, path="Sms/send"), fraction=1.0)
+    kit = make_kit(_one_each(config))
+    reports: list[Any] = []
+    calls = [
+        threading.Thread(
+            target=lambda p=prefix: reports.append(
+                kit.notify("db.down", data={"host": "db1"}, to=_numbers(SEND_THREADS, p))
+            )
+        )
+        for prefix in ("+9198710", "+9198720")
+    ]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join(30)
+    assert len(reports) == 2 and all(r.ok for r in reports)
+    # When each request was at the simulator (a little less at the end: a request that follows
+    # another in the same slot is sent after its answer came back).
+    spans = [(r.time, r.time + r.duration_ms / 1000 - 0.02) for r in sms_requests(sim)]
+    assert len(spans) == 2 * SEND_THREADS
+    most = max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
+    assert most == SEND_THREADS
