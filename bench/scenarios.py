@@ -431,23 +431,46 @@ def ride_the_limit(env: Env) -> None:
     (50 per second, the same on the simulator and in the account's ``rate_limit``/``rate_window``),
     against the minimum time the limit allows (``ceil(n / limit) - 1`` windows) and against the peer
     that rides the 429s: the client without a limiter, retrying on Retry-After. Target: at most
-    1.05x the minimum, zero 429s."""
+    1.03x the minimum, zero 429s.
+
+    Where the time above the minimum goes, from the simulator's arrival times (the same clock
+    on one host), is the limiter row's note (medians over the rounds): before the first
+    request arrived (planning, the ledger), each window's step past ``window`` (the limiter's
+    margin, 1% of the window, plus a request's way back and the next one's way out), the last
+    window's requests from its first arrival to its last (sent from the channel's threads, as
+    fast as two processes on the machine's cores answer them), and after the last arrival (its
+    answer, the ledger). A warm-up send first (no limit, the same numbers), so no round pays
+    the process's first imports and number parsing."""
     from notifykit_exotel import ExotelClient, RetryPolicy
 
     sends, (limit, window) = env.sizes.ride_sends, env.sizes.ride_limit
     name = f"{sends} sends under {limit}/{window:g}s"
-    minimum = (math.ceil(sends / limit) - 1) * window
+    windows = math.ceil(sends / limit)
+    minimum = (windows - 1) * window
     targets = numbers(sends)
     refused: dict[str, list[int]] = {"limiter": [], "429s": []}
+    parts: dict[str, list[float]] = {"before": [], "step": [], "last": [], "after": []}
+    with notifier(env.config()) as kit:
+        env.sim.reset()
+        kit.send("sms1", to=targets, data={"host": "db1"})
 
     def with_limiter() -> float:
         config = env.config(rate_limit=limit, rate_window=f"{window}s")
         with notifier(config) as kit:
             env.sim.limit(limit, window)
+            started = time.monotonic()
             seconds = timed(lambda: kit.send("sms1", to=targets, data={"host": "db1"}))
+            ended = time.monotonic()
         counts = env.sim.counts()
         refused["limiter"].append(counts["statuses"].get(429, 0))
         env.results.check(name, "limiter: SMS created", sends, counts["messages"])
+        arrived = sorted(env.sim.arrivals())
+        if len(arrived) == sends and windows > 1:
+            last = (windows - 1) * limit  # the first request of the last window
+            parts["before"].append(arrived[0] - started)
+            parts["step"].append((arrived[last] - arrived[0]) / (windows - 1) - window)
+            parts["last"].append(arrived[-1] - arrived[last])
+            parts["after"].append(ended - arrived[-1])
         return seconds
 
     def riding_429s() -> float:
@@ -481,8 +504,8 @@ def ride_the_limit(env: Env) -> None:
             "notify(), sliding-log limiter",
             samples["notify(), sliding-log limiter"],
             versus="minimum the limit allows",
-            target=1.05,
-            note=f"429s: {refused['limiter']}",
+            target=1.03,
+            note=f"429s: {refused['limiter']}{_ride_parts(parts)}",
         )
     )
     env.results.rows.append(
@@ -493,6 +516,20 @@ def ride_the_limit(env: Env) -> None:
             versus="minimum the limit allows",
             note=f"429s: {refused['429s']}",
         )
+    )
+
+
+def _ride_parts(parts: Mapping[str, list[float]]) -> str:
+    """The ride's time above the minimum, in milliseconds (medians): see ride_the_limit."""
+    if not parts["step"]:
+        return ""
+
+    def ms(key: str) -> str:
+        return f"{statistics_median(parts[key]) * 1000:.0f}"
+
+    return (
+        f"; ms before the first arrival {ms('before')}, per window step +{ms('step')}, "
+        f"last window {ms('last')}, after the last arrival {ms('after')}"
     )
 
 
