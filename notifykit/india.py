@@ -122,6 +122,9 @@ def _match_dlt(body: str, literals: Sequence[str], cap: int | None) -> tuple[str
     if not body.startswith(first) or len(first) + len(last) > n or not body.endswith(last):
         return None
     last_start = n - len(last)
+    forced = _forced_match(body, literals, len(first), last_start)
+    if forced is not None:
+        return forced if cap is None or all(len(v) <= cap for v in forced) else None
     # starts[i]: sorted positions where variable i can begin; back[i][pos] = where the variable that
     # ended just before the literal leading to ``pos`` began.
     starts: list[int] = [len(first)]
@@ -147,6 +150,28 @@ def _match_dlt(body: str, literals: Sequence[str], cap: int | None) -> tuple[str
         values.append(body[begin:literal_start])
         end = begin
     return tuple(reversed(values))
+
+
+def _forced_match(
+    body: str, literals: Sequence[str], start: int, last_start: int
+) -> tuple[str, ...] | None:
+    """The variables when ``body`` can be read against the pattern in one way only, which is
+    the usual case (one variable; or literals that each occur once in what is left of the body);
+    ``None`` when it cannot be read at all or may be read in several ways (then
+    :func:`_match_dlt` chooses). ``body`` starts with the first literal and ends with the last,
+    at ``last_start``. A middle literal found once in the part of the body where any reading
+    must place it sits there in every reading; so, when each is, the variables between them
+    are the only ones there are."""
+    values: list[str] = []
+    pos = start
+    for literal in literals[1:-1]:
+        found = body.find(literal, pos, last_start)
+        if found == -1 or body.find(literal, found + 1, last_start) != -1:
+            return None
+        values.append(body[pos:found])
+        pos = found + len(literal)
+    values.append(body[pos:last_start])
+    return tuple(values)
 
 
 def _snippet(text: str, at: int, before: int = 20, after: int = 25) -> str:

@@ -413,3 +413,41 @@ def test_many_short_variables_match_fast() -> None:
     result = check_dlt(body, pattern)
     assert time.perf_counter() - started < 1.0
     assert result.variables == ("y",) * 100
+
+
+def _lazy_regex_reading(body: str, pattern: str, cap: int | None) -> tuple[str, ...] | None:
+    """What a non-greedy regex reads (earlier variables shortest): the reading check_dlt gives."""
+    import re
+
+    literals = parse_dlt_pattern(pattern)
+    group = "(.*?)" if cap is None else f"(.{{0,{cap}}}?)"
+    found = re.fullmatch(group.join(re.escape(lit) for lit in literals), body, re.DOTALL)
+    return None if found is None else found.groups()
+
+
+# A pattern's literals: the first and last may be empty, those between variables may not, and
+# there must be some text that is not blank.
+_DLT_LITERALS = st.builds(
+    lambda first, middle, last: [first, *middle, last],
+    st.text(alphabet="ab ", max_size=3),
+    st.lists(st.text(alphabet="ab ", min_size=1, max_size=3), max_size=4),
+    st.text(alphabet="ab ", max_size=3),
+).filter(lambda literals: "".join(literals).strip() != "")
+
+
+@given(_DLT_LITERALS, st.data(), st.sampled_from([None, 0, 1, 2, 30]))
+def test_dlt_reads_a_body_as_a_lazy_regex_does(
+    literals: list[str], data: st.DataObject, cap: int | None
+) -> None:
+    # Few letters, so literals recur in the body and in the values: bodies that can be read in
+    # several ways, in one way (the fast path), or not at all.
+    pattern = "{#var#}".join(literals)
+    values = [data.draw(st.text(alphabet="ab ", max_size=4)) for _ in literals[1:]]
+    body = literals[0] + "".join(v + lit for v, lit in zip(values, literals[1:], strict=True))
+    if data.draw(st.booleans()):
+        body = data.draw(st.text(alphabet="ab ", max_size=12))  # most of these match nothing
+    expected = _lazy_regex_reading(body, pattern, cap)
+    result = check_dlt(body, pattern, max_var_length=cap)
+    assert result.ok is (expected is not None)
+    if expected is not None:
+        assert result.variables == expected
