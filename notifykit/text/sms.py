@@ -117,7 +117,7 @@ def analyze_sms(body: str, *, encoding: Literal["GSM-7", "UCS-2"] | None = None)
         # a character outside the Basic Multilingual Plane is a UTF-16 surrogate pair
         astral = {c for c in used if ord(c) > 0xFFFF}
         chosen, single, part, doubled = "UCS-2", _UCS2_SINGLE, _UCS2_PART, astral
-    length = len(body) + sum(body.count(c) for c in doubled)
+    length = len(body) + sum(body.count(c) for c in doubled) if doubled else len(body)
     if length <= single:
         segments = 1 if length else 0
     else:

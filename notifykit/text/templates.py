@@ -202,10 +202,13 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
+_TOO_LONG = "ran past its time budget (a loop or macro that does far too much work?)"
+
+
 def _check_time() -> None:
     deadline = _DEADLINE.get()
     if deadline is not None and _time.monotonic() > deadline:
-        raise _Limit("ran past its time budget (a loop or macro that does far too much work?)")
+        raise _Limit(_TOO_LONG)
 
 
 def _size(value: Any) -> int | None:
@@ -538,6 +541,9 @@ class TemplateEngine:
         # name asked for -> (template name, directory). Only hits are kept: a template added to a
         # directory later is then found, and a typo does not grow the table.
         self._resolved: dict[str, tuple[str, Path]] = {}
+        # template name -> compiled template, as Jinja's own cache keeps them (never reloaded)
+        # without its lookup under a lock on every render; as bounded
+        self._templates: dict[str, jinja2.Template] = {}
 
     @property
     def search_dirs(self) -> tuple[Path, ...]:
@@ -628,7 +634,12 @@ class TemplateEngine:
         template_name = self.resolve(name)
         token = _DEADLINE.set(_time.monotonic() + self.render_timeout)
         try:
-            template = self._env.get_template(template_name)
+            template = self._templates.get(template_name)
+            if template is None:
+                template = self._env.get_template(template_name)
+                if len(self._templates) >= _CACHE_SIZE:
+                    self._templates.clear()
+                self._templates[template_name] = template
             return self._generate(template, data).rstrip()
         except _Limit as err:
             raise TemplateLimitError(
@@ -681,15 +692,31 @@ class TemplateEngine:
 
     @staticmethod
     def _generate(template: jinja2.Template, data: Mapping[str, Any]) -> str:
-        """Render piece by piece, so the output budget and the clock are checked as it grows."""
+        """Render piece by piece, so the output budget and the clock are checked as it grows.
+
+        What Jinja's ``Template.generate`` does, without its copy of ``data`` (the context
+        copies it) and its second generator: an error of the template's goes through the
+        environment's ``handle_exception``, which raises it with the template's lines in its
+        traceback; a limit found here is raised from here."""
         pieces: list[str] = []
         size = 0
-        for piece in template.generate(data):
-            size += len(piece)
-            if size > MAX_OUTPUT:
-                raise _Limit(f"produced more than {MAX_OUTPUT:,} characters of output")
-            _check_time()
-            pieces.append(piece)
+        deadline = _DEADLINE.get()
+        problem: str | None = None
+        context = template.new_context(data if isinstance(data, dict) else dict(data))
+        try:
+            for piece in template.root_render_func(context):
+                size += len(piece)
+                if size > MAX_OUTPUT:
+                    problem = f"produced more than {MAX_OUTPUT:,} characters of output"
+                    break
+                if deadline is not None and _time.monotonic() > deadline:
+                    problem = _TOO_LONG
+                    break
+                pieces.append(piece)
+        except Exception:
+            template.environment.handle_exception()
+        if problem is not None:
+            raise _Limit(problem)
         return "".join(pieces)
 
     def _template_frame(self, tb: TracebackType | None) -> tuple[str, int] | None:
