@@ -1089,13 +1089,17 @@ def statistics_median(values: list[float]) -> float:
 
 def text_checks(env: Env) -> None:
     """Render + encoding + segments + length + DLT check of one SMS, the planner's per-message
-    text work (the compiled template cached, as in a Notifier), per second. Target: 50,000."""
+    text work (the compiled template cached, as in a Notifier), per second of the thread's CPU
+    time: a loop of one thread's Python, which on two cores shared with other processes spends
+    much of its wall time waiting for a core (the wall-clock rate is the row's note). Target:
+    80,000."""
     from notifykit.india import require_dlt_match
     from notifykit.plan.planner import template_context
     from notifykit.text.sms import analyze_sms, check_length
     from notifykit_exotel.channels import MAX_BODY_CHARS
 
     n = env.sizes.text_checks
+    wall: list[float] = []
     with notifier(env.config()) as kit:
         engine = kit.config.template_engine
         context = template_context("db.down", "error", {"host": "db1"})
@@ -1108,7 +1112,9 @@ def text_checks(env: Env) -> None:
                     analyze_sms(text)
                     require_dlt_match(text, DLT_PATTERN)
 
-            return n / timed(loop)
+            started = time.thread_time()
+            wall.append(n / timed(loop))
+            return n / max(time.thread_time() - started, 1e-9)
 
         samples = interleave({"render+encoding+segments+DLT": once}, env.sizes.rounds)
         env.results.check(
@@ -1120,9 +1126,10 @@ def text_checks(env: Env) -> None:
             "render+encoding+segments+DLT",
             samples["render+encoding+segments+DLT"],
             unit="/s",
-            target=50_000,
+            target=80_000,
             target_is_ratio=False,
             higher_is_better=True,
+            note=f"thread CPU time; wall clock {statistics_median(wall):,.0f}/s",
         )
     )
 
