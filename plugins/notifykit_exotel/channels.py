@@ -216,6 +216,8 @@ def _in_threads(
                 if index is None:
                     break
                 with slots:
+                    if batch.reason is not None:  # given up on while this waited for a slot
+                        break
                     results[index] = send(recipients[index])
         except BaseException as err:  # handed to the waiting thread
             failures.append(err)
@@ -227,14 +229,14 @@ def _in_threads(
                 if not running[0]:
                     finished.set()
 
-    for _ in range(running[0]):
-        context = contextvars.copy_context()  # one each: a context runs in one thread at a time
-        threading.Thread(
-            target=context.run, args=(work,), name="notifykit-sms", daemon=True
-        ).start()
     try:
+        for _ in range(running[0]):
+            context = contextvars.copy_context()  # one each: a context runs in one thread at once
+            threading.Thread(
+                target=context.run, args=(work,), name="notifykit-sms", daemon=True
+            ).start()
         finished.wait()
-    except BaseException as err:
+    except BaseException as err:  # an interrupt, or no thread to be had
         batch.refuse(type(err).__name__)
         raise
     if failures:
