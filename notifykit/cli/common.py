@@ -1,7 +1,9 @@
 """What every ``notifykit`` command shares: the ``cli`` group and its global options, the exit
-codes, the command's state (the Notifier it builds), input parsing and report printing. The
-command modules (:mod:`notifykit.cli.main`, :mod:`notifykit.cli.delivery`,
-:mod:`notifykit.cli.routing`) import it, never each other.
+codes, the command's state (the Notifier it builds), input parsing and report printing. Each
+command family has its module (:mod:`~notifykit.cli.send`, :mod:`~notifykit.cli.config`,
+:mod:`~notifykit.cli.delivery`, :mod:`~notifykit.cli.routing`, :mod:`~notifykit.cli.plugins`,
+:mod:`~notifykit.cli.simulator`, :mod:`~notifykit.cli.scaffold`); they import this module,
+never each other, and :mod:`notifykit.cli.app` registers them all on :data:`cli`.
 
 Exit codes (the same table is in ``--help`` and docs/cli.md):
 
@@ -27,14 +29,11 @@ limiter waits on stderr, secrets scrubbed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,8 +52,7 @@ from notifykit.errors import (
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
-    from notifykit.channels.stop import SendStop
-    from notifykit.model import Delivery, Report
+    from notifykit.model import Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
 
@@ -65,11 +63,28 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_UNKNOWN",
     "EXIT_USAGE",
+    "MAX_DATA_DEPTH",
+    "SEVERITY",
+    "Failure",
     "NotifykitGroup",
+    "State",
+    "add_global_options",
     "cli",
+    "command",
+    "data_options",
+    "display_state",
     "exit_code",
+    "group",
     "notification_options",
+    "parse_data",
     "parse_labels",
+    "plugin_registry",
+    "print_error",
+    "print_report",
+    "refuse_sandbox",
+    "say",
+    "split_list",
+    "warn_unset",
 ]
 
 EXIT_OK = 0
@@ -98,7 +113,7 @@ _STATUS_COLORS = {
 }
 
 
-class _Failure(Exception):
+class Failure(Exception):
     """A command failed in a way already explained: print ``message`` and exit with ``code``."""
 
     def __init__(self, message: str, code: int) -> None:
@@ -159,30 +174,35 @@ class NotifykitGroup(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             return EXIT_USAGE
-        except _Failure as err:
-            _error(err.message)
+        except Failure as err:
+            print_error(err.message)
             return err.code
         except ConfigError as err:
-            _error(f"invalid configuration ({len(err.problems)} problem(s)):")
+            print_error(f"invalid configuration ({len(err.problems)} problem(s)):")
             for problem in err.problems:
                 click.echo(f"  {problem}", err=True)
             return EXIT_USAGE
         except (ProviderError, LedgerError) as err:
             # A ledger that cannot record a notification refuses it before anything is sent.
-            _error(str(err))
+            print_error(str(err))
             return EXIT_FAILED
         except NotifykitError as err:
-            _error(f"{type(err).__name__}: {err}")
+            print_error(f"{type(err).__name__}: {err}")
             return EXIT_USAGE
         except Exception as err:
             if debug:
                 raise
             # Exit 4, not 2: the error may have interrupted a send that reached the provider.
-            _error(
+            print_error(
                 f"internal error: {type(err).__name__}: {err} (whatever it interrupted may have "
                 "been sent; run with NOTIFYKIT_DEBUG=1 for a traceback)"
             )
             return EXIT_UNKNOWN
+
+
+#: the ``error.type`` of a failure a command explained, as scripts have seen it since the class
+#: was private to one module
+_FAILURE_TYPE = "_Failure"
 
 
 def _json_error(err: Exception, code: int) -> None:
@@ -190,11 +210,12 @@ def _json_error(err: Exception, code: int) -> None:
     piping the output into ``jq`` gets ``ok: false`` and the reason instead of nothing."""
     if isinstance(err, click.ClickException):
         message = err.format_message()
-    elif isinstance(err, _Failure):
+    elif isinstance(err, Failure):
         message = err.message
     else:
         message = str(err)
-    error: dict[str, Any] = {"type": type(err).__name__, "message": message}
+    kind = _FAILURE_TYPE if isinstance(err, Failure) else type(err).__name__
+    error: dict[str, Any] = {"type": kind, "message": message}
     if isinstance(err, ConfigError):
         error["message"] = f"invalid configuration ({len(err.problems)} problem(s))"
         error["problems"] = [
@@ -205,7 +226,8 @@ def _json_error(err: Exception, code: int) -> None:
     click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
-def _error(message: str) -> None:
+def print_error(message: str) -> None:
+    """``error: message`` on stderr."""
     click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
 
 
@@ -214,7 +236,10 @@ _PROGRESS_COMMANDS = frozenset({"notify", "send", "resolve"})
 
 
 @dataclass
-class _State:
+class State:
+    """What a command knows of the global options, and the Notifier it builds (once, closed with
+    the command)."""
+
     config: str | None
     sandbox: bool
     dry_run: bool
@@ -222,6 +247,13 @@ class _State:
     logs: LogSetup
     registry: Registry | None = None
     _notifier: Notifier | None = None
+
+    @classmethod
+    def current(cls) -> State:
+        """The state of the command running now."""
+        state = click.get_current_context().find_object(cls)
+        assert state is not None
+        return state
 
     @property
     def verbose(self) -> bool:
@@ -283,17 +315,11 @@ def warn_unset(config: Any) -> None:
             click.echo(click.style("warning: ", fg="yellow") + str(warning), err=True)
 
 
-def _state() -> _State:
-    state = click.get_current_context().find_object(_State)
-    assert state is not None
-    return state
-
-
 def refuse_sandbox(command: str, why: str) -> None:
     """A command that needs a ledger lasting beyond itself refuses ``--sandbox``, whose ledger is
     in memory and dies with the process: ``why`` says what would go wrong there."""
-    if _state().sandbox:
-        raise _Failure(
+    if State.current().sandbox:
+        raise Failure(
             f"--sandbox keeps its ledger in memory, for this one command: {why}. Run "
             f"`notifykit {command}` without --sandbox (it uses the config's store:), or try a "
             "send on the local simulator with `notifykit --sandbox notify EVENT`",
@@ -348,7 +374,7 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
+def parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if data_json:
         loaded = _load_json(data_json, "--data-json", "")
@@ -369,7 +395,7 @@ def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
     return data
 
 
-def _split(values: Sequence[str]) -> list[str] | None:
+def split_list(values: Sequence[str]) -> list[str] | None:
     """``--to a --to b,c`` as ``[a, b, c]``; ``None`` when not given."""
     if not values:
         return None
@@ -389,7 +415,7 @@ def exit_code(report: Report) -> int:
     return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
 
 
-def _display_state(report: Report, state: DeliveryState) -> str:
+def display_state(report: Report, state: DeliveryState) -> str:
     """A delivery's state as printed: a dry run's planned deliveries read ``dry-run``."""
     if report.dry_run and state is DeliveryState.PENDING:
         return "dry-run"
@@ -399,12 +425,12 @@ def _display_state(report: Report, state: DeliveryState) -> str:
 def _display_counts(report: Report) -> dict[str, int]:
     counts: dict[str, int] = {}
     for d in report.deliveries:
-        shown = _display_state(report, d.state)
+        shown = display_state(report, d.state)
         counts[shown] = counts.get(shown, 0) + 1
     return counts
 
 
-def _print_report(report: Report, *, show_messages: bool) -> None:
+def print_report(report: Report, *, show_messages: bool) -> None:
     if getattr(report, "deduplicated", False):
         head = click.style(f"{report.event} ({report.severity}): deduplicated", bold=True)
         click.echo(
@@ -438,7 +464,7 @@ def _print_report(report: Report, *, show_messages: bool) -> None:
                 d.channel_type,
                 d.recipient,
                 d.address or "-",
-                _display_state(report, d.state),
+                display_state(report, d.state),
                 d.provider_id or "-",
                 "; ".join(details),
             )
@@ -466,136 +492,32 @@ def _print_messages(report: Report) -> None:
             click.echo(f"  {click.style(channel, bold=True)} message{to}:\n    {indented}")
 
 
-def _finish(report: Report) -> int:
-    state = _state()
-    if state.json:
-        state.output(report.to_dict())
-    else:
-        if state.sandbox and report.dry_run:
-            click.echo(click.style("sandbox, dry run: ", fg="cyan") + "nothing was sent")
-        elif state.sandbox:
-            click.echo(
-                click.style("sandbox: ", fg="cyan")
-                + "sent to a throwaway local provider simulator; nothing left this machine"
-            )
-        _print_report(report, show_messages=True)
-        for note in getattr(report, "notes", ()):
-            click.echo(click.style("note: ", fg="yellow") + note)
-    return exit_code(report)
-
-
-# -- Ctrl-C and SIGTERM while sending (notify, send) --------------------------------------------
-
-#: may have reached the provider: never resend them blindly
-_MAYBE_SENT = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.UNKNOWN)
-#: how many deliveries an interrupted run names on stderr (``--json`` has them all)
-_NAMED = 10
-
-
-def _say(text: str) -> None:
+def say(text: str) -> None:
     """A line on stderr from a signal handler: if the main thread was itself writing to stderr,
     a buffered write would raise "reentrant call"; the line is then dropped, not the run."""
     with suppress(RuntimeError, OSError, ValueError):
         click.echo(text, err=True)
 
 
-@contextmanager
-def _sending(command: str) -> Iterator[SendStop]:
-    """SIGINT and SIGTERM while ``command`` sends are honest. The first starts no new request:
-    the requests in flight finish and are recorded with the provider's answer, and the
-    deliveries not started stay ``pending`` in the ledger (leases released, for a worker). A
-    second stops waiting for the requests in flight (recorded ``unknown``: they may have been
-    sent); a third acts as usual (Ctrl-C raises, SIGTERM kills)."""
-    from notifykit.channels.stop import SendStop, stopping_on
+def plugin_registry() -> Registry:
+    """The plugins' registry, loaded once per command."""
+    from notifykit.plugins import Registry, get_plugin_manager
 
-    stop = SendStop()
-    if threading.current_thread() is not threading.main_thread():  # no signals here
-        with stopping_on(stop):
-            yield stop
-        return
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if not stop.stopped:
-            stop.stop(name)
-            _say(
-                f"notifykit {command}: {name}: starting no new request; waiting for the ones in "
-                f"flight ({name} again to stop waiting)"
-            )
-            return
-        stop.abandon(name)
-        for signum_, old in previous.items():
-            signal.signal(signum_, old)
-        _say(f"notifykit {command}: {name} again: not waiting for the requests in flight")
-
-    previous.update({s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)})
-    try:
-        with stopping_on(stop):
-            yield stop
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+    state = State.current()
+    if state.registry is None:
+        state.registry = Registry.from_manager(get_plugin_manager())
+    return state.registry
 
 
-def _interrupted_report(notifier: Notifier, stop: SendStop) -> Report | None:
-    """After a KeyboardInterrupt (a third signal) out of a send: what the ledger holds of the
-    notifications it was sending, as one report; None when none was stored yet."""
-    if not stop.notifications:
-        return None
-    reports = [notifier.ledger.report(i) for i in dict.fromkeys(stop.notifications)]
-    deliveries = tuple(d for r in reports for d in r.deliveries)
-    return dataclasses.replace(reports[0], deliveries=deliveries)
+def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """``@command()``: a notifykit command, defined in its module and registered on :data:`cli` by
+    :mod:`notifykit.cli.app`."""
+    return click.command(name, **attrs)
 
 
-def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
-    """The report of a send interrupted by a signal, and a line naming every delivery that may
-    have been sent. Exit 4 when any may have been sent (do not resend blindly), 3 when
-    nothing was; the deliveries not started are ``pending`` in the ledger, for a worker."""
-    state = _state()
-    maybe = [d for d in report.deliveries if d.state in _MAYBE_SENT]
-    pending = [d for d in report.deliveries if d.state is DeliveryState.PENDING]
-    code = EXIT_UNKNOWN if maybe else EXIT_USAGE
-    if state.json:
-        state.output(
-            {
-                **report.to_dict(),
-                "interrupted": stop.reason,
-                "exit_code": code,
-                "may_have_been_sent": [d.id for d in maybe],
-                "not_sent_pending": [d.id for d in pending],
-            }
-        )
-    else:
-        _print_report(report, show_messages=False)
-    reason = stop.reason or "interrupted"
-    if maybe:
-        _error(
-            f"interrupted ({reason}): {len(maybe)} deliver{'y' if len(maybe) == 1 else 'ies'} "
-            f"may have been sent; do NOT resend {'it' if len(maybe) == 1 else 'them'} blindly: "
-            + _named(maybe)
-        )
-    else:
-        _error(f"interrupted ({reason}): nothing was sent")
-    if pending:
-        n = len(pending)
-        where = (
-            "pending in this process's in-memory ledger, which ends with it"
-            if location == ":memory:"
-            else f"pending in {location}, for `notifykit worker` to send"
-        )
-        click.echo(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}", err=True)
-    return code
-
-
-def _named(deliveries: Sequence[Delivery]) -> str:
-    shown = []
-    for d in deliveries[:_NAMED]:
-        sid = f", {d.provider_id}" if d.provider_id else ""
-        to = d.recipient if d.address in (None, d.recipient) else f"{d.recipient} {d.address}"
-        shown.append(f"{d.id} ({d.channel} -> {to}: {d.state}{sid})")
-    more = len(deliveries) - _NAMED
-    return "; ".join(shown) + (f"; and {more} more (--json lists them all)" if more > 0 else "")
+def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], click.Group]:
+    """``@group()``: a group of notifykit commands (``config check``, ``routes test``...)."""
+    return click.group(name, **attrs)
 
 
 # -- the command group ------------------------------------------------------------------------
@@ -649,7 +571,7 @@ def cli(
     `notifykit --sandbox notify db.down --data host=db1` (a local simulator, no account).
     """
     logs = setup_logging(ctx, verbose=verbose)
-    ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json, logs=logs)
+    ctx.obj = State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json, logs=logs)
     if isinstance(ctx.command, NotifykitGroup):
         ctx.command.json_errors = as_json
 
@@ -672,19 +594,19 @@ def parse_labels(items: Sequence[str], param_hint: str = "--label") -> dict[str,
     return labels
 
 
-def _with_data(f: Callable[..., Any]) -> Callable[..., Any]:
+def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_data_options):
         f = option(f)
     return f
 
 
-_SEVERITY = click.Choice(["info", "warning", "error", "critical"])
+SEVERITY = click.Choice(["info", "warning", "error", "critical"])
 
 
 def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options ``notify`` and ``submit`` share: what notify() takes."""
     options = [
-        click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
+        click.option("--severity", "-s", type=SEVERITY, help="Default: the event's, then defaults'."),
         *_data_options,
         click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.",
                      shell_complete=complete_recipients),
@@ -697,3 +619,50 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+# -- the global options, accepted after the command too --------------------------------------
+
+
+def set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that sets a global option from a subcommand's position."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value
+        state = ctx.find_object(State)
+        if state is not None:
+            setattr(state, attr, value)
+        if attr == "json":
+            root = ctx.find_root().command
+            if isinstance(root, NotifykitGroup):
+                root.json_errors = True
+        return value
+
+    return callback
+
+
+def add_global_options(group: click.Group, skip: Collection[str] = ()) -> None:
+    """Let ``--config``, ``--sandbox``, ``--dry-run`` and ``--json`` also follow the command
+    (``notifykit notify db.down --sandbox``), as well as precede it; not the commands named in
+    ``skip``, whose arguments are passed on untouched."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            add_global_options(command, skip)
+            continue
+        if command.name in skip:
+            continue  # its arguments are another program's
+        command.params.extend(
+            [
+                click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
+                             callback=set_global("config"), help="Same as before the command."),
+                click.Option(["--sandbox"], is_flag=True, expose_value=False,
+                             callback=set_global("sandbox"), help="Same as before the command."),
+                click.Option(["--dry-run"], is_flag=True, expose_value=False,
+                             callback=set_global("dry_run"), help="Same as before the command."),
+                click.Option(["--json"], is_flag=True, expose_value=False,
+                             callback=set_global("json"), help="Same as before the command."),
+                click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
+                             callback=set_global("verbose"), help="Same as before the command."),
+            ]
+        )  # fmt: skip

@@ -1,6 +1,5 @@
 """The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
-``reconcile``. They register on the same :data:`~notifykit.cli.common.cli` group (imported by
-:mod:`notifykit.cli.main` before it adds the global options)."""
+``reconcile``, registered with the others by :mod:`notifykit.cli.app`."""
 
 from __future__ import annotations
 
@@ -19,17 +18,17 @@ from notifykit.cli.common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_UNKNOWN,
-    _display_state,
-    _Failure,
-    _parse_data,
-    _print_report,
-    _say,
-    _split,
-    _state,
-    cli,
+    Failure,
+    State,
+    command,
+    display_state,
     notification_options,
+    parse_data,
     parse_labels,
+    print_report,
     refuse_sandbox,
+    say,
+    split_list,
 )
 from notifykit.cli.complete import complete_events
 from notifykit.model import DeliveryState
@@ -38,10 +37,19 @@ if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker, WorkerResult
     from notifykit.model import Report
 
-__all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "workers"]
+__all__ = [
+    "COMMANDS",
+    "duration",
+    "history",
+    "reconcile",
+    "serve",
+    "submit",
+    "worker",
+    "workers",
+]
 
 
-@cli.command()
+@command()
 @click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
@@ -64,22 +72,22 @@ def submit(
     refuse_sandbox(
         "submit", "a submitted notification would be gone when it exits, and no worker would see it"
     )
-    payload = _parse_data(data, data_json)
+    payload = parse_data(data, data_json)
     submission = (
-        _state()
+        State.current()
         .notifier()
         .submit(
             event,
             severity=severity,
             data=payload,
-            to=_split(to),
-            channels=_split(channels),
+            to=split_list(to),
+            channels=split_list(channels),
             template=template,
             key=key,
             labels=parse_labels(labels),
         )
     )
-    state = _state()
+    state = State.current()
     if state.json:
         state.output(submission.to_dict())
     else:
@@ -114,7 +122,7 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
         name = signal.Signals(signum).name
         if not target.stopping:
             target.stop(reason=name)
-            _say(
+            say(
                 f"notifykit worker: {name}: starting no new request, finishing what is in "
                 f"flight ({name} again to stop waiting)"
             )
@@ -122,7 +130,7 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
         target.stop(wait=False, reason=name)
         for signum_, old in previous.items():
             signal.signal(signum_, old)
-        _say(
+        say(
             f"notifykit worker: {name} again: not waiting for the requests in flight "
             "(recorded unknown: they may have been sent)"
         )
@@ -135,7 +143,7 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-@cli.command("worker")
+@command("worker")
 @click.option(
     "--threads", type=click.IntRange(1, 256), help="Send threads (default: worker.threads)."
 )
@@ -150,7 +158,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     how the deliveries it made went.
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
-    state = _state()
+    state = State.current()
     _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
@@ -172,11 +180,11 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
     return EXIT_OK
 
 
-@cli.command("workers")
+@command("workers")
 def workers() -> int:
     """List the workers seen recently on the ledger, with the leases they hold."""
     refuse_sandbox("workers", "no worker can have reported to it")
-    state = _state()
+    state = State.current()
     kit = state.notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
     if state.json:
@@ -194,7 +202,7 @@ def workers() -> int:
     return EXIT_OK
 
 
-@cli.command()
+@command()
 @click.option("--host", help="Listen address (default: server.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: server.port, 8025).")
 def serve(host: str | None, port: int | None) -> int:
@@ -210,7 +218,7 @@ def serve(host: str | None, port: int | None) -> int:
     from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
 
-    state = _state()
+    state = State.current()
     _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server
@@ -222,7 +230,7 @@ def serve(host: str | None, port: int | None) -> int:
     try:
         server = StatusServer(kit, host, port)
     except OSError as err:
-        raise _Failure(_listen_error(host, port, err), EXIT_FAILED) from None
+        raise Failure(_listen_error(host, port, err), EXIT_FAILED) from None
     if not settings.public_url:
         click.echo(
             "notifykit serve: server.public_url is not set, so no status callbacks are asked "
@@ -271,7 +279,7 @@ def _listen_error(host: str, port: int, err: OSError) -> str:
     )
 
 
-@cli.command()
+@command()
 @click.argument("notification_id", required=False, metavar="[ID]")
 @click.option("--limit", "-n", type=click.IntRange(0), default=20, show_default=True,
               help="How many notifications (0: all).")  # fmt: skip
@@ -281,7 +289,7 @@ def history(notification_id: str | None, limit: int, state_filter: str | None) -
     """List notifications in the ledger, newest first; with ID, one with its deliveries, their
     attempts and status events."""
     refuse_sandbox("history", "it holds no earlier notification")
-    state = _state()
+    state = State.current()
     kit = state.notifier()
     if notification_id is not None:
         report = kit.report(notification_id)
@@ -334,11 +342,11 @@ def _print_one(report: Report) -> None:
         + (f"  key {report.key}" if report.key else "")
         + _routed(report)
     )
-    _print_report(report, show_messages=True)
+    print_report(report, show_messages=True)
     for d in report.deliveries:
         if not d.attempt_log and not d.events:
             continue
-        click.echo(f"  {d.id} ({d.channel} -> {d.recipient}): {_display_state(report, d.state)}")
+        click.echo(f"  {d.id} ({d.channel} -> {d.recipient}): {display_state(report, d.state)}")
         for a in d.attempt_log:
             took = f" {1000 * (a.finished - a.started):.0f} ms" if a.finished else ""
             extra = f" {a.provider_id}" if a.provider_id else ""
@@ -368,7 +376,7 @@ def duration(value: str | float) -> float:
     return seconds
 
 
-@cli.command()
+@command()
 @click.option("--older-than", type=duration, metavar="DURATION",
               help="Look up deliveries with no news for this long: 90s, 10m, 1h, or seconds "
                    "(default: worker.reconcile_after).")  # fmt: skip
@@ -376,7 +384,7 @@ def reconcile(older_than: float | None) -> int:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""
     refuse_sandbox("reconcile", "it holds no earlier delivery to look up")
-    state = _state()
+    state = State.current()
     changed = state.notifier().reconcile(older_than=older_than)
     if state.json:
         state.output([_with_iso_times(d.to_dict()) for d in changed])
@@ -420,3 +428,7 @@ def _with_iso_times(delivery: dict[str, Any]) -> dict[str, Any]:
     if "events" in out:
         out["events"] = [{**e, "received": _iso(e["received"])} for e in out["events"]]
     return out
+
+
+#: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
+COMMANDS = (submit, worker, workers, serve, history, reconcile)

@@ -1,194 +1,40 @@
-"""The ``notifykit`` command line (also ``python -m notifykit``): ``notify``, ``send``,
-``config check``, ``templates``, ``plugins``, ``status``, ``simulator`` and ``init`` here; the
-delivery commands in :mod:`notifykit.cli.delivery`, the routing ones in
-:mod:`notifykit.cli.routing`, what they share in :mod:`notifykit.cli.common`. Exit codes: see
-:mod:`notifykit.cli.common`.
-"""
+"""``notifykit config check`` and ``notifykit templates render|list``: a config file validated
+(its templates rendered with sample values and checked as a send would check them), and the
+message templates shown."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.complete import complete_channels, complete_events, complete_recipients
-from notifykit.cli.scaffold import init_command
-from notifykit.errors import (
-    ConfigError,
-    ConfigProblem,
+from notifykit.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    SEVERITY,
+    State,
+    data_options,
+    group,
+    parse_data,
+    plugin_registry,
+    print_error,
+    split_list,
 )
+from notifykit.config.schema import did_you_mean
+from notifykit.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from notifykit.plugins import Registry
-from notifykit.cli.common import (
-    _SEVERITY,
-    EXIT_CODES,
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_UNKNOWN,
-    EXIT_USAGE,
-    NotifykitGroup,
-    _error,
-    _Failure,
-    _finish,
-    _finish_interrupted,
-    _interrupted_report,
-    _parse_data,
-    _sending,
-    _split,
-    _State,
-    _state,
-    _with_data,
-    cli,
-    exit_code,
-    notification_options,
-    parse_labels,
-)
+    from notifykit.config.loader import Config
 
-__all__ = [
-    "EXIT_CODES",
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_PARTIAL",
-    "EXIT_UNKNOWN",
-    "EXIT_USAGE",
-    "cli",
-    "exit_code",
-    "main",
-]
-
-
-@cli.command()
-@click.argument("event", shell_complete=complete_events)
-@notification_options
-@click.option("--key", metavar="K", help="The alert key (default: the event and its labels).")
-@click.option("--resolved", is_flag=True, help="The alert is over: stop its escalation.")
-def notify(
-    event: str,
-    severity: str | None,
-    data: tuple[str, ...],
-    data_json: str | None,
-    to: tuple[str, ...],
-    channels: tuple[str, ...],
-    template: str | None,
-    labels: tuple[str, ...],
-    key: str | None,
-    resolved: bool,
-) -> int:
-    """Send a notification for EVENT, like notify() in Python.
-
-    Ctrl-C or SIGTERM while it sends starts no new request: the ones in flight are recorded,
-    the others stay pending in the ledger (for `notifykit worker`), and it exits 4 naming the
-    deliveries that may have been sent (3 if none was); a second signal stops waiting for the
-    requests in flight (recorded unknown)."""
-    payload = _parse_data(data, data_json)
-    notifier = _state().notifier()
-    with _sending("notify") as stop:
-        try:
-            report = notifier.notify(
-                event,
-                severity=severity,
-                data=payload,
-                to=_split(to),
-                channels=_split(channels),
-                template=template,
-                labels=parse_labels(labels),
-                key=key,
-                resolved=resolved,
-            )
-        except KeyboardInterrupt:
-            interrupted = _interrupted_report(notifier, stop)
-            if interrupted is None:
-                raise  # nothing was stored: "Aborted."
-            stop.abandon("SIGINT")
-            report = interrupted
-        if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.ledger.location)
-        return _finish(report)
-
-
-@cli.command()
-@click.argument("kind")
-@click.option("--channel", metavar="C", help="Channel name (default: the only one of KIND).",
-              shell_complete=complete_channels)  # fmt: skip
-@click.option("--to", "-t", multiple=True, required=True, metavar="R",
-              help="Recipient, group or phone number; repeatable.",
-              shell_complete=complete_recipients)  # fmt: skip
-@click.option("--body", "-b", metavar="TEXT", help="The text to send (instead of a template).")
-@click.option("--template", metavar="T", help="Template to render (default: defaults.template).")
-@_with_data
-@click.option("--severity", "-s", type=_SEVERITY, default="info", show_default=True)
-def send(
-    kind: str,
-    channel: str | None,
-    to: tuple[str, ...],
-    body: str | None,
-    template: str | None,
-    data: tuple[str, ...],
-    data_json: str | None,
-    severity: str,
-) -> int:
-    """Send one message through one configured channel of KIND (what its channel type delivers:
-    sms, call, flow with the Exotel plugin; `notifykit plugins` lists them)."""
-    if body is not None and template is not None:
-        raise click.UsageError("give --body or --template, not both")
-    notifier = _state().notifier()
-    kinds = sorted({notifier.channel_type(n).kind for n in notifier.channels})
-    if kind not in kinds:
-        from notifykit.config.schema import did_you_mean
-
-        raise click.UsageError(
-            f"no channel of kind {kind!r}{did_you_mean(kind, kinds)} is configured; "
-            f"kinds configured: {', '.join(kinds) or 'none'}"
-        )
-    of_kind = [n for n in notifier.channels if notifier.channel_type(n).kind == kind]
-    if channel is None:
-        if len(of_kind) != 1:
-            found = ", ".join(of_kind) or "none"
-            raise click.UsageError(
-                f"pick the channel with --channel: {len(of_kind)} {kind} channels configured "
-                f"({found})"
-            )
-        channel = of_kind[0]
-    elif channel in notifier.channels and channel not in of_kind:
-        actual = notifier.channel_type(channel)
-        raise click.UsageError(
-            f"channel {channel!r} is a {actual.kind} channel ({actual.name}), not {kind}"
-        )
-    if body is not None and notifier.channel_type(channel).template_suffix is None:
-        raise click.UsageError(
-            f"a {kind} channel carries no text (it connects two numbers): drop --body"
-        )
-    payload = _parse_data(data, data_json)
-    with _sending("send") as stop:
-        try:
-            report = notifier.send(
-                channel,
-                to=_split(to),
-                body=body,
-                template=template,
-                data=payload,
-                severity=severity,
-                event=f"send.{kind}",
-            )
-        except KeyboardInterrupt:
-            interrupted = _interrupted_report(notifier, stop)
-            if interrupted is None:
-                raise
-            stop.abandon("SIGINT")
-            report = interrupted
-        if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.ledger.location)
-        return _finish(report)
+__all__ = ["COMMANDS", "config", "event_problems", "template_problems", "templates"]
 
 
 # -- config ------------------------------------------------------------------------------------
 
 
-@cli.group()
+@group()
 def config() -> None:
     """Check configuration files."""
 
@@ -214,7 +60,7 @@ def config_check(
     from notifykit.notifier import Notifier
     from notifykit.plugins import get_plugin_manager
 
-    state = _state()
+    state = State.current()
     path = find_config(file or state.config)
     try:
         # Build every channel and client too, sending nothing: their plugins check settings the
@@ -243,7 +89,7 @@ def config_check(
             for problem in err.problems:
                 click.echo(str(problem))
             n = len(err.problems)
-            _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+            print_error(f"{path}: {n} problem{'s' if n != 1 else ''}")
         return EXIT_USAGE
     exposed = _open_webhook(cfg)
     if exposed is not None:
@@ -251,7 +97,7 @@ def config_check(
             state.output({"ok": False, "file": str(path), "problems": [_problem_dict(exposed)]})
         else:
             click.echo(str(exposed))
-            _error(f"{path}: 1 problem")
+            print_error(f"{path}: 1 problem")
         return EXIT_USAGE
     summary = {
         "accounts": len(cfg.accounts),
@@ -280,12 +126,10 @@ def config_check(
             for note in notes:
                 click.echo(f"note: {note}")
             n = len(mismatched)
-            _error(f"{path}: {n} problem{'s' if n != 1 else ''}")
+            print_error(f"{path}: {n} problem{'s' if n != 1 else ''}")
         return EXIT_USAGE
     if strict_events:
-        from notifykit.cli.routing import event_problems
-
-        unknown = event_problems(cfg, _split(events) or ())
+        unknown = event_problems(cfg, split_list(events) or ())
         if unknown:
             if state.json:
                 state.output(
@@ -299,7 +143,7 @@ def config_check(
                 for problem in unknown:
                     click.echo(str(problem))
                 n = len(unknown)
-                _error(f"{path}: {n} unknown event{'s' if n != 1 else ''} (--strict-events)")
+                print_error(f"{path}: {n} unknown event{'s' if n != 1 else ''} (--strict-events)")
             return EXIT_USAGE
     failed = strict and bool(warnings)
     if state.json:
@@ -324,7 +168,7 @@ def config_check(
         n = len(warnings)
         noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
         if failed:
-            _error(f"{path}: {n} warning{'s' if n != 1 else ''} (--strict)")
+            print_error(f"{path}: {n} warning{'s' if n != 1 else ''} (--strict)")
         else:
             click.echo(f"{path}: OK ({parts}){noted}")
     return EXIT_USAGE if failed else EXIT_OK
@@ -343,7 +187,9 @@ def template_problems(cfg: Any) -> tuple[list[ConfigProblem], list[str]]:
 
     engine = cfg.template_engine
     inspected = {
-        ct.template_suffix for ct in _registry().channel_types.values() if ct.inspect is not None
+        ct.template_suffix
+        for ct in plugin_registry().channel_types.values()
+        if ct.inspect is not None
     }
     problems: list[ConfigProblem] = []
     notes: list[str] = []
@@ -431,20 +277,45 @@ def _problem_dict(problem: ConfigProblem) -> dict[str, Any]:
     }
 
 
-def _registry() -> Registry:
-    """The plugins' registry, loaded once per command."""
-    from notifykit.plugins import Registry, get_plugin_manager
-
-    state = _state()
-    if state.registry is None:
-        state.registry = Registry.from_manager(get_plugin_manager())
-    return state.registry
+def event_problems(config: Config, events: Sequence[str]) -> list[ConfigProblem]:
+    """``config check --strict-events``: each of ``events`` (what the application sends) that
+    neither ``events:`` nor a route's ``event`` matcher names, and each ``event="..."`` matcher
+    naming an event missing from a non-empty ``events:`` (a misspelling in the tree)."""
+    problems = []
+    routing = config.routing
+    known = set(config.events) | (routing.named_events() if routing else set())
+    for event in events:
+        if config.unknown_event(event):
+            problems.append(
+                ConfigProblem(
+                    config.source,
+                    None,
+                    "events",
+                    f"event {event!r} is named by no route and no events: entry"
+                    f"{did_you_mean(event, known)}; it would go to the root receiver",
+                )
+            )
+    if routing is not None and not routing.implicit and config.events:
+        for node in routing.tree.walk():
+            for matcher in node.matchers:
+                named = matcher.name == "event" and matcher.op == "="
+                if named and matcher.value not in config.events:
+                    problems.append(
+                        ConfigProblem(
+                            config.source,
+                            None,
+                            f"{node.path}.matchers",
+                            f"{matcher} names an event missing from events:"
+                            f"{did_you_mean(matcher.value, config.events)}",
+                        )
+                    )
+    return problems
 
 
 # -- templates ---------------------------------------------------------------------------------
 
 
-@cli.group()
+@group()
 def templates() -> None:
     """Render and list message templates."""
 
@@ -455,8 +326,8 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
     from notifykit.config.loader import find_config, load_config
     from notifykit.errors import ConfigNotFoundError
 
-    state = _state()
-    registry = _registry()
+    state = State.current()
+    registry = plugin_registry()
     try:
         path = find_config(state.config)
     except ConfigNotFoundError:
@@ -478,7 +349,7 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
 
 def _template_suffixes() -> tuple[str, ...]:
     """The template suffixes the channel types use (``sms``, ``voice``...), longest first."""
-    suffixes = {ct.template_suffix for ct in _registry().channel_types.values()}
+    suffixes = {ct.template_suffix for ct in plugin_registry().channel_types.values()}
     return tuple(sorted((s for s in suffixes if s), key=len, reverse=True)) or ("sms", "voice")
 
 
@@ -497,8 +368,8 @@ def _split_template_name(name: str, suffixes: Sequence[str]) -> tuple[str, str |
 
 @templates.command("render")
 @click.argument("name")
-@_with_data
-@click.option("--severity", "-s", type=_SEVERITY, default="warning", show_default=True)
+@data_options
+@click.option("--severity", "-s", type=SEVERITY, default="warning", show_default=True)
 @click.option("--event", "-e", default="example.event", show_default=True)
 def templates_render(
     name: str, data: tuple[str, ...], data_json: str | None, severity: str, event: str
@@ -508,9 +379,9 @@ def templates_render(
     from notifykit.errors import TemplateNotFoundError
     from notifykit.notifier import template_context
 
-    state = _state()
+    state = State.current()
     engine, settings_for = _engine_and_settings()
-    payload = _parse_data(data, data_json)
+    payload = parse_data(data, data_json)
     base, suffix = _split_template_name(name, _template_suffixes())
     if suffix:
         names = [f"{base}.{suffix}"]
@@ -566,7 +437,7 @@ def _inspections(variant: str | None, body: str, settings: Mapping[str, Any]) ->
     once per distinct inspector."""
     seen: set[Any] = set()
     found = []
-    for channel_type in _registry().channel_types.values():
+    for channel_type in plugin_registry().channel_types.values():
         inspect = channel_type.inspect
         if variant is None or channel_type.template_suffix != variant or inspect is None:
             continue
@@ -588,7 +459,7 @@ def _styled_check(line: str) -> str:
 @templates.command("list")
 def templates_list() -> int:
     """List every template, in lookup order of directories."""
-    state = _state()
+    state = State.current()
     engine, _ = _engine_and_settings()
     names = engine.list_templates()
     rows = [{"name": n, "file": str(engine.locate(n))} for n in names]
@@ -600,189 +471,5 @@ def templates_list() -> int:
     return EXIT_OK
 
 
-# -- plugins, status ---------------------------------------------------------------------------
-
-
-@cli.command()
-def plugins() -> int:
-    """List loaded plugins: versions, hooks, channel types and providers."""
-    from notifykit.plugins import known_plugin_names
-
-    state = _state()
-    registry = _registry()
-    infos = registry.plugin_infos()
-    if state.json:
-        state.output(
-            {
-                "plugins": [i.to_dict() for i in infos],
-                "blocked": registry.blocked(),
-                "channel_types": {
-                    name: {
-                        "plugin": registry.owners[("channel_type", name)],
-                        "kind": ct.kind,
-                        "template": ct.template_suffix,
-                        "provider": ct.provider,
-                        "description": ct.description,
-                    }
-                    for name, ct in sorted(registry.channel_types.items())
-                },
-            }
-        )
-        return EXIT_OK
-    for info in infos:
-        version = f" {info.version}" if info.version else ""
-        package = f" ({info.package}{version})" if info.package else ""
-        click.echo(click.style(info.name, bold=True) + package)
-        click.echo(f"  hooks: {', '.join(info.hooks) or '-'}")
-        for name in info.channel_types:
-            ct = registry.channel_types[name]
-            click.echo(f"  channel type {name}: {ct.description}")
-        for name in info.providers:
-            click.echo(f"  provider {name}: {registry.providers[name].description}")
-    known = known_plugin_names()
-    for name in registry.blocked():
-        why = "blocked by" if name in known else "named in"
-        note = "" if name in known else ", but matches no plugin"
-        click.echo(click.style(name, bold=True) + f" ({why} NOTIFYKIT_DISABLE_PLUGINS{note})")
-    return EXIT_OK
-
-
-@cli.command()
-@click.argument("sid")
-@click.option("--account", "-a", metavar="A", help="Account name (default: the only one).")
-@click.option("--kind", metavar="KIND", help="What the id is (sms, call...; default: try each).")
-def status(sid: str, account: str | None, kind: str | None) -> int:
-    """Look up the status of an SMS or a call by its provider id (SID)."""
-    state = _state()
-    notifier = state.notifier()
-    accounts = notifier.config.accounts
-    if account is None:
-        if len(accounts) != 1:
-            names = ", ".join(accounts) or "none"
-            raise click.UsageError(f"pick the account with --account ({names})")
-        account = next(iter(accounts))
-    elif account not in accounts:
-        raise click.UsageError(f"no account named {account!r} ({', '.join(accounts) or 'none'})")
-    provider = notifier.registry.providers[accounts[account].provider]
-    if provider.lookup is None:
-        raise _Failure(f"provider {provider.name!r} cannot look up statuses", EXIT_USAGE)
-    result = provider.lookup(notifier.client(account), sid, kind)
-    if state.json:
-        state.output(dict(result))
-    else:
-        _print_mapping(result)
-    return EXIT_OK
-
-
-def _print_mapping(result: Mapping[str, Any]) -> None:
-    width = max((len(k) for k in result), default=0)
-    for key, value in result.items():
-        if value is None:
-            continue
-        click.echo(f"{key.ljust(width)}  {value}")
-
-
-# -- init, simulator ---------------------------------------------------------------------------
-
-cli.add_command(init_command)
-
-#: commands whose arguments are passed on untouched (no global options added after them)
-_PASS_THROUGH = frozenset({"simulator"})
-
-
-@cli.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def simulator(args: tuple[str, ...]) -> int:
-    """Run the local Exotel simulator in the foreground (python -m notifykit_exotel.simulator);
-    every argument is its own: notifykit simulator --help lists them."""
-    run = _simulator_main()
-    # The simulator sets up its own logging (a line per request); the CLI's handlers would
-    # swallow it.
-    _state().logs.restore()
-    try:
-        code = run(list(args))
-    except SystemExit as err:  # argparse: --help (0) or a usage error (2)
-        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
-    # argparse's (and the simulator's) usage errors exit 2, which here means something else.
-    return EXIT_USAGE if code == 2 else int(code or 0)
-
-
-def _simulator_main() -> Callable[[list[str]], int | None]:
-    """The simulator's ``main(argv)``: from its package once it exports one, else its
-    ``__main__`` module. Imported here, not at start-up: only this command needs the server."""
-    try:
-        from notifykit_exotel import simulator as package
-    except ImportError as err:
-        raise _Failure(
-            f"the Exotel plugin is not installed ({err}): pip install notifykit-pager", EXIT_USAGE
-        ) from None
-    run = getattr(package, "main", None)
-    if not callable(run):
-        import importlib
-
-        run = importlib.import_module("notifykit_exotel.simulator.__main__").main
-    return cast("Callable[[list[str]], int | None]", run)
-
-
-# -- the global options, accepted after the command too --------------------------------------
-
-
-def _set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """An option callback that sets a global option from a subcommand's position."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is None or value is False:
-            return value
-        state = ctx.find_object(_State)
-        if state is not None:
-            setattr(state, attr, value)
-        if attr == "json":
-            root = ctx.find_root().command
-            if isinstance(root, NotifykitGroup):
-                root.json_errors = True
-        return value
-
-    return callback
-
-
-def _add_global_options(group: click.Group) -> None:
-    """Let ``--config``, ``--sandbox``, ``--dry-run`` and ``--json`` also follow the command
-    (``notifykit notify db.down --sandbox``), as well as precede it."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _add_global_options(command)
-            continue
-        if command.name in _PASS_THROUGH:
-            continue  # its arguments are another program's
-        command.params.extend(
-            [
-                click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
-                             callback=_set_global("config"), help="Same as before the command."),
-                click.Option(["--sandbox"], is_flag=True, expose_value=False,
-                             callback=_set_global("sandbox"), help="Same as before the command."),
-                click.Option(["--dry-run"], is_flag=True, expose_value=False,
-                             callback=_set_global("dry_run"), help="Same as before the command."),
-                click.Option(["--json"], is_flag=True, expose_value=False,
-                             callback=_set_global("json"), help="Same as before the command."),
-                click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
-                             callback=_set_global("verbose"), help="Same as before the command."),
-            ]
-        )  # fmt: skip
-
-
-# The delivery commands (submit, worker, serve, history...) register on `cli` when imported; they
-# must be registered before the global options are added to every command.
-from notifykit.cli import delivery  # noqa: E402, F401
-
-from notifykit.cli import routing  # noqa: E402, F401  # isort: skip
-
-_add_global_options(cli)
-
-
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """The console-script entry point."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name="notifykit")
-    raise AssertionError("unreachable")  # pragma: no cover
+#: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
+COMMANDS = (config, templates)
