@@ -1,5 +1,6 @@
 """What every ``notifykit`` command shares: the ``cli`` group and its global options, the exit
-codes, the command's state (the Notifier it builds), input parsing and report printing. Each
+codes, the command's state (the Notifier it builds), input parsing, and the command class that
+hands what a command returns to the output layer (:mod:`notifykit.cli.output`). Each
 command family has its module (:mod:`~notifykit.cli.send`, :mod:`~notifykit.cli.config`,
 :mod:`~notifykit.cli.delivery`, :mod:`~notifykit.cli.routing`, :mod:`~notifykit.cli.plugins`,
 :mod:`~notifykit.cli.simulator`, :mod:`~notifykit.cli.scaffold`); they import this module,
@@ -43,6 +44,8 @@ import click
 from notifykit import __version__
 from notifykit.cli.complete import complete_channels, complete_recipients
 from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
+from notifykit.cli.output import Result, print_json, render
+from notifykit.cli.output import error as error_line
 from notifykit.errors import (
     ConfigError,
     LedgerError,
@@ -65,14 +68,15 @@ __all__ = [
     "EXIT_USAGE",
     "MAX_DATA_DEPTH",
     "SEVERITY",
+    "Command",
     "Failure",
+    "Group",
     "NotifykitGroup",
     "State",
     "add_global_options",
     "cli",
     "command",
     "data_options",
-    "display_state",
     "exit_code",
     "group",
     "notification_options",
@@ -80,7 +84,6 @@ __all__ = [
     "parse_labels",
     "plugin_registry",
     "print_error",
-    "print_report",
     "refuse_sandbox",
     "say",
     "split_list",
@@ -102,16 +105,6 @@ EXIT_CODES: dict[int, str] = {
     EXIT_UNKNOWN: "some deliveries may have been sent (unknown): do NOT retry blindly",
 }
 
-_STATUS_COLORS = {
-    "sent": "green",
-    "delivered": "green",
-    "dry-run": "cyan",
-    "pending": "cyan",
-    "failed": "red",
-    "unknown": "yellow",
-    "skipped": "yellow",
-}
-
 
 class Failure(Exception):
     """A command failed in a way already explained: print ``message`` and exit with ``code``."""
@@ -122,8 +115,43 @@ class Failure(Exception):
         super().__init__(message)
 
 
-class NotifykitGroup(click.Group):
-    """A click group whose ``main`` maps every outcome onto notifykit's four exit codes."""
+class Command(click.Command):
+    """A notifykit command. What its callback returns, a :class:`~notifykit.cli.output.Result`, is
+    printed by the output layer (as JSON with ``--json``, as text otherwise) while the command's
+    context is still open (its Notifier not yet closed); the result's code is the command's
+    exit code. A callback may also return an exit code, having printed nothing."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        result = super().invoke(ctx)
+        if not isinstance(result, Result):
+            return result
+        state = ctx.find_object(State)
+        return render(result, as_json=state is not None and state.json)
+
+
+class Group(click.Group):
+    """A group of notifykit commands (``config check``, ``routes test``...): its commands are
+    :class:`Command` s, its groups are groups like it."""
+
+    command_class = Command
+    group_class: type[click.Group] | type[type] | None = type
+
+
+def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """``@command()``: a notifykit command, defined in its module and registered on :data:`cli` by
+    :mod:`notifykit.cli.app`."""
+    return click.command(name, cls=Command, **attrs)
+
+
+def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Group]:
+    """``@group()``: a group of notifykit commands, ``@<group>.command()`` adding to it."""
+    return click.group(name, cls=Group, **attrs)
+
+
+class NotifykitGroup(Group):
+    """The ``notifykit`` group: its ``main`` maps every outcome onto notifykit's exit codes."""
+
+    group_class = Group
 
     #: set by the group callback from ``--json``: errors are then also printed as JSON on stdout
     json_errors = False
@@ -222,13 +250,12 @@ def _json_error(err: Exception, code: int) -> None:
             {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
             for p in err.problems
         ]
-    payload = {"ok": False, "exit_code": code, "error": error}
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    print_json({"ok": False, "exit_code": code, "error": error})
 
 
 def print_error(message: str) -> None:
     """``error: message`` on stderr."""
-    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    click.echo(error_line(message).text, err=True)
 
 
 #: the commands that show a progress line while a send waits on a rate limit
@@ -302,8 +329,11 @@ class State:
 
         return find_config(self.config)
 
-    def output(self, payload: Any) -> None:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    def inform(self, text: str) -> None:
+        """A line on stderr for the person watching a long command (a worker starting); not with
+        ``--json``, whose reader wants the result alone."""
+        if not self.json:
+            click.echo(text, err=True)
 
 
 def warn_unset(config: Any) -> None:
@@ -415,83 +445,6 @@ def exit_code(report: Report) -> int:
     return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
 
 
-def display_state(report: Report, state: DeliveryState) -> str:
-    """A delivery's state as printed: a dry run's planned deliveries read ``dry-run``."""
-    if report.dry_run and state is DeliveryState.PENDING:
-        return "dry-run"
-    return state.value
-
-
-def _display_counts(report: Report) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in report.deliveries:
-        shown = display_state(report, d.state)
-        counts[shown] = counts.get(shown, 0) + 1
-    return counts
-
-
-def print_report(report: Report, *, show_messages: bool) -> None:
-    if getattr(report, "deduplicated", False):
-        head = click.style(f"{report.event} ({report.severity}): deduplicated", bold=True)
-        click.echo(
-            f"{head}: nothing was sent (the same alert went out before: notifykit history "
-            f"{report.id})"
-        )
-        return
-    counts = ", ".join(
-        click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
-        for status, n in _display_counts(report).items()
-    )
-    n = len(report.deliveries)
-    head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
-    click.echo(f"{click.style(head, bold=True)}: {counts}")
-    if show_messages:
-        _print_messages(report)
-    rows = []
-    for d in report.deliveries:
-        details = []
-        if d.encoding:
-            segments = d.segments or 0
-            details.append(
-                f"{d.encoding}, {d.info.get('chars', '?')} chars, "
-                f"{segments} segment{'s' if segments != 1 else ''}"
-            )
-        if d.error:
-            details.append(d.error)
-        rows.append(
-            (
-                d.channel,
-                d.channel_type,
-                d.recipient,
-                d.address or "-",
-                display_state(report, d.state),
-                d.provider_id or "-",
-                "; ".join(details),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)] if rows else []
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(6)]
-        cells[4] = click.style(cells[4], fg=_STATUS_COLORS.get(row[4]))
-        line = "  " + "  ".join(cells)
-        click.echo(f"{line}  {row[6]}".rstrip())
-
-
-def _print_messages(report: Report) -> None:
-    """Each channel's text; a channel with several distinct texts (a routed alert whose
-    receivers render differently) shows each, with the receivers it went to."""
-    several: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
-    for t in getattr(report, "texts", ()):
-        several.setdefault(t.channel, []).append((t.text, t.receivers))
-    for channel, text in report.messages.items():
-        for body, receivers in several.get(channel) or [(text, ())]:
-            if body is None:
-                continue
-            to = f" ({', '.join(receivers)})" if receivers else ""
-            indented = body.replace("\n", "\n    ")
-            click.echo(f"  {click.style(channel, bold=True)} message{to}:\n    {indented}")
-
-
 def say(text: str) -> None:
     """A line on stderr from a signal handler: if the main thread was itself writing to stderr,
     a buffered write would raise "reentrant call"; the line is then dropped, not the run."""
@@ -507,17 +460,6 @@ def plugin_registry() -> Registry:
     if state.registry is None:
         state.registry = Registry.from_manager(get_plugin_manager())
     return state.registry
-
-
-def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], click.Command]:
-    """``@command()``: a notifykit command, defined in its module and registered on :data:`cli` by
-    :mod:`notifykit.cli.app`."""
-    return click.command(name, **attrs)
-
-
-def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], click.Group]:
-    """``@group()``: a group of notifykit commands (``config check``, ``routes test``...)."""
-    return click.group(name, **attrs)
 
 
 # -- the command group ------------------------------------------------------------------------
@@ -624,7 +566,7 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
 # -- the global options, accepted after the command too --------------------------------------
 
 
-def set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def _set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """An option callback that sets a global option from a subcommand's position."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -655,14 +597,14 @@ def add_global_options(group: click.Group, skip: Collection[str] = ()) -> None:
         command.params.extend(
             [
                 click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
-                             callback=set_global("config"), help="Same as before the command."),
+                             callback=_set_global("config"), help="Same as before the command."),
                 click.Option(["--sandbox"], is_flag=True, expose_value=False,
-                             callback=set_global("sandbox"), help="Same as before the command."),
+                             callback=_set_global("sandbox"), help="Same as before the command."),
                 click.Option(["--dry-run"], is_flag=True, expose_value=False,
-                             callback=set_global("dry_run"), help="Same as before the command."),
+                             callback=_set_global("dry_run"), help="Same as before the command."),
                 click.Option(["--json"], is_flag=True, expose_value=False,
-                             callback=set_global("json"), help="Same as before the command."),
+                             callback=_set_global("json"), help="Same as before the command."),
                 click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
-                             callback=set_global("verbose"), help="Same as before the command."),
+                             callback=_set_global("verbose"), help="Same as before the command."),
             ]
         )  # fmt: skip

@@ -4,7 +4,7 @@ message templates shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,9 @@ from notifykit.cli.common import (
     group,
     parse_data,
     plugin_registry,
-    print_error,
     split_list,
 )
+from notifykit.cli.output import Line, Result, error
 from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigError, ConfigProblem
 
@@ -51,7 +51,7 @@ def config() -> None:
               help="An event the application sends, for --strict-events; repeatable.")  # fmt: skip
 def config_check(
     file: str | None, strict: bool, strict_events: bool, events: tuple[str, ...]
-) -> int:
+) -> Result:
     """Validate FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml): print every problem
     as file:line: key.path: message, and every warning (a secret written in the file instead of
     ${ENV}, an unset ${ENV}: no secret is needed here...) as "warning: file:line: key.path:
@@ -77,28 +77,10 @@ def config_check(
             cfg = notifier.config
             state.loaded(cfg)
     except ConfigError as err:
-        if state.json:
-            state.output(
-                {
-                    "ok": False,
-                    "file": str(path),
-                    "problems": [_problem_dict(p) for p in err.problems],
-                }
-            )
-        else:
-            for problem in err.problems:
-                click.echo(str(problem))
-            n = len(err.problems)
-            print_error(f"{path}: {n} problem{'s' if n != 1 else ''}")
-        return EXIT_USAGE
+        return _problems(path, err.problems)
     exposed = _open_webhook(cfg)
     if exposed is not None:
-        if state.json:
-            state.output({"ok": False, "file": str(path), "problems": [_problem_dict(exposed)]})
-        else:
-            click.echo(str(exposed))
-            print_error(f"{path}: 1 problem")
-        return EXIT_USAGE
+        return _problems(path, [exposed])
     summary = {
         "accounts": len(cfg.accounts),
         "channels": len(cfg.channels),
@@ -111,67 +93,72 @@ def config_check(
     warnings: Sequence[ConfigProblem] = tuple(getattr(cfg, "warnings", ()) or ())
     mismatched, notes = template_problems(cfg)
     if mismatched:
-        if state.json:
-            state.output(
-                {
-                    "ok": False,
-                    "file": str(path),
-                    "problems": [_problem_dict(p) for p in mismatched],
-                    "notes": notes,
-                }
-            )
-        else:
-            for problem in mismatched:
-                click.echo(str(problem))
-            for note in notes:
-                click.echo(f"note: {note}")
-            n = len(mismatched)
-            print_error(f"{path}: {n} problem{'s' if n != 1 else ''}")
-        return EXIT_USAGE
+        return _problems(path, mismatched, notes=notes)
     if strict_events:
         unknown = event_problems(cfg, split_list(events) or ())
         if unknown:
-            if state.json:
-                state.output(
-                    {
-                        "ok": False,
-                        "file": str(path),
-                        "problems": [_problem_dict(p) for p in unknown],
-                    }
-                )
-            else:
-                for problem in unknown:
-                    click.echo(str(problem))
-                n = len(unknown)
-                print_error(f"{path}: {n} unknown event{'s' if n != 1 else ''} (--strict-events)")
-            return EXIT_USAGE
+            return _problems(path, unknown, what="unknown event", why=" (--strict-events)")
     failed = strict and bool(warnings)
-    if state.json:
-        state.output(
-            {
-                "ok": not failed,
-                "file": str(path),
-                "problems": [],
-                "warnings": [
-                    {**_problem_dict(w), "message": state.logs.scrub(w.message)} for w in warnings
-                ],
-                "notes": notes,
-                **summary,
-            }
-        )
+    scrub = state.logs.scrub
+    checked = {
+        "ok": not failed,
+        "file": str(path),
+        "problems": [],
+        "warnings": [{**_problem_dict(w), "message": scrub(w.message)} for w in warnings],
+        "notes": notes,
+        **summary,
+    }
+    text = _checked_text(path, [scrub(str(w)) for w in warnings], notes, summary, failed=failed)
+    return Result(checked, text, EXIT_USAGE if failed else EXIT_OK)
+
+
+def _problems(
+    path: Path,
+    problems: Sequence[ConfigProblem],
+    *,
+    notes: Sequence[str] | None = None,
+    what: str = "problem",
+    why: str = "",
+) -> Result:
+    """A config that fails the check: each problem (``file:line: key.path: message``), the
+    notes, and an ``error:`` line counting the problems; as JSON, ``ok: false`` and the
+    problems (and the notes, when given). Exit 3."""
+    found: dict[str, Any] = {
+        "ok": False,
+        "file": str(path),
+        "problems": [_problem_dict(p) for p in problems],
+    }
+    if notes is not None:
+        found["notes"] = notes
+    n = len(problems)
+    text: list[str | Line] = [
+        *(str(problem) for problem in problems),
+        *(f"note: {note}" for note in notes or ()),
+        error(f"{path}: {n} {what}{'s' if n != 1 else ''}{why}"),
+    ]
+    return Result(found, text, EXIT_USAGE)
+
+
+def _checked_text(
+    path: Path,
+    warnings: Sequence[str],
+    notes: Sequence[str],
+    summary: Mapping[str, int],
+    *,
+    failed: bool,
+) -> Iterator[str | Line]:
+    """A config that passed the check (or failed it on warnings alone, with --strict)."""
+    for warning in warnings:
+        yield click.style("warning: ", fg="yellow") + warning
+    for note in notes:
+        yield f"note: {note}"
+    parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
+    n = len(warnings)
+    noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
+    if failed:
+        yield error(f"{path}: {n} warning{'s' if n != 1 else ''} (--strict)")
     else:
-        for warning in warnings:
-            click.echo(click.style("warning: ", fg="yellow") + state.logs.scrub(str(warning)))
-        for note in notes:
-            click.echo(f"note: {note}")
-        parts = ", ".join(f"{n} {k if n != 1 else k[:-1]}" for k, n in summary.items())
-        n = len(warnings)
-        noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
-        if failed:
-            print_error(f"{path}: {n} warning{'s' if n != 1 else ''} (--strict)")
-        else:
-            click.echo(f"{path}: OK ({parts}){noted}")
-    return EXIT_USAGE if failed else EXIT_OK
+        yield f"{path}: OK ({parts}){noted}"
 
 
 def template_problems(cfg: Any) -> tuple[list[ConfigProblem], list[str]]:
@@ -373,13 +360,12 @@ def _split_template_name(name: str, suffixes: Sequence[str]) -> tuple[str, str |
 @click.option("--event", "-e", default="example.event", show_default=True)
 def templates_render(
     name: str, data: tuple[str, ...], data_json: str | None, severity: str, event: str
-) -> int:
+) -> Result:
     """Render template NAME (db_down.sms, or db_down for every variant) and show its body,
     SMS encoding, length, segments and DLT check."""
     from notifykit.errors import TemplateNotFoundError
     from notifykit.notifier import template_context
 
-    state = State.current()
     engine, settings_for = _engine_and_settings()
     payload = parse_data(data, data_json)
     base, suffix = _split_template_name(name, _template_suffixes())
@@ -419,17 +405,17 @@ def templates_render(
         else:
             entry.update(chars=len(body))
         results.append(entry)
-    if state.json:
-        state.output(results if len(results) > 1 else results[0])
-        return code
+    return Result(results if len(results) > 1 else results[0], _rendered_text(results), code)
+
+
+def _rendered_text(results: Sequence[Mapping[str, Any]]) -> Iterator[str]:
     for entry in results:
-        click.echo(click.style(f"{entry['template']}", bold=True) + f"  ({entry['file']})")
-        click.echo("  " + entry["body"].replace("\n", "\n  "))
+        yield click.style(f"{entry['template']}", bold=True) + f"  ({entry['file']})"
+        yield "  " + entry["body"].replace("\n", "\n  ")
         for line in entry.get("checks", ()):
-            click.echo(f"  {_styled_check(line)}")
+            yield f"  {_styled_check(line)}"
         if "checks" not in entry:
-            click.echo(f"  {entry['chars']} chars")
-    return code
+            yield f"  {entry['chars']} chars"
 
 
 def _inspections(variant: str | None, body: str, settings: Mapping[str, Any]) -> list[Any]:
@@ -457,18 +443,12 @@ def _styled_check(line: str) -> str:
 
 
 @templates.command("list")
-def templates_list() -> int:
+def templates_list() -> Result:
     """List every template, in lookup order of directories."""
-    state = State.current()
     engine, _ = _engine_and_settings()
     names = engine.list_templates()
     rows = [{"name": n, "file": str(engine.locate(n))} for n in names]
-    if state.json:
-        state.output(rows)
-    else:
-        for row in rows:
-            click.echo(f"{row['name']}  {row['file']}")
-    return EXIT_OK
+    return Result(rows, (f"{row['name']}  {row['file']}" for row in rows))
 
 
 #: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)

@@ -25,6 +25,7 @@ from notifykit.cli.complete import (
     complete_events,
     complete_receivers,
 )
+from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
@@ -51,27 +52,21 @@ def routes() -> None:
 
 
 @routes.command("tree")
-def routes_tree() -> int:
+def routes_tree() -> Result:
     """Print the route tree: matchers, receivers, timers, time intervals."""
     from notifykit.routing.explain import render_tree
 
     notifier = _explainer()
     routing = notifier.config.routing
     assert routing is not None
-    state = State.current()
-    if state.json:
-        state.output(
-            {
-                "implicit": routing.implicit,
-                "tree": render_tree(routing).splitlines(),
-                "receivers": sorted(routing.receivers),
-            }
-        )
-    else:
-        if routing.implicit:
-            click.echo("(no route: section; the implicit routes of events:)")
-        click.echo(render_tree(routing))
-    return EXIT_OK
+    tree = render_tree(routing)
+    shown = {
+        "implicit": routing.implicit,
+        "tree": tree.splitlines(),
+        "receivers": sorted(routing.receivers),
+    }
+    implicit = ["(no route: section; the implicit routes of events:)"] if routing.implicit else []
+    return Result(shown, [*implicit, tree])
 
 
 @routes.command("test")
@@ -95,7 +90,7 @@ def routes_test(
     at: str | None,
     resolved: bool,
     expect: str | None,
-) -> int:
+) -> Result:
     """Which routes EVENT matches and why, who is reached, and exactly what would be sent
     (channel, recipient, sender, priority), without sending anything."""
     when = None
@@ -112,79 +107,67 @@ def routes_test(
     explanation = notifier.explain(
         event, severity=severity, labels=parse_labels(labels), at=when, resolved=resolved
     )
-    state = State.current()
-    if state.json:
-        state.output(explanation.to_dict())
-    else:
-        click.echo(explanation.text())
+    text: list[str | Line] = [explanation.text()]
+    code = EXIT_OK
     if expect is not None:
         wanted = list(split_list((expect,)) or ())
         wanted = [w for part in wanted for w in part.split(",") if w]
         if wanted != list(explanation.receivers):
-            if not state.json:
-                click.echo(
+            text.append(
+                Line(
                     f"expected receivers {', '.join(wanted) or '(none)'}, got "
-                    f"{', '.join(explanation.receivers) or '(none)'}",
-                    err=True,
+                    f"{', '.join(explanation.receivers) or '(none)'}"
                 )
-            return EXIT_PARTIAL
-    return EXIT_OK
+            )
+            code = EXIT_PARTIAL
+    return Result(explanation.to_dict(), text, code)
 
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
 @click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
-def ack(key: str, by: str | None) -> int:
+def ack(key: str, by: str | None) -> Result:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
     refuse_sandbox("ack", "no escalation an earlier command started can be in it")
     acked = State.current().notifier().ack(key, by=by)
-    state = State.current()
-    if state.json:
-        state.output({"ok": bool(acked), "acked": [a.to_dict() for a in acked]})
-    elif acked:
-        for record in acked:
-            click.echo(f"acknowledged {record.key} (escalation {record.policy}, {record.id})")
-    else:
-        click.echo(f"no active escalation for {key!r}", err=True)
-    return EXIT_OK if acked else EXIT_PARTIAL
+    text = [
+        f"acknowledged {record.key} (escalation {record.policy}, {record.id})" for record in acked
+    ]
+    return Result(
+        {"ok": bool(acked), "acked": [a.to_dict() for a in acked]},
+        text or [Line(f"no active escalation for {key!r}")],
+        EXIT_OK if acked else EXIT_PARTIAL,
+    )
 
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
-def resolve(key: str) -> int:
+def resolve(key: str) -> Result:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
     refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
     notifier = State.current().notifier()
     reports = notifier.resolve(key)
-    state = State.current()
-    if state.json:
-        state.output({"ok": bool(reports), "resolved": [r.to_dict() for r in reports]})
-    elif reports:
-        for report in reports:
-            sent = len(report.succeeded)
-            click.echo(f"resolved {report.key}" + (f" ({sent} sent)" if sent else ""))
-    else:
-        click.echo(f"no open alert with key {key!r}", err=True)
-    return EXIT_OK if reports else EXIT_PARTIAL
+    text = [
+        f"resolved {r.key}" + (f" ({len(r.succeeded)} sent)" if r.succeeded else "")
+        for r in reports
+    ]
+    return Result(
+        {"ok": bool(reports), "resolved": [r.to_dict() for r in reports]},
+        text or [Line(f"no open alert with key {key!r}")],
+        EXIT_OK if reports else EXIT_PARTIAL,
+    )
 
 
 @command("alerts")
-def alerts() -> int:
+def alerts() -> Result:
     """List the open alerts (like amtool alert query): each once per receiver it reaches, with
     its state (firing, acknowledged, or held and why) and its escalation (policy, last step
     sent, next step and when). Sends nothing and needs no secrets."""
     rows = _explainer().alerts()
-    state = State.current()
-    if state.json:
-        state.output([row.to_dict() for row in rows])
-        return EXIT_OK
-    if not rows:
-        click.echo("no open alerts")
-    for row in rows:
-        click.echo(_alert_line(row))
-    return EXIT_OK
+    lines = [_alert_line(row) for row in rows]
+    return Result([row.to_dict() for row in rows], lines or ["no open alerts"])
 
 
 def _alert_line(row: OpenAlert) -> str:

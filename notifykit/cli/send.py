@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +24,11 @@ from notifykit.cli.common import (
     notification_options,
     parse_data,
     parse_labels,
-    print_error,
-    print_report,
     say,
     split_list,
 )
 from notifykit.cli.complete import complete_channels, complete_events, complete_recipients
+from notifykit.cli.output import Line, Result, error, report_lines
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def notify(
     labels: tuple[str, ...],
     key: str | None,
     resolved: bool,
-) -> int:
+) -> Result:
     """Send a notification for EVENT, like notify() in Python.
 
     Ctrl-C or SIGTERM while it sends starts no new request: the ones in flight are recorded,
@@ -65,28 +64,21 @@ def notify(
     requests in flight (recorded unknown)."""
     payload = parse_data(data, data_json)
     notifier = State.current().notifier()
-    with _sending("notify") as stop:
-        try:
-            report = notifier.notify(
-                event,
-                severity=severity,
-                data=payload,
-                to=split_list(to),
-                channels=split_list(channels),
-                template=template,
-                labels=parse_labels(labels),
-                key=key,
-                resolved=resolved,
-            )
-        except KeyboardInterrupt:
-            interrupted = _interrupted_report(notifier, stop)
-            if interrupted is None:
-                raise  # nothing was stored: "Aborted."
-            stop.abandon("SIGINT")
-            report = interrupted
-        if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.ledger.location)
-        return _finish(report)
+    return _honestly(
+        "notify",
+        notifier,
+        lambda: notifier.notify(
+            event,
+            severity=severity,
+            data=payload,
+            to=split_list(to),
+            channels=split_list(channels),
+            template=template,
+            labels=parse_labels(labels),
+            key=key,
+            resolved=resolved,
+        ),
+    )
 
 
 @command()
@@ -109,7 +101,7 @@ def send(
     data: tuple[str, ...],
     data_json: str | None,
     severity: str,
-) -> int:
+) -> Result:
     """Send one message through one configured channel of KIND (what its channel type delivers:
     sms, call, flow with the Exotel plugin; `notifykit plugins` lists them)."""
     if body is not None and template is not None:
@@ -142,44 +134,58 @@ def send(
             f"a {kind} channel carries no text (it connects two numbers): drop --body"
         )
     payload = parse_data(data, data_json)
-    with _sending("send") as stop:
-        try:
-            report = notifier.send(
-                channel,
-                to=split_list(to),
-                body=body,
-                template=template,
-                data=payload,
-                severity=severity,
-                event=f"send.{kind}",
-            )
-        except KeyboardInterrupt:
-            interrupted = _interrupted_report(notifier, stop)
-            if interrupted is None:
-                raise
-            stop.abandon("SIGINT")
-            report = interrupted
-        if stop.stopped:
-            return _finish_interrupted(report, stop, notifier.ledger.location)
-        return _finish(report)
+    return _honestly(
+        "send",
+        notifier,
+        lambda: notifier.send(
+            channel,
+            to=split_list(to),
+            body=body,
+            template=template,
+            data=payload,
+            severity=severity,
+            event=f"send.{kind}",
+        ),
+    )
 
 
-def _finish(report: Report) -> int:
-    state = State.current()
-    if state.json:
-        state.output(report.to_dict())
-    else:
-        if state.sandbox and report.dry_run:
-            click.echo(click.style("sandbox, dry run: ", fg="cyan") + "nothing was sent")
-        elif state.sandbox:
-            click.echo(
-                click.style("sandbox: ", fg="cyan")
-                + "sent to a throwaway local provider simulator; nothing left this machine"
-            )
-        print_report(report, show_messages=True)
-        for note in getattr(report, "notes", ()):
-            click.echo(click.style("note: ", fg="yellow") + note)
-    return exit_code(report)
+def _honestly(command: str, notifier: Notifier, sending: Callable[[], Report]) -> Result:
+    """What ``sending()`` sent, under :func:`_sending`'s signal handlers. They stay until the
+    command's context closes: the report is printed under them too, so a signal then cannot
+    turn a send that went out into "Aborted." (exit 3)."""
+    stop = click.get_current_context().with_resource(_sending(command))
+    try:
+        report = sending()
+    except KeyboardInterrupt:
+        interrupted = _interrupted_report(notifier, stop)
+        if interrupted is None:
+            raise  # nothing was stored: "Aborted."
+        stop.abandon("SIGINT")
+        report = interrupted
+    if stop.stopped:
+        return _interrupted(report, stop, notifier.ledger.location)
+    return _sent(report)
+
+
+def _sent(report: Report) -> Result:
+    """A send's report: as JSON, its ``to_dict()``; as text, the table, each channel's message
+    and the report's notes, after a line saying a ``--sandbox`` run left nothing go out."""
+    return Result(
+        report.to_dict(), _report_text(report, State.current().sandbox), exit_code(report)
+    )
+
+
+def _report_text(report: Report, sandbox: bool) -> Iterator[str]:
+    if sandbox and report.dry_run:
+        yield click.style("sandbox, dry run: ", fg="cyan") + "nothing was sent"
+    elif sandbox:
+        yield (
+            click.style("sandbox: ", fg="cyan")
+            + "sent to a throwaway local provider simulator; nothing left this machine"
+        )
+    yield from report_lines(report, show_messages=True)
+    for note in getattr(report, "notes", ()):
+        yield click.style("note: ", fg="yellow") + note
 
 
 # -- Ctrl-C and SIGTERM while sending (notify, send) --------------------------------------------
@@ -239,35 +245,32 @@ def _interrupted_report(notifier: Notifier, stop: SendStop) -> Report | None:
     return dataclasses.replace(reports[0], deliveries=deliveries)
 
 
-def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
+def _interrupted(report: Report, stop: SendStop, location: str) -> Result:
     """The report of a send interrupted by a signal, and a line naming every delivery that may
-    have been sent. Exit 4 when any may have been sent (do not resend blindly), 3 when
-    nothing was; the deliveries not started are ``pending`` in the ledger, for a worker."""
-    state = State.current()
+    have been sent (on stderr, with ``--json`` too). Exit 4 when any may have been sent (do not
+    resend blindly), 3 when nothing was; the deliveries not started are ``pending`` in the
+    ledger, for a worker."""
     maybe = [d for d in report.deliveries if d.state in _MAYBE_SENT]
     pending = [d for d in report.deliveries if d.state is DeliveryState.PENDING]
     code = EXIT_UNKNOWN if maybe else EXIT_USAGE
-    if state.json:
-        state.output(
-            {
-                **report.to_dict(),
-                "interrupted": stop.reason,
-                "exit_code": code,
-                "may_have_been_sent": [d.id for d in maybe],
-                "not_sent_pending": [d.id for d in pending],
-            }
-        )
-    else:
-        print_report(report, show_messages=False)
+    data = {
+        **report.to_dict(),
+        "interrupted": stop.reason,
+        "exit_code": code,
+        "may_have_been_sent": [d.id for d in maybe],
+        "not_sent_pending": [d.id for d in pending],
+    }
     reason = stop.reason or "interrupted"
     if maybe:
-        print_error(
-            f"interrupted ({reason}): {len(maybe)} deliver{'y' if len(maybe) == 1 else 'ies'} "
-            f"may have been sent; do NOT resend {'it' if len(maybe) == 1 else 'them'} blindly: "
-            + _named(maybe)
-        )
+        after = [
+            error(
+                f"interrupted ({reason}): {len(maybe)} deliver{'y' if len(maybe) == 1 else 'ies'} "
+                f"may have been sent; do NOT resend {'it' if len(maybe) == 1 else 'them'} "
+                "blindly: " + _named(maybe)
+            )
+        ]
     else:
-        print_error(f"interrupted ({reason}): nothing was sent")
+        after = [error(f"interrupted ({reason}): nothing was sent")]
     if pending:
         n = len(pending)
         where = (
@@ -275,8 +278,8 @@ def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
             if location == ":memory:"
             else f"pending in {location}, for `notifykit worker` to send"
         )
-        click.echo(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}", err=True)
-    return code
+        after.append(Line(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}"))
+    return Result(data, report_lines(report, show_messages=False), code, after)
 
 
 def _named(deliveries: Sequence[Delivery]) -> str:

@@ -209,3 +209,16 @@ def test_no_cli_module_imports_a_private_name_of_another(module: str) -> None:
         if source.startswith(CLI) and name.startswith("_") and not name.startswith("__")
     ]
     assert private == [], f"{module} imports private names: {private}; make them public"
+
+
+@pytest.mark.parametrize("module", CLI_COMMANDS)
+def test_no_command_branches_on_json(module: str) -> None:
+    # The output layer (notifykit.cli.output) prints a command's result as text or as JSON: a
+    # command that looks at --json itself prints two outputs that drift apart.
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    looks = sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "json"
+    )
+    assert looks == [], f"{module} reads .json (--json) at lines {looks}: return a Result instead"
