@@ -83,7 +83,6 @@ __all__ = [
     "parse_data",
     "parse_labels",
     "plugin_registry",
-    "print_error",
     "refuse_sandbox",
     "say",
     "split_list",
@@ -203,25 +202,25 @@ class NotifykitGroup(Group):
             click.echo("Aborted.", err=True)
             return EXIT_USAGE
         except Failure as err:
-            print_error(err.message)
+            _error(err.message)
             return err.code
         except ConfigError as err:
-            print_error(f"invalid configuration ({len(err.problems)} problem(s)):")
+            _error(f"invalid configuration ({len(err.problems)} problem(s)):")
             for problem in err.problems:
                 click.echo(f"  {problem}", err=True)
             return EXIT_USAGE
         except (ProviderError, LedgerError) as err:
             # A ledger that cannot record a notification refuses it before anything is sent.
-            print_error(str(err))
+            _error(str(err))
             return EXIT_FAILED
         except NotifykitError as err:
-            print_error(f"{type(err).__name__}: {err}")
+            _error(f"{type(err).__name__}: {err}")
             return EXIT_USAGE
         except Exception as err:
             if debug:
                 raise
             # Exit 4, not 2: the error may have interrupted a send that reached the provider.
-            print_error(
+            _error(
                 f"internal error: {type(err).__name__}: {err} (whatever it interrupted may have "
                 "been sent; run with NOTIFYKIT_DEBUG=1 for a traceback)"
             )
@@ -253,7 +252,7 @@ def _json_error(err: Exception, code: int) -> None:
     print_json({"ok": False, "exit_code": code, "error": error})
 
 
-def print_error(message: str) -> None:
+def _error(message: str) -> None:
     """``error: message`` on stderr."""
     click.echo(error_line(message).text, err=True)
 
