@@ -792,7 +792,7 @@ else:
         init(self, *args, **kwargs)
         self._wake = self._seen_version = None
     SqliteLedger.__init__ = unwatched
-from notifykit.cli.main import main
+from notifykit.cli import main
 main(sys.argv[2:])
 """
 
