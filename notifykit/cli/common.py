@@ -54,6 +54,7 @@ from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.channels.stop import SendStop
+    from notifykit.ledger.audit import Acting
     from notifykit.model import Delivery, Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
@@ -240,6 +241,7 @@ class _State:
                 self.config_path(), sandbox=self.sandbox, dry_run=self.dry_run
             )
             click.get_current_context().call_on_close(notifier.close)
+            notifier.acting = cli_acting()
             self.loaded(notifier.config)
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
@@ -272,6 +274,20 @@ class _State:
 
     def output(self, payload: Any) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def cli_acting() -> Acting:
+    """Who acts through the command line, for the audit trail: path ``cli``, and the OS user
+    name (``--by NAME`` of ``ack`` and ``resolve`` names another)."""
+    import getpass
+
+    from notifykit.ledger.audit import Acting
+
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name, no passwd entry
+        user = None
+    return Acting("cli", user)
 
 
 def warn_unset(config: Any) -> None:

@@ -1,10 +1,11 @@
-"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack`` and ``resolve``. They
-register on :data:`~notifykit.cli.common.cli` (imported by :mod:`notifykit.cli.main`)."""
+"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack``, ``resolve`` and
+``audit``. They register on :data:`~notifykit.cli.common.cli` (imported by
+:mod:`notifykit.cli.main`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import click
@@ -30,10 +31,11 @@ from notifykit.errors import ConfigProblem
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
+    from notifykit.ledger.audit import AuditRecord
     from notifykit.notifier import Notifier
     from notifykit.routing.listing import OpenAlert
 
-__all__ = ["ack", "alerts", "event_problems", "resolve", "routes"]
+__all__ = ["ack", "alerts", "audit", "event_problems", "resolve", "routes"]
 
 
 def event_problems(config: Config, events: Sequence[str]) -> list[ConfigProblem]:
@@ -171,7 +173,11 @@ def routes_test(
 
 @cli.command()
 @click.argument("key", shell_complete=complete_alert_keys)
-@click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who acknowledges (kept in the ledger and its audit trail; default: your OS user name).",
+)
 def ack(key: str, by: str | None) -> int:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
@@ -190,12 +196,17 @@ def ack(key: str, by: str | None) -> int:
 
 @cli.command()
 @click.argument("key", shell_complete=complete_alert_keys)
-def resolve(key: str) -> int:
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who resolves (kept in the ledger's audit trail; default: your OS user name).",
+)
+def resolve(key: str, by: str | None) -> int:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
     refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
     notifier = _state().notifier()
-    reports = notifier.resolve(key)
+    reports = notifier.resolve(key, by=by)
     state = _state()
     if state.json:
         state.output({"ok": bool(reports), "resolved": [r.to_dict() for r in reports]})
@@ -206,6 +217,68 @@ def resolve(key: str) -> int:
     else:
         click.echo(f"no open alert with key {key!r}", err=True)
     return EXIT_OK if reports else EXIT_PARTIAL
+
+
+@cli.command("audit")
+@click.option(
+    "--since",
+    metavar="DURATION|ISO",
+    help="Only actions since then: a duration back from now (30m, 24h, 7d) or an ISO time "
+    "(2026-03-02T23:30+05:30; without an offset, UTC).",
+)
+@click.option(
+    "--limit", "-n", type=click.IntRange(1), default=100, show_default=True,
+    help="At most this many (the newest).",
+)  # fmt: skip
+def audit(since: str | None, limit: int) -> int:
+    """List the audit trail, oldest first: who acknowledged, resolved or escalated which alert,
+    when, and through which path (cli, api, link, call, alertmanager, system)."""
+    refuse_sandbox("audit", "it holds no earlier action")
+    when = _since(since)
+    records = _state().notifier().audit(since=when, limit=limit)
+    state = _state()
+    if state.json:
+        state.output([r.to_dict() for r in records])
+        return EXIT_OK
+    if not records:
+        click.echo("no actions in the audit trail" + (f" since {since}" if since else ""))
+    for record in records:
+        click.echo(_audit_line(record))
+    return EXIT_OK
+
+
+def _since(given: str | None) -> datetime | timedelta | None:
+    """``--since``: a duration back from now, or an ISO time (UTC without an offset)."""
+    if given is None:
+        return None
+    from notifykit.config.delivery import parse_duration
+
+    seconds = parse_duration(given)
+    if seconds is not None:
+        return timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(given.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{given!r} is neither a duration (30m, 24h, 7d) nor an ISO time such as "
+            "2026-03-02T23:30+05:30",
+            param_hint="--since",
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _audit_line(record: AuditRecord) -> str:
+    """``time  action  key  by ACTOR via PATH[  escalation POLICY][: detail]``."""
+    target = record.target
+    line = f"{_local_time(record.at)}  {record.action:<12}  {target.get('key', '-')}"
+    if target.get("alert"):
+        line += f" (alert {target['alert']})"
+    line += f"  by {record.actor or '-'} via {record.path}"
+    if target.get("policy"):
+        line += f"  escalation {target['policy']}"
+    if record.detail:
+        line += f": {record.detail}"
+    return line
 
 
 @cli.command("alerts")
