@@ -55,6 +55,7 @@ from notifykit.errors import (
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
+    from notifykit.ledger.audit import Acting
     from notifykit.model import Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
@@ -298,6 +299,7 @@ class State:
                 self.config_path(), sandbox=self.sandbox, dry_run=self.dry_run
             )
             click.get_current_context().call_on_close(notifier.close)
+            notifier.acting = cli_acting()
             self.loaded(notifier.config)
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
@@ -333,6 +335,20 @@ class State:
         ``--json``, whose reader wants the result alone."""
         if not self.json:
             click.echo(text, err=True)
+
+
+def cli_acting() -> Acting:
+    """Who acts through the command line, for the audit trail: path ``cli``, and the OS user
+    name (``--by NAME`` of ``ack`` and ``resolve`` names another)."""
+    import getpass
+
+    from notifykit.ledger.audit import Acting
+
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name, no passwd entry
+        user = None
+    return Acting("cli", user)
 
 
 def warn_unset(config: Any) -> None:

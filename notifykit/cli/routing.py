@@ -1,9 +1,9 @@
-"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack`` and
-``resolve``, registered with the others by :mod:`notifykit.cli.app`."""
+"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack``, ``resolve``
+and ``audit``, registered with the others by :mod:`notifykit.cli.app`."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import click
@@ -28,10 +28,11 @@ from notifykit.cli.complete import (
 from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
+    from notifykit.ledger.audit import AuditRecord
     from notifykit.notifier import Notifier
     from notifykit.routing.listing import OpenAlert
 
-__all__ = ["COMMANDS", "ack", "alerts", "resolve", "routes"]
+__all__ = ["COMMANDS", "ack", "alerts", "audit", "resolve", "routes"]
 
 
 def _explainer() -> Notifier:
@@ -125,7 +126,11 @@ def routes_test(
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
-@click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who acknowledges (kept in the ledger and its audit trail; default: your OS user name).",
+)
 def ack(key: str, by: str | None) -> Result:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
@@ -143,12 +148,17 @@ def ack(key: str, by: str | None) -> Result:
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
-def resolve(key: str) -> Result:
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who resolves (kept in the ledger's audit trail; default: your OS user name).",
+)
+def resolve(key: str, by: str | None) -> Result:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
     refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
     notifier = State.current().notifier()
-    reports = notifier.resolve(key)
+    reports = notifier.resolve(key, by=by)
     text = [
         f"resolved {r.key}" + (f" ({len(r.succeeded)} sent)" if r.succeeded else "")
         for r in reports
@@ -197,5 +207,61 @@ def _local_time(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+@command("audit")
+@click.option(
+    "--since",
+    metavar="DURATION|ISO",
+    help="Only actions since then: a duration back from now (30m, 24h, 7d) or an ISO time "
+    "(2026-03-02T23:30+05:30; without an offset, UTC).",
+)
+@click.option(
+    "--limit", "-n", type=click.IntRange(1), default=100, show_default=True,
+    help="At most this many (the newest).",
+)  # fmt: skip
+def audit(since: str | None, limit: int) -> Result:
+    """List the audit trail, oldest first: who acknowledged, resolved or escalated which alert,
+    when, and through which path (cli, api, link, call, alertmanager, system)."""
+    refuse_sandbox("audit", "it holds no earlier action")
+    when = _since(since)
+    records = State.current().notifier().audit(since=when, limit=limit)
+    text = [_audit_line(record) for record in records]
+    empty = "no actions in the audit trail" + (f" since {since}" if since else "")
+    return Result([r.to_dict() for r in records], text or [empty], EXIT_OK)
+
+
+def _since(given: str | None) -> datetime | timedelta | None:
+    """``--since``: a duration back from now, or an ISO time (UTC without an offset)."""
+    if given is None:
+        return None
+    from notifykit.config.delivery import parse_duration
+
+    seconds = parse_duration(given)
+    if seconds is not None:
+        return timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(given.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{given!r} is neither a duration (30m, 24h, 7d) nor an ISO time such as "
+            "2026-03-02T23:30+05:30",
+            param_hint="--since",
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _audit_line(record: AuditRecord) -> str:
+    """``time  action  key  by ACTOR via PATH[  escalation POLICY][: detail]``."""
+    target = record.target
+    line = f"{_local_time(record.at)}  {record.action:<12}  {target.get('key', '-')}"
+    if target.get("alert"):
+        line += f" (alert {target['alert']})"
+    line += f"  by {record.actor or '-'} via {record.path}"
+    if target.get("policy"):
+        line += f"  escalation {target['policy']}"
+    if record.detail:
+        line += f": {record.detail}"
+    return line
+
+
 #: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
-COMMANDS = (routes, ack, resolve, alerts)
+COMMANDS = (routes, ack, resolve, alerts, audit)

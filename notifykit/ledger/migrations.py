@@ -186,8 +186,29 @@ CREATE INDEX group_members_alert ON group_members (alert_hash);
 ALTER TABLE escalation_steps ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
 """
 
+#: Version 4: the audit trail (issue 19): who acknowledged, resolved or escalated what, when and
+#: through which path (``notifykit audit``), a row written in the transaction of the action
+#: itself. ``action``, ``path`` and ``actor`` are free text, and ``target`` a JSON object (the
+#: alert key, the escalation, its policy...), so actions to come need no new schema; the alert
+#: key and the escalation have columns of their own, to find the trail of one alert.
+_V4 = """
+CREATE TABLE audit (
+    id {autoid},
+    at DOUBLE PRECISION NOT NULL,
+    action TEXT NOT NULL,
+    path TEXT NOT NULL,
+    actor TEXT,
+    key_text TEXT,
+    escalation_id TEXT,
+    target TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_escalation ON audit (escalation_id)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

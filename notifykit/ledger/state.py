@@ -1,5 +1,6 @@
 """The routing-state store: alerts, alert groups and their notification log, escalations and their
-steps, webhook idempotency and the ack-link secret (tables of schema versions 2 and 3).
+steps, webhook idempotency, the ack-link secret (tables of schema versions 2 and 3) and the audit
+trail (version 4: :mod:`notifykit.ledger.audit`).
 
 It stores; it decides nothing. The pipeline (:mod:`notifykit.pipeline`) reads a group's state,
 decides with the pure rules of :mod:`notifykit.routing`, and writes what it decided, all inside
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from notifykit.ledger import audit as _audit
 from notifykit.ledger.rows import Columns, as_dict, fetch, fetch_one
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
@@ -34,6 +36,7 @@ from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from notifykit.ledger.audit import Acting, AuditRecord
     from notifykit.model import Submission
     from notifykit.plan.planner import Plan
 
@@ -720,6 +723,53 @@ class Unit:
         self.signal_work()
         return True
 
+    def step_deliveries(
+        self, notification_ids: Sequence[str], provider_id: str | None = None
+    ) -> list[tuple[str, str, str | None, str]]:
+        """``(notification id, recipient, text, state)`` of the deliveries of escalation steps'
+        notifications (``recipient``: the recipient's name in the config, or the bare number it
+        was; ``provider_id``: only the delivery the provider knows by it), in the order they
+        were planned."""
+        if not notification_ids:
+            return []
+        query = (
+            "SELECT notification_id, recipient, text, state FROM deliveries "
+            f"WHERE notification_id IN {self._in(notification_ids)}"
+        )
+        params: list[Any] = list(notification_ids)
+        if provider_id is not None:
+            query += " AND provider_id = ?"
+            params.append(provider_id)
+        rows, c = fetch(self._exec(query + " ORDER BY notification_id, seq", params))
+        return [(r[c.notification_id], r[c.recipient], r[c.text], r[c.state]) for r in rows]
+
+    def sent_steps(self, escalation_id: str) -> list[StepRecord]:
+        """The steps of an escalation that were sent, in the order they were due."""
+        rows, c = fetch(
+            self._exec(
+                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? AND state = 'sent' "
+                "ORDER BY due_at, loop_no, step_no",
+                (escalation_id,),
+            )
+        )
+        return [_step(r, c) for r in rows]
+
+    # -- the audit trail ------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        acting: Acting,
+        target: Mapping[str, object],
+        at: float,
+        detail: str | None = None,
+    ) -> AuditRecord:
+        """Record an action in the audit trail, in this transaction: ``action`` (a lowercase
+        word: ``acknowledged``...), who and through which path (``acting``), what it was done to
+        (``target``: ``key``, ``escalation``, ``policy``...; ``None`` values are left out).
+        Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
+        return _audit.insert(self._exec, action, acting, target, at, detail)
+
     # -- webhook idempotency --------------------------------------------------------------------------
 
     def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]:
@@ -956,6 +1006,11 @@ class RoutingState:
             (step.escalation_id,),
         )
         return _escalation(found[0], e), step
+
+    def audit(self, since: float | None = None, limit: int = 100) -> list[AuditRecord]:
+        """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch
+        seconds), oldest first."""
+        return _audit.records(*self._rows("reading the audit trail", *_audit.select(since, limit)))
 
     def routing_secret(self, name: str) -> str:
         """A random secret kept in the ledger (made on first use, shared by every process)."""

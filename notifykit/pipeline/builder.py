@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from notifykit.ledger.audit import Acting
 from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline", "build_pipeline"]
 
+#: Alertmanager's webhook, for the audit trail (it names nobody)
+ALERTMANAGER = Acting("alertmanager")
+
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -59,10 +63,10 @@ class Pipeline:
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
 
-    def resolve(self, given: str, handoff: Handoff) -> list[Routed]:
+    def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
         group's key, the alert's own, its short form, 8+ digits of a digest): each goes through
-        the pipeline resolved."""
+        the pipeline resolved, as ``acting`` sent it."""
         import dataclasses
 
         state = self.state()
@@ -79,7 +83,10 @@ class Pipeline:
             for record in state.escalations("active"):
                 if _matches(record.key, given) or record.alert.key_for().matches(given):
                     found.setdefault(record.alert.key_for().text, record.alert)
-        return [self.ingest(dataclasses.replace(a, resolved=True), handoff) for a in found.values()]
+        return [
+            self.ingest(dataclasses.replace(a, resolved=True), handoff, acting=acting)
+            for a in found.values()
+        ]
 
     def alerts(self) -> list[OpenAlert]:
         """The open alerts, newest first, each once per group it is in
@@ -106,7 +113,13 @@ class Pipeline:
         results = []
         for alert in payload.alerts:
             results.append(
-                self.ingest(alert, handoff, claim=alert.idempotency_key or None, summary=_summary)
+                self.ingest(
+                    alert,
+                    handoff,
+                    claim=alert.idempotency_key or None,
+                    summary=_summary,
+                    acting=ALERTMANAGER,
+                )
             )
         return payload.status, results
 

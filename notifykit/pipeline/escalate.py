@@ -14,6 +14,10 @@ model; Alertmanager leaves this to them).
 - :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
   next one forward at once; an answered call acknowledges when the policy says
   ``ack_on_answer``.
+
+Each acknowledgement, resolution and escalation brought forward writes its row of the audit
+trail (:mod:`notifykit.ledger.audit`) in the transaction that does it: who (the person given,
+the one the ack link was sent to, the one who answered the call) and through which path.
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from notifykit.errors import NotifykitError
+from notifykit.ledger.audit import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    RESOLVED,
+    SYSTEM,
+    Acting,
+    mask_numbers,
+)
 from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
 from notifykit.routing.escalation import plan as plan_steps
@@ -156,13 +168,20 @@ class Escalations:
         )
         return self.fire(unit, record, now, handoff)
 
-    def end(self, group: Group, flush: Flush, receiver: Receiver, handoff: Handoff) -> list[Stored]:
+    def end(
+        self,
+        group: Group,
+        flush: Flush,
+        receiver: Receiver,
+        handoff: Handoff,
+        acting: Acting = SYSTEM,
+    ) -> list[Stored]:
         """A group of an escalation receiver whose alerts all resolved: its escalation stops
-        (if it still runs) and, with ``send_resolved``, everyone its steps could reach is told
-        it is over, through the first step's channels."""
+        (if it still runs: ``acting`` resolved it) and, with ``send_resolved``, everyone its
+        steps could reach is told it is over, through the first step's channels."""
         unit = group.unit
         if group.escalation is not None:
-            self.stop(unit, [group.escalation], "resolved", flush.now)
+            self.stop(unit, [group.escalation], "resolved", flush.now, acting)
             group.escalation = None
         if not (group.route.settings.send_resolved and flush.resolved):
             return []
@@ -270,23 +289,32 @@ class Escalations:
         records: Sequence[EscalationRecord],
         state: str,
         now: float,
-        by: str | None = None,
+        acting: Acting = SYSTEM,
+        *,
+        alert: AlertKey | None = None,
+        detail: str | None = None,
     ) -> list[EscalationRecord]:
-        stopped = unit.stop_escalations(records, state, now, by)
+        """Acknowledge (``acked``) or resolve (``resolved``) ``records``, as ``acting`` did; each
+        one stopped gets its row in the audit trail (``alert``: the key of the alert whose
+        resolution stopped it; ``detail``: how)."""
+        stopped = unit.stop_escalations(records, state, now, _acked_by(acting))
         for record in stopped:
+            action = ACKNOWLEDGED if state == "acked" else RESOLVED
+            written = unit.audit(action, acting, _target(record, alert), now, detail)
             logger.info(
-                "escalation %s (%s) %s%s",
+                "escalation %s (%s) %s%s via %s",
                 record.id,
                 record.key,
-                "acknowledged" if state == "acked" else "resolved",
-                f" by {by}" if by else "",
+                action,
+                f" by {written.actor}" if written.actor else "",
+                written.path,
             )
         return stopped
 
-    def ack(self, given: str, by: str | None = None) -> list[EscalationRecord]:
-        """Acknowledge the active escalations ``given`` names: by the key ``notify()``
-        reported (the group's), the alert's own key (its text, short form, or 8+ digits of its
-        digest), or the key of any alert in its group."""
+    def ack(self, given: str, acting: Acting) -> list[EscalationRecord]:
+        """Acknowledge the active escalations ``given`` names, as ``acting`` does: by the key
+        ``notify()`` reported (the group's), the alert's own key (its text, short form, or 8+
+        digits of its digest), or the key of any alert in its group."""
         given = given.strip()
         if not given:
             return []
@@ -301,13 +329,15 @@ class Escalations:
                     m.alert.key_for().matches(given) for m in group.members.values()
                 ):
                     matched.append(record)
-            return self.stop(unit, matched, "acked", self._clock(), by)
+            return self.stop(unit, matched, "acked", self._clock(), acting)
 
     def ack_token(
         self, token: str, by: str | None = None, *, check_only: bool = False
     ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token; ``None`` when the token is not genuine
-        (the signature is checked before the ledger is asked). ``check_only``: only check."""
+        (the signature is checked before the ledger is asked). ``check_only``: only check.
+        The audit trail names ``by``, else the people the link was sent to (read from the
+        ledger: the recipients of the steps' deliveries whose text carried it)."""
         ack_id = self.links.ack_id(token)
         if ack_id is None:
             return None
@@ -317,7 +347,27 @@ class Escalations:
             record = unit.escalation_by_ack_id(ack_id)
             if record is None:
                 return []
-            return self.stop(unit, [record], "acked", self._clock(), by)
+            steps, sent_to = self._link_sent_to(unit, record, token)
+            detail = f"the ack link sent in step {', '.join(steps)}" if steps else "the ack link"
+            acting = Acting("link", sent_to).by(by)
+            return self.stop(unit, [record], "acked", self._clock(), acting, detail=detail)
+
+    def _link_sent_to(
+        self, unit: Unit, record: EscalationRecord, token: str
+    ) -> tuple[list[str], str | None]:
+        """The steps whose messages carried the ack link ``token``, and who got them (``"a or
+        b"`` when several people did): the people it may have reached first, else everyone it
+        was addressed to."""
+        steps = {s.notification_id: f"{s.loop}.{s.index}" for s in unit.sent_steps(record.id)}
+        carried = [
+            d
+            for d in unit.step_deliveries([n for n in steps if n is not None])
+            if d[2] is not None and token in d[2]
+        ]
+        reached = [d for d in carried if d[3] in _MAY_HAVE_REACHED] or carried
+        people = list(dict.fromkeys(d[1] for d in reached))
+        named = list(dict.fromkeys(steps[d[0]] for d in carried))
+        return named, " or ".join(people) if people else None
 
     # -- outcomes -----------------------------------------------------------------------------------
 
@@ -351,20 +401,59 @@ class Escalations:
             found = state.escalation_of(notification_id)
             if found is None:
                 continue
-            record, _step = found
+            record, step = found
             policy = self._policies.get(record.policy)
             with state.unit("reacting to a step's outcome") as unit:
                 current = unit.escalation(record.id)
                 if current is None or current.state not in ("active", "done"):
                     continue
+                where = f"step {step.loop}.{step.index}"
                 answered = update is not None and update.info.get("answered") is True
-                if answered and policy is not None and policy.ack_on_answer:
-                    self.stop(unit, [current], "acked", now, "answered call")
+                if answered and update is not None and policy is not None and policy.ack_on_answer:
+                    called = unit.step_deliveries([notification_id], update.provider_id)
+                    acting = Acting("call", called[0][1] if called else None)
+                    detail = f"answered the call of {where}"
+                    self.stop(unit, [current], "acked", now, acting, detail=detail)
                     continue
                 failed = change is not None and change.delivery.state is DeliveryState.FAILED
-                if failed and unit.advance(current, now):
+                if failed and change is not None and unit.advance(current, now):
                     logger.warning(
                         "escalation %s (%s): a step's delivery failed, the next step goes out now",
                         record.id,
                         record.key,
                     )
+                    delivery = change.delivery
+                    unit.audit(
+                        ESCALATED,
+                        SYSTEM,
+                        {**_target(current), "step": f"{step.loop}.{step.index}"},
+                        now,
+                        f"{where} failed ({delivery.channel} to {delivery.recipient}): the next "
+                        "step goes out now",
+                    )
+
+
+#: the states of a delivery that may have put its message in front of its recipient
+_MAY_HAVE_REACHED = frozenset({"sending", "sent", "delivered", "unknown"})
+
+
+def _acked_by(acting: Acting) -> str | None:
+    """What an escalation keeps as who acknowledged it: the person, with how when it was not
+    their own word (``p0 (answered call)``, ``p0 (ack link)``)."""
+    actor = mask_numbers(acting.actor) if acting.actor else None
+    how = {"link": "ack link", "call": "answered call"}.get(acting.path)
+    if how is None:
+        return actor
+    return f"{actor} ({how})" if actor else how
+
+
+def _target(record: EscalationRecord, alert: AlertKey | None = None) -> dict[str, str | None]:
+    """An escalation as the audit trail's target: the key a report shows (the group's), the
+    alert's own key when another (a resolution), the receiver, the escalation and its policy."""
+    return {
+        "key": record.key,
+        "alert": alert.text if alert is not None and alert.text != record.key else None,
+        "receiver": record.receiver,
+        "escalation": record.id,
+        "policy": record.policy,
+    }
