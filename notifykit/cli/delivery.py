@@ -32,6 +32,7 @@ from notifykit.cli.common import (
     refuse_sandbox,
 )
 from notifykit.cli.complete import complete_events
+from notifykit.cli.metrics import metrics_address, serving_metrics
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
@@ -141,7 +142,16 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
 )
 @click.option("--drain", is_flag=True, help="Deliver everything due now, then exit.")
 @click.option("--node", "name", metavar="NAME", help="This worker's name in the ledger.")
-def worker(threads: int | None, drain: bool, name: str | None) -> int:
+@click.option(
+    "--metrics-port",
+    "metrics",
+    metavar="[HOST:]PORT",
+    callback=metrics_address,
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1).",
+)
+def worker(
+    threads: int | None, drain: bool, name: str | None, metrics: tuple[str, int] | None
+) -> int:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
     Runs until SIGTERM/SIGINT (no new request starts, the ones in flight finish and are
@@ -160,7 +170,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> int:
             + (" (draining)" if drain else ""),
             err=True,
         )
-    with _stop_on_signals(run):
+    with serving_metrics(kit, metrics), _stop_on_signals(run):
         result = run.run(drain=drain)
     if state.json:
         state.output({**result.to_dict(), "name": run.name})

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from notifykit.errors import NotifykitError
+from notifykit.metrics import Metrics
 from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
 from notifykit.routing.escalation import plan as plan_steps
@@ -115,6 +116,7 @@ class Escalations:
         state: Callable[[], RoutingState],
         clock: Callable[[], float],
         scrub: Callable[[str], str],
+        metrics: Metrics | None = None,
     ) -> None:
         self._policies = policies
         self._receivers = receivers
@@ -124,6 +126,7 @@ class Escalations:
         self._state = state
         self._clock = clock
         self._scrub = scrub
+        self._metrics = metrics or Metrics()
 
     @property
     def configured(self) -> bool:
@@ -301,7 +304,9 @@ class Escalations:
                     m.alert.key_for().matches(given) for m in group.members.values()
                 ):
                     matched.append(record)
-            return self.stop(unit, matched, "acked", self._clock(), by)
+            acked = self.stop(unit, matched, "acked", self._clock(), by)
+        self._metrics.acknowledged("key", count=len(acked))
+        return acked
 
     def ack_token(
         self, token: str, by: str | None = None, *, check_only: bool = False
@@ -317,7 +322,9 @@ class Escalations:
             record = unit.escalation_by_ack_id(ack_id)
             if record is None:
                 return []
-            return self.stop(unit, [record], "acked", self._clock(), by)
+            acked = self.stop(unit, [record], "acked", self._clock(), by)
+        self._metrics.acknowledged("link", count=len(acked))
+        return acked
 
     # -- outcomes -----------------------------------------------------------------------------------
 
@@ -359,7 +366,9 @@ class Escalations:
                     continue
                 answered = update is not None and update.info.get("answered") is True
                 if answered and policy is not None and policy.ack_on_answer:
-                    self.stop(unit, [current], "acked", now, "answered call")
+                    acked = self.stop(unit, [current], "acked", now, "answered call")
+                    channel = change.delivery.channel if change is not None else ""
+                    self._metrics.acknowledged("call", channel, len(acked))
                     continue
                 failed = change is not None and change.delivery.state is DeliveryState.FAILED
                 if failed and unit.advance(current, now):

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifykit.config.loader", "notifykit.config"),
     ("notifykit.plan",),
     ("notifykit.ledger",),
+    ("notifykit.metrics",),
     ("notifykit.limits",),
     ("notifykit.delivery",),
     ("notifykit.pipeline",),
