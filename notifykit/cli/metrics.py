@@ -53,10 +53,14 @@ def serving_metrics(
             EXIT_FAILED,
         ) from None
     except OSError as err:
-        reason = err.strerror or str(err)
+        import errno
+
+        if err.errno == errno.EADDRINUSE:
+            reason = f"port {port} on {host} is already in use (another worker's metrics?)"
+        else:
+            reason = f"cannot listen on {host}:{port}: {err.strerror or err}"
         raise _Failure(
-            f"notifykit {command}: cannot serve metrics on {host}:{port}: {reason}: pick "
-            "another port with --metrics-port",
+            f"notifykit {command}: metrics: {reason}: pick another with --metrics-port [HOST:]PORT",
             EXIT_FAILED,
         ) from None
     click.echo(f"notifykit {command}: metrics at {server.url}", err=True)
