@@ -373,6 +373,8 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
     host, sep, port_text = given.rpartition(":")
     if not sep:
         host, port_text = default_host, given
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise ValueError(f"{text!r}: write an IPv6 address in brackets, with its port: [::1]:9108")
     host = host.strip("[]") or default_host
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from notifykit import Notifier
+from notifykit.metrics import parse_address
 from notifykit.model import DeliveryState
 from notifykit.server import StatusServer
 from notifykit_exotel.simulator import ExotelSimulator, Fault
@@ -380,3 +381,25 @@ def test_without_prometheus_client_serve_still_serves_and_metrics_says_why(tmp_p
     assert result.stdout.strip() == (
         "501 prometheus-client is not installed: pip install prometheus-client"
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        ("9108", ("127.0.0.1", 9108)),
+        ("0.0.0.0:9108", ("0.0.0.0", 9108)),
+        ("[::1]:9108", ("::1", 9108)),
+        ("0", ("127.0.0.1", 0)),
+    ],
+)
+def test_metrics_addresses(given: str, address: tuple[str, int]) -> None:
+    assert parse_address(given) == address
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [("::1", "IPv6 address in brackets"), ("70000", "is not a port"), ("host:", "is not a port")],
+)
+def test_metrics_address_mistakes(given: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_address(given)
