@@ -36,12 +36,14 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
     import pluggy
+    from prometheus_client import CollectorRegistry
 
     from notifykit.delivery.dispatch import Dispatcher
     from notifykit.delivery.worker import Worker
     from notifykit.ledger.audit import AuditRecord
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import EscalationRecord
+    from notifykit.metrics import Metrics
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
@@ -227,6 +229,17 @@ class Notifier:
     def status_url(self, token: str) -> str | None:
         """The status callback URL of a batch token (``None`` without ``server.public_url``)."""
         return self.runtime.status_url(token)
+
+    @property
+    def metrics(self) -> Metrics:
+        """This Notifier's Prometheus metrics (off until :meth:`start_metrics`)."""
+        return self.runtime.metrics
+
+    def start_metrics(self) -> CollectorRegistry:
+        """Turn the Prometheus metrics on (idempotent) and return their registry, to expose
+        (``prometheus_client.make_wsgi_app(registry)``; ``notifykit serve`` serves it at
+        ``/metrics``). docs/deploy.md lists the metrics."""
+        return self.runtime.start_metrics()
 
     @property
     def channels(self) -> Mapping[str, Channel]:

@@ -29,6 +29,7 @@ from notifykit.cli.common import (
     split_list,
 )
 from notifykit.cli.complete import complete_events
+from notifykit.cli.metrics import metrics_address, serving_metrics
 from notifykit.cli.output import Result, display_state, report_lines
 from notifykit.model import DeliveryState
 
@@ -143,7 +144,16 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
 )
 @click.option("--drain", is_flag=True, help="Deliver everything due now, then exit.")
 @click.option("--node", "name", metavar="NAME", help="This worker's name in the ledger.")
-def worker(threads: int | None, drain: bool, name: str | None) -> Result:
+@click.option(
+    "--metrics-port",
+    "metrics",
+    metavar="[HOST:]PORT",
+    callback=metrics_address,
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1).",
+)
+def worker(
+    threads: int | None, drain: bool, name: str | None, metrics: tuple[str, int] | None
+) -> Result:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
     Runs until SIGTERM/SIGINT (no new request starts, the ones in flight finish and are
@@ -161,7 +171,7 @@ def worker(threads: int | None, drain: bool, name: str | None) -> Result:
         f"notifykit worker {run.name}: {run.threads} threads on {kit.ledger.location}"
         + (" (draining)" if drain else "")
     )
-    with _stop_on_signals(run):
+    with serving_metrics(kit, metrics), _stop_on_signals(run):
         result = run.run(drain=drain)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
     code = EXIT_OK

@@ -51,6 +51,7 @@ from notifykit.plan.planner import DeliveryJob, Plan
 
 __all__ = [
     "Change",
+    "DeliveryGauges",
     "Dialect",
     "Ledger",
     "LedgerError",
@@ -105,11 +106,26 @@ class Ledger(Protocol):
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
     def counts(self) -> dict[str, int]: ...
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
 
     #: the routing-state store on the same database (alerts, groups, escalations)
     routing: RoutingState
+
+
+@dataclass(frozen=True)
+class DeliveryGauges:
+    """What the metrics read from the deliveries at each scrape (:meth:`SqlLedger.gauges`)."""
+
+    #: deliveries ``pending`` (due now, or a retry scheduled for later)
+    pending: int
+    #: the earliest due time among them (``None``: none is pending)
+    oldest_due: float | None
+    #: deliveries ``unknown`` (may have been sent; never resent)
+    unknown: int
+    #: workers whose heartbeat is recent (within ``live_within`` seconds)
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -720,6 +736,27 @@ class SqlLedger:
             "SELECT state, COUNT(*) AS deliveries FROM deliveries GROUP BY state",
         )
         return {r[c.state]: int(r[c.deliveries]) for r in rows}
+
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges:
+        """The deliveries pending (and the earliest due among them), unknown, and the workers
+        seen within ``live_within`` seconds, in one query: each count is a range of the
+        ``(state, due)`` index, so a scrape costs as much as the rows in those states."""
+        rows, c = self._select(
+            "reading the delivery gauges",
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS pending, "
+            "(SELECT MIN(due) FROM deliveries WHERE state = 'pending') AS oldest_due, "
+            "(SELECT COUNT(*) FROM deliveries WHERE state = 'unknown') AS unknown, "
+            "(SELECT COUNT(*) FROM workers WHERE heartbeat >= ?) AS workers",
+            (now - live_within,),
+        )
+        r = rows[0]
+        oldest = r[c.oldest_due]
+        return DeliveryGauges(
+            pending=int(r[c.pending]),
+            oldest_due=None if oldest is None else float(oldest),
+            unknown=int(r[c.unknown]),
+            workers=int(r[c.workers]),
+        )
 
     # -- status ---------------------------------------------------------------------------------
 

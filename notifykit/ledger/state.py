@@ -44,6 +44,7 @@ __all__ = [
     "EscalationRecord",
     "Group",
     "GroupSnapshot",
+    "RoutingGauges",
     "RoutingState",
     "StepRecord",
     "Unit",
@@ -135,6 +136,19 @@ _ESCALATION = (
     "acked_by, resolved_at"
 )
 _STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
+
+
+@dataclass(frozen=True)
+class RoutingGauges:
+    """What the metrics read from the routing state at each scrape
+    (:meth:`RoutingState.gauges`)."""
+
+    #: alerts firing (as :meth:`RoutingState.firing_alerts` counts them)
+    open_alerts: int
+    #: open escalations (``active``, or ``done``: out of steps, nobody answered) by
+    #: ``(policy, state, step)``; ``step`` is the last step sent, ``"<round>.<index>"`` as the
+    #: CLI shows it, or ``"none"``
+    escalations: dict[tuple[str, str, str], int]
 
 
 def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
@@ -793,13 +807,20 @@ class Unit:
         self._exec("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
 
 
+#: the alerts firing: not resolved, and raised within the resolve timeout or held open by an
+#: open escalation of a group they are in
+_FIRING = (
+    "FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
+    "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
+    "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
+    "AND e.state IN ('active', 'done')))"
+)
+
+
 def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
     rows, c = fetch(
         execute(
-            "SELECT a.body FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
-            "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
-            "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
-            "AND e.state IN ('active', 'done'))) ORDER BY a.last_seen DESC LIMIT 1000",
+            f"SELECT a.body {_FIRING} ORDER BY a.last_seen DESC LIMIT 1000",
             (now - resolve_timeout,),
         )
     )
@@ -870,6 +891,42 @@ class RoutingState:
                 return db.execute(cursor, statement, params)
 
             return _firing(execute, now, resolve_timeout)
+
+    def gauges(self, now: float, resolve_timeout: float) -> RoutingGauges:
+        """The alerts firing at ``now`` (counted, not read) and the open escalations by policy,
+        state and the last step they sent, in one read transaction of two queries."""
+        db = self._db
+        with db.reading("reading the routing gauges") as cursor:
+            row, c = fetch_one(
+                db.execute(cursor, f"SELECT COUNT(*) AS alerts {_FIRING}", (now - resolve_timeout,))
+            )
+            # Every step of the open escalations, by the primary key: with the steps' state in
+            # the join, SQLite took the (state, due_at) index and read every step ever sent for
+            # each open escalation (75 ms over 10,000 escalations; 0.7 ms this way).
+            steps, s = fetch(
+                db.execute(
+                    cursor,
+                    "SELECT e.id AS id, e.policy AS policy, e.state AS state, s.state AS sent, "
+                    "s.loop_no AS loop_no, s.step_no AS step_no, s.due_at AS due_at "
+                    "FROM escalations e LEFT JOIN escalation_steps s ON s.escalation_id = e.id "
+                    "WHERE e.state IN ('active', 'done')",
+                )
+            )
+        # The last step sent, as the CLI's listing orders steps (notifykit.routing.listing).
+        last: dict[str, tuple[str, str, tuple[float, int, int] | None]] = {}
+        for r in steps:
+            sent = r[s.sent] == "sent"
+            order = (r[s.due_at], r[s.loop_no], r[s.step_no]) if sent else None
+            known = last.get(r[s.id])
+            if known is None or (order is not None and (known[2] is None or order > known[2])):
+                last[r[s.id]] = (r[s.policy], r[s.state], order)
+        escalations: dict[tuple[str, str, str], int] = {}
+        for policy, state, order in last.values():
+            step = "none" if order is None else f"{order[1]}.{order[2]}"
+            escalations[(policy, state, step)] = escalations.get((policy, state, step), 0) + 1
+        return RoutingGauges(
+            open_alerts=int(row[c.alerts]) if row is not None else 0, escalations=escalations
+        )
 
     def find_alerts(self, given: str) -> list[Alert]:
         """The alerts ``given`` names, as the last raised: by their own key (its text, short

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
+    from notifykit.metrics import Metrics
     from notifykit.pipeline.stages import Silenced
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
@@ -165,6 +166,7 @@ def build_pipeline(
     reconcile_after: float,
     dry_run: bool = False,
     silenced: Silenced | None = None,
+    metrics: Metrics | None = None,
 ) -> Pipeline:
     """The pipeline for one configuration (see the module docstring)."""
 
@@ -202,6 +204,7 @@ def build_pipeline(
         state=state,
         clock=clock,
         scrub=scrub,
+        metrics=metrics,
     )
 
     # The mute stages, in Alertmanager's order; the same ones decide at a flush and, for a
@@ -240,6 +243,7 @@ def build_pipeline(
         scrub=scrub,
         clock=clock,
         reconcile_after=reconcile_after,
+        metrics=metrics,
     )
     due = DueWork(
         ledger=ledger,

@@ -40,6 +40,7 @@ from notifykit.ledger.audit import (
     Acting,
     mask_numbers,
 )
+from notifykit.metrics import Metrics
 from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
 from notifykit.routing.escalation import plan as plan_steps
@@ -127,6 +128,7 @@ class Escalations:
         state: Callable[[], RoutingState],
         clock: Callable[[], float],
         scrub: Callable[[str], str],
+        metrics: Metrics | None = None,
     ) -> None:
         self._policies = policies
         self._receivers = receivers
@@ -136,6 +138,7 @@ class Escalations:
         self._state = state
         self._clock = clock
         self._scrub = scrub
+        self._metrics = metrics or Metrics()
 
     @property
     def configured(self) -> bool:
@@ -329,7 +332,9 @@ class Escalations:
                     m.alert.key_for().matches(given) for m in group.members.values()
                 ):
                     matched.append(record)
-            return self.stop(unit, matched, "acked", self._clock(), acting)
+            acked = self.stop(unit, matched, "acked", self._clock(), acting)
+        self._metrics.acknowledged("key", count=len(acked))
+        return acked
 
     def ack_token(
         self, token: str, by: str | None = None, *, check_only: bool = False
@@ -350,7 +355,9 @@ class Escalations:
             steps, sent_to = self._link_sent_to(unit, record, token)
             detail = f"the ack link sent in step {', '.join(steps)}" if steps else "the ack link"
             acting = Acting("link", sent_to).by(by)
-            return self.stop(unit, [record], "acked", self._clock(), acting, detail=detail)
+            acked = self.stop(unit, [record], "acked", self._clock(), acting, detail=detail)
+        self._metrics.acknowledged("link", count=len(acked))
+        return acked
 
     def _link_sent_to(
         self, unit: Unit, record: EscalationRecord, token: str
@@ -413,7 +420,9 @@ class Escalations:
                     called = unit.step_deliveries([notification_id], update.provider_id)
                     acting = Acting("call", called[0][1] if called else None)
                     detail = f"answered the call of {where}"
-                    self.stop(unit, [current], "acked", now, acting, detail=detail)
+                    acked = self.stop(unit, [current], "acked", now, acting, detail=detail)
+                    channel = change.delivery.channel if change is not None else ""
+                    self._metrics.acknowledged("call", channel, len(acked))
                     continue
                 failed = change is not None and change.delivery.state is DeliveryState.FAILED
                 if failed and change is not None and unit.advance(current, now):

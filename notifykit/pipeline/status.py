@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.stop import send_stopped
+from notifykit.errors import LedgerError
+from notifykit.metrics import Metrics
 
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, StatusUpdate
@@ -39,6 +41,7 @@ class Status:
         scrub: Callable[[str], str],
         clock: Callable[[], float],
         reconcile_after: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._ledger = ledger
         self._channels = channels
@@ -47,11 +50,13 @@ class Status:
         self._scrub = scrub
         self._clock = clock
         self._reconcile_after = reconcile_after
+        self._metrics = metrics or Metrics()
 
     def announce(self, changes: Sequence[Change]) -> None:
-        """Tell the ``after_status_change`` hooks."""
+        """Count the changes and tell the ``after_status_change`` hooks."""
         if not changes:
             return
+        self._metrics.deliveries(changes)
         ledger = self._ledger()
         for change in changes:
             notification = ledger.notification(change.delivery.notification_id)
@@ -60,19 +65,32 @@ class Status:
     def callback(self, token: str, body: bytes, content_type: str) -> int:
         """Apply a provider's status callback for the batch ``token``; returns the HTTP status
         to answer: 200 (applied, or a duplicate or late one: the provider must stop retrying),
-        404 (unknown token), 400 (a body that is not a status callback)."""
+        404 (unknown token), 400 (a body that is not a status callback).
+
+        :raises LedgerError: the ledger could not be read or written (the server answers 503
+            and the provider retries)."""
+        try:
+            code, channel, outcome = self._callback(token, body, content_type)
+        except LedgerError:
+            self._metrics.callback("", "error")
+            raise
+        self._metrics.callback(channel, outcome)
+        return code
+
+    def _callback(self, token: str, body: bytes, content_type: str) -> tuple[int, str, str]:
+        """:meth:`callback`'s work: the HTTP status, the channel and the outcome counted."""
         ledger = self._ledger()
         deliveries = ledger.by_token(token)
         if not deliveries:
             status_logger.warning("status callback for an unknown token rejected (404)")
-            return 404
+            return 404, "", "unknown_token"
         channel_name = deliveries[0].channel
         parse = getattr(self._channels.get(channel_name), "parse_status", None)
         if parse is None:
             status_logger.warning(
                 "status callback for channel %r, which reads none, rejected (404)", channel_name
             )
-            return 404
+            return 404, channel_name, "unsupported"
         try:
             updates = list(parse(body, content_type))
         except (ValueError, TypeError) as err:
@@ -81,7 +99,7 @@ class Status:
                 channel_name,
                 self._scrub(str(err)),
             )
-            return 400
+            return 400, channel_name, "malformed"
         now = self._clock()
         changes = []
         routed: list[tuple[str, StatusUpdate, Change | None]] = []
@@ -95,7 +113,7 @@ class Status:
                 routed.append((notification_id, update, change))
         self.announce(changes)
         self._react(routed)
-        return 200
+        return 200, channel_name, "applied" if changes else "ignored"
 
     def reconcile(self, *, older_than: float | None = None, limit: int = 200) -> list[Delivery]:
         """Ask providers about deliveries whose final status never came and apply what they

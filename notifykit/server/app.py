@@ -15,6 +15,8 @@ Routes (under whatever prefix the app is mounted at):
   ``webhook_token: none`` (:meth:`~notifykit.config.delivery.ServerSettings.webhook_exposure`).
 - ``GET /ack/<token>``: a one-button page to acknowledge an escalation from a phone (the
   ``{{ ack_url }}`` of a step's SMS); ``POST /ack/<token>`` acknowledges it.
+- ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
+  them); building the app turns the Notifier's metrics on.
 
 Mount it in an existing app (``app.wsgi_app = DispatcherMiddleware(app.wsgi_app,
 {"/notifykit": create_app()})`` in Flask), run it under any WSGI server (``gunicorn
@@ -55,6 +57,7 @@ _REASONS = {
     413: "Payload Too Large",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    501: "Not Implemented",
     503: "Service Unavailable",
 }
 
@@ -66,10 +69,13 @@ class StatusApp:
 
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
+        self._metrics = _metrics_app(notifier)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
+        if path.rstrip("/") == "/metrics":
+            return self._metrics(environ, start_response)
         try:
             if path.rstrip("/") == "/healthz":
                 if method not in ("GET", "HEAD"):
@@ -176,6 +182,29 @@ class StatusApp:
             return _answer(start_response, 200, {"ok": True, "acked": [a.key for a in acked]})
         text = "Acknowledged. Thank you." if acked else "Already acknowledged or resolved."
         return _page(start_response, 200, text)
+
+
+def _metrics_app(notifier: Notifier) -> Callable[..., Iterable[bytes]]:
+    """``GET /metrics``: the Notifier's metrics (turned on here) as prometheus_client's own WSGI
+    app serves them (the text format, or OpenMetrics when asked; gzip when accepted). Without
+    prometheus-client installed, the rest of the app serves and ``/metrics`` says how to fix it."""
+    try:
+        from prometheus_client import make_wsgi_app
+    except ImportError:
+        missing = "prometheus-client is not installed: pip install prometheus-client"
+        logger.warning("GET /metrics will answer 501: %s", missing)
+        return lambda environ, start_response: _answer(start_response, 501, {"error": missing})
+
+    served = make_wsgi_app(notifier.start_metrics())
+
+    def metrics(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return _answer(start_response, 405, {"error": "use GET"}, [("Allow", "GET, HEAD")])
+        body: Iterable[bytes] = served({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        return [] if method == "HEAD" else body
+
+    return metrics
 
 
 def _page(

@@ -395,6 +395,23 @@ def test_recover_turns_expired_sending_into_unknown_never_pending(
     assert later == [j.id for j in plan.jobs if j.id not in sending]
 
 
+def test_gauges_count_pending_unknown_and_live_workers(ledger: Ledger, make_plan: MakePlan):
+    # What the metrics read at each scrape (notifykit.metrics), in one query.
+    gauges = ledger.gauges(1_800_000_000.0, 120)
+    assert (gauges.pending, gauges.oldest_due, gauges.unknown, gauges.workers) == (0, None, 0, 0)
+    plan = make_plan()  # three deliveries, due at once
+    ledger.add(plan)
+    now = start(plan)
+    gauges = ledger.gauges(now, 120)
+    assert (gauges.pending, gauges.oldest_due, gauges.unknown) == (3, pytest.approx(now), 0)
+    ledger.heartbeat("w1", "host", 1, now)
+    send(ledger, "w1", now, limit=2)
+    ledger.recover(now + LEASE + 1)  # w1 died mid-send: both unknown
+    gauges = ledger.gauges(now + LEASE + 1, 120)
+    assert (gauges.pending, gauges.unknown, gauges.workers) == (1, 2, 1)
+    assert ledger.gauges(now + 121, 120).workers == 0  # its heartbeat is too old
+
+
 # -- status ---------------------------------------------------------------------------------------
 
 

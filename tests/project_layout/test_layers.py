@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifykit.config.loader", "notifykit.config"),
     ("notifykit.plan",),
     ("notifykit.ledger",),
+    ("notifykit.metrics",),
     ("notifykit.limits",),
     ("notifykit.delivery",),
     ("notifykit.pipeline",),
@@ -162,6 +163,7 @@ CLI_SHARED = frozenset(
         "notifykit.cli.complete",
         "notifykit.cli.logs",
         "notifykit.cli.progress",
+        "notifykit.cli.metrics",
     }
 )
 #: where every command module is registered on the ``notifykit`` group, and nowhere else
