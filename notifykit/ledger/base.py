@@ -104,6 +104,7 @@ class Ledger(Protocol):
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
+    def probe(self, name: str, now: float) -> float | None: ...
     def counts(self) -> dict[str, int]: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
@@ -896,6 +897,21 @@ class SqlLedger:
                 "host = excluded.host, pid = excluded.pid",
                 (worker, host, pid, now, now),
             )
+
+    def probe(self, name: str, now: float) -> float | None:
+        """Write ``now`` under ``name`` in a transaction of its own, then read it back in
+        another (a health check: ``/readyz``); returns what was read."""
+        with self._tx("writing a health probe") as cur:
+            self._exec(
+                cur,
+                "INSERT INTO probes (name, at) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                (name, now),
+            )
+        rows, c = self._select(
+            "reading a health probe", "SELECT at FROM probes WHERE name = ?", (name,)
+        )
+        return float(rows[0][c.at]) if rows else None
 
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
         """Workers seen within ``lease`` seconds, with the leases they hold."""

@@ -186,8 +186,19 @@ CREATE INDEX group_members_alert ON group_members (alert_hash);
 ALTER TABLE escalation_steps ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
 """
 
+#: Version 4: running as a service (issue 19). ``probes``: what ``/readyz`` writes and reads back
+#: to know the ledger takes writes (one row per name); ``escalations.acked_via``: how an
+#: escalation was acknowledged (``link``: an ack link, whose step's recipients are ``acked_by``).
+_V4 = """
+CREATE TABLE probes (
+    name TEXT PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL
+);
+ALTER TABLE escalations ADD COLUMN acked_via TEXT
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

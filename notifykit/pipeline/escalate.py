@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from notifykit.pipeline.store import Handoff, Store, Stored
     from notifykit.routing.escalation import EscalationPolicy, Receiver
 
-__all__ = ["ACK_SIGNATURE_CHARS", "AckLinks", "Escalations", "retry_delay"]
+__all__ = ["ACK_SIGNATURE_CHARS", "AckLink", "AckLinks", "Escalations", "retry_delay"]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -58,8 +59,11 @@ def retry_delay(failures: int) -> float:
 
 
 class AckLinks:
-    """The signed links that acknowledge an escalation: ``<public_url>/ack/<ack id><signature>``,
-    an HMAC-SHA256 of the escalation's random ack id with a secret kept in the ledger."""
+    """The signed links that acknowledge an escalation:
+    ``<public_url>/ack/<ack id>.<loop>.<step><signature>``, an HMAC-SHA256 of the escalation's
+    random ack id and the step whose message carried the link, with a secret kept in the ledger.
+    The step says whose link it was (the page acknowledges in their name); a link without one
+    (``<ack id><signature>``, made before links named their step) still acknowledges."""
 
     def __init__(self, public_url: str | None, secret: Callable[[], str]) -> None:
         self._public_url = public_url
@@ -81,20 +85,45 @@ class AckLinks:
         digest = hmac.new(self._secret, ack_id.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:ACK_SIGNATURE_CHARS]
 
-    def url(self, ack_id: str) -> str | None:
-        """The link (``None`` without ``server.public_url``)."""
+    def url(self, ack_id: str, step: tuple[int, int] | None = None) -> str | None:
+        """The link (``None`` without ``server.public_url``); ``step``: the ``(loop, index)``
+        of the step whose message carries it."""
         if not self._public_url:
             return None
-        return f"{self._public_url}/ack/{ack_id}{self._sign(ack_id)}"
+        signed = ack_id if step is None else f"{ack_id}.{step[0]}.{step[1]}"
+        return f"{self._public_url}/ack/{signed}{self._sign(signed)}"
+
+    def parse(self, token: str) -> tuple[str, tuple[int, int] | None] | None:
+        """``(ack id, step or None)`` of a link's token when its signature is genuine (else
+        ``None``)."""
+        if len(token) <= ACK_SIGNATURE_CHARS:
+            return None
+        signed, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
+        if not hmac.compare_digest(self._sign(signed), signature):
+            return None
+        ack_id, _, step = signed.partition(".")
+        if not step:
+            return ack_id, None
+        loop, _, index = step.partition(".")
+        if not (loop.isdigit() and index.isdigit()):
+            return None
+        return ack_id, (int(loop), int(index))
 
     def ack_id(self, token: str) -> str | None:
         """The ack id a link's token names, when its signature is genuine (else ``None``)."""
-        if len(token) <= ACK_SIGNATURE_CHARS:
-            return None
-        ack_id, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
-        if not hmac.compare_digest(self._sign(ack_id), signature):
-            return None
-        return ack_id
+        parsed = self.parse(token)
+        return None if parsed is None else parsed[0]
+
+
+@dataclass(frozen=True)
+class AckLink:
+    """What an ack link names: its escalation (as it stands now), the step whose message
+    carried it, and that step's recipients (the people the link was sent to; empty when the
+    link names no step)."""
+
+    escalation: EscalationRecord
+    step: tuple[int, int] | None
+    recipients: tuple[str, ...]
 
 
 def _at(epoch: float) -> datetime:
@@ -215,7 +244,7 @@ class Escalations:
                     AlertKey(record.key),
                     (record.alert,),
                     record.alert,
-                    ack_url=self.links.url(record.ack_id),
+                    ack_url=self.links.url(record.ack_id, (step.loop, step.index)),
                     channels=configured.channels,
                     to=configured.to,
                 )
@@ -271,15 +300,17 @@ class Escalations:
         state: str,
         now: float,
         by: str | None = None,
+        via: str | None = None,
     ) -> list[EscalationRecord]:
-        stopped = unit.stop_escalations(records, state, now, by)
+        stopped = unit.stop_escalations(records, state, now, by, via)
         for record in stopped:
             logger.info(
-                "escalation %s (%s) %s%s",
+                "escalation %s (%s) %s%s%s",
                 record.id,
                 record.key,
                 "acknowledged" if state == "acked" else "resolved",
                 f" by {by}" if by else "",
+                f" via {via}" if via else "",
             )
         return stopped
 
@@ -304,7 +335,12 @@ class Escalations:
             return self.stop(unit, matched, "acked", self._clock(), by)
 
     def ack_token(
-        self, token: str, by: str | None = None, *, check_only: bool = False
+        self,
+        token: str,
+        by: str | None = None,
+        *,
+        check_only: bool = False,
+        via: str | None = None,
     ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token; ``None`` when the token is not genuine
         (the signature is checked before the ledger is asked). ``check_only``: only check."""
@@ -317,7 +353,21 @@ class Escalations:
             record = unit.escalation_by_ack_id(ack_id)
             if record is None:
                 return []
-            return self.stop(unit, [record], "acked", self._clock(), by)
+            return self.stop(unit, [record], "acked", self._clock(), by, via)
+
+    def link(self, token: str) -> AckLink | None:
+        """What an ack link names (read only; ``None``: not a genuine link, or its escalation
+        is not in the ledger)."""
+        parsed = self.links.parse(token)
+        if parsed is None:
+            return None
+        ack_id, step = parsed
+        state = self._state()
+        record = state.escalation_by_ack_id(ack_id)
+        if record is None:
+            return None
+        recipients = () if step is None else state.step_recipients(record.id, *step)
+        return AckLink(record, step, tuple(recipients))
 
     # -- outcomes -----------------------------------------------------------------------------------
 
