@@ -99,6 +99,9 @@ class Ledger(Protocol):
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None: ...
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
@@ -732,10 +735,15 @@ class SqlLedger:
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None:
         """Apply a provider's status report to the delivery of batch ``token`` with its provider
         id (or to ``delivery_id``); an event for an id not recorded yet is kept and applied when
-        it is. Returns the change, or ``None`` when the delivery did not move."""
+        it is: at most ``unknown_count`` of them per token (the newest; 0: none), none older than
+        ``unknown_keep`` seconds (``None``: no bound). Returns the change, or ``None`` when the
+        delivery did not move."""
         with self._tx("recording a status event") as cur:
             if delivery_id is not None:
                 query = (
@@ -751,9 +759,38 @@ class SqlLedger:
                 params = [update.provider_id, token]
             row, c = fetch_one(self._exec(cur, query, params))
             if row is None:
-                self._insert_event(cur, None, token, update, source, now, applied=False)
+                self._keep_unknown(cur, token, update, source, now, unknown_count, unknown_keep)
                 return None
             return self._apply(cur, self._delivery_from_row(row, c), token, update, source, now)
+
+    def _keep_unknown(
+        self,
+        cur: Any,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        count: int | None,
+        keep: float | None,
+    ) -> None:
+        """Keep an event for a provider id not recorded (yet), within the bounds."""
+        if keep is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND received < ?",
+                (now - keep,),
+            )
+        if count is not None and count <= 0:
+            return
+        self._insert_event(cur, None, token, update, source, now, applied=False)
+        if count is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND callback_token = ? "
+                "AND id NOT IN (SELECT id FROM (SELECT id FROM status_events WHERE delivery_id "
+                "IS NULL AND callback_token = ? ORDER BY id DESC LIMIT ?) AS newest)",
+                (token, token, count),
+            )
 
     def _apply(
         self,

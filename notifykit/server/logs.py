@@ -70,7 +70,7 @@ class RateLimit(logging.Filter):
                 entry = [now, 0.0, 0.0]
                 self._seen[key] = entry
                 if held:
-                    record.suppressed = held  # type: ignore[attr-defined]
+                    record.suppressed = held
             self._seen.move_to_end(key)
             while len(self._seen) > self.max_keys:
                 self._seen.popitem(last=False)
