@@ -90,7 +90,7 @@ def _when(epoch: float | None) -> str:
     if epoch is None:
         return "an unknown time"
     moment = datetime.fromtimestamp(epoch, timezone.utc).astimezone()
-    return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname() or moment:%z}"
+    return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname() or moment.strftime('%z')}"
 
 
 def _page(
