@@ -1212,6 +1212,8 @@ def _callback_server(kind: str, config: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 SCENARIOS: dict[str, Callable[[Env], None]] = {

@@ -291,6 +291,16 @@ class StatusServer:
     def serve_forever(self) -> None:
         """Serve until :meth:`shutdown`; then stop accepting, let the requests running finish
         (up to :data:`DRAIN_TIMEOUT`) and close every connection."""
+        settings = self.settings
+        logger.info(
+            "serving on %s: %d threads, at most %d connections, idle timeout %gs, request "
+            "timeout %gs",
+            self.url,
+            settings.threads,
+            self.connection_limit,
+            settings.idle_timeout,
+            settings.request_timeout,
+        )
         try:
             while not self._stop.is_set():
                 wasyncore.loop(timeout=1.0, map=self._map, use_poll=self._adj.asyncore_use_poll,
