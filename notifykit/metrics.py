@@ -155,7 +155,8 @@ class Metrics:
             callbacks=Counter(
                 "notifykit_status_callbacks",
                 "Status callbacks received, by outcome: applied (a delivery's state changed), "
-                "ignored (a duplicate or late one: nothing changed), unknown_token, unsupported "
+                "ignored (a duplicate or late one: nothing changed), unknown_token, expired (410), "
+                "unsupported "
                 "(the channel reads no callbacks), malformed, error (the ledger failed: 503, "
                 "the provider retries).",
                 ["channel", "outcome"],

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import EscalationRecord
     from notifykit.metrics import Metrics
+    from notifykit.pipeline.escalate import AckLink
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
@@ -559,11 +560,20 @@ class Notifier:
         return self._pipeline.alerts()
 
     def ack_token(
-        self, token: str, by: str | None = None, *, check_only: bool = False
+        self,
+        token: str,
+        by: str | None = None,
+        *,
+        check_only: bool = False,
     ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token (``None``: not a genuine token). The audit
         trail names ``by``, else the people the link was sent to."""
         return self._pipeline.escalations.ack_token(token, by, check_only=check_only)
+
+    def ack_link(self, token: str) -> AckLink | None:
+        """What an ack link's token names: its escalation as it stands, the step that sent it
+        and that step's recipients (``None``: not a genuine link). Reads only."""
+        return self._pipeline.escalations.link(token)
 
     def ack_url(self, ack_id: str) -> str | None:
         """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""

@@ -275,6 +275,7 @@ class Runtime:
             public_url=config.server.public_url,
             resolve_timeout=routing.resolve_timeout,
             reconcile_after=config.worker.reconcile_after,
+            server=config.server,
             dry_run=dry_run,
             metrics=self.metrics,
         )

@@ -205,7 +205,9 @@ def _workers_text(found: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 @command()
 @click.option("--host", help="Listen address (default: server.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: server.port, 8025).")
-def serve(host: str | None, port: int | None) -> int:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or as JSON objects for log shippers.")  # fmt: skip
+def serve(host: str | None, port: int | None, log_format: str) -> int:
     """Run the status server: receives providers' delivery-status callbacks.
 
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
@@ -217,8 +219,11 @@ def serve(host: str | None, port: int | None) -> int:
     from notifykit.config.delivery import open_webhook_problem
     from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
+    from notifykit.server.logs import service_handler
 
     state = State.current()
+    handler = service_handler(state.logs.scrub, log_format=log_format, verbose=state.verbose)
+    state.logs.use_handler(handler, also=("waitress",))
     _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server

@@ -100,11 +100,15 @@ class Ledger(Protocol):
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None: ...
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
+    def probe(self, name: str, now: float) -> float | None: ...
     def counts(self) -> dict[str, int]: ...
     def gauges(self, now: float, live_within: float) -> DeliveryGauges: ...
     def wait_for_work(self, timeout: float) -> bool: ...
@@ -775,10 +779,15 @@ class SqlLedger:
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None:
         """Apply a provider's status report to the delivery of batch ``token`` with its provider
         id (or to ``delivery_id``); an event for an id not recorded yet is kept and applied when
-        it is. Returns the change, or ``None`` when the delivery did not move."""
+        it is: at most ``unknown_count`` of them per token (the newest; 0: none), none older than
+        ``unknown_keep`` seconds (``None``: no bound). Returns the change, or ``None`` when the
+        delivery did not move."""
         with self._tx("recording a status event") as cur:
             if delivery_id is not None:
                 query = (
@@ -794,9 +803,38 @@ class SqlLedger:
                 params = [update.provider_id, token]
             row, c = fetch_one(self._exec(cur, query, params))
             if row is None:
-                self._insert_event(cur, None, token, update, source, now, applied=False)
+                self._keep_unknown(cur, token, update, source, now, unknown_count, unknown_keep)
                 return None
             return self._apply(cur, self._delivery_from_row(row, c), token, update, source, now)
+
+    def _keep_unknown(
+        self,
+        cur: Any,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        count: int | None,
+        keep: float | None,
+    ) -> None:
+        """Keep an event for a provider id not recorded (yet), within the bounds."""
+        if keep is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND received < ?",
+                (now - keep,),
+            )
+        if count is not None and count <= 0:
+            return
+        self._insert_event(cur, None, token, update, source, now, applied=False)
+        if count is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND callback_token = ? "
+                "AND id NOT IN (SELECT id FROM (SELECT id FROM status_events WHERE delivery_id "
+                "IS NULL AND callback_token = ? ORDER BY id DESC LIMIT ?) AS newest)",
+                (token, token, count),
+            )
 
     def _apply(
         self,
@@ -940,6 +978,21 @@ class SqlLedger:
                 "host = excluded.host, pid = excluded.pid",
                 (worker, host, pid, now, now),
             )
+
+    def probe(self, name: str, now: float) -> float | None:
+        """Write ``now`` under ``name`` in a transaction of its own, then read it back in
+        another (a health check: ``/readyz``); returns what was read."""
+        with self._tx("writing a health probe") as cur:
+            self._exec(
+                cur,
+                "INSERT INTO probes (name, at) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                (name, now),
+            )
+        rows, c = self._select(
+            "reading a health probe", "SELECT at FROM probes WHERE name = ?", (name,)
+        )
+        return float(rows[0][c.at]) if rows else None
 
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
         """Workers seen within ``lease`` seconds, with the leases they hold."""

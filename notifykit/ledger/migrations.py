@@ -207,8 +207,19 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_escalation ON audit (escalation_id)
 """
 
+#: Version 5: running as a service (issue 19). ``probes``: what ``/readyz`` writes and reads back
+#: to know the ledger takes writes (one row per name); ``escalations.acked_via``: how an
+#: escalation was acknowledged: the path of the audit trail (``link``, ``call``, ``api``, ``cli``...).
+_V5 = """
+CREATE TABLE probes (
+    name TEXT PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL
+);
+ALTER TABLE escalations ADD COLUMN acked_via TEXT
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

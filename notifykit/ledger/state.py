@@ -101,6 +101,8 @@ class EscalationRecord:
     acked_by: str | None = None
     resolved_at: float | None = None
     group_hash: str = ""
+    #: how it was acknowledged: ``link`` (an ack link), or ``None`` (said by ``acked_by``)
+    acked_via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +115,7 @@ class EscalationRecord:
             "started_at": self.started_at,
             "acked_at": self.acked_at,
             "acked_by": self.acked_by,
+            "acked_via": self.acked_via,
             "resolved_at": self.resolved_at,
         }
 
@@ -133,7 +136,7 @@ class StepRecord:
 
 _ESCALATION = (
     "id, receiver, policy, group_hash, group_text, body, ack_id, state, started_at, acked_at, "
-    "acked_by, resolved_at"
+    "acked_by, resolved_at, acked_via"
 )
 _STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
 
@@ -165,6 +168,7 @@ def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
         acked_by=r[c.acked_by],
         resolved_at=r[c.resolved_at],
         group_hash=r[c.group_hash],
+        acked_via=r[c.acked_via],
     )
 
 
@@ -542,7 +546,7 @@ class Unit:
         ack_id = secrets.token_urlsafe(8)
         self._exec(
             f"INSERT INTO escalations ({_ESCALATION}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL, NULL)",
             (
                 escalation_id,
                 receiver,
@@ -640,6 +644,7 @@ class Unit:
         state: str,
         now: float,
         by: str | None = None,
+        via: str | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge (``acked``) or resolve (``resolved``) open escalations (running, or out of
         steps with nobody having answered): their pending steps are cancelled, and so are the
@@ -651,11 +656,11 @@ class Unit:
                 continue
             if state == "acked":
                 self._exec(
-                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ? "
-                    "WHERE id = ? AND state IN ('active', 'done')",
-                    (now, by, record.id),
+                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ?, "
+                    "acked_via = ? WHERE id = ? AND state IN ('active', 'done')",
+                    (now, by, via, record.id),
                 )
-                done = replace(record, state="acked", acked_at=now, acked_by=by)
+                done = replace(record, state="acked", acked_at=now, acked_by=by, acked_via=via)
             else:
                 self._exec(
                     "UPDATE escalations SET state = 'resolved', resolved_at = ? "
@@ -1068,6 +1073,27 @@ class RoutingState:
         """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch
         seconds), oldest first."""
         return _audit.records(*self._rows("reading the audit trail", *_audit.select(since, limit)))
+
+    def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
+        """The escalation an ack link names, as it stands (read only)."""
+        rows, c = self._rows(
+            "reading an ack link's escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE ack_id = ?",
+            (ack_id,),
+        )
+        return _escalation(rows[0], c) if rows else None
+
+    def step_recipients(self, escalation_id: str, loop: int, index: int) -> list[str]:
+        """The recipients of the notification a step sent (in the order of its deliveries;
+        empty when the step sent none)."""
+        rows, c = self._rows(
+            "reading a step's recipients",
+            "SELECT d.recipient AS recipient FROM escalation_steps s JOIN deliveries d "
+            "ON d.notification_id = s.notification_id WHERE s.escalation_id = ? "
+            "AND s.loop_no = ? AND s.step_no = ? ORDER BY d.seq",
+            (escalation_id, loop, index),
+        )
+        return list(dict.fromkeys(str(r[c.recipient]) for r in rows))
 
     def routing_secret(self, name: str) -> str:
         """A random secret kept in the ledger (made on first use, shared by every process)."""

@@ -34,6 +34,7 @@ from notifykit.pipeline.store import Handoff, Store
 
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
+    from notifykit.config.delivery import ServerSettings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
@@ -165,6 +166,7 @@ def build_pipeline(
     resolve_timeout: float,
     reconcile_after: float,
     dry_run: bool = False,
+    server: ServerSettings | None = None,
     silenced: Silenced | None = None,
     metrics: Metrics | None = None,
 ) -> Pipeline:
@@ -244,6 +246,9 @@ def build_pipeline(
         clock=clock,
         reconcile_after=reconcile_after,
         metrics=metrics,
+        token_ttl=None if server is None else server.callback_token_ttl,
+        unknown_count=None if server is None else server.unknown_callbacks,
+        unknown_keep=None if server is None else server.unknown_callbacks_keep,
     )
     due = DueWork(
         ledger=ledger,

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from notifykit.pipeline.store import Handoff, Store, Stored
     from notifykit.routing.escalation import EscalationPolicy, Receiver
 
-__all__ = ["ACK_SIGNATURE_CHARS", "AckLinks", "Escalations", "retry_delay"]
+__all__ = ["ACK_SIGNATURE_CHARS", "AckLink", "AckLinks", "Escalations", "retry_delay"]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -71,8 +72,11 @@ def retry_delay(failures: int) -> float:
 
 
 class AckLinks:
-    """The signed links that acknowledge an escalation: ``<public_url>/ack/<ack id><signature>``,
-    an HMAC-SHA256 of the escalation's random ack id with a secret kept in the ledger."""
+    """The signed links that acknowledge an escalation:
+    ``<public_url>/ack/<ack id>.<loop>.<step><signature>``, an HMAC-SHA256 of the escalation's
+    random ack id and the step whose message carried the link, with a secret kept in the ledger.
+    The step says whose link it was (the page acknowledges in their name); a link without one
+    (``<ack id><signature>``, made before links named their step) still acknowledges."""
 
     def __init__(self, public_url: str | None, secret: Callable[[], str]) -> None:
         self._public_url = public_url
@@ -94,20 +98,45 @@ class AckLinks:
         digest = hmac.new(self._secret, ack_id.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:ACK_SIGNATURE_CHARS]
 
-    def url(self, ack_id: str) -> str | None:
-        """The link (``None`` without ``server.public_url``)."""
+    def url(self, ack_id: str, step: tuple[int, int] | None = None) -> str | None:
+        """The link (``None`` without ``server.public_url``); ``step``: the ``(loop, index)``
+        of the step whose message carries it."""
         if not self._public_url:
             return None
-        return f"{self._public_url}/ack/{ack_id}{self._sign(ack_id)}"
+        signed = ack_id if step is None else f"{ack_id}.{step[0]}.{step[1]}"
+        return f"{self._public_url}/ack/{signed}{self._sign(signed)}"
+
+    def parse(self, token: str) -> tuple[str, tuple[int, int] | None] | None:
+        """``(ack id, step or None)`` of a link's token when its signature is genuine (else
+        ``None``)."""
+        if len(token) <= ACK_SIGNATURE_CHARS:
+            return None
+        signed, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
+        if not hmac.compare_digest(self._sign(signed), signature):
+            return None
+        ack_id, _, step = signed.partition(".")
+        if not step:
+            return ack_id, None
+        loop, _, index = step.partition(".")
+        if not (loop.isdigit() and index.isdigit()):
+            return None
+        return ack_id, (int(loop), int(index))
 
     def ack_id(self, token: str) -> str | None:
         """The ack id a link's token names, when its signature is genuine (else ``None``)."""
-        if len(token) <= ACK_SIGNATURE_CHARS:
-            return None
-        ack_id, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
-        if not hmac.compare_digest(self._sign(ack_id), signature):
-            return None
-        return ack_id
+        parsed = self.parse(token)
+        return None if parsed is None else parsed[0]
+
+
+@dataclass(frozen=True)
+class AckLink:
+    """What an ack link names: its escalation (as it stands now), the step whose message
+    carried it, and that step's recipients (the people the link was sent to; empty when the
+    link names no step)."""
+
+    escalation: EscalationRecord
+    step: tuple[int, int] | None
+    recipients: tuple[str, ...]
 
 
 def _at(epoch: float) -> datetime:
@@ -237,7 +266,7 @@ class Escalations:
                     AlertKey(record.key),
                     (record.alert,),
                     record.alert,
-                    ack_url=self.links.url(record.ack_id),
+                    ack_url=self.links.url(record.ack_id, (step.loop, step.index)),
                     channels=configured.channels,
                     to=configured.to,
                 )
@@ -300,7 +329,7 @@ class Escalations:
         """Acknowledge (``acked``) or resolve (``resolved``) ``records``, as ``acting`` did; each
         one stopped gets its row in the audit trail (``alert``: the key of the alert whose
         resolution stopped it; ``detail``: how)."""
-        stopped = unit.stop_escalations(records, state, now, _acked_by(acting))
+        stopped = unit.stop_escalations(records, state, now, _acked_by(acting), acting.path)
         for record in stopped:
             action = ACKNOWLEDGED if state == "acked" else RESOLVED
             written = unit.audit(action, acting, _target(record, alert), now, detail)
@@ -337,22 +366,27 @@ class Escalations:
         return acked
 
     def ack_token(
-        self, token: str, by: str | None = None, *, check_only: bool = False
+        self,
+        token: str,
+        by: str | None = None,
+        *,
+        check_only: bool = False,
     ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token; ``None`` when the token is not genuine
         (the signature is checked before the ledger is asked). ``check_only``: only check.
         The audit trail names ``by``, else the people the link was sent to (read from the
         ledger: the recipients of the steps' deliveries whose text carried it)."""
-        ack_id = self.links.ack_id(token)
-        if ack_id is None:
+        parsed = self.links.parse(token)
+        if parsed is None:
             return None
         if check_only:
             return []
+        ack_id, step = parsed
         with self._state().unit("acknowledging") as unit:
             record = unit.escalation_by_ack_id(ack_id)
             if record is None:
                 return []
-            steps, sent_to = self._link_sent_to(unit, record, token)
+            steps, sent_to = self._link_sent_to(unit, record, token, step)
             detail = f"the ack link sent in step {', '.join(steps)}" if steps else "the ack link"
             acting = Acting("link", sent_to).by(by)
             acked = self.stop(unit, [record], "acked", self._clock(), acting, detail=detail)
@@ -360,21 +394,39 @@ class Escalations:
         return acked
 
     def _link_sent_to(
-        self, unit: Unit, record: EscalationRecord, token: str
+        self, unit: Unit, record: EscalationRecord, token: str, step: tuple[int, int] | None
     ) -> tuple[list[str], str | None]:
         """The steps whose messages carried the ack link ``token``, and who got them (``"a or
         b"`` when several people did): the people it may have reached first, else everyone it
-        was addressed to."""
-        steps = {s.notification_id: f"{s.loop}.{s.index}" for s in unit.sent_steps(record.id)}
+        was addressed to. A link naming its step (``step``: ``(loop, index)``) was carried by
+        that step's messages; an older one by the messages whose text holds it."""
+        sent = unit.sent_steps(record.id)
+        if step is not None:
+            sent = [s for s in sent if (s.loop, s.index) == step]
+        steps = {s.notification_id: f"{s.loop}.{s.index}" for s in sent}
         carried = [
             d
             for d in unit.step_deliveries([n for n in steps if n is not None])
-            if d[2] is not None and token in d[2]
+            if step is not None or (d[2] is not None and token in d[2])
         ]
         reached = [d for d in carried if d[3] in _MAY_HAVE_REACHED] or carried
         people = list(dict.fromkeys(d[1] for d in reached))
         named = list(dict.fromkeys(steps[d[0]] for d in carried))
         return named, " or ".join(people) if people else None
+
+    def link(self, token: str) -> AckLink | None:
+        """What an ack link names (read only; ``None``: not a genuine link, or its escalation
+        is not in the ledger)."""
+        parsed = self.links.parse(token)
+        if parsed is None:
+            return None
+        ack_id, step = parsed
+        state = self._state()
+        record = state.escalation_by_ack_id(ack_id)
+        if record is None:
+            return None
+        recipients = () if step is None else state.step_recipients(record.id, *step)
+        return AckLink(record, step, tuple(recipients))
 
     # -- outcomes -----------------------------------------------------------------------------------
 
@@ -447,13 +499,9 @@ _MAY_HAVE_REACHED = frozenset({"sending", "sent", "delivered", "unknown"})
 
 
 def _acked_by(acting: Acting) -> str | None:
-    """What an escalation keeps as who acknowledged it: the person, with how when it was not
-    their own word (``p0 (answered call)``, ``p0 (ack link)``)."""
-    actor = mask_numbers(acting.actor) if acting.actor else None
-    how = {"link": "ack link", "call": "answered call"}.get(acting.path)
-    if how is None:
-        return actor
-    return f"{actor} ({how})" if actor else how
+    """What an escalation keeps as who acknowledged it (how is kept beside it, as
+    ``acked_via``: the acting path, ``link``, ``call``, ``api``...)."""
+    return mask_numbers(acting.actor) if acting.actor else None
 
 
 def _target(record: EscalationRecord, alert: AlertKey | None = None) -> dict[str, str | None]:

@@ -124,7 +124,7 @@ def test_acknowledged_through_the_ack_link_names_who_it_was_sent_to(served, sim,
         "the ack link sent in step 0.0",
     )
     [escalation] = kit.ledger.routing.escalations()
-    assert escalation.acked_by == "p0 (ack link)"
+    assert (escalation.acked_by, escalation.acked_via) == ("p0", "link")
     again = requests.post(link, timeout=5)
     assert again.status_code == 200 and "Already acknowledged" in again.text
     assert len(kit.audit()) == 1
