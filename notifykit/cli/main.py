@@ -778,6 +778,7 @@ def _add_global_options(group: click.Group) -> None:
 from notifykit.cli import delivery  # noqa: E402, F401
 
 from notifykit.cli import routing  # noqa: E402, F401  # isort: skip
+from notifykit.cli import doctor  # noqa: E402, F401  # isort: skip
 
 _add_global_options(cli)
 

@@ -1,0 +1,118 @@
+"""``notifykit doctor``: before go-live, what a config's delivery would run into that the file's
+validity does not show (India's DLT rules; with ``--online``, what the provider's API says of
+the caller ids, the numbers and the account). The checks come from the plugins
+(:mod:`notifykit.doctor`). Registers on :data:`~notifykit.cli.common.cli` (imported by
+:mod:`notifykit.cli.main`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from notifykit.cli.common import EXIT_OK, EXIT_USAGE, _error, _Failure, _state, cli
+from notifykit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from notifykit.checks import Finding
+
+__all__ = ["doctor"]
+
+_COLORS = {"error": "red", "warning": "yellow", "note": "cyan"}
+
+
+@cli.command()
+@click.argument("file", required=False, metavar="[FILE]")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask the providers' APIs (caller ids, numbers' DND and type, KYC, credentials): "
+    "needs the secrets; sends nothing.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the check too (exit 3).")
+@click.option("--check", "only", multiple=True, metavar="NAME",
+              help="Run only this check (repeatable); the output lists their names.")  # fmt: skip
+def doctor(file: str | None, online: bool, strict: bool, only: tuple[str, ...]) -> int:
+    """Check FILE (default: --config, $NOTIFYKIT_CONFIG, ./notifykit.yaml) for what delivery
+    would run into: India's DLT rules (registered variables, links to whitelist, sender and
+    entity ids) offline; with --online, through the provider's API: caller ids that are not
+    ExoPhones with voice, numbers' type and DND status, NDNC numbers to whitelist, KYC and
+    credentials. Prints each finding as "error|warning|note: file:line: key.path: message".
+    Exit 0 when no error (warnings allowed, unless --strict), 3 otherwise."""
+    from notifykit.config.loader import find_config
+    from notifykit.doctor import diagnose
+    from notifykit.errors import NotifykitError
+    from notifykit.notifier import Notifier
+    from notifykit.plugins import get_plugin_manager
+
+    state = _state()
+    if online and state.sandbox:
+        raise _Failure(
+            "--online asks the real accounts, and --sandbox replaces them with a local "
+            "simulator that knows none of your ExoPhones or numbers: drop --sandbox (or point "
+            "an account's base_url at a simulator you started with your ExoPhones)",
+            EXIT_USAGE,
+        )
+    path = find_config(file or state.config)
+    try:
+        # Offline, nothing needs a secret (CI has the file, not the credentials); online, the
+        # clients do. Either way nothing is sent or stored (a dry run over an in-memory ledger).
+        with Notifier.from_config(
+            path,
+            sandbox=state.sandbox,
+            dry_run=True,
+            require_secrets=online,
+            store=":memory:",
+            plugin_manager=get_plugin_manager(),
+        ) as notifier:
+            state.loaded(notifier.config)
+            try:
+                diagnosis = diagnose(notifier, online=online, checks=list(only) or None)
+            except NotifykitError as err:
+                raise click.BadParameter(str(err), param_hint="--check") from None
+    except ConfigError as err:
+        problems = [
+            {"severity": "error", "file": p.file, "line": p.line, "path": p.path,
+             "message": p.message, "check": "config"}
+            for p in err.problems
+        ]  # fmt: skip
+        if state.json:
+            state.output(
+                {"ok": False, "file": str(path), "online": online, "checks": ["config"],
+                 "errors": len(problems), "warnings": 0, "notes": 0, "findings": problems}
+            )  # fmt: skip
+        else:
+            for problem in err.problems:
+                click.echo(click.style("error: ", fg="red") + str(problem))
+            n = len(problems)
+            _error(f"{path}: {n} config problem{'s' if n != 1 else ''}: nothing else was checked")
+        return EXIT_USAGE
+    ok = diagnosis.ok(strict)
+    if state.json:
+        state.output(diagnosis.to_dict(strict))
+        return EXIT_OK if ok else EXIT_USAGE
+    for finding in diagnosis.findings:
+        click.echo(_styled(finding))
+    counts = [
+        f"{n} {word}{'s' if n != 1 else ''}"
+        for word, n in (
+            ("error", diagnosis.count("error")),
+            ("warning", diagnosis.count("warning")),
+            ("note", diagnosis.count("note")),
+        )
+        if n
+    ]
+    ran = ", ".join(diagnosis.checks) or "none"
+    how = "online" if online else "offline: --online also asks the providers"
+    summary = f"{path}: {', '.join(counts) or 'no findings'} (checks: {ran}; {how})"
+    if ok:
+        click.echo(f"{summary}" if counts else f"{path}: OK (checks: {ran}; {how})")
+    else:
+        why = " (--strict)" if not diagnosis.count("error") else ""
+        _error(summary + why)
+    return EXIT_OK if ok else EXIT_USAGE
+
+
+def _styled(finding: Finding) -> str:
+    head = click.style(f"{finding.severity}: ", fg=_COLORS.get(finding.severity))
+    return head + finding.where + finding.message
