@@ -352,11 +352,12 @@ def dlt_template_issues(outline: Outline, pattern: str | None, label: str) -> li
     except ValueError:
         return issues  # a malformed pattern is a config problem of its own
     if len(runs) > registered:
-        starts = ", ".join(dict.fromkeys(str(run[0].line) for run in runs))
+        firsts = list(dict.fromkeys(str(run[0].line) for run in runs))
+        starts = f"line{'s' if len(firsts) > 1 else ''} {', '.join(firsts)}"
         issues.append(
             DltIssue(
                 "error",
-                f"{label} has {len(runs)} stretches of text that vary (starting on lines {starts}) "
+                f"{label} has {len(runs)} stretches of text that vary (starting on {starts}) "
                 f"but its registered DLT text has {registered} {{#var#}}: each must fall in a "
                 "{#var#} of the registered text, so the extra ones change its fixed text and "
                 "operators reject the SMS; make them fixed text, or register a template with "
