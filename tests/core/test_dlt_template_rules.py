@@ -63,7 +63,7 @@ def test_a_malformed_pattern_is_left_to_the_config_check() -> None:
     assert dlt_template_issues(shape("Hi {{ a }}"), "{#var#}{#var#}", "t.sms") == []
     assert dlt_variable_count("ALERT {#var#}: {#VAR#} down") == 2
     with pytest.raises(ValueError, match="next to each other"):
-        dlt_variable_count("{#var#}{#var#}")
+        dlt_variable_count("a {#var#}{#var#} b")
 
 
 @pytest.mark.parametrize(
