@@ -202,6 +202,8 @@ class PluginInfo:
     hooks: tuple[str, ...]
     channel_types: tuple[str, ...]
     providers: tuple[str, ...]
+    #: ``notifykit doctor``'s checks it registered
+    checks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,6 +213,7 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "channel_types": list(self.channel_types),
             "providers": list(self.providers),
+            "checks": list(self.checks),
         }
 
 
@@ -372,6 +375,7 @@ class Registry:
                     hooks=hooks,
                     channel_types=self._owned("channel_type", name),
                     providers=self._owned("provider", name),
+                    checks=self._owned("check", name),
                 )
             )
         return infos
