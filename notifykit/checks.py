@@ -85,8 +85,9 @@ class Finding:
 class Use:
     """One way the config sends: a channel, the template it renders and the people it reaches.
 
-    Gathered from the routing (each receiver, and each step of its escalation), the ``events:``
-    and the ``defaults:``, so a check can ask "which templates does this SMS channel send, and to
+    Gathered from the routing (each receiver, and each step of its escalation, with the
+    receiver's template, or else each event's and the default one), the ``events:`` and the
+    ``defaults:``, so a check can ask "which templates does this SMS channel send, and to
     whom?" without knowing how the config routes. ``path`` says where the use comes from
     (``receivers.oncall``, ``escalations.night.steps[1]``, ``events.db.down``, ``defaults``);
     ``escalation`` is true for an escalation step, whose template gets ``ack_url`` when

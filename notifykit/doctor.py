@@ -174,20 +174,28 @@ class DoctorContext:
 
 def _uses(config: Any, notifier: Notifier) -> list[Use]:
     """Every (channel, template, recipients) the config can send: each receiver of the routing
-    and each step of its escalation, each event, and the defaults."""
+    and each step of its escalation (with its own template, or else each event's and the
+    default one, since any event may route to it), each event, and the defaults."""
     defaults = config.defaults
     found: list[tuple[Iterable[str], str, Iterable[str], str, bool]] = []
     routing = config.routing
+    # A receiver without a template of its own sends the routed event's, or the default one.
+    any_event = list(
+        dict.fromkeys(
+            [e.template for e in config.events.values() if e.template] + [defaults.template]
+        )
+    )
     if routing is not None and not routing.implicit:
         for receiver in routing.receivers.values():
-            template = receiver.template or defaults.template
+            templates = [receiver.template] if receiver.template else any_event
             policy = routing.escalation_of(receiver)
-            if policy is None:
-                found.append((receiver.channels, template, receiver.to, receiver.path, False))
-                continue
-            for index, step in enumerate(policy.steps):
-                path = f"escalations.{policy.name}.steps[{index}]"
-                found.append((step.channels, template, step.to, path, True))
+            for template in templates:
+                if policy is None:
+                    found.append((receiver.channels, template, receiver.to, receiver.path, False))
+                    continue
+                for index, step in enumerate(policy.steps):
+                    path = f"escalations.{policy.name}.steps[{index}]"
+                    found.append((step.channels, template, step.to, path, True))
     for name, event in config.events.items():
         channels = event.channels if event.channels is not None else defaults.channels
         to = event.to if event.to is not None else defaults.to

@@ -235,3 +235,28 @@ def test_json_online(project: Project, sim: ExotelSimulator) -> None:
     (finding,) = data["findings"]
     assert finding["check"] == "exotel.account"
     assert finding["path"] == "recipients.bob.phone"
+
+
+def test_a_number_sender_must_be_an_exophone_with_sms(
+    project: Project, sim: ExotelSimulator
+) -> None:
+    project.replace("{from: NKALRT}", '{from: "08047112399"}')
+    (error,) = doctor(project, "--online").lines("error")
+    assert error.startswith(
+        where(project, '{from: "08047112399"}', "channels.sms.senders.default.from")
+        + "08047112399 is not an ExoPhone of account main"
+    )
+    sim.add_exophone("08047112399", sms=False)
+    (error,) = doctor(project, "--online").lines("error")
+    assert "without SMS capability" in error
+
+
+def test_the_number_a_call_connects_to_is_checked_too(
+    project: Project, sim: ExotelSimulator
+) -> None:
+    sim.mark_dnd(BRIDGE)
+    (error,) = doctor(project, "--online").lines("error")
+    assert error.startswith(
+        where(project, 'connect_to: "+919800000001"', "channels.call.connect_to")
+    )
+    assert "not on account main's customer whitelist" in error
