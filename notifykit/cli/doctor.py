@@ -88,11 +88,15 @@ def doctor(file: str | None, online: bool, strict: bool, only: tuple[str, ...]) 
             _error(f"{path}: {n} config problem{'s' if n != 1 else ''}: nothing else was checked")
         return EXIT_USAGE
     ok = diagnosis.ok(strict)
+    scrub = state.logs.scrub  # the environment's secrets too, as every line the CLI prints
     if state.json:
-        state.output(diagnosis.to_dict(strict))
+        report = diagnosis.to_dict(strict)
+        for finding in report["findings"]:
+            finding["message"] = scrub(finding["message"])
+        state.output(report)
         return EXIT_OK if ok else EXIT_USAGE
     for finding in diagnosis.findings:
-        click.echo(_styled(finding))
+        click.echo(_styled(finding, scrub(finding.message)))
     counts = [
         f"{n} {word}{'s' if n != 1 else ''}"
         for word, n in (
@@ -113,6 +117,6 @@ def doctor(file: str | None, online: bool, strict: bool, only: tuple[str, ...]) 
     return EXIT_OK if ok else EXIT_USAGE
 
 
-def _styled(finding: Finding) -> str:
+def _styled(finding: Finding, message: str) -> str:
     head = click.style(f"{finding.severity}: ", fg=_COLORS.get(finding.severity))
-    return head + finding.where + finding.message
+    return head + finding.where + message
