@@ -237,7 +237,8 @@ def diagnose(
     A check that raises is reported as an error finding naming it and its plugin, and the
     others still run: a broken check never passes silently.
 
-    :raises NotifykitError: ``checks`` names a check no plugin registered.
+    :raises NotifykitError: ``checks`` names a check no plugin registered, or an online check
+        when not ``online``.
     """
     registry = notifier.registry
     available: dict[str, Check] = dict(registry.checks)
@@ -250,6 +251,13 @@ def diagnose(
             raise NotifykitError(
                 f"no check named {unknown[0]!r}{did_you_mean(unknown[0], available)}; "
                 f"checks: {known}"
+            )
+    if checks and not online:
+        needing = [name for name in checks if available[name].online]
+        if needing:
+            raise NotifykitError(
+                f"check {needing[0]!r} asks the provider's API: run it with --online "
+                "(doctor(..., online=True))"
             )
     context = DoctorContext(notifier, online=online)
     ran: list[str] = []

@@ -129,6 +129,8 @@ def test_online_checks_run_only_online_and_offline_ones_get_no_client(config_fil
 
     assert run(config_file, Check("acme.online", online, online=True)).checks == ()
     assert seen == []
+    with pytest.raises(NotifykitError, match="asks the provider's API: run it with --online"):
+        run(config_file, Check("acme.online", online, online=True), checks=["acme.online"])
     assert run(config_file, Check("acme.online", online, online=True), online=True).checks == (
         "acme.online",
     )
