@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, delivery, plugins, routing, send, simulator
+from notifykit.cli import config, delivery, doctor, plugins, routing, send, simulator
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
 
@@ -22,6 +22,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *plugins.COMMANDS,
     *delivery.COMMANDS,
     *routing.COMMANDS,
+    *doctor.COMMANDS,
     *simulator.COMMANDS,
     init_command,
 )

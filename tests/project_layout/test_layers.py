@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),
-    ("notifykit.channels", "notifykit.hookspecs"),
+    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks"),
     ("notifykit.plugins",),
     ("notifykit.routing",),
     ("notifykit.config.loader", "notifykit.config"),
@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifykit.delivery",),
     ("notifykit.pipeline",),
     ("notifykit.runtime",),
-    ("notifykit.notifier", "notifykit.handler"),
+    ("notifykit.notifier", "notifykit.handler", "notifykit.doctor"),
     (
         "notifykit.celery",
         "notifykit.server",

@@ -40,6 +40,15 @@ ENDPOINTS: dict[str, str] = {
     "POST /_sim/rules/fraction": '{"outcome": "failed", "fraction": 0.2, "kind": "sms", "seed": 7}',
     "POST /_sim/rules/dnd": '{"number": "+919876543210", "dnd": true}',
     "DELETE /_sim/rules": "forget outcome rules",
+    "POST /_sim/numbers": '{"number": "+919876543210", "dnd": true, "type": "Landline", '
+    '"operator": "A", "circle": "KA"}: what Numbers/<n> answers',
+    "GET /_sim/account": "KYC, credentials, ExoPhones and the customer whitelist",
+    "PATCH /_sim/account": '{"kyc": "pending"|"verified", "credentials": "revoked"|"valid"}',
+    "POST /_sim/exophones": '{"number": "08047112345", "voice": true, "sms": true}: add or change',
+    "DELETE /_sim/exophones": '{"number": "08047112345"}: remove (calls are then held to the '
+    "account's ExoPhones)",
+    "POST /_sim/whitelist": '{"number": "+919876543210", "status": "Whitelist"|"Blacklist"|'
+    '"Neutral", "type": "API", "expiry": 15552000}',
     "POST /_sim/advance": '{"sid": "<sid>"} or {} for all: one step; answers the callbacks',
     "POST /_sim/complete": '{"sid": "<sid>"} or {} for all: to the final state',
     "GET /_sim/config": "rate limit, Retry-After, auto-progress settings",
@@ -203,6 +212,71 @@ def _dnd(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
     return {"number": number, "dnd": True if dnd is None else dnd}
 
 
+def _numbers(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "dnd", "type", "operator", "circle")
+    number = _take(data, "number", (str,), required=True)
+    sim.set_number_info(
+        number,
+        dnd=_take(data, "dnd", (bool,)),
+        number_type=_take(data, "type", (str,)),
+        operator=_take(data, "operator", (str,)),
+        circle=_take(data, "circle", (str,)),
+    )
+    return {"number": number}
+
+
+def _patch_account(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "kyc", "credentials")
+    kyc = _take(data, "kyc", (str,))
+    credentials = _take(data, "credentials", (str,))
+    if kyc not in (None, "pending", "verified"):
+        raise AdminError(400, f"kyc must be 'pending' or 'verified', not {kyc!r}")
+    if credentials not in (None, "revoked", "valid"):
+        raise AdminError(400, f"credentials must be 'revoked' or 'valid', not {credentials!r}")
+    if kyc is not None:
+        sim.set_kyc_pending(kyc == "pending")
+    if credentials is not None:
+        sim.revoke_credentials(credentials == "revoked")
+    return sim.account
+
+
+def _add_exophone(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "voice", "sms")
+    voice, sms = _take(data, "voice", (bool,)), _take(data, "sms", (bool,))
+    try:
+        sim.add_exophone(
+            _take(data, "number", (str,), required=True),
+            voice=True if voice is None else voice,
+            sms=True if sms is None else sms,
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return {"exophones": sim.exophones}
+
+
+def _remove_exophone(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number")
+    number = _take(data, "number", (str,), required=True)
+    if not sim.remove_exophone(number):
+        raise AdminError(404, f"{number} is not an ExoPhone of the account")
+    return {"exophones": sim.exophones}
+
+
+def _whitelist(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "status", "type", "expiry")
+    kind = _take(data, "type", (str,))
+    try:
+        sim.set_whitelist(
+            _take(data, "number", (str,), required=True),
+            _take(data, "status", (str,), required=True),
+            kind="API" if kind is None else kind,
+            expiry=_take(data, "expiry", (int,)),
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return sim.account
+
+
 def _step(sim: ExotelSimulator, data: dict[str, Any], whole: bool) -> dict[str, Any]:
     _only(data, "sid")
     sid = _take(data, "sid", (str,))
@@ -264,6 +338,12 @@ def serve_admin(
         "POST /_sim/rules/fraction": lambda: _fraction(sim, _object(body)),
         "POST /_sim/rules/dnd": lambda: _dnd(sim, _object(body)),
         "DELETE /_sim/rules": _then(sim.clear_rules, lambda: sim.rules),
+        "POST /_sim/numbers": lambda: _numbers(sim, _object(body)),
+        "GET /_sim/account": lambda: sim.account,
+        "PATCH /_sim/account": lambda: _patch_account(sim, _object(body)),
+        "POST /_sim/exophones": lambda: _add_exophone(sim, _object(body)),
+        "DELETE /_sim/exophones": lambda: _remove_exophone(sim, _object(body)),
+        "POST /_sim/whitelist": lambda: _whitelist(sim, _object(body)),
         "POST /_sim/advance": lambda: _step(sim, _object(body), whole=False),
         "POST /_sim/complete": lambda: _step(sim, _object(body), whole=True),
         "GET /_sim/config": lambda: _config(sim),

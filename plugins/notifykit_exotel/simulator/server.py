@@ -63,7 +63,9 @@ access_log = logging.getLogger("notifykit_exotel.simulator.access")
 #: The reserved path prefix of the admin API (never an Exotel path, which all start ``/v1/``).
 ADMIN_PREFIX = "/_sim"
 
-_ACCOUNT_PATH = re.compile(r"^/v1/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$")
+_ACCOUNT_PATH = re.compile(
+    r"^/(?P<version>v1|v2_beta)/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$"
+)
 
 #: (method, resource pattern without ``.json``, endpoint name). The first pattern that matches
 #: decides the endpoint, so ``Calls/connect`` must precede ``Calls/<sid>``.
@@ -78,6 +80,11 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"Sms/send"), "send_sms"),
     ("POST", re.compile(r"Sms/bulksend"), "bulk_send"),
     ("GET", re.compile(r"(?:SMS|Sms)/Messages/(?P<sid>[^/]+)"), "get_sms"),
+    ("GET", re.compile(r"CustomerWhitelist/(?P<number>[^/]+)"), "whitelist"),
+)
+#: The v2_beta endpoints (JSON only, no ``.json`` needed): the account's ExoPhones.
+_V2_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("GET", re.compile(r"IncomingPhoneNumbers"), "exophones"),
 )
 
 #: How long ``stop()`` waits for handler threads to let go of their connections.
@@ -482,6 +489,53 @@ class ExotelSimulator:
         Without this, numbers ending in 7 are DND (the simulator's deterministic default)."""
         self._state.set_number_info(number, dnd=dnd)
 
+    # --- the account: ExoPhones, whitelist, KYC, credentials ----------------------------------
+
+    @property
+    def account(self) -> dict[str, Any]:
+        """The account's standing as JSON-ready data: ``kyc``, ``credentials``, ``exophones``
+        (number, voice, sms), whether calls are held to them, and the customer whitelist."""
+        return self._state.account.describe()
+
+    @property
+    def exophones(self) -> list[dict[str, Any]]:
+        """The account's ExoPhones (what ``IncomingPhoneNumbers`` lists): number, voice, sms."""
+        return self._state.account.exophones()
+
+    def add_exophone(self, number: str, *, voice: bool = True, sms: bool = True) -> None:
+        """Give the account an ExoPhone (or change one's capabilities: ``voice=False`` makes
+        calls from it refused once the account's ExoPhones are enforced)."""
+        self._state.account.add_exophone(number, voice=voice, sms=sms)
+
+    def remove_exophone(self, number: str) -> bool:
+        """Take an ExoPhone away (whether it was one). From then on calls are held to the
+        account's ExoPhones: a ``CallerId`` not among them is refused with 400."""
+        return self._state.account.remove_exophone(number)
+
+    def set_whitelist(
+        self,
+        number: str,
+        status: str = "Whitelist",
+        *,
+        kind: str = "API",
+        expiry: int | None = None,
+    ) -> None:
+        """Set what ``CustomerWhitelist/<number>`` answers: ``Whitelist`` (for ``expiry``
+        seconds, six months by default), ``Blacklist`` (the person opted out) or ``Neutral``
+        (nobody whitelisted it: every number's answer until then)."""
+        self._state.account.set_whitelist(number, status, kind=kind, expiry=expiry)
+
+    def set_kyc_pending(self, pending: bool = True) -> None:
+        """An account whose KYC is not done: calls and SMS are refused with 403 as Exotel
+        refuses them (voice without a code, SMS with code 340030), and so are the account's
+        lookups (ExoPhones, number metadata, whitelist): see :mod:`.account`."""
+        self._state.account.kyc_pending = pending
+
+    def revoke_credentials(self, revoked: bool = True) -> None:
+        """Make every API request answer 401 (``Authentication failed``, code 34010), as for a
+        key or token revoked on the dashboard; ``False`` accepts them again."""
+        self._state.account.credentials_revoked = revoked
+
     def set_outcome(
         self,
         number: str,
@@ -670,7 +724,7 @@ class ExotelSimulator:
             self._log(method, path, answer.status, arrived)
             return
         # ``Calls.json/<sid>`` is the Uri form of the reference's connect sample: JSON too.
-        as_json = path.endswith(".json") or "/Calls.json/" in path
+        as_json = path.endswith(".json") or "/Calls.json/" in path or path.startswith("/v2")
         credentials = _basic_auth(handler.headers.get("Authorization"))
         query = parse_urlencoded(query_text)
         try:
@@ -800,7 +854,8 @@ class ExotelSimulator:
     def _authenticate(self, account: str, credentials: tuple[str, str] | None) -> None:
         users = {self.api_key} | ({self.sid} if self.accept_legacy_auth else set())
         valid = (
-            credentials is not None
+            not self._state.account.credentials_revoked
+            and credentials is not None
             and credentials[0] in users
             and hmac.compare_digest(credentials[1].encode(), self.token.encode())
         )
@@ -848,7 +903,8 @@ class ExotelSimulator:
             resource = resource[: -len(".json")]
         self._authenticate(account, credentials)
         self._admit(account, method, resource)
-        for route_method, pattern, endpoint in _ROUTES:
+        routes = _V2_ROUTES if match["version"] == "v2_beta" else _ROUTES
+        for route_method, pattern, endpoint in routes:
             found = pattern.fullmatch(resource)
             if found is None:
                 continue
@@ -857,6 +913,8 @@ class ExotelSimulator:
                     405, f"Method {method} not allowed on {path}", headers={"Allow": route_method}
                 )
             args = {key: unquote(value) for key, value in found.groupdict().items()}
+            self._state.account.refuse_for_kyc(endpoint)
+            args["uri"] = path
             return 200, self._endpoint(endpoint, args, query, form)
         raise ApiError(404, f"The requested resource {path} was not found")
 
@@ -871,6 +929,8 @@ class ExotelSimulator:
             "send_sms": lambda: state.send_sms(form),
             "bulk_send": lambda: state.bulk_send(form),
             "get_sms": lambda: state.get_sms(args["sid"]),
+            "whitelist": lambda: state.account.whitelist(args["number"]),
+            "exophones": lambda: state.account.list_exophones(query, args["uri"]),
         }
         return handlers[name]()
 

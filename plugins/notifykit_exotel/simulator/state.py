@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
+from .account import SimAccount
 from .progression import CallPlan, Rules, SmsPlan
 from .wire import (
     ApiError,
@@ -263,8 +264,9 @@ class SimState:
         self.account_sid = account_sid
         self.sender_id = sender_id
         listed = None if exophones is None else list(exophones)
-        self.exophones = None if listed is None else {last_digits(number) for number in listed}
         self.exophone = listed[0] if listed else DEFAULT_EXOPHONE
+        #: ExoPhones, customer whitelist, KYC, credentials (see :mod:`.account`)
+        self.account = SimAccount(listed, DEFAULT_EXOPHONE)
         self.rules = rules if rules is not None else Rules()
         self.on_created = on_created
         self.lock = threading.RLock()
@@ -289,6 +291,7 @@ class SimState:
             self._calls.clear()
             self._messages.clear()
             self._numbers.clear()
+        self.account.reset()
 
     def _uri(self, resource: str) -> str:
         return f"/v1/Accounts/{self.account_sid}/{resource}"
@@ -320,8 +323,7 @@ class SimState:
         for value in (from_, to):
             if value is not None and not is_phone_number(value):
                 raise ApiError(400, f"Invalid Recipient [{value}]")
-        if self.exophones is not None and last_digits(caller_id) not in self.exophones:
-            raise ApiError(400, "CallerId is not a valid ExoPhone")
+        self.account.check_caller_id(caller_id)
         if flow_url is not None:
             _check_url(form, "Url")
         _int_field(form, "TimeLimit", 1, MAX_TIME_LIMIT)
