@@ -1216,6 +1216,97 @@ def _callback_server(kind: str, config: Path) -> Iterator[str]:
             process.stdout.close()
 
 
+# -- on call --------------------------------------------------------------------------------
+
+
+def oncall(env: Env) -> None:
+    """Who is on call, per second: ``Schedule.who_is_on_call`` on a five-layer schedule in a DST
+    zone (weekly, 12h, daily restricted to nights, 3d, daily restricted to business hours; three
+    overrides), its layers started in 2020-2022, asked about random moments of 2026-2030 (the
+    answer is arithmetic, so the years since the start cost nothing). As many questions as the
+    text scenario's checks. Target: 20,000/s (a page asks once)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from notifykit.oncall import Layer, Override, Schedule
+    from notifykit.routing.timeintervals import parse_interval
+
+    zone = "America/New_York"
+    nights = parse_interval(
+        "nights",
+        [
+            {
+                "times": [
+                    {"start_time": "20:00", "end_time": "24:00"},
+                    {"start_time": "00:00", "end_time": "08:00"},
+                ],
+                "location": zone,
+            }
+        ],
+    )
+    business = parse_interval(
+        "business",
+        [
+            {
+                "weekdays": ["monday:friday"],
+                "times": [{"start_time": "09:00", "end_time": "17:00"}],
+                "location": zone,
+            }
+        ],
+    )
+    schedule = Schedule(
+        "primary",
+        (
+            Layer("weekly", datetime(2020, 1, 6, 10), ("alice", "bob", "carol", "dan")),
+            Layer(timedelta(hours=12), datetime(2020, 1, 6, 8), ("e1", "e2", "e3")),
+            Layer("daily", datetime(2020, 1, 6, 20), ("dave", "erin"), (nights,)),
+            Layer(timedelta(days=3), datetime(2021, 3, 1), ("f1", "f2")),
+            Layer("daily", datetime(2022, 1, 3, 9), ("g1", "g2", "g3"), (business,)),
+        ),
+        tuple(
+            Override("ovr", datetime(2026, 12, 24, 18) + d, datetime(2026, 12, 26, 10) + d)
+            for d in (timedelta(0), timedelta(days=90), timedelta(days=400))
+        ),
+        zone=ZoneInfo(zone),
+    )
+    rng = random.Random(17)
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    moments = [
+        base + timedelta(seconds=rng.randrange(5 * 365 * 86400))
+        for _ in range(env.sizes.text_checks)
+    ]
+    env.results.check(
+        "on call",
+        "who at 2026-12-25 03:00 (the override)",
+        "ovr",
+        schedule.who_is_on_call(datetime(2026, 12, 25, 3, tzinfo=ZoneInfo(zone))).who,
+    )
+    env.results.check(
+        "on call",
+        "who on Monday 2026-12-07 10:00 (business hours, the last layer)",
+        4,
+        schedule.who_is_on_call(datetime(2026, 12, 7, 10, tzinfo=ZoneInfo(zone))).layer,
+    )
+
+    def once() -> float:
+        return len(moments) / timed(lambda: [schedule.who_is_on_call(m) for m in moments])
+
+    variant = "who_is_on_call, 5 layers"
+    samples = interleave({variant: once}, env.sizes.rounds)
+    env.results.rows.append(
+        Row(
+            "on call",
+            variant,
+            samples[variant],
+            unit="/s",
+            target=20_000,
+            target_is_ratio=False,
+            higher_is_better=True,
+        )
+    )
+
+
 SCENARIOS: dict[str, Callable[[Env], None]] = {
     "single": single_sms,
     "routed": routed,
@@ -1229,4 +1320,5 @@ SCENARIOS: dict[str, Callable[[Env], None]] = {
     "text": text_checks,
     "wakeup": wakeup,
     "callbacks": callbacks,
+    "oncall": oncall,
 }

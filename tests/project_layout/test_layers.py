@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks"),
     ("notifykit.plugins",),
-    ("notifykit.routing",),
+    ("notifykit.routing", "notifykit.oncall"),
     ("notifykit.config.loader", "notifykit.config"),
     ("notifykit.plan",),
     ("notifykit.ledger",),
