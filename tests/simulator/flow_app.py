@@ -51,7 +51,9 @@ class FlowApp:
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> FlowApp:
         self._thread.start()
@@ -86,6 +88,17 @@ class FlowApp:
     def hits_to(self, path: str) -> list[Hit]:
         return [hit for hit in self.hits if hit.path == path]
 
+    def wait_for(self, path: str, n: int, timeout: float = 5.0) -> list[Hit]:
+        """Block until ``path`` got at least ``n`` requests; return them (TimeoutError says how
+        many came)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._on(path)) >= n, timeout):
+                raise TimeoutError(f"{path} got {len(self._on(path))} request(s), not {n}")
+            return self._on(path)
+
+    def _on(self, path: str) -> list[Hit]:
+        return [hit for hit in self._hits if hit.path == path]
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         app = self
 
@@ -116,10 +129,10 @@ class FlowApp:
                 except OSError:
                     pass  # the simulator gave up waiting: nobody to answer
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._serve(with_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._serve(with_body=False)
 
         return Handler
