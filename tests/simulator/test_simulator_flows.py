@@ -5,17 +5,22 @@ deadline."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from notifykit_exotel import ExotelClient
 from notifykit_exotel.simulator import ExotelSimulator
+from notifykit_exotel.simulator.__main__ import build_parser, configure
 from notifykit_exotel.simulator.flows import Connect, Gather, Greeting, Hangup, Passthru
 from notifykit_exotel.simulator.receiver import CallbackReceiver
 from tests.simulator.flow_app import FlowApp, Hit, Reply
@@ -620,3 +625,99 @@ def test_reset_forgets_flows_keys_and_transcripts(
     sim.reset()
     assert sim.flows == {"flows": {}, "exophones": {}}
     assert sim.queued_digits == {} and sim.flow_runs == []
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_flags_register_flows_and_queue_keys(tmp_path: Path) -> None:
+    flows_file = tmp_path / "flows.json"
+    flows_file.write_text(
+        json.dumps(
+            [
+                {
+                    "flow_id": 9001,
+                    "applets": [{"type": "passthru", "url": "http://127.0.0.1:9/missed-call"}],
+                    "exophone": EXOPHONE,
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    inline = json.dumps({"flow_id": "4242", "applets": [{"type": "greeting", "text": "hi"}]})
+    args = build_parser().parse_args(
+        [
+            *("--flow", inline, "--flow", str(flows_file)),
+            *("--digits", "9876543210=1", "--digits", "+919876543210="),
+            *("--applet-timeout", "2", "--gather-wait", "1.5"),
+        ]
+    )
+    sim = configure(args)
+    assert sorted(sim.flows["flows"]) == ["4242", "9001"]
+    assert sim.flows["exophones"] == {EXOPHONE: "9001"}
+    assert sim.queued_digits == {"9876543210": ["1", ""]}
+    assert (sim.applet_timeout, sim.gather_wait) == (2.0, 1.5)
+    for bad, message in (
+        (["--digits", "9876543210"], "--digits '9876543210' must look like"),
+        (["--digits", "9876543210=x"], "not keypad keys"),
+        (["--flow", "{nope"], "is not valid JSON"),
+        (["--flow", str(tmp_path / "missing.json")], "neither JSON nor a readable file"),
+        (["--flow", '{"flow_id": "1"}'], 'each flow is an object {"flow_id", "applets"'),
+        (["--flow", '{"flow_id": "1", "applets": [{"type": "menu"}]}'], "'menu' is unknown"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            configure(build_parser().parse_args(bad))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "notifykit", "simulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_notifykit_simulator_presses_keys_and_places_a_missed_call_on_a_running_simulator(
+    sim: ExotelSimulator, app: FlowApp
+) -> None:
+    app.answer("/exotel/s3cr3t/missed-call", 200)
+    sim.add_flow(
+        "9001",
+        [Gather(), Passthru(url=app.url("/exotel/s3cr3t/missed-call"))],
+        exophone=EXOPHONE,
+    )
+    pressed = _cli("press", "--url", sim.base_url, "+919812345678", "4")
+    assert pressed.returncode == 0, pressed.stderr
+    assert json.loads(pressed.stdout) == {"digits": {"9812345678": ["4"]}}
+    missed = _cli("missed-call", "--url", sim.admin_url, "+919812345678", EXOPHONE)
+    assert missed.returncode == 0, missed.stderr
+    sid = json.loads(missed.stdout)["sid"]
+    shown = _cli("flow", "--url", sim.base_url, "--wait", "5", sid)
+    assert shown.returncode == 0, shown.stderr
+    transcript = json.loads(shown.stdout)
+    assert transcript["state"] == "ended" and transcript["steps"][0]["digits"] == "4"
+    [hit] = app.hits_to("/exotel/s3cr3t/missed-call")
+    assert hit.param("digits") == '"4"' and hit.param("From") == "09812345678"
+    refused = _cli("press", "--url", sim.base_url, "+919812345678", "x")
+    assert refused.returncode == 3 and "not keypad keys" in refused.stderr  # a usage error
+
+
+def test_control_commands_say_when_no_simulator_answers() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "notifykit_exotel.simulator",
+            "press",
+            "--url",
+            _closed_port_url(""),
+            PERSON,
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "no simulator answers at http://127.0.0.1:" in done.stderr
