@@ -281,6 +281,7 @@ def test_a_missed_call_plays_the_exophones_flow_with_the_callers_number(
     call = sim.calls[sid]
     assert call["Direction"] == "inbound" and call["From"] == "09812345678"
     assert call["Status"] == "no-answer" and call["Duration"] == "0"  # never picked up
+    assert sim.complete() == [] and sim.calls[sid]["Status"] == "no-answer"  # it stays so
 
 
 def test_a_missed_call_to_an_exophone_without_a_flow_is_refused(sim: ExotelSimulator) -> None:

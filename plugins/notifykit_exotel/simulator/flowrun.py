@@ -426,14 +426,17 @@ class FlowPlayer:
         except Exception:  # a simulator bug must end the run, not leave it "running"
             logger.exception("the flow of call %s failed", ctx.call_sid)
             ended = "simulator error (see its log)"
+        # The call is told first (an incoming call ends here), so whoever waits for the flow to
+        # end, or settles the call after it, finds the call ended too.
         with self._changed:
-            run.state, run.ended = "ended", ended
-            self._changed.notify_all()
-            snapshot = run.snapshot()
+            snapshot = replace(run.snapshot(), state="ended", ended=ended)
         try:
             self._on_end(ctx, snapshot)
         except Exception:
             logger.exception("ending call %s after its flow failed", ctx.call_sid)
+        with self._changed:
+            run.state, run.ended = "ended", ended
+            self._changed.notify_all()
 
     def _applet(
         self,
