@@ -23,7 +23,9 @@ PASS_THROUGH = frozenset({"simulator"})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def simulator(args: tuple[str, ...]) -> int:
     """Run the local Exotel simulator in the foreground (python -m notifykit_exotel.simulator);
-    every argument is its own: notifykit simulator --help lists them."""
+    every argument is its own: notifykit simulator --help lists them. `notifykit simulator press
+    NUMBER KEYS`, `missed-call FROM EXOPHONE`, `incoming-call FROM EXOPHONE` and `flow SID` steer
+    one already running (--url, default http://127.0.0.1:4041)."""
     run = _simulator_main()
     # The simulator sets up its own logging (a line per request); the CLI's handlers would
     # swallow it.
