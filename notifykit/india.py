@@ -6,6 +6,12 @@ tests and from the CLI.
 
 The Exotel plugin checks every SMS with :func:`require_dlt_match`; a plugin for another Indian
 provider (MSG91, Gupshup...) uses the same functions, so both apply the same rules.
+
+Before go-live, ``notifykit doctor`` applies the rules a template can be checked against without
+rendering it (:func:`dlt_template_issues`: at most the registered variables, none adjacent) and
+finds the links an SMS carries (:func:`find_links`): since 1 October 2024 operators block an SMS
+with a link (URL, APK, OTT link) that is not whitelisted on the DLT portal (TRAI's direction of
+20 August 2024).
 """
 
 from __future__ import annotations
@@ -13,13 +19,35 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from notifykit.errors import DltMismatchError
 from notifykit.text.sms import template_label
 
-__all__ = ["DltCheck", "check_dlt", "parse_dlt_pattern", "require_dlt_match"]
+if TYPE_CHECKING:
+    from notifykit.text.outline import Outline
+
+__all__ = [
+    "DLT_LINK_RULE",
+    "DltCheck",
+    "DltIssue",
+    "check_dlt",
+    "dlt_template_issues",
+    "dlt_variable_count",
+    "find_links",
+    "link_host",
+    "parse_dlt_pattern",
+    "require_dlt_match",
+]
+
+#: Why a link in an SMS to India needs the DLT portal, for messages that name the fix.
+DLT_LINK_RULE = (
+    "since 1 October 2024 Indian operators block an SMS carrying a link that is not whitelisted "
+    "on the DLT portal (TRAI)"
+)
 
 
 _DLT_VAR = re.compile(r"\{#var#\}", re.IGNORECASE)
@@ -295,3 +323,98 @@ def require_dlt_match(
             template=template,
         )
     return result
+
+
+def dlt_variable_count(pattern: str) -> int:
+    """How many ``{#var#}`` a DLT content template has (raises :class:`ValueError` for a
+    malformed one, as :func:`parse_dlt_pattern`)."""
+    return len(_parsed_pattern(pattern)) - 1
+
+
+@dataclass(frozen=True)
+class DltIssue:
+    """A DLT rule a template breaks, found in its source: ``line`` is in the template file."""
+
+    severity: Literal["error", "warning"]
+    message: str
+    line: int | None = None
+
+
+def dlt_template_issues(outline: Outline, pattern: str | None, label: str) -> list[DltIssue]:
+    """What DLT's rules say of a template, read from its source (``label`` names it in the
+    messages, e.g. ``db_down.sms (templates/db_down.sms.j2)``):
+
+    - two parts that vary with nothing between them (``{{ a }}{{ b }}``, or an expression next to
+      an ``{% if %}``): DLT forbids two ``{#var#}`` in a row, so both fill one variable, 30
+      characters at most together (a warning);
+    - with the registered ``pattern``: more stretches of varying text than the pattern has
+      ``{#var#}``: each must fall in a variable of the registered text, so an extra one changes
+      the fixed text and operators reject the SMS (an error).
+
+    Whether the fixed text itself matches the registered text is checked on a rendered body
+    (:func:`check_dlt`; ``config check`` renders each template with sample values).
+    """
+    issues: list[DltIssue] = []
+    runs = outline.variables()
+    for run in runs:
+        if len(run) > 1:
+            lines = sorted({part.line for part in run})
+            where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+            issues.append(
+                DltIssue(
+                    "warning",
+                    f"{label} has {len(run)} varying parts with no fixed text between them "
+                    f"({where}): DLT forbids two {{#var#}} in a row, so they fill one together, "
+                    "30 characters at most for all of them; put fixed text (a word, a colon) "
+                    "between them, or join them into one value",
+                    lines[0],
+                )
+            )
+    if pattern is None:
+        return issues
+    try:
+        registered = dlt_variable_count(pattern)
+    except ValueError:
+        return issues  # a malformed pattern is a config problem of its own
+    if len(runs) > registered:
+        firsts = list(dict.fromkeys(str(run[0].line) for run in runs))
+        starts = f"line{'s' if len(firsts) > 1 else ''} {', '.join(firsts)}"
+        issues.append(
+            DltIssue(
+                "error",
+                f"{label} has {len(runs)} stretches of text that vary (starting on {starts}) "
+                f"but its registered DLT text has {registered} {{#var#}}: each must fall in a "
+                "{#var#} of the registered text, so the extra ones change its fixed text and "
+                "operators reject the SMS; make them fixed text, or register a template with "
+                "more variables and update dlt_pattern and dlt_template_id",
+                runs[0][0].line,
+            )
+        )
+    return issues
+
+
+# A link as an SMS carries it: a URL with a scheme, or a bare www. host. DLT placeholders
+# ({#var#}), quotes and brackets end it; trailing punctuation is the sentence's, not the link's.
+_LINK = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'{}|\\^`\[\]]+")
+_TRAILING = ".,;:!?)"
+
+
+def find_links(texts: Iterable[str]) -> list[str]:
+    """Every link in ``texts`` (``https://...``, ``http://...``, ``www.…``), each once, in
+    order of appearance."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in _LINK.finditer(text):
+            link = match.group().rstrip(_TRAILING)
+            if link_host(link):
+                found.setdefault(link)
+    return list(found)
+
+
+def link_host(link: str) -> str | None:
+    """The host of a link (``alerts.example.com``), lower case; ``None`` when it has none."""
+    try:
+        host = urlsplit(link if "://" in link else f"http://{link}").hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None

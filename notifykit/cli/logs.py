@@ -144,6 +144,20 @@ class LogSetup:
         for log, _, _ in self._saved:
             log.setLevel(logging.DEBUG)
 
+    def use_handler(self, handler: logging.Handler, also: Iterable[str] = ()) -> None:
+        """Log through ``handler`` instead (a service's log: ``notifykit serve``), at its level,
+        on notifykit's and the plugins' loggers and on the ``also`` ones (the embedded
+        server's); :meth:`restore` undoes it too."""
+        for name in also:
+            log = logging.getLogger(name)
+            self._saved.append((log, log.propagate, log.level))
+            log.propagate = False
+        for log, _, _ in self._saved:
+            log.removeHandler(self.handler)
+            log.addHandler(handler)
+            log.setLevel(handler.level)
+        self.handler = handler  # type: ignore[assignment]
+
     def restore(self) -> None:
         for log, propagate, level in self._saved:
             log.removeHandler(self.handler)

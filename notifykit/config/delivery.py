@@ -121,6 +121,20 @@ class ServerSettings:
     webhook_token: str | None = field(default=None, repr=False)
     #: ``webhook_token: none``: ``POST /alertmanager`` is open on purpose (no token wanted)
     webhook_open: bool = False
+    #: the embedded server's threads running requests (the app) at once
+    threads: int = 8
+    #: open connections at most; at the limit the longest-idle one is closed to make room
+    connection_limit: int = 100
+    #: a connection with no request in progress is closed after this long (keep-alive, half-open)
+    idle_timeout: float = 30.0
+    #: a request's line, headers and body must all arrive within this (slow clients are closed)
+    request_timeout: float = 10.0
+    #: a batch's callback token is refused this long after its last delivery became final
+    callback_token_ttl: float = 7 * 86400.0
+    #: callbacks naming a message id the ledger has not recorded: kept per token at most this
+    #: many (the newest), each trimmed small, for ``unknown_callbacks_keep`` seconds
+    unknown_callbacks: int = 20
+    unknown_callbacks_keep: float = 3600.0
     #: the lines of the section's keys ("" for the section), for problems found after loading
     lines: Mapping[str, int | None] = field(default_factory=dict, repr=False, compare=False)
 
@@ -239,6 +253,7 @@ _STORE_FIELDS = {
     ),
     "busy_timeout": Field(Duration(0.0, 3600.0), default=10.0),
 }
+_SERVER = ServerSettings()  # the defaults, written once in the dataclass
 _SERVER_FIELDS = {
     "public_url": Field(
         String(r"https?://\S+", "an http(s) URL"),
@@ -250,6 +265,13 @@ _SERVER_FIELDS = {
         WebhookToken(),
         help="bearer token for POST /alertmanager, or none (open on purpose)",
     ),
+    "threads": Field(Integer(1, 256), default=_SERVER.threads),
+    "connection_limit": Field(Integer(1, 100_000), default=_SERVER.connection_limit),
+    "idle_timeout": Field(Duration(0.1, 3600.0), default=_SERVER.idle_timeout),
+    "request_timeout": Field(Duration(0.1, 3600.0), default=_SERVER.request_timeout),
+    "callback_token_ttl": Field(Duration(60.0), default=_SERVER.callback_token_ttl),
+    "unknown_callbacks": Field(Integer(0, 10_000), default=_SERVER.unknown_callbacks),
+    "unknown_callbacks_keep": Field(Duration(0.0), default=_SERVER.unknown_callbacks_keep),
 }
 _WORKER_FIELDS = {
     "threads": Field(Integer(1, 256), default=4),
@@ -306,6 +328,13 @@ def load_server(node: yaml.Node | None, path: str, ctx: Checker) -> ServerSettin
         webhook_token=None if token is WEBHOOK_OPEN else token,
         webhook_open=token is WEBHOOK_OPEN,
         lines=lines,
+        threads=value["threads"],
+        connection_limit=value["connection_limit"],
+        idle_timeout=value["idle_timeout"],
+        request_timeout=value["request_timeout"],
+        callback_token_ttl=value["callback_token_ttl"],
+        unknown_callbacks=value["unknown_callbacks"],
+        unknown_callbacks_keep=value["unknown_callbacks_keep"],
     )
 
 

@@ -36,6 +36,7 @@ from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change, Outcome
+from notifykit.metrics import Metrics
 from notifykit.model import Delivery, DeliveryState, Notification
 from notifykit.plan.planner import DeliveryJob, Plan
 
@@ -178,6 +179,7 @@ class Dispatcher:
         retry_for: Callable[[str], RetryPolicy],
         status_url: Callable[[str], str | None],
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channels = channels
         self.channel_types = channel_types
@@ -186,6 +188,7 @@ class Dispatcher:
         self._retry_for = retry_for
         self._status_url = status_url
         self.clock = clock
+        self._metrics = metrics or Metrics()
 
     # -- dry runs -------------------------------------------------------------------------------
 
@@ -578,6 +581,7 @@ class Dispatcher:
             status_callback=self._status_url(first.callback_token),
         )
         recipients = [j.recipient_object() for j in jobs]
+        started = time.monotonic()
         try:
             if stoppable:
                 addresses = [j.address for j in jobs]
@@ -597,6 +601,8 @@ class Dispatcher:
                 "it may have sent the message"
             )
             return [DeliveryResult.unknown(r, error) for r in recipients]
+        finally:
+            self._metrics.sent_batch(first.channel, first.channel_type, time.monotonic() - started)
         # One result per recipient, in order: what channels return (checked by identity, no
         # hashing); else matched by recipient (a channel may reorder them).
         if len(returned) == len(recipients) and all(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.delivery.leases import LeaseKeeper
+from notifykit.metrics import Metrics
 
 if TYPE_CHECKING:
     from notifykit.channels.stop import SendStop
@@ -35,11 +36,13 @@ class DeliveryRun:
         dispatcher: Dispatcher,
         on_changes: OnChanges,
         clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
         self._ledger = ledger
         self.dispatcher = dispatcher
         self._on_changes = on_changes
         self._clock = clock
+        self._metrics = metrics or Metrics()
 
     def now(
         self, owner: str, plan: Plan, *, started: Collection[str] = (), lease: float
@@ -54,6 +57,7 @@ class DeliveryRun:
         changes = self.dispatcher.deliver_now(
             ledger, owner, plan, started=started, keep=keeper.keep, record_for=lease
         )
+        self._metrics.deliveries(changes)
         self._on_changes(changes)
         return changes
 
@@ -82,6 +86,7 @@ class DeliveryRun:
             record_for=record_for,
             outage=outage,
         )
+        self._metrics.deliveries(changes)
         self._on_changes(changes)
         return changes
 

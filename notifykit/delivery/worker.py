@@ -44,6 +44,7 @@ from notifykit.delivery.dispatch import group_batches, log_outcomes
 from notifykit.delivery.outage import Backoff, Outage
 from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change
+from notifykit.metrics import Metrics
 
 if TYPE_CHECKING:
     from notifykit.delivery.run import DeliveryRun
@@ -167,8 +168,10 @@ class Worker:
         reconcile_every: float,
         clock: Callable[[], float],
         name: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ledger = ledger
+        self._metrics = metrics or Metrics()
         self._deliveries = run
         self._duties = duties
         self.threads = threads
@@ -225,9 +228,11 @@ class Worker:
         _register_exit_hook()
         self.finished.clear()
         _running.add(self)
+        self._metrics.worker_running(True)
         try:
             return self._run(drain)
         finally:
+            self._metrics.worker_running(False)
             _running.discard(self)
             self.finished.set()
 
@@ -270,6 +275,7 @@ class Worker:
                         logger.info("worker %s: the main thread ended; stopping", self.name)
                         self.stop(reason="the main thread ended")
                         break
+                    self._metrics.worker_loop()
                     now = self.clock()
                     began = time.monotonic()
                     try:

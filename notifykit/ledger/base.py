@@ -51,6 +51,7 @@ from notifykit.plan.planner import DeliveryJob, Plan
 
 __all__ = [
     "Change",
+    "DeliveryGauges",
     "Dialect",
     "Ledger",
     "LedgerError",
@@ -99,17 +100,36 @@ class Ledger(Protocol):
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None: ...
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
+    def probe(self, name: str, now: float) -> float | None: ...
     def counts(self) -> dict[str, int]: ...
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
 
     #: the routing-state store on the same database (alerts, groups, escalations)
     routing: RoutingState
+
+
+@dataclass(frozen=True)
+class DeliveryGauges:
+    """What the metrics read from the deliveries at each scrape (:meth:`SqlLedger.gauges`)."""
+
+    #: deliveries ``pending`` (due now, or a retry scheduled for later)
+    pending: int
+    #: the earliest due time among them (``None``: none is pending)
+    oldest_due: float | None
+    #: deliveries ``unknown`` (may have been sent; never resent)
+    unknown: int
+    #: workers whose heartbeat is recent (within ``live_within`` seconds)
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -721,6 +741,27 @@ class SqlLedger:
         )
         return {r[c.state]: int(r[c.deliveries]) for r in rows}
 
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges:
+        """The deliveries pending (and the earliest due among them), unknown, and the workers
+        seen within ``live_within`` seconds, in one query: each count is a range of the
+        ``(state, due)`` index, so a scrape costs as much as the rows in those states."""
+        rows, c = self._select(
+            "reading the delivery gauges",
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS pending, "
+            "(SELECT MIN(due) FROM deliveries WHERE state = 'pending') AS oldest_due, "
+            "(SELECT COUNT(*) FROM deliveries WHERE state = 'unknown') AS unknown, "
+            "(SELECT COUNT(*) FROM workers WHERE heartbeat >= ?) AS workers",
+            (now - live_within,),
+        )
+        r = rows[0]
+        oldest = r[c.oldest_due]
+        return DeliveryGauges(
+            pending=int(r[c.pending]),
+            oldest_due=None if oldest is None else float(oldest),
+            unknown=int(r[c.unknown]),
+            workers=int(r[c.workers]),
+        )
+
     # -- status ---------------------------------------------------------------------------------
 
     def by_token(self, token: str) -> list[Delivery]:
@@ -738,10 +779,15 @@ class SqlLedger:
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None:
         """Apply a provider's status report to the delivery of batch ``token`` with its provider
         id (or to ``delivery_id``); an event for an id not recorded yet is kept and applied when
-        it is. Returns the change, or ``None`` when the delivery did not move."""
+        it is: at most ``unknown_count`` of them per token (the newest; 0: none), none older than
+        ``unknown_keep`` seconds (``None``: no bound). Returns the change, or ``None`` when the
+        delivery did not move."""
         with self._tx("recording a status event") as cur:
             if delivery_id is not None:
                 query = (
@@ -757,9 +803,38 @@ class SqlLedger:
                 params = [update.provider_id, token]
             row, c = fetch_one(self._exec(cur, query, params))
             if row is None:
-                self._insert_event(cur, None, token, update, source, now, applied=False)
+                self._keep_unknown(cur, token, update, source, now, unknown_count, unknown_keep)
                 return None
             return self._apply(cur, self._delivery_from_row(row, c), token, update, source, now)
+
+    def _keep_unknown(
+        self,
+        cur: Any,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        count: int | None,
+        keep: float | None,
+    ) -> None:
+        """Keep an event for a provider id not recorded (yet), within the bounds."""
+        if keep is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND received < ?",
+                (now - keep,),
+            )
+        if count is not None and count <= 0:
+            return
+        self._insert_event(cur, None, token, update, source, now, applied=False)
+        if count is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND callback_token = ? "
+                "AND id NOT IN (SELECT id FROM (SELECT id FROM status_events WHERE delivery_id "
+                "IS NULL AND callback_token = ? ORDER BY id DESC LIMIT ?) AS newest)",
+                (token, token, count),
+            )
 
     def _apply(
         self,
@@ -903,6 +978,21 @@ class SqlLedger:
                 "host = excluded.host, pid = excluded.pid",
                 (worker, host, pid, now, now),
             )
+
+    def probe(self, name: str, now: float) -> float | None:
+        """Write ``now`` under ``name`` in a transaction of its own, then read it back in
+        another (a health check: ``/readyz``); returns what was read."""
+        with self._tx("writing a health probe") as cur:
+            self._exec(
+                cur,
+                "INSERT INTO probes (name, at) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                (name, now),
+            )
+        rows, c = self._select(
+            "reading a health probe", "SELECT at FROM probes WHERE name = ?", (name,)
+        )
+        return float(rows[0][c.at]) if rows else None
 
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
         """Workers seen within ``lease`` seconds, with the leases they hold."""

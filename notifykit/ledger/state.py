@@ -1,5 +1,6 @@
 """The routing-state store: alerts, alert groups and their notification log, escalations and their
-steps, webhook idempotency and the ack-link secret (tables of schema versions 2 and 3).
+steps, webhook idempotency, the ack-link secret (tables of schema versions 2 and 3) and the audit
+trail (version 4: :mod:`notifykit.ledger.audit`).
 
 It stores; it decides nothing. The pipeline (:mod:`notifykit.pipeline`) reads a group's state,
 decides with the pure rules of :mod:`notifykit.routing`, and writes what it decided, all inside
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from notifykit.ledger import audit as _audit
 from notifykit.ledger.rows import Columns, as_dict, fetch, fetch_one
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
@@ -34,6 +36,7 @@ from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from notifykit.ledger.audit import Acting, AuditRecord
     from notifykit.model import Submission
     from notifykit.plan.planner import Plan
 
@@ -41,6 +44,7 @@ __all__ = [
     "EscalationRecord",
     "Group",
     "GroupSnapshot",
+    "RoutingGauges",
     "RoutingState",
     "StepRecord",
     "Unit",
@@ -97,6 +101,8 @@ class EscalationRecord:
     acked_by: str | None = None
     resolved_at: float | None = None
     group_hash: str = ""
+    #: how it was acknowledged: ``link`` (an ack link), or ``None`` (said by ``acked_by``)
+    acked_via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +115,7 @@ class EscalationRecord:
             "started_at": self.started_at,
             "acked_at": self.acked_at,
             "acked_by": self.acked_by,
+            "acked_via": self.acked_via,
             "resolved_at": self.resolved_at,
         }
 
@@ -129,9 +136,22 @@ class StepRecord:
 
 _ESCALATION = (
     "id, receiver, policy, group_hash, group_text, body, ack_id, state, started_at, acked_at, "
-    "acked_by, resolved_at"
+    "acked_by, resolved_at, acked_via"
 )
 _STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
+
+
+@dataclass(frozen=True)
+class RoutingGauges:
+    """What the metrics read from the routing state at each scrape
+    (:meth:`RoutingState.gauges`)."""
+
+    #: alerts firing (as :meth:`RoutingState.firing_alerts` counts them)
+    open_alerts: int
+    #: open escalations (``active``, or ``done``: out of steps, nobody answered) by
+    #: ``(policy, state, step)``; ``step`` is the last step sent, ``"<round>.<index>"`` as the
+    #: CLI shows it, or ``"none"``
+    escalations: dict[tuple[str, str, str], int]
 
 
 def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
@@ -148,6 +168,7 @@ def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
         acked_by=r[c.acked_by],
         resolved_at=r[c.resolved_at],
         group_hash=r[c.group_hash],
+        acked_via=r[c.acked_via],
     )
 
 
@@ -525,7 +546,7 @@ class Unit:
         ack_id = secrets.token_urlsafe(8)
         self._exec(
             f"INSERT INTO escalations ({_ESCALATION}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL, NULL)",
             (
                 escalation_id,
                 receiver,
@@ -623,6 +644,7 @@ class Unit:
         state: str,
         now: float,
         by: str | None = None,
+        via: str | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge (``acked``) or resolve (``resolved``) open escalations (running, or out of
         steps with nobody having answered): their pending steps are cancelled, and so are the
@@ -634,11 +656,11 @@ class Unit:
                 continue
             if state == "acked":
                 self._exec(
-                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ? "
-                    "WHERE id = ? AND state IN ('active', 'done')",
-                    (now, by, record.id),
+                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ?, "
+                    "acked_via = ? WHERE id = ? AND state IN ('active', 'done')",
+                    (now, by, via, record.id),
                 )
-                done = replace(record, state="acked", acked_at=now, acked_by=by)
+                done = replace(record, state="acked", acked_at=now, acked_by=by, acked_via=via)
             else:
                 self._exec(
                     "UPDATE escalations SET state = 'resolved', resolved_at = ? "
@@ -720,6 +742,53 @@ class Unit:
         self.signal_work()
         return True
 
+    def step_deliveries(
+        self, notification_ids: Sequence[str], provider_id: str | None = None
+    ) -> list[tuple[str, str, str | None, str]]:
+        """``(notification id, recipient, text, state)`` of the deliveries of escalation steps'
+        notifications (``recipient``: the recipient's name in the config, or the bare number it
+        was; ``provider_id``: only the delivery the provider knows by it), in the order they
+        were planned."""
+        if not notification_ids:
+            return []
+        query = (
+            "SELECT notification_id, recipient, text, state FROM deliveries "
+            f"WHERE notification_id IN {self._in(notification_ids)}"
+        )
+        params: list[Any] = list(notification_ids)
+        if provider_id is not None:
+            query += " AND provider_id = ?"
+            params.append(provider_id)
+        rows, c = fetch(self._exec(query + " ORDER BY notification_id, seq", params))
+        return [(r[c.notification_id], r[c.recipient], r[c.text], r[c.state]) for r in rows]
+
+    def sent_steps(self, escalation_id: str) -> list[StepRecord]:
+        """The steps of an escalation that were sent, in the order they were due."""
+        rows, c = fetch(
+            self._exec(
+                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? AND state = 'sent' "
+                "ORDER BY due_at, loop_no, step_no",
+                (escalation_id,),
+            )
+        )
+        return [_step(r, c) for r in rows]
+
+    # -- the audit trail ------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        acting: Acting,
+        target: Mapping[str, object],
+        at: float,
+        detail: str | None = None,
+    ) -> AuditRecord:
+        """Record an action in the audit trail, in this transaction: ``action`` (a lowercase
+        word: ``acknowledged``...), who and through which path (``acting``), what it was done to
+        (``target``: ``key``, ``escalation``, ``policy``...; ``None`` values are left out).
+        Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
+        return _audit.insert(self._exec, action, acting, target, at, detail)
+
     # -- webhook idempotency --------------------------------------------------------------------------
 
     def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]:
@@ -743,13 +812,20 @@ class Unit:
         self._exec("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
 
 
+#: the alerts firing: not resolved, and raised within the resolve timeout or held open by an
+#: open escalation of a group they are in
+_FIRING = (
+    "FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
+    "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
+    "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
+    "AND e.state IN ('active', 'done')))"
+)
+
+
 def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
     rows, c = fetch(
         execute(
-            "SELECT a.body FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
-            "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
-            "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
-            "AND e.state IN ('active', 'done'))) ORDER BY a.last_seen DESC LIMIT 1000",
+            f"SELECT a.body {_FIRING} ORDER BY a.last_seen DESC LIMIT 1000",
             (now - resolve_timeout,),
         )
     )
@@ -820,6 +896,42 @@ class RoutingState:
                 return db.execute(cursor, statement, params)
 
             return _firing(execute, now, resolve_timeout)
+
+    def gauges(self, now: float, resolve_timeout: float) -> RoutingGauges:
+        """The alerts firing at ``now`` (counted, not read) and the open escalations by policy,
+        state and the last step they sent, in one read transaction of two queries."""
+        db = self._db
+        with db.reading("reading the routing gauges") as cursor:
+            row, c = fetch_one(
+                db.execute(cursor, f"SELECT COUNT(*) AS alerts {_FIRING}", (now - resolve_timeout,))
+            )
+            # Every step of the open escalations, by the primary key: with the steps' state in
+            # the join, SQLite took the (state, due_at) index and read every step ever sent for
+            # each open escalation (75 ms over 10,000 escalations; 0.7 ms this way).
+            steps, s = fetch(
+                db.execute(
+                    cursor,
+                    "SELECT e.id AS id, e.policy AS policy, e.state AS state, s.state AS sent, "
+                    "s.loop_no AS loop_no, s.step_no AS step_no, s.due_at AS due_at "
+                    "FROM escalations e LEFT JOIN escalation_steps s ON s.escalation_id = e.id "
+                    "WHERE e.state IN ('active', 'done')",
+                )
+            )
+        # The last step sent, as the CLI's listing orders steps (notifykit.routing.listing).
+        last: dict[str, tuple[str, str, tuple[float, int, int] | None]] = {}
+        for r in steps:
+            sent = r[s.sent] == "sent"
+            order = (r[s.due_at], r[s.loop_no], r[s.step_no]) if sent else None
+            known = last.get(r[s.id])
+            if known is None or (order is not None and (known[2] is None or order > known[2])):
+                last[r[s.id]] = (r[s.policy], r[s.state], order)
+        escalations: dict[tuple[str, str, str], int] = {}
+        for policy, state, order in last.values():
+            step = "none" if order is None else f"{order[1]}.{order[2]}"
+            escalations[(policy, state, step)] = escalations.get((policy, state, step), 0) + 1
+        return RoutingGauges(
+            open_alerts=int(row[c.alerts]) if row is not None else 0, escalations=escalations
+        )
 
     def find_alerts(self, given: str) -> list[Alert]:
         """The alerts ``given`` names, as the last raised: by their own key (its text, short
@@ -956,6 +1068,32 @@ class RoutingState:
             (step.escalation_id,),
         )
         return _escalation(found[0], e), step
+
+    def audit(self, since: float | None = None, limit: int = 100) -> list[AuditRecord]:
+        """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch
+        seconds), oldest first."""
+        return _audit.records(*self._rows("reading the audit trail", *_audit.select(since, limit)))
+
+    def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
+        """The escalation an ack link names, as it stands (read only)."""
+        rows, c = self._rows(
+            "reading an ack link's escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE ack_id = ?",
+            (ack_id,),
+        )
+        return _escalation(rows[0], c) if rows else None
+
+    def step_recipients(self, escalation_id: str, loop: int, index: int) -> list[str]:
+        """The recipients of the notification a step sent (in the order of its deliveries;
+        empty when the step sent none)."""
+        rows, c = self._rows(
+            "reading a step's recipients",
+            "SELECT d.recipient AS recipient FROM escalation_steps s JOIN deliveries d "
+            "ON d.notification_id = s.notification_id WHERE s.escalation_id = ? "
+            "AND s.loop_no = ? AND s.step_no = ? ORDER BY d.seq",
+            (escalation_id, loop, index),
+        )
+        return list(dict.fromkeys(str(r[c.recipient]) for r in rows))
 
     def routing_secret(self, name: str) -> str:
         """A random secret kept in the ledger (made on first use, shared by every process)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from notifykit.ledger.audit import SYSTEM, Acting
 from notifykit.model import Held
 from notifykit.routing.lifecycle import GroupRoute
 from notifykit.routing.tree import RouteMatch, RouteSettings
@@ -104,12 +105,13 @@ class Ingest:
         repeat_interval: float | None = None,
         claim: str | None = None,
         summary: Callable[[Routed], str] | None = None,
+        acting: Acting = SYSTEM,
     ) -> Routed:
         """Route ``alert`` and store what goes out. ``direct``: a receiver of the sender's own
         (``NotifyHandler(to=...)``), skipping the tree but keeping dedup; ``repeat_interval``:
         the dedup of implicit routes and ``direct``. ``claim``: an idempotency key claimed in
         the same transaction (Alertmanager's fingerprint and startsAt), its result from
-        ``summary``."""
+        ``summary``. ``acting``: who sent it and how, for the audit trail of a resolution."""
         routing = self._routing
         now = self._clock()
         receivers: Mapping[str, Receiver] = routing.receivers
@@ -162,7 +164,9 @@ class Ingest:
                     )
                 else:
                     own = receiver if receiver is direct else None
-                    self._join(routed, unit, match, receiver, own, template, handoff, now, first)
+                    self._join(
+                        routed, unit, match, receiver, own, template, handoff, now, first, acting
+                    )
             if claim is not None and summary is not None:
                 unit.finish_idempotency(claim, summary(routed))
         return routed
@@ -319,6 +323,7 @@ class Ingest:
         handoff: Handoff,
         now: float,
         first: Mapping[str, Plan | None],
+        acting: Acting,
     ) -> None:
         alert = routed.alert
         route = GroupRoute(
@@ -334,7 +339,9 @@ class Ingest:
         def planned(alerts: Sequence[Alert]) -> Plan | None:
             return plan if plan is not None and list(alerts) == [alert] else None
 
-        joined = self._flusher.join(group, alert, now, handoff, template=template, planned=planned)
+        joined = self._flusher.join(
+            group, alert, now, handoff, template=template, planned=planned, acting=acting
+        )
         for flushed in joined.flushed:
             routed.stored.extend(flushed.stored)
             if flushed.flush is not None:

@@ -51,7 +51,15 @@ from ._validate import (
     valid_number,
 )
 from .errors import ExotelError, InsufficientParametersError, PartialSendError
-from .models import BulkItemError, BulkSmsResult, Call, NumberInfo, SmsMessage
+from .models import (
+    BulkItemError,
+    BulkSmsResult,
+    Call,
+    ExoPhone,
+    NumberInfo,
+    SmsMessage,
+    WhitelistStatus,
+)
 from .retry import Limiter, RetryPolicy
 from .wire import (
     BULK_MAX,
@@ -440,6 +448,42 @@ class ExotelClient(ClientBase):
         """Operator, circle and DND registration of a number: ``GET Numbers/<number>``."""
         e164 = normalize_number(number, field="number", region=self.default_region)
         return self._get(f"Numbers/{quote(e164, safe='+')}.json", parsers.number_info)
+
+    def whitelist_status(self, number: str) -> WhitelistStatus:
+        """Where a number stands on the account's customer whitelist: ``GET
+        CustomerWhitelist/<number>``. A number on India's DND/NDNC registry can be called only
+        once whitelisted (``status == "Whitelist"``)."""
+        e164 = normalize_number(number, field="number", region=self.default_region)
+        return self._get(
+            f"CustomerWhitelist/{quote(e164, safe='+')}.json", parsers.whitelist_status
+        )
+
+    #: how many pages of ExoPhones :meth:`list_exophones` follows before it stops
+    MAX_EXOPHONE_PAGES = 50
+
+    def list_exophones(self) -> list[ExoPhone]:
+        """The account's ExoPhones with their capabilities: ``GET
+        /v2_beta/Accounts/<sid>/IncomingPhoneNumbers`` (a beta endpoint outside v1; JSON by
+        default). Follows ``next_page_uri`` when the answer names one (paging is UNCONFIRMED:
+        the documented answer has ``page`` and ``page_size`` only)."""
+        url = self._hidden(
+            f"{self.base_url}/v2_beta/Accounts/{quote(self.sid, safe='')}/IncomingPhoneNumbers"
+        )
+        phones, next_uri = self._exchange("GET", url, parsers.exophones_page)
+        seen: set[str] = set()
+        while next_uri:
+            if next_uri in seen or len(seen) >= self.MAX_EXOPHONE_PAGES:
+                raise ExotelError(
+                    f"Exotel's ExoPhone list did not end after {len(seen) + 1} pages (or "
+                    f"returned the same next page twice: {next_uri!r}); stopping rather than "
+                    "looping"
+                )
+            seen.add(next_uri)
+            more, next_uri = self._exchange(
+                "GET", self._next_page_url(next_uri), parsers.exophones_page
+            )
+            phones.extend(more)
+        return phones
 
     # -- SMS ---------------------------------------------------------------------------------------
 

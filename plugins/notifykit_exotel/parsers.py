@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ExotelError, NotFoundError, error_for_response
-from .models import BulkItemError, Call, NumberInfo, SmsMessage, parse_str
+from .models import (
+    BulkItemError,
+    Call,
+    ExoPhone,
+    NumberInfo,
+    SmsMessage,
+    WhitelistStatus,
+    parse_exophones,
+    parse_str,
+)
 
 __all__ = [
     "bulk_items",
@@ -74,6 +83,17 @@ def found_sms(sid: str, data: Any) -> SmsMessage:
 def number_info(data: Any) -> NumberInfo:
     """``GET Numbers/<number>``: whatever Exotel knows of the number (an odd body knows nothing)."""
     return NumberInfo.from_api(data if isinstance(data, Mapping) else {})
+
+
+def whitelist_status(data: Any) -> WhitelistStatus:
+    """``GET CustomerWhitelist/<number>``: where the number stands on the account's whitelist."""
+    return WhitelistStatus.from_api(data if isinstance(data, Mapping) else {})
+
+
+def exophones_page(data: Any) -> tuple[list[ExoPhone], str | None]:
+    """One page of ``IncomingPhoneNumbers``: the ExoPhones and the next page's URI
+    (:func:`~notifykit_exotel.models.parse_exophones` reads the answer's shapes)."""
+    return parse_exophones(data)
 
 
 def calls_page(data: Any) -> tuple[list[Call], str | None]:

@@ -1,7 +1,8 @@
 """notifykit plugin for Exotel, registered through the ``notifykit`` entry-point group as ``exotel``.
 
 Registers the ``exotel`` provider (accounts: sid, api key, token, region; a sandbox that runs the
-local simulator) and three channel types: ``exotel-sms``, ``exotel-call`` and ``exotel-flow``.
+local simulator), three channel types: ``exotel-sms``, ``exotel-call`` and ``exotel-flow``, and
+``notifykit doctor``'s checks for them (:mod:`notifykit_exotel.doctor`).
 Loading it is cheap: the HTTP client and the channel classes are imported when a channel is built.
 Block it with ``NOTIFYKIT_DISABLE_PLUGINS=exotel``.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import Channel, ChannelContext, ChannelType, Provider, TextInspection
+from notifykit.checks import Check
 from notifykit.config.delivery import Duration
 from notifykit.config.schema import (
     INVALID,
@@ -24,6 +26,7 @@ from notifykit.config.schema import (
     Choice,
     Field,
     Integer,
+    ListOf,
     PhoneNumber,
     Reference,
     String,
@@ -35,13 +38,19 @@ from notifykit.hookspecs import hookimpl
 if TYPE_CHECKING:
     import yaml
 
-__all__ = ["register_channel_types", "register_providers", "register_template_settings"]
+__all__ = [
+    "register_channel_types",
+    "register_checks",
+    "register_providers",
+    "register_template_settings",
+]
 
 _DIGITS = String(r"\d{1,30}", "a numeric id")
 _URL = String(r"https?://\S+", "an http(s) URL")
 # A DLT sender id (6 letters, legacy "LM-EXOTEL"), a numeric promotional header, or an ExoPhone.
 _SENDER = String(r"\+?[A-Za-z0-9-]{3,20}", "a sender id (e.g. NKALRT) or an ExoPhone number")
 _EXOPHONE = PhoneNumber(normalize=False)
+_DOMAIN = String(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}", "a domain name (alerts.example.com)")
 
 ACCOUNT_SETTINGS: dict[str, Field] = {
     "sid": Field(String(), required=True, help="the account SID"),
@@ -93,6 +102,11 @@ SMS_SETTINGS: dict[str, Field] = {
         help="sender id and Exotel SMS Priority by severity, with a default",
     ),
     "dlt_entity_id": Field(_DIGITS, help="DLT principal entity id (India)"),
+    "dlt_whitelisted_domains": Field(
+        ListOf(_DOMAIN),
+        default=[],
+        help="domains whitelisted on the DLT portal for links in SMS (doctor stops warning)",
+    ),
     "sms_type": Field(
         Choice(("transactional", "transactional_opt_in", "promotional")),
         help="default SmsType when the template has none",
@@ -217,6 +231,14 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 def register_template_settings(register: Callable[[str, Field], None]) -> None:
     for key, spec in TEMPLATE_SETTINGS.items():
         register(key, spec)
+
+
+@hookimpl
+def register_checks(register: Callable[[Check], None]) -> None:
+    from notifykit_exotel.doctor import CHECKS
+
+    for check in CHECKS:
+        register(check)
 
 
 @hookimpl
