@@ -21,6 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "notifykit.text",
         "notifykit.config.schema",
+        "notifykit.config.settings",
+        "notifykit.config.convert",
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),
