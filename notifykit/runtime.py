@@ -211,10 +211,8 @@ class Runtime:
         self.planner = Planner(
             config, self.channels, self.channel_types, self.scrub, clock=lambda: tick()
         )
-        policies = {
-            name: RetryPolicy.from_settings(config.retry_for(name)) for name in self.channels
-        }
-        default_policy = RetryPolicy.from_settings(config.retry)
+        policies = {name: RetryPolicy(config.retry_for(name)) for name in self.channels}
+        default_policy = RetryPolicy(config.retry)
         self.dispatcher = Dispatcher(
             self.channels,
             self.channel_types,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from notifykit.channels import SEVERITIES, ChannelType, Recipient, TemplateSettings
+from notifykit.channels import ChannelType, Recipient, TemplateSettings
+from notifykit.config.convert import convert, looks_like_phone, named_items
 from notifykit.config.delivery import (
     RetrySettings,
     ServerSettings,
@@ -46,25 +46,16 @@ from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
     NAME,
-    NAME_PATTERN,
     Checker,
-    Choice,
-    Field,
-    Integer,
-    ListOf,
-    MapOf,
-    PhoneNumber,
-    Reference,
-    String,
     Struct,
-    Type,
     describe,
     did_you_mean,
     join,
     mapping_items,
-    named_items,
 )
+from notifykit.config.settings import Phone, Settings, Target, derived, setting
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
+from notifykit.model import Severity
 from notifykit.routing.model import ROUTING_SECTIONS
 
 if TYPE_CHECKING:
@@ -81,8 +72,10 @@ __all__ = [
     "Config",
     "Defaults",
     "EventConfig",
+    "RecipientSettings",
     "find_config",
     "load_config",
+    "looks_like_phone",
 ]
 
 CONFIG_ENV = "NOTIFYKIT_CONFIG"
@@ -152,15 +145,20 @@ _INIT_HINT = f": check the path, or run `notifykit init` to write a commented {D
 # -- the validated config -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """The ``defaults:`` section: what a notification uses when neither the call nor its event
-    says otherwise."""
+class Defaults(Settings):
+    """``defaults:``, what a notification uses when neither the call nor its event says
+    otherwise."""
 
-    severity: str = "warning"
-    channels: tuple[str, ...] = ()
-    to: tuple[str, ...] = ()
-    template: str = "default"
+    severity: Severity = setting(
+        default="warning", doc="the severity of a notification that gives none"
+    )
+    channels: tuple[str, ...] = setting(
+        default=(), ref="channel", one_or_many=True, min_items=1, doc="the channels it goes through"
+    )
+    to: tuple[Target, ...] = setting(
+        default=(), one_or_many=True, doc="recipients, groups and phone numbers"
+    )
+    template: str = setting(default="default", doc="the template (notifykit ships default)")
 
 
 @dataclass(frozen=True)
@@ -185,15 +183,35 @@ class ChannelConfig:
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class EventConfig:
-    """One ``events:`` entry. ``None`` means "use the defaults"."""
+class EventConfig(Settings):
+    """An ``events:`` entry: what a notification of the event uses; what it leaves out (``None``)
+    comes from ``defaults:``."""
 
-    name: str
-    template: str | None = None
-    channels: tuple[str, ...] | None = None
-    to: tuple[str, ...] | None = None
-    severity: str | None = None
+    name: str = derived(default="")
+    template: str | None = setting(default=None, doc="its template")
+    channels: tuple[str, ...] | None = setting(
+        default=None, ref="channel", one_or_many=True, min_items=1, doc="its channels"
+    )
+    to: tuple[Target, ...] | None = setting(
+        default=None, one_or_many=True, doc="its recipients, groups and phone numbers"
+    )
+    severity: Severity | None = setting(default=None, doc="its severity")
+
+
+class RecipientSettings(Settings):
+    """A ``recipients:`` entry: a person (names start with a letter or ``_``)."""
+
+    name: str | None = setting(default=None, doc="display name")
+    phone: Phone | None = setting(
+        default=None, doc="validated and stored in E.164; numbers without a country code are Indian"
+    )
+    addresses: Mapping[str, str] = setting(
+        default_factory=dict, doc="other addresses by kind, for plugin channels (slack: U123)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.phone is None and not self.addresses:
+            raise ValueError("a recipient needs a phone (or addresses)")
 
 
 @dataclass(frozen=True)
@@ -419,56 +437,6 @@ class _BoundedLoader(
         yaml.resolver.Resolver.__init__(self)
 
 
-class _Target(Type):
-    """An entry of a ``to:`` list: a recipient or group name, or a phone number."""
-
-    description = "a recipient, a group or a phone number"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        text = ctx.text(node, path, "a recipient, group or phone number")
-        if text is INVALID:
-            return INVALID
-        if looks_like_phone(text):
-            return PhoneNumber().check(node, path, ctx)
-        if not re.fullmatch(NAME_PATTERN, text):
-            return ctx.problem(node, path, f"{text!r} is neither a name nor a phone number")
-        ctx.refer("recipient or group", text, node, path)
-        return text
-
-
-def looks_like_phone(text: str) -> bool:
-    """Names start with a letter or ``_``; anything starting with ``+`` or a digit is a number."""
-    return bool(text) and (text[0] == "+" or text[0].isdigit())
-
-
-_TARGETS = ListOf(_Target(), allow_scalar=True)
-_CHANNEL_LIST = ListOf(Reference("channel"), allow_scalar=True, min_items=1)
-
-_DEFAULTS = Struct(
-    {
-        "severity": Field(Choice(SEVERITIES), default="warning"),
-        "channels": Field(_CHANNEL_LIST, default=[]),
-        "to": Field(_TARGETS, default=[]),
-        "template": Field(String(), default="default"),
-    }
-)
-_RECIPIENT = Struct(
-    {
-        "name": Field(String(), help="display name"),
-        "phone": Field(PhoneNumber(), help="E.164, or a number in region IN"),
-        "addresses": Field(MapOf(String()), default={}, help="other addresses, for plugins"),
-    }
-)
-_EVENT = Struct(
-    {
-        "template": Field(String()),
-        "channels": Field(_CHANNEL_LIST),
-        "to": Field(_TARGETS),
-        "severity": Field(Choice(SEVERITIES)),
-    }
-)
-
-
 class _Loader:
     def __init__(self, ctx: Checker, registry: Registry, sandbox: bool, base_dir: Path) -> None:
         self.ctx = ctx
@@ -512,7 +480,7 @@ class _Loader:
                 continue
             self.nodes[key] = value_node
         if "version" in self.nodes:
-            version = Integer(1, 1).check(self.nodes["version"], "version", ctx)
+            version = convert(self.nodes["version"], int, "version", ctx, min=1, max=1)
             self.version = version if version is not INVALID else 1
         self._accounts()
         self._channels()
@@ -655,17 +623,14 @@ class _Loader:
         for name, _key_node, node in self._named_mapping("recipients"):
             path = join("recipients", name)
             self.names.setdefault("recipient or group", set()).add(name)
-            value = _RECIPIENT.check(node, path, self.ctx)
+            value = convert(node, RecipientSettings, path, self.ctx)
             if value is INVALID:
-                continue
-            if value["phone"] is None and not value["addresses"]:
-                self.ctx.problem(node, path, "a recipient needs a phone (or addresses)")
                 continue
             self.recipients[name] = Recipient(
                 name=name,
-                phone=value["phone"],
-                display_name=value["name"],
-                addresses=dict(value["addresses"]),
+                phone=value.phone,
+                display_name=value.name,
+                addresses=dict(value.addresses),
             )
 
     def _groups(self) -> None:
@@ -685,7 +650,7 @@ class _Loader:
                 continue
             members = []
             for index, item in enumerate(node.value):
-                member = _Target().check(item, f"{path}[{index}]", self.ctx)
+                member = convert(item, Target, f"{path}[{index}]", self.ctx)
                 if member is not INVALID:
                     members.append((member, item))
             self.group_members[name] = members
@@ -705,8 +670,8 @@ class _Loader:
             path = join("templates", name)
             if name == "directory":
                 directory_given = True
-                dirs = ListOf(String(), allow_scalar=True, min_items=1).check(
-                    value_node, path, self.ctx
+                dirs = convert(
+                    value_node, tuple[str, ...], path, self.ctx, one_or_many=True, min_items=1
                 )
                 if dirs is INVALID:
                     continue
@@ -734,16 +699,10 @@ class _Loader:
 
     def _events(self) -> None:
         for name, _key_node, node in self._named_mapping("events"):
-            value = _EVENT.check(node, join("events", name), self.ctx)
+            value = convert(node, EventConfig, join("events", name), self.ctx)
             if value is INVALID:
                 continue
-            self.events[name] = EventConfig(
-                name=name,
-                template=value["template"],
-                channels=_tuple(value["channels"]),
-                to=_tuple(value["to"]),
-                severity=value["severity"],
-            )
+            self.events[name] = dataclasses.replace(value, name=name)
             self.event_nodes[name] = node
 
     def _defaults(self) -> None:
@@ -751,15 +710,9 @@ class _Loader:
         if node is None:
             return
         self.defaults_given = True
-        value = _DEFAULTS.check(node, "defaults", self.ctx)
-        if value is INVALID:
-            return
-        self.defaults = Defaults(
-            severity=value["severity"],
-            channels=tuple(value["channels"]),
-            to=tuple(value["to"]),
-            template=value["template"],
-        )
+        value = convert(node, Defaults, "defaults", self.ctx)
+        if value is not INVALID:
+            self.defaults = value
 
     # -- cross-checks -----------------------------------------------------------------------
 
@@ -1000,10 +953,6 @@ def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
                 return value_node  # type: ignore[no-any-return]
     return None
-
-
-def _tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
 
 
 def channel_type_of(config: Config, registry: Registry, channel: str) -> ChannelType:

@@ -60,6 +60,7 @@ __all__ = [
     "BySeverity",
     "Checker",
     "Choice",
+    "Duration",
     "Field",
     "Integer",
     "ListOf",
@@ -550,6 +551,35 @@ class Integer(Type):
         if self.maximum is not None and value > self.maximum:
             return ctx.problem(node, path, f"must be at most {self.maximum}, got {value}")
         return value
+
+
+@dataclass(frozen=True)
+class Duration(Type):
+    """A duration: ``30s``, ``5m``, ``4h``, ``1h30m``, ``250ms``, or a number of seconds."""
+
+    minimum: float = 0.0
+    maximum: float | None = None
+
+    description = "a duration (30s, 5m, 4h)"
+
+    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
+        from notifykit.config.settings import parse_duration
+
+        if not isinstance(node, yaml.ScalarNode):
+            return ctx.problem(node, path, f"expected a duration such as 30s, got {describe(node)}")
+        text = ctx.text(node, path)
+        if text is INVALID:
+            return INVALID
+        seconds = parse_duration(str(text))
+        if seconds is None:
+            return ctx.problem(
+                node, path, f"{text!r} is not a duration: write it like 30s, 5m, 4h or 1h30m"
+            )
+        if seconds < self.minimum:
+            return ctx.problem(node, path, f"must be at least {self.minimum:g}s, got {text}")
+        if self.maximum is not None and seconds > self.maximum:
+            return ctx.problem(node, path, f"must be at most {self.maximum:g}s, got {text}")
+        return seconds
 
 
 @dataclass(frozen=True)

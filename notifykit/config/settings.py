@@ -9,8 +9,8 @@ keyword-only dataclass by itself: no decorator)::
 
         webhook: str = setting(pattern=r"https://\\S+", expected="an https URL", secret=True,
                                doc="the incoming-webhook URL")
-        timeout: Duration = setting(10.0, min=1, max=300, doc="seconds per request")
-        mentions: tuple[str, ...] = setting((), doc="who to @-mention")
+        timeout: Duration = setting(default=10.0, min=1, max=300, doc="seconds per request")
+        mentions: tuple[str, ...] = setting(default=(), doc="who to @-mention")
 
 One converter (:func:`notifykit.config.convert.convert`) turns the YAML into instances, every
 problem reported at once as ``file:line: key.path: message``; a channel factory or a provider's
@@ -132,8 +132,8 @@ _PLAIN = Spec()
 
 
 def setting(
-    default: Any = _MISSING,
     *,
+    default: Any = _MISSING,
     default_factory: Callable[[], Any] = _MISSING,
     doc: str = "",
     secret: bool = False,
@@ -203,8 +203,8 @@ def setting(
 
 
 def derived(
-    default: Any = _MISSING,
     *,
+    default: Any = _MISSING,
     default_factory: Callable[[], Any] = _MISSING,
     doc: str = "",
     compare: bool = True,

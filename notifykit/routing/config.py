@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from notifykit.config.delivery import Duration
 from notifykit.config.schema import (
     INVALID,
     NAME,
     Boolean,
     Checker,
     Choice,
+    Duration,
     Field,
     Integer,
     ListOf,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import Channel, ChannelContext, ChannelType, Provider, TextInspection
-from notifykit.config.delivery import Duration
 from notifykit.config.schema import (
     INVALID,
     UNSET,
@@ -22,6 +21,7 @@ from notifykit.config.schema import (
     BySeverity,
     Checker,
     Choice,
+    Duration,
     Field,
     Integer,
     PhoneNumber,

@@ -50,19 +50,19 @@ class Sample(Settings):
 
     name: str = setting(doc="what it is called")
     token: str = setting(secret=True, doc="the API token")
-    count: int = setting(3, min=1, max=10)
-    ratio: float = setting(0.5, min=0, max=1)
+    count: int = setting(default=3, min=1, max=10)
+    ratio: float = setting(default=0.5, min=0, max=1)
     loud: bool = False
     mode: Literal["a", "b"] = "a"
-    wait: Duration = setting(60.0, min=1, max=3600)
+    wait: Duration = setting(default=60.0, min=1, max=3600)
     phone: Phone | None = None
     exophone: PhoneAsWritten | None = None
-    tags: tuple[str, ...] = setting((), one_or_many=True)
+    tags: tuple[str, ...] = setting(default=(), one_or_many=True)
     labels: Mapping[str, str] = setting(default_factory=dict)
     callers: BySeverity[PhoneAsWritten] | None = None
     senders: BySeverity[Sender] | None = None
-    greeting: str | None = setting(None, check=no_shouting)
-    days: tuple[int, ...] = setting((), parse=weekday, unique=False)
+    greeting: str | None = setting(default=None, check=no_shouting)
+    days: tuple[int, ...] = setting(default=(), parse=weekday, unique=False)
 
 
 def load(text: str, target: Any = Sample, **kwargs: Any) -> tuple[Any, list[str], Checker]:
@@ -218,7 +218,7 @@ def test_a_combination_of_keys_is_checked_in_post_init() -> None:
 
 class Route(Settings):
     receiver: str | None = None
-    routes: tuple[Route, ...] = setting((), unique=False)
+    routes: tuple[Route, ...] = setting(default=(), unique=False)
     refused_keys: ClassVar[Mapping[str, str]] = {"match": "match: is the old form: write matchers:"}
 
 
@@ -244,7 +244,7 @@ def test_a_base_gives_the_keys_left_out() -> None:
 
 
 class Dlt(Settings):
-    dlt_id: str | None = setting(None, pattern=r"\d+", expected="a numeric id")
+    dlt_id: str | None = setting(default=None, pattern=r"\d+", expected="a numeric id")
 
 
 class Kind(Settings):
