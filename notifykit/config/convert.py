@@ -537,15 +537,15 @@ def _kind(tp: Any, spec: Spec, where: str) -> Kind:
     if origin in _SEQUENCES:
         if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
             raise PluginError(f"{where}: write a list setting as tuple[X, ...], not {tp!r}")
-        item = _kind(args[0], spec, where)
+        item = _item_kind(args[0], spec, where)
         as_tuple = origin is not list
         return _List(item, spec.min_items, spec.one_or_many, spec.unique, as_tuple)
     if origin in _MAPPINGS:
         if args and args[0] is not str:
             raise PluginError(f"{where}: a mapping setting has string keys, not {args[0]!r}")
-        return _Map(_kind(args[1] if args else str, spec, where))
+        return _Map(_item_kind(args[1] if args else str, spec, where))
     if origin is BySeverity:
-        return _Severity(_kind(args[0], spec, where))
+        return _Severity(_item_kind(args[0], spec, where))
     if spec.parse is not None:
         return _Parsed(spec.parse, spec.expected)
     if spec.ref is not None:
@@ -573,6 +573,14 @@ def _kind(tp: Any, spec: Spec, where: str) -> Kind:
         "Duration, Phone, PhoneAsWritten, Target, a Settings class, tuple[X, ...], "
         "Mapping[str, X], BySeverity[X], X | None)"
     )
+
+
+def _item_kind(tp: Any, spec: Spec, where: str) -> Kind:
+    """The kind of a container's items: read by ``spec.parse`` when there is one (whatever it
+    returns: a tuple of matchers is one item), else by their annotation."""
+    if spec.parse is not None:
+        return _Parsed(spec.parse, spec.expected)
+    return _kind(tp, spec, where)
 
 
 class _Key:

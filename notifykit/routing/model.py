@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from notifykit.routing.escalation import EscalationPolicy, Receiver
 from notifykit.routing.matchers import Matcher
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from notifykit.routing.inhibit import Inhibition, InhibitRule
     from notifykit.routing.timeintervals import TimeInterval
 
-__all__ = ["PRIORITIES", "ROUTING_SECTIONS", "RoutingConfig"]
+__all__ = ["PRIORITIES", "ROUTING_SECTIONS", "Priority", "RoutingConfig"]
 
 #: the top-level sections :func:`load_routing` reads (the config loader must accept them)
 ROUTING_SECTIONS: tuple[str, ...] = (
@@ -32,7 +32,8 @@ ROUTING_SECTIONS: tuple[str, ...] = (
     "escalations",
 )
 #: a receiver's or route's ``priority``: the SMS priority channels send with
-PRIORITIES: tuple[str, ...] = ("normal", "high")
+Priority = Literal["normal", "high"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
 
 
 @dataclass(frozen=True)
