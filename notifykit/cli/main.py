@@ -21,6 +21,7 @@ from notifykit.errors import (
 )
 
 if TYPE_CHECKING:
+    from notifykit.channels import TemplateSettings
     from notifykit.plugins import Registry
 from notifykit.cli.common import (
     _SEVERITY,
@@ -471,7 +472,9 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
             filters=registry.template_filters,
             globals=registry.template_globals,
         )
-        return engine, lambda name: {}
+        from notifykit.channels import TemplateSettings
+
+        return engine, lambda name: TemplateSettings()
     cfg = load_config(path, registry=registry, sandbox=True)
     return cfg.template_engine, cfg.template_settings
 
@@ -561,7 +564,7 @@ def templates_render(
     return code
 
 
-def _inspections(variant: str | None, body: str, settings: Mapping[str, Any]) -> list[Any]:
+def _inspections(variant: str | None, body: str, settings: TemplateSettings) -> list[Any]:
     """What each channel type rendering ``variant`` says of ``body`` (``ChannelType.inspect``),
     once per distinct inspector."""
     seen: set[Any] = set()

@@ -58,7 +58,16 @@ from notifykit.config.settings import (
 from notifykit.errors import PluginError
 from notifykit.model import SEVERITIES
 
-__all__ = ["Kind", "convert", "convert_parts", "field_kinds", "kind_of", "named_items"]
+__all__ = [
+    "Kind",
+    "check_name",
+    "convert",
+    "convert_parts",
+    "field_kinds",
+    "kind_of",
+    "looks_like_phone",
+    "named_items",
+]
 
 _NO_SPEC = Spec()
 _OMIT: Any = object()  # a key that takes its declared default: not passed to the class
@@ -377,9 +386,9 @@ class _List(Kind):
         return tuple(result) if self.as_tuple else result
 
     def doc(self) -> str:
-        head = "one or a list of " if self.one_or_many else "list of "
-        least = f" (at least {self.min_items})" if self.min_items > 1 else ""
-        return head + _plural(self.item.doc()) + least
+        head = "one or a list" if self.one_or_many else "list"
+        least = f" of at least {self.min_items}" if self.min_items > 1 else ""
+        return f"{head}{least}, each: {self.item.doc()}"
 
 
 def _item(kind: Kind, node: yaml.Node, path: str, ctx: Checker) -> Any:
@@ -389,12 +398,6 @@ def _item(kind: Kind, node: yaml.Node, path: str, ctx: Checker) -> Any:
     if value is UNSET:
         return ctx.problem(node, path, "is empty after ${...} substitution")
     return value
-
-
-def _plural(text: str) -> str:
-    if ":" in text or "(" in text or "," in text:
-        return f"[{text}]"
-    return text + "s" if not text.endswith("s") else text
 
 
 class _Map(Kind):
@@ -423,7 +426,7 @@ class _Map(Kind):
         return result if ok else INVALID
 
     def doc(self) -> str:
-        return f"mapping of names to [{self.value.doc()}]"
+        return f"mapping of names, each: {self.value.doc()}"
 
 
 class _Severity(Kind):
@@ -467,8 +470,9 @@ class _Severity(Kind):
         return table
 
     def doc(self) -> str:
-        one = f"{self.item.doc()}, or " if self.scalar else ""
-        return f"{one}a table by severity with a default"
+        if not self.scalar:
+            return f"a table by severity with a default, each: {self.item.doc()}"
+        return f"{self.item.doc()}, or a table by severity with a default"
 
 
 class _Checked(Kind):
@@ -816,6 +820,12 @@ def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker) -> None:
         f"a secret is written in the file: {INLINE_SECRET_FIX} "
         f"({path.rsplit('.', 1)[-1]}: ${{MY_SECRET}}, set in the environment)",
     )
+
+
+def check_name(node: yaml.Node, path: str, ctx: Checker) -> Any:
+    """The name a key node holds (an account's, a template's...), or INVALID: names start with a
+    letter or ``_`` and have letters, digits, ``_ . -``."""
+    return _NAME.read(node, path, ctx)
 
 
 def named_items(

@@ -1,14 +1,16 @@
 """Loading and validating ``notifykit.yaml``.
 
-:func:`load_config` reads the YAML with line numbers, substitutes ``${ENV_VAR}`` references, checks
-every section (the core's own keys, and each channel's and account's keys against the schema its
-plugin registered), checks every reference between sections (a channel naming a missing account, a
+:func:`load_config` reads the YAML with line numbers, substitutes ``${ENV_VAR}`` references, reads
+every section into the settings class that declares it (the core's own, and each channel's and
+account's the one its plugin registered) with the one converter, checks every reference between
+sections (a channel naming a missing account, a
 group naming a missing person, an event naming a missing template...), and raises one
 :class:`~notifykit.errors.ConfigError` carrying *all* the problems found, each with file, line and
 key path. Nothing can be sent from a config that failed here.
 
-The schema is documented key by key in ``config.example.yaml`` and ``docs/configuration.md``;
-the ``${VAR}`` substitution grammar in :mod:`notifykit.config.schema`.
+Every key is documented in ``config.example.yaml`` and in ``docs/configuration.md``'s settings
+reference, generated from the declarations (:mod:`notifykit.config.reference`); the ``${VAR}``
+substitution grammar in :mod:`notifykit.config.schema`.
 
 Hostile or broken files fail fast, as config problems: YAML aliases can make a 1 kB file stand
 for billions of nodes (``<<: [*a, *a, ...]`` nested), or for an infinite one (an alias inside the
@@ -30,7 +32,13 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from notifykit.channels import ChannelType, Recipient, TemplateSettings
-from notifykit.config.convert import convert, looks_like_phone, named_items
+from notifykit.config.convert import (
+    check_name,
+    convert,
+    convert_parts,
+    looks_like_phone,
+    named_items,
+)
 from notifykit.config.delivery import (
     RetrySettings,
     ServerSettings,
@@ -45,9 +53,7 @@ from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
-    NAME,
     Checker,
-    Struct,
     describe,
     did_you_mean,
     join,
@@ -163,22 +169,24 @@ class Defaults(Settings):
 
 @dataclass(frozen=True)
 class AccountConfig:
-    """One ``accounts:`` entry. ``settings`` holds secrets and is kept out of the repr."""
+    """One ``accounts:`` entry: ``settings`` is an instance of its provider's settings class; it
+    holds secrets and is kept out of the repr."""
 
     name: str
     provider: str
-    settings: Mapping[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
     #: the line of its key in the file (``None`` for a mapping config), for problems found later
     line: int | None = None
 
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """One ``channels:`` entry: a channel type and its validated settings."""
+    """One ``channels:`` entry: a channel type and its settings (an instance of the type's
+    settings class)."""
 
     name: str
     type: str
-    settings: Mapping[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
     #: the line of its key in the file (``None`` for a mapping config), for problems found later
     line: int | None = None
 
@@ -270,7 +278,7 @@ class Config:
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
-        return self.templates.get(template) or {}
+        return self.templates.get(template) or TemplateSettings()
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -572,8 +580,13 @@ class _Loader:
                 continue
             provider = self.registry.providers[provider_name]
             lenient = provider.sandbox_keys if self.sandbox and provider.sandbox else frozenset()
-            settings = Struct(provider.settings).check_with(
-                node, path, self.ctx, lenient=lenient, ignore=frozenset({"provider"})
+            settings = convert(
+                node,
+                provider.settings,
+                path,
+                self.ctx,
+                lenient=lenient,
+                ignore=frozenset({"provider"}),
             )
             if settings is not INVALID:
                 self.accounts[name] = AccountConfig(
@@ -592,8 +605,8 @@ class _Loader:
             if type_name is None:
                 continue
             channel_type = self.registry.channel_types[type_name]
-            settings = Struct(channel_type.settings).check_with(
-                node, path, self.ctx, ignore=frozenset({"type", "retry"})
+            settings = convert(
+                node, channel_type.settings, path, self.ctx, ignore=frozenset({"type", "retry"})
             )
             retry_node = _find_key(node, "retry")
             if retry_node is not None:
@@ -683,15 +696,13 @@ class _Loader:
                         )
                     self.template_dirs.append(directory)
                 continue
-            if NAME.check(key_node, path, self.ctx) is INVALID:
+            if check_name(key_node, path, self.ctx) is INVALID:
                 continue
             # The keys a template entry may have are the plugins' (register_template_settings).
-            value = Struct(self.registry.template_settings, name="template").check(
-                value_node, path, self.ctx
-            )
-            if value is INVALID:
+            parts = convert_parts(value_node, self.registry.template_settings, path, self.ctx)
+            if parts is INVALID:
                 continue
-            self.templates[name] = {k: v for k, v in value.items() if v is not None}
+            self.templates[name] = TemplateSettings(parts)
             self.template_nodes[name] = key_node
         if not directory_given:
             self.template_dirs = [self.base_dir / "templates"]

@@ -56,7 +56,7 @@ __all__ = [
 
 _LABEL = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME = "a name (letters, digits, _ . -, starting with a letter or _)"
-_MATCHER = 'a list of matchers such as severity="critical"'
+_MATCHER = 'a matcher such as severity="critical" (or several: {a="x", b="y"})'
 
 
 def _matchers(text: str) -> tuple[Matcher, ...]:

@@ -1,7 +1,7 @@
 """The validated routing sections (:class:`RoutingConfig`) and the implicit tree of an
 ``events:``-only config (:meth:`RoutingConfig.from_events`).
 
-Kept apart from the loader (:mod:`notifykit.routing.config`), which needs YAML, the schema, time
+Kept apart from the loader (:mod:`notifykit.routing.config`), which needs YAML, the converter, time
 intervals and inhibition: an ``events:``-only config builds its routes from this module, the tree
 and the receivers alone, so a first ``notify()`` does not import what it never uses.
 """
