@@ -155,7 +155,7 @@ def setting(
 
     :param default: its value when the file leaves it out; without one (nor ``default_factory``)
         the key is required. Use tuples, not lists, for list defaults.
-    :param doc: what it means, for ``docs/configuration.md`` and ``config check``.
+    :param doc: what it means, for the settings reference of ``docs/configuration.md``.
     :param secret: a token or password: scrubbed (``***``) from every problem, report and log,
         never in a ``repr``, and a warning when written in the file instead of ``${ENV_VAR}``.
     :param required: required in the file although the object has a default (for sections
