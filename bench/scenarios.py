@@ -56,10 +56,11 @@ class Sizes:
     apprise_throttled: int  # recipients for Apprise at its default throttle (batch on)
     wakeups: int  # submits to an idle worker process (the wake-up scenario)
     idle_seconds: float  # how long that worker's idle CPU is measured
+    callbacks: int = 2_000  # status callbacks posted to each server per round
 
 
 SIZES = {
-    "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0, 5, 0.5),
+    "tiny": Sizes(1, 3, (150,), 3, 6, (3, 0.2), 1, 150, 20, 20, 1, 200, (100, 200), 0, 5, 0.5, 40),
     "quick": Sizes(3, 150, (1_000, 10_000), 300, 400, (50, 1.0), 1, 10_000, 500, 200, 3, 20_000, (1_000, 10_000), 200, 50, 10.0),
     "full": Sizes(5, 500, (1_000, 10_000), 1_000, 400, (50, 1.0), 3, 10_000, 2_000, 2_000, 7, 100_000, (1_000, 10_000), 200, 50, 30.0),
 }  # fmt: skip
@@ -792,7 +793,7 @@ else:
         init(self, *args, **kwargs)
         self._wake = self._seen_version = None
     SqliteLedger.__init__ = unwatched
-from notifykit.cli.main import main
+from notifykit.cli import main
 main(sys.argv[2:])
 """
 
@@ -1053,8 +1054,9 @@ def statistics_median(values: list[float]) -> float:
 def text_checks(env: Env) -> None:
     """Render + encoding + segments + length + DLT check of one SMS, the planner's per-message
     text work (the compiled template cached, as in a Notifier), per second. Target: 50,000."""
+    from notifykit.india import require_dlt_match
     from notifykit.plan.planner import template_context
-    from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
+    from notifykit.text.sms import analyze_sms, check_length
     from notifykit_exotel.channels import MAX_BODY_CHARS
 
     n = env.sizes.text_checks
@@ -1089,6 +1091,222 @@ def text_checks(env: Env) -> None:
     )
 
 
+# -- the status server -------------------------------------------------------------------------
+
+CALLBACK_CLIENTS = 8
+
+
+def callbacks(env: Env) -> None:
+    """Status callbacks per second answered by ``notifykit serve``: the embedded server
+    (waitress) against the standard library's threaded ``wsgiref`` server the old serve ran, the
+    same app on the same SQLite ledger, each server in a process of its own, 8 clients each
+    opening a connection per callback (as a provider does), every callback a real one for a
+    delivery in the ledger (a duplicate ``sent``: parsed, recorded as an event, answered 200).
+    Target: no slower than the old server."""
+    from urllib.parse import urlsplit
+
+    store = env.store("callbacks")
+    config = env.config(store=store)
+    config["server"] = {"public_url": "http://127.0.0.1:1"}  # callbacks are asked for
+    path = env.scratch / "callbacks.yaml"
+    path.write_text(json.dumps(config))
+    env.sim.reset()
+    with notifier(config) as kit:
+        report = kit.notify("db.down", data={"host": "db1"}, to=ALICE)
+        sid = report.deliveries[0].provider_id
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        [(token,)] = db.execute("SELECT callback_token FROM deliveries").fetchall()
+    body = urlencode({"SmsSid": sid, "Status": "sent"}).encode()
+    n = env.sizes.callbacks
+
+    def rate(url: str) -> float:
+        target = urlsplit(url)
+        answered: list[int] = []
+
+        def client(count: int) -> None:
+            for _ in range(count):
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                conn.request(
+                    "POST",
+                    f"/status/{token}",
+                    body,
+                    {"Content-Type": "application/x-www-form-urlencoded", "Connection": "close"},
+                )
+                answer = conn.getresponse()
+                answer.read()
+                answered.append(answer.status)
+                conn.close()
+
+        share = n // CALLBACK_CLIENTS
+        threads = [threading.Thread(target=client, args=(share,)) for _ in range(CALLBACK_CLIENTS)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        took = time.perf_counter() - started
+        assert answered == [200] * (share * CALLBACK_CLIENTS), set(answered)
+        return len(answered) / took
+
+    variants = {"embedded (waitress)": "embedded", "old serve (wsgiref, threaded)": "wsgiref"}
+    with contextlib.ExitStack() as stack:
+        urls = {
+            name: stack.enter_context(_callback_server(kind, path))
+            for name, kind in variants.items()
+        }
+        samples = interleave(
+            {name: (lambda u=url: rate(u)) for name, url in urls.items()}, env.sizes.rounds
+        )
+    with notifier(config) as kit:
+        [delivery] = kit.report(report.id).deliveries
+        env.results.check(
+            "status callbacks",
+            "every callback recorded",
+            len(variants) * env.sizes.rounds * (n // CALLBACK_CLIENTS) * CALLBACK_CLIENTS,
+            len(delivery.events),
+        )
+    env.results.rows.append(
+        Row(
+            "status callbacks",
+            "old serve (wsgiref, threaded)",
+            samples["old serve (wsgiref, threaded)"],
+            unit="/s",
+            higher_is_better=True,
+        )
+    )
+    env.results.rows.append(
+        Row(
+            "status callbacks",
+            "embedded (waitress)",
+            samples["embedded (waitress)"],
+            unit="/s",
+            versus="old serve (wsgiref, threaded)",
+            target=1.0,
+            higher_is_better=True,
+        )
+    )
+
+
+@contextmanager
+def _callback_server(kind: str, config: Path) -> Iterator[str]:
+    """``python -m bench.callbacks KIND CONFIG`` running: its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.callbacks", kind, str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url:
+            raise RuntimeError(f"the {kind} callback server did not start")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+# -- on call --------------------------------------------------------------------------------
+
+
+def oncall(env: Env) -> None:
+    """Who is on call, per second: ``Schedule.who_is_on_call`` on a five-layer schedule in a DST
+    zone (weekly, 12h, daily restricted to nights, 3d, daily restricted to business hours; three
+    overrides), its layers started in 2020-2022, asked about random moments of 2026-2030 (the
+    answer is arithmetic, so the years since the start cost nothing). As many questions as the
+    text scenario's checks. Target: 20,000/s (a page asks once)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from notifykit.oncall import Layer, Override, Schedule
+    from notifykit.routing.timeintervals import parse_interval
+
+    zone = "America/New_York"
+    nights = parse_interval(
+        "nights",
+        [
+            {
+                "times": [
+                    {"start_time": "20:00", "end_time": "24:00"},
+                    {"start_time": "00:00", "end_time": "08:00"},
+                ],
+                "location": zone,
+            }
+        ],
+    )
+    business = parse_interval(
+        "business",
+        [
+            {
+                "weekdays": ["monday:friday"],
+                "times": [{"start_time": "09:00", "end_time": "17:00"}],
+                "location": zone,
+            }
+        ],
+    )
+    schedule = Schedule(
+        "primary",
+        (
+            Layer("weekly", datetime(2020, 1, 6, 10), ("alice", "bob", "carol", "dan")),
+            Layer(timedelta(hours=12), datetime(2020, 1, 6, 8), ("e1", "e2", "e3")),
+            Layer("daily", datetime(2020, 1, 6, 20), ("dave", "erin"), (nights,)),
+            Layer(timedelta(days=3), datetime(2021, 3, 1), ("f1", "f2")),
+            Layer("daily", datetime(2022, 1, 3, 9), ("g1", "g2", "g3"), (business,)),
+        ),
+        tuple(
+            Override("ovr", datetime(2026, 12, 24, 18) + d, datetime(2026, 12, 26, 10) + d)
+            for d in (timedelta(0), timedelta(days=90), timedelta(days=400))
+        ),
+        zone=ZoneInfo(zone),
+    )
+    rng = random.Random(17)
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    moments = [
+        base + timedelta(seconds=rng.randrange(5 * 365 * 86400))
+        for _ in range(env.sizes.text_checks)
+    ]
+    env.results.check(
+        "on call",
+        "who at 2026-12-25 03:00 (the override)",
+        "ovr",
+        schedule.who_is_on_call(datetime(2026, 12, 25, 3, tzinfo=ZoneInfo(zone))).who,
+    )
+    env.results.check(
+        "on call",
+        "who on Monday 2026-12-07 10:00 (business hours, the last layer)",
+        4,
+        schedule.who_is_on_call(datetime(2026, 12, 7, 10, tzinfo=ZoneInfo(zone))).layer,
+    )
+
+    def once() -> float:
+        return len(moments) / timed(lambda: [schedule.who_is_on_call(m) for m in moments])
+
+    variant = "who_is_on_call, 5 layers"
+    samples = interleave({variant: once}, env.sizes.rounds)
+    env.results.rows.append(
+        Row(
+            "on call",
+            variant,
+            samples[variant],
+            unit="/s",
+            target=20_000,
+            target_is_ratio=False,
+            higher_is_better=True,
+        )
+    )
+
+
 SCENARIOS: dict[str, Callable[[Env], None]] = {
     "single": single_sms,
     "routed": routed,
@@ -1101,4 +1319,6 @@ SCENARIOS: dict[str, Callable[[Env], None]] = {
     "startup": startup,
     "text": text_checks,
     "wakeup": wakeup,
+    "callbacks": callbacks,
+    "oncall": oncall,
 }

@@ -45,6 +45,7 @@ _LAZY = {
     "NotificationError": "notifykit.errors",
     "PluginError": "notifykit.errors",
     "LedgerError": "notifykit.errors",
+    "LedgerUnavailable": "notifykit.errors",
     "DeliveryState": "notifykit.model",
     "Submission": "notifykit.model",
 }
@@ -84,6 +85,9 @@ if TYPE_CHECKING:
     )
     from notifykit.errors import (
         LedgerError as LedgerError,
+    )
+    from notifykit.errors import (
+        LedgerUnavailable as LedgerUnavailable,
     )
     from notifykit.errors import (
         MessageTooLongError as MessageTooLongError,

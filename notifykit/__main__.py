@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifykit.cli.main import main
+from notifykit.cli import main
 
 if __name__ == "__main__":
     main()

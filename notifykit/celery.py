@@ -174,7 +174,8 @@ def deliver_ids(runtime: Runtime, ids: Sequence[str], queued_by: str, owner: str
     run = runtime.deliveries
     # A rate limit's wait may outlast the lease; a lost lease would make 'sending' 'unknown'.
     with run.keeper(owner, lease, [j.id for j in jobs]).running():
-        changes = run.claimed(owner, jobs, ledger.notification)
+        # The ledger unavailable when the answers come back: recording is retried for the lease.
+        changes = run.claimed(owner, jobs, ledger.notification, record_for=lease)
     counts: dict[str, int] = {}
     for change in changes:
         counts[change.delivery.state.value] = counts.get(change.delivery.state.value, 0) + 1

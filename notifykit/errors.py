@@ -109,3 +109,12 @@ class LedgerError(NotifykitError):
     """The ledger cannot be opened, read or written: a corrupt, locked or read-only database, a
     full disk, a schema from a newer notifykit. Raised by ``submit()`` and ``notify()`` before
     anything is accepted or sent (so the caller knows it was *not*); never carries a secret."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger is out of reach for now, and trying again later may work: the connection to
+    the database was lost or refused (PostgreSQL restarting or failing over, PgBouncer
+    restarting, a backend terminated, too many connections), the server is short of a resource
+    (a full disk), or another process held the write lock past ``busy_timeout``. A worker
+    retries these with backoff instead of stopping; anything else is a plain
+    :class:`LedgerError`."""

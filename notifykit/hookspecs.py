@@ -16,6 +16,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from notifykit.channels import ChannelType, Provider
+    from notifykit.checks import Check
     from notifykit.config.settings import Settings
     from notifykit.model import Delivery, DeliveryState, Notification
 
@@ -78,6 +79,20 @@ def register_template_dirs(register: Callable[[str | Path], None]) -> None:
     defaults; so a user's ``db_down.sms.j2`` overrides a plugin's.
 
     :param register: takes a directory path.
+    """
+
+
+@hookspec
+def register_checks(register: Callable[[Check], None]) -> None:
+    """Register checks for ``notifykit doctor``: call ``register(Check(...))`` once per check.
+
+    A check reads the config (offline) or asks a provider's API through an account's client
+    (``Check(online=True)``, run by ``doctor --online``) and returns
+    :class:`~notifykit.checks.Finding` objects, each naming where in the config the problem is
+    and how to fix it.
+
+    :param register: takes a :class:`notifykit.checks.Check`. Registering a name twice (in one
+        plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
     """
 
 

@@ -25,6 +25,7 @@ from notifykit.config.loader import Config, find_config
 from notifykit.config.schema import did_you_mean
 from notifykit.delivery.dispatch import job_delivery
 from notifykit.errors import ConfigError, NotificationError
+from notifykit.ledger.audit import API, Acting
 from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.plan.planner import Plan, template_context
 from notifykit.plugins import Registry
@@ -32,14 +33,18 @@ from notifykit.routing.alert import Alert
 from notifykit.runtime import Runtime
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     import pluggy
+    from prometheus_client import CollectorRegistry
 
     from notifykit.delivery.dispatch import Dispatcher
     from notifykit.delivery.worker import Worker
+    from notifykit.ledger.audit import AuditRecord
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import EscalationRecord
+    from notifykit.metrics import Metrics
+    from notifykit.pipeline.escalate import AckLink
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
@@ -101,6 +106,10 @@ class Notifier:
         #: everything this Notifier runs on (the composition root)
         self.runtime = runtime
         self._pipeline = runtime.pipeline
+        #: who acts through this Notifier, for the audit trail (:meth:`audit`): the path
+        #: (``api``; the command line's is ``cli``) and the person, when one is (``by=`` of
+        #: :meth:`ack` and :meth:`resolve` names another)
+        self.acting: Acting = API
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> Notifier:
@@ -221,6 +230,17 @@ class Notifier:
     def status_url(self, token: str) -> str | None:
         """The status callback URL of a batch token (``None`` without ``server.public_url``)."""
         return self.runtime.status_url(token)
+
+    @property
+    def metrics(self) -> Metrics:
+        """This Notifier's Prometheus metrics (off until :meth:`start_metrics`)."""
+        return self.runtime.metrics
+
+    def start_metrics(self) -> CollectorRegistry:
+        """Turn the Prometheus metrics on (idempotent) and return their registry, to expose
+        (``prometheus_client.make_wsgi_app(registry)``; ``notifykit serve`` serves it at
+        ``/metrics``). docs/deploy.md lists the metrics."""
+        return self.runtime.start_metrics()
 
     @property
     def channels(self) -> Mapping[str, Channel]:
@@ -418,7 +438,7 @@ class Notifier:
         handoff = runtime.queue.handoff(now)
         if self._routed(to, channels):
             alert = self._alert(event, severity, data, labels, key, resolved)
-            routed = self._pipeline.ingest(alert, handoff, template=template)
+            routed = self._pipeline.ingest(alert, handoff, template=template, acting=self.acting)
             runtime.queue.enqueue(routed.stored, handoff, runtime.clock())
             return _submission(self, routed)
         plan = self.plan(
@@ -499,23 +519,37 @@ class Notifier:
 
     # -- alerts -------------------------------------------------------------------------------------
 
-    def resolve(self, key: str) -> list[Report]:
+    def resolve(self, key: str, *, by: str | None = None) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (any form a report shows: the group's
         key, the alert's own, its short form, or 8+ digits of a digest): pending escalation
         steps are cancelled and a resolved message goes where the route says
-        ``send_resolved: true``. Returns one report per alert resolved (empty: no open alert or
-        active escalation has that key)."""
+        ``send_resolved: true``. ``by``: who resolves (the audit trail's actor). Returns one
+        report per alert resolved (empty: no open alert or active escalation has that key)."""
         self._needs_secrets()
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
-        return [self._finish(r) for r in self._pipeline.resolve(key, handoff)]
+        routed = self._pipeline.resolve(key, handoff, self.acting.by(by))
+        return [self._finish(r) for r in routed]
 
     def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
         is sent for them (until the alert fires again after it is resolved), and the deliveries
-        of their steps that have not started are cancelled. Returns the escalations
+        of their steps that have not started are cancelled. ``by``: who acknowledges (kept as
+        the escalation's ``acked_by`` and the audit trail's actor). Returns the escalations
         acknowledged (empty: none was active)."""
-        return self._pipeline.escalations.ack(key, by)
+        return self._pipeline.escalations.ack(key, self.acting.by(by))
+
+    def audit(
+        self, *, since: datetime | timedelta | float | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """The audit trail, oldest first: who acknowledged, resolved or escalated what, when
+        and through which path (``cli``, ``api``, ``link``, ``call``, ``alertmanager``,
+        ``system``), at most the newest ``limit`` actions since ``since`` (a datetime, a
+        timedelta back from now, or epoch seconds). What ``notifykit audit`` lists.
+
+        :raises LedgerError: the ledger cannot be read.
+        """
+        return self.ledger.routing.audit(since=_since(since, self.clock()), limit=limit)
 
     def alerts(self) -> list[OpenAlert]:
         """The open alerts (firing, or held in their groups), newest first, each once per
@@ -526,10 +560,20 @@ class Notifier:
         return self._pipeline.alerts()
 
     def ack_token(
-        self, token: str, by: str | None = None, *, check_only: bool = False
+        self,
+        token: str,
+        by: str | None = None,
+        *,
+        check_only: bool = False,
     ) -> list[EscalationRecord] | None:
-        """Acknowledge through an ack link's token (``None``: not a genuine token)."""
+        """Acknowledge through an ack link's token (``None``: not a genuine token). The audit
+        trail names ``by``, else the people the link was sent to."""
         return self._pipeline.escalations.ack_token(token, by, check_only=check_only)
+
+    def ack_link(self, token: str) -> AckLink | None:
+        """What an ack link's token names: its escalation as it stands, the step that sent it
+        and that step's recipients (``None``: not a genuine link). Reads only."""
+        return self._pipeline.escalations.link(token)
 
     def ack_url(self, ack_id: str) -> str | None:
         """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
@@ -635,7 +679,12 @@ class Notifier:
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
         routed = self._pipeline.ingest(
-            alert, handoff, template=template, direct=direct, repeat_interval=repeat_interval
+            alert,
+            handoff,
+            template=template,
+            direct=direct,
+            repeat_interval=repeat_interval,
+            acting=self.acting,
         )
         return self._finish(routed)
 
@@ -789,6 +838,21 @@ def _submission(notifier: Notifier, routed: Routed) -> Submission:
         report = notifier.ledger.report(routed.told[0])
         return Submission(report.id, tuple(d.id for d in report.deliveries), True, routed.key)
     return Submission("", (), not routed.held, routed.key)
+
+
+def _since(value: datetime | timedelta | float | None, now: float) -> float | None:
+    """``since`` of :meth:`Notifier.audit` as epoch seconds (a naive datetime is UTC)."""
+    from datetime import datetime, timedelta, timezone
+
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return now - value.total_seconds()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return float(value)
 
 
 def _state(value: str | DeliveryState) -> DeliveryState:

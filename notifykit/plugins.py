@@ -5,8 +5,8 @@ plugins blocked by ``NOTIFYKIT_DISABLE_PLUGINS`` first, then the ``notifykit`` e
 then the built-in plugins, registered by name through the same ``pm.register`` call so they can be
 blocked the same way; then ``check_pending()``, so a misspelled hook implementation fails loudly.
 
-:class:`Registry` calls the ``register_*`` hooks once and keeps the channel types, providers and
-template extensions, remembering which plugin registered each.
+:class:`Registry` calls the ``register_*`` hooks once and keeps the channel types, providers,
+template extensions and ``doctor``'s checks, remembering which plugin registered each.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pluggy
 
 from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
+from notifykit.checks import Check
 from notifykit.config.settings import Settings, keys_of
 from notifykit.errors import PluginError
 from notifykit.model import Delivery, DeliveryState, Notification
@@ -217,6 +218,8 @@ class PluginInfo:
     hooks: tuple[str, ...]
     channel_types: tuple[str, ...]
     providers: tuple[str, ...]
+    #: ``notifykit doctor``'s checks it registered
+    checks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,6 +229,7 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "channel_types": list(self.channel_types),
             "providers": list(self.providers),
+            "checks": list(self.checks),
         }
 
 
@@ -241,6 +245,8 @@ class Registry:
     template_dirs: list[Path] = field(default_factory=list)
     #: the classes declaring ``templates.<name>`` keys, in registration order
     template_settings: list[type[Settings]] = field(default_factory=list)
+    #: ``notifykit doctor``'s checks, by name, in registration order
+    checks: dict[str, Check] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
@@ -257,6 +263,7 @@ class Registry:
         registry._collect("register_template_globals", registry._add_global)
         registry._collect("register_template_dirs", registry._add_dir)
         registry._collect("register_template_settings", registry._add_template_setting)
+        registry._collect("register_checks", registry._add_check)
         return registry
 
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
@@ -349,6 +356,18 @@ class Registry:
             self.owners[("template_setting", key)] = owner
         self.template_settings.append(cls)
 
+    def _add_check(self, owner: str, check: Check) -> None:
+        if not isinstance(check, Check):
+            raise PluginError(f"plugin {owner!r} registered {check!r}, not a Check")
+        existing = self.owners.get(("check", check.name))
+        if existing is not None:
+            raise PluginError(
+                f"check {check.name!r} is registered twice, by plugin {existing!r} and by "
+                f"plugin {owner!r}"
+            )
+        self.owners[("check", check.name)] = owner
+        self.checks[check.name] = check
+
     def plugin_infos(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, hooks and what it registered."""
         dists: dict[int, Any] = {
@@ -382,6 +401,7 @@ class Registry:
                     hooks=hooks,
                     channel_types=self._owned("channel_type", name),
                     providers=self._owned("provider", name),
+                    checks=self._owned("check", name),
                 )
             )
         return infos

@@ -34,12 +34,14 @@ from notifykit.delivery.queues import (
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.delivery.run import DeliveryRun
 from notifykit.errors import ConfigError, ConfigProblem, NotifykitError
+from notifykit.metrics import Gauges, Metrics
 from notifykit.pipeline.builder import Pipeline, build_pipeline
 from notifykit.plan.planner import Planner
 from notifykit.plugins import Hooks, Registry
 
 if TYPE_CHECKING:
     import pluggy
+    from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
@@ -109,6 +111,21 @@ class Clients:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._metrics: Metrics | None = None
+
+    def meter(self, metrics: Metrics) -> None:
+        """Count the rate limiters' waits of every client, made already or later."""
+        with self._lock:
+            self._metrics = metrics
+            for account, client in self._clients.items():
+                self._meter(account, client)
+
+    def _meter(self, account: str, client: Any) -> None:
+        limiter = getattr(client, "rate_limiter", None)
+        if self._metrics is None or not callable(getattr(limiter, "acquire", None)):
+            return
+        provider = self._config.accounts[account].provider
+        client.rate_limiter = self._metrics.limiter(limiter, provider, account)
 
     def __call__(self, account: str) -> Any:
         with self._lock:
@@ -135,6 +152,7 @@ class Clients:
                         self._scrub(str(err)),
                     )
                     raise ConfigError([problem]) from None
+                self._meter(account, client)
                 self._clients[account] = client
             return client
 
@@ -219,6 +237,14 @@ class Runtime:
             for name, account in config.accounts.items()
         }
         self.ledger = LedgerSlot(self._open_ledger)
+        #: the metrics every part counts into, off until :meth:`start_metrics`
+        self.metrics = Metrics(
+            provider_of={
+                name: channel_type.provider or "none"
+                for name, channel_type in registry.channel_types.items()
+            },
+            gauges=self._gauges,
+        )
         self._limiters: Limiters | None = None
         self._limiters_lock = threading.Lock()
         self.clients = Clients(config, registry, account_settings, self.scrub, self._shared)
@@ -239,6 +265,7 @@ class Runtime:
             lambda channel: policies.get(channel, default_policy),
             self.status_url,
             clock=lambda: tick(),
+            metrics=self.metrics,
         )
         #: the Celery producer (``dispatch: celery`` only)
         self.producer: Producer | None = None
@@ -264,13 +291,16 @@ class Runtime:
             public_url=config.server.public_url,
             resolve_timeout=routing.resolve_timeout,
             reconcile_after=config.worker.reconcile_after,
+            server=config.server,
             dry_run=dry_run,
+            metrics=self.metrics,
         )
         self.deliveries = DeliveryRun(
             ledger=self.ledger,
             dispatcher=self.dispatcher,
             on_changes=self.pipeline.escalations.on_changes,
             clock=lambda: tick(),
+            metrics=self.metrics,
         )
 
     @classmethod
@@ -404,7 +434,27 @@ class Runtime:
                 self.exit_stack.callback(self._limiters.close)
             return self._limiters
 
+    def _gauges(self) -> Gauges:
+        """What the metrics read from the ledger at a scrape (its gauges)."""
+        now = self.clock()
+        ledger = self.ledger()
+        routing = self.config.routing
+        resolve_timeout = routing.resolve_timeout if routing is not None else 0.0
+        return Gauges(
+            deliveries=ledger.gauges(now, 2 * self.config.worker.lease),
+            routing=ledger.routing.gauges(now, resolve_timeout),
+            now=now,
+        )
+
     # -- wiring helpers -------------------------------------------------------------------------------
+
+    def start_metrics(self) -> CollectorRegistry:
+        """Turn the metrics on (idempotent): from now on every part counts, the provider
+        clients' rate limiters are timed, and the ledger's gauges are read at each scrape.
+        Returns the registry to expose (imports ``prometheus_client``)."""
+        registry = self.metrics.start()
+        self.clients.meter(self.metrics)
+        return registry
 
     def default_severity(self, event: str) -> str:
         event_config = self.config.events.get(event)
@@ -436,6 +486,7 @@ class Runtime:
             reconcile_every=options.pop("reconcile_every", None) or settings.reconcile_every,
             clock=options.pop("clock", None) or self.clock,
             name=options.pop("name", None),
+            metrics=self.metrics,
             **options,
         )
 

@@ -128,6 +128,9 @@ def test_no_indented_code_blocks() -> None:
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[ExotelSimulator]:
     with ExotelSimulator() as sim:
+        # The caller id `notifykit init`'s config names is one of the account's ExoPhones, as
+        # `notifykit doctor --online` checks (it does not change what any other example sees).
+        sim.add_exophone("08088919888")
         yield sim
 
 

@@ -1,7 +1,8 @@
-"""The ``notifykit`` command line (also ``python -m notifykit``); see :mod:`notifykit.cli.main`."""
+"""The ``notifykit`` command line (also ``python -m notifykit``), assembled in
+:mod:`notifykit.cli.app`; exit codes: see :mod:`notifykit.cli.common`."""
 
 from __future__ import annotations
 
-from notifykit.cli.main import cli, main
+from notifykit.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,7 +1,10 @@
 """What every ``notifykit`` command shares: the ``cli`` group and its global options, the exit
-codes, the command's state (the Notifier it builds), input parsing and report printing. The
-command modules (:mod:`notifykit.cli.main`, :mod:`notifykit.cli.delivery`,
-:mod:`notifykit.cli.routing`) import it, never each other.
+codes, the command's state (the Notifier it builds), input parsing, and the command class that
+hands what a command returns to the output layer (:mod:`notifykit.cli.output`). Each
+command family has its module (:mod:`~notifykit.cli.send`, :mod:`~notifykit.cli.config`,
+:mod:`~notifykit.cli.delivery`, :mod:`~notifykit.cli.routing`, :mod:`~notifykit.cli.plugins`,
+:mod:`~notifykit.cli.simulator`, :mod:`~notifykit.cli.scaffold`); they import this module,
+never each other, and :mod:`notifykit.cli.app` registers them all on :data:`cli`.
 
 Exit codes (the same table is in ``--help`` and docs/cli.md):
 
@@ -27,14 +30,11 @@ limiter waits on stderr, secrets scrubbed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,8 @@ import click
 from notifykit import __version__
 from notifykit.cli.complete import complete_channels, complete_recipients
 from notifykit.cli.logs import LogSetup, instrument_clients, setup_logging
+from notifykit.cli.output import Result, print_json, render
+from notifykit.cli.output import error as error_line
 from notifykit.errors import (
     ConfigError,
     LedgerError,
@@ -53,8 +55,8 @@ from notifykit.errors import (
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
-    from notifykit.channels.stop import SendStop
-    from notifykit.model import Delivery, Report
+    from notifykit.ledger.audit import Acting
+    from notifykit.model import Report
     from notifykit.notifier import Notifier
     from notifykit.plugins import Registry
 
@@ -65,11 +67,27 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_UNKNOWN",
     "EXIT_USAGE",
+    "MAX_DATA_DEPTH",
+    "SEVERITY",
+    "Command",
+    "Failure",
+    "Group",
     "NotifykitGroup",
+    "State",
+    "add_global_options",
     "cli",
+    "command",
+    "data_options",
     "exit_code",
+    "group",
     "notification_options",
+    "parse_data",
     "parse_labels",
+    "plugin_registry",
+    "refuse_sandbox",
+    "say",
+    "split_list",
+    "warn_unset",
 ]
 
 EXIT_OK = 0
@@ -87,18 +105,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_UNKNOWN: "some deliveries may have been sent (unknown): do NOT retry blindly",
 }
 
-_STATUS_COLORS = {
-    "sent": "green",
-    "delivered": "green",
-    "dry-run": "cyan",
-    "pending": "cyan",
-    "failed": "red",
-    "unknown": "yellow",
-    "skipped": "yellow",
-}
 
-
-class _Failure(Exception):
+class Failure(Exception):
     """A command failed in a way already explained: print ``message`` and exit with ``code``."""
 
     def __init__(self, message: str, code: int) -> None:
@@ -107,8 +115,43 @@ class _Failure(Exception):
         super().__init__(message)
 
 
-class NotifykitGroup(click.Group):
-    """A click group whose ``main`` maps every outcome onto notifykit's four exit codes."""
+class Command(click.Command):
+    """A notifykit command. What its callback returns, a :class:`~notifykit.cli.output.Result`, is
+    printed by the output layer (as JSON with ``--json``, as text otherwise) while the command's
+    context is still open (its Notifier not yet closed); the result's code is the command's
+    exit code. A callback may also return an exit code, having printed nothing."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        result = super().invoke(ctx)
+        if not isinstance(result, Result):
+            return result
+        state = ctx.find_object(State)
+        return render(result, as_json=state is not None and state.json)
+
+
+class Group(click.Group):
+    """A group of notifykit commands (``config check``, ``routes test``...): its commands are
+    :class:`Command` s, its groups are groups like it."""
+
+    command_class = Command
+    group_class: type[click.Group] | type[type] | None = type
+
+
+def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """``@command()``: a notifykit command, defined in its module and registered on :data:`cli` by
+    :mod:`notifykit.cli.app`."""
+    return click.command(name, cls=Command, **attrs)
+
+
+def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Group]:
+    """``@group()``: a group of notifykit commands, ``@<group>.command()`` adding to it."""
+    return click.group(name, cls=Group, **attrs)
+
+
+class NotifykitGroup(Group):
+    """The ``notifykit`` group: its ``main`` maps every outcome onto notifykit's exit codes."""
+
+    group_class = Group
 
     #: set by the group callback from ``--json``: errors are then also printed as JSON on stdout
     json_errors = False
@@ -159,7 +202,7 @@ class NotifykitGroup(click.Group):
         except click.Abort:
             click.echo("Aborted.", err=True)
             return EXIT_USAGE
-        except _Failure as err:
+        except Failure as err:
             _error(err.message)
             return err.code
         except ConfigError as err:
@@ -185,28 +228,34 @@ class NotifykitGroup(click.Group):
             return EXIT_UNKNOWN
 
 
+#: the ``error.type`` of a failure a command explained, as scripts have seen it since the class
+#: was private to one module
+_FAILURE_TYPE = "_Failure"
+
+
 def _json_error(err: Exception, code: int) -> None:
     """With ``--json``, a failed command still prints one JSON object on stdout, so a script
     piping the output into ``jq`` gets ``ok: false`` and the reason instead of nothing."""
     if isinstance(err, click.ClickException):
         message = err.format_message()
-    elif isinstance(err, _Failure):
+    elif isinstance(err, Failure):
         message = err.message
     else:
         message = str(err)
-    error: dict[str, Any] = {"type": type(err).__name__, "message": message}
+    kind = _FAILURE_TYPE if isinstance(err, Failure) else type(err).__name__
+    error: dict[str, Any] = {"type": kind, "message": message}
     if isinstance(err, ConfigError):
         error["message"] = f"invalid configuration ({len(err.problems)} problem(s))"
         error["problems"] = [
             {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
             for p in err.problems
         ]
-    payload = {"ok": False, "exit_code": code, "error": error}
-    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    print_json({"ok": False, "exit_code": code, "error": error})
 
 
 def _error(message: str) -> None:
-    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    """``error: message`` on stderr."""
+    click.echo(error_line(message).text, err=True)
 
 
 #: the commands that show a progress line while a send waits on a rate limit
@@ -214,7 +263,10 @@ _PROGRESS_COMMANDS = frozenset({"notify", "send", "resolve"})
 
 
 @dataclass
-class _State:
+class State:
+    """What a command knows of the global options, and the Notifier it builds (once, closed with
+    the command)."""
+
     config: str | None
     sandbox: bool
     dry_run: bool
@@ -222,6 +274,13 @@ class _State:
     logs: LogSetup
     registry: Registry | None = None
     _notifier: Notifier | None = None
+
+    @classmethod
+    def current(cls) -> State:
+        """The state of the command running now."""
+        state = click.get_current_context().find_object(cls)
+        assert state is not None
+        return state
 
     @property
     def verbose(self) -> bool:
@@ -240,6 +299,7 @@ class _State:
                 self.config_path(), sandbox=self.sandbox, dry_run=self.dry_run
             )
             click.get_current_context().call_on_close(notifier.close)
+            notifier.acting = cli_acting()
             self.loaded(notifier.config)
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
@@ -270,8 +330,25 @@ class _State:
 
         return find_config(self.config)
 
-    def output(self, payload: Any) -> None:
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    def inform(self, text: str) -> None:
+        """A line on stderr for the person watching a long command (a worker starting); not with
+        ``--json``, whose reader wants the result alone."""
+        if not self.json:
+            click.echo(text, err=True)
+
+
+def cli_acting() -> Acting:
+    """Who acts through the command line, for the audit trail: path ``cli``, and the OS user
+    name (``--by NAME`` of ``ack`` and ``resolve`` names another)."""
+    import getpass
+
+    from notifykit.ledger.audit import Acting
+
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name, no passwd entry
+        user = None
+    return Acting("cli", user)
 
 
 def warn_unset(config: Any) -> None:
@@ -283,17 +360,11 @@ def warn_unset(config: Any) -> None:
             click.echo(click.style("warning: ", fg="yellow") + str(warning), err=True)
 
 
-def _state() -> _State:
-    state = click.get_current_context().find_object(_State)
-    assert state is not None
-    return state
-
-
 def refuse_sandbox(command: str, why: str) -> None:
     """A command that needs a ledger lasting beyond itself refuses ``--sandbox``, whose ledger is
     in memory and dies with the process: ``why`` says what would go wrong there."""
-    if _state().sandbox:
-        raise _Failure(
+    if State.current().sandbox:
+        raise Failure(
             f"--sandbox keeps its ledger in memory, for this one command: {why}. Run "
             f"`notifykit {command}` without --sandbox (it uses the config's store:), or try a "
             "send on the local simulator with `notifykit --sandbox notify EVENT`",
@@ -348,7 +419,7 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
+def parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if data_json:
         loaded = _load_json(data_json, "--data-json", "")
@@ -369,7 +440,7 @@ def _parse_data(items: Sequence[str], data_json: str | None) -> dict[str, Any]:
     return data
 
 
-def _split(values: Sequence[str]) -> list[str] | None:
+def split_list(values: Sequence[str]) -> list[str] | None:
     """``--to a --to b,c`` as ``[a, b, c]``; ``None`` when not given."""
     if not values:
         return None
@@ -389,213 +460,21 @@ def exit_code(report: Report) -> int:
     return EXIT_PARTIAL if report.succeeded else EXIT_FAILED
 
 
-def _display_state(report: Report, state: DeliveryState) -> str:
-    """A delivery's state as printed: a dry run's planned deliveries read ``dry-run``."""
-    if report.dry_run and state is DeliveryState.PENDING:
-        return "dry-run"
-    return state.value
-
-
-def _display_counts(report: Report) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in report.deliveries:
-        shown = _display_state(report, d.state)
-        counts[shown] = counts.get(shown, 0) + 1
-    return counts
-
-
-def _print_report(report: Report, *, show_messages: bool) -> None:
-    if getattr(report, "deduplicated", False):
-        head = click.style(f"{report.event} ({report.severity}): deduplicated", bold=True)
-        click.echo(
-            f"{head}: nothing was sent (the same alert went out before: notifykit history "
-            f"{report.id})"
-        )
-        return
-    counts = ", ".join(
-        click.style(f"{n} {status}", fg=_STATUS_COLORS.get(status))
-        for status, n in _display_counts(report).items()
-    )
-    n = len(report.deliveries)
-    head = f"{report.event} ({report.severity}): {n} deliver{'y' if n == 1 else 'ies'}"
-    click.echo(f"{click.style(head, bold=True)}: {counts}")
-    if show_messages:
-        _print_messages(report)
-    rows = []
-    for d in report.deliveries:
-        details = []
-        if d.encoding:
-            segments = d.segments or 0
-            details.append(
-                f"{d.encoding}, {d.info.get('chars', '?')} chars, "
-                f"{segments} segment{'s' if segments != 1 else ''}"
-            )
-        if d.error:
-            details.append(d.error)
-        rows.append(
-            (
-                d.channel,
-                d.channel_type,
-                d.recipient,
-                d.address or "-",
-                _display_state(report, d.state),
-                d.provider_id or "-",
-                "; ".join(details),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)] if rows else []
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(6)]
-        cells[4] = click.style(cells[4], fg=_STATUS_COLORS.get(row[4]))
-        line = "  " + "  ".join(cells)
-        click.echo(f"{line}  {row[6]}".rstrip())
-
-
-def _print_messages(report: Report) -> None:
-    """Each channel's text; a channel with several distinct texts (a routed alert whose
-    receivers render differently) shows each, with the receivers it went to."""
-    several: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
-    for t in getattr(report, "texts", ()):
-        several.setdefault(t.channel, []).append((t.text, t.receivers))
-    for channel, text in report.messages.items():
-        for body, receivers in several.get(channel) or [(text, ())]:
-            if body is None:
-                continue
-            to = f" ({', '.join(receivers)})" if receivers else ""
-            indented = body.replace("\n", "\n    ")
-            click.echo(f"  {click.style(channel, bold=True)} message{to}:\n    {indented}")
-
-
-def _finish(report: Report) -> int:
-    state = _state()
-    if state.json:
-        state.output(report.to_dict())
-    else:
-        if state.sandbox and report.dry_run:
-            click.echo(click.style("sandbox, dry run: ", fg="cyan") + "nothing was sent")
-        elif state.sandbox:
-            click.echo(
-                click.style("sandbox: ", fg="cyan")
-                + "sent to a throwaway local provider simulator; nothing left this machine"
-            )
-        _print_report(report, show_messages=True)
-        for note in getattr(report, "notes", ()):
-            click.echo(click.style("note: ", fg="yellow") + note)
-    return exit_code(report)
-
-
-# -- Ctrl-C and SIGTERM while sending (notify, send) --------------------------------------------
-
-#: may have reached the provider: never resend them blindly
-_MAYBE_SENT = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.UNKNOWN)
-#: how many deliveries an interrupted run names on stderr (``--json`` has them all)
-_NAMED = 10
-
-
-def _say(text: str) -> None:
+def say(text: str) -> None:
     """A line on stderr from a signal handler: if the main thread was itself writing to stderr,
     a buffered write would raise "reentrant call"; the line is then dropped, not the run."""
     with suppress(RuntimeError, OSError, ValueError):
         click.echo(text, err=True)
 
 
-@contextmanager
-def _sending(command: str) -> Iterator[SendStop]:
-    """SIGINT and SIGTERM while ``command`` sends are honest. The first starts no new request:
-    the requests in flight finish and are recorded with the provider's answer, and the
-    deliveries not started stay ``pending`` in the ledger (leases released, for a worker). A
-    second stops waiting for the requests in flight (recorded ``unknown``: they may have been
-    sent); a third acts as usual (Ctrl-C raises, SIGTERM kills)."""
-    from notifykit.channels.stop import SendStop, stopping_on
+def plugin_registry() -> Registry:
+    """The plugins' registry, loaded once per command."""
+    from notifykit.plugins import Registry, get_plugin_manager
 
-    stop = SendStop()
-    if threading.current_thread() is not threading.main_thread():  # no signals here
-        with stopping_on(stop):
-            yield stop
-        return
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if not stop.stopped:
-            stop.stop(name)
-            _say(
-                f"notifykit {command}: {name}: starting no new request; waiting for the ones in "
-                f"flight ({name} again to stop waiting)"
-            )
-            return
-        stop.abandon(name)
-        for signum_, old in previous.items():
-            signal.signal(signum_, old)
-        _say(f"notifykit {command}: {name} again: not waiting for the requests in flight")
-
-    previous.update({s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)})
-    try:
-        with stopping_on(stop):
-            yield stop
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
-def _interrupted_report(notifier: Notifier, stop: SendStop) -> Report | None:
-    """After a KeyboardInterrupt (a third signal) out of a send: what the ledger holds of the
-    notifications it was sending, as one report; None when none was stored yet."""
-    if not stop.notifications:
-        return None
-    reports = [notifier.ledger.report(i) for i in dict.fromkeys(stop.notifications)]
-    deliveries = tuple(d for r in reports for d in r.deliveries)
-    return dataclasses.replace(reports[0], deliveries=deliveries)
-
-
-def _finish_interrupted(report: Report, stop: SendStop, location: str) -> int:
-    """The report of a send interrupted by a signal, and a line naming every delivery that may
-    have been sent. Exit 4 when any may have been sent (do not resend blindly), 3 when
-    nothing was; the deliveries not started are ``pending`` in the ledger, for a worker."""
-    state = _state()
-    maybe = [d for d in report.deliveries if d.state in _MAYBE_SENT]
-    pending = [d for d in report.deliveries if d.state is DeliveryState.PENDING]
-    code = EXIT_UNKNOWN if maybe else EXIT_USAGE
-    if state.json:
-        state.output(
-            {
-                **report.to_dict(),
-                "interrupted": stop.reason,
-                "exit_code": code,
-                "may_have_been_sent": [d.id for d in maybe],
-                "not_sent_pending": [d.id for d in pending],
-            }
-        )
-    else:
-        _print_report(report, show_messages=False)
-    reason = stop.reason or "interrupted"
-    if maybe:
-        _error(
-            f"interrupted ({reason}): {len(maybe)} deliver{'y' if len(maybe) == 1 else 'ies'} "
-            f"may have been sent; do NOT resend {'it' if len(maybe) == 1 else 'them'} blindly: "
-            + _named(maybe)
-        )
-    else:
-        _error(f"interrupted ({reason}): nothing was sent")
-    if pending:
-        n = len(pending)
-        where = (
-            "pending in this process's in-memory ledger, which ends with it"
-            if location == ":memory:"
-            else f"pending in {location}, for `notifykit worker` to send"
-        )
-        click.echo(f"{n} deliver{'y was' if n == 1 else 'ies were'} not sent: {where}", err=True)
-    return code
-
-
-def _named(deliveries: Sequence[Delivery]) -> str:
-    shown = []
-    for d in deliveries[:_NAMED]:
-        sid = f", {d.provider_id}" if d.provider_id else ""
-        to = d.recipient if d.address in (None, d.recipient) else f"{d.recipient} {d.address}"
-        shown.append(f"{d.id} ({d.channel} -> {to}: {d.state}{sid})")
-    more = len(deliveries) - _NAMED
-    return "; ".join(shown) + (f"; and {more} more (--json lists them all)" if more > 0 else "")
+    state = State.current()
+    if state.registry is None:
+        state.registry = Registry.from_manager(get_plugin_manager())
+    return state.registry
 
 
 # -- the command group ------------------------------------------------------------------------
@@ -649,7 +528,7 @@ def cli(
     `notifykit --sandbox notify db.down --data host=db1` (a local simulator, no account).
     """
     logs = setup_logging(ctx, verbose=verbose)
-    ctx.obj = _State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json, logs=logs)
+    ctx.obj = State(config=config, sandbox=sandbox, dry_run=dry_run, json=as_json, logs=logs)
     if isinstance(ctx.command, NotifykitGroup):
         ctx.command.json_errors = as_json
 
@@ -672,19 +551,19 @@ def parse_labels(items: Sequence[str], param_hint: str = "--label") -> dict[str,
     return labels
 
 
-def _with_data(f: Callable[..., Any]) -> Callable[..., Any]:
+def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_data_options):
         f = option(f)
     return f
 
 
-_SEVERITY = click.Choice(["info", "warning", "error", "critical"])
+SEVERITY = click.Choice(["info", "warning", "error", "critical"])
 
 
 def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options ``notify`` and ``submit`` share: what notify() takes."""
     options = [
-        click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'."),
+        click.option("--severity", "-s", type=SEVERITY, help="Default: the event's, then defaults'."),
         *_data_options,
         click.option("--to", "-t", multiple=True, metavar="R", help="Recipient, group or phone number.",
                      shell_complete=complete_recipients),
@@ -697,3 +576,50 @@ def notification_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+# -- the global options, accepted after the command too --------------------------------------
+
+
+def _set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that sets a global option from a subcommand's position."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value
+        state = ctx.find_object(State)
+        if state is not None:
+            setattr(state, attr, value)
+        if attr == "json":
+            root = ctx.find_root().command
+            if isinstance(root, NotifykitGroup):
+                root.json_errors = True
+        return value
+
+    return callback
+
+
+def add_global_options(group: click.Group, skip: Collection[str] = ()) -> None:
+    """Let ``--config``, ``--sandbox``, ``--dry-run`` and ``--json`` also follow the command
+    (``notifykit notify db.down --sandbox``), as well as precede it; not the commands named in
+    ``skip``, whose arguments are passed on untouched."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            add_global_options(command, skip)
+            continue
+        if command.name in skip:
+            continue  # its arguments are another program's
+        command.params.extend(
+            [
+                click.Option(["--config", "-c"], metavar="FILE", expose_value=False,
+                             callback=_set_global("config"), help="Same as before the command."),
+                click.Option(["--sandbox"], is_flag=True, expose_value=False,
+                             callback=_set_global("sandbox"), help="Same as before the command."),
+                click.Option(["--dry-run"], is_flag=True, expose_value=False,
+                             callback=_set_global("dry_run"), help="Same as before the command."),
+                click.Option(["--json"], is_flag=True, expose_value=False,
+                             callback=_set_global("json"), help="Same as before the command."),
+                click.Option(["--verbose", "-v"], is_flag=True, expose_value=False,
+                             callback=_set_global("verbose"), help="Same as before the command."),
+            ]
+        )  # fmt: skip

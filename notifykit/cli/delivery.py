@@ -1,13 +1,12 @@
 """The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
-``reconcile``. They register on the same :data:`~notifykit.cli.common.cli` group (imported by
-:mod:`notifykit.cli.main` before it adds the global options)."""
+``reconcile``, registered with the others by :mod:`notifykit.cli.app`."""
 
 from __future__ import annotations
 
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -19,29 +18,38 @@ from notifykit.cli.common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_UNKNOWN,
-    _display_state,
-    _Failure,
-    _parse_data,
-    _print_report,
-    _say,
-    _split,
-    _state,
-    cli,
+    Failure,
+    State,
+    command,
     notification_options,
+    parse_data,
     parse_labels,
     refuse_sandbox,
+    say,
+    split_list,
 )
 from notifykit.cli.complete import complete_events
+from notifykit.cli.metrics import metrics_address, serving_metrics
+from notifykit.cli.output import Result, display_state, report_lines
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker, WorkerResult
     from notifykit.model import Report
 
-__all__ = ["duration", "history", "reconcile", "serve", "submit", "worker", "workers"]
+__all__ = [
+    "COMMANDS",
+    "duration",
+    "history",
+    "reconcile",
+    "serve",
+    "submit",
+    "worker",
+    "workers",
+]
 
 
-@cli.command()
+@command()
 @click.argument("event", shell_complete=complete_events)
 @notification_options
 @click.option("--key", metavar="K", help="Idempotency key: a second submit with it stores nothing.")
@@ -55,7 +63,7 @@ def submit(
     template: str | None,
     key: str | None,
     labels: tuple[str, ...],
-) -> int:
+) -> Result:
     """Accept a notification into the ledger for `notifykit worker` to deliver; print its id.
 
     Takes notify's options. Every mistake (unknown recipient, template error...) is reported
@@ -64,28 +72,23 @@ def submit(
     refuse_sandbox(
         "submit", "a submitted notification would be gone when it exits, and no worker would see it"
     )
-    payload = _parse_data(data, data_json)
+    payload = parse_data(data, data_json)
     submission = (
-        _state()
+        State.current()
         .notifier()
         .submit(
             event,
             severity=severity,
             data=payload,
-            to=_split(to),
-            channels=_split(channels),
+            to=split_list(to),
+            channels=split_list(channels),
             template=template,
             key=key,
             labels=parse_labels(labels),
         )
     )
-    state = _state()
-    if state.json:
-        state.output(submission.to_dict())
-    else:
-        note = " (duplicate: already accepted with this key; nothing stored)"
-        click.echo(submission.id + (note if submission.duplicate else ""))
-    return EXIT_OK
+    note = " (duplicate: already accepted with this key; nothing stored)"
+    return Result(submission.to_dict(), [submission.id + (note if submission.duplicate else "")])
 
 
 def worker_exit_code(result: WorkerResult) -> int:
@@ -114,7 +117,7 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
         name = signal.Signals(signum).name
         if not target.stopping:
             target.stop(reason=name)
-            _say(
+            say(
                 f"notifykit worker: {name}: starting no new request, finishing what is in "
                 f"flight ({name} again to stop waiting)"
             )
@@ -122,7 +125,7 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
         target.stop(wait=False, reason=name)
         for signum_, old in previous.items():
             signal.signal(signum_, old)
-        _say(
+        say(
             f"notifykit worker: {name} again: not waiting for the requests in flight "
             "(recorded unknown: they may have been sent)"
         )
@@ -135,69 +138,76 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-@cli.command("worker")
+@command("worker")
 @click.option(
     "--threads", type=click.IntRange(1, 256), help="Send threads (default: worker.threads)."
 )
 @click.option("--drain", is_flag=True, help="Deliver everything due now, then exit.")
 @click.option("--node", "name", metavar="NAME", help="This worker's name in the ledger.")
-def worker(threads: int | None, drain: bool, name: str | None) -> int:
+@click.option(
+    "--metrics-port",
+    "metrics",
+    metavar="[HOST:]PORT",
+    callback=metrics_address,
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1).",
+)
+def worker(
+    threads: int | None, drain: bool, name: str | None, metrics: tuple[str, int] | None
+) -> Result:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
     Runs until SIGTERM/SIGINT (no new request starts, the ones in flight finish and are
     recorded, the rest is given back; exit 0; a second signal stops waiting for those in flight:
     recorded unknown, exit 4), or with --drain until nothing is due now; its exit code then says
-    how the deliveries it made went.
+    how the deliveries it made went. The ledger going away for a while (a database restart) is
+    waited out; a ledger that cannot be opened, or fails for good, stops it (exit 2).
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
-    state = _state()
+    state = State.current()
     _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)
-    if not state.json:
-        click.echo(
-            f"notifykit worker {run.name}: {run.threads} threads on {kit.ledger.location}"
-            + (" (draining)" if drain else ""),
-            err=True,
-        )
-    with _stop_on_signals(run):
+    state.inform(
+        f"notifykit worker {run.name}: {run.threads} threads on {kit.ledger.location}"
+        + (" (draining)" if drain else "")
+    )
+    with serving_metrics(kit, metrics), _stop_on_signals(run):
         result = run.run(drain=drain)
-    if state.json:
-        state.output({**result.to_dict(), "name": run.name})
-    else:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
-        click.echo(f"notifykit worker {run.name}: {counts}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items())) or "nothing"
+    code = EXIT_OK
     if drain or (run.abandoned and result.counts.get("unknown")):
-        return worker_exit_code(result)  # 4 when it stopped waiting for requests in flight
-    return EXIT_OK
+        code = worker_exit_code(result)  # 4 when it stopped waiting for requests in flight
+    return Result(
+        {**result.to_dict(), "name": run.name}, [f"notifykit worker {run.name}: {counts}"], code
+    )
 
 
-@cli.command("workers")
-def workers() -> int:
+@command("workers")
+def workers() -> Result:
     """List the workers seen recently on the ledger, with the leases they hold."""
     refuse_sandbox("workers", "no worker can have reported to it")
-    state = _state()
-    kit = state.notifier()
+    kit = State.current().notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
-    if state.json:
-        state.output(
-            [{**w, "started": _iso(w["started"]), "heartbeat": _iso(w["heartbeat"])} for w in found]
-        )
-        return EXIT_OK
+    return Result(
+        [{**w, "started": _iso(w["started"]), "heartbeat": _iso(w["heartbeat"])} for w in found],
+        _workers_text(found),
+    )
+
+
+def _workers_text(found: Sequence[Mapping[str, Any]]) -> Iterator[str]:
     if not found:
-        click.echo("no live workers")
+        yield "no live workers"
     for w in found:
         seen = _when(w["heartbeat"])
-        click.echo(
-            f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}"
-        )
-    return EXIT_OK
+        yield f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}"
 
 
-@cli.command()
+@command()
 @click.option("--host", help="Listen address (default: server.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: server.port, 8025).")
-def serve(host: str | None, port: int | None) -> int:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines as text, or as JSON objects for log shippers.")  # fmt: skip
+def serve(host: str | None, port: int | None, log_format: str) -> int:
     """Run the status server: receives providers' delivery-status callbacks.
 
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
@@ -209,8 +219,11 @@ def serve(host: str | None, port: int | None) -> int:
     from notifykit.config.delivery import open_webhook_problem
     from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
+    from notifykit.server.logs import service_handler
 
-    state = _state()
+    state = State.current()
+    handler = service_handler(state.logs.scrub, log_format=log_format, verbose=state.verbose)
+    state.logs.use_handler(handler, also=("waitress",))
     _real_run_only(state, "serve")
     kit = state.notifier()
     settings = kit.config.server
@@ -222,7 +235,7 @@ def serve(host: str | None, port: int | None) -> int:
     try:
         server = StatusServer(kit, host, port)
     except OSError as err:
-        raise _Failure(_listen_error(host, port, err), EXIT_FAILED) from None
+        raise Failure(_listen_error(host, port, err), EXIT_FAILED) from None
     if not settings.public_url:
         click.echo(
             "notifykit serve: server.public_url is not set, so no status callbacks are asked "
@@ -271,41 +284,34 @@ def _listen_error(host: str, port: int, err: OSError) -> str:
     )
 
 
-@cli.command()
+@command()
 @click.argument("notification_id", required=False, metavar="[ID]")
 @click.option("--limit", "-n", type=click.IntRange(0), default=20, show_default=True,
               help="How many notifications (0: all).")  # fmt: skip
 @click.option("--state", "state_filter", type=click.Choice([s.value for s in DeliveryState]),
               help="Only notifications with a delivery in this state.")  # fmt: skip
-def history(notification_id: str | None, limit: int, state_filter: str | None) -> int:
+def history(notification_id: str | None, limit: int, state_filter: str | None) -> Result:
     """List notifications in the ledger, newest first; with ID, one with its deliveries, their
     attempts and status events."""
     refuse_sandbox("history", "it holds no earlier notification")
-    state = _state()
-    kit = state.notifier()
+    kit = State.current().notifier()
     if notification_id is not None:
         report = kit.report(notification_id)
-        if state.json:
-            state.output(_history_dict(report, detail=True))
-        else:
-            _print_one(report)
-        return EXIT_OK
+        return Result(_history_dict(report, detail=True), _one_text(report))
     reports = kit.history(limit=limit, state=state_filter)
-    if state.json:
-        state.output([_history_dict(r) for r in reports])
-        return EXIT_OK
+    return Result([_history_dict(r) for r in reports], _history_text(reports, state_filter))
+
+
+def _history_text(reports: Sequence[Report], state_filter: str | None) -> Iterator[str]:
     if not reports:
-        click.echo(
-            "no notifications" + (f" with a {state_filter} delivery" if state_filter else "")
-        )
+        yield "no notifications" + (f" with a {state_filter} delivery" if state_filter else "")
     for report in reports:
         counts = ", ".join(f"{n} {s}" for s, n in report.by_state().items())
         key = f"  key {report.key}" if report.key else ""
-        click.echo(
+        yield (
             f"{report.id}  {_when(report.created)}  {report.event} ({report.severity}){key}"
             f"{_routed(report)}: {counts}"
         )
-    return EXIT_OK
 
 
 def _routed(report: Report) -> str:
@@ -328,26 +334,27 @@ def _history_dict(report: Report, *, detail: bool = False) -> dict[str, Any]:
     }
 
 
-def _print_one(report: Report) -> None:
-    click.echo(
+def _one_text(report: Report) -> Iterator[str]:
+    """One notification: its report, then each delivery's attempts and status events."""
+    yield (
         f"{report.id}  {_when(report.created)}"
         + (f"  key {report.key}" if report.key else "")
         + _routed(report)
     )
-    _print_report(report, show_messages=True)
+    yield from report_lines(report, show_messages=True)
     for d in report.deliveries:
         if not d.attempt_log and not d.events:
             continue
-        click.echo(f"  {d.id} ({d.channel} -> {d.recipient}): {_display_state(report, d.state)}")
+        yield f"  {d.id} ({d.channel} -> {d.recipient}): {display_state(report, d.state)}"
         for a in d.attempt_log:
             took = f" {1000 * (a.finished - a.started):.0f} ms" if a.finished else ""
             extra = f" {a.provider_id}" if a.provider_id else ""
             extra += f": {a.error}" if a.error else ""
-            click.echo(f"    attempt {a.number} {_when(a.started)} {a.outcome}{took}{extra}")
+            yield f"    attempt {a.number} {_when(a.started)} {a.outcome}{took}{extra}"
         for e in d.events:
             moved = "" if e.applied else " (no change)"
             detail = f" {e.detail}" if e.detail else ""
-            click.echo(f"    {e.source} {_when(e.received)} {e.provider_status}{detail}{moved}")
+            yield f"    {e.source} {_when(e.received)} {e.provider_status}{detail}{moved}"
 
 
 def duration(value: str | float) -> float:
@@ -368,25 +375,23 @@ def duration(value: str | float) -> float:
     return seconds
 
 
-@cli.command()
+@command()
 @click.option("--older-than", type=duration, metavar="DURATION",
               help="Look up deliveries with no news for this long: 90s, 10m, 1h, or seconds "
                    "(default: worker.reconcile_after).")  # fmt: skip
-def reconcile(older_than: float | None) -> int:
+def reconcile(older_than: float | None) -> Result:
     """Ask the providers about deliveries whose status callback never came, and record what
     they say (the worker also does this on a timer)."""
     refuse_sandbox("reconcile", "it holds no earlier delivery to look up")
-    state = _state()
-    changed = state.notifier().reconcile(older_than=older_than)
-    if state.json:
-        state.output([_with_iso_times(d.to_dict()) for d in changed])
-    else:
-        click.echo(f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}")
-        for d in changed:
-            click.echo(
-                f"  {d.id}  {d.channel} -> {d.recipient}: {d.state.value} ({d.provider_status})"
-            )
-    return EXIT_OK
+    changed = State.current().notifier().reconcile(older_than=older_than)
+    text = [
+        f"reconciled {len(changed)} deliver{'y' if len(changed) == 1 else 'ies'}",
+        *(
+            f"  {d.id}  {d.channel} -> {d.recipient}: {d.state.value} ({d.provider_status})"
+            for d in changed
+        ),
+    ]
+    return Result([_with_iso_times(d.to_dict()) for d in changed], text)
 
 
 def _local(timestamp: float) -> datetime:
@@ -420,3 +425,7 @@ def _with_iso_times(delivery: dict[str, Any]) -> dict[str, Any]:
     if "events" in out:
         out["events"] = [{**e, "received": _iso(e["received"])} for e in out["events"]]
     return out
+
+
+#: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
+COMMANDS = (submit, worker, workers, serve, history, reconcile)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["LogSetup", "instrument_clients", "plugin_logger_names", "setup_logging"]
 
 _SIMULATOR_LOGGER = "notifykit_exotel.simulator"
+#: the PostgreSQL driver's logger: its pool warns at every reconnection attempt while the server
+#: is away, where the worker says it once per outage; shown only with -v (its warnings only)
+_DRIVER_LOGGER = "psycopg"
 
 #: the logger this module writes the rate limiter's waits to
 logger = logging.getLogger("notifykit.cli")
@@ -92,6 +95,12 @@ class _Handler(logging.Handler):
             return  # the command prints the report itself
         if record.levelno < logging.WARNING and record.name.startswith(_SIMULATOR_LOGGER):
             return  # --sandbox's simulator: its request lines repeat the client's
+        driver = record.name.split(".", 1)[0] == _DRIVER_LOGGER
+        if driver and record.levelno < logging.ERROR:
+            if self.verbose:
+                message = self.scrub(record.getMessage())
+                click.echo(click.style(f"{record.name}: ", dim=True) + message, err=True)
+            return
         try:
             message = self.scrub(record.getMessage())
             if record.levelno >= logging.WARNING:
@@ -122,6 +131,11 @@ class LogSetup:
             log.propagate = False
             if verbose:
                 log.setLevel(logging.DEBUG)
+        # The driver's warnings (its level is left alone: its INFO lines are per query).
+        driver = logging.getLogger(_DRIVER_LOGGER)
+        self._driver = (driver, driver.propagate)
+        driver.addHandler(self.handler)
+        driver.propagate = False
 
     def set_verbose(self) -> None:
         """``-v`` given after the command: turn verbose on for the rest of the run."""
@@ -130,12 +144,29 @@ class LogSetup:
         for log, _, _ in self._saved:
             log.setLevel(logging.DEBUG)
 
+    def use_handler(self, handler: logging.Handler, also: Iterable[str] = ()) -> None:
+        """Log through ``handler`` instead (a service's log: ``notifykit serve``), at its level,
+        on notifykit's and the plugins' loggers and on the ``also`` ones (the embedded
+        server's); :meth:`restore` undoes it too."""
+        for name in also:
+            log = logging.getLogger(name)
+            self._saved.append((log, log.propagate, log.level))
+            log.propagate = False
+        for log, _, _ in self._saved:
+            log.removeHandler(self.handler)
+            log.addHandler(handler)
+            log.setLevel(handler.level)
+        self.handler = handler  # type: ignore[assignment]
+
     def restore(self) -> None:
         for log, propagate, level in self._saved:
             log.removeHandler(self.handler)
             log.propagate = propagate
             log.setLevel(level)
         self._saved.clear()
+        driver, propagate = self._driver
+        driver.removeHandler(self.handler)
+        driver.propagate = propagate
 
 
 def setup_logging(ctx: click.Context, *, verbose: bool) -> LogSetup:

@@ -1,23 +1,23 @@
-"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack`` and ``resolve``. They
-register on :data:`~notifykit.cli.common.cli` (imported by :mod:`notifykit.cli.main`)."""
+"""The alert routing commands: ``routes tree``, ``routes test``, ``alerts``, ``ack``, ``resolve``
+and ``audit``, registered with the others by :mod:`notifykit.cli.app`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import click
 
 from notifykit.cli.common import (
-    _SEVERITY,
     EXIT_OK,
     EXIT_PARTIAL,
-    _split,
-    _state,
-    cli,
+    SEVERITY,
+    State,
+    command,
+    group,
     parse_labels,
     refuse_sandbox,
+    split_list,
     warn_unset,
 )
 from notifykit.cli.complete import (
@@ -25,57 +25,21 @@ from notifykit.cli.complete import (
     complete_events,
     complete_receivers,
 )
-from notifykit.config.schema import did_you_mean
-from notifykit.errors import ConfigProblem
+from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
-    from notifykit.config.loader import Config
+    from notifykit.ledger.audit import AuditRecord
     from notifykit.notifier import Notifier
     from notifykit.routing.listing import OpenAlert
 
-__all__ = ["ack", "alerts", "event_problems", "resolve", "routes"]
-
-
-def event_problems(config: Config, events: Sequence[str]) -> list[ConfigProblem]:
-    """``config check --strict-events``: each of ``events`` (what the application sends) that
-    neither ``events:`` nor a route's ``event`` matcher names, and each ``event="..."`` matcher
-    naming an event missing from a non-empty ``events:`` (a misspelling in the tree)."""
-    problems = []
-    routing = config.routing
-    known = set(config.events) | (routing.named_events() if routing else set())
-    for event in events:
-        if config.unknown_event(event):
-            problems.append(
-                ConfigProblem(
-                    config.source,
-                    None,
-                    "events",
-                    f"event {event!r} is named by no route and no events: entry"
-                    f"{did_you_mean(event, known)}; it would go to the root receiver",
-                )
-            )
-    if routing is not None and not routing.implicit and config.events:
-        for node in routing.tree.walk():
-            for matcher in node.matchers:
-                named = matcher.name == "event" and matcher.op == "="
-                if named and matcher.value not in config.events:
-                    problems.append(
-                        ConfigProblem(
-                            config.source,
-                            None,
-                            f"{node.path}.matchers",
-                            f"{matcher} names an event missing from events:"
-                            f"{did_you_mean(matcher.value, config.events)}",
-                        )
-                    )
-    return problems
+__all__ = ["COMMANDS", "ack", "alerts", "audit", "resolve", "routes"]
 
 
 def _explainer() -> Notifier:
     """A Notifier that sends nothing and needs no secrets (routes are only explained)."""
     from notifykit.notifier import Notifier
 
-    state = _state()
+    state = State.current()
     notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
     click.get_current_context().call_on_close(notifier.close)
     state.loaded(notifier.config)
@@ -83,38 +47,32 @@ def _explainer() -> Notifier:
     return notifier
 
 
-@cli.group()
+@group()
 def routes() -> None:
     """Show and test the alert routing (route:, receivers:...)."""
 
 
 @routes.command("tree")
-def routes_tree() -> int:
+def routes_tree() -> Result:
     """Print the route tree: matchers, receivers, timers, time intervals."""
     from notifykit.routing.explain import render_tree
 
     notifier = _explainer()
     routing = notifier.config.routing
     assert routing is not None
-    state = _state()
-    if state.json:
-        state.output(
-            {
-                "implicit": routing.implicit,
-                "tree": render_tree(routing).splitlines(),
-                "receivers": sorted(routing.receivers),
-            }
-        )
-    else:
-        if routing.implicit:
-            click.echo("(no route: section; the implicit routes of events:)")
-        click.echo(render_tree(routing))
-    return EXIT_OK
+    tree = render_tree(routing)
+    shown = {
+        "implicit": routing.implicit,
+        "tree": tree.splitlines(),
+        "receivers": sorted(routing.receivers),
+    }
+    implicit = ["(no route: section; the implicit routes of events:)"] if routing.implicit else []
+    return Result(shown, [*implicit, tree])
 
 
 @routes.command("test")
 @click.argument("event", shell_complete=complete_events)
-@click.option("--severity", "-s", type=_SEVERITY, help="Default: the event's, then defaults'.")
+@click.option("--severity", "-s", type=SEVERITY, help="Default: the event's, then defaults'.")
 @click.option("--label", "-l", "labels", multiple=True, metavar="K=V", help="Repeatable.")
 @click.option(
     "--at", "at", metavar="ISO-TIME", help="When (default now), e.g. 2026-03-02T23:30+05:30."
@@ -133,7 +91,7 @@ def routes_test(
     at: str | None,
     resolved: bool,
     expect: str | None,
-) -> int:
+) -> Result:
     """Which routes EVENT matches and why, who is reached, and exactly what would be sent
     (channel, recipient, sender, priority), without sending anything."""
     when = None
@@ -150,79 +108,76 @@ def routes_test(
     explanation = notifier.explain(
         event, severity=severity, labels=parse_labels(labels), at=when, resolved=resolved
     )
-    state = _state()
-    if state.json:
-        state.output(explanation.to_dict())
-    else:
-        click.echo(explanation.text())
+    text: list[str | Line] = [explanation.text()]
+    code = EXIT_OK
     if expect is not None:
-        wanted = list(_split((expect,)) or ())
+        wanted = list(split_list((expect,)) or ())
         wanted = [w for part in wanted for w in part.split(",") if w]
         if wanted != list(explanation.receivers):
-            if not state.json:
-                click.echo(
+            text.append(
+                Line(
                     f"expected receivers {', '.join(wanted) or '(none)'}, got "
-                    f"{', '.join(explanation.receivers) or '(none)'}",
-                    err=True,
+                    f"{', '.join(explanation.receivers) or '(none)'}"
                 )
-            return EXIT_PARTIAL
-    return EXIT_OK
+            )
+            code = EXIT_PARTIAL
+    return Result(explanation.to_dict(), text, code)
 
 
-@cli.command()
+@command()
 @click.argument("key", shell_complete=complete_alert_keys)
-@click.option("--by", metavar="NAME", help="Who acknowledges (kept in the ledger).")
-def ack(key: str, by: str | None) -> int:
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who acknowledges (kept in the ledger and its audit trail; default: your OS user name).",
+)
+def ack(key: str, by: str | None) -> Result:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
     it. Exit 1 when no escalation of KEY is active."""
     refuse_sandbox("ack", "no escalation an earlier command started can be in it")
-    acked = _state().notifier().ack(key, by=by)
-    state = _state()
-    if state.json:
-        state.output({"ok": bool(acked), "acked": [a.to_dict() for a in acked]})
-    elif acked:
-        for record in acked:
-            click.echo(f"acknowledged {record.key} (escalation {record.policy}, {record.id})")
-    else:
-        click.echo(f"no active escalation for {key!r}", err=True)
-    return EXIT_OK if acked else EXIT_PARTIAL
+    acked = State.current().notifier().ack(key, by=by)
+    text = [
+        f"acknowledged {record.key} (escalation {record.policy}, {record.id})" for record in acked
+    ]
+    return Result(
+        {"ok": bool(acked), "acked": [a.to_dict() for a in acked]},
+        text or [Line(f"no active escalation for {key!r}")],
+        EXIT_OK if acked else EXIT_PARTIAL,
+    )
 
 
-@cli.command()
+@command()
 @click.argument("key", shell_complete=complete_alert_keys)
-def resolve(key: str) -> int:
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who resolves (kept in the ledger's audit trail; default: your OS user name).",
+)
+def resolve(key: str, by: str | None) -> Result:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""
     refuse_sandbox("resolve", "no alert an earlier command opened can be in it")
-    notifier = _state().notifier()
-    reports = notifier.resolve(key)
-    state = _state()
-    if state.json:
-        state.output({"ok": bool(reports), "resolved": [r.to_dict() for r in reports]})
-    elif reports:
-        for report in reports:
-            sent = len(report.succeeded)
-            click.echo(f"resolved {report.key}" + (f" ({sent} sent)" if sent else ""))
-    else:
-        click.echo(f"no open alert with key {key!r}", err=True)
-    return EXIT_OK if reports else EXIT_PARTIAL
+    notifier = State.current().notifier()
+    reports = notifier.resolve(key, by=by)
+    text = [
+        f"resolved {r.key}" + (f" ({len(r.succeeded)} sent)" if r.succeeded else "")
+        for r in reports
+    ]
+    return Result(
+        {"ok": bool(reports), "resolved": [r.to_dict() for r in reports]},
+        text or [Line(f"no open alert with key {key!r}")],
+        EXIT_OK if reports else EXIT_PARTIAL,
+    )
 
 
-@cli.command("alerts")
-def alerts() -> int:
+@command("alerts")
+def alerts() -> Result:
     """List the open alerts (like amtool alert query): each once per receiver it reaches, with
     its state (firing, acknowledged, or held and why) and its escalation (policy, last step
     sent, next step and when). Sends nothing and needs no secrets."""
     rows = _explainer().alerts()
-    state = _state()
-    if state.json:
-        state.output([row.to_dict() for row in rows])
-        return EXIT_OK
-    if not rows:
-        click.echo("no open alerts")
-    for row in rows:
-        click.echo(_alert_line(row))
-    return EXIT_OK
+    lines = [_alert_line(row) for row in rows]
+    return Result([row.to_dict() for row in rows], lines or ["no open alerts"])
 
 
 def _alert_line(row: OpenAlert) -> str:
@@ -250,3 +205,63 @@ def _local_time(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@command("audit")
+@click.option(
+    "--since",
+    metavar="DURATION|ISO",
+    help="Only actions since then: a duration back from now (30m, 24h, 7d) or an ISO time "
+    "(2026-03-02T23:30+05:30; without an offset, UTC).",
+)
+@click.option(
+    "--limit", "-n", type=click.IntRange(1), default=100, show_default=True,
+    help="At most this many (the newest).",
+)  # fmt: skip
+def audit(since: str | None, limit: int) -> Result:
+    """List the audit trail, oldest first: who acknowledged, resolved or escalated which alert,
+    when, and through which path (cli, api, link, call, alertmanager, system)."""
+    refuse_sandbox("audit", "it holds no earlier action")
+    when = _since(since)
+    records = State.current().notifier().audit(since=when, limit=limit)
+    text = [_audit_line(record) for record in records]
+    empty = "no actions in the audit trail" + (f" since {since}" if since else "")
+    return Result([r.to_dict() for r in records], text or [empty], EXIT_OK)
+
+
+def _since(given: str | None) -> datetime | timedelta | None:
+    """``--since``: a duration back from now, or an ISO time (UTC without an offset)."""
+    if given is None:
+        return None
+    from notifykit.config.delivery import parse_duration
+
+    seconds = parse_duration(given)
+    if seconds is not None:
+        return timedelta(seconds=seconds)
+    try:
+        when = datetime.fromisoformat(given.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{given!r} is neither a duration (30m, 24h, 7d) nor an ISO time such as "
+            "2026-03-02T23:30+05:30",
+            param_hint="--since",
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _audit_line(record: AuditRecord) -> str:
+    """``time  action  key  by ACTOR via PATH[  escalation POLICY][: detail]``."""
+    target = record.target
+    line = f"{_local_time(record.at)}  {record.action:<12}  {target.get('key', '-')}"
+    if target.get("alert"):
+        line += f" (alert {target['alert']})"
+    line += f"  by {record.actor or '-'} via {record.path}"
+    if target.get("policy"):
+        line += f"  escalation {target['policy']}"
+    if record.detail:
+        line += f": {record.detail}"
+    return line
+
+
+#: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
+COMMANDS = (routes, ack, resolve, alerts, audit)

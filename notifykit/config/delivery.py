@@ -87,6 +87,42 @@ class ServerSettings(Settings):
         doc="the bearer token for POST /alertmanager (${ALERTMANAGER_TOKEN}), or the word none: "
         "open on purpose",
     )
+    threads: int = setting(
+        default=8, min=1, max=256, doc="the embedded server's threads running requests at once"
+    )
+    connection_limit: int = setting(
+        default=100,
+        min=1,
+        max=100_000,
+        doc="open connections at most; at the limit the longest-idle one is closed to make room",
+    )
+    idle_timeout: Duration = setting(
+        default=30.0,
+        min=0.1,
+        max=3600.0,
+        doc="a connection with no request in progress is closed after this long",
+    )
+    request_timeout: Duration = setting(
+        default=10.0,
+        min=0.1,
+        max=3600.0,
+        doc="a request's line, headers and body must all arrive within this",
+    )
+    callback_token_ttl: Duration = setting(
+        default=7 * 86400.0,
+        min=60.0,
+        doc="a batch's callback token is refused this long after its last delivery became final",
+    )
+    unknown_callbacks: int = setting(
+        default=20,
+        min=0,
+        max=10_000,
+        doc="callbacks naming a message id the ledger has not recorded, kept per token at most "
+        "(the newest, each trimmed small)",
+    )
+    unknown_callbacks_keep: Duration = setting(
+        default=3600.0, doc="how long those callbacks are kept"
+    )
     #: ``webhook_token: none``: ``POST /alertmanager`` is open on purpose (no token wanted)
     webhook_open: bool = derived(default=False)
     #: the lines of the section's keys ("" for the section), for problems found after loading

@@ -12,6 +12,12 @@ A send can be stopped (:class:`~notifykit.channels.stop.SendStop`: Ctrl-C or SIG
 not start, which are given back too, and the requests in flight finish and are recorded. When the
 stop is *abandoned* (a second signal), the requests still in flight are not waited for: their
 deliveries are recorded ``unknown``.
+
+The ledger may be unavailable just when the answers come back (a PostgreSQL restart, a SQLite
+file locked by another process): the outcomes are kept in memory and recording them is retried,
+with backoff, for up to ``record_for`` seconds (the sender's lease), so what was sent keeps its
+provider id instead of ending ``unknown``. Recording late is safe: the ledger records an outcome
+only where it is still the sender's to record.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
 from notifykit.channels.stop import Sending, SendStop, current_stop, sending
+from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
-from notifykit.errors import LedgerError
+from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change, Outcome
+from notifykit.metrics import Metrics
 from notifykit.model import Delivery, DeliveryState, Notification
 from notifykit.plan.planner import DeliveryJob, Plan
 
@@ -110,6 +118,27 @@ def _unrecorded(job: DeliveryJob, outcome: Outcome) -> Change:
     return Change(delivery, previous, outcome.infrastructure)
 
 
+def _also_recorded_before(
+    changes: list[Change], jobs: Sequence[DeliveryJob], outcomes: Sequence[Outcome]
+) -> list[Change]:
+    """``changes`` of a record that was retried, with the sent outcomes it found recorded
+    already: the failed attempt had committed them (its error came after the commit), so they
+    are what the ledger holds. In the outcomes' order."""
+    done = {c.delivery.id for c in changes}
+    if len(done) == len(outcomes):
+        return changes
+    by_id = {c.delivery.id: c for c in changes}
+    jobs_by_id = {job.id: job for job in jobs}
+    merged: list[Change] = []
+    for outcome in outcomes:
+        change = by_id.get(outcome.delivery_id)
+        if change is None and outcome.attempted:
+            change = _unrecorded(jobs_by_id[outcome.delivery_id], outcome)
+        if change is not None:
+            merged.append(change)
+    return merged
+
+
 def _ours(changes: list[Change], outcomes: Sequence[Outcome]) -> list[Change]:
     """``changes`` with the outcomes' ``infrastructure`` (the ledger does not store it)."""
     ours = {o.delivery_id: o.infrastructure for o in outcomes if o.infrastructure is not None}
@@ -150,6 +179,7 @@ class Dispatcher:
         retry_for: Callable[[str], RetryPolicy],
         status_url: Callable[[str], str | None],
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channels = channels
         self.channel_types = channel_types
@@ -158,6 +188,7 @@ class Dispatcher:
         self._retry_for = retry_for
         self._status_url = status_url
         self.clock = clock
+        self._metrics = metrics or Metrics()
 
     # -- dry runs -------------------------------------------------------------------------------
 
@@ -190,15 +221,27 @@ class Dispatcher:
         *,
         retries: bool = True,
         stop: SendStop | None = None,
+        record_for: float = 0.0,
+        outage: Outage | None = None,
     ) -> list[Change]:
         """Deliver jobs leased to ``owner``, batch by batch; returns every recorded change.
         ``retries``: schedule transient failures again by the channel's retry policy (else they
         are final ``failed``). ``stop``: once stopped, what is not started is given back (see
-        the module docstring)."""
+        the module docstring). ``record_for``: how long recording an outcome is retried while
+        the ledger is unavailable (failures reported to ``outage``)."""
         changes: list[Change] = []
         for group in group_batches(jobs):
             first = notification(group[0].notification_id)
-            done = self._deliver_batch(ledger, owner, group, first, retries, stop=stop)
+            done = self._deliver_batch(
+                ledger,
+                owner,
+                group,
+                first,
+                retries,
+                stop=stop,
+                record_for=record_for,
+                outage=outage,
+            )
             log_outcomes(done, owner)
             self._after(done, first)
             changes.extend(done)
@@ -229,6 +272,7 @@ class Dispatcher:
         threads: int = NOTIFY_THREADS,
         keep: Callable[[], None] | None = None,
         stop: SendStop | None = None,
+        record_for: float = 0.0,
     ) -> list[Change]:
         """``notify()``'s send: every job of ``plan`` (leased to ``owner``), without ledger
         retries, in groups of :data:`NOTIFY_GROUP` of which up to ``threads`` are in flight at
@@ -244,7 +288,8 @@ class Dispatcher:
         run in the calling thread, group after group, in order; with a ``before_delivery``
         hook the groups are sent one after the other. ``keep``: called as each group starts, to
         keep ``notify()``'s lease on the plan's deliveries
-        (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`).
+        (:meth:`~notifykit.delivery.leases.LeaseKeeper.keep`). ``record_for``: as
+        :meth:`deliver`'s.
 
         ``stop`` (default: the one :func:`~notifykit.channels.stop.stopping_on` set): once it is
         stopped, no request starts and what was not started is given back, ``pending`` with its
@@ -275,6 +320,7 @@ class Dispatcher:
                         contain=True,
                         keep=keep,
                         stop=stop,
+                        record_for=record_for,
                     )
                 except BaseException as err:
                     # KeyboardInterrupt (the group's requests in flight are recorded unknown):
@@ -305,6 +351,7 @@ class Dispatcher:
                     contain=True,
                     keep=keep,
                     stop=stop,
+                    record_for=record_for,
                 )
                 for group in groups
             ]
@@ -338,6 +385,8 @@ class Dispatcher:
         contain: bool = False,
         keep: Callable[[], None] | None = None,
         stop: SendStop | None = None,
+        record_for: float = 0.0,
+        outage: Outage | None = None,
     ) -> list[Change]:
         if stop is not None and stop.stopped:  # nothing of it started: all given back
             return self._give_back(ledger, owner, jobs, begun, stop.reason or "")
@@ -407,20 +456,80 @@ class Dispatcher:
         if len(outcomes) > len(sending):  # skipped or vetoed ones: back in the batch's order
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
-        try:
-            changes = _ours(ledger.record(owner, outcomes, self.clock()), outcomes)
-        except LedgerError as err:
-            # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
-            # expires: never resent. The caller and the hooks still learn what happened.
-            logger.error(
-                "%d outcomes could not be recorded (%s); sent ones stay 'sending' in the ledger "
-                "and become 'unknown' when their lease expires",
-                len(outcomes),
-                err,
-            )
-            by_id = {job.id: job for job in jobs}
-            changes = [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
-        return changes
+        return self._record(ledger, owner, jobs, outcomes, record_for, outage, stop)
+
+    def _record(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: list[DeliveryJob],
+        outcomes: list[Outcome],
+        record_for: float,
+        outage: Outage | None,
+        stop: SendStop | None = None,
+    ) -> list[Change]:
+        """Record ``outcomes``; while the ledger is unavailable, try again with backoff for up
+        to ``record_for`` seconds, or until ``stop`` is abandoned (nothing is waited for then).
+        The outcomes wait in memory, the requests are not repeated."""
+        backoff = Backoff()
+        deadline: float | None = None
+        while True:
+            began = time.monotonic()
+            try:
+                recorded = ledger.record(owner, outcomes, self.clock())
+            except LedgerUnavailable as err:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + record_for
+                    if record_for > 0:
+                        if outage is not None:
+                            outage.failed(err, began)
+                        self._record_waits(len(outcomes), err, record_for, outage is not None)
+                delay = backoff.next()
+                if now + delay > deadline or (stop is not None and stop.abandoned):
+                    error: LedgerError = err
+                    break
+                self._pause(delay, stop)
+            except LedgerError as err:
+                error = err
+                break
+            else:
+                if deadline is not None:
+                    recorded = _also_recorded_before(recorded, jobs, outcomes)
+                return _ours(recorded, outcomes)
+        # What was sent stays 'sending' in the ledger and becomes 'unknown' when the lease
+        # expires: never resent. The caller and the hooks still learn what happened.
+        logger.error(
+            "%d outcomes could not be recorded (%s); sent ones stay 'sending' in the ledger "
+            "and become 'unknown' when their lease expires",
+            len(outcomes),
+            error,
+        )
+        by_id = {job.id: job for job in jobs}
+        return [_unrecorded(by_id[o.delivery_id], o) for o in outcomes]
+
+    @staticmethod
+    def _pause(seconds: float, stop: SendStop | None) -> None:
+        """Wait ``seconds``, less if ``stop`` is abandoned meanwhile."""
+        wake = threading.Event()
+        if stop is None:
+            wake.wait(seconds)
+            return
+        with stop.waking(wake):
+            wake.wait(seconds)
+
+    @staticmethod
+    def _record_waits(count: int, err: LedgerError, seconds: float, quiet: bool) -> None:
+        """Say that recording waits for the ledger: a worker's outage warning says it once for
+        every batch (``quiet``: this line at INFO); ``notify()`` warns for its own batch."""
+        logger.log(
+            logging.INFO if quiet else logging.WARNING,
+            "%d outcomes could not be recorded yet (%s); retrying for up to %gs, the requests "
+            "are not repeated",
+            count,
+            err,
+            seconds,
+        )
 
     def _after(self, changes: Sequence[Change], notification: Notification) -> None:
         """The ``after_delivery`` and ``after_status_change`` hooks of a recorded batch."""
@@ -472,6 +581,7 @@ class Dispatcher:
             status_callback=self._status_url(first.callback_token),
         )
         recipients = [j.recipient_object() for j in jobs]
+        started = time.monotonic()
         try:
             if stoppable:
                 addresses = [j.address for j in jobs]
@@ -491,6 +601,8 @@ class Dispatcher:
                 "it may have sent the message"
             )
             return [DeliveryResult.unknown(r, error) for r in recipients]
+        finally:
+            self._metrics.sent_batch(first.channel, first.channel_type, time.monotonic() - started)
         # One result per recipient, in order: what channels return (checked by identity, no
         # hashing); else matched by recipient (a channel may reorder them).
         if len(returned) == len(recipients) and all(

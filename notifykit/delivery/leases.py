@@ -8,19 +8,29 @@ goes); a worker and a Celery task run it on a thread (:meth:`running`), which al
 worker's heartbeat. Without it a send that outlasts the lease (a rate limit, a slow provider)
 would find its later deliveries taken over by another worker, and its deliveries in flight
 recovered as ``unknown``.
+
+While the ledger is unavailable (a PostgreSQL restart...) renewals fail; the keeper keeps trying
+at each third of the lease, and a worker's failures are said once per outage
+(:class:`~notifykit.delivery.outage.Outage`). An outage longer than the lease lets the leases
+run out, and that is safe: what was not started yet is started by whoever claims it next
+(:meth:`~notifykit.ledger.base.Ledger.begin_send` checks the lease, so never by two senders),
+and what was in flight may be recovered as ``unknown`` by another worker, never sent again —
+its outcome, recorded once the ledger is back, still replaces the ``unknown``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from notifykit.errors import LedgerError
+from notifykit.errors import LedgerError, LedgerUnavailable
 
 if TYPE_CHECKING:
+    from notifykit.delivery.outage import Outage
     from notifykit.ledger.base import Ledger
 
 __all__ = ["RENEW_CHUNK", "LeaseKeeper"]
@@ -33,7 +43,8 @@ RENEW_CHUNK = 500
 
 class LeaseKeeper:
     """Keeps ``owner``'s lease of ``lease`` seconds on the ids it holds (see the module
-    docstring). ``also(now)`` runs at each renewal (the worker's heartbeat)."""
+    docstring). ``also(now)`` runs at each renewal (the worker's heartbeat); ``outage`` hears
+    of renewals that failed because the ledger is unavailable (else each is logged)."""
 
     def __init__(
         self,
@@ -44,8 +55,10 @@ class LeaseKeeper:
         *,
         ids: Iterable[str] = (),
         also: Callable[[float], None] | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self._ledger = ledger
+        self._outage = outage
         self.owner = owner
         self.lease = lease
         self._clock = clock
@@ -73,14 +86,19 @@ class LeaseKeeper:
                 return
             self._renewed = now
             ids = list(self._ids)
+        began = time.monotonic()
         try:
             for i in range(0, len(ids), RENEW_CHUNK):
                 self._ledger.renew(self.owner, ids[i : i + RENEW_CHUNK], now + self.lease)
             if self._also is not None:
                 self._also(now)
         except LedgerError as err:
-            # begin_send still checks the lease: what is no longer ours is not sent.
-            logger.error("%s: renewing leases failed: %s", self.owner, err)
+            # Tried again at the next renewal; begin_send still checks the lease: what is no
+            # longer ours is not sent.
+            if self._outage is not None and isinstance(err, LedgerUnavailable):
+                self._outage.failed(err, began)
+            else:
+                logger.error("%s: renewing leases failed: %s", self.owner, err)
 
     @contextmanager
     def running(self) -> Iterator[LeaseKeeper]:

@@ -15,6 +15,13 @@ When idle it waits on :meth:`~notifykit.ledger.base.Ledger.wait_for_work` (Postg
 ``NOTIFY`` from any process; SQLite: work added in this process, or a datagram on its wake-up
 socket from another), at most until the next due time or the poll interval, so new work starts
 at once without polling the database.
+
+The ledger going away for a while (a PostgreSQL restart or failover, a PgBouncer restart, a
+SQLite file locked by another process: :class:`~notifykit.errors.LedgerUnavailable`) does not
+stop it: the loop tries again with backoff (0.5 s doubling to 10 s), the requests in flight
+finish and their outcomes are recorded once the ledger is back, and it says so once per outage
+(:class:`~notifykit.delivery.outage.Outage`). Any other :class:`~notifykit.errors.LedgerError`
+ends the run.
 """
 
 from __future__ import annotations
@@ -34,7 +41,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from notifykit.channels.stop import SendStop, stopping_on
 from notifykit.delivery.dispatch import group_batches, log_outcomes
+from notifykit.delivery.outage import Backoff, Outage
+from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change
+from notifykit.metrics import Metrics
 
 if TYPE_CHECKING:
     from notifykit.delivery.run import DeliveryRun
@@ -158,8 +168,10 @@ class Worker:
         reconcile_every: float,
         clock: Callable[[], float],
         name: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ledger = ledger
+        self._metrics = metrics or Metrics()
         self._deliveries = run
         self._duties = duties
         self.threads = threads
@@ -179,6 +191,11 @@ class Worker:
         self.finished.set()
         self._inflight: dict[Future[list[Change]], list[str]] = {}
         self._inflight_lock = threading.Lock()
+        #: the ledger going away and coming back, said once per outage
+        self.outage = Outage(f"worker {self.name}")
+        #: claimed deliveries a batch could not start because the ledger was unavailable (not
+        #: sent): given back once it is back, rather than waiting out their lease
+        self._unstarted: list[str] = []
 
     def stop(self, *, wait: bool = True, reason: str | None = None) -> None:
         """Ask the run to end: nothing more is claimed and no new request starts; the requests
@@ -211,9 +228,11 @@ class Worker:
         _register_exit_hook()
         self.finished.clear()
         _running.add(self)
+        self._metrics.worker_running(True)
         try:
             return self._run(drain)
         finally:
+            self._metrics.worker_running(False)
             _running.discard(self)
             self.finished.set()
 
@@ -223,13 +242,13 @@ class Worker:
         on_main = threading.current_thread() is threading.main_thread()
         host = socket.gethostname()
         pid = os.getpid()
-        ledger.heartbeat(self.name, host, pid, self.clock())
+        outage = self.outage
 
         def heartbeat(now: float) -> None:
             ledger.heartbeat(self.name, host, pid, now)
 
         # The heartbeat rides on each renewal of the leases.
-        keeper = self._deliveries.keeper(self.name, self.lease, also=heartbeat)
+        keeper = self._deliveries.keeper(self.name, self.lease, also=heartbeat, outage=outage)
         last_reconcile = float("-inf")  # reconcile once at start, then every reconcile_every
         notifications: dict[str, Notification] = {}
 
@@ -245,6 +264,8 @@ class Worker:
             return found
 
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix=f"{self.name}-send")
+        backoff = Backoff()
+        registered = False
         with keeper.running():
             try:
                 while not self._stop.is_set():
@@ -254,39 +275,56 @@ class Worker:
                         logger.info("worker %s: the main thread ended; stopping", self.name)
                         self.stop(reason="the main thread ended")
                         break
+                    self._metrics.worker_loop()
                     now = self.clock()
-                    recovered = self._duties.recover(now)
-                    log_outcomes(recovered, self.name)
-                    result.recovered += len(recovered)
-                    result.add(recovered)
-                    if now - last_reconcile >= self.reconcile_every:
-                        last_reconcile = now
-                        with stopping_on(self._send_stop):  # its lookups end at stop() too
-                            result.reconciled += len(self._duties.reconcile())
-                    self._tick(now)
-                    claimed: list[DeliveryJob] = []
-                    room = len(self._inflight) < self.threads
-                    if room and not self._stop.is_set():
-                        claimed = ledger.claim(self.name, now, self.lease, self.batch)
-                    groups = group_batches(claimed)
-                    for n, group in enumerate(groups):
-                        ids = [j.id for j in group]
-                        keeper.hold(ids)
-                        try:
-                            future = executor.submit(
-                                self._deliveries.claimed,
-                                self.name,
-                                group,
-                                notification,
-                                stop=self._send_stop,
-                            )
-                        except RuntimeError:  # the interpreter is exiting: no executor takes work
-                            self._release([j.id for later in groups[n:] for j in later])
-                            self.stop(reason="the interpreter is exiting")
-                            break
-                        with self._inflight_lock:
-                            self._inflight[future] = ids
-                    self._collect(result, keeper.drop, block=not claimed, drain=drain)
+                    began = time.monotonic()
+                    try:
+                        if not registered:
+                            heartbeat(now)
+                            registered = True
+                        self._give_back()
+                        recovered = self._duties.recover(now)
+                        log_outcomes(recovered, self.name)
+                        result.recovered += len(recovered)
+                        result.add(recovered)
+                        if now - last_reconcile >= self.reconcile_every:
+                            last_reconcile = now
+                            with stopping_on(self._send_stop):  # its lookups end at stop() too
+                                result.reconciled += len(self._duties.reconcile())
+                        self._tick(now)
+                        claimed: list[DeliveryJob] = []
+                        room = len(self._inflight) < self.threads
+                        if room and not self._stop.is_set():
+                            claimed = ledger.claim(self.name, now, self.lease, self.batch)
+                        groups = group_batches(claimed)
+                        for n, group in enumerate(groups):
+                            ids = [j.id for j in group]
+                            keeper.hold(ids)
+                            try:
+                                future = executor.submit(
+                                    self._deliveries.claimed,
+                                    self.name,
+                                    group,
+                                    notification,
+                                    stop=self._send_stop,
+                                    record_for=self.lease,
+                                    outage=outage,
+                                )
+                            except RuntimeError:  # the interpreter is exiting: no executor
+                                self._release([j.id for later in groups[n:] for j in later])
+                                self.stop(reason="the interpreter is exiting")
+                                break
+                            with self._inflight_lock:
+                                self._inflight[future] = ids
+                        self._collect(result, keeper.drop, block=not claimed, drain=drain)
+                    except LedgerUnavailable as err:
+                        # The ledger is away for now: what is in flight goes on (its outcomes
+                        # wait in memory); the loop tries again after a wait.
+                        outage.failed(err, began)
+                        self._pause(backoff.next(), result, keeper.drop)
+                        continue
+                    outage.over()
+                    backoff.reset()
                     # Done draining only when there was room to claim and nothing was due: with
                     # the pool full, an empty claim says nothing about what is left.
                     if drain and room and not claimed and not self._inflight:
@@ -295,6 +333,27 @@ class Worker:
                 self.stop()
                 self._finish(executor, result)
         return result
+
+    def _pause(
+        self, delay: float, result: WorkerResult, done_with: Callable[[list[str]], None]
+    ) -> None:
+        """Wait ``delay`` seconds (less if stopped) while the ledger is unavailable, then gather
+        the work that finished meanwhile."""
+        self._stop.wait(delay)
+        self._gather(result, done_with)
+
+    def _give_back(self) -> None:
+        """Release what batches could not start while the ledger was unavailable (only what
+        is still ``pending`` and ours: one whose ``begin_send`` did commit stays as it is)."""
+        with self._inflight_lock:
+            ids, self._unstarted = self._unstarted, []
+        if ids:
+            try:
+                self.ledger.release(self.name, ids)
+            except BaseException:
+                with self._inflight_lock:
+                    self._unstarted.extend(ids)
+                raise
 
     def _collect(
         self,
@@ -320,13 +379,17 @@ class Worker:
             if next_due is not None:
                 timeout = max(0.0, min(self.poll, next_due - self.clock()))
             self._wait_for_work(timeout)
+        self._gather(result, done_with)
+
+    def _gather(self, result: WorkerResult, done_with: Callable[[list[str]], None]) -> None:
+        """Take in the batches that finished (no ledger call)."""
         with self._inflight_lock:
             done = [(f, ids) for f, ids in self._inflight.items() if f.done()]
             for future, _ids in done:
                 del self._inflight[future]
         for future, ids in done:
             done_with(ids)
-            self._record(future, result)
+            self._record(future, result, ids)
 
     def _wait_for_work(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the ledger's wake-up, in slices so :meth:`stop` is heeded
@@ -342,6 +405,8 @@ class Worker:
         then claimed like any other, by this worker or another)."""
         try:
             self._duties.tick(now)
+        except LedgerUnavailable:
+            raise  # the loop waits for the ledger
         except Exception:
             # A broken store must not stop deliveries; what is due stays due and is tried
             # again next loop (one group's or step's own trouble is contained in the tick).
@@ -350,13 +415,21 @@ class Worker:
     def _routing_due(self) -> float | None:
         try:
             return self._duties.next_due()
+        except LedgerUnavailable:
+            raise
         except Exception:
             logger.exception("worker %s: reading the next due time failed", self.name)
             return None
 
-    def _record(self, future: Future[list[Change]], result: WorkerResult) -> None:
+    def _record(self, future: Future[list[Change]], result: WorkerResult, ids: list[str]) -> None:
         try:
             result.add(future.result())
+        except LedgerUnavailable as err:
+            # Before anything was sent (reading the notification, marking them sending): the
+            # batch is given back once the ledger is back, for whoever claims it next.
+            self.outage.failed(err)
+            with self._inflight_lock:
+                self._unstarted.extend(ids)
         except Exception:
             # The ledger could not record an outcome (a full disk...): the deliveries stay
             # 'sending' and become 'unknown' when their lease expires; nothing is resent.
@@ -370,11 +443,13 @@ class Worker:
             if future.cancel():
                 unstarted.extend(ids)
         executor.shutdown(wait=True)
-        for future in pending:
+        for future, ids in pending.items():
             if not future.cancelled():
-                self._record(future, result)
+                self._record(future, result, ids)
         with self._inflight_lock:
             self._inflight.clear()
+            unstarted.extend(self._unstarted)
+            self._unstarted = []
         self._release(unstarted)
 
     def _release(self, ids: list[str]) -> None:
@@ -383,5 +458,13 @@ class Worker:
             return
         try:
             self.ledger.release(self.name, ids)
+        except LedgerError as err:
+            logger.warning(
+                "worker %s: releasing %d deliveries failed (%s); they are claimed again once "
+                "their lease runs out",
+                self.name,
+                len(ids),
+                err,
+            )
         except Exception:
             logger.exception("worker %s: releasing %d deliveries failed", self.name, len(ids))

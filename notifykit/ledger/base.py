@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
 from notifykit.ledger.outcome import Change, Outcome
+from notifykit.ledger.rows import Columns, fetch, fetch_one
 from notifykit.ledger.state import RoutingState
 from notifykit.model import (
     Attempt,
@@ -50,6 +51,7 @@ from notifykit.plan.planner import DeliveryJob, Plan
 
 __all__ = [
     "Change",
+    "DeliveryGauges",
     "Dialect",
     "Ledger",
     "LedgerError",
@@ -98,17 +100,36 @@ class Ledger(Protocol):
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None: ...
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
+    def probe(self, name: str, now: float) -> float | None: ...
     def counts(self) -> dict[str, int]: ...
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges: ...
     def wait_for_work(self, timeout: float) -> bool: ...
     def close(self) -> None: ...
 
     #: the routing-state store on the same database (alerts, groups, escalations)
     routing: RoutingState
+
+
+@dataclass(frozen=True)
+class DeliveryGauges:
+    """What the metrics read from the deliveries at each scrape (:meth:`SqlLedger.gauges`)."""
+
+    #: deliveries ``pending`` (due now, or a retry scheduled for later)
+    pending: int
+    #: the earliest due time among them (``None``: none is pending)
+    oldest_due: float | None
+    #: deliveries ``unknown`` (may have been sent; never resent)
+    unknown: int
+    #: workers whose heartbeat is recent (within ``live_within`` seconds)
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,7 @@ _DELIVERY_COLUMNS = (
 #: the text and options a 10,000-number broadcast would fetch 10,000 times for nothing
 _RECORD_COLUMNS = (
     "id, notification_id, channel, channel_type, recipient, address, info, callback_token, "
-    "state, due, attempts, provider_id, provider_status, provider_detail"
+    "state, due, attempts, provider_id, provider_status, provider_detail, lease_owner"
 )
 
 
@@ -237,10 +258,18 @@ class SqlLedger:
         return False
 
     def _read(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of :meth:`_select` alone."""
+        return self._select(doing, statement, params)[0]
+
+    def _select(
+        self, doing: str, statement: str, params: Sequence[Any] = ()
+    ) -> tuple[list[Any], Columns]:
+        """The rows of a query run outside any transaction, and where their columns are
+        (:func:`~notifykit.ledger.rows.fetch`)."""
         with self._db_errors(doing), self._connection() as db:
             cursor = db.cursor()
             cursor.execute(self._sql(statement), tuple(params))
-            return list(cursor.fetchall())
+            return fetch(cursor)
 
     def _exec(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
         cursor.execute(self._sql(statement), tuple(params))
@@ -326,15 +355,11 @@ class SqlLedger:
         transaction that records why it was sent); ``alert_key`` is shown as the report's key."""
         n = plan.notification
         if n.key is not None:
-            row = self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
-            found = row.fetchone()
+            found, c = fetch_one(
+                self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
+            )
             if found is not None:
-                ids = self._exec(
-                    cur,
-                    "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
-                    (found[0],),
-                ).fetchall()
-                return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
+                return self._duplicate(cur, found[c.id], n.key)
         body = {**n.to_dict(), "messages": dict(plan.messages)}
         if alert_key is not None:
             body["alert_key"] = alert_key
@@ -351,17 +376,12 @@ class SqlLedger:
             (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
         )
         if inserted.rowcount == 0:
-            found = self._exec(
-                cur, "SELECT id FROM notifications WHERE key = ?", (n.key,)
-            ).fetchone()
+            found, c = fetch_one(
+                self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
+            )
             if found is None:  # pragma: no cover - the conflict was on the key
                 raise LedgerError(f"ledger {self.location}: storing a notification failed")
-            ids = self._exec(
-                cur,
-                "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
-                (found[0],),
-            ).fetchall()
-            return Submission(found[0], tuple(r[0] for r in ids), True, n.key)
+            return self._duplicate(cur, found[c.id], n.key)
         # The jobs of one channel share their message's options and info objects: encode each
         # object once, not once per delivery (20,000 dumps for a 10,000-number broadcast).
         encoded: dict[int, tuple[Any, str]] = {}
@@ -429,6 +449,17 @@ class SqlLedger:
             self._signal_work(cur)
         return Submission(n.id, tuple(j.id for j in plan.jobs), False, alert_key or n.key)
 
+    def _duplicate(self, cur: Any, notification_id: str, key: str | None) -> Submission:
+        """The submission of notification ``notification_id``, stored earlier with ``key``."""
+        rows, c = fetch(
+            self._exec(
+                cur,
+                "SELECT id FROM deliveries WHERE notification_id = ? ORDER BY seq",
+                (notification_id,),
+            )
+        )
+        return Submission(notification_id, tuple(r[c.id] for r in rows), True, key)
+
     # -- working --------------------------------------------------------------------------------
 
     def claim(
@@ -452,17 +483,17 @@ class SqlLedger:
                     f"ORDER BY due, notification_id, seq LIMIT ? {self._dialect.claim_lock}"
                 )
                 params = [now, now, limit]
-            rows = self._exec(cur, query, params).fetchall()
+            rows, c = fetch(self._exec(cur, query, params))
             if not rows:
                 return []
-            claimed = [r[0] for r in rows]
+            claimed = [r[c.id] for r in rows]
             self._exec(
                 cur,
                 f"UPDATE deliveries SET lease_owner = ?, lease_expires = ? "
                 f"WHERE id IN {self._in(claimed)}",
                 (owner, now + lease, *claimed),
             )
-        return [self._job(r) for r in rows]
+        return [self._job(r, c) for r in rows]
 
     def begin_send(self, owner: str, ids: Sequence[str], now: float) -> list[str]:
         """Mark claimed deliveries ``sending`` (committed) and open an attempt for each; returns
@@ -470,14 +501,16 @@ class SqlLedger:
         if not ids:
             return []
         with self._tx("marking deliveries sending") as cur:
-            rows = self._exec(
-                cur,
-                f"SELECT id, attempts FROM deliveries WHERE id IN {self._in(ids)} "
-                "AND state = 'pending' AND lease_owner = ? AND lease_expires >= ? "
-                f"{self._dialect.row_lock}",
-                (*ids, owner, now),
-            ).fetchall()
-            mine = [r[0] for r in rows]
+            rows, c = fetch(
+                self._exec(
+                    cur,
+                    f"SELECT id, attempts FROM deliveries WHERE id IN {self._in(ids)} "
+                    "AND state = 'pending' AND lease_owner = ? AND lease_expires >= ? "
+                    f"{self._dialect.row_lock}",
+                    (*ids, owner, now),
+                )
+            )
+            mine = [r[c.id] for r in rows]
             if not mine:
                 return []
             self._exec(
@@ -491,51 +524,58 @@ class SqlLedger:
                     "INSERT INTO attempts (delivery_id, number, worker, started, outcome) "
                     "VALUES (?, ?, ?, ?, 'sending')"
                 ),
-                [(r[0], r[1] + 1, owner, now) for r in rows],
+                [(r[c.id], r[c.attempts] + 1, owner, now) for r in rows],
             )
         order = {i: n for n, i in enumerate(ids)}
         return sorted(mine, key=order.__getitem__)
 
     def record(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Change]:
-        """Record what became of claimed deliveries, and release their leases."""
+        """Record what became of claimed deliveries, and release their leases.
+
+        Only where the outcome is still ``owner``'s to record (:func:`_recordable`), so that
+        recording again — after an error that may have come after the commit, or late, once the
+        ledger is back — never undoes what happened since: a delivery another worker took over,
+        or one already recorded and moved on. A delivery left out has no change returned."""
         if not outcomes:
             return []
         changes: list[Change] = []
         with self._tx("recording deliveries") as cur:
             ids = [o.delivery_id for o in outcomes]
-            current = {
-                r[0]: r
-                for r in self._exec(
+            rows, c = fetch(
+                self._exec(
                     cur,
                     f"SELECT {_RECORD_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)} "
                     f"{self._dialect.row_lock}",
                     ids,
-                ).fetchall()
-            }
+                )
+            )
+            current = {r[c.id]: r for r in rows}
             # Status events that arrived before their Sid was recorded, for these batches: one
             # query for all of them, so recording a 10,000-number broadcast stays linear.
-            tokens = sorted({r[7] for r in current.values()})
-            orphans = {
-                (r[0], r[1])
-                for r in self._exec(
+            tokens = sorted({r[c.callback_token] for r in rows})
+            events, e = fetch(
+                self._exec(
                     cur,
                     "SELECT DISTINCT provider_id, callback_token FROM status_events "
                     f"WHERE delivery_id IS NULL AND callback_token IN {self._in(tokens)}",
                     tokens,
-                ).fetchall()
-            }
+                )
+            )
+            orphans = {(r[e.provider_id], r[e.callback_token]) for r in events}
             infos: dict[str, Any] = {}
             delivery_rows: list[tuple[Any, ...]] = []
             attempt_rows: list[tuple[Any, ...]] = []
             pending: list[tuple[Delivery, DeliveryState, str]] = []
             for outcome in outcomes:
                 row = current.get(outcome.delivery_id)
-                if row is None:
+                if row is None or not _recordable(
+                    row[c.state], row[c.lease_owner], owner, outcome.attempted
+                ):
                     continue
-                previous = DeliveryState(row[8])
+                previous = DeliveryState(row[c.state])
                 # A batch's rows share one info text: decode it once (a copy each, as a
                 # delivery's info must not be shared with another's).
-                text = row[6]
+                text = row[c.info]
                 decoded = infos.get(text)
                 if decoded is None:
                     decoded = infos[text] = json.loads(text)
@@ -545,7 +585,7 @@ class SqlLedger:
                 if outcome.info:
                     info.update(outcome.info)
                     new_info = _dumps(info)
-                due = outcome.due if outcome.due is not None else row[9]
+                due = outcome.due if outcome.due is not None else row[c.due]
                 delivery_rows.append(
                     (
                         outcome.state.value,
@@ -568,7 +608,7 @@ class SqlLedger:
                             outcome.provider_id,
                             outcome.error,
                             outcome.delivery_id,
-                            row[10],
+                            row[c.attempts],
                         )
                     )
                 # Built once from the row and the outcome (not read back, nor copied by
@@ -577,26 +617,26 @@ class SqlLedger:
                 delivery = assemble(
                     Delivery,
                     {
-                        "channel": row[2],
-                        "channel_type": row[3],
-                        "recipient": row[4],
-                        "address": row[5],
+                        "channel": row[c.channel],
+                        "channel_type": row[c.channel_type],
+                        "recipient": row[c.recipient],
+                        "address": row[c.address],
                         "state": outcome.state,
-                        "provider_id": outcome.provider_id or row[11],
-                        "provider_status": outcome.provider_status or row[12],
+                        "provider_id": outcome.provider_id or row[c.provider_id],
+                        "provider_status": outcome.provider_status or row[c.provider_status],
                         "error": outcome.error,
                         "info": info,
-                        "id": row[0],
-                        "notification_id": row[1],
-                        "attempts": int(row[10]),
-                        "provider_detail": row[13],
+                        "id": row[c.id],
+                        "notification_id": row[c.notification_id],
+                        "attempts": int(row[c.attempts]),
+                        "provider_detail": row[c.provider_detail],
                         "due": due,
                         "updated": now,
                         "attempt_log": (),
                         "events": (),
                     },
                 )
-                pending.append((delivery, previous, row[7]))
+                pending.append((delivery, previous, row[c.callback_token]))
             cur.executemany(
                 self._sql(
                     "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
@@ -651,15 +691,17 @@ class SqlLedger:
     def recover(self, now: float) -> list[Change]:
         """Deliveries left ``sending`` by a worker whose lease expired become ``unknown``."""
         with self._tx("recovering deliveries of stopped workers") as cur:
-            rows = self._exec(
-                cur,
-                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending' "
-                f"AND (lease_expires IS NULL OR lease_expires < ?) {self._dialect.row_lock}",
-                (now,),
-            ).fetchall()
+            rows, c = fetch(
+                self._exec(
+                    cur,
+                    f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'sending' "
+                    f"AND (lease_expires IS NULL OR lease_expires < ?) {self._dialect.row_lock}",
+                    (now,),
+                )
+            )
             if not rows:
                 return []
-            ids = [r[0] for r in rows]
+            ids = [r[c.id] for r in rows]
             self._exec(
                 cur,
                 f"UPDATE deliveries SET state = 'unknown', error = ?, lease_owner = NULL, "
@@ -675,7 +717,7 @@ class SqlLedger:
         return [
             Change(
                 _replace(
-                    self._delivery_from_row(r),
+                    self._delivery_from_row(r, c),
                     state=DeliveryState.UNKNOWN,
                     error=LOST_WORKER,
                     updated=now,
@@ -686,27 +728,49 @@ class SqlLedger:
         ]
 
     def next_due(self) -> float | None:
-        rows = self._read(
+        rows, c = self._select(
             "reading the next due time",
-            "SELECT MIN(due) FROM deliveries WHERE state = 'pending'",
+            "SELECT MIN(due) AS due FROM deliveries WHERE state = 'pending'",
         )
-        return rows[0][0] if rows and rows[0][0] is not None else None
+        return rows[0][c.due] if rows and rows[0][c.due] is not None else None
 
     def counts(self) -> dict[str, int]:
-        rows = self._read(
-            "counting deliveries", "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
+        rows, c = self._select(
+            "counting deliveries",
+            "SELECT state, COUNT(*) AS deliveries FROM deliveries GROUP BY state",
         )
-        return {r[0]: int(r[1]) for r in rows}
+        return {r[c.state]: int(r[c.deliveries]) for r in rows}
+
+    def gauges(self, now: float, live_within: float) -> DeliveryGauges:
+        """The deliveries pending (and the earliest due among them), unknown, and the workers
+        seen within ``live_within`` seconds, in one query: each count is a range of the
+        ``(state, due)`` index, so a scrape costs as much as the rows in those states."""
+        rows, c = self._select(
+            "reading the delivery gauges",
+            "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') AS pending, "
+            "(SELECT MIN(due) FROM deliveries WHERE state = 'pending') AS oldest_due, "
+            "(SELECT COUNT(*) FROM deliveries WHERE state = 'unknown') AS unknown, "
+            "(SELECT COUNT(*) FROM workers WHERE heartbeat >= ?) AS workers",
+            (now - live_within,),
+        )
+        r = rows[0]
+        oldest = r[c.oldest_due]
+        return DeliveryGauges(
+            pending=int(r[c.pending]),
+            oldest_due=None if oldest is None else float(oldest),
+            unknown=int(r[c.unknown]),
+            workers=int(r[c.workers]),
+        )
 
     # -- status ---------------------------------------------------------------------------------
 
     def by_token(self, token: str) -> list[Delivery]:
-        rows = self._read(
+        rows, c = self._select(
             "looking up a status callback",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE callback_token = ?",
             (token,),
         )
-        return [self._delivery_from_row(r) for r in rows]
+        return [self._delivery_from_row(r, c) for r in rows]
 
     def apply_status(
         self,
@@ -715,10 +779,15 @@ class SqlLedger:
         source: str,
         now: float,
         delivery_id: str | None = None,
+        *,
+        unknown_count: int | None = None,
+        unknown_keep: float | None = None,
     ) -> Change | None:
         """Apply a provider's status report to the delivery of batch ``token`` with its provider
         id (or to ``delivery_id``); an event for an id not recorded yet is kept and applied when
-        it is. Returns the change, or ``None`` when the delivery did not move."""
+        it is: at most ``unknown_count`` of them per token (the newest; 0: none), none older than
+        ``unknown_keep`` seconds (``None``: no bound). Returns the change, or ``None`` when the
+        delivery did not move."""
         with self._tx("recording a status event") as cur:
             if delivery_id is not None:
                 query = (
@@ -732,11 +801,40 @@ class SqlLedger:
                     f"WHERE provider_id = ? AND callback_token = ? {self._dialect.row_lock}"
                 )
                 params = [update.provider_id, token]
-            row = self._exec(cur, query, params).fetchone()
+            row, c = fetch_one(self._exec(cur, query, params))
             if row is None:
-                self._insert_event(cur, None, token, update, source, now, applied=False)
+                self._keep_unknown(cur, token, update, source, now, unknown_count, unknown_keep)
                 return None
-            return self._apply(cur, self._delivery_from_row(row), token, update, source, now)
+            return self._apply(cur, self._delivery_from_row(row, c), token, update, source, now)
+
+    def _keep_unknown(
+        self,
+        cur: Any,
+        token: str,
+        update: StatusUpdate,
+        source: str,
+        now: float,
+        count: int | None,
+        keep: float | None,
+    ) -> None:
+        """Keep an event for a provider id not recorded (yet), within the bounds."""
+        if keep is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND received < ?",
+                (now - keep,),
+            )
+        if count is not None and count <= 0:
+            return
+        self._insert_event(cur, None, token, update, source, now, applied=False)
+        if count is not None:
+            self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND callback_token = ? "
+                "AND id NOT IN (SELECT id FROM (SELECT id FROM status_events WHERE delivery_id "
+                "IS NULL AND callback_token = ? ORDER BY id DESC LIMIT ?) AS newest)",
+                (token, token, count),
+            )
 
     def _apply(
         self,
@@ -790,29 +888,28 @@ class SqlLedger:
     def _apply_orphans(
         self, cur: Any, delivery: Delivery, token: str, now: float
     ) -> Delivery | None:
-        rows = self._exec(
-            cur,
-            "SELECT id, source, provider_status, state, detail, info FROM status_events "
-            "WHERE delivery_id IS NULL AND provider_id = ? AND callback_token = ? ORDER BY id",
-            (delivery.provider_id, token),
-        ).fetchall()
+        rows, c = fetch(
+            self._exec(
+                cur,
+                "SELECT id, source, provider_status, state, detail, info FROM status_events "
+                "WHERE delivery_id IS NULL AND provider_id = ? AND callback_token = ? ORDER BY id",
+                (delivery.provider_id, token),
+            )
+        )
         if not rows:
             return None
-        self._exec(
-            cur,
-            f"DELETE FROM status_events WHERE id IN {self._in([r[0] for r in rows])}",
-            [r[0] for r in rows],
-        )
+        ids = [r[c.id] for r in rows]
+        self._exec(cur, f"DELETE FROM status_events WHERE id IN {self._in(ids)}", ids)
         current = delivery
         for r in rows:
             update = StatusUpdate(
                 provider_id=delivery.provider_id or "",
-                state=DeliveryState(r[3]) if r[3] else None,
-                provider_status=r[2],
-                detail=r[4],
-                info=json.loads(r[5] or "{}"),
+                state=DeliveryState(r[c.state]) if r[c.state] else None,
+                provider_status=r[c.provider_status],
+                detail=r[c.detail],
+                info=json.loads(r[c.info] or "{}"),
             )
-            change = self._apply(cur, current, token, update, r[1], now)
+            change = self._apply(cur, current, token, update, r[c.source], now)
             if change is not None:
                 current = change.delivery
         return current
@@ -850,14 +947,14 @@ class SqlLedger:
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]:
         """Deliveries accepted (or unknown) with a provider id, no final state, not updated nor
         checked for ``older_than`` seconds: their status callback is late or lost."""
-        rows = self._read(
+        rows, c = self._select(
             "finding deliveries to reconcile",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state IN ('sent', 'unknown') "
             "AND provider_id IS NOT NULL AND updated <= ? AND (checked IS NULL OR checked <= ?) "
             "ORDER BY updated LIMIT ?",
             (now - older_than, now - older_than, limit),
         )
-        return [self._delivery_from_row(r) for r in rows]
+        return [self._delivery_from_row(r, c) for r in rows]
 
     def mark_checked(self, ids: Sequence[str], now: float) -> None:
         if not ids:
@@ -882,23 +979,39 @@ class SqlLedger:
                 (worker, host, pid, now, now),
             )
 
+    def probe(self, name: str, now: float) -> float | None:
+        """Write ``now`` under ``name`` in a transaction of its own, then read it back in
+        another (a health check: ``/readyz``); returns what was read."""
+        with self._tx("writing a health probe") as cur:
+            self._exec(
+                cur,
+                "INSERT INTO probes (name, at) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+                (name, now),
+            )
+        rows, c = self._select(
+            "reading a health probe", "SELECT at FROM probes WHERE name = ?", (name,)
+        )
+        return float(rows[0][c.at]) if rows else None
+
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]:
         """Workers seen within ``lease`` seconds, with the leases they hold."""
-        rows = self._read(
+        rows, c = self._select(
             "listing workers",
-            "SELECT w.name, w.host, w.pid, w.started, w.heartbeat, "
-            "(SELECT COUNT(*) FROM deliveries d WHERE d.lease_owner = w.name "
-            " AND d.lease_expires >= ?) FROM workers w WHERE w.heartbeat >= ? ORDER BY w.name",
+            "SELECT w.name AS name, w.host AS host, w.pid AS pid, w.started AS started, "
+            "w.heartbeat AS heartbeat, (SELECT COUNT(*) FROM deliveries d "
+            "WHERE d.lease_owner = w.name AND d.lease_expires >= ?) AS leases "
+            "FROM workers w WHERE w.heartbeat >= ? ORDER BY w.name",
             (now, now - lease),
         )
         return [
             {
-                "name": r[0],
-                "host": r[1],
-                "pid": r[2],
-                "started": r[3],
-                "heartbeat": r[4],
-                "leases": int(r[5]),
+                "name": r[c.name],
+                "host": r[c.host],
+                "pid": r[c.pid],
+                "started": r[c.started],
+                "heartbeat": r[c.heartbeat],
+                "leases": int(r[c.leases]),
             }
             for r in rows
         ]
@@ -906,35 +1019,35 @@ class SqlLedger:
     # -- reading --------------------------------------------------------------------------------
 
     def notification(self, notification_id: str) -> Notification:
-        rows = self._read(
+        rows, c = self._select(
             "reading a notification",
             "SELECT body FROM notifications WHERE id = ?",
             (notification_id,),
         )
         if not rows:
             raise LedgerError(f"no notification with id {notification_id!r} in {self.location}")
-        return _notification(json.loads(rows[0][0]))
+        return _notification(json.loads(rows[0][c.body]))
 
     def deliveries(self, ids: Sequence[str]) -> list[Delivery]:
         if not ids:
             return []
-        rows = self._read(
+        rows, c = self._select(
             "reading deliveries",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id IN {self._in(ids)}",
             ids,
         )
-        by_id = {r[0]: self._delivery_from_row(r) for r in rows}
+        by_id = {r[c.id]: self._delivery_from_row(r, c) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def report(self, notification_id: str, *, detail: bool = False) -> Report:
-        rows = self._read(
+        rows, c = self._select(
             "reading a notification",
             "SELECT body FROM notifications WHERE id = ?",
             (notification_id,),
         )
         if not rows:
             raise LedgerError(f"no notification with id {notification_id!r} in {self.location}")
-        return self._reports([json.loads(rows[0][0])], detail=detail)[0]
+        return self._reports([json.loads(rows[0][c.body])], detail=detail)[0]
 
     def reports(self, *, limit: int = 20, state: DeliveryState | None = None) -> list[Report]:
         """Notifications newest first (``limit`` 0: all), optionally only those with a delivery in
@@ -948,14 +1061,15 @@ class SqlLedger:
         if limit:
             query += " LIMIT ?"
             params.append(limit)
-        bodies = [json.loads(r[0]) for r in self._read("listing notifications", query, params)]
+        rows, c = self._select("listing notifications", query, params)
+        bodies = [json.loads(r[c.body]) for r in rows]
         return self._reports(bodies, detail=False)
 
     def _reports(self, bodies: list[dict[str, Any]], *, detail: bool) -> list[Report]:
         if not bodies:
             return []
         ids = [b["id"] for b in bodies]
-        rows = self._read(
+        rows, c = self._select(
             "reading deliveries",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE notification_id IN {self._in(ids)} "
             "ORDER BY notification_id, seq",
@@ -963,7 +1077,7 @@ class SqlLedger:
         )
         per: dict[str, list[Delivery]] = {i: [] for i in ids}
         for r in rows:
-            per[r[1]].append(self._delivery_from_row(r))
+            per[r[c.notification_id]].append(self._delivery_from_row(r, c))
         if detail:
             per = {i: self._with_detail(ds) for i, ds in per.items()}
         return [
@@ -987,23 +1101,40 @@ class SqlLedger:
             return deliveries
         ids = [d.id for d in deliveries]
         attempts: dict[str, list[Attempt]] = {i: [] for i in ids}
-        for r in self._read(
+        rows, c = self._select(
             "reading attempts",
             "SELECT delivery_id, number, started, finished, outcome, worker, provider_id, error "
             f"FROM attempts WHERE delivery_id IN {self._in(ids)} ORDER BY delivery_id, number",
             ids,
-        ):
-            attempts[r[0]].append(Attempt(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
+        )
+        for r in rows:
+            attempts[r[c.delivery_id]].append(
+                Attempt(
+                    number=r[c.number],
+                    started=r[c.started],
+                    finished=r[c.finished],
+                    outcome=r[c.outcome],
+                    worker=r[c.worker],
+                    provider_id=r[c.provider_id],
+                    error=r[c.error],
+                )
+            )
         events: dict[str, list[StatusEvent]] = {i: [] for i in ids}
-        for r in self._read(
+        rows, c = self._select(
             "reading status events",
             "SELECT delivery_id, received, source, provider_status, state, detail, applied "
             f"FROM status_events WHERE delivery_id IN {self._in(ids)} ORDER BY delivery_id, id",
             ids,
-        ):
-            events[r[0]].append(
+        )
+        for r in rows:
+            events[r[c.delivery_id]].append(
                 StatusEvent(
-                    r[1], r[2], r[3], DeliveryState(r[4]) if r[4] else None, r[5], bool(r[6])
+                    received=r[c.received],
+                    source=r[c.source],
+                    provider_status=r[c.provider_status],
+                    state=DeliveryState(r[c.state]) if r[c.state] else None,
+                    detail=r[c.detail],
+                    applied=bool(r[c.applied]),
                 )
             )
         return [
@@ -1027,9 +1158,9 @@ class SqlLedger:
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
             )
-            cur.execute("SELECT MAX(version) FROM schema_migrations")
-            row = cur.fetchone()
-            current = int(row[0]) if row and row[0] is not None else 0
+            cur.execute("SELECT MAX(version) AS version FROM schema_migrations")
+            row, c = fetch_one(cur)
+            current = int(row[c.version]) if row and row[c.version] is not None else 0
             steps = sorted(migrations)
             latest = steps[-1][0] if steps else 0
             if current > latest:
@@ -1054,51 +1185,64 @@ class SqlLedger:
     # -- rows -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _job(r: Sequence[Any]) -> DeliveryJob:
+    def _job(r: Sequence[Any], c: Columns) -> DeliveryJob:
+        """A delivery row (:data:`_DELIVERY_COLUMNS`) as the job that sends it."""
         return DeliveryJob(
-            id=r[0],
-            notification_id=r[1],
-            seq=r[2],
-            channel=r[3],
-            channel_type=r[4],
-            recipient=r[5],
-            recipient_name=r[6],
-            address=r[7],
-            address_kind=r[8],
-            text=r[9],
-            template=r[10],
-            options=json.loads(r[11]),
-            info=json.loads(r[12]),
-            batch=r[13],
-            callback_token=r[14],
-            due=r[16],
-            skip_reason=r[22],
-            attempts=int(r[17]),
-            first_due=r[24],
+            id=r[c.id],
+            notification_id=r[c.notification_id],
+            seq=r[c.seq],
+            channel=r[c.channel],
+            channel_type=r[c.channel_type],
+            recipient=r[c.recipient],
+            recipient_name=r[c.recipient_name],
+            address=r[c.address],
+            address_kind=r[c.address_kind],
+            text=r[c.text],
+            template=r[c.template],
+            options=json.loads(r[c.options]),
+            info=json.loads(r[c.info]),
+            batch=r[c.batch],
+            callback_token=r[c.callback_token],
+            due=r[c.due],
+            skip_reason=r[c.skip_reason],
+            attempts=int(r[c.attempts]),
+            first_due=r[c.first_due],
         )
 
     @staticmethod
-    def _delivery_from_row(r: Sequence[Any]) -> Delivery:
+    def _delivery_from_row(r: Sequence[Any], c: Columns) -> Delivery:
+        """A delivery row (:data:`_DELIVERY_COLUMNS`) as a :class:`Delivery`."""
         return Delivery(
-            channel=r[3],
-            channel_type=r[4],
-            recipient=r[5],
-            address=r[7],
-            state=DeliveryState(r[15]),
-            provider_id=r[18],
-            provider_status=r[19],
-            error=r[21],
-            info=json.loads(r[12]),
-            id=r[0],
-            notification_id=r[1],
-            attempts=int(r[17]),
-            provider_detail=r[20],
-            due=r[16],
-            updated=r[23],
+            channel=r[c.channel],
+            channel_type=r[c.channel_type],
+            recipient=r[c.recipient],
+            address=r[c.address],
+            state=DeliveryState(r[c.state]),
+            provider_id=r[c.provider_id],
+            provider_status=r[c.provider_status],
+            error=r[c.error],
+            info=json.loads(r[c.info]),
+            id=r[c.id],
+            notification_id=r[c.notification_id],
+            attempts=int(r[c.attempts]),
+            provider_detail=r[c.provider_detail],
+            due=r[c.due],
+            updated=r[c.updated],
         )
 
     def close(self) -> None:
         """Release the connections; the ledger cannot be used afterwards."""
+
+
+def _recordable(state: str, lease_owner: str | None, owner: str, attempted: bool) -> bool:
+    """Whether ``owner`` may record an outcome for a delivery now ``state``, leased to
+    ``lease_owner``. One whose request went out (``attempted``): while it is ``sending`` under
+    ``owner``'s lease, or after its lease ran out (``unknown``, unleased: the outcome is what
+    really happened, and ``unknown`` is never sent again anyway). One whose request never went
+    out (a veto, a skip): while it is still ``pending`` and leased to ``owner``."""
+    if attempted:
+        return state in ("sending", "unknown") and lease_owner in (owner, None)
+    return state == "pending" and lease_owner == owner
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

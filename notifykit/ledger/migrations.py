@@ -186,8 +186,40 @@ CREATE INDEX group_members_alert ON group_members (alert_hash);
 ALTER TABLE escalation_steps ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
 """
 
+#: Version 4: the audit trail (issue 19): who acknowledged, resolved or escalated what, when and
+#: through which path (``notifykit audit``), a row written in the transaction of the action
+#: itself. ``action``, ``path`` and ``actor`` are free text, and ``target`` a JSON object (the
+#: alert key, the escalation, its policy...), so actions to come need no new schema; the alert
+#: key and the escalation have columns of their own, to find the trail of one alert.
+_V4 = """
+CREATE TABLE audit (
+    id {autoid},
+    at DOUBLE PRECISION NOT NULL,
+    action TEXT NOT NULL,
+    path TEXT NOT NULL,
+    actor TEXT,
+    key_text TEXT,
+    escalation_id TEXT,
+    target TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_escalation ON audit (escalation_id)
+"""
+
+#: Version 5: running as a service (issue 19). ``probes``: what ``/readyz`` writes and reads back
+#: to know the ledger takes writes (one row per name); ``escalations.acked_via``: how an
+#: escalation was acknowledged: the path of the audit trail (``link``, ``call``, ``api``, ``cli``...).
+_V5 = """
+CREATE TABLE probes (
+    name TEXT PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL
+);
+ALTER TABLE escalations ADD COLUMN acked_via TEXT
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

@@ -20,24 +20,34 @@ Durability follows the server's settings; ``synchronous: off`` or ``normal`` set
 ``synchronous_commit = off`` for the ledger's sessions (a server crash may lose the last commits,
 never corrupt them). ``busy_timeout`` bounds both the wait for a pool connection and
 ``lock_timeout``. The password in the URL never appears in :attr:`location`, a repr or an error.
+
+The server may drop every connection at any moment (a restart, a failover, a PgBouncer restart,
+``pg_terminate_backend``): a pooled connection is checked before it is handed out (the server
+said something to an idle connection: it is closing it), and the ones it dropped are replaced;
+the ``LISTEN`` connection reconnects, with backoff. What fails meanwhile is a
+:class:`~notifykit.errors.LedgerUnavailable` (see :func:`transient`), which the worker retries.
+The connections carry ``application_name=notifykit`` unless the URL names another.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from notifykit.errors import LedgerUnavailable
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.rows import fetch_one
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["CHANNEL", "PostgresLedger", "display_url", "work_channel"]
+__all__ = ["CHANNEL", "PostgresLedger", "display_url", "transient", "work_channel"]
 
 #: the LISTEN/NOTIFY channel of "work is due" (followed by ``:`` and the ledger's schema)
 CHANNEL = "notifykit_work"
@@ -61,6 +71,13 @@ MIGRATION_LOCK = 0x6E6F74696679
 
 INSTALL_HINT = "pip install 'notifykit-pager[postgres]'"
 
+#: how long the pool keeps trying to replace a lost connection before it gives up and waits for
+#: the next caller to ask (psycopg_pool's own backoff doubles without bound: after a long outage
+#: its next attempt could come minutes after the server is back)
+RECONNECT_TIMEOUT = 15.0
+#: the LISTEN connection's reconnection backoff: first and longest wait (seconds)
+LISTEN_RETRY = (0.5, 10.0)
+
 
 def display_url(url: str) -> str:
     """``url`` without its password or query parameters (which may carry one), for messages."""
@@ -75,6 +92,70 @@ def display_url(url: str) -> str:
     user = f"{parts.username}@" if parts.username else ""
     where = f"{host}:{port}" if port else host
     return f"postgresql://{user}{where}{parts.path}"
+
+
+#: what libpq says when it connected and was turned away for good (a connection error has no
+#: SQLSTATE): a person must change the credentials or the URL
+_REFUSED_LOGIN = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+
+
+def transient(err: Exception) -> bool:
+    """Whether a driver error may go away by itself: the connection lost or refused (SQLSTATE
+    classes 08 and 57: a restart, a failover, ``pg_terminate_backend``; no connection came free
+    from the pool), the server short of a resource (class 53: too many connections, a full
+    disk), a lock or a statement timeout, a deadlock or serialization failure. Not a refused
+    login (class 28, or libpq's words for it when connecting), a missing privilege or a
+    read-only server: those need a person."""
+    import psycopg
+
+    if not isinstance(err, psycopg.OperationalError):
+        return False
+    sqlstate = getattr(err, "sqlstate", None)
+    if sqlstate:
+        return not sqlstate.startswith("28")
+    text = str(err).lower()
+    return not any(words in text for words in _REFUSED_LOGIN)
+
+
+def _has_input(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server sent something to an idle connection: a pooled connection never
+    expects anything, so it is the server closing it (``FATAL: terminating connection``, or the
+    socket's end). Costs one ``poll()``, not a round trip."""
+    import select
+
+    fd = conn.fileno()
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
+    return bool(readable)
+
+
+def _reporting_connection(report: Callable[[Exception | None], None]) -> type[Any]:
+    """A psycopg connection class whose ``connect`` tells ``report`` how it went (the error,
+    or ``None``): the pool only says that no connection came in time, this says why."""
+    import psycopg
+
+    class ReportingConnection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> ReportingConnection:
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as err:
+                report(err)
+                raise
+            report(None)
+            return conn
+
+    ReportingConnection.__qualname__ = ReportingConnection.__name__  # its repr, in pool logs
+    return ReportingConnection
+
+
+def _query_keys(url: str) -> set[str]:
+    with suppress(ValueError):
+        return {k for k, _ in parse_qsl(urlsplit(url).query)}
+    return set()
 
 
 def _secrets(url: str) -> list[str]:
@@ -129,10 +210,17 @@ class PostgresLedger(SqlLedger):
         self._connect_kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": max(1, round(connect_timeout)),
-            "application_name": "notifykit",
         }
+        if "application_name" not in _query_keys(url):  # the URL's own wins (pg_stat_activity)
+            self._connect_kwargs["application_name"] = "notifykit"
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
+        #: when the LISTEN connection may be tried again, and the wait after the next failure
+        self._listen_after = 0.0
+        self._listen_wait = LISTEN_RETRY[0]
+        #: why the pool's last connection attempt failed, and whether that may go away by
+        #: itself (None: it succeeded)
+        self._connect_error: tuple[str, bool] | None = None
         self._closed = False
         # A first connection by hand: its error says why (refused, unknown database, bad
         # password...), where a pool only reports that it timed out.
@@ -147,7 +235,10 @@ class PostgresLedger(SqlLedger):
             max_size=max(1, pool_size),
             kwargs=self._connect_kwargs,
             configure=self._configure,
+            check=self._check,
+            connection_class=_reporting_connection(self._connected),
             timeout=max(busy_timeout, 1.0),
+            reconnect_timeout=RECONNECT_TIMEOUT,
             name="notifykit-ledger",
             open=False,
         )
@@ -155,8 +246,9 @@ class PostgresLedger(SqlLedger):
             self._pool.open(wait=True, timeout=max(connect_timeout, 1.0))
             self.migrate(MIGRATIONS)
             with self._pool.connection() as conn:
-                row = conn.execute("SELECT current_schema()").fetchone()
-            self._channel = work_channel(str(row[0]) if row and row[0] else "public")
+                row, c = fetch_one(conn.execute("SELECT current_schema() AS schema"))
+            schema = row[c.schema] if row else None
+            self._channel = work_channel(str(schema) if schema else "public")
         except BaseException as err:
             self._pool.close()
             if isinstance(err, psycopg.Error):
@@ -168,6 +260,28 @@ class PostgresLedger(SqlLedger):
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         for name, value in self._settings.items():
             conn.execute(f"SET {name} = '{value}'")
+
+    def _connected(self, err: Exception | None) -> None:
+        self._connect_error = None if err is None else (self._first_line(err), transient(err))
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check before it hands a connection out: raises for one the server dropped
+        (the pool then replaces it). Silent idle connections pass without a round trip; one the
+        server spoke to is tested, and when it is dead the other idle ones are tested at once
+        (a restart drops them all), instead of one per request with the pool's backoff."""
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        if conn.closed:
+            raise psycopg.OperationalError("the connection is closed")
+        if not _has_input(conn):
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            with suppress(Exception):
+                self._pool.check()
+            raise
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -191,15 +305,20 @@ class PostgresLedger(SqlLedger):
             return False
         try:
             try:
-                if self._listener is None or self._listener.closed:
+                if self._listener is not None and not self._listener.closed:
+                    for _notify in self._listener.notifies(timeout=timeout, stop_after=1):
+                        return True
+                    return False
+                if time.monotonic() >= self._listen_after:
                     # A new LISTEN hears nothing committed before it: report a wake-up, so the
                     # caller claims once more instead of sleeping through work it missed.
                     self._listen()
+                    self._listen_wait = LISTEN_RETRY[0]
                     return True
-                for _notify in self._listener.notifies(timeout=timeout, stop_after=1):
-                    return True
-                return False
             except psycopg.Error:
+                # Lost (a restart...) or unreachable: tried again at a later call, with backoff.
+                self._listen_after = time.monotonic() + self._listen_wait
+                self._listen_wait = min(self._listen_wait * 2, LISTEN_RETRY[1])
                 self._drop_listener()
         finally:
             self._listen_lock.release()
@@ -244,18 +363,32 @@ class PostgresLedger(SqlLedger):
 
         return isinstance(err, psycopg.Error)
 
+    def _first_line(self, err: Exception) -> str:
+        text = str(err).strip()
+        return self._scrub(text.splitlines()[0] if text else repr(err))
+
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
 
     def _error(self, err: Exception, doing: str) -> LedgerError:
+        """The driver's error as a :class:`LedgerError` (a :class:`LedgerUnavailable` when it
+        is :func:`transient`), worded for the person who has to act."""
         import psycopg
         from psycopg import errors
         from psycopg_pool import PoolTimeout
 
-        text = self._scrub(str(err).strip().splitlines()[0] if str(err).strip() else repr(err))
-        if isinstance(err, PoolTimeout):
+        text = self._first_line(err)
+        refused = self._connect_error
+        if isinstance(err, PoolTimeout) and refused is not None:
+            hint = (
+                f"no database connection within {self._busy_timeout:g}s; the last attempt to "
+                f"connect failed: {refused[0]}"
+            )
+            if not refused[1]:  # turned away for good (a password changed...): not transient
+                return LedgerError(f"ledger {self.location}: {doing} failed: {hint}")
+        elif isinstance(err, PoolTimeout):
             hint = (
                 f"no database connection came free within {self._busy_timeout:g}s: the pool "
                 "is exhausted (fewer worker threads, or a larger pool) or the server is gone"
@@ -277,7 +410,8 @@ class PostgresLedger(SqlLedger):
             hint = f"store: is not a valid PostgreSQL URL ({text})"
         else:
             hint = text
-        return LedgerError(f"ledger {self.location}: {doing} failed: {hint}")
+        kind = LedgerUnavailable if transient(err) else LedgerError
+        return kind(f"ledger {self.location}: {doing} failed: {hint}")
 
     def __repr__(self) -> str:
         return f"<PostgresLedger {self.location!r}>"

@@ -36,8 +36,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from notifykit.errors import LedgerUnavailable
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.rows import fetch_one
 from notifykit.ledger.wakeup import WATCH_INTERVAL, Inbox, WakeDirectory
 
 if TYPE_CHECKING:
@@ -170,8 +172,8 @@ class SqliteLedger(SqlLedger):
         steps = sorted(migrations)
         latest = steps[-1][0] if steps else 0
         with self._connection() as db, suppress(sqlite3.Error):
-            row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-            if row and row[0] is not None and int(row[0]) == latest:
+            row, c = fetch_one(db.execute("SELECT MAX(version) AS version FROM schema_migrations"))
+            if row and row[c.version] is not None and int(row[c.version]) == latest:
                 return latest
         # A new file, an older schema, a newer one (refused), or an error reading it: the write
         # transaction decides, and reports any error.
@@ -295,7 +297,7 @@ class SqliteLedger(SqlLedger):
             for index, request in enumerate(batch):
                 request.result = None
                 request.error = (
-                    LedgerError(*err.args) if index and isinstance(err, LedgerError) else err
+                    type(err)(*err.args) if index and isinstance(err, LedgerError) else err
                 )
         except BaseException:
             # An interrupt is raised between two bytecodes: after BEGIN, a transaction no longer
@@ -433,15 +435,19 @@ class SqliteLedger(SqlLedger):
         return isinstance(err, sqlite3.Error)
 
     def _error(self, err: Exception, doing: str) -> LedgerError:
+        """SQLite's error as a :class:`LedgerError`; a :class:`LedgerUnavailable` when it may
+        go away by itself: the file locked by another process past ``busy_timeout``, or a full
+        disk (space freed)."""
         text = str(err)
         if _is_locked(text):
             # What it was doing inside (applying migrations...) does not help whoever must find
             # the other process.
             doing = "opening it" if self._opening else doing
-            return LedgerError(
+            return LedgerUnavailable(
                 f"ledger {self.location}: {doing} failed: {_locked(self._busy_timeout)}"
             )
-        return LedgerError(f"ledger {self.location}: {doing} failed: {_hint(text)}")
+        kind = LedgerUnavailable if "disk is full" in text.lower() else LedgerError
+        return kind(f"ledger {self.location}: {doing} failed: {_hint(text)}")
 
     def __repr__(self) -> str:
         return f"<SqliteLedger {self.location!r}>"

@@ -1,5 +1,6 @@
 """The routing-state store: alerts, alert groups and their notification log, escalations and their
-steps, webhook idempotency and the ack-link secret (tables of schema versions 2 and 3).
+steps, webhook idempotency, the ack-link secret (tables of schema versions 2 and 3) and the audit
+trail (version 4: :mod:`notifykit.ledger.audit`).
 
 It stores; it decides nothing. The pipeline (:mod:`notifykit.pipeline`) reads a group's state,
 decides with the pure rules of :mod:`notifykit.routing`, and writes what it decided, all inside
@@ -14,7 +15,8 @@ stays in routing code::
         unit.store(plan, owner=..., alert_key=str(key))
         group.logged(entry, notification_id)
 
-Rows are read by column name. Times are epoch seconds, as everywhere in the ledger.
+Rows are read by column name (:mod:`notifykit.ledger.rows`). Times are epoch seconds, as everywhere
+in the ledger.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from notifykit.ledger import audit as _audit
+from notifykit.ledger.rows import Columns, as_dict, fetch, fetch_one
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from notifykit.ledger.audit import Acting, AuditRecord
     from notifykit.model import Submission
     from notifykit.plan.planner import Plan
 
@@ -39,6 +44,7 @@ __all__ = [
     "EscalationRecord",
     "Group",
     "GroupSnapshot",
+    "RoutingGauges",
     "RoutingState",
     "StepRecord",
     "Unit",
@@ -79,17 +85,6 @@ def _dumps(value: Any) -> str:
     return _ENCODE(value)
 
 
-def _named(cursor: Any) -> list[dict[str, Any]]:
-    """The rows a cursor holds, each as a mapping of column name to value."""
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _one(cursor: Any) -> dict[str, Any] | None:
-    rows = _named(cursor)
-    return rows[0] if rows else None
-
-
 @dataclass(frozen=True)
 class EscalationRecord:
     """One escalation: ``state`` is ``active``, ``acked``, ``resolved`` or ``done``."""
@@ -106,6 +101,8 @@ class EscalationRecord:
     acked_by: str | None = None
     resolved_at: float | None = None
     group_hash: str = ""
+    #: how it was acknowledged: ``link`` (an ack link), or ``None`` (said by ``acked_by``)
+    acked_via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +115,7 @@ class EscalationRecord:
             "started_at": self.started_at,
             "acked_at": self.acked_at,
             "acked_by": self.acked_by,
+            "acked_via": self.acked_via,
             "resolved_at": self.resolved_at,
         }
 
@@ -138,37 +136,51 @@ class StepRecord:
 
 _ESCALATION = (
     "id, receiver, policy, group_hash, group_text, body, ack_id, state, started_at, acked_at, "
-    "acked_by, resolved_at"
+    "acked_by, resolved_at, acked_via"
 )
 _STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
 
 
-def _escalation(r: Mapping[str, Any]) -> EscalationRecord:
+@dataclass(frozen=True)
+class RoutingGauges:
+    """What the metrics read from the routing state at each scrape
+    (:meth:`RoutingState.gauges`)."""
+
+    #: alerts firing (as :meth:`RoutingState.firing_alerts` counts them)
+    open_alerts: int
+    #: open escalations (``active``, or ``done``: out of steps, nobody answered) by
+    #: ``(policy, state, step)``; ``step`` is the last step sent, ``"<round>.<index>"`` as the
+    #: CLI shows it, or ``"none"``
+    escalations: dict[tuple[str, str, str], int]
+
+
+def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
     return EscalationRecord(
-        id=r["id"],
-        receiver=r["receiver"],
-        policy=r["policy"],
-        key=r["group_text"],
-        alert=alert_from_json(r["body"]),
-        ack_id=r["ack_id"],
-        state=r["state"],
-        started_at=r["started_at"],
-        acked_at=r["acked_at"],
-        acked_by=r["acked_by"],
-        resolved_at=r["resolved_at"],
-        group_hash=r["group_hash"],
+        id=r[c.id],
+        receiver=r[c.receiver],
+        policy=r[c.policy],
+        key=r[c.group_text],
+        alert=alert_from_json(r[c.body]),
+        ack_id=r[c.ack_id],
+        state=r[c.state],
+        started_at=r[c.started_at],
+        acked_at=r[c.acked_at],
+        acked_by=r[c.acked_by],
+        resolved_at=r[c.resolved_at],
+        group_hash=r[c.group_hash],
+        acked_via=r[c.acked_via],
     )
 
 
-def _step(r: Mapping[str, Any]) -> StepRecord:
+def _step(r: Sequence[Any], c: Columns) -> StepRecord:
     return StepRecord(
-        escalation_id=r["escalation_id"],
-        loop=int(r["loop_no"]),
-        index=int(r["step_no"]),
-        due_at=r["due_at"],
-        state=r["state"],
-        notification_id=r["notification_id"],
-        failures=int(r["failures"] or 0),
+        escalation_id=r[c.escalation_id],
+        loop=int(r[c.loop_no]),
+        index=int(r[c.step_no]),
+        due_at=r[c.due_at],
+        state=r[c.state],
+        notification_id=r[c.notification_id],
+        failures=int(r[c.failures] or 0),
     )
 
 
@@ -431,7 +443,7 @@ class Unit:
 
     def group(self, receiver: str, group_hash: str) -> Group | None:
         """The group of ``receiver`` with this key digest, its row locked; ``None``: none."""
-        row = _one(
+        row, g = fetch_one(
             self._exec(
                 "SELECT group_text, first_seen, last_sent, flush_due, settings, route, firing, "
                 "resolved, failures, last_notification FROM notification_log "
@@ -441,41 +453,42 @@ class Unit:
         )
         if row is None:
             return None
-        route = GroupRoute.from_json(json.loads(row["route"] or row["settings"]))
+        route = GroupRoute.from_json(json.loads(row[g.route] or row[g.settings]))
         members: dict[str, Member] = {}
-        for m in _named(
+        rows, c = fetch(
             self._exec(
                 "SELECT alert_hash, body, resolved, joined_at, starts_at, last_raised, "
                 "resolved_at FROM group_members WHERE receiver = ? AND group_hash = ? "
                 "ORDER BY joined_at, alert_hash",
                 (receiver, group_hash),
             )
-        ):
-            joined = m["joined_at"]
-            resolved_at = m["resolved_at"]
-            if resolved_at is None and m["resolved"]:  # a row written before schema 3
+        )
+        for m in rows:
+            joined = m[c.joined_at]
+            resolved_at = m[c.resolved_at]
+            if resolved_at is None and m[c.resolved]:  # a row written before schema 3
                 resolved_at = joined
-            members[m["alert_hash"]] = Member(
-                alert_from_json(m["body"]),
-                m["alert_hash"],
-                m["starts_at"] if m["starts_at"] is not None else joined,
-                m["last_raised"] if m["last_raised"] is not None else joined,
+            members[m[c.alert_hash]] = Member(
+                alert_from_json(m[c.body]),
+                m[c.alert_hash],
+                m[c.starts_at] if m[c.starts_at] is not None else joined,
+                m[c.last_raised] if m[c.last_raised] is not None else joined,
                 resolved_at,
             )
         entry = None
-        if row["last_sent"] is not None:
-            if row["firing"] is None:
+        if row[g.last_sent] is not None:
+            if row[g.firing] is None:
                 # Sent before schema 3 (no sets kept): count what is firing now as told, so the
                 # upgrade sends nothing again.
                 firing = frozenset(d for d, m in members.items() if m.resolved_at is None)
                 resolved: frozenset[str] = frozenset()
             else:
-                firing = frozenset(json.loads(row["firing"]))
-                resolved = frozenset(json.loads(row["resolved"] or "[]"))
-            entry = LogEntry(firing, resolved, row["last_sent"])
+                firing = frozenset(json.loads(row[g.firing]))
+                resolved = frozenset(json.loads(row[g.resolved] or "[]"))
+            entry = LogEntry(firing, resolved, row[g.last_sent])
         # The group's open escalation: running, or out of steps with nobody having answered
         # (its alert stays open until acknowledged or resolved, as a PagerDuty incident).
-        active = _one(
+        active, e = fetch_one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND group_hash = ? "
                 "AND state IN ('active', 'done') ORDER BY started_at DESC LIMIT 1",
@@ -485,15 +498,15 @@ class Unit:
         return Group(
             self,
             receiver,
-            AlertKey(row["group_text"]),
+            AlertKey(row[g.group_text]),
             route,
-            row["first_seen"],
-            row["flush_due"],
+            row[g.first_seen],
+            row[g.flush_due],
             entry,
-            int(row["failures"] or 0),
+            int(row[g.failures] or 0),
             members,
-            _escalation(active) if active else None,
-            row["last_notification"],
+            _escalation(active, e) if active else None,
+            row[g.last_notification],
         )
 
     # -- notifications ------------------------------------------------------------------------------
@@ -533,7 +546,7 @@ class Unit:
         ack_id = secrets.token_urlsafe(8)
         self._exec(
             f"INSERT INTO escalations ({_ESCALATION}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL, NULL)",
             (
                 escalation_id,
                 receiver,
@@ -567,26 +580,24 @@ class Unit:
 
     def escalation(self, escalation_id: str) -> EscalationRecord | None:
         """One escalation, its row locked."""
-        row = _one(
+        row, c = fetch_one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE id = ? {self._row_lock}",
                 (escalation_id,),
             )
         )
-        return _escalation(row) if row else None
+        return _escalation(row, c) if row else None
 
     def due_steps(self, escalation_id: str, now: float) -> list[StepRecord]:
         """The pending steps of an escalation due by ``now``, in order."""
-        return [
-            _step(r)
-            for r in _named(
-                self._exec(
-                    f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
-                    "AND state = 'pending' AND due_at <= ? ORDER BY due_at, loop_no, step_no",
-                    (escalation_id, now),
-                )
+        rows, c = fetch(
+            self._exec(
+                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
+                "AND state = 'pending' AND due_at <= ? ORDER BY due_at, loop_no, step_no",
+                (escalation_id, now),
             )
-        ]
+        )
+        return [_step(r, c) for r in rows]
 
     def mark_step(
         self,
@@ -615,11 +626,14 @@ class Unit:
 
     def finish_if_done(self, record: EscalationRecord) -> bool:
         """An active escalation with no pending step left becomes ``done``."""
-        left = self._exec(
-            "SELECT COUNT(*) FROM escalation_steps WHERE escalation_id = ? AND state = 'pending'",
-            (record.id,),
-        ).fetchone()
-        if record.state == "active" and int(left[0]) == 0:
+        left, c = fetch_one(
+            self._exec(
+                "SELECT COUNT(*) AS pending FROM escalation_steps WHERE escalation_id = ? "
+                "AND state = 'pending'",
+                (record.id,),
+            )
+        )
+        if record.state == "active" and left is not None and int(left[c.pending]) == 0:
             self._exec("UPDATE escalations SET state = 'done' WHERE id = ?", (record.id,))
             return True
         return False
@@ -630,6 +644,7 @@ class Unit:
         state: str,
         now: float,
         by: str | None = None,
+        via: str | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge (``acked``) or resolve (``resolved``) open escalations (running, or out of
         steps with nobody having answered): their pending steps are cancelled, and so are the
@@ -641,11 +656,11 @@ class Unit:
                 continue
             if state == "acked":
                 self._exec(
-                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ? "
-                    "WHERE id = ? AND state IN ('active', 'done')",
-                    (now, by, record.id),
+                    "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ?, "
+                    "acked_via = ? WHERE id = ? AND state IN ('active', 'done')",
+                    (now, by, via, record.id),
                 )
-                done = replace(record, state="acked", acked_at=now, acked_by=by)
+                done = replace(record, state="acked", acked_at=now, acked_by=by, acked_via=via)
             else:
                 self._exec(
                     "UPDATE escalations SET state = 'resolved', resolved_at = ? "
@@ -675,35 +690,33 @@ class Unit:
 
     def open_escalations(self) -> list[EscalationRecord]:
         """Every open escalation (running, or out of steps unanswered), rows locked."""
-        return [
-            _escalation(r)
-            for r in _named(
-                self._exec(
-                    f"SELECT {_ESCALATION} FROM escalations WHERE state IN ('active', 'done') "
-                    f"{self._row_lock}"
-                )
+        rows, c = fetch(
+            self._exec(
+                f"SELECT {_ESCALATION} FROM escalations WHERE state IN ('active', 'done') "
+                f"{self._row_lock}"
             )
-        ]
+        )
+        return [_escalation(r, c) for r in rows]
 
     def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
-        row = _one(
+        row, c = fetch_one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE ack_id = ? {self._row_lock}",
                 (ack_id,),
             )
         )
-        return _escalation(row) if row else None
+        return _escalation(row, c) if row else None
 
     def escalation_of(self, notification_id: str) -> EscalationRecord | None:
         """The escalation a step's notification was sent for, its row locked."""
-        row = _one(
+        row, c = fetch_one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE id IN (SELECT escalation_id "
                 f"FROM escalation_steps WHERE notification_id = ?) {self._row_lock}",
                 (notification_id,),
             )
         )
-        return _escalation(row) if row else None
+        return _escalation(row, c) if row else None
 
     def advance(self, record: EscalationRecord, now: float) -> bool:
         """A step failed: the next pending step becomes due ``now`` and the later ones move
@@ -711,20 +724,70 @@ class Unit:
         moved."""
         if record.state != "active":
             return False
-        first = self._exec(
-            "SELECT MIN(due_at) FROM escalation_steps WHERE escalation_id = ? "
-            "AND state = 'pending'",
-            (record.id,),
-        ).fetchone()
-        if first is None or first[0] is None or first[0] <= now:
+        row, c = fetch_one(
+            self._exec(
+                "SELECT MIN(due_at) AS due FROM escalation_steps WHERE escalation_id = ? "
+                "AND state = 'pending'",
+                (record.id,),
+            )
+        )
+        first = None if row is None else row[c.due]
+        if first is None or first <= now:
             return False
         self._exec(
             "UPDATE escalation_steps SET due_at = due_at - ? WHERE escalation_id = ? "
             "AND state = 'pending'",
-            (first[0] - now, record.id),
+            (first - now, record.id),
         )
         self.signal_work()
         return True
+
+    def step_deliveries(
+        self, notification_ids: Sequence[str], provider_id: str | None = None
+    ) -> list[tuple[str, str, str | None, str]]:
+        """``(notification id, recipient, text, state)`` of the deliveries of escalation steps'
+        notifications (``recipient``: the recipient's name in the config, or the bare number it
+        was; ``provider_id``: only the delivery the provider knows by it), in the order they
+        were planned."""
+        if not notification_ids:
+            return []
+        query = (
+            "SELECT notification_id, recipient, text, state FROM deliveries "
+            f"WHERE notification_id IN {self._in(notification_ids)}"
+        )
+        params: list[Any] = list(notification_ids)
+        if provider_id is not None:
+            query += " AND provider_id = ?"
+            params.append(provider_id)
+        rows, c = fetch(self._exec(query + " ORDER BY notification_id, seq", params))
+        return [(r[c.notification_id], r[c.recipient], r[c.text], r[c.state]) for r in rows]
+
+    def sent_steps(self, escalation_id: str) -> list[StepRecord]:
+        """The steps of an escalation that were sent, in the order they were due."""
+        rows, c = fetch(
+            self._exec(
+                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? AND state = 'sent' "
+                "ORDER BY due_at, loop_no, step_no",
+                (escalation_id,),
+            )
+        )
+        return [_step(r, c) for r in rows]
+
+    # -- the audit trail ------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        acting: Acting,
+        target: Mapping[str, object],
+        at: float,
+        detail: str | None = None,
+    ) -> AuditRecord:
+        """Record an action in the audit trail, in this transaction: ``action`` (a lowercase
+        word: ``acknowledged``...), who and through which path (``acting``), what it was done to
+        (``target``: ``key``, ``escalation``, ``policy``...; ``None`` values are left out).
+        Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
+        return _audit.insert(self._exec, action, acting, target, at, detail)
 
     # -- webhook idempotency --------------------------------------------------------------------------
 
@@ -738,28 +801,35 @@ class Unit:
         )
         if inserted.rowcount == 1:
             return True, None
-        row = _one(self._exec("SELECT result FROM idempotency WHERE key = ?", (key,)))
-        if row is not None and row["result"] is None:
+        row, c = fetch_one(self._exec("SELECT result FROM idempotency WHERE key = ?", (key,)))
+        if row is not None and row[c.result] is None:
             # A claim of a notifykit before schema 3, whose routing never finished: take it.
             self._exec("UPDATE idempotency SET received_at = ? WHERE key = ?", (now, key))
             return True, None
-        return False, row["result"] if row else None
+        return False, row[c.result] if row else None
 
     def finish_idempotency(self, key: str, result: str) -> None:
         self._exec("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
 
 
+#: the alerts firing: not resolved, and raised within the resolve timeout or held open by an
+#: open escalation of a group they are in
+_FIRING = (
+    "FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
+    "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
+    "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
+    "AND e.state IN ('active', 'done')))"
+)
+
+
 def _firing(execute: Any, now: float, resolve_timeout: float) -> list[Alert]:
-    rows = _named(
+    rows, c = fetch(
         execute(
-            "SELECT a.body FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
-            "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
-            "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
-            "AND e.state IN ('active', 'done'))) ORDER BY a.last_seen DESC LIMIT 1000",
+            f"SELECT a.body {_FIRING} ORDER BY a.last_seen DESC LIMIT 1000",
             (now - resolve_timeout,),
         )
     )
-    return [alert_from_json(r["body"]) for r in rows]
+    return [alert_from_json(r[c.body]) for r in rows]
 
 
 class RoutingState:
@@ -775,41 +845,43 @@ class RoutingState:
         with self._db.transaction(doing) as cursor:
             yield Unit(self._db, cursor)
 
-    def _rows(self, doing: str, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _rows(
+        self, doing: str, statement: str, params: Sequence[Any] = ()
+    ) -> tuple[list[Any], Columns]:
         with self._db.reading(doing) as cursor:
-            return _named(self._db.execute(cursor, statement, params))
+            return fetch(self._db.execute(cursor, statement, params))
 
     # -- what is due ----------------------------------------------------------------------------------
 
     def due_groups(self, now: float, limit: int = 50) -> list[tuple[str, str]]:
         """``(receiver, group digest)`` of the groups whose timer is due by ``now``."""
-        rows = self._rows(
+        rows, c = self._rows(
             "finding groups due",
             "SELECT receiver, group_hash FROM notification_log WHERE flush_due IS NOT NULL "
             "AND flush_due <= ? ORDER BY flush_due LIMIT ?",
             (now, limit),
         )
-        return [(r["receiver"], r["group_hash"]) for r in rows]
+        return [(r[c.receiver], r[c.group_hash]) for r in rows]
 
     def due_escalations(self, now: float, limit: int = 50) -> list[str]:
         """Ids of escalations with a step due by ``now`` (active ones, and ended ones whose
         pending steps are still to be cancelled)."""
-        rows = self._rows(
+        rows, c = self._rows(
             "finding due escalation steps",
             "SELECT escalation_id, MIN(due_at) AS due FROM escalation_steps WHERE state = "
             "'pending' AND due_at <= ? GROUP BY escalation_id ORDER BY due LIMIT ?",
             (now, limit),
         )
-        return [r["escalation_id"] for r in rows]
+        return [r[c.escalation_id] for r in rows]
 
     def next_due(self) -> float | None:
         """The earliest time a group's timer or a pending escalation step is due."""
-        rows = self._rows(
+        rows, c = self._rows(
             "reading the next routing time",
             "SELECT MIN(flush_due) AS due FROM notification_log UNION ALL "
             "SELECT MIN(due_at) AS due FROM escalation_steps WHERE state = 'pending'",
         )
-        times = [r["due"] for r in rows if r["due"] is not None]
+        times = [r[c.due] for r in rows if r[c.due] is not None]
         return min(times) if times else None
 
     # -- reading --------------------------------------------------------------------------------------
@@ -825,6 +897,42 @@ class RoutingState:
 
             return _firing(execute, now, resolve_timeout)
 
+    def gauges(self, now: float, resolve_timeout: float) -> RoutingGauges:
+        """The alerts firing at ``now`` (counted, not read) and the open escalations by policy,
+        state and the last step they sent, in one read transaction of two queries."""
+        db = self._db
+        with db.reading("reading the routing gauges") as cursor:
+            row, c = fetch_one(
+                db.execute(cursor, f"SELECT COUNT(*) AS alerts {_FIRING}", (now - resolve_timeout,))
+            )
+            # Every step of the open escalations, by the primary key: with the steps' state in
+            # the join, SQLite took the (state, due_at) index and read every step ever sent for
+            # each open escalation (75 ms over 10,000 escalations; 0.7 ms this way).
+            steps, s = fetch(
+                db.execute(
+                    cursor,
+                    "SELECT e.id AS id, e.policy AS policy, e.state AS state, s.state AS sent, "
+                    "s.loop_no AS loop_no, s.step_no AS step_no, s.due_at AS due_at "
+                    "FROM escalations e LEFT JOIN escalation_steps s ON s.escalation_id = e.id "
+                    "WHERE e.state IN ('active', 'done')",
+                )
+            )
+        # The last step sent, as the CLI's listing orders steps (notifykit.routing.listing).
+        last: dict[str, tuple[str, str, tuple[float, int, int] | None]] = {}
+        for r in steps:
+            sent = r[s.sent] == "sent"
+            order = (r[s.due_at], r[s.loop_no], r[s.step_no]) if sent else None
+            known = last.get(r[s.id])
+            if known is None or (order is not None and (known[2] is None or order > known[2])):
+                last[r[s.id]] = (r[s.policy], r[s.state], order)
+        escalations: dict[tuple[str, str, str], int] = {}
+        for policy, state, order in last.values():
+            step = "none" if order is None else f"{order[1]}.{order[2]}"
+            escalations[(policy, state, step)] = escalations.get((policy, state, step), 0) + 1
+        return RoutingGauges(
+            open_alerts=int(row[c.alerts]) if row is not None else 0, escalations=escalations
+        )
+
     def find_alerts(self, given: str) -> list[Alert]:
         """The alerts ``given`` names, as the last raised: by their own key (its text, short
         form, or 8+ digits of its digest) or by the key of a group they are in (what
@@ -834,18 +942,18 @@ class RoutingState:
             return []
         hexish = len(given) >= 8 and all(c in "0123456789abcdef" for c in given.lower())
         prefix = given.lower() + "%" if hexish else "-"  # no digest is "-"
-        rows = self._rows(
+        rows, c = self._rows(
             "finding alerts",
             "SELECT key_text, body FROM alerts WHERE key_text = ? OR key_hash LIKE ? "
             "ORDER BY last_seen DESC LIMIT 100",
             (given, prefix),
         )
         found = {
-            r["key_text"]: alert_from_json(r["body"])
+            r[c.key_text]: alert_from_json(r[c.body])
             for r in rows
-            if AlertKey(r["key_text"]).matches(given)
+            if AlertKey(r[c.key_text]).matches(given)
         }
-        groups = self._rows(
+        groups, g = self._rows(
             "finding alerts by group",
             "SELECT g.group_text, a.key_text, a.body FROM notification_log g JOIN group_members "
             "m ON m.receiver = g.receiver AND m.group_hash = g.group_hash JOIN alerts a ON "
@@ -853,8 +961,8 @@ class RoutingState:
             (given, prefix),
         )
         for r in groups:
-            if AlertKey(r["group_text"]).matches(given):
-                found.setdefault(r["key_text"], alert_from_json(r["body"]))
+            if AlertKey(r[g.group_text]).matches(given):
+                found.setdefault(r[g.key_text], alert_from_json(r[g.body]))
         if not found and not hexish and len(given) > 16:
             # A shortened key as shown (``text~digest``): the digest names it.
             tail = given.rpartition("~")[2]
@@ -864,7 +972,7 @@ class RoutingState:
 
     def groups(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Every group with alerts: receiver, key, timer, and its members (for ``alerts``)."""
-        rows = self._rows(
+        rows, c = self._rows(
             "listing alert groups",
             "SELECT g.receiver, g.group_text, g.flush_due, g.last_sent, g.route, g.settings, "
             "m.alert_hash, m.body, m.starts_at, m.last_raised, m.resolved_at, m.joined_at "
@@ -872,14 +980,14 @@ class RoutingState:
             "m.group_hash = g.group_hash ORDER BY g.receiver, g.group_text, m.joined_at LIMIT ?",
             (limit,),
         )
-        return rows
+        return [as_dict(r, c) for r in rows]
 
     def snapshot(self, limit: int = 1000) -> list[GroupSnapshot]:
         """Every group with alerts (at most ``limit``), as :class:`GroupSnapshot` objects:
         what ``notifykit alerts`` shows, read in one transaction."""
         out: list[GroupSnapshot] = []
         with self.unit("reading alert groups") as unit:
-            rows = _named(
+            rows, c = fetch(
                 unit._exec(
                     "SELECT DISTINCT receiver, group_hash FROM group_members ORDER BY receiver, "
                     "group_hash LIMIT ?",
@@ -887,10 +995,10 @@ class RoutingState:
                 )
             )
             for r in rows:
-                group = unit.group(r["receiver"], r["group_hash"])
+                group = unit.group(r[c.receiver], r[c.group_hash])
                 if group is None:
                     continue
-                newest = _one(
+                newest, e = fetch_one(
                     unit._exec(
                         f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND "
                         "group_hash = ? AND state <> 'resolved' ORDER BY started_at DESC, id DESC "
@@ -898,19 +1006,17 @@ class RoutingState:
                         (group.receiver, group.key.digest),
                     )
                 )
-                record = _escalation(newest) if newest else None
+                record = _escalation(newest, e) if newest else None
                 steps: tuple[StepRecord, ...] = ()
                 if record is not None:
-                    steps = tuple(
-                        _step(x)
-                        for x in _named(
-                            unit._exec(
-                                f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
-                                "ORDER BY due_at, loop_no, step_no",
-                                (record.id,),
-                            )
+                    step_rows, sc = fetch(
+                        unit._exec(
+                            f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
+                            "ORDER BY due_at, loop_no, step_no",
+                            (record.id,),
                         )
                     )
+                    steps = tuple(_step(x, sc) for x in step_rows)
                 out.append(
                     GroupSnapshot(
                         group.receiver,
@@ -934,33 +1040,60 @@ class RoutingState:
             params.append(state)
         query += " ORDER BY started_at DESC, id DESC LIMIT ?"
         params.append(limit)
-        return [_escalation(r) for r in self._rows("listing escalations", query, params)]
+        rows, c = self._rows("listing escalations", query, params)
+        return [_escalation(r, c) for r in rows]
 
     def escalation_steps(self, escalation_id: str) -> list[StepRecord]:
-        rows = self._rows(
+        rows, c = self._rows(
             "reading escalation steps",
             f"SELECT {_STEP} FROM escalation_steps WHERE escalation_id = ? "
             "ORDER BY loop_no, step_no",
             (escalation_id,),
         )
-        return [_step(r) for r in rows]
+        return [_step(r, c) for r in rows]
 
     def escalation_of(self, notification_id: str) -> tuple[EscalationRecord, StepRecord] | None:
         """The escalation and step a notification was sent for, if any."""
-        steps = self._rows(
+        steps, c = self._rows(
             "reading an escalation step",
             f"SELECT {_STEP} FROM escalation_steps WHERE notification_id = ?",
             (notification_id,),
         )
         if not steps:
             return None
-        step = _step(steps[0])
-        found = self._rows(
+        step = _step(steps[0], c)
+        found, e = self._rows(
             "reading an escalation",
             f"SELECT {_ESCALATION} FROM escalations WHERE id = ?",
             (step.escalation_id,),
         )
-        return _escalation(found[0]), step
+        return _escalation(found[0], e), step
+
+    def audit(self, since: float | None = None, limit: int = 100) -> list[AuditRecord]:
+        """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch
+        seconds), oldest first."""
+        return _audit.records(*self._rows("reading the audit trail", *_audit.select(since, limit)))
+
+    def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
+        """The escalation an ack link names, as it stands (read only)."""
+        rows, c = self._rows(
+            "reading an ack link's escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE ack_id = ?",
+            (ack_id,),
+        )
+        return _escalation(rows[0], c) if rows else None
+
+    def step_recipients(self, escalation_id: str, loop: int, index: int) -> list[str]:
+        """The recipients of the notification a step sent (in the order of its deliveries;
+        empty when the step sent none)."""
+        rows, c = self._rows(
+            "reading a step's recipients",
+            "SELECT d.recipient AS recipient FROM escalation_steps s JOIN deliveries d "
+            "ON d.notification_id = s.notification_id WHERE s.escalation_id = ? "
+            "AND s.loop_no = ? AND s.step_no = ? ORDER BY d.seq",
+            (escalation_id, loop, index),
+        )
+        return list(dict.fromkeys(str(r[c.recipient]) for r in rows))
 
     def routing_secret(self, name: str) -> str:
         """A random secret kept in the ledger (made on first use, shared by every process)."""
@@ -970,6 +1103,8 @@ class RoutingState:
                 "ON CONFLICT (name) DO NOTHING",
                 (name, secrets.token_urlsafe(32)),
             )
-            row = _one(unit._exec("SELECT value FROM routing_secrets WHERE name = ?", (name,)))
+            row, c = fetch_one(
+                unit._exec("SELECT value FROM routing_secrets WHERE name = ?", (name,))
+            )
             assert row is not None
-            return str(row["value"])
+            return str(row[c.value])

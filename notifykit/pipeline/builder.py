@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from notifykit.ledger.audit import Acting
 from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
@@ -33,9 +34,11 @@ from notifykit.pipeline.store import Handoff, Store
 
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
+    from notifykit.config.delivery import ServerSettings
     from notifykit.config.settings import Settings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
+    from notifykit.metrics import Metrics
     from notifykit.pipeline.stages import Silenced
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
     from notifykit.routing.model import RoutingConfig
 
 __all__ = ["Pipeline", "build_pipeline"]
+
+#: Alertmanager's webhook, for the audit trail (it names nobody)
+ALERTMANAGER = Acting("alertmanager")
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,10 @@ class Pipeline:
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
 
-    def resolve(self, given: str, handoff: Handoff) -> list[Routed]:
+    def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
         group's key, the alert's own, its short form, 8+ digits of a digest): each goes through
-        the pipeline resolved."""
+        the pipeline resolved, as ``acting`` sent it."""
         import dataclasses
 
         state = self.state()
@@ -80,7 +86,10 @@ class Pipeline:
             for record in state.escalations("active"):
                 if _matches(record.key, given) or record.alert.key_for().matches(given):
                     found.setdefault(record.alert.key_for().text, record.alert)
-        return [self.ingest(dataclasses.replace(a, resolved=True), handoff) for a in found.values()]
+        return [
+            self.ingest(dataclasses.replace(a, resolved=True), handoff, acting=acting)
+            for a in found.values()
+        ]
 
     def alerts(self) -> list[OpenAlert]:
         """The open alerts, newest first, each once per group it is in
@@ -107,7 +116,13 @@ class Pipeline:
         results = []
         for alert in payload.alerts:
             results.append(
-                self.ingest(alert, handoff, claim=alert.idempotency_key or None, summary=_summary)
+                self.ingest(
+                    alert,
+                    handoff,
+                    claim=alert.idempotency_key or None,
+                    summary=_summary,
+                    acting=ALERTMANAGER,
+                )
             )
         return payload.status, results
 
@@ -152,7 +167,9 @@ def build_pipeline(
     resolve_timeout: float,
     reconcile_after: float,
     dry_run: bool = False,
+    server: ServerSettings | None = None,
     silenced: Silenced | None = None,
+    metrics: Metrics | None = None,
 ) -> Pipeline:
     """The pipeline for one configuration (see the module docstring)."""
 
@@ -190,6 +207,7 @@ def build_pipeline(
         state=state,
         clock=clock,
         scrub=scrub,
+        metrics=metrics,
     )
 
     # The mute stages, in Alertmanager's order; the same ones decide at a flush and, for a
@@ -228,6 +246,10 @@ def build_pipeline(
         scrub=scrub,
         clock=clock,
         reconcile_after=reconcile_after,
+        metrics=metrics,
+        token_ttl=None if server is None else server.callback_token_ttl,
+        unknown_count=None if server is None else server.unknown_callbacks,
+        unknown_keep=None if server is None else server.unknown_callbacks_keep,
     )
     due = DueWork(
         ledger=ledger,

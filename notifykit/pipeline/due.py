@@ -5,7 +5,9 @@ worker, or enqueued as Celery tasks).
 
 One group's or one escalation's trouble never stops another's: each is flushed or fired in a
 transaction of its own, and one that fails is logged with its alert key and tried again later,
-with backoff (:func:`~notifykit.pipeline.escalate.retry_delay`).
+with backoff (:func:`~notifykit.pipeline.escalate.retry_delay`). The ledger itself being
+unavailable (:class:`~notifykit.errors.LedgerUnavailable`) is no group's trouble: the tick stops
+and raises it, and what was due stays due for the next one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from notifykit.errors import LedgerUnavailable
 from notifykit.pipeline.escalate import retry_delay
 
 if TYPE_CHECKING:
@@ -87,6 +90,8 @@ class DueWork:
             for escalation_id in state.due_escalations(now, TICK_LIMIT):
                 try:
                     stored.extend(self._escalations.fire_due(escalation_id, now, handoff))
+                except LedgerUnavailable:
+                    raise  # not this escalation's trouble: the whole tick waits for the ledger
                 except Exception as err:
                     # The ledger failed under it (the steps stay pending, tried next tick).
                     logger.error(
@@ -110,6 +115,8 @@ class DueWork:
                     return []  # another process flushed it first
                 key = str(group.key)
                 return self._flusher.flush(group, now, handoff).stored
+        except LedgerUnavailable:
+            raise  # not this group's trouble: it is not delayed, the tick waits for the ledger
         except Exception as err:
             self._backoff(state, receiver, group_hash, now, key, err)
             return []

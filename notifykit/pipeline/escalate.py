@@ -14,6 +14,10 @@ model; Alertmanager leaves this to them).
 - :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
   next one forward at once; an answered call acknowledges when the policy says
   ``ack_on_answer``.
+
+Each acknowledgement, resolution and escalation brought forward writes its row of the audit
+trail (:mod:`notifykit.ledger.audit`) in the transaction that does it: who (the person given,
+the one the ack link was sent to, the one who answered the call) and through which path.
 """
 
 from __future__ import annotations
@@ -24,10 +28,20 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from notifykit.errors import NotifykitError
+from notifykit.ledger.audit import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    RESOLVED,
+    SYSTEM,
+    Acting,
+    mask_numbers,
+)
+from notifykit.metrics import Metrics
 from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
 from notifykit.routing.escalation import plan as plan_steps
@@ -41,7 +55,7 @@ if TYPE_CHECKING:
     from notifykit.pipeline.store import Handoff, Store, Stored
     from notifykit.routing.escalation import EscalationPolicy, Receiver
 
-__all__ = ["ACK_SIGNATURE_CHARS", "AckLinks", "Escalations", "retry_delay"]
+__all__ = ["ACK_SIGNATURE_CHARS", "AckLink", "AckLinks", "Escalations", "retry_delay"]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -58,8 +72,11 @@ def retry_delay(failures: int) -> float:
 
 
 class AckLinks:
-    """The signed links that acknowledge an escalation: ``<public_url>/ack/<ack id><signature>``,
-    an HMAC-SHA256 of the escalation's random ack id with a secret kept in the ledger."""
+    """The signed links that acknowledge an escalation:
+    ``<public_url>/ack/<ack id>.<loop>.<step><signature>``, an HMAC-SHA256 of the escalation's
+    random ack id and the step whose message carried the link, with a secret kept in the ledger.
+    The step says whose link it was (the page acknowledges in their name); a link without one
+    (``<ack id><signature>``, made before links named their step) still acknowledges."""
 
     def __init__(self, public_url: str | None, secret: Callable[[], str]) -> None:
         self._public_url = public_url
@@ -81,20 +98,45 @@ class AckLinks:
         digest = hmac.new(self._secret, ack_id.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()[:ACK_SIGNATURE_CHARS]
 
-    def url(self, ack_id: str) -> str | None:
-        """The link (``None`` without ``server.public_url``)."""
+    def url(self, ack_id: str, step: tuple[int, int] | None = None) -> str | None:
+        """The link (``None`` without ``server.public_url``); ``step``: the ``(loop, index)``
+        of the step whose message carries it."""
         if not self._public_url:
             return None
-        return f"{self._public_url}/ack/{ack_id}{self._sign(ack_id)}"
+        signed = ack_id if step is None else f"{ack_id}.{step[0]}.{step[1]}"
+        return f"{self._public_url}/ack/{signed}{self._sign(signed)}"
+
+    def parse(self, token: str) -> tuple[str, tuple[int, int] | None] | None:
+        """``(ack id, step or None)`` of a link's token when its signature is genuine (else
+        ``None``)."""
+        if len(token) <= ACK_SIGNATURE_CHARS:
+            return None
+        signed, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
+        if not hmac.compare_digest(self._sign(signed), signature):
+            return None
+        ack_id, _, step = signed.partition(".")
+        if not step:
+            return ack_id, None
+        loop, _, index = step.partition(".")
+        if not (loop.isdigit() and index.isdigit()):
+            return None
+        return ack_id, (int(loop), int(index))
 
     def ack_id(self, token: str) -> str | None:
         """The ack id a link's token names, when its signature is genuine (else ``None``)."""
-        if len(token) <= ACK_SIGNATURE_CHARS:
-            return None
-        ack_id, signature = token[:-ACK_SIGNATURE_CHARS], token[-ACK_SIGNATURE_CHARS:]
-        if not hmac.compare_digest(self._sign(ack_id), signature):
-            return None
-        return ack_id
+        parsed = self.parse(token)
+        return None if parsed is None else parsed[0]
+
+
+@dataclass(frozen=True)
+class AckLink:
+    """What an ack link names: its escalation (as it stands now), the step whose message
+    carried it, and that step's recipients (the people the link was sent to; empty when the
+    link names no step)."""
+
+    escalation: EscalationRecord
+    step: tuple[int, int] | None
+    recipients: tuple[str, ...]
 
 
 def _at(epoch: float) -> datetime:
@@ -115,6 +157,7 @@ class Escalations:
         state: Callable[[], RoutingState],
         clock: Callable[[], float],
         scrub: Callable[[str], str],
+        metrics: Metrics | None = None,
     ) -> None:
         self._policies = policies
         self._receivers = receivers
@@ -124,6 +167,7 @@ class Escalations:
         self._state = state
         self._clock = clock
         self._scrub = scrub
+        self._metrics = metrics or Metrics()
 
     @property
     def configured(self) -> bool:
@@ -156,13 +200,20 @@ class Escalations:
         )
         return self.fire(unit, record, now, handoff)
 
-    def end(self, group: Group, flush: Flush, receiver: Receiver, handoff: Handoff) -> list[Stored]:
+    def end(
+        self,
+        group: Group,
+        flush: Flush,
+        receiver: Receiver,
+        handoff: Handoff,
+        acting: Acting = SYSTEM,
+    ) -> list[Stored]:
         """A group of an escalation receiver whose alerts all resolved: its escalation stops
-        (if it still runs) and, with ``send_resolved``, everyone its steps could reach is told
-        it is over, through the first step's channels."""
+        (if it still runs: ``acting`` resolved it) and, with ``send_resolved``, everyone its
+        steps could reach is told it is over, through the first step's channels."""
         unit = group.unit
         if group.escalation is not None:
-            self.stop(unit, [group.escalation], "resolved", flush.now)
+            self.stop(unit, [group.escalation], "resolved", flush.now, acting)
             group.escalation = None
         if not (group.route.settings.send_resolved and flush.resolved):
             return []
@@ -215,7 +266,7 @@ class Escalations:
                     AlertKey(record.key),
                     (record.alert,),
                     record.alert,
-                    ack_url=self.links.url(record.ack_id),
+                    ack_url=self.links.url(record.ack_id, (step.loop, step.index)),
                     channels=configured.channels,
                     to=configured.to,
                 )
@@ -270,23 +321,32 @@ class Escalations:
         records: Sequence[EscalationRecord],
         state: str,
         now: float,
-        by: str | None = None,
+        acting: Acting = SYSTEM,
+        *,
+        alert: AlertKey | None = None,
+        detail: str | None = None,
     ) -> list[EscalationRecord]:
-        stopped = unit.stop_escalations(records, state, now, by)
+        """Acknowledge (``acked``) or resolve (``resolved``) ``records``, as ``acting`` did; each
+        one stopped gets its row in the audit trail (``alert``: the key of the alert whose
+        resolution stopped it; ``detail``: how)."""
+        stopped = unit.stop_escalations(records, state, now, _acked_by(acting), acting.path)
         for record in stopped:
+            action = ACKNOWLEDGED if state == "acked" else RESOLVED
+            written = unit.audit(action, acting, _target(record, alert), now, detail)
             logger.info(
-                "escalation %s (%s) %s%s",
+                "escalation %s (%s) %s%s via %s",
                 record.id,
                 record.key,
-                "acknowledged" if state == "acked" else "resolved",
-                f" by {by}" if by else "",
+                action,
+                f" by {written.actor}" if written.actor else "",
+                written.path,
             )
         return stopped
 
-    def ack(self, given: str, by: str | None = None) -> list[EscalationRecord]:
-        """Acknowledge the active escalations ``given`` names: by the key ``notify()``
-        reported (the group's), the alert's own key (its text, short form, or 8+ digits of its
-        digest), or the key of any alert in its group."""
+    def ack(self, given: str, acting: Acting) -> list[EscalationRecord]:
+        """Acknowledge the active escalations ``given`` names, as ``acting`` does: by the key
+        ``notify()`` reported (the group's), the alert's own key (its text, short form, or 8+
+        digits of its digest), or the key of any alert in its group."""
         given = given.strip()
         if not given:
             return []
@@ -301,23 +361,72 @@ class Escalations:
                     m.alert.key_for().matches(given) for m in group.members.values()
                 ):
                     matched.append(record)
-            return self.stop(unit, matched, "acked", self._clock(), by)
+            acked = self.stop(unit, matched, "acked", self._clock(), acting)
+        self._metrics.acknowledged("key", count=len(acked))
+        return acked
 
     def ack_token(
-        self, token: str, by: str | None = None, *, check_only: bool = False
+        self,
+        token: str,
+        by: str | None = None,
+        *,
+        check_only: bool = False,
     ) -> list[EscalationRecord] | None:
         """Acknowledge through an ack link's token; ``None`` when the token is not genuine
-        (the signature is checked before the ledger is asked). ``check_only``: only check."""
-        ack_id = self.links.ack_id(token)
-        if ack_id is None:
+        (the signature is checked before the ledger is asked). ``check_only``: only check.
+        The audit trail names ``by``, else the people the link was sent to (read from the
+        ledger: the recipients of the steps' deliveries whose text carried it)."""
+        parsed = self.links.parse(token)
+        if parsed is None:
             return None
         if check_only:
             return []
+        ack_id, step = parsed
         with self._state().unit("acknowledging") as unit:
             record = unit.escalation_by_ack_id(ack_id)
             if record is None:
                 return []
-            return self.stop(unit, [record], "acked", self._clock(), by)
+            steps, sent_to = self._link_sent_to(unit, record, token, step)
+            detail = f"the ack link sent in step {', '.join(steps)}" if steps else "the ack link"
+            acting = Acting("link", sent_to).by(by)
+            acked = self.stop(unit, [record], "acked", self._clock(), acting, detail=detail)
+        self._metrics.acknowledged("link", count=len(acked))
+        return acked
+
+    def _link_sent_to(
+        self, unit: Unit, record: EscalationRecord, token: str, step: tuple[int, int] | None
+    ) -> tuple[list[str], str | None]:
+        """The steps whose messages carried the ack link ``token``, and who got them (``"a or
+        b"`` when several people did): the people it may have reached first, else everyone it
+        was addressed to. A link naming its step (``step``: ``(loop, index)``) was carried by
+        that step's messages; an older one by the messages whose text holds it."""
+        sent = unit.sent_steps(record.id)
+        if step is not None:
+            sent = [s for s in sent if (s.loop, s.index) == step]
+        steps = {s.notification_id: f"{s.loop}.{s.index}" for s in sent}
+        carried = [
+            d
+            for d in unit.step_deliveries([n for n in steps if n is not None])
+            if step is not None or (d[2] is not None and token in d[2])
+        ]
+        reached = [d for d in carried if d[3] in _MAY_HAVE_REACHED] or carried
+        people = list(dict.fromkeys(d[1] for d in reached))
+        named = list(dict.fromkeys(steps[d[0]] for d in carried))
+        return named, " or ".join(people) if people else None
+
+    def link(self, token: str) -> AckLink | None:
+        """What an ack link names (read only; ``None``: not a genuine link, or its escalation
+        is not in the ledger)."""
+        parsed = self.links.parse(token)
+        if parsed is None:
+            return None
+        ack_id, step = parsed
+        state = self._state()
+        record = state.escalation_by_ack_id(ack_id)
+        if record is None:
+            return None
+        recipients = () if step is None else state.step_recipients(record.id, *step)
+        return AckLink(record, step, tuple(recipients))
 
     # -- outcomes -----------------------------------------------------------------------------------
 
@@ -351,20 +460,57 @@ class Escalations:
             found = state.escalation_of(notification_id)
             if found is None:
                 continue
-            record, _step = found
+            record, step = found
             policy = self._policies.get(record.policy)
             with state.unit("reacting to a step's outcome") as unit:
                 current = unit.escalation(record.id)
                 if current is None or current.state not in ("active", "done"):
                     continue
+                where = f"step {step.loop}.{step.index}"
                 answered = update is not None and update.info.get("answered") is True
-                if answered and policy is not None and policy.ack_on_answer:
-                    self.stop(unit, [current], "acked", now, "answered call")
+                if answered and update is not None and policy is not None and policy.ack_on_answer:
+                    called = unit.step_deliveries([notification_id], update.provider_id)
+                    acting = Acting("call", called[0][1] if called else None)
+                    detail = f"answered the call of {where}"
+                    acked = self.stop(unit, [current], "acked", now, acting, detail=detail)
+                    channel = change.delivery.channel if change is not None else ""
+                    self._metrics.acknowledged("call", channel, len(acked))
                     continue
                 failed = change is not None and change.delivery.state is DeliveryState.FAILED
-                if failed and unit.advance(current, now):
+                if failed and change is not None and unit.advance(current, now):
                     logger.warning(
                         "escalation %s (%s): a step's delivery failed, the next step goes out now",
                         record.id,
                         record.key,
                     )
+                    delivery = change.delivery
+                    unit.audit(
+                        ESCALATED,
+                        SYSTEM,
+                        {**_target(current), "step": f"{step.loop}.{step.index}"},
+                        now,
+                        f"{where} failed ({delivery.channel} to {delivery.recipient}): the next "
+                        "step goes out now",
+                    )
+
+
+#: the states of a delivery that may have put its message in front of its recipient
+_MAY_HAVE_REACHED = frozenset({"sending", "sent", "delivered", "unknown"})
+
+
+def _acked_by(acting: Acting) -> str | None:
+    """What an escalation keeps as who acknowledged it (how is kept beside it, as
+    ``acked_via``: the acting path, ``link``, ``call``, ``api``...)."""
+    return mask_numbers(acting.actor) if acting.actor else None
+
+
+def _target(record: EscalationRecord, alert: AlertKey | None = None) -> dict[str, str | None]:
+    """An escalation as the audit trail's target: the key a report shows (the group's), the
+    alert's own key when another (a resolution), the receiver, the escalation and its policy."""
+    return {
+        "key": record.key,
+        "alert": alert.text if alert is not None and alert.text != record.key else None,
+        "receiver": record.receiver,
+        "escalation": record.id,
+        "policy": record.policy,
+    }

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from notifykit.ledger.audit import RESOLVED, SYSTEM, Acting
 from notifykit.pipeline.stages import DedupStage, Flush
 from notifykit.routing.lifecycle import LogEntry, Member, first_flush, next_tick
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from notifykit.pipeline.stages import Stage
     from notifykit.pipeline.store import Handoff, Store, Stored
     from notifykit.plan.planner import Plan
-    from notifykit.routing.alert import Alert
+    from notifykit.routing.alert import Alert, AlertKey
     from notifykit.routing.escalation import Receiver
 
 __all__ = ["Flushed", "GroupFlusher", "Joined"]
@@ -86,29 +87,28 @@ class GroupFlusher:
         *,
         template: str | None = None,
         planned: Callable[[Sequence[Alert]], Plan | None] | None = None,
+        acting: Acting = SYSTEM,
     ) -> Joined:
         """Add ``alert`` to ``group``; flush the group now if its timer is due (a new group with
         ``group_wait: 0s``, or a timer no worker ran). ``planned``: a plan made before the
         transaction for a message about this alert alone, used when that is what the flush
-        sends."""
+        sends. ``acting``: who sent it, for the audit trail (an open alert resolved, and the
+        escalation it stops)."""
         flushed: list[Flushed] = []
         due = group.flush_due
         if group.members and due is not None and due <= now:
             # The group's timer ran out and no worker flushed it: the flush it missed comes
             # first, with the group as it was (a resolution is told, a timed-out alert leaves).
             flushed.append(self.flush(group, now, handoff))
-        digest = alert.key_for().digest
+        key = alert.key_for()
+        digest = key.digest
         if alert.resolved and digest not in group.members:
             return Joined(flushed, None, False, absent=True)  # nothing open to resolve here
         starting = group.new
+        was_open = digest in group.members and group.members[digest].resolved_at is None
         member = group.add(alert, now)
-        if alert.resolved and group.escalation is not None:
-            firing = [m for m in group.members.values() if m.resolved_at is None]
-            if not firing:
-                # Resolution stops the escalation now, not at the group's next flush: a step
-                # due in between must not page anyone.
-                self._escalations.stop(group.unit, [group.escalation], "resolved", now)
-                group.escalation = None
+        if alert.resolved:
+            self._resolved(group, key, was_open, now, acting)
         if starting:
             group.restart(now)
             group.schedule(
@@ -118,7 +118,7 @@ class GroupFlusher:
             )
         due = group.flush_due
         if due is not None and due <= now:
-            flushed.append(self.flush(group, now, handoff, template, planned))
+            flushed.append(self.flush(group, now, handoff, template, planned, acting))
             return Joined(flushed, None, False)
         told = (
             not alert.resolved
@@ -127,6 +127,36 @@ class GroupFlusher:
             and group.escalation is None
         )
         return Joined(flushed, due, told)
+
+    def _resolved(
+        self, group: Group, key: AlertKey, was_open: bool, now: float, acting: Acting
+    ) -> None:
+        """An alert of ``group`` was resolved: the escalation stops when no alert of the group
+        fires any more, and the audit trail says who resolved it (an alert that was open, or an
+        escalation stopped)."""
+        if group.escalation is not None:
+            firing = [m for m in group.members.values() if m.resolved_at is None]
+            if not firing:
+                # Resolution stops the escalation now, not at the group's next flush: a step
+                # due in between must not page anyone.
+                stopped = self._escalations.stop(
+                    group.unit, [group.escalation], "resolved", now, acting, alert=key
+                )
+                group.escalation = None
+                if stopped:
+                    return
+        if not was_open:
+            return
+        group.unit.audit(
+            RESOLVED,
+            acting,
+            {
+                "key": group.key.text,
+                "alert": key.text if key.text != group.key.text else None,
+                "receiver": group.receiver,
+            },
+            now,
+        )
 
     # -- the flush ----------------------------------------------------------------------------------
 
@@ -137,9 +167,11 @@ class GroupFlusher:
         handoff: Handoff,
         template: str | None = None,
         planned: Callable[[Sequence[Alert]], Plan | None] | None = None,
+        acting: Acting = SYSTEM,
     ) -> Flushed:
         """Run the stages over ``group`` at ``now`` and write what they decided (inside the
-        group's unit of work), then set its timer."""
+        group's unit of work), then set its timer. ``acting``: who made the flush happen now
+        (an escalation it ends is resolved by them)."""
         receiver = group.route.receiver or self._receivers.get(group.receiver)
         held_open = group.escalation is not None
         firing: list[Member] = []
@@ -180,7 +212,7 @@ class GroupFlusher:
         if not flush.stopped:
             self._dedup(flush)
         if not flush.stopped:
-            result.stored = self._notify(group, flush, receiver, handoff, template, planned)
+            result.stored = self._notify(group, flush, receiver, handoff, template, planned, acting)
         # Alertmanager deletes the resolved alerts a flush saw: told (or nothing to tell), they
         # leave the group.
         group.drop(seen_resolved)
@@ -199,6 +231,7 @@ class GroupFlusher:
         handoff: Handoff,
         template: str | None,
         planned: Callable[[Sequence[Alert]], Plan | None] | None,
+        acting: Acting,
     ) -> list[Stored]:
         settings = group.route.settings
         entry = LogEntry(
@@ -211,7 +244,7 @@ class GroupFlusher:
             if flush.firing and group.escalation is None:
                 stored = self._escalations.begin(group.unit, group, flush, receiver, handoff)
             elif not flush.firing:
-                stored = self._escalations.end(group, flush, receiver, handoff)
+                stored = self._escalations.end(group, flush, receiver, handoff, acting)
             # else: the group has an open escalation (running, or out of steps with nobody
             # having answered); the alerts that joined are part of it
         else:

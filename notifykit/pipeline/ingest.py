@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from notifykit.ledger.audit import SYSTEM, Acting
 from notifykit.model import Held
 from notifykit.routing.lifecycle import GroupRoute
 from notifykit.routing.tree import RouteMatch, RouteSettings
@@ -104,12 +105,13 @@ class Ingest:
         repeat_interval: float | None = None,
         claim: str | None = None,
         summary: Callable[[Routed], str] | None = None,
+        acting: Acting = SYSTEM,
     ) -> Routed:
         """Route ``alert`` and store what goes out. ``direct``: a receiver of the sender's own
         (``NotifyHandler(to=...)``), skipping the tree but keeping dedup; ``repeat_interval``:
         the dedup of implicit routes and ``direct``. ``claim``: an idempotency key claimed in
         the same transaction (Alertmanager's fingerprint and startsAt), its result from
-        ``summary``."""
+        ``summary``. ``acting``: who sent it and how, for the audit trail of a resolution."""
         routing = self._routing
         now = self._clock()
         receivers: Mapping[str, Receiver] = routing.receivers
@@ -162,7 +164,9 @@ class Ingest:
                     )
                 else:
                     own = receiver if receiver is direct else None
-                    self._join(routed, unit, match, receiver, own, template, handoff, now, first)
+                    self._join(
+                        routed, unit, match, receiver, own, template, handoff, now, first, acting
+                    )
             if claim is not None and summary is not None:
                 unit.finish_idempotency(claim, summary(routed))
         return routed
@@ -247,15 +251,7 @@ class Ingest:
             return None
         # key= of an events:-only config keeps its old meaning: an idempotency key (a second
         # notify() with it returns the first report).
-        return self._messages.plan(
-            receiver,
-            match.key,
-            (alert,),
-            alert,
-            template,
-            priority=match.settings.priority,
-            idempotency_key=alert.key if implicit_keys else None,
-        )
+        return self._alone(match, receiver, alert, template, alert.key if implicit_keys else None)
 
     def _one_message(
         self,
@@ -282,22 +278,39 @@ class Ingest:
         if alert.resolved or stateless(match.settings, receiver):
             return None
         if receiver.escalation is not None:
-            policy = self._routing.escalations.get(receiver.escalation)
-            for step in policy.steps if policy else ():
-                if step.after == 0:
-                    self._messages.plan(
-                        receiver,
-                        match.key,
-                        (alert,),
-                        alert,
-                        None,
-                        channels=step.channels,
-                        to=step.to,
-                    )
+            self._first_steps(match, receiver, alert)
             return None
+        return self._alone(match, receiver, alert, template)
+
+    def _alone(
+        self,
+        match: RouteMatch,
+        receiver: Receiver,
+        alert: Alert,
+        template: str | None,
+        idempotency_key: str | None = None,
+    ) -> Plan:
+        """The message ``receiver`` gets for ``alert`` alone, with the route's priority."""
         return self._messages.plan(
-            receiver, match.key, (alert,), alert, template, priority=match.settings.priority
+            receiver,
+            match.key,
+            (alert,),
+            alert,
+            template,
+            priority=match.settings.priority,
+            idempotency_key=idempotency_key,
         )
+
+    def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
+        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert."""
+        policy = self._routing.escalations.get(receiver.escalation or "")
+        return [
+            self._messages.plan(
+                receiver, match.key, (alert,), alert, None, channels=step.channels, to=step.to
+            )
+            for step in (policy.steps if policy else ())
+            if step.after == 0
+        ]
 
     def _join(
         self,
@@ -310,6 +323,7 @@ class Ingest:
         handoff: Handoff,
         now: float,
         first: Mapping[str, Plan | None],
+        acting: Acting,
     ) -> None:
         alert = routed.alert
         route = GroupRoute(
@@ -325,7 +339,9 @@ class Ingest:
         def planned(alerts: Sequence[Alert]) -> Plan | None:
             return plan if plan is not None and list(alerts) == [alert] else None
 
-        joined = self._flusher.join(group, alert, now, handoff, template=template, planned=planned)
+        joined = self._flusher.join(
+            group, alert, now, handoff, template=template, planned=planned, acting=acting
+        )
         for flushed in joined.flushed:
             routed.stored.extend(flushed.stored)
             if flushed.flush is not None:
@@ -394,31 +410,9 @@ class Ingest:
                     )
                 continue
             if receiver.escalation is not None:
-                policy = self._routing.escalations.get(receiver.escalation)
-                for step in policy.steps if policy else ():
-                    if step.after == 0:
-                        routed.plans.append(
-                            self._messages.plan(
-                                receiver,
-                                match.key,
-                                (alert,),
-                                alert,
-                                None,
-                                channels=step.channels,
-                                to=step.to,
-                            )
-                        )
+                routed.plans.extend(self._first_steps(match, receiver, alert))
                 continue
-            routed.plans.append(
-                self._messages.plan(
-                    receiver,
-                    match.key,
-                    (alert,),
-                    alert,
-                    template,
-                    priority=match.settings.priority,
-                )
-            )
+            routed.plans.append(self._alone(match, receiver, alert, template))
 
 
 def _iso(epoch: float) -> str:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,6 +135,30 @@ class TimeIntervalEntry:
                 return True
         return False
 
+    def edges(self, start: datetime, end: datetime) -> Iterator[datetime]:
+        """UTC instants in ``(start, end)`` where :meth:`contains` *may* change: the local
+        midnights and the times' ends, each at both occurrences of a repeated hour, and the
+        zone's offset changes (a range can begin inside a skipped hour). ``contains`` is constant
+        between two of them: the local wall clock is continuous there and crosses no day or
+        range edge. Assumes at most one offset change per local day (true of every zone today).
+        """
+        zone = ZoneInfo(self.location)
+        minutes = sorted({0, *(r.start for r in self.times), *(r.end for r in self.times)})
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        while day <= last:
+            midnight = datetime(day.year, day.month, day.day)
+            for minute in minutes:
+                wall = midnight + timedelta(minutes=minute)
+                for fold in (0, 1):
+                    at = wall.replace(tzinfo=zone, fold=fold).astimezone(timezone.utc)
+                    if start < at < end:
+                        yield at
+            change = _offset_change(zone, midnight, midnight + timedelta(days=1))
+            if change is not None and start < change < end:
+                yield change
+            day += timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class TimeInterval:
@@ -149,6 +173,43 @@ class TimeInterval:
                 "time intervals need an aware datetime (with a tzinfo), not a naive one"
             )
         return any(entry.contains(at) for entry in self.entries)
+
+    def changes(self, start: datetime, end: datetime) -> list[datetime]:
+        """The instants in ``(start, end)`` where :meth:`contains` changes value, in order, in
+        UTC: over the range the interval holds from ``start`` when ``contains(start)``, and flips
+        at each of these. An on-call layer restricted to the interval starts and ends its shifts
+        there."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError(
+                "time intervals need an aware datetime (with a tzinfo), not a naive one"
+            )
+        edges = sorted({at for entry in self.entries for at in entry.edges(start, end)})
+        inside = self.contains(start)
+        found = []
+        for at in edges:
+            if self.contains(at) != inside:
+                inside = not inside
+                found.append(at)
+        return found
+
+
+def _offset_change(zone: ZoneInfo, day: datetime, next_day: datetime) -> datetime | None:
+    """The UTC instant where ``zone``'s offset changes between two local midnights, if it does
+    (found by halving: offsets change on whole seconds)."""
+    low = day.replace(tzinfo=zone).astimezone(timezone.utc)
+    high = next_day.replace(tzinfo=zone).astimezone(timezone.utc)
+    after = high.astimezone(zone).utcoffset()
+    if low.astimezone(zone).utcoffset() == after:
+        return None
+    # invariant: the offset at ``low`` differs from ``after``, the offset at ``high`` is it
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) // 2
+        middle = middle.replace(microsecond=0)
+        if middle.astimezone(zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 # -- parsing -----------------------------------------------------------------------------------

@@ -1,243 +1,251 @@
-"""The status server: a WSGI app that receives delivery-status callbacks.
+"""The status server: a WSGI app that receives delivery-status callbacks, Alertmanager's webhook
+and ack links.
 
 Routes (under whatever prefix the app is mounted at):
 
 - ``POST /status/<token>``: a provider's status callback for the batch whose unguessable token
   (128 random bits, made when the notification was planned) is in the path. A genuine callback, a
   duplicate and a late one all get ``200`` so the provider stops retrying; an unknown token gets
-  ``404``, a body that is not a status callback ``400``, a body over 1 MiB ``413``. Rejections are
-  logged on ``notifykit.status`` without the token.
-- ``GET /healthz``: ``200`` with the ledger's delivery counts, for load balancers.
+  ``404``, a token that expired (``server.callback_token_ttl`` after its batch's last delivery
+  became final) ``410``, a body that is not a status callback ``400``, a body over 1 MiB ``413``.
+  Rejections are logged on ``notifykit.status`` without the token.
+- ``GET /healthz``: ``200`` while the process answers (liveness: it reads nothing).
+- ``GET /readyz``: ``200`` when a ledger write and read succeed, the ledger's disk is writable
+  and a worker was seen within two leases; ``503`` naming what failed (readiness:
+  :mod:`notifykit.server.health`).
 - ``POST /alertmanager``: a Prometheus Alertmanager webhook (version 4); each alert is routed
   once (``Authorization: Bearer <server.webhook_token>`` required when that is set: ``401``
   otherwise; ``400`` for a body that is not a payload). ``notifykit serve`` and ``config check``
   refuse a config whose webhook is reachable beyond this machine without a token, unless it says
   ``webhook_token: none`` (:meth:`~notifykit.config.delivery.ServerSettings.webhook_exposure`).
-- ``GET /ack/<token>``: a one-button page to acknowledge an escalation from a phone (the
-  ``{{ ack_url }}`` of a step's SMS); ``POST /ack/<token>`` acknowledges it.
+- ``GET /ack/<token>``: a page naming the alert with one button to acknowledge its escalation
+  from a phone (the ``{{ ack_url }}`` of a step's SMS), or saying who acknowledged it and when;
+  ``POST /ack/<token>`` acknowledges it in the name of the step's recipients
+  (:mod:`notifykit.server.ack`).
+- ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
+  them); building the app turns the Notifier's metrics on.
+
+Every body is read with limits: over :data:`MAX_BODY` is ``413``, JSON nested deeper than
+:data:`MAX_JSON_DEPTH` is ``400``. More routes can be added with :meth:`StatusApp.add_route`.
 
 Mount it in an existing app (``app.wsgi_app = DispatcherMiddleware(app.wsgi_app,
 {"/notifykit": create_app()})`` in Flask), run it under any WSGI server (``gunicorn
-'notifykit.server:create_app()'``), or with ``notifykit serve``, which uses the standard library's
-threaded server.
+'notifykit.server:create_app()'``), or with ``notifykit serve``, which runs it on the embedded
+server (:mod:`notifykit.server.embedded`).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from notifykit.server.http import (
+    MAX_BODY,
+    MAX_JSON_DEPTH,
+    REASONS,
+    HTTPProblem,
+    Request,
+    Response,
+    cut,
+    hide_tokens,
+    json_too_deep,
+)
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
 
-__all__ = ["MAX_BODY", "StatusApp", "StatusServer", "create_app"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_JSON_DEPTH",
+    "HTTPProblem",
+    "Request",
+    "Response",
+    "StatusApp",
+    "create_app",
+    "json_too_deep",
+]
 
 logger = logging.getLogger("notifykit.status")
+access_logger = logging.getLogger("notifykit.server.access")
 
-#: the largest callback body read (Exotel's are well under a kilobyte)
-MAX_BODY = 1 << 20
-_STATUS_PATH = re.compile(r"/status/([A-Za-z0-9_-]{16,128})/?")
-_ACK_PATH = re.compile(r"/ack/([A-Za-z0-9_-]{17,128})/?")
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    422: "Unprocessable Content",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
+_TOKEN = r"[A-Za-z0-9_-]{16,128}"
+_ACK_TOKEN = r"[A-Za-z0-9_.-]{17,128}"
 StartResponse = Callable[..., Any]
+
+
+#: ``handler(request) -> Response``
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    handler: Handler
+    methods: tuple[str, ...]
 
 
 class StatusApp:
     """The WSGI application. ``StatusApp(notifier)``; see the module docstring for routes."""
 
     def __init__(self, notifier: Notifier) -> None:
+        from notifykit.server.ack import AckPage
+        from notifykit.server.health import Readiness
+
         self.notifier = notifier
+        self._metrics = _metrics_app(notifier)
+        self.readiness = Readiness(notifier)
+        self.ack_page = AckPage(notifier)
+        self._routes: list[_Route] = []
+        self.add_route(r"/healthz", self._healthz)
+        self.add_route(r"/readyz", self._readyz)
+        self.add_route(r"/alertmanager", self._alertmanager, ("POST",))
+        self.add_route(rf"/ack/(?P<token>{_ACK_TOKEN})", self.ack_page, ("GET", "HEAD", "POST"))
+        self.add_route(rf"/status/(?P<token>{_TOKEN})", self._status, ("POST",))
+
+    def add_route(
+        self, pattern: str, handler: Handler, methods: Sequence[str] = ("GET", "HEAD")
+    ) -> None:
+        """Serve the paths ``pattern`` matches whole (a trailing ``/`` is allowed) with
+        ``handler(request)``; other methods get ``405``. Earlier routes win."""
+        self._routes.append(_Route(re.compile(pattern + "/?"), handler, tuple(methods)))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
-        try:
-            if path.rstrip("/") == "/healthz":
-                if method not in ("GET", "HEAD"):
-                    return _answer(start_response, 405, {"error": "use GET"})
-                return _answer(
-                    start_response, 200, {"ok": True, "deliveries": self.notifier.ledger.counts()}
-                )
-            if path.rstrip("/") == "/alertmanager":
-                return self._alertmanager(environ, start_response, method)
-            ack = _ACK_PATH.fullmatch(path)
-            if ack is not None:
-                return self._ack(environ, start_response, method, ack.group(1))
-            match = _STATUS_PATH.fullmatch(path)
+        if path.rstrip("/") == "/metrics":
+            return self._metrics(environ, start_response)
+        response = self._respond(environ, method, path)
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {REASONS.get(response.status, 'Error')}", headers)
+        access_logger.debug(
+            "%s %s -> %d (%.1f ms)",
+            method,
+            hide_tokens(path),
+            response.status,
+            1000 * (time.perf_counter() - started),
+        )
+        return [b"" if method == "HEAD" else response.body]
+
+    def _respond(self, environ: dict[str, Any], method: str, path: str) -> Response:
+        for route in self._routes:
+            match = route.pattern.fullmatch(path)
             if match is None:
-                return _answer(start_response, 404, {"error": "not found"})
-            if method != "POST":
-                return _answer(start_response, 405, {"error": "status callbacks are POSTed"})
-            body, problem = _read_body(environ)
-            if problem is not None:
-                logger.warning("status callback rejected (%d): %s", problem[0], problem[1])
-                return _answer(start_response, problem[0], {"error": problem[1]})
-            content_type = environ.get("CONTENT_TYPE", "")
-            code = self.notifier.handle_status_callback(match.group(1), body, content_type)
-            return _answer(start_response, code, {"ok": code == 200})
-        except Exception as err:
-            # The ledger could not record it (locked, full disk...): 503 so the provider
-            # retries later; the event is not lost as long as the provider retries.
-            from notifykit.ledger.base import LedgerError
+                continue
+            if method not in route.methods:
+                allowed = ", ".join(route.methods)
+                return Response.json(405, {"error": f"use {allowed}"}, (("Allow", allowed),))
+            request = Request(environ, method, path, match.groupdict())
+            try:
+                return route.handler(request)
+            except HTTPProblem as problem:
+                logger.warning(
+                    "%s %s rejected (%d): %s",
+                    method,
+                    hide_tokens(path),
+                    problem.status,
+                    cut(problem.message),
+                )
+                return Response.error(problem.status, problem.message)
+            except Exception as err:
+                # The ledger could not record it (locked, full disk...): 503 so the sender
+                # retries later; nothing is lost as long as it does.
+                from notifykit.ledger.base import LedgerError
 
-            if isinstance(err, LedgerError):
-                logger.error("status callback not recorded (503): %s", err)
-                return _answer(start_response, 503, {"error": "try again later"})
-            logger.exception("status callback failed (500)")
-            return _answer(start_response, 500, {"error": "internal error"})
+                if isinstance(err, LedgerError):
+                    logger.error("%s %s not served (503): %s", method, hide_tokens(path), err)
+                    return Response.error(503, "try again later")
+                logger.exception("%s %s failed (500)", method, hide_tokens(path))
+                return Response.error(500, "internal error")
+        return Response.error(404, "not found")
 
-    # -- alert routing (issue 8) --------------------------------------------------------------
+    # -- health ---------------------------------------------------------------------------------
 
-    def _alertmanager(
-        self, environ: dict[str, Any], start_response: StartResponse, method: str
-    ) -> Iterable[bytes]:
+    def _healthz(self, request: Request) -> Response:
+        """Liveness: the process answers. Reads nothing (a slow or locked ledger must not make a
+        supervisor restart a server that works); ``/readyz`` checks the ledger."""
+        return Response.json(200, {"ok": True})
+
+    def _readyz(self, request: Request) -> Response:
+        report = self.readiness.check()
+        return Response.json(200 if report["ready"] else 503, report)
+
+    # -- status callbacks -----------------------------------------------------------------------
+
+    def _status(self, request: Request) -> Response:
+        body = request.body()
+        code = self.notifier.handle_status_callback(
+            request.params["token"], body, request.content_type
+        )
+        return Response.json(code, {"ok": code == 200})
+
+    # -- alert routing (issue 8) ----------------------------------------------------------------
+
+    def _alertmanager(self, request: Request) -> Response:
         """``POST /alertmanager``: Alertmanager's webhook (version 4), each alert routed once."""
-        if method != "POST":
-            return _answer(start_response, 405, {"error": "Alertmanager webhooks are POSTed"})
         expected = self.notifier.config.server.webhook_token
         if expected:
-            given = environ.get("HTTP_AUTHORIZATION", "")
-            scheme, _, token = given.partition(" ")
+            scheme, _, token = request.header("Authorization").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                 token.strip().encode(), expected.encode()
             ):
                 logger.warning("alertmanager webhook rejected (401): missing or wrong token")
-                return _answer(
-                    start_response,
+                return Response.json(
                     401,
                     {"error": "send Authorization: Bearer <server.webhook_token>"},
-                    [("WWW-Authenticate", "Bearer")],
+                    (("WWW-Authenticate", "Bearer"),),
                 )
-        body, problem = _read_body(environ)
-        if problem is not None:
-            return _answer(start_response, problem[0], {"error": problem[1]})
-        from notifykit.errors import NotifykitError
+        body = request.body()
+        from notifykit.errors import LedgerError, NotifykitError
         from notifykit.routing.alertmanager import AlertmanagerPayloadError
 
         try:
             result = self.notifier.alertmanager(body)
         except AlertmanagerPayloadError as err:
-            logger.warning("alertmanager webhook rejected (400): %s", err)
-            return _answer(start_response, 400, {"error": str(err)})
+            raise HTTPProblem(400, str(err)) from None
+        except LedgerError:
+            raise
         except NotifykitError as err:
-            from notifykit.ledger.base import LedgerError
-
-            if isinstance(err, LedgerError):
-                raise
             # A config mistake (a template that fails for these labels): Alertmanager should
             # not retry forever, and the operator must see it.
-            logger.error("alertmanager webhook not routed (422): %s", err)
-            return _answer(start_response, 422, {"error": str(err)})
-        return _answer(start_response, 200, result)
-
-    def _ack(
-        self, environ: dict[str, Any], start_response: StartResponse, method: str, token: str
-    ) -> Iterable[bytes]:
-        """``GET /ack/<token>``: a one-button page (a link previewer fetching the URL must not
-        acknowledge); ``POST``: acknowledge the escalation the signed token names."""
-        if method in ("GET", "HEAD"):
-            if self.notifier.ack_token(token, check_only=True) is None:
-                return _page(start_response, 404, "Unknown or expired link.")
-            return _page(
-                start_response,
-                200,
-                "Acknowledge this alert? Nobody else will be paged for it.",
-                button=True,
-            )
-        if method != "POST":
-            return _answer(start_response, 405, {"error": "use GET or POST"})
-        acked = self.notifier.ack_token(token, by="ack link")
-        wants_json = "json" in environ.get("HTTP_ACCEPT", "")
-        if acked is None:
-            if wants_json:
-                return _answer(start_response, 404, {"error": "unknown ack token"})
-            return _page(start_response, 404, "Unknown or expired link.")
-        if wants_json:
-            return _answer(start_response, 200, {"ok": True, "acked": [a.key for a in acked]})
-        text = "Acknowledged. Thank you." if acked else "Already acknowledged or resolved."
-        return _page(start_response, 200, text)
+            logger.error("alertmanager webhook not routed (422): %s", cut(str(err)))
+            return Response.error(422, str(err))
+        return Response.json(200, result)
 
 
-def _page(
-    start_response: StartResponse, code: int, text: str, *, button: bool = False
-) -> list[bytes]:
-    """A tiny HTML page for a phone's browser."""
-    import html
+def _metrics_app(notifier: Notifier) -> Callable[..., Iterable[bytes]]:
+    """``GET /metrics``: the Notifier's metrics (turned on here) as prometheus_client's own WSGI
+    app serves them (the text format, or OpenMetrics when asked; gzip when accepted). Without
+    prometheus-client installed, the rest of the app serves and ``/metrics`` says how to fix it."""
 
-    form = (
-        '<form method="post"><button style="font-size:1.5em;padding:.5em 1em">'
-        "Acknowledge</button></form>"
-        if button
-        else ""
-    )
-    body = (
-        '<!doctype html><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>notifykit</title><body style="font-family:sans-serif;margin:2em">'
-        f"<p>{html.escape(text)}</p>{form}</body>"
-    ).encode()
-    start_response(
-        f"{code} {_REASONS.get(code, 'Error')}",
-        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
-    )
-    return [body]
+    def answer(start_response: StartResponse, response: Response) -> Iterable[bytes]:
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {REASONS.get(response.status, 'Error')}", headers)
+        return [response.body]
 
+    try:
+        from prometheus_client import make_wsgi_app
+    except ImportError:
+        missing = "prometheus-client is not installed: pip install prometheus-client"
+        logger.warning("GET /metrics will answer 501: %s", missing)
+        return lambda environ, start_response: answer(start_response, Response.error(501, missing))
 
-def _read_body(environ: dict[str, Any]) -> tuple[bytes, tuple[int, str] | None]:
-    length_text = environ.get("CONTENT_LENGTH") or ""
-    stream = environ["wsgi.input"]
-    if length_text:
-        try:
-            length = int(length_text)
-        except ValueError:
-            return b"", (400, "Content-Length is not a number")
-        if length < 0:
-            return b"", (400, "Content-Length is negative")
-        if length > MAX_BODY:
-            return b"", (413, f"body over {MAX_BODY} bytes")
-        return stream.read(length), None
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        data = stream.read(MAX_BODY + 1)  # the WSGI server decodes the chunks
-        if len(data) > MAX_BODY:
-            return b"", (413, f"body over {MAX_BODY} bytes")
-        return data, None
-    return b"", None
+    served = make_wsgi_app(notifier.start_metrics())
 
+    def metrics(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            refused = Response.json(405, {"error": "use GET"}, (("Allow", "GET, HEAD"),))
+            return answer(start_response, refused)
+        body: Iterable[bytes] = served({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        return [] if method == "HEAD" else body
 
-def _answer(
-    start_response: StartResponse,
-    code: int,
-    payload: dict[str, Any],
-    headers: list[tuple[str, str]] | None = None,
-) -> list[bytes]:
-    body = json.dumps(payload).encode()
-    start_response(
-        f"{code} {_REASONS.get(code, 'Error')}",
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            *(headers or []),
-        ],
-    )
-    return [body]
+    return metrics
 
 
 def create_app(notifier: Notifier | None = None) -> StatusApp:
@@ -248,66 +256,3 @@ def create_app(notifier: Notifier | None = None) -> StatusApp:
 
         notifier = get_notifier()
     return StatusApp(notifier)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Access lines on ``notifykit.status`` at DEBUG, with the token in the path cut out."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s", _hide_tokens(format % args))
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = _hide_tokens(self.path.split("?", 1)[0])
-        logger.debug("%s %s -> %s", self.command, path, code)
-
-
-def _hide_tokens(text: str) -> str:
-    return re.sub(r"/(status|ack)/[A-Za-z0-9_-]+", r"/\1/<token>", text)
-
-
-class StatusServer:
-    """The status app on a threaded HTTP server (``notifykit serve``). ``port=0`` picks a free
-    port; :attr:`url` says where it listens."""
-
-    def __init__(self, notifier: Notifier, host: str = "127.0.0.1", port: int = 8025) -> None:
-        self.app = StatusApp(notifier)
-        self._server = make_server(
-            host, port, self.app, server_class=_ThreadingServer, handler_class=_QuietHandler
-        )
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
-        self._server.server_close()
-
-    def start(self) -> StatusServer:
-        """Serve in a background thread (tests, embedding)."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StatusServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

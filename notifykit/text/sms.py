@@ -1,5 +1,5 @@
-"""SMS text analysis: encoding, length and segment counts, the provider's length limit, and
-matching a body against an Indian DLT content template.
+"""SMS text analysis: encoding, length and segment counts, and a provider's length limit.
+(India's DLT rules, which only Indian providers apply, are :mod:`notifykit.india`.)
 
 Pure functions on strings, independent of any provider and of Jinja, so a template can be checked
 before anything is sent (and in tests, and from the CLI).
@@ -7,25 +7,18 @@ before anything is sent (and in tests, and from the CLI).
 
 from __future__ import annotations
 
-import bisect
-import functools
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from notifykit.errors import DltMismatchError, MessageTooLongError
+from notifykit.errors import MessageTooLongError
 
 __all__ = [
     "GSM7_BASIC",
     "GSM7_EXTENSION",
-    "DltCheck",
     "SmsInfo",
     "analyze_sms",
-    "check_dlt",
     "check_length",
-    "parse_dlt_pattern",
-    "require_dlt_match",
+    "template_label",
 ]
 
 # GSM 03.38 (3GPP TS 23.038) default alphabet, in code-point order 0x00-0x7F. 0x1B is the escape to
@@ -132,7 +125,8 @@ def analyze_sms(body: str, *, encoding: Literal["GSM-7", "UCS-2"] | None = None)
     return SmsInfo(encoding=chosen, length=length, segments=segments, chars=len(body))
 
 
-def _template_label(template: str | None) -> str:
+def template_label(template: str | None) -> str:
+    """How a message names the template an SMS was rendered from."""
     return f"template {template!r}" if template else "the SMS"
 
 
@@ -140,262 +134,10 @@ def check_length(body: str, *, limit: int, template: str | None = None) -> None:
     """Raise :class:`~notifykit.errors.MessageTooLongError` when ``body`` has more than ``limit``
     characters (Python characters; a provider's limit, such as Exotel's 2000)."""
     if len(body) > limit:
-        source = f"The SMS rendered from {_template_label(template)}" if template else "The SMS"
+        source = f"The SMS rendered from {template_label(template)}" if template else "The SMS"
         raise MessageTooLongError(
             f"{source} is {len(body)} characters long, over the limit of {limit}: shorten the "
             "template, or cut long values in it (for example with Jinja's truncate filter: "
             "{{ data.details|truncate(200) }}).",
             template=template,
         )
-
-
-# --- DLT --------------------------------------------------------------------------------
-
-_DLT_VAR = re.compile(r"\{#var#\}", re.IGNORECASE)
-_DLT_TOKEN_PIECE = re.compile(r"\{#|#\}")
-
-
-@dataclass(frozen=True)
-class DltCheck:
-    """The result of matching an SMS body against a DLT content template.
-
-    ``variables`` holds the text that filled each ``{#var#}``, in order, when ``ok``; it is empty
-    otherwise. ``problem`` explains a failure in words a person can act on: where the body first
-    departs from the registered text, or which variable is too long.
-    """
-
-    ok: bool
-    pattern: str
-    problem: str | None
-    variables: tuple[str, ...]
-
-
-def _normalize_newlines(text: str) -> str:
-    # Templates written on Windows and bodies pasted from the DLT portal differ only in line
-    # endings; the operator compares the text, not the line-ending convention.
-    return text.replace("\r\n", "\n")
-
-
-def parse_dlt_pattern(pattern: str) -> list[str]:
-    """Split a DLT content template into its literal parts: one more part than there are
-    ``{#var#}`` placeholders (the first and last may be empty).
-
-    Raises :class:`ValueError` for a pattern an operator would never have approved: no literal
-    text, a stray ``{#`` or ``#}`` or an unknown placeholder such as ``{#name#}``, or two
-    placeholders in a row (DLT rules forbid adjacent variables, and they could not be told apart
-    when matching).
-    ``{#var#}`` is recognised in any letter case.
-    """
-    return list(_parsed_pattern(pattern))
-
-
-# A template's pattern is checked on every notification; parse each one once. Bounded, so a
-# program that builds patterns on the fly does not grow without limit.
-@functools.lru_cache(maxsize=1024)
-def _parsed_pattern(pattern: str) -> tuple[str, ...]:
-    text = _normalize_newlines(pattern)
-    # Blank out the valid placeholders (keeping offsets) so any "{#" or "#}" left is a stray one.
-    masked = _DLT_VAR.sub(lambda m: "\0" * len(m.group()), text)
-    stray = _DLT_TOKEN_PIECE.search(masked)
-    if stray is not None:
-        offset = stray.start()
-        around = text[max(0, offset - 10) : offset + 12]
-        raise ValueError(
-            f"DLT pattern has an unbalanced or unknown placeholder at character {offset} "
-            f"(near {around!r}): the placeholder DLT uses is {{#var#}} (any letter case); "
-            "copy the template text from the DLT portal."
-        )
-    literals = _DLT_VAR.split(text)
-    if not "".join(literals).strip():
-        raise ValueError(
-            f"DLT pattern {pattern!r} has no literal text, only placeholders: a DLT content "
-            "template must contain fixed text around its {#var#} placeholders."
-        )
-    for index, literal in enumerate(literals[1:-1], start=1):
-        if literal == "":
-            raise ValueError(
-                f"DLT pattern {pattern!r} has placeholders {index} and {index + 1} next to each "
-                "other: DLT does not allow two {#var#} in a row; put fixed text (at least a space) "
-                "between them."
-            )
-    return tuple(literals)
-
-
-def _occurrences(text: str, literal: str, start: int, end: int) -> list[int]:
-    """Every position in [start, end] at which ``literal`` begins and fits before ``end``."""
-    if literal == "":
-        return list(range(start, end + 1))
-    found = []
-    pos = text.find(literal, start, end)
-    while pos != -1:
-        found.append(pos)
-        pos = text.find(literal, pos + 1, end)
-    return found
-
-
-def _match_dlt(body: str, literals: Sequence[str], cap: int | None) -> tuple[str, ...] | None:
-    """Variable values for one way ``body`` matches the pattern with every variable at most ``cap``
-    characters long, or None when there is none.
-
-    Each variable matches any text, so this is wildcard matching. Rather than a regex of ``(.*?)``
-    groups, whose backtracking is polynomial in the body length with one factor per variable, it
-    walks the literals in order, keeping the set of positions where the next variable can start;
-    a literal's candidate positions come from ``str.find`` and each is joined to the earliest
-    reachable start within ``cap`` characters, by bisection. Among several matches it prefers the
-    one whose earlier variables are shortest, as a non-greedy regex would.
-    """
-    n = len(body)
-    first, last = literals[0], literals[-1]
-    if len(literals) == 1:
-        return () if body == first else None
-    if not body.startswith(first) or len(first) + len(last) > n or not body.endswith(last):
-        return None
-    last_start = n - len(last)
-    # starts[i]: sorted positions where variable i can begin; back[i][pos] = where the variable that
-    # ended just before the literal leading to ``pos`` began.
-    starts: list[int] = [len(first)]
-    back: list[dict[int, int]] = []
-    for index, literal in enumerate(literals[1:], start=1):
-        is_last = index == len(literals) - 1
-        candidates = [last_start] if is_last else _occurrences(body, literal, starts[0], last_start)
-        links: dict[int, int] = {}
-        for pos in candidates:
-            lowest = 0 if cap is None else pos - cap
-            i = bisect.bisect_left(starts, lowest)
-            if i < len(starts) and starts[i] <= pos:
-                links[pos + len(literal)] = starts[i]
-        if not links:
-            return None
-        back.append(links)
-        starts = sorted(links)
-    values: list[str] = []
-    end = n
-    for links in reversed(back):
-        begin = links[end]
-        literal_start = end - len(literals[len(back) - len(values)])
-        values.append(body[begin:literal_start])
-        end = begin
-    return tuple(reversed(values))
-
-
-def _snippet(text: str, at: int, before: int = 20, after: int = 25) -> str:
-    start = max(0, at - before)
-    head = "…" if start > 0 else ""
-    tail = "…" if at + after < len(text) else ""
-    return f"{head}{text[start:at]}⟨here⟩{text[at : at + after]}{tail}"
-
-
-def _departure(body: str, literals: Sequence[str]) -> str:
-    """Explain where ``body`` first departs from the pattern, assuming no variable length cap."""
-    first = literals[0]
-    if not body.startswith(first):
-        at = _common_prefix(first, body)
-        return (
-            f"the body departs from the registered text at character {at}: the template has "
-            f"{_snippet(first, at)!r} but the body has {_snippet(body, at)!r}"
-        )
-    pos = len(first)
-    if len(literals) == 1:
-        return (
-            f"the body goes on after the end of the registered text: it has {body[pos:]!r} after "
-            f"{_snippet(first, pos, after=0)!r}; remove it or register it"
-        )
-    for number, literal in enumerate(literals[1:], start=1):
-        is_last = number == len(literals) - 1
-        found = body.find(literal, pos)
-        if found != -1 and not is_last:
-            pos = found + len(literal)
-            continue
-        if found != -1 and is_last:
-            tail = body.rfind(literal, pos)
-            extra = body[tail + len(literal) :]
-            return (
-                f"the body goes on after the end of the registered text: it has {extra!r} after "
-                f"{_snippet(literal, len(literal), after=0)!r}; remove it or register it"
-            )
-        # The literal after variable ``number`` is nowhere in the rest of the body: point at the
-        # place where most of it matches, which is where the text was most likely edited.
-        best_at, best_len = pos, -1
-        for start in range(pos, len(body) + 1):
-            length = _common_prefix(literal, body[start : start + len(literal)])
-            if length > best_len:
-                best_at, best_len = start, length
-        where = best_at + best_len
-        if best_len <= 0:
-            return (
-                f"after variable {number} the template continues with {literal!r}, which does "
-                f"not appear in the rest of the body {_snippet(body, pos, before=10)!r}"
-            )
-        return (
-            f"the body departs from the registered text at character {where}: after variable "
-            f"{number} the template has {_snippet(literal, best_len)!r} but the body has "
-            f"{_snippet(body, where)!r}"
-        )
-    raise AssertionError(
-        "unreachable: the pattern matched without a length cap"
-    )  # pragma: no cover
-
-
-def _shorten(value: str, width: int = 40) -> str:
-    return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def _common_prefix(a: str, b: str) -> int:
-    length = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        length += 1
-    return length
-
-
-def check_dlt(body: str, pattern: str, *, max_var_length: int | None = 30) -> DltCheck:
-    """Match an SMS body against a DLT content template, as the Indian operators' scrubbing does.
-
-    The pattern is the registered text with ``{#var#}`` placeholders. Its literal text must appear
-    in the body exactly (letter case, punctuation and spacing too; ``\\r\\n`` counts as ``\\n``)
-    and each placeholder stands for any text of at most ``max_var_length`` characters (DLT's rule
-    is 30; ``None`` lifts the cap). An empty variable is accepted here, although a real message
-    should not leave one empty. Raises :class:`ValueError` if the pattern itself is malformed (see
-    :func:`parse_dlt_pattern`).
-
-    >>> check_dlt("Your OTP is 4821. -ACME", "Your OTP is {#var#}. -ACME").variables
-    ('4821',)
-    """
-    literals = _parsed_pattern(pattern)
-    text = _normalize_newlines(body)
-    values = _match_dlt(text, literals, max_var_length)
-    if values is not None:
-        return DltCheck(ok=True, pattern=pattern, problem=None, variables=values)
-    if max_var_length is not None:
-        uncapped = _match_dlt(text, literals, None)
-        if uncapped is not None:
-            # The earliest-variables-shortest match is one valid reading; some variable in it must
-            # be over the cap, or the capped search would have found it.
-            number, value = next(
-                (i, v) for i, v in enumerate(uncapped, start=1) if len(v) > max_var_length
-            )
-            problem = (
-                f"variable {number} is {len(value)} characters long ({_shorten(value)!r}), "
-                f"over the DLT limit of {max_var_length} characters per variable; shorten the "
-                "value"
-            )
-            return DltCheck(ok=False, pattern=pattern, problem=problem, variables=())
-    return DltCheck(ok=False, pattern=pattern, problem=_departure(text, literals), variables=())
-
-
-def require_dlt_match(
-    body: str, pattern: str, *, template: str | None = None, max_var_length: int | None = 30
-) -> DltCheck:
-    """Like :func:`check_dlt`, but raise :class:`~notifykit.errors.DltMismatchError` when the body
-    does not match, naming the template and the registered pattern."""
-    result = check_dlt(body, pattern, max_var_length=max_var_length)
-    if not result.ok:
-        source = f"The SMS rendered from {_template_label(template)}" if template else "The SMS"
-        raise DltMismatchError(
-            f"{source} does not match its DLT template {pattern!r}: {result.problem}. Operators "
-            "reject (or send as promotional) a body that differs from the registered text, so edit "
-            "the template until only the {#var#} parts differ.",
-            template=template,
-        )
-    return result

@@ -37,7 +37,8 @@ from notifykit.channels import (
     send_stopped,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
-from notifykit.text.sms import analyze_sms, check_length, require_dlt_match
+from notifykit.india import require_dlt_match
+from notifykit.text.sms import analyze_sms, check_length
 from notifykit_exotel.settings import (
     AccountSettings,
     CallSettings,
@@ -69,7 +70,7 @@ MAX_BODY_CHARS = 2000
 def inspect_sms(text: str, template_settings: TemplateSettings) -> TextInspection:
     """What ``exotel-sms`` would say of a rendered body (``notifykit templates render``): its
     encoding, length and segments, Exotel's length limit, and the template's DLT pattern."""
-    from notifykit.text.sms import check_dlt
+    from notifykit.india import check_dlt
 
     info = analyze_sms(text)
     too_long = info.chars > MAX_BODY_CHARS

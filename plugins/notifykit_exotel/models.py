@@ -30,10 +30,13 @@ __all__ = [
     "CallLeg",
     "CallStatus",
     "Direction",
+    "ExoPhone",
     "ExotelObject",
     "NumberInfo",
     "SmsMessage",
     "SmsStatus",
+    "WhitelistStatus",
+    "parse_exophones",
 ]
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -480,6 +483,110 @@ class NumberInfo(ExotelObject):
             operator_name=parse_str(inner.get("OperatorName")),
             dnd=parse_bool(inner.get("DND")),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExoPhone(ExotelObject):
+    """One of the account's ExoPhones (``IncomingPhoneNumbers``): its number and what it can do.
+
+    ``voice`` and ``sms`` are ``None`` when Exotel did not say. The keys come from Exotel's
+    newer portal (``phone_number``, ``capabilities: {voice, sms}``); the v1-style spelling
+    (``PhoneNumber``, ``Capabilities: {Voice, SMS}``) is read too, as the wire shape of this
+    beta endpoint is UNCONFIRMED.
+    """
+
+    sid: str | None = None
+    phone_number: str | None = None
+    friendly_name: str | None = None
+    voice: bool | None = None
+    sms: bool | None = None
+    country: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ExoPhone:
+        caps = _first(data, "capabilities", "Capabilities")
+        caps = caps if isinstance(caps, Mapping) else {}
+        return cls(
+            raw=data,
+            sid=parse_str(_first(data, "sid", "Sid")),
+            phone_number=parse_str(_first(data, "phone_number", "PhoneNumber")),
+            friendly_name=parse_str(_first(data, "friendly_name", "FriendlyName")),
+            voice=parse_bool(_first(caps, "voice", "Voice")),
+            sms=parse_bool(_first(caps, "sms", "SMS", "Sms")),
+            country=parse_str(_first(data, "country", "Country")),
+            region=parse_str(_first(data, "region", "Region")),
+        )
+
+
+def _first(data: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if data.get(key) is not None:
+            return data[key]
+    return None
+
+
+def parse_exophones(data: Any) -> tuple[list[ExoPhone], str | None]:
+    """One page of ``IncomingPhoneNumbers``: the ExoPhones, and the next page's URI when the
+    answer names one. Accepts ``{"incoming_phone_numbers": [...]}`` (the newer portal's form),
+    ``{"IncomingPhoneNumbers": [...]}``, a bare list, or one ExoPhone object. Raises
+    :class:`ValueError` for anything else (the client reports it as an unreadable answer)."""
+    items: Any = None
+    next_uri: Any = None
+    if isinstance(data, list):
+        items = data
+    elif isinstance(data, Mapping):
+        items = _first(
+            data, "incoming_phone_numbers", "IncomingPhoneNumbers", "IncomingPhoneNumber"
+        )
+        if items is None and _first(data, "phone_number", "PhoneNumber") is not None:
+            items = [data]
+        elif isinstance(items, Mapping):
+            items = [items]
+        meta = _first(data, "Metadata", "metadata")
+        next_uri = _first(data, "next_page_uri", "NextPageUri") or (
+            _first(meta, "next_page_uri", "NextPageUri") if isinstance(meta, Mapping) else None
+        )
+    if not isinstance(items, list):
+        raise ValueError("no list of ExoPhones (incoming_phone_numbers) in the answer")
+    phones = [ExoPhone.from_api(item) for item in items if isinstance(item, Mapping)]
+    return phones, parse_str(next_uri)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhitelistStatus(ExotelObject):
+    """Where a number stands on the account's customer whitelist (``CustomerWhitelist/<n>``).
+
+    ``status``: ``Whitelist`` (calls may go to it although it is on India's DND/NDNC registry),
+    ``Blacklist`` (the person opted out of your calls) or ``Neutral`` (not whitelisted: a
+    number on the registry cannot be called). ``type`` says how it got there (``API``,
+    ``Customer``: they called your ExoPhone, ``Agent``: a co-worker); ``expiry`` is the seconds
+    left in that state, ``-1`` for never.
+    """
+
+    status: str | None = None
+    type: str | None = None
+    expiry: int | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> WhitelistStatus:
+        inner = _first(data, "Result", "result")
+        if not isinstance(inner, Mapping):
+            inner = data
+        return cls(
+            raw=inner,
+            status=parse_str(_first(inner, "Status", "status")),
+            type=parse_str(_first(inner, "Type", "type")),
+            expiry=parse_int(_first(inner, "Expiry", "expiry")),
+        )
+
+    @property
+    def whitelisted(self) -> bool:
+        return (self.status or "").strip().lower() == "whitelist"
+
+    @property
+    def blacklisted(self) -> bool:
+        return (self.status or "").strip().lower() == "blacklist"
 
 
 @dataclass(frozen=True)

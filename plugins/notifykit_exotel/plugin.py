@@ -1,9 +1,10 @@
 """notifykit plugin for Exotel, registered through the ``notifykit`` entry-point group as ``exotel``.
 
 Registers the ``exotel`` provider (accounts: sid, api key, token, region; a sandbox that runs the
-local simulator), three channel types, ``exotel-sms``, ``exotel-call`` and ``exotel-flow``, and the
-``templates:`` keys of DLT registration; their settings are declared in
-:mod:`notifykit_exotel.settings`.
+local simulator), three channel types, ``exotel-sms``, ``exotel-call`` and ``exotel-flow``, the
+``templates:`` keys of DLT registration (their settings are declared in
+:mod:`notifykit_exotel.settings`), and ``notifykit doctor``'s checks for them
+(:mod:`notifykit_exotel.doctor`).
 Loading it is cheap: the HTTP client and the channel classes are imported when a channel is built.
 Block it with ``NOTIFYKIT_DISABLE_PLUGINS=exotel``.
 """
@@ -23,6 +24,7 @@ from notifykit.channels import (
     TemplateSettings,
     TextInspection,
 )
+from notifykit.checks import Check
 from notifykit.config.settings import Settings
 from notifykit.hookspecs import hookimpl
 from notifykit_exotel.settings import (
@@ -33,7 +35,12 @@ from notifykit_exotel.settings import (
     SmsTemplateSettings,
 )
 
-__all__ = ["register_channel_types", "register_providers", "register_template_settings"]
+__all__ = [
+    "register_channel_types",
+    "register_checks",
+    "register_providers",
+    "register_template_settings",
+]
 
 
 def _inspect_sms(text: str, settings: TemplateSettings) -> TextInspection:
@@ -104,6 +111,14 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 @hookimpl
 def register_template_settings(register: Callable[[type[Settings]], None]) -> None:
     register(SmsTemplateSettings)
+
+
+@hookimpl
+def register_checks(register: Callable[[Check], None]) -> None:
+    from notifykit_exotel.doctor import CHECKS
+
+    for check in CHECKS:
+        register(check)
 
 
 @hookimpl

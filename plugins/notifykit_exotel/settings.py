@@ -35,6 +35,7 @@ _DIGITS = r"\d{1,30}"
 _URL = r"https?://\S+"
 # A DLT sender id (6 letters, legacy "LM-EXOTEL"), a numeric promotional header, or an ExoPhone.
 _SENDER = r"\+?[A-Za-z0-9-]{3,20}"
+_DOMAIN = r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
 
 SmsType = Literal["transactional", "transactional_opt_in", "promotional"]
 
@@ -102,6 +103,12 @@ class SmsSettings(Settings):
         expected="a numeric id",
         doc="DLT principal entity id (India), sent as DltEntityId",
     )
+    dlt_whitelisted_domains: tuple[str, ...] = setting(
+        default=(),
+        pattern=_DOMAIN,
+        expected="a domain name (alerts.example.com)",
+        doc="domains whitelisted on the DLT portal for links in SMS (doctor stops warning)",
+    )
     sms_type: SmsType | None = setting(
         default=None, doc="default SmsType when the template has none"
     )
@@ -157,7 +164,7 @@ class FlowSettings(_CallSettings):
 
 def dlt_pattern_problems(pattern: str) -> list[str]:
     """What is wrong with a DLT content template as registered (``{#var#}`` placeholders)."""
-    from notifykit.text.sms import parse_dlt_pattern
+    from notifykit.india import parse_dlt_pattern
 
     try:
         parse_dlt_pattern(pattern)

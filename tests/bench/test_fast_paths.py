@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from notifykit.india import check_dlt, parse_dlt_pattern
 from notifykit.plan import planner
-from notifykit.text.sms import check_dlt, parse_dlt_pattern
 from notifykit_exotel import ExotelClient, RetryPolicy
 from notifykit_exotel.errors import InsufficientParametersError
 from notifykit_exotel.simulator import ExotelSimulator

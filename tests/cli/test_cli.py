@@ -321,9 +321,11 @@ def test_plugins_lists_plugins_hooks_and_channel_types():
     exotel = next(p for p in as_json["plugins"] if p["name"] == "exotel")
     assert exotel["hooks"] == [
         "register_channel_types",
+        "register_checks",
         "register_providers",
         "register_template_settings",
     ]
+    assert exotel["checks"] == ["exotel.account", "exotel.dlt", "exotel.sms-ids"]
 
 
 def test_plugins_shows_blocked_plugins(monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import notifykit.notifier
-from notifykit.cli.main import (
+from notifykit.cli.common import (
     EXIT_CODES,
     EXIT_FAILED,
     EXIT_OK,

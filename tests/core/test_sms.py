@@ -1,4 +1,5 @@
-"""Tests for notifykit.text.sms: encoding and segment counting, the body length limit, DLT matching."""
+"""Tests for notifykit.text.sms (encoding and segment counting, the body length limit) and
+notifykit.india (DLT matching)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notifykit.errors import DltMismatchError, MessageTooLongError, TemplateError
-from notifykit.text.sms import (
-    GSM7_BASIC,
-    GSM7_EXTENSION,
-    DltCheck,
-    SmsInfo,
-    analyze_sms,
-    check_dlt,
-    check_length,
-    parse_dlt_pattern,
-    require_dlt_match,
-)
+from notifykit.india import DltCheck, check_dlt, parse_dlt_pattern, require_dlt_match
+from notifykit.text.sms import GSM7_BASIC, GSM7_EXTENSION, SmsInfo, analyze_sms, check_length
 
 OTP_PATTERN = "Dear {#var#}, your OTP is {#var#}. It is valid for 10 minutes. -ACME"
 

@@ -13,7 +13,8 @@ import pytest
 from jinja2.utils import LRUCache
 
 from notifykit.errors import TemplateError, TemplateNotFoundError, TemplateRenderError
-from notifykit.text.sms import analyze_sms, check_dlt, check_length
+from notifykit.india import check_dlt
+from notifykit.text.sms import analyze_sms, check_length
 from notifykit.text.templates import (
     DEFAULT_TEMPLATE_DIR,
     TemplateEngine,

@@ -184,7 +184,10 @@ def test_an_answered_call_acknowledges(served, sim, clock):
     [call_sid] = list(sim.calls)
     sim.complete_call(call_sid, "completed")
     [escalation] = kit.ledger.routing.escalations()
-    assert escalation.state == "acked" and escalation.acked_by == "answered call"
+    assert escalation.state == "acked" and (escalation.acked_by, escalation.acked_via) == (
+        "p0",
+        "call",
+    )
     clock.advance(10 * 60)
     drain(kit, clock)
     assert sends(sim) == [SMS0, CALL0]

@@ -94,7 +94,7 @@ def test_a_notify_process_killed_mid_request_leaves_unknown_never_resent(
         kit.notify("db.down", data={{"host": "db1"}})
         """
     )
-    env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         env=env,

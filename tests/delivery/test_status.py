@@ -147,7 +147,7 @@ def test_forged_and_malformed_callbacks_are_rejected_and_logged_without_the_toke
     assert token not in caplog.text and TOKEN not in caplog.text
     assert "unknown token" in caplog.text
     health = requests.get(f"{server.url}/healthz", timeout=5)
-    assert health.status_code == 200 and health.json()["deliveries"] == {"sent": 1}
+    assert health.status_code == 200 and health.json() == {"ok": True}  # liveness only
 
 
 def test_a_callback_for_a_sid_not_in_the_batch_is_kept_but_moves_nothing(served, sim):

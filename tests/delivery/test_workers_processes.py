@@ -45,7 +45,9 @@ class Workers:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, node: str, *extra: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        # This checkout's plugins too, not the installed ones (a worktree's own changes).
+        path = os.pathsep.join((str(ROOT), str(ROOT / "plugins")))
+        env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": path}
         env.pop("NOTIFYKIT_CONFIG", None)
         out = (self.logs / f"{node}.out").open("wb")
         err = (self.logs / f"{node}.err").open("wb")

@@ -327,3 +327,32 @@ def test_a_snapshot_is_what_alerts_lists(ledger: Ledger, make_plan: MakePlan):
         group.drop([own.digest])
         group.schedule(None)
     assert ledger.routing.snapshot() == []
+
+
+def test_gauges_count_firing_alerts_and_open_escalations_by_last_step(
+    ledger: Ledger, make_plan: MakePlan
+):
+    # What the metrics read at each scrape (notifykit.metrics): counted, not read row by row.
+    state = ledger.routing
+    with state.unit() as unit:
+        unit.record_alert(alert("h1"), T0)
+        unit.record_alert(alert("h2", resolved=True), T0)
+        unit.record_alert(alert("h3"), T0 - 400)  # timed out
+    gauges = state.gauges(T0 + 10, 300)
+    assert (gauges.open_alerts, gauges.escalations) == (1, {})
+    first, second, third = start(ledger, "a"), start(ledger, "b"), start(ledger, "c")
+    gauges = state.gauges(T0 + 10, 300)
+    assert gauges.escalations == {("primary", "active", "none"): 3}
+    fire(ledger, first, T0, make_plan)
+    fire(ledger, second, T0 + 300, make_plan)  # its first two steps
+    with state.unit() as unit:
+        record = unit.escalation(third)
+        assert record is not None
+        unit.stop_escalations([record], "acked", T0 + 310, "asha")  # no longer open
+    gauges = state.gauges(T0 + 310, 300)
+    assert gauges.escalations == {("primary", "active", "0.0"): 1, ("primary", "active", "0.1"): 1}
+    fire(ledger, second, T0 + 600, make_plan)  # its last step: done, nobody answered
+    gauges = state.gauges(T0 + 610, 300)
+    assert gauges.escalations == {("primary", "active", "0.0"): 1, ("primary", "done", "0.2"): 1}
+    # the escalating alerts stay firing (held open), whatever resolve_timeout says
+    assert state.gauges(T0 + 10_000, 300).open_alerts == len(state.firing_alerts(T0 + 10_000, 300))

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -395,6 +396,23 @@ def test_recover_turns_expired_sending_into_unknown_never_pending(
     assert later == [j.id for j in plan.jobs if j.id not in sending]
 
 
+def test_gauges_count_pending_unknown_and_live_workers(ledger: Ledger, make_plan: MakePlan):
+    # What the metrics read at each scrape (notifykit.metrics), in one query.
+    gauges = ledger.gauges(1_800_000_000.0, 120)
+    assert (gauges.pending, gauges.oldest_due, gauges.unknown, gauges.workers) == (0, None, 0, 0)
+    plan = make_plan()  # three deliveries, due at once
+    ledger.add(plan)
+    now = start(plan)
+    gauges = ledger.gauges(now, 120)
+    assert (gauges.pending, gauges.oldest_due, gauges.unknown) == (3, pytest.approx(now), 0)
+    ledger.heartbeat("w1", "host", 1, now)
+    send(ledger, "w1", now, limit=2)
+    ledger.recover(now + LEASE + 1)  # w1 died mid-send: both unknown
+    gauges = ledger.gauges(now + LEASE + 1, 120)
+    assert (gauges.pending, gauges.unknown, gauges.workers) == (1, 2, 1)
+    assert ledger.gauges(now + 121, 120).workers == 0  # its heartbeat is too old
+
+
 # -- status ---------------------------------------------------------------------------------------
 
 
@@ -479,6 +497,70 @@ def test_an_orphan_event_is_applied_when_the_provider_id_is_recorded(
     (d,) = ledger.report(plan.notification.id, detail=True).deliveries
     assert d.state is DeliveryState.DELIVERED
     assert [(e.provider_status, e.applied) for e in d.events] == [("sent", True)]
+
+
+def _record_sid(
+    ledger: Ledger, plan: Plan, sid: str, unknown: list[StatusUpdate], **bounds: Any
+) -> DeliveryState:
+    """Send ``plan``'s one delivery; events for ``unknown`` ids arrive first (with ``bounds``);
+    then the provider's answer with ``sid`` is recorded: the delivery's state."""
+    token = plan.jobs[0].callback_token
+    now = start(plan)
+    (job_id,) = send(ledger, "w1", now)
+    for n, update in enumerate(unknown):
+        assert ledger.apply_status(token, update, "callback", now + n, **bounds) is None
+    ledger.record("w1", [Outcome(job_id, DeliveryState.SENT, provider_id=sid)], now + 100)
+    return state_of(ledger, job_id)
+
+
+def test_events_for_unknown_ids_are_kept_at_most_unknown_count_per_token_the_newest(
+    ledger: Ledger, make_plan: MakePlan
+):
+    arrived = [
+        StatusUpdate("sid-old", DeliveryState.DELIVERED, provider_status="sent"),
+        StatusUpdate("sid-x", DeliveryState.FAILED, provider_status="failed"),
+        StatusUpdate("sid-new", DeliveryState.DELIVERED, provider_status="sent"),
+    ]
+    first, second, third = (make_plan(to="alice") for _ in range(3))
+    for plan in (first, second, third):
+        ledger.add(plan)
+    # the oldest of three was dropped for the newest two
+    assert _record_sid(ledger, first, "sid-old", arrived, unknown_count=2) is DeliveryState.SENT
+    assert _record_sid(ledger, second, "sid-new", arrived, unknown_count=2) is (
+        DeliveryState.DELIVERED
+    )
+    # 0: none kept
+    assert _record_sid(ledger, third, "sid-new", arrived, unknown_count=0) is DeliveryState.SENT
+
+
+def test_events_for_unknown_ids_are_kept_at_most_unknown_keep_seconds(
+    ledger: Ledger, make_plan: MakePlan
+):
+    swept, kept = make_plan(to="alice"), make_plan(to="bob")
+    ledger.add(swept)
+    ledger.add(kept)
+    early = StatusUpdate("sid-1", DeliveryState.DELIVERED, provider_status="sent")
+    token = swept.jobs[0].callback_token
+    now = start(swept)
+    assert ledger.apply_status(token, early, "callback", now, unknown_keep=60) is None
+    # another token's unknown event, 61 s later, sweeps every older one away
+    other = StatusUpdate("sid-2", DeliveryState.DELIVERED, provider_status="sent")
+    other_token = kept.jobs[0].callback_token
+    assert ledger.apply_status(other_token, other, "callback", now + 61, unknown_keep=60) is None
+    ids = {d.recipient: d.id for d in ledger.deliveries(send(ledger, "w1", now + 62))}
+    outcomes = [
+        Outcome(ids["alice"], DeliveryState.SENT, provider_id="sid-1"),
+        Outcome(ids["bob"], DeliveryState.SENT, provider_id="sid-2"),
+    ]
+    ledger.record("w1", outcomes, now + 62)
+    assert state_of(ledger, ids["alice"]) is DeliveryState.SENT  # its early event was swept
+    assert state_of(ledger, ids["bob"]) is DeliveryState.DELIVERED
+
+
+def test_a_probe_is_written_and_read_back(ledger: Ledger):
+    assert ledger.probe("readyz:host:1", 1_800_000_000.25) == 1_800_000_000.25
+    assert ledger.probe("readyz:host:1", 1_800_000_001.5) == 1_800_000_001.5
+    assert ledger.probe("readyz:host:2", 7.0) == 7.0
 
 
 def test_reconcile_candidates_are_sent_or_unknown_and_quiet(ledger: Ledger, make_plan: MakePlan):

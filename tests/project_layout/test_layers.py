@@ -20,23 +20,25 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifykit._lazy", "notifykit.errors", "notifykit.model", "notifykit.report"),
     (
         "notifykit.text",
+        "notifykit.india",
         "notifykit.config.schema",
         "notifykit.config.settings",
         "notifykit.config.convert",
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),
-    ("notifykit.channels", "notifykit.hookspecs"),
+    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks"),
     ("notifykit.plugins",),
-    ("notifykit.routing",),
+    ("notifykit.routing", "notifykit.oncall"),
     ("notifykit.config.loader", "notifykit.config"),
     ("notifykit.plan",),
     ("notifykit.ledger",),
+    ("notifykit.metrics",),
     ("notifykit.limits",),
     ("notifykit.delivery",),
     ("notifykit.pipeline",),
     ("notifykit.runtime",),
-    ("notifykit.notifier", "notifykit.handler"),
+    ("notifykit.notifier", "notifykit.handler", "notifykit.doctor"),
     (
         "notifykit.celery",
         "notifykit.server",
@@ -150,3 +152,78 @@ def test_the_graph_is_read() -> None:
     # the reader itself: the facade imports the composition root, which imports the pipeline
     assert "notifykit.runtime" in GRAPH["notifykit.notifier"]
     assert "notifykit.pipeline.builder" in GRAPH["notifykit.runtime"]
+
+
+# -- the command line: one module per command family, none importing another ------------------
+
+CLI = "notifykit.cli"
+#: what a command module may import of the CLI: the shared helpers and the one output layer
+CLI_SHARED = frozenset(
+    {
+        "notifykit.cli.common",
+        "notifykit.cli.output",
+        "notifykit.cli.complete",
+        "notifykit.cli.logs",
+        "notifykit.cli.progress",
+        "notifykit.cli.metrics",
+    }
+)
+#: where every command module is registered on the ``notifykit`` group, and nowhere else
+CLI_APP = "notifykit.cli.app"
+CLI_COMMANDS = sorted(
+    m for m in MODULES if m.startswith(CLI + ".") and m not in CLI_SHARED | {CLI_APP}
+)
+
+
+def _cli_imports(module: str) -> set[str]:
+    return {m for m in GRAPH[module] if m == CLI or m.startswith(CLI + ".")}
+
+
+@pytest.mark.parametrize("module", CLI_COMMANDS)
+def test_a_command_module_imports_only_the_shared_cli_modules(module: str) -> None:
+    assert _cli_imports(module) <= CLI_SHARED, (
+        f"{module} imports {sorted(_cli_imports(module) - CLI_SHARED)}: a command module shares "
+        f"helpers through {sorted(CLI_SHARED)}, never through another command module"
+    )
+
+
+def test_the_commands_are_registered_in_one_place() -> None:
+    assert CLI_APP in GRAPH, "the command modules are registered by notifykit.cli.app"
+    assert _cli_imports(CLI_APP) >= set(CLI_COMMANDS), "app registers every command module"
+    for module in CLI_SHARED & GRAPH.keys():
+        assert not _cli_imports(module) & (set(CLI_COMMANDS) | {CLI_APP, CLI}), module
+    importers = sorted(m for m in GRAPH if CLI_APP in GRAPH[m])
+    assert importers == [CLI], f"only the package imports the app: {importers}"
+
+
+def _from_imports(module: str) -> list[tuple[str, str]]:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    return [
+        (node.module or "", alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    ]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith(CLI)))
+def test_no_cli_module_imports_a_private_name_of_another(module: str) -> None:
+    private = [
+        f"{source}.{name}"
+        for source, name in _from_imports(module)
+        if source.startswith(CLI) and name.startswith("_") and not name.startswith("__")
+    ]
+    assert private == [], f"{module} imports private names: {private}; make them public"
+
+
+@pytest.mark.parametrize("module", CLI_COMMANDS)
+def test_no_command_branches_on_json(module: str) -> None:
+    # The output layer (notifykit.cli.output) prints a command's result as text or as JSON: a
+    # command that looks at --json itself prints two outputs that drift apart.
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    looks = sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "json"
+    )
+    assert looks == [], f"{module} reads .json (--json) at lines {looks}: return a Result instead"

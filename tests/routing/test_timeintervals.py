@@ -204,3 +204,110 @@ def test_errors(entry: dict[str, object], message: str) -> None:
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware datetime"):
         parse_interval("x", [{}]).contains(datetime(2026, 1, 1))
+
+
+# -- changes(): where contains() flips, for schedules that cut shifts at an interval's edges -----
+
+UTC = timezone.utc
+
+
+def flips_by_walking(
+    interval_entries: list[dict[str, object]], start: datetime, hours: int
+) -> list[datetime]:
+    """The brute-force answer: every UTC minute where contains() differs from the minute before
+    (every zone here has whole-minute offsets, so a minute walk sees every change)."""
+    interval = parse_interval("x", interval_entries)
+    minutes = [start + timedelta(minutes=m) for m in range(hours * 60 + 1)]
+    values = [interval.contains(at) for at in minutes]
+    return [minutes[i] for i in range(1, len(minutes)) if values[i] != values[i - 1]]
+
+
+def times(*ranges: tuple[str, str], location: str = "Asia/Kolkata") -> dict[str, object]:
+    return {
+        "times": [{"start_time": a, "end_time": b} for a, b in ranges],
+        "location": location,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "entries", "start", "hours"),
+    [
+        ("nights in India", [NIGHT], datetime(2026, 3, 1, tzinfo=UTC), 72),
+        ("business hours, a weekend", [BUSINESS], datetime(2026, 3, 5, tzinfo=UTC), 120),
+        # New York springs forward at 02:00 on 2026-03-08: ranges that begin in, end in and
+        # straddle the missing hour, and a plain one that moves by an hour in UTC.
+        (
+            "spring forward",
+            [
+                times(("02:00", "02:30"), ("02:15", "03:30"), location="America/New_York"),
+                times(("01:30", "02:10"), ("09:00", "17:00"), location="America/New_York"),
+            ],
+            datetime(2026, 3, 7, tzinfo=UTC),
+            72,
+        ),
+        # ...and falls back at 02:00 on 2026-11-01: 01:00-02:00 happens twice.
+        (
+            "fall back",
+            [
+                times(("01:00", "01:30"), location="America/New_York"),
+                times(("01:45", "03:00"), ("22:00", "24:00"), location="America/New_York"),
+            ],
+            datetime(2026, 10, 31, tzinfo=UTC),
+            72,
+        ),
+        (
+            "London, last Sunday of March",
+            [times(("00:30", "01:30"), ("01:00", "02:00"), location="Europe/London")],
+            datetime(2026, 3, 28, tzinfo=UTC),
+            72,
+        ),
+        # Lord Howe Island moves its clocks by 30 minutes, at 02:00 (forward, first Sunday of
+        # October) and 02:00 (back, first Sunday of April).
+        (
+            "Lord Howe forward",
+            [times(("02:00", "02:20"), ("02:10", "02:40"), location="Australia/Lord_Howe")],
+            datetime(2026, 10, 2, tzinfo=UTC),
+            72,
+        ),
+        (
+            "Lord Howe back",
+            [times(("01:40", "01:50"), location="Australia/Lord_Howe")],
+            datetime(2026, 4, 3, tzinfo=UTC),
+            72,
+        ),
+        (
+            "days of the month and months across a month end",
+            [
+                {"days_of_month": ["-1"], "location": "Europe/London"},
+                {"months": ["march"], "weekdays": ["sunday"], "location": "America/New_York"},
+            ],
+            datetime(2026, 2, 26, tzinfo=UTC),
+            24 * 12,
+        ),
+        ("always", [{}], datetime(2026, 3, 1, tzinfo=UTC), 48),
+    ],
+)
+def test_changes_are_exactly_where_contains_flips(
+    name: str, entries: list[dict[str, object]], start: datetime, hours: int
+) -> None:
+    interval = parse_interval(name, entries)
+    end = start + timedelta(hours=hours)
+    expected = flips_by_walking(entries, start, hours)
+    if name != "always":
+        assert expected, "the window must contain changes for the comparison to mean anything"
+    got = interval.changes(start, end)
+    assert got == [at for at in expected if at < end]
+    assert all(at.tzinfo is UTC for at in got)
+
+
+def test_changes_exclude_the_range_ends_and_take_any_zone() -> None:
+    interval = parse_interval("n", [NIGHT])
+    # 22:00 IST on 2026-03-04 is 16:30 UTC: an end there is excluded, a start there too.
+    at = datetime(2026, 3, 4, 22, 0, tzinfo=IST)
+    assert interval.changes(at - timedelta(hours=1), at) == []
+    assert interval.changes(at, at + timedelta(hours=1)) == []
+    assert interval.changes(at - timedelta(hours=1), at + timedelta(hours=1)) == [
+        datetime(2026, 3, 4, 16, 30, tzinfo=UTC)
+    ]
+    with pytest.raises(ValueError, match="aware datetime"):
+        interval.changes(datetime(2026, 3, 4), at)

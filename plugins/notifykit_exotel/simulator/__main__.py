@@ -1,5 +1,8 @@
 """Run the Exotel simulator in the foreground: ``python -m notifykit_exotel.simulator``.
 
+``press``, ``missed-call``, ``incoming-call`` and ``flow`` as first argument steer a running one
+instead (see :mod:`.control`).
+
 :func:`main` takes the same arguments a ``notifykit simulator`` command would pass through, and
 :func:`run` serves an already configured :class:`ExotelSimulator` until interrupted, so the
 notifykit CLI can expose this without duplicating the flags.
@@ -17,6 +20,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..wire import is_loopback
+from . import control
+from .flowrun import APPLET_TIMEOUT
 from .models import Fault
 from .progression import CALL_OUTCOMES, SMS_OUTCOMES
 from .server import ExotelSimulator, access_log
@@ -33,6 +38,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         description=(
             "Serve a local imitation of Exotel's v1 API (calls and SMS) on loopback, with an "
             "admin API under /_sim (see docs/simulator.md)."
+        ),
+        epilog=(
+            "To steer a running simulator instead: press NUMBER KEYS..., missed-call FROM "
+            "EXOPHONE, incoming-call FROM EXOPHONE, flow SID [--wait S] (each takes --url, "
+            f"default {control.DEFAULT_URL}; e.g. press --help)."
         ),
     )
     listen = parser.add_argument_group("listening")
@@ -103,6 +113,36 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="a DND number: promotional SMS to it end failed_dnd (repeatable)",
     )
     progress.add_argument("--seed", type=int, default=None, help="seed for fractions and faults")
+    flows = parser.add_argument_group("call flows")
+    flows.add_argument(
+        "--flow",
+        action="append",
+        default=[],
+        metavar="JSON|FILE",
+        help=(
+            'register a call flow (repeatable): a JSON object {"flow_id", "applets": [...], '
+            '"exophone"?} or a list of them, inline or in a file'
+        ),
+    )
+    flows.add_argument(
+        "--digits",
+        action="append",
+        default=[],
+        metavar="NUMBER=KEYS",
+        help="keys NUMBER presses at its next gather (repeatable, in order; NUMBER= presses none)",
+    )
+    flows.add_argument(
+        "--applet-timeout",
+        type=float,
+        default=APPLET_TIMEOUT,
+        help="seconds each applet request waits for its URL",
+    )
+    flows.add_argument(
+        "--gather-wait",
+        type=float,
+        default=0.0,
+        help="seconds a gather with no keys queued waits for some (e.g. from `press`)",
+    )
     faults = parser.add_argument_group("faults")
     faults.add_argument(
         "--fault",
@@ -210,7 +250,45 @@ def configure(args: argparse.Namespace) -> ExotelSimulator:
     for spec in args.fault:
         fault, times, share_or_none = parse_fault(spec)
         simulator.inject(fault, times, fraction=share_or_none, seed=args.seed)
+    simulator.applet_timeout = args.applet_timeout
+    simulator.gather_wait = args.gather_wait
+    for spec in args.flow:
+        for flow in parse_flows(spec):
+            simulator.add_flow(str(flow["flow_id"]), flow["applets"], exophone=flow.get("exophone"))
+    for value in args.digits:
+        number, sep, keys = value.partition("=")
+        if not sep or not number.strip():
+            raise ValueError(f"--digits {value!r} must look like +919876543210=1")
+        simulator.queue_digits(number.strip(), keys.strip())
     return simulator
+
+
+def parse_flows(spec: str) -> list[dict[str, Any]]:
+    """A ``--flow`` value (inline JSON, or the path of a JSON file) as flow objects; ValueError
+    naming what is wrong."""
+    text = spec.strip()
+    if not text.startswith(("{", "[")):
+        try:
+            with open(text, encoding="utf-8") as file:
+                text = file.read()
+        except OSError as err:
+            raise ValueError(
+                f"--flow {spec!r} is neither JSON nor a readable file: {err.strerror}"
+            ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"--flow {spec!r} is not valid JSON: {err}") from None
+    flows = data if isinstance(data, list) else [data]
+    for flow in flows:
+        if not isinstance(flow, dict) or not {"flow_id", "applets"} <= set(flow):
+            raise ValueError(
+                f'--flow {spec!r}: each flow is an object {{"flow_id", "applets", "exophone"?}}'
+            )
+        unknown = sorted(set(flow) - {"flow_id", "applets", "exophone"})
+        if unknown:
+            raise ValueError(f"--flow {spec!r}: unknown key(s) {', '.join(unknown)}")
+    return flows
 
 
 def run(
@@ -280,7 +358,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     Returns the exit status: 0 after a clean stop, 1 when the port is in use, 2 for bad
     arguments (including a non-loopback host).
     """
-    args = build_parser(prog).parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in control.COMMANDS:
+        return control.main(arguments, prog=prog)
+    args = build_parser(prog).parse_args(arguments)
     try:
         simulator = configure(args)
     except ValueError as err:

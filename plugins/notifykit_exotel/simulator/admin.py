@@ -40,13 +40,45 @@ ENDPOINTS: dict[str, str] = {
     "POST /_sim/rules/fraction": '{"outcome": "failed", "fraction": 0.2, "kind": "sms", "seed": 7}',
     "POST /_sim/rules/dnd": '{"number": "+919876543210", "dnd": true}',
     "DELETE /_sim/rules": "forget outcome rules",
+    "POST /_sim/numbers": '{"number": "+919876543210", "dnd": true, "type": "Landline", '
+    '"operator": "A", "circle": "KA"}: what Numbers/<n> answers',
+    "GET /_sim/account": "KYC, credentials, ExoPhones and the customer whitelist",
+    "PATCH /_sim/account": '{"kyc": "pending"|"verified", "credentials": "revoked"|"valid"}',
+    "POST /_sim/exophones": '{"number": "08047112345", "voice": true, "sms": true}: add or change',
+    "DELETE /_sim/exophones": '{"number": "08047112345"}: remove (calls are then held to the '
+    "account's ExoPhones)",
+    "POST /_sim/whitelist": '{"number": "+919876543210", "status": "Whitelist"|"Blacklist"|'
+    '"Neutral", "type": "API", "expiry": 15552000}',
     "POST /_sim/advance": '{"sid": "<sid>"} or {} for all: one step; answers the callbacks',
     "POST /_sim/complete": '{"sid": "<sid>"} or {} for all: to the final state',
     "GET /_sim/config": "rate limit, Retry-After, auto-progress settings",
     "PATCH /_sim/config": '{"rate_limit": 200, "rate_window": 60, "retry_after": true, '
     '"auto_progress": true, "progress_delay": 0.5, "call_duration": 17}',
     "POST /_sim/reset": "back to a fresh account (requests, calls, SMS, rules, faults)",
+    "GET /_sim/flows": "registered call flows, and the flow of each ExoPhone",
+    "POST /_sim/flows": '{"flow_id": "4242", "applets": [{"type": "greeting", "url": "<url>"}, '
+    '{"type": "gather", "max_digits": 1}, {"type": "passthru", "url": "<url>", "success": '
+    '"next", "failure": "hangup"}, {"type": "connect", "url": "<url>"}, {"type": "hangup"}], '
+    '"exophone": "08047112345" (optional)}',
+    "DELETE /_sim/flows": "forget every flow and ExoPhone flow",
+    "POST /_sim/flows/exophone": '{"exophone": "08047112345", "flow_id": "4242"}: calls to the '
+    "ExoPhone play the flow",
+    "GET /_sim/digits": "keys queued, by number (last 10 digits)",
+    "POST /_sim/digits": '{"number": "+919876543210", "digits": "1" | ["", "1"]}: pressed at '
+    'its next gathers ("" lets one time out)',
+    "DELETE /_sim/digits": "forget every queued key",
+    "POST /_sim/missed-call": '{"from": "+919876543210", "to": "08047112345"}: a missed call to '
+    'an ExoPhone, its flow plays; answers {"sid", "flow_id"}',
+    "POST /_sim/incoming-call": '{"from": "+919876543210", "to": "08047112345"}: a call to an '
+    'ExoPhone, picked up, its flow plays; answers {"sid", "flow_id"}',
+    "GET /_sim/flow-runs": "every call's flow transcript",
+    "GET /_sim/calls/<sid>/flow": "one call's flow transcript; ?wait=<seconds> waits (at most "
+    "60) for the flow to end",
 }
+#: ``GET /_sim/calls/<sid>/flow``: the one admin path with a parameter.
+_CALL_FLOW = re.compile(r"^/_sim/calls/(?P<sid>[^/]+)/flow/?$")
+#: The longest ``?wait=`` an admin request may block for.
+MAX_ADMIN_WAIT = 60.0
 
 
 class AdminError(Exception):
@@ -105,6 +137,8 @@ def _config(sim: ExotelSimulator) -> dict[str, Any]:
         "auto_progress": sim.auto_progress,
         "progress_delay": sim.progress_delay,
         "call_duration": sim.call_duration,
+        "applet_timeout": sim.applet_timeout,
+        "gather_wait": sim.gather_wait,
     }
 
 
@@ -117,7 +151,15 @@ def _patch_config(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
         "auto_progress",
         "progress_delay",
         "call_duration",
+        "applet_timeout",
+        "gather_wait",
     )
+    applet_timeout = _take(data, "applet_timeout", (int, float))
+    gather_wait = _take(data, "gather_wait", (int, float))
+    if applet_timeout is not None and not applet_timeout > 0:
+        raise AdminError(400, "applet_timeout must be > 0 seconds")
+    if gather_wait is not None and not gather_wait >= 0:
+        raise AdminError(400, "gather_wait must be >= 0 seconds")
     rate_limit = _take(data, "rate_limit", (int,))
     rate_window = _take(data, "rate_window", (int, float))
     delay = _take(data, "progress_delay", (int, float))
@@ -144,6 +186,10 @@ def _patch_config(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
         sim.progress_delay = float(delay)
     if duration is not None:
         sim.call_duration = duration
+    if applet_timeout is not None:
+        sim.applet_timeout = applet_timeout
+    if gather_wait is not None:
+        sim.gather_wait = gather_wait
     return _config(sim)
 
 
@@ -201,6 +247,71 @@ def _dnd(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
     dnd = _take(data, "dnd", (bool,))
     sim.mark_dnd(number, True if dnd is None else dnd)
     return {"number": number, "dnd": True if dnd is None else dnd}
+
+
+def _numbers(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "dnd", "type", "operator", "circle")
+    number = _take(data, "number", (str,), required=True)
+    sim.set_number_info(
+        number,
+        dnd=_take(data, "dnd", (bool,)),
+        number_type=_take(data, "type", (str,)),
+        operator=_take(data, "operator", (str,)),
+        circle=_take(data, "circle", (str,)),
+    )
+    return {"number": number}
+
+
+def _patch_account(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "kyc", "credentials")
+    kyc = _take(data, "kyc", (str,))
+    credentials = _take(data, "credentials", (str,))
+    if kyc not in (None, "pending", "verified"):
+        raise AdminError(400, f"kyc must be 'pending' or 'verified', not {kyc!r}")
+    if credentials not in (None, "revoked", "valid"):
+        raise AdminError(400, f"credentials must be 'revoked' or 'valid', not {credentials!r}")
+    if kyc is not None:
+        sim.set_kyc_pending(kyc == "pending")
+    if credentials is not None:
+        sim.revoke_credentials(credentials == "revoked")
+    return sim.account
+
+
+def _add_exophone(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "voice", "sms")
+    voice, sms = _take(data, "voice", (bool,)), _take(data, "sms", (bool,))
+    try:
+        sim.add_exophone(
+            _take(data, "number", (str,), required=True),
+            voice=True if voice is None else voice,
+            sms=True if sms is None else sms,
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return {"exophones": sim.exophones}
+
+
+def _remove_exophone(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number")
+    number = _take(data, "number", (str,), required=True)
+    if not sim.remove_exophone(number):
+        raise AdminError(404, f"{number} is not an ExoPhone of the account")
+    return {"exophones": sim.exophones}
+
+
+def _whitelist(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "status", "type", "expiry")
+    kind = _take(data, "type", (str,))
+    try:
+        sim.set_whitelist(
+            _take(data, "number", (str,), required=True),
+            _take(data, "status", (str,), required=True),
+            kind="API" if kind is None else kind,
+            expiry=_take(data, "expiry", (int,)),
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return sim.account
 
 
 def _step(sim: ExotelSimulator, data: dict[str, Any], whole: bool) -> dict[str, Any]:
@@ -264,12 +375,24 @@ def serve_admin(
         "POST /_sim/rules/fraction": lambda: _fraction(sim, _object(body)),
         "POST /_sim/rules/dnd": lambda: _dnd(sim, _object(body)),
         "DELETE /_sim/rules": _then(sim.clear_rules, lambda: sim.rules),
+        "POST /_sim/numbers": lambda: _numbers(sim, _object(body)),
+        "GET /_sim/account": lambda: sim.account,
+        "PATCH /_sim/account": lambda: _patch_account(sim, _object(body)),
+        "POST /_sim/exophones": lambda: _add_exophone(sim, _object(body)),
+        "DELETE /_sim/exophones": lambda: _remove_exophone(sim, _object(body)),
+        "POST /_sim/whitelist": lambda: _whitelist(sim, _object(body)),
         "POST /_sim/advance": lambda: _step(sim, _object(body), whole=False),
         "POST /_sim/complete": lambda: _step(sim, _object(body), whole=True),
         "GET /_sim/config": lambda: _config(sim),
         "PATCH /_sim/config": lambda: _patch_config(sim, _object(body)),
         "POST /_sim/reset": _then(sim.reset, lambda: {"reset": True}),
     }
+    handlers.update(_flow_handlers(sim, body))
+    call_flow = _CALL_FLOW.match(path)
+    if call_flow is not None:
+        if method != "GET":
+            return _json(405, {"error": f"{method} is not allowed on {path}: use GET"})
+        handlers[key] = lambda: _call_flow(sim, call_flow["sid"], query_text)
     handler = handlers.get(key)
     if handler is None:
         known = [k for k in ENDPOINTS if k.split(" ", 1)[1] == f"/_sim{route}"]
@@ -281,3 +404,95 @@ def serve_admin(
         return _json(200, handler())
     except AdminError as err:
         return _json(err.status, {"error": str(err)})
+
+
+# --- call flows ----------------------------------------------------------------------------
+
+
+def _flow_handlers(sim: ExotelSimulator, body: bytes) -> dict[str, Callable[[], Any]]:
+    return {
+        "GET /_sim/flows": lambda: sim.flows,
+        "POST /_sim/flows": lambda: _add_flow(sim, _object(body)),
+        "DELETE /_sim/flows": _then(sim.clear_flows, lambda: sim.flows),
+        "POST /_sim/flows/exophone": lambda: _attach_flow(sim, _object(body)),
+        "GET /_sim/digits": lambda: {"digits": sim.queued_digits},
+        "POST /_sim/digits": lambda: _queue_digits(sim, _object(body)),
+        "DELETE /_sim/digits": _then(sim.clear_digits, lambda: {"digits": {}}),
+        "POST /_sim/missed-call": lambda: _incoming(sim, _object(body), missed=True),
+        "POST /_sim/incoming-call": lambda: _incoming(sim, _object(body), missed=False),
+        "GET /_sim/flow-runs": lambda: {"runs": [run.to_dict() for run in sim.flow_runs]},
+    }
+
+
+def _add_flow(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "flow_id", "applets", "exophone")
+    flow_id = _take(data, "flow_id", (str, int), required=True)
+    applets = _take(data, "applets", (list,), required=True)
+    try:
+        flow = sim.add_flow(str(flow_id), applets, exophone=_take(data, "exophone", (str,)))
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return {"flow": flow.to_dict()}
+
+
+def _attach_flow(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "exophone", "flow_id")
+    try:
+        sim.attach_flow(
+            _take(data, "exophone", (str,), required=True),
+            str(_take(data, "flow_id", (str, int), required=True)),
+        )
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return sim.flows
+
+
+def _queue_digits(sim: ExotelSimulator, data: dict[str, Any]) -> dict[str, Any]:
+    _only(data, "number", "digits")
+    number = _take(data, "number", (str,), required=True)
+    digits = data.get("digits")
+    entries = [digits] if isinstance(digits, str) else digits
+    if not isinstance(entries, list) or not entries:
+        raise AdminError(400, '\'digits\' is required: "1", or a list such as ["", "1"]')
+    try:
+        sim.queue_digits(number, *entries)
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    return {"digits": sim.queued_digits}
+
+
+def _incoming(sim: ExotelSimulator, data: dict[str, Any], *, missed: bool) -> dict[str, Any]:
+    _only(data, "from", "to")
+    caller = _take(data, "from", (str,), required=True)
+    exophone = _take(data, "to", (str,), required=True)
+    try:
+        place = sim.missed_call if missed else sim.incoming_call
+        sid = place(caller, exophone)
+    except ValueError as err:
+        raise AdminError(400, str(err)) from None
+    run = sim.flow_run(sid)
+    return {"sid": sid, "flow_id": None if run is None else run.flow_id}
+
+
+def _call_flow(sim: ExotelSimulator, sid: str, query_text: str) -> dict[str, Any]:
+    query = {key: values[-1] for key, values in parse_urlencoded(query_text).items()}
+    unknown = sorted(set(query) - {"wait"})
+    if unknown:
+        raise AdminError(400, f"unknown parameter(s) {', '.join(unknown)}: use wait=<seconds>")
+    wait = 0.0
+    if "wait" in query:
+        try:
+            wait = float(query["wait"])
+        except ValueError:
+            raise AdminError(400, f"wait={query['wait']!r} must be a number of seconds") from None
+        if not 0 <= wait <= MAX_ADMIN_WAIT:
+            raise AdminError(400, f"wait must be 0 to {MAX_ADMIN_WAIT:g} seconds")
+    run = sim.flow_run(sid)
+    if run is None:
+        raise AdminError(404, f"call {sid} plays no flow (unknown Sid, or no registered flow)")
+    if wait > 0 and not run.finished:
+        try:
+            run = sim.wait_for_flow(sid, wait)
+        except TimeoutError:
+            run = sim.flow_run(sid) or run  # answer how far it got; "state" says it is not over
+    return run.to_dict()

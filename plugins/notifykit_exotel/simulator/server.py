@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from types import TracebackType
@@ -30,6 +30,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..wire import is_loopback
 from . import callbacks
+from .flowrun import APPLET_TIMEOUT, CallContext, FlowPlayer, FlowRun
+from .flows import Applet, DigitQueue, Flow, FlowBook
 from .models import CallbackAttempt, Fault, RecordedRequest
 from .progression import DEFAULT_CALL_DURATION, Kind, Rules
 from .recorder import Recorder, Slot
@@ -63,7 +65,9 @@ access_log = logging.getLogger("notifykit_exotel.simulator.access")
 #: The reserved path prefix of the admin API (never an Exotel path, which all start ``/v1/``).
 ADMIN_PREFIX = "/_sim"
 
-_ACCOUNT_PATH = re.compile(r"^/v1/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$")
+_ACCOUNT_PATH = re.compile(
+    r"^/(?P<version>v1|v2_beta)/Accounts/(?P<account>[^/]+)/(?P<resource>.+)$"
+)
 
 #: (method, resource pattern without ``.json``, endpoint name). The first pattern that matches
 #: decides the endpoint, so ``Calls/connect`` must precede ``Calls/<sid>``.
@@ -78,6 +82,11 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"Sms/send"), "send_sms"),
     ("POST", re.compile(r"Sms/bulksend"), "bulk_send"),
     ("GET", re.compile(r"(?:SMS|Sms)/Messages/(?P<sid>[^/]+)"), "get_sms"),
+    ("GET", re.compile(r"CustomerWhitelist/(?P<number>[^/]+)"), "whitelist"),
+)
+#: The v2_beta endpoints (JSON only, no ``.json`` needed): the account's ExoPhones.
+_V2_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("GET", re.compile(r"IncomingPhoneNumbers"), "exophones"),
 )
 
 #: How long ``stop()`` waits for handler threads to let go of their connections.
@@ -165,6 +174,13 @@ class ExotelSimulator:
     ``From`` is an ExoPhone is echoed as ``<ExoPhone>/<sender_id>``, as Exotel echoes every SMS
     (reference §5.1); ``None`` for an account without one (the ExoPhone is then echoed alone).
 
+    Calls can play Exotel call flows (:meth:`add_flow`): a connect-to-flow call that is answered
+    runs its flow's applets against your URLs (greeting text read with HEAD then GET, keys queued
+    with :meth:`queue_digits` pressed at a gather, passthru branching on 200/302, connect dialling
+    whom a URL names), and :meth:`missed_call` / :meth:`incoming_call` call an ExoPhone whose flow
+    was attached. ``applet_timeout`` bounds each applet request, ``gather_wait`` is how long a
+    gather with no keys queued waits for some (0: it times out at once). See :mod:`.flowrun`.
+
     ``retry_after`` adds ``Retry-After`` to the rate limiter's 429s (off by default: the
     reference calls the header unconfirmed, so clients must cope without it). ``clock`` is the
     rate limiter's time source (seconds, monotonic), replaceable to slide the window in tests.
@@ -191,6 +207,8 @@ class ExotelSimulator:
         max_connections: int = MAX_CONNECTIONS,
         clock: Callable[[], float] | None = None,
         sender_id: str | None = DEFAULT_SENDER_ID,
+        applet_timeout: float = APPLET_TIMEOUT,
+        gather_wait: float = 0.0,
     ) -> None:
         if not is_loopback(host):
             raise ValueError(
@@ -235,6 +253,19 @@ class ExotelSimulator:
         self._timer_lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
         self._handler = handler_class(self._serve)
+        self._flowbook = FlowBook()
+        self._player = FlowPlayer(
+            digits=DigitQueue(),
+            stopping=self._stopping,
+            is_live=lambda sid: self._state.call_status(sid) == "in-progress",
+            dial=self._dial,
+            on_end=self._flow_ended,
+        )
+        self.applet_timeout = applet_timeout
+        self.gather_wait = gather_wait
+        # Flow calls created by the request a handler thread is serving: their flows start once
+        # the connect answer is written, as Exotel rings the person after answering the API.
+        self._created_flows = threading.local()
 
     def __repr__(self) -> str:
         # Never the token: reprs end up in logs and test output.
@@ -287,6 +318,7 @@ class ExotelSimulator:
                 self._server = self._thread = None
                 return
             self._stopping.set()  # wakes handlers sleeping in a delay fault
+            self._player.digits.wake()  # and gathers waiting for keys
             server.begin_close()
             server.shutdown()
             server.server_close()
@@ -384,6 +416,9 @@ class ExotelSimulator:
         self._state.reset()
         self._rules.clear()
         self.clear_faults()
+        self.clear_flows()
+        self._player.digits.clear()
+        self._player.clear()
         with self._rate_lock:
             self._rate.clear()
 
@@ -482,6 +517,53 @@ class ExotelSimulator:
         Without this, numbers ending in 7 are DND (the simulator's deterministic default)."""
         self._state.set_number_info(number, dnd=dnd)
 
+    # --- the account: ExoPhones, whitelist, KYC, credentials ----------------------------------
+
+    @property
+    def account(self) -> dict[str, Any]:
+        """The account's standing as JSON-ready data: ``kyc``, ``credentials``, ``exophones``
+        (number, voice, sms), whether calls are held to them, and the customer whitelist."""
+        return self._state.account.describe()
+
+    @property
+    def exophones(self) -> list[dict[str, Any]]:
+        """The account's ExoPhones (what ``IncomingPhoneNumbers`` lists): number, voice, sms."""
+        return self._state.account.exophones()
+
+    def add_exophone(self, number: str, *, voice: bool = True, sms: bool = True) -> None:
+        """Give the account an ExoPhone (or change one's capabilities: ``voice=False`` makes
+        calls from it refused once the account's ExoPhones are enforced)."""
+        self._state.account.add_exophone(number, voice=voice, sms=sms)
+
+    def remove_exophone(self, number: str) -> bool:
+        """Take an ExoPhone away (whether it was one). From then on calls are held to the
+        account's ExoPhones: a ``CallerId`` not among them is refused with 400."""
+        return self._state.account.remove_exophone(number)
+
+    def set_whitelist(
+        self,
+        number: str,
+        status: str = "Whitelist",
+        *,
+        kind: str = "API",
+        expiry: int | None = None,
+    ) -> None:
+        """Set what ``CustomerWhitelist/<number>`` answers: ``Whitelist`` (for ``expiry``
+        seconds, six months by default), ``Blacklist`` (the person opted out) or ``Neutral``
+        (nobody whitelisted it: every number's answer until then)."""
+        self._state.account.set_whitelist(number, status, kind=kind, expiry=expiry)
+
+    def set_kyc_pending(self, pending: bool = True) -> None:
+        """An account whose KYC is not done: calls and SMS are refused with 403 as Exotel
+        refuses them (voice without a code, SMS with code 340030), and so are the account's
+        lookups (ExoPhones, number metadata, whitelist): see :mod:`.account`."""
+        self._state.account.kyc_pending = pending
+
+    def revoke_credentials(self, revoked: bool = True) -> None:
+        """Make every API request answer 401 (``Authentication failed``, code 34010), as for a
+        key or token revoked on the dashboard; ``False`` accepts them again."""
+        self._state.account.credentials_revoked = revoked
+
     def set_outcome(
         self,
         number: str,
@@ -543,6 +625,7 @@ class ExotelSimulator:
         targets = [sid] if sid is not None else [s for _, s in self._state.unfinished()]
         attempts: list[CallbackAttempt] = []
         for each in targets:
+            self._player.settle(each)  # a call ends after its flow
             _, pending = self._state.advance(each)
             attempts += self._send_callbacks(pending)
         return attempts
@@ -553,11 +636,181 @@ class ExotelSimulator:
         targets = [sid] if sid is not None else [s for _, s in self._state.unfinished()]
         attempts: list[CallbackAttempt] = []
         for each in targets:
+            self._player.settle(each)  # a call ends after its flow
             final = False
             while not final:
                 final, pending = self._state.advance(each)
                 attempts += self._send_callbacks(pending)
         return attempts
+
+    # --- call flows: applets, keys, missed and incoming calls -------------------------------
+
+    def add_flow(
+        self,
+        flow_id: str,
+        applets: Iterable[Applet | Mapping[str, Any]],
+        *,
+        exophone: str | None = None,
+    ) -> Flow:
+        """Register a flow (replacing one with the same id): ``flow_id`` as in the flow URL
+        ``http://my.exotel.com/<sid>/exoml/start_voice/<flow_id>`` (or a whole flow URL), and its
+        applets in order, as :mod:`.flows` objects or dicts (``{"type": "passthru", "url": ...,
+        "success": "next", "failure": "hangup"}``). ``exophone`` also attaches it to that
+        ExoPhone for incoming and missed calls. ValueError names a bad applet or branch."""
+        flow = Flow.build(flow_id, applets)
+        self._flowbook.add(flow)
+        if exophone is not None:
+            self._flowbook.attach(exophone, flow.flow_id)
+        return flow
+
+    def attach_flow(self, exophone: str, flow_id: str) -> None:
+        """Play ``flow_id`` for every call to ``exophone`` (:meth:`missed_call`,
+        :meth:`incoming_call`); ValueError when the flow is not registered."""
+        self._flowbook.attach(exophone, flow_id)
+
+    def clear_flows(self) -> None:
+        """Forget every flow and every ExoPhone's flow (transcripts stay)."""
+        self._flowbook.clear()
+
+    @property
+    def flows(self) -> dict[str, Any]:
+        """``{"flows": {flow id: {"flow_id", "applets": [...]}}, "exophones": {ExoPhone: flow
+        id}}`` as JSON-ready data."""
+        return self._flowbook.describe()
+
+    def queue_digits(self, number: str, *digits: str) -> None:
+        """Queue what ``number`` presses at its next gathers, one entry per gather, in order:
+        ``queue_digits("+919876543210", "1")``; ``""`` lets a gather time out. A gather with
+        nothing queued times out (see ``gather_wait``)."""
+        self._player.digits.push(number, *digits)
+
+    @property
+    def queued_digits(self) -> dict[str, list[str]]:
+        """The keys still queued, by the number's last 10 digits."""
+        return self._player.digits.describe()
+
+    def clear_digits(self) -> None:
+        """Forget every queued key."""
+        self._player.digits.clear()
+
+    def missed_call(self, from_number: str, exophone: str) -> str:
+        """``from_number`` gives ``exophone`` a missed call: the flow attached to the ExoPhone
+        plays as for an incoming call (``Direction=incoming``, ``From`` the caller, ``To`` the
+        ExoPhone), and the call ends ``no-answer`` (never picked up, not charged; the final
+        status of a missed call is UNCONFIRMED). Returns the CallSid; ValueError when no flow is
+        attached to the ExoPhone."""
+        return self._incoming(from_number, exophone, missed=True)
+
+    def incoming_call(self, from_number: str, exophone: str) -> str:
+        """``from_number`` calls ``exophone`` and Exotel picks up: the ExoPhone's flow plays (a
+        connect applet can ring whom a URL names) and the call ends ``completed``. Returns the
+        CallSid; ValueError when no flow is attached to the ExoPhone."""
+        return self._incoming(from_number, exophone, missed=False)
+
+    def flow_run(self, sid: str) -> FlowRun | None:
+        """The flow transcript of call ``sid`` so far, or None when it plays no flow."""
+        return self._player.get(sid)
+
+    @property
+    def flow_runs(self) -> list[FlowRun]:
+        """Every flow transcript, oldest first."""
+        return self._player.runs()
+
+    def wait_for_flow(self, sid: str, timeout: float = 5.0) -> FlowRun:
+        """Block until the flow of call ``sid`` has ended and return its transcript; KeyError
+        when the call plays no flow, TimeoutError when it does not end in time."""
+        return self._player.wait(sid, timeout)
+
+    @property
+    def applet_timeout(self) -> float:
+        """Seconds each applet request waits for your URL (then: no answer)."""
+        return self._player.applet_timeout
+
+    @applet_timeout.setter
+    def applet_timeout(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise ValueError("applet_timeout must be > 0 seconds")
+        self._player.applet_timeout = float(seconds)
+
+    @property
+    def gather_wait(self) -> float:
+        """Seconds a gather with no keys queued waits for some to be queued (0: none)."""
+        return self._player.gather_wait
+
+    @gather_wait.setter
+    def gather_wait(self, seconds: float) -> None:
+        if not seconds >= 0:
+            raise ValueError("gather_wait must be >= 0 seconds")
+        self._player.gather_wait = float(seconds)
+
+    def _incoming(self, caller: str, exophone: str, *, missed: bool) -> str:
+        flow = self._flowbook.for_exophone(exophone)
+        if flow is None:
+            raise ValueError(
+                f"no flow is attached to ExoPhone {exophone}: add_flow(..., exophone=) or "
+                "attach_flow() first"
+            )
+        sid = self._state.incoming_call(caller, exophone)
+        call = self._state.calls()[sid]
+        context = CallContext(
+            call_sid=sid,
+            flow_id=flow.flow_id,
+            direction="incoming",
+            caller=call["From"],
+            exophone=call["To"],
+            custom_field=None,  # "Not applicable for IB calls"
+            created=call["DateCreated"],
+            missed=missed,
+        )
+        self._player.prepare(context, flow)
+        self._player.start(sid)
+        return sid
+
+    def _prepare_flow(self, sid: str) -> bool:
+        """Register the flow run of a new connect-to-flow call; whether one must start."""
+        call = self._state.flow_call(sid)
+        if call is None:
+            return False
+        flow = self._flowbook.lookup(call.url)
+        if flow is None:
+            return False  # a flow the test never registered: the call only rings, as before
+        answered = call.plan.status == "completed"
+        context = CallContext(
+            call_sid=sid,
+            flow_id=flow.flow_id,
+            direction="outbound-dial",
+            caller=call.caller,
+            exophone=call.exophone,
+            custom_field=call.custom_field,
+            created=call.created,
+            answered=answered,
+            status=call.plan.status,
+        )
+        self._player.prepare(context, flow)
+        return answered
+
+    def _start_flows(self) -> None:
+        sids: list[str] = getattr(self._created_flows, "sids", [])
+        self._created_flows.sids = []
+        for sid in sids:
+            self._player.start(sid)
+
+    def _dial(self, number: str) -> tuple[str, int]:
+        plan = self._rules.plan_call(number)
+        return plan.status, plan.duration
+
+    def _flow_ended(self, context: CallContext, run: FlowRun) -> None:
+        if context.direction != "incoming":
+            return  # a connect-to-flow call ends by its plan (advance, complete, auto-progress)
+        dials = [dial for step in run.steps for dial in step.dialled]
+        last = dials[-1] if dials else None
+        self._state.finish_incoming(
+            run.call_sid,
+            "no-answer" if context.missed else "completed",
+            self.call_duration,
+            None if last is None else last.number,
+            None if last is None else last.status,
+        )
 
     def deliver_sms(
         self,
@@ -604,6 +857,9 @@ class ExotelSimulator:
         return attempts
 
     def _on_created(self, kind: CallbackKind, sid: str) -> None:
+        if kind == "call" and self._prepare_flow(sid):
+            pending: list[str] = getattr(self._created_flows, "sids", [])
+            self._created_flows.sids = [*pending, sid]
         if self.auto_progress:
             self._schedule(sid)
 
@@ -619,6 +875,7 @@ class ExotelSimulator:
             self._timers = {t for t in self._timers if t is not threading.current_thread()}
         try:
             # A test may already have moved it along; advancing a final item does nothing.
+            self._player.settle(sid)  # a call ends after its flow
             final, pending = self._state.advance(sid)
             self._send_callbacks(pending)
         except (KeyError, ValueError):
@@ -670,7 +927,7 @@ class ExotelSimulator:
             self._log(method, path, answer.status, arrived)
             return
         # ``Calls.json/<sid>`` is the Uri form of the reference's connect sample: JSON too.
-        as_json = path.endswith(".json") or "/Calls.json/" in path
+        as_json = path.endswith(".json") or "/Calls.json/" in path or path.startswith("/v2")
         credentials = _basic_auth(handler.headers.get("Authorization"))
         query = parse_urlencoded(query_text)
         try:
@@ -716,6 +973,7 @@ class ExotelSimulator:
             answer = self._answer(method, path, query, form, credentials, as_json)
         self._finish(slot, answer.status, arrived)
         self._write(handler, answer)
+        self._start_flows()
         self._log(method, path, answer.status, arrived)
 
     def _guarded_admin(
@@ -800,7 +1058,8 @@ class ExotelSimulator:
     def _authenticate(self, account: str, credentials: tuple[str, str] | None) -> None:
         users = {self.api_key} | ({self.sid} if self.accept_legacy_auth else set())
         valid = (
-            credentials is not None
+            not self._state.account.credentials_revoked
+            and credentials is not None
             and credentials[0] in users
             and hmac.compare_digest(credentials[1].encode(), self.token.encode())
         )
@@ -848,7 +1107,8 @@ class ExotelSimulator:
             resource = resource[: -len(".json")]
         self._authenticate(account, credentials)
         self._admit(account, method, resource)
-        for route_method, pattern, endpoint in _ROUTES:
+        routes = _V2_ROUTES if match["version"] == "v2_beta" else _ROUTES
+        for route_method, pattern, endpoint in routes:
             found = pattern.fullmatch(resource)
             if found is None:
                 continue
@@ -857,6 +1117,8 @@ class ExotelSimulator:
                     405, f"Method {method} not allowed on {path}", headers={"Allow": route_method}
                 )
             args = {key: unquote(value) for key, value in found.groupdict().items()}
+            self._state.account.refuse_for_kyc(endpoint)
+            args["uri"] = path
             return 200, self._endpoint(endpoint, args, query, form)
         raise ApiError(404, f"The requested resource {path} was not found")
 
@@ -871,6 +1133,8 @@ class ExotelSimulator:
             "send_sms": lambda: state.send_sms(form),
             "bulk_send": lambda: state.bulk_send(form),
             "get_sms": lambda: state.get_sms(args["sid"]),
+            "whitelist": lambda: state.account.whitelist(args["number"]),
+            "exophones": lambda: state.account.list_exophones(query, args["uri"]),
         }
         return handlers[name]()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
+from .account import SimAccount
 from .progression import CallPlan, Rules, SmsPlan
 from .wire import (
     ApiError,
@@ -263,8 +264,9 @@ class SimState:
         self.account_sid = account_sid
         self.sender_id = sender_id
         listed = None if exophones is None else list(exophones)
-        self.exophones = None if listed is None else {last_digits(number) for number in listed}
         self.exophone = listed[0] if listed else DEFAULT_EXOPHONE
+        #: ExoPhones, customer whitelist, KYC, credentials (see :mod:`.account`)
+        self.account = SimAccount(listed, DEFAULT_EXOPHONE)
         self.rules = rules if rules is not None else Rules()
         self.on_created = on_created
         self.lock = threading.RLock()
@@ -289,6 +291,7 @@ class SimState:
             self._calls.clear()
             self._messages.clear()
             self._numbers.clear()
+        self.account.reset()
 
     def _uri(self, resource: str) -> str:
         return f"/v1/Accounts/{self.account_sid}/{resource}"
@@ -320,8 +323,7 @@ class SimState:
         for value in (from_, to):
             if value is not None and not is_phone_number(value):
                 raise ApiError(400, f"Invalid Recipient [{value}]")
-        if self.exophones is not None and last_digits(caller_id) not in self.exophones:
-            raise ApiError(400, "CallerId is not a valid ExoPhone")
+        self.account.check_caller_id(caller_id)
         if flow_url is not None:
             _check_url(form, "Url")
         _int_field(form, "TimeLimit", 1, MAX_TIME_LIMIT)
@@ -1000,3 +1002,99 @@ class SimState:
         with self.lock:
             record = self._messages.get(sid)
             return None if record is None else str(record.obj["Status"])
+
+    # --- calls that play a flow -------------------------------------------------------------
+
+    def flow_call(self, sid: str) -> FlowCall | None:
+        """What a flow needs of connect-to-flow call ``sid`` (None for a call without ``Url``)."""
+        with self.lock:
+            record = self._calls.get(sid)
+            if record is None or "Url" not in record.settings:
+                return None
+            obj = record.obj
+            return FlowCall(
+                sid=sid,
+                url=record.settings["Url"],
+                caller=obj["From"],
+                exophone=national_form(obj["PhoneNumberSid"]),
+                custom_field=record.settings.get("CustomField"),
+                created=obj["DateCreated"],
+                plan=record.plan,
+            )
+
+    def incoming_call(self, caller: str, exophone: str) -> str:
+        """A call from ``caller`` to ``exophone``, in progress while its flow plays; returns its
+        Sid. ValueError for a number that is not one."""
+        for name, number in (("caller", caller), ("ExoPhone", exophone)):
+            if not is_phone_number(number):
+                raise ValueError(f"{name} {number!r} is not a phone number")
+        sid = _new_sid()
+        now = now_ist()
+        obj: dict[str, Any] = {
+            "Sid": sid,
+            "ParentCallSid": None,
+            "DateCreated": now,
+            "DateUpdated": now,
+            "AccountSid": self.account_sid,
+            "To": national_form(exophone),
+            "From": national_form(caller),
+            "PhoneNumberSid": national_form(exophone),
+            "Status": "in-progress",
+            "StartTime": now,
+            "EndTime": None,
+            "Duration": None,
+            "Price": None,
+            "Direction": "inbound",
+            "AnsweredBy": None,
+            "ForwardedFrom": None,
+            "CallerName": None,
+            "Uri": self._uri(f"Calls.json/{sid}"),
+            "RecordingUrl": None,
+            "CallType": "trans",
+        }
+        with self.lock:
+            self._calls[sid] = CallRecord(
+                obj=obj, settings={"Record": "false"}, events=[], seq=next(self._seq)
+            )
+        return sid
+
+    def finish_incoming(
+        self, sid: str, status: str, duration: int, dialled: str | None, dial_status: str | None
+    ) -> None:
+        """End an incoming call after its flow: ``completed`` after ``duration`` seconds, or
+        ``no-answer`` (a missed call: never picked up, not charged). ``dialled`` is whom a
+        connect applet rang last (leg 2), with how that leg ended."""
+        with self.lock:
+            record = self._calls.get(sid)
+            if record is None or record.obj["Status"] in CALL_TERMINAL:
+                return
+            obj = record.obj
+            ended = now_ist()
+            answered = status == "completed"
+            obj["Status"] = status
+            obj["DateUpdated"] = ended
+            obj["EndTime"] = ended
+            obj["Duration"] = str(duration if answered else 0)
+            minutes = math.ceil(duration / 60) if answered else 0
+            obj["Price"] = f"{minutes * CALL_PRICE_PER_MINUTE:.3f}"
+            # Reference §4.1: an inbound call's leg 1 is completed once Exotel picks up.
+            record.leg1_status = "completed" if answered else status
+            record.leg1_duration = duration if answered else 0
+            record.leg2_status = dial_status if dialled is not None else None
+            talked = dial_status == "completed"
+            record.leg2_duration = duration if talked else 0
+            record.conversation_duration = duration if talked else 0
+
+
+@dataclass(frozen=True)
+class FlowCall:
+    """A connect-to-flow call as its flow sees it: the flow ``url``, the person rung
+    (``caller``), the ExoPhone, ``CustomField``, when it was created, and its plan."""
+
+    sid: str
+    url: str
+    caller: str
+    exophone: str
+    custom_field: str | None
+    created: str
+    plan: CallPlan

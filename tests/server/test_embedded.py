@@ -1,0 +1,196 @@
+"""The embedded server of ``notifykit serve`` (issue 19), as a real process on real sockets:
+timeouts on every connection, bounded threads, room at the connection limit and past the
+descriptor limit, HTTP/1.1 with chunked bodies, 414/431/413 for what is too large."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from notifykit import Notifier
+from notifykit.report import DeliveryState
+from notifykit_exotel.simulator import ExotelSimulator
+from tests.delivery.conftest import PHONES
+from tests.server.support import (
+    Serve,
+    closed_by_peer,
+    cpu_seconds,
+    exchange,
+    free_port,
+    raw_request,
+    read_response,
+    serve_config,
+    threads_of,
+    wait_until,
+)
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier]
+) -> Iterator[tuple[Notifier, Serve]]:
+    """``notifykit serve`` with short timeouts (idle 1 s, a request 1.5 s), 4 threads."""
+    port = free_port()
+    config = serve_config(
+        tmp_path, sim, port, threads=4, idle_timeout="1s", request_timeout="1500ms"
+    )
+    server = Serve(config, port, tmp=tmp_path)
+    try:
+        yield make_kit(config), server
+    finally:
+        server.stop()
+
+
+def _callback(kit: Notifier, sim: ExotelSimulator) -> tuple[str, str, str]:
+    """Send one SMS: ``(notification id, callback path, Sid)``."""
+    report = kit.notify("db.down", data={"host": "db1"}, to=PHONES[0])
+    url = sim.requests[-1].form["StatusCallback"][0]
+    return report.id, urlsplit(url).path, str(report.deliveries[0].provider_id)
+
+
+def _form(sid: str, status: str = "sent") -> bytes:
+    return urlencode({"SmsSid": sid, "Status": status}).encode()
+
+
+def _state(kit: Notifier, notification_id: str) -> DeliveryState:
+    [delivery] = kit.report(notification_id).deliveries
+    return delivery.state
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_a_chunked_callback_is_answered_and_applied(served, sim):
+    kit, server = served
+    nid, path, sid = _callback(kit, sim)
+    body = _form(sid)
+    chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:7], body[7:]))
+        + b"0\r\n\r\n"
+    )
+    request = raw_request("POST", path, {**FORM, "Transfer-Encoding": "chunked"}, chunked)
+    status, _, answer = exchange(server.port, request)
+    assert status == "HTTP/1.1 200 OK", (status, answer)
+    assert _state(kit, nid) is DeliveryState.DELIVERED
+
+
+def test_http_1_1_keeps_the_connection_for_the_next_request(served):
+    _, server = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        for _ in range(3):
+            sock.sendall(raw_request("GET", "/healthz"))
+            status, headers, body = read_response(sock)
+            assert status == "HTTP/1.1 200 OK" and body == b'{"ok": true}'
+            assert headers.get("connection", "keep-alive").lower() != "close"
+
+
+def test_a_70000_character_request_line_is_414_without_a_traceback(served):
+    _, server = served
+    status, _, _ = exchange(server.port, raw_request("GET", "/status/" + "A" * 70_000))
+    assert status.split()[1] == "414", status
+    status, _, _ = exchange(server.port, raw_request("GET", "/healthz"))
+    assert status == "HTTP/1.1 200 OK"  # and the server is fine
+    assert "Traceback" not in server.log()
+
+
+def test_oversized_headers_are_431(served):
+    _, server = served
+    headers = {f"X-Filler-{i}": "x" * 1000 for i in range(40)}  # 40 kB of headers
+    status, _, _ = exchange(server.port, raw_request("GET", "/healthz", headers))
+    assert status.split()[1] == "431", status
+
+
+def test_a_chunked_body_over_1_mib_is_413(served, sim):
+    kit, server = served
+    _, path, _ = _callback(kit, sim)
+    piece = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(17)) + b"0\r\n\r\n"
+    request = raw_request("POST", path, {**FORM, "Transfer-Encoding": "chunked"}, body)
+    status, _, _ = exchange(server.port, request)
+    assert status.split()[1] == "413", status
+
+
+def test_idle_and_half_open_connections_are_closed_and_hold_no_thread(served, sim):
+    """300 connections that send nothing (old server: 300 threads held forever)."""
+    kit, server = served
+    nid, path, sid = _callback(kit, sim)
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(300)]
+    try:
+        assert threads_of(server.process.pid) <= 4 + 4  # the pool, the loop, the runtime's
+        status, _, _ = exchange(server.port, raw_request("POST", path, FORM, _form(sid)))
+        assert status == "HTTP/1.1 200 OK" and _state(kit, nid) is DeliveryState.DELIVERED
+        deadline = time.monotonic() + 5  # idle_timeout 1 s
+        assert all(closed_by_peer(s, max(0.01, deadline - time.monotonic())) for s in idle)
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_a_client_trickling_its_request_is_closed_at_request_timeout(served):
+    """One byte every 0.2 s keeps the connection active (idle_timeout never fires), but the
+    request must arrive whole within request_timeout (1.5 s)."""
+    _, server = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        started = time.monotonic()
+        closed = False
+        for byte in raw_request("GET", "/healthz" + "x" * 200):
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if closed_by_peer(sock, 0.2):
+                closed = True
+                break
+            assert time.monotonic() - started < 5, "still open after 5 s"
+        took = time.monotonic() - started
+    assert closed and 1.4 < took < 4, took
+
+
+def _raise_own_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"this test needs {wanted} descriptors; the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def test_1100_idle_connections_past_a_1024_descriptor_limit(tmp_path, sim, make_kit):
+    """Issue 19: one client's 1,100 idle connections with ``ulimit -n 1024`` stopped every
+    answer while the accept loop spun at 94% of a core, and nothing was logged."""
+    _raise_own_limit(1500)
+    port = free_port()
+    config = serve_config(tmp_path, sim, port)  # the defaults: 100 connections, idle 30 s
+    server = Serve(config, port, nofile=1024, tmp=tmp_path)
+    hog: list[socket.socket] = []
+    try:
+        kit = make_kit(config)
+        nid, path, sid = _callback(kit, sim)
+        for _ in range(1100):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))  # one client...
+            s.settimeout(5)
+            s.connect(("127.0.0.1", port))
+            hog.append(s)
+        started = time.monotonic()  # ...and another one's callback
+        status, _, _ = exchange(port, raw_request("POST", path, FORM, _form(sid)), timeout=5)
+        took = time.monotonic() - started
+        assert status == "HTTP/1.1 200 OK" and took < 1.0, (status, took)
+        assert _state(kit, nid) is DeliveryState.DELIVERED
+        before = cpu_seconds(server.process.pid)
+        time.sleep(1.0)  # measuring: how much CPU one idle second costs it
+        spent = cpu_seconds(server.process.pid) - before
+        assert spent < 0.2, f"{spent:.2f} s of CPU in 1 s while idle: it spins"
+        wait_until(lambda: "refusing" in server.log(), timeout=5)
+        assert "connection limit reached" in server.log()
+    finally:
+        for s in hog:
+            s.close()
+        server.stop()

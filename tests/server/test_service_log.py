@@ -1,0 +1,138 @@
+"""The log of ``notifykit serve`` (issue 19): standard logging with a timestamp and a level on
+every line, each distinct message rate-limited instead of remembered forever, tracebacks kept at
+ERROR, bounded memory, and JSON lines for log shippers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from notifykit import Notifier
+from notifykit.server.logs import BURST, MAX_KEYS, MAX_MESSAGE, RateLimit, service_handler
+from notifykit_exotel.simulator import ExotelSimulator
+from tests.server.support import Serve, free_port, serve_config
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def logged() -> Iterator[tuple[logging.Logger, io.StringIO, _Clock]]:
+    out = io.StringIO()
+    clock = _Clock()
+    handler = service_handler(lambda text: text.replace("s3cr3t-value", "***"), stream=out)
+    handler.filters = [RateLimit(clock=clock)]
+    log = logging.getLogger("notifykit.test-service-log")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    try:
+        yield log, out, clock
+    finally:
+        log.removeHandler(handler)
+
+
+def test_lines_have_a_time_a_level_and_the_logger(logged):
+    log, out, _ = logged
+    log.info("serving on %s", "http://127.0.0.1:8025")
+    log.error("the ledger failed")
+    lines = out.getvalue().splitlines()
+    assert re.fullmatch(
+        rf"{STAMP} INFO notifykit.test-service-log: serving on http://127.0.0.1:8025", lines[0]
+    )
+    assert re.fullmatch(rf"{STAMP} ERROR notifykit.test-service-log: the ledger failed", lines[1])
+
+
+def test_each_distinct_message_is_rate_limited_not_remembered(logged):
+    log, out, clock = logged
+    for n in range(100):
+        log.warning("status callback for token %d rejected (404)", n)
+    log.warning("another message")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == BURST + 1  # one call site, one message: BURST of them, and the other
+    clock.now += 61
+    log.warning("status callback for token %d rejected (404)", 100)
+    assert (
+        out.getvalue()
+        .splitlines()[-1]
+        .endswith("token 100 rejected (404) (95 similar messages held back before this)")
+    )
+    for n in range(MAX_KEYS * 3):  # f-strings: every one a distinct message
+        log.warning(f"distinct {n}")
+    limiter = next(f for h in log.handlers for f in h.filters if isinstance(f, RateLimit))
+    assert len(limiter._seen) <= MAX_KEYS
+
+
+def test_a_traceback_is_kept_at_error(logged):
+    log, out, _ = logged
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.exception("POST /alertmanager failed (500)")
+    text = out.getvalue()
+    assert " ERROR " in text and "Traceback (most recent call last)" in text
+    assert "RuntimeError: boom" in text
+
+
+def test_a_huge_message_is_cut_and_secrets_scrubbed(logged):
+    log, out, _ = logged
+    log.warning("label value %s with token s3cr3t-value", "x" * 900_000)
+    text = out.getvalue()
+    assert len(text) < MAX_MESSAGE + 200 and "more characters" in text
+    log.warning("token s3cr3t-value")
+    assert "s3cr3t-value" not in out.getvalue() and "token ***" in out.getvalue()
+
+
+@pytest.fixture
+def serving(
+    tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier]
+) -> Iterator[Callable[..., Serve]]:
+    started: list[Serve] = []
+
+    def start(*args: str) -> Serve:
+        port = free_port()
+        server = Serve(serve_config(tmp_path, sim, port), port, *args, tmp=tmp_path)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_serve_logs_json_lines_rate_limited(serving):
+    server = serving("--log-format", "json")
+    for _ in range(40):
+        answer = requests.post(f"{server.url}/status/{'A' * 22}", data={"SmsSid": "x"}, timeout=5)
+        assert answer.status_code == 404
+    assert server.stop() == 0
+    records = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    rejected = [r for r in records if "unknown token" in r["message"]]
+    assert len(rejected) == BURST
+    assert {r["level"] for r in rejected} == {"WARNING"}
+    assert all(
+        re.fullmatch(STAMP, r["time"]) and r["logger"] == "notifykit.status" for r in rejected
+    )
+    assert "A" * 22 not in server.log()
+
+
+def test_serve_text_lines_have_times_and_levels(serving):
+    server = serving()
+    requests.post(f"{server.url}/status/{'A' * 22}", data={"SmsSid": "x"}, timeout=5)
+    assert server.stop() == 0
+    [line] = [x for x in server.log().splitlines() if "unknown token" in x]
+    assert re.fullmatch(rf"{STAMP} WARNING notifykit.status: .*\(404\)", line), line
