@@ -17,7 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     from notifykit.channels import ChannelType, Provider
     from notifykit.checks import Check
-    from notifykit.config.schema import Field
+    from notifykit.config.settings import Settings
     from notifykit.model import Delivery, DeliveryState, Notification
 
 __all__ = ["hookimpl", "hookspec"]
@@ -39,19 +39,19 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
 def register_providers(register: Callable[[Provider], None]) -> None:
     """Register providers of accounts (the ``accounts:`` config section, ``provider: <name>``).
 
-    :param register: takes a :class:`notifykit.channels.Provider`: its account settings schema, a
+    :param register: takes a :class:`notifykit.channels.Provider`: its account settings class, a
         client factory, and optionally a sandbox factory used by ``--sandbox``.
     """
 
 
 @hookspec
-def register_template_settings(register: Callable[[str, Field], None]) -> None:
-    """Declare keys a ``templates.<name>`` config entry may have, and how to validate them:
-    ``register("dlt_template_id", Field(String(r"\\d{1,30}")))``. Their validated values reach
-    channels as ``message.template_settings`` (a mapping; unset keys are absent).
+def register_template_settings(register: Callable[[type[Settings]], None]) -> None:
+    """Declare keys a ``templates.<name>`` config entry may have: ``register(SmsTemplateSettings)``,
+    a :class:`notifykit.config.settings.Settings` class whose every key has a default (a template
+    sets what it needs). Channels get the values as ``message.template_settings.of(cls)``.
 
-    :param register: takes a key and a :class:`notifykit.config.schema.Field`. Registering a key
-        twice (in one plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
+    :param register: takes a settings class. Declaring a key another class already declared (in
+        one plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
     """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 _T = TypeVar("_T")
 
@@ -24,6 +24,7 @@ __all__ = [
     "MessageText",
     "Notification",
     "Report",
+    "Severity",
     "StatusEvent",
     "Submission",
     "distinct_texts",
@@ -31,9 +32,12 @@ __all__ = [
 ]
 
 
+#: A severity, as settings declare one (``severity: Severity = "warning"``).
+Severity = Literal["info", "warning", "error", "critical"]
+
 #: The severities a notification can have, lowest first. Channels pick senders, caller ids and
 #: priorities by severity; :class:`~notifykit.NotifyHandler` maps logging levels onto them.
-SEVERITIES: tuple[str, ...] = ("info", "warning", "error", "critical")
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def severity_rank(severity: str) -> int:

@@ -11,6 +11,7 @@ template extensions and ``doctor``'s checks, remembering which plugin registered
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -24,7 +25,7 @@ import pluggy
 from notifykit import hookspecs
 from notifykit.channels import ChannelType, Provider
 from notifykit.checks import Check
-from notifykit.config.schema import Field
+from notifykit.config.settings import Settings, keys_of
 from notifykit.errors import PluginError
 from notifykit.model import Delivery, DeliveryState, Notification
 
@@ -192,6 +193,21 @@ class Hooks:
                 logger.exception("an %s hook failed (plugin %s; ignored)", hook_name, plugin)
 
 
+def _check_settings(owner: str, what: str, cls: object) -> None:
+    """A plugin's settings must be a settings class (the old ``{key: Field(...)}`` schemas are
+    gone)."""
+    if not (isinstance(cls, type) and issubclass(cls, Settings)):
+        raise PluginError(
+            f"plugin {owner!r} registered {what} with settings {cls!r}: declare them as a class "
+            "of notifykit.config.settings.Settings (class MySettings(Settings): key: str = "
+            "setting(doc=...)); see docs/plugins.md"
+        )
+
+
+def _required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+
+
 @dataclass(frozen=True)
 class PluginInfo:
     """A loaded plugin, for ``notifykit plugins``."""
@@ -227,7 +243,8 @@ class Registry:
     template_filters: dict[str, Callable[..., Any]] = field(default_factory=dict)
     template_globals: dict[str, Any] = field(default_factory=dict)
     template_dirs: list[Path] = field(default_factory=list)
-    template_settings: dict[str, Field] = field(default_factory=dict)
+    #: the classes declaring ``templates.<name>`` keys, in registration order
+    template_settings: list[type[Settings]] = field(default_factory=list)
     #: ``notifykit doctor``'s checks, by name, in registration order
     checks: dict[str, Check] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -275,6 +292,7 @@ class Registry:
     def _add_channel_type(self, owner: str, channel_type: ChannelType) -> None:
         if not isinstance(channel_type, ChannelType):
             raise PluginError(f"plugin {owner!r} registered {channel_type!r}, not a ChannelType")
+        _check_settings(owner, f"channel type {channel_type.name!r}", channel_type.settings)
         existing = self.owners.get(("channel_type", channel_type.name))
         if existing is not None:
             raise PluginError(
@@ -287,6 +305,7 @@ class Registry:
     def _add_provider(self, owner: str, provider: Provider) -> None:
         if not isinstance(provider, Provider):
             raise PluginError(f"plugin {owner!r} registered {provider!r}, not a Provider")
+        _check_settings(owner, f"provider {provider.name!r}", provider.settings)
         existing = self.owners.get(("provider", provider.name))
         if existing is not None:
             raise PluginError(
@@ -318,17 +337,24 @@ class Registry:
             names.add(module.split(".")[0])
         return frozenset(names)
 
-    def _add_template_setting(self, owner: str, key: str, spec: Field) -> None:
-        if not isinstance(spec, Field):
-            raise PluginError(f"plugin {owner!r} registered template setting {key!r}: not a Field")
-        existing = self.owners.get(("template_setting", key))
-        if existing is not None:
+    def _add_template_setting(self, owner: str, cls: type[Settings]) -> None:
+        _check_settings(owner, "template settings", cls)
+        required = [f.name for f in dataclasses.fields(cls) if _required(f)]
+        if required:
             raise PluginError(
-                f"template setting {key!r} is registered twice, by plugin {existing!r} and by "
-                f"plugin {owner!r}"
+                f"plugin {owner!r} registered template settings {cls.__qualname__} with "
+                f"required keys ({', '.join(required)}): give every key a default (a template "
+                "sets only what it needs)"
             )
-        self.owners[("template_setting", key)] = owner
-        self.template_settings[key] = spec
+        for key in keys_of(cls):
+            existing = self.owners.get(("template_setting", key))
+            if existing is not None:
+                raise PluginError(
+                    f"template setting {key!r} is registered twice, by plugin {existing!r} and "
+                    f"by plugin {owner!r}"
+                )
+            self.owners[("template_setting", key)] = owner
+        self.template_settings.append(cls)
 
     def _add_check(self, owner: str, check: Check) -> None:
         if not isinstance(check, Check):

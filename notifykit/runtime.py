@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import Channel, ChannelType
 from notifykit.config.schema import scrubber
+from notifykit.config.settings import Settings, replace_keys, secret_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
 from notifykit.delivery.queues import (
     CeleryQueue,
@@ -98,7 +99,7 @@ class Clients:
         self,
         config: Config,
         registry: Registry,
-        settings: Mapping[str, Mapping[str, Any]],
+        settings: Mapping[str, Settings],
         scrub: Callable[[str], str],
         limiters: Callable[[], Limiters | None],
     ) -> None:
@@ -134,14 +135,15 @@ class Clients:
             if client is None:
                 account_config = self._config.accounts[account]
                 provider = self._registry.providers[account_config.provider]
-                settings = self.settings[account]
                 limiters = self._limiters()
-                if limiters is not None:
-                    settings = {**settings, "rate_limiter": limiters.for_provider(provider.name)}
+                context = _AccountContext(
+                    account,
+                    limiters.for_provider(provider.name) if limiters is not None else None,
+                )
                 try:
-                    client = provider.connect(settings)
+                    client = provider.connect(self.settings[account], context)
                 except (ValueError, TypeError) as err:
-                    # The provider refused settings the schema let through (an http:// base_url
+                    # The provider refused settings their declaration let through (an http:// base_url
                     # that is not loopback...): a problem of the account, at the account's line.
                     problem = ConfigProblem(
                         self._config.source,
@@ -165,6 +167,22 @@ class Clients:
                 close()
 
 
+class _AccountContext:
+    """The :class:`~notifykit.channels.AccountContext` a provider's ``connect`` gets."""
+
+    def __init__(self, account_name: str, rate_limiter: Any) -> None:
+        self._account_name = account_name
+        self._rate_limiter = rate_limiter
+
+    @property
+    def account_name(self) -> str:
+        return self._account_name
+
+    @property
+    def rate_limiter(self) -> Any:
+        return self._rate_limiter
+
+
 class _Context:
     """The :class:`~notifykit.channels.ChannelContext` a channel factory gets."""
 
@@ -179,7 +197,7 @@ class _Context:
     def client(self, account: str) -> Any:
         return self._clients(account)
 
-    def account_settings(self, account: str) -> Mapping[str, Any]:
+    def account_settings(self, account: str) -> Settings:
         return self._clients.settings[account]
 
 
@@ -215,7 +233,7 @@ class Runtime:
         self.scrub = scrubber([*config.secrets, *extra_secrets])
         overrides = account_overrides or {}
         account_settings = {
-            name: {**account.settings, **overrides.get(name, {})}
+            name: replace_keys(account.settings, overrides.get(name, {}))
             for name, account in config.accounts.items()
         }
         self.ledger = LedgerSlot(self._open_ledger)
@@ -237,10 +255,8 @@ class Runtime:
         self.planner = Planner(
             config, self.channels, self.channel_types, self.scrub, clock=lambda: tick()
         )
-        policies = {
-            name: RetryPolicy.from_settings(config.retry_for(name)) for name in self.channels
-        }
-        default_policy = RetryPolicy.from_settings(config.retry)
+        policies = {name: RetryPolicy(config.retry_for(name)) for name in self.channels}
+        default_policy = RetryPolicy(config.retry)
         self.dispatcher = Dispatcher(
             self.channels,
             self.channel_types,
@@ -511,10 +527,7 @@ def _start_sandboxes(
         if provider.name not in per_provider:
             values = stack.enter_context(provider.sandbox())
             per_provider[provider.name] = dict(values)
-            secrets.extend(
-                str(v)
-                for k, v in values.items()
-                if k in provider.settings and provider.settings[k].secret and v
-            )
+            secret = secret_keys(provider.settings)
+            secrets.extend(str(v) for k, v in values.items() if k in secret and v)
         overrides[name] = per_provider[provider.name]
     return overrides, secrets

@@ -89,6 +89,33 @@ def test_config_section_is_documented(section: str) -> None:
     assert re.search(rf"^{section}:", example, re.MULTILINE)
 
 
+# -- the settings reference: generated from the declarations ------------------------------------
+
+
+def test_the_settings_reference_is_the_one_the_declarations_generate() -> None:
+    from notifykit.config.reference import BEGIN, END, reference
+
+    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    documented = text[text.index(BEGIN) : text.index(END) + len(END) + 1]
+    assert documented == reference(), (
+        "docs/configuration.md's settings reference differs from the declarations: run "
+        "python -m notifykit.config.reference"
+    )
+
+
+def test_the_settings_reference_has_every_key_of_every_core_section() -> None:
+    from notifykit.config.reference import reference, sections
+    from notifykit.config.settings import keys_of
+
+    text = reference()
+    for path, classes, _note in sections():
+        heading = path.partition("`")[0]
+        assert f"### `{heading}`" in text, path
+        for cls in classes:
+            for key in keys_of(cls):
+                assert f"| `{key}` |" in text, f"{path}: {key}"
+
+
 # -- what a channel's send() gets: docs/plugins.md's Recipient table -----------------------------
 
 

@@ -188,14 +188,14 @@ def run(
 # plugin module that has these imports).
 PLUGIN_PRELUDE = """\
 from notifykit import hookimpl
-from notifykit.config.schema import Field, String
+from notifykit.config.settings import Settings, setting
 from notifykit.report import DeliveryState
 """
 
 # Loads the plugin the way notifykit does, then sends through each of its channel types that
 # needs no settings, on the project's config, in the sandbox.
 PLUGIN_DRIVER = """\
-import importlib, sys
+import dataclasses, importlib, sys
 import yaml
 from notifykit import Notifier
 from notifykit.plugins import Registry, get_plugin_manager
@@ -209,7 +209,8 @@ for name, channel_type in registry.channel_types.items():
     if name in base:
         continue
     print("registered", name)
-    if any(field.required for field in channel_type.settings.values()):
+    fields = dataclasses.fields(channel_type.settings)
+    if any(f.default is f.default_factory is dataclasses.MISSING for f in fields):
         continue  # its settings are the reader's (a webhook...)
     config = yaml.safe_load(open("notifykit.yaml", encoding="utf-8"))
     config["channels"]["docs-example"] = {"type": name}

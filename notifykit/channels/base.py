@@ -10,19 +10,18 @@ every recipient at once, and gets one :class:`DeliveryResult` per recipient back
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from notifykit.channels.stop import request_starting, send_stopped
+from notifykit.config.settings import NoSettings, Settings, values_by_key
 from notifykit.model import SEVERITIES, DeliveryState, severity_rank
-
-if TYPE_CHECKING:
-    from notifykit.config.schema import Field
 
 __all__ = [
     "SEVERITIES",
+    "AccountContext",
     "Channel",
     "ChannelContext",
     "ChannelType",
@@ -79,10 +78,44 @@ class Recipient:
         return self.name or self.phone or "?"
 
 
-TemplateSettings = Mapping[str, Any]
-"""The validated ``templates.<name>`` settings of a message's template: the keys plugins declared
-through ``register_template_settings`` (e.g. the Exotel plugin's ``dlt_template_id``); unset keys
-are absent."""
+S = TypeVar("S", bound=Settings)
+
+
+class TemplateSettings(Mapping[str, Any]):
+    """The validated ``templates.<name>`` settings of a message's template: one object of each
+    class plugins registered through ``register_template_settings`` (the Exotel plugin's
+    ``SmsTemplateSettings``: ``dlt_template_id``, ``sms_type``, ``dlt_pattern``).
+
+    ``of(cls)`` is a plugin's own, typed (its defaults when the template sets none of its keys);
+    read as a mapping, it has every key that is set, by name."""
+
+    __slots__ = ("_parts", "_values")
+
+    def __init__(self, parts: Iterable[Settings] = ()) -> None:
+        self._parts = {type(part): part for part in parts}
+        self._values = {
+            key: value
+            for part in self._parts.values()
+            for key, value in values_by_key(part).items()
+            if value is not None
+        }
+
+    def of(self, cls: type[S]) -> S:
+        """The settings of class ``cls`` (its defaults when the template sets none of them)."""
+        part = self._parts.get(cls)
+        return part if isinstance(part, cls) else cls()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"TemplateSettings({self._values!r})"
 
 
 @dataclass(frozen=True)
@@ -117,7 +150,7 @@ class Message:
     severity: str
     text: str | None
     template: str | None = None
-    template_settings: TemplateSettings = field(default_factory=dict, hash=False)
+    template_settings: TemplateSettings = field(default_factory=TemplateSettings, hash=False)
     data: Mapping[str, Any] = field(default_factory=dict, hash=False)
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -284,7 +317,8 @@ class Channel(Protocol):
 
 
 class ChannelContext(Protocol):
-    """What a channel factory gets besides its own settings."""
+    """What a channel factory gets besides its own settings (an instance of its type's
+    ``settings`` class)."""
 
     @property
     def channel_name(self) -> str:
@@ -295,12 +329,30 @@ class ChannelContext(Protocol):
         """The shared, pooled client of a configured account (one per account, built on first use)."""
         ...
 
-    def account_settings(self, account: str) -> Mapping[str, Any]:
-        """The validated settings of a configured account (with secrets)."""
+    def account_settings(self, account: str) -> Settings:
+        """The validated settings of a configured account (its provider's ``settings`` class,
+        secrets included)."""
         ...
 
 
-ChannelFactory = Callable[[Mapping[str, Any], ChannelContext], Channel]
+class AccountContext(Protocol):
+    """What a provider's ``connect`` gets besides the account's settings."""
+
+    @property
+    def account_name(self) -> str:
+        """The account's name in the config (``main``...)."""
+        ...
+
+    @property
+    def rate_limiter(self) -> Any:
+        """With ``limiter:`` in the config, a factory ``rate_limiter(account_id, limit, window,
+        local=None)`` of the rate limit every process and host shares for the account (see
+        ``docs/plugins.md``); ``None`` without it, and in sandbox mode."""
+        ...
+
+
+#: builds a channel from its settings (an instance of the type's ``settings`` class)
+ChannelFactory = Callable[[Any, ChannelContext], Channel]
 
 
 @dataclass(frozen=True)
@@ -308,10 +360,11 @@ class ChannelType:
     """A kind of channel a plugin offers, registered through ``register_channel_types``.
 
     :param name: the ``type:`` value in config, e.g. ``"exotel-sms"``.
-    :param factory: builds a :class:`Channel` from its validated settings and a
-        :class:`ChannelContext`; called once per configured channel, at config load.
-    :param settings: the schema of the channel's settings (besides ``type``), so the core validates
-        them with line numbers and "did you mean" hints. See :mod:`notifykit.config.schema`.
+    :param factory: builds a :class:`Channel` from its settings (an instance of ``settings``) and
+        a :class:`ChannelContext`; called once per configured channel, at config load.
+    :param settings: the class declaring the channel's settings (besides ``type`` and
+        ``retry``), a :class:`~notifykit.config.settings.Settings` subclass: the core reads the
+        YAML into it with line numbers and "did you mean" hints.
     :param kind: what the channel delivers (``"sms"``, ``"call"``, ``"flow"``, ``"text"``...): the CLI's
         ``send KIND`` picks channels by it.
     :param template_suffix: which template variant it renders (``"sms"`` renders ``db_down.sms``,
@@ -326,13 +379,13 @@ class ChannelType:
 
     name: str
     factory: ChannelFactory
-    settings: Mapping[str, Field] = field(default_factory=dict, hash=False)
+    settings: type[Settings] = NoSettings
     kind: str = "text"
     template_suffix: str | None = "sms"
     address: str = "phone"
     provider: str | None = None
     description: str = ""
-    inspect: Callable[[str, Mapping[str, Any]], TextInspection] | None = None
+    inspect: Callable[[str, TemplateSettings], TextInspection] | None = None
 
 
 SandboxFactory = Callable[[], AbstractContextManager[Mapping[str, Any]]]
@@ -344,8 +397,10 @@ class Provider:
     """A provider of accounts (``accounts:`` entries with ``provider: <name>``).
 
     :param name: the ``provider:`` value, e.g. ``"exotel"``.
-    :param settings: the schema of an account's settings (besides ``provider``).
-    :param connect: builds the account's client from its validated settings; called at most once per
+    :param settings: the class declaring an account's settings (besides ``provider``), a
+        :class:`~notifykit.config.settings.Settings` subclass.
+    :param connect: ``connect(settings, context)`` builds the account's client from its settings
+        (an instance of ``settings``) and an :class:`AccountContext`; called at most once per
         account and Notifier, and the client is shared by every channel using the account.
         If the client has a ``close()`` method it is called when the Notifier closes.
     :param sandbox: optional; a context manager factory that starts a throwaway simulator and yields
@@ -358,8 +413,8 @@ class Provider:
     """
 
     name: str
-    settings: Mapping[str, Field]
-    connect: Callable[[Mapping[str, Any]], Any]
+    settings: type[Settings]
+    connect: Callable[[Any, AccountContext], Any]
     sandbox: SandboxFactory | None = None
     sandbox_keys: frozenset[str] = frozenset()
     lookup: Callable[[Any, str, str | None], Mapping[str, Any]] | None = None

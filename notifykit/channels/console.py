@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Literal, TextIO
 
 from notifykit.channels import (
     Channel,
@@ -19,10 +19,10 @@ from notifykit.channels import (
     Message,
     Recipient,
 )
-from notifykit.config.schema import Choice, Field
+from notifykit.config.settings import Settings, setting
 from notifykit.hookspecs import hookimpl
 
-__all__ = ["ConsoleChannel", "register_channel_types"]
+__all__ = ["ConsoleChannel", "ConsoleSettings", "register_channel_types"]
 
 _LOCK = threading.Lock()
 
@@ -58,10 +58,16 @@ class ConsoleChannel:
         return results
 
 
-def _build(settings: Mapping[str, Any], context: ChannelContext) -> Channel:
+class ConsoleSettings(Settings):
+    """A ``console`` channel (built in)."""
+
+    stream: Literal["stdout", "stderr"] = setting(default="stdout", doc="where to print")
+
+
+def _build(settings: ConsoleSettings, context: ChannelContext) -> Channel:
     # Looked up at send time, not captured at config load: pytest's capsys and click's CliRunner
     # swap sys.stdout after the Notifier is built.
-    if settings["stream"] == "stderr":
+    if settings.stream == "stderr":
         return ConsoleChannel(context.channel_name, lambda: sys.stderr)
     return ConsoleChannel(context.channel_name, lambda: sys.stdout)
 
@@ -72,11 +78,7 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
         ChannelType(
             name="console",
             factory=_build,
-            settings={
-                "stream": Field(
-                    Choice(("stdout", "stderr")), default="stdout", help="where to print"
-                ),
-            },
+            settings=ConsoleSettings,
             kind="text",
             template_suffix="sms",
             description="Prints each message to stdout or stderr (dry runs, demos, tests).",

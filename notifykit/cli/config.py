@@ -26,6 +26,7 @@ from notifykit.config.schema import did_you_mean
 from notifykit.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
+    from notifykit.channels import TemplateSettings
     from notifykit.config.loader import Config
 
 __all__ = ["COMMANDS", "config", "event_problems", "template_problems", "templates"]
@@ -329,7 +330,9 @@ def _engine_and_settings() -> tuple[Any, Callable[[str], Any]]:
             filters=registry.template_filters,
             globals=registry.template_globals,
         )
-        return engine, lambda name: {}
+        from notifykit.channels import TemplateSettings
+
+        return engine, lambda name: TemplateSettings()
     cfg = load_config(path, registry=registry, sandbox=True)
     return cfg.template_engine, cfg.template_settings
 
@@ -418,7 +421,7 @@ def _rendered_text(results: Sequence[Mapping[str, Any]]) -> Iterator[str]:
             yield f"  {entry['chars']} chars"
 
 
-def _inspections(variant: str | None, body: str, settings: Mapping[str, Any]) -> list[Any]:
+def _inspections(variant: str | None, body: str, settings: TemplateSettings) -> list[Any]:
     """What each channel type rendering ``variant`` says of ``body`` (``ChannelType.inspect``),
     once per distinct inspector."""
     seen: set[Any] = set()

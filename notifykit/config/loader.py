@@ -1,14 +1,16 @@
 """Loading and validating ``notifykit.yaml``.
 
-:func:`load_config` reads the YAML with line numbers, substitutes ``${ENV_VAR}`` references, checks
-every section (the core's own keys, and each channel's and account's keys against the schema its
-plugin registered), checks every reference between sections (a channel naming a missing account, a
+:func:`load_config` reads the YAML with line numbers, substitutes ``${ENV_VAR}`` references, reads
+every section into the settings class that declares it (the core's own, and each channel's and
+account's the one its plugin registered) with the one converter, checks every reference between
+sections (a channel naming a missing account, a
 group naming a missing person, an event naming a missing template...), and raises one
 :class:`~notifykit.errors.ConfigError` carrying *all* the problems found, each with file, line and
 key path. Nothing can be sent from a config that failed here.
 
-The schema is documented key by key in ``config.example.yaml`` and ``docs/configuration.md``;
-the ``${VAR}`` substitution grammar in :mod:`notifykit.config.schema`.
+Every key is documented in ``config.example.yaml`` and in ``docs/configuration.md``'s settings
+reference, generated from the declarations (:mod:`notifykit.config.reference`); the ``${VAR}``
+substitution grammar in :mod:`notifykit.config.schema`.
 
 Hostile or broken files fail fast, as config problems: YAML aliases can make a 1 kB file stand
 for billions of nodes (``<<: [*a, *a, ...]`` nested), or for an infinite one (an alias inside the
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from notifykit.channels import SEVERITIES, ChannelType, Recipient, TemplateSettings
+from notifykit.channels import ChannelType, Recipient, TemplateSettings
+from notifykit.config.convert import (
+    check_name,
+    convert,
+    convert_parts,
+    looks_like_phone,
+    named_items,
+)
 from notifykit.config.delivery import (
     RetrySettings,
     ServerSettings,
@@ -45,26 +53,15 @@ from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
     INVALID,
-    NAME,
-    NAME_PATTERN,
     Checker,
-    Choice,
-    Field,
-    Integer,
-    ListOf,
-    MapOf,
-    PhoneNumber,
-    Reference,
-    String,
-    Struct,
-    Type,
     describe,
     did_you_mean,
     join,
     mapping_items,
-    named_items,
 )
+from notifykit.config.settings import Phone, Settings, Target, derived, setting
 from notifykit.errors import ConfigError, ConfigNotFoundError, ConfigProblem
+from notifykit.model import Severity
 from notifykit.routing.model import ROUTING_SECTIONS
 
 if TYPE_CHECKING:
@@ -81,8 +78,10 @@ __all__ = [
     "Config",
     "Defaults",
     "EventConfig",
+    "RecipientSettings",
     "find_config",
     "load_config",
+    "looks_like_phone",
 ]
 
 CONFIG_ENV = "NOTIFYKIT_CONFIG"
@@ -152,48 +151,75 @@ _INIT_HINT = f": check the path, or run `notifykit init` to write a commented {D
 # -- the validated config -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Defaults:
-    """The ``defaults:`` section: what a notification uses when neither the call nor its event
-    says otherwise."""
+class Defaults(Settings):
+    """``defaults:``, what a notification uses when neither the call nor its event says
+    otherwise."""
 
-    severity: str = "warning"
-    channels: tuple[str, ...] = ()
-    to: tuple[str, ...] = ()
-    template: str = "default"
+    severity: Severity = setting(
+        default="warning", doc="the severity of a notification that gives none"
+    )
+    channels: tuple[str, ...] = setting(
+        default=(), ref="channel", one_or_many=True, min_items=1, doc="the channels it goes through"
+    )
+    to: tuple[Target, ...] = setting(
+        default=(), one_or_many=True, doc="recipients, groups and phone numbers"
+    )
+    template: str = setting(default="default", doc="the template (notifykit ships default)")
 
 
 @dataclass(frozen=True)
 class AccountConfig:
-    """One ``accounts:`` entry. ``settings`` holds secrets and is kept out of the repr."""
+    """One ``accounts:`` entry: ``settings`` is an instance of its provider's settings class; it
+    holds secrets and is kept out of the repr."""
 
     name: str
     provider: str
-    settings: Mapping[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
     #: the line of its key in the file (``None`` for a mapping config), for problems found later
     line: int | None = None
 
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """One ``channels:`` entry: a channel type and its validated settings."""
+    """One ``channels:`` entry: a channel type and its settings (an instance of the type's
+    settings class)."""
 
     name: str
     type: str
-    settings: Mapping[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
     #: the line of its key in the file (``None`` for a mapping config), for problems found later
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class EventConfig:
-    """One ``events:`` entry. ``None`` means "use the defaults"."""
+class EventConfig(Settings):
+    """An ``events:`` entry: what a notification of the event uses; what it leaves out (``None``)
+    comes from ``defaults:``."""
 
-    name: str
-    template: str | None = None
-    channels: tuple[str, ...] | None = None
-    to: tuple[str, ...] | None = None
-    severity: str | None = None
+    name: str = derived(default="")
+    template: str | None = setting(default=None, doc="its template")
+    channels: tuple[str, ...] | None = setting(
+        default=None, ref="channel", one_or_many=True, min_items=1, doc="its channels"
+    )
+    to: tuple[Target, ...] | None = setting(
+        default=None, one_or_many=True, doc="its recipients, groups and phone numbers"
+    )
+    severity: Severity | None = setting(default=None, doc="its severity")
+
+
+class RecipientSettings(Settings):
+    """A ``recipients:`` entry: a person (names start with a letter or ``_``)."""
+
+    name: str | None = setting(default=None, doc="display name")
+    phone: Phone | None = setting(
+        default=None, doc="validated and stored in E.164; numbers without a country code are Indian"
+    )
+    addresses: Mapping[str, str] = setting(
+        default_factory=dict, doc="other addresses by kind, for plugin channels (slack: U123)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.phone is None and not self.addresses:
+            raise ValueError("a recipient needs a phone (or addresses)")
 
 
 @dataclass(frozen=True)
@@ -252,7 +278,7 @@ class Config:
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
-        return self.templates.get(template) or {}
+        return self.templates.get(template) or TemplateSettings()
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -419,56 +445,6 @@ class _BoundedLoader(
         yaml.resolver.Resolver.__init__(self)
 
 
-class _Target(Type):
-    """An entry of a ``to:`` list: a recipient or group name, or a phone number."""
-
-    description = "a recipient, a group or a phone number"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        text = ctx.text(node, path, "a recipient, group or phone number")
-        if text is INVALID:
-            return INVALID
-        if looks_like_phone(text):
-            return PhoneNumber().check(node, path, ctx)
-        if not re.fullmatch(NAME_PATTERN, text):
-            return ctx.problem(node, path, f"{text!r} is neither a name nor a phone number")
-        ctx.refer("recipient or group", text, node, path)
-        return text
-
-
-def looks_like_phone(text: str) -> bool:
-    """Names start with a letter or ``_``; anything starting with ``+`` or a digit is a number."""
-    return bool(text) and (text[0] == "+" or text[0].isdigit())
-
-
-_TARGETS = ListOf(_Target(), allow_scalar=True)
-_CHANNEL_LIST = ListOf(Reference("channel"), allow_scalar=True, min_items=1)
-
-_DEFAULTS = Struct(
-    {
-        "severity": Field(Choice(SEVERITIES), default="warning"),
-        "channels": Field(_CHANNEL_LIST, default=[]),
-        "to": Field(_TARGETS, default=[]),
-        "template": Field(String(), default="default"),
-    }
-)
-_RECIPIENT = Struct(
-    {
-        "name": Field(String(), help="display name"),
-        "phone": Field(PhoneNumber(), help="E.164, or a number in region IN"),
-        "addresses": Field(MapOf(String()), default={}, help="other addresses, for plugins"),
-    }
-)
-_EVENT = Struct(
-    {
-        "template": Field(String()),
-        "channels": Field(_CHANNEL_LIST),
-        "to": Field(_TARGETS),
-        "severity": Field(Choice(SEVERITIES)),
-    }
-)
-
-
 class _Loader:
     def __init__(self, ctx: Checker, registry: Registry, sandbox: bool, base_dir: Path) -> None:
         self.ctx = ctx
@@ -512,7 +488,7 @@ class _Loader:
                 continue
             self.nodes[key] = value_node
         if "version" in self.nodes:
-            version = Integer(1, 1).check(self.nodes["version"], "version", ctx)
+            version = convert(self.nodes["version"], int, "version", ctx, min=1, max=1)
             self.version = version if version is not INVALID else 1
         self._accounts()
         self._channels()
@@ -604,8 +580,13 @@ class _Loader:
                 continue
             provider = self.registry.providers[provider_name]
             lenient = provider.sandbox_keys if self.sandbox and provider.sandbox else frozenset()
-            settings = Struct(provider.settings).check_with(
-                node, path, self.ctx, lenient=lenient, ignore=frozenset({"provider"})
+            settings = convert(
+                node,
+                provider.settings,
+                path,
+                self.ctx,
+                lenient=lenient,
+                ignore=frozenset({"provider"}),
             )
             if settings is not INVALID:
                 self.accounts[name] = AccountConfig(
@@ -624,8 +605,8 @@ class _Loader:
             if type_name is None:
                 continue
             channel_type = self.registry.channel_types[type_name]
-            settings = Struct(channel_type.settings).check_with(
-                node, path, self.ctx, ignore=frozenset({"type", "retry"})
+            settings = convert(
+                node, channel_type.settings, path, self.ctx, ignore=frozenset({"type", "retry"})
             )
             retry_node = _find_key(node, "retry")
             if retry_node is not None:
@@ -655,17 +636,14 @@ class _Loader:
         for name, _key_node, node in self._named_mapping("recipients"):
             path = join("recipients", name)
             self.names.setdefault("recipient or group", set()).add(name)
-            value = _RECIPIENT.check(node, path, self.ctx)
+            value = convert(node, RecipientSettings, path, self.ctx)
             if value is INVALID:
-                continue
-            if value["phone"] is None and not value["addresses"]:
-                self.ctx.problem(node, path, "a recipient needs a phone (or addresses)")
                 continue
             self.recipients[name] = Recipient(
                 name=name,
-                phone=value["phone"],
-                display_name=value["name"],
-                addresses=dict(value["addresses"]),
+                phone=value.phone,
+                display_name=value.name,
+                addresses=dict(value.addresses),
             )
 
     def _groups(self) -> None:
@@ -685,7 +663,7 @@ class _Loader:
                 continue
             members = []
             for index, item in enumerate(node.value):
-                member = _Target().check(item, f"{path}[{index}]", self.ctx)
+                member = convert(item, Target, f"{path}[{index}]", self.ctx)
                 if member is not INVALID:
                     members.append((member, item))
             self.group_members[name] = members
@@ -705,8 +683,8 @@ class _Loader:
             path = join("templates", name)
             if name == "directory":
                 directory_given = True
-                dirs = ListOf(String(), allow_scalar=True, min_items=1).check(
-                    value_node, path, self.ctx
+                dirs = convert(
+                    value_node, tuple[str, ...], path, self.ctx, one_or_many=True, min_items=1
                 )
                 if dirs is INVALID:
                     continue
@@ -718,15 +696,13 @@ class _Loader:
                         )
                     self.template_dirs.append(directory)
                 continue
-            if NAME.check(key_node, path, self.ctx) is INVALID:
+            if check_name(key_node, path, self.ctx) is INVALID:
                 continue
             # The keys a template entry may have are the plugins' (register_template_settings).
-            value = Struct(self.registry.template_settings, name="template").check(
-                value_node, path, self.ctx
-            )
-            if value is INVALID:
+            parts = convert_parts(value_node, self.registry.template_settings, path, self.ctx)
+            if parts is INVALID:
                 continue
-            self.templates[name] = {k: v for k, v in value.items() if v is not None}
+            self.templates[name] = TemplateSettings(parts)
             self.template_nodes[name] = key_node
         if not directory_given:
             self.template_dirs = [self.base_dir / "templates"]
@@ -734,16 +710,10 @@ class _Loader:
 
     def _events(self) -> None:
         for name, _key_node, node in self._named_mapping("events"):
-            value = _EVENT.check(node, join("events", name), self.ctx)
+            value = convert(node, EventConfig, join("events", name), self.ctx)
             if value is INVALID:
                 continue
-            self.events[name] = EventConfig(
-                name=name,
-                template=value["template"],
-                channels=_tuple(value["channels"]),
-                to=_tuple(value["to"]),
-                severity=value["severity"],
-            )
+            self.events[name] = dataclasses.replace(value, name=name)
             self.event_nodes[name] = node
 
     def _defaults(self) -> None:
@@ -751,15 +721,9 @@ class _Loader:
         if node is None:
             return
         self.defaults_given = True
-        value = _DEFAULTS.check(node, "defaults", self.ctx)
-        if value is INVALID:
-            return
-        self.defaults = Defaults(
-            severity=value["severity"],
-            channels=tuple(value["channels"]),
-            to=tuple(value["to"]),
-            template=value["template"],
-        )
+        value = convert(node, Defaults, "defaults", self.ctx)
+        if value is not INVALID:
+            self.defaults = value
 
     # -- cross-checks -----------------------------------------------------------------------
 
@@ -1000,10 +964,6 @@ def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
                 return value_node  # type: ignore[no-any-return]
     return None
-
-
-def _tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
 
 
 def channel_type_of(config: Config, registry: Registry, channel: str) -> ChannelType:

@@ -19,27 +19,21 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
 
-from notifykit.config.delivery import Duration, StoreSettings
-from notifykit.config.schema import (
-    INVALID,
-    Checker,
-    Choice,
-    Field,
-    String,
-    Struct,
-    Type,
-    describe,
-)
+from notifykit.config.convert import convert
+from notifykit.config.delivery import StoreSettings
+from notifykit.config.schema import INVALID, Checker, describe
+from notifykit.config.settings import Duration, Settings, derived, setting
 
 __all__ = [
     "SECTIONS",
     "CelerySettings",
+    "Dispatch",
     "LimiterSettings",
     "ScaleoutSettings",
     "load_scaleout",
@@ -48,29 +42,70 @@ __all__ = [
 #: the top-level sections this module reads
 SECTIONS = ("limiter", "dispatch", "celery")
 
-
-@dataclass(frozen=True)
-class LimiterSettings:
-    """The shared rate limiter: ``kind`` ``redis`` (``url`` names it) or ``postgresql``
-    (``url`` empty: the ledger's database)."""
-
-    kind: str
-    url: str = field(default="", repr=False)
-    #: the safety margin, as a fraction of each account's window (``None``: 1%)
-    margin: float | None = None
-    hold: float = 120.0
-    prefix: str = "notifykit:limit"
+#: ``dispatch:``, who delivers what ``submit()`` accepts
+Dispatch = Literal["worker", "celery"]
 
 
-@dataclass(frozen=True)
-class CelerySettings:
-    """How deliveries travel on Celery (``dispatch: celery``)."""
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 0.5:
+        raise ValueError(f"expected a fraction of the window (0.01 is 1%), got {text}")
+    return value
 
-    broker: str = field(default="", repr=False)
-    queue: str = "notifykit"
-    requeue_after: float = 900.0
-    visibility_timeout: float = 3600.0
-    enqueue_every: float = 1.0
+
+class LimiterSettings(Settings):
+    """``limiter:``, the rate limit shared by every process: a URL (``limiter:
+    redis://host:6379/0``, or ``postgresql``: the ledger's database), or a mapping with ``url``
+    and the keys below."""
+
+    url: str = setting(
+        default="",
+        required=True,
+        repr=False,
+        doc="redis://host:6379/0, postgresql, or postgresql://...",
+    )
+    margin: float | None = setting(
+        default=None,
+        parse=_fraction,
+        expected="a fraction between 0 and 0.5",
+        doc="the safety margin, a fraction of each account's window (default 0.01)",
+    )
+    hold: Duration = setting(
+        default=120.0,
+        min=1.0,
+        max=3600.0,
+        doc="how long a request in flight counts at most if its process dies",
+    )
+    prefix: str = setting(default="notifykit:limit", doc="the Redis key prefix")
+    #: ``redis`` (``url`` names it) or ``postgresql`` (``url`` empty: the ledger's database)
+    kind: Literal["redis", "postgresql"] = derived(default="redis")
+
+
+class CelerySettings(Settings):
+    """``celery:``, how deliveries travel on Celery (``dispatch: celery``)."""
+
+    broker: str = setting(default="", required=True, repr=False, doc="redis://... or amqp://...")
+    queue: str = setting(
+        default="notifykit", pattern=r"[A-Za-z0-9_.:-]+", expected="a queue name", doc="the queue"
+    )
+    requeue_after: Duration = setting(
+        default=900.0,
+        min=5.0,
+        max=7 * 86400.0,
+        doc="a delivery enqueued but not taken by then is enqueued again",
+    )
+    visibility_timeout: Duration = setting(
+        default=3600.0,
+        min=1.0,
+        max=7 * 86400.0,
+        doc="Redis brokers: an unacknowledged task comes back after this",
+    )
+    enqueue_every: Duration = setting(
+        default=1.0, min=0.05, max=3600.0, doc="how often beat enqueues what became due (retries)"
+    )
 
 
 @dataclass(frozen=True)
@@ -78,42 +113,10 @@ class ScaleoutSettings:
     """``limiter:``, ``dispatch:`` and ``celery:`` together."""
 
     limiter: LimiterSettings | None = None
-    dispatch: str = "worker"
+    dispatch: Dispatch = "worker"
     celery: CelerySettings = field(default_factory=CelerySettings)
 
 
-@dataclass(frozen=True)
-class _Fraction(Type):
-    description = "a fraction between 0 and 0.5"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> object:
-        text = ctx.text(node, path)
-        if text is INVALID:
-            return INVALID
-        try:
-            value = float(str(text))
-        except ValueError:
-            value = -1.0
-        if not 0.0 <= value <= 0.5:
-            return ctx.problem(
-                node, path, f"expected a fraction of the window (0.01 is 1%), got {text}"
-            )
-        return value
-
-
-_LIMITER_FIELDS = {
-    "url": Field(String(), required=True, help="redis://host:6379/0, or postgresql"),
-    "margin": Field(_Fraction(), help="safety margin, a fraction of each account's window"),
-    "hold": Field(Duration(1.0, 3600.0), default=120.0),
-    "prefix": Field(String(), default="notifykit:limit"),
-}
-_CELERY_FIELDS = {
-    "broker": Field(String(), required=True, help="redis://... or amqp://..."),
-    "queue": Field(String(r"[A-Za-z0-9_.:-]+", "a queue name"), default="notifykit"),
-    "requeue_after": Field(Duration(5.0, 7 * 86400.0), default=900.0),
-    "visibility_timeout": Field(Duration(1.0, 7 * 86400.0), default=3600.0),
-    "enqueue_every": Field(Duration(0.05, 3600.0), default=1.0),
-}
 _BROKERS = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
 
@@ -129,29 +132,22 @@ def _password(url: str, ctx: Checker) -> None:
 
 def _limiter(node: yaml.Node, store: StoreSettings, ctx: Checker) -> LimiterSettings | None:
     if isinstance(node, yaml.ScalarNode):
-        text = String().check(node, "limiter", ctx)
-        if text is INVALID:
+        text = convert(node, str, "limiter", ctx)
+        if not isinstance(text, str):
             return None
-        value: dict[str, Any] = {
-            "url": str(text),
-            "margin": None,
-            "hold": 120.0,
-            "prefix": "notifykit:limit",
-        }
+        settings = LimiterSettings(url=text)
     else:
-        checked = Struct(_LIMITER_FIELDS).check(node, "limiter", ctx)
-        if checked is INVALID:
+        settings = convert(node, LimiterSettings, "limiter", ctx)
+        if settings is INVALID:
             return None
-        value = checked
-    url = str(value["url"]).strip()
+    url = settings.url.strip()
     _password(url, ctx)
     scheme = url.partition("://")[0].lower() if "://" in url else url.lower()
-    margin, hold, prefix = value["margin"], float(value["hold"]), str(value["prefix"])
     if scheme in ("redis", "rediss", "unix"):
-        return LimiterSettings("redis", url, margin, hold, prefix)
+        return replace(settings, kind="redis", url=url)
     if scheme in ("postgresql", "postgres"):
         if "://" in url:
-            return LimiterSettings("postgresql", url, margin, hold, prefix)
+            return replace(settings, kind="postgresql", url=url)
         if "://" not in store.location or not store.location.lower().startswith("postgres"):
             ctx.problem(
                 node,
@@ -161,7 +157,7 @@ def _limiter(node: yaml.Node, store: StoreSettings, ctx: Checker) -> LimiterSett
                 "postgresql:// URL of its own",
             )
             return None
-        return LimiterSettings("postgresql", "", margin, hold, prefix)
+        return replace(settings, kind="postgresql", url="")
     ctx.problem(
         node,
         "limiter",
@@ -178,10 +174,10 @@ def load_scaleout(
     and ``store``."""
     limiter, dispatch, celery = (sections.get(name) for name in SECTIONS)
     shared = None if limiter is None else _limiter(limiter, store, ctx)
-    mode = "worker"
+    mode: Dispatch = "worker"
     if dispatch is not None:
-        checked = Choice(("worker", "celery")).check(dispatch, "dispatch", ctx)
-        mode = "worker" if checked is INVALID else str(checked)
+        checked = convert(dispatch, Dispatch, "dispatch", ctx)
+        mode = "celery" if checked == "celery" else "worker"
     settings = CelerySettings()
     if celery is not None:
         if not isinstance(celery, yaml.MappingNode):
@@ -189,9 +185,9 @@ def load_scaleout(
                 celery, "celery", f"expected a mapping with a broker:, got {describe(celery)}"
             )
         else:
-            value = Struct(_CELERY_FIELDS).check(celery, "celery", ctx)
+            value = convert(celery, CelerySettings, "celery", ctx)
             if value is not INVALID:
-                broker = str(value["broker"]).strip()
+                broker = value.broker.strip()
                 _password(broker, ctx)
                 scheme = broker.partition("://")[0].lower()
                 if "://" not in broker or scheme not in _BROKERS:
@@ -201,13 +197,7 @@ def load_scaleout(
                         "expected a broker URL such as redis://host:6379/1 or "
                         "amqp://user@host:5672//",
                     )
-                settings = CelerySettings(
-                    broker=broker,
-                    queue=value["queue"],
-                    requeue_after=value["requeue_after"],
-                    visibility_timeout=value["visibility_timeout"],
-                    enqueue_every=value["enqueue_every"],
-                )
+                settings = replace(value, broker=broker)
     if mode == "celery":
         if not settings.broker:
             ctx.problem(

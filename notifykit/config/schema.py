@@ -1,10 +1,8 @@
-"""A small schema language for validating YAML config nodes, with file, line and key path.
-
-The core describes its own sections with it, and plugins describe their channel and account settings
-with it (``ChannelType.settings``, ``Provider.settings``), so every problem in a config file, in core
-or plugin keys, is reported the same way: ``notifykit.yaml:12: channels.sms.senders.critical.from:
-...``. Validation never stops at the first problem: every type records problems in a
-:class:`Checker` and returns :data:`INVALID` for a value it could not accept.
+"""Reading YAML config nodes: the :class:`Checker` that records every problem (file, line, key
+path) instead of stopping at the first, ``${VAR}`` substitution, secrets collected and scrubbed,
+and the dry run's unset variables. What a node becomes is said by the settings declarations
+(:mod:`notifykit.config.settings`) and done by the one converter (:mod:`notifykit.config.convert`);
+this module is the layer under both: a plugin never sees it.
 
 Values are read from the YAML *nodes* (``yaml.compose``), not from loaded Python objects, which is what
 gives line numbers and lets a string field keep the source text of an unquoted number (a 19-digit DLT
@@ -36,7 +34,7 @@ it unset) where a string or phone number is expected, as its default elsewhere (
 number or name still needs it). The problems a sending run would report are kept
 (``Config.unset``): a Notifier that may send refuses such a config with them.
 
-Secrets: a value substituted into a :class:`Field` marked ``secret`` (and the value of every
+Secrets: a value substituted into a key declared ``secret`` (and the value of every
 variable whose name looks like a secret: ``*TOKEN*``, ``*SECRET*``, ``*PASSW*``, ``*API_KEY*``...)
 is collected by the :class:`Checker` and scrubbed (``***``) from every problem message, wherever
 else it is echoed: a token written into ``region:`` by mistake never reaches the terminal.
@@ -52,26 +50,20 @@ from typing import Any
 import yaml
 
 from notifykit.errors import ConfigProblem
-from notifykit.model import SEVERITIES
 
 __all__ = [
     "INVALID",
-    "Boolean",
-    "BySeverity",
+    "UNSET",
     "Checker",
-    "Choice",
-    "Field",
-    "Integer",
-    "ListOf",
-    "MapOf",
-    "PhoneNumber",
-    "Reference",
-    "String",
-    "Struct",
-    "Type",
     "UnsetEnv",
+    "describe",
+    "did_you_mean",
+    "join",
+    "mapping_items",
     "parse_env_refs",
+    "parse_phone",
     "phone_hint",
+    "scrubber",
 ]
 
 
@@ -282,7 +274,7 @@ class Checker:
     may_default: bool = False
     #: what a sending run reports for each unset ``${VAR}`` a dry run let through
     unset: list[ConfigProblem] = field(default_factory=list)
-    #: while true, the value being read is a secret (a :class:`Field` with ``secret=True``)
+    #: while true, the value being read is a secret (a key declared ``secret=True``)
     secret_field: bool = False
     _warned: set[int] = field(default_factory=set, repr=False)
 
@@ -292,7 +284,7 @@ class Checker:
         return int(node.start_mark.line) + 1
 
     def problem(self, node: yaml.Node | None, path: str, message: str) -> Any:
-        """Record a problem; returns :data:`INVALID` so types can ``return ctx.problem(...)``."""
+        """Record a problem; returns :data:`INVALID` so readers can ``return ctx.problem(...)``."""
         self.problems.append(ConfigProblem(self.file, self.line(node), path, message))
         return INVALID
 
@@ -487,129 +479,7 @@ def mapping_items(
     return own
 
 
-# -- types -------------------------------------------------------------------------------------
-
-
-class Type:
-    """Base class of schema types: ``check(node, path, ctx)`` returns the value or INVALID."""
-
-    description = "a value"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class String(Type):
-    """A string. ``pattern`` (a full-match regex) with ``pattern_help`` saying what is expected."""
-
-    pattern: str | None = None
-    pattern_help: str | None = None
-    allow_empty: bool = False
-
-    description = "a string"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, keep_unset=True)
-        if value is INVALID or isinstance(value, UnsetEnv):
-            return value
-        if not value and isinstance(node, yaml.ScalarNode) and "${" in str(node.value):
-            return UNSET
-        if not value and not self.allow_empty:
-            return ctx.problem(node, path, "must not be empty")
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            expected = self.pattern_help or f"text matching {self.pattern}"
-            return ctx.problem(node, path, f"{value!r} is not {expected}")
-        return value
-
-
-@dataclass(frozen=True)
-class Integer(Type):
-    """An integer, optionally bounded (inclusive)."""
-
-    minimum: int | None = None
-    maximum: int | None = None
-
-    description = "an integer"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
-            value = _CONSTRUCTOR.construct_yaml_int(node)
-        elif isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG and "${" in node.value:
-            text = ctx.text(node, path)
-            if text is INVALID:
-                return INVALID
-            try:
-                value = int(text)
-            except ValueError:
-                return ctx.problem(node, path, f"expected an integer, got {text!r}")
-        else:
-            return ctx.problem(node, path, f"expected an integer, got {describe(node)}")
-        if self.minimum is not None and value < self.minimum:
-            return ctx.problem(node, path, f"must be at least {self.minimum}, got {value}")
-        if self.maximum is not None and value > self.maximum:
-            return ctx.problem(node, path, f"must be at most {self.maximum}, got {value}")
-        return value
-
-
-@dataclass(frozen=True)
-class Boolean(Type):
-    """``true`` or ``false``."""
-
-    description = "true or false"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL_TAG:
-            return bool(_CONSTRUCTOR.construct_yaml_bool(node))
-        return ctx.problem(node, path, f"expected true or false, got {describe(node)}")
-
-
-@dataclass(frozen=True)
-class Choice(Type):
-    """One of a fixed set of strings."""
-
-    values: tuple[str, ...]
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return "one of " + ", ".join(self.values)
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, "one of " + ", ".join(self.values))
-        if value is INVALID:
-            return INVALID
-        if value not in self.values:
-            hint = did_you_mean(value, self.values)
-            allowed = ", ".join(self.values)
-            return ctx.problem(node, path, f"{value!r} is not one of {allowed}{hint}")
-        return value
-
-
-@dataclass(frozen=True)
-class PhoneNumber(Type):
-    """A phone number, validated with Google's libphonenumber.
-
-    ``normalize`` (the default) returns it in E.164 (``+919876543210``); numbers without a country
-    code are read in ``region``. With ``normalize=False`` the number is kept as written (ExoPhones
-    such as ``08088919888`` are used exactly as the dashboard shows them) and only checked to be a
-    possible number.
-    """
-
-    region: str = "IN"
-    normalize: bool = True
-
-    description = "a phone number"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, "a phone number", keep_unset=True)
-        if value is INVALID or isinstance(value, UnsetEnv):
-            return value
-        result = parse_phone(value, self.region, strict=self.normalize)
-        if result is None:
-            return ctx.problem(
-                node, path, f"{value!r} is not a valid phone number: {phone_hint(self.region)}"
-            )
-        return result if self.normalize else value.strip()
+# -- phone numbers and secrets ---------------------------------------------------------------
 
 
 def phone_hint(region: str = "IN") -> str:
@@ -636,267 +506,6 @@ def parse_phone(value: str, region: str = "IN", *, strict: bool = True) -> str |
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-@dataclass(frozen=True)
-class Reference(Type):
-    """The name of something defined elsewhere in the config (``account``, ``channel``,
-    ``recipient``...); checked after the whole file is read, with a "did you mean" hint."""
-
-    kind: str
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return f"the name of a configured {self.kind}"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, f"the name of a {self.kind}")
-        if value is INVALID:
-            return INVALID
-        ctx.refer(self.kind, value, node, path)
-        return value
-
-
-@dataclass(frozen=True)
-class ListOf(Type):
-    """A list of items of one type. ``allow_scalar`` also accepts one item on its own."""
-
-    item: Type
-    min_items: int = 0
-    allow_scalar: bool = False
-    unique: bool = True
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return f"a list of {self.item.description}s"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if isinstance(node, yaml.ScalarNode) and self.allow_scalar and node.tag != _NULL_TAG:
-            items = [node]
-        elif isinstance(node, yaml.SequenceNode):
-            items = list(node.value)
-        else:
-            return ctx.problem(node, path, f"expected a list, got {describe(node)}")
-        if len(items) < self.min_items:
-            return ctx.problem(node, path, f"needs at least {self.min_items} item(s)")
-        result: list[Any] = []
-        seen: set[Any] = set()  # for hashable items: a long list must not cost n² comparisons
-        ok = True
-        for index, item in enumerate(items):
-            value = self.item.check(item, f"{path}[{index}]", ctx)
-            if value is INVALID:
-                ok = False
-                continue
-            try:
-                twice = value in seen
-                seen.add(value)
-            except TypeError:  # unhashable (a mapping item)
-                twice = value in result
-            if self.unique and twice:
-                ctx.problem(item, f"{path}[{index}]", f"{value!r} is listed twice")
-                ok = False
-            else:
-                result.append(value)
-        return result if ok else INVALID
-
-
-@dataclass(frozen=True)
-class MapOf(Type):
-    """A mapping from names (``key``, a :class:`String` by default) to values of one type."""
-
-    value: Type
-    key: Type = field(default_factory=String)
-
-    description = "a mapping"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
-            return {}
-        if not isinstance(node, yaml.MappingNode):
-            return ctx.problem(node, path, f"expected a mapping, got {describe(node)}")
-        result: dict[str, Any] = {}
-        ok = True
-        for key, key_node, value_node in mapping_items(node, path, ctx):
-            sub = join(path, key)
-            if self.key.check(key_node, sub, ctx) is INVALID:
-                ok = False
-                continue
-            value = self.value.check(value_node, sub, ctx)
-            if value is INVALID:
-                ok = False
-            else:
-                result[key] = value
-        return result if ok else INVALID
-
-
-_MISSING: Any = object()
-
-
-@dataclass(frozen=True)
-class Field:
-    """One key of a :class:`Struct`: its type, whether it is required, its default.
-
-    ``secret`` marks values that must never appear in output (tokens): they are collected so
-    error messages can be scrubbed of them. ``help`` documents the key.
-    """
-
-    type: Type
-    required: bool = False
-    default: Any = None
-    secret: bool = False
-    help: str = ""
-
-
-@dataclass(frozen=True)
-class Struct(Type):
-    """A mapping with known keys. Unknown keys are problems, with a "did you mean" hint.
-
-    Absent optional keys get their field's default, so the validated dict always has every key.
-    ``lenient`` keys (sandbox mode) may be missing, or refer to unset environment variables.
-    """
-
-    fields: Mapping[str, Field]
-    name: str = "mapping"
-
-    description = "a mapping"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        return self.check_with(node, path, ctx)
-
-    def check_with(
-        self,
-        node: yaml.Node,
-        path: str,
-        ctx: Checker,
-        *,
-        lenient: frozenset[str] = frozenset(),
-        ignore: frozenset[str] = frozenset(),
-    ) -> Any:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
-            node = yaml.MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
-        if not isinstance(node, yaml.MappingNode):
-            return ctx.problem(node, path, f"expected a mapping, got {describe(node)}")
-        result: dict[str, Any] = {}
-        ok = True
-        present: set[str] = set()
-        for key, key_node, value_node in mapping_items(node, path, ctx):
-            present.add(key)
-            if key in ignore:
-                continue
-            spec = self.fields.get(key)
-            if spec is None:
-                hint = did_you_mean(key, self.fields)
-                allowed = ", ".join(sorted(self.fields))
-                ctx.problem(
-                    key_node, join(path, key), f"unknown key {key!r}{hint}; allowed: {allowed}"
-                )
-                ok = False
-                continue
-            # A sandbox replaces these keys: their variables need not be set, silently. A dry run
-            # needs no variable either (Checker.dry_run), but says which ones are unset.
-            may_miss = key in lenient
-            was = ctx.lenient_env, ctx.secret_field, ctx.may_default
-            ctx.lenient_env = was[0] or may_miss
-            ctx.secret_field = was[1] or spec.secret
-            ctx.may_default = ctx.dry_run and not spec.required
-            ctx.env_missing = False
-            try:
-                value = spec.type.check(value_node, join(path, key), ctx)
-            finally:
-                ctx.lenient_env, ctx.secret_field, ctx.may_default = was
-            if spec.secret:
-                _warn_inline_secret(value_node, join(path, key), ctx)
-            if value is INVALID:
-                if ctx.env_missing and (may_miss or (ctx.dry_run and not spec.required)):
-                    result[key] = spec.default
-                    continue
-                ok = False
-                continue
-            if value is UNSET:
-                if spec.required and not may_miss:
-                    hint = f": set it, {SECRET_HINT}" if spec.secret else ""
-                    problem = f"is empty after ${{...}} substitution{hint}"
-                    if ctx.dry_run:
-                        names = env_names(str(getattr(value_node, "value", "")))
-                        head = f"is empty after ${{...}} substitution ({', '.join(names)})"
-                        result[key] = ctx.unset_value(
-                            value_node, join(path, key), head, problem, names
-                        )
-                        continue
-                    ctx.problem(value_node, join(path, key), problem)
-                    ok = False
-                else:
-                    result[key] = spec.default
-                continue
-            if spec.secret and isinstance(value, str) and value and not isinstance(value, UnsetEnv):
-                ctx.secrets.add(value)
-            result[key] = value
-        for key, spec in self.fields.items():
-            if key in present:
-                continue
-            if spec.required and key not in lenient:
-                hint = (
-                    f" (a secret: set it as {key}: ${{ENV_VAR}}, {SECRET_HINT})"
-                    if spec.secret
-                    else ""
-                )
-                problem = f"missing required key {key!r}{hint}"
-                if ctx.dry_run and spec.secret:
-                    # A dry run needs no secret, written or not (as before: a key left out).
-                    head = f"missing required key {key!r} (a secret: set it as {key}: ${{ENV_VAR}})"
-                    result[key] = ctx.unset_value(node, join(path, key), head, problem, ())
-                    continue
-                ctx.problem(node, join(path, key), problem)
-                ok = False
-            else:
-                result[key] = spec.default
-        return result if ok else INVALID
-
-
-def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker) -> None:
-    """A secret written in the file itself (not as ``${VAR}``) ends up in version control."""
-    if not ctx.show_lines or not isinstance(node, yaml.ScalarNode):
-        return  # a mapping config comes from code, which may have read the environment itself
-    if node.tag == _NULL_TAG or "${" in str(node.value) or not str(node.value).strip():
-        return
-    ctx.warn(
-        node,
-        path,
-        f"a secret is written in the file: {INLINE_SECRET_FIX} "
-        f"({path.rsplit('.', 1)[-1]}: ${{MY_SECRET}}, set in the environment)",
-    )
-
-
-@dataclass(frozen=True)
-class BySeverity(Type):
-    """A value chosen by severity: either one value for every severity, or a mapping with a
-    ``default`` and any of the severities (``info``, ``warning``, ``error``, ``critical``).
-
-    Validated into ``{"default": v, ...}``; pick with :func:`notifykit.channels.by_severity`.
-    ``scalar`` controls whether a single value on its own is accepted (it is not when the item
-    type is itself a mapping).
-    """
-
-    item: Type
-    scalar: bool = True
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return f"{self.item.description} or a mapping of severities to it"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if self.scalar and not isinstance(node, yaml.MappingNode):
-            value = self.item.check(node, path, ctx)
-            return INVALID if value is INVALID else {"default": value}
-        keys = Choice(("default", *SEVERITIES))
-        table = MapOf(self.item, key=keys).check(node, path, ctx)
-        if table is INVALID:
-            return INVALID
-        if "default" not in table:
-            return ctx.problem(
-                node, path, "missing 'default' (used for severities without their own entry)"
-            )
-        return table
-
-
 def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
     """A function that replaces every secret in a text by ``***`` (longest first)."""
     ordered = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
@@ -904,30 +513,3 @@ def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
         return lambda text: text
     pattern = re.compile("|".join(re.escape(s) for s in ordered))
     return lambda text: pattern.sub("***", text)
-
-
-# -- named sections ----------------------------------------------------------------------------
-
-#: the names of accounts, channels, recipients, groups, receivers, escalations, time intervals
-NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
-NAME = String(NAME_PATTERN, "a name (letters, digits, _ . -, starting with a letter or _)")
-
-
-def named_items(
-    node: yaml.Node | None, section: str, ctx: Checker
-) -> list[tuple[str, yaml.Node, yaml.Node]]:
-    """The ``(name, key node, value node)`` entries of a ``name: {...}`` section, each name
-    checked (a bad one is reported and left out); an absent or empty section has none."""
-    if node is None or (
-        isinstance(node, yaml.ScalarNode)
-        and (node.tag.endswith(":null") or node.value in ("", "~", "null"))
-    ):
-        return []
-    if not isinstance(node, yaml.MappingNode):
-        ctx.problem(node, section, f"expected a mapping of names, got {describe(node)}")
-        return []
-    return [
-        (name, key_node, value_node)
-        for name, key_node, value_node in mapping_items(node, section, ctx)
-        if NAME.check(key_node, join(section, name), ctx) is not INVALID
-    ]

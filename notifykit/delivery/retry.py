@@ -12,39 +12,31 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from notifykit.config.delivery import RetrySettings
 
 __all__ = ["RetryPolicy"]
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff and deadline for one channel; see :class:`~notifykit.config.delivery.RetrySettings`."""
+    """Backoff and deadline for one channel, as its :class:`~notifykit.config.delivery.RetrySettings`
+    say (the settings are declared once, there; this is what is done with them)."""
 
-    initial: float = 2.0
-    maximum: float = 300.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-    deadline: float = 900.0
-    resend_unknown: bool = False
+    __slots__ = ("settings",)
 
-    @classmethod
-    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
-        return cls(
-            initial=settings.initial,
-            maximum=settings.max,
-            multiplier=settings.multiplier,
-            jitter=settings.jitter,
-            deadline=settings.deadline,
-            resend_unknown=settings.on_unknown == "resend",
-        )
+    def __init__(self, settings: RetrySettings | None = None) -> None:
+        self.settings = settings if settings is not None else RetrySettings()
+
+    @property
+    def resend_unknown(self) -> bool:
+        """Whether a delivery that may have been sent is tried again (``on_unknown: resend``)."""
+        return self.settings.resend_unknown
 
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
-        base = min(self.maximum, self.initial * self.multiplier ** max(0, attempts - 1))
-        delay = base * (1.0 + random.uniform(-self.jitter, self.jitter))
+        s = self.settings
+        base = min(s.max, s.initial * s.multiplier ** max(0, attempts - 1))
+        delay = base * (1.0 + random.uniform(-s.jitter, s.jitter))
         if retry_after is not None and retry_after > delay:
             delay = retry_after
         return max(0.0, delay)
@@ -54,6 +46,6 @@ class RetryPolicy:
     ) -> float | None:
         """When to try again, or ``None`` when the next try would fall past the deadline."""
         due = now + self.delay(attempts, retry_after)
-        if due > first_due + self.deadline:
+        if due > first_due + self.settings.deadline:
             return None
         return due

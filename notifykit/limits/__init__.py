@@ -4,7 +4,7 @@ Exotel allows about 200 requests a minute *per account*. One limiter per process
 client's own) is right on one host; with several workers, or Celery workers on several hosts,
 each would spend the whole budget and the account draws 429s. ``limiter:`` in the config names
 a store every process reaches, and the composition root (:mod:`notifykit.runtime`) hands the
-provider's ``connect()`` a :class:`LimiterFactory` (as ``settings["rate_limiter"]``) to build the
+provider's ``connect()`` a :class:`LimiterFactory` (as ``context.rate_limiter``) to build the
 account's limiter from:
 
 - ``limiter: redis://host:6379/0`` — :class:`~notifykit.limits.redis.RedisBackend`, an atomic

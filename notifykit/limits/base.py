@@ -283,7 +283,7 @@ class SharedRateLimiter:
 
 
 class LimiterFactory:
-    """Handed to a provider's ``connect()`` as ``settings["rate_limiter"]``: call it with the
+    """Handed to a provider's ``connect()`` as ``context.rate_limiter``: call it with the
     account's identity on the provider's side (Exotel: its SID) and its budget, and get the one
     limiter every process and host shares for that account. Limiters are cached, so clients of
     one account in this process share one object too."""

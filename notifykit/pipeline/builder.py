@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from notifykit.ledger.audit import Acting
 from notifykit.pipeline.due import DueWork
@@ -35,6 +35,7 @@ from notifykit.pipeline.store import Handoff, Store
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
     from notifykit.config.delivery import ServerSettings
+    from notifykit.config.settings import Settings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
@@ -155,7 +156,7 @@ def build_pipeline(
     default_severity: Callable[[str], str],
     unknown_event: Callable[[str], bool],
     channels: Mapping[str, Channel],
-    channel_settings: Callable[[str], Mapping[str, Any]],
+    channel_settings: Callable[[str], Settings],
     resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
     first_groups: Callable[[Sequence[DeliveryJob]], Sequence[str]],
     ledger: Callable[[], Ledger],

@@ -14,6 +14,7 @@ from notifykit.routing.alert import Alert
 
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
+    from notifykit.config.settings import Settings
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
     from notifykit.routing.model import RoutingConfig
@@ -29,7 +30,7 @@ class Explainer:
         *,
         routing: RoutingConfig,
         channels: Mapping[str, Channel],
-        channel_settings: Callable[[str], Mapping[str, Any]],
+        channel_settings: Callable[[str], Settings],
         resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
         firing: Callable[[float], Sequence[Alert]] | None,
         default_severity: Callable[[str], str],
@@ -92,9 +93,7 @@ class Explainer:
         return [{**described, "to": p.label, "address": p.phone, "via": recipient} for p in people]
 
 
-def describe_channel(
-    channel: Channel, settings: Mapping[str, Any], severity: str
-) -> dict[str, Any]:
+def describe_channel(channel: Channel, settings: Settings, severity: str) -> dict[str, Any]:
     """A channel's sender and priority for ``severity``: from its optional
     ``describe(message)`` method, else from the options its ``prepare()`` chooses (``from_``,
     ``priority``), else from its ``caller_id``/``from`` settings picked by severity."""

@@ -1,7 +1,8 @@
 """Loading the routing sections of ``notifykit.yaml``: ``receivers:``, ``route:``,
 ``inhibit_rules:``, ``time_intervals:`` and ``escalations:``.
 
-:func:`load_routing` reads them from YAML nodes with :mod:`notifykit.config.schema`, so every
+:func:`load_routing` reads them with the one converter (:mod:`notifykit.config.convert`) into
+the settings classes declared here (:class:`RouteConfig`, :class:`ReceiverConfig`...), so every
 problem carries the file, line and key path, unknown keys get a "did you mean", and every reference
 is checked once all sections are read: a route naming an unknown receiver or time interval, a
 receiver naming an unknown escalation, and (through what the caller passes in) unknown channels and
@@ -12,40 +13,24 @@ recipients. :meth:`RoutingConfig.from_events` builds the implicit tree of a conf
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import yaml
 
-from notifykit.config.delivery import Duration
-from notifykit.config.schema import (
-    INVALID,
-    NAME,
-    Boolean,
-    Checker,
-    Choice,
-    Field,
-    Integer,
-    ListOf,
-    PhoneNumber,
-    String,
-    Struct,
-    Type,
-    describe,
-    did_you_mean,
-    join,
-    named_items,
-)
+from notifykit.config.convert import convert, named_items
+from notifykit.config.schema import INVALID, Checker, did_you_mean, join
+from notifykit.config.settings import NAME_PATTERN, Duration, Settings, Target, setting
+from notifykit.errors import ConfigProblem
 from notifykit.routing.alert import ALL_LABELS
 from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Receiver
 from notifykit.routing.inhibit import InhibitRule
 from notifykit.routing.lifecycle import DEFAULT_RESOLVE_TIMEOUT
-from notifykit.routing.matchers import Matcher, MatcherError, parse_matchers
-from notifykit.routing.model import PRIORITIES, ROUTING_SECTIONS, RoutingConfig
+from notifykit.routing.matchers import Matcher, parse_matchers
+from notifykit.routing.model import PRIORITIES, ROUTING_SECTIONS, Priority, RoutingConfig
 from notifykit.routing.timeintervals import (
+    DayRange,
     TimeInterval,
     TimeIntervalEntry,
-    TimeIntervalError,
     parse_days_of_month,
     parse_location,
     parse_months,
@@ -55,21 +40,263 @@ from notifykit.routing.timeintervals import (
 )
 from notifykit.routing.tree import Route, RouteTree
 
-__all__ = ["PRIORITIES", "ROUTING_SECTIONS", "RoutingConfig", "load_routing"]
+__all__ = [
+    "PRIORITIES",
+    "ROUTING_SECTIONS",
+    "EscalationConfig",
+    "InhibitRuleConfig",
+    "ReceiverConfig",
+    "RouteConfig",
+    "RoutingConfig",
+    "StepConfig",
+    "TimeIntervalEntryConfig",
+    "TimeRangeConfig",
+    "load_routing",
+]
 
-_LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*", "a label name (letters, digits and _)")
-_GROUP_LABEL = String(r"[A-Za-z_][A-Za-z0-9_]*|\.\.\.", "a label name, or '...' for every label")
+_LABEL = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME = "a name (letters, digits, _ . -, starting with a letter or _)"
+_MATCHER = 'a matcher such as severity="critical" (or several: {a="x", b="y"})'
+
+
+def _matchers(text: str) -> tuple[Matcher, ...]:
+    """One ``matchers:`` item: one matcher, or several in braces (``{a="x", b="y"}``)."""
+    return tuple(parse_matchers(text))
+
+
+def _flat(items: Iterable[tuple[Matcher, ...]]) -> tuple[Matcher, ...]:
+    return tuple(matcher for item in items for matcher in item)
+
+
+def _group_by_alone(labels: tuple[str, ...]) -> list[str]:
+    if ALL_LABELS in labels and len(labels) > 1:
+        return ["'...' means every label and must be alone: group_by: ['...']"]
+    return []
+
+
+# -- the sections, declared ----------------------------------------------------------------------
+
+
+class ReceiverConfig(Settings):
+    """A ``receivers:`` entry: ``channels`` and ``to``, or an ``escalation``."""
+
+    channels: tuple[str, ...] | None = setting(
+        default=None,
+        ref="channel",
+        one_or_many=True,
+        min_items=1,
+        doc="the channels it sends through",
+    )
+    to: tuple[Target, ...] | None = setting(
+        default=None, one_or_many=True, min_items=1, doc="recipients, groups or phone numbers"
+    )
+    template: str | None = setting(default=None, doc="overrides the event's template")
+    priority: Priority | None = setting(default=None, doc="the SMS priority")
+    escalation: str | None = setting(
+        default=None,
+        ref="escalation",
+        pattern=NAME_PATTERN,
+        expected=_NAME,
+        doc="an escalation (whose steps name their channels) instead of channels and to",
+    )
+
+    def __post_init__(self) -> None:
+        direct = self.channels is not None or self.to is not None
+        if self.escalation is not None and direct:
+            raise ValueError(
+                "a receiver sends either through channels: and to:, or through an "
+                "escalation: (whose steps name their channels), not both; remove one"
+            )
+        if self.escalation is None and (self.channels is None or self.to is None):
+            if not direct:
+                raise ValueError("a receiver needs channels: and to:, or escalation: NAME")
+            missing = "to:" if self.channels is not None else "channels:"
+            raise ValueError(
+                f"missing {missing}: a receiver with channels needs to: and vice versa"
+            )
+
+
+class StepConfig(Settings):
+    """One step of an escalation."""
+
+    after: Duration = setting(doc="from the start of the escalation")
+    channels: tuple[str, ...] = setting(
+        ref="channel", one_or_many=True, min_items=1, doc="the channels it sends through"
+    )
+    to: tuple[Target, ...] = setting(
+        one_or_many=True, min_items=1, doc="recipients, groups or phone numbers"
+    )
+
+
+class EscalationConfig(Settings):
+    """An ``escalations:`` entry."""
+
+    steps: tuple[StepConfig, ...] = setting(
+        min_items=1, unique=False, doc="the steps, in order of after"
+    )
+    repeat: int = setting(
+        default=0, min=0, max=100, doc="run the steps again this many times (0: once)"
+    )
+    repeat_every: Duration | None = setting(
+        default=None, min=1.0, doc="each round starts this long after the one before"
+    )
+    ack_on_answer: bool = setting(default=False, doc="an answered call counts as acknowledgement")
+
+
+class InhibitRuleConfig(Settings):
+    """An ``inhibit_rules:`` entry."""
+
+    source_matchers: tuple[tuple[Matcher, ...], ...] = setting(
+        parse=_matchers,
+        expected=_MATCHER,
+        one_or_many=True,
+        unique=False,
+        doc="the alerts that inhibit",
+    )
+    target_matchers: tuple[tuple[Matcher, ...], ...] = setting(
+        parse=_matchers,
+        expected=_MATCHER,
+        one_or_many=True,
+        unique=False,
+        doc="the alerts they inhibit",
+    )
+    equal: tuple[str, ...] = setting(
+        default=(),
+        pattern=_LABEL,
+        expected="a label name (letters, digits and _)",
+        doc="labels both must have the same value of",
+    )
+
+
+class TimeRangeConfig(Settings):
+    """An entry of a time interval's ``times:``."""
+
+    start_time: str = setting(doc="HH:MM, inclusive")
+    end_time: str = setting(doc="HH:MM (24:00 allowed), exclusive")
+
+    def __post_init__(self) -> None:
+        parse_time_range(self.start_time, self.end_time)  # its TimeIntervalError is the problem
+
+
+class TimeIntervalEntryConfig(Settings):
+    """An entry of a ``time_intervals:`` list (Alertmanager's format)."""
+
+    times: tuple[TimeRangeConfig, ...] = setting(default=(), unique=False, doc="times of day")
+    weekdays: tuple[DayRange, ...] = setting(
+        default=(),
+        parse=parse_weekdays,
+        expected="a weekday or range (monday:friday)",
+        unique=False,
+        doc="days of the week",
+    )
+    days_of_month: tuple[DayRange, ...] = setting(
+        default=(),
+        parse=parse_days_of_month,
+        expected="a day of the month or range (1:7, -1)",
+        unique=False,
+        doc="days of the month (negative: from the end)",
+    )
+    months: tuple[DayRange, ...] = setting(
+        default=(),
+        parse=parse_months,
+        expected="a month or range (january:march, 1:3)",
+        unique=False,
+        doc="months",
+    )
+    years: tuple[DayRange, ...] = setting(
+        default=(),
+        parse=parse_years,
+        expected="a year or range (2026:2027)",
+        unique=False,
+        doc="years",
+    )
+    location: str | None = setting(
+        default=None,
+        parse=parse_location,
+        expected="an IANA time zone (Asia/Kolkata)",
+        doc="the time zone of the times (default Asia/Kolkata)",
+    )
+
+
+def _deprecated(key: str) -> str:
+    return (
+        f"{key}: is Alertmanager's deprecated form: write matchers: "
+        "['label=\"value\"'] (or 'label=~\"regex\"')"
+    )
+
+
+class RouteConfig(Settings):
+    """``route:``, the root route every alert enters, and each of its ``routes:``. What a route
+    leaves unset it takes from its parent."""
+
+    receiver: str | None = setting(
+        default=None,
+        ref="receiver",
+        pattern=NAME_PATTERN,
+        expected=_NAME,
+        doc="who gets the alerts it takes (the root route must name one)",
+    )
+    group_by: tuple[str, ...] | None = setting(
+        default=None,
+        pattern=r"[A-Za-z_][A-Za-z0-9_]*|\.\.\.",
+        expected="a label name, or '...' for every label",
+        min_items=1,
+        check=_group_by_alone,
+        doc="the labels that make an alert's group",
+    )
+    group_wait: Duration | None = setting(
+        default=None, max=86400.0, doc="how long a new group waits for more alerts"
+    )
+    group_interval: Duration | None = setting(
+        default=None, min=1.0, max=7 * 86400.0, doc="how long a changed group waits"
+    )
+    # 0s is an extension: every alert is sent (no dedup); Alertmanager refuses 0.
+    repeat_interval: Duration | None = setting(
+        default=None, max=365 * 86400.0, doc="when an unchanged group is sent again (0s: always)"
+    )
+    continue_: bool = setting(
+        default=False, doc="go on to the next sibling route after this one matched"
+    )
+    matchers: tuple[tuple[Matcher, ...], ...] = setting(
+        default=(),
+        parse=_matchers,
+        expected=_MATCHER,
+        one_or_many=True,
+        unique=False,
+        doc="what an alert must match (a child route only)",
+    )
+    routes: tuple[RouteConfig, ...] = setting(default=(), unique=False, doc="child routes")
+    mute_time_intervals: tuple[str, ...] = setting(
+        default=(),
+        ref="time interval",
+        pattern=NAME_PATTERN,
+        expected=_NAME,
+        doc="time intervals it sends nothing in",
+    )
+    active_time_intervals: tuple[str, ...] = setting(
+        default=(),
+        ref="time interval",
+        pattern=NAME_PATTERN,
+        expected=_NAME,
+        doc="time intervals it only sends in",
+    )
+    send_resolved: bool | None = setting(default=None, doc="send a message when it resolves")
+    priority: Priority | None = setting(default=None, doc="the SMS priority (over the receiver's)")
+    # Alertmanager's global resolve_timeout: the root route only (it applies to all)
+    resolve_timeout: Duration | None = setting(
+        default=None,
+        min=1.0,
+        max=30 * 86400.0,
+        doc="the root route only: an alert not sent again by then is resolved",
+    )
+
+    refused_keys: ClassVar[Mapping[str, str]] = {
+        "match": _deprecated("match"),
+        "match_re": _deprecated("match_re"),
+    }
 
 
 # -- loading -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Ref:
-    kind: str
-    name: str
-    line: int | None
-    path: str
 
 
 def load_routing(
@@ -94,7 +321,6 @@ def load_routing(
     if not present:
         return None
     before = len(ctx.problems)
-    loader = _RoutingLoader(ctx, set(channels), check_target, set(target_names))
     if "route" not in nodes:
         first = present[0]
         ctx.problem(
@@ -104,154 +330,11 @@ def load_routing(
             "(the root route every alert enters)",
         )
         return None
+    loader = _RoutingLoader(ctx, set(channels), check_target, set(target_names))
     config = loader.load(nodes)
     if config is None or len(ctx.problems) > before:
         return None
     return config
-
-
-class _Reference(Type):
-    """A name checked once everything is read (receivers, escalations, time intervals)."""
-
-    def __init__(self, kind: str, refs: list[_Ref]) -> None:
-        self.kind = kind
-        self.refs = refs
-        self.description = f"the name of a {kind}"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = NAME.check(node, path, ctx)
-        if value is INVALID:
-            return INVALID
-        self.refs.append(_Ref(self.kind, value, ctx.line(node), path))
-        return value
-
-
-class _Channel(Type):
-    description = "a channel name"
-
-    def __init__(self, channels: set[str]) -> None:
-        self.channels = channels
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, "a channel name")
-        if value is INVALID:
-            return INVALID
-        if value not in self.channels:
-            hint = did_you_mean(value, self.channels)
-            known = ", ".join(sorted(self.channels)) or "none"
-            return ctx.problem(
-                node, path, f"no channel named {value!r} in channels{hint}; configured: {known}"
-            )
-        return value
-
-
-class _Target(Type):
-    """A ``to:`` entry: a recipient or group name (checked by the caller's callback) or a phone
-    number."""
-
-    description = "a recipient, a group or a phone number"
-
-    def __init__(self, check_target: Callable[[str], bool], names: set[str]) -> None:
-        self.check_target = check_target
-        self.names = names
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = ctx.text(node, path, "a recipient, group or phone number")
-        if value is INVALID:
-            return INVALID
-        if value and (value[0] == "+" or value[0].isdigit()):
-            return PhoneNumber().check(node, path, ctx)
-        if NAME.check(node, path, ctx) is INVALID:
-            return INVALID
-        if not self.check_target(value):
-            hint = did_you_mean(value, self.names)
-            return ctx.problem(
-                node, path, f"no recipient or group named {value!r} in recipients or groups{hint}"
-            )
-        return value
-
-
-class _Matchers(Type):
-    """A ``matchers:`` list; each item one or more matchers (``a="x"`` or ``{a="x", b="y"}``)."""
-
-    description = 'a list of matchers such as severity="critical"'
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        items = ListOf(String(), allow_scalar=True, unique=False).check(node, path, ctx)
-        if items is INVALID:
-            return INVALID
-        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        result: list[Matcher] = []
-        ok = True
-        for index, (item, item_node) in enumerate(zip(items, nodes, strict=True)):
-            try:
-                result.extend(parse_matchers(item))
-            except MatcherError as err:
-                item_path = f"{path}[{index}]" if isinstance(node, yaml.SequenceNode) else path
-                ctx.problem(item_node, item_path, str(err))
-                ok = False
-        return tuple(result) if ok else INVALID
-
-
-class _Parsed(Type):
-    """A string read by one of the time interval parsers; their errors become problems."""
-
-    def __init__(self, parse: Callable[[str], Any], description: str) -> None:
-        self.parse = parse
-        self.description = description
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        text = ctx.text(node, path, self.description)
-        if text is INVALID:
-            return INVALID
-        try:
-            return self.parse(str(text))
-        except TimeIntervalError as err:
-            return ctx.problem(node, path, str(err))
-
-
-_TIMES_FIELDS = {
-    "start_time": Field(String(), required=True, help="HH:MM, inclusive"),
-    "end_time": Field(String(), required=True, help="HH:MM (24:00 allowed), exclusive"),
-}
-
-
-class _TimeRangeType(Type):
-    description = "{start_time: 'HH:MM', end_time: 'HH:MM'}"
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        value = Struct(_TIMES_FIELDS).check(node, path, ctx)
-        if value is INVALID:
-            return INVALID
-        try:
-            return parse_time_range(value["start_time"], value["end_time"])
-        except TimeIntervalError as err:
-            return ctx.problem(node, path, str(err))
-
-
-_ENTRY = Struct(
-    {
-        "times": Field(ListOf(_TimeRangeType(), unique=False), default=[]),
-        "weekdays": Field(
-            ListOf(_Parsed(parse_weekdays, "a weekday or range (monday:friday)"), unique=False),
-            default=[],
-        ),
-        "days_of_month": Field(
-            ListOf(
-                _Parsed(parse_days_of_month, "a day of the month or range (1:7, -1)"), unique=False
-            ),
-            default=[],
-        ),
-        "months": Field(
-            ListOf(_Parsed(parse_months, "a month or range (january:march, 1:3)"), unique=False),
-            default=[],
-        ),
-        "years": Field(
-            ListOf(_Parsed(parse_years, "a year or range (2026:2027)"), unique=False), default=[]
-        ),
-        "location": Field(_Parsed(parse_location, "an IANA time zone (Asia/Kolkata)")),
-    }
-)
 
 
 class _RoutingLoader:
@@ -263,92 +346,26 @@ class _RoutingLoader:
         target_names: set[str],
     ) -> None:
         self.ctx = ctx
-        self.refs: list[_Ref] = []
-        channel_list = ListOf(_Channel(channels), allow_scalar=True, min_items=1)
-        targets = ListOf(_Target(check_target, target_names), allow_scalar=True, min_items=1)
-        self.receiver_schema = Struct(
-            {
-                "channels": Field(channel_list, help="the channels it sends through"),
-                "to": Field(targets, help="recipients, groups or phone numbers"),
-                "template": Field(String(), help="overrides the event's template"),
-                "priority": Field(Choice(PRIORITIES), help="the SMS priority"),
-                "escalation": Field(_Reference("escalation", self.refs)),
-            }
-        )
-        self.step_schema = Struct(
-            {
-                "after": Field(Duration(), required=True, help="from the start of the escalation"),
-                "channels": Field(channel_list, required=True),
-                "to": Field(targets, required=True),
-            }
-        )
-        self.policy_schema = Struct(
-            {
-                "steps": Field(ListOf(self.step_schema, min_items=1, unique=False), required=True),
-                "repeat": Field(Integer(0, 100), default=0),
-                "repeat_every": Field(Duration(minimum=1.0)),
-                "ack_on_answer": Field(Boolean(), default=False),
-            }
-        )
-        self.inhibit_schema = Struct(
-            {
-                "source_matchers": Field(_Matchers(), required=True),
-                "target_matchers": Field(_Matchers(), required=True),
-                "equal": Field(ListOf(_LABEL), default=[]),
-            }
-        )
-        intervals = ListOf(_Reference("time interval", self.refs))
-        self.route_fields: dict[str, Field] = {
-            "receiver": Field(_Reference("receiver", self.refs)),
-            "group_by": Field(ListOf(_GROUP_LABEL, min_items=1)),
-            "group_wait": Field(Duration(0.0, 86400.0)),
-            "group_interval": Field(Duration(1.0, 7 * 86400.0)),
-            # 0s is an extension: every alert is sent (no dedup); Alertmanager refuses 0.
-            "repeat_interval": Field(Duration(0.0, 365 * 86400.0)),
-            "continue": Field(Boolean(), default=False),
-            "matchers": Field(_Matchers(), default=()),
-            "routes": Field(_RouteList(self), default=[]),
-            "mute_time_intervals": Field(intervals, default=[]),
-            "active_time_intervals": Field(intervals, default=[]),
-            "send_resolved": Field(Boolean()),
-            "priority": Field(Choice(PRIORITIES)),
-            # Alertmanager's global resolve_timeout: the root route only (it applies to all)
-            "resolve_timeout": Field(Duration(1.0, 30 * 86400.0)),
-        }
-
-    # -- sections -------------------------------------------------------------------------
+        self.channels = channels
+        self.check_target = check_target
+        self.target_names = target_names
 
     def load(self, nodes: Mapping[str, yaml.Node]) -> RoutingConfig | None:
         ctx = self.ctx
+        first_ref = len(ctx.references)
         intervals = self._time_intervals(nodes.get("time_intervals"))
         escalations = self._escalations(nodes.get("escalations"))
         receivers = self._receivers(nodes.get("receivers"))
         root = self._root(nodes["route"])
         rules = self._inhibit_rules(nodes.get("inhibit_rules"))
-        defined = {
-            "receiver": set(receivers) | self.receiver_names,
-            "escalation": set(escalations) | self.escalation_names,
-            "time interval": set(intervals) | self.interval_names,
-        }
-        section = {
-            "receiver": "receivers",
-            "escalation": "escalations",
-            "time interval": "time_intervals",
-        }
-        for ref in self.refs:
-            names = defined[ref.kind]
-            if ref.name in names:
-                continue
-            known = ", ".join(sorted(names)) or "none"
-            ctx.problems.append(
-                _problem(
-                    ctx,
-                    ref.line,
-                    ref.path,
-                    f"no {ref.kind} named {ref.name!r} in {section[ref.kind]}"
-                    f"{did_you_mean(ref.name, names)}; defined: {known}",
-                )
-            )
+        self._check_references(
+            first_ref,
+            {
+                "receiver": self.receiver_names,
+                "escalation": self.escalation_names,
+                "time interval": self.interval_names,
+            },
+        )
         if root is None or rules is None:
             return None
         try:
@@ -365,6 +382,42 @@ class _RoutingLoader:
             resolve_timeout=root.resolve_timeout or DEFAULT_RESOLVE_TIMEOUT,
         )
 
+    def _check_references(self, first: int, defined: Mapping[str, set[str]]) -> None:
+        """The names the routing sections referred to (since reference ``first``): receivers,
+        escalations and time intervals among their own, channels and recipients among the
+        caller's. They are the routing sections' own: taken off the config's references."""
+        ctx = self.ctx
+        section = {
+            "receiver": "receivers",
+            "escalation": "escalations",
+            "time interval": "time_intervals",
+        }
+        for ref in ctx.references[first:]:
+            if ref.kind == "channel":
+                if ref.name in self.channels:
+                    continue
+                known = ", ".join(sorted(self.channels)) or "none"
+                message = (
+                    f"no channel named {ref.name!r} in channels"
+                    f"{did_you_mean(ref.name, self.channels)}; configured: {known}"
+                )
+            elif ref.kind == "recipient or group":
+                if self.check_target(ref.name):
+                    continue
+                hint = did_you_mean(ref.name, self.target_names)
+                message = f"no recipient or group named {ref.name!r} in recipients or groups{hint}"
+            else:
+                names = defined[ref.kind]
+                if ref.name in names:
+                    continue
+                known = ", ".join(sorted(names)) or "none"
+                message = (
+                    f"no {ref.kind} named {ref.name!r} in {section[ref.kind]}"
+                    f"{did_you_mean(ref.name, names)}; defined: {known}"
+                )
+            ctx.problems.append(ConfigProblem(ctx.file, ref.line, ref.path, message))
+        del ctx.references[first:]
+
     def _named(
         self, node: yaml.Node | None, section: str
     ) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -376,11 +429,18 @@ class _RoutingLoader:
         for name, _key, value in self._named(node, "time_intervals"):
             self.interval_names.add(name)
             path = join("time_intervals", name)
-            entries = ListOf(_ENTRY, min_items=1, unique=False).check(value, path, self.ctx)
+            entries = convert(
+                value,
+                tuple[TimeIntervalEntryConfig, ...],
+                path,
+                self.ctx,
+                min_items=1,
+                unique=False,
+            )
             if entries is INVALID:
                 continue
             for n, entry in enumerate(entries):
-                if not entry["location"]:
+                if not entry.location:
                     # A deliberate difference from Alertmanager (UTC): say which zone applies.
                     self.ctx.warn(
                         _item_node(value, n),
@@ -392,12 +452,12 @@ class _RoutingLoader:
                 name,
                 tuple(
                     TimeIntervalEntry(
-                        times=tuple(e["times"]),
-                        weekdays=tuple(e["weekdays"]),
-                        days_of_month=tuple(e["days_of_month"]),
-                        months=tuple(e["months"]),
-                        years=tuple(e["years"]),
-                        **({"location": e["location"]} if e["location"] else {}),
+                        times=tuple(parse_time_range(t.start_time, t.end_time) for t in e.times),
+                        weekdays=e.weekdays,
+                        days_of_month=e.days_of_month,
+                        months=e.months,
+                        years=e.years,
+                        **({"location": e.location} if e.location else {}),
                     )
                     for e in entries
                 ),
@@ -410,20 +470,17 @@ class _RoutingLoader:
         for name, _key, value_node in self._named(node, "escalations"):
             self.escalation_names.add(name)
             path = join("escalations", name)
-            value = self.policy_schema.check(value_node, path, self.ctx)
+            value = convert(value_node, EscalationConfig, path, self.ctx)
             if value is INVALID:
                 continue
-            steps = tuple(
-                EscalationStep(s["after"], tuple(s["channels"]), tuple(s["to"]))
-                for s in value["steps"]
-            )
+            steps = tuple(EscalationStep(s.after, s.channels, s.to) for s in value.steps)
             try:
                 result[name] = EscalationPolicy(
                     name,
                     steps,
-                    repeat=value["repeat"],
-                    repeat_every=value["repeat_every"],
-                    ack_on_answer=value["ack_on_answer"],
+                    repeat=value.repeat,
+                    repeat_every=value.repeat_every,
+                    ack_on_answer=value.ack_on_answer,
                 )
             except ValueError as err:
                 self.ctx.problem(value_node, path, str(err).split(": ", 1)[-1])
@@ -435,35 +492,16 @@ class _RoutingLoader:
         for name, key_node, value_node in self._named(node, "receivers"):
             self.receiver_names.add(name)
             path = join("receivers", name)
-            value = self.receiver_schema.check(value_node, path, self.ctx)
+            value = convert(value_node, ReceiverConfig, path, self.ctx)
             if value is INVALID:
-                continue
-            direct = value["channels"] is not None or value["to"] is not None
-            if value["escalation"] is not None and direct:
-                self.ctx.problem(
-                    value_node,
-                    path,
-                    "a receiver sends either through channels: and to:, or through an "
-                    "escalation: (whose steps name their channels), not both; remove one",
-                )
-                continue
-            if value["escalation"] is None and (value["channels"] is None or value["to"] is None):
-                missing = "to:" if value["channels"] is not None else "channels:"
-                if not direct:
-                    message = "a receiver needs channels: and to:, or escalation: NAME"
-                else:
-                    message = (
-                        f"missing {missing}: a receiver with channels needs to: and vice versa"
-                    )
-                self.ctx.problem(value_node, path, message)
                 continue
             result[name] = Receiver(
                 name,
-                tuple(value["channels"] or ()),
-                tuple(value["to"] or ()),
-                template=value["template"],
-                priority=value["priority"],
-                escalation=value["escalation"],
+                value.channels or (),
+                value.to or (),
+                template=value.template,
+                priority=value.priority,
+                escalation=value.escalation,
                 path=path,
                 line=self.ctx.line(key_node),
             )
@@ -472,14 +510,16 @@ class _RoutingLoader:
     def _inhibit_rules(self, node: yaml.Node | None) -> tuple[InhibitRule, ...] | None:
         if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
             return ()
-        rules = ListOf(self.inhibit_schema, unique=False).check(node, "inhibit_rules", self.ctx)
+        rules = convert(
+            node, tuple[InhibitRuleConfig, ...], "inhibit_rules", self.ctx, unique=False
+        )
         if rules is INVALID:
             return None
         return tuple(
             InhibitRule(
-                tuple(r["source_matchers"]),
-                tuple(r["target_matchers"]),
-                tuple(r["equal"]),
+                _flat(r.source_matchers),
+                _flat(r.target_matchers),
+                r.equal,
                 path=f"inhibit_rules[{i}]",
             )
             for i, r in enumerate(rules)
@@ -489,9 +529,10 @@ class _RoutingLoader:
 
     def _root(self, node: yaml.Node) -> Route | None:
         ctx = self.ctx
-        root = self.route(node, "route", root=True)
-        if root is None:
+        value = convert(node, RouteConfig, "route", ctx)
+        if value is INVALID or not self._children_ok(value, node, "route"):
             return None
+        root = _route(value, "route")
         problems = []
         if root.receiver is None:
             problems.append(
@@ -518,76 +559,43 @@ class _RoutingLoader:
             ctx.problem(_value_node(node, key) or node, join("route", key), message)
         return None if problems else root
 
-    def route(self, node: yaml.Node, path: str, *, root: bool = False) -> Route | None:
-        ctx = self.ctx
-        ignore = set()
-        if isinstance(node, yaml.MappingNode):
-            for key_node, _value in node.value:
-                key = getattr(key_node, "value", None)
-                if key in ("match", "match_re"):
-                    ignore.add(key)
-                    ctx.problem(
-                        key_node,
-                        join(path, key),
-                        f"{key}: is Alertmanager's deprecated form: write matchers: "
-                        "['label=\"value\"'] (or 'label=~\"regex\"')",
-                    )
-        value = Struct(self.route_fields).check_with(node, path, ctx, ignore=frozenset(ignore))
-        if value is INVALID or ignore:
-            return None
-        if not root and value["resolve_timeout"] is not None:
-            ctx.problem(
-                _value_node(node, "resolve_timeout") or node,
-                join(path, "resolve_timeout"),
-                "resolve_timeout applies to every alert: set it on the root route",
-            )
-            return None
-        group_by = value["group_by"]
-        if group_by is not None and ALL_LABELS in group_by and len(group_by) > 1:
-            ctx.problem(
-                _value_node(node, "group_by"),
-                join(path, "group_by"),
-                "'...' means every label and must be alone: group_by: ['...']",
-            )
-            return None
-        return Route(
-            receiver=value["receiver"],
-            matchers=tuple(value["matchers"]),
-            routes=tuple(value["routes"]),
-            continue_=value["continue"],
-            group_by=tuple(group_by) if group_by is not None else None,
-            group_wait=value["group_wait"],
-            group_interval=value["group_interval"],
-            repeat_interval=value["repeat_interval"],
-            send_resolved=value["send_resolved"],
-            priority=value["priority"],
-            mute_time_intervals=tuple(value["mute_time_intervals"]),
-            active_time_intervals=tuple(value["active_time_intervals"]),
-            resolve_timeout=value["resolve_timeout"],
-            path=path,
-        )
-
-
-class _RouteList(Type):
-    """``routes:``: child routes, read by the same loader (the tree is recursive)."""
-
-    description = "a list of routes"
-
-    def __init__(self, loader: _RoutingLoader) -> None:
-        self.loader = loader
-
-    def check(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
-        if not isinstance(node, yaml.SequenceNode):
-            return ctx.problem(node, path, f"expected a list of routes, got {describe(node)}")
-        result = []
+    def _children_ok(self, route: RouteConfig, node: yaml.Node, path: str) -> bool:
+        """What only the root route may have (``resolve_timeout``), child routes do not."""
         ok = True
-        for index, item in enumerate(node.value):
-            route = self.loader.route(item, f"{path}[{index}]")
-            if route is None:
+        items = _value_node(node, "routes")
+        for index, child in enumerate(route.routes):
+            child_node = _item_node(items, index) if items is not None else node
+            child_path = f"{path}.routes[{index}]"
+            assert child_node is not None
+            if child.resolve_timeout is not None:
+                self.ctx.problem(
+                    _value_node(child_node, "resolve_timeout") or child_node,
+                    join(child_path, "resolve_timeout"),
+                    "resolve_timeout applies to every alert: set it on the root route",
+                )
                 ok = False
-            else:
-                result.append(route)
-        return result if ok else INVALID
+            ok = self._children_ok(child, child_node, child_path) and ok
+        return ok
+
+
+def _route(value: RouteConfig, path: str) -> Route:
+    """The route tree's node of a route read from the config (its children too)."""
+    return Route(
+        receiver=value.receiver,
+        matchers=_flat(value.matchers),
+        routes=tuple(_route(child, f"{path}.routes[{i}]") for i, child in enumerate(value.routes)),
+        continue_=value.continue_,
+        group_by=value.group_by,
+        group_wait=value.group_wait,
+        group_interval=value.group_interval,
+        repeat_interval=value.repeat_interval,
+        send_resolved=value.send_resolved,
+        priority=value.priority,
+        mute_time_intervals=value.mute_time_intervals,
+        active_time_intervals=value.active_time_intervals,
+        resolve_timeout=value.resolve_timeout,
+        path=path,
+    )
 
 
 def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
@@ -604,9 +612,3 @@ def _value_node(node: yaml.Node, key: str) -> yaml.Node | None:
             if getattr(key_node, "value", None) == key:
                 return value_node  # type: ignore[no-any-return]
     return None
-
-
-def _problem(ctx: Checker, line: int | None, path: str, message: str) -> Any:
-    from notifykit.errors import ConfigProblem
-
-    return ConfigProblem(ctx.file, line, path, message)

@@ -1,7 +1,7 @@
 """The validated routing sections (:class:`RoutingConfig`) and the implicit tree of an
 ``events:``-only config (:meth:`RoutingConfig.from_events`).
 
-Kept apart from the loader (:mod:`notifykit.routing.config`), which needs YAML, the schema, time
+Kept apart from the loader (:mod:`notifykit.routing.config`), which needs YAML, the converter, time
 intervals and inhibition: an ``events:``-only config builds its routes from this module, the tree
 and the receivers alone, so a first ``notify()`` does not import what it never uses.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from notifykit.routing.escalation import EscalationPolicy, Receiver
 from notifykit.routing.matchers import Matcher
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from notifykit.routing.inhibit import Inhibition, InhibitRule
     from notifykit.routing.timeintervals import TimeInterval
 
-__all__ = ["PRIORITIES", "ROUTING_SECTIONS", "RoutingConfig"]
+__all__ = ["PRIORITIES", "ROUTING_SECTIONS", "Priority", "RoutingConfig"]
 
 #: the top-level sections :func:`load_routing` reads (the config loader must accept them)
 ROUTING_SECTIONS: tuple[str, ...] = (
@@ -32,7 +32,8 @@ ROUTING_SECTIONS: tuple[str, ...] = (
     "escalations",
 )
 #: a receiver's or route's ``priority``: the SMS priority channels send with
-PRIORITIES: tuple[str, ...] = ("normal", "high")
+Priority = Literal["normal", "high"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
 
 
 @dataclass(frozen=True)

@@ -26,20 +26,29 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import (
+    AccountContext,
     ChannelContext,
     DeliveryResult,
     DeliveryState,
     Message,
     Recipient,
     StatusUpdate,
+    TemplateSettings,
     TextInspection,
-    by_severity,
     request_starting,
     send_stopped,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
 from notifykit.india import require_dlt_match
 from notifykit.text.sms import analyze_sms, check_length
+from notifykit_exotel.settings import (
+    AccountSettings,
+    CallSettings,
+    FlowSettings,
+    Sender,
+    SmsSettings,
+    SmsTemplateSettings,
+)
 
 if TYPE_CHECKING:
     from notifykit_exotel.client import ExotelClient
@@ -67,7 +76,7 @@ answers, so a window of the limit goes out at once instead of one request after 
 such channels on one account stay within its client's 16 pooled connections."""
 
 
-def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
+def inspect_sms(text: str, template_settings: TemplateSettings) -> TextInspection:
     """What ``exotel-sms`` would say of a rendered body (``notifykit templates render``): its
     encoding, length and segments, Exotel's length limit, and the template's DLT pattern."""
     from notifykit.india import check_dlt
@@ -89,7 +98,8 @@ def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
         "dlt": None,
     }
     ok = not too_long
-    pattern = settings.get("dlt_pattern")
+    settings = template_settings.of(SmsTemplateSettings)
+    pattern = settings.dlt_pattern
     if pattern:
         check = check_dlt(text, pattern)
         result["dlt"] = {
@@ -97,7 +107,7 @@ def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
             "ok": check.ok,
             "problem": check.problem,
             "variables": list(check.variables),
-            "template_id": settings.get("dlt_template_id"),
+            "template_id": settings.dlt_template_id,
         }
         if check.ok:
             lines.append("DLT: match (" + ", ".join(repr(v) for v in check.variables) + ")")
@@ -109,37 +119,36 @@ def inspect_sms(text: str, settings: Mapping[str, Any]) -> TextInspection:
     return TextInspection(ok, result, tuple(lines))
 
 
-def connect(settings: Mapping[str, Any]) -> ExotelClient:
+def connect(settings: AccountSettings, context: AccountContext) -> ExotelClient:
     """The account's client: one per account and Notifier, pooled, shared by its channels."""
     from notifykit_exotel.client import ExotelClient
+    from notifykit_exotel.retry import Limiter, RateLimiter, RetryPolicy, SharedLimiter
 
-    options: dict[str, Any] = {
-        "api_key": settings.get("api_key"),
-        "region": settings.get("region") or "singapore",
-        "base_url": settings.get("base_url"),
-        "rate_limit": settings.get("rate_limit") or 200,
-        "rate_window": float(settings.get("rate_window") or 60.0),
-        "array_style": settings.get("array_style") or "indexed",
-    }
-    shared = settings.get("rate_limiter")
+    limit, window = settings.rate_limit, float(settings.rate_window)
+    rate_limit: Limiter | int = limit
+    shared = context.rate_limiter
     if shared is not None:
         # notifykit's limiter: one budget per account for every process and host, keyed by the
         # SID (the account as Exotel counts it), not by this config's name for it.
         # The client's own limiter, with the same budget, grants while the store is away.
-        from notifykit_exotel.retry import RateLimiter, SharedLimiter
-
-        limit, window = options["rate_limit"], options["rate_window"]
-        options["rate_limit"] = SharedLimiter(
-            shared(str(settings["sid"]).strip(), limit, window, local=RateLimiter(limit, window))
+        rate_limit = SharedLimiter(
+            shared(str(settings.sid).strip(), limit, window, local=RateLimiter(limit, window))
         )
-    if settings.get("timeout"):
-        options["timeout"] = float(settings["timeout"])
-    if settings.get("retries") is not None:
-        from notifykit_exotel.retry import RetryPolicy
-
-        options["retry"] = RetryPolicy(max_retries=int(settings["retries"]))
+    options: dict[str, Any] = {}
+    if settings.timeout:
+        options["timeout"] = float(settings.timeout)
     return ExotelClient(
-        settings["sid"], settings["token"], before_request=_unless_stopped, **options
+        settings.sid,
+        settings.token,
+        api_key=settings.api_key,
+        region=settings.region,
+        base_url=settings.base_url,
+        rate_limit=rate_limit,
+        rate_window=window,
+        array_style=settings.array_style,
+        retry=RetryPolicy(max_retries=settings.retries),
+        before_request=_unless_stopped,
+        **options,
     )
 
 
@@ -352,15 +361,15 @@ def _tail(number: str | None) -> str:
 class SmsChannel:
     """The ``exotel-sms`` channel."""
 
-    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+    def __init__(self, settings: SmsSettings, context: ChannelContext) -> None:
         self.name = context.channel_name
-        self.account = str(settings["account"])
-        self.senders: Mapping[str, Mapping[str, Any]] = settings["senders"]
-        self.dlt_entity_id: str | None = settings.get("dlt_entity_id")
-        self.sms_type: str | None = settings.get("sms_type")
-        self.status_callback: str | None = settings.get("status_callback")
-        self.encoding: str = settings.get("encoding") or "auto"
-        self.bulk: bool = settings.get("bulk", True) is not False
+        self.account = settings.account
+        self.senders = settings.senders
+        self.dlt_entity_id = settings.dlt_entity_id
+        self.sms_type = settings.sms_type
+        self.status_callback = settings.status_callback
+        self.encoding = settings.encoding
+        self.bulk = settings.bulk
         self.client: ExotelClient = context.client(self.account)
         #: this channel's requests in flight at once without bulk (see SEND_THREADS)
         self._in_flight = threading.BoundedSemaphore(SEND_THREADS)
@@ -373,7 +382,8 @@ class SmsChannel:
                 "rendered an empty SMS body",
                 template=message.template,
             )
-        facts = _text_facts(text, message.template, message.template_settings.get("dlt_pattern"))
+        template = message.template_settings.of(SmsTemplateSettings)
+        facts = _text_facts(text, message.template, template.dlt_pattern)
         info = {**message.info, **facts}
         # One copy of the message, not one per change (a frozen dataclass: replace() is costly)
         return dataclasses.replace(
@@ -387,17 +397,18 @@ class SmsChannel:
         return self._options(message, message.info)
 
     def _options(self, message: Message, info: Mapping[str, Any]) -> dict[str, Any]:
-        sender = by_severity(self.senders, message.severity)
+        sender: Sender = self.senders.pick(message.severity)
+        template = message.template_settings.of(SmsTemplateSettings)
         if self.encoding == "auto":
             encoding_type = "unicode" if info.get("encoding") == "UCS-2" else None
         else:
             encoding_type = self.encoding
         return {
-            "from_": sender["from"],
-            "priority": sender.get("priority"),
+            "from_": sender.from_,
+            "priority": sender.priority,
             "dlt_entity_id": self.dlt_entity_id,
-            "dlt_template_id": message.template_settings.get("dlt_template_id"),
-            "sms_type": message.template_settings.get("sms_type") or self.sms_type,
+            "dlt_template_id": template.dlt_template_id,
+            "sms_type": template.sms_type or self.sms_type,
             "encoding_type": encoding_type,
             "status_callback": self.status_callback,
         }
@@ -526,14 +537,14 @@ class SmsChannel:
 
 
 class _CallBase:
-    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+    def __init__(self, settings: CallSettings | FlowSettings, context: ChannelContext) -> None:
         self.name = context.channel_name
-        self.account = str(settings["account"])
-        self.caller_ids: Mapping[str, str] = settings["caller_id"]
-        self.time_limit: int | None = settings.get("time_limit")
-        self.time_out: int | None = settings.get("time_out")
-        self.record: bool | None = settings.get("record")
-        self.status_callback: str | None = settings.get("status_callback")
+        self.account = settings.account
+        self.caller_ids = settings.caller_id
+        self.time_limit = settings.time_limit
+        self.time_out = settings.time_out
+        self.record = settings.record
+        self.status_callback = settings.status_callback
         self.client: ExotelClient = context.client(self.account)
 
     def prepare(self, message: Message) -> Message:
@@ -546,7 +557,7 @@ class _CallBase:
         if stopped is not None:
             return [DeliveryResult.not_started(r, stopped) for r in recipients]
         results = []
-        caller_id = by_severity(self.caller_ids, message.severity)
+        caller_id: str = self.caller_ids.pick(message.severity)
         callback = message.status_callback or self.status_callback
         for recipient in recipients:
             try:
@@ -596,17 +607,17 @@ class _CallBase:
 class CallChannel(_CallBase):
     """The ``exotel-call`` channel: ring the recipient, then connect them to ``connect_to``."""
 
-    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+    def __init__(self, settings: CallSettings, context: ChannelContext) -> None:
         super().__init__(settings, context)
-        self.connect_to: Mapping[str, str] = settings["connect_to"]
-        self.wait_url: str | None = settings.get("wait_url")
+        self.connect_to = settings.connect_to
+        self.wait_url = settings.wait_url
 
     def _call(
         self, message: Message, recipient: Recipient, caller_id: str, callback: str | None
     ) -> Any:
         return self.client.call_number(
             from_=recipient.phone,
-            to=by_severity(self.connect_to, message.severity),
+            to=self.connect_to.pick(message.severity),
             caller_id=caller_id,
             time_limit=self.time_limit,
             time_out=self.time_out,
@@ -619,10 +630,10 @@ class CallChannel(_CallBase):
 class FlowChannel(_CallBase):
     """The ``exotel-flow`` channel: ring the recipient into a flow, the voice text as CustomField."""
 
-    def __init__(self, settings: Mapping[str, Any], context: ChannelContext) -> None:
+    def __init__(self, settings: FlowSettings, context: ChannelContext) -> None:
         super().__init__(settings, context)
-        self.app_id: str | None = settings.get("app_id")
-        self.url: str | None = settings.get("url")
+        self.app_id = settings.app_id
+        self.url = settings.url
         if (self.app_id is None) == (self.url is None):
             raise ValueError("give exactly one of app_id (the flow id) or url (a full flow URL)")
 

@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["Limiter", "RateLimiter", "RetryPolicy", "SharedLimiter"]
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_WINDOW",
+    "Limiter",
+    "RateLimiter",
+    "RetryPolicy",
+    "SharedLimiter",
+]
 
 log = logging.getLogger("notifykit_exotel")
 
@@ -29,6 +36,10 @@ MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RETRIES = 3
 #: the rate limiter's safety margin, as a fraction of its period (see RateLimiter)
 DEFAULT_MARGIN = 0.01
+#: Exotel's rate limit per account (it answers more with 429): requests per window...
+DEFAULT_RATE_LIMIT = 200
+#: ...of this many seconds
+DEFAULT_RATE_WINDOW = 60.0
 
 # Statuses that are safe to retry for any method: Exotel rejected the request before processing.
 REJECTED_BEFORE_PROCESSING = frozenset({429, 503})
@@ -173,8 +184,8 @@ class RateLimiter:
 
     def __init__(
         self,
-        limit: int = 200,
-        period: float = 60.0,
+        limit: int = DEFAULT_RATE_LIMIT,
+        period: float = DEFAULT_RATE_WINDOW,
         *,
         margin: float | None = None,
         burst: int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -17,7 +17,7 @@ from notifykit.channels import (
     Message,
     Recipient,
 )
-from notifykit.config.schema import Choice, Field, String
+from notifykit.config.settings import Settings, setting
 from notifykit.plugins import get_plugin_manager
 
 
@@ -48,6 +48,13 @@ class RecordingChannel:
         ]
 
 
+class RecorderSettings(Settings):
+    """The ``recorder`` channel type's settings."""
+
+    label: str = setting(default="rec")
+    mode: Literal["a", "b"] = setting(default="a")
+
+
 class RecorderPlugin:
     """An ad-hoc plugin (a class instance) registering the ``recorder`` channel type."""
 
@@ -65,10 +72,7 @@ class RecorderPlugin:
             ChannelType(
                 name="recorder",
                 factory=self._build,
-                settings={
-                    "label": Field(String(), default="rec"),
-                    "mode": Field(Choice(("a", "b")), default="a"),
-                },
+                settings=RecorderSettings,
                 kind="sms",
                 template_suffix="sms",
                 description="records messages in memory",

@@ -9,6 +9,7 @@ import pytest
 
 from notifykit import Notifier
 from notifykit.config.loader import find_config, load_config
+from notifykit.config.settings import Settings
 from notifykit.errors import ConfigError, ConfigNotFoundError
 from notifykit.plugins import Registry, get_plugin_manager
 
@@ -253,15 +254,18 @@ def test_unknown_channel_type_and_provider(tmp_path, registry, env):
     ), found
 
 
+class OtherAccount(Settings):
+    key: str | None = None
+
+
 def test_channel_account_of_the_wrong_provider(tmp_path, registry, env):
     from notifykit import hookimpl
     from notifykit.channels import Provider
-    from notifykit.config.schema import Field, String
 
     class Other:
         @hookimpl
         def register_providers(self, register):
-            register(Provider("other", {"key": Field(String())}, connect=lambda s: None))
+            register(Provider("other", OtherAccount, connect=lambda settings, context: None))
 
     pm = get_plugin_manager(disabled=[], plugins=[Other()])
     text = GOOD.replace(

@@ -13,6 +13,7 @@ import pytest
 import notifykit
 import notifykit.plan.planner
 from notifykit import hookimpl
+from notifykit.config.settings import Settings, setting
 from notifykit.errors import (
     ConfigNotFoundError,
     DltMismatchError,
@@ -327,19 +328,22 @@ def test_console_channel_prints_each_delivery(make_notifier, capsys):
     assert len(out) == 2  # one line each: the default SMS is one line
 
 
+class AcmeSettings(Settings):
+    token: str = setting(secret=True)
+
+
+class PagerSettings(Settings):
+    prefix: str
+
+
 def test_secrets_are_scrubbed_from_delivery_errors(make_notifier, recorder, monkeypatch):
     class SecretAccounts:
         @hookimpl
         def register_providers(self, register):
             from notifykit.channels import Provider
-            from notifykit.config.schema import Field, String
 
             register(
-                Provider(
-                    name="acme",
-                    settings={"token": Field(String(), required=True, secret=True)},
-                    connect=lambda settings: object(),
-                )
+                Provider(name="acme", settings=AcmeSettings, connect=lambda settings, _: object())
             )
 
     monkeypatch.setenv("ACME_TOKEN", "tok-very-secret-123")
@@ -441,15 +445,8 @@ def test_ad_hoc_module_plugin_with_its_own_channel_type(make_notifier, tmp_path)
 
     def register_channel_types(register):
         from notifykit.channels import ChannelType
-        from notifykit.config.schema import Field, String
 
-        register(
-            ChannelType(
-                "pager",
-                factory=Pager,
-                settings={"prefix": Field(String(), required=True)},
-            )
-        )
+        register(ChannelType("pager", factory=Pager, settings=PagerSettings))
 
     module.register_channel_types = hookimpl(register_channel_types)  # type: ignore[attr-defined]
     config = {**BASIC, "channels": {"page": {"type": "pager", "prefix": "PAGE: "}}}

@@ -16,9 +16,13 @@ from notifykit.plugins import Registry, get_plugin_manager
 PLUGIN_SOURCE = """
 from notifykit import hookimpl
 from notifykit.channels import ChannelType, DeliveryResult
-from notifykit.config.schema import Field, String
+from notifykit.config.settings import Settings, setting
 
 SENT = []
+
+
+class ShoutSettings(Settings):
+    suffix: str = setting(default="!")
 
 
 class Shout:
@@ -35,7 +39,7 @@ class Shout:
 
 @hookimpl
 def register_channel_types(register):
-    register(ChannelType("shout", factory=Shout, settings={"suffix": Field(String(), default="!")}))
+    register(ChannelType("shout", factory=Shout, settings=ShoutSettings))
 
 
 @hookimpl

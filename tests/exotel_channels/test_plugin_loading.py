@@ -33,3 +33,29 @@ def test_building_a_channel_imports_the_client():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True"
+
+
+def test_the_plugin_declares_its_settings_without_yaml_nodes():
+    # Its settings are Settings classes and its validator takes a Python value: no module of the
+    # plugin imports YAML, the YAML layer (notifykit.config.schema) or the converter.
+    import ast
+    from pathlib import Path
+
+    import notifykit_exotel
+
+    package = Path(notifykit_exotel.__file__).parent
+    forbidden = ("yaml", "notifykit.config.schema", "notifykit.config.convert")
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [
+                f"{path.name}: {name}"
+                for name in names
+                if any(name == f or name.startswith(f + ".") for f in forbidden)
+            ]
+    assert found == []

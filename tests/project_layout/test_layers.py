@@ -22,6 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "notifykit.text",
         "notifykit.india",
         "notifykit.config.schema",
+        "notifykit.config.settings",
+        "notifykit.config.convert",
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),

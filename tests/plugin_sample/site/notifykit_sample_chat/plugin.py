@@ -1,0 +1,37 @@
+"""The sample chat plugin's hook implementations: the ``chat`` channel type and its template
+settings. Loading it is cheap: the channel module is imported when a channel is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from notifykit import hookimpl
+from notifykit.channels import Channel, ChannelContext, ChannelType
+from notifykit.config.settings import Settings
+from notifykit_sample_chat.settings import ChatSettings, ChatTemplateSettings
+
+
+def _chat(settings: ChatSettings, context: ChannelContext) -> Channel:
+    from notifykit_sample_chat.channel import ChatChannel
+
+    return ChatChannel(settings, context)
+
+
+@hookimpl
+def register_channel_types(register: Callable[[ChannelType], None]) -> None:
+    register(
+        ChannelType(
+            name="chat",
+            factory=_chat,
+            settings=ChatSettings,
+            kind="text",
+            template_suffix="sms",
+            address="chat",
+            description="Posts each message to a chat room's webhook",
+        )
+    )
+
+
+@hookimpl
+def register_template_settings(register: Callable[[type[Settings]], None]) -> None:
+    register(ChatTemplateSettings)

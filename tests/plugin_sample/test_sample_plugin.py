@@ -1,0 +1,185 @@
+"""A third-party plugin, installed the real way (a distribution on sys.path with a ``notifykit``
+entry point), declares typed settings, a validator of its own and a channel: it loads like the
+Exotel plugin, its keys are checked like the core's (every problem at once, file, line, key path,
+secrets never shown), and its channel gets a typed settings object and posts over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifykit import Notifier
+from notifykit.config.loader import load_config
+from notifykit.errors import ConfigError
+from notifykit.plugins import Registry, get_plugin_manager
+
+SITE = Path(__file__).parent / "site"
+TOKEN = "chat-s3cr3t-token"
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The sample distribution, installed: found by importlib.metadata on sys.path."""
+    monkeypatch.syspath_prepend(str(SITE))
+    yield
+    for name in [m for m in sys.modules if m.startswith("notifykit_sample_chat")]:
+        del sys.modules[name]
+
+
+class Webhook:
+    """A chat room's incoming webhook on 127.0.0.1: records every POST."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.status = 200
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                webhook.posts.append((dict(self.headers), json.loads(body)))
+                self.send_response(webhook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/ops"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+def config(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "templates" / "disk.sms.j2").write_text("disk {{ host }} full", encoding="utf-8")
+    path = tmp_path / "notifykit.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+GOOD = """\
+channels:
+  ops:
+    type: chat
+    webhook: {url}
+    token: ${{CHAT_TOKEN}}
+    room: "#ops"
+    mention: here
+recipients:
+  ravi: {{addresses: {{chat: U123}}}}
+templates:
+  disk: {{chat_format: card}}
+events:
+  disk.full: {{template: disk, channels: [ops], to: [ravi]}}
+"""
+
+
+def test_the_plugin_loads_through_its_entry_point_like_the_exotel_plugin(installed):
+    registry = Registry.from_manager(get_plugin_manager(disabled=[]))
+    assert registry.owners[("channel_type", "chat")] == "sample_chat"
+    info = {i.name: i for i in registry.plugin_infos()}["sample_chat"]
+    assert (info.package, info.version) == ("notifykit-sample-chat", "0.1.0")
+    assert info.hooks == ("register_channel_types", "register_template_settings")
+    assert "exotel-sms" in registry.channel_types  # loaded beside it, the same way
+
+
+def test_its_channel_gets_typed_settings_and_posts_over_http(installed, tmp_path, webhook):
+    from notifykit_sample_chat.settings import ChatSettings
+
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
+        settings = kit.config.channels["ops"].settings
+        assert isinstance(settings, ChatSettings)
+        assert (settings.room, settings.timeout, settings.urgent_from) == ("#ops", 10.0, "error")
+        report = kit.notify("disk.full", severity="critical", data={"host": "db1"})
+        assert report.ok, report.summary()
+        calm = kit.notify("disk.full", severity="info", data={"host": "db2"})
+        assert calm.ok, calm.summary()
+    [(headers, urgent), (_, quiet)] = webhook.posts
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert urgent == {
+        "room": "#ops",
+        "to": "U123",
+        "text": "disk db1 full",
+        "urgent": True,
+        "mention": "here",
+        "format": "card",
+    }
+    assert (quiet["urgent"], quiet["mention"], quiet["text"]) == (False, "nobody", "disk db2 full")
+
+
+def test_a_refusing_webhook_is_a_failed_delivery(installed, tmp_path, webhook):
+    webhook.status = 403
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
+        report = kit.notify("disk.full", data={"host": "db1"})
+    [delivery] = report.deliveries
+    assert (delivery.state.value, delivery.error) == ("failed", "the webhook answered 403")
+
+
+def test_its_keys_are_checked_like_the_cores_every_problem_at_once(installed, tmp_path):
+    text = (
+        GOOD.format(url="ftp://chat.example.com/hook")
+        .replace('room: "#ops"', 'room: "Ops Room"\n    timout: 5s')
+        .replace("mention: here", "mention: everyone")
+        .replace("chat_format: card", "chat_format: fancy")
+        .replace("    token: ${{CHAT_TOKEN}}\n".format(), "")
+    )
+    path = config(tmp_path, text)
+    registry = Registry.from_manager(get_plugin_manager(disabled=[]))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry=registry, environ={"CHAT_TOKEN": TOKEN})
+    assert [str(p).removeprefix(f"{path}:") for p in info.value.problems] == [
+        "3: channels.ops.token: missing required key 'token' (a secret: set it as token: "
+        "${ENV_VAR}, or run with --dry-run (sends nothing) or --sandbox (the local simulator))",
+        "4: channels.ops.webhook: 'ftp://chat.example.com/hook' is not an http(s) URL",
+        "5: channels.ops.room: 'Ops Room' is not a room: write # and lowercase letters, digits "
+        "or dashes (#ops)",
+        "6: channels.ops.timout: unknown key 'timout' (did you mean 'timeout'?); allowed: "
+        "mention, room, timeout, token, urgent_from, webhook",
+        "7: channels.ops.mention: 'everyone' is not one of nobody, here, all",
+        "11: templates.disk.chat_format: 'fancy' is not one of plain, card",
+    ]
+
+
+def test_its_validator_takes_a_python_value(installed):
+    from notifykit_sample_chat.settings import room_problems
+
+    assert list(room_problems("#ops")) == []
+    assert len(list(room_problems("#" + "x" * 40))) == 1
+    assert len(list(room_problems("Ops " + "x" * 40))) == 2
+
+
+def test_its_secret_is_never_shown(installed, tmp_path, webhook):
+    text = GOOD.format(url=webhook.url).replace('room: "#ops"', "room: ${CHAT_TOKEN}")
+    path = config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN})
+    assert TOKEN not in str(info.value)
+    assert "6: channels.ops.room: '***' is not a room" in str(info.value)
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
+        assert TOKEN not in repr(kit.config.channels["ops"].settings)
+        assert TOKEN in kit.config.secrets
