@@ -60,7 +60,7 @@ from .models import (
     SmsMessage,
     WhitelistStatus,
 )
-from .retry import Limiter, RetryPolicy
+from .retry import DEFAULT_RATE_LIMIT, Limiter, RetryPolicy
 from .wire import (
     BULK_MAX,
     SMS_CALLBACK_CONTENT_TYPES,
@@ -127,7 +127,7 @@ class ExotelClient(ClientBase):
         retry: the :class:`RetryPolicy` (``RetryPolicy.none()`` disables retries).
         rate_limit: a :class:`RateLimiter` (share one between clients of one account), an int for
             requests per ``rate_window``, or ``None`` to disable client-side limiting. Default
-            200 per minute.
+            :data:`~notifykit_exotel.retry.DEFAULT_RATE_LIMIT` (200) per minute.
         rate_window: the window of an int ``rate_limit``, in seconds (default 60).
         default_region: country assumed for numbers without a country code (``None``: require E.164).
         normalize_numbers: ``False`` sends ``From``/``To`` exactly as given (still non-empty).
@@ -153,7 +153,7 @@ class ExotelClient(ClientBase):
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         retry: RetryPolicy | None = None,
-        rate_limit: Limiter | int | None = 200,
+        rate_limit: Limiter | int | None = DEFAULT_RATE_LIMIT,
         rate_window: float = 60.0,
         default_region: str | None = "IN",
         normalize_numbers: bool = True,
