@@ -306,22 +306,27 @@ class Dispatcher:
             stop.notifications.append(notification.id)
         # A before_delivery hook is asked in the calling thread, as it always was (a hook
         # written for notify() need not be thread-safe): then the groups go one by one.
+
+        def send_group(group: list[DeliveryJob]) -> list[Change]:
+            # ``stop`` read when called: the threads' run below replaces a missing one first
+            return self._deliver_batch(
+                ledger,
+                owner,
+                group,
+                notification,
+                False,
+                begun,
+                contain=True,
+                keep=keep,
+                stop=stop,
+                record_for=record_for,
+            )
+
         if threads <= 1 or len(groups) == 1 or self.hooks.implemented("before_delivery"):
             changes: list[Change] = []
             for n, group in enumerate(groups):
                 try:
-                    done = self._deliver_batch(
-                        ledger,
-                        owner,
-                        group,
-                        notification,
-                        False,
-                        begun,
-                        contain=True,
-                        keep=keep,
-                        stop=stop,
-                        record_for=record_for,
-                    )
+                    done = send_group(group)
                 except BaseException as err:
                     # KeyboardInterrupt (the group's requests in flight are recorded unknown):
                     # the groups not started are given back before it goes on up.
@@ -339,22 +344,7 @@ class Dispatcher:
         with ThreadPoolExecutor(
             min(threads, len(groups)), thread_name_prefix="notifykit-notify"
         ) as pool:
-            futures = [
-                pool.submit(
-                    self._deliver_batch,
-                    ledger,
-                    owner,
-                    group,
-                    notification,
-                    False,
-                    begun,
-                    contain=True,
-                    keep=keep,
-                    stop=stop,
-                    record_for=record_for,
-                )
-                for group in groups
-            ]
+            futures = [pool.submit(send_group, group) for group in groups]
             changes = []
             try:
                 for future in futures:
