@@ -55,8 +55,6 @@ class AppriseChannel:
         return f"<AppriseChannel {self.name!r} account={self.account!r}>"
 
     def _title(self, message: Message) -> str:
-        if self.title is None:
-            return ""
         return self.title.format(event=message.event, severity=message.severity)
 
     def prepare(self, message: Message) -> Message:

@@ -343,6 +343,9 @@ _NOT_CONNECTED = {
     ),
 }
 _CERTIFICATE = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
+# Raised once the request was (or may have been) written: the service may have it.
+_NO_ANSWER = ("Read timed out", "ReadTimeoutError", "read timeout=")
+_CUT_OFF = ("Connection aborted", "RemoteDisconnected", "Connection reset", "ProtocolError")
 _DISABLED = ("disabled on this system",)
 _RETRY_LATER = frozenset({408, 425, 429})
 
@@ -388,6 +391,15 @@ def classify(ok: bool, records: Sequence[logging.LogRecord]) -> tuple[State, str
     for why, markers in _NOT_CONNECTED.items():
         if any(marker in text for marker in markers):
             return "failed", f"{why} (not sent)", True, None
+    if any(marker in text for marker in _NO_ANSWER):
+        return "unknown", "the service did not answer in time: it may have received it", False, None
+    if any(marker in text for marker in _CUT_OFF):
+        return (
+            "unknown",
+            "the connection was cut before the service answered: it may have received it",
+            False,
+            None,
+        )
     if any(marker in text for marker in _DISABLED):
         return "failed", "Apprise's plugin is disabled on this system (not sent)", False, None
     return (
@@ -430,6 +442,8 @@ class AppriseClient:
         ``--sandbox``'s local one); with it, ``targets`` may be ``None`` (any name goes there).
     :param timeout: seconds to connect and to wait for an answer, per request (Apprise's default,
         4 s each, or the URL's ``cto``/``rto``, when ``None``).
+    :param throttle: the least seconds between two requests through one URL (Apprise's own for
+        its service when ``None``: 0 for json://, 1.2 s for Slack, 5.5 s for most).
     :raises AppriseNotInstalledError: Apprise is not installed.
     :raises ValueError: a URL Apprise cannot use (the message names the target and position).
     """
@@ -440,9 +454,11 @@ class AppriseClient:
         *,
         redirect: str | None = None,
         timeout: float | None = None,
+        throttle: float | None = None,
     ) -> None:
         self._apprise = load_apprise()
         self._timeout = timeout
+        self._throttle = throttle
         self._targets: dict[str, tuple[_Url | None, ...]] | None = None
         if targets is not None:
             self._targets = {
@@ -472,6 +488,8 @@ class AppriseClient:
         if self._timeout is not None:
             plugin.socket_connect_timeout = self._timeout
             plugin.socket_read_timeout = self._timeout
+        if self._throttle is not None:
+            plugin.request_rate_per_sec = self._throttle
         return _Url(plugin, index, count)
 
     @property

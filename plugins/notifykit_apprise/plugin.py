@@ -27,7 +27,12 @@ def _connect(settings: AppriseAccountSettings, context: AccountContext) -> Any:
     if settings.targets is not None:
         targets = {name: target.urls for name, target in settings.targets.items()}
     try:
-        return AppriseClient(targets, redirect=settings.redirect, timeout=settings.timeout)
+        return AppriseClient(
+            targets,
+            redirect=settings.redirect,
+            timeout=settings.timeout,
+            throttle=settings.throttle,
+        )
     except AppriseNotInstalledError as err:
         # a problem of the account, at its line (the core reports a ValueError from connect)
         raise ValueError(str(err)) from None

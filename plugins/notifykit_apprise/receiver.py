@@ -61,7 +61,8 @@ class AppriseReceiver:
     def __init__(self, *, port: int = 0) -> None:
         self._lock = threading.Condition()
         self._received: list[Received] = []
-        self._answers: dict[str, _Answer] = {}
+        # per path: [answer, requests left (None: every one)], used in order
+        self._answers: dict[str, list[list[Any]]] = {}
         self._closing = threading.Event()
         receiver = self
 
@@ -119,10 +120,18 @@ class AppriseReceiver:
         """An Apprise URL that posts here: ``json://127.0.0.1:PORT/<path>``."""
         return f"json://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
-    def answer(self, path: str, *, status: int = 200, delay: float = 0.0) -> None:
-        """Answer requests to ``path`` (and below it) with ``status``, after ``delay`` seconds."""
+    def answer(
+        self, path: str, *, status: int = 200, delay: float = 0.0, times: int | None = None
+    ) -> None:
+        """Answer requests to ``path`` (and below it) with ``status``, after ``delay`` seconds:
+        the next ``times`` requests only, or every one from now on (``None``). Answers scripted
+        for a path are used in the order given, each for its ``times``."""
         with self._lock:
-            self._answers["/" + path.strip("/")] = _Answer(status, delay)
+            key = "/" + path.strip("/")
+            script = self._answers.setdefault(key, [])
+            if times is None:
+                script[:] = [entry for entry in script if entry[1] is not None]
+            script.append([_Answer(status, delay), times])
 
     @property
     def received(self) -> list[Received]:
@@ -158,8 +167,17 @@ class AppriseReceiver:
         path = "/" + path.split("?", 1)[0].strip("/")
         with self._lock:
             for prefix in sorted(self._answers, key=len, reverse=True):
-                if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                    return self._answers[prefix]
+                if not (path == prefix or path.startswith(prefix.rstrip("/") + "/")):
+                    continue
+                script = self._answers[prefix]
+                while script:
+                    answer, left = script[0]
+                    if left is None:
+                        return answer  # type: ignore[no-any-return]
+                    script[0][1] = left - 1
+                    if left - 1 <= 0:
+                        script.pop(0)
+                    return answer  # type: ignore[no-any-return]
         return _Answer(200, 0.0)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:

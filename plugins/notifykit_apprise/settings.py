@@ -94,6 +94,13 @@ class AppriseAccountSettings(Settings):
         doc="per request, to connect and to answer (default: Apprise's 4s each, or the URL's "
         "cto and rto)",
     )
+    throttle: Duration | None = setting(
+        default=None,
+        min=0.0,
+        max=60.0,
+        doc="the least time between two requests through one URL (default: Apprise's own for "
+        "its service, up to 5.5s; 0s: none)",
+    )
     redirect: str | None = setting(
         default=None,
         secret=True,
@@ -111,8 +118,8 @@ class AppriseChannelSettings(Settings):
     """An ``apprise`` channel: notifies each recipient's target of an Apprise account."""
 
     account: str = setting(ref="account", doc="the Apprise account (provider: apprise)")
-    title: str | None = setting(
+    title: str = setting(
         default="{event} ({severity})",
         check=title_problems,
-        doc="the notification's title: may name {event} and {severity}; null for none",
+        doc="the notification's title: may name {event} and {severity}",
     )
