@@ -236,9 +236,11 @@ def _did_you_mean(scheme: str, manager: Any) -> str:
 
 def _requirements(plugin_class: Any) -> str:
     requirements = getattr(plugin_class, "requirements", None) or {}
-    needed = [str(p) for p in requirements.get("packages_required") or ()]
+    packages = requirements.get("packages_required") or ()
+    needed = [packages] if isinstance(packages, str) else [str(p) for p in packages]
     if needed:
-        return f"it needs {', '.join(needed)} (pip install {' '.join(needed)})"
+        spelled = " ".join(f"'{p}'" if " " in p or ">" in p or "<" in p else p for p in needed)
+        return f"it needs {', '.join(needed)} (pip install {spelled})"
     return "a library it needs is missing"
 
 

@@ -62,7 +62,7 @@ def title_problems(title: str) -> Iterable[str]:
         if name not in TITLE_FIELDS:
             yield (
                 f"{title!r} names {{{name}}}: a title may name {{event}} and {{severity}} "
-                "(write {{{{ for a brace)"
+                "(write {{ for a brace)"
             )
 
 
