@@ -36,6 +36,7 @@ __all__ = [
     "INSTALL_HINT",
     "NOTIFY_TYPES",
     "AppriseClient",
+    "AppriseClientError",
     "AppriseNotInstalledError",
     "TargetOutcome",
     "UnknownTargetError",
@@ -70,14 +71,19 @@ _QUIET_LOGGERS = (
 )
 
 
-class AppriseNotInstalledError(ImportError):
+class AppriseClientError(Exception):
+    """Base of this module's errors (never a URL in a message). Outcomes of a notification are
+    :class:`UrlOutcome` values, not errors."""
+
+
+class AppriseNotInstalledError(AppriseClientError, ImportError):
     """Apprise cannot be imported: the ``apprise`` extra is not installed."""
 
     def __init__(self) -> None:
         super().__init__(f"the Apprise library is not installed: {INSTALL_HINT}")
 
 
-class UnknownTargetError(LookupError):
+class UnknownTargetError(AppriseClientError, LookupError):
     """:meth:`AppriseClient.notify` was given a target name the client has no URLs for."""
 
 

@@ -224,3 +224,17 @@ def test_a_worker_retries_what_certainly_did_not_go_out(
     assert delivery.attempts == 1
     # transient: rescheduled for a later attempt; a refusal (400): failed at once
     assert delivery.state is (DeliveryState.PENDING if transient else FAILED)
+
+
+def test_a_stopped_send_starts_nothing_and_gives_the_deliveries_back(make_kit, receiver):
+    from notifykit.channels.stop import SendStop, stopping_on
+
+    stop = SendStop()
+    stop.stop("SIGTERM")
+    with stopping_on(stop):
+        report = make_kit().send("push", to=["alice", "bob"], body="x")
+    assert [d.state for d in report.deliveries] == [DeliveryState.PENDING] * 2
+    assert [d.error for d in report.deliveries] == [
+        "not sent: stopped (SIGTERM) before its request went out"
+    ] * 2
+    assert receiver.received == []
