@@ -37,8 +37,8 @@ SOCKET_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Received:
-    """One notification the receiver took (or answered with an error): the request's path, the
-    title, body and type Apprise posted, the status it answered."""
+    """One notification the receiver took (as soon as it arrived, before a delayed answer): the
+    request's path, the title, body and type Apprise posted, the status it answers."""
 
     path: str
     title: str
@@ -199,8 +199,6 @@ class AppriseReceiver:
             self._reply(request, 400, {"error": "expected a JSON object"})
             return
         answer = self._answer_for(request.path)
-        if answer.delay > 0:
-            self._closing.wait(answer.delay)
         received = Received(
             path=request.path.split("?", 1)[0],
             title=str(payload.get("title") or ""),
@@ -218,6 +216,8 @@ class AppriseReceiver:
             f"[{received.title}] " if received.title else "",
             received.body,
         )
+        if answer.delay > 0:  # received, then answered late (or never, if closed first)
+            self._closing.wait(answer.delay)
         self._reply(request, answer.status, {"ok": 200 <= answer.status < 300})
 
     @staticmethod

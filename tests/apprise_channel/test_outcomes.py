@@ -238,3 +238,28 @@ def test_a_stopped_send_starts_nothing_and_gives_the_deliveries_back(make_kit, r
         "not sent: stopped (SIGTERM) before its request went out"
     ] * 2
     assert receiver.received == []
+
+
+def test_a_send_stopped_between_recipients_finishes_the_request_in_flight(make_kit, receiver):
+    import threading
+
+    from notifykit.channels.stop import SendStop, stopping_on
+
+    receiver.answer("/alice", delay=0.5)
+    stop = SendStop(abandonable=False)
+
+    def stop_once_alices_request_arrived() -> None:
+        receiver.wait_for(1)
+        stop.stop("SIGTERM")
+
+    stopper = threading.Thread(target=stop_once_alices_request_arrived)
+    stopper.start()
+    with stopping_on(stop):
+        report = make_kit().send("push", to=["alice", "bob"], body="x")
+    stopper.join()
+    assert [(d.recipient, d.state) for d in report.deliveries] == [
+        ("alice", SENT),
+        ("bob", DeliveryState.PENDING),
+    ]
+    assert report.deliveries[1].error == "not sent: stopped (SIGTERM)"
+    assert [r.path for r in receiver.received] == [f"/alice/{TOKEN}"]
