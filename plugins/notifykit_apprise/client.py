@@ -77,10 +77,14 @@ class AppriseClientError(Exception):
 
 
 class AppriseNotInstalledError(AppriseClientError, ImportError):
-    """Apprise cannot be imported: the ``apprise`` extra is not installed."""
+    """Apprise cannot be imported: the ``apprise`` extra is not installed (``broken``: it is,
+    but importing it failed with that error)."""
 
-    def __init__(self) -> None:
-        super().__init__(f"the Apprise library is not installed: {INSTALL_HINT}")
+    def __init__(self, broken: str | None = None) -> None:
+        if broken is None:
+            super().__init__(f"the Apprise library is not installed: {INSTALL_HINT}")
+        else:
+            super().__init__(f"the Apprise library cannot be imported ({broken}): {INSTALL_HINT}")
 
 
 class UnknownTargetError(AppriseClientError, LookupError):
@@ -95,8 +99,10 @@ def load_apprise() -> ModuleType:
     try:
         with _captured():  # its import logs (the locale it chose)
             import apprise
-    except ImportError:
-        raise AppriseNotInstalledError() from None
+    except ImportError as err:
+        if isinstance(err, ModuleNotFoundError) and err.name == "apprise":
+            raise AppriseNotInstalledError() from None
+        raise AppriseNotInstalledError(f"{type(err).__name__}: {err}") from None
     return apprise
 
 
@@ -137,19 +143,14 @@ _PLUGIN_LOGGER = logging.Logger("notifykit_apprise.plugin_objects", level=1)
 _PLUGIN_LOGGER.propagate = False
 _PLUGIN_LOGGER.addHandler(_Collect(level=1))
 
-_quiet_lock = threading.Lock()
-_quiet_installed = False
+_QUIET = _Quiet()
 
 
 def _install_quiet() -> None:
-    global _quiet_installed
-    with _quiet_lock:
-        if _quiet_installed:
-            return
-        quiet = _Quiet()
-        for name in _QUIET_LOGGERS:
-            logging.getLogger(name).addFilter(quiet)
-        _quiet_installed = True
+    # Each time (addFilter adds a filter once): a logging configuration applied since may have
+    # replaced a logger's filters.
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).addFilter(_QUIET)
 
 
 @contextlib.contextmanager
@@ -360,18 +361,26 @@ _RETRY_LATER = frozenset({408, 425, 429})
 
 def classify(ok: bool, records: Sequence[logging.LogRecord]) -> tuple[State, str, bool, int | None]:
     """``(state, reason, transient, status)`` of one plugin's ``notify()`` from its answer and
-    the records it logged (see the module docstring)."""
+    the records it logged (see the module docstring).
+
+    Any sign that a request may have reached the service (a request accepted, an answer other
+    than 4xx, no answer in time, a connection cut) makes it ``unknown``, whatever else failed;
+    it is ``failed`` only on signs that nothing was received (a 4xx, no connection), and
+    ``unknown`` again when there is no sign either way."""
     if ok:
         return "sent", "accepted", False, None
     messages = [(r.levelno, r.getMessage()) for r in records]
-    sent = sum(1 for level, text in messages if level == logging.INFO and _SENT.match(text))
+    text = "\n".join(t for _, t in messages)
+    sent = sum(1 for level, t in messages if level == logging.INFO and _SENT.match(t))
     statuses = [
         int(m.group(1))
-        for level, text in messages
+        for level, t in messages
         if level >= logging.WARNING
-        for m in [_HTTP_STATUS.search(text)]
+        for m in [_HTTP_STATUS.search(t)]
         if m is not None
     ]
+    others = [s for s in statuses if not 400 <= s < 500]
+    # -- it may have been received
     if sent:
         return (
             "unknown",
@@ -380,25 +389,14 @@ def classify(ok: bool, records: Sequence[logging.LogRecord]) -> tuple[State, str
             False,
             statuses[-1] if statuses else None,
         )
-    if statuses:
-        others = [s for s in statuses if not 400 <= s < 500]
-        if others:
-            return (
-                "unknown",
-                f"the service answered HTTP {others[0]}: it may have accepted the message before "
-                "failing",
-                False,
-                others[0],
-            )
-        status = statuses[-1]
-        retry = any(s in _RETRY_LATER for s in statuses)
-        return "failed", f"the service refused it: HTTP {status} (not sent)", retry, status
-    text = "\n".join(t for _, t in messages)
-    if any(marker in text for marker in _CERTIFICATE):
-        return "failed", "its TLS certificate was refused (not sent)", False, None
-    for why, markers in _NOT_CONNECTED.items():
-        if any(marker in text for marker in markers):
-            return "failed", f"{why} (not sent)", True, None
+    if others:
+        return (
+            "unknown",
+            f"the service answered HTTP {others[0]}: it may have accepted the message before "
+            "failing",
+            False,
+            others[0],
+        )
     if any(marker in text for marker in _NO_ANSWER):
         return "unknown", "the service did not answer in time: it may have received it", False, None
     if any(marker in text for marker in _CUT_OFF):
@@ -408,8 +406,19 @@ def classify(ok: bool, records: Sequence[logging.LogRecord]) -> tuple[State, str
             False,
             None,
         )
+    # -- it was not
+    if statuses:
+        status = statuses[-1]
+        retry = any(s in _RETRY_LATER for s in statuses)
+        return "failed", f"the service refused it: HTTP {status} (not sent)", retry, status
+    if any(marker in text for marker in _CERTIFICATE):
+        return "failed", "its TLS certificate was refused (not sent)", False, None
+    for why, markers in _NOT_CONNECTED.items():
+        if any(marker in text for marker in markers):
+            return "failed", f"{why} (not sent)", True, None
     if any(marker in text for marker in _DISABLED):
         return "failed", "Apprise's plugin is disabled on this system (not sent)", False, None
+    # -- no sign either way
     return (
         "unknown",
         "Apprise reported a failure without saying whether the service received the message "

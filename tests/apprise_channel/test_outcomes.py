@@ -117,6 +117,21 @@ def test_a_plugin_that_fails_after_a_first_request_is_unknown(make_kit, receiver
     assert [r.status for r in receiver.wait_for(2)] == [200, 400]
 
 
+def test_a_refusal_after_a_request_that_got_no_answer_is_unknown(
+    make_kit, receiver, monkeypatch, tmp_path
+):
+    # two requests: the first unanswered in time (it may have been received), the second
+    # refused; the refusal does not make it "not sent"
+    monkeypatch.setenv("NK_APPRISE_ALICE", f"ntfy://127.0.0.1:{receiver.port}/one/two")
+    receiver.answer("/", delay=2, times=1)
+    receiver.answer("/", status=400)
+    kit = make_kit(write_config(tmp_path, account={"timeout": "0.3s"}))
+    delivery = only(kit.send("push", to="alice", body="x"))
+    assert delivery.state is UNKNOWN
+    assert delivery.error == "ntfy: the service did not answer in time: it may have received it"
+    assert len(receiver.wait_for(2)) == 2
+
+
 def test_a_target_of_several_urls_is_sent_when_one_service_accepts(
     make_kit, receiver, urls, monkeypatch, tmp_path
 ):
