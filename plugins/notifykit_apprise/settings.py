@@ -1,9 +1,10 @@
 """The Apprise plugin's settings, each declared once: an account (``provider: apprise``: the
 Apprise URLs, by target name) and the ``apprise`` channel. The core reads the YAML into these
-classes; :func:`~notifykit_apprise.plugin` hands the instances to the client and the channel.
+classes; :mod:`notifykit_apprise.plugin` hands the instances to the client and the channel.
 
 Every URL is a secret (Apprise URLs carry the services' tokens): scrubbed from every problem,
-report and log, and a warning when written in the file instead of ``${ENV_VAR}``. Loading this
+report and log, and (a target's one-URL form) a warning when written in the file instead of
+``${ENV_VAR}``. Loading this
 module imports neither Apprise nor YAML; the URL validator imports Apprise when it runs.
 """
 
@@ -58,12 +59,17 @@ def title_problems(title: str) -> Iterable[str]:
     except ValueError as err:
         yield f"{title!r} is not a title: {err} (write {{{{ for a brace)"
         return
-    for name in fields:
-        if name not in TITLE_FIELDS:
-            yield (
-                f"{title!r} names {{{name}}}: a title may name {{event}} and {{severity}} "
-                "(write {{ for a brace)"
-            )
+    unknown = [name for name in fields if name not in TITLE_FIELDS]
+    for name in unknown:
+        yield (
+            f"{title!r} names {{{name}}}: a title may name {{event}} and {{severity}} "
+            "(write {{ for a brace)"
+        )
+    if not unknown:
+        try:
+            title.format(event="db.down", severity="critical")
+        except (ValueError, TypeError) as err:
+            yield f"{title!r} is not a title: {err}"
 
 
 class AppriseTarget(Settings):

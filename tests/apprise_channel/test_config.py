@@ -129,6 +129,12 @@ def test_a_url_from_the_environment_is_checked_and_never_quoted(tmp_path):
         ),
         (
             'ap: {provider: apprise, targets: {alice: {urls: "${ALICE}"}}}',
+            '{type: apprise, account: ap, title: "{event:d}"}',
+            "channels.push.title: '{event:d}' is not a title: Unknown format code 'd' for "
+            "object of type 'str'",
+        ),
+        (
+            'ap: {provider: apprise, targets: {alice: {urls: "${ALICE}"}}}',
             "{type: apprise, account: app}",
             "channels.push.account: no account named 'app' in accounts (did you mean 'ap'?)",
         ),
