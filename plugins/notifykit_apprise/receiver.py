@@ -54,6 +54,14 @@ class _Answer:
     delay: float
 
 
+@dataclass
+class _Script:
+    """A path's answers: ``next``, each ``[answer, requests left]``, then ``always``."""
+
+    next: list[list[Any]] = field(default_factory=list)
+    always: _Answer = field(default_factory=lambda: _Answer(200, 0.0))
+
+
 class AppriseReceiver:
     """An HTTP server on 127.0.0.1 (a free port unless ``port`` is given) for ``json://`` URLs.
     Answers 200 unless :meth:`answer` scripted otherwise for a path. Thread-safe."""
@@ -61,8 +69,7 @@ class AppriseReceiver:
     def __init__(self, *, port: int = 0) -> None:
         self._lock = threading.Condition()
         self._received: list[Received] = []
-        # per path: [answer, requests left (None: every one)], used in order
-        self._answers: dict[str, list[list[Any]]] = {}
+        self._answers: dict[str, _Script] = {}
         self._closing = threading.Event()
         receiver = self
 
@@ -124,14 +131,14 @@ class AppriseReceiver:
         self, path: str, *, status: int = 200, delay: float = 0.0, times: int | None = None
     ) -> None:
         """Answer requests to ``path`` (and below it) with ``status``, after ``delay`` seconds:
-        the next ``times`` requests only, or every one from now on (``None``). Answers scripted
-        for a path are used in the order given, each for its ``times``."""
+        the next ``times`` requests only, or every one from now on (``None``). Answers given with
+        ``times`` are used first, in the order given; then the last one given without (200)."""
         with self._lock:
-            key = "/" + path.strip("/")
-            script = self._answers.setdefault(key, [])
+            script = self._answers.setdefault("/" + path.strip("/"), _Script())
             if times is None:
-                script[:] = [entry for entry in script if entry[1] is not None]
-            script.append([_Answer(status, delay), times])
+                script.always = _Answer(status, delay)
+            elif times > 0:
+                script.next.append([_Answer(status, delay), times])
 
     @property
     def received(self) -> list[Received]:
@@ -170,14 +177,13 @@ class AppriseReceiver:
                 if not (path == prefix or path.startswith(prefix.rstrip("/") + "/")):
                     continue
                 script = self._answers[prefix]
-                while script:
-                    answer, left = script[0]
-                    if left is None:
-                        return answer  # type: ignore[no-any-return]
-                    script[0][1] = left - 1
-                    if left - 1 <= 0:
-                        script.pop(0)
-                    return answer  # type: ignore[no-any-return]
+                if not script.next:
+                    return script.always
+                entry = script.next[0]
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    script.next.pop(0)
+                return entry[0]  # type: ignore[no-any-return]
         return _Answer(200, 0.0)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
