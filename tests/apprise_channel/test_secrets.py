@@ -17,11 +17,13 @@ from tests.apprise_channel.conftest import TOKEN, cli, cli_env, closed_port, wri
 def everything(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every record of every logger, at every level (Apprise's TRACE included)."""
     caplog.set_level(1)
-    logging.getLogger("apprise").setLevel(1)
-    logging.getLogger("urllib3").setLevel(1)
+    loggers = [logging.getLogger(name) for name in ("apprise", "urllib3")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(1)
     yield caplog
-    logging.getLogger("apprise").setLevel(logging.NOTSET)
-    logging.getLogger("urllib3").setLevel(logging.NOTSET)
+    for log, level in zip(loggers, levels, strict=True):
+        log.setLevel(level)
 
 
 def leaked(caplog: pytest.LogCaptureFixture) -> list[str]:
