@@ -14,6 +14,9 @@ sent, or *may* it have reached the server?
   sent again; one with ``reached=True`` may have been processed.
 * :func:`urllib3_failure` and :func:`requests_failure` classify what those libraries raised, for
   code that calls them itself; :func:`never_connected` is the test underneath.
+* Helpers: :func:`retry_after` reads a ``Retry-After`` header, :func:`origin` is what an error
+  may show of a URL whose path or query holds a credential, :func:`encode_form_body` writes a
+  form body as requests would.
 
 The exceptions of urllib3 and requests never leave this module as themselves: they hold the
 request with its headers (``Authorization``, a signature) and frames with the credentials, so the
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import math
 import os
 import string
 from collections.abc import Callable, Mapping
@@ -52,8 +56,10 @@ __all__ = [
     "failure_reason",
     "never_connected",
     "one_write_pools",
+    "origin",
     "proxy_manager",
     "requests_failure",
+    "retry_after",
     "scrubbed_cause",
     "scrubbing_proxy_secrets",
     "tls_context",
@@ -202,13 +208,17 @@ class HttpPool:
         *,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        max_body: int | None = None,
     ) -> Reply:
         """Send ``method url`` with ``body`` and ``headers`` (else the pool's) and return the
-        answer, or raise :class:`NoAnswer`."""
+        answer, or raise :class:`NoAnswer`. ``max_body``: read at most this many bytes of the
+        answer's body (the rest is never read, and its connection is closed); ``None`` reads
+        it all."""
         import urllib3.exceptions
 
         if headers is None:
             headers = self._headers
+        preload = max_body is None
         try:
             if self._pool is not None and url.startswith(self._origin_path):
                 response = self._pool.urlopen(
@@ -220,7 +230,7 @@ class HttpPool:
                     redirect=False,
                     assert_same_host=False,
                     timeout=self._timeout,
-                    preload_content=True,
+                    preload_content=preload,
                 )
             else:
                 response = self._manager.urlopen(
@@ -231,21 +241,38 @@ class HttpPool:
                     retries=False,
                     redirect=False,
                     timeout=self._timeout,
-                    preload_content=True,
+                    preload_content=preload,
                 )
+            data = response.data if preload else _bounded(response, max_body or 0)
         except (urllib3.exceptions.HTTPError, OSError) as err:
             failure: BaseException = err
         except Exception as err:  # an encoding or URL problem: its fate is unknown, so unknown
             failure = err
         else:
             content_type = response.headers.get("Content-Type")
-            return response.status, response.headers, decode_text(response.data, content_type)
+            return response.status, response.headers, decode_text(data, content_type)
         # Classified outside the except blocks, so nothing is chained as __context__.
         raise urllib3_failure(failure, self._scrub)
 
     def close(self) -> None:
         """Close the pool's connections (a request after it opens new ones)."""
         self._manager.clear()
+
+
+def _bounded(response: Any, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed answer's body; its connection goes back to the pool
+    when the body was read to its end, and is closed when more was left unread."""
+    try:
+        data: bytes = response.read(limit + 1, decode_content=True)
+        if len(data) > limit:
+            data = data[:limit]
+            response.close()  # the rest is never read: this connection cannot be used again
+    except BaseException:
+        response.close()
+        raise
+    finally:
+        response.release_conn()
+    return data
 
 
 def without_credentials(proxy: str) -> str:
@@ -415,6 +442,44 @@ def decode_text(data: bytes, content_type: str | None) -> str:
         return data.decode(charset, errors="replace")
     except LookupError:  # a charset Python does not know
         return data.decode("utf-8", errors="replace")
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds: delta-seconds, or an HTTP date (RFC 9110), never
+    negative; ``None`` when there is none or it is neither."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        import email.utils
+        from datetime import datetime, timezone
+
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, without its user, path, query or fragment: what an
+    error may show of a URL whose path or query is a credential (a chat webhook's); ``""`` for
+    a URL without a scheme and host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 # ``urlencode(pairs)`` for ASCII text in one C call: unreserved characters as they are, a space
