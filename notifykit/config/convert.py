@@ -45,6 +45,7 @@ from notifykit.config.schema import (
 from notifykit.config.settings import (
     NAME_PATTERN,
     BySeverity,
+    ConfigWarning,
     Duration,
     Phone,
     PhoneAsWritten,
@@ -487,9 +488,13 @@ class _Checked(Kind):
         value = self.inner.read(node, path, ctx)
         if value is INVALID or value is UNSET or isinstance(value, UnsetEnv):
             return value
-        problems = list(self.check(value))
-        for message in problems:
-            ctx.problem(node, path, message)
+        problems = []
+        for message in self.check(value):
+            if isinstance(message, ConfigWarning):  # the value stands, with a warning
+                ctx.warn(node, path, message)
+            else:
+                problems.append(message)
+                ctx.problem(node, path, message)
         return INVALID if problems else value
 
     def doc(self) -> str:
