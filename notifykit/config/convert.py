@@ -416,7 +416,14 @@ class _Map(Kind):
         ok = True
         for key, key_node, value_node in mapping_items(node, path, ctx):
             sub = join(path, key)
-            if _TEXT.read(key_node, sub, ctx) is INVALID:
+            # A mapping's keys are names, never secrets, even when its values are (a secret
+            # mapping of headers: "Authorization" must not be blanked out of every message).
+            was, ctx.secret_field = ctx.secret_field, False
+            try:
+                name = _TEXT.read(key_node, sub, ctx)
+            finally:
+                ctx.secret_field = was
+            if name is INVALID:
                 ok = False
                 continue
             value = _item(self.value, value_node, sub, ctx)

@@ -246,3 +246,33 @@ def test_a_validator_problem_still_refuses(probes: Probes, tmp_path: Path) -> No
 
     with pytest.raises(ConfigError, match="not a URL"):
         _kit(probes, _config(tmp_path, url="ftp://x"))
+
+
+class HeaderSettings(Settings):
+    """A channel type with a secret mapping."""
+
+    headers: Mapping[str, str] = setting(default_factory=dict, secret=True)
+
+
+def test_a_secret_mapping_has_secret_values_and_plain_names(tmp_path: Path) -> None:
+    # Its values are scrubbed from everything; its names ("Authorization") are not secrets.
+    class Plugin:
+        @hookimpl
+        def register_channel_types(self, register: Callable[[ChannelType], None]) -> None:
+            register(
+                ChannelType(
+                    name="headed",
+                    factory=lambda settings, context: Probe(Probes(), settings, context),
+                    settings=HeaderSettings,
+                )
+            )
+
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[Plugin()])
+    config = {
+        "channels": {"h": {"type": "headed", "headers": {"Authorization": "${PROBE_AUTH}"}}},
+        "recipients": {"ops": {"phone": "+919876543210"}},
+    }
+    environ = {"PROBE_AUTH": "Bearer s3cr3t-h34d3r"}
+    with Notifier.from_config(config, plugin_manager=pm, environ=environ) as kit:
+        assert "Bearer s3cr3t-h34d3r" in kit.config.secrets
+        assert "Authorization" not in kit.config.secrets
