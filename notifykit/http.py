@@ -14,6 +14,8 @@ sent, or *may* it have reached the server?
   sent again; one with ``reached=True`` may have been processed.
 * :func:`urllib3_failure` and :func:`requests_failure` classify what those libraries raised, for
   code that calls them itself; :func:`never_connected` is the test underneath.
+* :func:`scrub_urllib3_logs` keeps a URL's credentials out of urllib3's own DEBUG lines (it
+  logs every request's path and query).
 * Helpers: :func:`retry_after` reads a ``Retry-After`` header, :func:`origin` is what an error
   may show of a URL whose path or query holds a credential, :func:`encode_form_body` writes a
   form body as requests would.
@@ -34,8 +36,9 @@ import functools
 import math
 import os
 import string
+import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote_plus, unquote, urlsplit
 
 if TYPE_CHECKING:  # both are imported when the first request is made, never before
@@ -60,6 +63,7 @@ __all__ = [
     "proxy_manager",
     "requests_failure",
     "retry_after",
+    "scrub_urllib3_logs",
     "scrubbed_cause",
     "scrubbing_proxy_secrets",
     "tls_context",
@@ -498,6 +502,52 @@ def encode_form_body(pairs: Any) -> str:
     """``application/x-www-form-urlencoded`` text of ``(name, value)`` string pairs, in order:
     exactly ``urllib.parse.urlencode(pairs)`` (and what requests sends for ``data=pairs``)."""
     return "&".join(f"{_quote(name)}={_quote(value)}" for name, value in pairs)
+
+
+# -- urllib3's own log lines -------------------------------------------------------------------
+
+
+class Scrubbing(Protocol):
+    """An object with a ``scrub(text)`` method (a channel, a client)."""
+
+    def scrub(self, text: str) -> str: ...
+
+
+_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager")
+_scrubbing: Any = None  # a WeakSet of Scrubbing objects, made on first use
+_scrubbing_lock = threading.Lock()
+
+
+def scrub_urllib3_logs(owner: Scrubbing) -> None:
+    """Pass urllib3's own log lines through ``owner.scrub`` for as long as ``owner`` lives.
+
+    urllib3 logs ``"POST /<path>?<query> HTTP/1.1" 200`` for every request at DEBUG: a URL
+    whose path or query is a credential (a chat webhook's, a token a proxy routes by) would be
+    printed by any application that logs urllib3 at DEBUG. ``owner`` is held weakly: this keeps
+    no secret of its own."""
+    global _scrubbing
+    import logging
+    import weakref
+
+    with _scrubbing_lock:
+        if _scrubbing is None:
+            _scrubbing = weakref.WeakSet()
+            for name in _LOGGERS:
+                logging.getLogger(name).addFilter(_filter_urllib3_record)
+        _scrubbing.add(owner)
+
+
+def _filter_urllib3_record(record: Any) -> bool:
+    with _scrubbing_lock:
+        owners = list(_scrubbing or ())
+    if owners:
+        text = record.getMessage()
+        scrubbed = text
+        for owner in owners:
+            scrubbed = owner.scrub(scrubbed)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, ()
+    return True
 
 
 # -- classifying failures ---------------------------------------------------------------------

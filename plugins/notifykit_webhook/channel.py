@@ -48,7 +48,14 @@ from notifykit.channels import (
     send_stopped,
 )
 from notifykit.errors import TemplateRenderError
-from notifykit.http import HttpPool, NoAnswer, UnsupportedProxyError, origin, retry_after
+from notifykit.http import (
+    HttpPool,
+    NoAnswer,
+    UnsupportedProxyError,
+    origin,
+    retry_after,
+    scrub_urllib3_logs,
+)
 from notifykit_webhook.settings import WebhookSettings
 from notifykit_webhook.signature import SIGNATURE_HEADER, sign
 
@@ -114,16 +121,22 @@ def build_body(
     }
 
 
+def _token_like(segment: str) -> bool:
+    """A path segment that may be a credential: long, or mixing digits in (``T0123ABCD``, a
+    Slack webhook's last segment), not a word such as ``hook`` or ``services``."""
+    return len(segment) >= 16 or (len(segment) >= 8 and any(c.isdigit() for c in segment))
+
+
 def _secrets_of(url: str, secret: str | None, headers: Mapping[str, str]) -> list[str]:
     """What must never be shown: the secret, header values, and the URL's credentials (its whole
-    text, its path, its query and each query value, a user's password)."""
+    text, its path, the segments of it that look like tokens, its query and each query value,
+    a user's password)."""
     found = [secret or "", *headers.values(), url]
     try:
         parts = urlsplit(url)
-        found += [parts.password or "", parts.query]
+        found += [parts.password or "", parts.query, parts.path if len(parts.path) >= 8 else ""]
         found += [value for _name, value in parse_qsl(parts.query, keep_blank_values=True)]
-        if parts.path not in ("", "/"):
-            found += [parts.path, parts.path.strip("/")]
+        found += [segment for segment in parts.path.split("/") if _token_like(segment)]
     except ValueError:
         pass
     # shorter than 4 characters, a "secret" would blank out ordinary words
@@ -157,6 +170,7 @@ class WebhookChannel:
             )
         self._pool: HttpPool | None = None
         self._lock = threading.Lock()
+        scrub_urllib3_logs(self)  # urllib3 logs each request's path and query at DEBUG
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.name!r}, {self.shown!r}, body={self._shape!r})"
