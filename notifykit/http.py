@@ -145,7 +145,7 @@ class HttpPool:
     ``headers`` go with every request that gives none of its own; ``timeout`` is seconds, or
     ``(connect, read)``; ``scrub`` takes the secrets out of every text a failure carries (the
     proxy's password and ``Proxy-Authorization`` value are added to it); ``name`` is what error
-    messages call the server (``"Exotel"``, ``"the webhook"``).
+    messages call the server (``"the webhook at https://hooks.example.com"``).
 
     The environment as it is when the pool is made holds for its life: the proxy
     ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` give for the base URL (as requests

@@ -459,10 +459,20 @@ class Runtime:
     def close(self) -> None:
         """Close the channels that have a ``close()``, the provider clients and the ledger, and
         stop sandboxes. Idempotent."""
-        for channel in list(self.channels.values()):
+        for name, channel in list(self.channels.items()):
             close = getattr(channel, "close", None)
             if callable(close):
-                close()
+                try:
+                    close()
+                except Exception as err:  # the clients and the ledger are closed all the same
+                    import logging
+
+                    logging.getLogger("notifykit").warning(
+                        "channel %r failed to close: %s: %s",
+                        name,
+                        type(err).__name__,
+                        self.scrub(str(err)),
+                    )
         self.clients.close()
         self.ledger.close()
         self.exit_stack.close()

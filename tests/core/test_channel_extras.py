@@ -276,3 +276,19 @@ def test_a_secret_mapping_has_secret_values_and_plain_names(tmp_path: Path) -> N
     with Notifier.from_config(config, plugin_manager=pm, environ=environ) as kit:
         assert "Bearer s3cr3t-h34d3r" in kit.config.secrets
         assert "Authorization" not in kit.config.secrets
+
+
+def test_a_channel_that_fails_to_close_keeps_nothing_else_open(
+    probes: Probes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = _kit(probes, _config(tmp_path))
+    kit.notify("db.down", to="ops", channels="hook")  # the ledger is open now
+    [channel] = probes.channels
+
+    def broken() -> None:
+        raise OSError("probe-s3cr3t-value went away")
+
+    channel.close = broken  # type: ignore[method-assign]
+    kit.close()
+    assert not kit.runtime.ledger.opened  # closed all the same
+    assert "channel 'hook' failed to close: OSError: *** went away" in caplog.text
