@@ -232,7 +232,12 @@ class WebhookChannel:
         # of its own (then a retry of it is a new post, which the receiver cannot recognise).
         delivery_id = recipient.delivery_id or os.urandom(16).hex()
         payload = build_body(self._shape, message, recipient, delivery_id, self.name)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        try:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        except (ValueError, RecursionError) as err:  # nested too deep, or a circle
+            return DeliveryResult.failed(
+                recipient, f"not sent: its data cannot be written as JSON ({type(err).__name__})"
+            )
         data = body.encode("utf-8")
         headers = {
             "User-Agent": _user_agent(),
@@ -245,8 +250,11 @@ class WebhookChannel:
             headers[SIGNATURE_HEADER] = sign(self._secret, data)
         try:
             pool = self._connections()
-        except UnsupportedProxyError as err:
-            return DeliveryResult.failed(recipient, f"not sent: {self.scrub(str(err))}")
+        except ValueError as err:  # a SOCKS proxy without PySocks, a URL urllib3 cannot use
+            what = str(err) if isinstance(err, UnsupportedProxyError) else type(err).__name__
+            return DeliveryResult.failed(
+                recipient, f"not sent: {self.shown} cannot be reached: {self.scrub(what)}"
+            )
         try:
             status, answer, text = pool.exchange(
                 "POST", self._url, body=data, headers=headers, max_body=MAX_ANSWER

@@ -237,3 +237,38 @@ def test_a_send_stopped_between_posts_starts_no_new_post(
     states = {d.recipient: d.state for d in report.deliveries}
     assert states == {"ops": DeliveryState.SENT, "alice": DeliveryState.PENDING}
     assert len(receiver.posts) == 1
+
+
+def test_a_socks_proxy_without_pysocks_sends_nothing(
+    make_kit: Callable[..., Notifier],
+    receiver: FakeReceiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("socks") is not None:
+        pytest.skip("PySocks is installed here")
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "")
+    kit = make_kit(write_config(tmp_path, receiver.url))
+    [delivery] = kit.notify("db.down").deliveries
+    assert delivery.state is DeliveryState.FAILED
+    assert "is a SOCKS proxy" in (delivery.error or "") and "PySocks" in (delivery.error or "")
+    assert receiver.posts == []
+
+
+def test_the_environments_proxy_is_used(
+    make_kit: Callable[..., Notifier],
+    receiver: FakeReceiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy that refuses connections: the post certainly did not go out (retried later).
+    monkeypatch.setenv("HTTP_PROXY", closed_url(""))
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.delenv("no_proxy", raising=False)
+    kit = make_kit(write_config(tmp_path, receiver.url))
+    [delivery] = kit.notify("db.down").deliveries
+    assert delivery.state is DeliveryState.FAILED and "not sent" in (delivery.error or "")
+    assert receiver.posts == []
