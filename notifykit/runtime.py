@@ -215,6 +215,7 @@ class Runtime:
         extra_secrets: Iterable[str] = (),
         store: str | None = None,
         clock: Callable[[], float] | None = None,
+        channel_overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if config.unset and not dry_run:
             # Loaded for a run that sends nothing (load_config(dry_run=True)): its unset
@@ -250,7 +251,7 @@ class Runtime:
         self.clients = Clients(config, registry, account_settings, self.scrub, self._shared)
         self.channel_types: dict[str, ChannelType] = {}
         self.channels: dict[str, Channel] = {}
-        self._build_channels()
+        self._build_channels(channel_overrides or {})
         tick = self.clock  # the planner and dispatcher read the clock through this
         self.planner = Planner(
             config, self.channels, self.channel_types, self.scrub, clock=lambda: tick()
@@ -340,10 +341,15 @@ class Runtime:
         )
         stack = ExitStack()
         overrides: dict[str, Mapping[str, Any]] = {}
+        channel_overrides: dict[str, Mapping[str, Any]] = {}
         secrets: list[str] = []
         try:
             if sandbox:
                 overrides, secrets = _start_sandboxes(config, registry, stack)
+                channel_overrides, channel_secrets = _start_channel_sandboxes(
+                    config, registry, stack
+                )
+                secrets.extend(channel_secrets)
                 store = store or ":memory:"
             return cls(
                 config,
@@ -354,6 +360,7 @@ class Runtime:
                 extra_secrets=secrets,
                 store=store,
                 clock=clock,
+                channel_overrides=channel_overrides,
             )
         except BaseException:
             stack.close()
@@ -361,16 +368,15 @@ class Runtime:
 
     # -- construction -------------------------------------------------------------------------------
 
-    def _build_channels(self) -> None:
+    def _build_channels(self, overrides: Mapping[str, Mapping[str, Any]]) -> None:
         config = self.config
         problems: list[ConfigProblem] = []
         for name, channel_config in config.channels.items():
             channel_type = self.registry.channel_types[channel_config.type]
             self.channel_types[name] = channel_type
+            settings = replace_keys(channel_config.settings, overrides.get(name, {}))
             try:
-                self.channels[name] = channel_type.factory(
-                    channel_config.settings, _Context(self.clients, name)
-                )
+                self.channels[name] = channel_type.factory(settings, _Context(self.clients, name))
             except ConfigError as err:  # its account's settings were refused (see Clients)
                 problems.extend(p for p in err.problems if p not in problems)
             except NotifykitError:
@@ -502,7 +508,22 @@ class Runtime:
         return changes
 
     def close(self) -> None:
-        """Close the provider clients and the ledger, and stop sandboxes. Idempotent."""
+        """Close the channels that have a ``close()``, the provider clients and the ledger, and
+        stop sandboxes. Idempotent."""
+        for name, channel in list(self.channels.items()):
+            close = getattr(channel, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as err:  # the clients and the ledger are closed all the same
+                    import logging
+
+                    logging.getLogger("notifykit").warning(
+                        "channel %r failed to close: %s: %s",
+                        name,
+                        type(err).__name__,
+                        self.scrub(str(err)),
+                    )
         self.clients.close()
         self.ledger.close()
         self.exit_stack.close()
@@ -530,4 +551,26 @@ def _start_sandboxes(
             secret = secret_keys(provider.settings)
             secrets.extend(str(v) for k, v in values.items() if k in secret and v)
         overrides[name] = per_provider[provider.name]
+    return overrides, secrets
+
+
+def _start_channel_sandboxes(
+    config: Config, registry: Registry, stack: ExitStack
+) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
+    """Start one sandbox per channel type in use that has one (a webhook's fake receiver);
+    return per-channel overrides and their secrets. A channel type without one runs as it is
+    (the console channel)."""
+    per_type: dict[str, Mapping[str, Any]] = {}
+    overrides: dict[str, Mapping[str, Any]] = {}
+    secrets: list[str] = []
+    for name, channel in config.channels.items():
+        channel_type = registry.channel_types[channel.type]
+        if channel_type.sandbox is None:
+            continue
+        if channel_type.name not in per_type:
+            values = stack.enter_context(channel_type.sandbox())
+            per_type[channel_type.name] = dict(values)
+            secret = secret_keys(channel_type.settings)
+            secrets.extend(str(v) for k, v in values.items() if k in secret and v)
+        overrides[name] = per_type[channel_type.name]
     return overrides, secrets

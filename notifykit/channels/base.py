@@ -59,12 +59,16 @@ class Recipient:
 
     ``name`` is the config key (``None`` for a raw phone number given in ``to=``), ``phone`` the E.164
     number, ``addresses`` extra addresses for channels that do not use phones (``email``, ``slack``...).
+    In a channel's ``send``, ``delivery_id`` is the id of the delivery the recipient's result is
+    for: the same on every attempt of that delivery, so a channel can send it as an idempotency
+    key (it takes no part in comparisons).
     """
 
     name: str | None
     phone: str | None
     display_name: str | None = None
     addresses: Mapping[str, str] = field(default_factory=dict, hash=False)
+    delivery_id: str | None = field(default=None, compare=False)
 
     def address(self, kind: str) -> str | None:
         """The address this recipient has for a channel type's ``address`` kind (``"phone"``...)."""
@@ -144,6 +148,12 @@ class Message:
     when a worker sends it hours later in another process. ``status_callback`` is the URL the
     provider should report delivery status to (``None`` when no status server is configured);
     each batch gets its own, with an unguessable token in it.
+
+    ``routing`` holds what routing adds to a routed notification's template variables
+    (``labels``, ``alert_key``, ``status``, ``receiver``, ``ack_url``, ``alerts``: see
+    ``docs/routing.md``); it is empty for a notification that was not routed. Only
+    :meth:`Channel.prepare` sees it: what :meth:`Channel.send` needs of it, ``prepare`` puts in
+    ``options`` (the ledger keeps those for a worker; it does not keep ``routing``).
     """
 
     event: str
@@ -155,6 +165,7 @@ class Message:
     info: Mapping[str, Any] = field(default_factory=dict, hash=False)
     options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     status_callback: str | None = None
+    routing: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def with_info(self, **info: Any) -> Message:
         """A copy with ``info`` extended."""
@@ -174,7 +185,9 @@ class DeliveryResult:
     other ``failed`` result is permanent (the provider refused it: an invalid number, DND...).
     When the request may have reached the provider, the result is ``unknown``, never ``failed``.
     ``infrastructure`` names the part of our own infrastructure whose failure kept the message
-    from going out at all (see :meth:`infrastructure_failure`).
+    from going out at all (see :meth:`infrastructure_failure`). ``idempotent`` marks an
+    ``unknown`` result whose request carried an idempotency key the receiver honours: sending it
+    again cannot deliver it twice, so the retry policy sends it again (see :meth:`unknown`).
     """
 
     recipient: Recipient
@@ -186,6 +199,7 @@ class DeliveryResult:
     transient: bool = False
     retry_after: float | None = None
     infrastructure: str | None = None
+    idempotent: bool = False
 
     @classmethod
     def sent(
@@ -251,9 +265,17 @@ class DeliveryResult:
         )
 
     @classmethod
-    def unknown(cls, recipient: Recipient, error: str, **info: Any) -> DeliveryResult:
-        """The request may have reached the provider (e.g. a read timeout): it may have been sent."""
-        return cls(recipient, DeliveryState.UNKNOWN, None, None, error, info)
+    def unknown(
+        cls, recipient: Recipient, error: str, *, idempotent: bool = False, **info: Any
+    ) -> DeliveryResult:
+        """The request may have reached the provider (e.g. a read timeout): it may have been sent.
+
+        Such a delivery stays ``unknown`` and is never sent again (unless the channel's ``retry:
+        {on_unknown: resend}`` says so), except with ``idempotent=True``: the request carried an
+        idempotency key (the recipient's ``delivery_id``) that the receiver honours, so the retry
+        policy sends it again with the same key, as for a transient failure; past its deadline
+        it stays ``unknown``."""
+        return cls(recipient, DeliveryState.UNKNOWN, None, None, error, info, idempotent=idempotent)
 
     @classmethod
     def not_started(cls, recipient: Recipient, reason: str) -> DeliveryResult:
@@ -375,6 +397,14 @@ class ChannelType:
     :param inspect: optional; ``inspect(text, template_settings) -> TextInspection`` checks a
         rendered text the way the channel's ``prepare`` would (length, encoding, registered
         patterns), without a configured channel: ``notifykit templates render`` calls it.
+    :param sandbox: optional; for a channel type that sends without a provider account (a
+        webhook): a context manager factory that starts a throwaway fake of what it sends to and
+        yields channel settings overrides (``url``, ``secret``...), applied to every channel of
+        the type in ``--sandbox`` mode.
+    :param sandbox_keys: the channel keys the sandbox replaces: they need not be set (nor their
+        ``${ENV}`` variables) in sandbox mode.
+
+    A channel with a ``close()`` method has it called when the Notifier closes.
     """
 
     name: str
@@ -386,10 +416,13 @@ class ChannelType:
     provider: str | None = None
     description: str = ""
     inspect: Callable[[str, TemplateSettings], TextInspection] | None = None
+    sandbox: SandboxFactory | None = None
+    sandbox_keys: frozenset[str] = frozenset()
 
 
 SandboxFactory = Callable[[], AbstractContextManager[Mapping[str, Any]]]
-"""Starts a throwaway provider simulator; yields the account settings that point at it."""
+"""Starts a throwaway provider simulator (or fake receiver); yields the account (or channel)
+settings that point at it."""
 
 
 @dataclass(frozen=True)

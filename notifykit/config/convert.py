@@ -45,6 +45,7 @@ from notifykit.config.schema import (
 from notifykit.config.settings import (
     NAME_PATTERN,
     BySeverity,
+    ConfigWarning,
     Duration,
     Phone,
     PhoneAsWritten,
@@ -415,7 +416,14 @@ class _Map(Kind):
         ok = True
         for key, key_node, value_node in mapping_items(node, path, ctx):
             sub = join(path, key)
-            if _TEXT.read(key_node, sub, ctx) is INVALID:
+            # A mapping's keys are names, never secrets, even when its values are (a secret
+            # mapping of headers: "Authorization" must not be blanked out of every message).
+            was, ctx.secret_field = ctx.secret_field, False
+            try:
+                name = _TEXT.read(key_node, sub, ctx)
+            finally:
+                ctx.secret_field = was
+            if name is INVALID:
                 ok = False
                 continue
             value = _item(self.value, value_node, sub, ctx)
@@ -487,9 +495,13 @@ class _Checked(Kind):
         value = self.inner.read(node, path, ctx)
         if value is INVALID or value is UNSET or isinstance(value, UnsetEnv):
             return value
-        problems = list(self.check(value))
-        for message in problems:
-            ctx.problem(node, path, message)
+        problems = []
+        for message in self.check(value):
+            if isinstance(message, ConfigWarning):  # the value stands, with a warning
+                ctx.warn(node, path, message)
+            else:
+                problems.append(message)
+                ctx.problem(node, path, message)
         return INVALID if problems else value
 
     def doc(self) -> str:

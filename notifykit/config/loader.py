@@ -605,8 +605,15 @@ class _Loader:
             if type_name is None:
                 continue
             channel_type = self.registry.channel_types[type_name]
+            # keys a channel type's sandbox replaces (a webhook's url and secret) need not be set
+            sandboxed = self.sandbox and channel_type.sandbox is not None
             settings = convert(
-                node, channel_type.settings, path, self.ctx, ignore=frozenset({"type", "retry"})
+                node,
+                channel_type.settings,
+                path,
+                self.ctx,
+                lenient=channel_type.sandbox_keys if sandboxed else frozenset(),
+                ignore=frozenset({"type", "retry"}),
             )
             retry_node = _find_key(node, "retry")
             if retry_node is not None:

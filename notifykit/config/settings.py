@@ -49,6 +49,7 @@ else:
 __all__ = [
     "NAME_PATTERN",
     "BySeverity",
+    "ConfigWarning",
     "Duration",
     "NoSettings",
     "Phone",
@@ -106,6 +107,14 @@ _MISSING: Any = dataclasses.MISSING
 _META = "notifykit"
 
 
+class ConfigWarning(str):
+    """What a ``check`` validator returns to warn rather than refuse: the value is kept, and the
+    message is a warning at the key (``config check`` prints it, ``--strict`` fails on it), as
+    for a secret written in the file. ``yield ConfigWarning("http:// sends it unencrypted")``."""
+
+    __slots__ = ()
+
+
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """What :func:`setting` says about a key besides its type and default (see there)."""
@@ -161,7 +170,8 @@ def setting(
     :param required: required in the file although the object has a default (for sections
         whose object exists without the section).
     :param check: your validator: ``check(value)`` gets the converted value and returns the
-        problems it finds (strings, each reported at the key), or nothing.
+        problems it finds (strings, each reported at the key), or nothing; a
+        :class:`ConfigWarning` among them is a warning, not a problem.
     :param parse: reads each value (each item of a list) from its text: ``parse(text)`` returns
         the value, or raises ``ValueError`` whose message is the problem.
     :param min: the smallest number or duration (seconds) allowed, inclusive.

@@ -745,7 +745,10 @@ class Dispatcher:
             # left pending, a worker sends it once the part is back.
             retry = (retries or ours is not None) and (
                 (state is DeliveryState.FAILED and result.transient)
-                or (state is DeliveryState.UNKNOWN and policy.resend_unknown)
+                or (
+                    state is DeliveryState.UNKNOWN
+                    and (policy.resend_unknown or result.idempotent)  # same key: never twice
+                )
             )
             if retry:
                 due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)

@@ -120,11 +120,14 @@ class DeliveryJob:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
     def recipient_object(self) -> Recipient:
-        """The :class:`Recipient` a channel's ``send`` gets for this job."""
+        """The :class:`Recipient` a channel's ``send`` gets for this job (``delivery_id``: this
+        job's id)."""
         if self.address_kind == "phone":
-            return Recipient(name=self.recipient_name, phone=self.address)
+            return Recipient(name=self.recipient_name, phone=self.address, delivery_id=self.id)
         addresses = {self.address_kind: self.address} if self.address else {}
-        return Recipient(name=self.recipient_name, phone=None, addresses=addresses)
+        return Recipient(
+            name=self.recipient_name, phone=None, addresses=addresses, delivery_id=self.id
+        )
 
 
 @dataclass(frozen=True)
@@ -386,6 +389,7 @@ class Planner:
                 template=qualified,
                 template_settings=settings or self.config.template_settings(""),
                 data=data,
+                routing=routing or {},
             )
             channel = self.channels[name]
             try:

@@ -1,9 +1,10 @@
 """Exotel for notifykit: a complete v1 API client, a local simulator and the notifykit channels.
 
-``from notifykit_exotel import ExotelClient`` gives the client, usable on its own (it imports
-nothing from ``notifykit``); :mod:`notifykit_exotel.simulator` is a local HTTP server that behaves
-like Exotel's API, for tests and demos; :mod:`notifykit_exotel.plugin` registers the notifykit
-channels ``exotel-sms``, ``exotel-call`` and ``exotel-flow``.
+``from notifykit_exotel import ExotelClient`` gives the client, usable on its own (of ``notifykit``
+it imports only the shared HTTP layer, :mod:`notifykit.http`); :mod:`notifykit_exotel.simulator`
+is a local HTTP server that behaves like Exotel's API, for tests and demos;
+:mod:`notifykit_exotel.plugin` registers the notifykit channels ``exotel-sms``, ``exotel-call``
+and ``exotel-flow``.
 """
 
 from __future__ import annotations

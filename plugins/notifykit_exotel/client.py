@@ -5,7 +5,8 @@ It covers everything the PHP seed ``mvkaran/exotel`` offered (``call_number``, `
 rest of the documented v1 surface: every call and SMS parameter, bulk SMS (same body and per
 recipient), bulk call details with paging, and number metadata. It validates before sending,
 retries only what is safe to retry, keeps itself under Exotel's rate limit, and never shows the
-API token. It imports nothing from ``notifykit`` and can be used on its own.
+API token. It can be used on its own: of ``notifykit`` it imports only :mod:`notifykit.http`, the
+HTTP layer plugins share, which imports nothing of notifykit itself.
 
 This module holds the verbs. Each checks its arguments (:mod:`._validate`), encodes them
 (:mod:`.wire`), sends them through the request layer it inherits (:mod:`._request`) and reads

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from notifykit.http import ScrubbedCause
+
 __all__ = [
     "AuthenticationError",
     "ConflictError",
@@ -240,24 +242,6 @@ def _rebuild(cls: type[ExotelError], args: tuple[Any, ...], state: dict[str, Any
     error.args = args
     error.__dict__.update(state)
     return error
-
-
-class ScrubbedCause(Exception):
-    """The ``__cause__`` of an error whose original cause could not be kept safely.
-
-    The client never chains the exception requests (or a parser) raised: it holds the request
-    with its ``Authorization`` header, and its traceback's frames hold the credentials. It
-    chains the same class rebuilt from the (scrubbed) message instead, or, when that class
-    cannot be built from a message alone, this: ``type_name`` and ``message`` of the original.
-    """
-
-    def __init__(self, type_name: str, message: str) -> None:
-        self.type_name = type_name
-        self.message = message
-        super().__init__(type_name, message)
-
-    def __str__(self) -> str:
-        return f"{self.type_name}: {self.message}" if self.message else self.type_name
 
 
 # The PHP seed's names, so ported code reads the same.

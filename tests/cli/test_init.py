@@ -139,6 +139,7 @@ def test_the_wheel_ships_every_module_and_the_skeleton(tmp_path: Path) -> None:
     sources = [
         (ROOT / "notifykit", "notifykit"),
         (ROOT / "plugins" / "notifykit_exotel", "notifykit_exotel"),
+        (ROOT / "plugins" / "notifykit_webhook", "notifykit_webhook"),
     ]
     for root, package in sources:
         for module in root.rglob("*.py"):
@@ -156,7 +157,12 @@ def test_the_wheel_ships_every_module_and_the_skeleton(tmp_path: Path) -> None:
     assert version == __version__
     # The import package and the command keep their name.
     [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert "notifykit = notifykit.cli:main" in archive.read(entry_points).decode("utf-8")
+    points = archive.read(entry_points).decode("utf-8")
+    assert "notifykit = notifykit.cli:main" in points
+    # The plugins shipped with it are loaded as third-party ones are: by their entry points.
+    assert "exotel = notifykit_exotel.plugin" in points
+    assert "webhook = notifykit_webhook.plugin" in points
+    assert "notifykit_webhook/py.typed" in names
     # Every install command of the docs, the example configs and the code that names a project
     # called notifykit-something names this wheel, with extras it has.
     ours = [i for i in installs() if not i.local and canonical(i.name).startswith("notifykit")]

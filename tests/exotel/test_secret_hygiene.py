@@ -20,6 +20,7 @@ import requests
 import urllib3
 
 import notifykit.errors as core_errors
+import notifykit.http as core_http
 import notifykit_exotel.errors as exotel_errors
 from notifykit_exotel import (
     BulkItemError,
@@ -231,6 +232,12 @@ _BUILDERS: dict[type[BaseException], Callable[[], BaseException]] = {
         maybe_sent=True,
     ),
     ScrubbedCause: lambda: ScrubbedCause("LookupError", "unknown encoding"),
+    core_http.NoAnswer: lambda: core_http.NoAnswer(
+        "timeout",
+        "read timed out",
+        reached=True,
+        cause=ScrubbedCause("ReadTimeoutError", "read timed out"),
+    ),
     core_errors.ConfigError: lambda: core_errors.ConfigError([_PROBLEM, _PROBLEM]),
     core_errors.TemplateError: lambda: core_errors.TemplateError("bad", template="a.j2"),
     core_errors.TemplateNotFoundError: lambda: core_errors.TemplateNotFoundError(
@@ -247,7 +254,8 @@ _BUILDERS: dict[type[BaseException], Callable[[], BaseException]] = {
 
 def _public_errors() -> list[type[BaseException]]:
     found = []
-    for module in (exotel_errors, core_errors):
+    # ScrubbedCause moved to notifykit.http (the HTTP layer plugins share) with its neighbours
+    for module in (exotel_errors, core_errors, core_http):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

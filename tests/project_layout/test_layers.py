@@ -17,7 +17,13 @@ PACKAGE = ROOT / "notifykit"
 #: lowest first; a module belongs to the first prefix that names it (longest prefixes first
 #: within a layer do not matter: prefixes never overlap across layers except as written here)
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("notifykit._lazy", "notifykit.errors", "notifykit.model", "notifykit.report"),
+    (
+        "notifykit._lazy",
+        "notifykit.errors",
+        "notifykit.model",
+        "notifykit.report",
+        "notifykit.http",
+    ),
     (
         "notifykit.text",
         "notifykit.india",
