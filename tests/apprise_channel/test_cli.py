@@ -12,7 +12,7 @@ from tests.apprise_channel.conftest import TOKEN, cli, cli_env, write_config
 BLOCK_APPRISE = (
     "import sys\n"
     "sys.modules['apprise'] = None  # as if it were not installed: `import apprise` fails\n"
-    "from notifykit.cli.main import main\n"
+    "from notifykit.cli import main\n"
     "main(sys.argv[1:])\n"
 )
 
