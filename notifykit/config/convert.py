@@ -401,6 +401,23 @@ def _item(kind: Kind, node: yaml.Node, path: str, ctx: Checker) -> Any:
     return value
 
 
+class _Optional(Kind):
+    """``X | None``: YAML's null (``key: null``, ``key: ~``, ``key:``) is None, anything else is
+    read as an ``X``."""
+
+    def __init__(self, inner: Kind) -> None:
+        self.inner = inner
+        self.what = inner.what
+
+    def read(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
+            return None
+        return self.inner.read(node, path, ctx)
+
+    def doc(self) -> str:
+        return self.inner.doc()
+
+
 class _Map(Kind):
     what = "a mapping"
 
@@ -548,7 +565,7 @@ def _kind(tp: Any, spec: Spec, where: str) -> Kind:
     if origin is Union or origin is types.UnionType:
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1:
-            return _kind(rest[0], spec, where)
+            return _Optional(_kind(rest[0], spec, where))
         raise PluginError(f"{where}: a union {tp!r} is not a settings type; use X | None")
     if origin in _SEQUENCES:
         if origin is tuple and (len(args) != 2 or args[1] is not Ellipsis):
@@ -821,9 +838,20 @@ def _default(spec: _Key) -> Any:
 
 
 def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker) -> None:
-    """A secret written in the file itself (not as ``${VAR}``) ends up in version control."""
-    if not ctx.show_lines or not isinstance(node, yaml.ScalarNode):
+    """A secret written in the file itself (not as ``${VAR}``) ends up in version control: each
+    such value, a list's items and a mapping's values included."""
+    if not ctx.show_lines:
         return  # a mapping config comes from code, which may have read the environment itself
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _warn_inline_secret(item, f"{path}[{index}]", ctx)
+        return
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _warn_inline_secret(value, join(path, str(getattr(key, "value", ""))), ctx)
+        return
+    if not isinstance(node, yaml.ScalarNode):
+        return
     if node.tag == _NULL_TAG or "${" in str(node.value) or not str(node.value).strip():
         return
     ctx.warn(

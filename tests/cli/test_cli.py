@@ -450,18 +450,6 @@ def test_a_disabled_plugin_name_that_matches_nothing_is_a_warning(sim, config_fi
     assert "exotl (named in NOTIFYKIT_DISABLE_PLUGINS, but matches no plugin)" in result.stdout
 
 
-def _config_has_warnings() -> bool:
-    import dataclasses
-
-    from notifykit.config.loader import Config
-
-    return any(f.name == "warnings" for f in dataclasses.fields(Config))
-
-
-@pytest.mark.skipif(
-    not _config_has_warnings(),
-    reason="Config.warnings (inline secrets) lands with the config branch; this test then runs",
-)
 def test_config_check_prints_warnings_and_fails_them_with_strict(config_file):
     text = config_file.read_text()
     config_file.write_text(text.replace("${EXOTEL_TOKEN}", TOKEN))

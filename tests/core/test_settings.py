@@ -183,6 +183,18 @@ def test_a_secret_written_in_the_file_is_a_warning() -> None:
     assert (warning.path, "s3cr3t-value" in warning.message) == ("s.token", False)
 
 
+def test_a_secret_list_item_written_in_the_file_is_a_warning() -> None:
+    class Listed(Settings):
+        urls: tuple[str, ...] = setting(secret=True, one_or_many=True)
+
+    _, problems, ctx = load(
+        "{urls: ['${URL}', 'tgram://s3cr3t-value/']}", Listed, environ={"URL": "x"}
+    )
+    assert problems == []
+    [warning] = ctx.warnings
+    assert (warning.path, "s3cr3t-value" in warning.message) == ("s.urls[1]", False)
+
+
 def test_a_dry_run_reads_unset_strings_as_unset_and_numbers_as_their_default() -> None:
     value, problems, ctx = load(
         "{name: '${NAME}', token: '${TOKEN}', count: '${COUNT}'}", dry_run=True
@@ -295,3 +307,18 @@ def test_a_type_the_converter_does_not_read_is_a_plugin_error() -> None:
         PluginError, match=r"Unsupported.value: <class 'complex'> is not a settings type"
     ):
         load("{value: 1}", Unsupported)
+
+
+class Titled(Settings):
+    title: str | None = setting(default="[{severity}] {event}", doc="a title")
+    count: int | None = setting(default=3, doc="a count")
+
+
+def test_an_optional_setting_takes_yaml_null() -> None:
+    """``X | None``: ``key: null`` (or ``~``, or nothing) is None, not a type problem."""
+    for text in ("title: null\ncount: ~\n", "title:\ncount:\n"):
+        value, problems, _ = load(text, Titled)
+        assert problems == []
+        assert (value.title, value.count) == (None, None)
+    value, problems, _ = load("title: x\n", Titled)
+    assert problems == [] and (value.title, value.count) == ("x", 3)
