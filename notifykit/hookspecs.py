@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from notifykit.checks import Check
     from notifykit.config.settings import Settings
     from notifykit.model import Delivery, DeliveryState, Notification
+    from notifykit.notifier import Notifier
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -93,6 +94,24 @@ def register_checks(register: Callable[[Check], None]) -> None:
 
     :param register: takes a :class:`notifykit.checks.Check`. Registering a name twice (in one
         plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
+    """
+
+
+@hookspec
+def register_routes(
+    add_route: Callable[..., None],
+    notifier: Notifier,
+) -> None:
+    """Serve more URLs on ``notifykit serve`` (and any mount of its WSGI app): call
+    ``add_route(pattern, handler, methods=("GET", "HEAD"))`` once per route.
+
+    :param add_route: takes a regular expression matched against the whole path (named groups
+        become ``request.params``), a ``handler(request) -> Response`` (from
+        :mod:`notifykit.server.http`) and the methods it answers; other methods get ``405``.
+        notifykit's own routes are matched first, then plugins' in load order. A handler that
+        raises :class:`~notifykit.server.http.HTTPProblem` answers with its status.
+    :param notifier: the :class:`~notifykit.Notifier` the server runs for (its config, ledger,
+        escalations).
     """
 
 

@@ -22,6 +22,7 @@ Routes (under whatever prefix the app is mounted at):
   from a phone (the ``{{ ack_url }}`` of a step's SMS), or saying who acknowledged it and when;
   ``POST /ack/<token>`` acknowledges it in the name of the step's recipients
   (:mod:`notifykit.server.ack`).
+- Routes plugins add through the ``register_routes`` hook (docs/plugins.md), after these.
 - ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
   them); building the app turns the Notifier's metrics on.
 
@@ -106,6 +107,7 @@ class StatusApp:
         self.add_route(r"/alertmanager", self._alertmanager, ("POST",))
         self.add_route(rf"/ack/(?P<token>{_ACK_TOKEN})", self.ack_page, ("GET", "HEAD", "POST"))
         self.add_route(rf"/status/(?P<token>{_TOKEN})", self._status, ("POST",))
+        notifier.registry.pm.hook.register_routes(add_route=self.add_route, notifier=notifier)
 
     def add_route(
         self, pattern: str, handler: Handler, methods: Sequence[str] = ("GET", "HEAD")

@@ -95,6 +95,10 @@ class Response:
         return cls(status, body.encode(), (("Content-Type", "text/html; charset=utf-8"), *headers))
 
     @classmethod
+    def text(cls, status: int, body: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        return cls(status, body.encode(), (("Content-Type", "text/plain; charset=utf-8"), *headers))
+
+    @classmethod
     def error(cls, status: int, message: str) -> Response:
         return cls.json(status, {"error": cut(message)})
 

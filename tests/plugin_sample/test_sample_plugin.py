@@ -101,7 +101,11 @@ def test_the_plugin_loads_through_its_entry_point_like_the_exotel_plugin(install
     assert registry.owners[("channel_type", "chat")] == "sample_chat"
     info = {i.name: i for i in registry.plugin_infos()}["sample_chat"]
     assert (info.package, info.version) == ("notifykit-sample-chat", "0.1.0")
-    assert info.hooks == ("register_channel_types", "register_template_settings")
+    assert info.hooks == (
+        "register_channel_types",
+        "register_routes",
+        "register_template_settings",
+    )
     assert "exotel-sms" in registry.channel_types  # loaded beside it, the same way
 
 
@@ -183,3 +187,32 @@ def test_its_secret_is_never_shown(installed, tmp_path, webhook):
     with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
         assert TOKEN not in repr(kit.config.channels["ops"].settings)
         assert TOKEN in kit.config.secrets
+
+
+def test_its_route_is_served_by_the_status_server_over_http(installed, tmp_path, webhook):
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import requests
+
+    from notifykit.server import create_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
+        server = make_server("127.0.0.1", 0, create_app(kit), handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_port}"
+            answer = requests.get(f"{url}/chat/rooms", timeout=10)
+            assert (answer.status_code, answer.text) == (200, "#ops\n")
+            assert answer.headers["Content-Type"].startswith("text/plain")
+            assert requests.post(f"{url}/chat/rooms", timeout=10).status_code == 405
+            assert requests.get(f"{url}/healthz", timeout=10).status_code == 200  # ours first
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)

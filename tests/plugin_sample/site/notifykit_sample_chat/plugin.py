@@ -4,6 +4,7 @@ settings. Loading it is cheap: the channel module is imported when a channel is 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from notifykit import hookimpl
 from notifykit.channels import Channel, ChannelContext, ChannelType
@@ -35,3 +36,19 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
 @hookimpl
 def register_template_settings(register: Callable[[type[Settings]], None]) -> None:
     register(ChatTemplateSettings)
+
+
+@hookimpl
+def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
+    """``GET /chat/rooms``: the rooms the config's chat channels post to, one per line."""
+    from notifykit.server.http import Response
+
+    def rooms(request: Any) -> Response:
+        names = sorted(
+            channel.settings.room
+            for channel in notifier.config.channels.values()
+            if channel.type == "chat"
+        )
+        return Response.text(200, "".join(f"{name}\n" for name in names))
+
+    add_route(r"/chat/rooms", rooms)
