@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from notifykit.checks import Check
     from notifykit.config.settings import Settings
     from notifykit.model import Delivery, DeliveryState, Notification
-    from notifykit.notifier import Notifier
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -100,7 +99,7 @@ def register_checks(register: Callable[[Check], None]) -> None:
 @hookspec
 def register_routes(
     add_route: Callable[..., None],
-    notifier: Notifier,
+    notifier: Any,
 ) -> None:
     """Serve more URLs on ``notifykit serve`` (and any mount of its WSGI app): call
     ``add_route(pattern, handler, methods=("GET", "HEAD"))`` once per route.
