@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -231,10 +231,14 @@ class SqlLedger:
             raise
 
     @contextmanager
-    def _tx(self, doing: str) -> Iterator[Any]:
+    def _tx(self, doing: str, *, durable: bool = True) -> Iterator[Any]:
+        """One write transaction. ``durable=False``: its commit need not reach the disk before it
+        returns (:meth:`_unsynced`); the next durable commit takes it there."""
         with ExitStack() as stack:
             with self._db_errors(doing):
                 db = stack.enter_context(self._connection())
+                if not durable:
+                    stack.enter_context(self._unsynced(db))
                 cursor = db.cursor()
                 cursor.execute(self._dialect.begin_write)
             try:
@@ -248,6 +252,12 @@ class SqlLedger:
                 if isinstance(err, Exception) and self._is_db_error(err):
                     raise self._error(err, doing) from None
                 raise
+
+    def _unsynced(self, db: Any) -> AbstractContextManager[None]:
+        """Around one transaction on ``db``: let its commit return before it is on disk, where
+        the backend can (SQLite: :meth:`SqliteLedger._unsynced`). By default every commit is
+        synced as configured."""
+        return nullcontext()
 
     def _rollback(self, cursor: Any) -> None:
         # The transaction may already be gone (a failed COMMIT rolls back by itself).
@@ -539,7 +549,11 @@ class SqlLedger:
         if not outcomes:
             return []
         changes: list[Change] = []
-        with self._tx("recording deliveries") as cur:
+        # Not synced: the commit before the request (begin_send, or add(sending=...)) was, and
+        # that one is what keeps a delivery from being sent twice. Losing this one to a power
+        # cut leaves the delivery `sending`, which recovery turns into `unknown`: never resent.
+        # The next synced commit (or checkpoint) takes this one to the disk with it.
+        with self._tx("recording deliveries", durable=False) as cur:
             ids = [o.delivery_id for o in outcomes]
             rows, c = fetch(
                 self._exec(
