@@ -8,14 +8,12 @@ from typing import cast
 
 import click
 
-from notifykit.cli.common import EXIT_USAGE, Failure, State, command
+from notifykit.cli.common import EXIT_USAGE, Failure, State, command, pass_through
 
-__all__ = ["COMMANDS", "PASS_THROUGH", "simulator"]
-
-#: commands whose arguments are passed on untouched (no global options added after them)
-PASS_THROUGH = frozenset({"simulator"})
+__all__ = ["COMMANDS", "simulator"]
 
 
+@pass_through
 @command(
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
     add_help_option=False,
