@@ -3,7 +3,7 @@ codes, the command's state (the Notifier it builds), input parsing, and the comm
 hands what a command returns to the output layer (:mod:`notifykit.cli.output`). Each
 command family has its module (:mod:`~notifykit.cli.send`, :mod:`~notifykit.cli.config`,
 :mod:`~notifykit.cli.delivery`, :mod:`~notifykit.cli.routing`, :mod:`~notifykit.cli.plugins`,
-:mod:`~notifykit.cli.simulator`, :mod:`~notifykit.cli.scaffold`); they import this module,
+:mod:`~notifykit.cli.scaffold`); they import this module,
 never each other, and :mod:`notifykit.cli.app` registers them all on :data:`cli`. Plugins add
 theirs through the ``register_commands`` hook, collected by :class:`NotifykitGroup` the first
 time a command is looked up.
