@@ -428,6 +428,10 @@ class State:
             click.get_current_context().call_on_close(notifier.close)
             notifier.acting = cli_acting()
             self.loaded(notifier.config)
+            self.logs.quiet(
+                name for provider in notifier.registry.providers.values()
+                for name in provider.quiet_loggers
+            )  # fmt: skip
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
                 instrument_clients(notifier)

@@ -109,6 +109,8 @@ def register_providers(register: Callable[[Provider], None]) -> None:
             sandbox_keys=frozenset({"sid", "token", "api_key", "base_url"}),
             lookup=_lookup,
             description="Exotel (exotel.com) voice and SMS, v1 API",
+            # --sandbox's simulator: its request lines repeat the client's
+            quiet_loggers=("notifykit_exotel.simulator",),
         )
     )
 
