@@ -5,6 +5,7 @@ a config file with a real SQLite ledger and a DLT-registered template."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def write_config(tmp_path: Path, base_url: str, **sections: Any) -> Path:
         "recipients": {"alice": {"phone": "+919876543210"}, "bob": {"phone": "+919876543211"}},
         "templates": {"directory": "templates", "db_down": template},
         "events": {"db.down": {"template": "db_down", "severity": "critical"}},
-        "defaults": {"channels": ["sms"], "to": ["alice"]},
+        "defaults": {"channels": ["sms"], "to": ["alice"], "template": "db_down"},
         "retry": {"initial": "1s", "max": "10s", "deadline": "60s"},
     }
     config.update(sections)
@@ -118,3 +119,24 @@ def make_kit(
     yield make
     for kit in built:
         kit.close()
+
+
+class Clock:
+    """A controllable clock (epoch seconds), moved only when told."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
