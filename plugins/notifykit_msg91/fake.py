@@ -80,6 +80,8 @@ class Fault:
     times: int = 1
     #: seconds a ``slow`` answer is held back
     delay: float = 2.0
+    #: the error's ``message`` instead of the fault's own (what MSG91 might echo back)
+    message: str | None = None
 
 
 def closed_url() -> str:
@@ -245,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer, extra = 200, {}, {}
         else:
             status, answer, extra = _ANSWERS[fault.kind]
+            if fault.message is not None:
+                answer = {**answer, "message": fault.message}
         request_id = secrets.token_hex(12) if status == 200 and not answer else None
         if request_id is not None:
             answer = {"message": request_id, "type": "success"}
