@@ -1,15 +1,22 @@
 """``notifykit doctor``'s check for the ``msg91-sms`` channel: India's DLT rules
 (:mod:`notifykit.india`, the rules the Exotel plugin applies) for every template an MSG91
-channel sends, read from the config and the templates' source; nothing is sent or asked."""
+channel sends, read from the config and the templates' source; nothing is sent or asked.
+
+This module is a plugin of its own (its :func:`register_checks`): the ``msg91`` plugin does not
+register it yet, since every check registered appears in every ``doctor`` run's list of checks
+(the documented outputs list them). Load it with ``get_plugin_manager(plugins=[doctor])`` or an
+entry point of its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from notifykit.checks import Check, CheckContext, Finding
 from notifykit.errors import NotifykitError
+from notifykit.hookspecs import hookimpl
 
-__all__ = ["CHECKS", "SMS_TYPE", "check_dlt"]
+__all__ = ["CHECKS", "SMS_TYPE", "check_dlt", "register_checks"]
 
 SMS_TYPE = "msg91-sms"
 
@@ -78,3 +85,9 @@ CHECKS: tuple[Check, ...] = (
         "registered text, variables, links",
     ),
 )
+
+
+@hookimpl
+def register_checks(register: Callable[[Check], None]) -> None:
+    for check in CHECKS:
+        register(check)

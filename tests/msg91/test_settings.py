@@ -4,7 +4,6 @@ authkey, an http:// server elsewhere, a template without its DLT template id (``
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +93,19 @@ def test_config_check_catches_a_missing_entity_id(site: Path, tmp_path: Path) ->
     assert "accounts.m91.dlt_entity_id: missing required key 'dlt_entity_id'" in done.stdout
 
 
+def _diagnose(path: Path) -> Any:
+    """``doctor``'s msg91.dlt check over ``path``, with the check's plugin loaded."""
+    from notifykit.doctor import diagnose
+    from notifykit.plugins import get_plugin_manager
+    from notifykit_msg91 import doctor
+
+    manager = get_plugin_manager(disabled=[], plugins=[doctor])
+    with Notifier.from_config(
+        path, plugin_manager=manager, environ=ENV, dry_run=True, require_secrets=False
+    ) as kit:
+        return diagnose(kit, checks=["msg91.dlt"])
+
+
 def test_doctor_catches_a_template_without_its_dlt_template_id(site: Path, tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
@@ -101,19 +113,17 @@ def test_doctor_catches_a_template_without_its_dlt_template_id(site: Path, tmp_p
         template={"dlt_template_id": None, "dlt_pattern": None},
         text="DB {{ data.host }}{{ data.port }} down, see https://status.example.com",
     )
-    done = _check(path, "--json", "doctor", "--check", "msg91.dlt", "--config")
-    found = json.loads(done.stdout)
-    messages = {(f["severity"], f["path"]): f["message"] for f in found["findings"]}
-    assert done.returncode == 3, done.stdout + done.stderr
+    found = _diagnose(path)
+    assert not found.ok()
+    messages = {(f.severity, f.path): f.message for f in found.findings}
     assert "has no dlt_template_id" in messages[("error", "templates.db_down")]
-    text = json.dumps(found)
+    text = " ".join(f.message for f in found.findings)
     assert "has no dlt_pattern" in text
     assert "no fixed text between them" in text  # notifykit.india's rule on adjacent variables
     assert "status.example.com" in text and "whitelist" in text
+    assert all(f.line for f in found.findings)  # each at its line
 
 
 def test_doctor_is_quiet_for_a_registered_template(site: Path, tmp_path: Path) -> None:
-    path = write_config(tmp_path, "https://api.msg91.com")
-    done = _check(path, "--json", "doctor", "--check", "msg91.dlt", "--config")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)["findings"] == []
+    found = _diagnose(write_config(tmp_path, "https://api.msg91.com"))
+    assert found.ok(strict=True) and found.findings == ()
