@@ -21,7 +21,8 @@ request, a 5xx, an unreadable answer       again
 
 Which template a message comes from decides its DLT template id: the template's
 ``dlt_template_id`` (and ``dlt_pattern``, the registered text), the same ``templates:`` keys the
-Exotel SMS channel reads.
+Exotel SMS channel reads. :meth:`Msg91SmsChannel.parse_status` reads MSG91's delivery reports
+(:mod:`notifykit_msg91.callbacks`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from notifykit.channels import (
     DeliveryResult,
     Message,
     Recipient,
+    StatusUpdate,
     request_starting,
     send_stopped,
 )
@@ -139,6 +141,12 @@ class Msg91SmsChannel:
                 break
             results.append(self._send_one(recipient, body, str(template_id), unicode))
         return results
+
+    def parse_status(self, body: bytes, content_type: str) -> list[StatusUpdate]:
+        """An MSG91 delivery report (v2 or v3 webhook) as status updates, by request id."""
+        from notifykit_msg91.callbacks import parse_delivery_report
+
+        return parse_delivery_report(body, content_type)
 
     # -- one request --------------------------------------------------------------------------
 
