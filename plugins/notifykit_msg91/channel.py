@@ -90,14 +90,21 @@ class Msg91SmsChannel:
             )
         template_id, pattern = dlt_settings(message)
         if template_id is None:
-            name = message.template or "<template>"
-            raise DltMismatchError(
-                f"{what} has no dlt_template_id, which every SMS through MSG91 to India needs "
-                f"(operators refuse an SMS without its DLT template): set "
-                f"templates.{name.removesuffix('.sms')}.dlt_template_id to the id the DLT "
-                "platform gave its registered text",
-                template=message.template,
-            )
+            if message.template is None:
+                problem = (
+                    "an SMS without a template cannot go through MSG91: operators refuse an SMS "
+                    "to India without its DLT template; send it from a template with a "
+                    "dlt_template_id"
+                )
+            else:
+                name = message.template.removesuffix(".sms")
+                problem = (
+                    f"{what} has no dlt_template_id, which every SMS through MSG91 to India "
+                    "needs (operators refuse an SMS without its DLT template): set "
+                    f"templates.{name}.dlt_template_id to the id the DLT platform gave its "
+                    "registered text"
+                )
+            raise DltMismatchError(problem, template=message.template)
         info: dict[str, Any] = dict(message.info)
         if pattern is not None:
             require_dlt_match(text, pattern, template=message.template)

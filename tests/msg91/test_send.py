@@ -115,3 +115,12 @@ def test_a_dry_run_sends_nothing(
     kit = make_kit(write_config(tmp_path, fake.base_url), dry_run=True)
     report = kit.notify("db.down", data={"host": "db1"})
     assert report.deliveries and fake.requests == []
+
+
+def test_a_raw_body_without_a_template_is_refused_before_sending(
+    make_kit: Callable[..., Notifier], fake: FakeMsg91, tmp_path: Path
+) -> None:
+    kit = make_kit(write_config(tmp_path, fake.base_url))
+    with pytest.raises(DltMismatchError, match="without a template cannot go through MSG91"):
+        kit.send("sms", to=["alice"], body="DB db1 is down")
+    assert fake.requests == []
