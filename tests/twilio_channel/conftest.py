@@ -21,8 +21,8 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tw1l10-4uth-t0k3n-s3cr3t-v4lue"
 FROM = "+14155550100"
 PHONES = ("+14155550111", "+14155550112")
-SMS = "ALERT {{ severity | upper }}: database {{ data.host | default(labels.host) }} is down."
-VOICE = "This is a {{ severity }} alert: database {{ data.host | default(labels.host) }} is down."
+SMS = "ALERT {{ severity | upper }}: database {{ data.host if data.host is defined else labels.host }} is down."
+VOICE = "This is a {{ severity }} alert: database {{ data.host if data.host is defined else labels.host }} is down."
 
 __all__ = ["ACCOUNT_SID", "AUTH_TOKEN", "FROM", "PHONES", "Clock", "escalation_sections"]
 
