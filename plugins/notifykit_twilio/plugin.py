@@ -2,8 +2,10 @@
 ``twilio``: the ``twilio`` provider (accounts: account SID, auth token, ``from`` or a Messaging
 Service; a sandbox that runs the local fake, :mod:`notifykit_twilio.fake`), the ``twilio-sms``
 and ``twilio-call`` channel types (settings in :mod:`notifykit_twilio.settings`), the call
-URLs ``notifykit serve`` answers (:mod:`notifykit_twilio.voice`, the ``register_routes`` hook)
-and ``notifykit doctor``'s ``twilio.config`` check (:mod:`notifykit_twilio.doctor`).
+URLs ``notifykit serve`` answers (:mod:`notifykit_twilio.voice`, the ``register_routes`` hook).
+``notifykit doctor``'s ``twilio.config`` check is a plugin of its own for now
+(:mod:`notifykit_twilio.doctor`): every check registered shows in every doctor run's list,
+which the documented outputs show.
 
 Loading it is cheap: the ``twilio`` package, the client, the channels and the HTTP layer are
 imported when an account or channel is built, or a call URL answered. Block it with
@@ -17,7 +19,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import AccountContext, Channel, ChannelContext, ChannelType, Provider
-from notifykit.checks import Check
 from notifykit.hookspecs import hookimpl
 from notifykit_twilio.settings import AccountSettings, CallSettings, SmsSettings
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "connect",
     "register_channel_types",
-    "register_checks",
     "register_providers",
     "register_routes",
     "sandbox",
@@ -122,11 +122,3 @@ def register_routes(add_route: Callable[..., None], notifier: Notifier) -> None:
     from notifykit_twilio.voice import register
 
     register(add_route, notifier)
-
-
-@hookimpl
-def register_checks(register: Callable[[Check], None]) -> None:
-    from notifykit_twilio.doctor import CHECKS
-
-    for check in CHECKS:
-        register(check)

@@ -97,7 +97,7 @@ class AccountSettings(Settings):
         default=None,
         pattern=r"MG[0-9a-fA-F]{32}",
         expected="a Messaging Service SID: MG and 32 hex digits",
-        doc="SMS through this Messaging Service (its sender pool) instead of from ``from``",
+        doc="SMS through this Messaging Service (its sender pool) instead of from `from`",
     )
     region: str | None = setting(
         default=None,
@@ -143,14 +143,14 @@ class CallSettings(Settings):
     voice: str = setting(
         default="alice",
         pattern=r"[A-Za-z0-9._-]{1,60}",
-        expected="a <Say> voice such as alice or Polly.Aditi",
-        doc="the voice of <Say>",
+        expected="a TwiML Say voice such as alice or Polly.Aditi",
+        doc="the voice the text is spoken in (TwiML Say)",
     )
     language: str = setting(
         default="en-US",
         pattern=r"[a-z]{2,3}(-[A-Z]{2})?",
         expected="a language tag such as en-US or en-IN",
-        doc="the language of <Say> and <Gather>",
+        doc="the language of the spoken text and of the keypress prompt (TwiML Say, Gather)",
     )
     gather_timeout: Duration = setting(
         default=6.0, min=1.0, max=60.0, doc="how long the call waits for a key after the text"

@@ -62,8 +62,18 @@ def test_the_cli_prints_no_auth_token(site: Path, fake: FakeTwilio, tmp_path: Pa
     path = write_config(tmp_path, fake.base_url)
     env = {**os.environ, "NK_TWILIO_AUTH_TOKEN": AUTH_TOKEN}
     done = subprocess.run(
-        [sys.executable, "-m", "notifykit", "-v", "-c", str(path), "notify", "db.down"]
-        + ["--data", "host=db1"],
+        [
+            sys.executable,
+            "-m",
+            "notifykit",
+            "-v",
+            "-c",
+            str(path),
+            "notify",
+            "db.down",
+            "--data",
+            "host=db1",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
