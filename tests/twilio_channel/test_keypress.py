@@ -126,6 +126,9 @@ def test_pressing_1_acknowledges_as_the_person_called(
     assert record.acked_by == "alice"
     [row] = [a for a in kit.audit() if a.action == "acknowledged"]
     assert row.actor == "alice"
+    if hasattr(kit, "act_on_escalation"):  # the core acts on an escalation by key (i17)
+        assert (record.acked_via, row.path) == ("keypress", "keypress")
+        assert "pressed 1 on the call of step 0.0" in (row.detail or "")
     # Twilio retries a webhook it got no answer to: the same CallSid and key, done once.
     again = fake.post(gather.url, {"CallSid": sid, "Digits": "1", "AccountSid": fake.account_sid})
     assert again.status == 200 and "Acknowledged" in again.body
@@ -138,6 +141,29 @@ def test_pressing_3_resolves(served: tuple[Notifier, Any], fake: FakeTwilio) -> 
     run = fake.play_call(sid, "3")
     assert run.spoken[-1] == "Resolved. Goodbye."
     wait_until(lambda: escalation(kit).state == "resolved")
+
+
+def test_pressing_2_sends_it_to_the_next_person_where_the_core_can(
+    served: tuple[Notifier, Any], fake: FakeTwilio
+) -> None:
+    kit, _ = served
+    if not hasattr(kit, "act_on_escalation"):
+        pytest.skip("this core has no Notifier.act_on_escalation (i17-flows): 2 is not offered")
+    sid, _ = page(kit, fake)
+    run = fake.play_call(sid, "2")
+    assert run.spoken[-1] == "Sent on to the next person. Goodbye."
+    [row] = [a for a in kit.audit() if a.action == "escalated"]
+    assert (row.path, row.actor) == ("keypress", "alice")
+
+    # The key made the next step due now: a real worker sends it. (A drain right after the key
+    # may find it not due yet by a fraction of a second: drained again until it goes out.)
+    def drained() -> bool:
+        kit.worker(threads=1, poll=0.05).run(drain=True)
+        return len(fake.requests) >= 2
+
+    wait_until(drained, timeout=10)
+    [_, second] = fake.wait_for(2)
+    assert second.path.endswith("/Calls.json") and second.get("To") == PHONES[1]
 
 
 def test_a_key_that_does_nothing_changes_nothing(
