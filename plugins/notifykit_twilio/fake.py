@@ -13,8 +13,8 @@ Faults (:class:`Fault`), each for the next ``times`` requests: ``unauthorized`` 
 20003), ``number`` (21211), ``unverified`` (21608/21219), ``funds`` (10001, the account not
 active: out of funds), ``throttled`` (HTTP 429, 20429, ``Retry-After``), ``server`` (HTTP
 500), ``drop`` (the connection closed after the request was read, no answer), ``slow`` (the
-answer held back ``delay`` seconds, past the client's timeout). A refused connection needs no
-server: :func:`closed_url` is an address nothing listens on.
+answer held back ``delay`` seconds, past the client's timeout), ``error`` (any Twilio error:
+the fault's ``status``, ``code`` and ``message``). A refused connection needs no server: :func:`closed_url` is an address nothing listens on.
 
 It can play a call as Twilio would (:meth:`FakeTwilio.play_call`): POST the call's TwiML URL,
 read ``<Say>`` and ``<Gather>``, POST the digits to the Gather's ``action``, then the final
@@ -50,7 +50,7 @@ _PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>[^/]+)/(?P<kind>Messages|Calls
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 FaultKind = Literal[
-    "unauthorized", "number", "unverified", "funds", "throttled", "server", "drop", "slow"
+    "unauthorized", "number", "unverified", "funds", "throttled", "server", "drop", "slow", "error"
 ]
 
 
@@ -78,6 +78,10 @@ class Fault:
     times: int = 1
     #: seconds a ``slow`` answer is held back
     delay: float = 2.0
+    #: an ``error`` fault's Twilio error code, HTTP status and message
+    code: int = 21610
+    status: int = 400
+    message: str = "Attempt to send to unsubscribed recipient"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,15 @@ def _error(status: int, code: int, message: str) -> tuple[int, dict[str, Any], d
     )
 
 
-def _answer(fault: FaultKind, kind: str, to: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+def _answer(fault: Fault, kind: str, to: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    if fault.kind == "error":
+        return _error(fault.status, fault.code, fault.message)
+    return _answer_kind(fault.kind, kind, to)
+
+
+def _answer_kind(
+    fault: FaultKind, kind: str, to: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     if fault == "unauthorized":
         return _error(401, 20003, "Authenticate")
     if fault == "number":
@@ -338,7 +350,7 @@ class FakeTwilio:
         if not _E164.fullmatch(to):
             return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if self.verified is not None and to not in self.verified:
-            return _answer("unverified", kind, to)
+            return _answer_kind("unverified", kind, to)
         if not form.get("From") and not form.get("MessagingServiceSid"):
             return _error(400, 21603, "A 'From' phone number is required.")
         if kind == "Messages" and not (form.get("Body") or [""])[0]:
@@ -380,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind in ("drop", "slow"):
             status, answer, extra = 201, {}, {}
         else:
-            status, answer, extra = _answer(fault.kind, kind, to)
+            status, answer, extra = _answer(fault, kind, to)
         sid = None
         if status == 201:
             sid = ("SM" if kind == "Messages" else "CA") + secrets.token_hex(16)

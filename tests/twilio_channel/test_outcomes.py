@@ -107,3 +107,47 @@ def test_a_trial_account_reaches_its_verified_numbers_only(
     assert alice.state is DeliveryState.SENT
     assert bob.state is DeliveryState.FAILED and bob.info["provider_code"] == "21608"
     assert "verify the number in Twilio's console" in (bob.error or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "cause", "transient"),
+    [
+        (400, 21610, "Attempt to send to unsubscribed recipient", "recipient", False),
+        (400, 21614, "'To' number is not a valid mobile number", "recipient", False),
+        (
+            400,
+            21606,
+            "The 'From' phone number provided is not a valid message-capable",
+            "account",
+            False,
+        ),
+        (
+            400,
+            21408,
+            "Permission to send an SMS has not been enabled for the region",
+            "account",
+            False,
+        ),
+        (400, 21999, "Your account has insufficient funds", "account", False),
+        (403, 20003, "Permission denied", "account", False),
+        (404, 20404, "The requested resource was not found", "account", False),
+        (400, 21602, "Message body is required.", "request", False),
+    ],
+)
+def test_twilio_error_codes_map_to_the_side_they_lie_with(
+    make_kit: Callable[..., Notifier],
+    fake: FakeTwilio,
+    tmp_path: Path,
+    status: int,
+    code: int,
+    message: str,
+    cause: str,
+    transient: bool,
+) -> None:
+    fake.inject(Fault("error", status=status, code=code, message=message))
+    kit = make_kit(write_config(tmp_path, fake.base_url))
+    [delivery] = kit.notify("db.down", data={"host": "db1"}).deliveries
+    assert delivery.state is DeliveryState.FAILED, delivery.error
+    assert (delivery.info["cause"], delivery.info["provider_code"]) == (cause, str(code))
+    assert message in (delivery.error or "")
+    assert len(fake.requests) == 1
