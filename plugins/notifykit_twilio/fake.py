@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["CallRun", "FakeTwilio", "Fault", "Request", "Step", "closed_url"]
 
@@ -165,7 +165,8 @@ class FakeTwilio:
     ``auth_token``: the credentials it accepts (random ones by default); ``verified``: the
     numbers a trial account may reach (``None``: any); ``log_requests``: one INFO line per
     request on ``notifykit_twilio.fake`` (the sandbox's); ``play_calls``: play each call's
-    TwiML in the background as soon as it is created (the sandbox)."""
+    TwiML in the background as soon as it is created (the sandbox), when its URLs are on this
+    machine."""
 
     def __init__(
         self,
@@ -429,6 +430,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _play(fake: FakeTwilio, sid: str) -> None:
+        from notifykit_twilio.settings import _is_loopback
+
+        form = fake.created[sid]
+        urls = [*form.get("Url", []), *form.get("StatusCallback", [])]
+        away = [u for u in urls if not _is_loopback(urlsplit(u).hostname or "")]
+        if away:  # the sandbox sends nothing off this machine, not even a signed fake request
+            log.info("Twilio sandbox did not play call %s: its URLs are not on this machine", sid)
+            return
         try:
             run = fake.play_call(sid)
         except Exception as err:  # the sandbox's server may not be running: say so, go on

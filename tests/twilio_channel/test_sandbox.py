@@ -47,3 +47,22 @@ def test_notifykit_sandbox_notify_on_the_command_line(site: Path, tmp_path: Path
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sent" in done.stdout
     assert "Twilio sandbox received POST Messages" in done.stderr
+
+
+def test_the_sandbox_plays_no_call_whose_urls_leave_the_machine(
+    pm: pluggy.PluginManager, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.server.support import wait_until
+
+    caplog.set_level(logging.INFO, logger="notifykit_twilio")
+    server = {"public_url": "https://pager.example.invalid"}
+    path = write_config(tmp_path, "https://api.twilio.invalid", server=server)
+    with Notifier.from_config(path, plugin_manager=pm, sandbox=True, environ={}) as kit:
+        [call] = kit.notify("db.down", channels=["call"], data={"host": "db1"}).deliveries
+        assert call.state is DeliveryState.SENT, call.error
+
+        def said() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "did not play" in r.getMessage()]
+
+        wait_until(lambda: said() != [])
+    assert "its URLs are not on this machine" in said()[0]
