@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from notifykit.channels.base import Channel, ChannelType
+from notifykit.channels.base import Channel, ChannelType, check_capabilities
 from notifykit.config.schema import scrubber
 from notifykit.config.settings import Settings, replace_keys, secret_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
@@ -33,7 +33,7 @@ from notifykit.delivery.queues import (
 )
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.delivery.run import DeliveryRun
-from notifykit.errors import ConfigError, ConfigProblem, NotifykitError
+from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, PluginError
 from notifykit.metrics import Gauges, Metrics
 from notifykit.pipeline.builder import Pipeline, build_pipeline
 from notifykit.plan.planner import Planner
@@ -282,7 +282,6 @@ class Runtime:
             default_severity=self.default_severity,
             unknown_event=config.unknown_event,
             channels=self.channels,
-            channel_settings=lambda name: config.channels[name].settings,
             resolve_recipients=self.planner.resolve_recipients,
             first_groups=self.dispatcher.first_groups,
             ledger=self.ledger,
@@ -390,6 +389,13 @@ class Runtime:
                         self.scrub(str(err)),
                     )
                 )
+            else:
+                # its optional capabilities (parse_status...), checked once, here
+                try:
+                    check_capabilities(self.channels[name], name, channel_config.type)
+                except PluginError:
+                    self.close()
+                    raise
         if problems:
             self.close()
             raise ConfigError(problems)
