@@ -226,10 +226,19 @@ def test_its_route_is_served_by_the_status_server_over_http(installed, tmp_path,
             thread.join(timeout=10)
 
 
-def notifykit(*args: str, cwd: Path, **environ: str) -> subprocess.CompletedProcess[str]:
-    """``notifykit ARGS`` as a real process, the sample distribution on its path."""
+def notifykit(
+    *args: str, cwd: Path, sites: tuple[Path, ...] = (), **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """``notifykit ARGS`` as a real process, the sample distribution (and ``sites``) on its
+    path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
-    path = [str(SITE), str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    path = [
+        *map(str, sites),
+        str(SITE),
+        str(ROOT),
+        str(ROOT / "plugins"),
+        env.get("PYTHONPATH", ""),
+    ]
     env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     env.update(environ)
     return subprocess.run(
@@ -397,3 +406,26 @@ def test_a_capability_with_a_wrong_signature_is_refused_when_the_channel_is_buil
         "channel 'odd' (type 'misfit'): parse_status cannot be called as "
         "parse_status(body, content_type), as StatusParser declares"
     )
+
+
+def test_a_plugin_that_cannot_be_imported_leaves_the_built_in_commands_usable(tmp_path):
+    """--help still lists the built-ins (and says why the plugins' commands are missing); a
+    built-in that needs no plugin runs; a name only a plugin could define fails loudly."""
+    site = tmp_path / "site"
+    (site / "notifykit_broken").mkdir(parents=True)
+    (site / "notifykit_broken" / "__init__.py").write_text("raise ImportError('no such thing')\n")
+    dist = site / "notifykit_broken-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: notifykit-broken\nVersion: 0.1.0\n"
+    )
+    (dist / "entry_points.txt").write_text("[notifykit]\nbroken = notifykit_broken\n")
+    listed = notifykit("--help", cwd=tmp_path, sites=(site,))
+    assert listed.returncode == 0, listed.stderr
+    assert "init" in listed.stdout and "chat-rooms" not in listed.stdout
+    assert "warning: plugin commands not listed: could not load a notifykit plugin" in listed.stderr
+    made = notifykit("init", "here", cwd=tmp_path, sites=(site,))
+    assert made.returncode == 0, made.stderr
+    other = notifykit("chat-rooms", cwd=tmp_path, sites=(site,))
+    assert other.returncode == 3
+    assert "could not load a notifykit plugin" in other.stderr and "no such thing" in other.stderr
