@@ -19,7 +19,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from notifykit.channels.base import Channel, ChannelType, check_capabilities
+from notifykit.channels.base import (
+    Channel,
+    ChannelType,
+    check_capabilities,
+    wrap_rate_limiter,
+)
 from notifykit.config.schema import scrubber
 from notifykit.config.settings import Settings, replace_keys, secret_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
@@ -121,11 +126,13 @@ class Clients:
                 self._meter(account, client)
 
     def _meter(self, account: str, client: Any) -> None:
-        limiter = getattr(client, "rate_limiter", None)
-        if self._metrics is None or not callable(getattr(limiter, "acquire", None)):
+        """Count the waits of ``client``'s rate limiter (a client declaring one: see
+        :class:`~notifykit.channels.RateLimitedClient`)."""
+        metrics = self._metrics
+        if metrics is None:
             return
         provider = self._config.accounts[account].provider
-        client.rate_limiter = self._metrics.limiter(limiter, provider, account)
+        wrap_rate_limiter(client, lambda limiter: metrics.limiter(limiter, provider, account))
 
     def __call__(self, account: str) -> Any:
         with self._lock:
