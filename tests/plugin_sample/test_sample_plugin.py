@@ -265,6 +265,10 @@ def test_its_command_runs_as_notifykit_chat_rooms_with_the_global_options(tmp_pa
     helped = notifykit("chat-rooms", "--help", cwd=tmp_path)
     assert "List the rooms the config's chat channels post to" in helped.stdout
     assert "--config" in helped.stdout  # added like a built-in's
+    listing = notifykit("plugins", cwd=tmp_path)
+    assert "  command chat-rooms: List the rooms the config's chat channels post to" in (
+        listing.stdout
+    )
     # blocked, the plugin's command is gone like the rest of it
     blocked = notifykit("chat-rooms", cwd=tmp_path, NOTIFYKIT_DISABLE_PLUGINS="sample_chat")
     assert blocked.returncode == 3
