@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from notifykit.errors import NobodyOnCallError
 from notifykit.ledger.audit import SYSTEM, Acting
 from notifykit.model import Held
 from notifykit.routing.lifecycle import GroupRoute
@@ -251,7 +252,14 @@ class Ingest:
             return None
         # key= of an events:-only config keeps its old meaning: an idempotency key (a second
         # notify() with it returns the first report).
-        return self._alone(match, receiver, alert, template, alert.key if implicit_keys else None)
+        try:
+            return self._alone(
+                match, receiver, alert, template, alert.key if implicit_keys else None
+            )
+        except NobodyOnCallError as err:
+            routed.notes.append(f"skipped: {receiver.name}: {err}")
+            logger.error("%s: skipped: %s", receiver.name, err)
+            return None
 
     def _one_message(
         self,
@@ -280,7 +288,10 @@ class Ingest:
         if receiver.escalation is not None:
             self._first_steps(match, receiver, alert)
             return None
-        return self._alone(match, receiver, alert, template)
+        try:
+            return self._alone(match, receiver, alert, template)
+        except NobodyOnCallError:
+            return None  # the group's flush says so (and tries again at the next one)
 
     def _alone(
         self,
@@ -304,13 +315,25 @@ class Ingest:
     def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
         """The steps an escalation sends as it starts (``after: 0s``), planned for this alert."""
         policy = self._routing.escalations.get(receiver.escalation or "")
-        return [
-            self._messages.plan(
-                receiver, match.key, (alert,), alert, None, channels=step.channels, to=step.to
-            )
-            for step in (policy.steps if policy else ())
-            if step.after == 0
-        ]
+        plans = []
+        for step in policy.steps if policy else ():
+            if step.after != 0:
+                continue
+            try:
+                plans.append(
+                    self._messages.plan(
+                        receiver,
+                        match.key,
+                        (alert,),
+                        alert,
+                        None,
+                        channels=step.channels,
+                        to=step.to,
+                    )
+                )
+            except NobodyOnCallError:
+                continue  # the step is skipped when it fires, and the next one comes forward
+        return plans
 
     def _join(
         self,
@@ -412,7 +435,10 @@ class Ingest:
             if receiver.escalation is not None:
                 routed.plans.extend(self._first_steps(match, receiver, alert))
                 continue
-            routed.plans.append(self._alone(match, receiver, alert, template))
+            try:
+                routed.plans.append(self._alone(match, receiver, alert, template))
+            except NobodyOnCallError as err:
+                routed.notes.append(f"skipped: {receiver.name}: {err}")
 
 
 def _iso(epoch: float) -> str:
