@@ -126,7 +126,7 @@ def oncall(
     start = _moment(from_, schedule, "--from")
     end = _moment(to, schedule, "--to")
     if start is None:
-        start = end - DEFAULT_SPAN if end is not None else _now(kit)
+        start = end - DEFAULT_SPAN if end is not None else _midnight(kit, schedule)
     if end is None:
         end = start + DEFAULT_SPAN
     if end < start:
@@ -141,8 +141,14 @@ def oncall(
     return Result([_shift(s) for s in shifts], _shift_lines(name, schedule, start, end, shifts))
 
 
-def _now(kit: Notifier) -> datetime:
-    return datetime.fromtimestamp(kit.clock(), timezone.utc)
+def _midnight(kit: Notifier, schedule: Schedule) -> datetime:
+    """Today's midnight on the schedule's wall clock: a listing's (and a feed's) default start.
+    A fixed point, not the current second: a feed's first shift is clipped to its start, and
+    its UID would change at every fetch."""
+    from notifykit.oncall import local_instant
+
+    today = datetime.fromtimestamp(kit.clock(), schedule.zone).replace(tzinfo=None)
+    return local_instant(today.replace(hour=0, minute=0, second=0, microsecond=0), schedule.zone)
 
 
 COMMANDS = (oncall,)
