@@ -312,11 +312,18 @@ class Ingest:
             idempotency_key=idempotency_key,
         )
 
-    def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
-        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert."""
+    def _first_steps(
+        self,
+        match: RouteMatch,
+        receiver: Receiver,
+        alert: Alert,
+        notes: list[str] | None = None,
+    ) -> list[Plan]:
+        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert
+        (``notes``: where a step with nobody on call is said to be skipped)."""
         policy = self._routing.escalations.get(receiver.escalation or "")
         plans = []
-        for step in policy.steps if policy else ():
+        for index, step in enumerate(policy.steps if policy else ()):
             if step.after != 0:
                 continue
             try:
@@ -331,8 +338,13 @@ class Ingest:
                         to=step.to,
                     )
                 )
-            except NobodyOnCallError:
-                continue  # the step is skipped when it fires, and the next one comes forward
+            except NobodyOnCallError as err:
+                # the step is skipped when it fires, and the next one comes forward
+                if notes is not None:
+                    notes.append(
+                        f"skipped: {receiver.name}: step {index}: {err} (the next step goes "
+                        "out at once)"
+                    )
         return plans
 
     def _join(
@@ -433,7 +445,7 @@ class Ingest:
                     )
                 continue
             if receiver.escalation is not None:
-                routed.plans.extend(self._first_steps(match, receiver, alert))
+                routed.plans.extend(self._first_steps(match, receiver, alert, routed.notes))
                 continue
             try:
                 routed.plans.append(self._alone(match, receiver, alert, template))

@@ -197,3 +197,13 @@ def test_a_group_with_nobody_on_call_is_skipped_at_its_flush_and_kept(kit, sim, 
     assert any("skipped: nobody on call (schedule:ghost)" in r.getMessage() for r in caplog.records)
     # the flush did not fail (no backoff): the alert stays open in its group for the next one
     assert [a.key for a in kit.alerts()] == ["db.down{team=grouped}"]
+
+
+def test_a_dry_run_says_a_step_would_be_skipped(make_kit, sim, tmp_path, clock):
+    kit = make_kit(write_config(tmp_path, sim, **ROUTING), clock=clock, dry_run=True)
+    report = kit.notify("db.down", severity="critical", labels={"team": "ghost"})
+    assert (
+        "skipped: page-ghost: step 0: nobody on call (schedule:ghost) (the next step goes out "
+        "at once)" in report.notes
+    )
+    assert sends(sim) == []
