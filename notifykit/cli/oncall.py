@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from notifykit.cli.common import State, command, warn_unset
+from notifykit.cli.complete import complete_schedules
 from notifykit.cli.output import Result
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def _shift_lines(
 
 
 @command("oncall")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_schedules)
 @click.option("--at", "at", metavar="ISO-TIME", help="When (default now), e.g. 2026-12-08T21:00.")
 @click.option(
     "--from", "from_", metavar="ISO-TIME", help="List the shifts from then (default now)."

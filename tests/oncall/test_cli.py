@@ -199,3 +199,10 @@ def test_a_config_without_schedules(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     result = run("--config", str(path), "oncall")
     assert result.exit_code == 3 and "no schedules: section" in result.output
+
+
+def test_completes_schedule_names(config: Path) -> None:
+    from tests.cli.test_completion import complete
+
+    assert complete("notifykit oncall ", cwd=config.parent) == ["london", "primary"]
+    assert complete("notifykit oncall p", cwd=config.parent) == ["primary"]
