@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -306,21 +307,24 @@ class Escalations:
                 unit.mark_step(step, "skipped")
                 where = f"step {step.loop}.{step.index}"
                 moved = unit.advance(record, now)
-                logger.warning(
-                    "escalation %s (%s) %s skipped: %s%s",
+                left = bool(moved or unit.due_steps(record.id, math.inf))
+                then = "the next step goes out now" if left else "no step is left: nobody paged"
+                # Nobody paged at all is worth more than a warning.
+                logger.log(
+                    logging.WARNING if left else logging.ERROR,
+                    "escalation %s (%s) %s skipped: %s; %s",
                     record.id,
                     record.key,
                     where,
                     err,
-                    "; the next step goes out now" if moved else "",
+                    then,
                 )
                 unit.audit(
                     ESCALATED,
                     SYSTEM,
                     {**_target(record), "step": f"{step.loop}.{step.index}"},
                     now,
-                    f"{where} skipped: {err}"
-                    + ("; the next step goes out now" if moved else "; no step left"),
+                    f"{where} skipped: {err}; {then}",
                 )
                 brought_forward = brought_forward or moved
                 continue

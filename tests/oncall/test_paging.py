@@ -207,3 +207,30 @@ def test_a_dry_run_says_a_step_would_be_skipped(make_kit, sim, tmp_path, clock):
         "at once)" in report.notes
     )
     assert sends(sim) == []
+
+
+def test_nobody_on_call_in_the_last_step_is_an_error_in_the_log(
+    make_kit, sim, tmp_path, clock, caplog
+):
+    routing = {
+        **ROUTING,
+        "escalations": {
+            **ROUTING["escalations"],
+            "ghost-first": {
+                "steps": [{"after": "0s", "channels": ["sms"], "to": ["schedule:ghost"]}]
+            },
+        },
+    }
+    kit = make_kit(write_config(tmp_path, sim, **routing), clock=clock)
+    with caplog.at_level("WARNING", logger="notifykit.routing"):
+        kit.notify("db.down", severity="critical", labels={"team": "ghost"})
+    assert sends(sim) == []
+    [record] = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert record.levelname == "ERROR"
+    assert record.getMessage().endswith(
+        "step 0.0 skipped: nobody on call (schedule:ghost); no step is left: nobody paged"
+    )
+    [escalation] = kit.ledger.routing.escalations()
+    assert escalation.state == "done"
+    [audit] = [a for a in kit.audit() if a.action == "escalated"]
+    assert audit.detail.endswith("no step is left: nobody paged")
