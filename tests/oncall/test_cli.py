@@ -206,3 +206,23 @@ def test_completes_schedule_names(config: Path) -> None:
 
     assert complete("notifykit oncall ", cwd=config.parent) == ["london", "primary"]
     assert complete("notifykit oncall p", cwd=config.parent) == ["primary"]
+
+
+def test_config_check_reports_every_schedule_problem(tmp_path: Path) -> None:
+    path = tmp_path / "notifykit.yaml"
+    path.write_text(
+        CONFIG.replace("members: [alice, bob]", "members: [alice, bbo]")
+        .replace("restrict: [nights]", "restrict: [nigths]")
+        .replace("timezone: Europe/London", "timezone: Europe/Londn"),
+        encoding="utf-8",
+    )
+    result = run("config", "check", str(path))
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        f"{path}:25: schedules.primary.layers[0].members[1]: no recipient named 'bbo' in "
+        "recipients (did you mean 'bob'?)",
+        f"{path}:29: schedules.primary.layers[1].restrict[0]: no time interval named 'nigths' "
+        "in time_intervals (did you mean 'nights'?); defined: nights",
+        f"{path}:33: schedules.london.timezone: timezone 'Europe/Londn' is not an IANA time zone "
+        "(did you mean 'Europe/London'?)",
+    ]
