@@ -50,6 +50,7 @@ __all__ = [
     "SCHEDULE_PREFIX",
     "LayerSettings",
     "OverrideSettings",
+    "ReadSchedule",
     "ScheduleSettings",
     "build_schedules",
     "read_schedules",
@@ -161,23 +162,25 @@ class ScheduleSettings(Settings):
 
 
 @dataclass(frozen=True)
-class _Read:
+class ReadSchedule:
+    """A ``schedules:`` entry as read, before its intervals are looked up."""
+
     #: ``None`` when the entry has problems (its ``restrict`` names are still checked)
     settings: ScheduleSettings | None
     node: yaml.Node
 
 
-def read_schedules(node: yaml.Node | None, ctx: Checker) -> dict[str, _Read]:
+def read_schedules(node: yaml.Node | None, ctx: Checker) -> dict[str, ReadSchedule]:
     """The section's entries converted (their references recorded in ``ctx``)."""
-    read: dict[str, _Read] = {}
+    read: dict[str, ReadSchedule] = {}
     for name, _key_node, value_node in named_items(node, "schedules", ctx):
         value = convert(value_node, ScheduleSettings, join("schedules", name), ctx)
-        read[name] = _Read(None if value is INVALID else value, value_node)
+        read[name] = ReadSchedule(None if value is INVALID else value, value_node)
     return read
 
 
 def build_schedules(
-    read: Mapping[str, _Read],
+    read: Mapping[str, ReadSchedule],
     ctx: Checker,
     intervals: Mapping[str, Restriction] | None,
     interval_names: Iterable[str] = (),
