@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import EscalationRecord
     from notifykit.metrics import Metrics
+    from notifykit.oncall import OnCall, Shift
     from notifykit.pipeline.escalate import AckLink
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
@@ -265,6 +266,33 @@ class Notifier:
         """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
         person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
         return self.planner.resolve_recipients(targets)
+
+    # -- on call ------------------------------------------------------------------------------------
+
+    def oncall(self, name: str, at: datetime | None = None) -> OnCall:
+        """Who the ``schedules:`` entry ``name`` has on call at ``at`` (an aware datetime;
+        default: now): ``.who`` (a recipient's name, or ``None`` when nobody is), ``.layer``
+        (the index of the layer that decided, ``None`` for an override or nobody),
+        ``.override`` and ``.at`` (in the schedule's zone). This is who a ``schedule:NAME``
+        target reaches at that moment.
+
+        :raises RecipientError: no schedule of that name.
+        :raises ValueError: ``at`` has no time zone.
+        """
+        schedule = self.planner.schedule(name)
+        if at is None:
+            return self.planner.on_call(name)
+        return schedule.who_is_on_call(at)
+
+    def shifts(self, name: str, start: datetime, end: datetime) -> list[Shift]:
+        """Who schedule ``name`` has on call over ``[start, end)`` (aware datetimes): shifts
+        clipped to the range, in order, adjacent shifts of the same person merged, times when
+        nobody is on call left out (``.who``, ``.start``, ``.end``, in the schedule's zone).
+
+        :raises RecipientError: no schedule of that name.
+        :raises ValueError: a time without a zone, or ``end`` before ``start``.
+        """
+        return self.planner.schedule(name).shifts(start, end)
 
     # -- sending ------------------------------------------------------------------------------------
 

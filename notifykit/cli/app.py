@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, delivery, doctor, plugins, routing, send
+from notifykit.cli import config, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
 
@@ -24,6 +24,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *delivery.COMMANDS,
     *routing.COMMANDS,
     *doctor.COMMANDS,
+    *oncall.COMMANDS,
     init_command,
 )
 

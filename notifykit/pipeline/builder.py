@@ -269,5 +269,6 @@ def build_pipeline(
         firing=None if dry_run else firing,
         default_severity=default_severity,
         clock=clock,
+        on_call=planner.on_call,
     )
     return Pipeline(ingest, store, escalations, due, status, explainer, routing, state, clock)

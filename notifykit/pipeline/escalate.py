@@ -27,12 +27,13 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from notifykit.errors import NotifykitError
+from notifykit.errors import NobodyOnCallError, NotifykitError
 from notifykit.ledger.audit import (
     ACKNOWLEDGED,
     ESCALATED,
@@ -49,7 +50,7 @@ from notifykit.routing.escalation import plan as plan_steps
 if TYPE_CHECKING:
     from notifykit.channels.base import StatusUpdate
     from notifykit.ledger.outcome import Change
-    from notifykit.ledger.state import EscalationRecord, Group, RoutingState, Unit
+    from notifykit.ledger.state import EscalationRecord, Group, RoutingState, StepRecord, Unit
     from notifykit.pipeline.messages import Messages
     from notifykit.pipeline.stages import Flush
     from notifykit.pipeline.store import Handoff, Store, Stored
@@ -223,9 +224,16 @@ class Escalations:
         targets = tuple(dict.fromkeys(t for s in policy.steps for t in s.to))
         channels = tuple(dict.fromkeys(policy.steps[0].channels))
         members = [m.alert for m in flush.resolved]
-        plan = self._messages.plan(
-            receiver, group.key, members, members[-1], channels=channels, to=targets
-        )
+        try:
+            plan = self._messages.plan(
+                receiver, group.key, members, members[-1], channels=channels, to=targets
+            )
+        except NobodyOnCallError as err:
+            flush.notes.append(f"{receiver.name}: resolved message skipped: {err}")
+            logger.warning(
+                "group %s of %s: resolved message skipped: %s", group.key, receiver.name, err
+            )
+            return []
         return [self._store(unit, plan, handoff, str(group.key))]
 
     # -- steps --------------------------------------------------------------------------------------
@@ -234,14 +242,39 @@ class Escalations:
         self, unit: Unit, record: EscalationRecord, now: float, handoff: Handoff
     ) -> list[Stored]:
         """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
-        longer active are cancelled."""
-        steps = unit.due_steps(record.id, now)
-        if not steps:
-            return []
-        if record.state != "active":
-            for step in steps:
-                unit.mark_step(step, "cancelled")
-            return []
+        longer active are cancelled. A step whose targets are on-call schedules with nobody on
+        call is skipped (``skipped: nobody on call``) and the next step comes forward to now."""
+        stored: list[Stored] = []
+        first = True
+        while True:
+            steps = unit.due_steps(record.id, now)
+            if not steps:
+                if first:
+                    return []
+                break
+            first = False
+            if record.state != "active":
+                for step in steps:
+                    unit.mark_step(step, "cancelled")
+                return []
+            done, brought_forward = self._fire_steps(unit, record, steps, now, handoff)
+            stored.extend(done)
+            if not brought_forward:
+                break
+        unit.finish_if_done(record)
+        return stored
+
+    def _fire_steps(
+        self,
+        unit: Unit,
+        record: EscalationRecord,
+        steps: Sequence[StepRecord],
+        now: float,
+        handoff: Handoff,
+    ) -> tuple[list[Stored], bool]:
+        """Plan and store ``steps``; ``True`` beside what was stored when one was skipped
+        because nobody was on call and the next step was brought forward (it fires now too)."""
+        brought_forward = False
         stored: list[Stored] = []
         policy = self._policies.get(record.policy)
         receiver = self._receivers.get(record.receiver)
@@ -270,6 +303,31 @@ class Escalations:
                     channels=configured.channels,
                     to=configured.to,
                 )
+            except NobodyOnCallError as err:
+                unit.mark_step(step, "skipped")
+                where = f"step {step.loop}.{step.index}"
+                moved = unit.advance(record, now)
+                left = bool(moved or unit.due_steps(record.id, math.inf))
+                then = "the next step goes out now" if left else "no step is left: nobody paged"
+                # Nobody paged at all is worth more than a warning.
+                logger.log(
+                    logging.WARNING if left else logging.ERROR,
+                    "escalation %s (%s) %s skipped: %s; %s",
+                    record.id,
+                    record.key,
+                    where,
+                    err,
+                    then,
+                )
+                unit.audit(
+                    ESCALATED,
+                    SYSTEM,
+                    {**_target(record), "step": f"{step.loop}.{step.index}"},
+                    now,
+                    f"{where} skipped: {err}; {then}",
+                )
+                brought_forward = brought_forward or moved
+                continue
             except NotifykitError as err:
                 # The config changed under a running escalation (a recipient removed...): said
                 # loudly, and the next steps still fire.
@@ -302,8 +360,7 @@ class Escalations:
             done = self._store(unit, plan, handoff, record.key)
             unit.mark_step(step, "sent", done.submission.id)
             stored.append(done)
-        unit.finish_if_done(record)
-        return stored
+        return stored, brought_forward
 
     def fire_due(self, escalation_id: str, now: float, handoff: Handoff) -> list[Stored]:
         """The tick's part: one escalation's due steps, in a transaction of their own."""

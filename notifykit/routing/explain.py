@@ -94,12 +94,26 @@ class Explanation:
             sender = f" from {d['from']}" if d.get("from") else ""
             priority = f" priority {d['priority']}" if d.get("priority") else ""
             lines.append(
-                f"  {d['channel']} to {d['to']}{sender}{priority}{when} "
+                f"  {d['channel']} to {_to(d)}{sender}{priority}{when} "
                 f"(receiver {d['receiver']}){step}"
             )
         for m in self.muted:
             lines.append(f"muted: {m['receiver']}: {m['reason']}")
         return "\n".join(lines)
+
+
+def _to(delivery: Mapping[str, Any]) -> str:
+    """Whom a delivery goes to, as the report says it: a schedule with who is on call then
+    (``schedule:primary → alice (layer 0)``, ``→ bob (override)``, ``→ nobody on call``)."""
+    oncall = delivery.get("oncall")
+    if not isinstance(oncall, Mapping):
+        return str(delivery["to"])
+    if "error" in oncall:
+        return f"{delivery['to']} ({oncall['error']})"
+    if oncall.get("who") is None:
+        return f"{delivery['to']} → nobody on call (skipped)"
+    why = "override" if oncall.get("override") else f"layer {oncall.get('layer')}"
+    return f"{delivery['to']} → {oncall['who']} ({why})"
 
 
 def _no_description(
