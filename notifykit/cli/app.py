@@ -12,6 +12,7 @@ import click
 from notifykit.cli import config, delivery, doctor, plugins, routing, send, simulator
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
+from notifykit.cli.silences import COMMANDS as SILENCE_COMMANDS
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -24,6 +25,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *routing.COMMANDS,
     *doctor.COMMANDS,
     *simulator.COMMANDS,
+    *SILENCE_COMMANDS,
     init_command,
 )
 
