@@ -532,13 +532,29 @@ class Notifier:
         routed = self._pipeline.resolve(key, handoff, self.acting.by(by))
         return [self._finish(r) for r in routed]
 
-    def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
+    def ack(
+        self,
+        key: str,
+        *,
+        by: str | None = None,
+        snooze: timedelta | float | str | None = None,
+    ) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
-        is sent for them (until the alert fires again after it is resolved), and the deliveries
-        of their steps that have not started are cancelled. ``by``: who acknowledges (kept as
-        the escalation's ``acked_by`` and the audit trail's actor). Returns the escalations
-        acknowledged (empty: none was active)."""
-        return self._pipeline.escalations.ack(key, self.acting.by(by))
+        is sent for them (until the alert fires again after it is resolved, or the policy's
+        ``ack_timeout`` re-opens them), and the deliveries of their steps that have not started
+        are cancelled. ``by``: who acknowledges (kept as the escalation's ``acked_by`` and the
+        audit trail's actor). ``snooze`` (a timedelta, seconds, or ``"30m"``): pause them
+        instead; their next step goes out when the snooze ends, unless resolved first. Returns
+        the escalations acknowledged or snoozed (empty: none was active).
+
+        :raises NotificationError: ``snooze`` is not a positive duration.
+        """
+        seconds = None
+        if snooze is not None:
+            seconds = _seconds(snooze)
+            if seconds is None or seconds <= 0:
+                raise NotificationError(f"snooze={snooze!r} is not a positive duration (30m, 2h)")
+        return self._pipeline.escalations.ack(key, self.acting.by(by), snooze=seconds)
 
     # -- silences -----------------------------------------------------------------------------------
 
