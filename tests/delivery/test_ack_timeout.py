@@ -17,7 +17,7 @@ import pytest
 from notifykit import Notifier
 from notifykit.errors import NotificationError
 from notifykit_exotel.simulator import ExotelSimulator
-from tests.delivery.conftest import Clock, write_config
+from tests.delivery.conftest import PHONES, Clock, write_config
 from tests.delivery.test_escalation import CALL0, CALL1, ROUTING, SMS0, drain, sends
 from tests.services import postgres_schema
 
@@ -143,3 +143,37 @@ def test_a_snooze_must_be_a_positive_duration(kit):
     page(kit)
     with pytest.raises(NotificationError, match="not a positive duration"):
         kit.ack(KEY, snooze="later")
+
+
+def test_the_documented_ack_timeout_config_loads_and_reopens(make_kit, sim, tmp_path, clock):
+    """docs/routing.md's ack_timeout example, loaded as it is written."""
+    import yaml
+
+    from tests.docs_support import ROOT, blocks
+
+    [block] = [
+        b
+        for b in blocks(ROOT / "docs" / "routing.md")
+        if b.lang == "yaml" and "ack_timeout:" in b.text
+    ]
+    documented = yaml.safe_load(block.text)
+    path = write_config(
+        tmp_path,
+        sim,
+        recipients={
+            "p0": {"phone": PHONES[0]},
+            "primary": {"phone": PHONES[0]},
+            "secondary": {"phone": PHONES[1]},
+            "p1": {"phone": PHONES[1]},
+        },
+        receivers={"page": {"escalation": "primary"}},
+        route={"receiver": "page"},
+        **documented,
+    )
+    kit = make_kit(path, clock=clock)
+    assert kit.config.routing.escalations["primary"].ack_timeout == 30 * 60
+    page(kit)
+    kit.ack(KEY)
+    clock.advance(30 * 60)
+    drain(kit, clock)
+    assert sends(sim) == [SMS0, SMS0]
