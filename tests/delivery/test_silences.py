@@ -7,6 +7,7 @@ made and who expired it; ``explain`` and ``alerts`` say which silence mutes an a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,56 @@ def test_a_silence_needs_a_comment_and_an_end_after_now(kit):
         kit.silence('service="db"', duration="soon", comment="x")
     with pytest.raises(SilenceError, match="no silence has the id"):
         kit.expire_silence("abcdef12")
+
+
+def test_a_running_worker_process_honours_a_silence_until_it_ends_or_is_expired(
+    make_kit, sim, tmp_path
+):
+    """Real time, a real `notifykit worker` process: an 8 s silence holds its alert back while
+    another goes out; it goes out once the silence ends; one expired early goes out then."""
+
+    from tests.delivery.test_workers_processes import WORKER, Workers
+
+    routing = copy.deepcopy(ROUTING)
+    routing["route"].update(group_wait="1s", group_interval="1s")
+    config = write_config(tmp_path, sim, worker=WORKER, **routing)
+    kit = make_kit(config)
+    short = kit.silence('service="db"', duration=8, comment="restart")
+    kit.silence('service="cache"', duration="1h", comment="migration")
+    running = Workers(config, tmp_path)
+    running.start("w1")
+    try:
+        _watch(kit, sim, short)
+    finally:
+        running.close()
+
+
+def _watch(kit: Notifier, sim: ExotelSimulator, short: Any) -> None:
+    import time
+
+    from tests.delivery.conftest import wait_until
+
+    # The simulator stamps requests with time.monotonic(): as wall-clock time here.
+    offset = time.time() - time.monotonic()
+
+    def sent(host: str) -> list[float]:
+        return [
+            r.time + offset
+            for r in sim.requests
+            if r.path.endswith("/Sms/send.json") and f"host={host}" in r.form["Body"][0]
+        ]
+
+    kit.notify("db.down", labels={"service": "db", "host": "a"})
+    kit.notify("db.down", labels={"service": "web", "host": "b"})
+    kit.notify("db.down", labels={"service": "cache", "host": "c"})
+    wait_until(lambda: sent("b"), timeout=20)
+    wait_until(lambda: sent("a"), timeout=20)
+    [b], [a] = sent("b"), sent("a")
+    assert b < short.ends_at <= a  # held back by the silence, sent by the flush after its end
+    # Flushed every second meanwhile, muted: the cache alert waits for its silence.
+    assert sent("c") == []
+    [cache] = kit.ledger.routing.silences(ending_after=time.time())
+    expired = kit.expire_silence(cache.id, by="ravi")
+    wait_until(lambda: sent("c"), timeout=20)
+    assert sent("c")[0] >= expired.ends_at
+    assert len(sim.requests) == 3  # each once
