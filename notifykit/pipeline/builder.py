@@ -25,6 +25,7 @@ from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
     Flush,
     InhibitStage,
+    SilenceCache,
     SilenceStage,
     Stage,
     TimeIntervalStage,
@@ -66,6 +67,8 @@ class Pipeline:
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
+    #: a silence was made or expired: the cached silences are read again
+    silences_changed: Callable[[], None] = lambda: None
 
     def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
@@ -107,6 +110,7 @@ class Pipeline:
         with self.state().unit("making a silence") as unit:
             made = unit.add_silence(matchers, starts_at, ends_at, comment, acting.actor, now)
             unit.audit(SILENCE_CREATED, acting, _silence_target(made), now, comment)
+        self.silences_changed()
         return made
 
     def expire_silence(self, given: str, acting: Acting) -> Silence:
@@ -132,6 +136,7 @@ class Pipeline:
                 return silence
             expired = unit.expire_silence(silence, now, acting.actor)
             unit.audit(SILENCE_EXPIRED, acting, _silence_target(expired), now)
+        self.silences_changed()
         return expired
 
     def alerts(self) -> list[OpenAlert]:
@@ -242,11 +247,14 @@ def build_pipeline(
             return silences(now)
         return () if dry_run else state().active_silences(now)
 
+    # Outside a unit of work (a route that keeps no state), read at most once a second.
+    cached = SilenceCache(lambda now: () if dry_run else state().silences(ending_after=now))
+
     def silences_at(flush: Flush) -> Sequence[Silence]:
         # Inside a unit of work, read in its transaction (what it wrote counts).
         if flush.unit is not None:
             return flush.unit.silences(flush.now)
-        return silences_now(flush.now)
+        return silences(flush.now) if silences is not None else cached(flush.now)
 
     def firing_at(flush: Flush) -> Sequence[Alert]:
         # Inside a unit of work, read in its transaction (what it wrote counts).
@@ -336,4 +344,6 @@ def build_pipeline(
         default_severity=default_severity,
         clock=clock,
     )
-    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state, clock)
+    return Pipeline(
+        ingest, store, escalations, due, status, explainer, routing, state, clock, cached.forget
+    )

@@ -31,6 +31,7 @@ __all__ = [
     "DedupStage",
     "Flush",
     "InhibitStage",
+    "SilenceCache",
     "SilenceStage",
     "Stage",
     "TimeIntervalStage",
@@ -170,6 +171,32 @@ class SilenceStage:
             flush.stop("; ".join(dict.fromkeys(reasons)))
         elif reasons:
             flush.notes.extend(f"muted: {flush.receiver}: {r}" for r in dict.fromkeys(reasons))
+
+
+class SilenceCache:
+    """The silences not yet over, read at most once per ``ttl`` seconds, for the mute decisions
+    made outside a unit of work (the sends of routes that keep no state: an ``events:``-only
+    config's ``notify()`` and ``submit()``), so those add no read of the ledger to each send. A
+    silence made or expired through this process is seen at once (:meth:`forget`), one made by
+    another process within ``ttl``."""
+
+    def __init__(self, read: Callable[[float], Sequence[Silence]], ttl: float = 1.0) -> None:
+        self._read = read
+        self._ttl = ttl
+        self._cached: tuple[float, tuple[Silence, ...]] | None = None
+
+    def __call__(self, now: float) -> Sequence[Silence]:
+        import time
+
+        at = time.monotonic()
+        cached = self._cached
+        if cached is None or not 0 <= at - cached[0] < self._ttl:
+            cached = (at, tuple(self._read(now)))
+            self._cached = cached
+        return [s for s in cached[1] if s.active(now)]
+
+    def forget(self) -> None:
+        self._cached = None
 
 
 class DedupStage:

@@ -241,3 +241,26 @@ def _watch(kit: Notifier, sim: ExotelSimulator, short: Any) -> None:
     wait_until(lambda: sent("c"), timeout=20)
     assert sent("c")[0] >= expired.ends_at
     assert len(sim.requests) == 3  # each once
+
+
+def test_an_events_only_config_honours_silences_without_a_read_per_send(
+    make_kit, sim, tmp_path, clock
+):
+    """Routes that keep no state have no later flush: a silenced alert is dropped, said in the
+    report; the silences are read at most once a second, not once per send."""
+    kit = make_kit(write_config(tmp_path, sim, store="ledger.db"), clock=clock)
+    made = kit.silence("host=~db.*", duration="1h", comment="maint", by="asha")
+    muted = kit.notify("db.down", data={"host": "x"}, labels={"host": "db1"})
+    assert muted.deliveries == ()
+    assert any(n.startswith("muted: ") and made.id in n for n in muted.notes), muted.notes
+    statements: list[str] = []
+    kit.ledger._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    try:
+        kit.notify("db.down", data={"host": "x"}, labels={"host": "db2"})
+    finally:
+        kit.ledger._db.set_trace_callback(None)  # type: ignore[attr-defined]
+    assert not any("FROM silences" in s for s in statements)  # the cached read
+    assert sim.requests == []
+    kit.expire_silence(made.id)
+    sent = kit.notify("db.down", data={"host": "x"}, labels={"host": "db1"})
+    assert [d.state.value for d in sent.deliveries] == ["sent"]
