@@ -11,6 +11,7 @@ out at a later flush if it still fires when the mute is over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from notifykit.routing.lifecycle import GroupRoute
     from notifykit.routing.silences import Silence
     from notifykit.routing.timeintervals import TimeInterval
+
+_logger = logging.getLogger("notifykit.routing")
 
 __all__ = [
     "DedupStage",
@@ -171,6 +174,14 @@ class SilenceStage:
             flush.stop("; ".join(dict.fromkeys(reasons)))
         elif reasons:
             flush.notes.extend(f"muted: {flush.receiver}: {r}" for r in dict.fromkeys(reasons))
+        if reasons and flush.unit is not None:
+            _logger.info(
+                "group %s of receiver %s: %d alert(s) muted: %s",
+                flush.key,
+                flush.receiver,
+                len(reasons),
+                "; ".join(dict.fromkeys(reasons)),
+            )
 
 
 class SilenceCache:
