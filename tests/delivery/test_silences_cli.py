@@ -42,6 +42,9 @@ def config(tmp_path, sim):
 
 
 def test_silence_add_list_expire_and_what_it_mutes(config, sim):
+    untouched = run(config, "--json", "routes", "test", "db.down", "-l", "service=db")
+    assert json.loads(untouched.stdout)["silenced_by"] is None
+    assert not (config.parent / "ledger.db").exists()  # a dry run creates no ledger
     bad = run(config, "silence", "add", "service", "--for", "2h", "--comment", "x")
     assert bad.returncode == 3
     assert 'no operator after the label name: write service="value"' in bad.stderr
