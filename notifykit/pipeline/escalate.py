@@ -11,8 +11,8 @@ model; Alertmanager leaves this to them).
   another reason is tried again later, with backoff; the other steps and alerts go on.
 - :meth:`Escalations.ack`, :meth:`ack_token`, :meth:`stop`: acknowledgement and resolution
   cancel the pending steps and the deliveries of steps not yet started.
-- :meth:`snooze`: an escalation paused for a while, its next step going out when the snooze
-  ends; :meth:`wake`: at the tick, a snoozed escalation resumes and an acknowledged one whose
+- :meth:`ack` with ``snooze``: an escalation paused for a while, its next step going out when
+  the snooze ends; :meth:`wake`: at the tick, a snoozed escalation resumes and an acknowledged one whose
   policy has an ``ack_timeout`` re-opens (PagerDuty's acknowledgement timeout), starting again
   from its first step, unless its alerts were resolved first.
 - :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
