@@ -13,6 +13,7 @@ import click
 from notifykit.cli import config, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
+from notifykit.cli.silences import COMMANDS as SILENCE_COMMANDS
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -25,6 +26,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *routing.COMMANDS,
     *doctor.COMMANDS,
     *oncall.COMMANDS,
+    *SILENCE_COMMANDS,
     init_command,
 )
 

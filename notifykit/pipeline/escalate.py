@@ -11,6 +11,10 @@ model; Alertmanager leaves this to them).
   another reason is tried again later, with backoff; the other steps and alerts go on.
 - :meth:`Escalations.ack`, :meth:`ack_token`, :meth:`stop`: acknowledgement and resolution
   cancel the pending steps and the deliveries of steps not yet started.
+- :meth:`ack` with ``snooze``: an escalation paused for a while, its next step going out when
+  the snooze ends; :meth:`wake`: at the tick, a snoozed escalation resumes and an acknowledged one whose
+  policy has an ``ack_timeout`` re-opens (PagerDuty's acknowledgement timeout), starting again
+  from its first step, unless its alerts were resolved first.
 - :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
   next one forward at once; an answered call acknowledges when the policy says
   ``ack_on_answer``.
@@ -37,7 +41,10 @@ from notifykit.errors import NobodyOnCallError, NotifykitError
 from notifykit.ledger.audit import (
     ACKNOWLEDGED,
     ESCALATED,
+    REOPENED,
     RESOLVED,
+    RESUMED,
+    SNOOZED,
     SYSTEM,
     Acting,
     mask_numbers,
@@ -144,6 +151,12 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
+def _duration(seconds: float) -> str:
+    from notifykit.routing.tree import format_duration
+
+    return format_duration(seconds)
+
+
 class Escalations:
     """The escalation stage (see the module docstring)."""
 
@@ -242,8 +255,11 @@ class Escalations:
         self, unit: Unit, record: EscalationRecord, now: float, handoff: Handoff
     ) -> list[Stored]:
         """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
-        longer active are cancelled. A step whose targets are on-call schedules with nobody on
-        call is skipped (``skipped: nobody on call``) and the next step comes forward to now."""
+        longer active are cancelled; those of a snoozed one wait for it to resume. A step whose
+        targets are on-call schedules with nobody on call is skipped (``skipped: nobody on
+        call``) and the next step comes forward to now."""
+        if record.state == "snoozed":
+            return []  # a snoozed escalation's steps wait for it to resume
         stored: list[Stored] = []
         first = True
         while True:
@@ -368,7 +384,46 @@ class Escalations:
             record = unit.escalation(escalation_id)
             if record is None:
                 return []
+            if record.wake_at is not None and record.wake_at <= now:
+                record = self.wake(unit, record, now)
             return self.fire(unit, record, now, handoff)
+
+    def wake(self, unit: Unit, record: EscalationRecord, now: float) -> EscalationRecord:
+        """A snoozed escalation resumes (its next step is due now; out of steps, it starts
+        again from the first), an acknowledged one re-opens by its ``ack_timeout`` and starts
+        again from the first step: unless no alert of its group is open any more (resolved, or
+        timed out), when it stays as it is."""
+        if record.state not in ("acked", "snoozed"):
+            return record
+        if not unit.open_members(record):
+            unit.sleep(record)
+            return record
+        policy = self._policies.get(record.policy)
+        pending = unit.due_steps(record.id, float("inf")) if record.state == "snoozed" else []
+        steps: list[tuple[int, int, float]] = []
+        if policy is not None and not pending:
+            start = _at(now)
+            steps = [
+                (s.loop, s.index, now + (s.due - start).total_seconds())
+                for s in plan_steps(policy, start)
+            ]
+        snoozed = record.state == "snoozed"
+        woken = unit.wake(record, steps)
+        if snoozed:
+            action, detail = RESUMED, "the snooze ended: the escalation goes on"
+        else:
+            timeout = policy.ack_timeout if policy is not None else None
+            action = REOPENED
+            detail = (
+                f"acknowledged by {record.acked_by or 'someone'} and not resolved within "
+                f"ack_timeout {_duration(timeout or now - (record.acked_at or now))}: the "
+                "escalation starts again from its first step"
+            )
+        if steps and snoozed:
+            detail += " (from its first step: it had no step left)"
+        unit.audit(action, SYSTEM, _target(record), now, detail)
+        logger.warning("escalation %s (%s) %s: %s", record.id, record.key, action, detail)
+        return woken
 
     # -- stopping -----------------------------------------------------------------------------------
 
@@ -386,7 +441,22 @@ class Escalations:
         """Acknowledge (``acked``) or resolve (``resolved``) ``records``, as ``acting`` did; each
         one stopped gets its row in the audit trail (``alert``: the key of the alert whose
         resolution stopped it; ``detail``: how)."""
-        stopped = unit.stop_escalations(records, state, now, _acked_by(acting), acting.path)
+        stopped: list[EscalationRecord] = []
+        for one in records:
+            policy = self._policies.get(one.policy)
+            timeout = policy.ack_timeout if policy is not None and state == "acked" else None
+            stopped.extend(
+                unit.stop_escalations(
+                    [one],
+                    state,
+                    now,
+                    _acked_by(acting),
+                    acting.path,
+                    wake_at=None if timeout is None else now + timeout,
+                )
+            )
+        if any(r.wake_at is not None for r in stopped):
+            unit.signal_work()
         for record in stopped:
             action = ACKNOWLEDGED if state == "acked" else RESOLVED
             written = unit.audit(action, acting, _target(record, alert), now, detail)
@@ -400,27 +470,71 @@ class Escalations:
             )
         return stopped
 
-    def ack(self, given: str, acting: Acting) -> list[EscalationRecord]:
+    def ack(
+        self, given: str, acting: Acting, *, snooze: float | None = None
+    ) -> list[EscalationRecord]:
         """Acknowledge the active escalations ``given`` names, as ``acting`` does: by the key
         ``notify()`` reported (the group's), the alert's own key (its text, short form, or 8+
-        digits of its digest), or the key of any alert in its group."""
+        digits of its digest), or the key of any alert in its group. ``snooze``: pause them
+        for that many seconds instead; their next step goes out when the snooze ends (unless
+        resolved first)."""
         given = given.strip()
         if not given:
             return []
         with self._state().unit("acknowledging") as unit:
-            matched = []
-            for record in unit.open_escalations():
-                if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
-                    matched.append(record)
-                    continue
-                group = unit.group(record.receiver, record.group_hash)
-                if group is not None and any(
-                    m.alert.key_for().matches(given) for m in group.members.values()
-                ):
-                    matched.append(record)
-            acked = self.stop(unit, matched, "acked", self._clock(), acting)
+            matched = self._named(unit, given)
+            now = self._clock()
+            if snooze is not None:
+                return self._snooze(unit, matched, now, snooze, acting)
+            acked = self.stop(unit, matched, "acked", now, acting)
         self._metrics.acknowledged("key", count=len(acked))
         return acked
+
+    def _snooze(
+        self,
+        unit: Unit,
+        records: Sequence[EscalationRecord],
+        now: float,
+        seconds: float,
+        acting: Acting,
+    ) -> list[EscalationRecord]:
+        snoozed = []
+        for record in records:
+            done = unit.snooze(record, now, now + seconds, _acked_by(acting), acting.path)
+            if done is None:
+                continue
+            until = _at(now + seconds).isoformat(timespec="seconds")
+            written = unit.audit(
+                SNOOZED,
+                acting,
+                _target(record),
+                now,
+                f"for {_duration(seconds)}, until {until}: the next step goes out then",
+            )
+            logger.info(
+                "escalation %s (%s) snoozed until %s%s via %s",
+                record.id,
+                record.key,
+                until,
+                f" by {written.actor}" if written.actor else "",
+                written.path,
+            )
+            snoozed.append(done)
+        return snoozed
+
+    def _named(self, unit: Unit, given: str) -> list[EscalationRecord]:
+        """The open escalations ``given`` names (see :meth:`ack`), rows locked."""
+        matched = []
+        for record in unit.open_escalations():
+            if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
+                matched.append(record)
+                continue
+            group = unit.group(record.receiver, record.group_hash)
+            if group is not None and any(
+                m.alert.key_for().matches(given) for m in group.members.values()
+            ):
+                matched.append(record)
+        return matched
 
     def ack_token(
         self,

@@ -1,6 +1,6 @@
 """Explaining: what the pipeline would do with an alert at a moment, sending nothing
 (``notifykit routes test``, ``kit.explain()``). The walk is :func:`notifykit.routing.explain.explain`
-(pure); this stage gives it the firing alerts (for inhibition) and the channel layer's
+(pure); this stage gives it the firing alerts (for inhibition), the silences in force and the channel layer's
 description of each delivery (sender and priority)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
     from notifykit.routing.model import RoutingConfig
+    from notifykit.routing.silences import Silence
 
 __all__ = ["Explainer", "describe_channel"]
 
@@ -38,12 +39,14 @@ class Explainer:
         default_severity: Callable[[str], str],
         clock: Callable[[], float],
         on_call: Callable[[str, float], OnCall] | None = None,
+        silences: Callable[[float], Sequence[Silence]] | None = None,
     ) -> None:
         self._routing = routing
         self._channels = channels
         self._channel_settings = channel_settings
         self._resolve = resolve_recipients
         self._firing = firing
+        self._silences = silences
         self._default_severity = default_severity
         self._clock = clock
         self._on_call = on_call
@@ -71,8 +74,14 @@ class Explainer:
         firing: Sequence[Alert] = ()
         if self._routing.inhibit_rules and self._firing is not None:
             firing = self._firing(when.timestamp())
+        silences = self._silences(when.timestamp()) if self._silences is not None else ()
         found = explain(
-            self._routing, alert, when, firing=firing, describe_delivery=self.describe_delivery
+            self._routing,
+            alert,
+            when,
+            firing=firing,
+            describe_delivery=self.describe_delivery,
+            silences=silences,
         )
         if self._on_call is None or not any(_schedule(d["to"]) for d in found.deliveries):
             return found

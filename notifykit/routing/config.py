@@ -141,6 +141,9 @@ class EscalationConfig(Settings):
         default=None, min=1.0, doc="each round starts this long after the one before"
     )
     ack_on_answer: bool = setting(default=False, doc="an answered call counts as acknowledgement")
+    ack_timeout: Duration | None = setting(
+        default=None, min=1.0, doc="an acknowledged alert not resolved by then re-opens"
+    )
 
 
 class InhibitRuleConfig(Settings):
@@ -487,6 +490,7 @@ class _RoutingLoader:
                     repeat=value.repeat,
                     repeat_every=value.repeat_every,
                     ack_on_answer=value.ack_on_answer,
+                    ack_timeout=value.ack_timeout,
                 )
             except ValueError as err:
                 self.ctx.problem(value_node, path, str(err).split(": ", 1)[-1])
