@@ -45,10 +45,12 @@ from notifykit_twilio.tokens import call_token, public_base
 if TYPE_CHECKING:
     from notifykit_twilio.client import TwilioClient, TwilioError
 
-__all__ = ["MAX_INLINE_TWIML", "TwilioCallChannel", "TwilioSmsChannel", "say_twiml"]
+__all__ = ["MAX_INLINE_TWIML", "MAX_SMS_BODY", "TwilioCallChannel", "TwilioSmsChannel", "say_twiml"]
 
 #: Twilio's limit on the ``Twiml`` parameter of a call (characters)
 MAX_INLINE_TWIML = 4000
+#: Twilio's limit on a message's ``Body`` (characters; error 21617 beyond)
+MAX_SMS_BODY = 1600
 
 
 def say_twiml(text: str, *, voice: str, language: str, repeat: int) -> str:
@@ -127,6 +129,13 @@ class TwilioSmsChannel(_TwilioChannel):
             what = template_label(message.template) if message.template else "the body"
             raise TemplateRenderError(
                 f"{what} rendered an empty SMS body", template=message.template
+            )
+        if len(text) > MAX_SMS_BODY:
+            what = template_label(message.template) if message.template else "the body"
+            raise TemplateRenderError(
+                f"{what} rendered {len(text)} characters: Twilio refuses an SMS body longer than "
+                f"{MAX_SMS_BODY} (error 21617)",
+                template=message.template,
             )
         sms = analyze_sms(text)
         return message.with_info(

@@ -76,3 +76,16 @@ def test_a_call_without_public_url_says_the_text_inline(
     assert "This is a critical alert: database db1 is down." in twiml
     run = fake.play_call(delivery.provider_id or "")
     assert run.spoken == ["This is a critical alert: database db1 is down."] * 2
+
+
+def test_a_body_longer_than_twilio_takes_is_stopped_before_sending(
+    make_kit: Callable[..., Notifier], fake: FakeTwilio, tmp_path: Path
+) -> None:
+    import pytest
+
+    from notifykit.errors import TemplateRenderError
+
+    kit = make_kit(write_config(tmp_path, fake.base_url))
+    with pytest.raises(TemplateRenderError, match="longer than 1600"):
+        kit.send("sms", to="alice", body="x" * 1601)
+    assert fake.requests == []
