@@ -7,21 +7,17 @@ settings alone cannot see, read from the config; nothing is sent or asked.
 - ``server.public_url`` on plain ``http://`` to a host other than this machine: Twilio's docs
   ask for https, and the keypress would cross the network readable.
 
-This module is a plugin of its own (its :func:`register_checks`): the ``twilio`` plugin does not
-register it yet, since every check registered appears in every ``doctor`` run's list of checks
-(the documented outputs in docs/deploy.md list them). Load it with
-``get_plugin_manager(plugins=[doctor])``.
+The ``twilio`` plugin registers it (:func:`notifykit_twilio.plugin.register_checks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from notifykit.checks import Check, CheckContext, Finding
-from notifykit.hookspecs import hookimpl
 
-__all__ = ["CHECKS", "check_config", "register_checks"]
+__all__ = ["CHECKS", "check_config"]
 
 CALL_TYPE = "twilio-call"
 
@@ -78,9 +74,3 @@ CHECKS: tuple[Check, ...] = (
         "Twilio channels: a call's `from` number, the keypress acknowledgement's server.public_url",
     ),
 )
-
-
-@hookimpl
-def register_checks(register: Callable[[Check], None]) -> None:
-    for check in CHECKS:
-        register(check)

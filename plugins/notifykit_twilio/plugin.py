@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import AccountContext, Channel, ChannelContext, ChannelType, Provider
+from notifykit.checks import Check
 from notifykit.hookspecs import hookimpl
 from notifykit_twilio.settings import AccountSettings, CallSettings, SmsSettings
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "connect",
     "register_channel_types",
+    "register_checks",
     "register_providers",
     "register_routes",
     "sandbox",
@@ -122,3 +124,12 @@ def register_routes(add_route: Callable[..., None], notifier: Notifier) -> None:
     from notifykit_twilio.voice import register
 
     register(add_route, notifier)
+
+
+@hookimpl
+def register_checks(register: Callable[[Check], None]) -> None:
+    """``notifykit doctor``'s ``twilio.config`` check (:mod:`notifykit_twilio.doctor`)."""
+    from notifykit_twilio.doctor import CHECKS
+
+    for check in CHECKS:
+        register(check)

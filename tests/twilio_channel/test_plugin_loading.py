@@ -39,7 +39,7 @@ def test_it_is_loaded_through_its_entry_point(pm: pluggy.PluginManager) -> None:
     assert (call.kind, call.template_suffix, call.provider) == ("call", "voice", "twilio")
     assert registry.owners[("channel_type", "twilio-call")] == "twilio"
     assert registry.providers["twilio"].sandbox is not None
-    assert ("check", "twilio.config") not in registry.owners  # its own plugin, for now
+    assert registry.owners[("check", "twilio.config")] == "twilio"  # doctor's config check
     info = {i.name: i for i in registry.plugin_infos()}["twilio"]
     assert info.package == "notifykit-pager"
     assert "register_routes" in pm.get_plugin("twilio").__dict__

@@ -80,11 +80,10 @@ def test_config_check_warns_of_an_inline_auth_token_and_strict_fails(
 def _diagnose(path: Path) -> Any:
     from notifykit.doctor import diagnose
     from notifykit.plugins import get_plugin_manager
-    from notifykit_twilio import doctor
 
     with Notifier.from_config(
         path,
-        plugin_manager=get_plugin_manager(plugins=[doctor], disabled=[]),
+        plugin_manager=get_plugin_manager(disabled=[]),
         environ=ENV,
         dry_run=True,
         require_secrets=False,
