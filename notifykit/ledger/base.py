@@ -93,6 +93,7 @@ class Ledger(Protocol):
     def reports(self, *, limit: int = 20, state: DeliveryState | None = None) -> list[Report]: ...
     def deliveries(self, ids: Sequence[str]) -> list[Delivery]: ...
     def by_token(self, token: str) -> list[Delivery]: ...
+    def by_provider_id(self, provider_id: str, channel_type: str) -> list[Delivery]: ...
     def apply_status(
         self,
         token: str,
@@ -796,6 +797,17 @@ class SqlLedger:
             "looking up a status callback",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE callback_token = ?",
             (token,),
+        )
+        return [self._delivery_from_row(r, c) for r in rows]
+
+    def by_provider_id(self, provider_id: str, channel_type: str) -> list[Delivery]:
+        """The deliveries of channels of ``channel_type`` that the provider knows as
+        ``provider_id`` (a reply to a message names the message it answers), newest first."""
+        rows, c = self._select(
+            "looking up a delivery by its provider id",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE provider_id = ? "
+            "AND channel_type = ? ORDER BY updated DESC",
+            (provider_id, channel_type),
         )
         return [self._delivery_from_row(r, c) for r in rows]
 

@@ -171,4 +171,4 @@ def cut(text: str) -> str:
 
 
 def hide_tokens(text: str) -> str:
-    return re.sub(r"/(status|ack)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
+    return re.sub(r"/(status|ack|whatsapp)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
