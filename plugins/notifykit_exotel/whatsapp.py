@@ -121,6 +121,23 @@ class WhatsAppTemplateSettings(Settings):
     )
 
 
+def check_reply_settings(settings: WhatsAppSettings) -> None:
+    """What the settings alone cannot see (``config check`` builds every channel): a
+    ``reply_url`` needs a ``webhook_secret``, and must end in ``/exotel/whatsapp/<that
+    secret>``. Neither value is repeated in the message."""
+    secret, url = settings.webhook_secret, settings.reply_url
+    if url and not secret:
+        raise ValueError(
+            "reply_url sends the replies to notifykit serve, but webhook_secret is not set: "
+            "set webhook_secret: ${ENV} and end reply_url with /exotel/whatsapp/<that secret>"
+        )
+    if url and secret and not url.rstrip("/").endswith(f"/exotel/whatsapp/{secret}"):
+        raise ValueError(
+            "reply_url must end with /exotel/whatsapp/<webhook_secret> (this channel's secret), "
+            "or the replies are refused (404) and nothing is acknowledged"
+        )
+
+
 def _lookup(name: str, message: Message) -> Any:
     scope: dict[str, Any] = {
         "text": message.text,
@@ -145,6 +162,7 @@ class WhatsAppChannel:
         self.settings = settings
         self.client: ExotelClient = context.client(settings.account)
         self._pool: Any = None
+        check_reply_settings(settings)
 
     # -- planning -----------------------------------------------------------------------------------
 

@@ -263,3 +263,108 @@ def test_no_secret_in_the_in_process_log(
     text = "\n".join(r.getMessage() for r in ours) + repr(kit.config.channels["wa"].settings)
     leaks = [line for line in text.splitlines() if SECRET[:-4] in line]
     assert not leaks, leaks
+
+
+@pytest.mark.parametrize(
+    ("reply_url", "secret", "expected"),
+    [
+        ("https://pager.example.com/exotel/whatsapp/other-s3cr3t-yyyyyyyyyy", SECRET, "must end"),
+        ("https://pager.example.com/exotel/whatsapp/" + SECRET, None, "webhook_secret is not set"),
+    ],
+)
+def test_config_check_catches_a_reply_url_that_cannot_acknowledge(
+    tmp_path: Path,
+    sim: ExotelSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    reply_url: str,
+    secret: str | None,
+    expected: str,
+) -> None:
+    from click.testing import CliRunner
+
+    from notifykit.cli import cli
+
+    monkeypatch.setenv("NK_WA_REPLY_URL", reply_url)
+    channel = {**WA, "reply_url": "${NK_WA_REPLY_URL}"}
+    if secret is None:
+        channel.pop("webhook_secret")
+    path = config(tmp_path, sim, channels={"wa": channel})
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 3, result.output
+    assert expected in result.output
+    assert SECRET not in result.output and "other-s3cr3t" not in result.output
+
+
+def test_config_check_passes_a_matching_reply_url(
+    tmp_path: Path, sim: ExotelSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from notifykit.cli import cli
+
+    monkeypatch.setenv("NK_WA_REPLY_URL", "https://pager.example.com/exotel/whatsapp/" + SECRET)
+    path = config(tmp_path, sim, channels={"wa": {**WA, "reply_url": "${NK_WA_REPLY_URL}"}})
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+
+
+def test_the_reply_url_is_sent_as_status_callback(
+    tmp_path: Path,
+    sim: ExotelSimulator,
+    make_kit: Callable[..., Notifier],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "https://pager.example.com/exotel/whatsapp/" + SECRET
+    monkeypatch.setenv("NK_WA_REPLY_URL", url)
+    kit = make_kit(
+        config(tmp_path, sim, channels={"wa": {**WA, "reply_url": "${NK_WA_REPLY_URL}"}})
+    )
+    [delivery] = kit.notify("db.down", severity="critical", channels=["wa"]).deliveries
+    assert delivery.state == "sent"
+    [record] = messages(sim).values()
+    assert record["status_callback"] == url
+    assert SECRET not in repr(kit.config.channels["wa"])
+
+
+def test_a_dropped_connection_after_the_request_is_unknown(
+    tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier]
+) -> None:
+    sim.inject(Fault(drop=True, path="/messages"), times=5)
+    kit = make_kit(config(tmp_path, sim))
+    [delivery] = kit.notify("db.down", severity="critical", channels=["wa"]).deliveries
+    assert delivery.state == "unknown", delivery
+    assert len([r for r in sim.requests if r.path.startswith("/v2/accounts/")]) == 1
+
+
+def test_kyc_pending_fails(
+    tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier]
+) -> None:
+    sim.inject(Fault(status=403, code=340030, message="Your account is not yet KYC compliant"))
+    kit = make_kit(config(tmp_path, sim))
+    [delivery] = kit.notify("db.down", severity="critical", channels=["wa"]).deliveries
+    assert delivery.state == "failed" and "KYC" in (delivery.error or ""), delivery
+
+
+def test_other_replies_and_bad_bodies_acknowledge_nothing(
+    served: tuple[Notifier, Serve], sim: ExotelSimulator
+) -> None:
+    kit, serve = served
+    sid = page(kit, sim)
+    url = f"{serve.url}/exotel/whatsapp/{SECRET}"
+    other = admin(sim, "POST", "/whatsapp/reply", id=sid, url=url, payload="snooze")
+    assert other == {"status": 200}
+    assert requests.post(url, data=b"not json", timeout=5).status_code == 400
+    unknown = {
+        "whatsapp": {
+            "messages": [
+                {
+                    "context": {"id": "nope"},
+                    "content": {"type": "button", "button": {"payload": "notifykit-ack"}},
+                }
+            ]
+        }
+    }
+    answer = requests.post(url, json=unknown, timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"acknowledged": 0}
+    assert kit.ledger.routing.escalations()[0].state == "active"
