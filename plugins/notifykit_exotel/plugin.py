@@ -39,6 +39,7 @@ __all__ = [
     "register_channel_types",
     "register_checks",
     "register_providers",
+    "register_routes",
     "register_template_settings",
 ]
 
@@ -157,3 +158,12 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             description="Rings the recipient into an Exotel flow (IVR) with the voice text",
         )
     )
+
+
+@hookimpl
+def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
+    """The URLs Exotel flows call (:mod:`notifykit_exotel.flows`): the paging call's text and
+    keys, and the missed-call acknowledgement."""
+    from notifykit_exotel.flows import register
+
+    register(add_route, notifier)
