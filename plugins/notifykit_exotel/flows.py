@@ -98,14 +98,20 @@ def parse_token(token: str) -> tuple[str, str] | None:
 def e164(number: str) -> str | None:
     """A number as Exotel sends it (``09876543210``, ``919876543210``, ``+919876543210``) in
     E.164, as the ledger keeps addresses (``None``: not a phone number)."""
-    from notifykit.config.schema import parse_phone
+    import phonenumbers
 
     digits = re.sub(r"[^\d+]", "", number or "")
     if not digits:
         return None
     if not digits.startswith("+") and len(digits) == 12 and digits.startswith("91"):
         digits = "+" + digits
-    return parse_phone(digits, strict=False)
+    try:
+        parsed = phonenumbers.parse(digits, "IN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ the next step. Every wait is on a condition with a deadline."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,46 @@ def test_a_flow_secret_written_in_the_file_is_a_problem(tmp_path, sim):
     with pytest.raises(ConfigError) as raised:
         load_config(path, registry=Registry.from_manager(get_plugin_manager()))
     assert "flow_secret" in str(raised.value) and FLOW_SECRET not in str(raised.value)
+
+
+# -- notifykit flows ----------------------------------------------------------------------------
+
+
+def run_flows(config: Path, *args: str) -> Any:
+    """``notifykit flows`` through the real command group (the command object, added to it)."""
+    from click.testing import CliRunner
+
+    from notifykit.cli.app import cli
+    from notifykit_exotel.flows_cli import flows
+
+    cli.add_command(flows)
+    try:
+        return CliRunner().invoke(cli, ["-c", str(config), *args, "flows"])
+    finally:
+        cli.commands.pop("flows", None)
+
+
+def test_flows_prints_the_urls_to_paste_per_account(tmp_path, sim, monkeypatch):
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    monkeypatch.setenv("NK_LEDGER_TOKEN", "t")
+    config = write_config(tmp_path, sim, **sections(8025))
+    result = run_flows(config, "--json")
+    assert result.exit_code == 0, result.output
+    base = "http://127.0.0.1:8025"
+    assert json.loads(result.output) == {
+        "main": {
+            "voice": f"{base}/exotel/voice",
+            "digits": f"{base}/exotel/digits",
+            "missed_call": f"{base}/exotel/{FLOW_SECRET}/missed-call",
+            "oncall": f"{base}/exotel/{FLOW_SECRET}/oncall",
+        }
+    }
+    text = run_flows(config)
+    assert text.exit_code == 0 and f"{base}/exotel/voice" in text.output
+    assert "Greeting (read text from URL)" in text.output
+
+
+def test_flows_without_public_url_says_what_to_set(tmp_path, sim, monkeypatch):
+    monkeypatch.setenv("NK_LEDGER_TOKEN", "t")
+    result = run_flows(write_config(tmp_path, sim))
+    assert result.exit_code == 3 and "server.public_url" in result.output
