@@ -299,6 +299,7 @@ def register(add_route: Callable[..., None], notifier: Notifier) -> FlowRoutes:
     """Add the flow routes to the status server (the ``register_routes`` hook)."""
     routes = FlowRoutes(notifier)
     add_route(r"/exotel/voice", routes.voice, ("GET", "HEAD"))
-    add_route(r"/exotel/digits", routes.digits, ("GET", "HEAD"))
-    add_route(rf"/exotel/(?P<secret>{_SECRET})/missed-call", routes.missed_call, ("GET", "HEAD"))
+    # The actions answer GET only: a HEAD (a prefetcher, a link checker) changes nothing.
+    add_route(r"/exotel/digits", routes.digits, ("GET",))
+    add_route(rf"/exotel/(?P<secret>{_SECRET})/missed-call", routes.missed_call, ("GET",))
     return routes

@@ -347,3 +347,35 @@ def test_flows_without_public_url_says_what_to_set(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("NK_LEDGER_TOKEN", "t")
     result = run_flows(write_config(tmp_path, sim))
     assert result.exit_code == 3 and "server.public_url" in result.output
+
+
+def test_a_head_request_acts_on_nothing(served, sim):
+    kit, _ = served
+    _, run = page(kit, sim, None)
+    [voice] = [s for s in run.requests if s.url.split("?")[0].endswith("/exotel/voice")][-1:]
+    token = voice.url.split("CustomField=")[1].split("&")[0]
+    base = kit.config.server.public_url
+    params = {"CallSid": "c9", "digits": '"1"', "CustomField": token}
+    assert requests.head(f"{base}/exotel/digits", params=params, timeout=5).status_code == 405
+    missed = f"{base}/exotel/{FLOW_SECRET}/missed-call"
+    assert (
+        requests.head(missed, params={"CallSid": "c9", "From": PHONES[0]}, timeout=5).status_code
+        == 405
+    )
+    assert escalation(kit).state == "active"
+    bare = requests.get(f"{base}/exotel/digits", params={**params, "digits": "1"}, timeout=5)
+    assert bare.status_code == 200  # digits without Exotel's quotes
+    assert escalation(kit).acked_via == "keypress"
+
+
+def test_two_actions_on_one_key_is_a_config_problem(tmp_path, sim, monkeypatch):
+    from notifykit.config.loader import load_config
+    from notifykit.errors import ConfigError
+    from notifykit.plugins import Registry, get_plugin_manager
+
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    path = write_config(tmp_path, sim, **sections(8025, keys={"ack": "1", "resolve": "1"}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, registry=Registry.from_manager(get_plugin_manager()))
+    assert "escalations.primary.keys" in str(raised.value)
+    assert "the same key" in str(raised.value)
