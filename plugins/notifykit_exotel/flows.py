@@ -142,8 +142,7 @@ def _digit(raw: str) -> str:
 
 
 class FlowRoutes:
-    """The handlers (see the module docstring); ``oncall``: a ``(schedule name or None) -> phone
-    number or None`` function, when the core offers on-call schedules."""
+    """The handlers of the flow URLs (see the module docstring), for one Notifier."""
 
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier

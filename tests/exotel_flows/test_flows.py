@@ -379,3 +379,53 @@ def test_two_actions_on_one_key_is_a_config_problem(tmp_path, sim, monkeypatch):
         load_config(path, registry=Registry.from_manager(get_plugin_manager()))
     assert "escalations.primary.keys" in str(raised.value)
     assert "the same key" in str(raised.value)
+
+
+def test_on_postgresql_keys_replays_and_missed_calls_work_the_same(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    from tests.services import postgres_schema
+
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with postgres_schema() as store:
+        config = write_config(tmp_path, sim, store=store, **sections(port))
+        kit = make_kit(config, clock=clock)
+        sim.add_flow("4242", paging_flow(base))
+        sim.add_flow("missed", missed_call_flow(base, FLOW_SECRET), exophone=EXOPHONE)
+        with StatusServer(kit, "127.0.0.1", port):
+            _, run = page(kit, sim, "2")
+            [passthru] = run.of("passthru")
+            assert passthru.requests[0].status == 200
+            assert requests.get(passthru.requests[0].url, timeout=5).status_code == 200
+            assert len([a for a in kit.audit() if a.action == "escalated"]) == 1
+            missed = sim.wait_for_flow(sim.missed_call(PHONES[0], EXOPHONE), timeout=10)
+            assert missed.of("passthru")[0].requests[0].status == 200
+            record = escalation(kit)
+            assert (record.state, record.acked_by, record.acked_via) == (
+                "acked",
+                "p0",
+                "missed-call",
+            )
+        kit.close()
+
+
+def test_a_missed_call_ack_is_confirmed_by_sms_when_the_account_says_so(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = sections(port)
+    config["account"]["missed_call_sms"] = "sms"
+    kit = make_kit(write_config(tmp_path, sim, **config), clock=clock)
+    sim.add_flow("4242", paging_flow(base))
+    sim.add_flow("missed", missed_call_flow(base, FLOW_SECRET), exophone=EXOPHONE)
+    with StatusServer(kit, "127.0.0.1", port):
+        page(kit, sim, None)
+        run = sim.wait_for_flow(sim.missed_call("09876543210", EXOPHONE), timeout=10)
+        assert run.of("passthru")[0].requests[0].status == 200
+    [sms] = [r.form for r in sim.requests if r.path.endswith("/Sms/send.json")]
+    assert sms["To"] == [PHONES[0]]
+    assert sms["Body"][0].startswith("Acknowledged by your missed call: db.down.")
