@@ -543,8 +543,8 @@ class Notifier:
         self, *, since: datetime | timedelta | float | None = None, limit: int = 100
     ) -> list[AuditRecord]:
         """The audit trail, oldest first: who acknowledged, resolved or escalated what, when
-        and through which path (``cli``, ``api``, ``link``, ``call``, ``alertmanager``,
-        ``system``), at most the newest ``limit`` actions since ``since`` (a datetime, a
+        and through which path (``cli``, ``api``, ``link``, ``call``, ``keypress``,
+        ``missed-call``, ``alertmanager``, ``system``), at most the newest ``limit`` actions since ``since`` (a datetime, a
         timedelta back from now, or epoch seconds). What ``notifykit audit`` lists.
 
         :raises LedgerError: the ledger cannot be read.

@@ -146,13 +146,17 @@ def test_keypress_escalate_sends_the_next_step_now(served, sim, clock):
     _, run = page(kit, sim, "2")
     assert run.of("passthru")[0].requests[0].status == 200
     assert escalation(kit).state == "active"
+    sim.queue_digits(PHONES[1], "2")  # p1 presses 2 too, but no step is left after theirs
     # No clock advance: the real worker sends step 0.1 because the key made it due now.
     kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
     wait_until(lambda: len(flow_calls(sim)) == 2, timeout=10)
     second = flow_calls(sim)[1]
-    assert second["From"] == [PHONES[1]] or second["From"][0].endswith(PHONES[1][-10:])
+    assert second["From"] == [PHONES[1]]
     [row] = [a for a in kit.audit() if a.action == "escalated"]
     assert (row.path, row.actor) == ("keypress", "p0")
+    last = sim.wait_for_flow(list(sim.calls)[1], timeout=10)
+    assert last.of("passthru")[0].requests[0].status == 302  # nobody to escalate to
+    assert last.spoken[0].startswith("This is a critical alert")
 
 
 def test_keypress_resolve_resolves_the_alert(served, sim):
