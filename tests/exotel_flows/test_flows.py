@@ -138,6 +138,11 @@ def test_keypress_ack_stops_the_escalation_as_the_person_called(served, sim, clo
     [row] = [a for a in kit.audit() if a.action == "acknowledged"]
     assert (row.path, row.actor) == ("keypress", "p0")
     assert "pressed 1 on the call of step 0.0" in (row.detail or "")
+    link = kit.ack_url(record.ack_id)
+    assert link is not None
+    assert (
+        "Already acknowledged by p0 (key pressed on the call)" in requests.get(link, timeout=5).text
+    )
     clock.advance(10 * 60)  # the second step's time: nothing more goes out
     kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
     assert len(flow_calls(sim)) == 1
