@@ -15,6 +15,7 @@ offsets so the schedule reads as a timeline)::
         repeat_every: 15m        # from the start of one round to the next (see below)
         ack_on_answer: true      # an answered call counts as acknowledgement
         keys: {ack: "1", escalate: "2", resolve: "3"}   # keys pressed on a paging call
+        ack_timeout: 30m         # acknowledged but not resolved by then: it re-opens
 
 :func:`plan` turns a policy and a start time into the scheduled steps; :func:`advance` reschedules
 what is left when a step's delivery failed, so the next step goes out at once. The ledger stores
@@ -134,6 +135,9 @@ class EscalationPolicy:
     #: answered call acknowledges when ``ack_on_answer`` says so); set, an answered call whose
     #: person pressed no key is not an acknowledgement
     keys: Keys | None = None
+    #: an acknowledged alert not resolved within this many seconds re-opens, and its escalation
+    #: starts again from the first step (PagerDuty's acknowledgement timeout); ``None``: never
+    ack_timeout: float | None = None
 
     @property
     def call_keys(self) -> Keys:
