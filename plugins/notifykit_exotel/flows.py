@@ -13,6 +13,10 @@ Exotel v1 does not sign the requests its applets make, so each URL carries a sec
   and answers the same.
 - ``GET /exotel/<flow-secret>/missed-call?CallSid=…&From=<caller>&To=<exophone>``: acknowledges
   every open escalation paging the caller; ``200`` when something was, ``302`` when nothing.
+- ``GET /exotel/<flow-secret>/oncall?CallSid=…&CallFrom=…&CallTo=…[&schedule=NAME]`` (Connect,
+  "dial whom" URL): ``200 text/plain``, the number of whoever the schedule has on call now (the
+  schedule named, else the account's ``oncall_schedule``, else the only one); ``404`` when
+  nobody is.
 
 The token: with ``server.public_url`` set, every batch has a status-callback token (128 random
 bits, ``/status/<token>``); an ``exotel-flow`` call carries ``<that token>.<8 characters naming
@@ -263,6 +267,33 @@ class FlowRoutes:
             self._confirm(account[1], caller, acked)
         return Response.text(200 if acked else 302, "done" if acked else "nothing", _NO_STORE)
 
+    def oncall(self, request: Request) -> Response:
+        """Connect, "dial whom" URL: the number of whoever is on call now."""
+        account = self.account_of(request.params["secret"])
+        if account is None:
+            return Response.error(404, "not found")
+        schedules = list(getattr(self.notifier.config, "schedules", None) or {})
+        name = (
+            _param(request, "schedule")
+            or getattr(account[1], "oncall_schedule", None)
+            or (schedules[0] if len(schedules) == 1 else "")
+        )
+        if not name:
+            raise HTTPProblem(
+                400,
+                "name the schedule (&schedule=NAME, or the account's oncall_schedule): the "
+                f"config has {len(schedules)}",
+            )
+        if name not in schedules:
+            return Response.text(404, "no such schedule", _NO_STORE)
+        who = self.notifier.oncall(name).who
+        recipient = self.notifier.config.recipients.get(who) if who else None
+        phone = getattr(recipient, "phone", None)
+        if not phone:
+            logger.warning("the on-call URL of schedule %s: nobody with a phone is on call", name)
+            return Response.text(404, "nobody is on call", _NO_STORE)
+        return Response.text(200, str(phone), _NO_STORE)
+
     def _confirm(self, settings: Any, caller: str, acked: list[str]) -> None:
         """With ``missed_call_sms`` set: tell the caller what their missed call acknowledged
         (a failure is logged: the acknowledgement stands)."""
@@ -301,4 +332,5 @@ def register(add_route: Callable[..., None], notifier: Notifier) -> FlowRoutes:
     # The actions answer GET only: a HEAD (a prefetcher, a link checker) changes nothing.
     add_route(r"/exotel/digits", routes.digits, ("GET",))
     add_route(rf"/exotel/(?P<secret>{_SECRET})/missed-call", routes.missed_call, ("GET",))
+    add_route(rf"/exotel/(?P<secret>{_SECRET})/oncall", routes.oncall, ("GET", "HEAD"))
     return routes

@@ -99,6 +99,11 @@ class AccountSettings(Settings):
         ref="channel",
         doc="an SMS channel that confirms a missed-call acknowledgement to the caller",
     )
+    oncall_schedule: str | None = setting(
+        default=None,
+        ref="schedule",
+        doc="the schedule the on-call URL dials when it names none (default: the only one)",
+    )
 
 
 class Sender(Settings):

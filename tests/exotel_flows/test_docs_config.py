@@ -64,6 +64,9 @@ def test_the_documented_config_loads_and_its_flow_takes_a_key(
             timeout=5,
         )
         assert answer.status_code == 302  # acknowledged already: nothing open for asha
+        oncall = requests.get(f"http://127.0.0.1:{port}/exotel/{SECRET}/oncall", timeout=5)
+        assert oncall.status_code == 200
+        assert oncall.text == kit.config.recipients[kit.oncall("primary").who or ""].phone
 
 
 def test_the_documented_flows_output_is_what_the_command_prints(monkeypatch):

@@ -18,7 +18,7 @@ import requests
 from notifykit import Notifier
 from notifykit.server import StatusServer
 from notifykit_exotel.simulator import ExotelSimulator
-from notifykit_exotel.simulator.flows import Gather, Greeting, Hangup, Passthru
+from notifykit_exotel.simulator.flows import Connect, Gather, Greeting, Hangup, Passthru
 from tests.delivery.conftest import PHONES, Clock, wait_until, write_config
 from tests.server.support import Serve, free_port
 
@@ -438,3 +438,57 @@ def test_a_missed_call_ack_is_confirmed_by_sms_when_the_account_says_so(
     [sms] = [r.form for r in sim.requests if r.path.endswith("/Sms/send.json")]
     assert sms["To"] == [PHONES[0]]
     assert sms["Body"][0].startswith("Acknowledged by your missed call: db.down.")
+
+
+# -- who is on call: the Connect applet's "dial whom" URL ---------------------------------------
+
+SCHEDULES = {
+    "primary": {
+        "timezone": "Asia/Kolkata",
+        "layers": [{"rotation": "daily", "start": "2026-12-07T10:00", "members": ["p0", "p1"]}],
+    },
+    "nights": {
+        "layers": [{"rotation": "weekly", "start": "2026-12-07T10:00", "members": ["p2"]}],
+    },
+}
+
+
+def test_the_oncall_url_answers_whoever_is_on_call_and_a_connect_dials_them(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = sections(port)
+    config["account"]["oncall_schedule"] = "primary"
+    kit = make_kit(write_config(tmp_path, sim, schedules=SCHEDULES, **config), clock=clock)
+    url = f"{base}/exotel/{FLOW_SECRET}/oncall"
+    sim.add_flow("dial", [Connect(url=url), Hangup()], exophone=EXOPHONE)
+    with StatusServer(kit, "127.0.0.1", port):
+        who = kit.oncall("primary").who
+        assert who in ("p0", "p1")
+        phone = PHONES[int(who[1])]
+        run = sim.wait_for_flow(sim.incoming_call("+919800000001", EXOPHONE), timeout=10)
+        assert [d[-10:] for d in run.dialled] == [phone[-10:]]  # Exotel dials it (its form)
+        [request] = run.of("connect")[0].requests
+        assert request.status == 200
+        clock.advance(24 * 3600)  # the next day's shift: the other one
+        other = requests.get(url, params={"CallSid": "c2", "CallFrom": "x"}, timeout=5)
+        assert other.status_code == 200 and other.text == PHONES[1 - int(who[1])]
+        named = requests.get(url, params={"schedule": "nights"}, timeout=5)
+        assert (named.status_code, named.text) == (200, PHONES[2])
+        assert requests.get(url, params={"schedule": "nope"}, timeout=5).status_code == 404
+        wrong = f"{base}/exotel/{FLOW_SECRET[::-1]}/oncall"
+        assert requests.get(wrong, timeout=5).status_code == 404
+
+
+def test_the_oncall_url_needs_a_schedule_named_when_there_are_several(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    port = free_port()
+    kit = make_kit(write_config(tmp_path, sim, schedules=SCHEDULES, **sections(port)), clock=clock)
+    with StatusServer(kit, "127.0.0.1", port):
+        url = f"http://127.0.0.1:{port}/exotel/{FLOW_SECRET}/oncall"
+        answer = requests.get(url, timeout=5)
+        assert answer.status_code == 400 and "schedule" in answer.text
