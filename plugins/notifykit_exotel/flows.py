@@ -164,7 +164,7 @@ class FlowRoutes:
             address = row["address"]
             if address is None or not hmac.compare_digest(_who(batch, address), who):
                 continue
-            if not str(row["channel_type"]).startswith("exotel-flow"):
+            if row["channel_type"] != "exotel-flow":  # another channel type's batch: no flow call
                 return None
             found = state.escalation_of(row["notification_id"])
             record, step = found if found is not None else (None, None)
