@@ -178,7 +178,7 @@ class EscalationConfig(Settings):
     )
     keys: KeysConfig | None = setting(
         default=None,
-        doc="keys pressed on a paging call that takes them (an Exotel flow): ack, escalate, "
+        doc="keys pressed on a paging call that takes them (a provider's flow): ack, escalate, "
         "resolve; set, an answered call alone does not acknowledge",
     )
     ack_timeout: Duration | None = setting(
