@@ -279,15 +279,24 @@ def test_a_wrong_flow_secret_is_404(served, sim):
     assert escalation(kit).state == "active"
 
 
-def test_notifykit_serve_keeps_the_secret_and_tokens_out_of_its_log(tmp_path, sim, monkeypatch):
+def test_notifykit_serve_takes_the_key_and_keeps_secrets_and_tokens_out_of_its_log(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    """`notifykit serve` in a process of its own, on the ledger this process pages through."""
     monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
     port = free_port()
     config = write_config(tmp_path, sim, **sections(port))
-    monkeypatch.setenv("NOTIFYKIT_LOG_LEVEL", "DEBUG")
     server = Serve(config, port, "-v", tmp=tmp_path)
     try:
         base = server.url
+        kit = make_kit(config, clock=clock)
+        sim.add_flow("4242", paging_flow(base))
         sim.add_flow("missed", missed_call_flow(base, FLOW_SECRET), exophone=EXOPHONE)
+        _, run = page(kit, sim, "1")
+        assert run.of("passthru")[0].requests[0].status == 200
+        record = escalation(kit)
+        assert (record.state, record.acked_by, record.acked_via) == ("acked", "p0", "keypress")
+        token = flow_calls(sim)[0]["CustomField"][0]
         for secret in (FLOW_SECRET, FLOW_SECRET[::-1]):
             requests.get(
                 f"{base}/exotel/{secret}/missed-call",
@@ -300,10 +309,11 @@ def test_notifykit_serve_keeps_the_secret_and_tokens_out_of_its_log(tmp_path, si
     finally:
         server.stop()
     log = server.log()
+    assert "GET /exotel/digits -> 200" in log and "HEAD /exotel/voice -> 200" in log
     assert "GET /exotel/<token>/missed-call -> 302" in log  # logged, the secret cut out
     assert "GET /exotel/<token>/missed-call -> 404" in log
     assert FLOW_SECRET not in log and FLOW_SECRET[::-1] not in log
-    assert "B" * 22 not in log
+    assert token not in log and token.split(".")[0] not in log and "B" * 22 not in log
 
 
 def test_a_flow_secret_written_in_the_file_is_a_problem(tmp_path, sim):
