@@ -208,7 +208,11 @@ def _whatsapp_template_settings() -> type[Settings]:
 
 @hookimpl
 def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
-    """``POST /exotel/whatsapp/<secret>``: the replies to ``exotel-whatsapp`` messages."""
-    from notifykit_exotel.whatsapp import register
+    """The URLs Exotel flows call (:mod:`notifykit_exotel.flows`): the paging call's text and
+    keys, and the missed-call acknowledgement; and the replies to ``exotel-whatsapp`` messages
+    (:mod:`notifykit_exotel.whatsapp`)."""
+    from notifykit_exotel.flows import register
+    from notifykit_exotel.whatsapp import register as register_whatsapp
 
     register(add_route, notifier)
+    register_whatsapp(add_route, notifier)

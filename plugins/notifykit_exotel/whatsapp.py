@@ -447,19 +447,24 @@ class ReplyRoutes:
 
     def acknowledge(self, provider_id: str) -> int:
         """Acknowledge the escalation of the delivery Exotel knows as ``provider_id``, as its
-        recipient, audit path ``whatsapp``; how many escalations that acknowledged."""
-        from notifykit.ledger.audit import Acting
-
+        recipient, audit path ``whatsapp`` (:meth:`Notifier.act_on_escalation`, once per
+        message: a second tap does nothing again); how many escalations that acknowledged."""
         ledger = self.notifier.ledger
         for delivery in ledger.by_provider_id(provider_id, CHANNEL_TYPE):
             found = ledger.routing.escalation_of(delivery.notification_id)
             if found is None:
                 logger.info("a WhatsApp Acknowledge answered a message of no escalation")
                 return 0
-            record = found[0]
-            pipeline: Any = self.notifier._pipeline
-            acked = pipeline.escalations.ack(record.key, Acting("whatsapp", delivery.recipient))
-            return len(acked)
+            record, step = found
+            done = self.notifier.act_on_escalation(
+                record.id,
+                "ack",
+                by=delivery.recipient,
+                via="whatsapp",
+                detail=f"tapped Acknowledge on the WhatsApp message of step {step.loop}.{step.index}",
+                once=f"{CHANNEL_TYPE}:{provider_id}:ack",
+            )
+            return int(done)
         logger.info("a WhatsApp Acknowledge answered a message this ledger does not know")
         return 0
 
