@@ -368,3 +368,29 @@ def test_other_replies_and_bad_bodies_acknowledge_nothing(
     answer = requests.post(url, json=unknown, timeout=5)
     assert answer.status_code == 200 and answer.json() == {"acknowledged": 0}
     assert kit.ledger.routing.escalations()[0].state == "active"
+
+
+def test_on_postgresql_the_button_acknowledges_once(
+    tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier]
+) -> None:
+    from notifykit.server import StatusServer
+    from tests.services import postgres_schema
+
+    port = free_port()
+    with postgres_schema() as store:
+        path = escalation_config(tmp_path, sim, port)
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["store"] = store
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        kit = make_kit(path)
+        with StatusServer(kit, "127.0.0.1", port):
+            sid = page(kit, sim)
+            url = f"http://127.0.0.1:{port}/exotel/whatsapp/{SECRET}"
+            for _ in range(2):  # Exotel retrying the webhook: acknowledged once
+                assert admin(sim, "POST", "/whatsapp/reply", id=sid, url=url) == {"status": 200}
+            record = kit.ledger.routing.escalations()[0]
+            assert (record.state, record.acked_by, record.acked_via) == ("acked", "p0", "whatsapp")
+            assert len([a for a in kit.audit() if a.action == "acknowledged"]) == 1
+        kit.close()
