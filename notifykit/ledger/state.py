@@ -899,6 +899,52 @@ class Unit:
         Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
         return _audit.insert(self._exec, action, acting, target, at, detail)
 
+    # -- paging limits --------------------------------------------------------------------------------
+
+    def pages(
+        self, recipient: str, channels: Sequence[str], since: float, until: float
+    ) -> list[float]:
+        """When ``recipient`` was paged through ``channels`` after ``since`` up to ``until``
+        (each delivery's first due time, oldest first): the deliveries planned to be sent, not
+        those skipped or withdrawn (a held page is skipped: its bundle is the page)."""
+        if not channels:
+            return []
+        rows, c = fetch(
+            self._exec(
+                "SELECT first_due FROM deliveries WHERE recipient = ? AND first_due > ? "
+                f"AND first_due <= ? AND channel IN ({self._in(channels)}) "
+                "AND skip_reason IS NULL AND state NOT IN ('skipped', 'cancelled') "
+                "ORDER BY first_due",
+                (recipient, since, until, *channels),
+            )
+        )
+        return [float(r[c.first_due]) for r in rows]
+
+    def pending_bundle(self, recipient: str, channel: str) -> tuple[str, dict[str, Any]] | None:
+        """The bundle of held pages to ``recipient`` through ``channel`` not sent yet: its
+        delivery id and info (``info["paging_bundle"]``: the pages it carries)."""
+        row, c = fetch_one(
+            self._exec(
+                "SELECT id, info FROM deliveries WHERE recipient = ? AND channel = ? "
+                "AND state = 'pending' AND skip_reason IS NULL AND info LIKE ? "
+                f"ORDER BY due LIMIT 1 {self._row_lock}",
+                (recipient, channel, '%"paging_bundle"%'),
+            )
+        )
+        if row is None:
+            return None
+        return str(row[c.id]), dict(json.loads(row[c.info]))
+
+    def extend_bundle(
+        self, delivery_id: str, text: str, info: Mapping[str, Any], now: float
+    ) -> None:
+        """Rewrite a pending bundle's text and info (one more held page in it)."""
+        self._exec(
+            "UPDATE deliveries SET text = ?, info = ?, updated = ? WHERE id = ? "
+            "AND state = 'pending'",
+            (text, _dumps(dict(info)), now, delivery_id),
+        )
+
     # -- silences -------------------------------------------------------------------------------------
 
     def silences(self, now: float) -> list[Silence]:

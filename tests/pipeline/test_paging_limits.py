@@ -1,0 +1,166 @@
+"""Paging limits end to end, over real HTTP to the simulator with a real worker, a real SQLite
+ledger and a controllable clock: under the limit a page goes out; over it the page is held and
+one bundle listing every held page goes out when the window frees; an escalation step whose
+target is over their call limit is skipped and the next step fires at once; config problems are
+reported with their line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifykit import Notifier
+from notifykit.config.loader import load_config
+from notifykit.errors import ConfigError
+from notifykit.plugins import Registry, get_plugin_manager
+from notifykit_exotel.simulator import ExotelSimulator
+from tests.delivery.conftest import PHONES, TOKEN, Clock, write_config
+from tests.delivery.test_escalation import drain, sends
+
+LIMITS: dict[str, Any] = {"sms": "2/1h", "call": "1/1h", "overrides": {"p1": {"sms": "5/1h"}}}
+
+
+def registry() -> Registry:
+    return Registry.from_manager(get_plugin_manager(disabled=[]))
+
+
+def sms_bodies(sim: ExotelSimulator) -> list[str]:
+    return [r.form["Body"][0] for r in sim.requests if r.path.endswith("/Sms/send.json")]
+
+
+def deliveries(kit: Notifier) -> list[Any]:
+    return [d for report in reversed(kit.history(limit=50)) for d in report.deliveries]
+
+
+@pytest.fixture
+def kit(
+    make_kit: Callable[..., Notifier], sim: ExotelSimulator, tmp_path: Path, clock: Clock
+) -> Notifier:
+    return make_kit(write_config(tmp_path, sim, paging_limits=LIMITS), clock=clock)
+
+
+def test_under_the_limit_every_page_goes_out(kit, sim, clock):
+    kit.notify("disk.full", severity="warning", data={"host": "db1"})
+    clock.advance(60)
+    kit.notify("disk.full", severity="warning", data={"host": "db2"})
+    assert sends(sim) == [("sms", PHONES[0])] * 2
+    # another recipient counts on their own, with their own (higher) limit
+    for _ in range(3):
+        kit.notify("disk.full", severity="warning", data={"host": "db3"}, to=["p1"])
+    assert sends(sim)[2:] == [("sms", PHONES[1])] * 3
+
+
+def test_over_the_limit_pages_are_held_and_bundled_into_one_sent_when_the_window_frees(
+    kit, sim, clock
+):
+    start = clock()
+    kit.notify("disk.full", severity="warning", data={"host": "db1"})
+    clock.advance(10 * 60)
+    kit.notify("disk.full", severity="warning", data={"host": "db2"})
+    clock.advance(10 * 60)
+    third = kit.notify("cpu.hot", severity="warning", data={"host": "db3"}, key="k3")
+    clock.advance(60)
+    fourth = kit.notify("mem.low", severity="warning", data={"host": "db4"}, key="k4")
+    assert sends(sim) == [("sms", PHONES[0])] * 2
+    held = [third.deliveries[0], fourth.deliveries[0]]
+    reasons = {d.error for d in held if d.state.value == "skipped"}
+    assert len(reasons) == 1, "both are in one bundle"
+    [reason] = reasons
+    assert reason is not None and reason.startswith("paging limit 2/1h: bundled into ")
+    bundle_id = reason.rsplit(" ", 1)[1]
+    [bundle] = [d for d in deliveries(kit) if d.id == bundle_id]
+    assert bundle.state.value == "pending"
+    assert bundle.due == pytest.approx(start + 3600)  # when the first page leaves the window
+    # the worker sends nothing before then
+    drain(kit, clock)
+    assert sends(sim) == [("sms", PHONES[0])] * 2
+    clock.advance(start + 3600 - clock() - 1)
+    drain(kit, clock)
+    assert len(sends(sim)) == 2
+    clock.advance(1)
+    drain(kit, clock)
+    assert sends(sim) == [("sms", PHONES[0])] * 3
+    assert sms_bodies(sim)[-1] == "2 more alerts (paging limit): cpu.hot k3, mem.low k4"
+    # the ledger and the audit trail record each held page and its bundle
+    held_audit = [a for a in kit.audit() if a.action == "paging-limited"]
+    assert sorted(a.target["delivery"] for a in held_audit) == sorted(d.id for d in held)
+    assert {a.target["bundle"] for a in held_audit} == {bundle_id}
+    assert all("over the paging limit 2/1h" in (a.detail or "") for a in held_audit)
+
+
+def test_a_page_after_the_bundle_is_due_waits_for_the_next_free_slot(kit, sim, clock):
+    for host in ("a", "b", "c"):
+        kit.notify("disk.full", severity="warning", data={"host": host}, key=host)
+        clock.advance(60)
+    clock.advance(3600)
+    drain(kit, clock)  # the bundle of c goes out, a and b have left the window
+    assert sms_bodies(sim)[-1] == "1 more alert (paging limit): disk.full c"
+    # one slot of two is used by the bundle: one more page goes out, the next is held again
+    kit.notify("disk.full", severity="warning", data={"host": "d"}, key="d")
+    report = kit.notify("disk.full", severity="warning", data={"host": "e"}, key="e")
+    assert len(sends(sim)) == 4
+    assert (report.deliveries[0].error or "").startswith("paging limit 2/1h: bundled")
+
+
+ROUTING: dict[str, Any] = {
+    "receivers": {"page": {"escalation": "calls"}},
+    "route": {"receiver": "page", "group_by": ["host"], "group_wait": "0s"},
+    "escalations": {
+        "calls": {
+            "steps": [
+                {"after": "0s", "channels": ["call"], "to": ["p0"]},
+                {"after": "15m", "channels": ["call"], "to": ["p1"]},
+            ]
+        }
+    },
+}
+
+
+def test_an_escalation_step_over_the_call_limit_is_skipped_and_the_next_fires_at_once(
+    make_kit, sim, tmp_path, clock
+):
+    config = write_config(tmp_path, sim, paging_limits={"call": "1/1h"}, **ROUTING)
+    kit = make_kit(config, clock=clock)
+    kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    assert sends(sim) == [("call", PHONES[0])]
+    clock.advance(60)
+    kit.notify("db.down", severity="critical", labels={"host": "db2"})
+    # p0 had their one call this hour: step 0 counts as not reached, step 1 (p1) goes out now
+    assert sends(sim) == [("call", PHONES[0]), ("call", PHONES[1])]
+    second = [e for e in kit.ledger.routing.escalations() if "db2" in e.key]
+    [escalation] = second
+    states = [s.state for s in kit.ledger.routing.escalation_steps(escalation.id)]
+    assert states == ["skipped", "sent"]
+    [audit] = [
+        a for a in kit.audit() if a.action == "escalated" and "paging limit" in (a.detail or "")
+    ]
+    assert audit.detail == (
+        "step 0.0 skipped: paging limit: p0 (call limit 1/1h) over the call limit; "
+        "the next step goes out now"
+    )
+
+
+def test_config_problems_are_reported_with_their_line(tmp_path, sim, monkeypatch):
+    monkeypatch.setenv("NK_LEDGER_TOKEN", TOKEN)
+    bad = {"sms": "30 per hour", "call": "0/1h", "fax": "1/1h", "overrides": {"nobody": {}}}
+    path = write_config(tmp_path, sim, paging_limits=bad)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, registry=registry())
+    text = str(caught.value)
+    lines = path.read_text().splitlines()
+    for needle, message in (
+        ("30 per hour", "paging_limits.sms: expected N/duration"),
+        ("0/1h", "paging_limits.call: expected N/duration"),
+        ("fax", "paging_limits.fax: unknown channel kind 'fax'"),
+        ("nobody", "paging_limits.overrides.nobody: no recipient named 'nobody'"),
+    ):
+        line = next(i for i, text in enumerate(lines, 1) if needle in text)
+        assert f"{path}:{line}: {message}" in text
+
+
+def test_a_config_without_paging_limits_has_none(tmp_path, sim, monkeypatch):
+    monkeypatch.setenv("NK_LEDGER_TOKEN", TOKEN)
+    assert not load_config(write_config(tmp_path, sim), registry=registry()).paging_limits
