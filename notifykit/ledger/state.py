@@ -920,6 +920,11 @@ class Unit:
         )
         return [float(r[c.first_due]) for r in rows]
 
+    def has_notification(self, key: str) -> bool:
+        """Whether a notification with idempotency key ``key`` is stored."""
+        row, _c = fetch_one(self._exec("SELECT id FROM notifications WHERE key = ?", (key,)))
+        return row is not None
+
     def pending_bundle(self, recipient: str, channel: str) -> tuple[str, dict[str, Any]] | None:
         """The bundle of held pages to ``recipient`` through ``channel`` not sent yet: its
         delivery id and info (``info["paging_bundle"]``: the pages it carries)."""

@@ -56,7 +56,9 @@ class Store:
         self, unit: Unit, plan: Plan, handoff: Handoff, alert_key: str | None = None
     ) -> Stored:
         bundles: list[Plan] = []
-        if self.guard is not None:
+        key = plan.notification.key
+        # A plan whose key is stored already is a duplicate: nothing of it is held or bundled.
+        if self.guard is not None and not (key is not None and unit.has_notification(key)):
             plan, bundles = self.guard.hold(unit, plan, self._clock(), alert_key)
         sending = self._sending(plan, handoff)
         submission = unit.store(

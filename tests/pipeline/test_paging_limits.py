@@ -6,7 +6,7 @@ reported with their line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from notifykit.plugins import Registry, get_plugin_manager
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES, TOKEN, Clock, write_config
 from tests.delivery.test_escalation import drain, sends
+from tests.services import postgres_schema
 
 LIMITS: dict[str, Any] = {"sms": "2/1h", "call": "1/1h", "overrides": {"p1": {"sms": "5/1h"}}}
 
@@ -35,11 +36,26 @@ def deliveries(kit: Notifier) -> list[Any]:
     return [d for report in reversed(kit.history(limit=50)) for d in report.deliveries]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The ledger: a SQLite file, and a schema of its own in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield "ledger.db"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 @pytest.fixture
 def kit(
-    make_kit: Callable[..., Notifier], sim: ExotelSimulator, tmp_path: Path, clock: Clock
+    make_kit: Callable[..., Notifier],
+    sim: ExotelSimulator,
+    tmp_path: Path,
+    clock: Clock,
+    store: str,
 ) -> Notifier:
-    return make_kit(write_config(tmp_path, sim, paging_limits=LIMITS), clock=clock)
+    config = write_config(tmp_path, sim, paging_limits=LIMITS, store=store)
+    return make_kit(config, clock=clock)
 
 
 def test_under_the_limit_every_page_goes_out(kit, sim, clock):
@@ -120,9 +136,9 @@ ROUTING: dict[str, Any] = {
 
 
 def test_an_escalation_step_over_the_call_limit_is_skipped_and_the_next_fires_at_once(
-    make_kit, sim, tmp_path, clock
+    make_kit, sim, tmp_path, clock, store
 ):
-    config = write_config(tmp_path, sim, paging_limits={"call": "1/1h"}, **ROUTING)
+    config = write_config(tmp_path, sim, paging_limits={"call": "1/1h"}, store=store, **ROUTING)
     kit = make_kit(config, clock=clock)
     kit.notify("db.down", severity="critical", labels={"host": "db1"})
     assert sends(sim) == [("call", PHONES[0])]
@@ -164,3 +180,41 @@ def test_config_problems_are_reported_with_their_line(tmp_path, sim, monkeypatch
 def test_a_config_without_paging_limits_has_none(tmp_path, sim, monkeypatch):
     monkeypatch.setenv("NK_LEDGER_TOKEN", TOKEN)
     assert not load_config(write_config(tmp_path, sim), registry=registry()).paging_limits
+
+
+def test_a_duplicate_key_over_the_limit_adds_nothing_to_the_bundle(kit, sim, clock):
+    first = [
+        kit.notify("disk.full", severity="warning", data={"host": key}, key=key)
+        for key in ("a", "b", "c")
+    ]
+    again = kit.notify("disk.full", severity="warning", data={"host": "c"}, key="c")
+    assert again.id == first[2].id  # the stored one, nothing new
+    assert [a.target["delivery"] for a in kit.audit() if a.action == "paging-limited"] == [
+        first[2].deliveries[0].id
+    ]
+    clock.advance(3600)
+    drain(kit, clock)
+    assert sms_bodies(sim)[-1] == "1 more alert (paging limit): disk.full c"
+
+
+GROUPED: dict[str, Any] = {
+    "receivers": {"ops": {"channels": ["sms"], "to": ["p0"]}},
+    "route": {"receiver": "ops", "group_by": ["host"], "group_wait": "0s"},
+}
+
+
+def test_a_routed_page_over_the_limit_is_bundled_with_its_group_key(
+    make_kit, sim, tmp_path, clock, store
+):
+    config = write_config(tmp_path, sim, paging_limits={"sms": "1/10m"}, store=store, **GROUPED)
+    kit = make_kit(config, clock=clock)
+    kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    kit.notify("db.down", severity="critical", labels={"host": "db2"})
+    kit.notify("db.down", severity="critical", labels={"host": "db3"})
+    assert sends(sim) == [("sms", PHONES[0])]
+    clock.advance(10 * 60)
+    drain(kit, clock)
+    assert sends(sim) == [("sms", PHONES[0])] * 2
+    assert sms_bodies(sim)[-1] == (
+        "2 more alerts (paging limit): db.down {host=db2}, db.down {host=db3}"
+    )
