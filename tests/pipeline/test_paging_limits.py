@@ -218,3 +218,28 @@ def test_a_routed_page_over_the_limit_is_bundled_with_its_group_key(
     assert sms_bodies(sim)[-1] == (
         "2 more alerts (paging limit): db.down {host=db2}, db.down {host=db3}"
     )
+
+
+def test_the_documented_config_loads_and_holds_past_the_limit(make_kit, sim, tmp_path, clock):
+    """docs/routing.md's paging_limits example, loaded as it is written."""
+    import yaml
+
+    from tests.docs_support import ROOT, blocks
+
+    [block] = [
+        b
+        for b in blocks(ROOT / "docs" / "routing.md")
+        if b.lang == "yaml" and "paging_limits:" in b.text
+    ]
+    documented = yaml.safe_load(block.text)
+    kit = make_kit(write_config(tmp_path, sim, **documented), clock=clock)
+    limits = kit.config.paging_limits
+    assert (limits.limit("p0", "call").count, limits.limit("p0", "call").window) == (6, 3600)
+    assert limits.limit("p1", "call").count == 10
+    assert limits.limit("p1", "sms").count == 30
+    for n in range(31):
+        kit.notify("disk.full", severity="warning", data={"host": f"h{n}"}, key=f"k{n}")
+    assert len(sends(sim)) == 30
+    clock.advance(3600)
+    drain(kit, clock)
+    assert sms_bodies(sim)[-1] == "1 more alert (paging limit): disk.full k30"
