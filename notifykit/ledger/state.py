@@ -925,15 +925,20 @@ class Unit:
         row, _c = fetch_one(self._exec("SELECT id FROM notifications WHERE key = ?", (key,)))
         return row is not None
 
-    def pending_bundle(self, recipient: str, channel: str) -> tuple[str, dict[str, Any]] | None:
-        """The bundle of held pages to ``recipient`` through ``channel`` not sent yet: its
-        delivery id and info (``info["paging_bundle"]``: the pages it carries)."""
+    def pending_bundle(
+        self, recipient: str, channels: Sequence[str]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The bundle of held pages to ``recipient`` through one of ``channels`` not sent yet:
+        its delivery id and info (``info["paging_bundle"]``: the pages it carries)."""
+        if not channels:
+            return None
         row, c = fetch_one(
             self._exec(
-                "SELECT id, info FROM deliveries WHERE recipient = ? AND channel = ? "
-                "AND state = 'pending' AND skip_reason IS NULL AND info LIKE ? "
+                "SELECT id, info FROM deliveries WHERE recipient = ? "
+                f"AND channel IN ({self._in(channels)}) AND state = 'pending' "
+                "AND skip_reason IS NULL AND info LIKE ? "
                 f"ORDER BY due LIMIT 1 {self._row_lock}",
-                (recipient, channel, '%"paging_bundle"%'),
+                (recipient, *channels, '%"paging_bundle"%'),
             )
         )
         if row is None:

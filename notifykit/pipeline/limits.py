@@ -8,7 +8,8 @@ window (skipped and cancelled ones do not count; a bundle counts from when it is
 Over the limit:
 
 - an ordinary page is **held**: its delivery is stored skipped (``paging limit 6/1h: bundled
-  into <id>``) and listed in one *bundle* delivery to the same person through the same channel,
+  into <id>``) and listed in one *bundle* delivery to the same person through the same channel (one bundle per
+  person and kind),
   due when the window frees ("3 more alerts: ..."). Further held pages join that bundle while it
   is pending, so each held page is either sent or listed in a bundle that is sent;
 - in an escalation step, a call to a person over their ``call`` limit is not made (skipped,
@@ -115,7 +116,8 @@ class PagingGuard:
             return plan, []
         jobs: list[DeliveryJob] = []
         here: dict[tuple[str, str], int] = {}
-        # bundle delivery id -> (its job, when new in this call; its items; its channel)
+        # per (recipient, kind): the bundle's id, its job when it is new here (``None``: a
+        # pending one in the ledger, extended), and the held pages it lists
         bundles: dict[tuple[str, str], tuple[str, DeliveryJob | None, list[dict[str, Any]]]] = {}
         changed = False
         for job in plan.jobs:
@@ -124,33 +126,33 @@ class PagingGuard:
                 jobs.append(job)
                 continue
             kind, limit = found
-            times = self._pages(unit, job, kind, limit, now)
-            counted = here.get((job.recipient, kind), 0)
-            if len(times) + counted < limit.count:
-                here[(job.recipient, kind)] = counted + 1
+            slot = (job.recipient, kind)
+            # the pages in the window, oldest first, and those of this plan kept so far (now)
+            times = self._pages(unit, job, kind, limit, now) + [now] * here.get(slot, 0)
+            if len(times) < limit.count:
+                here[slot] = here.get(slot, 0) + 1
                 jobs.append(job)
                 continue
-            # The window frees when the oldest of the last ``count`` pages leaves it.
-            window_frees = (
-                times[-limit.count] if len(times) >= limit.count else now
-            ) + limit.window
-            item = {
-                "delivery": job.id,
-                "notification": job.notification_id,
-                "event": plan.notification.event,
-                "key": alert_key or plan.notification.key,
-            }
-            slot = (job.recipient, job.channel)
             bundle = bundles.get(slot)
             if bundle is None:
-                pending = unit.pending_bundle(job.recipient, job.channel)
+                pending = unit.pending_bundle(job.recipient, self._by_kind[kind])
                 if pending is not None:
                     bundle = (pending[0], None, list(pending[1].get("paging_bundle", [])))
                 else:
-                    bundle = (new_id(), job, [])
-                    bundle = (bundle[0], self._bundle_job(bundle[0], job, window_frees), [])
+                    # Due when the window frees: when the oldest of its last ``count`` pages
+                    # leaves it.
+                    frees = times[-limit.count] + limit.window
+                    bundle_id = new_id()
+                    bundle = (bundle_id, self._bundle_job(bundle_id, job, frees), [])
                 bundles[slot] = bundle
-            bundle[2].append(item)
+            bundle[2].append(
+                {
+                    "delivery": job.id,
+                    "notification": job.notification_id,
+                    "event": plan.notification.event,
+                    "key": alert_key or plan.notification.key,
+                }
+            )
             reason = f"paging limit {limit}: bundled into {bundle[0]}"
             jobs.append(dataclasses.replace(job, skip_reason=reason))
             changed = True

@@ -243,3 +243,32 @@ def test_the_documented_config_loads_and_holds_past_the_limit(make_kit, sim, tmp
     clock.advance(3600)
     drain(kit, clock)
     assert sms_bodies(sim)[-1] == "1 more alert (paging limit): disk.full k30"
+
+
+def test_calls_over_the_limit_are_bundled_into_one_call_and_sms_count_apart(kit, sim, clock):
+    kit.notify("db.down", severity="critical", channels=["call"], key="c1")
+    held = kit.notify("db.down", severity="critical", channels=["call"], key="c2")
+    kit.notify("db.down", severity="critical", channels=["sms"], key="s1")  # its own limit
+    assert sends(sim) == [("call", PHONES[0]), ("sms", PHONES[0])]
+    assert (held.deliveries[0].error or "").startswith("paging limit 1/1h: bundled into ")
+    clock.advance(3600)
+    drain(kit, clock)
+    assert sends(sim) == [("call", PHONES[0]), ("sms", PHONES[0]), ("call", PHONES[0])]
+
+
+def test_a_step_calling_two_skips_only_the_one_over_the_limit(make_kit, sim, tmp_path, clock):
+    routing = {
+        **ROUTING,
+        "escalations": {
+            "calls": {"steps": [{"after": "0s", "channels": ["call"], "to": ["p0", "p1"]}]}
+        },
+    }
+    config = write_config(tmp_path, sim, paging_limits={"call": "1/1h"}, **routing)
+    kit = make_kit(config, clock=clock)
+    kit.notify("db.down", severity="critical", channels=["call"], to=["p0"], key="first")
+    report = kit.notify("db.down", severity="critical", labels={"host": "db2"})
+    assert sends(sim) == [("call", PHONES[0]), ("call", PHONES[1])]
+    by_recipient = {d.recipient: d for d in report.deliveries}
+    assert by_recipient["p0"].state.value == "skipped"
+    assert by_recipient["p0"].error == "paging limit: over the call limit 1/1h"
+    assert by_recipient["p1"].state.value != "skipped"
