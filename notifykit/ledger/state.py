@@ -909,6 +909,14 @@ class Unit:
         those skipped or withdrawn (a held page is skipped: its bundle is the page)."""
         if not channels:
             return []
+        if self._row_lock:
+            # PostgreSQL runs two such transactions at once: each would count the pages before
+            # the other's are stored, and both send. The count and the store that follows are
+            # serialised per recipient by a transaction lock (SQLite's BEGIN IMMEDIATE already
+            # serialises every writer).
+            self._exec(
+                "SELECT pg_advisory_xact_lock(hashtext(?))", (f"notifykit paging {recipient}",)
+            )
         rows, c = fetch(
             self._exec(
                 "SELECT first_due FROM deliveries WHERE recipient = ? AND first_due > ? "

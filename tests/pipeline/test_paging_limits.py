@@ -272,3 +272,37 @@ def test_a_step_calling_two_skips_only_the_one_over_the_limit(make_kit, sim, tmp
     assert by_recipient["p0"].state.value == "skipped"
     assert by_recipient["p0"].error == "paging limit: over the call limit 1/1h"
     assert by_recipient["p1"].state.value != "skipped"
+
+
+def test_two_processes_paging_one_person_at_once_keep_to_the_limit(
+    make_kit, sim, tmp_path, clock, store
+):
+    """Two Notifiers on one ledger (two processes' worth) page one person at once: the limit
+    holds across them (on PostgreSQL a per-recipient transaction lock; SQLite serialises
+    writers), and every held page is in the one bundle."""
+    import threading
+
+    config = write_config(tmp_path, sim, paging_limits={"sms": "2/1h"}, store=store)
+    kits = [make_kit(config, clock=clock) for _ in range(2)]
+    start = threading.Barrier(len(kits))
+    failures: list[BaseException] = []
+
+    def page(kit: Notifier, who: int) -> None:
+        try:
+            start.wait(timeout=10)
+            for n in range(4):
+                kit.notify("disk.full", severity="warning", key=f"w{who}-{n}")
+        except BaseException as err:  # pragma: no cover - reported below
+            failures.append(err)
+
+    threads = [threading.Thread(target=page, args=(k, i)) for i, k in enumerate(kits)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not failures
+    assert len(sends(sim)) == 2
+    clock.advance(3600)
+    drain(kits[0], clock)
+    assert len(sends(sim)) == 3
+    assert sms_bodies(sim)[-1].startswith("6 more alerts (paging limit): ")
