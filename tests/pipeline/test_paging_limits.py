@@ -306,3 +306,22 @@ def test_two_processes_paging_one_person_at_once_keep_to_the_limit(
     drain(kits[0], clock)
     assert len(sends(sim)) == 3
     assert sms_bodies(sim)[-1].startswith("6 more alerts (paging limit): ")
+
+
+def test_config_check_on_the_command_line_names_file_and_line(tmp_path, sim, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    path = write_config(tmp_path, sim, paging_limits={"call": "6/1h", "sms": "30/hour"})
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "30/hour" in t)
+    env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN}
+    check = [sys.executable, "-m", "notifykit", "config", "check", str(path)]
+    done = subprocess.run(check, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode != 0
+    assert f"{path}:{line}: paging_limits.sms: expected N/duration" in done.stdout + done.stderr
+    good = write_config(tmp_path, sim, paging_limits={"call": "6/1h", "sms": "30/1h"})
+    done = subprocess.run(
+        [*check[:-1], str(good)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
