@@ -353,8 +353,7 @@ class Escalations:
                 unit.mark_step(step, "pending", due_at=now + delay, failures=failures)
                 continue
             guard = self._store.guard
-            if guard:
-                assert guard is not None
+            if guard is not None and guard:
                 plan, over = guard.calls_over(unit, plan, now)
                 if over and all(j.skip_reason is not None for j in plan.jobs):
                     # Everyone the step calls is over their call limit: it reaches nobody.
