@@ -49,6 +49,7 @@ from notifykit.config.delivery import (
     load_store,
     load_worker,
 )
+from notifykit.config.paging import PagingLimits, load_paging_limits
 from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
@@ -111,6 +112,7 @@ _SECTIONS = (
     "worker",
     "retry",
     "schedules",
+    "paging_limits",
     *SCALEOUT_SECTIONS,
     # alert routing (issue 8): receivers, route, inhibit_rules, time_intervals, escalations
     *ROUTING_SECTIONS,
@@ -268,6 +270,8 @@ class Config:
     template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
     #: ``schedules:``, the on-call schedules by name (targets ``schedule:NAME``; docs/oncall.md)
     schedules: Mapping[str, Schedule] = field(default_factory=dict, repr=False)
+    #: ``paging_limits:``, pages per person and channel kind in a sliding window (routing.md)
+    paging_limits: PagingLimits = field(default_factory=PagingLimits)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -503,6 +507,12 @@ class _Loader:
         self._defaults()
         self._delivery_sections()
         self.scaleout = load_scaleout(self.nodes, self.store, self.ctx)
+        self.paging_limits = load_paging_limits(
+            self.nodes.get("paging_limits"),
+            {t.kind for t in self.registry.channel_types.values()},
+            self.recipients,
+            self.ctx,
+        )
         schedules_read: Mapping[str, Any] = {}
         if "schedules" in self.nodes:  # the engine (and zoneinfo) only for a config with some
             from notifykit.config.schedules import read_schedules
@@ -548,6 +558,7 @@ class _Loader:
             routing=routing,
             template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
             schedules=schedules,
+            paging_limits=self.paging_limits,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:

@@ -86,7 +86,7 @@ _WORD = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 # (E.164 has at most 15 digits), not an alert's short numbers (``pct=95``) nor a word's digits.
 _NUMBER = re.compile(r"(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){7,14}(?![\w])")
 #: target values kept as they are: ids made by notifykit, never a person's number
-_IDS = frozenset({"escalation", "notification", "silence"})
+_IDS = frozenset({"bundle", "delivery", "escalation", "notification", "silence"})
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,12 @@ ALTER TABLE escalations ADD COLUMN wake_at DOUBLE PRECISION;
 CREATE INDEX escalations_wake ON escalations (state, wake_at)
 """
 
+#: Version 7: paging limits (issue 17). The pages of one recipient in a window are counted with
+#: this index (``notifykit.pipeline.limits``); a bundle of held pages is an ordinary delivery.
+_V7 = """
+CREATE INDEX deliveries_recipient ON deliveries (recipient, first_due)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -247,6 +253,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, _V4),
     (5, _V5),
     (6, _V6),
+    (7, _V7),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

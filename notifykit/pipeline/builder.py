@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
+    from notifykit.pipeline.limits import PagingGuard
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
     from notifykit.routing.alert import Alert
@@ -225,6 +226,7 @@ def build_pipeline(
     server: ServerSettings | None = None,
     silences: Callable[[float], Sequence[Silence]] | None = None,
     metrics: Metrics | None = None,
+    paging: PagingGuard | None = None,
 ) -> Pipeline:
     """The pipeline for one configuration (see the module docstring). ``silences(now)``: the
     silences in force outside a unit of work (a dry run's, an explanation's); by default read
@@ -267,7 +269,7 @@ def build_pipeline(
         dry_run=dry_run,
         mark_receiver=not routing.implicit,
     )
-    store = Store(first_groups)
+    store = Store(first_groups, paging if paging else None, clock)
     links = AckLinks(public_url, lambda: state().routing_secret("ack"))
     escalations = Escalations(
         policies=routing.escalations,

@@ -256,8 +256,9 @@ class Escalations:
     ) -> list[Stored]:
         """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
         longer active are cancelled; those of a snoozed one wait for it to resume. A step whose
-        targets are on-call schedules with nobody on call is skipped (``skipped: nobody on
-        call``) and the next step comes forward to now."""
+        targets are on-call schedules with nobody on call, or whose calls all go to people over
+        their ``call`` paging limit, is skipped (``skipped: nobody on call``, ``skipped: paging
+        limit``) and the next step comes forward to now."""
         if record.state == "snoozed":
             return []  # a snoozed escalation's steps wait for it to resume
         stored: list[Stored] = []
@@ -320,28 +321,7 @@ class Escalations:
                     to=configured.to,
                 )
             except NobodyOnCallError as err:
-                unit.mark_step(step, "skipped")
-                where = f"step {step.loop}.{step.index}"
-                moved = unit.advance(record, now)
-                left = bool(moved or unit.due_steps(record.id, math.inf))
-                then = "the next step goes out now" if left else "no step is left: nobody paged"
-                # Nobody paged at all is worth more than a warning.
-                logger.log(
-                    logging.WARNING if left else logging.ERROR,
-                    "escalation %s (%s) %s skipped: %s; %s",
-                    record.id,
-                    record.key,
-                    where,
-                    err,
-                    then,
-                )
-                unit.audit(
-                    ESCALATED,
-                    SYSTEM,
-                    {**_target(record), "step": f"{step.loop}.{step.index}"},
-                    now,
-                    f"{where} skipped: {err}; {then}",
-                )
+                moved = self._not_reached(unit, record, step, now, str(err))
                 brought_forward = brought_forward or moved
                 continue
             except NotifykitError as err:
@@ -372,11 +352,50 @@ class Escalations:
                 )
                 unit.mark_step(step, "pending", due_at=now + delay, failures=failures)
                 continue
+            guard = self._store.guard
+            if guard is not None and guard:
+                plan, over = guard.calls_over(unit, plan, now)
+                if over and all(j.skip_reason is not None for j in plan.jobs):
+                    # Everyone the step calls is over their call limit: it reaches nobody.
+                    reason = f"paging limit: {', '.join(over)} over the call limit"
+                    moved = self._not_reached(unit, record, step, now, reason)
+                    brought_forward = brought_forward or moved
+                    continue
             plan = dataclasses.replace(plan, step=f"{step.loop}.{step.index}")
             done = self._store(unit, plan, handoff, record.key)
             unit.mark_step(step, "sent", done.submission.id)
             stored.append(done)
         return stored, brought_forward
+
+    def _not_reached(
+        self, unit: Unit, record: EscalationRecord, step: StepRecord, now: float, reason: str
+    ) -> bool:
+        """A step that reaches nobody (nobody on call, everyone over their call limit) is
+        skipped, said loudly and audited; ``True`` when the next step was brought forward to
+        now."""
+        unit.mark_step(step, "skipped")
+        where = f"step {step.loop}.{step.index}"
+        moved = unit.advance(record, now)
+        left = bool(moved or unit.due_steps(record.id, math.inf))
+        then = "the next step goes out now" if left else "no step is left: nobody paged"
+        # Nobody paged at all is worth more than a warning.
+        logger.log(
+            logging.WARNING if left else logging.ERROR,
+            "escalation %s (%s) %s skipped: %s; %s",
+            record.id,
+            record.key,
+            where,
+            reason,
+            then,
+        )
+        unit.audit(
+            ESCALATED,
+            SYSTEM,
+            {**_target(record), "step": f"{step.loop}.{step.index}"},
+            now,
+            f"{where} skipped: {reason}; {then}",
+        )
+        return bool(moved)
 
     def fire_due(self, escalation_id: str, now: float, handoff: Handoff) -> list[Stored]:
         """The tick's part: one escalation's due steps, in a transaction of their own."""
