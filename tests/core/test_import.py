@@ -159,3 +159,17 @@ def test_the_lazy_packages_still_export_every_name() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.delivery.retry"]
+
+
+def test_a_lazy_module_is_imported_on_its_first_attribute_lookup() -> None:
+    code = (
+        "import sys\n"
+        "from notifykit._lazy import lazy_module\n"
+        "calendar = lazy_module('calendar')\n"
+        "before = 'calendar' in sys.modules\n"
+        "print(before, calendar.isleap(2024), 'calendar' in sys.modules, repr(calendar))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split(" ", 3) == ["False", "True", "True", "<lazy module 'calendar'>\n"]
