@@ -4,17 +4,24 @@ Importing libphonenumber (``phonenumbers``) and its metadata costs about 30 ms, 
 first dry run, and a config usually names only numbers like ``+919876543210``. Such a number is
 recognised here with libphonenumber's own pattern for Indian mobile numbers (copied from its
 metadata; ``tests/core/test_phone_fast_path.py`` fails if the installed library's pattern or
-possible lengths differ, and checks that both agree on many numbers). Anything else, including
+possible lengths differ, and checks that both agree on many numbers), and only while the
+installed libphonenumber is the release it was copied from. Anything else, including
 every number this path does not accept, goes to libphonenumber as before: the fast path only
 ever answers "valid, and this is its E.164 form", never "invalid".
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
+#: The libphonenumber release the pattern below was copied from. With any other release
+#: installed (the dependency is ``phonenumbers>=8.13``, and Indian ranges change), the fast path
+#: is off and every number goes to libphonenumber, so answers never depend on this copy.
+PHONENUMBERS_VERSION = "9.0.43"
+
 #: ``phonenumbers.PhoneMetadata.metadata_for_region("IN").mobile.national_number_pattern``
-#: (phonenumbers 9.0.43); every Indian mobile number has 10 digits.
+#: (phonenumbers :data:`PHONENUMBERS_VERSION`); every Indian mobile number has 10 digits.
 IN_MOBILE_PATTERN = (
     r"(?:6(?:1279|828[01489])|7(?:887[02-9]|9313)|8(?:079[04-9]|(?:84|91)7[02-8]))\d{5}"
     r"|(?:160[01]|6(?:(?:12|[2-4]1|5[17]|6[13]|80)[0189]|7(?:1[0189]|86))"
@@ -39,6 +46,18 @@ _E164_IN_MOBILE = re.compile(r"\+91(?:" + IN_MOBILE_PATTERN + r")", re.ASCII)
 def indian_mobile_e164(text: str) -> str | None:
     """``text`` if it is an Indian mobile number written in E.164 (``+91`` and 10 digits,
     nothing else) that libphonenumber finds valid, else ``None``: ask libphonenumber."""
-    if len(text) == 13 and _E164_IN_MOBILE.fullmatch(text) is not None:
+    if len(text) == 13 and _E164_IN_MOBILE.fullmatch(text) is not None and _same_release():
         return text
     return None
+
+
+@functools.cache
+def _same_release() -> bool:
+    """Whether the installed libphonenumber is the release the pattern was copied from (read
+    from its distribution's metadata, without importing it: about 1 ms, once)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("phonenumbers") == PHONENUMBERS_VERSION
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return False

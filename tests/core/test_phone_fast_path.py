@@ -9,7 +9,8 @@ import phonenumbers
 import pytest
 
 from notifykit.config.schema import parse_phone
-from notifykit.text.phone import IN_MOBILE_PATTERN, indian_mobile_e164
+from notifykit.text import phone
+from notifykit.text.phone import IN_MOBILE_PATTERN, PHONENUMBERS_VERSION, indian_mobile_e164
 
 
 def libphonenumber(text: str) -> str | None:
@@ -23,7 +24,9 @@ def libphonenumber(text: str) -> str | None:
 
 
 def test_the_pattern_is_the_installed_librarys() -> None:
-    # Fails when phonenumbers is upgraded with new Indian mobile ranges: copy its pattern.
+    # Fails when phonenumbers is upgraded: copy its pattern and release (until then the fast
+    # path is off: see the next test).
+    assert phonenumbers.__version__ == PHONENUMBERS_VERSION
     mobile = phonenumbers.PhoneMetadata.metadata_for_region("IN").mobile
     assert mobile.national_number_pattern == IN_MOBILE_PATTERN
     assert tuple(mobile.possible_length) == (10,)
@@ -72,3 +75,16 @@ def test_parse_phone_answers_as_before() -> None:
     assert parse_phone("+919876543210") == "+919876543210"
     assert parse_phone("+915555555555") is None  # not a mobile, and invalid
     assert parse_phone("+911123456789") == libphonenumber("+911123456789")  # a fixed line
+
+
+def test_with_another_release_installed_every_number_goes_to_libphonenumber(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert indian_mobile_e164("+919876543210") == "+919876543210"
+    phone._same_release.cache_clear()
+    monkeypatch.setattr(phone, "PHONENUMBERS_VERSION", "0.0.1")
+    try:
+        assert indian_mobile_e164("+919876543210") is None
+        assert parse_phone("+919876543210") == "+919876543210"  # libphonenumber's answer
+    finally:
+        phone._same_release.cache_clear()
