@@ -37,10 +37,10 @@ from notifykit.channels import (
 )
 from notifykit.config.settings import PhoneAsWritten, Settings, setting
 from notifykit.errors import TemplateRenderError
-from notifykit.server.http import Request, Response
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
+    from notifykit.server.http import Request, Response
     from notifykit_exotel.client import ExotelClient
     from notifykit_exotel.errors import ExotelError
 
@@ -430,6 +430,8 @@ class ReplyRoutes:
         return matched
 
     def reply(self, request: Request) -> Response:
+        from notifykit.server.http import Response  # only when serve answers a reply
+
         if not self._secret_matches(request.params["secret"]):
             logger.warning("refused a WhatsApp reply: not a configured webhook secret (404)")
             return Response.text(404, "not found")
