@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bench.harness import Results, Row, SimulatorProcess, interleave, timed
-from bench.summary import FSYNC_REFERENCE
+from bench.summary import FSYNC_REFERENCE, OUTBOX_FSYNC_REFERENCE
 
 BODY = "ALERT db1 is down. -ACME"
 TEMPLATE = "ALERT {{ host }} is down. -ACME"
@@ -664,6 +664,10 @@ def outbox(env: Env) -> None:
       server URL; a schema of its own, dropped afterwards): the server's own durability
       (``synchronous_commit = on``); the ledger's connection pool commits concurrently, and the
       server's WAL flush serves the commits waiting at the moment.
+    - ``one-row SQLite commits, full (fsync reference)``: one-row INSERT + COMMIT at
+      ``synchronous=full`` in a loop, interleaved with the rest: the disk's synced commits a
+      second in the same rounds. 8 threads have at most 8 ``submit()`` calls waiting, so a
+      group commit holds at most 8: 8 x this rate bounds the 8-thread rows at ``full``.
     """
     n = env.sizes.submits
     name = "outbox submit()"
@@ -730,8 +734,25 @@ def outbox(env: Env) -> None:
         for variant, kit in kits.items():
             kit.ledger.counts()  # opened (and migrated) before the timing
             variants[variant] = run(variant, stores[variant][1])
-        samples = interleave(variants, env.sizes.rounds)
+        reference = stack.enter_context(
+            contextlib.closing(_fsync_reference(env.store("outbox-fsync-reference")))
+        )
+
+        def commits() -> float:
+            seconds = timed(
+                lambda: [
+                    reference.execute("INSERT INTO t (body) VALUES (?)", (BODY,)) for _ in range(n)
+                ]
+            )
+            return n / seconds
+
+        samples = interleave({**variants, OUTBOX_FSYNC_REFERENCE: commits}, env.sizes.rounds)
         stored = {v: sum(kit.ledger.counts().values()) for v, kit in kits.items()}
+        committed = reference.execute("SELECT count(*) FROM t").fetchone()[0]
+    env.results.check(name, "fsync reference: rows committed", n * env.sizes.rounds, committed)
+    env.results.rows.append(
+        Row(name, OUTBOX_FSYNC_REFERENCE, samples[OUTBOX_FSYNC_REFERENCE], unit="/s")
+    )
     for variant in variants:
         env.results.check(
             name, f"notifications stored ({variant})", submitted[variant], stored[variant]
