@@ -1069,7 +1069,7 @@ def startup(env: Env) -> None:
     pass``), wall time of the whole process; and the first dry-run ``notify()`` (config loaded,
     channels built, the template rendered and checked, nothing sent), timed inside the process from
     before ``import notifykit``. Targets: import at most 20 ms above the bare interpreter; first
-    dry run at most 80 ms."""
+    dry run at most 100 ms (issue 20)."""
     config = env.scratch / "startup.yaml"
     data = env.config()
     data["defaults"]["to"] = ["alice"]
@@ -1138,7 +1138,7 @@ def startup(env: Env) -> None:
             "start-up",
             "first dry-run notify()",
             samples["first dry-run notify()"],
-            target=0.080,
+            target=0.100,
             target_is_ratio=False,
         )
     )
@@ -1147,7 +1147,7 @@ def startup(env: Env) -> None:
             "start-up",
             "first dry-run notify(), bytecode cached",
             samples["first dry-run notify(), bytecode cached"],
-            target=0.080,
+            target=0.100,
             target_is_ratio=False,
         )
     )
