@@ -295,6 +295,8 @@ class Runtime:
             server=config.server,
             dry_run=dry_run,
             metrics=self.metrics,
+            heartbeats=config.heartbeats,
+            worker_window=2 * config.worker.lease,
         )
         self.deliveries = DeliveryRun(
             ledger=self.ledger,

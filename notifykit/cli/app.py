@@ -11,6 +11,7 @@ import click
 
 from notifykit.cli import config, delivery, doctor, plugins, routing, send, simulator
 from notifykit.cli.common import add_global_options, cli
+from notifykit.cli.heartbeats import COMMANDS as HEARTBEAT_COMMANDS
 from notifykit.cli.scaffold import init_command
 
 __all__ = ["COMMANDS", "cli", "main"]
@@ -24,6 +25,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *routing.COMMANDS,
     *doctor.COMMANDS,
     *simulator.COMMANDS,
+    *HEARTBEAT_COMMANDS,
     init_command,
 )
 

@@ -37,6 +37,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         StoreSettings,
         WorkerSettings,
     )
+    from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.config.loader import Defaults, EventConfig, RecipientSettings
     from notifykit.config.scaleout import CelerySettings, LimiterSettings
     from notifykit.plugins import BUILTIN_PLUGINS, Registry, get_plugin_manager
@@ -67,6 +68,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("server", [ServerSettings], ""),
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
+        ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md#heartbeats"),
         ("limiter", [LimiterSettings], ""),
         ("celery", [CelerySettings], "dispatch: celery uses it (dispatch: worker is the default)"),
     ]

@@ -218,8 +218,30 @@ CREATE TABLE probes (
 ALTER TABLE escalations ADD COLUMN acked_via TEXT
 """
 
+#: Version 6: heartbeats (issue 19), the dead-man's switches of ``heartbeats:`` and ``serve``'s
+#: watch of the workers (:mod:`notifykit.ledger.heartbeats`): when each was first configured,
+#: its last beat, and whether its missed alert is raised (``state``, changed by compare-and-set).
+_V6 = """
+CREATE TABLE heartbeats (
+    name TEXT PRIMARY KEY,
+    first_seen DOUBLE PRECISION NOT NULL,
+    last_beat DOUBLE PRECISION,
+    beats INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'ok',
+    missed_since DOUBLE PRECISION,
+    changed DOUBLE PRECISION
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _V1),
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+    (6, _V6),
+)
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

@@ -20,6 +20,7 @@ from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
 from notifykit.pipeline.groups import GroupFlusher
+from notifykit.pipeline.heartbeats import OWN_EVENTS, Heartbeats, WorkerWatch
 from notifykit.pipeline.ingest import Ingest, Routed
 from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
@@ -35,6 +36,7 @@ from notifykit.pipeline.store import Handoff, Store
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
     from notifykit.config.delivery import ServerSettings
+    from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.config.settings import Settings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
@@ -65,6 +67,10 @@ class Pipeline:
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
+    #: the dead-man's switches of ``heartbeats:``
+    heartbeats: Heartbeats
+    #: ``notifykit serve``'s watch of the workers
+    watch: WorkerWatch
 
     def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
@@ -170,6 +176,8 @@ def build_pipeline(
     server: ServerSettings | None = None,
     silenced: Silenced | None = None,
     metrics: Metrics | None = None,
+    heartbeats: Mapping[str, HeartbeatSettings] | None = None,
+    worker_window: float = 120.0,
 ) -> Pipeline:
     """The pipeline for one configuration (see the module docstring)."""
 
@@ -234,7 +242,8 @@ def build_pipeline(
         mute_now=mute,
         state=state,
         ledger=ledger,
-        unknown_event=unknown_event,
+        # the alerts notifykit raises itself are no misspelling, whatever the routes name
+        unknown_event=lambda event: event not in OWN_EVENTS and unknown_event(event),
         clock=clock,
         dry_run=dry_run,
     )
@@ -251,8 +260,17 @@ def build_pipeline(
         unknown_count=None if server is None else server.unknown_callbacks,
         unknown_keep=None if server is None else server.unknown_callbacks_keep,
     )
+    beats = Heartbeats(
+        specs=heartbeats or {},
+        ingest=ingest,
+        ledger=ledger,
+        secret=lambda: state().routing_secret("heartbeat"),
+        clock=clock,
+    )
+    watch = WorkerWatch(ingest=ingest, ledger=ledger, clock=clock, window=worker_window)
     due = DueWork(
         ledger=ledger,
+        heartbeats=beats if beats.configured and not dry_run else None,
         state=state if stateful else None,
         flusher=flusher if stateful else None,
         escalations=escalations if routing.escalations else None,
@@ -270,4 +288,6 @@ def build_pipeline(
         default_severity=default_severity,
         clock=clock,
     )
-    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state, clock)
+    return Pipeline(
+        ingest, store, escalations, due, status, explainer, routing, state, clock, beats, watch
+    )

@@ -171,4 +171,5 @@ def cut(text: str) -> str:
 
 
 def hide_tokens(text: str) -> str:
+    text = re.sub(r"/(heartbeat/[^/\s]+)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
     return re.sub(r"/(status|ack)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
