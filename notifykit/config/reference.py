@@ -68,7 +68,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("server", [ServerSettings], ""),
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
-        ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md#heartbeats"),
+        ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md, Heartbeats"),
         ("limiter", [LimiterSettings], ""),
         ("celery", [CelerySettings], "dispatch: celery uses it (dispatch: worker is the default)"),
     ]
