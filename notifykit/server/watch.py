@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ logger = logging.getLogger("notifykit.server")
 
 #: the longest between two looks at the workers
 MAX_INTERVAL = 15.0
+#: while no worker is seen, the log says so again this often
+REMIND_EVERY = 600.0
 
 
 class WorkerWatchdog:
@@ -35,11 +38,17 @@ class WorkerWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._down = False
+        self._said = 0.0
 
     def start(self) -> WorkerWatchdog:
         if self.notifier.config.scaleout.dispatch == "celery":
             logger.info("dispatch: celery: the workers are Celery's, not watched by serve")
             return self
+        logger.info(
+            "watching the workers: notifykit.worker.down is raised when none is seen for %gs "
+            "(two worker.lease periods)",
+            self.window,
+        )
         self._thread = threading.Thread(target=self._run, name="notifykit-watch", daemon=True)
         self._thread.start()
         return self
@@ -67,7 +76,9 @@ class WorkerWatchdog:
                 exc_info=not _known(err),
             )
             return
-        if result.down and not self._down:
+        now = time.monotonic()
+        if result.down and (not self._down or now - self._said >= REMIND_EVERY):
+            self._said = now
             logger.error(
                 "NO NOTIFYKIT WORKER SEEN for %gs (two worker.lease periods): %s; this serve "
                 "process sends it itself and runs the due-work tick (escalation steps, group "
