@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from notifykit.errors import ConfigError
 from notifykit.ledger.heartbeats import MISSED, OK
 from tests.delivery.conftest import PHONES, TOKEN, Clock, write_config
 from tests.delivery.test_escalation import drain
+from tests.services import postgres_schema
 
 HOUR = 3600.0
 ROUTING: dict[str, Any] = {
@@ -89,11 +91,20 @@ def test_a_missed_heartbeat_pages_once_and_a_beat_resolves_it(make_kit, sim, tmp
     assert len(bodies(sim)) == 2
 
 
-def test_raised_once_even_when_a_tick_dies_before_recording_it(make_kit, sim, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield "ledger.db"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+def test_raised_once_even_when_a_tick_dies_before_recording_it(make_kit, sim, tmp_path, store):
     """A process that routed the alert and died before marking the heartbeat missed: the next
-    tick's claim finds the alert routed, so nobody is paged twice."""
+    tick's claim finds the alert routed, so nobody is paged twice (SQLite and PostgreSQL)."""
     clock = Clock()
-    kit = make_kit(config(tmp_path, sim), clock=clock)
+    kit = make_kit(config(tmp_path, sim, store=store), clock=clock)
     drain(kit, clock)
     clock.advance(HOUR + 11 * 60)
     drain(kit, clock)
