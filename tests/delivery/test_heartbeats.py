@@ -6,6 +6,7 @@ heartbeats`` shows; the tokens; the config's checks. Sends are checked at the si
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -172,7 +173,7 @@ def test_the_heartbeats_command(make_kit, sim, tmp_path):
     kit = make_kit(path)
     token = token_of(kit, "backup")
     assert kit.heartbeat("backup", token)
-    env = {"NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": ":".join(sys.path)}
+    env = {**os.environ, "NK_LEDGER_TOKEN": TOKEN, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -71,7 +71,7 @@ def test_beats_over_http(tmp_path, sim, make_kit, processes):
     config = _config(tmp_path, sim, port, {"backup": {"every": "1h"}})
     kit = make_kit(config)
     token = _token(kit, "backup")
-    serve = processes["serve"] = Serve(config, port, tmp=tmp_path)
+    serve = processes["serve"] = Serve(config, port, "-v", tmp=tmp_path)  # access lines too
     url = f"{serve.url}/heartbeat/backup/{token}"
 
     posted = requests.post(url, data=b"backup done", timeout=10)
@@ -91,6 +91,7 @@ def test_beats_over_http(tmp_path, sim, make_kit, processes):
     log = serve.log()
     assert "heartbeat backup refused (404): wrong token" in log
     assert "heartbeat restore refused (404): no heartbeat has this name" in log
+    assert "/heartbeat/backup/<token>" in log  # the access lines, the token cut out
     assert token not in log
 
 
