@@ -322,10 +322,13 @@ def test_plugins_lists_plugins_hooks_and_channel_types():
     assert exotel["hooks"] == [
         "register_channel_types",
         "register_checks",
+        "register_commands",
         "register_providers",
         "register_template_settings",
     ]
     assert exotel["checks"] == ["exotel.account", "exotel.dlt", "exotel.sms-ids"]
+    assert exotel["commands"] == ["simulator"]
+    assert "  command simulator: Run the local Exotel simulator" in result.stdout
 
 
 def test_plugins_shows_blocked_plugins(monkeypatch):
@@ -441,7 +444,7 @@ def test_a_disabled_plugin_name_that_matches_nothing_is_a_warning(sim, config_fi
     from notifykit.plugins import known_plugin_names
 
     known = ", ".join(known_plugin_names())  # the installed entry points, then the built-ins
-    assert "exotel" in known and known.endswith("console")
+    assert "exotel" in known and known.endswith("console, india")
     assert (
         "warning: NOTIFYKIT_DISABLE_PLUGINS names 'exotl', which matches no plugin (did you "
         f"mean 'exotel'?), so it blocks nothing; known plugins: {known}"
