@@ -110,6 +110,22 @@ class HeartbeatStore:
             for r in rows
         }
 
+    def workers_seen(self, since: float) -> tuple[int, float | None]:
+        """How many workers beat at ``since`` or later, and when any worker last beat
+        (``None``: none ever did). Two aggregates of the ``workers`` table, no per-worker work
+        (a run of the watch every few seconds)."""
+        with self._db.reading("reading the workers' heartbeats") as cur:
+            rows, c = fetch(
+                self._db.execute(
+                    cur,
+                    "SELECT COUNT(CASE WHEN heartbeat >= ? THEN 1 END) AS live, "
+                    "MAX(heartbeat) AS last FROM workers",
+                    (since,),
+                )
+            )
+        live, last = rows[0][c.live], rows[0][c.last]
+        return int(live or 0), None if last is None else float(last)
+
     def mark(
         self,
         name: str,

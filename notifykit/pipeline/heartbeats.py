@@ -339,15 +339,12 @@ class WorkerWatch:
 
     def check(self, handoff: Handoff) -> WatchResult:
         now = self._clock()
-        ledger = self._ledger()
-        store = ledger.heartbeats
+        store = self._ledger().heartbeats
         row = store.rows([WORKERS]).get(WORKERS)
         if row is None:
             store.configured([WORKERS], now)
             row = store.rows([WORKERS])[WORKERS]
-        live = ledger.workers(now, self.window)
-        ever = ledger.workers(now, now)
-        last = max((float(w["heartbeat"]) for w in ever), default=None)
+        live, last = store.workers_seen(now - self.window)
         since = max(last, row.first_seen) if last is not None else row.first_seen
         if live:
             if row.state == MISSED and row.missed_since is not None:
@@ -357,9 +354,9 @@ class WorkerWatch:
                     now=now,
                 )  # fmt: skip
                 return WatchResult(
-                    False, "back" if changed else None, len(live), last, self.window, routed
+                    False, "back" if changed else None, live, last, self.window, routed
                 )
-            return WatchResult(False, None, len(live), last, self.window)
+            return WatchResult(False, None, live, last, self.window)
         if row.state == OK and since + self.window <= now:
             routed = self._route(since, last, resolved=False, handoff=handoff)
             changed = store.mark(WORKERS, was=OK, state=MISSED, missed_since=since, now=now)

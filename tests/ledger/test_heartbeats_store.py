@@ -41,3 +41,12 @@ def test_first_seen_beats_and_compare_and_set(open_store: Callable[..., Ledger])
     assert not one.mark("backup", was=MISSED, was_since=1.0, state=OK, missed_since=None, now=400)
     assert one.mark("backup", was=MISSED, was_since=150.0, state=OK, missed_since=None, now=400)
     assert one.rows(["backup"])["backup"].state == OK
+
+
+def test_workers_seen(open_store: Callable[..., Ledger]) -> None:
+    ledger = open_store()
+    assert ledger.heartbeats.workers_seen(0.0) == (0, None)
+    ledger.heartbeat("w1", "host", 1, 100.0)
+    ledger.heartbeat("w2", "host", 2, 50.0)
+    assert ledger.heartbeats.workers_seen(60.0) == (1, 100.0)
+    assert ledger.heartbeats.workers_seen(200.0) == (0, 100.0)
