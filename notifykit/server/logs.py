@@ -125,15 +125,8 @@ class _Stream(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: IO[str] | None) -> None:
         super().__init__(stream)
         self._fixed = stream is not None
-        #: loggers (and their children) whose records below WARNING are not written (the CLI's
-        #: ``LogSetup.quiet`` sets it, as for its own handler)
-        self.quiet: frozenset[str] = frozenset()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < logging.WARNING and any(
-            record.name == q or record.name.startswith(q + ".") for q in self.quiet
-        ):
-            return
         if not self._fixed:
             self.stream = sys.stderr
         super().emit(record)
