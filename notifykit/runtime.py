@@ -19,7 +19,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from notifykit.channels.base import Channel, ChannelType
+from notifykit.channels.base import (
+    Channel,
+    ChannelType,
+    check_capabilities,
+    wrap_rate_limiter,
+)
 from notifykit.config.schema import scrubber
 from notifykit.config.settings import Settings, replace_keys, secret_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
@@ -33,7 +38,7 @@ from notifykit.delivery.queues import (
 )
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.delivery.run import DeliveryRun
-from notifykit.errors import ConfigError, ConfigProblem, NotifykitError
+from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, PluginError
 from notifykit.metrics import Gauges, Metrics
 from notifykit.pipeline.builder import Pipeline, build_pipeline
 from notifykit.plan.planner import Planner
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker
     from notifykit.ledger.base import Ledger
     from notifykit.limits import Limiters
+    from notifykit.routing.silences import Silence
 
 __all__ = ["Runtime"]
 
@@ -121,11 +127,13 @@ class Clients:
                 self._meter(account, client)
 
     def _meter(self, account: str, client: Any) -> None:
-        limiter = getattr(client, "rate_limiter", None)
-        if self._metrics is None or not callable(getattr(limiter, "acquire", None)):
+        """Count the waits of ``client``'s rate limiter (a client declaring one: see
+        :class:`~notifykit.channels.RateLimitedClient`)."""
+        metrics = self._metrics
+        if metrics is None:
             return
         provider = self._config.accounts[account].provider
-        client.rate_limiter = self._metrics.limiter(limiter, provider, account)
+        wrap_rate_limiter(client, lambda limiter: metrics.limiter(limiter, provider, account))
 
     def __call__(self, account: str) -> Any:
         with self._lock:
@@ -282,7 +290,6 @@ class Runtime:
             default_severity=self.default_severity,
             unknown_event=config.unknown_event,
             channels=self.channels,
-            channel_settings=lambda name: config.channels[name].settings,
             resolve_recipients=self.planner.resolve_recipients,
             first_groups=self.dispatcher.first_groups,
             ledger=self.ledger,
@@ -294,6 +301,7 @@ class Runtime:
             reconcile_after=config.worker.reconcile_after,
             server=config.server,
             dry_run=dry_run,
+            silences=self._dry_run_silences if dry_run else None,
             metrics=self.metrics,
             heartbeats=config.heartbeats,
             worker_window=2 * config.worker.lease,
@@ -392,6 +400,13 @@ class Runtime:
                         self.scrub(str(err)),
                     )
                 )
+            else:
+                # its optional capabilities (parse_status...), checked once, here
+                try:
+                    check_capabilities(self.channels[name], name, channel_config.type)
+                except PluginError:
+                    self.close()
+                    raise
         if problems:
             self.close()
             raise ConfigError(problems)
@@ -416,6 +431,24 @@ class Runtime:
         if settings.implicit and not Path(self.config.source).is_file():
             return ":memory:"
         return settings.location
+
+    def _dry_run_silences(self, now: float) -> list[Silence]:
+        """The silences a dry run (``routes test``, ``--dry-run notify``) honours: those of a
+        ledger that exists already; a dry run creates none."""
+        location = self.store_location
+        scheme, url, rest = location.partition("://")
+        if location == ":memory:":
+            exists = self.ledger.opened
+        elif url and scheme.lower() in ("postgresql", "postgres"):
+            exists = True
+        else:
+            path = Path(rest.removeprefix("/") if url else location).expanduser()
+            if not path.is_absolute():
+                path = self.config.base_dir / path
+            exists = path.is_file()
+        if not exists:
+            return []
+        return self.ledger().routing.active_silences(now)
 
     def _open_ledger(self) -> Ledger:
         from notifykit.ledger import open_ledger

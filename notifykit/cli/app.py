@@ -10,10 +10,11 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, delivery, doctor, plugins, routing, send
+from notifykit.cli import config, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.heartbeats import COMMANDS as HEARTBEAT_COMMANDS
 from notifykit.cli.scaffold import init_command
+from notifykit.cli.silences import COMMANDS as SILENCE_COMMANDS
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -25,6 +26,8 @@ COMMANDS: tuple[click.Command, ...] = (
     *delivery.COMMANDS,
     *routing.COMMANDS,
     *doctor.COMMANDS,
+    *oncall.COMMANDS,
+    *SILENCE_COMMANDS,
     *HEARTBEAT_COMMANDS,
     init_command,
 )

@@ -1,4 +1,4 @@
-"""The heartbeats' store (table ``heartbeats``, schema 6): when each dead-man's switch was first
+"""The heartbeats' store (table ``heartbeats``, schema 7): when each dead-man's switch was first
 configured, when it last beat, and whether its missed alert is raised. It stores; it decides
 nothing (:mod:`notifykit.pipeline.heartbeats` decides).
 

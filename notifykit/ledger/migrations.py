@@ -218,10 +218,31 @@ CREATE TABLE probes (
 ALTER TABLE escalations ADD COLUMN acked_via TEXT
 """
 
-#: Version 6: heartbeats (issue 19), the dead-man's switches of ``heartbeats:`` and ``serve``'s
+#: Version 6: silences and acknowledgement timeouts (issue 17). ``silences``: Alertmanager's
+#: silences (``matchers``: a JSON list of matcher strings, ANDed), muting from ``starts_at`` until
+#: ``ends_at`` (expiring one early sets its end; ``expired_by`` says who did).
+#: ``escalations.wake_at``: when an acknowledged escalation re-opens (its policy's
+#: ``ack_timeout``) or a snoozed one resumes; ``NULL``: never.
+_V6 = """
+CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at DOUBLE PRECISION NOT NULL,
+    ends_at DOUBLE PRECISION NOT NULL,
+    comment TEXT NOT NULL,
+    created_by TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    expired_by TEXT
+);
+CREATE INDEX silences_ends ON silences (ends_at);
+ALTER TABLE escalations ADD COLUMN wake_at DOUBLE PRECISION;
+CREATE INDEX escalations_wake ON escalations (state, wake_at)
+"""
+
+#: Version 7: heartbeats (issue 19), the dead-man's switches of ``heartbeats:`` and ``serve``'s
 #: watch of the workers (:mod:`notifykit.ledger.heartbeats`): when each was first configured,
 #: its last beat, and whether its missed alert is raised (``state``, changed by compare-and-set).
-_V6 = """
+_V7 = """
 CREATE TABLE heartbeats (
     name TEXT PRIMARY KEY,
     first_seen DOUBLE PRECISION NOT NULL,
@@ -241,6 +262,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, _V4),
     (5, _V5),
     (6, _V6),
+    (7, _V7),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

@@ -1,4 +1,4 @@
-"""The heartbeats' store on SQLite and PostgreSQL (schema 6): first seen kept, the latest beat
+"""The heartbeats' store on SQLite and PostgreSQL (schema 7): first seen kept, the latest beat
 wins, and the state moves by compare-and-set, once however many ledgers (processes) try."""
 
 from __future__ import annotations

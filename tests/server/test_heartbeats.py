@@ -148,3 +148,10 @@ def test_a_killed_worker_is_paged_by_serve_itself(tmp_path, sim, make_kit, proce
     assert resolved.startswith("RESOLVED notifykit.worker.down")
     assert len([b for b in bodies(sim) if b.startswith("CRITICAL")]) == 1
     wait_until(lambda: "a notifykit worker is back" in serve.log(), timeout=10)
+
+
+def test_the_token_is_cut_out_of_logged_paths() -> None:
+    from notifykit.server.http import hide_tokens
+
+    line = "GET /heartbeat/nightly-backup/9Ft3V45SrVrg9ypYA3LAwNCc -> 200 (0.4 ms)"
+    assert hide_tokens(line) == "GET /heartbeat/nightly-backup/<token> -> 200 (0.4 ms)"
