@@ -213,9 +213,10 @@ def serve(host: str | None, port: int | None, log_format: str) -> int:
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
     public_url to this host and port. Heartbeats beat at public_url/heartbeat/<name>/<token>.
     When no worker has been seen for two worker.lease periods, serve raises
-    notifykit.worker.down and sends it itself (and runs the due-work tick) until one is back. Stops on SIGTERM/SIGINT. Refuses to start when POST
-    /alertmanager would be reachable beyond this machine (public_url set, or a host that is not
-    loopback) without server.webhook_token, unless the config says webhook_token: none.
+    notifykit.worker.down and sends it itself (and runs the due-work tick) until one is back.
+    Stops on SIGTERM/SIGINT. Refuses to start when POST /alertmanager would be reachable beyond
+    this machine (public_url set, or a host that is not loopback) without server.webhook_token,
+    unless the config says webhook_token: none.
     """
     refuse_sandbox("serve", "no delivery a status callback is about can be in it")
     from notifykit.config.delivery import open_webhook_problem

@@ -1,8 +1,8 @@
 """The due-work tick, the one both ``notifykit worker`` and Celery beat run: deliveries a dead
 sender left ``sending`` become ``unknown``, heartbeats overdue raise their alert (and those
 beaten again resolve it: :mod:`notifykit.pipeline.heartbeats`), groups whose timer is due are
-flushed, escalation steps that are due fire. What it stores is then sent like any other delivery (claimed by a
-worker, or enqueued as Celery tasks).
+flushed, escalation steps that are due fire. What it stores is then sent like any other
+delivery (claimed by a worker, or enqueued as Celery tasks).
 
 One group's or one escalation's trouble never stops another's: each is flushed or fired in a
 transaction of its own, and one that fails is logged with its alert key and tried again later,
