@@ -66,8 +66,9 @@ ACTIONS = (
 )
 
 #: the paths an action comes through today: the command line, the Python API, an ack link, an
-#: answered call, Alertmanager's webhook, notifykit itself (a step failed: the next goes out now)
-PATHS = ("cli", "api", "link", "call", "alertmanager", "system")
+#: answered call, a key pressed on a call, a missed call to the provider's number, Alertmanager's
+#: webhook, notifykit itself (a step failed: the next goes out now)
+PATHS = ("cli", "api", "link", "call", "keypress", "missed-call", "alertmanager", "system")
 
 _WORD = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 # A run of 8 to 15 digits, with the separators people write numbers with: a phone number

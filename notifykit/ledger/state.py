@@ -1238,6 +1238,44 @@ class RoutingState:
         )
         return _escalation(rows[0], c) if rows else None
 
+    def escalation(self, escalation_id: str) -> EscalationRecord | None:
+        """One escalation as it stands (read only; ``None``: no such escalation)."""
+        rows, c = self._rows(
+            "reading an escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE id = ?",
+            (escalation_id,),
+        )
+        return _escalation(rows[0], c) if rows else None
+
+    def batch(self, callback_token: str) -> list[dict[str, Any]]:
+        """The deliveries of the batch whose status-callback token is ``callback_token``, in
+        order: each ``{"id", "notification_id", "recipient", "address", "channel",
+        "channel_type", "text"}`` (what a provider's flow asks about its call: the text to
+        speak and who it went to)."""
+        rows, c = self._rows(
+            "reading a batch",
+            "SELECT id, notification_id, recipient, address, channel, channel_type, text "
+            "FROM deliveries WHERE callback_token = ? ORDER BY seq",
+            (callback_token,),
+        )
+        names = ("id", "notification_id", "recipient", "address", "channel", "channel_type")
+        return [{**{n: r[getattr(c, n)] for n in names}, "text": r[c.text]} for r in rows]
+
+    def paging(self, address: str) -> list[tuple[str, str]]:
+        """``(escalation id, recipient)`` of the open escalations (running, or out of steps
+        unanswered) whose sent steps addressed ``address`` (a phone number as the deliveries
+        keep it, E.164), oldest escalation first."""
+        rows, c = self._rows(
+            "finding the escalations paging a number",
+            "SELECT e.id AS id, d.recipient AS recipient, MIN(e.started_at) AS started "
+            "FROM escalations e JOIN escalation_steps s ON s.escalation_id = e.id "
+            "JOIN deliveries d ON d.notification_id = s.notification_id "
+            "WHERE e.state IN ('active', 'done') AND s.state = 'sent' AND d.address = ? "
+            "GROUP BY e.id, d.recipient ORDER BY started, id",
+            (address,),
+        )
+        return [(str(r[c.id]), str(r[c.recipient])) for r in rows]
+
     def step_recipients(self, escalation_id: str, loop: int, index: int) -> list[str]:
         """The recipients of the notification a step sent (in the order of its deliveries;
         empty when the step sent none)."""

@@ -564,6 +564,50 @@ class Escalations:
         self._metrics.acknowledged("link", count=len(acked))
         return acked
 
+    def act(
+        self,
+        escalation_id: str,
+        action: str,
+        acting: Acting,
+        *,
+        detail: str | None = None,
+        once: str | None = None,
+    ) -> bool:
+        """Acknowledge (``action="ack"``) or escalate (``"escalate"``: the next pending step
+        is due now, and the worker sends it) one open escalation, as ``acting`` does (a key
+        pressed on a call: ``Acting("keypress", "asha")``), with its row in the audit trail.
+        ``once``: an idempotency key (the provider's call id and the key): a replay changes
+        nothing and answers what the first did, in the transaction that did it. Returns
+        whether it was done (``False``: the escalation is not open, or has no step left)."""
+        if action not in ("ack", "escalate"):
+            raise ValueError(f"unknown escalation action {action!r}: ack or escalate")
+        now = self._clock()
+        with self._state().unit("acting on an escalation") as unit:
+            if once is not None:
+                fresh, result = unit.claim_idempotency(once, now)
+                if not fresh:
+                    return result == "done"
+            record = unit.escalation(escalation_id)
+            done = False
+            if record is not None and action == "ack":
+                done = bool(self.stop(unit, [record], "acked", now, acting, detail=detail))
+            elif record is not None and record.state == "active":
+                done = unit.advance(record, now) or bool(unit.due_steps(record.id, now))
+                if done:
+                    unit.audit(ESCALATED, acting, _target(record), now, detail)
+                    logger.info(
+                        "escalation %s (%s): the next step goes out now (%s via %s)",
+                        record.id,
+                        record.key,
+                        ESCALATED,
+                        acting.path,
+                    )
+            if once is not None:
+                unit.finish_idempotency(once, "done" if done else "not done")
+        if action == "ack":
+            self._metrics.acknowledged(acting.path, count=int(done))
+        return done
+
     def _link_sent_to(
         self, unit: Unit, record: EscalationRecord, token: str, step: tuple[int, int] | None
     ) -> tuple[list[str], str | None]:
@@ -639,7 +683,10 @@ class Escalations:
                     continue
                 where = f"step {step.loop}.{step.index}"
                 answered = update is not None and update.info.get("answered") is True
-                if answered and update is not None and policy is not None and policy.ack_on_answer:
+                # A policy with keys wants a key pressed: answering (voicemail answers too) is
+                # not enough.
+                on_answer = policy is not None and policy.ack_on_answer and policy.keys is None
+                if answered and update is not None and on_answer:
                     called = unit.step_deliveries([notification_id], update.provider_id)
                     acting = Acting("call", called[0][1] if called else None)
                     detail = f"answered the call of {where}"

@@ -44,6 +44,7 @@ __all__ = [
     "register_checks",
     "register_commands",
     "register_providers",
+    "register_routes",
     "register_template_settings",
 ]
 
@@ -172,3 +173,12 @@ def register_commands(cli: click.Group) -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
+
+
+@hookimpl
+def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
+    """The URLs Exotel flows call (:mod:`notifykit_exotel.flows`): the paging call's text and
+    keys, and the missed-call acknowledgement."""
+    from notifykit_exotel.flows import register
+
+    register(add_route, notifier)
