@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from notifykit.metrics import Metrics
     from notifykit.oncall import OnCall, Shift
     from notifykit.pipeline.escalate import AckLink
+    from notifykit.pipeline.heartbeats import HeartbeatStatus, WatchResult
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
@@ -668,6 +669,55 @@ class Notifier:
         step sent, next step and when). What ``notifykit alerts`` lists; empty for an
         ``events:``-only config."""
         return self._pipeline.alerts()
+
+    # -- heartbeats -------------------------------------------------------------------------------
+
+    def heartbeat(self, name: str, token: str) -> bool:
+        """Record a beat of the heartbeat ``name`` (``POST /heartbeat/<name>/<token>``); when
+        its missed alert was raised, it is resolved, and what that sends is sent now. ``False``
+        (nothing recorded) when no heartbeat has that name or the token is not its own.
+
+        :raises LedgerError: the ledger cannot record it.
+        """
+        beats = self._pipeline.heartbeats
+        if not beats.accepts(name, token):
+            return False
+        self._needs_secrets()
+        runtime = self.runtime
+        for routed in beats.beat(name, runtime.notify_handoff(runtime.clock())):
+            self._finish(routed)
+        return True
+
+    def heartbeats(self) -> list[HeartbeatStatus]:
+        """Every configured heartbeat's state (``ok``, ``late``, ``missed``, ``never``), last
+        beat and due time (``notifykit heartbeats``)."""
+        return self._pipeline.heartbeats.statuses()
+
+    def heartbeat_url(self, name: str, *, with_token: bool = False) -> str | None:
+        """The URL a heartbeat's job calls (``None`` without ``server.public_url``); its token
+        is ``<token>`` unless ``with_token`` (it is a secret: anyone with it can beat)."""
+        public = self.config.server.public_url
+        if not public:
+            return None
+        token = self._pipeline.heartbeats.token(name) if with_token else "<token>"
+        return f"{public}/heartbeat/{name}/{token}"
+
+    def watch_workers(self) -> WatchResult:
+        """``notifykit serve``'s look at the workers: when none was seen for two leases, the
+        alert ``notifykit.worker.down`` is raised (once, however many servers watch) and sent
+        from this process, and, while none is seen, the due-work tick runs here too (escalation
+        steps, group timers, heartbeats), what it stores sent from this process; resolved when a
+        worker is seen again."""
+        self._needs_secrets()
+        runtime = self.runtime
+        result = self._pipeline.watch.check(runtime.notify_handoff(runtime.clock()))
+        for routed in result.routed:
+            self._finish(routed)
+        if result.down:
+            now = runtime.clock()
+            stored = self._pipeline.due.route(now, runtime.notify_handoff(now))
+            runtime.deliver_stored(stored)
+        return result
 
     def ack_token(
         self,

@@ -308,6 +308,8 @@ class Runtime:
                 config.paging_limits,
                 {name: t.kind for name, t in self.channel_types.items()},
             ),
+            heartbeats=config.heartbeats,
+            worker_window=2 * config.worker.lease,
         )
         self.deliveries = DeliveryRun(
             ledger=self.ledger,

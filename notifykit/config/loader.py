@@ -49,6 +49,7 @@ from notifykit.config.delivery import (
     load_store,
     load_worker,
 )
+from notifykit.config.heartbeats import HeartbeatSettings, load_heartbeats
 from notifykit.config.paging import PagingLimits, load_paging_limits
 from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
@@ -111,6 +112,7 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    "heartbeats",
     "schedules",
     "paging_limits",
     *SCALEOUT_SECTIONS,
@@ -262,6 +264,8 @@ class Config:
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
     #: ``limiter:``, ``dispatch:`` and ``celery:`` (:mod:`notifykit.config.scaleout`)
     scaleout: ScaleoutSettings = field(default_factory=ScaleoutSettings)
+    #: ``heartbeats:``, the dead-man's switches by name (:mod:`notifykit.config.heartbeats`)
+    heartbeats: Mapping[str, HeartbeatSettings] = field(default_factory=dict)
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
@@ -555,6 +559,7 @@ class _Loader:
             retry=self.retry,
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
+            heartbeats=self.heartbeats,
             routing=routing,
             template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
             schedules=schedules,
@@ -655,6 +660,7 @@ class _Loader:
         self.store = load_store(self.nodes.get("store"), "store", self.ctx)
         self.server = load_server(self.nodes.get("server"), "server", self.ctx)
         self.worker = load_worker(self.nodes.get("worker"), "worker", self.ctx)
+        self.heartbeats = load_heartbeats(self.nodes.get("heartbeats"), self.ctx)
         self.retry = load_retry(self.nodes.get("retry"), "retry", self.ctx, RetrySettings())
         self.channel_retry = {
             name: load_retry(node, join(join("channels", name), "retry"), self.ctx, self.retry)

@@ -37,6 +37,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         StoreSettings,
         WorkerSettings,
     )
+    from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.config.loader import Defaults, EventConfig, RecipientSettings
     from notifykit.config.scaleout import CelerySettings, LimiterSettings
     from notifykit.config.schedules import ScheduleSettings
@@ -68,6 +69,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("server", [ServerSettings], ""),
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
+        ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md, Heartbeats"),
         ("limiter", [LimiterSettings], ""),
         ("celery", [CelerySettings], "dispatch: celery uses it (dispatch: worker is the default)"),
     ]

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
+from notifykit.ledger.heartbeats import HeartbeatStore
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.rows import Columns, fetch, fetch_one
 from notifykit.ledger.state import RoutingState
@@ -117,6 +118,8 @@ class Ledger(Protocol):
 
     #: the routing-state store on the same database (alerts, groups, escalations)
     routing: RoutingState
+    #: the heartbeats' store on the same database (:mod:`notifykit.ledger.heartbeats`)
+    heartbeats: HeartbeatStore
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ class SqlLedger:
         self.location = location
         #: the routing state (alerts, groups, escalations) on the same database
         self.routing = RoutingState(self)
+        #: the heartbeats (dead-man's switches, and serve's watch of the workers)
+        self.heartbeats = HeartbeatStore(self)
 
     # -- what a backend supplies ----------------------------------------------------------------
 

@@ -245,6 +245,21 @@ _V7 = """
 CREATE INDEX deliveries_recipient ON deliveries (recipient, first_due)
 """
 
+#: Version 8: heartbeats (issue 19), the dead-man's switches of ``heartbeats:`` and ``serve``'s
+#: watch of the workers (:mod:`notifykit.ledger.heartbeats`): when each was first configured,
+#: its last beat, and whether its missed alert is raised (``state``, changed by compare-and-set).
+_V8 = """
+CREATE TABLE heartbeats (
+    name TEXT PRIMARY KEY,
+    first_seen DOUBLE PRECISION NOT NULL,
+    last_beat DOUBLE PRECISION,
+    beats INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'ok',
+    missed_since DOUBLE PRECISION,
+    changed DOUBLE PRECISION
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -254,6 +269,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (5, _V5),
     (6, _V6),
     (7, _V7),
+    (8, _V8),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

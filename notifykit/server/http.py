@@ -176,7 +176,9 @@ _TOKENISH = re.compile(r"(?<=[/=])[A-Za-z0-9_~.%-]{16,}")
 
 
 def hide_tokens(text: str) -> str:
-    """``text`` (a path, a request line, a log message) with the tokens of ``/status/`` and
-    ``/ack/`` paths and every other token-like path segment or query value cut out."""
+    """``text`` (a path, a request line, a log message) with the tokens of ``/status/``,
+    ``/ack/`` and ``/heartbeat/<name>/`` paths and every other token-like path segment or query
+    value cut out."""
+    text = re.sub(r"/(heartbeat/[^/\s]+)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
     text = re.sub(r"/(status|ack)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
     return _TOKENISH.sub("<token>", text)
