@@ -123,6 +123,11 @@ class ServerSettings(Settings):
     unknown_callbacks_keep: Duration = setting(
         default=3600.0, doc="how long those callbacks are kept"
     )
+    watch_workers: bool = setting(
+        default=True,
+        doc="raise notifykit.worker.down (and run the due work itself) when no notifykit worker "
+        "was seen for two worker.lease periods; false where no worker is meant to run",
+    )
     #: ``webhook_token: none``: ``POST /alertmanager`` is open on purpose (no token wanted)
     webhook_open: bool = derived(default=False)
     #: the lines of the section's keys ("" for the section), for problems found after loading

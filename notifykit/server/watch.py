@@ -41,6 +41,9 @@ class WorkerWatchdog:
         self._said = 0.0
 
     def start(self) -> WorkerWatchdog:
+        if not self.notifier.config.server.watch_workers:
+            logger.info("server.watch_workers is false: the workers are not watched")
+            return self
         if self.notifier.config.scaleout.dispatch == "celery":
             logger.info("dispatch: celery: the workers are Celery's, not watched by serve")
             return self

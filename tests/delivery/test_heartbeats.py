@@ -195,3 +195,25 @@ def test_the_heartbeats_command(make_kit, sim, tmp_path):
     text = run("heartbeats")
     assert text.returncode == 0
     assert text.stdout.startswith("backup  ok") and "/heartbeat/backup/<token>" in text.stdout
+
+
+def test_serve_watches_no_worker_where_server_watch_workers_is_false(make_kit, sim, tmp_path):
+    """A deployment that runs no ``notifykit worker`` on purpose turns the watch off: serve
+    starts no watch thread (and pages nobody about missing workers); on by default."""
+    from notifykit.server.watch import WorkerWatchdog
+
+    server = {"public_url": "https://alerts.example.com/nk", "webhook_token": "none"}
+    off = write_config(tmp_path, sim, server={**server, "watch_workers": False})
+    with make_kit(off) as kit:
+        assert kit.config.server.watch_workers is False
+        watchdog = WorkerWatchdog(kit).start()
+        assert watchdog._thread is None
+        watchdog.stop()
+    (tmp_path / "on").mkdir()
+    on = write_config(tmp_path / "on", sim, server=server)
+    with make_kit(on) as kit:
+        watchdog = WorkerWatchdog(kit).start()
+        try:
+            assert watchdog._thread is not None and watchdog._thread.is_alive()
+        finally:
+            watchdog.stop()
