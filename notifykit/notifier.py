@@ -519,25 +519,31 @@ class Notifier:
 
     # -- alerts -------------------------------------------------------------------------------------
 
-    def resolve(self, key: str, *, by: str | None = None) -> list[Report]:
+    def resolve(
+        self, key: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (any form a report shows: the group's
         key, the alert's own, its short form, or 8+ digits of a digest): pending escalation
         steps are cancelled and a resolved message goes where the route says
-        ``send_resolved: true``. ``by``: who resolves (the audit trail's actor). Returns one
-        report per alert resolved (empty: no open alert or active escalation has that key)."""
+        ``send_resolved: true``. ``by``: who resolves (the audit trail's actor); ``acting``:
+        the path it comes through, for this call only (default :attr:`acting`; the web console
+        passes ``Acting("web", user)``). Returns one report per alert resolved (empty: no open
+        alert or active escalation has that key)."""
         self._needs_secrets()
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
-        routed = self._pipeline.resolve(key, handoff, self.acting.by(by))
+        routed = self._pipeline.resolve(key, handoff, (acting or self.acting).by(by))
         return [self._finish(r) for r in routed]
 
-    def ack(self, key: str, *, by: str | None = None) -> list[EscalationRecord]:
+    def ack(
+        self, key: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
         is sent for them (until the alert fires again after it is resolved), and the deliveries
         of their steps that have not started are cancelled. ``by``: who acknowledges (kept as
-        the escalation's ``acked_by`` and the audit trail's actor). Returns the escalations
-        acknowledged (empty: none was active)."""
-        return self._pipeline.escalations.ack(key, self.acting.by(by))
+        the escalation's ``acked_by`` and the audit trail's actor); ``acting``: the path (as
+        for :meth:`resolve`). Returns the escalations acknowledged (empty: none was active)."""
+        return self._pipeline.escalations.ack(key, (acting or self.acting).by(by))
 
     def audit(
         self, *, since: datetime | timedelta | float | None = None, limit: int = 100

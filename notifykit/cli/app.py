@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, delivery, doctor, plugins, routing, send, simulator
+from notifykit.cli import config, console, delivery, doctor, plugins, routing, send, simulator
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
 
@@ -24,6 +24,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *routing.COMMANDS,
     *doctor.COMMANDS,
     *simulator.COMMANDS,
+    *console.COMMANDS,
     init_command,
 )
 

@@ -107,6 +107,9 @@ class StatusApp:
         self.add_route(r"/alertmanager", self._alertmanager, ("POST",))
         self.add_route(rf"/ack/(?P<token>{_ACK_TOKEN})", self.ack_page, ("GET", "HEAD", "POST"))
         self.add_route(rf"/status/(?P<token>{_TOKEN})", self._status, ("POST",))
+        from notifykit.server.console import register_console
+
+        self.console = register_console(self.add_route, notifier)
         notifier.registry.pm.hook.register_routes(add_route=self.add_route, notifier=notifier)
 
     def add_route(

@@ -1,0 +1,155 @@
+"""The console's pages: Jinja2 templates with HTML autoescaping (every value is escaped unless a
+template says otherwise, and none does), kept here as strings so nothing is built or installed
+besides the package. One small inline style sheet; no script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+__all__ = ["render"]
+
+_BASE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{ title }} - notifykit</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;padding:0 .8em 2em;line-height:1.4;color:#222}
+nav{display:flex;flex-wrap:wrap;gap:.4em 1em;align-items:center;padding:.6em 0;
+border-bottom:1px solid #ccc;margin-bottom:.8em}
+nav a{font-weight:600}nav .who{margin-left:auto;color:#555}
+h1{font-size:1.3em}h2{font-size:1.1em;margin:.2em 0}
+.card{border:1px solid #ccc;border-left:6px solid #888;border-radius:6px;padding:.6em .8em;
+margin:.8em 0;max-width:46em}
+.critical{border-left-color:#c00}.warning{border-left-color:#e80}.info{border-left-color:#08c}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em;margin:.4em 0}
+dt{color:#555}dd{margin:0;overflow-wrap:anywhere}
+form.inline{display:inline}
+button{font-size:1em;padding:.5em 1em;margin:.3em .4em .3em 0;border-radius:6px;
+border:1px solid #888;background:#f4f4f4}
+button.primary{background:#1a5;color:#fff;border-color:#1a5}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-size:.9em}
+th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd;vertical-align:top}
+.flash{background:#eef8ee;border:1px solid #9c9;padding:.5em;border-radius:6px}
+.error{background:#fdeeee;border:1px solid #d99;padding:.5em;border-radius:6px}
+input{font-size:1em;padding:.4em;width:100%;max-width:20em;box-sizing:border-box}
+label{display:block;margin:.6em 0 .2em}
+.muted{color:#666}
+</style></head>
+<body>
+{% if user %}<nav><a href="./">Alerts</a><a href="deliveries">Deliveries</a>
+<a href="audit">Audit</a>
+<span class="who">{{ user }}</span>
+<form class="inline" method="post" action="logout">
+<input type="hidden" name="csrf" value="{{ csrf }}"><button>Log out</button></form></nav>{% endif %}
+{% if flash %}<p class="flash" role="status">{{ flash }}</p>{% endif %}
+{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+<main>{% block main %}{% endblock %}</main>
+</body></html>
+"""
+
+_LOGIN = """{% extends "base" %}{% block main %}
+<h1>notifykit console</h1>
+{% if password_login %}
+<form method="post" action="login">
+<label for="user">User</label>
+<input id="user" name="user" autocomplete="username" autocapitalize="none" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<p><button class="primary">Log in</button></p>
+</form>
+{% else %}
+<p>Log in through the reverse proxy that serves this console.</p>
+{% endif %}
+{% endblock %}"""
+
+_ALERTS = """{% extends "base" %}{% block main %}
+<h1>Open alerts ({{ alerts|length }})</h1>
+{% for a in alerts %}
+<section class="card {{ a.severity }}" data-key="{{ a.key }}">
+<h2>{{ a.event }} <span class="muted">{{ a.severity }}</span></h2>
+<dl>
+<dt>Key</dt><dd>{{ a.key }}</dd>
+<dt>Receiver</dt><dd>{{ a.receiver }}</dd>
+<dt>State</dt><dd class="state">{{ a.state }}{% if a.reason %} ({{ a.reason }}){% endif %}</dd>
+{% if a.labels %}<dt>Labels</dt><dd>{% for k, v in a.labels %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</dd>{% endif %}
+<dt>Since</dt><dd>{{ a.since }}</dd>
+{% if a.escalation %}
+<dt>Escalation</dt><dd>{{ a.escalation.policy }}: step {{ a.escalation.step or "none sent yet" }}</dd>
+<dt>Next step</dt><dd>{% if a.escalation.next_step %}{{ a.escalation.next_step }} due {{ a.next_due }}{% else %}none{% endif %}</dd>
+{% if a.escalation.acked_by %}<dt>Acknowledged by</dt><dd>{{ a.escalation.acked_by }}</dd>{% endif %}
+{% else %}
+<dt>Escalation</dt><dd>none</dd>
+{% endif %}
+</dl>
+{% if a.can_ack %}<form class="inline" method="post" action="ack">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.group }}">
+<button class="primary">Acknowledge</button></form>{% endif %}
+<form class="inline" method="post" action="resolve">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}">
+<button>Resolve</button></form>
+</section>
+{% else %}
+<p>No open alerts.</p>
+{% endfor %}
+{% endblock %}"""
+
+_DELIVERIES = """{% extends "base" %}{% block main %}
+<h1>Recent deliveries</h1>
+<div class="scroll"><table>
+<thead><tr><th>When</th><th>Alert</th><th>Channel</th><th>To</th><th>State</th>
+<th>Provider id</th><th>Detail</th></tr></thead>
+<tbody>
+{% for d in deliveries %}
+<tr><td>{{ d.when }}</td><td>{{ d.event }}{% if d.step %} <span class="muted">step {{ d.step }}</span>{% endif %}{% if d.receiver %}<br><span class="muted">{{ d.receiver }}</span>{% endif %}</td>
+<td>{{ d.channel }}</td><td>{{ d.recipient }}{% if d.address %}<br><span class="muted">{{ d.address }}</span>{% endif %}</td>
+<td class="state">{{ d.state }}</td><td>{{ d.provider_id or "" }}</td><td>{{ d.detail or "" }}</td></tr>
+{% else %}
+<tr><td colspan="7">Nothing sent yet.</td></tr>
+{% endfor %}
+</tbody></table></div>
+{% endblock %}"""
+
+_AUDIT = """{% extends "base" %}{% block main %}
+<h1>Audit trail</h1>
+<div class="scroll"><table>
+<thead><tr><th>When</th><th>Action</th><th>Through</th><th>Who</th><th>What</th><th>Detail</th></tr></thead>
+<tbody>
+{% for r in records %}
+<tr><td>{{ r.when }}</td><td>{{ r.action }}</td><td>{{ r.path }}</td><td>{{ r.actor or "" }}</td>
+<td>{% for k, v in r.target %}{{ k }}={{ v }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td>
+<td>{{ r.detail or "" }}</td></tr>
+{% else %}
+<tr><td colspan="6">No actions recorded yet.</td></tr>
+{% endfor %}
+</tbody></table></div>
+{% endblock %}"""
+
+_MESSAGE = """{% extends "base" %}{% block main %}
+<h1>{{ title }}</h1><p>{{ message }}</p><p><a href="{{ back }}">Back</a></p>
+{% endblock %}"""
+
+_ENV = jinja2.Environment(
+    loader=jinja2.DictLoader(
+        {
+            "base": _BASE,
+            "login": _LOGIN,
+            "alerts": _ALERTS,
+            "deliveries": _DELIVERIES,
+            "audit": _AUDIT,
+            "message": _MESSAGE,
+        }
+    ),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render(template: str, **context: Any) -> str:
+    """A page: ``template`` (``login``, ``alerts``, ``deliveries``, ``audit``, ``message``)
+    rendered with ``context`` (``title``, ``user``, ``csrf``, ``flash`` and ``error`` are
+    optional)."""
+    base = {"user": None, "csrf": "", "flash": None, "error": None, "title": "notifykit"}
+    return _ENV.get_template(template).render({**base, **context})
