@@ -20,7 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from notifykit.config.delivery import is_loopback
 from notifykit.server.console.views import Console
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def register_console(add_route: Callable[..., None], notifier: Notifier) -> Cons
     how = ", ".join(
         part
         for part in (
-            f"{len(settings.users)} users with passwords" if settings.users else "",
+            _users(len(settings.users)) if settings.users else "",
             f"{settings.trusted_header} from {', '.join(settings.trusted_proxies)}"
             if settings.trusted_header
             else "",
@@ -54,9 +56,14 @@ def register_console(add_route: Callable[..., None], notifier: Notifier) -> Cons
         if part
     )
     logger.info("web console at %s/console/ (%s)", public, how)
-    if public.startswith("http://") and settings.users:
+    host = urlsplit(public).hostname or ""
+    if public.startswith("http://") and settings.users and not is_loopback(host):
         logger.warning(
             "web console: server.public_url is http://, so passwords and session cookies cross "
             "the network unencrypted unless it is this machine: put it behind https"
         )
     return console
+
+
+def _users(count: int) -> str:
+    return f"{count} user{'' if count == 1 else 's'} with passwords"
