@@ -302,3 +302,13 @@ def test_secure_cookie_behind_an_https_public_url(start_console):
     )
     assert answer.status_code == 303
     assert re.search(r";\s*Secure", answer.headers["Set-Cookie"])
+
+
+def test_a_header_naming_two_users_is_refused(start_console):
+    """A proxy that appends to the client's header instead of setting it: the server joins the
+    two into "mallory, ravi", which names nobody."""
+    console = start_console({"trusted_header": "X-Forwarded-User"})
+    for value in ("mallory, ravi", "x" * 201):
+        answer = _get(console.url, headers={"X-Forwarded-User": value})
+        assert answer.status_code == 403 and "does not name one user" in answer.text
+        _secure_headers(answer)

@@ -25,7 +25,7 @@ from notifykit.server.console.auth import (
     TrustedProxies,
 )
 from notifykit.server.console.templates import render
-from notifykit.server.http import Request, Response
+from notifykit.server.http import HTTPProblem, Request, Response, cut
 
 if TYPE_CHECKING:
     from notifykit.config.console import ConsoleSettings
@@ -54,6 +54,8 @@ HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("X-Content-Type-Options", "nosniff"),
 )
+#: the longest user name taken from the trusted header
+MAX_USER = 200
 #: how many deliveries and audit records a page shows
 RECENT = 100
 _DONE = {
@@ -118,11 +120,19 @@ class Console:
             except _Redirect as moved:
                 response = _redirect(moved.location)
             except _Refused as refused:
-                response = Response.html(
-                    refused.status,
-                    render("message", title="Not done", message=refused.message, back="./"),
-                    refused.headers,
-                )
+                response = _message(refused.status, refused.message, refused.headers)
+            except HTTPProblem as problem:  # a body over the limits
+                response = _message(problem.status, cut(problem.message))
+            except Exception as err:
+                from notifykit.errors import LedgerError
+
+                path = request.path
+                if isinstance(err, LedgerError):
+                    logger.error("console: %s %s not served (503): %s", request.method, path, err)
+                    response = _message(503, "The ledger cannot be read now: try again shortly.")
+                else:
+                    logger.exception("console: %s %s failed (500)", request.method, path)
+                    response = _message(500, "Something went wrong: the server's log says what.")
             return Response(response.status, response.body, (*response.headers, *HEADERS))
 
         return guarded
@@ -158,6 +168,15 @@ class Console:
                     peer,
                 )
                 raise _Refused(403, f"{header} is accepted only from the trusted proxies.")
+            if "," in named or len(named) > MAX_USER:
+                # two headers joined (a proxy that appends instead of setting), or no name
+                logger.warning(
+                    "console: %s from %s refused: not one user name (does the proxy set it, or "
+                    "append to the client's?)",
+                    header,
+                    peer,
+                )
+                raise _Refused(403, f"{header} does not name one user.")
             if session is not None and session.via == "header" and session.user == named:
                 return session, []
             session, value = self.sessions.new(named, "header")
@@ -380,6 +399,13 @@ class _Redirect(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
         self.location = location
+
+
+def _message(status: int, text: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
+    """A page saying why a request was not done."""
+    return Response.html(
+        status, render("message", title="Not done", message=text, back="./"), headers
+    )
 
 
 def _redirect(location: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
