@@ -104,6 +104,7 @@ def test_log_in_and_acknowledge_an_alert_in_chromium(console, phone):
     [delivery] = console.kit.history()[0].deliveries
     assert delivery.provider_id is not None
     assert delivery.provider_id in phone.locator("table").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     phone.click("button:has-text('Log out')")
     assert phone.url == console.url + "login"

@@ -37,6 +37,11 @@ th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd;vertical-al
 input{font-size:1em;padding:.4em;width:100%;max-width:20em;box-sizing:border-box}
 label{display:block;margin:.6em 0 .2em}
 .muted{color:#666}
+@media (max-width:40em){table.stack thead{display:none}
+table.stack tr{display:block;border-bottom:1px solid #bbb;padding:.4em 0}
+table.stack td{display:grid;grid-template-columns:6.5em minmax(0,1fr);gap:.5em;border:0;
+padding:.1em 0;overflow-wrap:anywhere}
+table.stack td::before{content:attr(data-label);color:#555}}
 </style></head>
 <body>
 {% if user %}<nav><a href="./">Alerts</a><a href="deliveries">Deliveries</a>
@@ -98,14 +103,18 @@ _ALERTS = """{% extends "base" %}{% block main %}
 
 _DELIVERIES = """{% extends "base" %}{% block main %}
 <h1>Recent deliveries</h1>
-<div class="scroll"><table>
+<div class="scroll"><table class="stack">
 <thead><tr><th>When</th><th>Alert</th><th>Channel</th><th>To</th><th>State</th>
 <th>Provider id</th><th>Detail</th></tr></thead>
 <tbody>
 {% for d in deliveries %}
-<tr><td>{{ d.when }}</td><td>{{ d.event }}{% if d.step %} <span class="muted">step {{ d.step }}</span>{% endif %}{% if d.receiver %}<br><span class="muted">{{ d.receiver }}</span>{% endif %}</td>
-<td>{{ d.channel }}</td><td>{{ d.recipient }}{% if d.address %}<br><span class="muted">{{ d.address }}</span>{% endif %}</td>
-<td class="state">{{ d.state }}</td><td>{{ d.provider_id or "" }}</td><td>{{ d.detail or "" }}</td></tr>
+<tr><td data-label="When">{{ d.when }}</td>
+<td data-label="Alert"><span>{{ d.event }}{% if d.step %} <span class="muted">step {{ d.step }}</span>{% endif %}{% if d.receiver %}<br><span class="muted">{{ d.receiver }}</span>{% endif %}</span></td>
+<td data-label="Channel">{{ d.channel }}</td>
+<td data-label="To"><span>{{ d.recipient }}{% if d.address %}<br><span class="muted">{{ d.address }}</span>{% endif %}</span></td>
+<td data-label="State" class="state">{{ d.state }}</td>
+<td data-label="Provider id">{{ d.provider_id or "" }}</td>
+<td data-label="Detail">{{ d.detail or "" }}</td></tr>
 {% else %}
 <tr><td colspan="7">Nothing sent yet.</td></tr>
 {% endfor %}
@@ -114,13 +123,14 @@ _DELIVERIES = """{% extends "base" %}{% block main %}
 
 _AUDIT = """{% extends "base" %}{% block main %}
 <h1>Audit trail</h1>
-<div class="scroll"><table>
+<div class="scroll"><table class="stack">
 <thead><tr><th>When</th><th>Action</th><th>Through</th><th>Who</th><th>What</th><th>Detail</th></tr></thead>
 <tbody>
 {% for r in records %}
-<tr><td>{{ r.when }}</td><td>{{ r.action }}</td><td>{{ r.path }}</td><td>{{ r.actor or "" }}</td>
-<td>{% for k, v in r.target %}{{ k }}={{ v }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td>
-<td>{{ r.detail or "" }}</td></tr>
+<tr><td data-label="When">{{ r.when }}</td><td data-label="Action">{{ r.action }}</td>
+<td data-label="Through">{{ r.path }}</td><td data-label="Who">{{ r.actor or "" }}</td>
+<td data-label="What"><span>{% for k, v in r.target %}{{ k }}={{ v }}{% if not loop.last %}<br>{% endif %}{% endfor %}</span></td>
+<td data-label="Detail">{{ r.detail or "" }}</td></tr>
 {% else %}
 <tr><td colspan="6">No actions recorded yet.</td></tr>
 {% endfor %}
