@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from notifykit.channels import ChannelType, Provider
     from notifykit.checks import Check
     from notifykit.config.settings import Settings
@@ -93,6 +95,22 @@ def register_checks(register: Callable[[Check], None]) -> None:
 
     :param register: takes a :class:`notifykit.checks.Check`. Registering a name twice (in one
         plugin or across plugins) is a :class:`~notifykit.errors.PluginError`.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``notifykit`` command line: ``cli.add_command(my_command)``, or
+    ``@cli.command()`` / ``@cli.group()`` on functions defined in the hook.
+
+    Collected when a ``notifykit`` command is first looked up or listed (``--help``), each
+    plugin's on its own. The global options (``--config``, ``--json``, ``-v``...) are also
+    accepted after a plugin's commands, as after the built-ins, unless a command is marked
+    :func:`notifykit.cli.common.pass_through` (its arguments go to another program untouched).
+
+    :param cli: a click group standing for ``notifykit``: what is added to it is added to the
+        real one. A command named like a built-in or another plugin's command is a
+        :class:`~notifykit.errors.PluginError` naming both.
     """
 
 

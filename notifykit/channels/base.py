@@ -27,9 +27,12 @@ __all__ = [
     "ChannelType",
     "DeliveryResult",
     "DeliveryState",
+    "Limiter",
     "Message",
     "Provider",
+    "RateLimitedClient",
     "Recipient",
+    "SharedLimiters",
     "StatusUpdate",
     "TemplateSettings",
     "TextInspection",
@@ -37,6 +40,7 @@ __all__ = [
     "request_starting",
     "send_stopped",
     "severity_rank",
+    "wrap_rate_limiter",
 ]
 
 
@@ -357,6 +361,56 @@ class ChannelContext(Protocol):
         ...
 
 
+@runtime_checkable
+class Limiter(Protocol):
+    """What a provider client calls around each request to keep to a rate limit (the Exotel
+    plugin's ``RateLimiter`` has this shape, and so has a shared limiter)."""
+
+    def acquire(self) -> float:
+        """Wait for a slot of the budget; returns the seconds waited."""
+        ...
+
+    def release(self) -> None:
+        """The request this thread last acquired for has finished (answered or failed)."""
+        ...
+
+
+class SharedLimiters(Protocol):
+    """``context.rate_limiter`` of a provider's ``connect`` (with ``limiter:`` in the config):
+    call it with the account's identity on the provider's side and its budget, and get the one
+    :class:`Limiter` every process and host shares for that account."""
+
+    def __call__(
+        self, account: str, limit: int, window: float, *, local: Limiter | None = None
+    ) -> Limiter:
+        """``local``: the provider's own limiter with the same budget, which grants while the
+        shared store is unreachable."""
+        ...
+
+
+@runtime_checkable
+class RateLimitedClient(Protocol):
+    """A provider client that keeps to a rate limit declares it by exposing its
+    :class:`Limiter` as ``rate_limiter`` (``None`` for none) and calling it around each
+    request: notifykit then observes its waits (metrics, the command line's ``-v`` and progress
+    line) by wrapping it, see :func:`wrap_rate_limiter`. A client without the attribute is
+    simply not observed."""
+
+    rate_limiter: Limiter | None
+
+
+def wrap_rate_limiter(client: object, wrap: Callable[[Limiter], Limiter]) -> bool:
+    """Replace the rate limiter of ``client`` (a :class:`RateLimitedClient`) by ``wrap(it)``:
+    whether it had one to wrap."""
+    if not isinstance(client, RateLimitedClient):
+        return False
+    limiter = client.rate_limiter
+    if limiter is None or not callable(getattr(limiter, "acquire", None)):
+        return False
+    client.rate_limiter = wrap(limiter)
+    return True
+
+
 class AccountContext(Protocol):
     """What a provider's ``connect`` gets besides the account's settings."""
 
@@ -366,10 +420,10 @@ class AccountContext(Protocol):
         ...
 
     @property
-    def rate_limiter(self) -> Any:
-        """With ``limiter:`` in the config, a factory ``rate_limiter(account_id, limit, window,
-        local=None)`` of the rate limit every process and host shares for the account (see
-        ``docs/plugins.md``); ``None`` without it, and in sandbox mode."""
+    def rate_limiter(self) -> SharedLimiters | None:
+        """With ``limiter:`` in the config, the factory of the rate limit every process and host
+        shares for the account (see ``docs/plugins.md``); ``None`` without it, and in sandbox
+        mode."""
         ...
 
 
@@ -443,6 +497,9 @@ class Provider:
     :param sandbox_keys: the account keys the sandbox replaces.
     :param lookup: optional; ``lookup(client, sid, kind)`` returns a status mapping for a message or
         call id, for ``notifykit status`` (``kind`` is ``None`` to try every kind).
+    :param quiet_loggers: loggers whose records below WARNING the command line never shows,
+        not even with ``-v`` (a sandbox simulator's request lines, which repeat the client's);
+        a logger's children are included.
     """
 
     name: str
@@ -452,3 +509,4 @@ class Provider:
     sandbox_keys: frozenset[str] = frozenset()
     lookup: Callable[[Any, str, str | None], Mapping[str, Any]] | None = None
     description: str = ""
+    quiet_loggers: tuple[str, ...] = ()

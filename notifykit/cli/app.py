@@ -1,6 +1,7 @@
 """The ``notifykit`` command assembled, in one place: every command module's commands registered
 on the one :data:`~notifykit.cli.common.cli` group, then the global options added after each
-command; and the console-script entry point."""
+command; and the console-script entry point. The plugins' commands (``register_commands``) join
+them when a command is first looked up (see :class:`~notifykit.cli.common.NotifykitGroup`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, console, delivery, doctor, plugins, routing, send, simulator
+from notifykit.cli import config, console, delivery, doctor, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
 
@@ -23,14 +24,13 @@ COMMANDS: tuple[click.Command, ...] = (
     *delivery.COMMANDS,
     *routing.COMMANDS,
     *doctor.COMMANDS,
-    *simulator.COMMANDS,
     *console.COMMANDS,
     init_command,
 )
 
 for _command in COMMANDS:
     cli.add_command(_command)
-add_global_options(cli, skip=simulator.PASS_THROUGH)
+add_global_options(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

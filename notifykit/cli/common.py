@@ -3,8 +3,10 @@ codes, the command's state (the Notifier it builds), input parsing, and the comm
 hands what a command returns to the output layer (:mod:`notifykit.cli.output`). Each
 command family has its module (:mod:`~notifykit.cli.send`, :mod:`~notifykit.cli.config`,
 :mod:`~notifykit.cli.delivery`, :mod:`~notifykit.cli.routing`, :mod:`~notifykit.cli.plugins`,
-:mod:`~notifykit.cli.simulator`, :mod:`~notifykit.cli.scaffold`); they import this module,
-never each other, and :mod:`notifykit.cli.app` registers them all on :data:`cli`.
+:mod:`~notifykit.cli.scaffold`); they import this module,
+never each other, and :mod:`notifykit.cli.app` registers them all on :data:`cli`. Plugins add
+theirs through the ``register_commands`` hook, collected by :class:`NotifykitGroup` the first
+time a command is looked up.
 
 Exit codes (the same table is in ``--help`` and docs/cli.md):
 
@@ -33,11 +35,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -50,6 +52,7 @@ from notifykit.errors import (
     ConfigError,
     LedgerError,
     NotifykitError,
+    PluginError,
     ProviderError,
 )
 from notifykit.model import DeliveryState
@@ -76,19 +79,24 @@ __all__ = [
     "State",
     "add_global_options",
     "cli",
+    "collect_commands",
     "command",
     "data_options",
     "exit_code",
     "group",
+    "is_pass_through",
     "notification_options",
     "parse_data",
     "parse_labels",
+    "pass_through",
     "plugin_registry",
     "refuse_sandbox",
     "say",
     "split_list",
     "warn_unset",
 ]
+
+C = TypeVar("C", bound=click.Command)
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -149,12 +157,67 @@ def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]
 
 
 class NotifykitGroup(Group):
-    """The ``notifykit`` group: its ``main`` maps every outcome onto notifykit's exit codes."""
+    """The ``notifykit`` group: its ``main`` maps every outcome onto notifykit's exit codes.
+
+    The built-in commands are added when it is made (:mod:`notifykit.cli.app`); the plugins'
+    (``register_commands``) the first time a command is looked up or listed, so ``notifykit
+    --version`` imports no plugin. A plugin command named like a built-in or another plugin's
+    is a :class:`~notifykit.errors.PluginError` naming both."""
 
     group_class = Group
 
     #: set by the group callback from ``--json``: errors are then also printed as JSON on stdout
     json_errors = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the plugins' commands, once collected: name -> (plugin name, command)
+        self._plugin_commands: dict[str, tuple[str, click.Command]] | None = None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        builtin = cmd_name in self.commands
+        try:
+            self.plugin_commands()
+        except _PluginsNotLoaded:
+            if not builtin:
+                raise
+            # A plugin that cannot be imported: a built-in command meets the error itself when
+            # it loads the plugins (or, like `init`, runs without them).
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            self.plugin_commands()
+        except _PluginsNotLoaded as err:
+            # --help and completion still list the built-ins, saying why the rest are missing.
+            click.echo(
+                click.style("warning: ", fg="yellow") + f"plugin commands not listed: {err}",
+                err=True,
+            )
+        return super().list_commands(ctx)
+
+    def plugin_commands(self) -> dict[str, tuple[str, click.Command]]:
+        """The commands plugins added (name -> (plugin, command)), collected once through the
+        ``register_commands`` hook and added to this group, global options included.
+
+        :raises PluginError: a plugin could not be loaded, or named a command like a built-in
+            or another plugin's command.
+        """
+        if self._plugin_commands is None:
+            from notifykit.plugins import get_plugin_manager
+
+            try:
+                pm = get_plugin_manager()
+            except PluginError as err:
+                raise _PluginsNotLoaded(str(err)) from err
+            found = collect_commands(pm, builtins=self.commands)
+            staged = click.Group(name=self.name)
+            for name, (_, command) in found.items():
+                staged.add_command(command, name)
+            add_global_options(staged)
+            self.commands.update(staged.commands)
+            self._plugin_commands = found
+        return self._plugin_commands
 
     def main(
         self,
@@ -226,6 +289,70 @@ class NotifykitGroup(Group):
                 "been sent; run with NOTIFYKIT_DEBUG=1 for a traceback)"
             )
             return EXIT_UNKNOWN
+
+
+class _PluginsNotLoaded(PluginError):
+    """The plugins could not be loaded (one fails to import...), so neither could their
+    commands."""
+
+
+def collect_commands(
+    pm: Any, builtins: Mapping[str, click.Command]
+) -> dict[str, tuple[str, click.Command]]:
+    """Every plugin's commands, by name: each ``register_commands`` implementation called on its
+    own, in load order, with a group of its own, so that what it adds is known to be its.
+
+    :raises PluginError: a command named like one of ``builtins`` or another plugin's, a
+        plugin adding something that is not a click command, or one failing in the hook.
+    """
+    found: dict[str, tuple[str, click.Command]] = {}
+    for impl in pm.hook.register_commands.get_hookimpls():
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        owner = pm.get_name(impl.plugin) or repr(impl.plugin)
+        staged = Group(name="notifykit")
+        try:
+            impl.function(**dict.fromkeys(impl.argnames, staged))
+        except PluginError:
+            raise
+        except Exception as err:
+            raise PluginError(
+                f"plugin {owner!r} failed in register_commands: {type(err).__name__}: {err}"
+            ) from err
+        for name, command in staged.commands.items():
+            if not isinstance(command, click.Command):
+                raise PluginError(
+                    f"plugin {owner!r} added {command!r} as command {name!r}: not a click command"
+                )
+            if name in builtins:
+                raise PluginError(
+                    f"command {name!r} is defined twice, by notifykit (a built-in command) and by "
+                    f"plugin {owner!r}: rename the plugin's command"
+                )
+            if name in found:
+                raise PluginError(
+                    f"command {name!r} is defined twice, by plugin {found[name][0]!r} and by "
+                    f"plugin {owner!r}: rename one, or block one with NOTIFYKIT_DISABLE_PLUGINS"
+                )
+            found[name] = (owner, command)
+    return found
+
+
+#: the attribute that marks a pass-through command (see :func:`pass_through`)
+_PASS_THROUGH = "notifykit_pass_through"
+
+
+def pass_through(command: C) -> C:
+    """Mark ``command`` as passing its arguments on untouched (to another program's parser):
+    :func:`add_global_options` leaves it alone, so ``--json`` or ``-v`` after it are its own.
+    Use on a command (``pass_through(my_command)``) before it is added."""
+    setattr(command, _PASS_THROUGH, True)
+    return command
+
+
+def is_pass_through(command: click.Command) -> bool:
+    """Whether ``command`` was marked by :func:`pass_through`."""
+    return bool(getattr(command, _PASS_THROUGH, False))
 
 
 #: the ``error.type`` of a failure a command explained, as scripts have seen it since the class
@@ -301,6 +428,10 @@ class State:
             click.get_current_context().call_on_close(notifier.close)
             notifier.acting = cli_acting()
             self.loaded(notifier.config)
+            self.logs.quiet(
+                name for provider in notifier.registry.providers.values()
+                for name in provider.quiet_loggers
+            )  # fmt: skip
             warn_unset(notifier.config)
             if self.verbose and not self.dry_run:
                 instrument_clients(notifier)
@@ -599,15 +730,15 @@ def _set_global(attr: str) -> Callable[[click.Context, click.Parameter, Any], An
     return callback
 
 
-def add_global_options(group: click.Group, skip: Collection[str] = ()) -> None:
+def add_global_options(group: click.Group) -> None:
     """Let ``--config``, ``--sandbox``, ``--dry-run`` and ``--json`` also follow the command
-    (``notifykit notify db.down --sandbox``), as well as precede it; not the commands named in
-    ``skip``, whose arguments are passed on untouched."""
+    (``notifykit notify db.down --sandbox``), as well as precede it; not after a command marked
+    :func:`pass_through`, whose arguments are passed on untouched."""
     for command in group.commands.values():
         if isinstance(command, click.Group):
-            add_global_options(command, skip)
+            add_global_options(command)
             continue
-        if command.name in skip:
+        if is_pass_through(command):
             continue  # its arguments are another program's
         command.params.extend(
             [

@@ -1,15 +1,17 @@
 """What the CLI shows of notifykit's logging: warnings always, and with ``-v`` the HTTP traffic.
 
 Warnings of notifykit and of its plugins become ``warning: ...`` lines on stderr, each once.
-``-v/--verbose`` also shows the DEBUG and INFO records: the Exotel client's request lines
+``-v/--verbose`` also shows the DEBUG and INFO records: a provider client's request lines
 (method, path, status, milliseconds), its retries, and the rate limiter's waits (logged here, by
-:func:`instrument_clients`, since the limiter itself does not log). Every line passes through a
-scrubber first, so a secret that reached a log message (a token in a base URL path, a value read
-from ``${EXOTEL_TOKEN}``) is printed as ``***``.
+:func:`instrument_clients`, since the limiter itself does not log), but not those of the loggers
+a provider declares quiet (``Provider.quiet_loggers``: its sandbox simulator's request lines).
+Every line passes through a scrubber first, so a secret that reached a log message (a token in a
+base URL path, a value read from a ``${..._TOKEN}`` variable) is printed as ``***``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LogSetup", "instrument_clients", "plugin_logger_names", "setup_logging"]
 
-_SIMULATOR_LOGGER = "notifykit_exotel.simulator"
 #: the PostgreSQL driver's logger: its pool warns at every reconnection attempt while the server
 #: is away, where the worker says it once per outage; shown only with -v (its warnings only)
 _DRIVER_LOGGER = "psycopg"
@@ -38,10 +39,10 @@ _SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY")
 
 
 def plugin_logger_names() -> list[str]:
-    """``notifykit``, ``notifykit_exotel`` and the top-level package of every plugin in the
-    ``notifykit`` entry-point group (a plugin that logs under ``__name__`` logs there). Read from
-    the entry points' metadata, without importing any plugin."""
-    names = ["notifykit", "notifykit_exotel"]
+    """``notifykit`` and the top-level package of every plugin in the ``notifykit`` entry-point
+    group (a plugin that logs under ``__name__`` logs there). Read from the entry points'
+    metadata, without importing any plugin."""
+    names = ["notifykit"]
     for ep in entry_points(group="notifykit"):
         top = ep.value.split(":", 1)[0].split(".", 1)[0].strip()
         if top and top not in names:
@@ -89,12 +90,14 @@ class _Handler(logging.Handler):
         self.scrub = scrub
         self.verbose = verbose
         self.seen: set[str] = set()
+        #: loggers (and their children) whose records below WARNING are not shown
+        self.quiet: frozenset[str] = frozenset()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "notifykit.deliveries":
             return  # the command prints the report itself
-        if record.levelno < logging.WARNING and record.name.startswith(_SIMULATOR_LOGGER):
-            return  # --sandbox's simulator: its request lines repeat the client's
+        if record.levelno < logging.WARNING and self._quiet(record.name):
+            return  # e.g. --sandbox's simulator: its request lines repeat the client's
         driver = record.name.split(".", 1)[0] == _DRIVER_LOGGER
         if driver and record.levelno < logging.ERROR:
             if self.verbose:
@@ -114,6 +117,9 @@ class _Handler(logging.Handler):
             click.echo(click.style(f"{record.name}: ", dim=True) + message, err=True)
         except Exception:
             self.handleError(record)
+
+    def _quiet(self, name: str) -> bool:
+        return any(name == q or name.startswith(q + ".") for q in self.quiet)
 
 
 class LogSetup:
@@ -136,6 +142,10 @@ class LogSetup:
         self._driver = (driver, driver.propagate)
         driver.addHandler(self.handler)
         driver.propagate = False
+
+    def quiet(self, names: Iterable[str]) -> None:
+        """Show nothing below WARNING from these loggers (nor their children), even verbose."""
+        self.handler.quiet = self.handler.quiet | frozenset(names)
 
     def set_verbose(self) -> None:
         """``-v`` given after the command: turn verbose on for the rest of the run."""
@@ -194,6 +204,11 @@ class _LoggedLimiter:
             )
         return waited
 
+    def release(self) -> None:
+        release = getattr(self._limiter, "release", None)
+        if callable(release):
+            release()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._limiter, name)
 
@@ -202,12 +217,13 @@ class _LoggedLimiter:
 
 
 def instrument_clients(notifier: Notifier) -> None:
-    """Make the rate limiter of every account's client (any client with a ``rate_limiter``
-    attribute that has ``acquire()``) log its waits. Builds the clients if the channels have not."""
+    """Make the rate limiter of every account's client (a client declaring one, see
+    :class:`~notifykit.channels.RateLimitedClient`) log its waits. Builds the clients if the
+    channels have not."""
+    from notifykit.channels import wrap_rate_limiter
+
     for account in notifier.config.accounts:
         client = notifier.client(account)
-        limiter = getattr(client, "rate_limiter", None)
-        if limiter is None or isinstance(limiter, _LoggedLimiter):
+        if isinstance(getattr(client, "rate_limiter", None), _LoggedLimiter):
             continue
-        if callable(getattr(limiter, "acquire", None)):
-            client.rate_limiter = _LoggedLimiter(limiter, account)
+        wrap_rate_limiter(client, functools.partial(_LoggedLimiter, account=account))

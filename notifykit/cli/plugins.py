@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.common import EXIT_USAGE, Failure, State, command, plugin_registry
+from notifykit.cli.common import (
+    EXIT_USAGE,
+    Failure,
+    NotifykitGroup,
+    State,
+    command,
+    plugin_registry,
+)
 from notifykit.cli.output import Result, mapping_lines
 
 if TYPE_CHECKING:
@@ -19,11 +26,12 @@ __all__ = ["COMMANDS", "plugins", "status"]
 
 @command()
 def plugins() -> Result:
-    """List loaded plugins: versions, hooks, channel types and providers."""
+    """List loaded plugins: versions, hooks, channel types, providers and commands."""
     registry = plugin_registry()
     infos = registry.plugin_infos()
+    commands = _plugin_commands()
     loaded = {
-        "plugins": [i.to_dict() for i in infos],
+        "plugins": [{**i.to_dict(), "commands": sorted(commands.get(i.name, {}))} for i in infos],
         "blocked": registry.blocked(),
         "channel_types": {
             name: {
@@ -36,10 +44,24 @@ def plugins() -> Result:
             for name, ct in sorted(registry.channel_types.items())
         },
     }
-    return Result(loaded, _plugins_text(registry, infos))
+    return Result(loaded, _plugins_text(registry, infos, commands))
 
 
-def _plugins_text(registry: Registry, infos: Sequence[PluginInfo]) -> Iterator[str]:
+def _plugin_commands() -> dict[str, dict[str, click.Command]]:
+    """The commands each plugin added to ``notifykit``: plugin -> name -> command."""
+    root = click.get_current_context().find_root().command
+    by_plugin: dict[str, dict[str, click.Command]] = {}
+    if isinstance(root, NotifykitGroup):
+        for name, (owner, cmd) in root.plugin_commands().items():
+            by_plugin.setdefault(owner, {})[name] = cmd
+    return by_plugin
+
+
+def _plugins_text(
+    registry: Registry,
+    infos: Sequence[PluginInfo],
+    commands: dict[str, dict[str, click.Command]],
+) -> Iterator[str]:
     from notifykit.plugins import known_plugin_names
 
     for info in infos:
@@ -52,6 +74,8 @@ def _plugins_text(registry: Registry, infos: Sequence[PluginInfo]) -> Iterator[s
             yield f"  channel type {name}: {ct.description}"
         for name in info.providers:
             yield f"  provider {name}: {registry.providers[name].description}"
+        for name, cmd in sorted(commands.get(info.name, {}).items()):
+            yield f"  command {name}: {cmd.get_short_help_str(60)}"
     known = known_plugin_names()
     for name in registry.blocked():
         why = "blocked by" if name in known else "named in"

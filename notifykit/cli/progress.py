@@ -11,12 +11,14 @@ wraps each account client's limiter, as ``-v`` does to log its waits).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from notifykit.channels import Limiter
     from notifykit.notifier import Notifier
 
 __all__ = ["DELAY", "RateProgress", "watch_rate_limits"]
@@ -53,7 +55,7 @@ class RateProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def wrap(self, limiter: Any, account: str) -> Any:
+    def wrap(self, limiter: Limiter, account: str) -> Limiter:
         """A limiter that reports its waits here and otherwise is ``limiter``."""
         return _WatchedLimiter(limiter, account, self)
 
@@ -146,6 +148,11 @@ class _WatchedLimiter:
     def acquire(self) -> float:
         return self._progress.acquire(self._limiter, self._account)
 
+    def release(self) -> None:
+        release = getattr(self._limiter, "release", None)
+        if callable(release):
+            release()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._limiter, name)
 
@@ -154,15 +161,15 @@ class _WatchedLimiter:
 
 
 def watch_rate_limits(notifier: Notifier, stream: TextIO) -> RateProgress:
-    """Wrap the rate limiter of every account's client (any client with a ``rate_limiter``
-    that has ``acquire()``) so its waits show on ``stream``; the caller closes the result when
-    the command ends."""
+    """Wrap the rate limiter of every account's client (a client declaring one, see
+    :class:`~notifykit.channels.RateLimitedClient`) so its waits show on ``stream``; the caller
+    closes the result when the command ends."""
+    from notifykit.channels import wrap_rate_limiter
+
     progress = RateProgress(stream)
     for account in notifier.config.accounts:
         client = notifier.client(account)
-        limiter = getattr(client, "rate_limiter", None)
-        if limiter is None or isinstance(limiter, _WatchedLimiter):
+        if isinstance(getattr(client, "rate_limiter", None), _WatchedLimiter):
             continue
-        if callable(getattr(limiter, "acquire", None)):
-            client.rate_limiter = progress.wrap(limiter, account)
+        wrap_rate_limiter(client, functools.partial(progress.wrap, account=account))
     return progress

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -231,15 +231,26 @@ class SqlLedger:
             raise
 
     @contextmanager
-    def _tx(self, doing: str) -> Iterator[Any]:
+    def _tx(self, doing: str, *, durable: bool = True, batched: bool = False) -> Iterator[Any]:
+        """One write transaction. ``durable=False``: its commit need not reach the disk before it
+        returns (:meth:`_unsynced`); the next durable commit takes it there. ``batched``: its
+        statements may go to the database without waiting for each one's answer, until a result
+        is fetched or the transaction ends (:meth:`_pipelined`), so a caller that reads nothing
+        back in between makes one round trip for all of them."""
         with ExitStack() as stack:
             with self._db_errors(doing):
                 db = stack.enter_context(self._connection())
+                if not durable:
+                    stack.enter_context(self._unsynced(db))
                 cursor = db.cursor()
-                cursor.execute(self._dialect.begin_write)
+                if not batched:
+                    cursor.execute(self._dialect.begin_write)
             try:
-                yield cursor
-                cursor.execute("COMMIT")
+                with self._pipelined(db) if batched else nullcontext():
+                    if batched:
+                        cursor.execute(self._dialect.begin_write)
+                    yield cursor
+                    cursor.execute("COMMIT")
             except LedgerError:
                 self._rollback(cursor)
                 raise
@@ -248,6 +259,18 @@ class SqlLedger:
                 if isinstance(err, Exception) and self._is_db_error(err):
                     raise self._error(err, doing) from None
                 raise
+
+    def _unsynced(self, db: Any) -> AbstractContextManager[None]:
+        """Around one transaction on ``db``: let its commit return before it is on disk, where
+        the backend can (SQLite: :meth:`SqliteLedger._unsynced`). By default every commit is
+        synced as configured."""
+        return nullcontext()
+
+    def _pipelined(self, db: Any) -> AbstractContextManager[Any]:
+        """Around one batched transaction on ``db`` (PostgreSQL: psycopg's pipeline mode, in
+        which fetching a result sends what is queued and waits for it, and leaving the block
+        sends the rest and raises the first error). An embedded database has no round trips."""
+        return nullcontext()
 
     def _rollback(self, cursor: Any) -> None:
         # The transaction may already be gone (a failed COMMIT rolls back by itself).
@@ -338,7 +361,9 @@ class SqlLedger:
         """
         if sending and lease_owner is None:
             raise ValueError("deliveries stored sending need a lease_owner")
-        with self._tx("storing a notification") as cur:
+        # Batched: on PostgreSQL, BEGIN, the inserts, the wake-up and COMMIT travel together
+        # (one round trip; two with a key, whose duplicate check reads one row back).
+        with self._tx("storing a notification", batched=True) as cur:
             return self._add(cur, plan, lease_owner, lease_until, sending=sending)
 
     def _add(
@@ -354,12 +379,6 @@ class SqlLedger:
         """:meth:`add` inside the caller's transaction (routing stores a notification in the
         transaction that records why it was sent); ``alert_key`` is shown as the report's key."""
         n = plan.notification
-        if n.key is not None:
-            found, c = fetch_one(
-                self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
-            )
-            if found is not None:
-                return self._duplicate(cur, found[c.id], n.key)
         body = {**n.to_dict(), "messages": dict(plan.messages)}
         if alert_key is not None:
             body["alert_key"] = alert_key
@@ -369,19 +388,23 @@ class SqlLedger:
             body["step"] = plan.step
         # ON CONFLICT: another process may be adding the same key right now (PostgreSQL
         # runs both transactions at once); the loser waits for it and stores nothing.
-        inserted = self._exec(
+        # Then the key's row says whether this one was stored or an earlier one holds the key
+        # (read back, not the insert's row count, which a batched transaction does not have
+        # until it ends). Without a key nothing can conflict, and nothing is read.
+        self._exec(
             cur,
             "INSERT INTO notifications (id, key, event, severity, created, body) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
         )
-        if inserted.rowcount == 0:
+        if n.key is not None:
             found, c = fetch_one(
                 self._exec(cur, "SELECT id FROM notifications WHERE key = ?", (n.key,))
             )
-            if found is None:  # pragma: no cover - the conflict was on the key
+            if found is None:  # pragma: no cover - inserted, or held by another
                 raise LedgerError(f"ledger {self.location}: storing a notification failed")
-            return self._duplicate(cur, found[c.id], n.key)
+            if found[c.id] != n.id:
+                return self._duplicate(cur, found[c.id], n.key)
         # The jobs of one channel share their message's options and info objects: encode each
         # object once, not once per delivery (20,000 dumps for a 10,000-number broadcast).
         encoded: dict[int, tuple[Any, str]] = {}
@@ -539,7 +562,11 @@ class SqlLedger:
         if not outcomes:
             return []
         changes: list[Change] = []
-        with self._tx("recording deliveries") as cur:
+        # Not synced: the commit before the request (begin_send, or add(sending=...)) was, and
+        # that one is what keeps a delivery from being sent twice. Losing this one to a power
+        # cut leaves the delivery `sending`, which recovery turns into `unknown`: never resent.
+        # The next synced commit (or checkpoint) takes this one to the disk with it.
+        with self._tx("recording deliveries", durable=False) as cur:
             ids = [o.delivery_id for o in outcomes]
             rows, c = fetch(
                 self._exec(

@@ -290,6 +290,9 @@ class PostgresLedger(SqlLedger):
         with self._pool.connection() as conn:
             yield conn
 
+    def _pipelined(self, db: Any) -> Any:
+        return db.pipeline()
+
     def _signal_work(self, cursor: Any) -> None:
         # Delivered when the transaction commits (and only if it does), to every listener.
         cursor.execute("SELECT pg_notify(%s, '')", (self._channel,))

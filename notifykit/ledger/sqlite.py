@@ -113,6 +113,8 @@ class SqliteLedger(SqlLedger):
         super().__init__(Dialect(name="sqlite", begin_write="BEGIN IMMEDIATE"), location)
         self._db = db
         self._busy_timeout = busy_timeout
+        self._synchronous = synchronous
+        self._memory = memory
         self._opening = True  # until the schema is current
         self._lock = threading.RLock()
         self._holder = threading.local()  # .depth: how deep this thread is in _connection()
@@ -165,6 +167,22 @@ class SqliteLedger(SqlLedger):
             db.close()
             raise self._error(err, "opening it") from None
         self._opening = False
+
+    @contextmanager
+    def _unsynced(self, db: Any) -> Iterator[None]:
+        """One transaction at ``synchronous=normal`` when the ledger's is ``full`` or ``extra``:
+        in WAL mode its commit then appends to the WAL without an fsync, and the next commit at
+        ``full`` (which fsyncs the WAL, earlier frames included) or the next checkpoint makes it
+        durable. A crash of the process loses nothing either way (the OS holds the written
+        pages); a power cut may lose this commit, never an earlier synced one."""
+        if self._synchronous not in ("full", "extra") or self._memory:
+            yield
+            return
+        db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
 
     def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
         """As :meth:`SqlLedger.migrate`, but a ledger whose schema is current is only read, so

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from notifykit.channels.base import Limiter
 from notifykit.errors import NotifykitError
 
 __all__ = [
@@ -53,19 +54,6 @@ class LimiterUnavailable(LimiterError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-class Limiter(Protocol):
-    """What a provider client calls around each request (``notifykit_exotel.RateLimiter`` has
-    the same shape)."""
-
-    def acquire(self) -> float:
-        """Wait for a slot of the budget; returns the seconds waited."""
-        ...
-
-    def release(self) -> None:
-        """The request this thread last acquired for has finished (answered or failed)."""
-        ...
 
 
 class Backend(Protocol):

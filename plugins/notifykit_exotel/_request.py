@@ -13,18 +13,17 @@ client's; this module knows no Exotel resource.
 from __future__ import annotations
 
 import base64
-import email.utils
 import json
 import logging
-import math
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
+
+from notifykit.http import retry_after
 
 from . import __version__
 from .errors import ExotelError, error_for_response
@@ -448,23 +447,6 @@ def _secret_forms(sid: str, api_key: str, token: str) -> tuple[str, ...]:
     if api_key != sid:  # the legacy scheme uses the SID, which is in every URL and not secret
         secrets |= {api_key, quote(api_key, safe="")}
     return tuple(sorted(secrets, key=len, reverse=True))
-
-
-def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds, or an HTTP date (RFC 9110), else ``None``."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _redact_path(url: str) -> str:

@@ -22,10 +22,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from notifykit.http import retry_after
+
 from . import __version__ as __version__
 from . import parsers
 from ._request import MAX_REDIRECTS as MAX_REDIRECTS
-from ._request import ClientBase, retry_after
+from ._request import ClientBase
 from ._validate import (
     CALL_FLOW_KEYS,
     CALL_NUMBER_KEYS,

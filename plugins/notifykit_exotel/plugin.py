@@ -3,8 +3,9 @@
 Registers the ``exotel`` provider (accounts: sid, api key, token, region; a sandbox that runs the
 local simulator), three channel types, ``exotel-sms``, ``exotel-call`` and ``exotel-flow``, the
 ``templates:`` keys of DLT registration (their settings are declared in
-:mod:`notifykit_exotel.settings`), and ``notifykit doctor``'s checks for them
-(:mod:`notifykit_exotel.doctor`).
+:mod:`notifykit_exotel.settings`), ``notifykit doctor``'s checks for them
+(:mod:`notifykit_exotel.doctor`) and the ``notifykit simulator`` command
+(:mod:`notifykit_exotel.cli`).
 Loading it is cheap: the HTTP client and the channel classes are imported when a channel is built.
 Block it with ``NOTIFYKIT_DISABLE_PLUGINS=exotel``.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import (
     AccountContext,
@@ -35,9 +36,13 @@ from notifykit_exotel.settings import (
     SmsTemplateSettings,
 )
 
+if TYPE_CHECKING:
+    import click
+
 __all__ = [
     "register_channel_types",
     "register_checks",
+    "register_commands",
     "register_providers",
     "register_template_settings",
 ]
@@ -104,6 +109,8 @@ def register_providers(register: Callable[[Provider], None]) -> None:
             sandbox_keys=frozenset({"sid", "token", "api_key", "base_url"}),
             lookup=_lookup,
             description="Exotel (exotel.com) voice and SMS, v1 API",
+            # --sandbox's simulator: its request lines repeat the client's
+            quiet_loggers=("notifykit_exotel.simulator",),
         )
     )
 
@@ -157,3 +164,11 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             description="Rings the recipient into an Exotel flow (IVR) with the voice text",
         )
     )
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from notifykit_exotel.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)

@@ -322,10 +322,13 @@ def test_plugins_lists_plugins_hooks_and_channel_types():
     assert exotel["hooks"] == [
         "register_channel_types",
         "register_checks",
+        "register_commands",
         "register_providers",
         "register_template_settings",
     ]
     assert exotel["checks"] == ["exotel.account", "exotel.dlt", "exotel.sms-ids"]
+    assert exotel["commands"] == ["simulator"]
+    assert "  command simulator: Run the local Exotel simulator" in result.stdout
 
 
 def test_plugins_shows_blocked_plugins(monkeypatch):

@@ -77,3 +77,17 @@ def test_verbose_shows_rate_limiter_waits(
     assert len(waits) == 1
     assert re.fullmatch(r"rate limiter \(account exotel-main\): waited \d+ ms before .*", waits[0])
     assert client.rate_limiter.waited > 0  # the wrapper passes attributes through
+
+
+def test_verbose_leaves_out_what_a_provider_declares_quiet(config_file: Path) -> None:
+    # --sandbox's simulator logs each request it serves, repeating the client's line: the
+    # Exotel provider declares its logger quiet (Provider.quiet_loggers), so -v shows one line.
+    result = run("-c", str(config_file), "--sandbox", "-v", "send", "sms", "--to", "bob",
+                 "--body", "x")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert re.search(r"POST \S+/Sms/send\.json -> 200", result.stderr)
+    assert "notifykit_exotel.simulator" not in result.stderr
+    from notifykit.plugins import Registry, get_plugin_manager
+
+    exotel = Registry.from_manager(get_plugin_manager()).providers["exotel"]
+    assert exotel.quiet_loggers == ("notifykit_exotel.simulator",)

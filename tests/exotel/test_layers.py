@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import notifykit.http
 import notifykit_exotel
 
 PACKAGE = Path(notifykit_exotel.__file__).parent
@@ -68,5 +69,5 @@ def test_names_imported_from_the_client_module_before_the_split_remain() -> None
     assert client._bulk_items is parsers.bulk_items
     assert client._calls_page is parsers.calls_page
     assert client._first_sms is parsers.first_sms
-    assert client._retry_after is _request.retry_after
+    assert client._retry_after is _request.retry_after is notifykit.http.retry_after
     assert notifykit_exotel.ExotelClient is client.ExotelClient

@@ -6,6 +6,8 @@ secrets never shown), and its channel gets a typed settings object and posts ove
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 import threading
@@ -14,14 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
-from notifykit import Notifier
+from notifykit import Notifier, hookimpl
 from notifykit.config.loader import load_config
-from notifykit.errors import ConfigError
+from notifykit.errors import ConfigError, PluginError
 from notifykit.plugins import Registry, get_plugin_manager
 
 SITE = Path(__file__).parent / "site"
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "chat-s3cr3t-token"
 
 
@@ -103,6 +107,7 @@ def test_the_plugin_loads_through_its_entry_point_like_the_exotel_plugin(install
     assert (info.package, info.version) == ("notifykit-sample-chat", "0.1.0")
     assert info.hooks == (
         "register_channel_types",
+        "register_commands",
         "register_routes",
         "register_template_settings",
     )
@@ -216,3 +221,70 @@ def test_its_route_is_served_by_the_status_server_over_http(installed, tmp_path,
             server.shutdown()
             server.server_close()
             thread.join(timeout=10)
+
+
+def notifykit(*args: str, cwd: Path, **environ: str) -> subprocess.CompletedProcess[str]:
+    """``notifykit ARGS`` as a real process, the sample distribution on its path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
+    path = [str(SITE), str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    env.update(environ)
+    return subprocess.run(
+        [sys.executable, "-m", "notifykit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_its_command_runs_as_notifykit_chat_rooms_with_the_global_options(tmp_path, webhook):
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    listed = notifykit("--help", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "chat-rooms" in listed.stdout
+    # the global options follow a plugin's command as they follow a built-in
+    done = notifykit("chat-rooms", "--prefix", "#o", "-c", str(path), cwd=tmp_path,
+                     CHAT_TOKEN=TOKEN)  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (0, "#ops (ops)\n", "")
+    assert notifykit("chat-rooms", "--prefix", "#x", "-c", str(path), cwd=tmp_path,
+                     CHAT_TOKEN=TOKEN).stdout == ""  # fmt: skip
+    helped = notifykit("chat-rooms", "--help", cwd=tmp_path)
+    assert "List the rooms the config's chat channels post to" in helped.stdout
+    assert "--config" in helped.stdout  # added like a built-in's
+    # blocked, the plugin's command is gone like the rest of it
+    blocked = notifykit("chat-rooms", cwd=tmp_path, NOTIFYKIT_DISABLE_PLUGINS="sample_chat")
+    assert blocked.returncode == 3
+    assert "No such command 'chat-rooms'" in blocked.stderr
+
+
+class _Clash:
+    """A plugin defining a command named like the sample plugin's, and one like a built-in."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        cli.add_command(click.Command(self.name, callback=lambda: None))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("notify", "command 'notify' is defined twice, by notifykit (a built-in command) and by "
+                   "plugin 'clash'"),
+        ("chat-rooms", "command 'chat-rooms' is defined twice, by plugin 'sample_chat' and by "
+                       "plugin 'clash'"),
+    ],
+)  # fmt: skip
+def test_a_command_named_like_another_is_a_plugin_error_naming_both(installed, name, message):
+    from notifykit.cli.app import COMMANDS
+    from notifykit.cli.common import collect_commands
+
+    pm = get_plugin_manager(disabled=[])
+    pm.register(_Clash(name), "clash")
+    with pytest.raises(PluginError) as info:
+        collect_commands(pm, builtins={str(c.name): c for c in COMMANDS})
+    assert str(info.value).startswith(message)

@@ -1,10 +1,13 @@
 """The sample chat plugin's hook implementations: the ``chat`` channel type and its template
-settings. Loading it is cheap: the channel module is imported when a channel is built."""
+settings, a status page route and a ``notifykit chat-rooms`` command. Loading it is cheap: the
+channel module is imported when a channel is built."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import click
 
 from notifykit import hookimpl
 from notifykit.channels import Channel, ChannelContext, ChannelType
@@ -52,3 +55,19 @@ def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
         return Response.text(200, "".join(f"{name}\n" for name in names))
 
     add_route(r"/chat/rooms", rooms)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``notifykit chat-rooms``: the rooms the config's chat channels post to."""
+
+    @cli.command("chat-rooms")
+    @click.option("--prefix", default="", help="Only the rooms starting with this.")
+    def chat_rooms(prefix: str) -> None:
+        """List the rooms the config's chat channels post to, one per line."""
+        from notifykit.cli.common import State
+
+        notifier = State.current().notifier()
+        for channel_name, channel in sorted(notifier.config.channels.items()):
+            if channel.type == "chat" and channel.settings.room.startswith(prefix):
+                click.echo(f"{channel.settings.room} ({channel_name})")

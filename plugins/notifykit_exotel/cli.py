@@ -1,5 +1,7 @@
-"""``notifykit simulator``: the local Exotel simulator in the foreground. It imports the Exotel
-plugin's simulator when run (only this command needs the server)."""
+"""The Exotel plugin's commands, added to ``notifykit`` through the ``register_commands`` hook
+(:mod:`notifykit_exotel.plugin` imports this module only then): ``notifykit simulator``, the
+local Exotel simulator in the foreground. It imports the simulator when run (only this command
+needs the server)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,12 @@ from typing import cast
 
 import click
 
-from notifykit.cli.common import EXIT_USAGE, Failure, State, command
+from notifykit.cli.common import EXIT_USAGE, Failure, State, command, pass_through
 
-__all__ = ["COMMANDS", "PASS_THROUGH", "simulator"]
-
-#: commands whose arguments are passed on untouched (no global options added after them)
-PASS_THROUGH = frozenset({"simulator"})
+__all__ = ["COMMANDS", "simulator"]
 
 
+@pass_through
 @command(
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
     add_help_option=False,
@@ -43,10 +43,8 @@ def _simulator_main() -> Callable[[list[str]], int | None]:
     ``__main__`` module. Imported here, not at start-up: only this command needs the server."""
     try:
         from notifykit_exotel import simulator as package
-    except ImportError as err:
-        raise Failure(
-            f"the Exotel plugin is not installed ({err}): pip install notifykit-pager", EXIT_USAGE
-        ) from None
+    except ImportError as err:  # a dependency of the server missing
+        raise Failure(f"the Exotel simulator cannot start ({err})", EXIT_USAGE) from None
     run = getattr(package, "main", None)
     if not callable(run):
         import importlib
@@ -55,5 +53,5 @@ def _simulator_main() -> Callable[[list[str]], int | None]:
     return cast("Callable[[list[str]], int | None]", run)
 
 
-#: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
+#: what this module adds to the ``notifykit`` group (through ``register_commands``)
 COMMANDS = (simulator,)
