@@ -1,0 +1,280 @@
+"""A fake of MSG91's send API on 127.0.0.1, for tests and ``--sandbox``: ``POST
+/api/v2/sendsms`` with the ``authkey`` header and MSG91's JSON body, answered as MSG91 documents
+(``{"message": "<request id>", "type": "success"}``, or ``{"type": "error", "message": ...,
+"code": ...}``), every request recorded.
+
+It checks what MSG91 would: the authkey (401, code 207), the sender, the DLT template id and
+entity id present, and, for the templates it is told about (``templates={id: registered text}``),
+the body against the registered text with :func:`notifykit.india.check_dlt` (an error naming
+the template, as MSG91's DLT verification would).
+
+Faults (:class:`Fault`), each for the next ``times`` requests: ``unauthorized`` (HTTP 401, code
+207), ``ip`` (code 418), ``balance`` (code 301), ``template`` (the DLT template refused),
+``number`` (code 202), ``throttled`` (HTTP 429 with ``Retry-After``), ``server`` (HTTP 500),
+``drop`` (the connection closed after the request was read, no answer), ``slow`` (the answer
+held back ``delay`` seconds, past the client's timeout). A refused connection needs no server:
+:func:`closed_url` is an address nothing listens on.
+
+::
+
+    with FakeMsg91() as fake:
+        fake.inject(Fault("balance"))
+        ...  # an msg91 account with authkey=fake.authkey, base_url=fake.base_url
+        [request] = fake.wait_for(1)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+__all__ = ["FakeMsg91", "Fault", "Request", "closed_url"]
+
+log = logging.getLogger("notifykit_msg91.fake")
+
+MAX_BODY = 1024 * 1024
+SEND_PATH = "/api/v2/sendsms"
+
+FaultKind = Literal[
+    "unauthorized", "ip", "balance", "template", "number", "throttled", "server", "drop", "slow"
+]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request the fake received."""
+
+    path: str
+    headers: Mapping[str, str] = field(repr=False)  # names lowercased
+    body: bytes = field(repr=False)
+    received: float
+    #: the request id the fake answered with (``None``: it refused the request)
+    request_id: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def numbers(self) -> list[str]:
+        return [n for sms in self.json().get("sms", []) for n in sms.get("to", [])]
+
+    @property
+    def message(self) -> str:
+        return str(self.json()["sms"][0]["message"])
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the fake does with the next ``times`` requests instead of taking them."""
+
+    kind: FaultKind
+    times: int = 1
+    #: seconds a ``slow`` answer is held back
+    delay: float = 2.0
+    #: the error's ``message`` instead of the fault's own (what MSG91 might echo back)
+    message: str | None = None
+
+
+def closed_url() -> str:
+    """An http:// base URL on 127.0.0.1 where nothing listens (a refused connection)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    return f"http://127.0.0.1:{port}"
+
+
+def _error(message: str, code: str) -> dict[str, str]:
+    return {"type": "error", "message": message, "code": code}
+
+
+#: each fault's answer: (HTTP status, body, headers)
+_ANSWERS: dict[str, tuple[int, Mapping[str, Any], Mapping[str, str]]] = {
+    "unauthorized": (401, _error("Invalid authentication key", "207"), {}),
+    "ip": (200, _error("IP is not whitelisted", "418"), {}),
+    "balance": (200, _error("Insufficient balance to send SMS", "301"), {}),
+    "template": (200, _error("Invalid DLT template id: template not approved", "400"), {}),
+    "number": (200, _error("Invalid mobile number", "202"), {}),
+    "throttled": (429, _error("Too many requests", "429"), {"Retry-After": "7"}),
+    "server": (500, {"type": "error", "message": "Internal error"}, {}),
+}
+
+
+class FakeMsg91:
+    """A fake MSG91 on 127.0.0.1 (see the module docstring). ``authkey``: the one it accepts
+    (a random one by default); ``templates``: DLT template ids it knows, with their registered
+    text (others are accepted unchecked); ``log_requests``: one INFO line per request on
+    ``notifykit_msg91.fake`` (the sandbox's)."""
+
+    def __init__(
+        self,
+        *,
+        authkey: str | None = None,
+        templates: Mapping[str, str] | None = None,
+        log_requests: bool = False,
+    ) -> None:
+        self.authkey = authkey or secrets.token_hex(12)
+        self.templates = dict(templates or {})
+        self.log_requests = log_requests
+        self.requests: list[Request] = []
+        self._faults: list[Fault] = []
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="notifykit-msg91-fake",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"FakeMsg91({self.base_url!r}, requests={len(self.requests)})"
+
+    def __enter__(self) -> FakeMsg91:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving (an answer held back is given up)."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def inject(self, fault: Fault) -> None:
+        """Make ``fault`` for the next ``fault.times`` requests (after those injected before)."""
+        with self._changed:
+            self._faults.append(fault)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[Request]:
+        """The requests, once at least ``count`` have arrived (``AssertionError`` after
+        ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{len(self.requests)} requests arrived, not {count}")
+                self._changed.wait(left)
+            return list(self.requests)
+
+    # -- called by the handler ----------------------------------------------------------------
+
+    def _next_fault(self) -> Fault | None:
+        with self._changed:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            if fault.times <= 1:
+                self._faults.pop(0)
+            else:
+                self._faults[0] = replace(fault, times=fault.times - 1)
+            return fault
+
+    def _record(self, request: Request) -> None:
+        with self._changed:
+            self.requests.append(request)
+            self._changed.notify_all()
+
+    def _judge(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, Any], Mapping[str, str]]:
+        """What MSG91 would answer a request the fake was not told to fail."""
+        if headers.get("authkey") != self.authkey:
+            return 401, _error("Invalid authentication key", "207"), {}
+        try:
+            payload = json.loads(body)
+            sms = payload["sms"][0]
+            message, numbers = str(sms["message"]), list(sms["to"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return 400, _error("Invalid request body", "400"), {}
+        if not numbers or not all(str(n).isdigit() and len(str(n)) >= 10 for n in numbers):
+            return 200, _error("Invalid mobile number", "202"), {}
+        if not payload.get("sender"):
+            return 200, _error("Missing sender ID", "103"), {}
+        template_id = str(payload.get("DLT_TE_ID") or "")
+        if not template_id or not payload.get("PE_ID"):
+            return 200, _error("DLT_TE_ID and PE_ID are required", "400"), {}
+        registered = self.templates.get(template_id)
+        if registered is not None:
+            from notifykit.india import check_dlt
+
+            if not check_dlt(message, registered).ok:
+                return 200, _error("Message does not match the DLT template", "400"), {}
+        return 200, {}, {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: FakeMsg91
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(min(length, MAX_BODY))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        fault = fake._next_fault()
+        if self.path.rstrip("/") != SEND_PATH:
+            fake._record(Request(self.path, headers, body, time.time()))
+            self._answer(404, _error("Not found", "404"), {})
+            return
+        if fault is None:
+            status, answer, extra = fake._judge(headers, body)
+        elif fault.kind in ("drop", "slow"):
+            status, answer, extra = 200, {}, {}
+        else:
+            status, answer, extra = _ANSWERS[fault.kind]
+            if fault.message is not None:
+                answer = {**answer, "message": fault.message}
+        request_id = secrets.token_hex(12) if status == 200 and not answer else None
+        if request_id is not None:
+            answer = {"message": request_id, "type": "success"}
+        fake._record(Request(self.path, headers, body, time.time(), request_id))
+        if fake.log_requests:
+            log.info(
+                "MSG91 sandbox received POST %s (%d bytes): %s",
+                self.path,
+                len(body),
+                f"request id {request_id}" if request_id else f"refused, HTTP {status}",
+            )
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "slow" and fake._stopping.wait(fault.delay):
+            self.close_connection = True
+            return
+        self._answer(status, answer, extra)
+
+    def _answer(self, status: int, answer: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+        data = json.dumps(answer).encode("utf-8")
+        with contextlib.suppress(OSError):  # the client gave up (a timeout) and hung up
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
