@@ -144,8 +144,10 @@ class LogSetup:
         driver.propagate = False
 
     def quiet(self, names: Iterable[str]) -> None:
-        """Show nothing below WARNING from these loggers (nor their children), even verbose."""
-        self.handler.quiet = self.handler.quiet | frozenset(names)
+        """Show nothing below WARNING from these loggers (nor their children), even verbose.
+        A service's handler (:meth:`use_handler`: ``notifykit serve``'s) keeps its own levels."""
+        if isinstance(self.handler, _Handler):
+            self.handler.quiet = self.handler.quiet | frozenset(names)
 
     def set_verbose(self) -> None:
         """``-v`` given after the command: turn verbose on for the rest of the run."""
