@@ -46,6 +46,7 @@ class Console:
     url: str  # .../console/
     base: str  # http://127.0.0.1:PORT
     config: Path
+    server: StatusServer
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def start_console(
         served.__enter__()
         servers.append(served)
         base = f"http://127.0.0.1:{port}"
-        return Console(kit, f"{base}/console/", base, config)
+        return Console(kit, f"{base}/console/", base, config, served)
 
     yield start
     for served in servers:

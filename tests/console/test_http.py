@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from notifykit.server.console.auth import hash_password
+from notifykit.server.console.views import LOGINS_AT_ONCE
 from tests.console.conftest import PASSWORD, TEST_COST, Console, csrf_of, log_in
 from tests.delivery.conftest import TOKEN
 
@@ -107,6 +108,27 @@ def test_failed_logins_are_rate_limited_per_address(console, clock):
     assert attempt(PASSWORD, forwarded="203.0.113.9").status_code == 303
     clock.advance(301)  # console.login_window
     assert attempt(PASSWORD).status_code == 303
+
+
+def test_password_checks_at_once_are_bounded_so_callbacks_keep_their_threads(console):
+    """A flood of logins from many addresses must not take every server thread (they answer
+    status callbacks and ack links too): with LOGINS_AT_ONCE checks running, the next is 429."""
+    checking = console.server.app.console.checking
+    for _ in range(LOGINS_AT_ONCE):
+        assert checking.acquire(blocking=False)  # as if that many checks were running
+    try:
+        answer = _post(
+            console.url + "login",
+            data={"user": "asha", "password": PASSWORD},
+            headers={"Origin": console.base},
+        )
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "2"
+        _secure_headers(answer)
+        assert requests.get(console.base + "/healthz", timeout=5).status_code == 200
+    finally:
+        for _ in range(LOGINS_AT_ONCE):
+            checking.release()
+    assert log_in(console).cookies["notifykit_console"]
 
 
 def test_a_forged_or_expired_cookie_is_no_session(console, clock):

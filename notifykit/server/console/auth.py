@@ -38,7 +38,8 @@ __all__ = [
     "verify_password",
 ]
 
-#: the cost of a new hash: N=2**15, r=8, p=1 (about 32 MiB and 50-100 ms on a small machine)
+#: the cost of a new hash: N=2**15, r=8, p=1 (32 MiB; a check took 150-190 ms on the project's
+#: two-core test machine)
 DEFAULT_COST = (1 << 15, 8, 1)
 #: addresses whose failures are remembered at most (the oldest forgotten first)
 MAX_TRACKED = 10_000

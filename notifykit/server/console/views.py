@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from notifykit.config.console import ConsoleSettings
     from notifykit.notifier import Notifier
 
-__all__ = ["COOKIE", "HEADERS", "WEB", "Console"]
+__all__ = ["COOKIE", "HEADERS", "LOGINS_AT_ONCE", "WEB", "Console"]
 
 logger = logging.getLogger("notifykit.console")
 
@@ -54,6 +55,8 @@ HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("X-Content-Type-Options", "nosniff"),
 )
+#: password checks at once: the rest of the server's threads stay free for callbacks
+LOGINS_AT_ONCE = 2
 #: the longest user name taken from the trusted header
 MAX_USER = 200
 #: how many deliveries and audit records a page shows
@@ -88,6 +91,8 @@ class Console:
         self.sessions = Sessions(settings.secret, settings.session, clock)
         self.limiter = LoginLimiter(settings.login_attempts, settings.login_window, clock)
         self.passwords = Passwords(settings)
+        #: password checks running at once at most (:data:`LOGINS_AT_ONCE`)
+        self.checking = threading.BoundedSemaphore(LOGINS_AT_ONCE)
         self.proxies = TrustedProxies(settings.trusted_proxies)
         public = notifier.config.server.public_url or ""
         self.secure = public.startswith("https://")
@@ -270,7 +275,21 @@ class Console:
                 (("Retry-After", str(int(wait) + 1)),),
             )
         user, password = form.get("user", "").strip(), form.get("password", "")
-        if not self.settings.users or not self.passwords.check(user, password):
+        # A check costs ~32 MiB and a sixth of a second of CPU on one of the server's threads,
+        # which also answer status callbacks and ack links: a flood of logins (from many
+        # addresses) waits at most this many threads; the rest are told to come back.
+        if not self.checking.acquire(blocking=False):
+            logger.warning(
+                "console: login from %s refused (429): %d checks running", client, LOGINS_AT_ONCE
+            )
+            raise _Refused(
+                429, "Too many logins at once: try again in a few seconds.", (("Retry-After", "2"),)
+            )
+        try:
+            matched = bool(self.settings.users) and self.passwords.check(user, password)
+        finally:
+            self.checking.release()
+        if not matched:
             self.limiter.failed(client)
             logger.warning("console: failed login from %s", client)
             body = render(
