@@ -53,15 +53,19 @@ class Console:
 def start_console(
     tmp_path: Path, sim: ExotelSimulator, make_kit: Callable[..., Notifier], clock: Clock
 ) -> Iterator[Callable[..., Console]]:
-    """``start_console(console={...}, server={...})``: a config with ``ROUTING`` and that
-    ``console:`` section, its Notifier (on the test clock) and the app served on a real port."""
+    """``start_console({...}, store=URL, **server)``: a config with ``ROUTING``, that
+    ``console:`` section (and ``store:``, ``server:`` keys), its Notifier (on the test clock) and the app served on a real port."""
     servers: list[StatusServer] = []
 
-    def start(console: dict[str, Any] | None = None, **server: Any) -> Console:
+    def start(
+        console: dict[str, Any] | None = None, *, store: str | None = None, **server: Any
+    ) -> Console:
         port = free_port()
         sections: dict[str, Any] = dict(ROUTING)
         if console is not None:
             sections["console"] = console
+        if store is not None:
+            sections["store"] = store
         config = serve_config(tmp_path, sim, port, sections=sections, **server)
         kit = make_kit(config, clock=clock)
         served = StatusServer(kit, "127.0.0.1", port)

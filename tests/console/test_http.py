@@ -15,6 +15,7 @@ from notifykit.server.console.auth import hash_password
 from notifykit.server.console.views import LOGINS_AT_ONCE
 from tests.console.conftest import PASSWORD, TEST_COST, Console, csrf_of, log_in
 from tests.delivery.conftest import TOKEN
+from tests.services import postgres_schema
 
 
 def _secure_headers(answer: requests.Response) -> None:
@@ -176,6 +177,24 @@ def test_acknowledge_through_the_console_is_recorded_as_web_by_the_user(console)
     assert ">Acknowledge</button>" not in after and "Acknowledged by</dt><dd>asha" in after
     audit = _get(console.url + "audit", session).text
     assert "acknowledged" in audit and "web" in audit and "asha" in audit
+
+
+def test_acknowledge_through_the_console_on_postgresql(start_console):
+    with postgres_schema() as store:
+        users = {"asha": {"password": hash_password(PASSWORD, cost=TEST_COST)}}
+        console = start_console({"users": users}, store=store)
+        assert console.kit.store_location.startswith("postgresql://")
+        key = _fire(console)
+        session = log_in(console)
+        token = csrf_of(_get(console.url, session).text)
+        answer = _post(console.url + "ack", session, data={"csrf": token, "key": key})
+        assert answer.headers["Location"] == "./?done=acked"
+        [escalation] = console.kit.ledger.routing.escalations()
+        assert (escalation.state, escalation.acked_by) == ("acked", "asha")
+        [record] = [r for r in console.kit.audit() if r.action == "acknowledged"]
+        assert (record.path, record.actor) == ("web", "asha")
+        console.server.close()  # before the schema is dropped
+        console.kit.close()
 
 
 def test_resolve_through_the_console(console):
