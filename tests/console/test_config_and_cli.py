@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from click.testing import CliRunner
 
 from notifykit.cli import cli
 from notifykit.config.console import parse_password_hash
 from notifykit.errors import ConfigError
 from notifykit.server.console.auth import DEFAULT_COST, hash_password, verify_password
-from tests.console.conftest import PASSWORD, TEST_COST
+from tests.console.conftest import PASSWORD, ROUTING, TEST_COST, Console, csrf_of, log_in
 from tests.delivery.conftest import write_config
 from tests.server.support import Serve, free_port, serve_config
 
@@ -102,18 +101,29 @@ def test_serve_says_the_console_is_off_and_answers_404(tmp_path, sim):
     assert "web console off" in served.log()
 
 
-def test_serve_says_where_the_console_is(tmp_path, sim):
+def test_notifykit_serve_runs_the_console_end_to_end(tmp_path, sim, make_kit):
+    """``notifykit serve`` as its own process: says where the console is, and a login and an
+    acknowledgement through it change the ledger another process reads."""
     port = free_port()
-    config = serve_config(
-        tmp_path, sim, port, sections={"console": {"users": {"asha": {"password": GOOD}}}}
-    )
-    assert yaml.safe_load(config.read_text())["console"]
+    users = {"asha": {"password": GOOD}}
+    config = serve_config(tmp_path, sim, port, sections={**ROUTING, "console": {"users": users}})
+    kit = make_kit(config)
+    report = kit.notify("db.down", severity="critical", labels={"host": "db1"})
     served = Serve(config, port, tmp=tmp_path)
     try:
-        answer = requests.get(f"{served.url}/console/", allow_redirects=False, timeout=5)
-        assert answer.status_code == 303
+        url = f"{served.url}/console/"
+        answer = requests.get(url, allow_redirects=False, timeout=5)
+        assert answer.status_code == 303 and answer.headers["Location"] == "login"
+        session = log_in(Console(kit, url, served.url, config, None))  # type: ignore[arg-type]
+        token = csrf_of(session.get(url, timeout=5).text)
+        acked = session.post(url + "ack", data={"csrf": token, "key": report.key}, timeout=10)
+        assert acked.status_code == 200 and "Acknowledged: nobody else" in acked.text
     finally:
         assert served.stop() == 0
+    [escalation] = kit.ledger.routing.escalations()
+    assert (escalation.state, escalation.acked_by) == ("acked", "asha")
     log = served.log()
     assert f"web console at http://127.0.0.1:{port}/console/ (1 user with passwords)" in log
-    assert GOOD not in log and "unencrypted" not in log  # public_url is this machine
+    assert "console: asha logged in from 127.0.0.1" in log
+    assert GOOD not in log and PASSWORD not in log
+    assert "unencrypted" not in log  # public_url is this machine
