@@ -22,6 +22,7 @@ Routes (under whatever prefix the app is mounted at):
   from a phone (the ``{{ ack_url }}`` of a step's SMS), or saying who acknowledged it and when;
   ``POST /ack/<token>`` acknowledges it in the name of the step's recipients
   (:mod:`notifykit.server.ack`).
+- ``/console/``: the web console, when ``console:`` lets anyone in (:mod:`notifykit.server.console`).
 - Routes plugins add through the ``register_routes`` hook (docs/plugins.md), after these.
 - ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
   them); building the app turns the Notifier's metrics on.
