@@ -409,7 +409,7 @@ class Console:
             raise
         except NotifykitError as err:
             logger.error("console: %s could not resolve %s: %s", session.user, key, err)
-            raise _Refused(500, f"Could not resolve {key}: {err}") from None
+            raise _Refused(500, f"Could not resolve {key}: {self._scrub(str(err))}") from None
         logger.info("console: %s resolved %s (%d alerts)", session.user, key, len(resolved))
         return _redirect("./?done=" + ("resolved" if resolved else "none"))
 
