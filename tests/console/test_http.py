@@ -353,3 +353,20 @@ def test_a_header_naming_two_users_is_refused(start_console):
         answer = _get(console.url, headers={"X-Forwarded-User": value})
         assert answer.status_code == 403 and "does not name one user" in answer.text
         _secure_headers(answer)
+
+
+@pytest.mark.parametrize("secret", [None, "s3cret-" * 6])
+def test_processes_share_sessions_only_with_console_secret(start_console, secret, monkeypatch):
+    """Two processes serving the console (gunicorn workers, two serves): a session made by one
+    is honoured by the other when they share console.secret, and only then."""
+    section: dict[str, Any] = {
+        "users": {"asha": {"password": hash_password(PASSWORD, cost=TEST_COST)}}
+    }
+    if secret is not None:
+        monkeypatch.setenv("NK_CONSOLE_SECRET", secret)
+        section["secret"] = "${NK_CONSOLE_SECRET}"
+    first, second = start_console(section), start_console(section)
+    session = log_in(first)
+    cookie = session.cookies["notifykit_console"]
+    answer = _get(second.url, cookies={"notifykit_console": cookie})
+    assert answer.status_code == (200 if secret else 303)
