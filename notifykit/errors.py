@@ -81,6 +81,16 @@ class RecipientError(NotifykitError):
     """A recipient is unknown, or its address (phone number) is invalid."""
 
 
+class NobodyOnCallError(RecipientError):
+    """A message's only targets are on-call schedules (``schedule:NAME``) with nobody on call at
+    that moment: nothing can be sent to them. An escalation step skips to the next step at once;
+    a receiver's flush notes ``skipped: nobody on call``. ``schedules`` names them."""
+
+    def __init__(self, message: str, schedules: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.schedules = schedules
+
+
 class PluginError(NotifykitError):
     """A plugin is broken: a hook implementation without a spec, a duplicate channel type, an
     unknown channel type named in config."""

@@ -12,6 +12,11 @@ rendering it (:func:`dlt_template_issues`: at most the registered variables, non
 finds the links an SMS carries (:func:`find_links`): since 1 October 2024 operators block an SMS
 with a link (URL, APK, OTT link) that is not whitelisted on the DLT portal (TRAI's direction of
 20 August 2024).
+
+The template keys these rules read, ``dlt_template_id`` and ``dlt_pattern``, are declared here
+(:class:`DltTemplateSettings`) and registered by notifykit itself (the built-in ``india``
+plugin, :mod:`notifykit.channels.india`), so every Indian provider's plugin reads the same keys
+whichever of them is installed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from notifykit.config.settings import Settings, setting
 from notifykit.errors import DltMismatchError
 from notifykit.text.sms import template_label
 
@@ -418,3 +424,29 @@ def link_host(link: str) -> str | None:
     except ValueError:
         return None
     return host.lower() if host else None
+
+
+def dlt_pattern_problems(pattern: str) -> list[str]:
+    """What is wrong with a DLT content template as registered (``{#var#}`` placeholders)."""
+    try:
+        parse_dlt_pattern(pattern)
+    except ValueError as err:
+        return [str(err)]
+    return []
+
+
+class DltTemplateSettings(Settings):
+    """The ``templates.<name>`` keys of India's DLT registration, for every Indian SMS provider."""
+
+    dlt_template_id: str | None = setting(
+        default=None,
+        pattern=r"\d{1,30}",
+        expected="a numeric DLT template id",
+        doc="the id the DLT platform gave the template, sent with every SMS from it",
+    )
+    dlt_pattern: str | None = setting(
+        default=None,
+        check=dlt_pattern_problems,
+        doc="the text registered on the DLT portal ({#var#} placeholders); every rendered SMS "
+        "must match it",
+    )

@@ -44,12 +44,14 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import EscalationRecord
     from notifykit.metrics import Metrics
+    from notifykit.oncall import OnCall, Shift
     from notifykit.pipeline.escalate import AckLink
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
     from notifykit.routing.listing import OpenAlert
+    from notifykit.routing.silences import Silence
 
 __all__ = [
     "Notifier",
@@ -265,6 +267,33 @@ class Notifier:
         """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
         person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
         return self.planner.resolve_recipients(targets)
+
+    # -- on call ------------------------------------------------------------------------------------
+
+    def oncall(self, name: str, at: datetime | None = None) -> OnCall:
+        """Who the ``schedules:`` entry ``name`` has on call at ``at`` (an aware datetime;
+        default: now): ``.who`` (a recipient's name, or ``None`` when nobody is), ``.layer``
+        (the index of the layer that decided, ``None`` for an override or nobody),
+        ``.override`` and ``.at`` (in the schedule's zone). This is who a ``schedule:NAME``
+        target reaches at that moment.
+
+        :raises RecipientError: no schedule of that name.
+        :raises ValueError: ``at`` has no time zone.
+        """
+        schedule = self.planner.schedule(name)
+        if at is None:
+            return self.planner.on_call(name)
+        return schedule.who_is_on_call(at)
+
+    def shifts(self, name: str, start: datetime, end: datetime) -> list[Shift]:
+        """Who schedule ``name`` has on call over ``[start, end)`` (aware datetimes): shifts
+        clipped to the range, in order, adjacent shifts of the same person merged, times when
+        nobody is on call left out (``.who``, ``.start``, ``.end``, in the schedule's zone).
+
+        :raises RecipientError: no schedule of that name.
+        :raises ValueError: a time without a zone, or ``end`` before ``start``.
+        """
+        return self.planner.schedule(name).shifts(start, end)
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -536,14 +565,100 @@ class Notifier:
         return [self._finish(r) for r in routed]
 
     def ack(
-        self, key: str, *, by: str | None = None, acting: Acting | None = None
+        self,
+        key: str,
+        *,
+        by: str | None = None,
+        snooze: timedelta | float | str | None = None,
+        acting: Acting | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
-        is sent for them (until the alert fires again after it is resolved), and the deliveries
-        of their steps that have not started are cancelled. ``by``: who acknowledges (kept as
-        the escalation's ``acked_by`` and the audit trail's actor); ``acting``: the path (as
-        for :meth:`resolve`). Returns the escalations acknowledged (empty: none was active)."""
-        return self._pipeline.escalations.ack(key, (acting or self.acting).by(by))
+        is sent for them (until the alert fires again after it is resolved, or the policy's
+        ``ack_timeout`` re-opens them), and the deliveries of their steps that have not started
+        are cancelled. ``by``: who acknowledges (kept as the escalation's ``acked_by`` and the
+        audit trail's actor); ``acting``: the path (as for :meth:`resolve`). ``snooze`` (a
+        timedelta, seconds, or ``"30m"``): pause them instead; their next step goes out when the
+        snooze ends, unless resolved first. Returns the escalations acknowledged or snoozed
+        (empty: none was active).
+
+        :raises NotificationError: ``snooze`` is not a positive duration.
+        """
+        seconds = None
+        if snooze is not None:
+            seconds = _seconds(snooze)
+            if seconds is None or seconds <= 0:
+                raise NotificationError(f"snooze={snooze!r} is not a positive duration (30m, 2h)")
+        return self._pipeline.escalations.ack(key, (acting or self.acting).by(by), snooze=seconds)
+
+    # -- silences -----------------------------------------------------------------------------------
+
+    def silence(
+        self,
+        matchers: str | Iterable[str],
+        *,
+        duration: timedelta | float | str | None = None,
+        starts_at: datetime | float | None = None,
+        ends_at: datetime | float | None = None,
+        comment: str,
+        by: str | None = None,
+        acting: Acting | None = None,
+    ) -> Silence:
+        """Silence the alerts ``matchers`` match (Alertmanager's silences: the routes' matcher
+        syntax, ``service="db"``, ``env=~"prod|stage"``; several are ANDed) from ``starts_at``
+        (default now) until ``ends_at``, or for ``duration`` (a timedelta, seconds, or ``"2h"``).
+        Every flush in that time mutes them; one still firing when the silence ends goes out at
+        its group's next flush. ``comment`` says why; ``by``: who (kept with the silence and in
+        the audit trail); ``acting``: the path (as for :meth:`resolve`). Returns the silence
+        (its ``id`` expires it early).
+
+        :raises SilenceError: bad matchers (the message names the problem and the fix), no
+            comment, no end, or an end not after the start.
+        """
+        from notifykit.routing.silences import SilenceError, parse_silence_matchers
+
+        if self.dry_run:
+            raise NotificationError("a dry run stores nothing: a silence needs the ledger")
+        items = [matchers] if isinstance(matchers, str) else list(matchers)
+        parsed = parse_silence_matchers(items)
+        if not comment or not comment.strip():
+            raise SilenceError('a silence needs a comment saying why (comment="deploy of db")')
+        now = self.clock()
+        start = now if starts_at is None else _epoch(starts_at)
+        if (duration is None) == (ends_at is None):
+            raise SilenceError("give a silence either duration= (2h) or ends_at=, not both")
+        if duration is not None:
+            seconds = _seconds(duration)
+            if seconds is None or seconds <= 0:
+                raise SilenceError(f"duration={duration!r} is not a positive duration (30m, 2h)")
+            end = start + seconds
+        else:
+            assert ends_at is not None
+            end = _epoch(ends_at)
+        if end <= start:
+            raise SilenceError("a silence must end after it starts")
+        if end <= now:
+            raise SilenceError("that silence would end in the past: give a later end")
+        return self._pipeline.silence(
+            parsed, start, end, comment.strip(), (acting or self.acting).by(by)
+        )
+
+    def silences(self, *, include_expired: bool = False) -> list[Silence]:
+        """The silences in force or still to come, newest first (``include_expired``: the
+        expired ones too). What ``notifykit silence list`` shows (the console too)."""
+        state = self.ledger.routing
+        if include_expired:
+            return state.silences()
+        return state.silences(ending_after=self.clock())
+
+    def expire_silence(
+        self, silence_id: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> Silence:
+        """End a silence now (its id, or its first 4+ characters): the alerts it muted go out
+        at their groups' next flush if they still fire. Returns it, ended.
+
+        :raises SilenceError: no silence, or several, have that id.
+        """
+        return self._pipeline.expire_silence(silence_id, (acting or self.acting).by(by))
 
     def audit(
         self, *, since: datetime | timedelta | float | None = None, limit: int = 100
@@ -858,6 +973,28 @@ def _since(value: datetime | timedelta | float | None, now: float) -> float | No
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value.timestamp()
+    return float(value)
+
+
+def _epoch(value: datetime | float) -> float:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise NotificationError("give an aware datetime (with a time zone), not a naive one")
+        return value.timestamp()
+    return float(value)
+
+
+def _seconds(value: timedelta | float | str) -> float | None:
+    from datetime import timedelta
+
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, str):
+        from notifykit.config.settings import parse_duration
+
+        return parse_duration(value)
     return float(value)
 
 

@@ -46,7 +46,10 @@ DISABLE_ENV = "NOTIFYKIT_DISABLE_PLUGINS"
 logger = logging.getLogger("notifykit")
 
 #: Built-in plugins: (name, module). Registered after entry-point plugins, by name.
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("console", "notifykit.channels.console"),)
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("console", "notifykit.channels.console"),
+    ("india", "notifykit.channels.india"),
+)
 
 
 def disabled_from_env(environ: Mapping[str, str] | None = None) -> list[str]:

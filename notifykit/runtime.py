@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker
     from notifykit.ledger.base import Ledger
     from notifykit.limits import Limiters
+    from notifykit.routing.silences import Silence
 
 __all__ = ["Runtime"]
 
@@ -294,6 +295,7 @@ class Runtime:
             reconcile_after=config.worker.reconcile_after,
             server=config.server,
             dry_run=dry_run,
+            silences=self._dry_run_silences if dry_run else None,
             metrics=self.metrics,
         )
         self.deliveries = DeliveryRun(
@@ -414,6 +416,24 @@ class Runtime:
         if settings.implicit and not Path(self.config.source).is_file():
             return ":memory:"
         return settings.location
+
+    def _dry_run_silences(self, now: float) -> list[Silence]:
+        """The silences a dry run (``routes test``, ``--dry-run notify``) honours: those of a
+        ledger that exists already; a dry run creates none."""
+        location = self.store_location
+        scheme, url, rest = location.partition("://")
+        if location == ":memory:":
+            exists = self.ledger.opened
+        elif url and scheme.lower() in ("postgresql", "postgres"):
+            exists = True
+        else:
+            path = Path(rest.removeprefix("/") if url else location).expanduser()
+            if not path.is_absolute():
+                path = self.config.base_dir / path
+            exists = path.is_file()
+        if not exists:
+            return []
+        return self.ledger().routing.active_silences(now)
 
     def _open_ledger(self) -> Ledger:
         from notifykit.ledger import open_ledger

@@ -49,6 +49,9 @@ SERVERS = {"serve", "simulator"}  # and `worker` without --drain
 # An id in a command (`notifykit history 01M8SK...`) stands for the id the block's last
 # `notifykit submit` printed: the block reads as one session.
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+# A silence's id (`notifykit silence expire 3f1c2a9e-...`) stands for the one the block's last
+# `notifykit silence add` printed.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 TIMEOUT = 60
 
@@ -288,6 +291,7 @@ def shape(line: str) -> str:
     """A line of output without what changes from run to run: Sids, numbers (times, dates,
     counts, durations), month names and spacing."""
     line = re.sub(r"\b[0-9a-f]{32}\b", "<sid>", line)
+    line = re.sub(rf"\b{UUID}\b", "<uuid>", line)
     line = re.sub(MONTHS, "<month>", re.sub(r"\d+", "9", line))
     return " ".join(line.split())
 
@@ -314,6 +318,7 @@ def run_shell_block(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
     env = dict(env)
     ran: list[str] = []
     last_id: str | None = None
+    last_silence: str | None = None
     for command, shown in commands(block):
         argv = shlex.split(command, comments=True)
         what = f"{block.where}: {command}"
@@ -323,6 +328,7 @@ def run_shell_block(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
             continue
         elif argv[0] == "notifykit":
             args = [last_id if ULID.match(a) and last_id else a for a in argv[1:]]
+            args = [last_silence if re.fullmatch(UUID, a) and last_silence else a for a in args]
             subcommand = next((a for a in args if not a.startswith("-")), "")
             server = subcommand in SERVERS or (subcommand == "worker" and "--drain" not in args)
             done = run(
@@ -331,6 +337,8 @@ def run_shell_block(block: Block, cwd: Path, env: dict[str, str]) -> list[str]:
             )  # fmt: skip
             if subcommand == "submit":
                 last_id = done.stdout.split()[0]
+            if subcommand == "silence" and "add" in args:
+                last_silence = done.stdout.split()[0]
             check_output(shown, done, what)
             ran.append(command)
         else:

@@ -10,9 +10,10 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, console, delivery, doctor, plugins, routing, send
+from notifykit.cli import config, console, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.scaffold import init_command
+from notifykit.cli.silences import COMMANDS as SILENCE_COMMANDS
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -24,6 +25,8 @@ COMMANDS: tuple[click.Command, ...] = (
     *delivery.COMMANDS,
     *routing.COMMANDS,
     *doctor.COMMANDS,
+    *oncall.COMMANDS,
+    *SILENCE_COMMANDS,
     *console.COMMANDS,
     init_command,
 )

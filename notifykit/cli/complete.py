@@ -1,5 +1,5 @@
 """Shell completion of the names a config defines: events, recipients and groups, channels,
-receivers, and the keys of open alerts (click 8's ``shell_complete=``). docs/cli.md says how to
+receivers, schedules, and the keys of open alerts (click 8's ``shell_complete=``). docs/cli.md says how to
 turn it on (``eval "$(_NOTIFYKIT_COMPLETE=bash_source notifykit)"``).
 
 A completer reads the config as ``--dry-run --sandbox`` would (no secret needs to be set), from
@@ -33,6 +33,7 @@ __all__ = [
     "complete_events",
     "complete_receivers",
     "complete_recipients",
+    "complete_schedules",
 ]
 
 #: what a shell takes as one plain word; bash gets anything else single-quoted (an alert key's
@@ -130,6 +131,8 @@ complete_recipients = _completer(lambda c: {*c.recipients, *c.groups}, separated
 complete_channels = _completer(lambda c: c.channels, separated=True)
 #: ``--expect R1,R2``: receivers of the ``route:`` config
 complete_receivers = _completer(_receivers, separated=True)
+#: ``oncall NAME``: the ``schedules:`` names
+complete_schedules = _completer(lambda c: c.schedules)
 
 
 def complete_alert_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

@@ -90,14 +90,10 @@ class _Handler(logging.Handler):
         self.scrub = scrub
         self.verbose = verbose
         self.seen: set[str] = set()
-        #: loggers (and their children) whose records below WARNING are not shown
-        self.quiet: frozenset[str] = frozenset()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "notifykit.deliveries":
             return  # the command prints the report itself
-        if record.levelno < logging.WARNING and self._quiet(record.name):
-            return  # e.g. --sandbox's simulator: its request lines repeat the client's
         driver = record.name.split(".", 1)[0] == _DRIVER_LOGGER
         if driver and record.levelno < logging.ERROR:
             if self.verbose:
@@ -118,8 +114,21 @@ class _Handler(logging.Handler):
         except Exception:
             self.handleError(record)
 
-    def _quiet(self, name: str) -> bool:
-        return any(name == q or name.startswith(q + ".") for q in self.quiet)
+
+class _Quiet(logging.Filter):
+    """Drops records below WARNING from some loggers (and their children): e.g. ``--sandbox``'s
+    simulator, whose request lines repeat the client's. One filter, on whichever handler the
+    command logs through (the CLI's, or a service's log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: frozenset[str] = frozenset()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        name = record.name
+        return not any(name == q or name.startswith(q + ".") for q in self.names)
 
 
 class LogSetup:
@@ -129,6 +138,8 @@ class LogSetup:
         self.verbose = verbose
         self.scrub = Scrubber(_secrets_from_environment())
         self.handler = _Handler(self.scrub, verbose=verbose)
+        self._quiet = _Quiet()
+        self.handler.addFilter(self._quiet)
         self._saved: list[tuple[logging.Logger, bool, int]] = []
         for name in plugin_logger_names():
             log = logging.getLogger(name)
@@ -144,10 +155,8 @@ class LogSetup:
         driver.propagate = False
 
     def quiet(self, names: Iterable[str]) -> None:
-        """Show nothing below WARNING from these loggers (nor their children), even verbose.
-        A service's handler (:meth:`use_handler`: ``notifykit serve``'s) keeps its own levels."""
-        if isinstance(self.handler, _Handler):
-            self.handler.quiet = self.handler.quiet | frozenset(names)
+        """Show nothing below WARNING from these loggers (nor their children), even verbose."""
+        self._quiet.names = self._quiet.names | frozenset(names)
 
     def set_verbose(self) -> None:
         """``-v`` given after the command: turn verbose on for the rest of the run."""
@@ -168,6 +177,7 @@ class LogSetup:
             log.removeHandler(self.handler)
             log.addHandler(handler)
             log.setLevel(handler.level)
+        handler.addFilter(self._quiet)
         self.handler = handler  # type: ignore[assignment]
 
     def restore(self) -> None:

@@ -131,13 +131,30 @@ def routes_test(
     metavar="NAME",
     help="Who acknowledges (kept in the ledger and its audit trail; default: your OS user name).",
 )
-def ack(key: str, by: str | None) -> Result:
+@click.option(
+    "--snooze",
+    metavar="DURATION",
+    help="Pause the escalation for this long (30m, 2h) instead: its next step goes out then.",
+)
+def ack(key: str, by: str | None, snooze: str | None) -> Result:
     """Acknowledge the escalation of alert KEY (as shown in reports): nothing more is sent for
-    it. Exit 1 when no escalation of KEY is active."""
+    it (or, with --snooze, nothing until the snooze ends). Exit 1 when no escalation of KEY is
+    active."""
     refuse_sandbox("ack", "no escalation an earlier command started can be in it")
-    acked = State.current().notifier().ack(key, by=by)
+    acked = State.current().notifier().ack(key, by=by, snooze=snooze)
     text = [
-        f"acknowledged {record.key} (escalation {record.policy}, {record.id})" for record in acked
+        (
+            f"snoozed {record.key} until {_local_time(record.wake_at)} (escalation "
+            f"{record.policy}, {record.id})"
+            if record.state == "snoozed"
+            else f"acknowledged {record.key} (escalation {record.policy}, {record.id})"
+            + (
+                f"; it re-opens at {_local_time(record.wake_at)} unless resolved"
+                if record.wake_at is not None
+                else ""
+            )
+        )
+        for record in acked
     ]
     return Result(
         {"ok": bool(acked), "acked": [a.to_dict() for a in acked]},

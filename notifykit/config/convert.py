@@ -305,7 +305,7 @@ def looks_like_phone(text: str) -> bool:
 
 
 class _Target(Kind):
-    what = "a recipient, group or phone number"
+    what = "a recipient, group, schedule:NAME or phone number"
 
     def read(self, node: yaml.Node, path: str, ctx: Checker) -> Any:
         text = ctx.text(node, path, self.what)
@@ -313,13 +313,22 @@ class _Target(Kind):
             return INVALID
         if looks_like_phone(text):
             return _PHONE.read(node, path, ctx)
+        if text.startswith("schedule:"):
+            # whoever an on-call schedule has on call when the message goes out
+            schedule = text[len("schedule:") :]
+            if not _NAME_RE.fullmatch(schedule):
+                return ctx.problem(
+                    node, path, f"{text!r}: write schedule:NAME, NAME a schedule of schedules:"
+                )
+            ctx.refer("schedule", schedule, node, path)
+            return text
         if not _NAME_RE.fullmatch(text):
             return ctx.problem(node, path, f"{text!r} is neither a name nor a phone number")
         ctx.refer("recipient or group", text, node, path)
         return text
 
     def doc(self) -> str:
-        return "recipient, group or phone number"
+        return "recipient, group, schedule:NAME or phone number"
 
 
 class _Parsed(Kind):

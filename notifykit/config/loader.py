@@ -66,6 +66,7 @@ from notifykit.model import Severity
 from notifykit.routing.model import ROUTING_SECTIONS
 
 if TYPE_CHECKING:
+    from notifykit.oncall import Schedule
     from notifykit.plugins import Registry
     from notifykit.routing.model import RoutingConfig
     from notifykit.text.templates import TemplateEngine
@@ -111,6 +112,7 @@ _SECTIONS = (
     "worker",
     "retry",
     "console",
+    "schedules",
     *SCALEOUT_SECTIONS,
     # alert routing (issue 8): receivers, route, inhibit_rules, time_intervals, escalations
     *ROUTING_SECTIONS,
@@ -268,6 +270,8 @@ class Config:
     #: the line of each ``templates:`` entry's key (``None`` for a mapping config), for problems
     #: found later (``config check`` rendering the template)
     template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
+    #: ``schedules:``, the on-call schedules by name (targets ``schedule:NAME``; docs/oncall.md)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict, repr=False)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -503,9 +507,15 @@ class _Loader:
         self._defaults()
         self._delivery_sections()
         self.scaleout = load_scaleout(self.nodes, self.store, self.ctx)
+        schedules_read: Mapping[str, Any] = {}
+        if "schedules" in self.nodes:  # the engine (and zoneinfo) only for a config with some
+            from notifykit.config.schedules import read_schedules
+
+            schedules_read = read_schedules(self.nodes["schedules"], self.ctx)
         self._check_references()
         groups = self._expand_groups()
         routing = self._routing()
+        schedules = self._schedules(schedules_read, routing)
         engine = self._template_engine()
         if engine is not None:
             self._check_templates(engine)
@@ -542,6 +552,7 @@ class _Loader:
             scaleout=self.scaleout,
             routing=routing,
             template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
+            schedules=schedules,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -649,6 +660,7 @@ class _Loader:
         for name, _key_node, node in self._named_mapping("recipients"):
             path = join("recipients", name)
             self.names.setdefault("recipient or group", set()).add(name)
+            self.names.setdefault("recipient", set()).add(name)
             value = convert(node, RecipientSettings, path, self.ctx)
             if value is INVALID:
                 continue
@@ -745,15 +757,20 @@ class _Loader:
             "account": set(self.accounts) | self.names.get("account", set()),
             "channel": self.names.get("channel", set()),
             "recipient or group": self.names.get("recipient or group", set()),
+            "recipient": self.names.get("recipient", set()),
+            "schedule": _keys(self.nodes.get("schedules")),
         }
         for ref in self.ctx.references:
             names = defined.get(ref.kind)
             if names is None or ref.name in names:
                 continue
             hint = did_you_mean(ref.name, names)
-            section = {"account": "accounts", "channel": "channels"}.get(
-                ref.kind, "recipients or groups"
-            )
+            section = {
+                "account": "accounts",
+                "channel": "channels",
+                "recipient": "recipients",
+                "schedule": "schedules",
+            }.get(ref.kind, "recipients or groups")
             self.ctx.problems.append(
                 ConfigProblem(
                     self.ctx.file,
@@ -942,7 +959,22 @@ class _Loader:
             channels=self.names.get("channel", set()),
             check_target=lambda name: name in targets,
             target_names=targets,
+            schedules=_keys(self.nodes.get("schedules")),
         )
+
+    def _schedules(
+        self, read: Mapping[str, Any], routing: RoutingConfig | None
+    ) -> dict[str, Schedule]:
+        """``schedules:``, each layer's ``restrict`` looked up in the routing's time intervals."""
+        if not read:
+            return {}
+        from notifykit.config.schedules import build_schedules
+
+        intervals = routing.time_intervals if routing is not None else None
+        names = _keys(self.nodes.get("time_intervals"))
+        if routing is None and "time_intervals" not in self.nodes:
+            intervals = {}  # no routing sections with problems: there are no intervals at all
+        return build_schedules(read, self.ctx, intervals, names)
 
     def _check_routing_templates(self, engine: TemplateEngine, routing: RoutingConfig) -> None:
         """Each receiver's template (or the default one) has the variant each channel it (or its
@@ -969,6 +1001,17 @@ class _Loader:
         for part in path.split(".")[1:]:
             node = _find_key(node, part) if node is not None else None
         return node
+
+
+def _keys(node: yaml.Node | None) -> set[str]:
+    """The keys of a mapping section, read quietly (its own reader reports its problems)."""
+    if not isinstance(node, yaml.MappingNode):
+        return set()
+    return {
+        key.value
+        for key, _value in node.value
+        if isinstance(key, yaml.ScalarNode) and isinstance(key.value, str)
+    }
 
 
 def _find_key(node: yaml.Node, key: str) -> yaml.Node | None:

@@ -40,6 +40,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
     )
     from notifykit.config.loader import Defaults, EventConfig, RecipientSettings
     from notifykit.config.scaleout import CelerySettings, LimiterSettings
+    from notifykit.config.schedules import ScheduleSettings
     from notifykit.plugins import BUILTIN_PLUGINS, Registry, get_plugin_manager
     from notifykit.routing.config import (
         EscalationConfig,
@@ -88,6 +89,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("inhibit_rules[]", [InhibitRuleConfig], ""),
         ("time_intervals.NAME[]", [TimeIntervalEntryConfig], ""),
         ("escalations.NAME", [EscalationConfig], ""),
+        ("schedules.NAME", [ScheduleSettings], "see oncall.md; targets name one as schedule:NAME"),
     ]
     return found
 

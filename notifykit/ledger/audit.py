@@ -31,7 +31,12 @@ __all__ = [
     "API",
     "ESCALATED",
     "PATHS",
+    "REOPENED",
     "RESOLVED",
+    "RESUMED",
+    "SILENCE_CREATED",
+    "SILENCE_EXPIRED",
+    "SNOOZED",
     "SYSTEM",
     "Acting",
     "AuditRecord",
@@ -42,7 +47,23 @@ __all__ = [
 ACKNOWLEDGED = "acknowledged"
 RESOLVED = "resolved"
 ESCALATED = "escalated"
-ACTIONS = (ACKNOWLEDGED, RESOLVED, ESCALATED)
+#: a silence made, or expired early (issue 17)
+SILENCE_CREATED = "silence-created"
+SILENCE_EXPIRED = "silence-expired"
+#: an acknowledged escalation re-opened by its ``ack_timeout``; a snoozed one, and resumed
+REOPENED = "reopened"
+SNOOZED = "snoozed"
+RESUMED = "resumed"
+ACTIONS = (
+    ACKNOWLEDGED,
+    RESOLVED,
+    ESCALATED,
+    SILENCE_CREATED,
+    SILENCE_EXPIRED,
+    REOPENED,
+    SNOOZED,
+    RESUMED,
+)
 
 #: the paths an action comes through today: the command line, the Python API, an ack link, an
 #: answered call, Alertmanager's webhook, notifykit itself (a step failed: the next goes out now)
@@ -53,7 +74,7 @@ _WORD = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 # (E.164 has at most 15 digits), not an alert's short numbers (``pct=95``) nor a word's digits.
 _NUMBER = re.compile(r"(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){7,14}(?![\w])")
 #: target values kept as they are: ids made by notifykit, never a person's number
-_IDS = frozenset({"escalation", "notification"})
+_IDS = frozenset({"escalation", "notification", "silence"})
 
 
 @dataclass(frozen=True)

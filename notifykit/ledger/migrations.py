@@ -218,8 +218,36 @@ CREATE TABLE probes (
 ALTER TABLE escalations ADD COLUMN acked_via TEXT
 """
 
+#: Version 6: silences and acknowledgement timeouts (issue 17). ``silences``: Alertmanager's
+#: silences (``matchers``: a JSON list of matcher strings, ANDed), muting from ``starts_at`` until
+#: ``ends_at`` (expiring one early sets its end; ``expired_by`` says who did).
+#: ``escalations.wake_at``: when an acknowledged escalation re-opens (its policy's
+#: ``ack_timeout``) or a snoozed one resumes; ``NULL``: never.
+_V6 = """
+CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at DOUBLE PRECISION NOT NULL,
+    ends_at DOUBLE PRECISION NOT NULL,
+    comment TEXT NOT NULL,
+    created_by TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    expired_by TEXT
+);
+CREATE INDEX silences_ends ON silences (ends_at);
+ALTER TABLE escalations ADD COLUMN wake_at DOUBLE PRECISION;
+CREATE INDEX escalations_wake ON escalations (state, wake_at)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5))
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, _V1),
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+    (6, _V6),
+)
 
 #: the dialect-specific column types the scripts name in braces, per dialect
 TYPES: dict[str, dict[str, str]] = {

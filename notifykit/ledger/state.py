@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from notifykit.ledger import audit as _audit
+from notifykit.ledger import silences as _silences
 from notifykit.ledger.rows import Columns, as_dict, fetch, fetch_one
 from notifykit.routing.alert import Alert, AlertKey
 from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from notifykit.ledger.audit import Acting, AuditRecord
     from notifykit.model import Submission
     from notifykit.plan.planner import Plan
+    from notifykit.routing.matchers import Matcher
+    from notifykit.routing.silences import Silence
 
 __all__ = [
     "EscalationRecord",
@@ -87,7 +90,8 @@ def _dumps(value: Any) -> str:
 
 @dataclass(frozen=True)
 class EscalationRecord:
-    """One escalation: ``state`` is ``active``, ``acked``, ``resolved`` or ``done``."""
+    """One escalation: ``state`` is ``active``, ``acked``, ``snoozed``, ``resolved`` or
+    ``done``."""
 
     id: str
     receiver: str
@@ -103,6 +107,8 @@ class EscalationRecord:
     group_hash: str = ""
     #: how it was acknowledged: ``link`` (an ack link), or ``None`` (said by ``acked_by``)
     acked_via: str | None = None
+    #: when an acknowledged escalation re-opens (``ack_timeout``) or a snoozed one resumes
+    wake_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +123,7 @@ class EscalationRecord:
             "acked_by": self.acked_by,
             "acked_via": self.acked_via,
             "resolved_at": self.resolved_at,
+            "wake_at": self.wake_at,
         }
 
 
@@ -136,9 +143,12 @@ class StepRecord:
 
 _ESCALATION = (
     "id, receiver, policy, group_hash, group_text, body, ack_id, state, started_at, acked_at, "
-    "acked_by, resolved_at, acked_via"
+    "acked_by, resolved_at, acked_via, wake_at"
 )
 _STEP = "escalation_id, loop_no, step_no, due_at, state, notification_id, failures"
+#: an escalation that holds its alerts open: running, out of steps unanswered, snoozed, or
+#: acknowledged with a timeout that re-opens it
+_OPEN = "(state IN ('active', 'done', 'snoozed') OR (state = 'acked' AND wake_at IS NOT NULL))"
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,7 @@ def _escalation(r: Sequence[Any], c: Columns) -> EscalationRecord:
         resolved_at=r[c.resolved_at],
         group_hash=r[c.group_hash],
         acked_via=r[c.acked_via],
+        wake_at=r[c.wake_at],
     )
 
 
@@ -487,11 +498,12 @@ class Unit:
                 resolved = frozenset(json.loads(row[g.resolved] or "[]"))
             entry = LogEntry(firing, resolved, row[g.last_sent])
         # The group's open escalation: running, or out of steps with nobody having answered
-        # (its alert stays open until acknowledged or resolved, as a PagerDuty incident).
+        # (its alert stays open until acknowledged or resolved, as a PagerDuty incident), or
+        # snoozed, or acknowledged with a timeout (it re-opens unless resolved first).
         active, e = fetch_one(
             self._exec(
                 f"SELECT {_ESCALATION} FROM escalations WHERE receiver = ? AND group_hash = ? "
-                "AND state IN ('active', 'done') ORDER BY started_at DESC LIMIT 1",
+                f"AND {_OPEN} ORDER BY started_at DESC LIMIT 1",
                 (receiver, group_hash),
             )
         )
@@ -546,7 +558,7 @@ class Unit:
         ack_id = secrets.token_urlsafe(8)
         self._exec(
             f"INSERT INTO escalations ({_ESCALATION}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL, NULL)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, NULL, NULL, NULL, NULL, NULL)",
             (
                 escalation_id,
                 receiver,
@@ -645,29 +657,43 @@ class Unit:
         now: float,
         by: str | None = None,
         via: str | None = None,
+        *,
+        wake_at: float | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge (``acked``) or resolve (``resolved``) open escalations (running, or out of
-        steps with nobody having answered): their pending steps are cancelled, and so are the
+        steps with nobody having answered, or snoozed; an acknowledged one waiting for its
+        ``ack_timeout`` is resolved too): their pending steps are cancelled, and so are the
         deliveries of their steps that have not started (a retry waiting after a 503): nothing
-        goes out after the acknowledgement."""
+        goes out after the acknowledgement. ``wake_at``: when an acknowledged one re-opens (its
+        policy's ``ack_timeout``)."""
         stopped = []
         for record in records:
-            if record.state not in ("active", "done"):
+            waiting = record.state == "acked" and record.wake_at is not None
+            if record.state not in ("active", "done", "snoozed") and not (
+                waiting and state != "acked"
+            ):
                 continue
             if state == "acked":
                 self._exec(
                     "UPDATE escalations SET state = 'acked', acked_at = ?, acked_by = ?, "
-                    "acked_via = ? WHERE id = ? AND state IN ('active', 'done')",
-                    (now, by, via, record.id),
+                    f"acked_via = ?, wake_at = ? WHERE id = ? AND {_OPEN}",
+                    (now, by, via, wake_at, record.id),
                 )
-                done = replace(record, state="acked", acked_at=now, acked_by=by, acked_via=via)
+                done = replace(
+                    record,
+                    state="acked",
+                    acked_at=now,
+                    acked_by=by,
+                    acked_via=via,
+                    wake_at=wake_at,
+                )
             else:
                 self._exec(
-                    "UPDATE escalations SET state = 'resolved', resolved_at = ? "
-                    "WHERE id = ? AND state IN ('active', 'done')",
+                    "UPDATE escalations SET state = 'resolved', resolved_at = ?, wake_at = NULL "
+                    f"WHERE id = ? AND {_OPEN}",
                     (now, record.id),
                 )
-                done = replace(record, state="resolved", resolved_at=now)
+                done = replace(record, state="resolved", resolved_at=now, wake_at=None)
             self._exec(
                 "UPDATE escalation_steps SET state = 'cancelled' WHERE escalation_id = ? "
                 "AND state = 'pending'",
@@ -689,14 +715,98 @@ class Unit:
         return stopped
 
     def open_escalations(self) -> list[EscalationRecord]:
-        """Every open escalation (running, or out of steps unanswered), rows locked."""
+        """Every escalation that can be acknowledged (running, out of steps unanswered, or
+        snoozed), rows locked."""
         rows, c = fetch(
             self._exec(
-                f"SELECT {_ESCALATION} FROM escalations WHERE state IN ('active', 'done') "
-                f"{self._row_lock}"
+                f"SELECT {_ESCALATION} FROM escalations WHERE state IN ('active', 'done', "
+                f"'snoozed') {self._row_lock}"
             )
         )
         return [_escalation(r, c) for r in rows]
+
+    def snooze(
+        self,
+        record: EscalationRecord,
+        now: float,
+        until: float,
+        by: str | None = None,
+        via: str | None = None,
+    ) -> EscalationRecord | None:
+        """Pause an open escalation until ``until``: it is ``snoozed``, and its pending steps
+        move so that the next is due at ``until`` (the gaps between them kept). ``None``: it
+        was not open."""
+        if record.state not in ("active", "done", "snoozed"):
+            return None
+        self._exec(
+            "UPDATE escalations SET state = 'snoozed', acked_at = ?, acked_by = ?, "
+            "acked_via = ?, wake_at = ? WHERE id = ?",
+            (now, by, via, until, record.id),
+        )
+        row, c = fetch_one(
+            self._exec(
+                "SELECT MIN(due_at) AS due FROM escalation_steps WHERE escalation_id = ? "
+                "AND state = 'pending'",
+                (record.id,),
+            )
+        )
+        first = None if row is None else row[c.due]
+        if first is not None:
+            self._exec(
+                "UPDATE escalation_steps SET due_at = due_at + ? WHERE escalation_id = ? "
+                "AND state = 'pending'",
+                (until - first, record.id),
+            )
+        self.signal_work()
+        return replace(
+            record, state="snoozed", acked_at=now, acked_by=by, acked_via=via, wake_at=until
+        )
+
+    def wake(
+        self, record: EscalationRecord, steps: Sequence[tuple[int, int, float]]
+    ) -> EscalationRecord:
+        """An acknowledged escalation re-opens, or a snoozed one resumes: ``active`` again, no
+        longer acknowledged. ``steps`` (``(loop, index, due)``, the loops counted after the last
+        it had) are added: a re-opened escalation starts again from its first step."""
+        self._exec(
+            "UPDATE escalations SET state = 'active', acked_at = NULL, acked_by = NULL, "
+            "acked_via = NULL, wake_at = NULL WHERE id = ?",
+            (record.id,),
+        )
+        if steps:
+            row, c = fetch_one(
+                self._exec(
+                    "SELECT MAX(loop_no) AS loop_no FROM escalation_steps WHERE escalation_id = ?",
+                    (record.id,),
+                )
+            )
+            loop = 0 if row is None or row[c.loop_no] is None else int(row[c.loop_no]) + 1
+            self._cursor.executemany(
+                self._db.sql(
+                    "INSERT INTO escalation_steps (escalation_id, loop_no, step_no, due_at, "
+                    "state) VALUES (?, ?, ?, ?, 'pending')"
+                ),
+                [(record.id, loop + n, index, due) for n, index, due in steps],
+            )
+            self.signal_work()
+        return replace(
+            record, state="active", acked_at=None, acked_by=None, acked_via=None, wake_at=None
+        )
+
+    def sleep(self, record: EscalationRecord) -> None:
+        """An acknowledged escalation whose alerts are no longer open does not re-open."""
+        self._exec("UPDATE escalations SET wake_at = NULL WHERE id = ?", (record.id,))
+
+    def open_members(self, record: EscalationRecord) -> int:
+        """How many alerts of an escalation's group are not resolved."""
+        row, c = fetch_one(
+            self._exec(
+                "SELECT COUNT(*) AS n FROM group_members WHERE receiver = ? AND group_hash = ? "
+                "AND resolved_at IS NULL",
+                (record.receiver, record.group_hash),
+            )
+        )
+        return 0 if row is None else int(row[c.n])
 
     def escalation_by_ack_id(self, ack_id: str) -> EscalationRecord | None:
         row, c = fetch_one(
@@ -789,6 +899,32 @@ class Unit:
         Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
         return _audit.insert(self._exec, action, acting, target, at, detail)
 
+    # -- silences -------------------------------------------------------------------------------------
+
+    def silences(self, now: float) -> list[Silence]:
+        """The silences active at ``now`` (read in this transaction)."""
+        return [s for s in _silences.select(self._exec, ending_after=now) if s.active(now)]
+
+    def add_silence(
+        self,
+        matchers: Sequence[Matcher],
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        created_by: str | None,
+        now: float,
+    ) -> Silence:
+        """Store a silence (it mutes from the groups' next flushes)."""
+        return _silences.insert(self._exec, matchers, starts_at, ends_at, comment, created_by, now)
+
+    def find_silences(self, given: str) -> list[Silence]:
+        """The silences ``given`` names (an id, or its first 4+ characters)."""
+        return _silences.find(self._exec, given)
+
+    def expire_silence(self, silence: Silence, now: float, by: str | None) -> Silence:
+        """End ``silence`` now."""
+        return _silences.expire(self._exec, silence, now, by)
+
     # -- webhook idempotency --------------------------------------------------------------------------
 
     def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]:
@@ -818,7 +954,7 @@ _FIRING = (
     "FROM alerts a WHERE a.resolved_at IS NULL AND (a.last_seen > ? "
     "OR EXISTS (SELECT 1 FROM group_members m JOIN escalations e ON e.receiver = "
     "m.receiver AND e.group_hash = m.group_hash WHERE m.alert_hash = a.key_hash "
-    "AND e.state IN ('active', 'done')))"
+    f"AND {_OPEN.replace('state', 'e.state').replace('wake_at', 'e.wake_at')}))"
 )
 
 
@@ -865,21 +1001,25 @@ class RoutingState:
 
     def due_escalations(self, now: float, limit: int = 50) -> list[str]:
         """Ids of escalations with a step due by ``now`` (active ones, and ended ones whose
-        pending steps are still to be cancelled)."""
+        pending steps are still to be cancelled), or that wake by ``now`` (an acknowledged one
+        re-opening, a snoozed one resuming)."""
         rows, c = self._rows(
             "finding due escalation steps",
             "SELECT escalation_id, MIN(due_at) AS due FROM escalation_steps WHERE state = "
-            "'pending' AND due_at <= ? GROUP BY escalation_id ORDER BY due LIMIT ?",
-            (now, limit),
+            "'pending' AND due_at <= ? GROUP BY escalation_id UNION ALL SELECT id AS "
+            "escalation_id, wake_at AS due FROM escalations WHERE state IN ('acked', "
+            "'snoozed') AND wake_at <= ? ORDER BY due LIMIT ?",
+            (now, now, limit),
         )
-        return [r[c.escalation_id] for r in rows]
+        return list(dict.fromkeys(r[c.escalation_id] for r in rows))
 
     def next_due(self) -> float | None:
         """The earliest time a group's timer or a pending escalation step is due."""
         rows, c = self._rows(
             "reading the next routing time",
             "SELECT MIN(flush_due) AS due FROM notification_log UNION ALL "
-            "SELECT MIN(due_at) AS due FROM escalation_steps WHERE state = 'pending'",
+            "SELECT MIN(due_at) AS due FROM escalation_steps WHERE state = 'pending' UNION ALL "
+            "SELECT MIN(wake_at) AS due FROM escalations WHERE state IN ('acked', 'snoozed')",
         )
         times = [r[c.due] for r in rows if r[c.due] is not None]
         return min(times) if times else None
@@ -1068,6 +1208,21 @@ class RoutingState:
             (step.escalation_id,),
         )
         return _escalation(found[0], e), step
+
+    def silences(self, *, ending_after: float | None = None, limit: int = 1000) -> list[Silence]:
+        """Silences, newest first (``ending_after``: only those that end after then: pending
+        or active at that moment)."""
+        db = self._db
+        with db.reading("reading silences") as cursor:
+
+            def execute(statement: str, params: Sequence[Any] = ()) -> Any:
+                return db.execute(cursor, statement, params)
+
+            return _silences.select(execute, ending_after=ending_after, limit=limit)
+
+    def active_silences(self, now: float) -> list[Silence]:
+        """The silences active at ``now``."""
+        return [s for s in self.silences(ending_after=now) if s.active(now)]
 
     def audit(self, since: float | None = None, limit: int = 100) -> list[AuditRecord]:
         """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch

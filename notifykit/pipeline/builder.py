@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from notifykit.ledger.audit import Acting
+from notifykit.ledger.audit import SILENCE_CREATED, SILENCE_EXPIRED, Acting
 from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
@@ -25,6 +25,7 @@ from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
     Flush,
     InhibitStage,
+    SilenceCache,
     SilenceStage,
     Stage,
     TimeIntervalStage,
@@ -39,12 +40,13 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
-    from notifykit.pipeline.stages import Silenced
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
     from notifykit.routing.alert import Alert
     from notifykit.routing.listing import OpenAlert
+    from notifykit.routing.matchers import Matcher
     from notifykit.routing.model import RoutingConfig
+    from notifykit.routing.silences import Silence
 
 __all__ = ["Pipeline", "build_pipeline"]
 
@@ -65,6 +67,8 @@ class Pipeline:
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
+    #: a silence was made or expired: the cached silences are read again
+    silences_changed: Callable[[], None] = lambda: None
 
     def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
@@ -91,6 +95,50 @@ class Pipeline:
             for a in found.values()
         ]
 
+    # -- silences -----------------------------------------------------------------------------------
+
+    def silence(
+        self,
+        matchers: Sequence[Matcher],
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        acting: Acting,
+    ) -> Silence:
+        """Store a silence made by ``acting``, with its row of the audit trail."""
+        now = self.clock()
+        with self.state().unit("making a silence") as unit:
+            made = unit.add_silence(matchers, starts_at, ends_at, comment, acting.actor, now)
+            unit.audit(SILENCE_CREATED, acting, _silence_target(made), now, comment)
+        self.silences_changed()
+        return made
+
+    def expire_silence(self, given: str, acting: Acting) -> Silence:
+        """End the silence ``given`` names (its id, or 4+ of its first characters) now, as
+        ``acting`` does, with its row of the audit trail.
+
+        :raises SilenceError: no silence, or several, have that id.
+        """
+        from notifykit.routing.silences import SilenceError
+
+        now = self.clock()
+        with self.state().unit("expiring a silence") as unit:
+            found = unit.find_silences(given)
+            if not found:
+                raise SilenceError(
+                    f"no silence has the id {given!r}: `notifykit silence list --all` shows them"
+                )
+            if len(found) > 1:
+                ids = ", ".join(s.id for s in found)
+                raise SilenceError(f"{given!r} names several silences ({ids}): give more of it")
+            silence = found[0]
+            if silence.state(now) == "expired":
+                return silence
+            expired = unit.expire_silence(silence, now, acting.actor)
+            unit.audit(SILENCE_EXPIRED, acting, _silence_target(expired), now)
+        self.silences_changed()
+        return expired
+
     def alerts(self) -> list[OpenAlert]:
         """The open alerts, newest first, each once per group it is in
         (:func:`notifykit.routing.listing.open_alerts`); none for an ``events:``-only config,
@@ -99,8 +147,13 @@ class Pipeline:
 
         if self.routing.implicit:
             return []
-        snapshot = self.state().snapshot()
-        return open_alerts(self.routing, snapshot, self.clock(), self.routing.resolve_timeout)
+        state = self.state()
+        snapshot = state.snapshot()
+        now = self.clock()
+        silences = state.active_silences(now)
+        return open_alerts(
+            self.routing, snapshot, now, self.routing.resolve_timeout, silences=silences
+        )
 
     def alertmanager(self, body: bytes | str, handoff: Handoff) -> tuple[str, list[Routed]]:
         """Route each alert of an Alertmanager webhook body (version 4), each firing once: its
@@ -125,6 +178,10 @@ class Pipeline:
                 )
             )
         return payload.status, results
+
+
+def _silence_target(silence: Silence) -> dict[str, str]:
+    return {"silence": silence.id, "matchers": ", ".join(str(m) for m in silence.matchers)}
 
 
 def _matches(key: str, given: str) -> bool:
@@ -168,10 +225,12 @@ def build_pipeline(
     reconcile_after: float,
     dry_run: bool = False,
     server: ServerSettings | None = None,
-    silenced: Silenced | None = None,
+    silences: Callable[[float], Sequence[Silence]] | None = None,
     metrics: Metrics | None = None,
 ) -> Pipeline:
-    """The pipeline for one configuration (see the module docstring)."""
+    """The pipeline for one configuration (see the module docstring). ``silences(now)``: the
+    silences in force outside a unit of work (a dry run's, an explanation's); by default read
+    from the ledger, and none in a dry run."""
 
     def state() -> RoutingState:
         return ledger().routing
@@ -182,6 +241,20 @@ def build_pipeline(
         if dry_run:
             return ()
         return state().firing_alerts(now, resolve_timeout)
+
+    def silences_now(now: float) -> Sequence[Silence]:
+        if silences is not None:
+            return silences(now)
+        return () if dry_run else state().active_silences(now)
+
+    # Outside a unit of work (a route that keeps no state), read at most once a second.
+    cached = SilenceCache(lambda now: () if dry_run else state().silences(ending_after=now))
+
+    def silences_at(flush: Flush) -> Sequence[Silence]:
+        # Inside a unit of work, read in its transaction (what it wrote counts).
+        if flush.unit is not None:
+            return flush.unit.silences(flush.now)
+        return silences(flush.now) if silences is not None else cached(flush.now)
 
     def firing_at(flush: Flush) -> Sequence[Alert]:
         # Inside a unit of work, read in its transaction (what it wrote counts).
@@ -215,7 +288,7 @@ def build_pipeline(
     mute: list[Stage] = [
         InhibitStage(routing.inhibit_rules or (), firing_at),
         TimeIntervalStage(routing.time_intervals),
-        SilenceStage(silenced),
+        SilenceStage(silences_at),
     ]
     flusher = GroupFlusher(
         receivers=routing.receivers,
@@ -267,7 +340,11 @@ def build_pipeline(
         channel_settings=channel_settings,
         resolve_recipients=resolve_recipients,
         firing=None if dry_run else firing,
+        silences=silences_now,
         default_severity=default_severity,
         clock=clock,
+        on_call=planner.on_call,
     )
-    return Pipeline(ingest, store, escalations, due, status, explainer, routing, state, clock)
+    return Pipeline(
+        ingest, store, escalations, due, status, explainer, routing, state, clock, cached.forget
+    )

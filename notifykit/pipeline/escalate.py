@@ -11,6 +11,10 @@ model; Alertmanager leaves this to them).
   another reason is tried again later, with backoff; the other steps and alerts go on.
 - :meth:`Escalations.ack`, :meth:`ack_token`, :meth:`stop`: acknowledgement and resolution
   cancel the pending steps and the deliveries of steps not yet started.
+- :meth:`ack` with ``snooze``: an escalation paused for a while, its next step going out when
+  the snooze ends; :meth:`wake`: at the tick, a snoozed escalation resumes and an acknowledged one whose
+  policy has an ``ack_timeout`` re-opens (PagerDuty's acknowledgement timeout), starting again
+  from its first step, unless its alerts were resolved first.
 - :meth:`on_changes`, :meth:`on_status`: the status stage's outcomes — a failed step brings the
   next one forward at once; an answered call acknowledges when the policy says
   ``ack_on_answer``.
@@ -27,16 +31,20 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from notifykit.errors import NotifykitError
+from notifykit.errors import NobodyOnCallError, NotifykitError
 from notifykit.ledger.audit import (
     ACKNOWLEDGED,
     ESCALATED,
+    REOPENED,
     RESOLVED,
+    RESUMED,
+    SNOOZED,
     SYSTEM,
     Acting,
     mask_numbers,
@@ -49,7 +57,7 @@ from notifykit.routing.escalation import plan as plan_steps
 if TYPE_CHECKING:
     from notifykit.channels.base import StatusUpdate
     from notifykit.ledger.outcome import Change
-    from notifykit.ledger.state import EscalationRecord, Group, RoutingState, Unit
+    from notifykit.ledger.state import EscalationRecord, Group, RoutingState, StepRecord, Unit
     from notifykit.pipeline.messages import Messages
     from notifykit.pipeline.stages import Flush
     from notifykit.pipeline.store import Handoff, Store, Stored
@@ -143,6 +151,12 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
+def _duration(seconds: float) -> str:
+    from notifykit.routing.tree import format_duration
+
+    return format_duration(seconds)
+
+
 class Escalations:
     """The escalation stage (see the module docstring)."""
 
@@ -223,9 +237,16 @@ class Escalations:
         targets = tuple(dict.fromkeys(t for s in policy.steps for t in s.to))
         channels = tuple(dict.fromkeys(policy.steps[0].channels))
         members = [m.alert for m in flush.resolved]
-        plan = self._messages.plan(
-            receiver, group.key, members, members[-1], channels=channels, to=targets
-        )
+        try:
+            plan = self._messages.plan(
+                receiver, group.key, members, members[-1], channels=channels, to=targets
+            )
+        except NobodyOnCallError as err:
+            flush.notes.append(f"{receiver.name}: resolved message skipped: {err}")
+            logger.warning(
+                "group %s of %s: resolved message skipped: %s", group.key, receiver.name, err
+            )
+            return []
         return [self._store(unit, plan, handoff, str(group.key))]
 
     # -- steps --------------------------------------------------------------------------------------
@@ -234,14 +255,42 @@ class Escalations:
         self, unit: Unit, record: EscalationRecord, now: float, handoff: Handoff
     ) -> list[Stored]:
         """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
-        longer active are cancelled."""
-        steps = unit.due_steps(record.id, now)
-        if not steps:
-            return []
-        if record.state != "active":
-            for step in steps:
-                unit.mark_step(step, "cancelled")
-            return []
+        longer active are cancelled; those of a snoozed one wait for it to resume. A step whose
+        targets are on-call schedules with nobody on call is skipped (``skipped: nobody on
+        call``) and the next step comes forward to now."""
+        if record.state == "snoozed":
+            return []  # a snoozed escalation's steps wait for it to resume
+        stored: list[Stored] = []
+        first = True
+        while True:
+            steps = unit.due_steps(record.id, now)
+            if not steps:
+                if first:
+                    return []
+                break
+            first = False
+            if record.state != "active":
+                for step in steps:
+                    unit.mark_step(step, "cancelled")
+                return []
+            done, brought_forward = self._fire_steps(unit, record, steps, now, handoff)
+            stored.extend(done)
+            if not brought_forward:
+                break
+        unit.finish_if_done(record)
+        return stored
+
+    def _fire_steps(
+        self,
+        unit: Unit,
+        record: EscalationRecord,
+        steps: Sequence[StepRecord],
+        now: float,
+        handoff: Handoff,
+    ) -> tuple[list[Stored], bool]:
+        """Plan and store ``steps``; ``True`` beside what was stored when one was skipped
+        because nobody was on call and the next step was brought forward (it fires now too)."""
+        brought_forward = False
         stored: list[Stored] = []
         policy = self._policies.get(record.policy)
         receiver = self._receivers.get(record.receiver)
@@ -270,6 +319,31 @@ class Escalations:
                     channels=configured.channels,
                     to=configured.to,
                 )
+            except NobodyOnCallError as err:
+                unit.mark_step(step, "skipped")
+                where = f"step {step.loop}.{step.index}"
+                moved = unit.advance(record, now)
+                left = bool(moved or unit.due_steps(record.id, math.inf))
+                then = "the next step goes out now" if left else "no step is left: nobody paged"
+                # Nobody paged at all is worth more than a warning.
+                logger.log(
+                    logging.WARNING if left else logging.ERROR,
+                    "escalation %s (%s) %s skipped: %s; %s",
+                    record.id,
+                    record.key,
+                    where,
+                    err,
+                    then,
+                )
+                unit.audit(
+                    ESCALATED,
+                    SYSTEM,
+                    {**_target(record), "step": f"{step.loop}.{step.index}"},
+                    now,
+                    f"{where} skipped: {err}; {then}",
+                )
+                brought_forward = brought_forward or moved
+                continue
             except NotifykitError as err:
                 # The config changed under a running escalation (a recipient removed...): said
                 # loudly, and the next steps still fire.
@@ -302,8 +376,7 @@ class Escalations:
             done = self._store(unit, plan, handoff, record.key)
             unit.mark_step(step, "sent", done.submission.id)
             stored.append(done)
-        unit.finish_if_done(record)
-        return stored
+        return stored, brought_forward
 
     def fire_due(self, escalation_id: str, now: float, handoff: Handoff) -> list[Stored]:
         """The tick's part: one escalation's due steps, in a transaction of their own."""
@@ -311,7 +384,46 @@ class Escalations:
             record = unit.escalation(escalation_id)
             if record is None:
                 return []
+            if record.wake_at is not None and record.wake_at <= now:
+                record = self.wake(unit, record, now)
             return self.fire(unit, record, now, handoff)
+
+    def wake(self, unit: Unit, record: EscalationRecord, now: float) -> EscalationRecord:
+        """A snoozed escalation resumes (its next step is due now; out of steps, it starts
+        again from the first), an acknowledged one re-opens by its ``ack_timeout`` and starts
+        again from the first step: unless no alert of its group is open any more (resolved, or
+        timed out), when it stays as it is."""
+        if record.state not in ("acked", "snoozed"):
+            return record
+        if not unit.open_members(record):
+            unit.sleep(record)
+            return record
+        policy = self._policies.get(record.policy)
+        pending = unit.due_steps(record.id, float("inf")) if record.state == "snoozed" else []
+        steps: list[tuple[int, int, float]] = []
+        if policy is not None and not pending:
+            start = _at(now)
+            steps = [
+                (s.loop, s.index, now + (s.due - start).total_seconds())
+                for s in plan_steps(policy, start)
+            ]
+        snoozed = record.state == "snoozed"
+        woken = unit.wake(record, steps)
+        if snoozed:
+            action, detail = RESUMED, "the snooze ended: the escalation goes on"
+        else:
+            timeout = policy.ack_timeout if policy is not None else None
+            action = REOPENED
+            detail = (
+                f"acknowledged by {record.acked_by or 'someone'} and not resolved within "
+                f"ack_timeout {_duration(timeout or now - (record.acked_at or now))}: the "
+                "escalation starts again from its first step"
+            )
+        if steps and snoozed:
+            detail += " (from its first step: it had no step left)"
+        unit.audit(action, SYSTEM, _target(record), now, detail)
+        logger.warning("escalation %s (%s) %s: %s", record.id, record.key, action, detail)
+        return woken
 
     # -- stopping -----------------------------------------------------------------------------------
 
@@ -329,7 +441,22 @@ class Escalations:
         """Acknowledge (``acked``) or resolve (``resolved``) ``records``, as ``acting`` did; each
         one stopped gets its row in the audit trail (``alert``: the key of the alert whose
         resolution stopped it; ``detail``: how)."""
-        stopped = unit.stop_escalations(records, state, now, _acked_by(acting), acting.path)
+        stopped: list[EscalationRecord] = []
+        for one in records:
+            policy = self._policies.get(one.policy)
+            timeout = policy.ack_timeout if policy is not None and state == "acked" else None
+            stopped.extend(
+                unit.stop_escalations(
+                    [one],
+                    state,
+                    now,
+                    _acked_by(acting),
+                    acting.path,
+                    wake_at=None if timeout is None else now + timeout,
+                )
+            )
+        if any(r.wake_at is not None for r in stopped):
+            unit.signal_work()
         for record in stopped:
             action = ACKNOWLEDGED if state == "acked" else RESOLVED
             written = unit.audit(action, acting, _target(record, alert), now, detail)
@@ -343,27 +470,71 @@ class Escalations:
             )
         return stopped
 
-    def ack(self, given: str, acting: Acting) -> list[EscalationRecord]:
+    def ack(
+        self, given: str, acting: Acting, *, snooze: float | None = None
+    ) -> list[EscalationRecord]:
         """Acknowledge the active escalations ``given`` names, as ``acting`` does: by the key
         ``notify()`` reported (the group's), the alert's own key (its text, short form, or 8+
-        digits of its digest), or the key of any alert in its group."""
+        digits of its digest), or the key of any alert in its group. ``snooze``: pause them
+        for that many seconds instead; their next step goes out when the snooze ends (unless
+        resolved first)."""
         given = given.strip()
         if not given:
             return []
         with self._state().unit("acknowledging") as unit:
-            matched = []
-            for record in unit.open_escalations():
-                if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
-                    matched.append(record)
-                    continue
-                group = unit.group(record.receiver, record.group_hash)
-                if group is not None and any(
-                    m.alert.key_for().matches(given) for m in group.members.values()
-                ):
-                    matched.append(record)
-            acked = self.stop(unit, matched, "acked", self._clock(), acting)
+            matched = self._named(unit, given)
+            now = self._clock()
+            if snooze is not None:
+                return self._snooze(unit, matched, now, snooze, acting)
+            acked = self.stop(unit, matched, "acked", now, acting)
         self._metrics.acknowledged("key", count=len(acked))
         return acked
+
+    def _snooze(
+        self,
+        unit: Unit,
+        records: Sequence[EscalationRecord],
+        now: float,
+        seconds: float,
+        acting: Acting,
+    ) -> list[EscalationRecord]:
+        snoozed = []
+        for record in records:
+            done = unit.snooze(record, now, now + seconds, _acked_by(acting), acting.path)
+            if done is None:
+                continue
+            until = _at(now + seconds).isoformat(timespec="seconds")
+            written = unit.audit(
+                SNOOZED,
+                acting,
+                _target(record),
+                now,
+                f"for {_duration(seconds)}, until {until}: the next step goes out then",
+            )
+            logger.info(
+                "escalation %s (%s) snoozed until %s%s via %s",
+                record.id,
+                record.key,
+                until,
+                f" by {written.actor}" if written.actor else "",
+                written.path,
+            )
+            snoozed.append(done)
+        return snoozed
+
+    def _named(self, unit: Unit, given: str) -> list[EscalationRecord]:
+        """The open escalations ``given`` names (see :meth:`ack`), rows locked."""
+        matched = []
+        for record in unit.open_escalations():
+            if AlertKey(record.key).matches(given) or record.alert.key_for().matches(given):
+                matched.append(record)
+                continue
+            group = unit.group(record.receiver, record.group_hash)
+            if group is not None and any(
+                m.alert.key_for().matches(given) for m in group.members.values()
+            ):
+                matched.append(record)
+        return matched
 
     def ack_token(
         self,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from notifykit.errors import NobodyOnCallError
 from notifykit.ledger.audit import RESOLVED, SYSTEM, Acting
 from notifykit.pipeline.stages import DedupStage, Flush
 from notifykit.routing.lifecycle import LogEntry, Member, first_flush, next_tick
@@ -254,14 +255,21 @@ class GroupFlusher:
                 alerts = [m.alert for m in told]
                 plan = planned(alerts) if planned is not None else None
                 if plan is None:
-                    plan = self._messages.plan(
-                        receiver,
-                        group.key,
-                        alerts,
-                        (flush.firing or flush.resolved)[-1].alert,
-                        template,
-                        priority=settings.priority,
-                    )
+                    try:
+                        plan = self._messages.plan(
+                            receiver,
+                            group.key,
+                            alerts,
+                            (flush.firing or flush.resolved)[-1].alert,
+                            template,
+                            priority=settings.priority,
+                        )
+                    except NobodyOnCallError as err:
+                        # Said loudly; the alerts stay in the group (a later flush, with
+                        # someone on call, tells them).
+                        flush.stop(f"skipped: {err}", muted=False)
+                        logger.error("group %s of %s: skipped: %s", group.key, receiver.name, err)
+                        return []
                 stored = [self._store(group.unit, plan, handoff, str(group.key))]
             # else: only resolutions, and the receiver does not send_resolved: nothing is
             # sent, but the log forgets the alerts it was told about

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from notifykit.errors import NobodyOnCallError
 from notifykit.ledger.audit import SYSTEM, Acting
 from notifykit.model import Held
 from notifykit.routing.lifecycle import GroupRoute
@@ -251,7 +252,14 @@ class Ingest:
             return None
         # key= of an events:-only config keeps its old meaning: an idempotency key (a second
         # notify() with it returns the first report).
-        return self._alone(match, receiver, alert, template, alert.key if implicit_keys else None)
+        try:
+            return self._alone(
+                match, receiver, alert, template, alert.key if implicit_keys else None
+            )
+        except NobodyOnCallError as err:
+            routed.notes.append(f"skipped: {receiver.name}: {err}")
+            logger.error("%s: skipped: %s", receiver.name, err)
+            return None
 
     def _one_message(
         self,
@@ -280,7 +288,10 @@ class Ingest:
         if receiver.escalation is not None:
             self._first_steps(match, receiver, alert)
             return None
-        return self._alone(match, receiver, alert, template)
+        try:
+            return self._alone(match, receiver, alert, template)
+        except NobodyOnCallError:
+            return None  # the group's flush says so (and tries again at the next one)
 
     def _alone(
         self,
@@ -301,16 +312,40 @@ class Ingest:
             idempotency_key=idempotency_key,
         )
 
-    def _first_steps(self, match: RouteMatch, receiver: Receiver, alert: Alert) -> list[Plan]:
-        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert."""
+    def _first_steps(
+        self,
+        match: RouteMatch,
+        receiver: Receiver,
+        alert: Alert,
+        notes: list[str] | None = None,
+    ) -> list[Plan]:
+        """The steps an escalation sends as it starts (``after: 0s``), planned for this alert
+        (``notes``: where a step with nobody on call is said to be skipped)."""
         policy = self._routing.escalations.get(receiver.escalation or "")
-        return [
-            self._messages.plan(
-                receiver, match.key, (alert,), alert, None, channels=step.channels, to=step.to
-            )
-            for step in (policy.steps if policy else ())
-            if step.after == 0
-        ]
+        plans = []
+        for index, step in enumerate(policy.steps if policy else ()):
+            if step.after != 0:
+                continue
+            try:
+                plans.append(
+                    self._messages.plan(
+                        receiver,
+                        match.key,
+                        (alert,),
+                        alert,
+                        None,
+                        channels=step.channels,
+                        to=step.to,
+                    )
+                )
+            except NobodyOnCallError as err:
+                # the step is skipped when it fires, and the next one comes forward
+                if notes is not None:
+                    notes.append(
+                        f"skipped: {receiver.name}: step {index}: {err} (the next step goes "
+                        "out at once)"
+                    )
+        return plans
 
     def _join(
         self,
@@ -410,9 +445,12 @@ class Ingest:
                     )
                 continue
             if receiver.escalation is not None:
-                routed.plans.extend(self._first_steps(match, receiver, alert))
+                routed.plans.extend(self._first_steps(match, receiver, alert, routed.notes))
                 continue
-            routed.plans.append(self._alone(match, receiver, alert, template))
+            try:
+                routed.plans.append(self._alone(match, receiver, alert, template))
+            except NobodyOnCallError as err:
+                routed.notes.append(f"skipped: {receiver.name}: {err}")
 
 
 def _iso(epoch: float) -> str:

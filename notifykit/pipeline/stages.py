@@ -11,6 +11,7 @@ out at a later flush if it still fires when the mute is over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,12 +25,16 @@ if TYPE_CHECKING:
     from notifykit.routing.alert import Alert, AlertKey
     from notifykit.routing.inhibit import InhibitRule
     from notifykit.routing.lifecycle import GroupRoute
+    from notifykit.routing.silences import Silence
     from notifykit.routing.timeintervals import TimeInterval
+
+_logger = logging.getLogger("notifykit.routing")
 
 __all__ = [
     "DedupStage",
     "Flush",
     "InhibitStage",
+    "SilenceCache",
     "SilenceStage",
     "Stage",
     "TimeIntervalStage",
@@ -130,37 +135,79 @@ class TimeIntervalStage:
             flush.stop(reason)
 
 
-#: ``silenced(alert, now)``: why a silence mutes ``alert`` at ``now`` (``None``: it does not)
-Silenced = Callable[["Alert", float], "str | None"]
+#: ``silences(flush)``: the silences active at the flush's moment
+Silences = Callable[["Flush"], "Sequence[Silence]"]
 
 
 class SilenceStage:
-    """Silences, as Alertmanager's: matchers with a start and an end. Without silences (the
-    default) it mutes nothing."""
+    """Silences, as Alertmanager's (:mod:`notifykit.routing.silences`): an alert an active
+    silence's matchers match is muted at this flush, and stays in its group: sent at a later
+    flush if it still fires when the silence is over. The silences are read once per flush
+    (inside its unit of work when it has one). Without silences it mutes nothing."""
 
-    def __init__(self, silenced: Silenced | None = None) -> None:
-        self._silenced = silenced
+    def __init__(self, silences: Silences | None = None) -> None:
+        self._silences = silences
 
     def __call__(self, flush: Flush) -> None:
-        if self._silenced is None:
+        if self._silences is None or not (flush.firing or flush.resolved):
             return
-        silenced = self._silenced
+        active = self._silences(flush)
+        if not active:
+            return
+        from notifykit.routing.silences import silencing
+
         reasons: list[str] = []
 
         def kept(members: list[Member]) -> list[Member]:
             out = []
             for member in members:
-                reason = silenced(member.alert, flush.now)
-                if reason is None:
+                silence = silencing(active, member.alert, flush.now)
+                if silence is None:
                     out.append(member)
                 else:
-                    reasons.append(reason)
+                    reasons.append(silence.reason())
             return out
 
         flush.firing = kept(flush.firing)
         flush.resolved = kept(flush.resolved)
         if reasons and not (flush.firing or flush.resolved):
             flush.stop("; ".join(dict.fromkeys(reasons)))
+        elif reasons:
+            flush.notes.extend(f"muted: {flush.receiver}: {r}" for r in dict.fromkeys(reasons))
+        if reasons and flush.unit is not None:
+            _logger.info(
+                "group %s of receiver %s: %d alert(s) muted: %s",
+                flush.key,
+                flush.receiver,
+                len(reasons),
+                "; ".join(dict.fromkeys(reasons)),
+            )
+
+
+class SilenceCache:
+    """The silences not yet over, read at most once per ``ttl`` seconds, for the mute decisions
+    made outside a unit of work (the sends of routes that keep no state: an ``events:``-only
+    config's ``notify()`` and ``submit()``), so those add no read of the ledger to each send. A
+    silence made or expired through this process is seen at once (:meth:`forget`), one made by
+    another process within ``ttl``."""
+
+    def __init__(self, read: Callable[[float], Sequence[Silence]], ttl: float = 1.0) -> None:
+        self._read = read
+        self._ttl = ttl
+        self._cached: tuple[float, tuple[Silence, ...]] | None = None
+
+    def __call__(self, now: float) -> Sequence[Silence]:
+        import time
+
+        at = time.monotonic()
+        cached = self._cached
+        if cached is None or not 0 <= at - cached[0] < self._ttl:
+            cached = (at, tuple(self._read(now)))
+            self._cached = cached
+        return [s for s in cached[1] if s.active(now)]
+
+    def forget(self) -> None:
+        self._cached = None
 
 
 class DedupStage:

@@ -22,13 +22,24 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import SEVERITIES, Channel, ChannelType, Message, Recipient
 from notifykit.config.schema import did_you_mean, parse_phone, phone_hint
-from notifykit.errors import NotificationError, NotifykitError, PluginError, RecipientError
+from notifykit.errors import (
+    NobodyOnCallError,
+    NotificationError,
+    NotifykitError,
+    PluginError,
+    RecipientError,
+)
 from notifykit.model import Notification, assemble
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
+    from notifykit.oncall import OnCall, Schedule
 
-__all__ = ["DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
+__all__ = ["SCHEDULE_PREFIX", "DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
+
+#: a target naming an on-call schedule: ``schedule:primary`` is whoever is on call when the
+#: message is planned (an escalation step: when it fires)
+SCHEDULE_PREFIX = "schedule:"
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -196,8 +207,13 @@ class Planner:
         for target in config_targets:
             if is_phone(target) and target not in self._numbers:
                 self._numbers[target] = self.raw_recipient(target)
-        self._groups: dict[str, tuple[Recipient, ...]] = {
-            name: tuple(config.recipients.get(m) or self._numbers[m] for m in members)
+        # A group member is a person (a Recipient) or a schedule (its target text, resolved
+        # when the group is).
+        self._groups: dict[str, tuple[Recipient | str, ...]] = {
+            name: tuple(
+                m if m.startswith(SCHEDULE_PREFIX) else config.recipients.get(m) or self._numbers[m]
+                for m in members
+            )
             for name, members in config.groups.items()
         }
 
@@ -219,17 +235,51 @@ class Planner:
             raise RecipientError(f"{number!r} is not a valid phone number: {phone_hint()}")
         return Recipient(name=None, phone=phone)
 
-    def resolve_recipients(self, targets: Iterable[str]) -> list[Recipient]:
-        """Recipient names, group names and phone numbers as :class:`Recipient` objects, each
-        person once, in order. Raises :class:`RecipientError` for anything unknown or invalid."""
+    # -- on-call schedules -----------------------------------------------------------------------
+
+    def schedule(self, name: str) -> Schedule:
+        """The ``schedules:`` entry ``name``; :class:`RecipientError` when there is none."""
+        found = self.config.schedules.get(name)
+        if found is None:
+            known = ", ".join(self.config.schedules) or "none"
+            raise RecipientError(
+                f"no schedule named {name!r}{did_you_mean(name, self.config.schedules)}; "
+                f"configured schedules: {known}"
+            )
+        return found
+
+    def on_call(self, name: str, at: float | None = None) -> OnCall:
+        """Who schedule ``name`` has on call at ``at`` (epoch seconds; default: the clock's
+        now)."""
+        when = self.clock() if at is None else at
+        return self.schedule(name).who_is_on_call(datetime.fromtimestamp(when, timezone.utc))
+
+    def resolve_recipients(
+        self, targets: Iterable[str], at: float | None = None
+    ) -> list[Recipient]:
+        """Recipient names, group names, ``schedule:NAME`` and phone numbers as
+        :class:`Recipient` objects, each person once, in order. A schedule is whoever it has on
+        call at ``at`` (default: now), or no one. Raises :class:`RecipientError` for anything
+        unknown or invalid, and :class:`NobodyOnCallError` when schedules were the only targets
+        and none has anyone on call."""
         result: list[Recipient] = []
         seen: set[str] = set()
+        nobody: list[str] = []
 
         def add(recipient: Recipient) -> None:
             key = recipient.phone or f"name:{recipient.name}"
             if key not in seen:
                 seen.add(key)
                 result.append(recipient)
+
+        def on_call(target: str) -> None:
+            who = self.on_call(target[len(SCHEDULE_PREFIX) :], at).who
+            if who is None:
+                nobody.append(target)
+            elif who in self.config.recipients:
+                add(self.config.recipients[who])
+            else:  # the config check makes every member a recipient: a backstop
+                raise RecipientError(f"{target} has {who!r} on call, who is not a recipient")
 
         for target in targets:
             if not isinstance(target, str):
@@ -240,12 +290,20 @@ class Planner:
                 add(self.config.recipients[target])
             elif target in self._groups:
                 for member in self._groups[target]:
-                    add(member)
+                    if isinstance(member, str):
+                        on_call(member)
+                    else:
+                        add(member)
+            elif target.startswith(SCHEDULE_PREFIX):
+                on_call(target)
             else:
                 names = [*self.config.recipients, *self.config.groups]
                 raise RecipientError(
                     f"no recipient or group named {target!r}{did_you_mean(target, names)}"
                 )
+        if nobody and not result:
+            listed = tuple(dict.fromkeys(nobody))
+            raise NobodyOnCallError(f"nobody on call ({', '.join(listed)})", listed)
         return result
 
     # -- planning -------------------------------------------------------------------------------
@@ -283,7 +341,8 @@ class Planner:
                 f"events.{event}.channels or defaults.channels"
             )
         self.check_channels(channel_names)
-        recipients = tuple(self.resolve_recipients(targets))
+        created = self.clock()
+        recipients = tuple(self.resolve_recipients(targets, created))
         if not recipients:
             raise RecipientError(
                 f"no recipients for event {event!r}: pass to=..., or set them in "
@@ -291,7 +350,6 @@ class Planner:
             )
         data = dict(data or {})
         messages = self._prepare(event, severity, data, channel_names, template, body, routing)
-        created = self.clock()
         notification = Notification(
             event=event,
             severity=severity,

@@ -141,6 +141,9 @@ class EscalationConfig(Settings):
         default=None, min=1.0, doc="each round starts this long after the one before"
     )
     ack_on_answer: bool = setting(default=False, doc="an answered call counts as acknowledgement")
+    ack_timeout: Duration | None = setting(
+        default=None, min=1.0, doc="an acknowledged alert not resolved by then re-opens"
+    )
 
 
 class InhibitRuleConfig(Settings):
@@ -306,6 +309,7 @@ def load_routing(
     channels: Collection[str],
     check_target: Callable[[str], bool],
     target_names: Iterable[str] = (),
+    schedules: Collection[str] = (),
 ) -> RoutingConfig | None:
     """Validate the routing sections among ``nodes`` (top-level section name -> YAML node).
 
@@ -314,6 +318,7 @@ def load_routing(
     :param check_target: whether a ``to:`` name (not a phone number) is a configured recipient
         or group.
     :param target_names: the recipient and group names, for "did you mean" hints.
+    :param schedules: the ``schedules:`` names (a ``to:`` may name ``schedule:NAME``).
     :returns: the routing config; ``None`` when there is no ``route:`` section (use
         :meth:`RoutingConfig.from_events`) or when problems were recorded in ``ctx``.
     """
@@ -330,7 +335,7 @@ def load_routing(
             "(the root route every alert enters)",
         )
         return None
-    loader = _RoutingLoader(ctx, set(channels), check_target, set(target_names))
+    loader = _RoutingLoader(ctx, set(channels), check_target, set(target_names), set(schedules))
     config = loader.load(nodes)
     if config is None or len(ctx.problems) > before:
         return None
@@ -344,8 +349,10 @@ class _RoutingLoader:
         channels: set[str],
         check_target: Callable[[str], bool],
         target_names: set[str],
+        schedules: set[str],
     ) -> None:
         self.ctx = ctx
+        self.schedules = schedules
         self.channels = channels
         self.check_target = check_target
         self.target_names = target_names
@@ -364,6 +371,7 @@ class _RoutingLoader:
                 "receiver": self.receiver_names,
                 "escalation": self.escalation_names,
                 "time interval": self.interval_names,
+                "schedule": self.schedules,
             },
         )
         if root is None or rules is None:
@@ -391,6 +399,7 @@ class _RoutingLoader:
             "receiver": "receivers",
             "escalation": "escalations",
             "time interval": "time_intervals",
+            "schedule": "schedules",
         }
         for ref in ctx.references[first:]:
             if ref.kind == "channel":
@@ -481,6 +490,7 @@ class _RoutingLoader:
                     repeat=value.repeat,
                     repeat_every=value.repeat_every,
                     ack_on_answer=value.ack_on_answer,
+                    ack_timeout=value.ack_timeout,
                 )
             except ValueError as err:
                 self.ctx.problem(value_node, path, str(err).split(": ", 1)[-1])

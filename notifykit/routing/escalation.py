@@ -14,6 +14,7 @@ offsets so the schedule reads as a timeline)::
         repeat: 1                # run the steps again this many times (default 0: once)
         repeat_every: 15m        # from the start of one round to the next (see below)
         ack_on_answer: true      # an answered call counts as acknowledgement
+        ack_timeout: 30m         # acknowledged but not resolved by then: it re-opens
 
 :func:`plan` turns a policy and a start time into the scheduled steps; :func:`advance` reschedules
 what is left when a step's delivery failed, so the next step goes out at once. The ledger stores
@@ -86,6 +87,9 @@ class EscalationPolicy:
     repeat: int = 0
     repeat_every: float | None = None
     ack_on_answer: bool = False
+    #: an acknowledged alert not resolved within this many seconds re-opens, and its escalation
+    #: starts again from the first step (PagerDuty's acknowledgement timeout); ``None``: never
+    ack_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not self.steps:

@@ -1,7 +1,7 @@
 """What routing would do with an alert, without sending: ``notifykit routes test`` and
 ``notifykit routes tree``.
 
-:func:`explain` walks the tree, applies inhibition and time intervals at a given moment, and lists
+:func:`explain` walks the tree, applies inhibition, time intervals and silences at a given moment, and lists
 every delivery that would be made. :meth:`Explanation.to_dict` is the shape the CLI prints with
 ``--json`` (:meth:`Explanation.to_json` is the same as a JSON string)::
 
@@ -10,7 +10,8 @@ every delivery that would be made. :meth:`Explanation.to_dict` is the shape the 
      "routes": [{"path": "route.routes[0]", "receiver": "dba", "matchers": [...], ...}],
      "deliveries": [{"receiver": "dba", "channel": "sms", "to": "dba-team",
                      "from": "...", "priority": "high", ...}],
-     "muted": [{"receiver": "oncall-sms", "reason": "outside its active_time_intervals (...)"}]}
+     "muted": [{"receiver": "oncall-sms", "reason": "outside its active_time_intervals (...)"}],
+     "silenced_by": null}                             # or the silence that mutes it
 
 Which sender (ExoPhone) and priority a channel picks for a severity is the channel layer's
 business, so the caller passes ``describe_delivery``; without it deliveries carry ``from: null``.
@@ -27,6 +28,7 @@ from typing import Any
 from notifykit.routing.alert import Alert
 from notifykit.routing.escalation import Receiver, plan
 from notifykit.routing.model import RoutingConfig
+from notifykit.routing.silences import Silence, silencing
 from notifykit.routing.tree import RouteMatch, format_duration
 
 __all__ = ["DescribeDelivery", "Explanation", "explain", "render_tree"]
@@ -51,6 +53,8 @@ class Explanation:
     muted: tuple[Mapping[str, str], ...]
     alert: Alert
     at: datetime
+    #: the silence that mutes the alert at ``at`` (Alertmanager's silences), if any
+    silenced_by: Silence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``routes test --json`` shape: plain JSON values (dicts, lists, strings, numbers)."""
@@ -60,6 +64,7 @@ class Explanation:
             "routes": [dict(r) for r in self.routes],
             "deliveries": [dict(d) for d in self.deliveries],
             "muted": [dict(m) for m in self.muted],
+            "silenced_by": None if self.silenced_by is None else self.silenced_by.to_dict(),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -94,12 +99,32 @@ class Explanation:
             sender = f" from {d['from']}" if d.get("from") else ""
             priority = f" priority {d['priority']}" if d.get("priority") else ""
             lines.append(
-                f"  {d['channel']} to {d['to']}{sender}{priority}{when} "
+                f"  {d['channel']} to {_to(d)}{sender}{priority}{when} "
                 f"(receiver {d['receiver']}){step}"
             )
         for m in self.muted:
             lines.append(f"muted: {m['receiver']}: {m['reason']}")
+        if self.silenced_by is not None:
+            silence = self.silenced_by
+            lines.append(
+                f"silenced by {silence.id}: {', '.join(str(m) for m in silence.matchers)} "
+                f"(notifykit silence expire {silence.id} lifts it)"
+            )
         return "\n".join(lines)
+
+
+def _to(delivery: Mapping[str, Any]) -> str:
+    """Whom a delivery goes to, as the report says it: a schedule with who is on call then
+    (``schedule:primary → alice (layer 0)``, ``→ bob (override)``, ``→ nobody on call``)."""
+    oncall = delivery.get("oncall")
+    if not isinstance(oncall, Mapping):
+        return str(delivery["to"])
+    if "error" in oncall:
+        return f"{delivery['to']} ({oncall['error']})"
+    if oncall.get("who") is None:
+        return f"{delivery['to']} → nobody on call (skipped)"
+    why = "override" if oncall.get("override") else f"layer {oncall.get('layer')}"
+    return f"{delivery['to']} → {oncall['who']} ({why})"
 
 
 def _no_description(
@@ -115,9 +140,10 @@ def explain(
     *,
     firing: Iterable[Alert] = (),
     describe_delivery: DescribeDelivery | None = None,
+    silences: Sequence[Silence] = (),
 ) -> Explanation:
     """What routing does with ``alert`` at ``at`` (aware), given the ``firing`` alerts (for
-    inhibition). Pure: nothing is sent or stored.
+    inhibition) and the ``silences`` in force. Pure: nothing is sent or stored.
 
     :raises ValueError: ``at`` is naive.
     """
@@ -126,10 +152,13 @@ def explain(
     describe = describe_delivery or _no_description
     matches = routing.route(alert)
     inhibition = routing.inhibition(alert, firing)
+    silence = silencing(silences, alert, at.timestamp())
     routes: list[dict[str, Any]] = []
     reasons: dict[int, str | None] = {}
     for index, match in enumerate(matches):
         reason = inhibition.reason if inhibition else routing.tree.mute_reason(match, at)
+        if reason is None and silence is not None:
+            reason = silence.reason()
         if reason is None and alert.resolved and not match.settings.send_resolved:
             reason = "the alert is resolved and the route does not send_resolved"
         reasons[index] = reason
@@ -162,6 +191,7 @@ def explain(
         muted=tuple(muted),
         alert=alert,
         at=at,
+        silenced_by=silence,
     )
 
 

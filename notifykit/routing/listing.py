@@ -24,6 +24,7 @@ from notifykit.routing.tree import format_duration
 if TYPE_CHECKING:
     from notifykit.routing.lifecycle import GroupRoute, LogEntry, Member
     from notifykit.routing.model import RoutingConfig
+    from notifykit.routing.silences import Silence
 
 __all__ = ["ALERT_STATES", "EscalationStatus", "GroupView", "OpenAlert", "open_alerts"]
 
@@ -74,7 +75,7 @@ class OpenAlert:
 
     ``key`` is the alert's own key and ``group`` the key of its group at this receiver (what
     reports show; ``ack`` and ``resolve`` take either). ``state`` is one of
-    :data:`ALERT_STATES`; ``reason`` says why it is ``held`` (``None`` otherwise).
+    :data:`ALERT_STATES`; ``reason`` says why it is ``held`` (or when an acknowledged one re-opens).
     ``escalation``: the receiver's escalation for the group (``None``: the receiver does not
     escalate, or no escalation is running). ``first_seen``/``last_seen``: epoch seconds.
     """
@@ -118,6 +119,8 @@ class _Escalation(Protocol):
     def state(self) -> str: ...
     @property
     def acked_by(self) -> str | None: ...
+    @property
+    def wake_at(self) -> float | None: ...
 
 
 class _Step(Protocol):
@@ -156,17 +159,29 @@ class GroupView(Protocol):
 def _open(group: GroupView) -> bool:
     """Whether the group's escalation holds its alerts open (running, or out of steps with
     nobody having answered)."""
-    return group.escalation is not None and group.escalation.state in ("active", "done")
+    escalation = group.escalation
+    if escalation is None:
+        return False
+    return escalation.state in ("active", "done", "snoozed") or (
+        escalation.state == "acked" and escalation.wake_at is not None
+    )
 
 
 def open_alerts(
-    routing: RoutingConfig, groups: Sequence[GroupView], now: float, resolve_timeout: float
+    routing: RoutingConfig,
+    groups: Sequence[GroupView],
+    now: float,
+    resolve_timeout: float,
+    *,
+    silences: Sequence[Silence] = (),
 ) -> list[OpenAlert]:
     """The alerts firing at ``now`` in ``groups``, newest first, each once per group (one per
     receiver it reaches) with its state: ``acknowledged`` (its group's escalation was), ``held``
     (muted now, or waiting for its group's timer: ``reason`` says which and when) or
     ``firing`` (its receiver was told). Alerts of routes that keep no state (``group_wait``
-    and ``repeat_interval`` both ``0s``) are not kept, so not listed."""
+    and ``repeat_interval`` both ``0s``) are not kept, so not listed. ``silences``: those in
+    force at ``now`` (an alert one mutes is ``held``, ``silenced by <id>...``)."""
+    from notifykit.routing.silences import silencing
     from notifykit.routing.tree import interval_mute
 
     at = datetime.fromtimestamp(now, timezone.utc)
@@ -193,10 +208,17 @@ def open_alerts(
             )
             if group.escalation is not None and group.escalation.state == "acked":
                 state = "acknowledged"
+                if group.escalation.wake_at is not None:
+                    reason = f"re-opens at {_iso(group.escalation.wake_at)} unless resolved"
+            elif group.escalation is not None and group.escalation.state == "snoozed":
+                state = "acknowledged"
+                reason = f"snoozed until {_iso(group.escalation.wake_at)}"
             elif inhibition is not None:
                 state, reason = "held", inhibition.reason
             elif muted is not None:
                 state, reason = "held", f"muted: {muted}"
+            elif (silence := silencing(silences, alert, now)) is not None:
+                state, reason = "held", silence.reason()
             elif group.entry is None or member.digest not in group.entry.firing:
                 settings = group.route.settings
                 timer = (

@@ -53,7 +53,7 @@ class AckPage:
             return _page(404, "Unknown or expired link.")
         record = link.escalation
         if request.method in ("GET", "HEAD"):
-            if record.state in ("active", "done"):
+            if record.state in ("active", "done", "snoozed"):  # a snooze can be ended
                 return _page(
                     200,
                     "Acknowledge this alert? Nobody else will be paged for it.",

@@ -39,7 +39,7 @@ from notifykit.channels import (
     send_stopped,
 )
 from notifykit.errors import ProviderError, TemplateRenderError
-from notifykit.india import require_dlt_match
+from notifykit.india import DltTemplateSettings, require_dlt_match
 from notifykit.text.sms import analyze_sms, check_length
 from notifykit_exotel.settings import (
     AccountSettings,
@@ -98,7 +98,7 @@ def inspect_sms(text: str, template_settings: TemplateSettings) -> TextInspectio
         "dlt": None,
     }
     ok = not too_long
-    settings = template_settings.of(SmsTemplateSettings)
+    settings = template_settings.of(DltTemplateSettings)
     pattern = settings.dlt_pattern
     if pattern:
         check = check_dlt(text, pattern)
@@ -382,7 +382,7 @@ class SmsChannel:
                 "rendered an empty SMS body",
                 template=message.template,
             )
-        template = message.template_settings.of(SmsTemplateSettings)
+        template = message.template_settings.of(DltTemplateSettings)
         facts = _text_facts(text, message.template, template.dlt_pattern)
         info = {**message.info, **facts}
         # One copy of the message, not one per change (a frozen dataclass: replace() is costly)
@@ -398,6 +398,7 @@ class SmsChannel:
 
     def _options(self, message: Message, info: Mapping[str, Any]) -> dict[str, Any]:
         sender: Sender = self.senders.pick(message.severity)
+        dlt = message.template_settings.of(DltTemplateSettings)
         template = message.template_settings.of(SmsTemplateSettings)
         if self.encoding == "auto":
             encoding_type = "unicode" if info.get("encoding") == "UCS-2" else None
@@ -407,7 +408,7 @@ class SmsChannel:
             "from_": sender.from_,
             "priority": sender.priority,
             "dlt_entity_id": self.dlt_entity_id,
-            "dlt_template_id": template.dlt_template_id,
+            "dlt_template_id": dlt.dlt_template_id,
             "sms_type": template.sms_type or self.sms_type,
             "encoding_type": encoding_type,
             "status_callback": self.status_callback,

@@ -28,7 +28,6 @@ __all__ = [
     "Sender",
     "SmsSettings",
     "SmsTemplateSettings",
-    "dlt_pattern_problems",
 ]
 
 _DIGITS = r"\d{1,30}"
@@ -162,30 +161,8 @@ class FlowSettings(_CallSettings):
     )
 
 
-def dlt_pattern_problems(pattern: str) -> list[str]:
-    """What is wrong with a DLT content template as registered (``{#var#}`` placeholders)."""
-    from notifykit.india import parse_dlt_pattern
-
-    try:
-        parse_dlt_pattern(pattern)
-    except ValueError as err:
-        return [str(err)]
-    return []
-
-
 class SmsTemplateSettings(Settings):
-    """The ``templates.<name>`` keys for Exotel SMS: DLT registration (India) and the SMS type."""
+    """The ``templates.<name>`` keys for Exotel SMS: the SMS type. (The DLT keys,
+    ``dlt_template_id`` and ``dlt_pattern``, are India's: :class:`notifykit.india.DltTemplateSettings`.)"""
 
-    dlt_template_id: str | None = setting(
-        default=None,
-        pattern=_DIGITS,
-        expected="a numeric DLT template id",
-        doc="sent as DltTemplateId with every SMS from the template",
-    )
     sms_type: SmsType | None = setting(default=None, doc="sent as SmsType")
-    dlt_pattern: str | None = setting(
-        default=None,
-        check=dlt_pattern_problems,
-        doc="the text registered on the DLT portal ({#var#} placeholders); every rendered SMS "
-        "must match it",
-    )

@@ -10,13 +10,12 @@ entry point of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from notifykit.checks import Check, CheckContext, Finding
 from notifykit.errors import NotifykitError
-from notifykit.hookspecs import hookimpl
 
-__all__ = ["CHECKS", "SMS_TYPE", "check_dlt", "register_checks"]
+__all__ = ["CHECKS", "SMS_TYPE", "check_dlt"]
 
 SMS_TYPE = "msg91-sms"
 
@@ -85,9 +84,3 @@ CHECKS: tuple[Check, ...] = (
         "registered text, variables, links",
     ),
 )
-
-
-@hookimpl
-def register_checks(register: Callable[[Check], None]) -> None:
-    for check in CHECKS:
-        register(check)

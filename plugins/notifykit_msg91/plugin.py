@@ -1,8 +1,8 @@
 """notifykit plugin for MSG91 (India), registered through the ``notifykit`` entry-point group as
 ``msg91``: the ``msg91`` provider (accounts: authkey, DLT sender id and entity id; a sandbox that
 runs the local fake, :mod:`notifykit_msg91.fake`), the ``msg91-sms`` channel type (settings in
-:mod:`notifykit_msg91.settings`). ``notifykit doctor``'s ``msg91.dlt`` check is a plugin of its
-own, :mod:`notifykit_msg91.doctor`, not yet registered by this one.
+:mod:`notifykit_msg91.settings`), and ``notifykit doctor``'s ``msg91.dlt`` check
+(:mod:`notifykit_msg91.doctor`).
 
 Loading it is cheap: the client, the channel and the HTTP layer are imported when an account
 or channel is built. Block it with ``NOTIFYKIT_DISABLE_PLUGINS=msg91``.
@@ -15,10 +15,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from notifykit.channels import AccountContext, Channel, ChannelContext, ChannelType, Provider
+from notifykit.checks import Check
 from notifykit.hookspecs import hookimpl
 from notifykit_msg91.settings import AccountSettings, SmsSettings
 
-__all__ = ["connect", "register_channel_types", "register_providers", "sandbox"]
+__all__ = [
+    "connect",
+    "register_channel_types",
+    "register_checks",
+    "register_providers",
+    "sandbox",
+]
 
 
 def connect(settings: AccountSettings, context: AccountContext) -> Any:
@@ -76,3 +83,11 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             description="SMS through MSG91 (India), each checked against its DLT template",
         )
     )
+
+
+@hookimpl
+def register_checks(register: Callable[[Check], None]) -> None:
+    from notifykit_msg91.doctor import CHECKS
+
+    for check in CHECKS:
+        register(check)

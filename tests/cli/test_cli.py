@@ -444,7 +444,7 @@ def test_a_disabled_plugin_name_that_matches_nothing_is_a_warning(sim, config_fi
     from notifykit.plugins import known_plugin_names
 
     known = ", ".join(known_plugin_names())  # the installed entry points, then the built-ins
-    assert "exotel" in known and known.endswith("console")
+    assert "exotel" in known and known.endswith("console, india")
     assert (
         "warning: NOTIFYKIT_DISABLE_PLUGINS names 'exotl', which matches no plugin (did you "
         f"mean 'exotel'?), so it blocks nothing; known plugins: {known}"

@@ -105,7 +105,11 @@ def test_the_exotel_plugin_comes_from_its_entry_point():
     assert {"exotel-sms", "exotel-call", "exotel-flow", "console"} <= set(registry.channel_types)
     assert registry.owners[("channel_type", "exotel-sms")] == "exotel"
     assert registry.owners[("provider", "exotel")] == "exotel"
-    assert [name for name, _ in pm.list_name_plugin()][-1] == "console"  # built-ins after
+    assert [name for name, _ in pm.list_name_plugin()][-2:] == [
+        "console",
+        "india",
+    ]  # built-ins after
+    assert registry.owners[("template_setting", "dlt_pattern")] == "india"  # any provider's
 
 
 def test_disable_plugins_from_the_environment(fake_distribution, monkeypatch):

@@ -47,7 +47,8 @@ def test_routes_test_json_is_the_documented_shape(config, sim):
     )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"key", "receivers", "routes", "deliveries", "muted"}
+    assert set(out) == {"key", "receivers", "routes", "deliveries", "muted", "silenced_by"}
+    assert out["silenced_by"] is None
     assert out["key"] == "db.down{host=db1}"
     assert out["receivers"] == ["dba", "page-primary"]
     dba = [d for d in out["deliveries"] if d["receiver"] == "dba"]

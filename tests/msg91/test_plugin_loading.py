@@ -39,7 +39,7 @@ def test_it_is_loaded_through_its_entry_point(pm: pluggy.PluginManager) -> None:
         "msg91",
     )
     assert registry.providers["msg91"].sandbox is not None
-    assert "msg91.dlt" not in registry.checks  # its own plugin (notifykit_msg91.doctor), not yet
+    assert registry.owners[("check", "msg91.dlt")] == "msg91"  # doctor's DLT check
     info = {i.name: i for i in registry.plugin_infos()}["msg91"]
     assert info.package == "notifykit-pager"  # shipped with notifykit, as the Exotel plugin
 

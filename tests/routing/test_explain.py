@@ -37,7 +37,8 @@ def test_the_json_shape_of_routes_test() -> None:
     config = load_ok(ISSUE_EXAMPLE)
     alert = Alert("db.down", "critical", {"host": "db1", "service": "db"})
     result = explain(config, alert, MONDAY_NOON, describe_delivery=describe).to_dict()
-    assert set(result) == {"key", "receivers", "routes", "deliveries", "muted"}
+    assert set(result) == {"key", "receivers", "routes", "deliveries", "muted", "silenced_by"}
+    assert result["silenced_by"] is None
     assert json.loads(json.dumps(result)) == result  # plain JSON values only
     assert result["key"] == "db.down{host=db1}"
     assert result["receivers"] == ["dba", "page-primary"]

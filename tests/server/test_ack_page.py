@@ -107,3 +107,21 @@ def test_a_forged_link_is_404_and_still_not_cached(served, sim):
     for answer in (requests.get(forged, timeout=5), requests.post(forged, timeout=5)):
         assert answer.status_code == 404
         _page(answer)
+
+
+def test_a_snoozed_alerts_link_still_acknowledges_it(served, sim, clock):
+    """A snooze pauses the escalation; the link in the page before it still ends it for good."""
+    kit, _ = served
+    report = kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    [link] = _links(sim)
+    assert report.key is not None
+    [snoozed] = kit.ack(report.key, snooze="30m", by="asha")
+    assert snoozed.state == "snoozed"
+    assert "<form" in _page(requests.get(link, timeout=5))
+    acked = requests.post(link, timeout=5)
+    assert "Acknowledged" in _page(acked)
+    [escalation] = kit.ledger.routing.escalations()
+    assert (escalation.state, escalation.acked_by, escalation.wake_at) == ("acked", "p0", None)
+    clock.advance(3600)
+    kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
+    assert len(_links(sim)) == 1  # nothing more was sent
