@@ -58,10 +58,14 @@ def start_console(
     servers: list[StatusServer] = []
 
     def start(
-        console: dict[str, Any] | None = None, *, store: str | None = None, **server: Any
+        console: dict[str, Any] | None = None,
+        *,
+        store: str | None = None,
+        sections_extra: dict[str, Any] | None = None,
+        **server: Any,
     ) -> Console:
         port = free_port()
-        sections: dict[str, Any] = dict(ROUTING)
+        sections: dict[str, Any] = {**ROUTING, **(sections_extra or {})}
         if console is not None:
             sections["console"] = console
         if store is not None:

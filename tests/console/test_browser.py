@@ -132,3 +132,27 @@ def test_another_site_cannot_post_to_the_console(console, phone, browser):
     # no cookie goes along (SameSite=Strict), and the Origin is refused before anything else
     assert "This form was sent from another site." in phone.content()
     assert console.kit.ledger.routing.escalations()[0].state == "active"
+
+
+def test_silence_an_alert_in_chromium(console, phone):
+    report = console.kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    phone.goto(console.url + "login")
+    phone.fill("#user", "asha")
+    phone.fill("#password", PASSWORD)
+    phone.click("button:has-text('Log in')")
+    card = phone.locator(f"section[data-key='{report.key}']")
+    card.locator("summary:has-text('Silence')").click()
+    card.locator("select[name=duration]").select_option(label="4 hours")
+    card.locator("button:has-text('Silence')").last.click()
+    # the comment is required: the browser does not send the form without it
+    assert phone.url == console.url and console.kit.silences() == []
+    card.locator("input[name=comment]").fill("db1 rebuild")
+    card.locator("button:has-text('Silence')").last.click()
+    assert phone.url == console.url + "silences?done=silenced"
+    [silence] = console.kit.silences()
+    assert silence.ends_at - silence.starts_at == 4 * 3600 and silence.created_by == "asha"
+    assert "db1 rebuild" in phone.locator(f"section[data-silence='{silence.id}']").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.click("button:has-text('Expire now')")
+    assert phone.url == console.url + "silences?done=expired"
+    assert console.kit.silences() == []

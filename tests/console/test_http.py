@@ -5,6 +5,7 @@ framed, no secret rendered, and actions recorded in the ledger and its audit tra
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -370,3 +371,79 @@ def test_processes_share_sessions_only_with_console_secret(start_console, secret
     cookie = session.cookies["notifykit_console"]
     answer = _get(second.url, cookies={"notifykit_console": cookie})
     assert answer.status_code == (200 if secret else 303)
+
+
+# -- silences and on call ---------------------------------------------------------------------
+
+
+def test_silence_an_alert_and_expire_it_through_the_console(console):
+    key = _fire(console)
+    session = log_in(console)
+    page = _get(console.url, session).text
+    assert 'Mutes event="db.down", host="db1"' in html.unescape(page)
+    token = csrf_of(page)
+    for refused in ({"duration": "3600"}, {"duration": "12345", "comment": "deploy"}):
+        answer = _post(
+            console.url + "silence", session, data={"csrf": token, "key": key, **refused}
+        )
+        assert answer.status_code == 400
+    assert console.kit.silences() == []
+    answer = _post(
+        console.url + "silence",
+        session,
+        data={"csrf": token, "key": key, "duration": "3600", "comment": "db1 rebuild"},
+    )
+    assert answer.status_code == 303 and answer.headers["Location"] == "silences?done=silenced"
+    [silence] = console.kit.silences()
+    assert [str(m) for m in silence.matchers] == ['event="db.down"', 'host="db1"']
+    assert (silence.created_by, silence.comment) == ("asha", "db1 rebuild")
+    assert silence.ends_at - silence.starts_at == 3600
+    [made] = [r for r in console.kit.audit() if r.action == "silence-created"]
+    assert (made.path, made.actor) == ("web", "asha")
+    listed = _get(console.url + "silences?done=silenced", session).text
+    assert "Silenced: it is muted" in listed and "db1 rebuild" in listed and silence.id in listed
+    answer = _post(console.url + "expire", session, data={"csrf": token, "id": silence.id})
+    assert answer.headers["Location"] == "silences?done=expired"
+    assert console.kit.silences() == []
+    [expired] = [r for r in console.kit.audit() if r.action == "silence-expired"]
+    assert (expired.path, expired.actor) == ("web", "asha")
+    # without the token, nothing is silenced
+    assert (
+        _post(
+            console.url + "silence",
+            session,
+            data={"key": key, "duration": "3600", "comment": "x"},
+        ).status_code
+        == 403
+    )
+    assert console.kit.silences() == []
+
+
+SCHEDULES = {
+    "primary": {
+        "timezone": "Asia/Kolkata",
+        "layers": [{"rotation": "daily", "start": "2027-01-01T09:00", "members": ["p0", "p1"]}],
+        "overrides": [{"who": "p2", "from": "2027-01-17T09:00", "to": "2027-01-17T21:00"}],
+    }
+}
+
+
+def test_who_is_on_call_now_and_this_week(start_console, clock):
+    users = {"asha": {"password": hash_password(PASSWORD, cost=TEST_COST)}}
+    console = start_console({"users": users}, sections_extra={"schedules": SCHEDULES})
+    session = log_in(console)
+    page = _get(console.url + "oncall", session)
+    assert page.status_code == 200
+    _secure_headers(page)
+    # the clock: 2027-01-15 08:00 UTC = 13:30 in Kolkata; day 14 from 2027-01-01 09:00 is p0's
+    expected = console.kit.oncall("primary")
+    assert expected.who == "p0"
+    text = page.text
+    assert 'Now: <strong class="now">p0</strong>' in text and "(layer 0)" in text
+    assert "p2" in text and "Sun 2027-01-17 09:00 IST" in text  # the override, this week
+    assert text.count('<tr><td data-label="Who">') >= 7
+
+
+def test_the_on_call_page_without_schedules(console):
+    session = log_in(console)
+    assert "no schedules: section" in _get(console.url + "oncall", session).text

@@ -1,6 +1,7 @@
 """The web console of ``notifykit serve`` (issue 19), at ``/console/``: the open alerts with
-their receiver, escalation step and next step due, with acknowledge and resolve buttons; the
-recent deliveries with their states and provider ids; the audit trail.
+their receiver, escalation step and next step due, with acknowledge, resolve and silence
+buttons; who each schedule has on call now and over the next 7 days; the silences, each with an
+expire button; the recent deliveries with their states and provider ids; the audit trail.
 
 Server-rendered HTML (Jinja2, autoescaped; no script), made for a phone as much as a desk.
 People log in with a password whose scrypt hash is in ``console.users``, or through a reverse
@@ -8,8 +9,9 @@ proxy that names them in ``console.trusted_header`` (accepted only from
 ``console.trusted_proxies``). Sessions are signed cookies (``HttpOnly``, ``SameSite=Strict``,
 ``Secure`` behind an https ``public_url``); every action carries the session's CSRF token and
 must come from this origin; every answer is ``Cache-Control: no-store`` and refuses framing;
-failed logins are rate-limited per address. Actions go through the Notifier's ``ack`` and
-``resolve`` and are recorded in the audit trail through ``web``, the logged-in user acting.
+failed logins are rate-limited per address. Actions go through the Notifier's ``ack``,
+``resolve``, ``silence`` and ``expire_silence`` and are recorded in the audit trail through
+``web``, the logged-in user acting.
 
 Without users and without a trusted header the console is off: its URLs answer ``404`` and
 ``notifykit serve`` logs that it is.

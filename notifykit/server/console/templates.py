@@ -37,6 +37,7 @@ th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd;vertical-al
 input{font-size:1em;padding:.4em;width:100%;max-width:20em;box-sizing:border-box}
 label{display:block;margin:.6em 0 .2em}
 .muted{color:#666}
+select{font-size:1em;padding:.4em}summary{cursor:pointer;margin:.3em 0;color:#555}
 @media (max-width:40em){table.stack thead{display:none}
 table.stack tr{display:block;border-bottom:1px solid #bbb;padding:.4em 0}
 table.stack td{display:grid;grid-template-columns:6.5em minmax(0,1fr);gap:.5em;border:0;
@@ -44,8 +45,8 @@ padding:.1em 0;overflow-wrap:anywhere}
 table.stack td::before{content:attr(data-label);color:#555}}
 </style></head>
 <body>
-{% if user %}<nav><a href="./">Alerts</a><a href="deliveries">Deliveries</a>
-<a href="audit">Audit</a>
+{% if user %}<nav><a href="./">Alerts</a><a href="oncall">On call</a>
+<a href="silences">Silences</a><a href="deliveries">Deliveries</a><a href="audit">Audit</a>
 <span class="who">{{ user }}</span>
 <form class="inline" method="post" action="logout">
 <input type="hidden" name="csrf" value="{{ csrf }}"><button>Log out</button></form></nav>{% endif %}
@@ -95,6 +96,16 @@ _ALERTS = """{% extends "base" %}{% block main %}
 <form class="inline" method="post" action="resolve">
 <input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}">
 <button>Resolve</button></form>
+<details><summary>Silence</summary>
+<form method="post" action="silence">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}">
+<p class="muted">Mutes {{ a.matchers }}</p>
+<label for="for-{{ loop.index }}">For</label>
+<select id="for-{{ loop.index }}" name="duration">{% for value, text in durations %}<option value="{{ value }}">{{ text }}</option>{% endfor %}</select>
+<label for="why-{{ loop.index }}">Why</label>
+<input id="why-{{ loop.index }}" name="comment" required maxlength="500">
+<p><button>Silence</button></p>
+</form></details>
 </section>
 {% else %}
 <p>No open alerts.</p>
@@ -137,6 +148,52 @@ _AUDIT = """{% extends "base" %}{% block main %}
 </tbody></table></div>
 {% endblock %}"""
 
+_SILENCES = """{% extends "base" %}{% block main %}
+<h1>Silences ({{ silences|length }})</h1>
+<p class="muted">Active and coming silences; make one from an alert's Silence button, or with
+notifykit silence add.</p>
+{% for s in silences %}
+<section class="card" data-silence="{{ s.id }}">
+<h2>{{ s.matchers }}</h2>
+<dl>
+<dt>State</dt><dd>{{ s.state }}</dd>
+<dt>From</dt><dd>{{ s.starts }}</dd>
+<dt>Until</dt><dd>{{ s.ends }}</dd>
+<dt>Why</dt><dd>{{ s.comment }}</dd>
+<dt>By</dt><dd>{{ s.created_by or "" }}</dd>
+<dt>Id</dt><dd>{{ s.id }}</dd>
+</dl>
+<form class="inline" method="post" action="expire">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="id" value="{{ s.id }}">
+<button>Expire now</button></form>
+</section>
+{% else %}
+<p>No silences.</p>
+{% endfor %}
+{% endblock %}"""
+
+_ONCALL = """{% extends "base" %}{% block main %}
+<h1>On call</h1>
+{% for s in schedules %}
+<section class="card" data-schedule="{{ s.name }}">
+<h2>{{ s.name }}</h2>
+<p>Now: <strong class="now">{{ s.now }}</strong>{% if s.how %} <span class="muted">({{ s.how }})</span>{% endif %}</p>
+<div class="scroll"><table class="stack">
+<thead><tr><th>Who</th><th>From</th><th>Until</th></tr></thead>
+<tbody>
+{% for shift in s.shifts %}
+<tr><td data-label="Who">{{ shift.who }}</td><td data-label="From">{{ shift.start }}</td>
+<td data-label="Until">{{ shift.end }}</td></tr>
+{% else %}
+<tr><td colspan="3">Nobody on call in the next 7 days.</td></tr>
+{% endfor %}
+</tbody></table></div>
+</section>
+{% else %}
+<p>The config has no schedules: section.</p>
+{% endfor %}
+{% endblock %}"""
+
 _MESSAGE = """{% extends "base" %}{% block main %}
 <h1>{{ title }}</h1><p>{{ message }}</p><p><a href="{{ back }}">Back</a></p>
 {% endblock %}"""
@@ -149,6 +206,8 @@ _ENV = jinja2.Environment(
             "alerts": _ALERTS,
             "deliveries": _DELIVERIES,
             "audit": _AUDIT,
+            "silences": _SILENCES,
+            "oncall": _ONCALL,
             "message": _MESSAGE,
         }
     ),
@@ -158,7 +217,8 @@ _ENV = jinja2.Environment(
 
 
 def render(template: str, **context: Any) -> str:
-    """A page: ``template`` (``login``, ``alerts``, ``deliveries``, ``audit``, ``message``)
+    """A page: ``template`` (``login``, ``alerts``, ``oncall``, ``silences``, ``deliveries``,
+    ``audit``, ``message``)
     rendered with ``context`` (``title``, ``user``, ``csrf``, ``flash`` and ``error`` are
     optional)."""
     base = {"user": None, "csrf": "", "flash": None, "error": None, "title": "notifykit"}

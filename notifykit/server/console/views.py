@@ -1,4 +1,5 @@
-"""The console's handlers: the login, the pages and the two actions.
+"""The console's handlers: the login, the pages (alerts, on call, silences, deliveries, audit)
+and the actions (acknowledge, resolve, silence an alert, expire a silence).
 
 Every link, form action and redirect is relative (``deliveries``, ``./``), so the console works
 wherever a reverse proxy mounts it (``https://alerts.example.com/notifykit/console/``); the one
@@ -12,8 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +32,7 @@ from notifykit.server.http import HTTPProblem, Request, Response, cut
 if TYPE_CHECKING:
     from notifykit.config.console import ConsoleSettings
     from notifykit.notifier import Notifier
+    from notifykit.routing.matchers import Matcher
 
 __all__ = ["COOKIE", "HEADERS", "LOGINS_AT_ONCE", "WEB", "Console"]
 
@@ -57,6 +59,13 @@ HEADERS = (
 )
 #: password checks at once: the rest of the server's threads stay free for callbacks
 LOGINS_AT_ONCE = 2
+#: the durations the Silence button offers: (seconds, text)
+SILENCE_DURATIONS = (
+    (3600.0, "1 hour"),
+    (4 * 3600.0, "4 hours"),
+    (86400.0, "1 day"),
+    (7 * 86400.0, "1 week"),
+)
 #: the longest user name taken from the trusted header
 MAX_USER = 200
 #: how many deliveries and audit records a page shows
@@ -64,6 +73,8 @@ RECENT = 100
 _DONE = {
     "acked": "Acknowledged: nobody else will be paged for it.",
     "resolved": "Resolved.",
+    "silenced": "Silenced: it is muted until the silence ends.",
+    "expired": "Expired: what it muted goes out at its group's next flush if it still fires.",
     "none": "Nothing to do: it was no longer open.",
 }
 _PHONE = re.compile(r"\+?[0-9][0-9 ()-]{5,19}")
@@ -106,8 +117,12 @@ class Console:
         add_route(r"/console/logout", self._guard(self.logout), post)
         add_route(r"/console/deliveries", self._guard(self.deliveries, "deliveries"), get)
         add_route(r"/console/audit", self._guard(self.audit, "audit"), get)
+        add_route(r"/console/oncall", self._guard(self.oncall, "oncall"), get)
+        add_route(r"/console/silences", self._guard(self.silences, "silences"), get)
         add_route(r"/console/ack", self._guard(self.ack), post)
         add_route(r"/console/resolve", self._guard(self.resolve), post)
+        add_route(r"/console/silence", self._guard(self.silence), post)
+        add_route(r"/console/expire", self._guard(self.expire), post)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -333,10 +348,62 @@ class Console:
                     "escalation": escalation,
                     "next_due": _when(escalation.next_at, now) if escalation else "",
                     "can_ack": escalation is not None and escalation.state == "active",
+                    "matchers": ", ".join(str(m) for m in _matchers_of(alert.event, alert.labels)),
                 }
             )
         done = _DONE.get(_query(request, "done"))
-        return self._page("alerts", session, cookies, title="Open alerts", alerts=shown, flash=done)
+        return self._page(
+            "alerts",
+            session,
+            cookies,
+            title="Open alerts",
+            alerts=shown,
+            flash=done,
+            durations=[(str(int(seconds)), text) for seconds, text in SILENCE_DURATIONS],
+        )
+
+    def oncall(self, request: Request) -> Response:
+        """Who each schedule has on call now, and its shifts over the next 7 days."""
+        session, cookies = self._login_required(request)
+        now = self._clock()
+        start = datetime.fromtimestamp(now, timezone.utc)
+        shown = []
+        for name in sorted(self.notifier.config.schedules):
+            found = self.notifier.oncall(name, start)
+            how = (
+                "override"
+                if found.override
+                else f"layer {found.layer}"
+                if found.layer is not None
+                else ""
+            )
+            shifts = [
+                {"who": shift.who, "start": _local(shift.start, now), "end": _local(shift.end, now)}
+                for shift in self.notifier.shifts(name, start, start + timedelta(days=7))
+            ]
+            shown.append({"name": name, "now": found.who or "nobody", "how": how, "shifts": shifts})
+        return self._page("oncall", session, cookies, title="On call", schedules=shown)
+
+    def silences(self, request: Request) -> Response:
+        """The silences in force or to come, each with an Expire button."""
+        session, cookies = self._login_required(request)
+        now = self._clock()
+        shown = [
+            {
+                "id": silence.id,
+                "matchers": ", ".join(str(m) for m in silence.matchers),
+                "state": silence.state(now),
+                "starts": _when(silence.starts_at, now),
+                "ends": _when(silence.ends_at, now),
+                "comment": silence.comment,
+                "created_by": silence.created_by,
+            }
+            for silence in self.notifier.silences()
+        ]
+        done = _DONE.get(_query(request, "done"))
+        return self._page(
+            "silences", session, cookies, title="Silences", silences=shown, flash=done
+        )
 
     def deliveries(self, request: Request) -> Response:
         session, cookies = self._login_required(request)
@@ -382,25 +449,26 @@ class Console:
 
     # -- actions --------------------------------------------------------------------------------
 
-    def _action(self, request: Request) -> tuple[Session, str]:
+    def _action(self, request: Request, field: str = "key") -> tuple[Session, str, dict[str, str]]:
+        """A logged-in POST's session, the thing it acts on (its ``field``) and its form."""
         session, _cookies = self._session(request)
         if session is None:
             self._check_origin(request)
             raise _Refused(403, "Log in first.")
         form = self._form(request, session)
-        key = form.get("key", "").strip()
-        if not key:
-            raise _Refused(400, "Which alert? The form named none.")
-        return session, key
+        target = form.get(field, "").strip()
+        if not target:
+            raise _Refused(400, "Which one? The form named none.")
+        return session, target, form
 
     def ack(self, request: Request) -> Response:
-        session, key = self._action(request)
+        session, key, _form = self._action(request)
         acked = self.notifier.ack(key, by=session.user, acting=WEB)
         logger.info("console: %s acknowledged %s (%d escalations)", session.user, key, len(acked))
         return _redirect("./?done=" + ("acked" if acked else "none"))
 
     def resolve(self, request: Request) -> Response:
-        session, key = self._action(request)
+        session, key, _form = self._action(request)
         from notifykit.errors import LedgerError, NotifykitError
 
         try:
@@ -412,6 +480,61 @@ class Console:
             raise _Refused(500, f"Could not resolve {key}: {self._scrub(str(err))}") from None
         logger.info("console: %s resolved %s (%d alerts)", session.user, key, len(resolved))
         return _redirect("./?done=" + ("resolved" if resolved else "none"))
+
+    def silence(self, request: Request) -> Response:
+        """Silence one open alert (a matcher ``=`` for its event and each label) for one of
+        :data:`SILENCE_DURATIONS`, saying why."""
+        session, key, form = self._action(request)
+        comment = form.get("comment", "").strip()[:500]
+        offered = {str(int(seconds)): seconds for seconds, _text in SILENCE_DURATIONS}
+        seconds = offered.get(form.get("duration", ""))
+        if seconds is None:
+            raise _Refused(400, "Pick one of the durations offered.")
+        if not comment:
+            raise _Refused(400, "Say why: a silence needs a comment.")
+        alert = next((a for a in self.notifier.alerts() if a.key == key), None)
+        if alert is None:
+            return _redirect("./?done=none")
+        from notifykit.routing.silences import SilenceError
+
+        matchers = [str(m) for m in _matchers_of(alert.event, alert.labels)]
+        try:
+            made = self.notifier.silence(
+                matchers, duration=seconds, comment=comment, by=session.user, acting=WEB
+            )
+        except SilenceError as err:
+            raise _Refused(400, f"Not silenced: {err}") from None
+        logger.info("console: %s silenced %s (silence %s)", session.user, key, made.id)
+        return _redirect("silences?done=silenced")
+
+    def expire(self, request: Request) -> Response:
+        """End a silence now."""
+        session, silence_id, _form = self._action(request, "id")
+        from notifykit.routing.silences import SilenceError
+
+        try:
+            self.notifier.expire_silence(silence_id, by=session.user, acting=WEB)
+        except SilenceError as err:
+            raise _Refused(400, f"Not expired: {err}") from None
+        logger.info("console: %s expired silence %s", session.user, silence_id)
+        return _redirect("silences?done=expired")
+
+
+def _matchers_of(event: str, labels: Mapping[str, str]) -> list[Matcher]:
+    """The matchers a silence of one alert has: its event and every label, each ``=``."""
+    from notifykit.routing.matchers import Matcher
+
+    return [Matcher("event", "=", event)] + [
+        Matcher(name, "=", value) for name, value in sorted(labels.items())
+    ]
+
+
+def _local(moment: datetime, now: float) -> str:
+    """A schedule's time in its own zone, and how far it is from now."""
+    delta = int(moment.timestamp() - now)
+    span = _span(abs(delta))
+    relative = f"in {span}" if delta > 0 else f"{span} ago" if delta < 0 else "now"
+    return f"{moment:%a %Y-%m-%d %H:%M} {moment.tzname() or ''} ({relative})".replace("  ", " ")
 
 
 class _Redirect(Exception):
