@@ -447,3 +447,18 @@ def test_who_is_on_call_now_and_this_week(start_console, clock):
 def test_the_on_call_page_without_schedules(console):
     session = log_in(console)
     assert "no schedules: section" in _get(console.url + "oncall", session).text
+
+
+def test_snooze_through_the_console(console, clock):
+    key = _fire(console)
+    session = log_in(console)
+    token = csrf_of(_get(console.url, session).text)
+    wrong = _post(console.url + "ack", session, data={"csrf": token, "key": key, "snooze": "60"})
+    assert wrong.status_code == 400
+    answer = _post(console.url + "ack", session, data={"csrf": token, "key": key, "snooze": "1800"})
+    assert answer.headers["Location"] == "./?done=snoozed"
+    [escalation] = console.kit.ledger.routing.escalations()
+    assert escalation.state == "snoozed" and escalation.wake_at == clock() + 1800
+    [snoozed] = [r for r in console.kit.audit() if r.action == "snoozed"]
+    assert (snoozed.path, snoozed.actor) == ("web", "asha")
+    assert "Snoozed for 30 minutes" in _get(console.url + "?done=snoozed", session).text

@@ -92,7 +92,8 @@ _ALERTS = """{% extends "base" %}{% block main %}
 </dl>
 {% if a.can_ack %}<form class="inline" method="post" action="ack">
 <input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.group }}">
-<button class="primary">Acknowledge</button></form>{% endif %}
+<button class="primary">Acknowledge</button>
+<button name="snooze" value="1800">Snooze 30 min</button></form>{% endif %}
 <form class="inline" method="post" action="resolve">
 <input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="key" value="{{ a.key }}">
 <button>Resolve</button></form>

@@ -59,6 +59,8 @@ HEADERS = (
 )
 #: password checks at once: the rest of the server's threads stay free for callbacks
 LOGINS_AT_ONCE = 2
+#: how long the Snooze button pauses an escalation
+SNOOZE = 1800.0
 #: the durations the Silence button offers: (seconds, text)
 SILENCE_DURATIONS = (
     (3600.0, "1 hour"),
@@ -73,6 +75,7 @@ RECENT = 100
 _DONE = {
     "acked": "Acknowledged: nobody else will be paged for it.",
     "resolved": "Resolved.",
+    "snoozed": "Snoozed for 30 minutes: the next step goes out then, unless it is resolved.",
     "silenced": "Silenced: it is muted until the silence ends.",
     "expired": "Expired: what it muted goes out at its group's next flush if it still fires.",
     "none": "Nothing to do: it was no longer open.",
@@ -462,10 +465,18 @@ class Console:
         return session, target, form
 
     def ack(self, request: Request) -> Response:
-        session, key, _form = self._action(request)
-        acked = self.notifier.ack(key, by=session.user, acting=WEB)
-        logger.info("console: %s acknowledged %s (%d escalations)", session.user, key, len(acked))
-        return _redirect("./?done=" + ("acked" if acked else "none"))
+        """Acknowledge an alert's escalation, or snooze it (``snooze``: 30 minutes, the one
+        snooze offered): its next step goes out when the snooze ends."""
+        session, key, form = self._action(request)
+        snooze = form.get("snooze")
+        if snooze is not None and snooze != str(int(SNOOZE)):
+            raise _Refused(400, "Snooze for the time offered.")
+        acked = self.notifier.ack(
+            key, by=session.user, acting=WEB, snooze=SNOOZE if snooze else None
+        )
+        what = "snoozed" if snooze else "acknowledged"
+        logger.info("console: %s %s %s (%d escalations)", session.user, what, key, len(acked))
+        return _redirect("./?done=" + (("snoozed" if snooze else "acked") if acked else "none"))
 
     def resolve(self, request: Request) -> Response:
         session, key, _form = self._action(request)
