@@ -19,7 +19,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from notifykit.channels.base import Channel, ChannelType
+from notifykit.channels.base import (
+    Channel,
+    ChannelType,
+    check_capabilities,
+    wrap_rate_limiter,
+)
 from notifykit.config.schema import scrubber
 from notifykit.config.settings import Settings, replace_keys, secret_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
@@ -33,7 +38,7 @@ from notifykit.delivery.queues import (
 )
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.delivery.run import DeliveryRun
-from notifykit.errors import ConfigError, ConfigProblem, NotifykitError
+from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, PluginError
 from notifykit.metrics import Gauges, Metrics
 from notifykit.pipeline.builder import Pipeline, build_pipeline
 from notifykit.plan.planner import Planner
@@ -122,11 +127,13 @@ class Clients:
                 self._meter(account, client)
 
     def _meter(self, account: str, client: Any) -> None:
-        limiter = getattr(client, "rate_limiter", None)
-        if self._metrics is None or not callable(getattr(limiter, "acquire", None)):
+        """Count the waits of ``client``'s rate limiter (a client declaring one: see
+        :class:`~notifykit.channels.RateLimitedClient`)."""
+        metrics = self._metrics
+        if metrics is None:
             return
         provider = self._config.accounts[account].provider
-        client.rate_limiter = self._metrics.limiter(limiter, provider, account)
+        wrap_rate_limiter(client, lambda limiter: metrics.limiter(limiter, provider, account))
 
     def __call__(self, account: str) -> Any:
         with self._lock:
@@ -283,7 +290,6 @@ class Runtime:
             default_severity=self.default_severity,
             unknown_event=config.unknown_event,
             channels=self.channels,
-            channel_settings=lambda name: config.channels[name].settings,
             resolve_recipients=self.planner.resolve_recipients,
             first_groups=self.dispatcher.first_groups,
             ledger=self.ledger,
@@ -392,6 +398,13 @@ class Runtime:
                         self.scrub(str(err)),
                     )
                 )
+            else:
+                # its optional capabilities (parse_status...), checked once, here
+                try:
+                    check_capabilities(self.channels[name], name, channel_config.type)
+                except PluginError:
+                    self.close()
+                    raise
         if problems:
             self.close()
             raise ConfigError(problems)

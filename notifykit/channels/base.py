@@ -20,6 +20,7 @@ from notifykit.config.settings import NoSettings, Settings, values_by_key
 from notifykit.model import SEVERITIES, DeliveryState, severity_rank
 
 __all__ = [
+    "CAPABILITIES",
     "SEVERITIES",
     "AccountContext",
     "Channel",
@@ -27,16 +28,20 @@ __all__ = [
     "ChannelType",
     "DeliveryResult",
     "DeliveryState",
+    "Describer",
     "Limiter",
     "Message",
     "Provider",
     "RateLimitedClient",
     "Recipient",
     "SharedLimiters",
+    "StatusLookup",
+    "StatusParser",
     "StatusUpdate",
     "TemplateSettings",
     "TextInspection",
     "by_severity",
+    "check_capabilities",
     "request_starting",
     "send_stopped",
     "severity_rank",
@@ -331,15 +336,85 @@ class Channel(Protocol):
         an exception raised here makes every delivery of the batch ``unknown`` (it may have been
         sent), so catch what you can classify.
 
-        Two optional methods let a channel report delivery status (the core checks for them):
-
-        - ``parse_status(body: bytes, content_type: str) -> Sequence[StatusUpdate]``: parse a
-          status callback the provider POSTed to ``message.status_callback``; raise
-          ``ValueError`` for a body that is not one.
-        - ``lookup_status(provider_id: str) -> StatusUpdate | None``: ask the provider where a
-          message stands (``notifykit reconcile``); ``None`` when it cannot tell.
+        A channel may also have the optional capabilities :class:`StatusParser`,
+        :class:`StatusLookup` and :class:`Describer`, checked once when it is built (see
+        :func:`check_capabilities`).
         """
         ...
+
+
+@runtime_checkable
+class StatusParser(Protocol):
+    """Optional channel capability: read the status callbacks the provider POSTs to
+    ``message.status_callback`` (``notifykit serve``)."""
+
+    def parse_status(self, body: bytes, content_type: str) -> Sequence[StatusUpdate]:
+        """The status updates in a callback's body; raise ``ValueError`` for a body that is
+        not one (answered ``400``)."""
+        ...
+
+
+@runtime_checkable
+class StatusLookup(Protocol):
+    """Optional channel capability: ask the provider where a message stands (``notifykit
+    reconcile``, for deliveries whose callback never came)."""
+
+    def lookup_status(self, provider_id: str) -> StatusUpdate | None:
+        """The message's status; ``None`` when the provider cannot tell."""
+        ...
+
+
+@runtime_checkable
+class Describer(Protocol):
+    """Optional channel capability: say what a delivery of a message would use, in the
+    channel's own terms, for ``notifykit routes test`` and ``kit.explain()``: the core knows no
+    provider's option names."""
+
+    def describe(self, message: Message) -> Mapping[str, Any]:
+        """What the channel would send ``message`` with (``message.severity`` picks it), as JSON
+        values: ``from`` (the sender or caller id people see) and ``priority`` when the channel
+        has them, and any other keys worth showing (never a secret). A channel without this
+        capability is shown with ``from`` and ``priority`` empty."""
+        ...
+
+
+#: capability -> (its protocol, the arguments it is called with)
+CAPABILITIES: dict[str, tuple[type, tuple[str, ...]]] = {
+    "parse_status": (StatusParser, ("body", "content_type")),
+    "lookup_status": (StatusLookup, ("provider_id",)),
+    "describe": (Describer, ("message",)),
+}
+
+
+def check_capabilities(channel: object, channel_name: str, type_name: str) -> frozenset[str]:
+    """The optional capabilities ``channel`` has (``parse_status``...), each checked once, when
+    the channel is built: a capability's method must take its arguments positionally.
+
+    :raises PluginError: a capability's name is not a method, or one that cannot be called
+        with its arguments (a typo'd or stale signature would otherwise fail on the first
+        status callback, hours later).
+    """
+    import inspect
+
+    from notifykit.errors import PluginError
+
+    found = set()
+    for name, (protocol, arguments) in CAPABILITIES.items():
+        method = getattr(channel, name, None)
+        if method is None:
+            continue
+        where = f"channel {channel_name!r} (type {type_name!r})"
+        wanted = f"{name}({', '.join(arguments)}), as {protocol.__name__} declares"
+        if not callable(method):
+            raise PluginError(f"{where}: {name} is not a method: write {wanted}")
+        try:
+            inspect.signature(method).bind(*arguments)
+        except TypeError as err:
+            raise PluginError(f"{where}: {name} cannot be called as {wanted} ({err})") from None
+        except ValueError:  # no signature to read (a builtin): trust it
+            pass
+        found.add(name)
+    return frozenset(found)
 
 
 class ChannelContext(Protocol):

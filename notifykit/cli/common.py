@@ -178,9 +178,9 @@ class NotifykitGroup(Group):
         builtin = cmd_name in self.commands
         try:
             self.plugin_commands()
-        except _PluginsNotLoaded:
+        except _PluginsNotLoaded as err:
             if not builtin:
-                raise
+                raise err.error from None
             # A plugin that cannot be imported: a built-in command meets the error itself when
             # it loads the plugins (or, like `init`, runs without them).
         return super().get_command(ctx, cmd_name)
@@ -209,7 +209,7 @@ class NotifykitGroup(Group):
             try:
                 pm = get_plugin_manager()
             except PluginError as err:
-                raise _PluginsNotLoaded(str(err)) from err
+                raise _PluginsNotLoaded(err) from err
             found = collect_commands(pm, builtins=self.commands)
             staged = click.Group(name=self.name)
             for name, (_, command) in found.items():
@@ -293,7 +293,11 @@ class NotifykitGroup(Group):
 
 class _PluginsNotLoaded(PluginError):
     """The plugins could not be loaded (one fails to import...), so neither could their
-    commands."""
+    commands: ``error`` says why."""
+
+    def __init__(self, error: PluginError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def collect_commands(

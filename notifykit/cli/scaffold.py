@@ -8,6 +8,7 @@ with ``--sandbox``. Existing files are never overwritten unless ``--force`` is g
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -38,6 +39,19 @@ def skeleton_files() -> list[tuple[str, Traversable]]:
         if entry.is_file() and entry.name.endswith(".j2")
     )
     return found
+
+
+def _required_variables(config: Path) -> list[str]:
+    """The ``${NAME}`` variables (without a ``:-`` fallback) the written config uses outside
+    comments, in order: what the user exports for the real thing (the skeleton's provider
+    account's, whichever plugin that is)."""
+    names: list[str] = []
+    for line in config.read_text(encoding="utf-8").splitlines():
+        code = line.split("#", 1)[0]
+        for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", code):
+            if name not in names:
+                names.append(name)
+    return names
 
 
 @click.command("init")
@@ -75,7 +89,8 @@ def init_command(directory: Path, force: bool) -> int:
         "\nNext:\n"
         f"  notifykit --sandbox{option} notify db.down --data host=db1   "
         "# try it on a local simulator\n"
-        "  export EXOTEL_SID=... EXOTEL_TOKEN=...   # your account (never in the file)\n"
+        f"  export {' '.join(f'{name}=...' for name in _required_variables(config))}"
+        "   # your account (never in the file)\n"
         f"  notifykit config check{' ' + str(config) if not here else ''}\n"
         f"Edit {config}: recipients, sender ids, ExoPhones and DLT ids are examples."
     )

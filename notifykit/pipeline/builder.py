@@ -36,7 +36,6 @@ from notifykit.pipeline.store import Handoff, Store
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
     from notifykit.config.delivery import ServerSettings
-    from notifykit.config.settings import Settings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
@@ -213,7 +212,6 @@ def build_pipeline(
     default_severity: Callable[[str], str],
     unknown_event: Callable[[str], bool],
     channels: Mapping[str, Channel],
-    channel_settings: Callable[[str], Settings],
     resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
     first_groups: Callable[[Sequence[DeliveryJob]], Sequence[str]],
     ledger: Callable[[], Ledger],
@@ -337,7 +335,6 @@ def build_pipeline(
     explainer = Explainer(
         routing=routing,
         channels=channels,
-        channel_settings=channel_settings,
         resolve_recipients=resolve_recipients,
         firing=None if dry_run else firing,
         silences=silences_now,

@@ -1,7 +1,8 @@
 """Explaining: what the pipeline would do with an alert at a moment, sending nothing
 (``notifykit routes test``, ``kit.explain()``). The walk is :func:`notifykit.routing.explain.explain`
-(pure); this stage gives it the firing alerts (for inhibition), the silences in force and the channel layer's
-description of each delivery (sender and priority)."""
+(pure); this stage gives it the firing alerts (for inhibition), the silences in force and
+each channel's own description of its deliveries (its ``describe``: sender and priority, in its
+terms)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from notifykit.routing.alert import Alert
 
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
-    from notifykit.config.settings import Settings
     from notifykit.oncall import OnCall
     from notifykit.routing.escalation import Receiver
     from notifykit.routing.explain import Explanation
@@ -33,7 +33,6 @@ class Explainer:
         *,
         routing: RoutingConfig,
         channels: Mapping[str, Channel],
-        channel_settings: Callable[[str], Settings],
         resolve_recipients: Callable[[Sequence[str]], list[Recipient]],
         firing: Callable[[float], Sequence[Alert]] | None,
         default_severity: Callable[[str], str],
@@ -43,7 +42,6 @@ class Explainer:
     ) -> None:
         self._routing = routing
         self._channels = channels
-        self._channel_settings = channel_settings
         self._resolve = resolve_recipients
         self._firing = firing
         self._silences = silences
@@ -118,7 +116,7 @@ class Explainer:
         person when ``recipient`` is a group."""
         instance = self._channels.get(channel)
         described = (
-            describe_channel(instance, self._channel_settings(channel), severity)
+            describe_channel(instance, severity)
             if instance is not None
             else {"from": None, "priority": None}
         )
@@ -141,31 +139,15 @@ def _schedule(target: str) -> str | None:
     return target[len(prefix) :] if target.startswith(prefix) else None
 
 
-def describe_channel(channel: Channel, settings: Settings, severity: str) -> dict[str, Any]:
-    """A channel's sender and priority for ``severity``: from its optional
-    ``describe(message)`` method, else from the options its ``prepare()`` chooses (``from_``,
-    ``priority``), else from its ``caller_id``/``from`` settings picked by severity."""
-    from notifykit.channels.base import Message, by_severity
+def describe_channel(channel: Channel, severity: str) -> dict[str, Any]:
+    """What ``channel`` says a delivery of ``severity`` would use, through its optional
+    :class:`~notifykit.channels.Describer` capability: ``from`` and ``priority`` (``None`` when
+    it has none, or no ``describe``), then whatever else it shows. The core guesses no
+    provider's option or setting names."""
+    from notifykit.channels.base import Describer, Message
 
+    if not isinstance(channel, Describer):
+        return {"from": None, "priority": None}
     message = Message(event="routes.test", severity=severity, text="routes test")
-    describe = getattr(channel, "describe", None)
-    if callable(describe):
-        found = dict(describe(message))
-        return {"from": found.pop("from", None), "priority": found.pop("priority", None), **found}
-    try:
-        options = dict(channel.prepare(message).options)
-    except Exception:  # a channel that refuses a stand-in text: fall back to its settings
-        options = {}
-    sender = options.get("from_") or options.get("caller_id") or options.get("from")
-    if sender is None:
-        for name in ("caller_id", "from", "sender"):
-            value = settings.get(name)
-            if isinstance(value, Mapping) and value:
-                try:
-                    value = by_severity(value, severity)
-                except KeyError:
-                    value = None
-            if isinstance(value, str):
-                sender = value
-                break
-    return {"from": sender, "priority": options.get("priority")}
+    found = dict(channel.describe(message))
+    return {"from": found.pop("from", None), "priority": found.pop("priority", None), **found}

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from notifykit.channels.base import StatusLookup, StatusParser
 from notifykit.channels.stop import send_stopped
 from notifykit.errors import LedgerError
 from notifykit.metrics import Metrics
@@ -131,14 +132,14 @@ class Status:
             )
             return 410, deliveries[0].channel, "expired"
         channel_name = deliveries[0].channel
-        parse = getattr(self._channels.get(channel_name), "parse_status", None)
-        if parse is None:
+        channel = self._channels.get(channel_name)
+        if not isinstance(channel, StatusParser):
             status_logger.warning(
                 "status callback for channel %r, which reads none, rejected (404)", channel_name
             )
             return 404, channel_name, "unsupported"
         try:
-            updates = list(parse(body, content_type))
+            updates = list(channel.parse_status(body, content_type))
         except (ValueError, TypeError) as err:
             status_logger.warning(
                 "malformed status callback for channel %r rejected (400): %s",
@@ -188,11 +189,11 @@ class Status:
             if send_stopped():  # a stopping worker starts no new lookup: the rest wait
                 candidates = candidates[:n]
                 break
-            lookup: Any = getattr(self._channels.get(delivery.channel), "lookup_status", None)
-            if lookup is None or delivery.provider_id is None:
+            channel = self._channels.get(delivery.channel)
+            if not isinstance(channel, StatusLookup) or delivery.provider_id is None:
                 continue
             try:
-                update = lookup(delivery.provider_id)
+                update = channel.lookup_status(delivery.provider_id)
             except Exception as err:
                 logger.warning(
                     "reconcile: looking up delivery %s failed: %s: %s",

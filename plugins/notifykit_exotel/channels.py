@@ -414,6 +414,12 @@ class SmsChannel:
             "status_callback": self.status_callback,
         }
 
+    def describe(self, message: Message) -> dict[str, Any]:
+        """For ``routes test``: the sender (ExoPhone or DLT header) and priority its severity
+        picks."""
+        sender: Sender = self.senders.pick(message.severity)
+        return {"from": sender.from_, "priority": sender.priority}
+
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         from notifykit_exotel.errors import ExotelError, PartialSendError
 
@@ -550,6 +556,11 @@ class _CallBase:
 
     def prepare(self, message: Message) -> Message:
         return message
+
+    def describe(self, message: Message) -> dict[str, Any]:
+        """For ``routes test``: the caller id (ExoPhone) its severity picks; calls have no
+        priority."""
+        return {"from": self.caller_ids.pick(message.severity), "priority": None}
 
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         from notifykit_exotel.errors import ExotelError

@@ -197,6 +197,16 @@ class WebhookChannel:
         }
         return message.with_options(**kept) if kept else message
 
+    def describe(self, message: Message) -> dict[str, Any]:
+        """For ``routes test``: where it posts (the URL's scheme and host only: the rest may be
+        a credential) and the body's shape; a webhook has no sender nor priority."""
+        return {
+            "from": None,
+            "priority": None,
+            "endpoint": self.scrub(origin(self._url)) or None,
+            "body": self._shape,
+        }
+
     def send(self, message: Message, recipients: Sequence[Recipient]) -> Sequence[DeliveryResult]:
         stopped = send_stopped()  # Ctrl-C, SIGTERM: no new request starts
         if stopped is not None:

@@ -507,6 +507,22 @@ def test_simulator_command_help_and_usage_errors():
     assert "simulator" in run("--help").stdout
 
 
+def test_simulator_is_the_exotel_plugins_command(tmp_path):
+    from notifykit.cli import cli
+    from notifykit.cli.common import is_pass_through
+
+    owner, command = cli.plugin_commands()["simulator"]
+    assert owner == "exotel" and command.callback.__module__ == "notifykit_exotel.cli"
+    assert is_pass_through(command)  # no global options after it: its arguments are its own
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
+    blocked = subprocess.run(
+        [sys.executable, "-m", "notifykit", "simulator", "--help"],
+        env={**env, "NOTIFYKIT_DISABLE_PLUGINS": "exotel"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert blocked.returncode == 3 and "No such command 'simulator'" in blocked.stderr
+
+
 def test_config_check_strict_warns_about_a_time_interval_without_location(config_file):
     data = yaml.safe_load(config_file.read_text())
     data["time_intervals"] = {

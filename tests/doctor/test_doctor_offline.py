@@ -33,7 +33,7 @@ def test_a_healthy_config_passes_with_no_findings(project: Project) -> None:
     run = doctor(project)
     assert run.code == 0, run.stdout + run.stderr
     assert run.stdout.splitlines() == [
-        f"{project.path}: OK (checks: exotel.dlt, exotel.sms-ids, msg91.dlt; offline: --online also asks "
+        f"{project.path}: OK (checks: exotel.dlt, exotel.sms-ids, msg91.dlt, twilio.config; offline: --online also asks "
         "the providers)"
     ]
 
@@ -199,7 +199,7 @@ def test_json_lists_findings_with_their_check(project: Project) -> None:
     assert run.code == 0
     data = run.json()
     assert data["ok"] is True and data["online"] is False and data["strict"] is False
-    assert data["checks"] == ["exotel.dlt", "exotel.sms-ids", "msg91.dlt"]
+    assert data["checks"] == ["exotel.dlt", "exotel.sms-ids", "msg91.dlt", "twilio.config"]
     assert (data["errors"], data["warnings"], data["notes"]) == (0, 1, 0)
     (finding,) = data["findings"]
     assert finding["check"] == "exotel.sms-ids"

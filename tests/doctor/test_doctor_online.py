@@ -62,7 +62,7 @@ def test_a_healthy_account_passes_and_doctor_asked_for_every_number(
     run = doctor(project, "--online")
     assert run.code == 0, run.stdout + run.stderr
     assert run.stdout.splitlines() == [
-        f"{project.path}: OK (checks: exotel.dlt, exotel.sms-ids, exotel.account, msg91.dlt; online)"
+        f"{project.path}: OK (checks: exotel.dlt, exotel.sms-ids, exotel.account, msg91.dlt, twilio.config; online)"
     ]
     paths = [r.path for r in sim.requests]
     assert f"/v2_beta/Accounts/{SID}/IncomingPhoneNumbers" in paths
@@ -231,7 +231,13 @@ def test_json_online(project: Project, sim: ExotelSimulator) -> None:
     sim.mark_dnd(BOB)
     data = doctor(project, "--online", "--json").json()
     assert data["online"] is True and data["ok"] is False
-    assert data["checks"] == ["exotel.dlt", "exotel.sms-ids", "exotel.account", "msg91.dlt"]
+    assert data["checks"] == [
+        "exotel.dlt",
+        "exotel.sms-ids",
+        "exotel.account",
+        "msg91.dlt",
+        "twilio.config",
+    ]
     (finding,) = data["findings"]
     assert finding["check"] == "exotel.account"
     assert finding["path"] == "recipients.bob.phone"

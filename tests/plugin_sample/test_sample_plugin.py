@@ -50,9 +50,12 @@ class Webhook:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 webhook.posts.append((dict(self.headers), json.loads(body)))
+                answer = json.dumps({"id": f"msg-{len(webhook.posts)}"}).encode()
                 self.send_response(webhook.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -223,10 +226,19 @@ def test_its_route_is_served_by_the_status_server_over_http(installed, tmp_path,
             thread.join(timeout=10)
 
 
-def notifykit(*args: str, cwd: Path, **environ: str) -> subprocess.CompletedProcess[str]:
-    """``notifykit ARGS`` as a real process, the sample distribution on its path."""
+def notifykit(
+    *args: str, cwd: Path, sites: tuple[Path, ...] = (), **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """``notifykit ARGS`` as a real process, the sample distribution (and ``sites``) on its
+    path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYKIT_")}
-    path = [str(SITE), str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    path = [
+        *map(str, sites),
+        str(SITE),
+        str(ROOT),
+        str(ROOT / "plugins"),
+        env.get("PYTHONPATH", ""),
+    ]
     env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     env.update(environ)
     return subprocess.run(
@@ -253,6 +265,10 @@ def test_its_command_runs_as_notifykit_chat_rooms_with_the_global_options(tmp_pa
     helped = notifykit("chat-rooms", "--help", cwd=tmp_path)
     assert "List the rooms the config's chat channels post to" in helped.stdout
     assert "--config" in helped.stdout  # added like a built-in's
+    listing = notifykit("plugins", cwd=tmp_path)
+    assert "  command chat-rooms: List the rooms the config's chat channels post to" in (
+        listing.stdout
+    )
     # blocked, the plugin's command is gone like the rest of it
     blocked = notifykit("chat-rooms", cwd=tmp_path, NOTIFYKIT_DISABLE_PLUGINS="sample_chat")
     assert blocked.returncode == 3
@@ -288,3 +304,133 @@ def test_a_command_named_like_another_is_a_plugin_error_naming_both(installed, n
     with pytest.raises(PluginError) as info:
         collect_commands(pm, builtins={str(c.name): c for c in COMMANDS})
     assert str(info.value).startswith(message)
+
+
+def test_its_status_parser_reads_a_read_receipt_posted_to_the_status_server(
+    installed, tmp_path, webhook
+):
+    """The channel's parse_status, over real HTTP: the post carries the callback URL, the chat
+    (here the test) POSTs its read receipt there, and the ledger's delivery becomes delivered."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import requests
+
+    from notifykit.channels import StatusParser
+    from notifykit.server import create_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], handler_class=Quiet)
+    text = GOOD.format(url=webhook.url) + textwrap.dedent(
+        f"""\
+        store: {tmp_path / "ledger.db"}
+        server: {{public_url: "http://127.0.0.1:{server.server_port}"}}
+        """
+    )
+    path = config(tmp_path, text)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    try:
+        with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}) as kit:
+            assert isinstance(kit.channels["ops"], StatusParser)
+            server.set_app(create_app(kit))
+            thread.start()
+            report = kit.notify("disk.full", data={"host": "db1"})
+            [delivery] = report.deliveries
+            assert (delivery.state.value, delivery.provider_id) == ("sent", "msg-1")
+            [(_, posted)] = webhook.posts
+            callback = posted["callback"]
+            assert callback.startswith(f"http://127.0.0.1:{server.server_port}/status/")
+            bad = requests.post(callback, data=b"read", timeout=10,
+                                headers={"Content-Type": "text/plain"})  # fmt: skip
+            assert bad.status_code == 400  # its ValueError: not a receipt
+            typing = requests.post(callback, json={"id": "msg-1", "status": "typing"}, timeout=10)
+            assert typing.status_code == 200
+            assert kit.report(report.id).deliveries[0].state.value == "sent"
+            read = requests.post(callback, json={"id": "msg-1", "status": "read"}, timeout=10)
+            assert read.status_code == 200
+            [after] = kit.report(report.id).deliveries
+            assert (after.state.value, after.provider_status) == ("delivered", "read")
+    finally:
+        server.shutdown()
+        server.server_close()
+        if thread.is_alive():
+            thread.join(timeout=10)
+
+
+def test_it_describes_its_deliveries_for_routes_test(installed, tmp_path, webhook):
+    path = config(tmp_path, GOOD.format(url=webhook.url))
+    with Notifier.from_config(path, environ={"CHAT_TOKEN": TOKEN}, dry_run=True) as kit:
+        urgent = kit.explain("disk.full", severity="critical")
+        calm = kit.explain("disk.full", severity="info")
+    assert [(d["from"], d["priority"], d["room"]) for d in urgent.deliveries] == [
+        (None, "urgent", "#ops")
+    ]
+    assert [d["priority"] for d in calm.deliveries] == [None]
+
+
+class _Misfit:
+    """A channel whose optional methods do not fit their capability."""
+
+    def __init__(self, settings: Any, context: Any) -> None:
+        pass
+
+    def prepare(self, message: Any) -> Any:
+        return message
+
+    def send(self, message: Any, recipients: Any) -> Any:
+        return []
+
+    def parse_status(self, body: bytes) -> Any:  # content_type forgotten
+        return []
+
+
+class _MisfitPlugin:
+    @hookimpl
+    def register_channel_types(self, register: Any) -> None:
+        from notifykit.channels import ChannelType
+
+        register(ChannelType(name="misfit", factory=_Misfit, address="chat"))
+
+
+def test_a_capability_with_a_wrong_signature_is_refused_when_the_channel_is_built(tmp_path):
+    path = config(
+        tmp_path,
+        """\
+        channels: {odd: {type: misfit}}
+        recipients: {ravi: {addresses: {chat: U1}}}
+        events: {disk.full: {template: disk, channels: [odd], to: [ravi]}}
+        """,
+    )
+    pm = get_plugin_manager(load_entrypoints=False, plugins=[_MisfitPlugin()])
+    with pytest.raises(PluginError) as info:
+        Notifier.from_config(path, plugin_manager=pm)
+    assert str(info.value).startswith(
+        "channel 'odd' (type 'misfit'): parse_status cannot be called as "
+        "parse_status(body, content_type), as StatusParser declares"
+    )
+
+
+def test_a_plugin_that_cannot_be_imported_leaves_the_built_in_commands_usable(tmp_path):
+    """--help still lists the built-ins (and says why the plugins' commands are missing); a
+    built-in that needs no plugin runs; a name only a plugin could define fails loudly."""
+    site = tmp_path / "site"
+    (site / "notifykit_broken").mkdir(parents=True)
+    (site / "notifykit_broken" / "__init__.py").write_text("raise ImportError('no such thing')\n")
+    dist = site / "notifykit_broken-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: notifykit-broken\nVersion: 0.1.0\n"
+    )
+    (dist / "entry_points.txt").write_text("[notifykit]\nbroken = notifykit_broken\n")
+    listed = notifykit("--help", cwd=tmp_path, sites=(site,))
+    assert listed.returncode == 0, listed.stderr
+    assert "init" in listed.stdout and "chat-rooms" not in listed.stdout
+    assert "warning: plugin commands not listed: could not load a notifykit plugin" in listed.stderr
+    made = notifykit("init", "here", cwd=tmp_path, sites=(site,))
+    assert made.returncode == 0, made.stderr
+    other = notifykit("chat-rooms", cwd=tmp_path, sites=(site,))
+    assert other.returncode == 3
+    assert other.stderr.startswith("error: PluginError: could not load a notifykit plugin")
+    assert "no such thing" in other.stderr
