@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.harness import Results, simulator
 from bench.scenarios import SCENARIOS, SIZES, Env
+from bench.summary import render, summarize
 
 
 def run(size: str, only: Sequence[str] = ()) -> Results:
@@ -102,12 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "size": size,
     }
     if args.json:
-        print(json.dumps({**header, **results.to_dict()}, indent=2))
+        issue = [line.to_dict() for line in summarize(results)]
+        print(json.dumps({**header, **results.to_dict(), "issue 20": issue}, indent=2))
     else:
         print(f"{header['date']} | {header['hardware']} | {header['command']}")
         print(table(results))
         for key, value in results.notes.items():
             print(f"  {key}: {value}")
+        print(render(summarize(results)))
     return 0 if all(c.ok for c in results.checks) else 1
 
 

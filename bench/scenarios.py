@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bench.harness import Results, Row, SimulatorProcess, interleave, timed
+from bench.summary import FSYNC_REFERENCE, OUTBOX_FSYNC_REFERENCE
 
 BODY = "ALERT db1 is down. -ACME"
 TEMPLATE = "ALERT {{ host }} is down. -ACME"
@@ -147,9 +148,12 @@ def _form(to: str | list[str]) -> dict[str, Any]:
 def single_sms(env: Env) -> None:
     """One SMS, send after send, over one kept-alive connection: ``notify()`` (with the ledger in
     memory, and in a SQLite file at the default durability), ``ExotelClient.send_sms`` on its own,
-    and the peers: a bare ``requests.Session().post`` and stdlib ``http.client`` of the same form.
-    The value is the mean time per send in a round of ``single_calls`` sends; the target is
-    ``notify()`` (in memory) at most 1.0x the bare ``requests`` POST."""
+    and the peers: a bare ``requests.Session().post`` and stdlib ``http.client`` of the same form;
+    and the fsync reference, a one-row INSERT + COMMIT at ``synchronous=full`` into a scratch
+    SQLite file in WAL mode (one fsync), interleaved with the sends. The value is the mean time
+    per send (or commit) in a round of ``single_calls``; the targets are ``notify()`` (in memory)
+    at most 1.0x the bare ``requests`` POST, and (issue 20, see :mod:`bench.summary`)
+    ``notify()`` on the file at most the bare POST + 1.2 x the fsync reference."""
     import requests
 
     from notifykit_exotel import ExotelClient, RetryPolicy
@@ -184,9 +188,12 @@ def single_sms(env: Env) -> None:
             raise RuntimeError(f"http.client: {response.status}")
         json.loads(data)
 
+    reference = _fsync_reference(env.store("fsync-reference"))
+
     with (
         notifier(env.config()) as memory_kit,
         notifier(env.config(store=env.store("single"))) as file_kit,
+        contextlib.closing(reference),
     ):
         sends: dict[str, Callable[[], Any]] = {
             "requests.Session().post (peer)": bare,
@@ -199,6 +206,9 @@ def single_sms(env: Env) -> None:
                 "sms", to="alice", data={"host": "db1"}
             ),
         }
+        commits: dict[str, Callable[[], Any]] = {
+            FSYNC_REFERENCE: lambda: reference.execute("INSERT INTO t (body) VALUES (?)", (BODY,)),
+        }
         for send in sends.values():  # warm up: connections, templates, phonenumbers metadata
             for _ in range(3):
                 send()
@@ -207,12 +217,18 @@ def single_sms(env: Env) -> None:
         def per_send(send: Callable[[], Any]) -> Callable[[], float]:
             return lambda: timed(lambda: [send() for _ in range(n)]) / n
 
-        samples = interleave({k: per_send(v) for k, v in sends.items()}, env.sizes.rounds)
+        for commit in commits.values():
+            commit()
+        samples = interleave(
+            {k: per_send(v) for k, v in {**sends, **commits}.items()}, env.sizes.rounds
+        )
+        rows = reference.execute("SELECT count(*) FROM t").fetchone()[0]
     env.arrived(name, "all variants", len(sends) * n * env.sizes.rounds)
+    env.results.check(name, "fsync reference: rows committed", 1 + n * env.sizes.rounds, rows)
     peer = "requests.Session().post (peer)"
     for variant, values in samples.items():
         row = Row(name, variant, values, unit="s/send")
-        if variant != peer:
+        if variant not in (peer, FSYNC_REFERENCE):
             row.versus = peer
         if variant == "notify(), ledger in memory":
             row.target = 1.0
@@ -220,6 +236,19 @@ def single_sms(env: Env) -> None:
     session.close()
     conn.close()
     client.close()
+
+
+def _fsync_reference(path: str) -> Any:
+    """The one-SMS row's reference for a synced commit: a SQLite file in WAL mode (as the
+    ledger's) at ``synchronous=full``, in autocommit, so each INSERT is its own transaction
+    and its COMMIT one fsync of the WAL."""
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    return db
 
 
 # -- a routed notify() ---------------------------------------------------------------------
@@ -365,7 +394,7 @@ def broadcasts(env: Env) -> None:
         env.results.rows.append(
             Row(name, "ExotelClient.send_bulk_sms", samples["ExotelClient.send_bulk_sms"])
         )
-        ours = Row(name, "notify()", samples["notify()"], versus=peer, target=1.0)
+        ours = Row(name, "notify()", samples["notify()"], versus=peer, target=0.9)
         env.results.rows.append(ours)
         env.results.rows.append(Row(name, peer, samples[peer]))
         if size == max(env.sizes.broadcasts):
@@ -450,7 +479,14 @@ def ride_the_limit(env: Env) -> None:
     minimum = (windows - 1) * window
     targets = numbers(sends)
     refused: dict[str, list[int]] = {"limiter": [], "429s": []}
-    parts: dict[str, list[float]] = {"before": [], "step": [], "last": [], "after": []}
+    parts: dict[str, list[float]] = {
+        "before": [],
+        "first": [],
+        "step": [],
+        "pair": [],
+        "last": [],
+        "after": [],
+    }
     with notifier(env.config()) as kit:
         env.sim.reset()
         kit.send("sms1", to=targets, data={"host": "db1"})
@@ -469,6 +505,15 @@ def ride_the_limit(env: Env) -> None:
         if len(arrived) == sends and windows > 1:
             last = (windows - 1) * limit  # the first request of the last window
             parts["before"].append(arrived[0] - started)
+            parts["first"].append(arrived[limit - 1] - arrived[0])
+            # each request's arrival past the one ``limit`` before it, less the window: the
+            # least a server counting arrivals allows is 0 (the margin plus the answer's way
+            # back and the next request's way out are what the limiter adds)
+            parts["pair"].append(
+                statistics_median(
+                    [arrived[k + limit] - arrived[k] - window for k in range(sends - limit)]
+                )
+            )
             parts["step"].append((arrived[last] - arrived[0]) / (windows - 1) - window)
             parts["last"].append(arrived[-1] - arrived[last])
             parts["after"].append(ended - arrived[-1])
@@ -529,7 +574,8 @@ def _ride_parts(parts: Mapping[str, list[float]]) -> str:
         return f"{statistics_median(parts[key]) * 1000:.0f}"
 
     return (
-        f"; ms before the first arrival {ms('before')}, per window step +{ms('step')}, "
+        f"; ms before the first arrival {ms('before')}, first window {ms('first')}, "
+        f"per window step +{ms('step')} (per request +{ms('pair')}), "
         f"last window {ms('last')}, after the last arrival {ms('after')}"
     )
 
@@ -618,6 +664,10 @@ def outbox(env: Env) -> None:
       server URL; a schema of its own, dropped afterwards): the server's own durability
       (``synchronous_commit = on``); the ledger's connection pool commits concurrently, and the
       server's WAL flush serves the commits waiting at the moment.
+    - ``one-row SQLite commits, full (fsync reference)``: one-row INSERT + COMMIT at
+      ``synchronous=full`` in a loop, interleaved with the rest: the disk's synced commits a
+      second in the same rounds. 8 threads have at most 8 ``submit()`` calls waiting, so a
+      group commit holds at most 8: 8 x this rate bounds the 8-thread rows at ``full``.
     """
     n = env.sizes.submits
     name = "outbox submit()"
@@ -684,8 +734,25 @@ def outbox(env: Env) -> None:
         for variant, kit in kits.items():
             kit.ledger.counts()  # opened (and migrated) before the timing
             variants[variant] = run(variant, stores[variant][1])
-        samples = interleave(variants, env.sizes.rounds)
+        reference = stack.enter_context(
+            contextlib.closing(_fsync_reference(env.store("outbox-fsync-reference")))
+        )
+
+        def commits() -> float:
+            seconds = timed(
+                lambda: [
+                    reference.execute("INSERT INTO t (body) VALUES (?)", (BODY,)) for _ in range(n)
+                ]
+            )
+            return n / seconds
+
+        samples = interleave({**variants, OUTBOX_FSYNC_REFERENCE: commits}, env.sizes.rounds)
         stored = {v: sum(kit.ledger.counts().values()) for v, kit in kits.items()}
+        committed = reference.execute("SELECT count(*) FROM t").fetchone()[0]
+    env.results.check(name, "fsync reference: rows committed", n * env.sizes.rounds, committed)
+    env.results.rows.append(
+        Row(name, OUTBOX_FSYNC_REFERENCE, samples[OUTBOX_FSYNC_REFERENCE], unit="/s")
+    )
     for variant in variants:
         env.results.check(
             name, f"notifications stored ({variant})", submitted[variant], stored[variant]
@@ -698,7 +765,11 @@ def outbox(env: Env) -> None:
                 samples[variant],
                 unit="/s",
                 versus=peer if peer in variants else None,
-                target=None if variant.endswith("one commit each") else 5000,
+                target=None
+                if variant.endswith("one commit each")
+                else 3000
+                if variant.startswith("PostgreSQL")
+                else 5000,
                 target_is_ratio=False,
                 higher_is_better=True,
             )
@@ -998,7 +1069,7 @@ def startup(env: Env) -> None:
     pass``), wall time of the whole process; and the first dry-run ``notify()`` (config loaded,
     channels built, the template rendered and checked, nothing sent), timed inside the process from
     before ``import notifykit``. Targets: import at most 20 ms above the bare interpreter; first
-    dry run at most 80 ms."""
+    dry run at most 100 ms (issue 20)."""
     config = env.scratch / "startup.yaml"
     data = env.config()
     data["defaults"]["to"] = ["alice"]
@@ -1067,7 +1138,7 @@ def startup(env: Env) -> None:
             "start-up",
             "first dry-run notify()",
             samples["first dry-run notify()"],
-            target=0.080,
+            target=0.100,
             target_is_ratio=False,
         )
     )
@@ -1076,7 +1147,7 @@ def startup(env: Env) -> None:
             "start-up",
             "first dry-run notify(), bytecode cached",
             samples["first dry-run notify(), bytecode cached"],
-            target=0.080,
+            target=0.100,
             target_is_ratio=False,
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 
@@ -34,3 +35,30 @@ def lazy_exports(
         return sorted(exported)
 
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """A stand-in for a module, imported on its first attribute lookup: ``parsers =
+    lazy_module("pkg.parsers")`` at the top of a module, then ``parsers.parse(...)`` in its
+    functions, as with ``from pkg import parsers``."""
+
+    __slots__ = ("_module", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = import_module(self._name)
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy_module(name: str) -> Any:
+    """A :class:`LazyModule` for ``name`` (typed ``Any``: declare the module's real type under
+    ``TYPE_CHECKING``)."""
+    return LazyModule(name)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from notifykit.metrics import Metrics
     from notifykit.oncall import OnCall, Shift
     from notifykit.pipeline.escalate import AckLink
+    from notifykit.pipeline.heartbeats import HeartbeatStatus, WatchResult
     from notifykit.pipeline.ingest import Routed
     from notifykit.plan.planner import Planner
     from notifykit.routing.escalation import Receiver
@@ -664,8 +665,8 @@ class Notifier:
         self, *, since: datetime | timedelta | float | None = None, limit: int = 100
     ) -> list[AuditRecord]:
         """The audit trail, oldest first: who acknowledged, resolved or escalated what, when
-        and through which path (``cli``, ``api``, ``link``, ``call``, ``alertmanager``,
-        ``system``), at most the newest ``limit`` actions since ``since`` (a datetime, a
+        and through which path (``cli``, ``api``, ``link``, ``call``, ``keypress``,
+        ``missed-call``, ``alertmanager``, ``system``), at most the newest ``limit`` actions since ``since`` (a datetime, a
         timedelta back from now, or epoch seconds). What ``notifykit audit`` lists.
 
         :raises LedgerError: the ledger cannot be read.
@@ -679,6 +680,55 @@ class Notifier:
         step sent, next step and when). What ``notifykit alerts`` lists; empty for an
         ``events:``-only config."""
         return self._pipeline.alerts()
+
+    # -- heartbeats -------------------------------------------------------------------------------
+
+    def heartbeat(self, name: str, token: str) -> bool:
+        """Record a beat of the heartbeat ``name`` (``POST /heartbeat/<name>/<token>``); when
+        its missed alert was raised, it is resolved, and what that sends is sent now. ``False``
+        (nothing recorded) when no heartbeat has that name or the token is not its own.
+
+        :raises LedgerError: the ledger cannot record it.
+        """
+        beats = self._pipeline.heartbeats
+        if not beats.accepts(name, token):
+            return False
+        self._needs_secrets()
+        runtime = self.runtime
+        for routed in beats.beat(name, runtime.notify_handoff(runtime.clock())):
+            self._finish(routed)
+        return True
+
+    def heartbeats(self) -> list[HeartbeatStatus]:
+        """Every configured heartbeat's state (``ok``, ``late``, ``missed``, ``never``), last
+        beat and due time (``notifykit heartbeats``)."""
+        return self._pipeline.heartbeats.statuses()
+
+    def heartbeat_url(self, name: str, *, with_token: bool = False) -> str | None:
+        """The URL a heartbeat's job calls (``None`` without ``server.public_url``); its token
+        is ``<token>`` unless ``with_token`` (it is a secret: anyone with it can beat)."""
+        public = self.config.server.public_url
+        if not public:
+            return None
+        token = self._pipeline.heartbeats.token(name) if with_token else "<token>"
+        return f"{public}/heartbeat/{name}/{token}"
+
+    def watch_workers(self) -> WatchResult:
+        """``notifykit serve``'s look at the workers: when none was seen for two leases, the
+        alert ``notifykit.worker.down`` is raised (once, however many servers watch) and sent
+        from this process, and, while none is seen, the due-work tick runs here too (escalation
+        steps, group timers, heartbeats), what it stores sent from this process; resolved when a
+        worker is seen again."""
+        self._needs_secrets()
+        runtime = self.runtime
+        result = self._pipeline.watch.check(runtime.notify_handoff(runtime.clock()))
+        for routed in result.routed:
+            self._finish(routed)
+        if result.down:
+            now = runtime.clock()
+            stored = self._pipeline.due.route(now, runtime.notify_handoff(now))
+            runtime.deliver_stored(stored)
+        return result
 
     def ack_token(
         self,
@@ -699,6 +749,55 @@ class Notifier:
     def ack_url(self, ack_id: str) -> str | None:
         """The signed acknowledgement link of an escalation (templates get it as ``ack_url``)."""
         return self._pipeline.escalations.links.url(ack_id)
+
+    def act_on_escalation(
+        self,
+        escalation_id: str,
+        action: str,
+        *,
+        by: str | None = None,
+        via: str | None = None,
+        detail: str | None = None,
+        once: str | None = None,
+    ) -> bool:
+        """Act on one escalation, as a key pressed on a paging call does: ``"ack"``
+        (acknowledge), ``"escalate"`` (its next step goes out now) or ``"resolve"`` (resolve
+        its alerts, as :meth:`resolve`). ``by``: who (the person the call went to); ``via``:
+        the audit trail's path (``keypress``, ``missed-call``...; default this Notifier's);
+        ``detail``: how, for the audit trail. ``once``: an idempotency key (a provider's call
+        id and the key pressed): a replay does nothing again and returns what the first did.
+        Returns whether it was done (``False``: the escalation is not open, has no step left
+        to escalate to, or does not exist)."""
+        acting = (self.acting if via is None else Acting(via)).by(by)
+        if action != "resolve":
+            return self._pipeline.escalations.act(
+                escalation_id, action, acting, detail=detail, once=once
+            )
+        self._needs_secrets()
+        state = self.ledger.routing
+        if once is not None:
+            with state.unit("claiming a resolution") as unit:
+                fresh, result = unit.claim_idempotency(once, self.clock())
+            if not fresh:
+                return result == "done"
+        record = state.escalation(escalation_id)
+        if record is not None and record.state in ("active", "done"):
+            runtime = self.runtime
+            handoff = runtime.notify_handoff(runtime.clock())
+            for routed in self._pipeline.resolve(record.key, handoff, acting):
+                self._finish(routed)
+        after = state.escalation(escalation_id)
+        done = after is not None and after.state == "resolved"
+        if once is not None:
+            with state.unit("finishing a resolution") as unit:
+                unit.finish_idempotency(once, "done" if done else "not done")
+        return done
+
+    def escalations_paging(self, address: str) -> list[tuple[str, str]]:
+        """``(escalation id, recipient)`` of every open escalation whose sent steps paged
+        ``address`` (a phone number in E.164), oldest first: whom a missed call from that
+        number acknowledges for."""
+        return self.ledger.routing.paging(address)
 
     def explain(
         self,

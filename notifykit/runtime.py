@@ -41,6 +41,7 @@ from notifykit.delivery.run import DeliveryRun
 from notifykit.errors import ConfigError, ConfigProblem, NotifykitError, PluginError
 from notifykit.metrics import Gauges, Metrics
 from notifykit.pipeline.builder import Pipeline, build_pipeline
+from notifykit.pipeline.limits import PagingGuard
 from notifykit.plan.planner import Planner
 from notifykit.plugins import Hooks, Registry
 
@@ -303,6 +304,12 @@ class Runtime:
             dry_run=dry_run,
             silences=self._dry_run_silences if dry_run else None,
             metrics=self.metrics,
+            paging=PagingGuard(
+                config.paging_limits,
+                {name: t.kind for name, t in self.channel_types.items()},
+            ),
+            heartbeats=config.heartbeats,
+            worker_window=2 * config.worker.lease,
         )
         self.deliveries = DeliveryRun(
             ledger=self.ledger,

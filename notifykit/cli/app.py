@@ -12,6 +12,7 @@ import click
 
 from notifykit.cli import config, console, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
+from notifykit.cli.heartbeats import COMMANDS as HEARTBEAT_COMMANDS
 from notifykit.cli.scaffold import init_command
 from notifykit.cli.silences import COMMANDS as SILENCE_COMMANDS
 
@@ -28,6 +29,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *oncall.COMMANDS,
     *SILENCE_COMMANDS,
     *console.COMMANDS,
+    *HEARTBEAT_COMMANDS,
     init_command,
 )
 

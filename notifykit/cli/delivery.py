@@ -211,15 +211,19 @@ def serve(host: str | None, port: int | None, log_format: str) -> int:
     """Run the status server: receives providers' delivery-status callbacks.
 
     Callbacks are asked for at server.public_url/status/<token>; a reverse proxy maps
-    public_url to this host and port. Stops on SIGTERM/SIGINT. Refuses to start when POST
-    /alertmanager would be reachable beyond this machine (public_url set, or a host that is not
-    loopback) without server.webhook_token, unless the config says webhook_token: none.
+    public_url to this host and port. Heartbeats beat at public_url/heartbeat/<name>/<token>.
+    When no worker has been seen for two worker.lease periods, serve raises
+    notifykit.worker.down and sends it itself (and runs the due-work tick) until one is back.
+    Stops on SIGTERM/SIGINT. Refuses to start when POST /alertmanager would be reachable beyond
+    this machine (public_url set, or a host that is not loopback) without server.webhook_token,
+    unless the config says webhook_token: none.
     """
     refuse_sandbox("serve", "no delivery a status callback is about can be in it")
     from notifykit.config.delivery import open_webhook_problem
     from notifykit.errors import ConfigError
     from notifykit.server import StatusServer
     from notifykit.server.logs import service_handler
+    from notifykit.server.watch import WorkerWatchdog
 
     state = State.current()
     handler = service_handler(state.logs.scrub, log_format=log_format, verbose=state.verbose)
@@ -250,7 +254,11 @@ def serve(host: str | None, port: int | None, log_format: str) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-    server.serve_forever()
+    watchdog = WorkerWatchdog(kit).start()
+    try:
+        server.serve_forever()
+    finally:
+        watchdog.stop()
     return EXIT_OK
 
 

@@ -628,10 +628,17 @@ def _item_kind(tp: Any, spec: Spec, where: str) -> Kind:
 class _Key:
     """One key of a settings class, resolved."""
 
-    __slots__ = ("attr", "has_default", "key", "kind", "required", "secret")
+    __slots__ = ("attr", "env_only", "has_default", "key", "kind", "required", "secret")
 
     def __init__(
-        self, key: str, attr: str, kind: Kind, required: bool, has_default: bool, secret: bool
+        self,
+        key: str,
+        attr: str,
+        kind: Kind,
+        required: bool,
+        has_default: bool,
+        secret: bool,
+        env_only: bool = False,
     ) -> None:
         self.key = key
         self.attr = attr
@@ -639,6 +646,7 @@ class _Key:
         self.required = required
         self.has_default = has_default
         self.secret = secret
+        self.env_only = env_only
 
 
 _PLANS: dict[type, dict[str, _Key]] = {}
@@ -669,7 +677,13 @@ def _plan(cls: type[Settings]) -> dict[str, _Key]:
         )
         kind = kind_of(hints[attr], spec, where=where)
         plan[key] = _Key(
-            key, attr, kind, spec.required or not has_default, has_default, spec.secret
+            key,
+            attr,
+            kind,
+            spec.required or not has_default,
+            has_default,
+            spec.secret,
+            spec.env_only,
         )
     _PLANS[cls] = plan
     return plan
@@ -806,7 +820,7 @@ def _read_key(
     finally:
         ctx.lenient_env, ctx.secret_field, ctx.may_default = was
     if spec.secret:
-        _warn_inline_secret(node, path, ctx)
+        _warn_inline_secret(node, path, ctx, refuse=spec.env_only)
     if value is INVALID:
         if ctx.env_missing and (may_miss or (ctx.dry_run and not spec.required)):
             return _default(spec)
@@ -846,29 +860,41 @@ def _default(spec: _Key) -> Any:
     return _OMIT if spec.has_default else None
 
 
-def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker) -> None:
+def _warn_inline_secret(node: yaml.Node, path: str, ctx: Checker, *, refuse: bool = False) -> None:
     """A secret written in the file itself (not as ``${VAR}``) ends up in version control: each
-    such value, a list's items and a mapping's values included."""
+    such value, a list's items and a mapping's values included. ``refuse``: a problem, not a
+    warning (a setting declared ``env_only``)."""
     if not ctx.show_lines:
         return  # a mapping config comes from code, which may have read the environment itself
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _warn_inline_secret(item, f"{path}[{index}]", ctx)
+            _warn_inline_secret(item, f"{path}[{index}]", ctx, refuse=refuse)
         return
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            _warn_inline_secret(value, join(path, str(getattr(key, "value", ""))), ctx)
+            _warn_inline_secret(
+                value, join(path, str(getattr(key, "value", ""))), ctx, refuse=refuse
+            )
         return
     if not isinstance(node, yaml.ScalarNode):
         return
     if node.tag == _NULL_TAG or "${" in str(node.value) or not str(node.value).strip():
         return
-    ctx.warn(
-        node,
-        path,
-        f"a secret is written in the file: {INLINE_SECRET_FIX} "
-        f"({path.rsplit('.', 1)[-1]}: ${{MY_SECRET}}, set in the environment)",
-    )
+    key = path.rsplit(".", 1)[-1]
+    if refuse:
+        ctx.problem(
+            node,
+            path,
+            f"this secret must come from the environment ({key}: ${{MY_SECRET}}), "
+            "not be written in the file",
+        )
+    else:
+        ctx.warn(
+            node,
+            path,
+            f"a secret is written in the file: {INLINE_SECRET_FIX} "
+            f"({key}: ${{MY_SECRET}}, set in the environment)",
+        )
 
 
 def check_name(node: yaml.Node, path: str, ctx: Checker) -> Any:

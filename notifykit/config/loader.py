@@ -50,6 +50,8 @@ from notifykit.config.delivery import (
     load_store,
     load_worker,
 )
+from notifykit.config.heartbeats import HeartbeatSettings, load_heartbeats
+from notifykit.config.paging import PagingLimits, load_paging_limits
 from notifykit.config.scaleout import SECTIONS as SCALEOUT_SECTIONS
 from notifykit.config.scaleout import ScaleoutSettings, load_scaleout
 from notifykit.config.schema import (
@@ -112,7 +114,9 @@ _SECTIONS = (
     "worker",
     "retry",
     "console",
+    "heartbeats",
     "schedules",
+    "paging_limits",
     *SCALEOUT_SECTIONS,
     # alert routing (issue 8): receivers, route, inhibit_rules, time_intervals, escalations
     *ROUTING_SECTIONS,
@@ -264,6 +268,8 @@ class Config:
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
     #: ``limiter:``, ``dispatch:`` and ``celery:`` (:mod:`notifykit.config.scaleout`)
     scaleout: ScaleoutSettings = field(default_factory=ScaleoutSettings)
+    #: ``heartbeats:``, the dead-man's switches by name (:mod:`notifykit.config.heartbeats`)
+    heartbeats: Mapping[str, HeartbeatSettings] = field(default_factory=dict)
     #: the alert routing (``route:``, ``receivers:``...); for an ``events:``-only config the
     #: implicit tree of :meth:`RoutingConfig.from_events` (``routing.implicit``)
     routing: RoutingConfig | None = field(default=None, repr=False)
@@ -272,6 +278,8 @@ class Config:
     template_lines: Mapping[str, int | None] = field(default_factory=dict, repr=False)
     #: ``schedules:``, the on-call schedules by name (targets ``schedule:NAME``; docs/oncall.md)
     schedules: Mapping[str, Schedule] = field(default_factory=dict, repr=False)
+    #: ``paging_limits:``, pages per person and channel kind in a sliding window (routing.md)
+    paging_limits: PagingLimits = field(default_factory=PagingLimits)
 
     def unknown_event(self, event: str) -> bool:
         """Whether neither ``events:`` nor any route's ``event`` matcher names ``event`` (it then
@@ -507,6 +515,12 @@ class _Loader:
         self._defaults()
         self._delivery_sections()
         self.scaleout = load_scaleout(self.nodes, self.store, self.ctx)
+        self.paging_limits = load_paging_limits(
+            self.nodes.get("paging_limits"),
+            {t.kind for t in self.registry.channel_types.values()},
+            self.recipients,
+            self.ctx,
+        )
         schedules_read: Mapping[str, Any] = {}
         if "schedules" in self.nodes:  # the engine (and zoneinfo) only for a config with some
             from notifykit.config.schedules import read_schedules
@@ -550,9 +564,11 @@ class _Loader:
             console=self.console,
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
+            heartbeats=self.heartbeats,
             routing=routing,
             template_lines={name: ctx.line(node) for name, node in self.template_nodes.items()},
             schedules=schedules,
+            paging_limits=self.paging_limits,
         )
 
     def _named_mapping(self, section: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -650,6 +666,7 @@ class _Loader:
         self.server = load_server(self.nodes.get("server"), "server", self.ctx)
         self.worker = load_worker(self.nodes.get("worker"), "worker", self.ctx)
         self.console = load_console(self.nodes.get("console"), "console", self.ctx)
+        self.heartbeats = load_heartbeats(self.nodes.get("heartbeats"), self.ctx)
         self.retry = load_retry(self.nodes.get("retry"), "retry", self.ctx, RetrySettings())
         self.channel_retry = {
             name: load_retry(node, join(join("channels", name), "retry"), self.ctx, self.retry)

@@ -38,6 +38,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         StoreSettings,
         WorkerSettings,
     )
+    from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.config.loader import Defaults, EventConfig, RecipientSettings
     from notifykit.config.scaleout import CelerySettings, LimiterSettings
     from notifykit.config.schedules import ScheduleSettings
@@ -70,6 +71,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
         ("console", [ConsoleSettings], "see deploy.md, Web console"),
+        ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md, Heartbeats"),
         ("limiter", [LimiterSettings], ""),
         ("celery", [CelerySettings], "dispatch: celery uses it (dispatch: worker is the default)"),
     ]

@@ -121,6 +121,7 @@ class Spec:
 
     doc: str = ""
     secret: bool = False
+    env_only: bool = False
     required: bool = False
     check: Callable[[Any], Iterable[str]] | None = None
     parse: Callable[[str], Any] | None = None
@@ -146,6 +147,7 @@ def setting(
     default_factory: Callable[[], Any] = _MISSING,
     doc: str = "",
     secret: bool = False,
+    env_only: bool = False,
     required: bool = False,
     check: Callable[[Any], Iterable[str]] | None = None,
     parse: Callable[[str], Any] | None = None,
@@ -167,6 +169,8 @@ def setting(
     :param doc: what it means, for the settings reference of ``docs/configuration.md``.
     :param secret: a token or password: scrubbed (``***``) from every problem, report and log,
         never in a ``repr``, and a warning when written in the file instead of ``${ENV_VAR}``.
+    :param env_only: with ``secret``: written in the file instead of ``${ENV_VAR}`` is a
+        problem, not a warning (a secret that guards a URL anyone may call).
     :param required: required in the file although the object has a default (for sections
         whose object exists without the section).
     :param check: your validator: ``check(value)`` gets the converted value and returns the
@@ -190,6 +194,7 @@ def setting(
     spec = Spec(
         doc=doc,
         secret=secret,
+        env_only=env_only,
         required=required,
         check=check,
         parse=parse,

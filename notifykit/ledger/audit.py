@@ -66,15 +66,27 @@ ACTIONS = (
 )
 
 #: the paths an action comes through today: the command line, the Python API, an ack link, an
-#: answered call, Alertmanager's webhook, notifykit itself (a step failed: the next goes out now)
-PATHS = ("cli", "api", "link", "call", "alertmanager", "system")
+#: answered call, a key pressed on a call, a missed call to the provider's number, Alertmanager's
+#: webhook, notifykit itself (a step failed: the next goes out now); a provider's plugin may name
+#: its own (the Exotel plugin's ``whatsapp``: a tap on a WhatsApp message's Acknowledge button)
+PATHS = (
+    "cli",
+    "api",
+    "link",
+    "call",
+    "keypress",
+    "missed-call",
+    "whatsapp",
+    "alertmanager",
+    "system",
+)
 
 _WORD = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 # A run of 8 to 15 digits, with the separators people write numbers with: a phone number
 # (E.164 has at most 15 digits), not an alert's short numbers (``pct=95``) nor a word's digits.
 _NUMBER = re.compile(r"(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){7,14}(?![\w])")
 #: target values kept as they are: ids made by notifykit, never a person's number
-_IDS = frozenset({"escalation", "notification", "silence"})
+_IDS = frozenset({"bundle", "delivery", "escalation", "notification", "silence"})
 
 
 @dataclass(frozen=True)

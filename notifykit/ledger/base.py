@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
+from notifykit.ledger.heartbeats import HeartbeatStore
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.rows import Columns, fetch, fetch_one
 from notifykit.ledger.state import RoutingState
@@ -93,6 +94,7 @@ class Ledger(Protocol):
     def reports(self, *, limit: int = 20, state: DeliveryState | None = None) -> list[Report]: ...
     def deliveries(self, ids: Sequence[str]) -> list[Delivery]: ...
     def by_token(self, token: str) -> list[Delivery]: ...
+    def by_provider_id(self, provider_id: str, channel_type: str) -> list[Delivery]: ...
     def apply_status(
         self,
         token: str,
@@ -116,6 +118,8 @@ class Ledger(Protocol):
 
     #: the routing-state store on the same database (alerts, groups, escalations)
     routing: RoutingState
+    #: the heartbeats' store on the same database (:mod:`notifykit.ledger.heartbeats`)
+    heartbeats: HeartbeatStore
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,8 @@ class SqlLedger:
         self.location = location
         #: the routing state (alerts, groups, escalations) on the same database
         self.routing = RoutingState(self)
+        #: the heartbeats (dead-man's switches, and serve's watch of the workers)
+        self.heartbeats = HeartbeatStore(self)
 
     # -- what a backend supplies ----------------------------------------------------------------
 
@@ -796,6 +802,17 @@ class SqlLedger:
             "looking up a status callback",
             f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE callback_token = ?",
             (token,),
+        )
+        return [self._delivery_from_row(r, c) for r in rows]
+
+    def by_provider_id(self, provider_id: str, channel_type: str) -> list[Delivery]:
+        """The deliveries of channels of ``channel_type`` that the provider knows as
+        ``provider_id`` (a reply to a message names the message it answers), newest first."""
+        rows, c = self._select(
+            "looking up a delivery by its provider id",
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE provider_id = ? "
+            "AND channel_type = ? ORDER BY updated DESC",
+            (provider_id, channel_type),
         )
         return [self._delivery_from_row(r, c) for r in rows]
 

@@ -239,6 +239,27 @@ ALTER TABLE escalations ADD COLUMN wake_at DOUBLE PRECISION;
 CREATE INDEX escalations_wake ON escalations (state, wake_at)
 """
 
+#: Version 7: paging limits (issue 17). The pages of one recipient in a window are counted with
+#: this index (``notifykit.pipeline.limits``); a bundle of held pages is an ordinary delivery.
+_V7 = """
+CREATE INDEX deliveries_recipient ON deliveries (recipient, first_due)
+"""
+
+#: Version 8: heartbeats (issue 19), the dead-man's switches of ``heartbeats:`` and ``serve``'s
+#: watch of the workers (:mod:`notifykit.ledger.heartbeats`): when each was first configured,
+#: its last beat, and whether its missed alert is raised (``state``, changed by compare-and-set).
+_V8 = """
+CREATE TABLE heartbeats (
+    name TEXT PRIMARY KEY,
+    first_seen DOUBLE PRECISION NOT NULL,
+    last_beat DOUBLE PRECISION,
+    beats INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'ok',
+    missed_since DOUBLE PRECISION,
+    changed DOUBLE PRECISION
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -247,6 +268,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, _V4),
     (5, _V5),
     (6, _V6),
+    (7, _V7),
+    (8, _V8),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

@@ -899,6 +899,70 @@ class Unit:
         Phone numbers are masked (:func:`notifykit.ledger.audit.mask_numbers`)."""
         return _audit.insert(self._exec, action, acting, target, at, detail)
 
+    # -- paging limits --------------------------------------------------------------------------------
+
+    def pages(
+        self, recipient: str, channels: Sequence[str], since: float, until: float
+    ) -> list[float]:
+        """When ``recipient`` was paged through ``channels`` after ``since`` up to ``until``
+        (each delivery's first due time, oldest first): the deliveries planned to be sent, not
+        those skipped or withdrawn (a held page is skipped: its bundle is the page)."""
+        if not channels:
+            return []
+        if self._row_lock:
+            # PostgreSQL runs two such transactions at once: each would count the pages before
+            # the other's are stored, and both send. The count and the store that follows are
+            # serialised per recipient by a transaction lock (SQLite's BEGIN IMMEDIATE already
+            # serialises every writer).
+            self._exec(
+                "SELECT pg_advisory_xact_lock(hashtext(?))", (f"notifykit paging {recipient}",)
+            )
+        rows, c = fetch(
+            self._exec(
+                "SELECT first_due FROM deliveries WHERE recipient = ? AND first_due > ? "
+                f"AND first_due <= ? AND channel IN ({self._in(channels)}) "
+                "AND skip_reason IS NULL AND state NOT IN ('skipped', 'cancelled') "
+                "ORDER BY first_due",
+                (recipient, since, until, *channels),
+            )
+        )
+        return [float(r[c.first_due]) for r in rows]
+
+    def has_notification(self, key: str) -> bool:
+        """Whether a notification with idempotency key ``key`` is stored."""
+        row, _c = fetch_one(self._exec("SELECT id FROM notifications WHERE key = ?", (key,)))
+        return row is not None
+
+    def pending_bundle(
+        self, recipient: str, channels: Sequence[str]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The bundle of held pages to ``recipient`` through one of ``channels`` not sent yet:
+        its delivery id and info (``info["paging_bundle"]``: the pages it carries)."""
+        if not channels:
+            return None
+        row, c = fetch_one(
+            self._exec(
+                "SELECT id, info FROM deliveries WHERE recipient = ? "
+                f"AND channel IN ({self._in(channels)}) AND state = 'pending' "
+                "AND skip_reason IS NULL AND info LIKE ? "
+                f"ORDER BY due LIMIT 1 {self._row_lock}",
+                (recipient, *channels, '%"paging_bundle"%'),
+            )
+        )
+        if row is None:
+            return None
+        return str(row[c.id]), dict(json.loads(row[c.info]))
+
+    def extend_bundle(
+        self, delivery_id: str, text: str, info: Mapping[str, Any], now: float
+    ) -> None:
+        """Rewrite a pending bundle's text and info (one more held page in it)."""
+        self._exec(
+            "UPDATE deliveries SET text = ?, info = ?, updated = ? WHERE id = ? "
+            "AND state = 'pending'",
+            (text, _dumps(dict(info)), now, delivery_id),
+        )
+
     # -- silences -------------------------------------------------------------------------------------
 
     def silences(self, now: float) -> list[Silence]:
@@ -1237,6 +1301,44 @@ class RoutingState:
             (ack_id,),
         )
         return _escalation(rows[0], c) if rows else None
+
+    def escalation(self, escalation_id: str) -> EscalationRecord | None:
+        """One escalation as it stands (read only; ``None``: no such escalation)."""
+        rows, c = self._rows(
+            "reading an escalation",
+            f"SELECT {_ESCALATION} FROM escalations WHERE id = ?",
+            (escalation_id,),
+        )
+        return _escalation(rows[0], c) if rows else None
+
+    def batch(self, callback_token: str) -> list[dict[str, Any]]:
+        """The deliveries of the batch whose status-callback token is ``callback_token``, in
+        order: each ``{"id", "notification_id", "recipient", "address", "channel",
+        "channel_type", "text"}`` (what a provider's flow asks about its call: the text to
+        speak and who it went to)."""
+        rows, c = self._rows(
+            "reading a batch",
+            "SELECT id, notification_id, recipient, address, channel, channel_type, text "
+            "FROM deliveries WHERE callback_token = ? ORDER BY seq",
+            (callback_token,),
+        )
+        names = ("id", "notification_id", "recipient", "address", "channel", "channel_type")
+        return [{**{n: r[getattr(c, n)] for n in names}, "text": r[c.text]} for r in rows]
+
+    def paging(self, address: str) -> list[tuple[str, str]]:
+        """``(escalation id, recipient)`` of the open escalations (running, or out of steps
+        unanswered) whose sent steps addressed ``address`` (a phone number as the deliveries
+        keep it, E.164), oldest escalation first."""
+        rows, c = self._rows(
+            "finding the escalations paging a number",
+            "SELECT e.id AS id, d.recipient AS recipient, MIN(e.started_at) AS started "
+            "FROM escalations e JOIN escalation_steps s ON s.escalation_id = e.id "
+            "JOIN deliveries d ON d.notification_id = s.notification_id "
+            "WHERE e.state IN ('active', 'done') AND s.state = 'sent' AND d.address = ? "
+            "GROUP BY e.id, d.recipient ORDER BY started, id",
+            (address,),
+        )
+        return [(str(r[c.id]), str(r[c.recipient])) for r in rows]
 
     def step_recipients(self, escalation_id: str, loop: int, index: int) -> list[str]:
         """The recipients of the notification a step sent (in the order of its deliveries;

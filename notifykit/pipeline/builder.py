@@ -20,6 +20,7 @@ from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
 from notifykit.pipeline.groups import GroupFlusher
+from notifykit.pipeline.heartbeats import OWN_EVENTS, Heartbeats, WorkerWatch
 from notifykit.pipeline.ingest import Ingest, Routed
 from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
@@ -36,9 +37,11 @@ from notifykit.pipeline.store import Handoff, Store
 if TYPE_CHECKING:
     from notifykit.channels.base import Channel, Recipient
     from notifykit.config.delivery import ServerSettings
+    from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
+    from notifykit.pipeline.limits import PagingGuard
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
     from notifykit.routing.alert import Alert
@@ -66,6 +69,10 @@ class Pipeline:
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
+    #: the dead-man's switches of ``heartbeats:``
+    heartbeats: Heartbeats
+    #: ``notifykit serve``'s watch of the workers
+    watch: WorkerWatch
     #: a silence was made or expired: the cached silences are read again
     silences_changed: Callable[[], None] = lambda: None
 
@@ -225,6 +232,9 @@ def build_pipeline(
     server: ServerSettings | None = None,
     silences: Callable[[float], Sequence[Silence]] | None = None,
     metrics: Metrics | None = None,
+    paging: PagingGuard | None = None,
+    heartbeats: Mapping[str, HeartbeatSettings] | None = None,
+    worker_window: float = 120.0,
 ) -> Pipeline:
     """The pipeline for one configuration (see the module docstring). ``silences(now)``: the
     silences in force outside a unit of work (a dry run's, an explanation's); by default read
@@ -267,7 +277,7 @@ def build_pipeline(
         dry_run=dry_run,
         mark_receiver=not routing.implicit,
     )
-    store = Store(first_groups)
+    store = Store(first_groups, paging if paging else None, clock)
     links = AckLinks(public_url, lambda: state().routing_secret("ack"))
     escalations = Escalations(
         policies=routing.escalations,
@@ -305,7 +315,8 @@ def build_pipeline(
         mute_now=mute,
         state=state,
         ledger=ledger,
-        unknown_event=unknown_event,
+        # the alerts notifykit raises itself are no misspelling, whatever the routes name
+        unknown_event=lambda event: event not in OWN_EVENTS and unknown_event(event),
         clock=clock,
         dry_run=dry_run,
     )
@@ -322,8 +333,17 @@ def build_pipeline(
         unknown_count=None if server is None else server.unknown_callbacks,
         unknown_keep=None if server is None else server.unknown_callbacks_keep,
     )
+    beats = Heartbeats(
+        specs=heartbeats or {},
+        ingest=ingest,
+        ledger=ledger,
+        secret=lambda: state().routing_secret("heartbeat"),
+        clock=clock,
+    )
+    watch = WorkerWatch(ingest=ingest, ledger=ledger, clock=clock, window=worker_window)
     due = DueWork(
         ledger=ledger,
+        heartbeats=beats if beats.configured and not dry_run else None,
         state=state if stateful else None,
         flusher=flusher if stateful else None,
         escalations=escalations if routing.escalations else None,
@@ -343,5 +363,16 @@ def build_pipeline(
         on_call=planner.on_call,
     )
     return Pipeline(
-        ingest, store, escalations, due, status, explainer, routing, state, clock, cached.forget
+        ingest,
+        store,
+        escalations,
+        due,
+        status,
+        explainer,
+        routing,
+        state,
+        clock,
+        beats,
+        watch,
+        cached.forget,
     )

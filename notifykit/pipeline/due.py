@@ -1,7 +1,8 @@
 """The due-work tick, the one both ``notifykit worker`` and Celery beat run: deliveries a dead
-sender left ``sending`` become ``unknown``, groups whose timer is due are flushed, escalation
-steps that are due fire. What it stores is then sent like any other delivery (claimed by a
-worker, or enqueued as Celery tasks).
+sender left ``sending`` become ``unknown``, heartbeats overdue raise their alert (and those
+beaten again resolve it: :mod:`notifykit.pipeline.heartbeats`), groups whose timer is due are
+flushed, escalation steps that are due fire. What it stores is then sent like any other
+delivery (claimed by a worker, or enqueued as Celery tasks).
 
 One group's or one escalation's trouble never stops another's: each is flushed or fired in a
 transaction of its own, and one that fails is logged with its alert key and tried again later,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from notifykit.model import Delivery
     from notifykit.pipeline.escalate import Escalations
     from notifykit.pipeline.groups import GroupFlusher
+    from notifykit.pipeline.heartbeats import Heartbeats
     from notifykit.pipeline.store import Handoff, Stored
 
 __all__ = ["DueWork"]
@@ -50,8 +52,10 @@ class DueWork:
         reconcile: Callable[[], Sequence[Delivery]],
         scrub: Callable[[str], str],
         handoff: Handoff,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self._ledger = ledger
+        self._heartbeats = heartbeats
         self._reconcile = reconcile
         self._handoff = handoff
         self._state = state
@@ -76,11 +80,14 @@ class DueWork:
         return len(self.route(now, self._handoff))
 
     def route(self, now: float, handoff: Handoff) -> list[Stored]:
-        """Flush the due groups and fire the due escalation steps; returns what was stored."""
-        if self._state is None:
-            return []
-        state = self._state()
+        """Raise (or resolve) the heartbeats' alerts, flush the due groups and fire the due
+        escalation steps; returns what was stored."""
         stored: list[Stored] = []
+        if self._heartbeats is not None:
+            stored.extend(self._heartbeats.check(now, handoff))
+        if self._state is None:
+            return stored
+        state = self._state()
         if self._escalations is not None and self._escalations.configured:
             self._escalations.links.prime()
         if self._flusher is not None:

@@ -256,8 +256,9 @@ class Escalations:
     ) -> list[Stored]:
         """Plan and store the steps of ``record`` due by ``now``. Steps of an escalation no
         longer active are cancelled; those of a snoozed one wait for it to resume. A step whose
-        targets are on-call schedules with nobody on call is skipped (``skipped: nobody on
-        call``) and the next step comes forward to now."""
+        targets are on-call schedules with nobody on call, or whose calls all go to people over
+        their ``call`` paging limit, is skipped (``skipped: nobody on call``, ``skipped: paging
+        limit``) and the next step comes forward to now."""
         if record.state == "snoozed":
             return []  # a snoozed escalation's steps wait for it to resume
         stored: list[Stored] = []
@@ -320,28 +321,7 @@ class Escalations:
                     to=configured.to,
                 )
             except NobodyOnCallError as err:
-                unit.mark_step(step, "skipped")
-                where = f"step {step.loop}.{step.index}"
-                moved = unit.advance(record, now)
-                left = bool(moved or unit.due_steps(record.id, math.inf))
-                then = "the next step goes out now" if left else "no step is left: nobody paged"
-                # Nobody paged at all is worth more than a warning.
-                logger.log(
-                    logging.WARNING if left else logging.ERROR,
-                    "escalation %s (%s) %s skipped: %s; %s",
-                    record.id,
-                    record.key,
-                    where,
-                    err,
-                    then,
-                )
-                unit.audit(
-                    ESCALATED,
-                    SYSTEM,
-                    {**_target(record), "step": f"{step.loop}.{step.index}"},
-                    now,
-                    f"{where} skipped: {err}; {then}",
-                )
+                moved = self._not_reached(unit, record, step, now, str(err))
                 brought_forward = brought_forward or moved
                 continue
             except NotifykitError as err:
@@ -372,11 +352,50 @@ class Escalations:
                 )
                 unit.mark_step(step, "pending", due_at=now + delay, failures=failures)
                 continue
+            guard = self._store.guard
+            if guard is not None and guard:
+                plan, over = guard.calls_over(unit, plan, now)
+                if over and all(j.skip_reason is not None for j in plan.jobs):
+                    # Everyone the step calls is over their call limit: it reaches nobody.
+                    reason = f"paging limit: {', '.join(over)} over the call limit"
+                    moved = self._not_reached(unit, record, step, now, reason)
+                    brought_forward = brought_forward or moved
+                    continue
             plan = dataclasses.replace(plan, step=f"{step.loop}.{step.index}")
             done = self._store(unit, plan, handoff, record.key)
             unit.mark_step(step, "sent", done.submission.id)
             stored.append(done)
         return stored, brought_forward
+
+    def _not_reached(
+        self, unit: Unit, record: EscalationRecord, step: StepRecord, now: float, reason: str
+    ) -> bool:
+        """A step that reaches nobody (nobody on call, everyone over their call limit) is
+        skipped, said loudly and audited; ``True`` when the next step was brought forward to
+        now."""
+        unit.mark_step(step, "skipped")
+        where = f"step {step.loop}.{step.index}"
+        moved = unit.advance(record, now)
+        left = bool(moved or unit.due_steps(record.id, math.inf))
+        then = "the next step goes out now" if left else "no step is left: nobody paged"
+        # Nobody paged at all is worth more than a warning.
+        logger.log(
+            logging.WARNING if left else logging.ERROR,
+            "escalation %s (%s) %s skipped: %s; %s",
+            record.id,
+            record.key,
+            where,
+            reason,
+            then,
+        )
+        unit.audit(
+            ESCALATED,
+            SYSTEM,
+            {**_target(record), "step": f"{step.loop}.{step.index}"},
+            now,
+            f"{where} skipped: {reason}; {then}",
+        )
+        return bool(moved)
 
     def fire_due(self, escalation_id: str, now: float, handoff: Handoff) -> list[Stored]:
         """The tick's part: one escalation's due steps, in a transaction of their own."""
@@ -564,6 +583,50 @@ class Escalations:
         self._metrics.acknowledged("link", count=len(acked))
         return acked
 
+    def act(
+        self,
+        escalation_id: str,
+        action: str,
+        acting: Acting,
+        *,
+        detail: str | None = None,
+        once: str | None = None,
+    ) -> bool:
+        """Acknowledge (``action="ack"``) or escalate (``"escalate"``: the next pending step
+        is due now, and the worker sends it) one open escalation, as ``acting`` does (a key
+        pressed on a call: ``Acting("keypress", "asha")``), with its row in the audit trail.
+        ``once``: an idempotency key (the provider's call id and the key): a replay changes
+        nothing and answers what the first did, in the transaction that did it. Returns
+        whether it was done (``False``: the escalation is not open, or has no step left)."""
+        if action not in ("ack", "escalate"):
+            raise ValueError(f"unknown escalation action {action!r}: ack or escalate")
+        now = self._clock()
+        with self._state().unit("acting on an escalation") as unit:
+            if once is not None:
+                fresh, result = unit.claim_idempotency(once, now)
+                if not fresh:
+                    return result == "done"
+            record = unit.escalation(escalation_id)
+            done = False
+            if record is not None and action == "ack":
+                done = bool(self.stop(unit, [record], "acked", now, acting, detail=detail))
+            elif record is not None and record.state == "active":
+                done = unit.advance(record, now) or bool(unit.due_steps(record.id, now))
+                if done:
+                    unit.audit(ESCALATED, acting, _target(record), now, detail)
+                    logger.info(
+                        "escalation %s (%s): the next step goes out now (%s via %s)",
+                        record.id,
+                        record.key,
+                        ESCALATED,
+                        acting.path,
+                    )
+            if once is not None:
+                unit.finish_idempotency(once, "done" if done else "not done")
+        if action == "ack":
+            self._metrics.acknowledged(acting.path, count=int(done))
+        return done
+
     def _link_sent_to(
         self, unit: Unit, record: EscalationRecord, token: str, step: tuple[int, int] | None
     ) -> tuple[list[str], str | None]:
@@ -639,7 +702,10 @@ class Escalations:
                     continue
                 where = f"step {step.loop}.{step.index}"
                 answered = update is not None and update.info.get("answered") is True
-                if answered and update is not None and policy is not None and policy.ack_on_answer:
+                # A policy with keys wants a key pressed: answering (voicemail answers too) is
+                # not enough.
+                on_answer = policy is not None and policy.ack_on_answer and policy.keys is None
+                if answered and update is not None and on_answer:
                     called = unit.step_deliveries([notification_id], update.provider_id)
                     acting = Acting("call", called[0][1] if called else None)
                     detail = f"answered the call of {where}"

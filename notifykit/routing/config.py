@@ -22,7 +22,7 @@ from notifykit.config.schema import INVALID, Checker, did_you_mean, join
 from notifykit.config.settings import NAME_PATTERN, Duration, Settings, Target, setting
 from notifykit.errors import ConfigProblem
 from notifykit.routing.alert import ALL_LABELS
-from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Receiver
+from notifykit.routing.escalation import EscalationPolicy, EscalationStep, Keys, Receiver
 from notifykit.routing.inhibit import InhibitRule
 from notifykit.routing.lifecycle import DEFAULT_RESOLVE_TIMEOUT
 from notifykit.routing.matchers import Matcher, parse_matchers
@@ -128,6 +128,37 @@ class StepConfig(Settings):
     )
 
 
+_KEY = r"[0-9*#]"
+_ONE_KEY = "one key: 0-9, * or #"
+
+
+class KeysConfig(Settings):
+    """An escalation's ``keys:``: what a paged person presses on a call that takes keys."""
+
+    ack: str | None = setting(
+        default="1", pattern=_KEY, expected=_ONE_KEY, doc="acknowledges (null: no key does)"
+    )
+    escalate: str | None = setting(
+        default="2",
+        pattern=_KEY,
+        expected=_ONE_KEY,
+        doc="sends the page to the next step now (null: no key does)",
+    )
+    resolve: str | None = setting(
+        default="3", pattern=_KEY, expected=_ONE_KEY, doc="resolves the alert (null: no key does)"
+    )
+    instructions: str | None = setting(
+        default=None,
+        doc='what the call says after the alert (default: "Press 1 to acknowledge, 2 to send '
+        'it to the next person, 3 to resolve.", from the keys)',
+    )
+
+    def __post_init__(self) -> None:
+        given = [k for k in (self.ack, self.escalate, self.resolve) if k is not None]
+        if len(set(given)) != len(given):
+            raise ValueError("two actions have the same key: give each its own")
+
+
 class EscalationConfig(Settings):
     """An ``escalations:`` entry."""
 
@@ -140,7 +171,16 @@ class EscalationConfig(Settings):
     repeat_every: Duration | None = setting(
         default=None, min=1.0, doc="each round starts this long after the one before"
     )
-    ack_on_answer: bool = setting(default=False, doc="an answered call counts as acknowledgement")
+    ack_on_answer: bool = setting(
+        default=False,
+        doc="an answered call counts as acknowledgement (weaker than keys: voicemail answers "
+        "too); not when keys is set",
+    )
+    keys: KeysConfig | None = setting(
+        default=None,
+        doc="keys pressed on a paging call that takes them (a provider's flow): ack, escalate, "
+        "resolve; set, an answered call alone does not acknowledge",
+    )
     ack_timeout: Duration | None = setting(
         default=None, min=1.0, doc="an acknowledged alert not resolved by then re-opens"
     )
@@ -490,6 +530,14 @@ class _RoutingLoader:
                     repeat=value.repeat,
                     repeat_every=value.repeat_every,
                     ack_on_answer=value.ack_on_answer,
+                    keys=None
+                    if value.keys is None
+                    else Keys(
+                        value.keys.ack,
+                        value.keys.escalate,
+                        value.keys.resolve,
+                        value.keys.instructions,
+                    ),
                     ack_timeout=value.ack_timeout,
                 )
             except ValueError as err:

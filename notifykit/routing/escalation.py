@@ -14,6 +14,7 @@ offsets so the schedule reads as a timeline)::
         repeat: 1                # run the steps again this many times (default 0: once)
         repeat_every: 15m        # from the start of one round to the next (see below)
         ack_on_answer: true      # an answered call counts as acknowledgement
+        keys: {ack: "1", escalate: "2", resolve: "3"}   # keys pressed on a paging call
         ack_timeout: 30m         # acknowledged but not resolved by then: it re-opens
 
 :func:`plan` turns a policy and a start time into the scheduled steps; :func:`advance` reschedules
@@ -28,8 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 __all__ = [
+    "DEFAULT_KEYS",
     "EscalationPolicy",
     "EscalationStep",
+    "Keys",
     "Receiver",
     "ScheduledStep",
     "advance",
@@ -73,6 +76,47 @@ class EscalationStep:
 
 
 @dataclass(frozen=True)
+class Keys:
+    """The keys a paged person presses on a call that takes keys (a provider's flow, such as
+    Exotel's): ``ack`` acknowledges, ``escalate`` sends the page to the next step now,
+    ``resolve`` resolves the alert; ``None`` turns an action off. ``instructions``: what the
+    call says after the alert (default: built from the keys, :meth:`say`)."""
+
+    ack: str | None = "1"
+    escalate: str | None = "2"
+    resolve: str | None = "3"
+    instructions: str | None = None
+
+    def action(self, pressed: str) -> str | None:
+        """``"ack"``, ``"escalate"`` or ``"resolve"`` for the key ``pressed`` (``None``: no
+        action has it)."""
+        for name in ("ack", "escalate", "resolve"):
+            if pressed and getattr(self, name) == pressed:
+                return name
+        return None
+
+    def say(self) -> str:
+        """The instructions spoken after the alert: "Press 1 to acknowledge, 2 to send it to
+        the next person, 3 to resolve." (or ``instructions``)."""
+        if self.instructions is not None:
+            return self.instructions
+        parts = [
+            f"{key} to {what}"
+            for key, what in (
+                (self.ack, "acknowledge"),
+                (self.escalate, "send it to the next person"),
+                (self.resolve, "resolve"),
+            )
+            if key is not None
+        ]
+        return f"Press {', '.join(parts)}." if parts else ""
+
+
+#: the keys of a policy that sets none
+DEFAULT_KEYS = Keys()
+
+
+@dataclass(frozen=True)
 class EscalationPolicy:
     """An ``escalations:`` entry.
 
@@ -87,9 +131,18 @@ class EscalationPolicy:
     repeat: int = 0
     repeat_every: float | None = None
     ack_on_answer: bool = False
+    #: the keys of its paging calls (``None``: the defaults, :data:`DEFAULT_KEYS`, and an
+    #: answered call acknowledges when ``ack_on_answer`` says so); set, an answered call whose
+    #: person pressed no key is not an acknowledgement
+    keys: Keys | None = None
     #: an acknowledged alert not resolved within this many seconds re-opens, and its escalation
     #: starts again from the first step (PagerDuty's acknowledgement timeout); ``None``: never
     ack_timeout: float | None = None
+
+    @property
+    def call_keys(self) -> Keys:
+        """The keys its calls take (its own, else the defaults)."""
+        return self.keys or DEFAULT_KEYS
 
     def __post_init__(self) -> None:
         if not self.steps:

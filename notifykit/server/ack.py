@@ -80,7 +80,14 @@ def _ended(record: EscalationRecord) -> str:
     """Who ended an escalation and when (or that it is still open)."""
     if record.state == "acked":
         by = f" by {record.acked_by}" if record.acked_by else ""
-        how = {"link": "ack link", "call": "answered call", "key": "keypress"}
+        how = {
+            "link": "ack link",
+            "call": "answered call",
+            "key": "keypress",
+            "keypress": "key pressed on the call",
+            "missed-call": "missed call",
+            "whatsapp": "WhatsApp button",
+        }
         via = f" ({how.get(record.acked_via, record.acked_via)})" if record.acked_via else ""
         return f"Already acknowledged{by}{via} at {_when(record.acked_at)}."
     if record.state == "resolved":

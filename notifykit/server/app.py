@@ -22,6 +22,8 @@ Routes (under whatever prefix the app is mounted at):
   from a phone (the ``{{ ack_url }}`` of a step's SMS), or saying who acknowledged it and when;
   ``POST /ack/<token>`` acknowledges it in the name of the step's recipients
   (:mod:`notifykit.server.ack`).
+- ``POST /heartbeat/<name>/<token>`` (``GET`` too): a beat of a ``heartbeats:`` entry
+  (:mod:`notifykit.server.heartbeat`).
 - ``/console/``: the web console, when ``console:`` lets anyone in (:mod:`notifykit.server.console`).
 - Routes plugins add through the ``register_routes`` hook (docs/plugins.md), after these.
 - ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
@@ -97,6 +99,7 @@ class StatusApp:
     def __init__(self, notifier: Notifier) -> None:
         from notifykit.server.ack import AckPage
         from notifykit.server.health import Readiness
+        from notifykit.server.heartbeat import HEARTBEAT_PATH, HeartbeatEndpoint
 
         self.notifier = notifier
         self._metrics = _metrics_app(notifier)
@@ -108,6 +111,7 @@ class StatusApp:
         self.add_route(r"/alertmanager", self._alertmanager, ("POST",))
         self.add_route(rf"/ack/(?P<token>{_ACK_TOKEN})", self.ack_page, ("GET", "HEAD", "POST"))
         self.add_route(rf"/status/(?P<token>{_TOKEN})", self._status, ("POST",))
+        self.add_route(HEARTBEAT_PATH, HeartbeatEndpoint(notifier), ("GET", "POST"))
         from notifykit.server.console import register_console
 
         self.console = register_console(self.add_route, notifier)

@@ -173,5 +173,15 @@ def cut(text: str) -> str:
     return f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"
 
 
+#: a path segment or a query value that may be a token or a secret (a plugin's route may
+#: carry one: a flow secret, a per-call token): 16 or more URL-safe characters
+_TOKENISH = re.compile(r"(?<=[/=])[A-Za-z0-9_~.%-]{16,}")
+
+
 def hide_tokens(text: str) -> str:
-    return re.sub(r"/(status|ack)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
+    """``text`` (a path, a request line, a log message) with the tokens of ``/status/``,
+    ``/ack/`` and ``/heartbeat/<name>/`` paths and every other token-like path segment or query
+    value cut out."""
+    text = re.sub(r"/(heartbeat/[^/\s]+)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
+    text = re.sub(r"/(status|ack)/[A-Za-z0-9._~-]+", r"/\1/<token>", text)
+    return _TOKENISH.sub("<token>", text)

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import InsufficientParametersError
-from .models import IST
 from .retry import Limiter, RateLimiter
 from .wire import (
     BODY_MAX_CHARS,
@@ -300,6 +299,7 @@ def check_bulk_message(
 
 def date_filter(date_from: datetime | str | None, date_to: datetime | str | None) -> str:
     """``list_calls``' ``DateCreated`` filter (IST), at most a month wide."""
+    from .models import IST  # imported here: the client's module does not import the models
 
     def fmt(value: datetime | str) -> tuple[str, datetime | None]:
         if isinstance(value, datetime):

@@ -640,7 +640,9 @@ class CallChannel(_CallBase):
 
 
 class FlowChannel(_CallBase):
-    """The ``exotel-flow`` channel: ring the recipient into a flow, the voice text as CustomField."""
+    """The ``exotel-flow`` channel: ring the recipient into a flow. ``CustomField`` carries the
+    voice text, or, with ``server.public_url`` set, an opaque per-call token by which the
+    status server serves the text and takes the keys pressed (:mod:`notifykit_exotel.flows`)."""
 
     def __init__(self, settings: FlowSettings, context: ChannelContext) -> None:
         super().__init__(settings, context)
@@ -662,12 +664,17 @@ class FlowChannel(_CallBase):
     def _call(
         self, message: Message, recipient: Recipient, caller_id: str, callback: str | None
     ) -> Any:
+        from notifykit_exotel.flows import call_token
+
+        # With server.public_url, the flow reads the text from notifykit by this opaque
+        # per-call token (notifykit_exotel.flows); without it, the text itself, as before.
+        token = call_token(message.status_callback, recipient.phone)
         return self.client.call_flow(
             to=recipient.phone,
             app_id=self.app_id,
             url=self.url,
             caller_id=caller_id,
-            custom_field=message.text,
+            custom_field=message.text if token is None else token,
             time_limit=self.time_limit,
             time_out=self.time_out,
             record=self.record,

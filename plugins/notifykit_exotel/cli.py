@@ -1,6 +1,7 @@
 """The Exotel plugin's commands, added to ``notifykit`` through the ``register_commands`` hook
 (:mod:`notifykit_exotel.plugin` imports this module only then): ``notifykit simulator``, the
-local Exotel simulator in the foreground. It imports the simulator when run (only this command
+local Exotel simulator in the foreground, and ``notifykit flows``, the URLs to paste into
+Exotel's applets. It imports the simulator when run (only this command
 needs the server)."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import cast
 import click
 
 from notifykit.cli.common import EXIT_USAGE, Failure, State, command, pass_through
+from notifykit_exotel.flows_cli import flows
 
-__all__ = ["COMMANDS", "simulator"]
+__all__ = ["COMMANDS", "flows", "simulator"]
 
 
 @pass_through
@@ -53,5 +55,6 @@ def _simulator_main() -> Callable[[list[str]], int | None]:
     return cast("Callable[[list[str]], int | None]", run)
 
 
-#: what this module adds to the ``notifykit`` group (through ``register_commands``)
-COMMANDS = (simulator,)
+#: what this module adds to the ``notifykit`` group (through ``register_commands``):
+#: ``notifykit flows`` prints the URLs of Exotel's applets (:mod:`notifykit_exotel.flows_cli`)
+COMMANDS = (simulator, flows)

@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from notifykit._lazy import lazy_module
 from notifykit.http import retry_after
 
 from . import __version__ as __version__
-from . import parsers
 from ._request import MAX_REDIRECTS as MAX_REDIRECTS
 from ._request import ClientBase
 from ._validate import (
@@ -54,15 +54,6 @@ from ._validate import (
     valid_number,
 )
 from .errors import ExotelError, InsufficientParametersError, PartialSendError
-from .models import (
-    BulkItemError,
-    BulkSmsResult,
-    Call,
-    ExoPhone,
-    NumberInfo,
-    SmsMessage,
-    WhitelistStatus,
-)
 from .retry import DEFAULT_RATE_LIMIT, Limiter, RetryPolicy
 from .wire import (
     BULK_MAX,
@@ -79,16 +70,36 @@ from .wire import (
 if TYPE_CHECKING:  # the HTTP stack is imported on the first request: building a client is cheap
     import requests
 
+    from . import parsers
+    from .models import (
+        BulkItemError,
+        BulkSmsResult,
+        Call,
+        ExoPhone,
+        NumberInfo,
+        SmsMessage,
+        WhitelistStatus,
+    )
+else:
+    # The parsers and the result classes they build (models: ~20 dataclasses, the largest
+    # import of a first dry run, which builds a client and reads no answer) load on first use.
+    parsers = lazy_module("notifykit_exotel.parsers")
+
 __all__ = ["REGIONS", "BulkMessage", "ExotelClient"]
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 
 # Helpers that lived in this module before the client was split by layer, still importable from
 # here (the parser property tests and the Retry-After test import them).
-_bulk_items = parsers.bulk_items
-_calls_page = parsers.calls_page
-_first_sms = parsers.first_sms
 _retry_after = retry_after
+
+
+def __getattr__(name: str) -> Any:
+    # ``_bulk_items``, ``_calls_page``, ``_first_sms``: the parsers' old names here, resolved on
+    # first use so that importing the client does not import the parsers.
+    if name in ("_bulk_items", "_calls_page", "_first_sms"):
+        return getattr(parsers, name[1:])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -715,6 +726,8 @@ class ExotelClient(ClientBase):
     ) -> BulkSmsResult:
         # Accumulated in lists, one result built at the end: merging a result per chunk copied
         # every message so far again (quadratic in the chunks).
+        from .models import BulkItemError, BulkSmsResult
+
         messages: list[SmsMessage] = []
         errors: list[BulkItemError] = []
         offset = 0  # the first recipient's position in the whole send

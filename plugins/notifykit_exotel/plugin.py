@@ -44,6 +44,7 @@ __all__ = [
     "register_checks",
     "register_commands",
     "register_providers",
+    "register_routes",
     "register_template_settings",
 ]
 
@@ -118,6 +119,7 @@ def register_providers(register: Callable[[Provider], None]) -> None:
 @hookimpl
 def register_template_settings(register: Callable[[type[Settings]], None]) -> None:
     register(SmsTemplateSettings)
+    register(_whatsapp_template_settings())
 
 
 @hookimpl
@@ -164,6 +166,7 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
             description="Rings the recipient into an Exotel flow (IVR) with the voice text",
         )
     )
+    register(_whatsapp_type())
 
 
 @hookimpl
@@ -172,3 +175,44 @@ def register_commands(cli: click.Group) -> None:
 
     for command in COMMANDS:
         cli.add_command(command)
+
+
+# -- exotel-whatsapp (notifykit_exotel.whatsapp): its channel type, template keys and reply route --
+
+
+def _whatsapp(settings: Any, context: ChannelContext) -> Channel:
+    from notifykit_exotel.whatsapp import WhatsAppChannel
+
+    return WhatsAppChannel(settings, context)
+
+
+def _whatsapp_type() -> ChannelType:
+    from notifykit_exotel.whatsapp import WhatsAppSettings
+
+    return ChannelType(
+        name="exotel-whatsapp",
+        factory=_whatsapp,
+        settings=WhatsAppSettings,
+        kind="whatsapp",
+        template_suffix="sms",
+        provider="exotel",
+        description="an approved WhatsApp template through Exotel, with an Acknowledge button",
+    )
+
+
+def _whatsapp_template_settings() -> type[Settings]:
+    from notifykit_exotel.whatsapp import WhatsAppTemplateSettings
+
+    return WhatsAppTemplateSettings
+
+
+@hookimpl
+def register_routes(add_route: Callable[..., None], notifier: Any) -> None:
+    """The URLs Exotel flows call (:mod:`notifykit_exotel.flows`): the paging call's text and
+    keys, and the missed-call acknowledgement; and the replies to ``exotel-whatsapp`` messages
+    (:mod:`notifykit_exotel.whatsapp`)."""
+    from notifykit_exotel.flows import register
+    from notifykit_exotel.whatsapp import register as register_whatsapp
+
+    register(add_route, notifier)
+    register_whatsapp(add_route, notifier)

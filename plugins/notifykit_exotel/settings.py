@@ -9,6 +9,7 @@ defaults (no HTTP client, no YAML).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from notifykit.config.settings import (
@@ -37,6 +38,17 @@ _SENDER = r"\+?[A-Za-z0-9-]{3,20}"
 _DOMAIN = r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"
 
 SmsType = Literal["transactional", "transactional_opt_in", "promotional"]
+
+
+_FLOW_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def _flow_secret_problems(value: str | None) -> list[str]:
+    """A flow secret goes in a URL path: 16 to 128 URL-safe characters (``openssl rand -hex
+    16``). The value is never quoted."""
+    if value is None or _FLOW_SECRET.fullmatch(value):
+        return []
+    return ["a flow secret is 16 to 128 letters, digits, - or _ (openssl rand -hex 16)"]
 
 
 class AccountSettings(Settings):
@@ -73,6 +85,24 @@ class AccountSettings(Settings):
     )
     array_style: Literal["indexed", "brackets", "repeat", "csv"] = setting(
         default="indexed", doc="how bulk To lists are encoded"
+    )
+    flow_secret: str | None = setting(
+        default=None,
+        secret=True,
+        env_only=True,
+        check=_flow_secret_problems,
+        doc="the secret in the missed-call and on-call URLs of Exotel flows (notifykit flows; "
+        "${ENV_VAR} only, 16+ characters: letters, digits, - and _)",
+    )
+    missed_call_sms: str | None = setting(
+        default=None,
+        ref="channel",
+        doc="an SMS channel that confirms a missed-call acknowledgement to the caller",
+    )
+    oncall_schedule: str | None = setting(
+        default=None,
+        ref="schedule",
+        doc="the schedule the on-call URL dials when it names none (default: the only one)",
     )
 
 

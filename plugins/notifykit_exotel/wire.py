@@ -235,6 +235,11 @@ def _parsed(text: str, region: str | None) -> tuple[str | None, str | None]:
     same list again (an on-call rota, a repeated broadcast) skips libphonenumber, about 40 µs
     a number. A number seen for the first time is parsed and validated as always.
     """
+    from notifykit.text.phone import indian_mobile_e164
+
+    fast = indian_mobile_e164(text)  # the usual number, without importing libphonenumber
+    if fast is not None:
+        return fast, None
     import phonenumbers  # imported here: loading its metadata costs ~50 ms, not paid at import
 
     try:

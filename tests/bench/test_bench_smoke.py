@@ -12,6 +12,7 @@ import pytest
 
 from bench.__main__ import run, table
 from bench.scenarios import SCENARIOS
+from bench.summary import GOALS, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +50,21 @@ def test_every_scenario_measured_its_rows_against_a_peer_or_a_target(results) ->
     }
 
 
+def test_the_issue_20_table_has_every_row_with_a_verdict(results) -> None:  # type: ignore[no-untyped-def]
+    """One line per row of issue 20's table; those whose scenario ran at the tiny sizes carry a
+    value and OK or SHORT (which one is the benchmark's business, not the smoke test's)."""
+    lines = summarize(results)
+    assert [line.measure for line in lines] == [goal.measure for goal in GOALS]
+    assert len(lines) == 8
+    verdicts = {line.measure: line.verdict for line in lines}
+    assert set(verdicts.values()) <= {"OK", "SHORT", "not run"}
+    ran = [m for m in verdicts if not m.startswith(("10,000", "1,000", "submit(), PostgreSQL"))]
+    assert all(verdicts[m] in ("OK", "SHORT") for m in ran), verdicts
+    one_sms = {r.variant: r for r in results.rows if r.scenario == "one SMS"}
+    assert "SQLite one-row commit, full (fsync reference)" in one_sms
+    assert "commit" in lines[0].detail and "bare POST" in lines[0].detail
+
+
 def test_the_wakeup_scenario_was_woken_not_polled(results) -> None:  # type: ignore[no-untyped-def]
     """Its SQLite workers poll every 30 s: each page arriving well within that was a wake-up
     (a loose bound: the speed is the benchmark's business, the smoke test's is that it works)."""
@@ -72,4 +88,8 @@ def test_python_m_bench_json_runs_one_scenario_as_a_command() -> None:
     data = json.loads(result.stdout)
     assert data["command"] == "python -m bench --tiny --json --only text"
     assert [r["variant"] for r in data["rows"]] == ["render+encoding+segments+DLT"]
+    issue = {line["measure"]: line["verdict"] for line in data["issue 20"]}
+    assert len(issue) == 8
+    assert issue["render + segments + DLT check (thread CPU time)"] in ("OK", "SHORT")
+    assert list(issue.values()).count("not run") == 7
     assert all(c["expected"] == c["got"] for c in data["checks"])

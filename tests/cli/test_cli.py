@@ -324,10 +324,11 @@ def test_plugins_lists_plugins_hooks_and_channel_types():
         "register_checks",
         "register_commands",
         "register_providers",
+        "register_routes",
         "register_template_settings",
     ]
     assert exotel["checks"] == ["exotel.account", "exotel.dlt", "exotel.sms-ids"]
-    assert exotel["commands"] == ["simulator"]
+    assert exotel["commands"] == ["flows", "simulator"]
     assert "  command simulator: Run the local Exotel simulator" in result.stdout
 
 

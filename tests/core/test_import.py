@@ -68,8 +68,13 @@ def test_unknown_attribute_is_an_attribute_error():
 # SQL ledger and its routing store, the worker, the loader of the routing sections and what only
 # it needs (time intervals, inhibition, dedup, Alertmanager webhooks), the status server, Celery,
 # the shared limiters' backends, the XML parser of Exotel's error bodies, the HTTP stack, and
-# difflib ("did you mean"), and prometheus_client (metrics are off until started).
+# difflib ("did you mean"), and prometheus_client (metrics are off until started). Issue 20:
+# libphonenumber (an Indian mobile number in E.164 is checked by notifykit.text.phone), and the
+# Exotel client's parsers and result classes (a dry run builds a client, reads no answer).
 NOT_IN_A_DRY_RUN = (
+    "phonenumbers",
+    "notifykit_exotel.parsers",
+    "notifykit_exotel.models",
     "notifykit.ledger.base",
     "notifykit.ledger.state",
     "notifykit.ledger.sqlite",
@@ -154,3 +159,17 @@ def test_the_lazy_packages_still_export_every_name() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["TimeInterval", "SqliteLedger", "notifykit.delivery.retry"]
+
+
+def test_a_lazy_module_is_imported_on_its_first_attribute_lookup() -> None:
+    code = (
+        "import sys\n"
+        "from notifykit._lazy import lazy_module\n"
+        "calendar = lazy_module('calendar')\n"
+        "before = 'calendar' in sys.modules\n"
+        "print(before, calendar.isleap(2024), 'calendar' in sys.modules, repr(calendar))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split(" ", 3) == ["False", "True", "True", "<lazy module 'calendar'>\n"]

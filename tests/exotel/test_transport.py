@@ -378,6 +378,7 @@ def test_client_is_thread_safe_for_concurrent_sends(
 def test_the_client_imports_only_the_shared_http_layer_of_notifykit() -> None:
     # notifykit.http (the HTTP layer plugins share) imports nothing of notifykit itself, and the
     # package's __init__ imports nothing eagerly: no config, YAML, Jinja or ledger comes along.
+    # notifykit._lazy (standard library only) defers the client's parsers and result classes.
     import subprocess
     import sys
 
@@ -386,7 +387,7 @@ def test_the_client_imports_only_the_shared_http_layer_of_notifykit() -> None:
         "print(sorted(m for m in sys.modules if m == 'notifykit' or m.startswith('notifykit.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['notifykit', 'notifykit.http']"
+    assert out.stdout.strip() == "['notifykit', 'notifykit._lazy', 'notifykit.http']"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .models import Fault
+from .whatsapp import ADMIN as WHATSAPP_ADMIN
+from .whatsapp import admin_handlers as whatsapp_admin
 from .wire import parse_urlencoded, to_json
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ ENDPOINTS: dict[str, str] = {
     "GET /_sim/flow-runs": "every call's flow transcript",
     "GET /_sim/calls/<sid>/flow": "one call's flow transcript; ?wait=<seconds> waits (at most "
     "60) for the flow to end",
+    **WHATSAPP_ADMIN,
 }
 #: ``GET /_sim/calls/<sid>/flow``: the one admin path with a parameter.
 _CALL_FLOW = re.compile(r"^/_sim/calls/(?P<sid>[^/]+)/flow/?$")
@@ -388,6 +391,7 @@ def serve_admin(
         "POST /_sim/reset": _then(sim.reset, lambda: {"reset": True}),
     }
     handlers.update(_flow_handlers(sim, body))
+    handlers.update(whatsapp_admin(sim, body))
     call_flow = _CALL_FLOW.match(path)
     if call_flow is not None:
         if method != "GET":

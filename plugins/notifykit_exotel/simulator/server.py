@@ -970,7 +970,11 @@ class ExotelSimulator:
         if decode_error is not None:
             answer = self._render(400, ApiError(400, str(decode_error)).body(), as_json)
         else:
-            answer = self._answer(method, path, query, form, credentials, as_json)
+            from .whatsapp import answer as whatsapp_answer  # POST /v2/accounts/<sid>/messages
+
+            answer = whatsapp_answer(self, method, path, body, credentials) or self._answer(
+                method, path, query, form, credentials, as_json
+            )
         self._finish(slot, answer.status, arrived)
         self._write(handler, answer)
         self._start_flows()
