@@ -462,3 +462,24 @@ def test_snooze_through_the_console(console, clock):
     [snoozed] = [r for r in console.kit.audit() if r.action == "snoozed"]
     assert (snoozed.path, snoozed.actor) == ("web", "asha")
     assert "Snoozed for 30 minutes" in _get(console.url + "?done=snoozed", session).text
+
+
+def test_heartbeats_with_their_state_and_never_their_token(start_console, clock):
+    users = {"asha": {"password": hash_password(PASSWORD, cost=TEST_COST)}}
+    console = start_console(
+        {"users": users},
+        sections_extra={"heartbeats": {"backup": {"every": "1h"}, "restore": {"every": "1d"}}},
+    )
+    url = console.kit.heartbeat_url("backup", with_token=True)
+    assert url is not None
+    token = url.rsplit("/", 1)[1]
+    beat = requests.post(url, timeout=10)  # the job's beat, to the same server
+    assert beat.status_code == 200
+    session = log_in(console)
+    page = _get(console.url + "heartbeats", session)
+    _secure_headers(page)
+    text = html.unescape(page.text)
+    row = re.search(r'<tr data-heartbeat="backup">(.*?)</tr>', text, re.S)
+    assert row is not None and ">ok<" in row.group(1) and "(in 1h00m)" in row.group(1)
+    assert re.search(r'<tr data-heartbeat="restore">.*?never', text, re.S)
+    assert token not in page.text and "/heartbeat/" not in page.text

@@ -1,7 +1,7 @@
 """The web console of ``notifykit serve`` (issue 19), at ``/console/``: the open alerts with
 their receiver, escalation step and next step due, with acknowledge, resolve and silence
 buttons; who each schedule has on call now and over the next 7 days; the silences, each with an
-expire button; the recent deliveries with their states and provider ids; the audit trail.
+expire button; the heartbeats; the recent deliveries with their states and provider ids; the audit trail.
 
 Server-rendered HTML (Jinja2, autoescaped; no script), made for a phone as much as a desk.
 People log in with a password whose scrypt hash is in ``console.users``, or through a reverse

@@ -46,7 +46,8 @@ table.stack td::before{content:attr(data-label);color:#555}}
 </style></head>
 <body>
 {% if user %}<nav><a href="./">Alerts</a><a href="oncall">On call</a>
-<a href="silences">Silences</a><a href="deliveries">Deliveries</a><a href="audit">Audit</a>
+<a href="silences">Silences</a><a href="heartbeats">Heartbeats</a><a href="deliveries">Deliveries</a>
+<a href="audit">Audit</a>
 <span class="who">{{ user }}</span>
 <form class="inline" method="post" action="logout">
 <input type="hidden" name="csrf" value="{{ csrf }}"><button>Log out</button></form></nav>{% endif %}
@@ -195,6 +196,23 @@ _ONCALL = """{% extends "base" %}{% block main %}
 {% endfor %}
 {% endblock %}"""
 
+_HEARTBEATS = """{% extends "base" %}{% block main %}
+<h1>Heartbeats ({{ heartbeats|length }})</h1>
+<div class="scroll"><table class="stack">
+<thead><tr><th>Name</th><th>State</th><th>Last beat</th><th>Due</th><th>Missed after</th>
+<th>Beats</th></tr></thead>
+<tbody>
+{% for h in heartbeats %}
+<tr data-heartbeat="{{ h.name }}"><td data-label="Name">{{ h.name }}</td>
+<td data-label="State" class="state">{{ h.state }}</td>
+<td data-label="Last beat">{{ h.last_beat or "never" }}</td><td data-label="Due">{{ h.due }}</td>
+<td data-label="Missed after">{{ h.deadline }}</td><td data-label="Beats">{{ h.beats }}</td></tr>
+{% else %}
+<tr><td colspan="6">The config has no heartbeats: section.</td></tr>
+{% endfor %}
+</tbody></table></div>
+{% endblock %}"""
+
 _MESSAGE = """{% extends "base" %}{% block main %}
 <h1>{{ title }}</h1><p>{{ message }}</p><p><a href="{{ back }}">Back</a></p>
 {% endblock %}"""
@@ -209,6 +227,7 @@ _ENV = jinja2.Environment(
             "audit": _AUDIT,
             "silences": _SILENCES,
             "oncall": _ONCALL,
+            "heartbeats": _HEARTBEATS,
             "message": _MESSAGE,
         }
     ),

@@ -1,5 +1,6 @@
-"""The console's handlers: the login, the pages (alerts, on call, silences, deliveries, audit)
-and the actions (acknowledge, resolve, silence an alert, expire a silence).
+"""The console's handlers: the login, the pages (alerts, on call, silences, heartbeats,
+deliveries, audit) and the actions (acknowledge, snooze, resolve, silence an alert, expire a
+silence).
 
 Every link, form action and redirect is relative (``deliveries``, ``./``), so the console works
 wherever a reverse proxy mounts it (``https://alerts.example.com/notifykit/console/``); the one
@@ -122,6 +123,7 @@ class Console:
         add_route(r"/console/audit", self._guard(self.audit, "audit"), get)
         add_route(r"/console/oncall", self._guard(self.oncall, "oncall"), get)
         add_route(r"/console/silences", self._guard(self.silences, "silences"), get)
+        add_route(r"/console/heartbeats", self._guard(self.heartbeats, "heartbeats"), get)
         add_route(r"/console/ack", self._guard(self.ack), post)
         add_route(r"/console/resolve", self._guard(self.resolve), post)
         add_route(r"/console/silence", self._guard(self.silence), post)
@@ -386,6 +388,23 @@ class Console:
             ]
             shown.append({"name": name, "now": found.who or "nobody", "how": how, "shifts": shifts})
         return self._page("oncall", session, cookies, title="On call", schedules=shown)
+
+    def heartbeats(self, request: Request) -> Response:
+        """Each heartbeat's state, last beat and due time (never its token nor its URL)."""
+        session, cookies = self._login_required(request)
+        now = self._clock()
+        shown = [
+            {
+                "name": beat.name,
+                "state": beat.state,
+                "last_beat": _when(beat.last_beat, now),
+                "due": _when(beat.due, now),
+                "deadline": _when(beat.deadline, now),
+                "beats": beat.beats,
+            }
+            for beat in self.notifier.heartbeats()
+        ]
+        return self._page("heartbeats", session, cookies, title="Heartbeats", heartbeats=shown)
 
     def silences(self, request: Request) -> Response:
         """The silences in force or to come, each with an Expire button."""
