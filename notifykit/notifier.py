@@ -549,16 +549,20 @@ class Notifier:
 
     # -- alerts -------------------------------------------------------------------------------------
 
-    def resolve(self, key: str, *, by: str | None = None) -> list[Report]:
+    def resolve(
+        self, key: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> list[Report]:
         """Resolve the open alerts whose key is ``key`` (any form a report shows: the group's
         key, the alert's own, its short form, or 8+ digits of a digest): pending escalation
         steps are cancelled and a resolved message goes where the route says
-        ``send_resolved: true``. ``by``: who resolves (the audit trail's actor). Returns one
-        report per alert resolved (empty: no open alert or active escalation has that key)."""
+        ``send_resolved: true``. ``by``: who resolves (the audit trail's actor); ``acting``:
+        the path it comes through, for this call only (default :attr:`acting`; the web console
+        passes ``Acting("web", user)``). Returns one report per alert resolved (empty: no open
+        alert or active escalation has that key)."""
         self._needs_secrets()
         runtime = self.runtime
         handoff = runtime.notify_handoff(runtime.clock())
-        routed = self._pipeline.resolve(key, handoff, self.acting.by(by))
+        routed = self._pipeline.resolve(key, handoff, (acting or self.acting).by(by))
         return [self._finish(r) for r in routed]
 
     def ack(
@@ -567,14 +571,16 @@ class Notifier:
         *,
         by: str | None = None,
         snooze: timedelta | float | str | None = None,
+        acting: Acting | None = None,
     ) -> list[EscalationRecord]:
         """Acknowledge the active escalations of ``key`` (any form a report shows): nothing more
         is sent for them (until the alert fires again after it is resolved, or the policy's
         ``ack_timeout`` re-opens them), and the deliveries of their steps that have not started
         are cancelled. ``by``: who acknowledges (kept as the escalation's ``acked_by`` and the
-        audit trail's actor). ``snooze`` (a timedelta, seconds, or ``"30m"``): pause them
-        instead; their next step goes out when the snooze ends, unless resolved first. Returns
-        the escalations acknowledged or snoozed (empty: none was active).
+        audit trail's actor); ``acting``: the path (as for :meth:`resolve`). ``snooze`` (a
+        timedelta, seconds, or ``"30m"``): pause them instead; their next step goes out when the
+        snooze ends, unless resolved first. Returns the escalations acknowledged or snoozed
+        (empty: none was active).
 
         :raises NotificationError: ``snooze`` is not a positive duration.
         """
@@ -583,7 +589,7 @@ class Notifier:
             seconds = _seconds(snooze)
             if seconds is None or seconds <= 0:
                 raise NotificationError(f"snooze={snooze!r} is not a positive duration (30m, 2h)")
-        return self._pipeline.escalations.ack(key, self.acting.by(by), snooze=seconds)
+        return self._pipeline.escalations.ack(key, (acting or self.acting).by(by), snooze=seconds)
 
     # -- silences -----------------------------------------------------------------------------------
 
@@ -596,13 +602,15 @@ class Notifier:
         ends_at: datetime | float | None = None,
         comment: str,
         by: str | None = None,
+        acting: Acting | None = None,
     ) -> Silence:
         """Silence the alerts ``matchers`` match (Alertmanager's silences: the routes' matcher
         syntax, ``service="db"``, ``env=~"prod|stage"``; several are ANDed) from ``starts_at``
         (default now) until ``ends_at``, or for ``duration`` (a timedelta, seconds, or ``"2h"``).
         Every flush in that time mutes them; one still firing when the silence ends goes out at
         its group's next flush. ``comment`` says why; ``by``: who (kept with the silence and in
-        the audit trail). Returns the silence (its ``id`` expires it early).
+        the audit trail); ``acting``: the path (as for :meth:`resolve`). Returns the silence
+        (its ``id`` expires it early).
 
         :raises SilenceError: bad matchers (the message names the problem and the fix), no
             comment, no end, or an end not after the start.
@@ -631,8 +639,9 @@ class Notifier:
             raise SilenceError("a silence must end after it starts")
         if end <= now:
             raise SilenceError("that silence would end in the past: give a later end")
-        acting = self.acting.by(by)
-        return self._pipeline.silence(parsed, start, end, comment.strip(), acting)
+        return self._pipeline.silence(
+            parsed, start, end, comment.strip(), (acting or self.acting).by(by)
+        )
 
     def silences(self, *, include_expired: bool = False) -> list[Silence]:
         """The silences in force or still to come, newest first (``include_expired``: the
@@ -642,13 +651,15 @@ class Notifier:
             return state.silences()
         return state.silences(ending_after=self.clock())
 
-    def expire_silence(self, silence_id: str, *, by: str | None = None) -> Silence:
+    def expire_silence(
+        self, silence_id: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> Silence:
         """End a silence now (its id, or its first 4+ characters): the alerts it muted go out
         at their groups' next flush if they still fire. Returns it, ended.
 
         :raises SilenceError: no silence, or several, have that id.
         """
-        return self._pipeline.expire_silence(silence_id, self.acting.by(by))
+        return self._pipeline.expire_silence(silence_id, (acting or self.acting).by(by))
 
     def audit(
         self, *, since: datetime | timedelta | float | None = None, limit: int = 100

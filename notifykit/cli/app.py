@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from notifykit.cli import config, delivery, doctor, oncall, plugins, routing, send
+from notifykit.cli import config, console, delivery, doctor, oncall, plugins, routing, send
 from notifykit.cli.common import add_global_options, cli
 from notifykit.cli.heartbeats import COMMANDS as HEARTBEAT_COMMANDS
 from notifykit.cli.scaffold import init_command
@@ -28,6 +28,7 @@ COMMANDS: tuple[click.Command, ...] = (
     *doctor.COMMANDS,
     *oncall.COMMANDS,
     *SILENCE_COMMANDS,
+    *console.COMMANDS,
     *HEARTBEAT_COMMANDS,
     init_command,
 )

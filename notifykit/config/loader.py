@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 import yaml
 
 from notifykit.channels import ChannelType, Recipient, TemplateSettings
+from notifykit.config.console import ConsoleSettings, load_console
 from notifykit.config.convert import (
     check_name,
     convert,
@@ -112,6 +113,7 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    "console",
     "heartbeats",
     "schedules",
     "paging_limits",
@@ -260,6 +262,8 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
+    #: ``console:``, who may use the web console (:mod:`notifykit.config.console`)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
     channel_retry: Mapping[str, RetrySettings] = field(default_factory=dict)
     #: ``limiter:``, ``dispatch:`` and ``celery:`` (:mod:`notifykit.config.scaleout`)
@@ -557,6 +561,7 @@ class _Loader:
             server=self.server,
             worker=self.worker,
             retry=self.retry,
+            console=self.console,
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
             heartbeats=self.heartbeats,
@@ -660,6 +665,7 @@ class _Loader:
         self.store = load_store(self.nodes.get("store"), "store", self.ctx)
         self.server = load_server(self.nodes.get("server"), "server", self.ctx)
         self.worker = load_worker(self.nodes.get("worker"), "worker", self.ctx)
+        self.console = load_console(self.nodes.get("console"), "console", self.ctx)
         self.heartbeats = load_heartbeats(self.nodes.get("heartbeats"), self.ctx)
         self.retry = load_retry(self.nodes.get("retry"), "retry", self.ctx, RetrySettings())
         self.channel_retry = {

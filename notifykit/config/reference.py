@@ -31,6 +31,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
     """``(key path, classes, note)`` of every documented section, core first, then the plugins
     notifykit ships (the built-in console channel, the Exotel plugin: other installed plugins
     are left out), then alert routing."""
+    from notifykit.config.console import ConsoleSettings
     from notifykit.config.delivery import (
         RetrySettings,
         ServerSettings,
@@ -69,6 +70,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("server", [ServerSettings], ""),
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
+        ("console", [ConsoleSettings], "see deploy.md, Web console"),
         ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md, Heartbeats"),
         ("limiter", [LimiterSettings], ""),
         ("celery", [CelerySettings], "dispatch: celery uses it (dispatch: worker is the default)"),

@@ -24,6 +24,7 @@ Routes (under whatever prefix the app is mounted at):
   (:mod:`notifykit.server.ack`).
 - ``POST /heartbeat/<name>/<token>`` (``GET`` too): a beat of a ``heartbeats:`` entry
   (:mod:`notifykit.server.heartbeat`).
+- ``/console/``: the web console, when ``console:`` lets anyone in (:mod:`notifykit.server.console`).
 - Routes plugins add through the ``register_routes`` hook (docs/plugins.md), after these.
 - ``GET /metrics``: Prometheus metrics in the text exposition format (docs/deploy.md lists
   them); building the app turns the Notifier's metrics on.
@@ -111,6 +112,9 @@ class StatusApp:
         self.add_route(rf"/ack/(?P<token>{_ACK_TOKEN})", self.ack_page, ("GET", "HEAD", "POST"))
         self.add_route(rf"/status/(?P<token>{_TOKEN})", self._status, ("POST",))
         self.add_route(HEARTBEAT_PATH, HeartbeatEndpoint(notifier), ("GET", "POST"))
+        from notifykit.server.console import register_console
+
+        self.console = register_console(self.add_route, notifier)
         notifier.registry.pm.hook.register_routes(add_route=self.add_route, notifier=notifier)
 
     def add_route(

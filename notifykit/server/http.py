@@ -29,14 +29,17 @@ MAX_JSON_DEPTH = 32
 MAX_ERROR_CHARS = 500
 REASONS = {
     200: "OK",
+    303: "See Other",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     410: "Gone",
     411: "Length Required",
     413: "Payload Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
