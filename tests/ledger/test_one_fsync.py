@@ -6,19 +6,14 @@ fdatasync calls the process makes (strace), which were two per ``notify()`` befo
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from notifykit.ledger import Outcome, open_ledger
 from notifykit.ledger.sqlite import SqliteLedger
 from notifykit.plan.planner import Plan
 from notifykit.report import DeliveryState
+from tests.ledger.syscalls import traced
 
 MakePlan = Callable[..., Plan]
 
@@ -73,48 +68,28 @@ def test_a_ledger_at_normal_is_left_at_normal(tmp_path: Path, make_plan: MakePla
         ledger.close()
 
 
-SCRIPT = textwrap.dedent(
-    """
-    import ctypes, sys
-    from notifykit import Notifier
+SCRIPT = """
+from notifykit import Notifier
 
-    libc = ctypes.CDLL(None)
-    config = {
-        "channels": {"console": {"type": "console", "stream": "stderr"}},
-        "defaults": {"channels": ["console"]},
-        "recipients": {"alice": {"phone": "+919876543210"}},
-        "store": sys.argv[1],
-    }
-    with Notifier.from_config(config) as kit:
-        for _ in range(3):
-            kit.notify("disk.full", to="alice", data={"message": "95%"})
-        libc.syscall(39)  # getpid: the start mark in the trace
-        for _ in range(40):
-            assert kit.notify("disk.full", to="alice", data={"message": "95%"}).ok
-        libc.syscall(39)  # the end mark
-    """
-)
+config = {
+    "channels": {"console": {"type": "console", "stream": "stderr"}},
+    "defaults": {"channels": ["console"]},
+    "recipients": {"alice": {"phone": "+919876543210"}},
+    "store": sys.argv[1],
+}
+with Notifier.from_config(config) as kit:
+    for _ in range(3):
+        kit.notify("disk.full", to="alice", data={"message": "95%"})
+    mark()
+    for _ in range(40):
+        assert kit.notify("disk.full", to="alice", data={"message": "95%"}).ok
+    mark()
+"""
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to count fdatasync")
 def test_notify_makes_one_fdatasync_not_two(tmp_path: Path) -> None:
-    trace = tmp_path / "trace"
-    done = subprocess.run(
-        [
-            "strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,getpid", "-o", str(trace),
-            sys.executable, "-c", SCRIPT, str(tmp_path / "ledger.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0 and "ptrace" in done.stderr:
-        pytest.skip(f"strace cannot trace here: {done.stderr.strip()[:200]}")
-    assert done.returncode == 0, done.stderr
-    lines = trace.read_text().splitlines()
-    marks = [i for i, line in enumerate(lines) if "getpid()" in line]
-    syncs = [line for line in lines[marks[0] : marks[-1]] if "sync(" in line and "-wal>" in line]
+    lines = traced(tmp_path, SCRIPT, [str(tmp_path / "ledger.db")], "fsync,fdatasync")
+    syncs = [line for line in lines if "sync(" in line and "-wal>" in line]
     # 40 notify() calls: one synced commit of the WAL each (add, with the deliveries already
     # `sending`); the outcome's commit is not synced. Before, each was: 80 and more.
     assert 40 <= len(syncs) <= 50, syncs
