@@ -443,6 +443,18 @@ class State:
             self._notifier = notifier
         return self._notifier
 
+    def reader(self) -> Notifier:
+        """A Notifier that sends nothing and needs no secrets, for commands that only read the
+        config and the ledger (``routes test``, ``alerts``, ``oncall``); closed with the
+        command."""
+        from notifykit.notifier import Notifier
+
+        notifier = Notifier.from_config(self.config_path(), sandbox=self.sandbox, dry_run=True)
+        click.get_current_context().call_on_close(notifier.close)
+        self.loaded(notifier.config)
+        warn_unset(notifier.config)
+        return notifier
+
     def _show_rate_progress(self, notifier: Notifier) -> None:
         """A send that waits on a rate limit says so on stderr: only on a terminal, never with
         ``--json`` (see :mod:`notifykit.cli.progress`)."""

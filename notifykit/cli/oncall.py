@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.common import State, command, warn_unset
+from notifykit.cli.common import State, command
 from notifykit.cli.complete import complete_schedules
 from notifykit.cli.output import Result
 
@@ -26,18 +26,6 @@ __all__ = ["COMMANDS", "oncall"]
 
 #: the range of ``--from``/``--to``/``--ics`` when one end is not given
 DEFAULT_SPAN = timedelta(days=14)
-
-
-def _reader() -> Notifier:
-    """A Notifier that sends nothing and needs no secrets (schedules are only read)."""
-    from notifykit.notifier import Notifier
-
-    state = State.current()
-    notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
-    click.get_current_context().call_on_close(notifier.close)
-    state.loaded(notifier.config)
-    warn_unset(notifier.config)
-    return notifier
 
 
 def _moment(text: str | None, schedule: Schedule, option: str) -> datetime | None:
@@ -108,7 +96,7 @@ def oncall(
         raise click.UsageError("--at asks about a moment; --from/--to/--ics list shifts: use one")
     if listing and name is None:
         raise click.UsageError("--from, --to and --ics list the shifts of one schedule: name it")
-    kit = _reader()
+    kit = State.current().reader()
     schedules = kit.config.schedules
     if name is None:
         if not schedules:

@@ -18,7 +18,6 @@ from notifykit.cli.common import (
     parse_labels,
     refuse_sandbox,
     split_list,
-    warn_unset,
 )
 from notifykit.cli.complete import (
     complete_alert_keys,
@@ -29,22 +28,9 @@ from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
     from notifykit.ledger.audit import AuditRecord
-    from notifykit.notifier import Notifier
     from notifykit.routing.listing import OpenAlert
 
 __all__ = ["COMMANDS", "ack", "alerts", "audit", "resolve", "routes"]
-
-
-def _explainer() -> Notifier:
-    """A Notifier that sends nothing and needs no secrets (routes are only explained)."""
-    from notifykit.notifier import Notifier
-
-    state = State.current()
-    notifier = Notifier.from_config(state.config_path(), sandbox=state.sandbox, dry_run=True)
-    click.get_current_context().call_on_close(notifier.close)
-    state.loaded(notifier.config)
-    warn_unset(notifier.config)
-    return notifier
 
 
 @group()
@@ -57,7 +43,7 @@ def routes_tree() -> Result:
     """Print the route tree: matchers, receivers, timers, time intervals."""
     from notifykit.routing.explain import render_tree
 
-    notifier = _explainer()
+    notifier = State.current().reader()
     routing = notifier.config.routing
     assert routing is not None
     tree = render_tree(routing)
@@ -104,7 +90,7 @@ def routes_test(
             ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
-    notifier = _explainer()
+    notifier = State.current().reader()
     explanation = notifier.explain(
         event, severity=severity, labels=parse_labels(labels), at=when, resolved=resolved
     )
@@ -192,7 +178,7 @@ def alerts() -> Result:
     """List the open alerts (like amtool alert query): each once per receiver it reaches, with
     its state (firing, acknowledged, or held and why) and its escalation (policy, last step
     sent, next step and when). Sends nothing and needs no secrets."""
-    rows = _explainer().alerts()
+    rows = State.current().reader().alerts()
     lines = [_alert_line(row) for row in rows]
     return Result([row.to_dict() for row in rows], lines or ["no open alerts"])
 
