@@ -63,6 +63,19 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A test's ledger on each backend: ``store:`` of a SQLite file beside the config, or of a
+    schema of its own in the test PostgreSQL (skipped, or failed in CI, without one)."""
+    if request.param == "sqlite":
+        yield "ledger.db"
+    else:
+        from tests.services import postgres_schema
+
+        with postgres_schema() as url:
+            yield url
+
+
 def write_config(tmp_path: Path, sim: ExotelSimulator, **sections: Any) -> Path:
     """A config file whose ledger is tmp_path/ledger.db; ``sections`` override or add."""
     account = {

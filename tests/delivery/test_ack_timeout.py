@@ -8,7 +8,7 @@ trail records the acknowledgement, the re-opening, the snooze and the resumption
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +19,10 @@ from notifykit.errors import NotificationError
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES, Clock, write_config
 from tests.delivery.test_escalation import CALL0, CALL1, ROUTING, SMS0, drain, sends
-from tests.services import postgres_schema
 
 TIMED: dict[str, Any] = copy.deepcopy(ROUTING)
 TIMED["escalations"]["primary"]["ack_timeout"] = "30m"
 KEY = "db.down{host=db1}"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "ledger.db"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture

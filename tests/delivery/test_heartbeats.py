@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from notifykit.errors import ConfigError
 from notifykit.ledger.heartbeats import MISSED, OK
 from tests.delivery.conftest import PHONES, TOKEN, Clock, write_config
 from tests.delivery.test_escalation import drain
-from tests.services import postgres_schema
 
 HOUR = 3600.0
 ROUTING: dict[str, Any] = {
@@ -90,15 +88,6 @@ def test_a_missed_heartbeat_pages_once_and_a_beat_resolves_it(make_kit, sim, tmp
     assert [s.state for s in kit.heartbeats()] == ["ok"]
     drain(other, clock)
     assert len(bodies(sim)) == 2
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "ledger.db"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def test_raised_once_even_when_a_tick_dies_before_recording_it(make_kit, sim, tmp_path, store):

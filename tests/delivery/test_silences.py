@@ -8,7 +8,7 @@ made and who expired it; ``explain`` and ``alerts`` say which silence mutes an a
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from notifykit.routing.silences import SilenceError
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES, Clock, write_config
 from tests.delivery.test_escalation import sends
-from tests.services import postgres_schema
 
 ROUTING: dict[str, Any] = {
     "receivers": {
@@ -46,15 +45,6 @@ ROUTING: dict[str, Any] = {
 
 SMS0 = ("sms", PHONES[0])
 SMS2 = ("sms", PHONES[2])
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "ledger.db"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ reported with their line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from notifykit.plugins import Registry, get_plugin_manager
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES, TOKEN, Clock, write_config
 from tests.delivery.test_escalation import drain, sends
-from tests.services import postgres_schema
 
 LIMITS: dict[str, Any] = {"sms": "2/1h", "call": "1/1h", "overrides": {"p1": {"sms": "5/1h"}}}
 
@@ -34,16 +33,6 @@ def sms_bodies(sim: ExotelSimulator) -> list[str]:
 
 def deliveries(kit: Notifier) -> list[Any]:
     return [d for report in reversed(kit.history(limit=50)) for d in report.deliveries]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The ledger: a SQLite file, and a schema of its own in the test PostgreSQL."""
-    if request.param == "sqlite":
-        yield "ledger.db"
-        return
-    with postgres_schema() as url:
-        yield url
 
 
 @pytest.fixture
