@@ -117,6 +117,12 @@ class StatusApp:
         self.console = register_console(self.add_route, notifier)
         notifier.registry.pm.hook.register_routes(add_route=self.add_route, notifier=notifier)
 
+    def announce(self) -> None:
+        """Log what this app serves beyond its fixed routes (the console), once it listens."""
+        from notifykit.server.console import announce_console
+
+        announce_console(self.notifier)
+
     def add_route(
         self, pattern: str, handler: Handler, methods: Sequence[str] = ("GET", "HEAD")
     ) -> None:

@@ -301,6 +301,8 @@ class StatusServer:
             settings.idle_timeout,
             settings.request_timeout,
         )
+        if isinstance(self.app, StatusApp):
+            self.app.announce()
         try:
             while not self._stop.is_set():
                 wasyncore.loop(timeout=1.0, map=self._map, use_poll=self._adj.asyncore_use_poll,

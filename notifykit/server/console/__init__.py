@@ -30,22 +30,33 @@ from notifykit.server.console.views import Console
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
 
-__all__ = ["Console", "register_console"]
+__all__ = ["Console", "announce_console", "register_console"]
 
 logger = logging.getLogger("notifykit.console")
 
 
 def register_console(add_route: Callable[..., None], notifier: Notifier) -> Console | None:
-    """Add the console's routes when ``console:`` lets anyone in; else log that it is off."""
+    """Add the console's routes when ``console:`` lets anyone in (``None`` when it is off).
+    Nothing is logged here: :func:`announce_console` says so once the server listens, so a
+    server that cannot bind prints its one error line and nothing before it."""
+    settings = notifier.config.console
+    if not settings.enabled:
+        return None
+    console = Console(notifier, settings)
+    console.register(add_route)
+    return console
+
+
+def announce_console(notifier: Notifier) -> None:
+    """Log where the console is (or that it is off), and warn when passwords would cross the
+    network in the clear."""
     settings = notifier.config.console
     if not settings.enabled:
         logger.info(
             "web console off: console.users and console.trusted_header are not set "
             "(/console/ answers 404)"
         )
-        return None
-    console = Console(notifier, settings)
-    console.register(add_route)
+        return
     public = notifier.config.server.public_url or ""
     how = ", ".join(
         part
@@ -64,7 +75,6 @@ def register_console(add_route: Callable[..., None], notifier: Notifier) -> Cons
             "web console: server.public_url is http://, so passwords and session cookies cross "
             "the network unencrypted unless it is this machine: put it behind https"
         )
-    return console
 
 
 def _users(count: int) -> str:
