@@ -276,6 +276,7 @@ class Runtime:
             self.status_url,
             clock=lambda: tick(),
             metrics=self.metrics,
+            failover=config.failover,
         )
         #: the Celery producer (``dispatch: celery`` only)
         self.producer: Producer | None = None

@@ -197,6 +197,10 @@ class DeliveryResult:
     from going out at all (see :meth:`infrastructure_failure`). ``idempotent`` marks an
     ``unknown`` result whose request carried an idempotency key the receiver honours: sending it
     again cannot deliver it twice, so the retry policy sends it again (see :meth:`unknown`).
+    ``account`` marks a permanent failure that lies with the provider account, not the
+    recipient (authentication, KYC, balance, a suspended account): a channel with a
+    ``fallback`` sends the message through it (docs/failover.md), and the account's circuit
+    breaker counts it.
     """
 
     recipient: Recipient
@@ -209,6 +213,7 @@ class DeliveryResult:
     retry_after: float | None = None
     infrastructure: str | None = None
     idempotent: bool = False
+    account: bool = False
 
     @classmethod
     def sent(
@@ -230,10 +235,12 @@ class DeliveryResult:
         *,
         transient: bool = False,
         retry_after: float | None = None,
+        account: bool = False,
         **info: Any,
     ) -> DeliveryResult:
         """Nothing was sent to ``recipient``; ``error`` says why (it must never contain a secret).
-        ``transient``: it may succeed if retried later (see the class docstring)."""
+        ``transient``: it may succeed if retried later; ``account``: the provider refused the
+        account, not the recipient (see the class docstring)."""
         return cls(
             recipient,
             DeliveryState.FAILED,
@@ -243,7 +250,15 @@ class DeliveryResult:
             info,
             transient=transient,
             retry_after=retry_after,
+            account=account,
         )
+
+    @property
+    def provider_side(self) -> bool:
+        """Whether this failure certainly sent nothing for a reason on the provider's side or
+        ours, never the recipient's: the account was refused, or it was transient (a refused
+        connection, throttling, our own infrastructure). What falls over to a fallback."""
+        return self.state is DeliveryState.FAILED and (self.account or self.transient)
 
     @classmethod
     def infrastructure_failure(

@@ -33,6 +33,7 @@ from notifykit.errors import ConfigProblem
 __all__ = [
     "DEFAULT_STORE",
     "Duration",
+    "FailoverSettings",
     "RetrySettings",
     "ServerSettings",
     "StoreSettings",
@@ -245,6 +246,32 @@ class RetrySettings(Settings):
     def resend_unknown(self) -> bool:
         """Whether a delivery that may have been sent is tried again (``on_unknown: resend``)."""
         return self.on_unknown == "resend"
+
+
+class FailoverSettings(Settings):
+    """A channel's ``fallback`` keys (docs/failover.md): where the same message goes when this
+    channel *certainly did not* send it for a reason on the provider's side or ours
+    (authentication, KYC, balance, a suspended account, a refused connection, throttling past
+    the retry deadline, an open circuit). A failure that lies with the recipient (an invalid
+    number, DND) never falls over, nor does one that may have been sent (``unknown``) unless
+    ``fallback_on_unknown`` says so.
+
+    ::
+
+        channels:
+          call: {type: exotel-call, account: main, fallback: [sms-backup, sms]}
+    """
+
+    fallback: tuple[str, ...] = setting(
+        default=(),
+        ref="channel",
+        one_or_many=True,
+        doc="channels tried in order, each when the one before it certainly did not send",
+    )
+    fallback_on_unknown: bool = setting(
+        default=False,
+        doc="also fall over when the request may have been sent (unknown): may page twice",
+    )
 
 
 def load_store(node: yaml.Node | None, path: str, ctx: Checker) -> StoreSettings:

@@ -41,6 +41,7 @@ from notifykit.config.convert import (
     named_items,
 )
 from notifykit.config.delivery import (
+    FailoverSettings,
     RetrySettings,
     ServerSettings,
     StoreSettings,
@@ -158,6 +159,25 @@ _INIT_HINT = f": check the path, or run `notifykit init` to write a commented {D
 
 # -- the validated config -----------------------------------------------------------------------
 
+_NO_FAILOVER = FailoverSettings()
+
+
+def fallback_chain(channels: Mapping[str, ChannelConfig], channel: str) -> tuple[str, ...]:
+    """Every channel a delivery through ``channel`` may fall over to, in the order they are
+    tried: its ``fallback`` list, each followed by its own (depth first, each once; a channel
+    is never its own fallback, so a cycle ends where it began)."""
+    chain: list[str] = []
+
+    def walk(name: str) -> None:
+        found = channels.get(name)
+        for nxt in found.failover.fallback if found is not None else ():
+            if nxt != channel and nxt not in chain and nxt in channels:
+                chain.append(nxt)
+                walk(nxt)
+
+    walk(channel)
+    return tuple(chain)
+
 
 class Defaults(Settings):
     """``defaults:``, what a notification uses when neither the call nor its event says
@@ -197,6 +217,8 @@ class ChannelConfig:
     settings: Settings = field(repr=False)
     #: the line of its key in the file (``None`` for a mapping config), for problems found later
     line: int | None = None
+    #: its ``fallback`` keys (docs/failover.md)
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
 
 
 class EventConfig(Settings):
@@ -291,6 +313,16 @@ class Config:
     def retry_for(self, channel: str) -> RetrySettings:
         """The retry settings of a channel."""
         return self.channel_retry.get(channel) or self.retry
+
+    def failover(self, channel: str) -> FailoverSettings:
+        """The ``fallback`` settings of a channel (none for a channel not configured)."""
+        found = self.channels.get(channel)
+        return found.failover if found is not None else _NO_FAILOVER
+
+    def fallbacks(self, channel: str) -> tuple[str, ...]:
+        """Every channel a delivery through ``channel`` may fall over to, in the order they are
+        tried (:func:`fallback_chain`)."""
+        return fallback_chain(self.channels, channel)
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
@@ -639,9 +671,11 @@ class _Loader:
             channel_type = self.registry.channel_types[type_name]
             # keys a channel type's sandbox replaces (a webhook's url and secret) need not be set
             sandboxed = self.sandbox and channel_type.sandbox is not None
-            settings = convert(
+            # The type's keys and the core's fallback keys share the mapping: an unknown key is
+            # one problem naming both.
+            parts = convert_parts(
                 node,
-                channel_type.settings,
+                (channel_type.settings, FailoverSettings),
                 path,
                 self.ctx,
                 lenient=channel_type.sandbox_keys if sandboxed else frozenset(),
@@ -650,10 +684,17 @@ class _Loader:
             retry_node = _find_key(node, "retry")
             if retry_node is not None:
                 self.channel_retry_nodes[name] = retry_node
-            if settings is INVALID:
+            if parts is INVALID:
                 continue
+            settings, failover = parts
+            if name in failover.fallback:
+                self.ctx.problem(
+                    _find_key(node, "fallback"),
+                    join(path, "fallback"),
+                    f"channel {name!r} names itself as its fallback; name another channel",
+                )
             self.channels[name] = ChannelConfig(
-                name, type_name, settings, line=self.ctx.line(key_node)
+                name, type_name, settings, line=self.ctx.line(key_node), failover=failover
             )
             if channel_type.provider is not None:
                 account_node = _find_key(node, "account")
@@ -897,9 +938,14 @@ class _Loader:
         compiled: set[str],
         whose: str = "",
     ) -> None:
-        """``template`` has the variant each of ``channels`` renders, and it compiles;
-        ``whose`` says in a problem whose template it is."""
+        """``template`` has the variant each of ``channels`` renders (and each channel they
+        may fall over to), and it compiles; ``whose`` says in a problem whose template it is."""
+        used: dict[str, str] = {}
         for channel_name in channels:
+            used.setdefault(channel_name, "")
+            for fallback in self._fallbacks(channel_name):
+                used.setdefault(fallback, f", a fallback of {channel_name!r}")
+        for channel_name, how in used.items():
             channel = self.channels.get(channel_name)
             if channel is None:
                 continue
@@ -914,8 +960,12 @@ class _Loader:
                 node,
                 path,
                 f"template {template!r}{whose} has no {suffix!r} variant ({name}.j2), which "
-                f"channel {channel_name!r} ({channel.type}) renders",
+                f"channel {channel_name!r} ({channel.type}{how}) renders",
             )
+
+    def _fallbacks(self, channel: str) -> tuple[str, ...]:
+        """:meth:`Config.fallbacks` over the channels read so far."""
+        return fallback_chain(self.channels, channel)
 
     def _compile(
         self,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
 from notifykit.channels.stop import Sending, SendStop, current_stop, sending
+from notifykit.config.delivery import FailoverSettings
 from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError, LedgerUnavailable
@@ -65,6 +66,9 @@ NOTIFY_THREADS = 3
 #: notifykit.delivery.leases.LeaseKeeper); after that, what it left pending is a worker's to send
 #: and what it left sending is 'unknown'
 NOTIFY_LEASE = 60.0
+
+#: a channel with no ``fallback`` keys
+_NO_FAILOVER = FailoverSettings()
 
 
 def group_batches(jobs: Sequence[DeliveryJob], size: int = MAX_GROUP) -> list[list[DeliveryJob]]:
@@ -180,6 +184,7 @@ class Dispatcher:
         status_url: Callable[[str], str | None],
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        failover: Callable[[str], FailoverSettings] | None = None,
     ) -> None:
         self.channels = channels
         self.channel_types = channel_types
@@ -189,6 +194,7 @@ class Dispatcher:
         self._status_url = status_url
         self.clock = clock
         self._metrics = metrics or Metrics()
+        self._failover = failover or (lambda channel: _NO_FAILOVER)
 
     # -- dry runs -------------------------------------------------------------------------------
 
@@ -771,4 +777,16 @@ class Dispatcher:
             error=error,
             info=info,
             infrastructure=ours,
+            failover=self._fails_over(job.channel, result),
         )
+
+    def _fails_over(self, channel: str, result: DeliveryResult) -> bool:
+        """Whether a final result hands the message to the channel's fallback: a failure on
+        the provider's side or ours (never the recipient's), or an ``unknown`` one when the
+        channel says ``fallback_on_unknown`` (it may page twice)."""
+        settings = self._failover(channel)
+        if not settings.fallback:
+            return False
+        if result.state is DeliveryState.UNKNOWN:
+            return settings.fallback_on_unknown
+        return result.provider_side

@@ -25,7 +25,9 @@ class Outcome:
     later ``due`` for a retry. ``attempted`` is ``False`` when no request went out (a veto).
     ``infrastructure``: the part of our own infrastructure that failed, when that is why it was
     not sent (:meth:`~notifykit.channels.DeliveryResult.infrastructure_failure`); not stored,
-    but carried to the :class:`Change` by the dispatcher.
+    but carried to the :class:`Change` by the dispatcher. ``failover``: a final outcome that
+    hands the message to the delivery's fallback, if it has one (docs/failover.md): the ledger
+    makes the fallback due in the transaction that records this outcome.
     """
 
     delivery_id: str
@@ -37,6 +39,7 @@ class Outcome:
     due: float | None = None
     attempted: bool = True
     infrastructure: str | None = None
+    failover: bool = False
 
 
 @dataclass(frozen=True)
