@@ -260,6 +260,14 @@ CREATE TABLE heartbeats (
 )
 """
 
+#: Version 9: failover (issue 18, docs/failover.md). A delivery planned as another's fallback
+#: names it in ``fallback_of``; it waits ``skipped`` (``standby: ...``) until that one fails on
+#: the provider's side, when the transaction recording the failure makes it due.
+_V9 = """
+ALTER TABLE deliveries ADD COLUMN fallback_of TEXT;
+CREATE INDEX deliveries_fallback_of ON deliveries (fallback_of)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -270,6 +278,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (6, _V6),
     (7, _V7),
     (8, _V8),
+    (9, _V9),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect
