@@ -17,6 +17,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "SEVERITIES",
+    "STANDBY",
     "Attempt",
     "Delivery",
     "DeliveryState",
@@ -38,6 +39,12 @@ Severity = Literal["info", "warning", "error", "critical"]
 #: The severities a notification can have, lowest first. Channels pick senders, caller ids and
 #: priorities by severity; :class:`~notifykit.NotifyHandler` maps logging levels onto them.
 SEVERITIES: tuple[str, ...] = get_args(Severity)
+
+
+#: how the reason of a fallback delivery waiting for its turn begins (docs/failover.md): it is
+#: stored ``skipped`` with this reason until the delivery it stands in for fails on the
+#: provider's side, and stays so when that one is sent
+STANDBY = "standby: "
 
 
 def severity_rank(severity: str) -> int:
@@ -229,11 +236,23 @@ class Delivery:
     updated: float | None = None
     attempt_log: tuple[Attempt, ...] = ()
     events: tuple[StatusEvent, ...] = ()
+    #: the id of the delivery this one is the fallback of (docs/failover.md), else ``None``
+    fallback_of: str | None = None
 
     @property
     def ok(self) -> bool:
         """``True`` for ``sent`` and ``delivered``."""
         return self.state.succeeded
+
+    @property
+    def standby(self) -> bool:
+        """A fallback that was not needed (yet): it waits, ``skipped``, for the delivery it
+        stands in for to fail on the provider's side."""
+        return (
+            self.fallback_of is not None
+            and self.state is DeliveryState.SKIPPED
+            and (self.error or "").startswith(STANDBY)
+        )
 
     @property
     def encoding(self) -> str | None:
@@ -264,6 +283,7 @@ class Delivery:
             "due": self.due,
             "updated": self.updated,
             "info": dict(self.info),
+            "fallback_of": self.fallback_of,
         }
         if detail:
             out["attempt_log"] = [a.to_dict() for a in self.attempt_log]
@@ -346,9 +366,27 @@ class Report:
         nothing failed."""
         if not self.deliveries:
             return self.deduplicated or bool(self.held)
+        counted = [d for d in self.deliveries if not d.standby]
         if self.dry_run:
-            return all(d.state is DeliveryState.PENDING for d in self.deliveries)
-        return all(d.ok for d in self.deliveries)
+            return all(d.state is DeliveryState.PENDING for d in counted)
+        covered = self._covered()
+        return all(d.ok or d.id in covered for d in counted)
+
+    def _covered(self) -> set[str]:
+        """The ids of deliveries that did not succeed but whose fallback (or its fallback...)
+        did: the person was reached (docs/failover.md). A standby that was not needed, or a
+        delivery that failed over, does not make a report fail."""
+        after = {d.fallback_of: d for d in self.deliveries if d.fallback_of is not None}
+        covered: set[str] = set()
+        for d in self.deliveries:
+            nxt, seen = after.get(d.id), {d.id}
+            while nxt is not None and nxt.id not in seen:
+                if nxt.ok:
+                    covered.add(d.id)
+                    break
+                seen.add(nxt.id)
+                nxt = after.get(nxt.id)
+        return covered
 
     @property
     def succeeded(self) -> list[Delivery]:
@@ -359,9 +397,15 @@ class Report:
 
     @property
     def failed(self) -> list[Delivery]:
-        """The deliveries that did not succeed: ``failed``, ``unknown``, ``skipped``..."""
+        """The deliveries that did not succeed: ``failed``, ``unknown``, ``skipped``... (not a
+        standby fallback that was not needed, nor a delivery whose fallback succeeded)."""
         good = {id(d) for d in self.succeeded}
-        return [d for d in self.deliveries if id(d) not in good]
+        covered = set() if self.dry_run else self._covered()
+        return [
+            d
+            for d in self.deliveries
+            if id(d) not in good and not d.standby and d.id not in covered
+        ]
 
     @property
     def unknown(self) -> list[Delivery]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from notifykit.channels.base import Channel, ChannelType, Recipient
 from notifykit.config.loader import Config, find_config
 from notifykit.config.schema import did_you_mean
-from notifykit.delivery.dispatch import job_delivery
+from notifykit.delivery.dispatch import planned_delivery
 from notifykit.errors import ConfigError, NotificationError
 from notifykit.ledger.audit import API, Acting
 from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
@@ -957,8 +957,7 @@ class Notifier:
                 found: Mapping[str, str | None] = earlier.messages
             else:
                 deliveries.extend(
-                    done.get(job.id) or job_delivery(job, DeliveryState.PENDING)
-                    for job in item.plan.jobs
+                    done.get(job.id) or planned_delivery(job) for job in item.plan.jobs
                 )
                 found = item.plan.messages
             sent.append((item.plan.receiver, found))
@@ -1012,9 +1011,7 @@ class Notifier:
         report = Report(
             plan.notification.event,
             plan.notification.severity,
-            tuple(
-                done.get(job.id) or job_delivery(job, DeliveryState.PENDING) for job in plan.jobs
-            ),
+            tuple(done.get(job.id) or planned_delivery(job) for job in plan.jobs),
             False,
             plan.messages,
             id=plan.notification.id,

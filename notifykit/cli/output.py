@@ -19,7 +19,7 @@ import click
 from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
-    from notifykit.model import Report
+    from notifykit.model import Delivery, Report
 
 __all__ = [
     "Line",
@@ -111,12 +111,32 @@ def display_state(report: Report, state: DeliveryState) -> str:
     return state.value
 
 
+def _shown_state(report: Report, d: Delivery) -> str:
+    """A delivery's state as printed: a fallback not needed (yet) reads ``standby``."""
+    return "standby" if d.standby else display_state(report, d.state)
+
+
 def _display_counts(report: Report) -> dict[str, int]:
     counts: dict[str, int] = {}
     for d in report.deliveries:
-        shown = display_state(report, d.state)
+        shown = _shown_state(report, d)
         counts[shown] = counts.get(shown, 0) + 1
     return counts
+
+
+def _failover_details(report: Report) -> dict[str, str]:
+    """What each delivery of a failover chain says of it (docs/failover.md): ``fallback of
+    sms`` on a fallback, ``fell over to sms-backup`` on the delivery it stood in for."""
+    by_id = {d.id: d for d in report.deliveries}
+    out: dict[str, str] = {}
+    for d in report.deliveries:
+        before = by_id.get(d.fallback_of or "")
+        if before is None:
+            continue
+        out[d.id] = f"fallback of {before.channel}"
+        if not d.standby:
+            out[before.id] = f"fell over to {d.channel}"
+    return out
 
 
 def report_lines(report: Report, *, show_messages: bool) -> Iterator[str]:
@@ -139,8 +159,11 @@ def report_lines(report: Report, *, show_messages: bool) -> Iterator[str]:
     if show_messages:
         yield from _message_lines(report)
     rows = []
+    chained = _failover_details(report)
     for d in report.deliveries:
         details = []
+        if d.id in chained:
+            details.append(chained[d.id])
         if d.encoding:
             segments = d.segments or 0
             details.append(
@@ -155,7 +178,7 @@ def report_lines(report: Report, *, show_messages: bool) -> Iterator[str]:
                 d.channel_type,
                 d.recipient,
                 d.address or "-",
-                display_state(report, d.state),
+                _shown_state(report, d),
                 d.provider_id or "-",
                 "; ".join(details),
             )

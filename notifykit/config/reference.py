@@ -33,6 +33,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
     are left out), then alert routing."""
     from notifykit.config.console import ConsoleSettings
     from notifykit.config.delivery import (
+        FailoverSettings,
         RetrySettings,
         ServerSettings,
         StoreSettings,
@@ -86,6 +87,11 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
             note = _by(owner, builtin)
             found.append((f"channels.NAME` (type: `{name}`)", [channel_type.settings], note))
     found += [
+        (
+            "channels.NAME` (every type)",
+            [FailoverSettings],
+            "see failover.md; a channel's retry: is a retry mapping over the top-level one",
+        ),
         ("receivers.NAME", [ReceiverConfig], "see routing.md"),
         ("route", [RouteConfig], ""),
         ("inhibit_rules[]", [InhibitRuleConfig], ""),

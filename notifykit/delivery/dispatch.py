@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.plugins import Hooks
 
-__all__ = ["Dispatcher", "group_batches", "log_outcomes"]
+__all__ = ["Dispatcher", "group_batches", "job_delivery", "log_outcomes", "planned_delivery"]
 
 logger = logging.getLogger("notifykit")
 #: one INFO line per delivery outcome the worker (or a Celery task) records (docs/delivery.md)
@@ -168,7 +168,16 @@ def job_delivery(job: DeliveryJob, state: DeliveryState, error: str | None = Non
         notification_id=job.notification_id,
         attempts=job.attempts,
         due=job.due,
+        fallback_of=job.fallback_of,
     )
+
+
+def planned_delivery(job: DeliveryJob) -> Delivery:
+    """A job of a plan whose outcome is not recorded (yet), as a report shows it: a standby
+    fallback waits ``skipped`` (docs/failover.md), any other is ``pending``."""
+    if job.fallback_of is not None and job.skip_reason is not None:
+        return job_delivery(job, DeliveryState.SKIPPED, job.skip_reason)
+    return job_delivery(job, DeliveryState.PENDING)
 
 
 class Dispatcher:
@@ -304,7 +313,11 @@ class Dispatcher:
         send (it abandons a stop that can be) before it is raised again: what the channel had
         started is recorded ``unknown``, unless its answer is awaited, and the rest goes back to
         ``pending``."""
-        groups = group_batches(plan.jobs, NOTIFY_GROUP)
+        # A standby fallback is not sent with its plan: the ledger makes it due if the
+        # delivery it stands in for fails, and the delivery run sends it then.
+        groups = group_batches([j for j in plan.jobs if j.fallback_of is None], NOTIFY_GROUP)
+        if not groups:
+            return []
         notification = plan.notification
         begun = frozenset(started)
         stop = stop or current_stop()

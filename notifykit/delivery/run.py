@@ -5,11 +5,14 @@ Celery task escalates exactly as a worker does."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from notifykit.delivery.leases import LeaseKeeper
+from notifykit.errors import LedgerError
 from notifykit.metrics import Metrics
+from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.channels.stop import SendStop
@@ -20,10 +23,29 @@ if TYPE_CHECKING:
     from notifykit.model import Notification
     from notifykit.plan.planner import DeliveryJob, Plan
 
-__all__ = ["DeliveryRun"]
+__all__ = ["FALLBACK_LEASE", "DeliveryRun"]
+
+logger = logging.getLogger("notifykit.delivery")
 
 #: ``on_changes(changes)``: what reacts to recorded outcomes (the escalation stage)
 OnChanges = Callable[[Sequence["Change"]], None]
+
+
+#: the lease a delivery run takes on a fallback it sends itself, when it has none of its own
+FALLBACK_LEASE = 60.0
+
+
+def _is_hand_over(change: Change) -> bool:
+    """A standby fallback made due by the failure of the delivery it stands in for."""
+    return (
+        change.delivery.fallback_of is not None
+        and change.previous is DeliveryState.SKIPPED
+        and change.delivery.state is DeliveryState.PENDING
+    )
+
+
+def _handed_over(changes: Sequence[Change]) -> list[str]:
+    return [c.delivery.id for c in changes if _is_hand_over(c)]
 
 
 class DeliveryRun:
@@ -57,8 +79,61 @@ class DeliveryRun:
         changes = self.dispatcher.deliver_now(
             ledger, owner, plan, started=started, keep=keeper.keep, record_for=lease
         )
+        changes += self._fallbacks(
+            ledger, owner, changes, lambda _id: plan.notification, retries=False, lease=lease
+        )
+        return self._done(changes)
+
+    def _fallbacks(
+        self,
+        ledger: Ledger,
+        owner: str,
+        changes: Sequence[Change],
+        notification: Callable[[str], Notification],
+        *,
+        retries: bool,
+        lease: float,
+        stop: SendStop | None = None,
+        outage: Outage | None = None,
+    ) -> list[Change]:
+        """Send the fallbacks that ``changes`` made due (docs/failover.md) now, in this run,
+        and theirs in turn if they fail over too. One this run cannot claim (taken by another
+        worker, a ledger error) stays pending for a worker: the hand over is already durable."""
+        out: list[Change] = []
+        due = _handed_over(changes)
+        while due and not (stop is not None and stop.stopped):
+            try:
+                jobs = ledger.claim(owner, self._clock(), lease, len(due), ids=due)
+            except LedgerError as err:
+                logger.error(
+                    "%d fallback deliveries could not be claimed (%s); a worker sends them",
+                    len(due),
+                    err,
+                )
+                break
+            if not jobs:
+                break
+            done = self.dispatcher.deliver(
+                ledger,
+                owner,
+                jobs,
+                notification,
+                retries=retries,
+                stop=stop,
+                record_for=lease,
+                outage=outage,
+            )
+            out.extend(done)
+            due = _handed_over(done)
+        return out
+
+    def _done(self, changes: list[Change]) -> list[Change]:
+        """Count ``changes`` and tell the stage that reacts to outcomes, except of a failure
+        handed over to a fallback: the person may still be reached, so an escalation does not
+        move on for it (it does if the fallback fails too)."""
         self._metrics.deliveries(changes)
-        self._on_changes(changes)
+        handed = {c.delivery.fallback_of for c in changes if _is_hand_over(c)}
+        self._on_changes([c for c in changes if c.delivery.id not in handed])
         return changes
 
     def claimed(
@@ -76,8 +151,9 @@ class DeliveryRun:
         ``stop``: once stopped, no new request starts and what did not start is given back.
         ``record_for``: how long recording an outcome is retried while the ledger is
         unavailable (the lease); ``outage`` hears of it."""
+        ledger = self._ledger()
         changes = self.dispatcher.deliver(
-            self._ledger(),
+            ledger,
             owner,
             jobs,
             notification,
@@ -86,9 +162,17 @@ class DeliveryRun:
             record_for=record_for,
             outage=outage,
         )
-        self._metrics.deliveries(changes)
-        self._on_changes(changes)
-        return changes
+        changes += self._fallbacks(
+            ledger,
+            owner,
+            changes,
+            notification,
+            retries=retries,
+            lease=record_for or FALLBACK_LEASE,
+            stop=stop,
+            outage=outage,
+        )
+        return self._done(changes)
 
     def keeper(
         self,

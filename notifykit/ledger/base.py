@@ -25,6 +25,7 @@ serialises writers), so two workers can never both see a delivery as theirs to s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.rows import Columns, fetch, fetch_one
 from notifykit.ledger.state import RoutingState
 from notifykit.model import (
+    STANDBY,
     Attempt,
     Delivery,
     DeliveryState,
@@ -158,14 +160,15 @@ class Dialect:
 _DELIVERY_COLUMNS = (
     "id, notification_id, seq, channel, channel_type, recipient, recipient_name, address, "
     "address_kind, text, template, options, info, batch, callback_token, state, due, "
-    "attempts, provider_id, provider_status, provider_detail, error, skip_reason, updated, first_due"
+    "attempts, provider_id, provider_status, provider_detail, error, skip_reason, updated, first_due, "
+    "fallback_of"
 )
 
 #: what :meth:`SqlLedger.record` reads back: the columns of the :class:`Delivery` it returns, not
 #: the text and options a 10,000-number broadcast would fetch 10,000 times for nothing
 _RECORD_COLUMNS = (
     "id, notification_id, channel, channel_type, recipient, address, info, callback_token, "
-    "state, due, attempts, provider_id, provider_status, provider_detail, lease_owner"
+    "state, due, attempts, provider_id, provider_status, provider_detail, lease_owner, fallback_of"
 )
 
 
@@ -423,6 +426,9 @@ class SqlLedger:
 
         started = set(sending)
         pending, sending_state = DeliveryState.PENDING.value, DeliveryState.SENDING.value
+        skipped = DeliveryState.SKIPPED.value
+        # A standby fallback is stored skipped, unleased, its reason as its error: nothing
+        # claims it until the delivery it stands in for fails (see _activate_fallbacks).
         rows = [
             (
                 j.id,
@@ -440,14 +446,16 @@ class SqlLedger:
                 dumps(j.info),
                 j.batch,
                 j.callback_token,
-                sending_state if j.id in started else pending,
+                sending_state if j.id in started else skipped if j.fallback_of else pending,
                 j.due,
                 j.due,
                 j.skip_reason,
                 n.created,
-                lease_owner,
-                lease_until,
+                None if j.fallback_of else lease_owner,
+                None if j.fallback_of else lease_until,
                 1 if j.id in started else 0,
+                j.fallback_of,
+                j.skip_reason if j.fallback_of else None,
             )
             for j in plan.jobs
         ]
@@ -460,8 +468,8 @@ class SqlLedger:
                 "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
                 "recipient, recipient_name, address, address_kind, text, template, options, "
                 "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
-                "lease_owner, lease_expires, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "lease_owner, lease_expires, attempts, fallback_of, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ),
             rows,
         )
@@ -667,6 +675,7 @@ class SqlLedger:
                         "updated": now,
                         "attempt_log": (),
                         "events": (),
+                        "fallback_of": row[c.fallback_of],
                     },
                 )
                 pending.append((delivery, previous, row[c.callback_token]))
@@ -693,9 +702,48 @@ class SqlLedger:
                     if applied is not None:
                         delivery = applied
                 changes.append(Change(delivery, previous))
-            if any(o.state is DeliveryState.PENDING for o in outcomes):
+            recorded = {d.id for d, _previous, _token in pending}
+            handed = [o.delivery_id for o in outcomes if o.failover and o.delivery_id in recorded]
+            activated = self._activate_fallbacks(cur, handed, now) if handed else []
+            changes.extend(activated)
+            if activated or any(o.state is DeliveryState.PENDING for o in outcomes):
                 self._signal_work(cur)
         return changes
+
+    def _activate_fallbacks(self, cur: Any, ids: Sequence[str], now: float) -> list[Change]:
+        """The standby fallbacks of deliveries ``ids`` (recorded now as failed on the
+        provider's side) made due now, in the caller's transaction: the failure and the hand
+        over commit together, so a crash loses neither one without the other."""
+        rows, c = fetch(
+            self._exec(
+                cur,
+                f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE fallback_of IN {self._in(ids)} "
+                f"AND state = 'skipped' AND skip_reason LIKE ? {self._dialect.row_lock}",
+                (*ids, STANDBY + "%"),
+            )
+        )
+        if not rows:
+            return []
+        found = [r[c.id] for r in rows]
+        self._exec(
+            cur,
+            "UPDATE deliveries SET state = 'pending', skip_reason = NULL, error = NULL, due = ?, "
+            f"first_due = ?, updated = ? WHERE id IN {self._in(found)}",
+            (now, now, now, *found),
+        )
+        return [
+            Change(
+                dataclasses.replace(
+                    self._delivery_from_row(r, c),
+                    state=DeliveryState.PENDING,
+                    error=None,
+                    due=now,
+                    updated=now,
+                ),
+                DeliveryState.SKIPPED,
+            )
+            for r in rows
+        ]
 
     def release(self, owner: str, ids: Sequence[str]) -> None:
         """Give back claimed deliveries that were not started."""
@@ -1251,6 +1299,7 @@ class SqlLedger:
             skip_reason=r[c.skip_reason],
             attempts=int(r[c.attempts]),
             first_due=r[c.first_due],
+            fallback_of=r[c.fallback_of],
         )
 
     @staticmethod
@@ -1272,6 +1321,7 @@ class SqlLedger:
             provider_detail=r[c.provider_detail],
             due=r[c.due],
             updated=r[c.updated],
+            fallback_of=r[c.fallback_of],
         )
 
     def close(self) -> None:

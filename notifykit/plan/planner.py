@@ -29,7 +29,7 @@ from notifykit.errors import (
     PluginError,
     RecipientError,
 )
-from notifykit.model import Notification, assemble
+from notifykit.model import STANDBY, Notification, assemble
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
@@ -102,6 +102,9 @@ class DeliveryJob:
     #: attempts made so far, and when it was first due (the retry deadline counts from there)
     attempts: int = 0
     first_due: float | None = None
+    #: the id of the job this one is the fallback of (docs/failover.md): planned with it,
+    #: stored as a standby, sent only if that one certainly fails on the provider's side
+    fallback_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,11 +127,13 @@ class DeliveryJob:
             "skip_reason": self.skip_reason,
             "attempts": self.attempts,
             "first_due": self.first_due,
+            "fallback_of": self.fallback_of,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeliveryJob:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        # Keys a job serialised by an older notifykit lacks keep their defaults.
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def recipient_object(self) -> Recipient:
         """The :class:`Recipient` a channel's ``send`` gets for this job (``delivery_id``: this
@@ -349,7 +354,13 @@ class Planner:
                 f"events.{event}.to or defaults.to"
             )
         data = dict(data or {})
-        messages = self._prepare(event, severity, data, channel_names, template, body, routing)
+        # The channels the message may fall over to are rendered and checked now too: a
+        # template the fallback cannot send is the caller's mistake, found before anything
+        # is stored, not at 3 a.m. when the provider is down.
+        chains = {name: self.config.fallbacks(name) for name in dict.fromkeys(channel_names)}
+        every = list(dict.fromkeys([*channel_names, *(f for c in chains.values() for f in c)]))
+        prepared = self._prepare(event, severity, data, every, template, body, routing)
+        messages = {name: prepared[name] for name in dict.fromkeys(channel_names)}
         notification = Notification(
             event=event,
             severity=severity,
@@ -386,6 +397,7 @@ class Planner:
                 "due": when,
                 "attempts": 0,
                 "first_due": None,
+                "fallback_of": None,
             }
             for recipient in recipients:
                 address = recipient.address(kind)
@@ -405,7 +417,80 @@ class Planner:
                         },
                     )
                 )
-        return Plan(notification, tuple(jobs), {n: m.text for n, m in messages.items()})
+        standby = self._standby(notification, jobs, chains, prepared, recipients, when)
+        texts = {n: m.text for n, m in messages.items()}
+        for job in standby:
+            texts.setdefault(job.channel, prepared[job.channel].text)
+        return Plan(notification, (*jobs, *standby), texts)
+
+    def _standby(
+        self,
+        notification: Notification,
+        jobs: Sequence[DeliveryJob],
+        chains: Mapping[str, tuple[str, ...]],
+        prepared: Mapping[str, Message],
+        recipients: Sequence[Recipient],
+        when: float,
+    ) -> list[DeliveryJob]:
+        """The fallback jobs of ``jobs`` (docs/failover.md): for each job that can be sent,
+        one per channel of its channel's fallback chain that has an address for the person,
+        each the fallback of the one before it, stored as a standby. Not through a channel
+        that already sends this notification to the same address (a call falling back to the
+        SMS the person gets anyway would send it twice: that channel's own chain covers it),
+        and once per person and channel."""
+        if not any(chains.values()):
+            return []
+        by_label = {r.label: r for r in recipients}
+        planned = {(j.channel, j.address) for j in jobs if j.address is not None}
+        standing: set[tuple[str, str, str]] = set()
+        out: list[DeliveryJob] = []
+        batches: dict[str, tuple[str, str]] = {}
+        for job in jobs:
+            chain = chains.get(job.channel, ())
+            if not chain or job.skip_reason is not None:
+                continue
+            recipient = by_label[job.recipient]
+            previous = job
+            for name in chain:
+                channel_type = self.channel_types[name]
+                address = recipient.address(channel_type.address)
+                if address is None:
+                    continue
+                if (name, address) in planned:
+                    break  # the person gets it through that channel anyway, with its own chain
+                if (name, address, job.recipient) in standing:
+                    continue  # another channel's chain stands by with it already
+                standing.add((name, address, job.recipient))
+                batch, token = batches.get(name) or batches.setdefault(
+                    name, (f"{notification.id}/{name}/fallback", secrets.token_urlsafe(16))
+                )
+                message = prepared[name]
+                standby = DeliveryJob(
+                    id=new_id(),
+                    notification_id=notification.id,
+                    seq=len(jobs) + len(out),
+                    channel=name,
+                    channel_type=channel_type.name,
+                    recipient=job.recipient,
+                    recipient_name=job.recipient_name,
+                    address=address,
+                    address_kind=channel_type.address,
+                    text=message.text,
+                    template=message.template,
+                    options=message.options,
+                    info=message.info,
+                    batch=batch,
+                    callback_token=token,
+                    due=when,
+                    skip_reason=(
+                        f"{STANDBY}sent only if {previous.channel} to {job.recipient} "
+                        "certainly fails on the provider's side"
+                    ),
+                    fallback_of=previous.id,
+                )
+                out.append(standby)
+                previous = standby
+        return out
 
     def _prepare(
         self,
