@@ -361,6 +361,7 @@ def build_pipeline(
         default_severity=default_severity,
         clock=clock,
         on_call=planner.on_call,
+        fallbacks=planner.config.fallbacks,
     )
     return Pipeline(
         ingest,

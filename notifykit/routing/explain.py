@@ -98,9 +98,11 @@ class Explanation:
                 step = ""
             sender = f" from {d['from']}" if d.get("from") else ""
             priority = f" priority {d['priority']}" if d.get("priority") else ""
+            chain = d.get("fallback")
+            fallback = f", falling over to {' then '.join(chain)}" if chain else ""
             lines.append(
                 f"  {d['channel']} to {_to(d)}{sender}{priority}{when} "
-                f"(receiver {d['receiver']}){step}"
+                f"(receiver {d['receiver']}){step}{fallback}"
             )
         for m in self.muted:
             lines.append(f"muted: {m['receiver']}: {m['reason']}")

@@ -318,3 +318,13 @@ def test_an_escalation_step_that_failed_over_escalates_only_when_its_chain_faile
     else:
         # The person was reached through the fallback: the call keeps its time.
         assert alert.escalation.next_at == pytest.approx(clock() + 300, abs=1)
+
+
+def test_routes_test_shows_where_a_delivery_would_fall_over(kit_for):
+    kit = kit_for()
+    explained = kit.explain("db.down", severity="critical")
+    [sms] = explained.deliveries
+    assert sms["fallback"] == ["sms-backup"]
+    assert "sms to p0 from NKALRT (receiver defaults), falling over to sms-backup" in (
+        explained.text()
+    )
