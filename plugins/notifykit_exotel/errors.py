@@ -151,8 +151,8 @@ class ExotelError(Exception):
                                                       the sender header (DLT headers are
                                                       national: a fallback's would be refused
                                                       alike)
-        403 KYC (:class:`KycRequiredError`)           a 403 that names neither a code nor
-                                                      words below (Exotel's 403 also covers the
+        403 KYC (:class:`KycRequiredError`)           a 403 with neither a code nor words
+                                                      listed here (Exotel's 403 also covers the
                                                       recipient: DND, an opted-out number)
         403 codes 40000 (trial), 40001 (balance),     404, 409, and every transient or
         40002 (inactive), 40003 (country not          ambiguous error (those fall over by
