@@ -6,6 +6,13 @@ A recipient's target is the name in its ``addresses: {apprise: NAME}``; the acco
 :class:`~notifykit_apprise.client.TargetOutcome`): ``sent`` when a service accepted it,
 ``unknown`` when one may have (Apprise cannot always tell: a timeout, a 5xx, a failure it does
 not explain), ``failed`` only when none can have received it.
+
+A ``failed`` result never has ``account=True`` (the mark of a refusal that lies with the provider
+account, which hands the message to a channel's ``fallback``): Apprise reports a service's HTTP
+status at most, and a service's 401/403 is as often about the person as about the credentials
+(Telegram answers 403 to a bot the person blocked; each target's URL carries its own token), so
+nothing tells the account from the recipient. A failure that is transient (a refused connection,
+429) still falls over once its retries end.
 """
 
 from __future__ import annotations
@@ -123,6 +130,7 @@ class AppriseChannel:
             return DeliveryResult.sent(recipient, provider_status="accepted", services=services)
         if outcome.state == "unknown":
             return DeliveryResult.unknown(recipient, outcome.error, services=services)
+        # never account=True: Apprise cannot tell the account from the recipient (see above)
         return DeliveryResult.failed(
             recipient, outcome.error, transient=outcome.transient, services=services
         )

@@ -255,9 +255,11 @@ def _in_threads(
 
 def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     """A client error as a delivery result: ``unknown`` when the request may have gone through,
-    a transient failure when it certainly did not and may succeed later, else permanent; a
-    failure of the sender's own rate limiter is ours, not the recipient's; a request refused
-    because notifykit stopped the send is not started."""
+    a transient failure when it certainly did not and may succeed later, else permanent
+    (``account=True`` when Exotel refused the account, not the recipient:
+    :attr:`~notifykit_exotel.errors.ExotelError.account_refused`); a failure of the sender's
+    own rate limiter is ours, not the recipient's; a request refused because notifykit stopped
+    the send is not started."""
     from notifykit_exotel.errors import ExotelError, LimiterUnavailableError, SendStoppedError
 
     reason = send_stopped()
@@ -266,9 +268,9 @@ def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
     if isinstance(err, LimiterUnavailableError):
         return DeliveryResult.infrastructure_failure(recipient, str(err), part="rate limiter")
     if isinstance(err, ExotelError):
-        text, kind = str(err), err.failure_class
+        text, kind, account = str(err), err.failure_class, err.account_refused
     else:
-        text, kind = f"{type(err).__name__}: {err}", "ambiguous"
+        text, kind, account = f"{type(err).__name__}: {err}", "ambiguous", False
     if kind == "ambiguous":
         return DeliveryResult.unknown(recipient, text)
     return DeliveryResult.failed(
@@ -276,6 +278,7 @@ def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
         text,
         transient=kind == "transient",
         retry_after=getattr(err, "retry_after", None),
+        account=account,
     )
 
 

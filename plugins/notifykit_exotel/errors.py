@@ -135,6 +135,50 @@ class ExotelError(Exception):
             return "transient"  # a GET whose answer could not be read; reading again is safe
         return "permanent"
 
+    @property
+    def account_refused(self) -> bool:
+        """Whether Exotel refused the *account*, not the recipient nor the message: a permanent
+        failure that would refuse every recipient alike until the account is fixed, and that
+        another provider's account does not share, so a channel's ``fallback`` takes the
+        message (``DeliveryResult.failed(account=True)``, docs/failover.md).
+
+        ============================================  =========================================
+        Account-side (``True``)                       Not (``False``)
+        ============================================  =========================================
+        401, any code (34010: bad key/token); 400     DND/NDNC (:class:`DndBlockedError`: the
+        code 34001 (a malformed key/token)            recipient's registry entry)
+        402 (not on the plan, usage limits exceeded)  any other 400: the number, the body, DLT,
+                                                      the sender header (DLT headers are
+                                                      national: a fallback's would be refused
+                                                      alike)
+        403 KYC (:class:`KycRequiredError`)           a 403 with neither a code nor words
+                                                      listed here (Exotel's 403 also covers the
+                                                      recipient: DND, an opted-out number)
+        403 codes 40000 (trial), 40001 (balance),     404, 409, and every transient or
+        40002 (inactive), 40003 (country not          ambiguous error (those fall over by
+        enabled), 34009 (action forbidden)            their own rule, or never)
+        403 whose message names the account, its
+        balance, credit, validity, a suspension
+        400 "CallerId is not a valid ExoPhone": the
+        caller id is not a number of this account
+        ============================================  =========================================
+
+        The 403 codes are from Exotel's newer docs (reference section 7: "plausible", only
+        340030 observed); Exotel says to rely on the status, not the message, but the status
+        alone cannot tell the account from the recipient, so an unrecognised 403 stays ``False``.
+        """
+        status, code = self.status, self.code
+        if status is None or isinstance(self, DndBlockedError):
+            return False  # no answer (or raised before any request), or the recipient's DND
+        if self.failure_class != "permanent":
+            return False  # transient or ambiguous: their own rules decide
+        if status in (401, 402) or code in _AUTH_CODES or isinstance(self, KycRequiredError):
+            return True
+        message = self.message if isinstance(self.message, str) else ""
+        if status == 403:
+            return code in _ACCOUNT_CODES or _ACCOUNT_WORDS.search(message) is not None
+        return status == 400 and _NOT_AN_EXOPHONE.search(message) is not None
+
     def __str__(self) -> str:
         parts = []
         if self.status is not None:
@@ -261,6 +305,17 @@ _STATUS_ERRORS: dict[int, type[ExotelError]] = {
 
 _KYC_CODES = {340030}
 _DND_CODES = {23005}
+#: the credentials refused: 401 34010 (bad key/token), 400 34001 (non-alphanumeric key/token)
+_AUTH_CODES = {34010, 34001}
+#: 403 for the account's state (reference section 7): 40000 trial, 40001 balance, 40002
+#: inactive, 40003 country not enabled, 34009 SID missing or action forbidden, 340030 KYC
+_ACCOUNT_CODES = {40000, 40001, 40002, 40003, 34009, *_KYC_CODES}
+#: a 403 without a code whose words are about the account (Exotel's example messages:
+#: "Account is not active", "Insufficient balance to send the SMS", "Account validity has expired")
+_ACCOUNT_WORDS = re.compile(
+    r"(?i)\baccount\b|\bbalance\b|\bcredits?\b|\bvalidity\b|suspend|\binactive\b"
+)
+_NOT_AN_EXOPHONE = re.compile(r"(?i)not a valid exophone")
 _SMS_THROTTLE_CODES = {40405}
 _MAX_BODY = 500
 

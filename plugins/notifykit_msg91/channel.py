@@ -8,8 +8,8 @@ What happened                              Delivery
 =========================================  =================================================
 2xx with a request id                      ``sent`` (provider id: MSG91's request id)
 authkey, IP whitelist, account refused     ``failed``, naming the fix (``info.cause``:
-(401/403, codes 106, 207, 208, 418...);    ``account``)
-balance (301)
+(401/403, codes 106, 207, 208, 418...);    ``account``; ``account=True``: a channel's
+balance (301)                              ``fallback`` takes it)
 the DLT template refused                   ``failed`` (``cause``: ``template``)
 an invalid number (202)                    ``failed`` (``cause``: ``recipient``)
 408, 429, route closed (306)               ``failed``, transient: retried later
@@ -184,7 +184,8 @@ class Msg91SmsChannel:
 
 
 def _result(recipient: Recipient, err: Msg91Error) -> DeliveryResult:
-    """A client error as a delivery result: ``unknown`` when it may have been sent."""
+    """A client error as a delivery result: ``unknown`` when it may have been sent;
+    ``account=True`` when MSG91 refused the account (:attr:`Msg91Error.account`)."""
     from notifykit_msg91.client import MaybeSent
 
     info: dict[str, Any] = {"cause": err.cause}
@@ -200,5 +201,10 @@ def _result(recipient: Recipient, err: Msg91Error) -> DeliveryResult:
     if err.retry and not text.startswith("not sent"):
         text = f"not sent: {text}"
     return DeliveryResult.failed(
-        recipient, text, transient=err.retry, retry_after=err.retry_after, **info
+        recipient,
+        text,
+        transient=err.retry,
+        retry_after=err.retry_after,
+        account=err.account,
+        **info,
     )

@@ -86,6 +86,16 @@ class Msg91Error(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
 
+    @property
+    def account(self) -> bool:
+        """Whether MSG91 refused the *account*, not the recipient nor the message: the authkey,
+        the IP whitelist, the account expired, banned or a demo, its balance (``cause``
+        ``account``). A channel with a ``fallback`` hands such a message on
+        (``DeliveryResult.failed(account=True)``, docs/failover.md); a refused template or
+        sender (203: a DLT header, which a fallback's DLT route would refuse alike), an invalid
+        number (202) or any other refusal does not."""
+        return self.cause == "account"
+
 
 class AuthError(Msg91Error):
     """The authkey or the account was refused (HTTP 401/403, codes 106, 207, 208, 418, 302, 303,

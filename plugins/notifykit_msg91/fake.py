@@ -9,7 +9,8 @@ the body against the registered text with :func:`notifykit.india.check_dlt` (an 
 the template, as MSG91's DLT verification would).
 
 Faults (:class:`Fault`), each for the next ``times`` requests: ``unauthorized`` (HTTP 401, code
-207), ``ip`` (code 418), ``balance`` (code 301), ``template`` (the DLT template refused),
+207), ``ip`` (code 418), ``balance`` (code 301), ``expired`` (code 302, the account expired),
+``banned`` (code 303, the account banned), ``template`` (the DLT template refused),
 ``number`` (code 202), ``throttled`` (HTTP 429 with ``Retry-After``), ``server`` (HTTP 500),
 ``drop`` (the connection closed after the request was read, no answer), ``slow`` (the answer
 held back ``delay`` seconds, past the client's timeout). A refused connection needs no server:
@@ -45,7 +46,17 @@ MAX_BODY = 1024 * 1024
 SEND_PATH = "/api/v2/sendsms"
 
 FaultKind = Literal[
-    "unauthorized", "ip", "balance", "template", "number", "throttled", "server", "drop", "slow"
+    "unauthorized",
+    "ip",
+    "balance",
+    "expired",
+    "banned",
+    "template",
+    "number",
+    "throttled",
+    "server",
+    "drop",
+    "slow",
 ]
 
 
@@ -101,6 +112,14 @@ _ANSWERS: dict[str, tuple[int, Mapping[str, Any], Mapping[str, str]]] = {
     "unauthorized": (401, _error("Invalid authentication key", "207"), {}),
     "ip": (200, _error("IP is not whitelisted", "418"), {}),
     "balance": (200, _error("Insufficient balance to send SMS", "301"), {}),
+    # MSG91's error-code table's words; the HTTP status of an error is not documented (200
+    # with "type": "error", as for the other codes, is what the fake answers)
+    "expired": (
+        200,
+        _error("Expired user account. You need to contact your account manager.", "302"),
+        {},
+    ),
+    "banned": (200, _error("Banned user account", "303"), {}),
     "template": (200, _error("Invalid DLT template id: template not approved", "400"), {}),
     "number": (200, _error("Invalid mobile number", "202"), {}),
     "throttled": (429, _error("Too many requests", "429"), {"Retry-After": "7"}),

@@ -7,7 +7,8 @@ What happened                              Delivery
 =========================================  =================================================
 2xx with a Message/Call SID                ``sent`` (provider id: the SID)
 credentials, a trial account and an        ``failed``, naming the fix (``info.cause``:
-unverified number, funds, ``from``         ``account``)
+unverified number, funds, ``from``         ``account``; ``account=True``: a channel's
+                                           ``fallback`` takes it)
 an invalid number (21211, 21614...)        ``failed`` (``cause``: ``recipient``)
 429                                        ``failed``, transient: retried later
 refused, DNS, connect timeout              ``failed``, transient: certainly not sent
@@ -218,7 +219,8 @@ class TwilioCallChannel(_TwilioChannel):
 
 
 def _result(recipient: Recipient, err: TwilioError) -> DeliveryResult:
-    """A client error as a delivery result: ``unknown`` when it may have been sent."""
+    """A client error as a delivery result: ``unknown`` when it may have been sent;
+    ``account=True`` when Twilio refused the account (:attr:`TwilioError.account`)."""
     from notifykit_twilio.client import MaybeSent
 
     info: dict[str, Any] = {"cause": err.cause}
@@ -234,5 +236,10 @@ def _result(recipient: Recipient, err: TwilioError) -> DeliveryResult:
     if err.retry and not text.startswith("not sent"):
         text = f"not sent: {text}"
     return DeliveryResult.failed(
-        recipient, text, transient=err.retry, retry_after=err.retry_after, **info
+        recipient,
+        text,
+        transient=err.retry,
+        retry_after=err.retry_after,
+        account=err.account,
+        **info,
     )

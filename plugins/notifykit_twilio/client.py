@@ -14,7 +14,8 @@ Class                        When                                             Se
 :class:`AuthError`           HTTP 401/403; 20003 (authenticate), 20404 (no     no
                              such account), 20005/10001 (account not active)
 :class:`AccountError`        the account cannot send this: 21608/21219 (a      no
-                             trial account and an unverified number), 21606,
+                             trial account and an unverified number), 10002
+                             (not on a trial account), 21606,
                              21212, 21659, 21660 (``from``), 21408, 21215
                              (geographic permission), insufficient funds
 :class:`RecipientError`      21211, 21614, 21217, 21401, 21610 (the number)    no
@@ -91,6 +92,18 @@ class TwilioError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
 
+    @property
+    def account(self) -> bool:
+        """Whether Twilio refused the *account*, not the recipient nor the request
+        (``cause`` ``account``): the credentials, an account not active (suspended, out of
+        funds), a trial account's limits (an unverified number, a feature), a ``from`` that is
+        not the account's, the account's geographic permissions. A channel with a ``fallback``
+        hands such a message on (``DeliveryResult.failed(account=True)``, docs/failover.md).
+
+        A trial account's unverified number (21608/21219) counts as the account's: the number
+        is fine, the account may not reach it, and another provider's account may."""
+        return self.cause == "account"
+
 
 class AuthError(TwilioError):
     """The account SID or auth token was refused, or the account is not active."""
@@ -141,6 +154,7 @@ _CODES: dict[str, tuple[type[TwilioError], str]] = {
     "20404": (AuthError, "check the account's account_sid: Twilio knows no such account"),
     "20005": (AuthError, "the Twilio account is not active: check its balance and standing"),
     "10001": (AuthError, "the Twilio account is not active: check its balance and standing"),
+    "10002": (AccountError, "a trial account cannot do this: upgrade the account"),
     "21608": (
         AccountError,
         "a trial account sends only to verified numbers: verify the number in Twilio's console "

@@ -12,6 +12,10 @@ What happened                                  Delivery
 408, 429                                       ``failed``, transient: retried by the
                                                channel's retry policy (``Retry-After``
                                                honoured)
+401, 402, 403, 404, 410                        ``failed``, the receiver's side
+                                               (``account=True``: our credentials or
+                                               signature refused, its plan, the endpoint
+                                               gone; a channel's ``fallback`` takes it)
 any other 4xx                                  ``failed`` (the status and the start of the
                                                body)
 303                                            ``unknown`` (a POST's usual "done, see
@@ -71,6 +75,13 @@ _SHOWN = 200
 VERSION = 1
 #: the routing variables ``prepare`` keeps in the options for ``send``
 _ROUTING_KEYS = ("labels", "alert_key", "status", "ack_url")
+
+#: refusals that lie with the receiver or our account with it, never with the person paged (a
+#: webhook's post is the same whoever it pages): our ``headers`` or signing ``secret`` refused
+#: (401, 403), the receiver's plan (402), the endpoint not there or retired (404, 410). A
+#: ``failed`` delivery with one of them has ``account=True``: a channel's ``fallback`` takes
+#: the message. Another 4xx (400, 413, 422...) is about the post itself and does not.
+ACCOUNT_STATUSES = frozenset({401, 402, 403, 404, 410})
 
 
 def _user_agent() -> str:
@@ -301,7 +312,10 @@ class WebhookChannel:
             )
         if 400 <= status < 500:
             return DeliveryResult.failed(
-                recipient, f"{shown} refused it: HTTP {status}{detail}", http_status=status
+                recipient,
+                f"{shown} refused it: HTTP {status}{detail}",
+                account=status in ACCOUNT_STATUSES,
+                http_status=status,
             )
         if 300 <= status < 400:
             location = headers.get("Location") or ""
