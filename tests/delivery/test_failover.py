@@ -132,6 +132,40 @@ def test_a_refused_connection_falls_over_and_the_fallback_delivers_once(
     assert stored.ok
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        pytest.param(lambda sim: sim.revoke_credentials(), id="401-credentials"),
+        pytest.param(lambda sim: sim.set_kyc_pending(), id="403-kyc"),
+        pytest.param(
+            lambda sim: sim.inject(
+                Fault(status=403, code=40001, message="Insufficient balance to send the SMS")
+            ),
+            id="403-balance",
+        ),
+        pytest.param(
+            lambda sim: sim.inject(Fault(status=403, code=40002, message="Account is not active")),
+            id="403-inactive",
+        ),
+        pytest.param(lambda sim: sim.inject(Fault(status=402)), id="402-payment"),
+    ],
+)
+def test_the_account_refused_falls_over_at_once_and_the_fallback_delivers_once(
+    kit_for, sim, backup, refusal, store
+):
+    kit = kit_for(store=store)
+    refusal(sim)
+    report = kit.notify("db.down", severity="critical", data={"host": "db1"})
+    primary, fallback = report.deliveries
+    assert primary.state is DeliveryState.FAILED
+    assert (fallback.state, fallback.fallback_of) == (DeliveryState.SENT, primary.id)
+    assert sms_to(backup) == [PHONES[0]]
+    assert report.ok
+    # Nothing more goes out later: the worker finds nothing to send.
+    kit.worker(threads=1, poll=0.05).run(drain=True)
+    assert sms_to(backup) == [PHONES[0]]
+
+
 def test_a_fallback_that_is_not_needed_waits_as_a_standby_and_is_never_sent(
     kit_for, sim, backup, store
 ):
@@ -152,7 +186,7 @@ def test_a_fallback_that_is_not_needed_waits_as_a_standby_and_is_never_sent(
 def test_a_failure_that_lies_with_the_recipient_does_not_fall_over(kit_for, sim, backup):
     kit = kit_for()
     # Exotel refusing the number itself (HTTP 400): the backup would refuse it too.
-    sim.inject(Fault(status=400, code=34001, message="To is not a valid mobile number"))
+    sim.inject(Fault(status=400, code=40203, message="Invalid Recipient [9876543210]"))
     report = kit.notify("db.down", severity="critical", data={"host": "db1"})
     primary, standby = report.deliveries
     assert primary.state is DeliveryState.FAILED
