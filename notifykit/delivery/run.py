@@ -79,53 +79,73 @@ class DeliveryRun:
         changes = self.dispatcher.deliver_now(
             ledger, owner, plan, started=started, keep=keeper.keep, record_for=lease
         )
-        changes += self._fallbacks(
-            ledger, owner, changes, lambda _id: plan.notification, retries=False, lease=lease
+        # the fallbacks its failures made due, sent now too
+        changes += self._deliver(
+            ledger,
+            owner,
+            (),
+            lambda _id: plan.notification,
+            retries=False,
+            record_for=lease,
+            changes=changes,
         )
         return self._done(changes)
 
-    def _fallbacks(
+    def _deliver(
+        self,
+        ledger: Ledger,
+        owner: str,
+        jobs: Sequence[DeliveryJob],
+        notification: Callable[[str], Notification],
+        *,
+        retries: bool,
+        record_for: float,
+        stop: SendStop | None = None,
+        outage: Outage | None = None,
+        changes: Sequence[Change] = (),
+    ) -> list[Change]:
+        """Deliver ``jobs`` leased to ``owner`` (or none, after ``changes`` recorded already),
+        then the fallbacks their failures made due (docs/failover.md), in this run, and theirs
+        in turn. A fallback this run cannot claim (taken by another worker, a ledger error)
+        stays pending for a worker: the hand over is durable already."""
+        lease = record_for or FALLBACK_LEASE
+        batch = list(jobs) or self._claim_fallbacks(ledger, owner, changes, lease, stop)
+        out: list[Change] = []
+        while batch:
+            done = self.dispatcher.deliver(
+                ledger,
+                owner,
+                batch,
+                notification,
+                retries=retries,
+                stop=stop,
+                record_for=record_for,
+                outage=outage,
+            )
+            out.extend(done)
+            batch = self._claim_fallbacks(ledger, owner, done, lease, stop)
+        return out
+
+    def _claim_fallbacks(
         self,
         ledger: Ledger,
         owner: str,
         changes: Sequence[Change],
-        notification: Callable[[str], Notification],
-        *,
-        retries: bool,
         lease: float,
-        stop: SendStop | None = None,
-        outage: Outage | None = None,
-    ) -> list[Change]:
-        """Send the fallbacks that ``changes`` made due (docs/failover.md) now, in this run,
-        and theirs in turn if they fail over too. One this run cannot claim (taken by another
-        worker, a ledger error) stays pending for a worker: the hand over is already durable."""
-        out: list[Change] = []
+        stop: SendStop | None,
+    ) -> list[DeliveryJob]:
         due = _handed_over(changes)
-        while due and not (stop is not None and stop.stopped):
-            try:
-                jobs = ledger.claim(owner, self._clock(), lease, len(due), ids=due)
-            except LedgerError as err:
-                logger.error(
-                    "%d fallback deliveries could not be claimed (%s); a worker sends them",
-                    len(due),
-                    err,
-                )
-                break
-            if not jobs:
-                break
-            done = self.dispatcher.deliver(
-                ledger,
-                owner,
-                jobs,
-                notification,
-                retries=retries,
-                stop=stop,
-                record_for=lease,
-                outage=outage,
+        if not due or (stop is not None and stop.stopped):
+            return []
+        try:
+            return ledger.claim(owner, self._clock(), lease, len(due), ids=due)
+        except LedgerError as err:
+            logger.error(
+                "%d fallback deliveries could not be claimed (%s); a worker sends them",
+                len(due),
+                err,
             )
-            out.extend(done)
-            due = _handed_over(done)
-        return out
+            return []
 
     def _done(self, changes: list[Change]) -> list[Change]:
         """Count ``changes`` and tell the stage that reacts to outcomes, except of a failure
@@ -151,24 +171,13 @@ class DeliveryRun:
         ``stop``: once stopped, no new request starts and what did not start is given back.
         ``record_for``: how long recording an outcome is retried while the ledger is
         unavailable (the lease); ``outage`` hears of it."""
-        ledger = self._ledger()
-        changes = self.dispatcher.deliver(
-            ledger,
+        changes = self._deliver(
+            self._ledger(),
             owner,
             jobs,
             notification,
             retries=retries,
-            stop=stop,
             record_for=record_for,
-            outage=outage,
-        )
-        changes += self._fallbacks(
-            ledger,
-            owner,
-            changes,
-            notification,
-            retries=retries,
-            lease=record_for or FALLBACK_LEASE,
             stop=stop,
             outage=outage,
         )

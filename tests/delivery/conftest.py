@@ -76,9 +76,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[str]:
             yield url
 
 
-def write_config(tmp_path: Path, sim: ExotelSimulator, **sections: Any) -> Path:
-    """A config file whose ledger is tmp_path/ledger.db; ``sections`` override or add."""
-    account = {
+def exotel_account(sim: ExotelSimulator, **settings: Any) -> dict[str, Any]:
+    """The ``accounts:`` entry of an Exotel account on ``sim`` (``settings`` override)."""
+    return {
         "provider": "exotel",
         "sid": SID,
         "token": "${NK_LEDGER_TOKEN}",
@@ -86,8 +86,13 @@ def write_config(tmp_path: Path, sim: ExotelSimulator, **sections: Any) -> Path:
         "rate_limit": 100_000,
         "retries": 0,
         "timeout": 1,
+        **settings,
     }
-    account.update(sections.pop("account", {}))
+
+
+def write_config(tmp_path: Path, sim: ExotelSimulator, **sections: Any) -> Path:
+    """A config file whose ledger is tmp_path/ledger.db; ``sections`` override or add."""
+    account = exotel_account(sim, **sections.pop("account", {}))
     config: dict[str, Any] = {
         "store": "ledger.db",
         "accounts": {"main": account},

@@ -15,7 +15,14 @@ import pytest
 from notifykit import DeliveryState, Notifier
 from notifykit.errors import ConfigError
 from notifykit_exotel.simulator import ExotelSimulator, Fault
-from tests.delivery.conftest import PHONES, SID, TOKEN, Clock, free_port, write_config
+from tests.delivery.conftest import (
+    PHONES,
+    TOKEN,
+    Clock,
+    exotel_account,
+    free_port,
+    write_config,
+)
 
 BACKUP_SID = "ACbackup"
 
@@ -38,15 +45,7 @@ def failover_config(
 ) -> Path:
     """``sms`` on the main account (``primary_url``: somewhere else than ``sim``), falling
     back to ``sms-backup`` on another account, and a ``call`` falling back to ``sms``."""
-    account = {
-        "provider": "exotel",
-        "sid": SID,
-        "token": "${NK_LEDGER_TOKEN}",
-        "base_url": primary_url or sim.base_url,
-        "rate_limit": 100_000,
-        "retries": 0,
-        "timeout": 1,
-    }
+    account = exotel_account(sim, base_url=primary_url or sim.base_url)
     channels: dict[str, Any] = {
         "sms": {
             "type": "exotel-sms",
@@ -75,7 +74,7 @@ def failover_config(
         account=account,
         accounts={
             "main": account,
-            "backup": {**account, "sid": BACKUP_SID, "base_url": backup.base_url},
+            "backup": exotel_account(backup, sid=BACKUP_SID),
         },
         channels=channels,
         **extra,
