@@ -177,7 +177,8 @@ def deliver_ids(runtime: Runtime, ids: Sequence[str], queued_by: str, owner: str
         # The ledger unavailable when the answers come back: recording is retried for the lease.
         changes = run.claimed(owner, jobs, ledger.notification, record_for=lease)
     counts: dict[str, int] = {}
-    for change in changes:
+    # The last change of each delivery: a fallback made due then sent counts once, as sent.
+    for change in {c.delivery.id: c for c in changes}.values():
         counts[change.delivery.state.value] = counts.get(change.delivery.state.value, 0) + 1
     return counts
 

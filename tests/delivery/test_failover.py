@@ -361,3 +361,21 @@ def test_routes_test_shows_where_a_delivery_would_fall_over(kit_for):
     assert "sms to p0 from NKALRT (receiver defaults), falling over to sms-backup" in (
         explained.text()
     )
+
+
+def test_a_celery_task_sends_the_fallback_its_delivery_made_due(kit_for, sim, backup, store):
+    from notifykit.celery import deliver_ids
+
+    kit = kit_for(store=store)
+    sim.revoke_credentials()  # 401: the account refused, at once
+    submission = kit.submit("db.down", severity="critical", data={"host": "db1"})
+    primary_id, standby_id = submission.deliveries
+    # What the Celery task does with the ids beat enqueued (the standby is not among the due).
+    counts = deliver_ids(kit.runtime, [primary_id], "celery-queue:q1", "celery:task1")
+    assert counts == {"failed": 1, "sent": 1}
+    report = kit.report(submission.id)
+    assert [(d.id, d.state) for d in report.deliveries] == [
+        (primary_id, DeliveryState.FAILED),
+        (standby_id, DeliveryState.SENT),
+    ]
+    assert sms_to(backup) == [PHONES[0]]
