@@ -170,6 +170,13 @@ class Metrics:
                 ["via", "channel"],
                 registry=registry,
             ),
+            failovers=Counter(
+                "notifykit_failovers",
+                "Deliveries handed to their channel's fallback (docs/failover.md): from the "
+                "channel that certainly did not send, to the fallback channel.",
+                ["channel", "fallback"],
+                registry=registry,
+            ),
             waits=Histogram(
                 "notifykit_rate_limiter_wait_seconds",
                 "Time each provider request waited for its account's rate limiter (shared "
@@ -224,6 +231,11 @@ class Metrics:
         if self.on and count:
             self._m.acks.labels(via, channel).inc(count)
 
+    def failed_over(self, channel: str, fallback: str) -> None:
+        """A delivery through ``channel`` was handed to its fallback through ``fallback``."""
+        if self.on:
+            self._m.failovers.labels(channel, fallback).inc()
+
     def waited(self, provider: str, account: str, seconds: float) -> None:
         """A provider request waited ``seconds`` for its rate limiter."""
         if self.on:
@@ -259,6 +271,7 @@ class _Instruments:
         send_seconds: Any,
         callbacks: Any,
         acks: Any,
+        failovers: Any,
         waits: Any,
         loop: Any,
         running: Any,
@@ -267,6 +280,7 @@ class _Instruments:
         self.send_seconds = send_seconds
         self.callbacks = callbacks
         self.acks = acks
+        self.failovers = failovers
         self.waits = waits
         self.loop = loop
         self.running = running

@@ -152,7 +152,12 @@ class DeliveryRun:
         handed over to a fallback: the person may still be reached, so an escalation does not
         move on for it (it does if the fallback fails too)."""
         self._metrics.deliveries(changes)
-        handed = {c.delivery.fallback_of for c in changes if _is_hand_over(c)}
+        handed = {c.delivery.fallback_of: c.delivery for c in changes if _is_hand_over(c)}
+        if handed:
+            for c in changes:
+                fallback = handed.get(c.delivery.id)
+                if fallback is not None:
+                    self._metrics.failed_over(c.delivery.channel, fallback.channel)
         self._on_changes([c for c in changes if c.delivery.id not in handed])
         return changes
 

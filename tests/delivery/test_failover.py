@@ -379,3 +379,18 @@ def test_a_celery_task_sends_the_fallback_its_delivery_made_due(kit_for, sim, ba
         (standby_id, DeliveryState.SENT),
     ]
     assert sms_to(backup) == [PHONES[0]]
+
+
+def test_each_hand_over_is_counted_in_the_metrics(kit_for, sim):
+    from prometheus_client.exposition import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    kit = kit_for(primary_url=refused_url())
+    registry = kit.start_metrics()
+    kit.notify("db.down", severity="critical", data={"host": "db1"})
+    kit.notify("db.down", severity="critical", data={"host": "db2"})
+    text = generate_latest(registry).decode()
+    [family] = [f for f in text_string_to_metric_families(text) if f.name == "notifykit_failovers"]
+    [sample] = [s for s in family.samples if s.name == "notifykit_failovers_total"]
+    assert sample.labels == {"channel": "sms", "fallback": "sms-backup"}
+    assert sample.value == 2
