@@ -262,10 +262,16 @@ CREATE TABLE heartbeats (
 
 #: Version 9: failover (issue 18, docs/failover.md). A delivery planned as another's fallback
 #: names it in ``fallback_of``; it waits ``skipped`` (``standby: ...``) until that one fails on
-#: the provider's side, when the transaction recording the failure makes it due.
+#: the provider's side, when the transaction recording the failure makes it due. Both indexes
+#: are partial (issue 20): a delivery with no fallback or no provider id yet (every one, when
+#: it is stored) writes no entry to them. Measured on a file ledger, one SMS per notify(): 18.0
+#: WAL frames a notify() before this version, 19.0 with a full fallback_of index, 16.7 with
+#: both partial.
 _V9 = """
 ALTER TABLE deliveries ADD COLUMN fallback_of TEXT;
-CREATE INDEX deliveries_fallback_of ON deliveries (fallback_of)
+CREATE INDEX deliveries_fallback_of ON deliveries (fallback_of) WHERE fallback_of IS NOT NULL;
+DROP INDEX deliveries_provider;
+CREATE INDEX deliveries_provider ON deliveries (provider_id) WHERE provider_id IS NOT NULL
 """
 
 #: (version, SQL script) pairs; statements are separated by semicolons
