@@ -714,14 +714,21 @@ class SqlLedger:
         """The standby fallbacks of deliveries ``ids`` (recorded now as failed on the
         provider's side) made due now, in the caller's transaction: the failure and the hand
         over commit together, so a crash loses neither one without the other."""
-        rows, c = fetch(
+        # By fallback_of alone, so that both backends search its (partial) index, whatever
+        # they know of the table; a standby is told from the rest here.
+        found_rows, c = fetch(
             self._exec(
                 cur,
                 f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE fallback_of IN {self._in(ids)} "
-                f"AND state = 'skipped' AND skip_reason LIKE ? {self._dialect.row_lock}",
-                (*ids, STANDBY + "%"),
+                f"{self._dialect.row_lock}",
+                ids,
             )
         )
+        rows = [
+            r
+            for r in found_rows
+            if r[c.state] == "skipped" and (r[c.skip_reason] or "").startswith(STANDBY)
+        ]
         if not rows:
             return []
         found = [r[c.id] for r in rows]
