@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -162,20 +162,23 @@ _INIT_HINT = f": check the path, or run `notifykit init` to write a commented {D
 _NO_FAILOVER = FailoverSettings()
 
 
-def fallback_chain(channels: Mapping[str, ChannelConfig], channel: str) -> tuple[str, ...]:
+def fallback_chain(
+    channels: Mapping[str, ChannelConfig], channel: str, instead: Sequence[str] | None = None
+) -> tuple[str, ...]:
     """Every channel a delivery through ``channel`` may fall over to, in the order they are
-    tried: its ``fallback`` list, each followed by its own (depth first, each once; a channel
-    is never its own fallback, so a cycle ends where it began)."""
+    tried: its ``fallback`` list (or ``instead``, a receiver's or a step's), each followed by
+    its own (depth first, each once; a channel is never its own fallback, so a cycle ends
+    where it began)."""
     chain: list[str] = []
 
-    def walk(name: str) -> None:
-        found = channels.get(name)
-        for nxt in found.failover.fallback if found is not None else ():
+    def walk(names: Iterable[str]) -> None:
+        for nxt in names:
             if nxt != channel and nxt not in chain and nxt in channels:
                 chain.append(nxt)
-                walk(nxt)
+                walk(channels[nxt].failover.fallback)
 
-    walk(channel)
+    found = channels.get(channel)
+    walk(instead if instead is not None else found.failover.fallback if found else ())
     return tuple(chain)
 
 
@@ -319,10 +322,10 @@ class Config:
         found = self.channels.get(channel)
         return found.failover if found is not None else _NO_FAILOVER
 
-    def fallbacks(self, channel: str) -> tuple[str, ...]:
+    def fallbacks(self, channel: str, instead: Sequence[str] | None = None) -> tuple[str, ...]:
         """Every channel a delivery through ``channel`` may fall over to, in the order they are
-        tried (:func:`fallback_chain`)."""
-        return fallback_chain(self.channels, channel)
+        tried (:func:`fallback_chain`; ``instead``: a receiver's or a step's alternatives)."""
+        return fallback_chain(self.channels, channel, instead)
 
     def template_settings(self, template: str) -> TemplateSettings:
         """The ``templates:`` settings of a template (empty settings if it has none)."""
@@ -937,13 +940,15 @@ class _Loader:
         path: str,
         compiled: set[str],
         whose: str = "",
+        instead: Sequence[str] | None = None,
     ) -> None:
         """``template`` has the variant each of ``channels`` renders (and each channel they
-        may fall over to), and it compiles; ``whose`` says in a problem whose template it is."""
+        may fall over to: ``instead``, a receiver's or a step's alternatives, else their own),
+        and it compiles; ``whose`` says in a problem whose template it is."""
         used: dict[str, str] = {}
         for channel_name in channels:
             used.setdefault(channel_name, "")
-            for fallback in self._fallbacks(channel_name):
+            for fallback in fallback_chain(self.channels, channel_name, instead):
                 used.setdefault(fallback, f", a fallback of {channel_name!r}")
         for channel_name, how in used.items():
             channel = self.channels.get(channel_name)
@@ -962,10 +967,6 @@ class _Loader:
                 f"template {template!r}{whose} has no {suffix!r} variant ({name}.j2), which "
                 f"channel {channel_name!r} ({channel.type}{how}) renders",
             )
-
-    def _fallbacks(self, channel: str) -> tuple[str, ...]:
-        """:meth:`Config.fallbacks` over the channels read so far."""
-        return fallback_chain(self.channels, channel)
 
     def _compile(
         self,
@@ -1051,17 +1052,21 @@ class _Loader:
             if routing.implicit:
                 continue  # the events: checks above cover these
             template = receiver.template or self.defaults.template
-            uses: list[tuple[tuple[str, ...], str]] = [(receiver.channels, receiver.path)]
+            uses: list[tuple[tuple[str, ...], str, tuple[str, ...] | None]] = [
+                (receiver.channels, receiver.path, receiver.fallback)
+            ]
             policy = routing.escalation_of(receiver)
             if policy is not None:
                 uses += [
-                    (step.channels, f"escalations.{policy.name}.steps[{i}]")
+                    (step.channels, f"escalations.{policy.name}.steps[{i}]", step.fallback)
                     for i, step in enumerate(policy.steps)
                 ]
             node = self._routing_node(receiver.path)
             whose = f" (of receiver {receiver.name!r})"
-            for channels, path in uses:
-                self._check_variants(engine, template, channels, node, path, compiled, whose)
+            for channels, path, instead in uses:
+                self._check_variants(
+                    engine, template, channels, node, path, compiled, whose, instead
+                )
 
     def _routing_node(self, path: str) -> yaml.Node | None:
         node: yaml.Node | None = self.nodes.get(path.split(".", 1)[0])

@@ -319,6 +319,7 @@ class Escalations:
                     ack_url=self.links.url(record.ack_id, (step.loop, step.index)),
                     channels=configured.channels,
                     to=configured.to,
+                    fallback=configured.fallback,
                 )
             except NobodyOnCallError as err:
                 moved = self._not_reached(unit, record, step, now, str(err))

@@ -39,10 +39,10 @@ class Explainer:
         clock: Callable[[], float],
         on_call: Callable[[str, float], OnCall] | None = None,
         silences: Callable[[float], Sequence[Silence]] | None = None,
-        fallbacks: Callable[[str], Sequence[str]] | None = None,
+        fallbacks: Callable[[str, Sequence[str] | None], Sequence[str]] | None = None,
     ) -> None:
         self._routing = routing
-        self._fallbacks = fallbacks or (lambda channel: ())
+        self._fallbacks = fallbacks or (lambda channel, instead: ())
         self._channels = channels
         self._resolve = resolve_recipients
         self._firing = firing
@@ -124,7 +124,7 @@ class Explainer:
         )
         if receiver.priority:
             described = {**described, "priority": receiver.priority}
-        chain = self._fallbacks(channel)
+        chain = self._fallbacks(channel, receiver.fallback)
         if chain:  # docs/failover.md: where it goes if this channel certainly cannot send it
             described = {**described, "fallback": list(chain)}
         if _schedule(recipient) is not None:

@@ -64,10 +64,12 @@ class Messages:
         to: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         due: float | None = None,
+        fallback: Sequence[str] | None = None,
     ) -> Plan:
         """The notification ``receiver`` (or an escalation step: ``channels``/``to``) gets for
         ``members``, the group's alerts it tells of (``alert``: the one that made it go out).
-        ``priority``: the route's, which wins over the receiver's."""
+        ``priority``: the route's, which wins over the receiver's. ``fallback``: an escalation
+        step's alternatives (else the receiver's, else each channel's own)."""
         members = members or (alert,)
         severity = max((m.severity for m in members), key=severity_rank, default=alert.severity)
         result = self._planner.plan(
@@ -82,6 +84,7 @@ class Messages:
             dry_run=self._dry_run,
             due=due,
             routing=routing_variables(alert, members, key, receiver.name, ack_url),
+            fallback=fallback if fallback is not None else receiver.fallback,
         )
         if self._mark_receiver:
             result = dataclasses.replace(result, receiver=receiver.name)

@@ -327,13 +327,15 @@ class Planner:
         dry_run: bool = False,
         due: float | None = None,
         routing: Mapping[str, Any] | None = None,
+        fallback: Sequence[str] | None = None,
     ) -> Plan:
         """Check, render and prepare a notification; raise before anything else happens.
 
         ``data`` is what the caller passed: it is stored with the notification and handed to the
         channels as it is. ``routing`` holds the variables routing adds for the templates
         (``labels``, ``alerts``, ``status``, ``ack_url``...: see :func:`template_context`); they
-        are rendered with, never merged into ``data``.
+        are rendered with, never merged into ``data``. ``fallback``: the alternatives a receiver
+        or an escalation step names, instead of each channel's own (docs/failover.md).
         """
         if severity not in SEVERITIES:
             raise NotificationError(
@@ -357,7 +359,9 @@ class Planner:
         # The channels the message may fall over to are rendered and checked now too: a
         # template the fallback cannot send is the caller's mistake, found before anything
         # is stored, not at 3 a.m. when the provider is down.
-        chains = {name: self.config.fallbacks(name) for name in dict.fromkeys(channel_names)}
+        chains = {
+            name: self.config.fallbacks(name, fallback) for name in dict.fromkeys(channel_names)
+        }
         every = list(dict.fromkeys([*channel_names, *(f for c in chains.values() for f in c)]))
         prepared = self._prepare(event, severity, data, every, template, body, routing)
         messages = {name: prepared[name] for name in dict.fromkeys(channel_names)}

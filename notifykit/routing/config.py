@@ -99,6 +99,13 @@ class ReceiverConfig(Settings):
         expected=_NAME,
         doc="an escalation (whose steps name their channels) instead of channels and to",
     )
+    fallback: tuple[str, ...] | None = setting(
+        default=None,
+        ref="channel",
+        one_or_many=True,
+        doc="where its deliveries fall over to, instead of each channel's own fallback "
+        "(failover.md); [] for none",
+    )
 
     def __post_init__(self) -> None:
         direct = self.channels is not None or self.to is not None
@@ -125,6 +132,13 @@ class StepConfig(Settings):
     )
     to: tuple[Target, ...] = setting(
         one_or_many=True, min_items=1, doc="recipients, groups or phone numbers"
+    )
+    fallback: tuple[str, ...] | None = setting(
+        default=None,
+        ref="channel",
+        one_or_many=True,
+        doc="where its deliveries fall over to, instead of each channel's own fallback "
+        "(failover.md); [] for none",
     )
 
 
@@ -522,7 +536,9 @@ class _RoutingLoader:
             value = convert(value_node, EscalationConfig, path, self.ctx)
             if value is INVALID:
                 continue
-            steps = tuple(EscalationStep(s.after, s.channels, s.to) for s in value.steps)
+            steps = tuple(
+                EscalationStep(s.after, s.channels, s.to, s.fallback) for s in value.steps
+            )
             try:
                 result[name] = EscalationPolicy(
                     name,
@@ -562,6 +578,7 @@ class _RoutingLoader:
                 escalation=value.escalation,
                 path=path,
                 line=self.ctx.line(key_node),
+                fallback=value.fallback,
             )
         return result
 

@@ -58,6 +58,9 @@ class Receiver:
     escalation: str | None = None
     path: str = ""
     line: int | None = None
+    #: alternatives that replace its channels' own ``fallback`` (docs/failover.md); ``None``:
+    #: each channel's own
+    fallback: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.escalation is not None and (self.channels or self.to):
@@ -68,11 +71,13 @@ class Receiver:
 
 @dataclass(frozen=True)
 class EscalationStep:
-    """One step: ``after`` seconds from the start of its round, through ``channels`` to ``to``."""
+    """One step: ``after`` seconds from the start of its round, through ``channels`` to ``to``;
+    ``fallback``: alternatives that replace its channels' own (docs/failover.md)."""
 
     after: float
     channels: tuple[str, ...]
     to: tuple[str, ...]
+    fallback: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

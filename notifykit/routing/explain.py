@@ -220,8 +220,10 @@ def _deliveries(
 ) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
 
-    def add(channel: str, recipient: str, extra: Mapping[str, Any]) -> None:
-        described = describe(receiver, channel, recipient, alert.severity)
+    def add(
+        channel: str, recipient: str, extra: Mapping[str, Any], who: Receiver = receiver
+    ) -> None:
+        described = describe(who, channel, recipient, alert.severity)
         for item in [described] if isinstance(described, Mapping) else list(described):
             entry: dict[str, Any] = {
                 "receiver": receiver.name,
@@ -254,6 +256,9 @@ def _deliveries(
             add(channel, recipient, {"escalation": policy.name})
         return result
     for step in plan(policy, at):
+        # a step's own fallback, if it names one, is what its deliveries fall over to
+        alternatives = policy.steps[step.index].fallback
+        who = receiver if alternatives is None else replace(receiver, fallback=alternatives)
         for channel in step.channels:
             for recipient in step.to:
                 add(
@@ -266,6 +271,7 @@ def _deliveries(
                         "after": (step.due - at).total_seconds(),
                         "due": step.due.isoformat(),
                     },
+                    who,
                 )
     return result
 

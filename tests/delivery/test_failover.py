@@ -394,3 +394,78 @@ def test_each_hand_over_is_counted_in_the_metrics(kit_for, sim):
     [sample] = [s for s in family.samples if s.name == "notifykit_failovers_total"]
     assert sample.labels == {"channel": "sms", "fallback": "sms-backup"}
     assert sample.value == 2
+
+
+def test_a_receiver_or_an_escalation_step_names_its_own_alternatives(kit_for, sim, backup):
+    routing = {
+        "receivers": {
+            # this receiver's SMS tries the call first, then sms-backup
+            "ops": {"channels": ["sms"], "to": ["p1"], "fallback": ["call", "sms-backup"]},
+            # no fallback at all for this one, whatever the channel says
+            "quiet": {"channels": ["sms"], "to": ["p2"], "fallback": []},
+            "pager": {"escalation": "primary"},
+        },
+        "route": {
+            "receiver": "ops",
+            "routes": [
+                {"matchers": ['event="quiet"'], "receiver": "quiet"},
+                {"matchers": ['severity="critical"'], "receiver": "pager"},
+            ],
+        },
+        "escalations": {
+            "primary": {
+                "steps": [
+                    {"after": "0s", "channels": ["sms"], "to": ["p0"], "fallback": "call"},
+                    {"after": "5m", "channels": ["sms"], "to": ["p1"]},
+                ]
+            }
+        },
+    }
+    kit = kit_for(primary_url=refused_url(), **routing)
+    # The main account refuses SMS and calls alike; the chain is visible before anything goes.
+    explained = kit.explain("disk.full", severity="warning")
+    assert [d.get("fallback") for d in explained.deliveries] == [["call", "sms-backup"]]
+    steps = kit.explain("db.down", severity="critical").deliveries
+    assert [d.get("fallback") for d in steps] == [["call"], ["sms-backup"]]
+    assert kit.explain("quiet", severity="warning").deliveries[0].get("fallback") is None
+
+    report = kit.notify("disk.full", severity="warning", data={"host": "db1"})
+    # sms (refused) -> call (refused too: the same account) -> sms-backup
+    assert [(d.channel, d.state) for d in report.deliveries] == [
+        ("sms", DeliveryState.FAILED),
+        ("call", DeliveryState.FAILED),
+        ("sms-backup", DeliveryState.SENT),
+    ]
+    assert sms_to(backup) == [PHONES[1]]
+
+    quiet = kit.notify("quiet", severity="warning", data={"host": "db1"})
+    assert [(d.channel, d.state) for d in quiet.deliveries] == [("sms", DeliveryState.FAILED)]
+    assert sms_to(backup) == [PHONES[1]]
+
+    # The escalation's first step names only the call: no sms-backup stands by for it.
+    paged = kit.notify("db.down", severity="critical", data={"host": "db1"})
+    assert [(d.channel, d.state) for d in paged.deliveries] == [
+        ("sms", DeliveryState.FAILED),
+        ("call", DeliveryState.FAILED),
+    ]
+    assert paged.deliveries[1].fallback_of == paged.deliveries[0].id
+    assert sms_to(backup) == [PHONES[1]]
+
+
+def test_a_fallback_of_a_receiver_must_name_a_channel_with_the_templates_variant(
+    tmp_path, sim, backup, monkeypatch
+):
+    monkeypatch.setenv("NK_LEDGER_TOKEN", TOKEN)
+    config = failover_config(
+        tmp_path,
+        sim,
+        backup,
+        receivers={"ops": {"channels": ["sms"], "to": ["p0"], "fallback": ["cal"]}},
+        route={"receiver": "ops"},
+    )
+    with pytest.raises(ConfigError) as err:
+        Notifier.from_config(config)
+    assert (
+        "receivers.ops.fallback[0]: no channel named 'cal' in channels (did you mean 'call'?)"
+        in (str(err.value))
+    )
