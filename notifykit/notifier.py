@@ -761,8 +761,9 @@ class Notifier:
         once: str | None = None,
     ) -> bool:
         """Act on one escalation, as a key pressed on a paging call does: ``"ack"``
-        (acknowledge), ``"escalate"`` (its next step goes out now) or ``"resolve"`` (resolve
-        its alerts, as :meth:`resolve`). ``by``: who (the person the call went to); ``via``:
+        (acknowledge), ``"escalate"`` (its next step goes out now), ``"snooze"`` (paused for
+        its policy's ``keys.snooze_for``, as :meth:`ack` with ``snooze``) or ``"resolve"``
+        (resolve its alerts, as :meth:`resolve`). ``by``: who (the person the call went to); ``via``:
         the audit trail's path (``keypress``, ``missed-call``...; default this Notifier's);
         ``detail``: how, for the audit trail. ``once``: an idempotency key (a provider's call
         id and the key pressed): a replay does nothing again and returns what the first did.

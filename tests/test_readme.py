@@ -112,7 +112,7 @@ def test_readme_config_example_is_valid(tmp_path: Path) -> None:
 def test_readme_routing_example_routes_as_it_says(tmp_path: Path) -> None:
     notifykit = pytest.importorskip("notifykit")
     blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
-    [routing] = [b for b in blocks if "escalations:" in b]
+    [routing] = [b for b in blocks if "inhibit_rules:" in b]
     config = tmp_path / "notifykit.yaml"
     config.write_text(routing, encoding="utf-8")
     kit = notifykit.Notifier.from_config(str(config), sandbox=True)

@@ -52,6 +52,7 @@ from notifykit.ledger.audit import (
 from notifykit.metrics import Metrics
 from notifykit.model import DeliveryState
 from notifykit.routing.alert import AlertKey
+from notifykit.routing.escalation import DEFAULT_KEYS
 from notifykit.routing.escalation import plan as plan_steps
 
 if TYPE_CHECKING:
@@ -517,7 +518,11 @@ class Escalations:
         now: float,
         seconds: float,
         acting: Acting,
+        *,
+        how: str | None = None,
     ) -> list[EscalationRecord]:
+        """Snooze ``records`` for ``seconds`` (``how``: how it was asked, for the audit row:
+        ``pressed 4 on the call of step 0.0``)."""
         snoozed = []
         for record in records:
             done = unit.snooze(record, now, now + seconds, _acked_by(acting), acting.path)
@@ -529,7 +534,8 @@ class Escalations:
                 acting,
                 _target(record),
                 now,
-                f"for {_duration(seconds)}, until {until}: the next step goes out then",
+                f"for {_duration(seconds)}, until {until}: the next step goes out then"
+                + (f" ({how})" if how else ""),
             )
             logger.info(
                 "escalation %s (%s) snoozed until %s%s via %s",
@@ -593,14 +599,16 @@ class Escalations:
         detail: str | None = None,
         once: str | None = None,
     ) -> bool:
-        """Acknowledge (``action="ack"``) or escalate (``"escalate"``: the next pending step
-        is due now, and the worker sends it) one open escalation, as ``acting`` does (a key
-        pressed on a call: ``Acting("keypress", "asha")``), with its row in the audit trail.
-        ``once``: an idempotency key (the provider's call id and the key): a replay changes
-        nothing and answers what the first did, in the transaction that did it. Returns
-        whether it was done (``False``: the escalation is not open, or has no step left)."""
-        if action not in ("ack", "escalate"):
-            raise ValueError(f"unknown escalation action {action!r}: ack or escalate")
+        """Acknowledge (``action="ack"``), escalate (``"escalate"``: the next pending step
+        is due now, and the worker sends it) or snooze (``"snooze"``: paused for its policy's
+        ``keys.snooze_for``, as :meth:`ack` with ``snooze``) one open escalation, as ``acting``
+        does (a key pressed on a call: ``Acting("keypress", "asha")``), with its row in the
+        audit trail. ``once``: an idempotency key (the provider's call id and the key): a
+        replay changes nothing and answers what the first did, in the transaction that did it.
+        Returns whether it was done (``False``: the escalation is not open, or has no step
+        left)."""
+        if action not in ("ack", "escalate", "snooze"):
+            raise ValueError(f"unknown escalation action {action!r}: ack, escalate or snooze")
         now = self._clock()
         with self._state().unit("acting on an escalation") as unit:
             if once is not None:
@@ -611,6 +619,10 @@ class Escalations:
             done = False
             if record is not None and action == "ack":
                 done = bool(self.stop(unit, [record], "acked", now, acting, detail=detail))
+            elif record is not None and action == "snooze":
+                policy = self._policies.get(record.policy)
+                seconds = (policy.call_keys if policy is not None else DEFAULT_KEYS).snooze_for
+                done = bool(self._snooze(unit, [record], now, seconds, acting, how=detail))
             elif record is not None and record.state == "active":
                 done = unit.advance(record, now) or bool(unit.due_steps(record.id, now))
                 if done:

@@ -12,9 +12,10 @@ Over the limit:
   person and kind),
   due when the window frees ("3 more alerts: ..."). Further held pages join that bundle while it
   is pending, so each held page is either sent or listed in a bundle that is sent;
-- in an escalation step, a call to a person over their ``call`` limit is not made (skipped,
-  ``paging limit``); a step left with nobody to page counts as not reached and the next step
-  fires at once (:mod:`notifykit.pipeline.escalate`).
+- in an escalation step, a call (a channel of kind ``call``, or ``flow``: an Exotel flow rings
+  the phone too) to a person over that kind's limit is not made (skipped, ``paging limit``); a
+  step left with nobody to page counts as not reached and the next step fires at once
+  (:mod:`notifykit.pipeline.escalate`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from notifykit.config.paging import PageLimit, PagingLimits
     from notifykit.ledger.state import Unit
 
-__all__ = ["BUNDLE_EVENT", "HELD", "PagingGuard", "bundle_text"]
+__all__ = ["BUNDLE_EVENT", "CALL_KINDS", "HELD", "PagingGuard", "bundle_text"]
 
 logger = logging.getLogger("notifykit.routing")
 
@@ -43,6 +44,9 @@ BUNDLE_EVENT = "paging-limit-bundle"
 HELD = "paging-limited"
 #: how many held pages a bundle's text lists by name (the rest are counted)
 LISTED = 10
+#: the channel kinds that ring a phone: in an escalation step, a page through one of them to a
+#: person over its kind's limit is not made rather than held (the step may count as not reached)
+CALL_KINDS = frozenset({"call", "flow"})
 
 
 def bundle_text(items: Sequence[Mapping[str, Any]]) -> str:
@@ -86,19 +90,20 @@ class PagingGuard:
     # -- escalation steps ---------------------------------------------------------------------------
 
     def calls_over(self, unit: Unit, plan: Plan, now: float) -> tuple[Plan, list[str]]:
-        """``plan`` (an escalation step's) with its calls to people over their ``call`` limit
-        skipped, and who they were (``alice (call limit 6/1h)``)."""
+        """``plan`` (an escalation step's) with its calls (:data:`CALL_KINDS`) to people over
+        their limit of that kind skipped, and who they were (``alice (call limit 6/1h)``,
+        ``alice (flow limit 6/1h)``)."""
         jobs: list[DeliveryJob] = []
         over: list[str] = []
         for job in plan.jobs:
             found = self._limit(job)
-            if found is not None and found[0] == "call":
-                limit = found[1]
-                if len(self._pages(unit, job, "call", limit, now)) >= limit.count:
+            if found is not None and found[0] in CALL_KINDS:
+                kind, limit = found
+                if len(self._pages(unit, job, kind, limit, now)) >= limit.count:
                     who = job.recipient_name or job.recipient
-                    over.append(f"{who} (call limit {limit})")
+                    over.append(f"{who} ({kind} limit {limit})")
                     job = dataclasses.replace(
-                        job, skip_reason=f"paging limit: over the call limit {limit}"
+                        job, skip_reason=f"paging limit: over the {kind} limit {limit}"
                     )
             jobs.append(job)
         if not over:

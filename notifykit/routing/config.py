@@ -161,6 +161,18 @@ class KeysConfig(Settings):
     resolve: str | None = setting(
         default="3", pattern=_KEY, expected=_ONE_KEY, doc="resolves the alert (null: no key does)"
     )
+    snooze: str | None = setting(
+        default=None,
+        pattern=_KEY,
+        expected=_ONE_KEY,
+        doc="pauses the escalation for snooze_for, as ack --snooze (default: no key does)",
+    )
+    snooze_for: Duration = setting(
+        default=30 * 60.0,
+        min=1.0,
+        max=7 * 86400.0,
+        doc="how long the snooze key pauses the escalation",
+    )
     instructions: str | None = setting(
         default=None,
         doc='what the call says after the alert (default: "Press 1 to acknowledge, 2 to send '
@@ -168,7 +180,7 @@ class KeysConfig(Settings):
     )
 
     def __post_init__(self) -> None:
-        given = [k for k in (self.ack, self.escalate, self.resolve) if k is not None]
+        given = [k for k in (self.ack, self.escalate, self.resolve, self.snooze) if k is not None]
         if len(set(given)) != len(given):
             raise ValueError("two actions have the same key: give each its own")
 
@@ -193,7 +205,7 @@ class EscalationConfig(Settings):
     keys: KeysConfig | None = setting(
         default=None,
         doc="keys pressed on a paging call that takes them (a provider's flow): ack, escalate, "
-        "resolve; set, an answered call alone does not acknowledge",
+        "resolve, snooze; set, an answered call alone does not acknowledge",
     )
     ack_timeout: Duration | None = setting(
         default=None, min=1.0, doc="an acknowledged alert not resolved by then re-opens"
@@ -553,6 +565,8 @@ class _RoutingLoader:
                         value.keys.escalate,
                         value.keys.resolve,
                         value.keys.instructions,
+                        snooze=value.keys.snooze,
+                        snooze_for=value.keys.snooze_for,
                     ),
                     ack_timeout=value.ack_timeout,
                 )

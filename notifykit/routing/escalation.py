@@ -15,6 +15,7 @@ offsets so the schedule reads as a timeline)::
         repeat_every: 15m        # from the start of one round to the next (see below)
         ack_on_answer: true      # an answered call counts as acknowledgement
         keys: {ack: "1", escalate: "2", resolve: "3"}   # keys pressed on a paging call
+        # keys: {snooze: "4", snooze_for: 30m}         # a snooze key too (none by default)
         ack_timeout: 30m         # acknowledged but not resolved by then: it re-opens
 
 :func:`plan` turns a policy and a start time into the scheduled steps; :func:`advance` reschedules
@@ -37,6 +38,7 @@ __all__ = [
     "ScheduledStep",
     "advance",
     "plan",
+    "spoken_duration",
 ]
 
 
@@ -84,25 +86,37 @@ class EscalationStep:
 class Keys:
     """The keys a paged person presses on a call that takes keys (a provider's flow, such as
     Exotel's): ``ack`` acknowledges, ``escalate`` sends the page to the next step now,
-    ``resolve`` resolves the alert; ``None`` turns an action off. ``instructions``: what the
-    call says after the alert (default: built from the keys, :meth:`say`)."""
+    ``resolve`` resolves the alert, ``snooze`` (none by default) pauses the escalation for
+    ``snooze_for`` seconds (as ``notifykit ack KEY --snooze``); ``None`` turns an action off.
+    ``instructions``: what the call says after the alert (default: built from the keys,
+    :meth:`say`)."""
 
     ack: str | None = "1"
     escalate: str | None = "2"
     resolve: str | None = "3"
     instructions: str | None = None
+    snooze: str | None = None
+    snooze_for: float = 30 * 60.0
+
+    def __post_init__(self) -> None:
+        given = [k for k in (self.ack, self.escalate, self.resolve, self.snooze) if k is not None]
+        if len(set(given)) != len(given):
+            raise ValueError("two actions have the same key: give each its own")
+        if self.snooze_for <= 0:
+            raise ValueError("snooze_for must be a positive duration (30m, 2h)")
 
     def action(self, pressed: str) -> str | None:
-        """``"ack"``, ``"escalate"`` or ``"resolve"`` for the key ``pressed`` (``None``: no
-        action has it)."""
-        for name in ("ack", "escalate", "resolve"):
+        """``"ack"``, ``"escalate"``, ``"resolve"`` or ``"snooze"`` for the key ``pressed``
+        (``None``: no action has it)."""
+        for name in ("ack", "escalate", "resolve", "snooze"):
             if pressed and getattr(self, name) == pressed:
                 return name
         return None
 
     def say(self) -> str:
         """The instructions spoken after the alert: "Press 1 to acknowledge, 2 to send it to
-        the next person, 3 to resolve." (or ``instructions``)."""
+        the next person, 3 to resolve." (with a snooze key: "..., 4 to snooze for 30
+        minutes."), or ``instructions``."""
         if self.instructions is not None:
             return self.instructions
         parts = [
@@ -111,10 +125,23 @@ class Keys:
                 (self.ack, "acknowledge"),
                 (self.escalate, "send it to the next person"),
                 (self.resolve, "resolve"),
+                (self.snooze, f"snooze for {spoken_duration(self.snooze_for)}"),
             )
             if key is not None
         ]
         return f"Press {', '.join(parts)}." if parts else ""
+
+
+def spoken_duration(seconds: float) -> str:
+    """A duration as a call says it: ``1800`` -> ``30 minutes``, ``5400`` -> ``1 hour 30
+    minutes``, ``45`` -> ``45 seconds``."""
+    words = []
+    remaining = round(seconds)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        count, remaining = divmod(remaining, size)
+        if count:
+            words.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(words) or "0 seconds"
 
 
 #: the keys of a policy that sets none

@@ -8,7 +8,8 @@ Exotel v1 does not sign the requests its applets make, so each URL carries a sec
   from URL"): ``200 text/plain``, the call's rendered ``<template>.voice`` text followed by the
   key instructions of its escalation policy; ``404`` for an unknown token.
 - ``GET /exotel/digits?CallSid=…&digits="1"&CustomField=<token>`` (Passthru after a Gather):
-  ``200`` when the key was recognised and done (acknowledge, escalate, resolve), ``302`` when
+  ``200`` when the key was recognised and done (acknowledge, escalate, resolve, snooze when the
+  policy has a snooze key), ``302`` when
   not, so the flow branches. A replayed request (the same CallSid and key) does nothing again
   and answers the same.
 - ``GET /exotel/<flow-secret>/missed-call?CallSid=…&From=<caller>&To=<exophone>``: acknowledges

@@ -45,6 +45,7 @@ _WORDS = {
     "ack": "Acknowledged. Nobody else will be called for it. Goodbye.",
     "escalate": "Sent on to the next person. Goodbye.",
     "resolve": "Resolved. Goodbye.",
+    "snooze": "Snoozed. You will be paged again when the snooze ends. Goodbye.",
 }
 
 

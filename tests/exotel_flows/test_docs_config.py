@@ -53,9 +53,12 @@ def test_the_documented_config_loads_and_its_flow_takes_a_key(
         [sid] = list(sim.calls)
         run = sim.wait_for_flow(sid, timeout=10)
         assert run.spoken[0].endswith(
-            "Press 1 to acknowledge, 2 to send it to the next person, 3 to resolve."
+            "Press 1 to acknowledge, 2 to send it to the next person, 3 to resolve, "
+            "4 to snooze for 30 minutes."
         )
         assert run.spoken[-1] == "Done. Thank you."
+        keys = kit.config.routing.escalations["primary"].call_keys
+        assert (keys.action("4"), keys.snooze_for) == ("snooze", 30 * 60)
         [record] = kit.ledger.routing.escalations()
         assert (record.acked_by, record.acked_via) == ("asha", "keypress")
         answer = requests.get(

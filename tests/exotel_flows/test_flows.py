@@ -235,6 +235,84 @@ def test_an_answered_call_without_a_key_is_no_ack_when_the_policy_has_keys(
         assert escalation(kit).state == "active"
 
 
+def test_keypress_snooze_pauses_the_escalation_and_its_next_step_goes_out_when_it_ends(
+    tmp_path, sim, make_kit, clock, monkeypatch
+):
+    """A policy with a snooze key: the call says it, the key pauses the escalation for
+    ``snooze_for`` (a replay does not pause it again), and a real worker sends the next step
+    when the snooze ends, not at the step's own time."""
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    port = free_port()
+    policy = {"keys": {"snooze": "4", "snooze_for": "20m"}}
+    kit = make_kit(write_config(tmp_path, sim, **sections(port, **policy)), clock=clock)
+    sim.add_flow("4242", paging_flow(f"http://127.0.0.1:{port}"))
+    with StatusServer(kit, "127.0.0.1", port):
+        _, run = page(kit, sim, "4")
+        assert run.spoken[0].endswith(
+            "Press 1 to acknowledge, 2 to send it to the next person, 3 to resolve, "
+            "4 to snooze for 20 minutes."
+        )
+        [passthru] = run.of("passthru")
+        assert passthru.requests[0].status == 200 and run.spoken[-1] == "Done. Thank you."
+        record = escalation(kit)
+        until = clock() + 20 * 60
+        assert (record.state, record.acked_by, record.acked_via, record.wake_at) == (
+            "snoozed",
+            "p0",
+            "keypress",
+            until,
+        )
+        [row] = [a for a in kit.audit() if a.action == "snoozed"]
+        assert (row.path, row.actor) == ("keypress", "p0")
+        assert "for 20m, until " in (row.detail or "")
+        assert "(pressed 4 on the call of step 0.0)" in (row.detail or "")
+        clock.advance(60)
+        replay = requests.get(passthru.requests[0].url, timeout=5)  # Exotel retries it
+        assert replay.status_code == 200
+        assert len([a for a in kit.audit() if a.action == "snoozed"]) == 1
+        assert escalation(kit).wake_at == until  # not pushed back by the replay
+        clock.advance(9 * 60)  # step 0.1's own time (5m) is past: the snooze holds it
+        kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
+        assert len(flow_calls(sim)) == 1
+        clock.advance(10 * 60)  # the snooze ends: the next step goes out now
+        kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
+        wait_until(lambda: len(flow_calls(sim)) == 2, timeout=10)
+        assert flow_calls(sim)[1]["From"] == [PHONES[1]]
+        assert [a.action for a in kit.audit() if a.action in ("snoozed", "resumed")] == [
+            "snoozed",
+            "resumed",
+        ]
+        assert escalation(kit).state == "done"  # its last step sent, nobody has acknowledged
+
+
+def test_without_a_snooze_key_the_snooze_digit_is_not_recognised(served, sim):
+    kit, _ = served
+    _, run = page(kit, sim, "4")
+    assert run.spoken[0].endswith(KEYS)  # the default keys say nothing of a snooze
+    assert run.of("passthru")[0].requests[0].status == 302
+    assert escalation(kit).state == "active"
+
+
+def test_a_snooze_key_shared_with_another_action_or_a_zero_snooze_is_a_config_problem(
+    tmp_path, sim, monkeypatch
+):
+    from notifykit.config.loader import load_config
+    from notifykit.errors import ConfigError
+    from notifykit.plugins import Registry, get_plugin_manager
+
+    monkeypatch.setenv("NK_FLOW_SECRET", FLOW_SECRET)
+    for keys, words in (
+        ({"snooze": "2"}, "the same key"),
+        ({"snooze": "44"}, "one key"),
+        ({"snooze": "4", "snooze_for": "0s"}, "snooze_for"),
+    ):
+        path = write_config(tmp_path, sim, **sections(8025, keys=keys))
+        with pytest.raises(ConfigError) as raised:
+            load_config(path, registry=Registry.from_manager(get_plugin_manager()))
+        assert "escalations.primary.keys" in str(raised.value), keys
+        assert words in str(raised.value), (keys, str(raised.value))
+
+
 # -- missed call --------------------------------------------------------------------------------
 
 

@@ -61,3 +61,41 @@ def test_the_routing_page_example_loads_and_pages_the_schedule(tmp_path: Path) -
             "alice",
             "carol",
         ]
+
+
+def test_the_oncall_page_opening_example_is_the_issues_schedule_and_answers_as_its_rules_say(
+    tmp_path: Path,
+) -> None:
+    """docs/oncall.md's first block (the `schedules:` section alone), loaded as written beside
+    the recipients and the `nights` interval it names (and a route paging the schedule)."""
+    text = (DOCS / "oncall.md").read_text(encoding="utf-8")
+    config = blocks(text, "yaml")[0]
+    assert config.startswith("schedules:\n")
+    people = "".join(
+        f'  {name}: {{phone: "+9198765432{i:02d}"}}\n'
+        for i, name in enumerate(["alice", "bob", "carol", "dave", "erin"])
+    )
+    nights = (
+        "time_intervals:\n  nights:\n"
+        '    - times: [{start_time: "20:00", end_time: "24:00"}, '
+        '{start_time: "00:00", end_time: "08:00"}]\n'
+    )
+    routes = (
+        "channels: {sms: {type: console}}\n"
+        "receivers: {page: {channels: [sms], to: [schedule:primary]}}\n"
+        "route: {receiver: page}\n"
+    )
+    with load(tmp_path, f"recipients:\n{people}{nights}{routes}{config}") as kit:
+
+        def who(*moment: int) -> tuple[str | None, int | None, bool]:
+            answer = kit.oncall("primary", datetime(*moment, tzinfo=IST))
+            return answer.who, answer.layer, answer.override
+
+        assert who(2026, 12, 7, 10, 0) == ("alice", 0, False)  # shift 0 of the weekly layer
+        assert who(2026, 12, 7, 9, 59) == ("carol", 0, False)  # shift -1: members[-1 mod 3]
+        assert who(2026, 12, 14, 12, 0) == ("bob", 0, False)
+        assert who(2026, 12, 21, 12, 0) == ("carol", 0, False)
+        assert who(2026, 12, 7, 21, 0) == ("dave", 1, False)  # the nights layer wins at night
+        assert who(2026, 12, 9, 7, 59) == ("erin", 1, False)  # shift 1 of the daily layer
+        assert who(2026, 12, 24, 18, 0) == ("bob", None, True)  # the override, from 18:00
+        assert who(2026, 12, 26, 10, 0) == ("carol", 0, False)  # [from, to): over at 10:00

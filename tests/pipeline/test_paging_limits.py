@@ -2,7 +2,8 @@
 ledger and a controllable clock: under the limit a page goes out; over it the page is held and
 one bundle listing every held page goes out when the window frees; an escalation step whose
 target is over their call limit is skipped and the next step fires at once; config problems are
-reported with their line."""
+reported with their line. An Exotel flow step counts as a call: over its ``flow`` limit it is
+not reached either."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from notifykit import Notifier
 from notifykit.config.loader import load_config
@@ -211,8 +213,6 @@ def test_a_routed_page_over_the_limit_is_bundled_with_its_group_key(
 
 def test_the_documented_config_loads_and_holds_past_the_limit(make_kit, sim, tmp_path, clock):
     """docs/routing.md's paging_limits example, loaded as it is written."""
-    import yaml
-
     from tests.docs_support import ROOT, blocks
 
     [block] = [
@@ -243,6 +243,55 @@ def test_calls_over_the_limit_are_bundled_into_one_call_and_sms_count_apart(kit,
     clock.advance(3600)
     drain(kit, clock)
     assert sends(sim) == [("call", PHONES[0]), ("sms", PHONES[0]), ("call", PHONES[0])]
+
+
+def test_a_flow_step_over_the_flow_limit_is_skipped_and_the_next_fires_at_once(
+    make_kit, sim, tmp_path, clock, store
+):
+    """An Exotel flow (the call that takes keys) rings the phone too: a step paging through one
+    to a person over their ``flow`` limit is not reached, as a plain call is, instead of being
+    held for a bundle while the escalation waits; the step after it goes out at once."""
+    flow = {"type": "exotel-flow", "account": "main", "caller_id": "08047112345", "app_id": "4242"}
+    routing = {
+        **ROUTING,
+        "escalations": {
+            "calls": {
+                "steps": [
+                    {"after": "0s", "channels": ["page"], "to": ["p0"]},
+                    {"after": "15m", "channels": ["page"], "to": ["p1"]},
+                ]
+            }
+        },
+    }
+    config = write_config(tmp_path, sim, paging_limits={"flow": "1/1h"}, store=store, **routing)
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    loaded["channels"]["page"] = flow
+    config.write_text(yaml.safe_dump(loaded, sort_keys=False), encoding="utf-8")
+    kit = make_kit(config, clock=clock)
+    kit.notify("db.down", severity="critical", labels={"host": "db1"})
+    assert sends(sim) == [("call", PHONES[0])]
+    clock.advance(60)
+    report = kit.notify("db.down", severity="critical", labels={"host": "db2"})
+    # p0 had their one flow call this hour: step 0 is not reached, step 1 (p1) goes out now
+    assert sends(sim) == [("call", PHONES[0]), ("call", PHONES[1])]
+    assert [r.form["From"] for r in sim.requests if r.path.endswith("/Calls/connect.json")] == [
+        [PHONES[0]],
+        [PHONES[1]],
+    ]
+    [escalation] = [e for e in kit.ledger.routing.escalations() if "db2" in e.key]
+    states = [s.state for s in kit.ledger.routing.escalation_steps(escalation.id)]
+    assert states == ["skipped", "sent"]
+    [audit] = [
+        a for a in kit.audit() if a.action == "escalated" and "paging limit" in (a.detail or "")
+    ]
+    assert audit.detail == (
+        "step 0.0 skipped: paging limit: p0 (flow limit 1/1h) over the call limit; "
+        "the next step goes out now"
+    )
+    assert all(d.state.value != "skipped" or d.recipient != "p1" for d in report.deliveries)
+    clock.advance(3600)
+    drain(kit, clock)  # nothing was held for p0: no bundle goes out later
+    assert sends(sim).count(("call", PHONES[0])) == 1
 
 
 def test_a_step_calling_two_skips_only_the_one_over_the_limit(make_kit, sim, tmp_path, clock):

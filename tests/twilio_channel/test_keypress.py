@@ -208,3 +208,28 @@ def test_no_auth_token_in_the_servers_log_after_a_whole_call(
     fake.play_call(sid, "1")
     wait_until(lambda: escalation(kit).state == "acked")
     assert AUTH_TOKEN not in serve.log()
+
+
+def test_a_policy_snooze_key_snoozes_on_a_twilio_call_too(
+    tmp_path: Path, fake: FakeTwilio, make_kit: Callable[..., Notifier]
+) -> None:
+    """The policy's ``keys:`` with a snooze key (issue 17): the call says it, and the key
+    pauses the escalation for ``snooze_for``, as the person called."""
+    port = free_port()
+    sections = escalation_sections(port)
+    sections["escalations"]["primary"]["keys"] = {"snooze": "4", "snooze_for": "1h"}
+    kit = make_kit(write_config(tmp_path, fake.base_url, **sections))
+    from notifykit.server import StatusServer
+
+    with StatusServer(kit, "127.0.0.1", port):
+        sid, _ = page(kit, fake)
+        run = fake.play_call(sid, "4")
+        assert run.spoken[0].endswith("3 to resolve, 4 to snooze for 1 hour.")
+        assert run.spoken[-1] == "Snoozed. You will be paged again when the snooze ends. Goodbye."
+        wait_until(lambda: escalation(kit).state == "snoozed")
+        record = escalation(kit)
+        assert (record.acked_by, record.acked_via) == ("alice", "keypress")
+        assert record.wake_at is not None and record.acked_at is not None
+        assert record.wake_at - record.acked_at == 3600
+        [row] = [a for a in kit.audit() if a.action == "snoozed"]
+        assert (row.path, row.actor) == ("keypress", "alice")
