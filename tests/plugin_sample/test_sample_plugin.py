@@ -169,8 +169,9 @@ def test_its_keys_are_checked_like_the_cores_every_problem_at_once(installed, tm
         "4: channels.ops.webhook: 'ftp://chat.example.com/hook' is not an http(s) URL",
         "5: channels.ops.room: 'Ops Room' is not a room: write # and lowercase letters, digits "
         "or dashes (#ops)",
+        # the plugin's keys and the core's fallback keys every channel has (failover.md)
         "6: channels.ops.timout: unknown key 'timout' (did you mean 'timeout'?); allowed: "
-        "mention, room, timeout, token, urgent_from, webhook",
+        "fallback, fallback_on_unknown, mention, room, timeout, token, urgent_from, webhook",
         "7: channels.ops.mention: 'everyone' is not one of nobody, here, all",
         "11: templates.disk.chat_format: 'fancy' is not one of plain, card",
     ]
