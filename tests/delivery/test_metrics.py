@@ -244,7 +244,7 @@ def test_open_escalations_by_step_and_acknowledgements(escalating, sim, clock) -
     link = kit.ack_url(by_key["db.down{host=db1}"].ack_id)
     assert link is not None
     assert requests.post(link, headers={"Accept": "application/json"}, timeout=5).ok
-    # db2: acknowledged by key (notifykit ack KEY)
+    # db2: acknowledged by key through the Python API (Notifier.ack)
     assert len(kit.ack("db.down{host=db2}")) == 1
     _, samples = scrape(f"{url}/metrics")
     assert value(samples, "notifykit_open_escalations", **opened) == 1
@@ -265,7 +265,7 @@ def test_open_escalations_by_step_and_acknowledgements(escalating, sim, clock) -
         (s.labels["via"], s.labels["channel"]): s.value
         for s in named(samples, "notifykit_acknowledgements_total")
     }
-    assert acks == {("link", ""): 1, ("key", ""): 1, ("call", "call"): 1}
+    assert acks == {("link", ""): 1, ("api", ""): 1, ("call", "call"): 1}
     assert named(samples, "notifykit_open_escalations") == []
     # Raised 5 min ago (resolve_timeout) and no escalation holds them open any more.
     assert value(samples, "notifykit_open_alerts") == 0
