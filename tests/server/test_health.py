@@ -53,6 +53,18 @@ def test_ready_with_a_live_worker_and_not_without(served):
     assert _ready(server.url)[0] == 503
 
 
+def test_ready_without_a_worker_where_none_is_meant_to_run(tmp_path, sim, make_kit):
+    """``server.watch_workers: false`` (an application sending with ``notify()``, ``serve`` only
+    taking callbacks): no worker is expected, so its absence must not keep the server out of
+    its load balancer."""
+    port = free_port()
+    kit = make_kit(serve_config(tmp_path, sim, port, watch_workers=False))
+    with StatusServer(kit, "127.0.0.1", port) as server:
+        status, report = _ready(server.url)
+    assert status == 200 and report["ready"], report
+    assert "watch_workers is false" in report["checks"]["worker"]["detail"]
+
+
 def test_a_corrupt_ledger_is_alive_but_not_ready(tmp_path, sim, make_kit):
     port = free_port()
     config = serve_config(tmp_path, sim, port)
