@@ -164,9 +164,11 @@ class Metrics:
             ),
             acks=Counter(
                 "notifykit_acknowledgements",
-                "Escalations acknowledged, by how: link (the ack link's page), call (an answered "
-                "call of a policy with ack_on_answer; channel is the call's channel), key "
-                "(notifykit ack KEY, Notifier.ack).",
+                "Escalations acknowledged, by the audit trail's path: link (the ack link's "
+                "page), call (an answered call of a policy with ack_on_answer), keypress (a key "
+                "pressed on a paging call), missed-call, whatsapp, web (the console), cli "
+                "(notifykit ack), api (Notifier.ack); channel is the channel whose message was "
+                "answered, where there is one.",
                 ["via", "channel"],
                 registry=registry,
             ),
@@ -227,7 +229,8 @@ class Metrics:
             self._m.callbacks.labels(channel, outcome).inc()
 
     def acknowledged(self, via: str, channel: str = "", count: int = 1) -> None:
-        """``count`` escalations acknowledged ``via`` a link, a call or a key."""
+        """``count`` escalations acknowledged ``via`` an audit path (link, call, keypress,
+        web, cli...), answering a message of ``channel`` where there is one."""
         if self.on and count:
             self._m.acks.labels(via, channel).inc(count)
 

@@ -759,6 +759,7 @@ class Notifier:
         via: str | None = None,
         detail: str | None = None,
         once: str | None = None,
+        channel: str | None = None,
     ) -> bool:
         """Act on one escalation, as a key pressed on a paging call does: ``"ack"``
         (acknowledge), ``"escalate"`` (its next step goes out now), ``"snooze"`` (paused for
@@ -767,12 +768,14 @@ class Notifier:
         the audit trail's path (``keypress``, ``missed-call``...; default this Notifier's);
         ``detail``: how, for the audit trail. ``once``: an idempotency key (a provider's call
         id and the key pressed): a replay does nothing again and returns what the first did.
+        ``channel``: the channel whose message was answered (the paging call's, the WhatsApp
+        message's), the ``channel`` label of ``notifykit_acknowledgements_total``.
         Returns whether it was done (``False``: the escalation is not open, has no step left
         to escalate to, or does not exist)."""
         acting = (self.acting if via is None else Acting(via)).by(by)
         if action != "resolve":
             return self._pipeline.escalations.act(
-                escalation_id, action, acting, detail=detail, once=once
+                escalation_id, action, acting, detail=detail, once=once, channel=channel or ""
             )
         self._needs_secrets()
         state = self.ledger.routing

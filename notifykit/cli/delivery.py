@@ -151,8 +151,16 @@ def _stop_on_signals(target: Worker) -> Iterator[None]:
     callback=metrics_address,
     help="Serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1).",
 )
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log as a service does (as notifykit serve): a line per record with its time, "
+              "level and logger, rate-limited, tracebacks kept; text, or JSON objects for log "
+              "shippers. Default: the command line's warning: lines.")  # fmt: skip
 def worker(
-    threads: int | None, drain: bool, name: str | None, metrics: tuple[str, int] | None
+    threads: int | None,
+    drain: bool,
+    name: str | None,
+    metrics: tuple[str, int] | None,
+    log_format: str | None,
 ) -> Result:
     """Deliver what the ledger holds: claim due deliveries, send them, record every outcome.
 
@@ -164,6 +172,11 @@ def worker(
     """
     refuse_sandbox("worker", "no earlier submit can have left work in it")
     state = State.current()
+    if log_format is not None:
+        from notifykit.server.logs import service_handler
+
+        handler = service_handler(state.logs.scrub, log_format=log_format, verbose=state.verbose)
+        state.logs.use_handler(handler)
     _real_run_only(state, "worker")
     kit = state.notifier()
     run = kit.worker(threads=threads, name=name)

@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -81,15 +82,21 @@ def _secrets_from_environment() -> list[str]:
     ]
 
 
+#: distinct warnings a command remembers having shown (the oldest is forgotten first): a
+#: long-running command (``notifykit worker``) must not keep every one for its life
+MAX_SEEN = 1024
+
+
 class _Handler(logging.Handler):
-    """Writes scrubbed records to stderr: warnings as ``warning: ...`` (each message once), and,
-    when verbose, everything below WARNING as ``<logger>: ...``."""
+    """Writes scrubbed records to stderr: warnings as ``warning: ...`` (each message once, of
+    the last :data:`MAX_SEEN` distinct ones), and, when verbose, everything below WARNING as
+    ``<logger>: ...``."""
 
     def __init__(self, scrub: Scrubber, *, verbose: bool) -> None:
         super().__init__(logging.DEBUG if verbose else logging.WARNING)
         self.scrub = scrub
         self.verbose = verbose
-        self.seen: set[str] = set()
+        self.seen: OrderedDict[str, None] = OrderedDict()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "notifykit.deliveries":
@@ -104,8 +111,11 @@ class _Handler(logging.Handler):
             message = self.scrub(record.getMessage())
             if record.levelno >= logging.WARNING:
                 if message in self.seen:
+                    self.seen.move_to_end(message)
                     return
-                self.seen.add(message)
+                self.seen[message] = None
+                if len(self.seen) > MAX_SEEN:
+                    self.seen.popitem(last=False)
                 click.echo(click.style("warning: ", fg="yellow") + message, err=True)
                 return
             if record.exc_info:

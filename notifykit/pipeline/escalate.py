@@ -508,7 +508,8 @@ class Escalations:
             if snooze is not None:
                 return self._snooze(unit, matched, now, snooze, acting)
             acked = self.stop(unit, matched, "acked", now, acting)
-        self._metrics.acknowledged("key", count=len(acked))
+        # counted under the audit trail's path: cli, api, web (the console)...
+        self._metrics.acknowledged(acting.path, count=len(acked))
         return acked
 
     def _snooze(
@@ -598,6 +599,7 @@ class Escalations:
         *,
         detail: str | None = None,
         once: str | None = None,
+        channel: str = "",
     ) -> bool:
         """Acknowledge (``action="ack"``), escalate (``"escalate"``: the next pending step
         is due now, and the worker sends it) or snooze (``"snooze"``: paused for its policy's
@@ -605,8 +607,9 @@ class Escalations:
         does (a key pressed on a call: ``Acting("keypress", "asha")``), with its row in the
         audit trail. ``once``: an idempotency key (the provider's call id and the key): a
         replay changes nothing and answers what the first did, in the transaction that did it.
-        Returns whether it was done (``False``: the escalation is not open, or has no step
-        left)."""
+        ``channel``: the channel whose message was answered (the call's, the WhatsApp
+        message's), for the acknowledgements metric. Returns whether it was done (``False``:
+        the escalation is not open, or has no step left)."""
         if action not in ("ack", "escalate", "snooze"):
             raise ValueError(f"unknown escalation action {action!r}: ack, escalate or snooze")
         now = self._clock()
@@ -637,7 +640,7 @@ class Escalations:
             if once is not None:
                 unit.finish_idempotency(once, "done" if done else "not done")
         if action == "ack":
-            self._metrics.acknowledged(acting.path, count=int(done))
+            self._metrics.acknowledged(acting.path, channel, count=int(done))
         return done
 
     def _link_sent_to(

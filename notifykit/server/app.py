@@ -117,6 +117,12 @@ class StatusApp:
         self.console = register_console(self.add_route, notifier)
         notifier.registry.pm.hook.register_routes(add_route=self.add_route, notifier=notifier)
 
+    @property
+    def routes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """``(pattern, methods)`` of every route, in the order they are matched (the fixed
+        ones, the console's, then the plugins')."""
+        return [(route.pattern.pattern, route.methods) for route in self._routes]
+
     def announce(self) -> None:
         """Log what this app serves beyond its fixed routes (the console), once it listens."""
         from notifykit.server.console import announce_console

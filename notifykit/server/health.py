@@ -9,7 +9,8 @@ Three checks, each reported by name with what it found:
   PostgreSQL ledger's disk is its server's, which the ledger check covers;
 - ``worker``: a ``notifykit worker`` was seen on the ledger within two ``worker.lease``
   periods (nothing else fires escalation steps and retries). With ``dispatch: celery`` Celery's
-  beat does that and is not in the ledger: the check says so and passes.
+  beat does that and is not in the ledger, and with ``server.watch_workers: false`` the
+  deployment runs no worker on purpose: the check says so and passes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class Readiness:
         config = self.notifier.config
         if config.scaleout.dispatch == "celery":
             return _ok("dispatch: celery: Celery beat and workers are not in the ledger")
+        if not config.server.watch_workers:
+            return _ok("server.watch_workers is false: no notifykit worker is expected")
         window = 2 * config.worker.lease
         try:
             seen = self.notifier.ledger.workers(time.time(), window)

@@ -129,6 +129,8 @@ class FlowCall:
     text: str
     escalation: EscalationRecord | None
     step: StepRecord | None
+    #: the channel the call went out on (the acknowledgements metric's ``channel``)
+    channel: str = ""
 
 
 def flow_urls(public_url: str, secret: str | None) -> dict[str, str | None]:
@@ -169,7 +171,9 @@ class FlowRoutes:
                 return None
             found = state.escalation_of(row["notification_id"])
             record, step = found if found is not None else (None, None)
-            return FlowCall(row["id"], row["recipient"], row["text"] or "", record, step)
+            return FlowCall(
+                row["id"], row["recipient"], row["text"] or "", record, step, row["channel"] or ""
+            )
         return None
 
     def keys(self, record: EscalationRecord | None) -> Keys | None:
@@ -232,6 +236,7 @@ class FlowRoutes:
             via="keypress",
             detail=f"pressed {pressed}{where}",
             once=f"exotel-flow:{sid}:{pressed}",
+            channel=call.channel,
         )
         return Response.text(200 if done else 302, "done" if done else "not done", _NO_STORE)
 

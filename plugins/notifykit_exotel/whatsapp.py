@@ -465,6 +465,7 @@ class ReplyRoutes:
                 via="whatsapp",
                 detail=f"tapped Acknowledge on the WhatsApp message of step {step.loop}.{step.index}",
                 once=f"{CHANNEL_TYPE}:{provider_id}:ack",
+                channel=delivery.channel,
             )
             return int(done)
         logger.info("a WhatsApp Acknowledge answered a message this ledger does not know")

@@ -83,6 +83,18 @@ class TwilioCall:
     settings: CallSettings | None
     escalation: EscalationRecord | None
     step: StepRecord | None
+    #: the channel the call went out on (the acknowledgements metric's ``channel``)
+    channel: str = ""
+
+
+def _takes(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` takes the keyword ``name`` (a core older than it does not)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _twiml(*parts: str) -> Response:
@@ -159,6 +171,7 @@ class VoiceRoutes:
                 settings if isinstance(settings, CallSettings) else None,
                 record,
                 step,
+                delivery.channel,
             )
         return None
 
@@ -230,22 +243,34 @@ class VoiceRoutes:
             by=call.recipient,
             detail=f"pressed {pressed}{where}",
             once=f"twilio-call:{sid}:{pressed}",
+            channel=call.channel,
         )
         if not done:
             return _twiml(say("It was already taken care of. Goodbye."))
         return _twiml(say(_WORDS.get(action, "Done. Goodbye.")))
 
     def act(
-        self, record: EscalationRecord, action: str, *, by: str, detail: str, once: str
+        self,
+        record: EscalationRecord,
+        action: str,
+        *,
+        by: str,
+        detail: str,
+        once: str,
+        channel: str = "",
     ) -> bool:
         """Act on the escalation through the Notifier's public API: its
-        ``act_on_escalation`` (audit path ``keypress``) where the core has it, else
-        :meth:`Notifier.ack` / :meth:`Notifier.resolve` of the escalation's key, made
-        idempotent per call and key through the ledger's idempotency table."""
+        ``act_on_escalation`` (audit path ``keypress``; ``channel``, the call's, where the core
+        takes it) where the core has it, else :meth:`Notifier.ack` / :meth:`Notifier.resolve`
+        of the escalation's key, made idempotent per call and key through the ledger's
+        idempotency table."""
         notifier: Any = self.notifier
         act_on = getattr(notifier, "act_on_escalation", None)
         if act_on is not None:
-            return bool(act_on(record.id, action, by=by, via="keypress", detail=detail, once=once))
+            extra = {"channel": channel} if _takes(act_on, "channel") else {}
+            return bool(
+                act_on(record.id, action, by=by, via="keypress", detail=detail, once=once, **extra)
+            )
         state = self.notifier.ledger.routing
         with state.unit("claiming a keypress") as unit:
             fresh, result = unit.claim_idempotency(once, self.notifier.clock())

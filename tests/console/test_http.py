@@ -16,6 +16,7 @@ from notifykit.server.console.auth import hash_password
 from notifykit.server.console.views import LOGINS_AT_ONCE
 from tests.console.conftest import PASSWORD, TEST_COST, Console, csrf_of, log_in
 from tests.delivery.conftest import TOKEN
+from tests.server.support import acknowledgements
 from tests.services import postgres_schema
 
 
@@ -178,6 +179,7 @@ def test_acknowledge_through_the_console_is_recorded_as_web_by_the_user(console)
     assert ">Acknowledge</button>" not in after and "Acknowledged by</dt><dd>asha" in after
     audit = _get(console.url + "audit", session).text
     assert "acknowledged" in audit and "web" in audit and "asha" in audit
+    assert acknowledgements(console.base) == {("web", ""): 1}
 
 
 def test_acknowledge_through_the_console_on_postgresql(start_console):

@@ -244,7 +244,7 @@ def test_open_escalations_by_step_and_acknowledgements(escalating, sim, clock) -
     link = kit.ack_url(by_key["db.down{host=db1}"].ack_id)
     assert link is not None
     assert requests.post(link, headers={"Accept": "application/json"}, timeout=5).ok
-    # db2: acknowledged by key (notifykit ack KEY)
+    # db2: acknowledged by key through the Python API (Notifier.ack)
     assert len(kit.ack("db.down{host=db2}")) == 1
     _, samples = scrape(f"{url}/metrics")
     assert value(samples, "notifykit_open_escalations", **opened) == 1
@@ -265,7 +265,7 @@ def test_open_escalations_by_step_and_acknowledgements(escalating, sim, clock) -
         (s.labels["via"], s.labels["channel"]): s.value
         for s in named(samples, "notifykit_acknowledgements_total")
     }
-    assert acks == {("link", ""): 1, ("key", ""): 1, ("call", "call"): 1}
+    assert acks == {("link", ""): 1, ("api", ""): 1, ("call", "call"): 1}
     assert named(samples, "notifykit_open_escalations") == []
     # Raised 5 min ago (resolve_timeout) and no escalation holds them open any more.
     assert value(samples, "notifykit_open_alerts") == 0
@@ -403,3 +403,94 @@ def test_metrics_addresses(given: str, address: tuple[str, int]) -> None:
 def test_metrics_address_mistakes(given: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_address(given)
+
+
+#: what issue 19 asks for, by the metric that exports it: (name, type, labels it must have)
+#: (``circuit state`` is :data:`notifykit.metrics.CIRCUIT_STATE`, exported once a breaker exists)
+ASKED: dict[str, tuple[str, str, set[str]]] = {
+    "deliveries by channel, provider and state": (
+        "notifykit_deliveries",
+        "counter",
+        {"channel", "provider", "state"},
+    ),
+    "send latency histograms": ("notifykit_send_duration_seconds", "histogram", {"provider"}),
+    "pending": ("notifykit_pending_deliveries", "gauge", set()),
+    "oldest-pending age": ("notifykit_oldest_pending_delivery_age_seconds", "gauge", set()),
+    "unknown count": ("notifykit_unknown_deliveries", "gauge", set()),
+    "open alerts": ("notifykit_open_alerts", "gauge", set()),
+    "escalations by step": ("notifykit_open_escalations", "gauge", {"step"}),
+    "acknowledgements by channel": ("notifykit_acknowledgements", "counter", {"channel"}),
+    "callbacks by outcome": ("notifykit_status_callbacks", "counter", {"outcome"}),
+    "rate-limiter waits": ("notifykit_rate_limiter_wait_seconds", "histogram", {"provider"}),
+    "worker liveness (seen on the ledger)": ("notifykit_live_workers", "gauge", set()),
+    "worker liveness (this process)": ("notifykit_worker_running", "gauge", set()),
+    "worker liveness (its loop)": (
+        "notifykit_worker_last_loop_timestamp_seconds",
+        "gauge",
+        set(),
+    ),
+}
+#: Prometheus' naming rules (https://prometheus.io/docs/practices/naming/): base units, as a
+#: suffix, in the plural; no other unit spelled
+NOT_BASE_UNITS = re.compile(r"_(ms|milliseconds|minutes|hours|days|millis|kb|mb|percent)(_|$)")
+TIME_WORDS = re.compile(r"(^|_)(duration|latency|age|wait|time|timestamp|elapsed)(_|$)")
+
+
+def test_every_metric_the_issue_names_exists_with_conventional_names(
+    make_kit: Callable[..., Notifier], sim: ExotelSimulator, tmp_path: Path, clock: Clock
+) -> None:
+    """Every instrument fed once (a delivery sent and called back, an escalation acknowledged
+    and one left open, a worker round), then one scrape read with Prometheus' text parser: each metric issue 19
+    names is there with its type and labels, and every ``notifykit_`` family follows the naming
+    conventions."""
+    port = free_port()
+    config = write_config(
+        tmp_path, sim, server={"public_url": f"http://127.0.0.1:{port}", "port": port}, **ROUTING
+    )
+    kit = make_kit(config, clock=clock)
+    with StatusServer(kit, "127.0.0.1", port) as server:
+        kit.notify("db.down", severity="critical", labels={"host": "db1"})
+        [attempt] = sim.complete()
+        assert attempt.status == 200
+        assert len(kit.ack("db.down{host=db1}")) == 1
+        kit.notify("db.down", severity="critical", labels={"host": "db2"})  # stays open
+        kit.worker(threads=1, poll=0.05, clock=clock).run(drain=True)
+        answer = requests.get(f"{server.url}/metrics", timeout=10)
+    assert answer.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+
+    for asked, (name, kind, labels) in ASKED.items():
+        assert name in families, f"{asked}: no {name}"
+        family = families[name]
+        assert family.type == kind, (asked, name, family.type)
+        assert family.samples, f"{asked}: {name} has no sample"
+        for sample in family.samples:
+            assert labels <= set(sample.labels), (asked, name, sample.labels)
+
+    ours = {name: f for name, f in families.items() if name.startswith("notifykit_")}
+    for name, family in ours.items():
+        where = f"{name} ({family.type})"
+        if name.endswith("_created"):  # prometheus_client's creation time of a counter
+            assert name.removesuffix("_created") in ours, where
+            continue
+        assert re.fullmatch(r"notifykit_[a-z][a-z0-9]*(_[a-z0-9]+)*", name), where
+        assert family.documentation.strip(), f"{where} has no HELP"
+        assert not NOT_BASE_UNITS.search(name), f"{where}: use base units (seconds, bytes)"
+        assert family.type in ("counter", "gauge", "histogram", "info"), where
+        if family.type == "counter":
+            assert all(s.name in (f"{name}_total", f"{name}_created") for s in family.samples)
+        else:
+            assert not name.endswith("_total"), f"{where}: _total is for counters"
+        if family.type == "histogram":
+            assert name.endswith("_seconds"), f"{where}: a histogram here measures time"
+            buckets = [s for s in family.samples if s.name == f"{name}_bucket"]
+            assert buckets and any(s.labels["le"] == "+Inf" for s in buckets), where
+        if TIME_WORDS.search(name.removeprefix("notifykit_")):
+            assert name.endswith("_seconds"), f"{where}: a time is in seconds, named so"
+        if "timestamp" in name:
+            assert name.endswith("_timestamp_seconds"), where
+        for sample in family.samples:
+            for label in sample.labels:
+                assert re.fullmatch(r"[a-z][a-z0-9_]*", label), (where, label)
+                assert label not in ("le", "quantile") or family.type == "histogram", where
+    assert "notifykit_build_info" in answer.text

@@ -20,7 +20,7 @@ from notifykit.server import StatusServer
 from notifykit_exotel.simulator import ExotelSimulator
 from notifykit_exotel.simulator.flows import Connect, Gather, Greeting, Hangup, Passthru
 from tests.delivery.conftest import PHONES, Clock, wait_until, write_config
-from tests.server.support import Serve, free_port
+from tests.server.support import Serve, acknowledgements, free_port
 
 EXOPHONE = "08047112345"
 FLOW_SECRET = "f10w-s3cret-0123456789abcdef"
@@ -138,6 +138,8 @@ def test_keypress_ack_stops_the_escalation_as_the_person_called(served, sim, clo
     [row] = [a for a in kit.audit() if a.action == "acknowledged"]
     assert (row.path, row.actor) == ("keypress", "p0")
     assert "pressed 1 on the call of step 0.0" in (row.detail or "")
+    server = served[1]
+    assert acknowledgements(server.url) == {("keypress", "page"): 1}
     link = kit.ack_url(record.ack_id)
     assert link is not None
     assert (
@@ -331,6 +333,9 @@ def test_a_missed_call_acknowledges_what_pages_the_caller(served, sim):
     assert step.requests[0].status == 200
     record = escalation(kit)
     assert (record.state, record.acked_by, record.acked_via) == ("acked", "p0", "missed-call")
+    [row] = [a for a in kit.audit() if a.action == "acknowledged"]
+    assert (row.path, row.actor) == ("missed-call", "p0")
+    assert acknowledgements(served[1].url) == {("missed-call", ""): 1}
     replay = requests.get(step.requests[0].url, timeout=5)
     assert replay.status_code == 200  # the same CallSid again: the same answer
 

@@ -26,7 +26,7 @@ from tests.delivery.conftest import (
     wait_until,
     write_config,
 )
-from tests.server.support import Serve
+from tests.server.support import Serve, acknowledgements
 
 __all__ = ["make_kit", "sim"]
 
@@ -217,6 +217,7 @@ def test_the_acknowledge_button_acknowledges_the_escalation(
     )
     assert again == {"status": 200}
     assert len([a for a in kit.audit() if a.action == "acknowledged"]) == 1
+    assert acknowledgements(serve.url) == {("whatsapp", "wa"): 1}
     assert SECRET not in serve.log()
 
 

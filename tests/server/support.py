@@ -19,6 +19,7 @@ from tests.delivery.conftest import TOKEN, free_port, wait_until, write_config
 
 __all__ = [
     "Serve",
+    "acknowledgements",
     "cpu_seconds",
     "exchange",
     "free_port",
@@ -163,3 +164,18 @@ def within(seconds: float, fn: Any) -> tuple[Any, float]:
     started = time.monotonic()
     result = fn()
     return result, time.monotonic() - started
+
+
+def acknowledgements(base_url: str) -> dict[tuple[str, str], float]:
+    """``notifykit_acknowledgements_total`` at ``base_url``'s ``/metrics``, read with Prometheus'
+    text parser: ``{(via, channel): count}``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = requests.get(f"{base_url}/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return {
+        (s.labels["via"], s.labels["channel"]): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+        if s.name == "notifykit_acknowledgements_total"
+    }

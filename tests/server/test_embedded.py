@@ -15,6 +15,7 @@ import pytest
 
 from notifykit import Notifier
 from notifykit.report import DeliveryState
+from notifykit.server.embedded import FD_RESERVE
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES
 from tests.server.support import (
@@ -162,13 +163,25 @@ def _raise_own_limit(wanted: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def test_1100_idle_connections_past_a_1024_descriptor_limit(tmp_path, sim, make_kit):
+@pytest.mark.parametrize("connection_limit", [None, 5000], ids=["default", "over-ulimit"])
+def test_1100_idle_connections_past_a_1024_descriptor_limit(
+    tmp_path, sim, make_kit, connection_limit
+):
     """Issue 19: one client's 1,100 idle connections with ``ulimit -n 1024`` stopped every
-    answer while the accept loop spun at 94% of a core, and nothing was logged."""
+    answer while the accept loop spun at 94% of a core, and nothing was logged. With the
+    default limit (100 connections) and with one the descriptors cannot hold (5,000: lowered
+    to what ``ulimit -n`` leaves, so the server runs right up to its descriptor limit)."""
     _raise_own_limit(1500)
     port = free_port()
-    config = serve_config(tmp_path, sim, port)  # the defaults: 100 connections, idle 30 s
+    limits = {} if connection_limit is None else {"connection_limit": connection_limit}
+    config = serve_config(tmp_path, sim, port, **limits)  # idle 30 s: they stay
     server = Serve(config, port, nofile=1024, tmp=tmp_path)
+    if connection_limit is not None:
+        room = 1024 - FD_RESERVE
+        assert (
+            f"server.connection_limit {connection_limit} does not fit the descriptor limit "
+            f"(ulimit -n 1024): using {room}" in server.log()
+        )
     hog: list[socket.socket] = []
     try:
         kit = make_kit(config)

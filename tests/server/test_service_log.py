@@ -7,7 +7,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +19,8 @@ import requests
 
 from notifykit import Notifier
 from notifykit.server.logs import BURST, MAX_KEYS, MAX_MESSAGE, RateLimit, service_handler
-from notifykit_exotel.simulator import ExotelSimulator
+from notifykit_exotel.simulator import ExotelSimulator, Fault
+from tests.delivery.conftest import PHONES, TOKEN
 from tests.server.support import Serve, free_port, serve_config
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"
@@ -136,3 +140,88 @@ def test_serve_text_lines_have_times_and_levels(serving):
     assert server.stop() == 0
     [line] = [x for x in server.log().splitlines() if "unknown token" in x]
     assert re.fullmatch(rf"{STAMP} WARNING notifykit.status: .*\(404\)", line), line
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_150_webhooks_with_a_900_kb_label_leave_serves_memory_bounded(serving):
+    """Issue 19: 150 webhooks with a 900 kB label took the old serve from 39 MB to 169 MB (its
+    log kept every distinct warning for the life of the process). Each one here is refused
+    with its own 900 kB value quoted in the warning; the process's resident memory grows by
+    less than a tenth of what it was sent, the log by a few kB a message."""
+    server = serving()
+
+    def webhook(n: int) -> requests.Response:
+        label = f"{n:04d}" + "x" * 900_000
+        body = {
+            "version": "4",
+            "status": "firing",
+            "receiver": "r",
+            "groupKey": "g",
+            "alerts": [{"status": "firing", "labels": {"alertname": "Big"}, "startsAt": label}],
+        }
+        return requests.post(f"{server.url}/alertmanager", json=body, timeout=30)
+
+    for n in range(10):  # the process warmed up: imports, buffers, the first arenas
+        assert webhook(n).status_code == 400
+    before = _rss_kib(server.process.pid)
+    for n in range(10, 160):
+        answer = webhook(n)
+        assert answer.status_code == 400
+        assert len(answer.content) < 2_000  # the answer quotes it cut, too
+    grown = _rss_kib(server.process.pid) - before
+    assert grown < 13_500, f"serve grew by {grown} kB for 135 MB of webhooks"
+    assert server.stop() == 0
+    log = server.log()
+    assert len(log) < 200_000, len(log)
+    assert "similar message" in log or log.count("rejected (400)") <= BURST
+
+
+def test_the_worker_logs_as_a_service_with_log_format(tmp_path, sim, make_kit):
+    """``notifykit worker --log-format json`` (the systemd unit and the container of
+    docs/deploy.md): a JSON object a line with time, level and logger, for every delivery it
+    made, and no number or secret."""
+    config = serve_config(tmp_path, sim, free_port())
+    kit = make_kit(config)
+    sim.inject(Fault(drop=True))
+    unknown = kit.submit("db.down", data={"host": "b"}, to="p2")
+    sent = kit.submit("db.down", data={"host": "c"}, to="p0")
+    run = subprocess.run(
+        [sys.executable, "-m", "notifykit", "-c", str(config), "worker", "--drain",
+         "--log-format", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "NK_LEDGER_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert run.returncode == 4, run.stderr  # one unknown: exit 4, as without --log-format
+    records = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    assert all(re.fullmatch(STAMP, r["time"]) for r in records), records
+    deliveries = {
+        r["message"].split()[1]: r for r in records if r["logger"] == "notifykit.worker.deliveries"
+    }
+    [unknown_delivery] = kit.report(unknown.id).deliveries
+    [sent_delivery] = kit.report(sent.id).deliveries
+    assert ": unknown (attempt 1)" in deliveries[unknown_delivery.id]["message"]
+    assert ": sent (provider id" in deliveries[sent_delivery.id]["message"]
+    assert {r["level"] for r in deliveries.values()} == {"INFO"}
+    assert TOKEN not in run.stderr
+    assert not any(phone in run.stderr or phone[-10:] in run.stderr for phone in PHONES)
+
+
+def test_the_command_lines_warnings_are_remembered_boundedly():
+    """A long-running command on the command line's log (``notifykit worker`` without
+    ``--log-format``) shows each warning once, but remembers at most MAX_SEEN of them."""
+    from notifykit.cli.logs import MAX_SEEN, LogSetup
+
+    setup = LogSetup(verbose=False)
+    try:
+        log = logging.getLogger("notifykit.test-cli-log")
+        for n in range(MAX_SEEN * 3):
+            log.warning(f"delivery {n} went wrong")
+        assert len(setup.handler.seen) == MAX_SEEN
+    finally:
+        setup.restore()

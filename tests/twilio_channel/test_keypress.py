@@ -15,7 +15,7 @@ import pytest
 
 from notifykit import Notifier
 from notifykit_twilio.fake import FakeTwilio
-from tests.server.support import Serve, free_port, wait_until
+from tests.server.support import Serve, acknowledgements, free_port, wait_until
 from tests.twilio_channel.conftest import AUTH_TOKEN, PHONES, escalation_sections, write_config
 
 TEXT = "This is a critical alert: database db1 is down."
@@ -106,7 +106,7 @@ def test_the_call_fetches_its_twiml_from_notifykit_serve(
 def test_pressing_1_acknowledges_as_the_person_called(
     served: tuple[Notifier, Any], fake: FakeTwilio
 ) -> None:
-    kit, _ = served
+    kit, serve = served
     sid, _ = page(kit, fake)
     run = fake.play_call(sid, "1")
     gather = run.steps[1]
@@ -120,6 +120,7 @@ def test_pressing_1_acknowledges_as_the_person_called(
     if hasattr(kit, "act_on_escalation"):  # the core acts on an escalation by key (i17)
         assert (record.acked_via, row.path) == ("keypress", "keypress")
         assert "pressed 1 on the call of step 0.0" in (row.detail or "")
+        assert acknowledgements(serve.url) == {("keypress", "call"): 1}
     # Twilio retries a webhook it got no answer to: the same CallSid and key, done once.
     again = fake.post(gather.url, {"CallSid": sid, "Digits": "1", "AccountSid": fake.account_sid})
     assert again.status == 200 and "Acknowledged" in again.body
