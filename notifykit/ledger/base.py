@@ -110,6 +110,7 @@ class Ledger(Protocol):
     ) -> Change | None: ...
     def reconcile_candidates(self, now: float, older_than: float, limit: int) -> list[Delivery]: ...
     def mark_checked(self, ids: Sequence[str], now: float) -> None: ...
+    def forget_unknown_events(self, before: float) -> int: ...
     def heartbeat(self, worker: str, host: str, pid: int, now: float) -> None: ...
     def workers(self, now: float, lease: float) -> list[dict[str, Any]]: ...
     def probe(self, name: str, now: float) -> float | None: ...
@@ -905,6 +906,17 @@ class SqlLedger:
                 self._keep_unknown(cur, token, update, source, now, unknown_count, unknown_keep)
                 return None
             return self._apply(cur, self._delivery_from_row(row, c), token, update, source, now)
+
+    def forget_unknown_events(self, before: float) -> int:
+        """Delete the status events kept for message ids never recorded that arrived before
+        ``before``; returns how many."""
+        with self._tx("forgetting old unknown callbacks", durable=False) as cur:
+            done = self._exec(
+                cur,
+                "DELETE FROM status_events WHERE delivery_id IS NULL AND received < ?",
+                (before,),
+            )
+            return max(int(getattr(done, "rowcount", 0) or 0), 0)
 
     def _keep_unknown(
         self,

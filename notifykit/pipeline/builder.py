@@ -351,6 +351,7 @@ def build_pipeline(
         reconcile=status.reconcile,
         scrub=scrub,
         handoff=Handoff(),
+        forget_unknown=status.forget_unknown,
     )
     explainer = Explainer(
         routing=routing,

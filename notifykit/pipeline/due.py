@@ -53,8 +53,10 @@ class DueWork:
         scrub: Callable[[str], str],
         handoff: Handoff,
         heartbeats: Heartbeats | None = None,
+        forget_unknown: Callable[[float], int] | None = None,
     ) -> None:
         self._ledger = ledger
+        self._forget_unknown = forget_unknown
         self._heartbeats = heartbeats
         self._reconcile = reconcile
         self._handoff = handoff
@@ -65,9 +67,12 @@ class DueWork:
         self._scrub = scrub
 
     def recover(self, now: float) -> list[Change]:
-        """Deliveries left ``sending`` by a dead sender become ``unknown`` (hooks told)."""
+        """Deliveries left ``sending`` by a dead sender become ``unknown`` (hooks told); kept
+        callbacks for message ids never recorded expire."""
         changes = self._ledger().recover(now)
         self._announce(changes)
+        if self._forget_unknown is not None:
+            self._forget_unknown(now)
         return changes
 
     def reconcile(self) -> Sequence[Delivery]:

@@ -86,6 +86,14 @@ class Status:
         self._unknown_count = unknown_count
         self._unknown_keep = unknown_keep
 
+    def forget_unknown(self, now: float) -> int:
+        """Drop the callbacks kept for message ids never recorded once they are older than
+        ``server.unknown_callbacks_keep``, even when no new one arrives to prune them (the due
+        work's part, at every tick); returns how many went."""
+        if self._unknown_keep is None:
+            return 0
+        return self._ledger().forget_unknown_events(now - self._unknown_keep)
+
     def announce(self, changes: Sequence[Change]) -> None:
         """Count the changes and tell the ``after_status_change`` hooks."""
         if not changes:

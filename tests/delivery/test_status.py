@@ -196,3 +196,24 @@ def test_the_worker_reconciles_on_a_timer(make_kit, sim, clock):
     result = kit.worker(reconcile_every=1).run(drain=True)
     assert result.reconciled == 1
     assert _only(kit, report.id).state is DeliveryState.DELIVERED
+
+
+def test_the_due_work_forgets_old_callbacks_for_unknown_message_ids(make_kit, sim, tmp_path):
+    from notifykit.channels.base import StatusUpdate
+
+    config = write_config(
+        tmp_path, sim, server={"public_url": "https://alerts.example.com", "webhook_token": "none"}
+    )
+    kit = make_kit(config)
+    submission = kit.submit("db.down", data={"host": "db1"})
+    [delivery] = kit.ledger.deliveries(list(submission.deliveries))
+    token = kit.ledger.claim("w", delivery.due + 1, 60.0, 10)[0].callback_token
+    keep = kit.config.server.unknown_callbacks_keep
+    update = StatusUpdate("never-recorded", DeliveryState.DELIVERED, provider_status="sent")
+    kit.ledger.apply_status(token, update, "callback", 1000.0, unknown_keep=keep)
+    due = kit.runtime.pipeline.due
+    due.recover(1000.0 + keep - 1)  # not old enough yet
+    assert kit.ledger.forget_unknown_events(1000.0 + 1) == 1  # so it was still there
+    kit.ledger.apply_status(token, update, "callback", 1000.0, unknown_keep=keep)
+    due.recover(1000.0 + keep + 1)  # the tick's sweep, no new callback needed
+    assert kit.ledger.forget_unknown_events(1000.0 + 1) == 0

@@ -557,6 +557,33 @@ def test_events_for_unknown_ids_are_kept_at_most_unknown_keep_seconds(
     assert state_of(ledger, ids["bob"]) is DeliveryState.DELIVERED
 
 
+def test_old_events_for_unknown_ids_are_forgotten_with_no_new_one_arriving(
+    ledger: Ledger, make_plan: MakePlan
+):
+    plan = make_plan(to=["alice", "bob"])
+    ledger.add(plan)
+    token = plan.jobs[0].callback_token
+    now = start(plan)
+    old = StatusUpdate("sid-1", DeliveryState.DELIVERED, provider_status="sent")
+    new = StatusUpdate("sid-2", DeliveryState.DELIVERED, provider_status="sent")
+    assert ledger.apply_status(token, old, "callback", now, unknown_keep=60) is None
+    assert ledger.apply_status(token, new, "callback", now + 30, unknown_keep=60) is None
+    # the due work's sweep, 61 s after the first: only that one is older than the bound
+    assert ledger.forget_unknown_events(now + 61 - 60) == 1
+    assert ledger.forget_unknown_events(now + 61 - 60) == 0
+    ids = {d.recipient: d.id for d in ledger.deliveries(send(ledger, "w1", now + 62))}
+    ledger.record(
+        "w1",
+        [
+            Outcome(ids["alice"], DeliveryState.SENT, provider_id="sid-1"),
+            Outcome(ids["bob"], DeliveryState.SENT, provider_id="sid-2"),
+        ],
+        now + 62,
+    )
+    assert state_of(ledger, ids["alice"]) is DeliveryState.SENT  # forgotten
+    assert state_of(ledger, ids["bob"]) is DeliveryState.DELIVERED  # kept, then applied
+
+
 def test_a_probe_is_written_and_read_back(ledger: Ledger):
     assert ledger.probe("readyz:host:1", 1_800_000_000.25) == 1_800_000_000.25
     assert ledger.probe("readyz:host:1", 1_800_000_001.5) == 1_800_000_001.5
