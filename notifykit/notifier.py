@@ -24,7 +24,7 @@ from notifykit.channels.base import Channel, ChannelType, Recipient
 from notifykit.config.loader import Config, find_config
 from notifykit.config.schema import did_you_mean
 from notifykit.delivery.dispatch import planned_delivery
-from notifykit.errors import ConfigError, NotificationError
+from notifykit.errors import ConfigError, NotificationError, RecipientError
 from notifykit.ledger.audit import API, Acting
 from notifykit.model import Delivery, DeliveryState, Report, Submission, distinct_texts
 from notifykit.plan.planner import Plan, template_context
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.state import EscalationRecord
     from notifykit.metrics import Metrics
     from notifykit.oncall import OnCall, Shift
+    from notifykit.oncall.overrides import StoredOverride
     from notifykit.pipeline.escalate import AckLink
     from notifykit.pipeline.heartbeats import HeartbeatStatus, WatchResult
     from notifykit.pipeline.ingest import Routed
@@ -281,10 +282,9 @@ class Notifier:
         :raises RecipientError: no schedule of that name.
         :raises ValueError: ``at`` has no time zone.
         """
-        schedule = self.planner.schedule(name)
         if at is None:
             return self.planner.on_call(name)
-        return schedule.who_is_on_call(at)
+        return self.planner.schedule(name).who_is_on_call(at)
 
     def shifts(self, name: str, start: datetime, end: datetime) -> list[Shift]:
         """Who schedule ``name`` has on call over ``[start, end)`` (aware datetimes): shifts
@@ -624,24 +624,69 @@ class Notifier:
         if not comment or not comment.strip():
             raise SilenceError('a silence needs a comment saying why (comment="deploy of db")')
         now = self.clock()
-        start = now if starts_at is None else _epoch(starts_at)
-        if (duration is None) == (ends_at is None):
-            raise SilenceError("give a silence either duration= (2h) or ends_at=, not both")
-        if duration is not None:
-            seconds = _seconds(duration)
-            if seconds is None or seconds <= 0:
-                raise SilenceError(f"duration={duration!r} is not a positive duration (30m, 2h)")
-            end = start + seconds
-        else:
-            assert ends_at is not None
-            end = _epoch(ends_at)
-        if end <= start:
-            raise SilenceError("a silence must end after it starts")
-        if end <= now:
-            raise SilenceError("that silence would end in the past: give a later end")
+        start, end = _span(now, starts_at, ends_at, duration, "silence", SilenceError)
         return self._pipeline.silence(
             parsed, start, end, comment.strip(), (acting or self.acting).by(by)
         )
+
+    def override(
+        self,
+        schedule: str,
+        who: str,
+        *,
+        duration: timedelta | float | str | None = None,
+        starts_at: datetime | float | None = None,
+        ends_at: datetime | float | None = None,
+        comment: str,
+        by: str | None = None,
+        acting: Acting | None = None,
+    ) -> StoredOverride:
+        """Put ``who`` (a recipient) on call for ``schedule`` from ``starts_at`` (default now)
+        until ``ends_at``, or for ``duration`` (a timedelta, seconds, or ``"8h"``): it wins over
+        the schedule's layers and its configured overrides, and a later override over an
+        earlier one. Pages to ``schedule:NAME`` reach ``who`` in that time. ``comment`` says
+        why; ``by``: who made it (kept with it and in the audit trail); ``acting``: the path.
+        Returns it (its ``id`` cancels it).
+
+        :raises OverrideError: no comment, no end, an end not after the start or in the past.
+        :raises RecipientError: no such schedule, or ``who`` is not a recipient.
+        """
+        from notifykit.oncall.overrides import OverrideError
+
+        if self.dry_run:
+            raise NotificationError("a dry run stores nothing: an override needs the ledger")
+        self.planner.schedule(schedule)  # a RecipientError naming the schedules, if none
+        if who not in self.config.recipients:
+            raise RecipientError(
+                f"{who!r} is not a recipient{did_you_mean(who, self.config.recipients)}: an "
+                "override puts a person from recipients: on call"
+            )
+        if not comment or not comment.strip():
+            raise OverrideError('an override needs a comment saying why (comment="swap")')
+        now = self.clock()
+        start, end = _span(now, starts_at, ends_at, duration, "override", OverrideError)
+        return self._pipeline.override(
+            schedule, who, start, end, comment.strip(), (acting or self.acting).by(by)
+        )
+
+    def overrides(
+        self, schedule: str | None = None, *, include_ended: bool = False
+    ) -> list[StoredOverride]:
+        """The on-call overrides made at run time (of ``schedule``), in force or to come, in
+        the order they were made (``include_ended``: the ended and cancelled ones too). What
+        ``notifykit override list`` shows."""
+        ending_after = None if include_ended else self.clock()
+        return self.ledger.routing.overrides(schedule=schedule, ending_after=ending_after)
+
+    def cancel_override(
+        self, override_id: str, *, by: str | None = None, acting: Acting | None = None
+    ) -> StoredOverride:
+        """End an override now (its id, or its first 4+ characters): who is on call is the
+        schedule's again. Returns it, ended.
+
+        :raises OverrideError: no override, or several, have that id.
+        """
+        return self._pipeline.cancel_override(override_id, (acting or self.acting).by(by))
 
     def silences(self, *, include_expired: bool = False) -> list[Silence]:
         """The silences in force or still to come, newest first (``include_expired``: the
@@ -1074,6 +1119,34 @@ def _since(value: datetime | timedelta | float | None, now: float) -> float | No
             value = value.replace(tzinfo=timezone.utc)
         return value.timestamp()
     return float(value)
+
+
+def _span(
+    now: float,
+    starts_at: datetime | float | None,
+    ends_at: datetime | float | None,
+    duration: timedelta | float | str | None,
+    what: str,
+    error: type[Exception],
+) -> tuple[float, float]:
+    """``[start, end)`` of a silence or an override (``what``) from ``starts_at`` (default
+    ``now``) and either ``ends_at`` or ``duration``; ``error`` names what is wrong."""
+    start = now if starts_at is None else _epoch(starts_at)
+    if (duration is None) == (ends_at is None):
+        raise error(f"give a {what} either duration= (2h) or ends_at=, not both")
+    if duration is not None:
+        seconds = _seconds(duration)
+        if seconds is None or seconds <= 0:
+            raise error(f"duration={duration!r} is not a positive duration (30m, 2h)")
+        end = start + seconds
+    else:
+        assert ends_at is not None
+        end = _epoch(ends_at)
+    if end <= start:
+        raise error(f"a {what} must end after it starts")
+    if end <= now:
+        raise error(f"that {what} would end in the past: give a later end")
+    return start, end
 
 
 def _epoch(value: datetime | float) -> float:

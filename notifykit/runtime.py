@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker
     from notifykit.ledger.base import Ledger
     from notifykit.limits import Limiters
+    from notifykit.oncall.overrides import StoredOverride
     from notifykit.routing.silences import Silence
 
 __all__ = ["Runtime"]
@@ -263,7 +264,12 @@ class Runtime:
         self._build_channels(channel_overrides or {})
         tick = self.clock  # the planner and dispatcher read the clock through this
         self.planner = Planner(
-            config, self.channels, self.channel_types, self.scrub, clock=lambda: tick()
+            config,
+            self.channels,
+            self.channel_types,
+            self.scrub,
+            clock=lambda: tick(),
+            overrides=self._overrides if config.schedules else None,
         )
         policies = {name: RetryPolicy(config.retry_for(name)) for name in self.channels}
         default_policy = RetryPolicy(config.retry)
@@ -441,6 +447,17 @@ class Runtime:
     def _dry_run_silences(self, now: float) -> list[Silence]:
         """The silences a dry run (``routes test``, ``--dry-run notify``) honours: those of a
         ledger that exists already; a dry run creates none."""
+        ledger = self._existing_ledger()
+        return [] if ledger is None else ledger.routing.active_silences(now)
+
+    def _overrides(self, schedule: str) -> list[StoredOverride]:
+        """The on-call overrides made at run time for ``schedule`` (a dry run reads those of
+        a ledger that exists already, and creates none)."""
+        ledger = self._existing_ledger() if self.dry_run else self.ledger()
+        return [] if ledger is None else ledger.routing.overrides(schedule=schedule)
+
+    def _existing_ledger(self) -> Ledger | None:
+        """The ledger, if it exists already (what a dry run may read); ``None`` otherwise."""
         location = self.store_location
         scheme, url, rest = location.partition("://")
         if location == ":memory:":
@@ -452,9 +469,7 @@ class Runtime:
             if not path.is_absolute():
                 path = self.config.base_dir / path
             exists = path.is_file()
-        if not exists:
-            return []
-        return self.ledger().routing.active_silences(now)
+        return self.ledger() if exists else None
 
     def _open_ledger(self) -> Ledger:
         from notifykit.ledger import open_ledger

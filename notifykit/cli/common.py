@@ -38,6 +38,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -85,6 +86,7 @@ __all__ = [
     "exit_code",
     "group",
     "is_pass_through",
+    "iso_time",
     "notification_options",
     "parse_data",
     "parse_labels",
@@ -770,3 +772,16 @@ def add_global_options(group: click.Group) -> None:
                              callback=_set_global("verbose"), help="Same as before the command."),
             ]
         )  # fmt: skip
+
+
+def iso_time(given: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time given to ``option`` (without an offset: UTC); ``None`` when not given."""
+    if given is None:
+        return None
+    try:
+        when = datetime.fromisoformat(given.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{given!r} is not an ISO time such as 2026-03-02T23:30+05:30", param_hint=option
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.common import State, command
+from notifykit.cli.common import EXIT_OK, State, command, group, refuse_sandbox
 from notifykit.cli.complete import complete_schedules
 from notifykit.cli.output import Result
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
     from notifykit.oncall import OnCall, Schedule, Shift
+    from notifykit.oncall.overrides import StoredOverride
 
-__all__ = ["COMMANDS", "oncall"]
+__all__ = ["COMMANDS", "oncall", "override"]
 
 #: the range of ``--from``/``--to``/``--ics`` when one end is not given
 DEFAULT_SPAN = timedelta(days=14)
@@ -140,4 +141,96 @@ def _midnight(kit: Notifier, schedule: Schedule) -> datetime:
     return local_instant(today.replace(hour=0, minute=0, second=0, microsecond=0), schedule.zone)
 
 
-COMMANDS = (oncall,)
+@group()
+def override() -> None:
+    """Put someone on call for a while, over a schedule's rotation: add, list, cancel."""
+
+
+@override.command("add")
+@click.argument("schedule", metavar="SCHEDULE", shell_complete=complete_schedules)
+@click.argument("who", metavar="WHO")
+@click.option("--for", "duration", metavar="DURATION", help="How long: 8h, 2d.")
+@click.option(
+    "--from",
+    "starts",
+    metavar="TIME",
+    help="When it starts (default now): ISO 8601; without an offset, the schedule's local time.",
+)
+@click.option("--to", "ends", metavar="TIME", help="When it ends (instead of --for).")
+@click.option("--comment", required=True, help="Why (kept with the override).")
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who makes it (kept with it and in the audit trail; default: your OS user name).",
+)
+def override_add(
+    schedule: str,
+    who: str,
+    duration: str | None,
+    starts: str | None,
+    ends: str | None,
+    comment: str,
+    by: str | None,
+) -> Result:
+    """Put recipient WHO on call for SCHEDULE --for DURATION or until --to: pages to
+    schedule:SCHEDULE reach WHO in that time. Prints the override's id."""
+    refuse_sandbox("override add", "an override kept there would be gone when the command ends")
+    if (duration is None) == (ends is None):
+        raise click.UsageError("give either --for DURATION (8h) or --to TIME")
+    kit = State.current().notifier()
+    found = kit.planner.schedule(schedule)
+    made = kit.override(
+        schedule,
+        who,
+        duration=duration,
+        starts_at=_moment(starts, found, "--from"),
+        ends_at=_moment(ends, found, "--to"),
+        comment=comment,
+        by=by,
+    )
+    return Result(made.to_dict(kit.clock()), [made.id], EXIT_OK)
+
+
+@override.command("list")
+@click.argument("schedule", required=False, metavar="[SCHEDULE]", shell_complete=complete_schedules)
+@click.option("--all", "include_ended", is_flag=True, help="Include ended and cancelled ones.")
+def override_list(schedule: str | None, include_ended: bool) -> Result:
+    """List the overrides in force or to come (--all: the ended ones too), oldest first: a
+    later one wins where two overlap."""
+    refuse_sandbox("override list", "it holds no override an earlier command made")
+    kit = State.current().notifier()
+    now = kit.clock()
+    found = kit.overrides(schedule, include_ended=include_ended)
+    lines = [_override_line(o, now, kit) for o in found]
+    return Result([o.to_dict(now) for o in found], lines or ["no overrides"], EXIT_OK)
+
+
+def _override_line(made: StoredOverride, now: float, kit: Notifier) -> str:
+    """``id  state  schedule: who  START -> END  by WHO: comment`` (the schedule's zone)."""
+    zone = kit.planner.schedule(made.schedule).zone
+    start = datetime.fromtimestamp(made.starts_at, zone)
+    end = datetime.fromtimestamp(made.ends_at, zone)
+    state = made.state(now)
+    color = {"active": "yellow", "pending": "cyan"}.get(state)
+    return (
+        f"{made.id}  {click.style(state, fg=color)}  {made.schedule}: {made.who}  "
+        f"{_iso(start)} -> {_iso(end)}  by {made.created_by or '-'}: {made.comment}"
+    )
+
+
+@override.command("cancel")
+@click.argument("override_id", metavar="ID")
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who cancels it (kept in the audit trail; default: your OS user name).",
+)
+def override_cancel(override_id: str, by: str | None) -> Result:
+    """End override ID now (its id, or its first 4+ characters): the schedule decides again."""
+    refuse_sandbox("override cancel", "it holds no override an earlier command made")
+    kit = State.current().notifier()
+    ended = kit.cancel_override(override_id, by=by)
+    return Result(ended.to_dict(kit.clock()), [f"cancelled {ended.id}"], EXIT_OK)
+
+
+COMMANDS = (oncall, override)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.common import EXIT_OK, State, group, refuse_sandbox
+from notifykit.cli.common import EXIT_OK, State, group, iso_time, refuse_sandbox
 from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
@@ -22,18 +22,6 @@ def silence() -> None:
     """Silence alerts for a while (Alertmanager's silences): add, list, expire."""
 
 
-def _when(given: str | None, option: str) -> datetime | None:
-    if given is None:
-        return None
-    try:
-        when = datetime.fromisoformat(given.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{given!r} is not an ISO time such as 2026-03-02T23:30+05:30", param_hint=option
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-
-
 @silence.command("add")
 @click.argument("matchers", nargs=-1, required=True, metavar="MATCHER...")
 @click.option("--for", "duration", metavar="DURATION", help="How long: 30m, 2h, 1d.")
@@ -41,7 +29,7 @@ def _when(given: str | None, option: str) -> datetime | None:
     "--starts", metavar="ISO-TIME", help="When it starts (default now; without an offset, UTC)."
 )
 @click.option("--ends", metavar="ISO-TIME", help="When it ends (instead of --for).")
-@click.option("--comment", "-c", required=True, help="Why (kept with the silence).")
+@click.option("--comment", required=True, help="Why (kept with the silence).")
 @click.option(
     "--by",
     metavar="NAME",
@@ -66,8 +54,8 @@ def silence_add(
         .silence(
             matchers,
             duration=duration,
-            starts_at=_when(starts, "--starts"),
-            ends_at=_when(ends, "--ends"),
+            starts_at=iso_time(starts, "--starts"),
+            ends_at=iso_time(ends, "--ends"),
             comment=comment,
             by=by,
         )

@@ -30,6 +30,8 @@ __all__ = [
     "ACTIONS",
     "API",
     "ESCALATED",
+    "OVERRIDDEN",
+    "OVERRIDE_CANCELLED",
     "PATHS",
     "REOPENED",
     "RESOLVED",
@@ -54,6 +56,9 @@ SILENCE_EXPIRED = "silence-expired"
 REOPENED = "reopened"
 SNOOZED = "snoozed"
 RESUMED = "resumed"
+#: an on-call override made at run time (someone covers a schedule), or cancelled
+OVERRIDDEN = "overridden"
+OVERRIDE_CANCELLED = "override-cancelled"
 ACTIONS = (
     ACKNOWLEDGED,
     RESOLVED,
@@ -63,6 +68,8 @@ ACTIONS = (
     REOPENED,
     SNOOZED,
     RESUMED,
+    OVERRIDDEN,
+    OVERRIDE_CANCELLED,
 )
 
 #: the paths an action comes through today: the command line, the Python API, an ack link, an

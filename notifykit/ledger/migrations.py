@@ -274,6 +274,23 @@ DROP INDEX deliveries_provider;
 CREATE INDEX deliveries_provider ON deliveries (provider_id) WHERE provider_id IS NOT NULL
 """
 
+#: Version 10: on-call overrides made at run time (``notifykit override add``,
+#: :mod:`notifykit.ledger.overrides`): who covers a schedule over [starts_at, ends_at).
+_V10 = """
+CREATE TABLE oncall_overrides (
+    id TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    who TEXT NOT NULL,
+    starts_at DOUBLE PRECISION NOT NULL,
+    ends_at DOUBLE PRECISION NOT NULL,
+    comment TEXT NOT NULL,
+    created_by TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    cancelled_by TEXT
+);
+CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule, ends_at)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -285,6 +302,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (7, _V7),
     (8, _V8),
     (9, _V9),
+    (10, _V10),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from notifykit.ledger import audit as _audit
+from notifykit.ledger import overrides as _overrides
 from notifykit.ledger import silences as _silences
 from notifykit.ledger.rows import Columns, as_dict, fetch, fetch_one
 from notifykit.routing.alert import Alert, AlertKey
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from notifykit.ledger.audit import Acting, AuditRecord
     from notifykit.model import Submission
+    from notifykit.oncall.overrides import StoredOverride
     from notifykit.plan.planner import Plan
     from notifykit.routing.matchers import Matcher
     from notifykit.routing.silences import Silence
@@ -989,6 +991,31 @@ class Unit:
         """End ``silence`` now."""
         return _silences.expire(self._exec, silence, now, by)
 
+    # -- on-call overrides -------------------------------------------------------------------------
+
+    def add_override(
+        self,
+        schedule: str,
+        who: str,
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        created_by: str | None,
+        now: float,
+    ) -> StoredOverride:
+        """Store an on-call override (who is on call reads it from now on)."""
+        return _overrides.insert(
+            self._exec, schedule, who, starts_at, ends_at, comment, created_by, now
+        )
+
+    def find_overrides(self, given: str) -> list[StoredOverride]:
+        """The overrides ``given`` names (an id, or its first 4+ characters)."""
+        return _overrides.find(self._exec, given)
+
+    def cancel_override(self, made: StoredOverride, now: float, by: str | None) -> StoredOverride:
+        """End ``made`` now."""
+        return _overrides.cancel(self._exec, made, now, by)
+
     # -- webhook idempotency --------------------------------------------------------------------------
 
     def claim_idempotency(self, key: str, now: float) -> tuple[bool, str | None]:
@@ -1287,6 +1314,19 @@ class RoutingState:
     def active_silences(self, now: float) -> list[Silence]:
         """The silences active at ``now``."""
         return [s for s in self.silences(ending_after=now) if s.active(now)]
+
+    def overrides(
+        self, *, schedule: str | None = None, ending_after: float | None = None
+    ) -> list[StoredOverride]:
+        """On-call overrides made at run time, in the order they were made (``schedule``: of
+        that one; ``ending_after``: only those that end after then)."""
+        db = self._db
+        with db.reading("reading on-call overrides") as cursor:
+
+            def execute(statement: str, params: Sequence[Any] = ()) -> Any:
+                return db.execute(cursor, statement, params)
+
+            return _overrides.select(execute, schedule=schedule, ending_after=ending_after)
 
     def audit(self, since: float | None = None, limit: int = 100) -> list[AuditRecord]:
         """The newest ``limit`` actions of the audit trail at or after ``since`` (epoch

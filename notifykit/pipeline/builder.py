@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from notifykit.ledger.audit import SILENCE_CREATED, SILENCE_EXPIRED, Acting
+from notifykit.ledger.audit import (
+    OVERRIDDEN,
+    OVERRIDE_CANCELLED,
+    SILENCE_CREATED,
+    SILENCE_EXPIRED,
+    Acting,
+)
 from notifykit.pipeline.due import DueWork
 from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.explain import Explainer
@@ -41,6 +47,7 @@ if TYPE_CHECKING:
     from notifykit.ledger.base import Ledger
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
+    from notifykit.oncall.overrides import StoredOverride
     from notifykit.pipeline.limits import PagingGuard
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
@@ -119,6 +126,48 @@ class Pipeline:
         self.silences_changed()
         return made
 
+    def override(
+        self,
+        schedule: str,
+        who: str,
+        starts_at: float,
+        ends_at: float,
+        comment: str,
+        acting: Acting,
+    ) -> StoredOverride:
+        """Store an on-call override made by ``acting``, with its row of the audit trail."""
+        now = self.clock()
+        with self.state().unit("making an on-call override") as unit:
+            made = unit.add_override(schedule, who, starts_at, ends_at, comment, acting.actor, now)
+            unit.audit(OVERRIDDEN, acting, _override_target(made), now, comment)
+        return made
+
+    def cancel_override(self, given: str, acting: Acting) -> StoredOverride:
+        """End the override ``given`` names (its id, or 4+ of its first characters) now, as
+        ``acting`` does, with its row of the audit trail.
+
+        :raises OverrideError: no override, or several, have that id.
+        """
+        from notifykit.oncall.overrides import OverrideError
+
+        now = self.clock()
+        with self.state().unit("cancelling an on-call override") as unit:
+            found = unit.find_overrides(given)
+            if not found:
+                raise OverrideError(
+                    f"no on-call override has the id {given!r}: `notifykit override list --all` "
+                    "shows them"
+                )
+            if len(found) > 1:
+                ids = ", ".join(o.id for o in found)
+                raise OverrideError(f"{given!r} names several overrides ({ids}): give more of it")
+            made = found[0]
+            if made.state(now) == "ended":
+                return made
+            ended = unit.cancel_override(made, now, acting.actor)
+            unit.audit(OVERRIDE_CANCELLED, acting, _override_target(ended), now)
+        return ended
+
     def expire_silence(self, given: str, acting: Acting) -> Silence:
         """End the silence ``given`` names (its id, or 4+ of its first characters) now, as
         ``acting`` does, with its row of the audit trail.
@@ -184,6 +233,10 @@ class Pipeline:
                 )
             )
         return payload.status, results
+
+
+def _override_target(made: StoredOverride) -> dict[str, str]:
+    return {"override": made.id, "schedule": made.schedule, "who": made.who}
 
 
 def _silence_target(silence: Silence) -> dict[str, str]:

@@ -10,8 +10,10 @@ after a restart) sends exactly what was planned.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
 import os
 import secrets
 import time
@@ -34,8 +36,11 @@ from notifykit.model import STANDBY, Notification, assemble
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
     from notifykit.oncall import OnCall, Schedule
+    from notifykit.oncall.overrides import StoredOverride
 
 __all__ = ["SCHEDULE_PREFIX", "DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
+
+logger = logging.getLogger("notifykit.oncall")
 
 #: a target naming an on-call schedule: ``schedule:primary`` is whoever is on call when the
 #: message is planned (an escalation step: when it fires)
@@ -191,10 +196,13 @@ class Planner:
         channel_types: Mapping[str, ChannelType],
         scrub: Callable[[str], str],
         clock: Callable[[], float] = time.time,
+        overrides: Callable[[str], Sequence[StoredOverride]] | None = None,
     ) -> None:
         from notifykit.config.loader import looks_like_phone as is_phone
 
         self.config = config
+        #: the on-call overrides made at run time, of a schedule (the ledger's)
+        self._overrides = overrides
         self.channels = channels
         self.channel_types = channel_types
         self._scrub = scrub
@@ -243,7 +251,10 @@ class Planner:
     # -- on-call schedules -----------------------------------------------------------------------
 
     def schedule(self, name: str) -> Schedule:
-        """The ``schedules:`` entry ``name``; :class:`RecipientError` when there is none."""
+        """The ``schedules:`` entry ``name``, with the overrides made at run time after its
+        configured ones (a later override wins); :class:`RecipientError` when there is none.
+        When the overrides cannot be read (the ledger is down), the configured schedule is
+        used, and that is logged loudly: a page still goes out."""
         found = self.config.schedules.get(name)
         if found is None:
             known = ", ".join(self.config.schedules) or "none"
@@ -251,7 +262,24 @@ class Planner:
                 f"no schedule named {name!r}{did_you_mean(name, self.config.schedules)}; "
                 f"configured schedules: {known}"
             )
-        return found
+        if self._overrides is None:
+            return found
+        try:
+            made = self._overrides(name)
+        except Exception as err:
+            logger.error(
+                "schedule %s: the on-call overrides made at run time cannot be read (%s: %s); "
+                "who is on call is decided without them",
+                name,
+                type(err).__name__,
+                self._scrub(str(err)),
+            )
+            return found
+        # a cancelled one that never started has no time left: it overrides nothing
+        extra = tuple(o.local(found.zone) for o in made if o.ends_at > o.starts_at)
+        if not extra:
+            return found
+        return dataclasses.replace(found, overrides=(*found.overrides, *extra))
 
     def on_call(self, name: str, at: float | None = None) -> OnCall:
         """Who schedule ``name`` has on call at ``at`` (epoch seconds; default: the clock's

@@ -182,6 +182,7 @@ def test_a_schema_3_ledger_is_upgraded_with_its_rows_kept(location: str):
             "DROP INDEX escalations_wake",
             "ALTER TABLE escalations DROP COLUMN wake_at",
             "DROP TABLE heartbeats",  # version 8 (heartbeats)
+            "DROP TABLE oncall_overrides",  # version 10 (on-call overrides)
             "DROP INDEX deliveries_fallback_of",  # version 9 (failover)
             "ALTER TABLE deliveries DROP COLUMN fallback_of",
             "DROP INDEX deliveries_provider",  # partial since version 9: as version 1 made it

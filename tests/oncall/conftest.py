@@ -3,6 +3,6 @@ clock), for the on-call tests that page through them."""
 
 from __future__ import annotations
 
-from tests.delivery.conftest import clock, make_kit, sim
+from tests.delivery.conftest import clock, make_kit, sim, store
 
-__all__ = ["clock", "make_kit", "sim"]
+__all__ = ["clock", "make_kit", "sim", "store"]
