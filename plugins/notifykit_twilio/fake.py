@@ -351,11 +351,11 @@ class FakeTwilio(FakeServer[Request, Fault]):
             threading.Thread(target=self._play, args=(sid,), daemon=True).start()
 
     def _play(self, sid: str) -> None:
-        from notifykit_twilio.settings import _is_loopback
+        from notifykit.config.settings import is_loopback
 
         form = self.created[sid]
         urls = [*form.get("Url", []), *form.get("StatusCallback", [])]
-        away = [u for u in urls if not _is_loopback(urlsplit(u).hostname or "")]
+        away = [u for u in urls if not is_loopback(urlsplit(u).hostname or "")]
         if away:  # the sandbox sends nothing off this machine, not even a signed fake request
             log.info("Twilio sandbox did not play call %s: its URLs are not on this machine", sid)
             return
