@@ -273,14 +273,8 @@ class Msg91Client:
         return self.read_answer(status, answer_headers, text)
 
     def _no_answer(self, failure: NoAnswer) -> Msg91Error:
-        reason = self.scrub(failure.reason)
-        if not failure.reached:
-            return NotConnected(f"could not connect to {self.name} ({reason})")
-        if failure.kind == "timeout":
-            return MaybeSent(f"{self.name} did not answer within {self.timeout:g}s ({reason})")
-        if failure.kind == "connection":
-            return MaybeSent(f"the connection to {self.name} failed after the request ({reason})")
-        return MaybeSent(f"the request to {self.name} failed ({reason})")
+        said = failure.explain(self.name, self.timeout, self.scrub)
+        return MaybeSent(said) if failure.reached else NotConnected(said)
 
     def read_answer(self, status: int, headers: Mapping[str, str], text: str) -> Accepted:
         """An HTTP answer as :class:`Accepted`, or raise the :class:`Msg91Error` it means."""

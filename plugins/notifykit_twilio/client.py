@@ -381,11 +381,5 @@ class TwilioClient:
         return Accepted(sid, str(said_status) if said_status is not None else None)
 
     def _no_answer(self, failure: NoAnswer) -> TwilioError:
-        reason = self.scrub(failure.reason)
-        if not failure.reached:
-            return NotConnected(f"could not connect to {self.name} ({reason})")
-        if failure.kind == "timeout":
-            return MaybeSent(f"{self.name} did not answer within {self.timeout:g}s ({reason})")
-        if failure.kind == "connection":
-            return MaybeSent(f"the connection to {self.name} failed after the request ({reason})")
-        return MaybeSent(f"the request to {self.name} failed ({reason})")
+        said = failure.explain(self.name, self.timeout, self.scrub)
+        return MaybeSent(said) if failure.reached else NotConnected(said)
