@@ -121,6 +121,22 @@ class NoAnswer(Exception):
         self.__cause__ = cause
         self.__suppress_context__ = True
 
+    def explain(
+        self, server: str, timeout: float, scrub: Callable[[str], str] | None = None
+    ) -> str:
+        """What happened, in words naming ``server`` (``timeout``: the seconds waited), the
+        reason passed through ``scrub`` once more: ``could not connect to X (...)`` (never
+        reached), ``X did not answer within 10s (...)``, ``the connection to X failed after the
+        request (...)`` or ``the request to X failed (...)`` (it may have been processed)."""
+        reason = scrub(self.reason) if scrub is not None else self.reason
+        if not self.reached:
+            return f"could not connect to {server} ({reason})"
+        if self.kind == "timeout":
+            return f"{server} did not answer within {timeout:g}s ({reason})"
+        if self.kind == "connection":
+            return f"the connection to {server} failed after the request ({reason})"
+        return f"the request to {server} failed ({reason})"
+
     def __reduce__(self) -> Any:
         return (_rebuild_no_answer, (self.kind, self.reason, self.reached, self.cause))
 

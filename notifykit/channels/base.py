@@ -32,6 +32,7 @@ __all__ = [
     "Limiter",
     "Message",
     "Provider",
+    "ProviderError",
     "RateLimitedClient",
     "Recipient",
     "SharedLimiters",
@@ -185,6 +186,50 @@ class Message:
         return dataclasses.replace(self, options={**self.options, **options})
 
 
+class ProviderError(Exception):
+    """A provider's client did not get its request taken, or may not have: the base a channel
+    plugin's client errors may share, which :meth:`DeliveryResult.from_error` turns into the
+    delivery's result.
+
+    ``code`` is the provider's error code when it gave one, ``http_status`` the HTTP status when
+    there was an answer, ``retry_after`` the provider's hint in seconds. Each subclass says what
+    failed in ``cause``, for whoever decides about another channel: ``account`` (the provider
+    refused the account: its credentials, balance, standing; see :attr:`account`),
+    ``recipient``, ``request`` (any other refusal, the default), ``template``, ``throttled``,
+    ``connection`` (the provider was never reached: certainly not sent) or ``unknown`` (the
+    request went out and no clear answer came back: it may have been sent, and is never sent
+    again). ``retry``: certainly not processed, and worth trying again later. Messages never
+    carry a secret."""
+
+    retry = False
+    cause = "request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    @property
+    def account(self) -> bool:
+        """Whether the provider refused the *account*, not the recipient nor the request
+        (``cause`` ``account``). A channel with a ``fallback`` hands such a message on
+        (``DeliveryResult.failed(account=True)``, docs/failover.md)."""
+        return self.cause == "account"
+
+    @property
+    def maybe_sent(self) -> bool:
+        """Whether the request may have reached the provider (``cause`` ``unknown``)."""
+        return self.cause == "unknown"
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """What a channel reports for one recipient. Build with :meth:`sent`, :meth:`failed`...
@@ -300,6 +345,32 @@ class DeliveryResult:
         policy sends it again with the same key, as for a transient failure; past its deadline
         it stays ``unknown``."""
         return cls(recipient, DeliveryState.UNKNOWN, None, None, error, info, idempotent=idempotent)
+
+    @classmethod
+    def from_error(cls, recipient: Recipient, err: ProviderError) -> DeliveryResult:
+        """A provider client's error as the result: ``unknown`` when it may have been sent
+        (:attr:`ProviderError.maybe_sent`, never sent again), else ``failed``, ``transient``
+        when ``err.retry`` (its text then starts ``not sent:``), with the provider's
+        ``retry_after`` and ``account``; ``info`` has the ``cause``, the ``provider_code`` and
+        the ``http_status`` the error carries."""
+        info: dict[str, Any] = {"cause": err.cause}
+        if err.code:
+            info["provider_code"] = err.code
+        if err.http_status is not None:
+            info["http_status"] = err.http_status
+        if err.maybe_sent:
+            return cls.unknown(recipient, f"{err}: it may have been sent; not sent again", **info)
+        text = str(err)
+        if err.retry and not text.startswith("not sent"):
+            text = f"not sent: {text}"
+        return cls.failed(
+            recipient,
+            text,
+            transient=err.retry,
+            retry_after=err.retry_after,
+            account=err.account,
+            **info,
+        )
 
     @classmethod
     def not_started(cls, recipient: Recipient, reason: str) -> DeliveryResult:

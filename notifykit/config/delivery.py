@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Literal
@@ -27,7 +26,14 @@ import yaml
 
 from notifykit.config.convert import convert
 from notifykit.config.schema import _STR_TAG, INVALID, Checker, mapping_items
-from notifykit.config.settings import Duration, Settings, derived, parse_duration, setting
+from notifykit.config.settings import (
+    Duration,
+    Settings,
+    derived,
+    is_loopback,
+    parse_duration,
+    setting,
+)
 from notifykit.errors import ConfigProblem
 
 __all__ = [
@@ -157,17 +163,6 @@ class ServerSettings(Settings):
             "token in Alertmanager's http_config authorization), or webhook_token: none to leave "
             "the webhook open on purpose"
         )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine only: ``localhost`` or a loopback address."""
-    host = host.strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def open_webhook_problem(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, NewType, TypeVar
 
 from notifykit.model import SEVERITIES, severity_rank
@@ -58,10 +58,12 @@ __all__ = [
     "Spec",
     "Target",
     "derived",
+    "is_loopback",
     "keys_of",
     "parse_duration",
     "replace_keys",
     "secret_keys",
+    "server_url_problems",
     "setting",
     "spec_of",
     "values_by_key",
@@ -113,6 +115,51 @@ class ConfigWarning(str):
     for a secret written in the file. ``yield ConfigWarning("http:// sends it unencrypted")``."""
 
     __slots__ = ()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: ``localhost`` or a loopback address (an IPv6 one
+    in its URL brackets too)."""
+    import ipaddress
+
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_url_problems(url: str, *, example: str, secret: str) -> Iterator[str]:
+    """What is wrong with a provider account's ``base_url`` (a ``check``): it must be
+    ``https://`` (``http://`` only to this machine: a fake or a test) and name the server only,
+    with no path, user or query, since the credential goes in a header. ``example`` is the
+    provider's own server (``https://api.example.com``), ``secret`` what the credential is
+    called (``the authkey``); the URL itself is never repeated."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        yield "is not a valid URL: write https://host[:port]"
+        return
+    if parts.scheme not in ("http", "https") or not host:
+        yield f"must be an https:// URL with a host, e.g. {example}"
+        return
+    if parts.username is not None or parts.password is not None or parts.query:
+        yield f"must not carry a user, password or query: {secret} is sent in a header"
+        return
+    if parts.path not in ("", "/"):
+        yield f"must be the server only ({example}), without a path"
+        return
+    if parts.scheme == "http" and not is_loopback(host):
+        yield (
+            f"must be https:// (http:// only to this machine, for a fake): {secret} would "
+            "cross the network readable"
+        )
 
 
 @dataclasses.dataclass(frozen=True)

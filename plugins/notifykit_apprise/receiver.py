@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from notifykit.fakeserver import FakeRequest, FakeServer
 
 __all__ = ["AppriseReceiver", "Received"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
-SOCKET_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -62,64 +59,19 @@ class _Script:
     always: _Answer = field(default_factory=lambda: _Answer(200, 0.0))
 
 
-class AppriseReceiver:
+class AppriseReceiver(FakeServer[Received, Any]):
     """An HTTP server on 127.0.0.1 (a free port unless ``port`` is given) for ``json://`` URLs.
-    Answers 200 unless :meth:`answer` scripted otherwise for a path. Thread-safe."""
+    Answers 200 unless :meth:`answer` scripted otherwise for a path. Thread-safe. It serves from
+    :meth:`start` (or ``with``) until :meth:`close`."""
+
+    thread_name = "apprise-receiver"
+    noun = "notification(s)"
+    timeout_error = TimeoutError
+    socket_timeout = 10.0
 
     def __init__(self, *, port: int = 0) -> None:
-        self._lock = threading.Condition()
-        self._received: list[Received] = []
         self._answers: dict[str, _Script] = {}
-        self._closing = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = SOCKET_TIMEOUT
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                receiver._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread: threading.Thread | None = None
-
-    # -- life ---------------------------------------------------------------------------------
-
-    def start(self) -> AppriseReceiver:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"apprise-receiver:{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop serving (a delayed answer is cut short). Idempotent."""
-        self._closing.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> AppriseReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().__init__(port=port, start=False)
 
     # -- use ------------------------------------------------------------------------------------
 
@@ -133,7 +85,7 @@ class AppriseReceiver:
         """Answer requests to ``path`` (and below it) with ``status``, after ``delay`` seconds:
         the next ``times`` requests only, or every one from now on (``None``). Answers given with
         ``times`` are used first, in the order given; then the last one given without (200)."""
-        with self._lock:
+        with self._changed:
             script = self._answers.setdefault("/" + path.strip("/"), _Script())
             if times is None:
                 script.always = _Answer(status, delay)
@@ -143,36 +95,19 @@ class AppriseReceiver:
     @property
     def received(self) -> list[Received]:
         """Everything received so far, in order."""
-        with self._lock:
-            return list(self._received)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        """Wait until ``count`` notifications arrived; all received so far.
-
-        :raises TimeoutError: fewer arrived within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"{len(self._received)} notification(s) arrived within {timeout} s, "
-                        f"not {count}"
-                    )
-                self._lock.wait(left)
-            return list(self._received)
+        return self._snapshot()
 
     def reset(self) -> None:
         """Forget what was received and every scripted answer."""
-        with self._lock:
-            self._received.clear()
+        with self._changed:
+            self._recorded.clear()
             self._answers.clear()
 
     # -- serving ----------------------------------------------------------------------------------
 
     def _answer_for(self, path: str) -> _Answer:
         path = "/" + path.split("?", 1)[0].strip("/")
-        with self._lock:
+        with self._changed:
             for prefix in sorted(self._answers, key=len, reverse=True):
                 if not (path == prefix or path.startswith(prefix.rstrip("/") + "/")):
                     continue
@@ -186,15 +121,15 @@ class AppriseReceiver:
                 return entry[0]  # type: ignore[no-any-return]
         return _Answer(200, 0.0)
 
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+    def _serve(self, request: FakeRequest) -> None:
         try:
             length = int(request.headers.get("Content-Length") or "")
         except ValueError:
-            self._reply(request, 411, {"error": "Content-Length required"})
+            request.answer(411, {"error": "Content-Length required"})
             return
         if length < 0 or length > MAX_BODY:
-            self._reply(request, 413, {"error": f"at most {MAX_BODY} bytes"})
-            request.close_connection = True
+            request.answer(413, {"error": f"at most {MAX_BODY} bytes"})
+            request.hang_up()
             return
         raw = request.rfile.read(length)
         try:
@@ -202,7 +137,7 @@ class AppriseReceiver:
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
         except ValueError:
-            self._reply(request, 400, {"error": "expected a JSON object"})
+            request.answer(400, {"error": "expected a JSON object"})
             return
         answer = self._answer_for(request.path)
         received = Received(
@@ -213,27 +148,12 @@ class AppriseReceiver:
             status=answer.status,
             payload=payload,
         )
-        with self._lock:
-            self._received.append(received)
-            self._lock.notify_all()
+        self._record(received)
         logger.info(
             "received (answered %d): %s%s",
             answer.status,
             f"[{received.title}] " if received.title else "",
             received.body,
         )
-        if answer.delay > 0:  # received, then answered late (or never, if closed first)
-            self._closing.wait(answer.delay)
-        self._reply(request, answer.status, {"ok": 200 <= answer.status < 300})
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        try:
-            request.send_response(status)
-            request.send_header("Content-Type", "application/json")
-            request.send_header("Content-Length", str(len(data)))
-            request.end_headers()
-            request.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (its timeout): nothing to answer
+        self._hold(answer.delay)  # received, then answered late (or at once, if closed first)
+        request.answer(answer.status, {"ok": 200 <= answer.status < 300})

@@ -45,7 +45,7 @@ from notifykit.text.sms import analyze_sms, template_label
 from notifykit_msg91.settings import ROUTES, AccountSettings, SmsSettings
 
 if TYPE_CHECKING:
-    from notifykit_msg91.client import Msg91Client, Msg91Error
+    from notifykit_msg91.client import Msg91Client
 
 __all__ = ["Msg91SmsChannel", "dlt_settings"]
 
@@ -175,36 +175,9 @@ class Msg91SmsChannel:
                 unicode=unicode,
             )
         except Msg91Error as err:
-            return _result(recipient, err)
+            return DeliveryResult.from_error(recipient, err)
         return DeliveryResult.sent(
             recipient,
             provider_id=accepted.request_id,
             provider_status=f"HTTP {accepted.http_status}",
         )
-
-
-def _result(recipient: Recipient, err: Msg91Error) -> DeliveryResult:
-    """A client error as a delivery result: ``unknown`` when it may have been sent;
-    ``account=True`` when MSG91 refused the account (:attr:`Msg91Error.account`)."""
-    from notifykit_msg91.client import MaybeSent
-
-    info: dict[str, Any] = {"cause": err.cause}
-    if err.code:
-        info["provider_code"] = err.code
-    if err.http_status is not None:
-        info["http_status"] = err.http_status
-    if isinstance(err, MaybeSent):
-        return DeliveryResult.unknown(
-            recipient, f"{err}: it may have been sent; not sent again", **info
-        )
-    text = str(err)
-    if err.retry and not text.startswith("not sent"):
-        text = f"not sent: {text}"
-    return DeliveryResult.failed(
-        recipient,
-        text,
-        transient=err.retry,
-        retry_after=err.retry_after,
-        account=err.account,
-        **info,
-    )

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from notifykit.channels.base import ProviderError
 from notifykit.http import HttpPool, NoAnswer, retry_after
 
 __all__ = [
@@ -62,39 +63,16 @@ _SHOWN = 200
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
-class Msg91Error(Exception):
-    """MSG91 did not take the SMS (or may not have). ``code`` is MSG91's error code when it
-    gave one, ``http_status`` the HTTP status when there was an answer, ``fix`` what to do.
-    ``retry``: certainly not processed, and worth trying again later."""
+class Msg91Error(ProviderError):
+    """MSG91 did not take the SMS (or may not have): ``code`` is MSG91's error code when it
+    gave one, ``http_status`` the HTTP status when there was an answer; ``retry``, ``cause``,
+    ``account`` and the rest as :class:`~notifykit.channels.base.ProviderError` says.
 
-    retry = False
-    #: what failed, for whoever decides about another channel: ``account`` (the authkey, the
-    #: balance, the account's standing), ``template``, ``recipient``, ``request``,
-    #: ``throttled``, ``connection`` or ``unknown``
-    cause = "request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-        self.retry_after = retry_after
-
-    @property
-    def account(self) -> bool:
-        """Whether MSG91 refused the *account*, not the recipient nor the message: the authkey,
-        the IP whitelist, the account expired, banned or a demo, its balance (``cause``
-        ``account``). A channel with a ``fallback`` hands such a message on
-        (``DeliveryResult.failed(account=True)``, docs/failover.md); a refused template or
-        sender (203: a DLT header, which a fallback's DLT route would refuse alike), an invalid
-        number (202) or any other refusal does not."""
-        return self.cause == "account"
+    ``cause`` ``account`` (:attr:`account`): MSG91 refused the account, not the recipient nor
+    the message: the authkey, the IP whitelist, the account expired, banned or a demo, its
+    balance. A refused template (``template``) or sender (203: a DLT header, which a fallback's
+    DLT route would refuse alike), an invalid number (202) or any other refusal is not the
+    account's."""
 
 
 class AuthError(Msg91Error):
@@ -295,14 +273,8 @@ class Msg91Client:
         return self.read_answer(status, answer_headers, text)
 
     def _no_answer(self, failure: NoAnswer) -> Msg91Error:
-        reason = self.scrub(failure.reason)
-        if not failure.reached:
-            return NotConnected(f"could not connect to {self.name} ({reason})")
-        if failure.kind == "timeout":
-            return MaybeSent(f"{self.name} did not answer within {self.timeout:g}s ({reason})")
-        if failure.kind == "connection":
-            return MaybeSent(f"the connection to {self.name} failed after the request ({reason})")
-        return MaybeSent(f"the request to {self.name} failed ({reason})")
+        said = failure.explain(self.name, self.timeout, self.scrub)
+        return MaybeSent(said) if failure.reached else NotConnected(said)
 
     def read_answer(self, status: int, headers: Mapping[str, str], text: str) -> Accepted:
         """An HTTP answer as :class:`Accepted`, or raise the :class:`Msg91Error` it means."""

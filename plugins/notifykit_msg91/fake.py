@@ -26,23 +26,20 @@ held back ``delay`` seconds, past the client's timeout). A refused connection ne
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from notifykit.fakeserver import FakeRequest, FakeServer, closed_url
 
 __all__ = ["FakeMsg91", "Fault", "Request", "closed_url"]
 
 log = logging.getLogger("notifykit_msg91.fake")
 
-MAX_BODY = 1024 * 1024
 SEND_PATH = "/api/v2/sendsms"
 
 FaultKind = Literal[
@@ -95,14 +92,6 @@ class Fault:
     message: str | None = None
 
 
-def closed_url() -> str:
-    """An http:// base URL on 127.0.0.1 where nothing listens (a refused connection)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    return f"http://127.0.0.1:{port}"
-
-
 def _error(message: str, code: str) -> dict[str, str]:
     return {"type": "error", "message": message, "code": code}
 
@@ -127,11 +116,13 @@ _ANSWERS: dict[str, tuple[int, Mapping[str, Any], Mapping[str, str]]] = {
 }
 
 
-class FakeMsg91:
+class FakeMsg91(FakeServer[Request, Fault]):
     """A fake MSG91 on 127.0.0.1 (see the module docstring). ``authkey``: the one it accepts
     (a random one by default); ``templates``: DLT template ids it knows, with their registered
     text (others are accepted unchecked); ``log_requests``: one INFO line per request on
     ``notifykit_msg91.fake`` (the sandbox's)."""
+
+    thread_name = "notifykit-msg91-fake"
 
     def __init__(
         self,
@@ -143,71 +134,12 @@ class FakeMsg91:
         self.authkey = authkey or secrets.token_hex(12)
         self.templates = dict(templates or {})
         self.log_requests = log_requests
-        self.requests: list[Request] = []
-        self._faults: list[Fault] = []
-        self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="notifykit-msg91-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        super().__init__()
 
-    def __repr__(self) -> str:
-        return f"FakeMsg91({self.base_url!r}, requests={len(self.requests)})"
-
-    def __enter__(self) -> FakeMsg91:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop serving (an answer held back is given up)."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def inject(self, fault: Fault) -> None:
-        """Make ``fault`` for the next ``fault.times`` requests (after those injected before)."""
-        with self._changed:
-            self._faults.append(fault)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Request]:
-        """The requests, once at least ``count`` have arrived (``AssertionError`` after
-        ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{len(self.requests)} requests arrived, not {count}")
-                self._changed.wait(left)
-            return list(self.requests)
-
-    # -- called by the handler ----------------------------------------------------------------
-
-    def _next_fault(self) -> Fault | None:
-        with self._changed:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault.times <= 1:
-                self._faults.pop(0)
-            else:
-                self._faults[0] = replace(fault, times=fault.times - 1)
-            return fault
-
-    def _record(self, request: Request) -> None:
-        with self._changed:
-            self.requests.append(request)
-            self._changed.notify_all()
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received, in order."""
+        return self._recorded
 
     def _judge(
         self, headers: Mapping[str, str], body: bytes
@@ -236,32 +168,16 @@ class FakeMsg91:
                 return 200, _error("Message does not match the DLT template", "400"), {}
         return 200, {}, {}
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeMsg91
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(min(length, MAX_BODY))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        fault = fake._next_fault()
-        if self.path.rstrip("/") != SEND_PATH:
-            fake._record(Request(self.path, headers, body, time.time()))
-            self._answer(404, _error("Not found", "404"), {})
+    def _serve(self, request: FakeRequest) -> None:
+        body = request.read_body()
+        headers = request.lowered_headers()
+        fault = self._next_fault()
+        if request.path.rstrip("/") != SEND_PATH:
+            self._record(Request(request.path, headers, body, time.time()))
+            request.answer(404, _error("Not found", "404"))
             return
         if fault is None:
-            status, answer, extra = fake._judge(headers, body)
+            status, answer, extra = self._judge(headers, body)
         elif fault.kind in ("drop", "slow"):
             status, answer, extra = 200, {}, {}
         else:
@@ -271,29 +187,17 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = secrets.token_hex(12) if status == 200 and not answer else None
         if request_id is not None:
             answer = {"message": request_id, "type": "success"}
-        fake._record(Request(self.path, headers, body, time.time(), request_id))
-        if fake.log_requests:
+        self._record(Request(request.path, headers, body, time.time(), request_id))
+        if self.log_requests:
             log.info(
                 "MSG91 sandbox received POST %s (%d bytes): %s",
-                self.path,
+                request.path,
                 len(body),
                 f"request id {request_id}" if request_id else f"refused, HTTP {status}",
             )
-        if fault is not None and fault.kind == "drop":
-            self.close_connection = True
-            return
-        if fault is not None and fault.kind == "slow" and fake._stopping.wait(fault.delay):
-            self.close_connection = True
-            return
-        self._answer(status, answer, extra)
-
-    def _answer(self, status: int, answer: Mapping[str, Any], headers: Mapping[str, str]) -> None:
-        data = json.dumps(answer).encode("utf-8")
-        with contextlib.suppress(OSError):  # the client gave up (a timeout) and hung up
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        if fault is not None and (
+            fault.kind == "drop" or (fault.kind == "slow" and self._hold(fault.delay))
+        ):
+            request.hang_up()
+        else:
+            request.answer(status, answer, extra)

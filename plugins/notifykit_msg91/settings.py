@@ -11,12 +11,10 @@ Loading it is cheap: it imports the core's settings declarations only.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from typing import Literal
-from urllib.parse import urlsplit
 
-from notifykit.config.settings import Duration, Settings, setting
+from notifykit.config.settings import Duration, Settings, server_url_problems, setting
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -37,39 +35,10 @@ _DIGITS = r"\d{1,30}"
 _SENDER = r"[A-Za-z]{6}|\d{6}"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def base_url_problems(url: str) -> Iterator[str]:
     """What is wrong with ``base_url``: ``https://`` (``http://`` only to this machine: a fake
     or a test), a host, no path, user or query (the authkey goes in a header, never a URL)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        yield "is not a valid URL: write https://host[:port]"
-        return
-    if parts.scheme not in ("http", "https") or not host:
-        yield "must be an https:// URL with a host, e.g. https://api.msg91.com"
-        return
-    if parts.username is not None or parts.password is not None or parts.query:
-        yield "must not carry a user, password or query: the authkey is sent in a header"
-        return
-    if parts.path not in ("", "/"):
-        yield "must be the server only (https://api.msg91.com), without a path"
-        return
-    if parts.scheme == "http" and not _is_loopback(host):
-        yield (
-            "must be https:// (http:// only to this machine, for a fake): the authkey would "
-            "cross the network readable"
-        )
+    return server_url_problems(url, example=DEFAULT_BASE_URL, secret="the authkey")
 
 
 class AccountSettings(Settings):

@@ -44,7 +44,7 @@ from notifykit_twilio.settings import AccountSettings, CallSettings, SmsSettings
 from notifykit_twilio.tokens import call_token, public_base
 
 if TYPE_CHECKING:
-    from notifykit_twilio.client import TwilioClient, TwilioError
+    from notifykit_twilio.client import TwilioClient
 
 __all__ = ["MAX_INLINE_TWIML", "MAX_SMS_BODY", "TwilioCallChannel", "TwilioSmsChannel", "say_twiml"]
 
@@ -101,7 +101,7 @@ class _TwilioChannel:
         try:
             accepted = self._request(message, recipient)
         except TwilioError as err:
-            return _result(recipient, err)
+            return DeliveryResult.from_error(recipient, err)
         return DeliveryResult.sent(
             recipient, provider_id=accepted.sid, provider_status=accepted.status
         )
@@ -216,30 +216,3 @@ class TwilioCallChannel(_TwilioChannel):
             twiml=self._inline(message.text or ""),
             status_callback=message.status_callback,
         )
-
-
-def _result(recipient: Recipient, err: TwilioError) -> DeliveryResult:
-    """A client error as a delivery result: ``unknown`` when it may have been sent;
-    ``account=True`` when Twilio refused the account (:attr:`TwilioError.account`)."""
-    from notifykit_twilio.client import MaybeSent
-
-    info: dict[str, Any] = {"cause": err.cause}
-    if err.code:
-        info["provider_code"] = err.code
-    if err.http_status is not None:
-        info["http_status"] = err.http_status
-    if isinstance(err, MaybeSent):
-        return DeliveryResult.unknown(
-            recipient, f"{err}: it may have been sent; not sent again", **info
-        )
-    text = str(err)
-    if err.retry and not text.startswith("not sent"):
-        text = f"not sent: {text}"
-    return DeliveryResult.failed(
-        recipient,
-        text,
-        transient=err.retry,
-        retry_after=err.retry_after,
-        account=err.account,
-        **info,
-    )

@@ -44,6 +44,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 
+from notifykit.channels.base import ProviderError
 from notifykit.http import HttpPool, NoAnswer, retry_after
 
 __all__ = [
@@ -68,41 +69,17 @@ _SID = re.compile(r"(SM|MM|CA)[0-9a-fA-F]{32}")
 TWILIO_ORIGIN = "https://api.twilio.com"
 
 
-class TwilioError(Exception):
-    """Twilio did not take it (or may not have). ``code`` is Twilio's error code when it gave
-    one, ``http_status`` the HTTP status when there was an answer. ``retry``: certainly not
-    processed, and worth trying again later."""
+class TwilioError(ProviderError):
+    """Twilio did not take it (or may not have): ``code`` is Twilio's error code when it gave
+    one, ``http_status`` the HTTP status when there was an answer; ``retry``, ``cause``,
+    ``account`` and the rest as :class:`~notifykit.channels.base.ProviderError` says.
 
-    retry = False
-    #: which side the failure lies with, for whoever decides about another channel: ``account``
-    #: (credentials, funds, a trial account, ``from``), ``recipient``, ``request``,
-    #: ``throttled``, ``connection`` or ``unknown``
-    cause = "request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.http_status = http_status
-        self.retry_after = retry_after
-
-    @property
-    def account(self) -> bool:
-        """Whether Twilio refused the *account*, not the recipient nor the request
-        (``cause`` ``account``): the credentials, an account not active (suspended, out of
-        funds), a trial account's limits (an unverified number, a feature), a ``from`` that is
-        not the account's, the account's geographic permissions. A channel with a ``fallback``
-        hands such a message on (``DeliveryResult.failed(account=True)``, docs/failover.md).
-
-        A trial account's unverified number (21608/21219) counts as the account's: the number
-        is fine, the account may not reach it, and another provider's account may."""
-        return self.cause == "account"
+    ``cause`` ``account`` (:attr:`account`): Twilio refused the account, not the recipient nor
+    the request: the credentials, an account not active (suspended, out of funds), a trial
+    account's limits (an unverified number, a feature), a ``from`` that is not the account's,
+    the account's geographic permissions. A trial account's unverified number (21608/21219)
+    counts as the account's: the number is fine, the account may not reach it, and another
+    provider's account may."""
 
 
 class AuthError(TwilioError):
@@ -404,11 +381,5 @@ class TwilioClient:
         return Accepted(sid, str(said_status) if said_status is not None else None)
 
     def _no_answer(self, failure: NoAnswer) -> TwilioError:
-        reason = self.scrub(failure.reason)
-        if not failure.reached:
-            return NotConnected(f"could not connect to {self.name} ({reason})")
-        if failure.kind == "timeout":
-            return MaybeSent(f"{self.name} did not answer within {self.timeout:g}s ({reason})")
-        if failure.kind == "connection":
-            return MaybeSent(f"the connection to {self.name} failed after the request ({reason})")
-        return MaybeSent(f"the request to {self.name} failed ({reason})")
+        said = failure.explain(self.name, self.timeout, self.scrub)
+        return MaybeSent(said) if failure.reached else NotConnected(said)

@@ -23,7 +23,8 @@ CALL_TYPE = "twilio-call"
 
 
 def check_config(ctx: CheckContext) -> Iterator[Finding]:
-    from notifykit_twilio.settings import AccountSettings, _is_loopback
+    from notifykit.config.settings import is_loopback
+    from notifykit_twilio.settings import AccountSettings
 
     config = ctx.config
     public = config.server.public_url
@@ -58,7 +59,7 @@ def check_config(ctx: CheckContext) -> Iterator[Finding]:
         )
     if public:
         parts = urlsplit(public)
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             yield ctx.finding(
                 "warning",
                 "server.public_url",

@@ -26,26 +26,23 @@ drive the whole loop over real HTTP. :meth:`FakeTwilio.report` posts a message's
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from notifykit.fakeserver import FakeRequest, FakeServer, closed_url
 
 __all__ = ["CallRun", "FakeTwilio", "Fault", "Request", "Step", "closed_url"]
 
 log = logging.getLogger("notifykit_twilio.fake")
 
-MAX_BODY = 1024 * 1024
 _PATH = re.compile(r"/2010-04-01/Accounts/(?P<sid>[^/]+)/(?P<kind>Messages|Calls)\.json")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -102,14 +99,6 @@ class CallRun:
     steps: list[Step] = field(default_factory=list)
 
 
-def closed_url() -> str:
-    """An http:// base URL on 127.0.0.1 where nothing listens (a refused connection)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    return f"http://127.0.0.1:{port}"
-
-
 def _error(status: int, code: int, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     return (
         status,
@@ -160,13 +149,15 @@ def _answer_kind(
     return _error(500, 20500, "Internal Server Error")
 
 
-class FakeTwilio:
+class FakeTwilio(FakeServer[Request, Fault]):
     """A fake Twilio on 127.0.0.1 (see the module docstring). ``account_sid`` and
     ``auth_token``: the credentials it accepts (random ones by default); ``verified``: the
     numbers a trial account may reach (``None``: any); ``log_requests``: one INFO line per
     request on ``notifykit_twilio.fake`` (the sandbox's); ``play_calls``: play each call's
     TwiML in the background as soon as it is created (the sandbox), when its URLs are on this
     machine."""
+
+    thread_name = "notifykit-twilio-fake"
 
     def __init__(
         self,
@@ -182,54 +173,14 @@ class FakeTwilio:
         self.verified = verified
         self.log_requests = log_requests
         self.play_calls = play_calls
-        self.requests: list[Request] = []
         #: every resource created, by SID: its form parameters
         self.created: dict[str, Mapping[str, list[str]]] = {}
-        self._faults: list[Fault] = []
-        self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="notifykit-twilio-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        super().__init__()
 
-    def __repr__(self) -> str:
-        return f"FakeTwilio({self.base_url!r}, requests={len(self.requests)})"
-
-    def __enter__(self) -> FakeTwilio:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def inject(self, fault: Fault) -> None:
-        """Make ``fault`` for the next ``fault.times`` requests (after those injected before)."""
-        with self._changed:
-            self._faults.append(fault)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Request]:
-        """The requests, once at least ``count`` have arrived (``AssertionError`` after
-        ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{len(self.requests)} requests arrived, not {count}")
-                self._changed.wait(left)
-            return list(self.requests)
+    @property
+    def requests(self) -> list[Request]:
+        """Every API request received, in order."""
+        return self._recorded
 
     # -- playing Twilio's side of the webhooks ----------------------------------------------------
 
@@ -318,25 +269,13 @@ class FakeTwilio:
                     return verb.get("action")
         return None
 
-    # -- called by the handler ----------------------------------------------------------------
-
-    def _next_fault(self) -> Fault | None:
-        with self._changed:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault.times <= 1:
-                self._faults.pop(0)
-            else:
-                self._faults[0] = replace(fault, times=fault.times - 1)
-            return fault
+    # -- serving the API --------------------------------------------------------------------------
 
     def _record(self, request: Request) -> None:
         with self._changed:
-            self.requests.append(request)
             if request.sid is not None:
                 self.created[request.sid] = request.form
-            self._changed.notify_all()
+            super()._record(request)
 
     def _judge(
         self, sid: str, kind: str, headers: Mapping[str, str], form: Mapping[str, list[str]]
@@ -360,36 +299,20 @@ class FakeTwilio:
             return _error(400, 21205, "Url parameter is required.")
         return 201, {}, {}
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeTwilio
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(min(length, MAX_BODY))
-        headers = {name.lower(): value for name, value in self.headers.items()}
+    def _serve(self, request: FakeRequest) -> None:
+        body = request.read_body()
+        headers = request.lowered_headers()
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-        match = _PATH.fullmatch(self.path)
+        match = _PATH.fullmatch(request.path)
         if match is None:
-            fake._record(Request(self.path, headers, form, time.time()))
-            self._answer(*_error(404, 20404, "The requested resource was not found"))
+            self._record(Request(request.path, headers, form, time.time()))
+            request.answer(*_error(404, 20404, "The requested resource was not found"))
             return
         kind = match.group("kind")
-        fault = fake._next_fault()
+        fault = self._next_fault()
         to = (form.get("To") or [""])[0]
         if fault is None:
-            status, answer, extra = fake._judge(match.group("sid"), kind, headers, form)
+            status, answer, extra = self._judge(match.group("sid"), kind, headers, form)
         elif fault.kind in ("drop", "slow"):
             status, answer, extra = 201, {}, {}
         else:
@@ -399,59 +322,46 @@ class _Handler(BaseHTTPRequestHandler):
             sid = ("SM" if kind == "Messages" else "CA") + secrets.token_hex(16)
             answer = {
                 "sid": sid,
-                "account_sid": fake.account_sid,
+                "account_sid": self.account_sid,
                 "to": to,
                 "from": (form.get("From") or [""])[0] or None,
                 "status": "queued",
                 "api_version": "2010-04-01",
-                "uri": f"{self.path.removesuffix('.json')}/{sid}.json",
+                "uri": f"{request.path.removesuffix('.json')}/{sid}.json",
             }
             if kind == "Messages":
                 answer["body"] = (form.get("Body") or [""])[0]
                 answer["messaging_service_sid"] = (form.get("MessagingServiceSid") or [""])[
                     0
                 ] or None
-        fake._record(Request(self.path, headers, form, time.time(), sid))
-        if fake.log_requests:
+        self._record(Request(request.path, headers, form, time.time(), sid))
+        if self.log_requests:
             log.info(
                 "Twilio sandbox received POST %s: %s",
                 kind,
                 f"{sid} to {to}" if sid else f"refused, HTTP {status} ({answer.get('code')})",
             )
-        if fault is not None and fault.kind == "drop":
-            self.close_connection = True
+        if fault is not None and (
+            fault.kind == "drop" or (fault.kind == "slow" and self._hold(fault.delay))
+        ):
+            request.hang_up()
             return
-        if fault is not None and fault.kind == "slow" and fake._stopping.wait(fault.delay):
-            self.close_connection = True
-            return
-        self._answer(status, answer, extra)
-        if sid is not None and kind == "Calls" and fake.play_calls:
-            threading.Thread(target=self._play, args=(fake, sid), daemon=True).start()
+        request.answer(status, answer, extra)
+        if sid is not None and kind == "Calls" and self.play_calls:
+            threading.Thread(target=self._play, args=(sid,), daemon=True).start()
 
-    @staticmethod
-    def _play(fake: FakeTwilio, sid: str) -> None:
-        from notifykit_twilio.settings import _is_loopback
+    def _play(self, sid: str) -> None:
+        from notifykit.config.settings import is_loopback
 
-        form = fake.created[sid]
+        form = self.created[sid]
         urls = [*form.get("Url", []), *form.get("StatusCallback", [])]
-        away = [u for u in urls if not _is_loopback(urlsplit(u).hostname or "")]
+        away = [u for u in urls if not is_loopback(urlsplit(u).hostname or "")]
         if away:  # the sandbox sends nothing off this machine, not even a signed fake request
             log.info("Twilio sandbox did not play call %s: its URLs are not on this machine", sid)
             return
         try:
-            run = fake.play_call(sid)
+            run = self.play_call(sid)
         except Exception as err:  # the sandbox's server may not be running: say so, go on
             log.info("Twilio sandbox could not play call %s: %s", sid, type(err).__name__)
             return
         log.info("Twilio sandbox played call %s: %s", sid, " / ".join(run.spoken))
-
-    def _answer(self, status: int, answer: Mapping[str, Any], headers: Mapping[str, str]) -> None:
-        data = json.dumps(answer).encode("utf-8")
-        with contextlib.suppress(OSError):  # the client gave up (a timeout) and hung up
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)

@@ -7,11 +7,15 @@ Loading it is cheap: it imports the core's settings declarations only.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
-from notifykit.config.settings import ConfigWarning, Duration, Settings, setting
+from notifykit.config.settings import (
+    ConfigWarning,
+    Duration,
+    Settings,
+    server_url_problems,
+    setting,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -30,39 +34,10 @@ _E164 = r"\+[1-9]\d{6,14}"
 _SENDER = rf"{_E164}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{{1,11}}"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def base_url_problems(url: str) -> Iterator[str]:
     """What is wrong with ``base_url``: ``https://`` (``http://`` only to this machine: a fake
     or a test), a host, no path, user or query (the auth token goes in a header)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        yield "is not a valid URL: write https://host[:port]"
-        return
-    if parts.scheme not in ("http", "https") or not host:
-        yield "must be an https:// URL with a host, e.g. https://api.twilio.com"
-        return
-    if parts.username is not None or parts.password is not None or parts.query:
-        yield "must not carry a user, password or query: the auth token is sent in a header"
-        return
-    if parts.path not in ("", "/"):
-        yield "must be the server only (https://api.twilio.com), without a path"
-        return
-    if parts.scheme == "http" and not _is_loopback(host):
-        yield (
-            "must be https:// (http:// only to this machine, for a fake): the auth token would "
-            "cross the network readable"
-        )
+    return server_url_problems(url, example=DEFAULT_BASE_URL, secret="the auth token")
 
 
 def _region_warning(region: str) -> Iterator[str]:

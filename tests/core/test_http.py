@@ -141,6 +141,23 @@ def test_a_failure_pickles_with_what_it_says() -> None:
 
 
 @pytest.mark.parametrize(
+    ("kind", "reached", "said"),
+    [
+        ("connection", False, "could not connect to Acme (why ***)"),
+        ("connect-timeout", False, "could not connect to Acme (why ***)"),
+        ("timeout", True, "Acme did not answer within 2.5s (why ***)"),
+        ("connection", True, "the connection to Acme failed after the request (why ***)"),
+        ("error", True, "the request to Acme failed (why ***)"),
+    ],
+)
+def test_a_failure_says_what_happened_scrubbed(
+    kind: http.FailureKind, reached: bool, said: str
+) -> None:
+    failure = http.NoAnswer(kind, f"why {SECRET}", reached=reached)
+    assert failure.explain("Acme", 2.5, _scrub) == said
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [(None, None), ("", None), ("5", 5.0), ("1.5", 1.5), ("-3", 0.0), ("soon", None)],
 )

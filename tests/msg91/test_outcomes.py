@@ -13,7 +13,8 @@ import pytest
 from notifykit import Notifier
 from notifykit.report import DeliveryState
 from notifykit_msg91.fake import FakeMsg91, Fault, closed_url
-from tests.msg91.conftest import Clock, write_config
+from tests.msg91.conftest import write_config
+from tests.plugin_support import Clock
 
 # (id, fault, state after notify(), info["cause"], words its error has)
 ONCE: list[tuple[str, Fault | None, str, str | None, str | None]] = [

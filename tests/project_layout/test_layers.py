@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "notifykit.model",
         "notifykit.report",
         "notifykit.http",
+        "notifykit.fakeserver",
     ),
     (
         "notifykit.text",

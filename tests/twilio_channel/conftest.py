@@ -4,18 +4,15 @@ SQLite ledger, an SMS and a call channel and, for the keypress, an escalation po
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import pytest
 import yaml
 
-from notifykit import Notifier
-from notifykit.plugins import get_plugin_manager
 from notifykit_twilio.fake import FakeTwilio
-from tests.msg91.conftest import Clock, entry_points_site
+from tests.plugin_support import Clock, clock, make_kit, pm, site
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "tw1l10-4uth-t0k3n-s3cr3t-v4lue"
@@ -24,25 +21,18 @@ PHONES = ("+14155550111", "+14155550112")
 SMS = "ALERT {{ severity | upper }}: database {{ data.host if data.host is defined else labels.host }} is down."
 VOICE = "This is a {{ severity }} alert: database {{ data.host if data.host is defined else labels.host }} is down."
 
-__all__ = ["ACCOUNT_SID", "AUTH_TOKEN", "FROM", "PHONES", "Clock", "escalation_sections"]
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The entry points on ``sys.path`` (and on ``PYTHONPATH`` for subprocesses)."""
-    import os
-
-    root = Path(__file__).resolve().parents[2]
-    found = entry_points_site(tmp_path)
-    monkeypatch.syspath_prepend(str(found))
-    path = [str(found), str(root), str(root / "plugins"), os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in path if p))
-    return found
-
-
-@pytest.fixture
-def pm(site: Path) -> pluggy.PluginManager:
-    return get_plugin_manager(disabled=[])
+__all__ = [
+    "ACCOUNT_SID",
+    "AUTH_TOKEN",
+    "FROM",
+    "PHONES",
+    "Clock",
+    "clock",
+    "escalation_sections",
+    "make_kit",
+    "pm",
+    "site",
+]
 
 
 @pytest.fixture
@@ -109,22 +99,6 @@ def escalation_sections(port: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_kit(
-    monkeypatch: pytest.MonkeyPatch, pm: pluggy.PluginManager
-) -> Iterator[Callable[..., Notifier]]:
-    monkeypatch.setenv("NK_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    built: list[Notifier] = []
-
-    def make(path: Path, **kwargs: Any) -> Notifier:
-        kit = Notifier.from_config(path, plugin_manager=pm, **kwargs)
-        built.append(kit)
-        return kit
-
-    yield make
-    for kit in built:
-        kit.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def kit_env() -> dict[str, str]:
+    """What the config's ``${...}`` read (tests.plugin_support's ``make_kit`` sets it)."""
+    return {"NK_TWILIO_AUTH_TOKEN": AUTH_TOKEN}

@@ -13,7 +13,8 @@ import pytest
 from notifykit import Notifier
 from notifykit.report import DeliveryState
 from notifykit_webhook.fake import FakeReceiver, Fault, closed_url
-from tests.webhook.conftest import Clock, write_config
+from tests.plugin_support import Clock
+from tests.webhook.conftest import write_config
 
 REDIRECT = Fault(status=301, headers={"Location": "https://elsewhere.example/new?t=x"})
 
