@@ -268,6 +268,24 @@ ALTER TABLE deliveries ADD COLUMN fallback_of TEXT;
 CREATE INDEX deliveries_fallback_of ON deliveries (fallback_of)
 """
 
+#: Version 10: the provider accounts' circuit breakers (issue 18, docs/circuit-breaker.md,
+#: :mod:`notifykit.ledger.circuits`): one row per account key, its state (``closed``, ``open``,
+#: ``half_open``) changed by compare-and-set, so every process sharing the ledger agrees.
+_V10 = """
+CREATE TABLE circuits (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'closed',
+    failures INTEGER NOT NULL DEFAULT 0,
+    window_start DOUBLE PRECISION,
+    opened_at DOUBLE PRECISION,
+    reopen_at DOUBLE PRECISION,
+    probe_owner TEXT,
+    probe_until DOUBLE PRECISION,
+    last_error TEXT,
+    updated DOUBLE PRECISION NOT NULL
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -279,6 +297,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (7, _V7),
     (8, _V8),
     (9, _V9),
+    (10, _V10),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect

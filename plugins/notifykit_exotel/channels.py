@@ -276,7 +276,21 @@ def _failure(recipient: Recipient, err: BaseException) -> DeliveryResult:
         text,
         transient=kind == "transient",
         retry_after=getattr(err, "retry_after", None),
+        account=_account_refused(err),
     )
+
+
+def _account_refused(err: BaseException) -> bool:
+    """Whether Exotel refused the account rather than the recipient: wrong credentials (401),
+    the plan or its limits (402), KYC pending (403 code 340030). What a fallback takes over and
+    the account's circuit breaker counts (docs/circuit-breaker.md)."""
+    from notifykit_exotel.errors import (
+        AuthenticationError,
+        KycRequiredError,
+        PaymentRequiredError,
+    )
+
+    return isinstance(err, (AuthenticationError, PaymentRequiredError, KycRequiredError))
 
 
 @functools.lru_cache(maxsize=1024)
