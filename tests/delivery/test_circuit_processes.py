@@ -26,6 +26,7 @@ from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import TOKEN, wait_until, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
+CLI = (sys.executable, "-m", "notifykit")
 WORKER = {"lease": "5s", "poll": "0.2s", "threads": 2, "batch": 1}
 CIRCUIT = {"failures": 2, "window": "1m", "cool_down": "3s"}
 
@@ -44,8 +45,7 @@ class Workers:
         env.pop("NOTIFYKIT_CONFIG", None)
         with (self.logs / f"{node}.err").open("wb") as err:
             self.procs[node] = subprocess.Popen(
-                [sys.executable, "-m", "notifykit", "--config", str(self.config), "-v"]
-                + ["worker", "--node", node],
+                [*CLI, "--config", str(self.config), "-v", "worker", "--node", node],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
