@@ -199,6 +199,13 @@ def _result(recipient: Recipient, err: Msg91Error) -> DeliveryResult:
     text = str(err)
     if err.retry and not text.startswith("not sent"):
         text = f"not sent: {text}"
+    # cause "account" (credentials, funds...): the provider refused the account, not the
+    # recipient (a fallback takes over; the account's circuit breaker counts it)
     return DeliveryResult.failed(
-        recipient, text, transient=err.retry, retry_after=err.retry_after, **info
+        recipient,
+        text,
+        transient=err.retry,
+        retry_after=err.retry_after,
+        account=err.cause == "account",
+        **info,
     )

@@ -360,3 +360,18 @@ def test_circuit_settings_are_checked(
     assert (kit.config.circuit.failures, kit.config.circuit.window) == (2, 30.0)
     assert kit.config.circuit.cool_down == 120.0
     assert PHONES  # the shared recipients
+
+
+def test_the_other_providers_refusals_of_the_account_count() -> None:
+    from notifykit_msg91.channel import _result as msg91_result
+    from notifykit_msg91.client import Msg91Error
+    from notifykit_twilio.channel import _result as twilio_result
+    from notifykit_twilio.client import AuthError, TwilioError
+
+    refused_twilio = twilio_result(WHO, AuthError("authentication failed", http_status=401))
+    assert refused_twilio.account and vote(refused_twilio) == "down"
+    assert not twilio_result(WHO, TwilioError("bad request", http_status=400)).account
+    accounts = [c for c in Msg91Error.__subclasses__() if c.cause == "account"]
+    assert accounts
+    refused_msg91 = msg91_result(WHO, accounts[0]("authkey invalid", http_status=401))
+    assert refused_msg91.account and vote(refused_msg91) == "down"
