@@ -339,6 +339,9 @@ def test_circuits_and_workers_show_it_and_the_metrics_say_its_state(
     assert datetime.fromisoformat(row["reopen_at"]).timestamp() == stored.reopen_at
     workers = _cli(config, "workers")
     assert "circuit exotel:main  open  3 failures" in workers.stdout
+    alerts = _cli(config, "alerts")
+    assert alerts.returncode == 0, alerts.stderr
+    assert "warning: the circuit of account exotel:main is open" in alerts.stderr
 
     from prometheus_client import generate_latest
 
