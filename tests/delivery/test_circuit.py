@@ -269,6 +269,27 @@ def test_an_open_circuit_sends_nothing_waits_and_one_probe_closes_it(
     assert after.state is DeliveryState.SENT
 
 
+def test_503s_open_it_and_nothing_reaches_the_simulator_until_the_probe(
+    kit: Notifier, sim: ExotelSimulator, clock: Clock
+) -> None:
+    from notifykit_exotel.simulator import Fault
+
+    sim.inject(Fault(status=503, code=35008), times=3)  # rejected before processing: transient
+    for n in range(3):
+        [delivery] = kit.notify("db.down", data={"n": n}).deliveries
+        assert delivery.state is DeliveryState.FAILED  # notify() sends once
+        assert "HTTP 503" in (delivery.error or "")
+    assert kit.ledger.circuits.get("exotel:main").state == "open"  # type: ignore[union-attr]
+    [held] = kit.notify("db.down", data={"n": 3}).deliveries
+    assert held.state is DeliveryState.PENDING
+    assert sms_requests(sim) == 3
+    clock.advance(120)
+    drain(kit, clock)  # the probe: the simulator answers again
+    assert sms_requests(sim) == 4
+    assert kit.ledger.circuits.get("exotel:main").state == "closed"  # type: ignore[union-attr]
+    assert kit.ledger.counts().get("sent") == 1
+
+
 def test_refused_connections_open_it_and_a_fallback_takes_over(
     make_kit: Callable[..., Notifier], sim: ExotelSimulator, tmp_path: Path, clock: Clock
 ) -> None:
