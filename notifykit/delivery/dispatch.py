@@ -18,6 +18,12 @@ file locked by another process): the outcomes are kept in memory and recording t
 with backoff, for up to ``record_for`` seconds (the sender's lease), so what was sent keeps its
 provider id instead of ending ``unknown``. Recording late is safe: the ledger records an outcome
 only where it is still the sender's to record.
+
+Before a batch goes out, the circuit breaker of its provider account is asked
+(:mod:`notifykit.delivery.circuit`): while it is open nothing is sent, each delivery is handed
+to its channel's fallback (``failed``, not attempted) or waits ``pending`` for the probe; when the
+probe is due, only the batch's first delivery goes out. The batch's results are then counted
+against the account. A dry run never asks it.
 """
 
 from __future__ import annotations
