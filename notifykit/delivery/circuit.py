@@ -48,6 +48,11 @@ logger = logging.getLogger("notifykit.circuit")
 #: while another sender's probe is out, the skipped deliveries look again this often (the probe
 #: may close the circuit long before its time runs out)
 PROBE_RECHECK = 5.0
+#: how long (seconds, monotonic) a process trusts a circuit it read closed with no failure
+#: counted, without reading it again: a notify() costs no read, and a process whose own sends
+#: fail reads it again at once (a failure forgets it). Another process may open the circuit
+#: meanwhile: this one then sends for at most this long through it (and its failures count).
+CLOSED_TRUST = 1.0
 
 
 def _iso(when: float) -> str:
@@ -113,6 +118,8 @@ class CircuitBreakers:
         self._scrub = scrub
         #: the state this process last saw each circuit in (a hint only: see :meth:`seen_open`)
         self._seen: dict[str, str] = {}
+        #: until when (monotonic) each circuit read closed and clean is trusted (CLOSED_TRUST)
+        self._trusted: dict[str, float] = {}
 
     def seen_open(self, channel: str) -> bool:
         """Whether this process last saw ``channel``'s circuit not closed. A hint, never the
@@ -138,14 +145,18 @@ class CircuitBreakers:
         key = self.key(channel)
         if key is None:
             return SEND
+        trusted = self._trusted.get(key)
+        if trusted is not None and time.monotonic() < trusted:
+            return Verdict("send", key)
         try:
             store = ledger.circuits
             row = store.get(key)
             self._seen[key] = row.state if row is not None else "closed"
-            if row is None:
+            if row is None or (row.state == "closed" and row.failures <= 0):
+                self._trusted[key] = time.monotonic() + CLOSED_TRUST
                 return Verdict("send", key)
             if row.state == "closed":
-                return Verdict("send", key, clean=row.failures <= 0)
+                return Verdict("send", key, clean=False)
             if row.state == "open" and row.reopen_at is not None and now < row.reopen_at:
                 reason = self._open_reason(key, row, f"probe at {_iso(row.reopen_at)}")
                 return Verdict("skip", key, row.reopen_at, reason)
@@ -184,6 +195,8 @@ class CircuitBreakers:
         if key is None or verdict.action == "skip":
             return
         votes = [vote(r) for r in results]
+        if "down" in votes:  # read the circuit again before the next send
+            self._trusted.pop(key, None)
         try:
             store = ledger.circuits
             if verdict.action == "probe":

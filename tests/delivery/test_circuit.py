@@ -145,6 +145,20 @@ def test_the_window_and_what_does_not_count(
     assert ledger.circuits.get(KEY).state == "open"  # type: ignore[union-attr]
 
 
+def test_a_closed_circuit_is_trusted_for_a_second_unless_a_send_fails(
+    ledger: Ledger, breakers: CircuitBreakers, clock: Clock
+) -> None:
+    other = CircuitBreakers(SETTINGS, {"sms": KEY})  # another process on the same ledger
+    assert breakers.allow(ledger, "sms", "w1", clock()).action == "send"  # read: closed, clean
+    for _ in range(3):
+        other.record(ledger, other.allow(ledger, "sms", "w2", clock()), "w2", [refused()], clock())
+    assert other.allow(ledger, "sms", "w2", clock()).action == "skip"
+    stale = breakers.allow(ledger, "sms", "w1", clock())  # not read again: no read per notify()
+    assert stale.action == "send"
+    breakers.record(ledger, stale, "w1", [refused()], clock())  # its own failure: read again
+    assert breakers.allow(ledger, "sms", "w1", clock()).action == "skip"
+
+
 def test_a_probe_whose_taker_died_is_taken_over(
     ledger: Ledger, breakers: CircuitBreakers, clock: Clock
 ) -> None:
