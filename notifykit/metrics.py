@@ -43,12 +43,13 @@ __all__ = ["CIRCUIT_STATE", "Gauges", "Metrics", "MetricsServer", "parse_address
 
 logger = logging.getLogger("notifykit.metrics")
 
-#: The name of the circuit-breaker state metric, reserved: ``notifykit_circuit_state{provider,
-#: account,state}`` will be 1 for the state each provider account's breaker is in (``closed``,
-#: ``open``, ``half_open``) and 0 for the others, once there is a breaker. Nothing is exported
-#: under it until then: a "closed" for a breaker that does not exist would be a claim, not a
-#: measurement.
+#: The circuit-breaker state metric: ``notifykit_circuit_state{provider,account,state}`` is 1 for
+#: the state each provider account's breaker is in (``closed``, ``open``, ``half_open``) and 0 for
+#: the others (docs/circuit-breaker.md), read from the ledger at each scrape. Only accounts that
+#: have a breaker (a channel sends through them, ``circuit.enabled``) are exported.
 CIRCUIT_STATE = "notifykit_circuit_state"
+#: the states a circuit can be in, each a sample of :data:`CIRCUIT_STATE`
+CIRCUIT_STATES = ("closed", "open", "half_open")
 
 #: channel.send() of one batch: one SMS bulk request is ~0.1-1 s, a batch of calls one request
 #: each; a provider timing out shows in the last buckets
@@ -63,14 +64,20 @@ class Gauges:
     deliveries' gauges, the routing state's (``None``: not read), and when they were read. (A
     plain class: a dataclass would cost every ``import notifykit.runtime`` a dataclass build.)"""
 
-    __slots__ = ("deliveries", "now", "routing")
+    __slots__ = ("circuits", "deliveries", "now", "routing")
 
     def __init__(
-        self, deliveries: DeliveryGauges, routing: RoutingGauges | None, now: float
+        self,
+        deliveries: DeliveryGauges,
+        routing: RoutingGauges | None,
+        now: float,
+        circuits: Mapping[str, str] | None = None,
     ) -> None:
         self.deliveries = deliveries
         self.routing = routing
         self.now = now
+        #: the state of each provider account's circuit, by key (``exotel:main``)
+        self.circuits = circuits or {}
 
 
 class Metrics:
@@ -364,6 +371,18 @@ class _LedgerCollector:
             "Workers whose heartbeat reached the ledger within two leases.",
             value=d.workers,
         )
+        if read.circuits:
+            circuits = GaugeMetricFamily(
+                CIRCUIT_STATE,
+                "1 for the state each provider account's circuit breaker is in (closed; open: "
+                "nothing is sent through it; half_open: one probe is out), 0 for the others.",
+                labels=["provider", "account", "state"],
+            )
+            for key, current in sorted(read.circuits.items()):
+                provider, _, account = key.partition(":")
+                for state in CIRCUIT_STATES:
+                    circuits.add_metric([provider, account, state], 1 if state == current else 0)
+            yield circuits
         if read.routing is None:
             return
         yield GaugeMetricFamily(

@@ -27,6 +27,7 @@ from notifykit.channels.base import (
 )
 from notifykit.config.schema import scrubber
 from notifykit.config.settings import Settings, replace_keys, secret_keys
+from notifykit.delivery.circuit import CircuitBreakers, circuit_keys
 from notifykit.delivery.dispatch import NOTIFY_LEASE, Dispatcher
 from notifykit.delivery.queues import (
     CeleryQueue,
@@ -273,6 +274,8 @@ class Runtime:
         )
         policies = {name: RetryPolicy(config.retry_for(name)) for name in self.channels}
         default_policy = RetryPolicy(config.retry)
+        #: the provider accounts' circuit breakers (docs/circuit-breaker.md), state in the ledger
+        self.circuits = CircuitBreakers(config.circuit, self.circuit_keys(), self.scrub)
         self.dispatcher = Dispatcher(
             self.channels,
             self.channel_types,
@@ -283,6 +286,7 @@ class Runtime:
             clock=lambda: tick(),
             metrics=self.metrics,
             failover=config.failover,
+            circuits=self.circuits,
         )
         #: the Celery producer (``dispatch: celery`` only)
         self.producer: Producer | None = None
@@ -482,6 +486,17 @@ class Runtime:
             busy_timeout=settings.busy_timeout,
         )
 
+    def circuit_keys(self) -> dict[str, str]:
+        """The circuit key (``provider:account``) of each channel that sends through a provider
+        account; channels of no provider have no circuit."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        for name, channel in self.config.channels.items():
+            channel_type = self.registry.channel_types.get(channel.type)
+            account = channel.settings.get("account")
+            provider = channel_type.provider if channel_type is not None else None
+            found[name] = (provider, account if isinstance(account, str) else None)
+        return circuit_keys(found)
+
     def _shared(self) -> Limiters | None:
         """The shared rate limits (``limiter:``), opened on first use; a sandbox's throwaway
         simulator gets none (its budget is its own)."""
@@ -502,10 +517,16 @@ class Runtime:
         ledger = self.ledger()
         routing = self.config.routing
         resolve_timeout = routing.resolve_timeout if routing is not None else 0.0
+        keys = sorted(set(self.circuits.keys.values()))
+        circuits: dict[str, str] = {}
+        if keys:
+            stored = {row.key: row.state for row in ledger.circuits.rows()}
+            circuits = {key: stored.get(key, "closed") for key in keys}
         return Gauges(
             deliveries=ledger.gauges(now, 2 * self.config.worker.lease),
             routing=ledger.routing.gauges(now, resolve_timeout),
             now=now,
+            circuits=circuits,
         )
 
     # -- wiring helpers -------------------------------------------------------------------------------

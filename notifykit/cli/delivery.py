@@ -1,5 +1,5 @@
-"""The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``serve``, ``history`` and
-``reconcile``, registered with the others by :mod:`notifykit.cli.app`."""
+"""The reliable-delivery commands: ``submit``, ``worker``, ``workers``, ``circuits``, ``serve``,
+``history`` and ``reconcile``, registered with the others by :mod:`notifykit.cli.app`."""
 
 from __future__ import annotations
 
@@ -35,10 +35,12 @@ from notifykit.model import DeliveryState
 
 if TYPE_CHECKING:
     from notifykit.delivery.worker import Worker, WorkerResult
+    from notifykit.ledger.circuits import CircuitRow
     from notifykit.model import Report
 
 __all__ = [
     "COMMANDS",
+    "circuits",
     "duration",
     "history",
     "reconcile",
@@ -197,22 +199,75 @@ def worker(
 
 @command("workers")
 def workers() -> Result:
-    """List the workers seen recently on the ledger, with the leases they hold."""
+    """List the workers seen recently on the ledger, with the leases they hold, then the
+    provider accounts whose circuit is not closed (notifykit circuits)."""
     refuse_sandbox("workers", "no worker can have reported to it")
     kit = State.current().notifier()
     found = kit.ledger.workers(time.time(), kit.config.worker.lease * 2)
+    broken = [row for row in kit.ledger.circuits.rows() if row.state != "closed"]
     return Result(
         [{**w, "started": _iso(w["started"]), "heartbeat": _iso(w["heartbeat"])} for w in found],
-        _workers_text(found),
+        _workers_text(found, broken, kit.config.circuit.window),
     )
 
 
-def _workers_text(found: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+def _workers_text(
+    found: Sequence[Mapping[str, Any]], broken: Sequence[CircuitRow] = (), window: float = 0.0
+) -> Iterator[str]:
     if not found:
         yield "no live workers"
     for w in found:
         seen = _when(w["heartbeat"])
         yield f"{w['name']}  host {w['host']}  pid {w['pid']}  {w['leases']} leases  seen {seen}"
+    for row in broken:
+        yield "circuit " + _circuit_line(row, window)
+
+
+@command("circuits")
+@click.option("--all", "every", is_flag=True, help="Closed circuits with failures counted too.")
+def circuits(every: bool) -> Result:
+    """List the provider accounts whose circuit breaker is not closed: open (nothing is sent
+    through the account until its probe), or half_open (one probe is out), with the failures
+    that opened it and when the probe is due. Exit 1 when one is not closed."""
+    refuse_sandbox("circuits", "no send can have failed in it")
+    kit = State.current().notifier()
+    rows = [
+        row
+        for row in kit.ledger.circuits.rows()
+        if row.state != "closed" or (every and row.failures > 0)
+    ]
+    window = kit.config.circuit.window
+    data = [
+        {
+            "key": row.key,
+            "provider": row.key.partition(":")[0],
+            "account": row.key.partition(":")[2],
+            "state": row.state,
+            "failures": row.failures,
+            "window_start": _iso(row.window_start),
+            "opened_at": _iso(row.opened_at),
+            "reopen_at": _iso(row.reopen_at),
+            "probe_owner": row.probe_owner,
+            "probe_until": _iso(row.probe_until),
+            "last_error": row.last_error,
+            "updated": _iso(row.updated),
+        }
+        for row in rows
+    ]
+    text = [_circuit_line(row, window) for row in rows] or ["every circuit is closed"]
+    return Result(data, text, 1 if any(row.state != "closed" for row in rows) else 0)
+
+
+def _circuit_line(row: CircuitRow, window: float) -> str:
+    failures = f"{row.failures} failure{'s' if row.failures != 1 else ''}"
+    if row.state == "open":
+        where = f"probe at {_when(row.reopen_at)}"
+    elif row.state == "half_open":
+        where = f"probe out ({row.probe_owner}) until {_when(row.probe_until)}"
+    else:
+        where = f"since {_when(row.window_start)}"
+    last = f"  last error: {row.last_error}" if row.last_error else ""
+    return f"{row.key}  {row.state}  {failures} in {window:g}s  {where}{last}"
 
 
 @command()
@@ -449,4 +504,4 @@ def _with_iso_times(delivery: dict[str, Any]) -> dict[str, Any]:
 
 
 #: what this module adds to the ``notifykit`` group (registered by :mod:`notifykit.cli.app`)
-COMMANDS = (submit, worker, workers, serve, history, reconcile)
+COMMANDS = (submit, worker, workers, circuits, serve, history, reconcile)

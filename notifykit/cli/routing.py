@@ -28,6 +28,7 @@ from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
     from notifykit.ledger.audit import AuditRecord
+    from notifykit.notifier import Notifier
     from notifykit.routing.listing import OpenAlert
 
 __all__ = ["COMMANDS", "ack", "alerts", "audit", "resolve", "routes"]
@@ -178,9 +179,29 @@ def alerts() -> Result:
     """List the open alerts (like amtool alert query): each once per receiver it reaches, with
     its state (firing, acknowledged, or held and why) and its escalation (policy, last step
     sent, next step and when). Sends nothing and needs no secrets."""
-    rows = State.current().reader().alerts()
-    lines = [_alert_line(row) for row in rows]
-    return Result([row.to_dict() for row in rows], lines or ["no open alerts"])
+    reader = State.current().reader()
+    rows = reader.alerts()
+    lines: list[str | Line] = [_alert_line(row) for row in rows] or ["no open alerts"]
+    lines.extend(_circuit_warnings(reader))
+    return Result([row.to_dict() for row in rows], lines)
+
+
+def _circuit_warnings(reader: Notifier) -> list[Line]:
+    """A stderr line for each provider account whose circuit breaker is not closed: pages
+    through it go to their fallback or wait (docs/circuit-breaker.md)."""
+    from notifykit.errors import NotifykitError
+
+    try:
+        broken = [row for row in reader.ledger.circuits.rows() if row.state != "closed"]
+    except NotifykitError:
+        return []
+    return [
+        Line(
+            f"warning: the circuit of account {row.key} is {row.state}: nothing is sent through "
+            "it until its probe (notifykit circuits)"
+        )
+        for row in broken
+    ]
 
 
 def _alert_line(row: OpenAlert) -> str:

@@ -1,5 +1,6 @@
-"""The config sections for reliable delivery: ``store:``, ``server:``, ``worker:`` and ``retry:``
-(with a ``retry:`` mapping per channel too), each declared once as a settings class.
+"""The config sections for reliable delivery: ``store:``, ``server:``, ``worker:``, ``retry:``
+(with a ``retry:`` mapping per channel too) and ``circuit:``, each declared once as a settings
+class.
 
 ::
 
@@ -11,6 +12,7 @@
       webhook_token: ${ALERTMANAGER_TOKEN}   # or none: POST /alertmanager open on purpose
     worker: {threads: 4, lease: 60s, poll: 1s, reconcile_after: 10m, reconcile_every: 1m}
     retry: {initial: 2s, max: 5m, deadline: 15m, on_unknown: keep}
+    circuit: {failures: 5, window: 1m, cool_down: 2m}
     channels:
       sms: {type: exotel-sms, ..., retry: {deadline: 30m}}
 """
@@ -38,6 +40,7 @@ from notifykit.errors import ConfigProblem
 
 __all__ = [
     "DEFAULT_STORE",
+    "CircuitSettings",
     "Duration",
     "FailoverSettings",
     "RetrySettings",
@@ -267,6 +270,48 @@ class FailoverSettings(Settings):
         default=False,
         doc="also fall over when the request may have been sent (unknown): may page twice",
     )
+
+
+class CircuitSettings(Settings):
+    """``circuit:``, the circuit breaker of each provider account (docs/circuit-breaker.md):
+    after ``failures`` failed sends on the provider's side within ``window``, the account is
+    skipped for ``cool_down`` (its deliveries go to their fallback, or wait), then one probe
+    decides. Shared by every process through the ledger.
+
+    ::
+
+        circuit: {failures: 5, window: 1m, cool_down: 2m}
+    """
+
+    enabled: bool = setting(
+        default=True, doc="false: every send goes to its provider, whatever it answered before"
+    )
+    failures: int = setting(
+        default=5,
+        min=1,
+        max=10_000,
+        doc="failed sends on the provider's side (a refused account, a refused connection, a "
+        "5xx, a timeout) within window that open the account's circuit",
+    )
+    window: Duration = setting(
+        default=60.0,
+        min=1.0,
+        max=86400.0,
+        doc="the window the failures are counted in, from the first of them",
+    )
+    cool_down: Duration = setting(
+        default=120.0,
+        min=1.0,
+        max=86400.0,
+        doc="how long an open circuit skips the account before one probe request decides",
+    )
+
+
+def load_circuit(node: yaml.Node | None, path: str, ctx: Checker) -> CircuitSettings:
+    if node is None:
+        return CircuitSettings()
+    value = convert(node, CircuitSettings, path, ctx)
+    return CircuitSettings() if value is INVALID else value
 
 
 def load_store(node: yaml.Node | None, path: str, ctx: Checker) -> StoreSettings:

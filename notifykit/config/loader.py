@@ -41,11 +41,13 @@ from notifykit.config.convert import (
     named_items,
 )
 from notifykit.config.delivery import (
+    CircuitSettings,
     FailoverSettings,
     RetrySettings,
     ServerSettings,
     StoreSettings,
     WorkerSettings,
+    load_circuit,
     load_retry,
     load_server,
     load_store,
@@ -114,6 +116,7 @@ _SECTIONS = (
     "server",
     "worker",
     "retry",
+    "circuit",
     "console",
     "heartbeats",
     "schedules",
@@ -287,6 +290,8 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
+    #: ``circuit:``, the provider accounts' circuit breaker (docs/circuit-breaker.md)
+    circuit: CircuitSettings = field(default_factory=CircuitSettings)
     #: ``console:``, who may use the web console (:mod:`notifykit.config.console`)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     #: per-channel retry settings (channels without a ``retry:`` use :attr:`retry`)
@@ -596,6 +601,7 @@ class _Loader:
             server=self.server,
             worker=self.worker,
             retry=self.retry,
+            circuit=self.circuit,
             console=self.console,
             channel_retry=self.channel_retry,
             scaleout=self.scaleout,
@@ -705,13 +711,15 @@ class _Loader:
                     self.channel_account_nodes[name] = account_node
 
     def _delivery_sections(self) -> None:
-        """``store:``, ``server:``, ``worker:``, ``retry:`` and each channel's ``retry:``."""
+        """``store:``, ``server:``, ``worker:``, ``retry:``, each channel's ``retry:`` and
+        ``circuit:``."""
         self.store = load_store(self.nodes.get("store"), "store", self.ctx)
         self.server = load_server(self.nodes.get("server"), "server", self.ctx)
         self.worker = load_worker(self.nodes.get("worker"), "worker", self.ctx)
         self.console = load_console(self.nodes.get("console"), "console", self.ctx)
         self.heartbeats = load_heartbeats(self.nodes.get("heartbeats"), self.ctx)
         self.retry = load_retry(self.nodes.get("retry"), "retry", self.ctx, RetrySettings())
+        self.circuit = load_circuit(self.nodes.get("circuit"), "circuit", self.ctx)
         self.channel_retry = {
             name: load_retry(node, join(join("channels", name), "retry"), self.ctx, self.retry)
             for name, node in self.channel_retry_nodes.items()

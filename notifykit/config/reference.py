@@ -33,6 +33,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
     are left out), then alert routing."""
     from notifykit.config.console import ConsoleSettings
     from notifykit.config.delivery import (
+        CircuitSettings,
         FailoverSettings,
         RetrySettings,
         ServerSettings,
@@ -71,6 +72,7 @@ def sections() -> list[tuple[str, Sequence[type[Settings]], str]]:
         ("server", [ServerSettings], ""),
         ("worker", [WorkerSettings], ""),
         ("retry", [RetrySettings], ""),
+        ("circuit", [CircuitSettings], "see circuit-breaker.md"),
         ("console", [ConsoleSettings], "see deploy.md, Web console"),
         ("heartbeats.NAME", [HeartbeatSettings], "see deploy.md, Heartbeats"),
         ("limiter", [LimiterSettings], ""),

@@ -18,6 +18,12 @@ file locked by another process): the outcomes are kept in memory and recording t
 with backoff, for up to ``record_for`` seconds (the sender's lease), so what was sent keeps its
 provider id instead of ending ``unknown``. Recording late is safe: the ledger records an outcome
 only where it is still the sender's to record.
+
+Before a batch goes out, the circuit breaker of its provider account is asked
+(:mod:`notifykit.delivery.circuit`): while it is open nothing is sent, each delivery is handed
+to its channel's fallback (``failed``, not attempted) or waits ``pending`` for the probe; when the
+probe is due, only the batch's first delivery goes out. The batch's results are then counted
+against the account. A dry run never asks it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from notifykit.channels.base import Channel, ChannelType, DeliveryResult, Message, Recipient
 from notifykit.channels.stop import Sending, SendStop, current_stop, sending
 from notifykit.config.delivery import FailoverSettings
+from notifykit.delivery.circuit import SEND, CircuitBreakers, Verdict
 from notifykit.delivery.outage import Backoff, Outage
 from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError, LedgerUnavailable
@@ -194,6 +201,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         failover: Callable[[str], FailoverSettings] | None = None,
+        circuits: CircuitBreakers | None = None,
     ) -> None:
         self.channels = channels
         self.channel_types = channel_types
@@ -204,6 +212,8 @@ class Dispatcher:
         self.clock = clock
         self._metrics = metrics or Metrics()
         self._failover = failover or (lambda channel: _NO_FAILOVER)
+        #: the provider accounts' circuit breakers (docs/circuit-breaker.md); ``None``: none
+        self.circuits = circuits
 
     # -- dry runs -------------------------------------------------------------------------------
 
@@ -267,14 +277,16 @@ class Dispatcher:
         (``Ledger.add(sending=...)``): the sendable jobs of the first ``groups`` groups, the
         ones it sends at once, when no ``before_delivery`` hook could veto them. Not the later
         groups: under a rate limit they may go out after ``notify()``'s lease has expired, and
-        a delivery still pending then is a worker's to send, not ``unknown``."""
+        a delivery still pending then is a worker's to send, not ``unknown``. Nor the jobs of a
+        channel whose account's circuit this process last saw open: they are likely held."""
         if not jobs or self.hooks.implemented("before_delivery"):
             return []
+        circuits = self.circuits
         return [
             j.id
             for group in group_batches(jobs, NOTIFY_GROUP)[:groups]
             for j in group
-            if not j.skip_reason
+            if not j.skip_reason and (circuits is None or not circuits.seen_open(j.channel))
         ]
 
     def deliver_now(
@@ -422,6 +434,11 @@ class Dispatcher:
         if to_send and stop is not None and stop.stopped:  # stopped while the hooks were asked
             self._give_back(ledger, owner, to_send, (), stop.reason or "")
             to_send = []
+        verdict = SEND
+        if (to_send or sending) and self.circuits is not None:
+            verdict = self.circuits.allow(ledger, jobs[0].channel, owner, self.clock())
+            if verdict.action != "send":
+                sending, to_send = self._hold(jobs, sending, to_send, verdict, begun, outcomes)
         if to_send:
             mixed = bool(sending)
             if keep is not None:  # still ours when begin_send checks the lease
@@ -443,6 +460,8 @@ class Dispatcher:
             if mixed:  # keep the batch's order
                 order = {job.id: n for n, job in enumerate(jobs)}
                 sending.sort(key=lambda j: order[j.id])
+        if verdict.action == "probe" and not sending and self.circuits is not None:
+            self.circuits.release(ledger, verdict, owner, self.clock())
         if sending:
             # Which recipients' requests the channel started, as it says (see channels.stop).
             record = Sending(stop or SendStop(), [j.address for j in sending])
@@ -455,6 +474,8 @@ class Dispatcher:
                 self._record_interrupted(ledger, owner, sending, type(err).__name__, record)
                 raise
             now = self.clock()
+            if verdict.key is not None and self.circuits is not None:
+                self.circuits.record(ledger, verdict, owner, results, now)
             policy = self._retry_for(jobs[0].channel)  # a batch is one channel's
             outcomes.extend(
                 self._outcome(job, result, now, retries, policy)
@@ -466,6 +487,40 @@ class Dispatcher:
             order = {job.id: n for n, job in enumerate(jobs)}
             outcomes.sort(key=lambda o: order[o.delivery_id])
         return self._record(ledger, owner, jobs, outcomes, record_for, outage, stop)
+
+    def _hold(
+        self,
+        jobs: Sequence[DeliveryJob],
+        sending: list[DeliveryJob],
+        to_send: list[DeliveryJob],
+        verdict: Verdict,
+        begun: Collection[str],
+        outcomes: list[Outcome],
+    ) -> tuple[list[DeliveryJob], list[DeliveryJob]]:
+        """The jobs of a batch whose account's circuit is not closed (``verdict``): all of them
+        held (``skip``), or all but the first (``probe``), as :meth:`_held` outcomes added to
+        ``outcomes``; returns what still goes out (``sending``, ``to_send``)."""
+        go: set[str] = set()
+        if verdict.action == "probe":
+            wanted = {j.id for j in sending} | {j.id for j in to_send}
+            go = {next(j.id for j in jobs if j.id in wanted)}
+        for job in (*sending, *to_send):
+            if job.id not in go:
+                outcomes.append(self._held(job, verdict, job.id in begun))
+        return [j for j in sending if j.id in go], [j for j in to_send if j.id in go]
+
+    def _held(self, job: DeliveryJob, verdict: Verdict, begun: bool) -> Outcome:
+        """A job not sent because its account's circuit is open: ``failed`` (no request went
+        out) and handed to its channel's fallback when it has one; else left ``pending``, due
+        when the circuit may let it through (never failed for it, never lost). ``begun``: it
+        was committed ``sending`` already (``notify()``'s first groups): its attempt closes."""
+        if self._failover(job.channel).fallback:
+            return Outcome(
+                job.id, DeliveryState.FAILED, error=verdict.reason, attempted=begun, failover=True
+            )
+        return Outcome(
+            job.id, DeliveryState.PENDING, error=verdict.reason, due=verdict.until, attempted=begun
+        )
 
     def _record(
         self,

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
+from notifykit.ledger.circuits import CircuitStore
 from notifykit.ledger.heartbeats import HeartbeatStore
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.ledger.rows import Columns, fetch, fetch_one
@@ -123,6 +124,8 @@ class Ledger(Protocol):
     routing: RoutingState
     #: the heartbeats' store on the same database (:mod:`notifykit.ledger.heartbeats`)
     heartbeats: HeartbeatStore
+    #: the circuit breakers' store on the same database (:mod:`notifykit.ledger.circuits`)
+    circuits: CircuitStore
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,8 @@ class SqlLedger:
         self.routing = RoutingState(self)
         #: the heartbeats (dead-man's switches, and serve's watch of the workers)
         self.heartbeats = HeartbeatStore(self)
+        #: the provider accounts' circuit breakers (:mod:`notifykit.delivery.circuit`)
+        self.circuits = CircuitStore(self)
 
     # -- what a backend supplies ----------------------------------------------------------------
 

@@ -291,6 +291,24 @@ CREATE TABLE oncall_overrides (
 CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule, ends_at)
 """
 
+#: Version 11: the provider accounts' circuit breakers (issue 18, docs/circuit-breaker.md,
+#: :mod:`notifykit.ledger.circuits`): one row per account key, its state (``closed``, ``open``,
+#: ``half_open``) changed by compare-and-set, so every process sharing the ledger agrees.
+_V11 = """
+CREATE TABLE circuits (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'closed',
+    failures INTEGER NOT NULL DEFAULT 0,
+    window_start DOUBLE PRECISION,
+    opened_at DOUBLE PRECISION,
+    reopen_at DOUBLE PRECISION,
+    probe_owner TEXT,
+    probe_until DOUBLE PRECISION,
+    last_error TEXT,
+    updated DOUBLE PRECISION NOT NULL
+)
+"""
+
 #: (version, SQL script) pairs; statements are separated by semicolons
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _V1),
@@ -303,6 +321,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (8, _V8),
     (9, _V9),
     (10, _V10),
+    (11, _V11),
 )
 
 #: the dialect-specific column types the scripts name in braces, per dialect
