@@ -324,18 +324,26 @@ def test_refused_connections_open_it_and_a_fallback_takes_over(
     config = config.replace("channels:\n", "channels:\n  console:\n    type: console\n", 1)
     path.write_text(config, encoding="utf-8")
     kit = make_kit(path, clock=clock)
-    for n in range(3):  # refused connections (notify() sends once): counted
-        [delivery] = kit.notify("db.down", data={"n": n}).deliveries
+    for n in range(3):  # refused connections (notify() sends once): counted, and fell over
+        delivery, fallback = kit.notify("db.down", data={"n": n}).deliveries
         assert delivery.state is DeliveryState.FAILED
         assert delivery.attempts == 1
         assert "refused" in (delivery.error or "").lower()
+        assert (fallback.channel, fallback.state) == ("console", DeliveryState.SENT)
     row = kit.ledger.circuits.get("exotel:main")
     assert row is not None and row.state == "open"
     # A channel with a fallback: failed without a request, handed to its fallback.
-    [delivery] = kit.notify("db.down", data={"n": 3}).deliveries
+    report = kit.notify("db.down", data={"n": 3})
+    delivery, fallback = report.deliveries
     assert delivery.state is DeliveryState.FAILED
     assert delivery.attempts == 0
     assert (delivery.error or "").startswith("not sent: circuit open for account exotel:main")
+    assert (fallback.channel, fallback.state, fallback.fallback_of) == (
+        "console",
+        DeliveryState.SENT,
+        delivery.id,
+    )
+    assert report.ok  # the person was reached through the fallback
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -401,10 +409,11 @@ def test_circuit_settings_are_checked(
 
 
 def test_the_other_providers_refusals_of_the_account_count() -> None:
-    from notifykit_msg91.channel import _result as msg91_result
+    from notifykit.channels.base import DeliveryResult
     from notifykit_msg91.client import Msg91Error
-    from notifykit_twilio.channel import _result as twilio_result
     from notifykit_twilio.client import AuthError, TwilioError
+
+    msg91_result = twilio_result = DeliveryResult.from_error
 
     refused_twilio = twilio_result(WHO, AuthError("authentication failed", http_status=401))
     assert refused_twilio.account and vote(refused_twilio) == "down"
