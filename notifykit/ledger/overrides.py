@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from notifykit.ledger.rows import Columns, fetch
+from notifykit.ledger.rows import Columns, fetch, find_by_id
 from notifykit.oncall.overrides import StoredOverride
 
 __all__ = ["cancel", "find", "insert", "select"]
@@ -68,14 +68,7 @@ def select(
 
 def find(execute: Any, given: str) -> list[StoredOverride]:
     """The overrides whose id is ``given`` or starts with it (at least 4 characters)."""
-    given = given.strip().lower()
-    if len(given) < 4 or any(ch in given for ch in "%_\\"):
-        return []
-    rows, c = fetch(
-        execute(f"SELECT {_COLUMNS} FROM oncall_overrides WHERE id LIKE ? LIMIT 10", (given + "%",))
-    )
-    found = [o for o in _overrides(rows, c) if o.id.startswith(given)]
-    return [o for o in found if o.id == given] or found
+    return find_by_id(execute, "oncall_overrides", _COLUMNS, given, _overrides)
 
 
 def cancel(execute: Any, made: StoredOverride, now: float, by: str | None) -> StoredOverride:

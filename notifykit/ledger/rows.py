@@ -22,10 +22,19 @@ A column that is not a plain identifier (an expression, ``COUNT(*)``) is named w
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-__all__ = ["Columns", "as_dict", "columns", "fetch", "fetch_one"]
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_WithId = TypeVar("_WithId", bound=_HasId)
+
+__all__ = ["Columns", "as_dict", "columns", "fetch", "fetch_one", "find_by_id"]
 
 
 class Columns:
@@ -77,3 +86,23 @@ def fetch_one(cursor: Any) -> tuple[Any | None, Columns]:
 def as_dict(row: Any, c: Columns) -> dict[str, Any]:
     """``row`` as a mapping of column name to value (for a caller that wants one)."""
     return dict(zip(c._names, row, strict=True))
+
+
+def find_by_id(
+    execute: Any,
+    table: str,
+    column_list: str,
+    given: str,
+    build: Callable[[list[Any], Columns], list[_WithId]],
+) -> list[_WithId]:
+    """The rows of ``table`` (``execute(statement, params)``; read as ``build`` makes them)
+    whose ``id`` is ``given`` or starts with it: at least 4 characters, so a person may type
+    the start of an id a command printed (a silence's, an override's). An exact match wins."""
+    given = given.strip().lower()
+    if len(given) < 4 or any(ch in given for ch in "%_\\"):
+        return []
+    rows, c = fetch(
+        execute(f"SELECT {column_list} FROM {table} WHERE id LIKE ? LIMIT 10", (given + "%",))
+    )
+    found = [x for x in build(rows, c) if x.id.startswith(given)]
+    return [x for x in found if x.id == given] or found

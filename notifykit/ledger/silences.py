@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from notifykit.ledger.rows import Columns, fetch
+from notifykit.ledger.rows import Columns, fetch, find_by_id
 from notifykit.routing.matchers import Matcher, parse_matcher
 from notifykit.routing.silences import Silence
 
@@ -65,22 +65,7 @@ def select(execute: Any, *, ending_after: float | None = None, limit: int = 1000
 
 def find(execute: Any, given: str) -> list[Silence]:
     """The silences whose id is ``given`` or starts with it (at least 4 characters)."""
-    given = given.strip().lower()
-    if len(given) < 4:
-        return []
-    escaped = given.replace("\\", "").replace("%", "").replace("_", "")
-    if escaped != given:
-        return []
-    found = [s for s in _by_prefix(execute, given) if s.id.startswith(given)]
-    exact = [s for s in found if s.id == given]
-    return exact or found
-
-
-def _by_prefix(execute: Any, prefix: str) -> list[Silence]:
-    rows, c = fetch(
-        execute(f"SELECT {_COLUMNS} FROM silences WHERE id LIKE ? LIMIT 10", (prefix + "%",))
-    )
-    return _silences(rows, c)
+    return find_by_id(execute, "silences", _COLUMNS, given, _silences)
 
 
 def _silences(rows: Sequence[Any], c: Columns) -> list[Silence]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from notifykit.ledger.audit import (
     OVERRIDDEN,
@@ -152,16 +152,12 @@ class Pipeline:
 
         now = self.clock()
         with self.state().unit("cancelling an on-call override") as unit:
-            found = unit.find_overrides(given)
-            if not found:
-                raise OverrideError(
-                    f"no on-call override has the id {given!r}: `notifykit override list --all` "
-                    "shows them"
-                )
-            if len(found) > 1:
-                ids = ", ".join(o.id for o in found)
-                raise OverrideError(f"{given!r} names several overrides ({ids}): give more of it")
-            made = found[0]
+            made = _the_one(
+                unit.find_overrides(given),
+                given,
+                ("on-call override", "overrides", "notifykit override list --all"),
+                OverrideError,
+            )
             if made.state(now) == "ended":
                 return made
             ended = unit.cancel_override(made, now, acting.actor)
@@ -178,15 +174,12 @@ class Pipeline:
 
         now = self.clock()
         with self.state().unit("expiring a silence") as unit:
-            found = unit.find_silences(given)
-            if not found:
-                raise SilenceError(
-                    f"no silence has the id {given!r}: `notifykit silence list --all` shows them"
-                )
-            if len(found) > 1:
-                ids = ", ".join(s.id for s in found)
-                raise SilenceError(f"{given!r} names several silences ({ids}): give more of it")
-            silence = found[0]
+            silence = _the_one(
+                unit.find_silences(given),
+                given,
+                ("silence", "silences", "notifykit silence list --all"),
+                SilenceError,
+            )
             if silence.state(now) == "expired":
                 return silence
             expired = unit.expire_silence(silence, now, acting.actor)
@@ -233,6 +226,23 @@ class Pipeline:
                 )
             )
         return payload.status, results
+
+
+_Found = TypeVar("_Found", "Silence", "StoredOverride")
+
+
+def _the_one(
+    found: Sequence[_Found], given: str, names: tuple[str, str, str], error: type[Exception]
+) -> _Found:
+    """The one thing an id (or its first 4+ characters) ``given`` names; ``names``: what it
+    is, in the singular and the plural, and the command that lists them all."""
+    one, many, listing = names
+    if not found:
+        raise error(f"no {one} has the id {given!r}: `{listing}` shows them")
+    if len(found) > 1:
+        ids = ", ".join(f.id for f in found)
+        raise error(f"{given!r} names several {many} ({ids}): give more of it")
+    return found[0]
 
 
 def _override_target(made: StoredOverride) -> dict[str, str]:
