@@ -418,10 +418,12 @@ class Report:
         return bool(self.succeeded) and bool(self.failed)
 
     def by_state(self) -> dict[str, int]:
-        """Delivery counts per state."""
+        """Delivery counts per state; a fallback not needed (yet) counts as ``standby``, not
+        ``skipped`` (docs/failover.md)."""
         counts: dict[str, int] = {}
         for d in self.deliveries:
-            counts[d.state.value] = counts.get(d.state.value, 0) + 1
+            state = "standby" if d.standby else d.state.value
+            counts[state] = counts.get(state, 0) + 1
         return counts
 
     def summary(self) -> str:

@@ -469,3 +469,12 @@ def test_a_fallback_of_a_receiver_must_name_a_channel_with_the_templates_variant
         "receivers.ops.fallback[0]: no channel named 'cal' in channels (did you mean 'call'?)"
         in (str(err.value))
     )
+
+
+def test_counts_and_history_say_standby_not_skipped(kit_for, sim):
+    kit = kit_for()
+    report = kit.notify("db.down", severity="critical", data={"host": "db1"})
+    assert report.by_state() == {"sent": 1, "standby": 1}
+    assert report.summary() == "db.down (critical): 2 deliveries, 1 sent, 1 standby"
+    [stored] = kit.history(limit=1)
+    assert stored.by_state() == {"sent": 1, "standby": 1}
