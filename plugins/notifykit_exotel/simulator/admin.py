@@ -10,7 +10,6 @@ endpoints are listed in ``docs/simulator.md`` and by ``GET /_sim``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .models import Fault
 from .whatsapp import ADMIN as WHATSAPP_ADMIN
 from .whatsapp import admin_handlers as whatsapp_admin
-from .wire import parse_urlencoded, to_json
+from .wire import AdminError, Answer, json_object, parse_urlencoded, to_json
 
 if TYPE_CHECKING:
-    from .server import Answer, ExotelSimulator
+    from .server import ExotelSimulator
 
 #: (method, path after /_sim) -> what it does; ``GET /_sim`` answers this table.
 ENDPOINTS: dict[str, str] = {
@@ -84,30 +83,8 @@ _CALL_FLOW = re.compile(r"^/_sim/calls/(?P<sid>[^/]+)/flow/?$")
 MAX_ADMIN_WAIT = 60.0
 
 
-class AdminError(Exception):
-    """An admin request the simulator cannot act on: answered ``status`` with the message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _json(status: int, payload: Any) -> Answer:
-    from .server import Answer
-
     return Answer(status, to_json(payload), "application/json", {})
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as err:
-        raise AdminError(400, f"the body is not JSON ({err}): send a JSON object") from None
-    if not isinstance(data, dict):
-        raise AdminError(400, 'the body must be a JSON object, e.g. {"sid": "..."}')
-    return data
 
 
 def _take(data: dict[str, Any], key: str, types: tuple[type, ...], required: bool = False) -> Any:
@@ -371,27 +348,27 @@ def serve_admin(
         "GET /_sim/calls": lambda: {"calls": sim.calls},
         "GET /_sim/messages": lambda: {"messages": sim.messages},
         "GET /_sim/faults": lambda: {"faults": sim.faults},
-        "POST /_sim/faults": lambda: _inject(sim, _object(body)),
+        "POST /_sim/faults": lambda: _inject(sim, json_object(body)),
         "DELETE /_sim/faults": _then(sim.clear_faults, lambda: {"faults": []}),
         "GET /_sim/rules": lambda: sim.rules,
-        "POST /_sim/rules/outcome": lambda: _outcome(sim, _object(body)),
-        "POST /_sim/rules/fraction": lambda: _fraction(sim, _object(body)),
-        "POST /_sim/rules/dnd": lambda: _dnd(sim, _object(body)),
+        "POST /_sim/rules/outcome": lambda: _outcome(sim, json_object(body)),
+        "POST /_sim/rules/fraction": lambda: _fraction(sim, json_object(body)),
+        "POST /_sim/rules/dnd": lambda: _dnd(sim, json_object(body)),
         "DELETE /_sim/rules": _then(sim.clear_rules, lambda: sim.rules),
-        "POST /_sim/numbers": lambda: _numbers(sim, _object(body)),
+        "POST /_sim/numbers": lambda: _numbers(sim, json_object(body)),
         "GET /_sim/account": lambda: sim.account,
-        "PATCH /_sim/account": lambda: _patch_account(sim, _object(body)),
-        "POST /_sim/exophones": lambda: _add_exophone(sim, _object(body)),
-        "DELETE /_sim/exophones": lambda: _remove_exophone(sim, _object(body)),
-        "POST /_sim/whitelist": lambda: _whitelist(sim, _object(body)),
-        "POST /_sim/advance": lambda: _step(sim, _object(body), whole=False),
-        "POST /_sim/complete": lambda: _step(sim, _object(body), whole=True),
+        "PATCH /_sim/account": lambda: _patch_account(sim, json_object(body)),
+        "POST /_sim/exophones": lambda: _add_exophone(sim, json_object(body)),
+        "DELETE /_sim/exophones": lambda: _remove_exophone(sim, json_object(body)),
+        "POST /_sim/whitelist": lambda: _whitelist(sim, json_object(body)),
+        "POST /_sim/advance": lambda: _step(sim, json_object(body), whole=False),
+        "POST /_sim/complete": lambda: _step(sim, json_object(body), whole=True),
         "GET /_sim/config": lambda: _config(sim),
-        "PATCH /_sim/config": lambda: _patch_config(sim, _object(body)),
+        "PATCH /_sim/config": lambda: _patch_config(sim, json_object(body)),
         "POST /_sim/reset": _then(sim.reset, lambda: {"reset": True}),
     }
     handlers.update(_flow_handlers(sim, body))
-    handlers.update(whatsapp_admin(sim, body))
+    handlers.update(whatsapp_admin(sim.whatsapp, body))
     call_flow = _CALL_FLOW.match(path)
     if call_flow is not None:
         if method != "GET":
@@ -416,14 +393,14 @@ def serve_admin(
 def _flow_handlers(sim: ExotelSimulator, body: bytes) -> dict[str, Callable[[], Any]]:
     return {
         "GET /_sim/flows": lambda: sim.flows,
-        "POST /_sim/flows": lambda: _add_flow(sim, _object(body)),
+        "POST /_sim/flows": lambda: _add_flow(sim, json_object(body)),
         "DELETE /_sim/flows": _then(sim.clear_flows, lambda: sim.flows),
-        "POST /_sim/flows/exophone": lambda: _attach_flow(sim, _object(body)),
+        "POST /_sim/flows/exophone": lambda: _attach_flow(sim, json_object(body)),
         "GET /_sim/digits": lambda: {"digits": sim.queued_digits},
-        "POST /_sim/digits": lambda: _queue_digits(sim, _object(body)),
+        "POST /_sim/digits": lambda: _queue_digits(sim, json_object(body)),
         "DELETE /_sim/digits": _then(sim.clear_digits, lambda: {"digits": {}}),
-        "POST /_sim/missed-call": lambda: _incoming(sim, _object(body), missed=True),
-        "POST /_sim/incoming-call": lambda: _incoming(sim, _object(body), missed=False),
+        "POST /_sim/missed-call": lambda: _incoming(sim, json_object(body), missed=True),
+        "POST /_sim/incoming-call": lambda: _incoming(sim, json_object(body), missed=False),
         "GET /_sim/flow-runs": lambda: {"runs": [run.to_dict() for run in sim.flow_runs]},
     }
 

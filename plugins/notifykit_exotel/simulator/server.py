@@ -46,8 +46,11 @@ from .transport import (
     handler_class,
     read_body,
 )
+from .whatsapp import WhatsAppBook
+from .whatsapp import answer as whatsapp_answer
 from .wire import (
     GATEWAY_PAGE,
+    Answer,
     ApiError,
     BodyError,
     Form,
@@ -120,17 +123,6 @@ class _FaultRule:
         if self.fault.method is not None and self.fault.method.upper() != method:
             return False
         return self.fault.path is None or re.search(self.fault.path, path) is not None
-
-
-@dataclass
-class Answer:
-    """One HTTP answer: status, body, media type and extra headers."""
-
-    status: int
-    body: bytes
-    content_type: str
-    headers: dict[str, str]
-    close: bool = False
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
@@ -249,6 +241,8 @@ class ExotelSimulator:
         self._faults: list[_FaultRule] = []
         self._rate_lock = threading.Lock()
         self._rate: dict[str, deque[float]] = {}
+        #: the WhatsApp messages and approved templates (``POST /v2/accounts/<sid>/messages``)
+        self.whatsapp = WhatsAppBook()
         self._clock: Callable[[], float] = clock or time.monotonic
         self._timer_lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
@@ -970,11 +964,9 @@ class ExotelSimulator:
         if decode_error is not None:
             answer = self._render(400, ApiError(400, str(decode_error)).body(), as_json)
         else:
-            from .whatsapp import answer as whatsapp_answer  # POST /v2/accounts/<sid>/messages
-
-            answer = whatsapp_answer(self, method, path, body, credentials) or self._answer(
-                method, path, query, form, credentials, as_json
-            )
+            answer = whatsapp_answer(
+                self.whatsapp, self._admit_whatsapp, method, path, body, credentials
+            ) or self._answer(method, path, query, form, credentials, as_json)
         self._finish(slot, answer.status, arrived)
         self._write(handler, answer)
         self._start_flows()
@@ -1072,6 +1064,11 @@ class ExotelSimulator:
         if account != self.sid:
             # Valid credentials, but for another account than the SID in the path.
             raise ApiError(403, "Forbidden: these credentials cannot act for this account", 34009)
+
+    def _admit_whatsapp(self, account: str, credentials: tuple[str, str] | None) -> None:
+        """A WhatsApp request's account: authenticated, then within its rate limit."""
+        self._authenticate(account, credentials)
+        self._admit(account, "POST", "messages")
 
     def _admit(self, account: str, method: str, resource: str) -> None:
         """Sliding-window rate limit per account; raises 429 when the window is full.

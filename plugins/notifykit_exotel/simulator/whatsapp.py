@@ -19,14 +19,11 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .wire import ApiError, to_json
+from .wire import AdminError, Answer, ApiError, json_object, to_json
 
-if TYPE_CHECKING:
-    from .server import Answer, ExotelSimulator
-
-__all__ = ["ADMIN", "PATH", "WhatsAppBook", "answer", "book"]
+__all__ = ["ADMIN", "PATH", "WhatsAppBook", "answer"]
 
 #: the endpoint's path
 PATH = re.compile(r"^/v2/accounts/(?P<account>[^/]+)/messages/?$")
@@ -89,41 +86,29 @@ class WhatsAppBook:
         return entries
 
 
-def book(sim: ExotelSimulator) -> WhatsAppBook:
-    """The simulator's book (made on first use)."""
-    found: WhatsAppBook | None = getattr(sim, "_whatsapp_book", None)
-    if found is None:
-        with sim._rate_lock:
-            found = getattr(sim, "_whatsapp_book", None)
-            if found is None:
-                found = WhatsAppBook()
-                sim._whatsapp_book = found  # type: ignore[attr-defined]
-    return found
-
-
 def answer(
-    sim: ExotelSimulator,
+    book: WhatsAppBook,
+    admit: Callable[[str, tuple[str, str] | None], None],
     method: str,
     path: str,
     body: bytes,
     credentials: tuple[str, str] | None,
 ) -> Answer | None:
-    """The answer to a request of the WhatsApp endpoint (``None``: not its path)."""
-    from .server import Answer
-
+    """The answer to a request of the WhatsApp endpoint (``None``: not its path), kept in
+    ``book``; ``admit(account, credentials)`` authenticates it and holds it to the account's
+    rate limit (raising :class:`ApiError`)."""
     match = PATH.match(path)
     if match is None:
         return None
     try:
         if method != "POST":
             raise ApiError(405, f"Method {method} not allowed on {path}", headers={"Allow": "POST"})
-        sim._authenticate(match["account"], credentials)
-        sim._admit(match["account"], method, "messages")
+        admit(match["account"], credentials)
         try:
             data = json.loads(body or b"null")
         except ValueError:
             raise ApiError(400, "the body is not JSON") from None
-        entries = book(sim).accept(data)
+        entries = book.accept(data)
     except ApiError as err:
         return Answer(err.status, to_json(err.body()), "application/json", err.headers)
     payload = {
@@ -158,25 +143,22 @@ def reply_body(record: dict[str, Any], payload: str) -> dict[str, Any]:
     }
 
 
-def admin_handlers(sim: ExotelSimulator, body: bytes) -> dict[str, Callable[[], Any]]:
-    """The admin calls, for :func:`.admin.serve_admin`."""
-    from .admin import AdminError, _object
+def admin_handlers(wa: WhatsAppBook, body: bytes) -> dict[str, Callable[[], Any]]:
+    """The admin calls on the simulator's book ``wa``, for :func:`.admin.serve_admin`."""
 
     def templates() -> Any:
-        data = _object(body)
+        data = json_object(body)
         approved = data.get("approved")
         if approved is not None and not (
             isinstance(approved, list) and all(isinstance(n, str) for n in approved)
         ):
             raise AdminError(400, "approved must be a list of template names, or null")
-        wa = book(sim)
         with wa.lock:
             wa.approved = None if approved is None else set(approved)
         return {"approved": approved}
 
     def reply() -> Any:
-        data = _object(body)
-        wa = book(sim)
+        data = json_object(body)
         with wa.lock:
             record = wa.messages.get(str(data.get("id", "")))
         if record is None:
@@ -197,7 +179,6 @@ def admin_handlers(sim: ExotelSimulator, body: bytes) -> dict[str, Callable[[], 
             raise AdminError(502, f"the webhook did not answer: {type(err).__name__}") from None
 
     def messages() -> Any:
-        wa = book(sim)
         with wa.lock:
             return {"messages": dict(wa.messages)}
 

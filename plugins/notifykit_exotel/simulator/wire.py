@@ -12,6 +12,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
@@ -335,3 +336,35 @@ def national_form(number: str) -> str:
 def last_digits(number: str, count: int = 10) -> str:
     """The trailing ``count`` digits, for comparing numbers written in different forms."""
     return re.sub(r"\D", "", number)[-count:]
+
+
+@dataclass
+class Answer:
+    """One HTTP answer: status, body, media type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str]
+    close: bool = False
+
+
+class AdminError(Exception):
+    """An admin request the simulator cannot act on: answered ``status`` with the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """An admin request's JSON object body (``{}`` when empty); :class:`AdminError` 400 else."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise AdminError(400, f"the body is not JSON ({err}): send a JSON object") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, 'the body must be a JSON object, e.g. {"sid": "..."}')
+    return data
