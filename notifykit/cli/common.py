@@ -79,6 +79,7 @@ __all__ = [
     "NotifykitGroup",
     "State",
     "add_global_options",
+    "by_option",
     "cli",
     "collect_commands",
     "command",
@@ -99,6 +100,8 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=click.Command)
+#: a function a decorator returns unchanged
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -785,3 +788,11 @@ def iso_time(given: str | None, option: str) -> datetime | None:
             f"{given!r} is not an ISO time such as 2026-03-02T23:30+05:30", param_hint=option
         ) from None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def by_option(who: str, kept: str = "in the audit trail") -> Callable[[F], F]:
+    """``--by NAME``: who does an audited action (``who``: "Who silences"), and where it is
+    ``kept``; the default, the OS user name, is the Notifier's."""
+    return click.option(
+        "--by", metavar="NAME", help=f"{who} (kept {kept}; default: your OS user name)."
+    )

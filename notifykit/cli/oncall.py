@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.common import EXIT_OK, State, command, group, refuse_sandbox
+from notifykit.cli.common import EXIT_OK, State, by_option, command, group, refuse_sandbox
 from notifykit.cli.complete import complete_schedules
 from notifykit.cli.output import Result
 
@@ -158,11 +158,7 @@ def override() -> None:
 )
 @click.option("--to", "ends", metavar="TIME", help="When it ends (instead of --for).")
 @click.option("--comment", required=True, help="Why (kept with the override).")
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who makes it (kept with it and in the audit trail; default: your OS user name).",
-)
+@by_option("Who makes it", "with it and in the audit trail")
 def override_add(
     schedule: str,
     who: str,
@@ -220,11 +216,7 @@ def _override_line(made: StoredOverride, now: float, kit: Notifier) -> str:
 
 @override.command("cancel")
 @click.argument("override_id", metavar="ID")
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who cancels it (kept in the audit trail; default: your OS user name).",
-)
+@by_option("Who cancels it")
 def override_cancel(override_id: str, by: str | None) -> Result:
     """End override ID now (its id, or its first 4+ characters): the schedule decides again."""
     refuse_sandbox("override cancel", "it holds no override an earlier command made")

@@ -13,6 +13,7 @@ from notifykit.cli.common import (
     EXIT_PARTIAL,
     SEVERITY,
     State,
+    by_option,
     command,
     group,
     parse_labels,
@@ -113,11 +114,7 @@ def routes_test(
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who acknowledges (kept in the ledger and its audit trail; default: your OS user name).",
-)
+@by_option("Who acknowledges", "in the ledger and its audit trail")
 @click.option(
     "--snooze",
     metavar="DURATION",
@@ -152,11 +149,7 @@ def ack(key: str, by: str | None, snooze: str | None) -> Result:
 
 @command()
 @click.argument("key", shell_complete=complete_alert_keys)
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who resolves (kept in the ledger's audit trail; default: your OS user name).",
-)
+@by_option("Who resolves", "in the ledger's audit trail")
 def resolve(key: str, by: str | None) -> Result:
     """Resolve alert KEY: its escalation stops, and a resolved message goes where the route
     says send_resolved. Exit 1 when no open alert has KEY."""

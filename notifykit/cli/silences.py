@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.common import EXIT_OK, State, group, iso_time, refuse_sandbox
+from notifykit.cli.common import EXIT_OK, State, by_option, group, iso_time, refuse_sandbox
 from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
@@ -30,11 +30,7 @@ def silence() -> None:
 )
 @click.option("--ends", metavar="ISO-TIME", help="When it ends (instead of --for).")
 @click.option("--comment", required=True, help="Why (kept with the silence).")
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who silences (kept with it and in the audit trail; default: your OS user name).",
-)
+@by_option("Who silences", "with it and in the audit trail")
 def silence_add(
     matchers: tuple[str, ...],
     duration: str | None,
@@ -89,11 +85,7 @@ def _line(silence: Silence, now: float) -> str:
 
 @silence.command("expire")
 @click.argument("silence_id", metavar="ID")
-@click.option(
-    "--by",
-    metavar="NAME",
-    help="Who expires it (kept in the audit trail; default: your OS user name).",
-)
+@by_option("Who expires it")
 def silence_expire(silence_id: str, by: str | None) -> Result:
     """End silence ID now (its id, or its first 4+ characters): the alerts it muted go out at
     their groups' next flush if they still fire."""
