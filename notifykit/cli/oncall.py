@@ -203,7 +203,10 @@ def override_list(schedule: str | None, include_ended: bool) -> Result:
 
 def _override_line(made: StoredOverride, now: float, kit: Notifier) -> str:
     """``id  state  schedule: who  START -> END  by WHO: comment`` (the schedule's zone)."""
-    zone = kit.planner.schedule(made.schedule).zone
+    # the config's zone, read once (no ledger read a line); a schedule since removed from the
+    # config still lists, in UTC
+    found = kit.config.schedules.get(made.schedule)
+    zone = found.zone if found is not None else timezone.utc
     start = datetime.fromtimestamp(made.starts_at, zone)
     end = datetime.fromtimestamp(made.ends_at, zone)
     state = made.state(now)
