@@ -37,11 +37,14 @@ WORKER = {"lease": "2s", "poll": "0.2s", "threads": 4, "batch": 20}
 
 
 class Workers:
-    """``notifykit worker`` processes on one config, each with its own log files."""
+    """``notifykit worker`` processes on one config, each with its own log files; ``flags``:
+    the global options they run with (``--json``: :meth:`stop` returns the summary; ``-v``:
+    a line per delivery on stderr)."""
 
-    def __init__(self, config: Path, logs: Path) -> None:
+    def __init__(self, config: Path, logs: Path, flags: tuple[str, ...] = ("--json",)) -> None:
         self.config = config
         self.logs = logs
+        self.flags = flags
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, node: str, *extra: str) -> subprocess.Popen[bytes]:
@@ -52,7 +55,7 @@ class Workers:
         out = (self.logs / f"{node}.out").open("wb")
         err = (self.logs / f"{node}.err").open("wb")
         proc = subprocess.Popen(
-            [*CLI, "--config", str(self.config), "--json", "worker", "--node", node, *extra],
+            [*CLI, "--config", str(self.config), *self.flags, "worker", "--node", node, *extra],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -69,12 +72,15 @@ class Workers:
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
 
-    def stop(self, node: str) -> dict[str, Any]:
-        """SIGTERM: finish in-flight work and exit; returns its --json summary."""
+    def stop(self, node: str, codes: tuple[int, ...] = (0, 4)) -> dict[str, Any]:
+        """SIGTERM: finish in-flight work and exit with one of ``codes`` (4: it recovered a
+        dead worker's 'unknown's); returns its --json summary (empty without ``--json``)."""
         proc = self.procs[node]
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
-        assert code in (0, 4), self.stderr(node)  # 4: it recovered a dead worker's 'unknown's
+        assert code in codes, self.stderr(node)
+        if "--json" not in self.flags:
+            return {}
         return dict(json.loads((self.logs / f"{node}.out").read_text()))
 
     def stderr(self, node: str) -> str:
