@@ -58,6 +58,8 @@ def _value(value: float, unit: str) -> str:
         return f"{value * 1000:.3f} ms" if value < 1 else f"{value:.3f} s"
     if unit == "MiB":
         return f"{value:.2f} MiB"
+    if unit == "WAL frames":
+        return f"{value:.2f} frames"
     if unit.startswith("%"):
         return f"{value:.2f} {unit}"
     return f"{value:,.0f} {unit}"

@@ -223,7 +223,19 @@ def single_sms(env: Env) -> None:
             {k: per_send(v) for k, v in {**sends, **commits}.items()}, env.sizes.rounds
         )
         rows = reference.execute("SELECT count(*) FROM t").fetchone()[0]
-    env.arrived(name, "all variants", len(sends) * n * env.sizes.rounds)
+        frames = {
+            "notify(), ledger file: WAL frames per send": _wal_frames(
+                env.store("frames"),
+                lambda store: notifier(env.config(store=store)),
+                lambda kit: kit.send("sms", to="alice", data={"host": "db1"}),
+            ),
+            "fsync reference: WAL frames per commit": _wal_frames(
+                env.store("frames-reference"),
+                lambda store: contextlib.closing(_fsync_reference(store)),
+                lambda db: db.execute("INSERT INTO t (body) VALUES (?)", (BODY,)),
+            ),
+        }
+    env.arrived(name, "all variants", len(sends) * n * env.sizes.rounds + WAL_SENDS + 10)
     env.results.check(name, "fsync reference: rows committed", 1 + n * env.sizes.rounds, rows)
     peer = "requests.Session().post (peer)"
     for variant, values in samples.items():
@@ -233,9 +245,36 @@ def single_sms(env: Env) -> None:
         if variant == "notify(), ledger in memory":
             row.target = 1.0
         env.results.rows.append(row)
+    for variant, value in frames.items():  # what a synced commit has to flush, per send
+        env.results.rows.append(Row(name, variant, [value], unit="WAL frames"))
     session.close()
     conn.close()
     client.close()
+
+
+#: sends (or commits) counted by :func:`_wal_frames`, after 10 to warm up
+WAL_SENDS = 100
+
+
+def _wal_frames(
+    path: str,
+    opened: Callable[[str], contextlib.AbstractContextManager[Any]],
+    send: Callable[[Any], Any],
+) -> float:
+    """Pages (WAL frames) one ``send`` writes to the WAL of the SQLite file at ``path``: the
+    WAL's growth over :data:`WAL_SENDS` sends into a new file, whose WAL no checkpoint restarts
+    within so few. Every frame is flushed by a synced commit (its own or the next), so this is
+    what a send costs the disk, whatever the clock says on a shared machine."""
+    wal = Path(f"{path}-wal")
+    with opened(path) as target:
+        for _ in range(10):
+            send(target)
+        page = int.from_bytes(wal.read_bytes()[8:12], "big")
+        before = wal.stat().st_size
+        for _ in range(WAL_SENDS):
+            send(target)
+        grown = wal.stat().st_size - before
+    return grown / (page + 24) / WAL_SENDS
 
 
 def _fsync_reference(path: str) -> Any:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from notifykit.channels.base import StatusUpdate
 from notifykit.errors import LedgerError
@@ -52,6 +52,9 @@ from notifykit.model import (
     assemble,
 )
 from notifykit.plan.planner import DeliveryJob, Plan
+
+if TYPE_CHECKING:
+    from notifykit.ledger.migrations import Script
 
 __all__ = [
     "Change",
@@ -157,6 +160,10 @@ class Dialect:
     #: run first in the migration transaction, so two processes opening a new database
     #: migrate it one at a time (``SELECT pg_advisory_xact_lock(...)`` in PostgreSQL)
     migration_lock: str = ""
+    #: run last in the migration transaction: any row it returns is a broken reference between
+    #: tables (SQLite migrates with foreign keys off, so that a table can be rebuilt, and checks
+    #: them here: ``PRAGMA foreign_key_check``)
+    migration_check: str = ""
     #: DB-API placeholder
     param: str = "?"
 
@@ -409,7 +416,7 @@ class SqlLedger:
         self._exec(
             cur,
             "INSERT INTO notifications (id, key, event, severity, created, body) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
             (n.id, n.key, n.event, n.severity, n.created, _dumps(body)),
         )
         if n.key is not None:
@@ -1260,7 +1267,7 @@ class SqlLedger:
 
     # -- schema ---------------------------------------------------------------------------------
 
-    def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
+    def migrate(self, migrations: Iterable[tuple[int, Script]]) -> int:
         """Apply, in one write transaction, the migrations newer than the database's schema
         version; returns the version. Refuses a database made by a newer notifykit."""
         import time
@@ -1279,6 +1286,7 @@ class SqlLedger:
             current = int(row[c.version]) if row and row[c.version] is not None else 0
             steps = sorted(migrations)
             latest = steps[-1][0] if steps else 0
+            start = current
             if current > latest:
                 raise LedgerError(
                     f"ledger {self.location} has schema version {current}, newer than this "
@@ -1296,6 +1304,14 @@ class SqlLedger:
                     (version, time.time()),
                 )
                 current = version
+            if self._dialect.migration_check and current > start:
+                cur.execute(self._dialect.migration_check)
+                if cur.fetchall():
+                    raise LedgerError(
+                        f"ledger {self.location}: its tables refer to rows that are not there "
+                        "after the upgrade; nothing was changed (restore it from a backup, or "
+                        "point store: elsewhere)"
+                    )
         return current
 
     # -- rows -----------------------------------------------------------------------------------

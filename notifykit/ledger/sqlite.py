@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifykit.errors import LedgerUnavailable
 from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
-from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.migrations import MIGRATIONS, Script
 from notifykit.ledger.rows import fetch_one
 from notifykit.ledger.wakeup import WATCH_INTERVAL, Inbox, WakeDirectory
 
@@ -110,7 +110,14 @@ class SqliteLedger(SqlLedger):
             )
         except sqlite3.Error as err:
             raise LedgerError(f"ledger {location}: opening it failed: {_hint(str(err))}") from None
-        super().__init__(Dialect(name="sqlite", begin_write="BEGIN IMMEDIATE"), location)
+        super().__init__(
+            Dialect(
+                name="sqlite",
+                begin_write="BEGIN IMMEDIATE",
+                migration_check="PRAGMA foreign_key_check",
+            ),
+            location,
+        )
         self._db = db
         self._busy_timeout = busy_timeout
         self._synchronous = synchronous
@@ -148,7 +155,6 @@ class SqliteLedger(SqlLedger):
                 db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
                 size = db.execute("PRAGMA page_size").fetchone()[0]
                 db.execute(f"PRAGMA journal_size_limit = {2 * WAL_CHECKPOINT_PAGES * int(size)}")
-            db.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as err:
             db.close()
             raise self._error(err, "opening it") from None
@@ -156,7 +162,10 @@ class SqliteLedger(SqlLedger):
             db.close()
             raise
         try:
+            # Migrated with foreign keys off, so that a migration can rebuild a table that
+            # others refer to; the migration checks every reference before it commits.
             self.migrate(MIGRATIONS)
+            db.execute("PRAGMA foreign_keys = ON")
             if not memory:
                 # From here on, any other connection's commit is news to wait_for_work().
                 self._seen_version = int(db.execute("PRAGMA data_version").fetchone()[0])
@@ -184,7 +193,7 @@ class SqliteLedger(SqlLedger):
         finally:
             db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
 
-    def migrate(self, migrations: Iterable[tuple[int, str]]) -> int:
+    def migrate(self, migrations: Iterable[tuple[int, Script]]) -> int:
         """As :meth:`SqlLedger.migrate`, but a ledger whose schema is current is only read, so
         opening one (for ``history``, say) does not wait for another process's write lock."""
         steps = sorted(migrations)
