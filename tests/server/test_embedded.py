@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import resource
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -207,3 +208,76 @@ def test_1100_idle_connections_past_a_1024_descriptor_limit(
         for s in hog:
             s.close()
         server.stop()
+
+
+def test_the_event_loop_waits_for_a_running_request_instead_of_spinning(
+    tmp_path, sim, make_kit, monkeypatch
+):
+    """While a request's thread writes its answer, the connection's buffer is not empty and the
+    loop polls it as writable; waitress only tries the buffer's lock, so the loop turned ~48
+    times per callback (8 clients, a connection each), holding the GIL the writer needed. It
+    waits for the lock instead: a few turns per request (accept, read, wake-up, close)."""
+    from waitress import wasyncore
+
+    from notifykit.server import StatusServer
+
+    turns = 0
+    poll2 = wasyncore.poll2
+
+    def counted(timeout: float = 0.0, map: dict | None = None) -> None:  # type: ignore[type-arg]
+        nonlocal turns
+        turns += 1
+        poll2(timeout, map)
+
+    port = free_port()
+    kit = make_kit(serve_config(tmp_path, sim, port))
+    _, path, sid = _callback(kit, sim)
+    callback = raw_request("POST", path, {**FORM, "Connection": "close"}, _form(sid))
+    requests_each, clients = 40, 8
+    with StatusServer(kit, "127.0.0.1", port):
+        exchange(port, raw_request("GET", "/healthz"))  # started and answering
+        monkeypatch.setattr(wasyncore, "poll2", counted)
+        statuses: list[str] = []
+
+        def client() -> None:
+            for _ in range(requests_each):
+                statuses.append(exchange(port, callback)[0])
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        monkeypatch.undo()
+    assert statuses == ["HTTP/1.1 200 OK"] * (requests_each * clients)
+    per_request = turns / len(statuses)
+    assert per_request < 8, f"{per_request:.1f} turns of the event loop per request: it spins"
+
+
+def test_a_large_answer_to_a_slow_reader_arrives_whole(tmp_path, sim, make_kit):
+    """What the request's thread cannot send (the client's socket is full) the event loop sends
+    when it can, waiting for the buffer's lock while that thread appends more: every byte, in
+    order, and the connection closed after it."""
+    from notifykit.server import StatusServer
+
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    count = 320  # 20 MiB: past the socket buffers and waitress's high watermark (16 MiB)
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Length", str(len(chunk) * count))])
+        return (chunk for _ in range(count))
+
+    port = free_port()
+    kit = make_kit(serve_config(tmp_path, sim, port))
+    with StatusServer(kit, "127.0.0.1", port, app=app):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(raw_request("GET", "/big", {"Connection": "close"}))
+            time.sleep(0.5)  # the buffers fill; the request's thread can no longer send
+            received = bytearray()
+            while data := sock.recv(65536):
+                received += data
+                if len(received) < len(chunk) * 16:
+                    time.sleep(0.005)  # slowly at first
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == chunk * count
