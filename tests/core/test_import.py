@@ -70,7 +70,9 @@ def test_unknown_attribute_is_an_attribute_error():
 # the shared limiters' backends, the XML parser of Exotel's error bodies, the HTTP stack, and
 # difflib ("did you mean"), and prometheus_client (metrics are off until started). Issue 20:
 # libphonenumber (an Indian mobile number in E.164 is checked by notifykit.text.phone), and the
-# Exotel client's parsers and result classes (a dry run builds a client, reads no answer).
+# Exotel client's parsers and result classes (a dry run builds a client, reads no answer);
+# importlib.metadata and the email package (the plugins' entry points and libphonenumber's
+# version are read by notifykit._dists).
 NOT_IN_A_DRY_RUN = (
     "phonenumbers",
     "notifykit_exotel.parsers",
@@ -98,6 +100,8 @@ NOT_IN_A_DRY_RUN = (
     "uuid",
     "difflib",
     "prometheus_client",
+    "importlib.metadata",
+    "email",
 )
 
 

@@ -19,6 +19,7 @@ PACKAGE = ROOT / "notifykit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "notifykit._lazy",
+        "notifykit._dists",
         "notifykit.errors",
         "notifykit.model",
         "notifykit.report",
