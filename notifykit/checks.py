@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any, Literal, Protocol
 
 from notifykit.channels.base import Recipient
@@ -25,6 +26,7 @@ __all__ = [
     "Finding",
     "Severity",
     "Use",
+    "deferred",
 ]
 
 Severity = Literal["error", "warning", "note"]
@@ -145,3 +147,18 @@ class Check:
     run: Callable[[CheckContext], Iterable[Finding]]
     description: str = ""
     online: bool = False
+
+
+def deferred(module: str, function: str) -> Callable[[CheckContext], Iterable[Finding]]:
+    """A check's ``run`` that imports ``module`` when the check first runs and calls its
+    ``function``: a plugin registers its checks with their names and descriptions, and the code
+    behind them loads only when ``doctor`` runs one, not in every process that loads the
+    plugin (a first dry run)."""
+
+    def run(ctx: CheckContext) -> Iterable[Finding]:
+        found: Iterable[Finding] = getattr(import_module(module), function)(ctx)
+        return found
+
+    run.__name__ = run.__qualname__ = function
+    run.__module__ = module
+    return run
