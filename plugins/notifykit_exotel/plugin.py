@@ -207,7 +207,7 @@ def _whatsapp(settings: Any, context: ChannelContext) -> Channel:
 
 
 def _whatsapp_type() -> ChannelType:
-    from notifykit_exotel.whatsapp import WhatsAppSettings
+    from notifykit_exotel.settings import WhatsAppSettings
 
     return ChannelType(
         name="exotel-whatsapp",
@@ -221,7 +221,7 @@ def _whatsapp_type() -> ChannelType:
 
 
 def _whatsapp_template_settings() -> type[Settings]:
-    from notifykit_exotel.whatsapp import WhatsAppTemplateSettings
+    from notifykit_exotel.settings import WhatsAppTemplateSettings
 
     return WhatsAppTemplateSettings
 
