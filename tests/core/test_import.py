@@ -72,7 +72,8 @@ def test_unknown_attribute_is_an_attribute_error():
 # libphonenumber (an Indian mobile number in E.164 is checked by notifykit.text.phone), and the
 # Exotel client's parsers and result classes (a dry run builds a client, reads no answer);
 # importlib.metadata and the email package (the plugins' entry points and libphonenumber's
-# version are read by notifykit._dists).
+# version are read by notifykit._dists), routing.explain, the plugins' doctor checks, the
+# exotel-whatsapp channel, and the HTTP layer (made with the client's first request).
 NOT_IN_A_DRY_RUN = (
     "phonenumbers",
     "notifykit_exotel.parsers",
@@ -102,6 +103,14 @@ NOT_IN_A_DRY_RUN = (
     "prometheus_client",
     "importlib.metadata",
     "email",
+    "notifykit.routing.explain",
+    "notifykit.routing.silences",
+    "notifykit_exotel.doctor",
+    "notifykit_msg91.doctor",
+    "notifykit_twilio.doctor",
+    "notifykit_exotel.whatsapp",
+    "notifykit.http",
+    "notifykit_exotel.transport",
 )
 
 
