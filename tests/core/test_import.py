@@ -73,7 +73,8 @@ def test_unknown_attribute_is_an_attribute_error():
 # Exotel client's parsers and result classes (a dry run builds a client, reads no answer);
 # importlib.metadata and the email package (the plugins' entry points and libphonenumber's
 # version are read by notifykit._dists), routing.explain, the plugins' doctor checks, the
-# exotel-whatsapp channel, and the HTTP layer (made with the client's first request).
+# exotel-whatsapp channel, the HTTP layer (made with the client's first request), and the
+# pipeline's stages a notify() does not use (due work, status, explanations, heartbeats).
 NOT_IN_A_DRY_RUN = (
     "phonenumbers",
     "notifykit_exotel.parsers",
@@ -111,6 +112,11 @@ NOT_IN_A_DRY_RUN = (
     "notifykit_exotel.whatsapp",
     "notifykit.http",
     "notifykit_exotel.transport",
+    "notifykit.pipeline.due",
+    "notifykit.pipeline.status",
+    "notifykit.pipeline.explain",
+    "notifykit.pipeline.heartbeats",
+    "notifykit.ledger.heartbeats",
 )
 
 
