@@ -127,19 +127,26 @@ def _load_entrypoints(pm: pluggy.PluginManager) -> None:
 
 
 #: importlib.metadata.EntryPoint.pattern: ``module``, ``module:attr.attr``, extras ignored
-_ENTRY_POINT = re.compile(
-    r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
-)
+_ENTRY_POINT = r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extras>\[.*\])\s*)?$"
+#: what the usual ``module`` and ``module:attr`` forms are made of (the pattern's \w, in ASCII)
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 
 
 def _load_entry_point(value: str) -> object:
     """What ``importlib.metadata.EntryPoint(value=value).load()`` returns."""
-    match = _ENTRY_POINT.match(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not an entry point (module or module:attribute)")
-    found: object = importlib.import_module(match.group("module"))
-    for attr in filter(None, (match.group("attr") or "").split(".")):
-        found = getattr(found, attr)
+    module, colon, attr = value.partition(":")
+    module, attr = module.rstrip(), attr.strip()
+    plain = module and _PLAIN.issuperset(module) and _PLAIN.issuperset(attr)
+    if not plain or (colon and not attr):
+        # anything else (extras, other word characters, a malformed value): read as
+        # importlib.metadata reads it (the pattern compiled only then)
+        match = re.match(_ENTRY_POINT, value)
+        if match is None:
+            raise ValueError(f"{value!r} is not an entry point (module or module:attribute)")
+        module, attr = match.group("module"), match.group("attr") or ""
+    found: object = importlib.import_module(module)
+    for name in filter(None, attr.split(".")):
+        found = getattr(found, name)
     return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,33 @@ def test_a_lazy_distribution_is_read_on_first_use(sites: list[Path]) -> None:
     assert (dist.metadata["Name"], dist.version) == ("nk-a", "1.0")
 
 
-def test_an_entry_point_loads_as_importlib_metadata_loads_it() -> None:
-    assert _load_entry_point("os.path") is importlib.import_module("os.path")
-    assert _load_entry_point("os.path:join") is importlib.import_module("os.path").join
-    assert _load_entry_point("os : path.join [extra]") is importlib.import_module("os.path").join
-    with pytest.raises(ValueError, match="not an entry point"):
-        _load_entry_point("not a module")
+@pytest.mark.parametrize(
+    "value",
+    [
+        "os.path",
+        "os.path:join",
+        "os : path.join [extra]",
+        "os:path.join[extra]",
+        "os.path :join",
+        "os:\tpath",
+        "os\n",
+        "os ",
+        " os",
+        "os:",
+        "os:path:join",
+        ":path",
+        "",
+        "not a module",
+        "os:pa th",
+        "nk_no_such_module_ü",
+    ],
+)
+def test_an_entry_point_loads_as_importlib_metadata_loads_it(value: str) -> None:
+    def load(loader: Callable[[], object]) -> tuple[str, object]:
+        try:
+            return "loaded", loader()
+        except Exception:
+            return "refused", None
+
+    expected = load(importlib.metadata.EntryPoint(name="x", value=value, group="g").load)
+    assert load(lambda: _load_entry_point(value)) == expected
