@@ -23,9 +23,7 @@ from notifykit.ledger.audit import (
     SILENCE_EXPIRED,
     Acting,
 )
-from notifykit.pipeline.escalate import AckLinks, Escalations
 from notifykit.pipeline.events import OWN_EVENTS
-from notifykit.pipeline.groups import GroupFlusher
 from notifykit.pipeline.ingest import Ingest, Routed
 from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
@@ -43,11 +41,14 @@ if TYPE_CHECKING:
     from notifykit.config.delivery import ServerSettings
     from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.ledger.base import Ledger
+    from notifykit.ledger.outcome import Change
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
     from notifykit.oncall.overrides import StoredOverride
     from notifykit.pipeline.due import DueWork
+    from notifykit.pipeline.escalate import Escalations
     from notifykit.pipeline.explain import Explainer
+    from notifykit.pipeline.groups import GroupFlusher
     from notifykit.pipeline.heartbeats import Heartbeats, WorkerWatch
     from notifykit.pipeline.limits import PagingGuard
     from notifykit.pipeline.status import Status
@@ -66,11 +67,12 @@ ALERTMANAGER = Acting("alertmanager")
 
 
 class Parts:
-    """The stages a ``notify()`` never uses (the due-work tick, status callbacks, explanations,
-    heartbeats and the workers' watch), each made by its factory on first use, once per
-    pipeline even when threads ask at once: a first dry run does not import their modules
-    (nor the heartbeats' ledger rows), and every other process makes them when it first needs
-    them. A factory may ask for another part."""
+    """The stages an alert that keeps no state never uses (groups, escalations, the due-work
+    tick, status callbacks, explanations, heartbeats and the workers' watch), each made by its
+    factory on first use, once per pipeline even when threads ask at once: a first dry run, or
+    any ``events:``-only ``notify()``, does not import their modules (nor the heartbeats' ledger
+    rows), and every other process makes them when it first needs them. A factory may ask for
+    another part."""
 
     def __init__(self, factories: Mapping[str, Callable[[], object]]) -> None:
         self._factories = dict(factories)
@@ -96,7 +98,6 @@ class Pipeline:
 
     ingest: Ingest
     store: Store
-    escalations: Escalations
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
@@ -104,6 +105,18 @@ class Pipeline:
     parts: Parts
     #: a silence was made or expired: the cached silences are read again
     silences_changed: Callable[[], None] = lambda: None
+
+    @property
+    def escalations(self) -> Escalations:
+        """The escalation stage (acknowledgements, steps, ack links)."""
+        made: Escalations = self.parts.get("escalations")
+        return made
+
+    def on_changes(self, changes: Sequence[Change]) -> None:
+        """Deliveries recorded: the escalation stage's :meth:`~Escalations.on_changes`, which
+        does nothing without ``escalations:`` (so the stage is not made for it then)."""
+        if self.routing.escalations:
+            self.escalations.on_changes(changes)
 
     @property
     def due(self) -> DueWork:
@@ -393,18 +406,21 @@ def build_pipeline(
         mark_receiver=not routing.implicit,
     )
     store = Store(first_groups, paging if paging else None, clock)
-    links = AckLinks(public_url, lambda: state().routing_secret("ack"))
-    escalations = Escalations(
-        policies=routing.escalations,
-        receivers=routing.receivers,
-        messages=messages,
-        store=store,
-        links=links,
-        state=state,
-        clock=clock,
-        scrub=scrub,
-        metrics=metrics,
-    )
+
+    def make_escalations() -> Escalations:
+        from notifykit.pipeline.escalate import AckLinks, Escalations
+
+        return Escalations(
+            policies=routing.escalations,
+            receivers=routing.receivers,
+            messages=messages,
+            store=store,
+            links=AckLinks(public_url, lambda: state().routing_secret("ack")),
+            state=state,
+            clock=clock,
+            scrub=scrub,
+            metrics=metrics,
+        )
 
     # The mute stages, in Alertmanager's order; the same ones decide at a flush and, for a
     # route that keeps no state, when the alert arrives (its only flush).
@@ -413,14 +429,27 @@ def build_pipeline(
         TimeIntervalStage(routing.time_intervals),
         SilenceStage(silences_at),
     ]
-    flusher = GroupFlusher(
-        receivers=routing.receivers,
-        stages=mute,
-        messages=messages,
-        escalations=escalations,
-        store=store,
-        resolve_timeout=resolve_timeout,
-    )
+
+    def make_flusher() -> GroupFlusher:
+        from notifykit.pipeline.groups import GroupFlusher
+
+        return GroupFlusher(
+            receivers=routing.receivers,
+            stages=mute,
+            messages=messages,
+            escalations=parts.get("escalations"),
+            store=store,
+            resolve_timeout=resolve_timeout,
+        )
+
+    def flusher() -> GroupFlusher:
+        made: GroupFlusher = parts.get("flusher")
+        return made
+
+    def escalations() -> Escalations:
+        made: Escalations = parts.get("escalations")
+        return made
+
     ingest = Ingest(
         routing=routing,
         messages=messages,
@@ -443,7 +472,7 @@ def build_pipeline(
             ledger=ledger,
             channels=channels,
             hooks=hooks,
-            react=escalations.on_status,
+            react=escalations().on_status,
             scrub=scrub,
             clock=clock,
             reconcile_after=reconcile_after,
@@ -478,8 +507,8 @@ def build_pipeline(
             ledger=ledger,
             heartbeats=beats if beats.configured and not dry_run else None,
             state=state if stateful else None,
-            flusher=flusher if stateful else None,
-            escalations=escalations if routing.escalations else None,
+            flusher=flusher() if stateful else None,
+            escalations=escalations() if routing.escalations else None,
             announce=status.announce,
             reconcile=status.reconcile,
             scrub=scrub,
@@ -504,6 +533,8 @@ def build_pipeline(
 
     parts = Parts(
         {
+            "escalations": make_escalations,
+            "flusher": make_flusher,
             "status": make_status,
             "heartbeats": make_heartbeats,
             "watch": make_watch,
@@ -511,4 +542,4 @@ def build_pipeline(
             "explain": make_explainer,
         }
     )
-    return Pipeline(ingest, store, escalations, routing, state, clock, parts, cached.forget)
+    return Pipeline(ingest, store, routing, state, clock, parts, cached.forget)

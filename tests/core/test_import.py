@@ -74,7 +74,8 @@ def test_unknown_attribute_is_an_attribute_error():
 # importlib.metadata and the email package (the plugins' entry points and libphonenumber's
 # version are read by notifykit._dists), routing.explain, the plugins' doctor checks, the
 # exotel-whatsapp channel, the HTTP layer (made with the client's first request), and the
-# pipeline's stages a notify() does not use (due work, status, explanations, heartbeats).
+# pipeline's stages a stateless notify() does not use (groups, escalations, due work, status,
+# explanations, heartbeats).
 NOT_IN_A_DRY_RUN = (
     "phonenumbers",
     "notifykit_exotel.parsers",
@@ -112,6 +113,8 @@ NOT_IN_A_DRY_RUN = (
     "notifykit_exotel.whatsapp",
     "notifykit.http",
     "notifykit_exotel.transport",
+    "notifykit.pipeline.escalate",
+    "notifykit.pipeline.groups",
     "notifykit.pipeline.due",
     "notifykit.pipeline.status",
     "notifykit.pipeline.explain",
