@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),
-    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks"),
+    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks", "notifykit._findings"),
     ("notifykit.plugins",),
     ("notifykit.routing", "notifykit.oncall"),
     ("notifykit.config.loader", "notifykit.config"),
