@@ -325,7 +325,7 @@ class Runtime:
         self.deliveries = DeliveryRun(
             ledger=self.ledger,
             dispatcher=self.dispatcher,
-            on_changes=self.pipeline.escalations.on_changes,
+            on_changes=self.pipeline.on_changes,
             clock=lambda: tick(),
             metrics=self.metrics,
         )

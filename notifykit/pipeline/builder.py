@@ -11,9 +11,10 @@ explicitly, here, once.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifykit.ledger.audit import (
     OVERRIDDEN,
@@ -22,11 +23,7 @@ from notifykit.ledger.audit import (
     SILENCE_EXPIRED,
     Acting,
 )
-from notifykit.pipeline.due import DueWork
-from notifykit.pipeline.escalate import AckLinks, Escalations
-from notifykit.pipeline.explain import Explainer
-from notifykit.pipeline.groups import GroupFlusher
-from notifykit.pipeline.heartbeats import OWN_EVENTS, Heartbeats, WorkerWatch
+from notifykit.pipeline.events import OWN_EVENTS
 from notifykit.pipeline.ingest import Ingest, Routed
 from notifykit.pipeline.messages import Messages
 from notifykit.pipeline.stages import (
@@ -37,7 +34,6 @@ from notifykit.pipeline.stages import (
     Stage,
     TimeIntervalStage,
 )
-from notifykit.pipeline.status import Status
 from notifykit.pipeline.store import Handoff, Store
 
 if TYPE_CHECKING:
@@ -45,10 +41,17 @@ if TYPE_CHECKING:
     from notifykit.config.delivery import ServerSettings
     from notifykit.config.heartbeats import HeartbeatSettings
     from notifykit.ledger.base import Ledger
+    from notifykit.ledger.outcome import Change
     from notifykit.ledger.state import RoutingState
     from notifykit.metrics import Metrics
     from notifykit.oncall.overrides import StoredOverride
+    from notifykit.pipeline.due import DueWork
+    from notifykit.pipeline.escalate import Escalations
+    from notifykit.pipeline.explain import Explainer
+    from notifykit.pipeline.groups import GroupFlusher
+    from notifykit.pipeline.heartbeats import Heartbeats, WorkerWatch
     from notifykit.pipeline.limits import PagingGuard
+    from notifykit.pipeline.status import Status
     from notifykit.plan.planner import DeliveryJob, Planner
     from notifykit.plugins import Hooks
     from notifykit.routing.alert import Alert
@@ -63,25 +66,87 @@ __all__ = ["Pipeline", "build_pipeline"]
 ALERTMANAGER = Acting("alertmanager")
 
 
+class Parts:
+    """The stages an alert that keeps no state never uses (groups, escalations, the due-work
+    tick, status callbacks, explanations, heartbeats and the workers' watch), each made by its
+    factory on first use, once per pipeline even when threads ask at once: a first dry run, or
+    any ``events:``-only ``notify()``, does not import their modules (nor the heartbeats' ledger
+    rows), and every other process makes them when it first needs them. A factory may ask for
+    another part."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], object]]) -> None:
+        self._factories = dict(factories)
+        self._made: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def get(self, name: str) -> Any:
+        made = self._made.get(name)
+        if made is None:
+            with self._lock:
+                made = self._made.get(name)
+                if made is None:
+                    made = self._made[name] = self._factories[name]()
+        return made
+
+    def __repr__(self) -> str:
+        return f"<pipeline parts, made: {', '.join(sorted(self._made)) or 'none'}>"
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """The assembled stages, and the entry points that need more than one of them."""
 
     ingest: Ingest
     store: Store
-    escalations: Escalations
-    due: DueWork
-    status: Status
-    explain: Explainer
     routing: RoutingConfig
     state: Callable[[], RoutingState]
     clock: Callable[[], float]
-    #: the dead-man's switches of ``heartbeats:``
-    heartbeats: Heartbeats
-    #: ``notifykit serve``'s watch of the workers
-    watch: WorkerWatch
+    #: the stages a ``notify()`` does not use, made on first use (see :class:`Parts`)
+    parts: Parts
     #: a silence was made or expired: the cached silences are read again
     silences_changed: Callable[[], None] = lambda: None
+
+    @property
+    def escalations(self) -> Escalations:
+        """The escalation stage (acknowledgements, steps, ack links)."""
+        made: Escalations = self.parts.get("escalations")
+        return made
+
+    def on_changes(self, changes: Sequence[Change]) -> None:
+        """Deliveries recorded: the escalation stage's :meth:`~Escalations.on_changes`, which
+        does nothing without ``escalations:`` (so the stage is not made for it then)."""
+        if self.routing.escalations:
+            self.escalations.on_changes(changes)
+
+    @property
+    def due(self) -> DueWork:
+        """The due-work tick (the worker's and ``notifykit serve``'s)."""
+        made: DueWork = self.parts.get("due")
+        return made
+
+    @property
+    def status(self) -> Status:
+        """Status callbacks and reconciliation."""
+        made: Status = self.parts.get("status")
+        return made
+
+    @property
+    def explain(self) -> Explainer:
+        """``routes test`` and ``kit.explain()``."""
+        made: Explainer = self.parts.get("explain")
+        return made
+
+    @property
+    def heartbeats(self) -> Heartbeats:
+        """The dead-man's switches of ``heartbeats:``."""
+        made: Heartbeats = self.parts.get("heartbeats")
+        return made
+
+    @property
+    def watch(self) -> WorkerWatch:
+        """``notifykit serve``'s watch of the workers."""
+        made: WorkerWatch = self.parts.get("watch")
+        return made
 
     def resolve(self, given: str, handoff: Handoff, acting: Acting) -> list[Routed]:
         """Resolve the open alerts ``given`` names (every key form ``notify()`` reports: the
@@ -341,18 +406,21 @@ def build_pipeline(
         mark_receiver=not routing.implicit,
     )
     store = Store(first_groups, paging if paging else None, clock)
-    links = AckLinks(public_url, lambda: state().routing_secret("ack"))
-    escalations = Escalations(
-        policies=routing.escalations,
-        receivers=routing.receivers,
-        messages=messages,
-        store=store,
-        links=links,
-        state=state,
-        clock=clock,
-        scrub=scrub,
-        metrics=metrics,
-    )
+
+    def make_escalations() -> Escalations:
+        from notifykit.pipeline.escalate import AckLinks, Escalations
+
+        return Escalations(
+            policies=routing.escalations,
+            receivers=routing.receivers,
+            messages=messages,
+            store=store,
+            links=AckLinks(public_url, lambda: state().routing_secret("ack")),
+            state=state,
+            clock=clock,
+            scrub=scrub,
+            metrics=metrics,
+        )
 
     # The mute stages, in Alertmanager's order; the same ones decide at a flush and, for a
     # route that keeps no state, when the alert arrives (its only flush).
@@ -361,14 +429,27 @@ def build_pipeline(
         TimeIntervalStage(routing.time_intervals),
         SilenceStage(silences_at),
     ]
-    flusher = GroupFlusher(
-        receivers=routing.receivers,
-        stages=mute,
-        messages=messages,
-        escalations=escalations,
-        store=store,
-        resolve_timeout=resolve_timeout,
-    )
+
+    def make_flusher() -> GroupFlusher:
+        from notifykit.pipeline.groups import GroupFlusher
+
+        return GroupFlusher(
+            receivers=routing.receivers,
+            stages=mute,
+            messages=messages,
+            escalations=parts.get("escalations"),
+            store=store,
+            resolve_timeout=resolve_timeout,
+        )
+
+    def flusher() -> GroupFlusher:
+        made: GroupFlusher = parts.get("flusher")
+        return made
+
+    def escalations() -> Escalations:
+        made: Escalations = parts.get("escalations")
+        return made
+
     ingest = Ingest(
         routing=routing,
         messages=messages,
@@ -383,61 +464,82 @@ def build_pipeline(
         clock=clock,
         dry_run=dry_run,
     )
-    status = Status(
-        ledger=ledger,
-        channels=channels,
-        hooks=hooks,
-        react=escalations.on_status,
-        scrub=scrub,
-        clock=clock,
-        reconcile_after=reconcile_after,
-        metrics=metrics,
-        token_ttl=None if server is None else server.callback_token_ttl,
-        unknown_count=None if server is None else server.unknown_callbacks,
-        unknown_keep=None if server is None else server.unknown_callbacks_keep,
+
+    def make_status() -> Status:
+        from notifykit.pipeline.status import Status
+
+        return Status(
+            ledger=ledger,
+            channels=channels,
+            hooks=hooks,
+            react=escalations().on_status,
+            scrub=scrub,
+            clock=clock,
+            reconcile_after=reconcile_after,
+            metrics=metrics,
+            token_ttl=None if server is None else server.callback_token_ttl,
+            unknown_count=None if server is None else server.unknown_callbacks,
+            unknown_keep=None if server is None else server.unknown_callbacks_keep,
+        )
+
+    def make_heartbeats() -> Heartbeats:
+        from notifykit.pipeline.heartbeats import Heartbeats
+
+        return Heartbeats(
+            specs=heartbeats or {},
+            ingest=ingest,
+            ledger=ledger,
+            secret=lambda: state().routing_secret("heartbeat"),
+            clock=clock,
+        )
+
+    def make_watch() -> WorkerWatch:
+        from notifykit.pipeline.heartbeats import WorkerWatch
+
+        return WorkerWatch(ingest=ingest, ledger=ledger, clock=clock, window=worker_window)
+
+    def make_due() -> DueWork:
+        from notifykit.pipeline.due import DueWork
+
+        status: Status = parts.get("status")
+        beats: Heartbeats = parts.get("heartbeats")
+        return DueWork(
+            ledger=ledger,
+            heartbeats=beats if beats.configured and not dry_run else None,
+            state=state if stateful else None,
+            flusher=flusher() if stateful else None,
+            escalations=escalations() if routing.escalations else None,
+            announce=status.announce,
+            reconcile=status.reconcile,
+            scrub=scrub,
+            handoff=Handoff(),
+            forget_unknown=status.forget_unknown,
+        )
+
+    def make_explainer() -> Explainer:
+        from notifykit.pipeline.explain import Explainer
+
+        return Explainer(
+            routing=routing,
+            channels=channels,
+            resolve_recipients=resolve_recipients,
+            firing=None if dry_run else firing,
+            silences=silences_now,
+            default_severity=default_severity,
+            clock=clock,
+            on_call=planner.on_call,
+            fallbacks=planner.config.fallbacks,
+        )
+
+    parts = Parts(
+        {
+            "escalations": make_escalations,
+            "flusher": make_flusher,
+            "status": make_status,
+            "heartbeats": make_heartbeats,
+            "watch": make_watch,
+            "due": make_due,
+            "explain": make_explainer,
+        }
     )
-    beats = Heartbeats(
-        specs=heartbeats or {},
-        ingest=ingest,
-        ledger=ledger,
-        secret=lambda: state().routing_secret("heartbeat"),
-        clock=clock,
-    )
-    watch = WorkerWatch(ingest=ingest, ledger=ledger, clock=clock, window=worker_window)
-    due = DueWork(
-        ledger=ledger,
-        heartbeats=beats if beats.configured and not dry_run else None,
-        state=state if stateful else None,
-        flusher=flusher if stateful else None,
-        escalations=escalations if routing.escalations else None,
-        announce=status.announce,
-        reconcile=status.reconcile,
-        scrub=scrub,
-        handoff=Handoff(),
-        forget_unknown=status.forget_unknown,
-    )
-    explainer = Explainer(
-        routing=routing,
-        channels=channels,
-        resolve_recipients=resolve_recipients,
-        firing=None if dry_run else firing,
-        silences=silences_now,
-        default_severity=default_severity,
-        clock=clock,
-        on_call=planner.on_call,
-        fallbacks=planner.config.fallbacks,
-    )
-    return Pipeline(
-        ingest,
-        store,
-        escalations,
-        due,
-        status,
-        explainer,
-        routing,
-        state,
-        clock,
-        beats,
-        watch,
-        cached.forget,
-    )
+    return Pipeline(ingest, store, routing, state, clock, parts, cached.forget)

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from notifykit.ledger.heartbeats import MISSED, OK, WORKERS, HeartbeatRow
+from notifykit.pipeline.events import HEARTBEAT_MISSED, OWN_EVENTS, WORKER_DOWN
 from notifykit.routing.alert import Alert
 
 if TYPE_CHECKING:
@@ -50,12 +51,6 @@ __all__ = [
 
 logger = logging.getLogger("notifykit.heartbeats")
 
-#: the event of a missed heartbeat's alert
-HEARTBEAT_MISSED = "heartbeat.missed"
-#: the event of the alert ``notifykit serve`` raises when no worker is seen
-WORKER_DOWN = "notifykit.worker.down"
-#: the events notifykit raises itself
-OWN_EVENTS = frozenset({HEARTBEAT_MISSED, WORKER_DOWN})
 #: a missed heartbeat stays firing this long without a beat (routes repeat it meanwhile); the
 #: config's ``resolve_timeout`` (5m) would let it lapse while the job is still dead
 FIRING_FOR = 30 * 86400.0

@@ -67,15 +67,19 @@ def stateless(settings: RouteSettings, receiver: Receiver) -> bool:
 
 
 class Ingest:
-    """The route and group stages, for one alert at a time (see the module docstring)."""
+    """The route and group stages, for one alert at a time (see the module docstring).
+
+    ``flusher`` and ``escalations`` give the group and escalation stages, made on first use
+    (:class:`notifykit.pipeline.builder.Parts`): an alert that keeps no state (every
+    ``events:``-only ``notify()``, every dry run) never needs them."""
 
     def __init__(
         self,
         *,
         routing: RoutingConfig,
         messages: Messages,
-        flusher: GroupFlusher,
-        escalations: Escalations,
+        flusher: Callable[[], GroupFlusher],
+        escalations: Callable[[], Escalations],
         store: Store,
         mute_now: Sequence[Stage],
         state: Callable[[], RoutingState],
@@ -149,8 +153,9 @@ class Ingest:
         # Caller mistakes (an unknown recipient, a broken template) raise here, before anything
         # is stored; the plan of a first alert alone is used if that is what its group sends.
         first = {r.name: self._first(m, r, alert, template) for m, r in reached}
-        if self._escalations.configured:
-            self._escalations.links.prime()
+        escalations = self._escalations()
+        if escalations.configured:
+            escalations.links.prime()
         with self._state().unit("routing an alert") as unit:
             if claim is not None:
                 claimed, earlier = unit.claim_idempotency(claim, now)
@@ -374,7 +379,7 @@ class Ingest:
         def planned(alerts: Sequence[Alert]) -> Plan | None:
             return plan if plan is not None and list(alerts) == [alert] else None
 
-        joined = self._flusher.join(
+        joined = self._flusher().join(
             group, alert, now, handoff, template=template, planned=planned, acting=acting
         )
         for flushed in joined.flushed:

@@ -12,7 +12,9 @@ routing sections, time intervals, inhibition, dedup or Alertmanager webhooks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from notifykit._lazy import lazy_exports
 
@@ -40,13 +42,14 @@ if TYPE_CHECKING:
     from notifykit.routing.timeintervals import TimeInterval, TimeIntervalEntry, TimeIntervalError
     from notifykit.routing.tree import DEFAULT_SETTINGS, Route, RouteMatch, RouteSettings, RouteTree
 
-# Imported now, not lazily: the function ``explain`` shares its name with its module, and once
-# anything imports the module ``notifykit.routing.explain`` the import system binds that name on
-# this package to the module, hiding a lazily imported function.
-from notifykit.routing.explain import Explanation, explain, render_tree
+if TYPE_CHECKING:
+    from notifykit.routing.explain import Explanation, explain, render_tree
 
 # name -> module that defines it
 _LAZY = {
+    "Explanation": "notifykit.routing.explain",
+    "explain": "notifykit.routing.explain",
+    "render_tree": "notifykit.routing.explain",
     "ALL_LABELS": "notifykit.routing.alert",
     "Alert": "notifykit.routing.alert",
     "AlertKey": "notifykit.routing.alert",
@@ -129,3 +132,19 @@ __all__ = [
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)
+
+
+class _Package(ModuleType):
+    """This package, whose ``explain`` is the function: the function shares its name with its
+    module, and when the module ``notifykit.routing.explain`` is first imported the import
+    system binds that name on the package to the module. Here it binds the module's function
+    instead, as the package's eager ``from notifykit.routing.explain import explain`` did, so
+    the module (and alerts, escalation and silences it imports) loads on first use."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "explain" and isinstance(value, ModuleType):
+            value = value.explain
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -29,6 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+# declared apart (with the implicit routes' other parts, notifykit.routing.model): a route to a
+# receiver needs no escalation policy, and a first notify() then imports none of this module
+from notifykit.routing.receiver import Receiver
+
 __all__ = [
     "DEFAULT_KEYS",
     "EscalationPolicy",
@@ -40,35 +44,6 @@ __all__ = [
     "plan",
     "spoken_duration",
 ]
-
-
-@dataclass(frozen=True)
-class Receiver:
-    """A ``receivers:`` entry: ``channels`` + ``to``, or an ``escalation`` (exactly one of them).
-
-    ``template`` overrides the event's template; ``priority`` the channel's SMS priority (the
-    route's ``priority``, when set, overrides the receiver's). ``path``/``line`` say where it is
-    in the config, for problems the integrator finds later (a template with no variant for a
-    channel).
-    """
-
-    name: str
-    channels: tuple[str, ...] = ()
-    to: tuple[str, ...] = ()
-    template: str | None = None
-    priority: str | None = None
-    escalation: str | None = None
-    path: str = ""
-    line: int | None = None
-    #: alternatives that replace its channels' own ``fallback`` (docs/failover.md); ``None``:
-    #: each channel's own
-    fallback: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.escalation is not None and (self.channels or self.to):
-            raise ValueError(
-                f"receiver {self.name!r}: give either escalation or channels + to, not both"
-            )
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifykit.routing.alert import Alert
-from notifykit.routing.escalation import Receiver
+from notifykit.routing.receiver import Receiver
 from notifykit.routing.tree import RouteSettings, format_duration
 
 __all__ = [

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
-from notifykit.routing.escalation import EscalationPolicy, Receiver
 from notifykit.routing.matchers import Matcher
+from notifykit.routing.receiver import Receiver
 from notifykit.routing.tree import DEFAULT_SETTINGS, Route, RouteMatch, RouteSettings, RouteTree
 
 if TYPE_CHECKING:
     from notifykit.routing.alert import Alert
+    from notifykit.routing.escalation import EscalationPolicy
     from notifykit.routing.inhibit import Inhibition, InhibitRule
     from notifykit.routing.timeintervals import TimeInterval
 

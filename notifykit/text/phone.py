@@ -54,7 +54,13 @@ def indian_mobile_e164(text: str) -> str | None:
 @functools.cache
 def _same_release() -> bool:
     """Whether the installed libphonenumber is the release the pattern was copied from (read
-    from its distribution's metadata, without importing it: about 1 ms, once)."""
+    from its distribution's metadata, without importing it, nor importlib.metadata where
+    :mod:`notifykit._dists` can read it: about 1 ms, once)."""
+    from notifykit import _dists
+
+    found = _dists.version("phonenumbers")
+    if found is not None:
+        return found == PHONENUMBERS_VERSION
     from importlib import metadata
 
     try:

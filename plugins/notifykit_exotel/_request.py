@@ -23,15 +23,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-from notifykit.http import retry_after
-
 from . import __version__
 from .errors import ExotelError, error_for_response
 from .retry import Limiter, RetryPolicy
-from .transport import NoAnswer, SessionTransport, Transport, Urllib3Transport, scrubbed_cause
 
 if TYPE_CHECKING:  # the HTTP stack is imported on the first request: building a client is cheap
     import requests
+
+    from .transport import Transport
+
+
+def __getattr__(name: str) -> Any:
+    # ``retry_after`` (notifykit.http's) was imported here: it still is, on first use, so that
+    # building a client (a dry run) does not import the HTTP layer.
+    if name == "retry_after":
+        from notifykit.http import retry_after
+
+        return retry_after
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger("notifykit_exotel")
 
@@ -125,6 +135,8 @@ class ClientBase:
     def _new_transport(self) -> Transport:
         """The given session's transport, or the client's own urllib3 pool, with the
         environment's proxy and CA settings read once, here (see :mod:`.transport`)."""
+        from .transport import SessionTransport, Urllib3Transport
+
         if self._given_session is not None:
             return SessionTransport(
                 self._given_session,
@@ -291,6 +303,8 @@ class ClientBase:
         post = method.upper() == "POST"
         status: int | None = None
         transport = self._transport
+        from .transport import NoAnswer  # imported with the transport just made
+
         debug = log.isEnabledFor(logging.DEBUG)
         for _ in range(MAX_REDIRECTS + 1):
             shown = self._shown(url)
@@ -339,6 +353,8 @@ class ClientBase:
                 return _Answer(json.loads(text), status, text)
             except (ValueError, RecursionError) as err:  # not JSON, or nested too deep to parse
                 return self._unreadable(method, url, status, text, err)
+        from notifykit.http import retry_after
+
         return error_for_response(
             status,
             self._scrub(text),
@@ -359,6 +375,8 @@ class ClientBase:
             url=self._shown(url),
             maybe_sent=method.upper() == "POST",
         )
+        from .transport import scrubbed_cause
+
         problem.__cause__ = scrubbed_cause(err, self._scrub)
         problem.__suppress_context__ = True
         return problem

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from notifykit._lazy import lazy_module
-from notifykit.http import retry_after
 
 from . import __version__ as __version__
 from ._request import MAX_REDIRECTS as MAX_REDIRECTS
@@ -91,14 +90,18 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 
 # Helpers that lived in this module before the client was split by layer, still importable from
 # here (the parser property tests and the Retry-After test import them).
-_retry_after = retry_after
 
 
 def __getattr__(name: str) -> Any:
     # ``_bulk_items``, ``_calls_page``, ``_first_sms``: the parsers' old names here, resolved on
-    # first use so that importing the client does not import the parsers.
+    # first use so that importing the client does not import the parsers; ``_retry_after``,
+    # notifykit.http's, so that building a client does not import the HTTP layer.
     if name in ("_bulk_items", "_calls_page", "_first_sms"):
         return getattr(parsers, name[1:])
+    if name == "_retry_after":
+        from notifykit.http import retry_after
+
+        return retry_after
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -24,8 +24,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from notifykit.checks import Check, CheckContext, Finding
+from notifykit.checks import CheckContext, Finding
 from notifykit.errors import NotifykitError
+from notifykit_exotel.plugin import CHECKS as CHECKS  # declared where the plugin registers them
 
 if TYPE_CHECKING:
     from notifykit_exotel.client import ExotelClient
@@ -578,24 +579,3 @@ def _lookup_failed(
         path,
         f"Exotel answered {_said(err)} while {doing}, so it was not checked",
     )
-
-
-CHECKS: tuple[Check, ...] = (
-    Check(
-        "exotel.dlt",
-        check_dlt,
-        "SMS templates against India's DLT rules: registration, variables, links to whitelist",
-    ),
-    Check(
-        "exotel.sms-ids",
-        check_sms_ids,
-        "each SMS channel's DLT entity id, and sender ids that fit the SMS type",
-    ),
-    Check(
-        "exotel.account",
-        check_account,
-        "through Exotel's API: credentials, KYC, caller ids that are ExoPhones with voice, "
-        "numbers' type and DND status, NDNC numbers to whitelist",
-        online=True,
-    ),
-)

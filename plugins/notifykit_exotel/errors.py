@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from notifykit.http import ScrubbedCause
+if TYPE_CHECKING:
+    from notifykit.http import ScrubbedCause as ScrubbedCause
 
 __all__ = [
     "AuthenticationError",
@@ -426,3 +427,13 @@ def error_for_response(
         return ServerError(message, maybe_sent=maybe_sent, **kwargs)
     cls = _STATUS_ERRORS.get(status, ExotelError)
     return cls(message, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # ScrubbedCause is notifykit.http's, re-exported on first use: a client that only checks
+    # its arguments (a dry run) does not import the HTTP layer.
+    if name == "ScrubbedCause":
+        from notifykit.http import ScrubbedCause
+
+        return ScrubbedCause
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ from notifykit.channels import (
     TemplateSettings,
     TextInspection,
 )
-from notifykit.checks import Check
+from notifykit.checks import Check, deferred
 from notifykit.config.settings import Settings
 from notifykit.hookspecs import hookimpl
 from notifykit_exotel.settings import (
@@ -122,10 +122,30 @@ def register_template_settings(register: Callable[[type[Settings]], None]) -> No
     register(_whatsapp_template_settings())
 
 
+#: ``notifykit doctor``'s checks; their code (:mod:`notifykit_exotel.doctor`) loads when one runs
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "exotel.dlt",
+        deferred("notifykit_exotel.doctor", "check_dlt"),
+        "SMS templates against India's DLT rules: registration, variables, links to whitelist",
+    ),
+    Check(
+        "exotel.sms-ids",
+        deferred("notifykit_exotel.doctor", "check_sms_ids"),
+        "each SMS channel's DLT entity id, and sender ids that fit the SMS type",
+    ),
+    Check(
+        "exotel.account",
+        deferred("notifykit_exotel.doctor", "check_account"),
+        "through Exotel's API: credentials, KYC, caller ids that are ExoPhones with voice, "
+        "numbers' type and DND status, NDNC numbers to whitelist",
+        online=True,
+    ),
+)
+
+
 @hookimpl
 def register_checks(register: Callable[[Check], None]) -> None:
-    from notifykit_exotel.doctor import CHECKS
-
     for check in CHECKS:
         register(check)
 
@@ -187,7 +207,7 @@ def _whatsapp(settings: Any, context: ChannelContext) -> Channel:
 
 
 def _whatsapp_type() -> ChannelType:
-    from notifykit_exotel.whatsapp import WhatsAppSettings
+    from notifykit_exotel.settings import WhatsAppSettings
 
     return ChannelType(
         name="exotel-whatsapp",
@@ -201,7 +221,7 @@ def _whatsapp_type() -> ChannelType:
 
 
 def _whatsapp_template_settings() -> type[Settings]:
-    from notifykit_exotel.whatsapp import WhatsAppTemplateSettings
+    from notifykit_exotel.settings import WhatsAppTemplateSettings
 
     return WhatsAppTemplateSettings
 

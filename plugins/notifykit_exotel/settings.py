@@ -1,7 +1,7 @@
 """The Exotel plugin's settings, each declared once: an account (``provider: exotel``), the
-``exotel-sms``, ``exotel-call`` and ``exotel-flow`` channels, and the ``templates:`` keys of
-India's DLT registration. The core reads the YAML into these classes; :func:`connect` and the
-channels get the instances.
+``exotel-sms``, ``exotel-call``, ``exotel-flow`` and ``exotel-whatsapp`` channels, and the
+``templates:`` keys of India's DLT registration and of WhatsApp templates. The core reads the
+YAML into these classes; :func:`connect` and the channels get the instances.
 
 Loading it is cheap: it imports the core's settings declarations and the client's rate-limit
 defaults (no HTTP client, no YAML).
@@ -29,6 +29,8 @@ __all__ = [
     "Sender",
     "SmsSettings",
     "SmsTemplateSettings",
+    "WhatsAppSettings",
+    "WhatsAppTemplateSettings",
 ]
 
 _DIGITS = r"\d{1,30}"
@@ -196,3 +198,66 @@ class SmsTemplateSettings(Settings):
     ``dlt_template_id`` and ``dlt_pattern``, are India's: :class:`notifykit.india.DltTemplateSettings`.)"""
 
     sms_type: SmsType | None = setting(default=None, doc="sent as SmsType")
+
+
+# -- exotel-whatsapp (its channel: notifykit_exotel.whatsapp, loaded when a channel is built) --
+
+#: an exotel-whatsapp channel's webhook_secret, the last segment of its reply URL
+WHATSAPP_SECRET = r"[A-Za-z0-9_-]{16,128}"
+_NAME = r"[a-z0-9_]{1,512}"
+_LANGUAGE = r"[a-z]{2,3}(?:_[A-Z]{2})?"
+_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*"
+
+
+class WhatsAppSettings(Settings):
+    """An ``exotel-whatsapp`` channel: an approved template message with an Acknowledge button."""
+
+    account: str = setting(ref="account", doc="the Exotel account it sends from")
+    from_: PhoneAsWritten = setting(doc="the WhatsApp business number it sends from")
+    template: str | None = setting(
+        default=None,
+        pattern=_NAME,
+        expected="an approved template's name (alert_page)",
+        doc="the approved WhatsApp template, unless the notifykit template names one",
+    )
+    language: str = setting(
+        default="en",
+        pattern=_LANGUAGE,
+        expected="a language code (en, en_US, hi)",
+        doc="the template's language, unless the notifykit template names one",
+    )
+    variables: tuple[str, ...] = setting(
+        default=("text",),
+        pattern=_VARIABLE,
+        expected="a name: text, event, severity, alert_key, or a key of the data (labels.service)",
+        doc="what fills the template's {{1}}, {{2}}...: text is the rendered .sms text",
+    )
+    ack_button: bool = setting(
+        default=True,
+        doc="the template's first button is a quick reply: its payload says acknowledge",
+    )
+    webhook_secret: str | None = setting(
+        default=None,
+        secret=True,
+        pattern=WHATSAPP_SECRET,
+        expected="16 to 128 letters, digits, - or _ (use ${ENV})",
+        doc="the secret of POST /exotel/whatsapp/<secret>, where replies acknowledge",
+    )
+    reply_url: str | None = setting(
+        default=None,
+        secret=True,
+        pattern=r"https?://\S+",
+        expected="an http(s) URL ending in /exotel/whatsapp/<secret>",
+        doc="sent as status_callback: where Exotel posts replies (holds the secret: ${ENV})",
+    )
+
+
+class WhatsAppTemplateSettings(Settings):
+    """The ``templates.<name>`` keys for ``exotel-whatsapp``."""
+
+    whatsapp_template: str | None = setting(
+        default=None, pattern=_NAME, doc="the approved WhatsApp template this one is sent as"
+    )
+    whatsapp_language: str | None = setting(
+        default=None, pattern=_LANGUAGE, doc="that template's language code"
+    )

@@ -35,8 +35,12 @@ from notifykit.channels import (
     Recipient,
     send_stopped,
 )
-from notifykit.config.settings import PhoneAsWritten, Settings, setting
 from notifykit.errors import TemplateRenderError
+
+# the settings are declared with the plugin's others: registering the channel type does not
+# import this module
+from notifykit_exotel.settings import WHATSAPP_SECRET as _SECRET
+from notifykit_exotel.settings import WhatsAppSettings, WhatsAppTemplateSettings
 
 if TYPE_CHECKING:
     from notifykit.notifier import Notifier
@@ -61,64 +65,6 @@ CHANNEL_TYPE = "exotel-whatsapp"
 #: the payload of the quick-reply button, as sent and as looked for in a reply
 ACK_PAYLOAD = "notifykit-ack"
 _ACK_WORDS = frozenset({ACK_PAYLOAD, "ack", "acknowledge", "acknowledged"})
-_SECRET = r"[A-Za-z0-9_-]{16,128}"
-_NAME = r"[a-z0-9_]{1,512}"
-_LANGUAGE = r"[a-z]{2,3}(?:_[A-Z]{2})?"
-_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*"
-
-
-class WhatsAppSettings(Settings):
-    """An ``exotel-whatsapp`` channel: an approved template message with an Acknowledge button."""
-
-    account: str = setting(ref="account", doc="the Exotel account it sends from")
-    from_: PhoneAsWritten = setting(doc="the WhatsApp business number it sends from")
-    template: str | None = setting(
-        default=None,
-        pattern=_NAME,
-        expected="an approved template's name (alert_page)",
-        doc="the approved WhatsApp template, unless the notifykit template names one",
-    )
-    language: str = setting(
-        default="en",
-        pattern=_LANGUAGE,
-        expected="a language code (en, en_US, hi)",
-        doc="the template's language, unless the notifykit template names one",
-    )
-    variables: tuple[str, ...] = setting(
-        default=("text",),
-        pattern=_VARIABLE,
-        expected="a name: text, event, severity, alert_key, or a key of the data (labels.service)",
-        doc="what fills the template's {{1}}, {{2}}...: text is the rendered .sms text",
-    )
-    ack_button: bool = setting(
-        default=True,
-        doc="the template's first button is a quick reply: its payload says acknowledge",
-    )
-    webhook_secret: str | None = setting(
-        default=None,
-        secret=True,
-        pattern=_SECRET,
-        expected="16 to 128 letters, digits, - or _ (use ${ENV})",
-        doc="the secret of POST /exotel/whatsapp/<secret>, where replies acknowledge",
-    )
-    reply_url: str | None = setting(
-        default=None,
-        secret=True,
-        pattern=r"https?://\S+",
-        expected="an http(s) URL ending in /exotel/whatsapp/<secret>",
-        doc="sent as status_callback: where Exotel posts replies (holds the secret: ${ENV})",
-    )
-
-
-class WhatsAppTemplateSettings(Settings):
-    """The ``templates.<name>`` keys for ``exotel-whatsapp``."""
-
-    whatsapp_template: str | None = setting(
-        default=None, pattern=_NAME, doc="the approved WhatsApp template this one is sent as"
-    )
-    whatsapp_language: str | None = setting(
-        default=None, pattern=_LANGUAGE, doc="that template's language code"
-    )
 
 
 def check_reply_settings(settings: WhatsAppSettings) -> None:

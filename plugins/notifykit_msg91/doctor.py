@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from notifykit.checks import Check, CheckContext, Finding
+from notifykit.checks import CheckContext, Finding
 from notifykit.errors import NotifykitError
+from notifykit_msg91.plugin import CHECKS as CHECKS  # declared where the plugin registers them
 
 __all__ = ["CHECKS", "SMS_TYPE", "check_dlt"]
 
@@ -74,13 +75,3 @@ def check_dlt(ctx: CheckContext) -> Iterator[Finding]:
                 f"{sent} carries a link to {link_host(link)} ({link}): {DLT_LINK_RULE}; "
                 "whitelist it on your DLT portal",
             )
-
-
-CHECKS: tuple[Check, ...] = (
-    Check(
-        "msg91.dlt",
-        check_dlt,
-        "SMS templates an MSG91 channel sends against India's DLT rules: the template id, the "
-        "registered text, variables, links",
-    ),
-)

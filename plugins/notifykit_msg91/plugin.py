@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from notifykit.channels import AccountContext, Channel, ChannelContext, ChannelType, Provider
-from notifykit.checks import Check
+from notifykit.checks import Check, deferred
 from notifykit.hookspecs import hookimpl
 from notifykit_msg91.settings import AccountSettings, SmsSettings
 
@@ -85,9 +85,18 @@ def register_channel_types(register: Callable[[ChannelType], None]) -> None:
     )
 
 
+#: ``notifykit doctor``'s checks; their code (:mod:`notifykit_msg91.doctor`) loads when one runs
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "msg91.dlt",
+        deferred("notifykit_msg91.doctor", "check_dlt"),
+        "SMS templates an MSG91 channel sends against India's DLT rules: the template id, the "
+        "registered text, variables, links",
+    ),
+)
+
+
 @hookimpl
 def register_checks(register: Callable[[Check], None]) -> None:
-    from notifykit_msg91.doctor import CHECKS
-
     for check in CHECKS:
         register(check)

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from notifykit.checks import Check, CheckContext, Finding
+from notifykit.checks import CheckContext, Finding
+from notifykit_twilio.plugin import CHECKS as CHECKS  # declared where the plugin registers them
 
 __all__ = ["CHECKS", "check_config"]
 
@@ -66,12 +67,3 @@ def check_config(ctx: CheckContext) -> Iterator[Finding]:
                 "Twilio fetches the calls' TwiML from server.public_url over plain http://: "
                 "use https:// (Twilio's webhook security guide asks for it)",
             )
-
-
-CHECKS: tuple[Check, ...] = (
-    Check(
-        "twilio.config",
-        check_config,
-        "Twilio channels: a call's `from` number, the keypress acknowledgement's server.public_url",
-    ),
-)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from notifykit.channels import AccountContext, Channel, ChannelContext, ChannelType, Provider
-from notifykit.checks import Check
+from notifykit.checks import Check, deferred
 from notifykit.hookspecs import hookimpl
 from notifykit_twilio.settings import AccountSettings, CallSettings, SmsSettings
 
@@ -126,10 +126,18 @@ def register_routes(add_route: Callable[..., None], notifier: Notifier) -> None:
     register(add_route, notifier)
 
 
+#: ``notifykit doctor``'s checks; their code (:mod:`notifykit_twilio.doctor`) loads when one runs
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "twilio.config",
+        deferred("notifykit_twilio.doctor", "check_config"),
+        "Twilio channels: a call's `from` number, the keypress acknowledgement's server.public_url",
+    ),
+)
+
+
 @hookimpl
 def register_checks(register: Callable[[Check], None]) -> None:
     """``notifykit doctor``'s ``twilio.config`` check (:mod:`notifykit_twilio.doctor`)."""
-    from notifykit_twilio.doctor import CHECKS
-
     for check in CHECKS:
         register(check)

@@ -70,7 +70,13 @@ def test_unknown_attribute_is_an_attribute_error():
 # the shared limiters' backends, the XML parser of Exotel's error bodies, the HTTP stack, and
 # difflib ("did you mean"), and prometheus_client (metrics are off until started). Issue 20:
 # libphonenumber (an Indian mobile number in E.164 is checked by notifykit.text.phone), and the
-# Exotel client's parsers and result classes (a dry run builds a client, reads no answer).
+# Exotel client's parsers and result classes (a dry run builds a client, reads no answer);
+# importlib.metadata and the email package (the plugins' entry points and libphonenumber's
+# version are read by notifykit._dists), routing.explain, the plugins' doctor checks, the
+# exotel-whatsapp channel, the HTTP layer (made with the client's first request), and the
+# pipeline's stages a stateless notify() does not use (groups, escalations, due work, status,
+# explanations, heartbeats), the escalation policies (a receiver is declared apart), and what
+# a doctor check returns (a check is registered without it).
 NOT_IN_A_DRY_RUN = (
     "phonenumbers",
     "notifykit_exotel.parsers",
@@ -98,6 +104,25 @@ NOT_IN_A_DRY_RUN = (
     "uuid",
     "difflib",
     "prometheus_client",
+    "importlib.metadata",
+    "email",
+    "notifykit.routing.explain",
+    "notifykit.routing.silences",
+    "notifykit_exotel.doctor",
+    "notifykit_msg91.doctor",
+    "notifykit_twilio.doctor",
+    "notifykit_exotel.whatsapp",
+    "notifykit.http",
+    "notifykit_exotel.transport",
+    "notifykit.routing.escalation",
+    "notifykit._findings",
+    "notifykit.pipeline.escalate",
+    "notifykit.pipeline.groups",
+    "notifykit.pipeline.due",
+    "notifykit.pipeline.status",
+    "notifykit.pipeline.explain",
+    "notifykit.pipeline.heartbeats",
+    "notifykit.ledger.heartbeats",
 )
 
 

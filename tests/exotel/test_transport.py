@@ -378,16 +378,27 @@ def test_client_is_thread_safe_for_concurrent_sends(
 def test_the_client_imports_only_the_shared_http_layer_of_notifykit() -> None:
     # notifykit.http (the HTTP layer plugins share) imports nothing of notifykit itself, and the
     # package's __init__ imports nothing eagerly: no config, YAML, Jinja or ledger comes along.
-    # notifykit._lazy (standard library only) defers the client's parsers and result classes.
+    # notifykit._lazy (standard library only) defers the client's parsers and result classes,
+    # and the HTTP layer until the client makes its transport (a dry run builds a client and
+    # never does).
     import subprocess
     import sys
 
     code = (
-        "import sys, notifykit_exotel.client, notifykit_exotel.simulator; "
-        "print(sorted(m for m in sys.modules if m == 'notifykit' or m.startswith('notifykit.')))"
+        "import sys, notifykit_exotel.client, notifykit_exotel.simulator\n"
+        "def ours(): return sorted(m for m in sys.modules if m.split('.')[0] == 'notifykit')\n"
+        "print(ours())\n"
+        "client = notifykit_exotel.client.ExotelClient('ACx', 'tok', base_url='http://127.0.0.1:9')\n"
+        "print(ours())\n"
+        "client._transport\n"
+        "print(ours())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['notifykit', 'notifykit._lazy', 'notifykit.http']"
+    assert out.stdout.splitlines() == [
+        "['notifykit', 'notifykit._lazy']",
+        "['notifykit', 'notifykit._lazy']",
+        "['notifykit', 'notifykit._lazy', 'notifykit.http']",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ PACKAGE = ROOT / "notifykit"
 LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "notifykit._lazy",
+        "notifykit._dists",
         "notifykit.errors",
         "notifykit.model",
         "notifykit.report",
@@ -34,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "notifykit.config.delivery",
         "notifykit.config.scaleout",
     ),
-    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks"),
+    ("notifykit.channels", "notifykit.hookspecs", "notifykit.checks", "notifykit._findings"),
     ("notifykit.plugins",),
     ("notifykit.routing", "notifykit.oncall"),
     ("notifykit.config.loader", "notifykit.config"),
