@@ -31,7 +31,7 @@ from notifykit.errors import (
     PluginError,
     RecipientError,
 )
-from notifykit.model import STANDBY, Notification
+from notifykit.model import STANDBY, Notification, assemble
 
 if TYPE_CHECKING:
     from notifykit.config.loader import Config
@@ -86,15 +86,23 @@ def new_id() -> str:
 
 
 def new_ids(count: int) -> list[str]:
-    """``count`` ids as :func:`new_id` makes them, made at once: the same 10-digit time part
-    (this millisecond) and 16 random digits each (80 random bits: one random byte per digit,
-    its low 5 bits), from one read of the system's random source and one C-level translation.
-    A broadcast makes one per delivery: 0.2 us each against 2 us one by one."""
+    """``count`` ids as :func:`new_id` makes them, made at once, in ascending order: the same
+    10-digit time part (this millisecond) and 16 random digits each (80 random bits: one
+    random byte per digit, its low 5 bits), from one read of the system's random source and
+    one C-level translation. A broadcast makes one per delivery: 0.25 us each against 2 us one
+    by one.
+
+    Sorted, so that a plan's ids also sort in the order of its jobs (as ids made one by one,
+    millisecond by millisecond, nearly did): a group of deliveries is then a run of
+    neighbouring entries in the ledger's index on ids, not 500 entries scattered over all the
+    broadcast's pages (which made recording a 10,000-number broadcast 20% slower)."""
     if count <= 0:
         return []
     when = crockford(int(time.time() * 1000) << 80)[:10]
     digits = os.urandom(16 * count).translate(_RANDOM_DIGIT).decode("ascii")
-    return [when + digits[i : i + 16] for i in range(0, 16 * count, 16)]
+    ids = [when + digits[i : i + 16] for i in range(0, 16 * count, 16)]
+    ids.sort()
+    return ids
 
 
 def crockford(value: int) -> str:
@@ -169,7 +177,17 @@ class DeliveryJob:
         """The :class:`Recipient` a channel's ``send`` gets for this job (``delivery_id``: this
         job's id)."""
         if self.address_kind == "phone":
-            return Recipient(name=self.recipient_name, phone=self.address, delivery_id=self.id)
+            # one per job sent: every field given, without the frozen __init__ (model.assemble)
+            return assemble(
+                Recipient,
+                {
+                    "name": self.recipient_name,
+                    "phone": self.address,
+                    "display_name": None,
+                    "addresses": {},
+                    "delivery_id": self.id,
+                },
+            )
         addresses = {self.address_kind: self.address} if self.address else {}
         return Recipient(
             name=self.recipient_name, phone=None, addresses=addresses, delivery_id=self.id

@@ -150,6 +150,7 @@ def test_ids_made_at_once_have_the_format_order_and_randomness_of_new_id() -> No
     after = int(time.time() * 1000)
     assert planner.new_ids(0) == []
     assert len(ids) == len(set(ids)) == 20_000
+    assert ids == sorted(ids)  # a plan's ids sort in the order of its jobs
     assert all(len(i) == 26 and set(i) <= set(planner._CROCKFORD) for i in ids)
     # one time part, this millisecond's, in the encoding new_id() gives it
     (when,) = {i[:10] for i in ids}
