@@ -437,38 +437,49 @@ class SqlLedger:
         started = set(sending)
         pending, sending_state = DeliveryState.PENDING.value, DeliveryState.SENDING.value
         skipped = DeliveryState.SKIPPED.value
-        # A standby fallback is stored skipped, unleased, its reason as its error: nothing
-        # claims it until the delivery it stands in for fails (see _activate_fallbacks).
-        rows = [
-            (
-                j.id,
-                j.notification_id,
-                j.seq,
-                j.channel,
-                j.channel_type,
-                j.recipient,
-                j.recipient_name,
-                j.address,
-                j.address_kind,
-                j.text,
-                j.template,
-                dumps(j.options),
-                dumps(j.info),
-                j.batch,
-                j.callback_token,
-                sending_state if j.id in started else skipped if j.fallback_of else pending,
-                j.due,
-                j.due,
-                j.skip_reason,
-                n.created,
-                None if j.fallback_of else lease_owner,
-                None if j.fallback_of else lease_until,
-                1 if j.id in started else 0,
-                j.fallback_of,
-                j.skip_reason if j.fallback_of else None,
+        rows: list[tuple[Any, ...]] = []
+        # the previous job's options and info, and their texts: a channel's jobs share them
+        options: Any = None
+        info: Any = None
+        options_text = info_text = ""
+        for j in plan.jobs:
+            if j.options is not options:
+                options, options_text = j.options, dumps(j.options)
+            if j.info is not info:
+                info, info_text = j.info, dumps(j.info)
+            begun = j.id in started
+            standby = bool(j.fallback_of)
+            # A standby fallback is stored skipped, unleased, its reason as its error: nothing
+            # claims it until the delivery it stands in for fails (see _activate_fallbacks).
+            rows.append(
+                (
+                    j.id,
+                    j.notification_id,
+                    j.seq,
+                    j.channel,
+                    j.channel_type,
+                    j.recipient,
+                    j.recipient_name,
+                    j.address,
+                    j.address_kind,
+                    j.text,
+                    j.template,
+                    options_text,
+                    info_text,
+                    j.batch,
+                    j.callback_token,
+                    sending_state if begun else skipped if standby else pending,
+                    j.due,
+                    j.due,
+                    j.skip_reason,
+                    n.created,
+                    None if standby else lease_owner,
+                    None if standby else lease_until,
+                    1 if begun else 0,
+                    j.fallback_of,
+                    j.skip_reason if standby else None,
+                )
             )
-            for j in plan.jobs
-        ]
         if started:
             known = {j.id for j in plan.jobs if j.skip_reason is None}
             if not started <= known:

@@ -495,7 +495,12 @@ class SmsChannel:
         first: dict[str, int] = {}
         further: dict[str, list[int]] = {}
         for position, recipient in enumerate(recipients):
-            tail = _tail(recipient.phone)
+            phone = recipient.phone
+            # the planner's E.164 numbers (+91 and 10 digits) without a call each
+            if phone and phone[0] == "+" and phone.isascii() and phone[1:].isdigit():
+                tail = phone[-10:]
+            else:
+                tail = _tail(phone)
             if len(tail) == 10:
                 if tail in first:
                     further.setdefault(tail, []).append(position)
