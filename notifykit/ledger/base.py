@@ -186,6 +186,8 @@ def _dumps(value: Any) -> str:
 
 #: a state's text to its member, without the enum's own lookup (once per delivery recorded)
 _STATES = {state.value: state for state in DeliveryState}
+#: no value yet (not even None)
+_NOTHING: Any = object()
 
 
 class SqlLedger:
@@ -439,8 +441,8 @@ class SqlLedger:
         skipped = DeliveryState.SKIPPED.value
         rows: list[tuple[Any, ...]] = []
         # the previous job's options and info, and their texts: a channel's jobs share them
-        options: Any = None
-        info: Any = None
+        options: Any = _NOTHING
+        info: Any = _NOTHING
         options_text = info_text = ""
         for j in plan.jobs:
             if j.options is not options:
