@@ -378,8 +378,13 @@ class Report:
         delivery that failed over, does not make a report fail."""
         after = {d.fallback_of: d for d in self.deliveries if d.fallback_of is not None}
         covered: set[str] = set()
+        if not after:  # no fallbacks (a broadcast): nothing to walk, no set per delivery
+            return covered
         for d in self.deliveries:
-            nxt, seen = after.get(d.id), {d.id}
+            nxt = after.get(d.id)
+            if nxt is None:
+                continue
+            seen = {d.id}
             while nxt is not None and nxt.id not in seen:
                 if nxt.ok:
                     covered.add(d.id)

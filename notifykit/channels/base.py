@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from notifykit.channels.stop import request_starting, send_stopped
 from notifykit.config.settings import NoSettings, Settings, values_by_key
-from notifykit.model import SEVERITIES, DeliveryState, severity_rank
+from notifykit.model import SEVERITIES, DeliveryState, assemble, severity_rank
 
 __all__ = [
     "CAPABILITIES",
@@ -270,7 +270,26 @@ class DeliveryResult:
         **info: Any,
     ) -> DeliveryResult:
         """The provider accepted the message for ``recipient``."""
-        return cls(recipient, DeliveryState.SENT, provider_id, provider_status, None, info)
+        if cls is not DeliveryResult:  # a subclass may have fields or checks of its own
+            return cls(recipient, DeliveryState.SENT, provider_id, provider_status, None, info)
+        # A bulk send makes one per recipient: every field given, without the frozen
+        # __init__'s per-field cost (2.3 us against 0.5 us; see model.assemble).
+        return assemble(
+            cls,
+            {
+                "recipient": recipient,
+                "state": DeliveryState.SENT,
+                "provider_id": provider_id,
+                "provider_status": provider_status,
+                "error": None,
+                "info": info,
+                "transient": False,
+                "retry_after": None,
+                "infrastructure": None,
+                "idempotent": False,
+                "account": False,
+            },
+        )
 
     @classmethod
     def failed(

@@ -45,7 +45,7 @@ from notifykit.delivery.retry import RetryPolicy
 from notifykit.errors import LedgerError, LedgerUnavailable
 from notifykit.ledger.outcome import Change, Outcome
 from notifykit.metrics import Metrics
-from notifykit.model import Delivery, DeliveryState, Notification
+from notifykit.model import Delivery, DeliveryState, Notification, assemble
 from notifykit.plan.planner import DeliveryJob, Plan
 
 if TYPE_CHECKING:
@@ -811,32 +811,51 @@ class Dispatcher:
         error = self._scrub(result.error) if result.error else None
         info = dict(result.info) if result.info else None
         state = result.state
-        ours = result.infrastructure if state is DeliveryState.FAILED else None
-        if state is not DeliveryState.SENT:  # the common answer needs no retry policy
-            attempts = job.attempts + 1
-            policy = policy or self._retry_for(job.channel)
-            # Our own infrastructure failing is retried even by notify(), which sends once:
-            # left pending, a worker sends it once the part is back.
-            retry = (retries or ours is not None) and (
-                (state is DeliveryState.FAILED and result.transient)
-                or (
-                    state is DeliveryState.UNKNOWN
-                    and (policy.resend_unknown or result.idempotent)  # same key: never twice
-                )
+        if state is DeliveryState.SENT:
+            # The common answer, once per recipient of a broadcast: no retry, no failover (a
+            # sent message never falls over), and every field given without the frozen
+            # __init__'s per-field cost (model.assemble).
+            return assemble(
+                Outcome,
+                {
+                    "delivery_id": job.id,
+                    "state": state,
+                    "provider_id": result.provider_id,
+                    "provider_status": result.provider_status,
+                    "error": error,
+                    "info": info,
+                    "due": None,
+                    "attempted": True,
+                    "infrastructure": None,
+                    "failover": False,
+                },
             )
-            if retry:
-                due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
-                if due is not None:
-                    return Outcome(
-                        job.id,
-                        DeliveryState.PENDING,
-                        error=error,
-                        info=info,
-                        due=due,
-                        infrastructure=ours,
-                    )
-                note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
-                error = f"{error} ({note})" if error else note
+        ours = result.infrastructure if state is DeliveryState.FAILED else None
+        # not sent: the retry policy decides (the common answer, sent, needs none)
+        attempts = job.attempts + 1
+        policy = policy or self._retry_for(job.channel)
+        # Our own infrastructure failing is retried even by notify(), which sends once:
+        # left pending, a worker sends it once the part is back.
+        retry = (retries or ours is not None) and (
+            (state is DeliveryState.FAILED and result.transient)
+            or (
+                state is DeliveryState.UNKNOWN
+                and (policy.resend_unknown or result.idempotent)  # same key: never twice
+            )
+        )
+        if retry:
+            due = policy.next_due(attempts, job.first_due or job.due, now, result.retry_after)
+            if due is not None:
+                return Outcome(
+                    job.id,
+                    DeliveryState.PENDING,
+                    error=error,
+                    info=info,
+                    due=due,
+                    infrastructure=ours,
+                )
+            note = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: retry deadline passed"
+            error = f"{error} ({note})" if error else note
         return Outcome(
             job.id,
             state,

@@ -191,6 +191,12 @@ def _dumps(value: Any) -> str:
     return _ENCODE(value)
 
 
+#: a state's text to its member, without the enum's own lookup (once per delivery recorded)
+_STATES = {state.value: state for state in DeliveryState}
+#: no value yet (not even None)
+_NOTHING: Any = object()
+
+
 class SqlLedger:
     """The ledger over DB-API connections a backend supplies. Thread-safe as long as
     :meth:`_connection` is; every write is one short transaction.
@@ -440,38 +446,49 @@ class SqlLedger:
         started = set(sending)
         pending, sending_state = DeliveryState.PENDING.value, DeliveryState.SENDING.value
         skipped = DeliveryState.SKIPPED.value
-        # A standby fallback is stored skipped, unleased, its reason as its error: nothing
-        # claims it until the delivery it stands in for fails (see _activate_fallbacks).
-        rows = [
-            (
-                j.id,
-                j.notification_id,
-                j.seq,
-                j.channel,
-                j.channel_type,
-                j.recipient,
-                j.recipient_name,
-                j.address,
-                j.address_kind,
-                j.text,
-                j.template,
-                dumps(j.options),
-                dumps(j.info),
-                j.batch,
-                j.callback_token,
-                sending_state if j.id in started else skipped if j.fallback_of else pending,
-                j.due,
-                j.due,
-                j.skip_reason,
-                n.created,
-                None if j.fallback_of else lease_owner,
-                None if j.fallback_of else lease_until,
-                1 if j.id in started else 0,
-                j.fallback_of,
-                j.skip_reason if j.fallback_of else None,
+        rows: list[tuple[Any, ...]] = []
+        # the previous job's options and info, and their texts: a channel's jobs share them
+        options: Any = _NOTHING
+        info: Any = _NOTHING
+        options_text = info_text = ""
+        for j in plan.jobs:
+            if j.options is not options:
+                options, options_text = j.options, dumps(j.options)
+            if j.info is not info:
+                info, info_text = j.info, dumps(j.info)
+            begun = j.id in started
+            standby = bool(j.fallback_of)
+            # A standby fallback is stored skipped, unleased, its reason as its error: nothing
+            # claims it until the delivery it stands in for fails (see _activate_fallbacks).
+            rows.append(
+                (
+                    j.id,
+                    j.notification_id,
+                    j.seq,
+                    j.channel,
+                    j.channel_type,
+                    j.recipient,
+                    j.recipient_name,
+                    j.address,
+                    j.address_kind,
+                    j.text,
+                    j.template,
+                    options_text,
+                    info_text,
+                    j.batch,
+                    j.callback_token,
+                    sending_state if begun else skipped if standby else pending,
+                    j.due,
+                    j.due,
+                    j.skip_reason,
+                    n.created,
+                    None if standby else lease_owner,
+                    None if standby else lease_until,
+                    1 if begun else 0,
+                    j.fallback_of,
+                    j.skip_reason if standby else None,
+                )
             )
-            for j in plan.jobs
-        ]
         if started:
             known = {j.id for j in plan.jobs if j.skip_reason is None}
             if not started <= known:
@@ -620,16 +637,21 @@ class SqlLedger:
             delivery_rows: list[tuple[Any, ...]] = []
             attempt_rows: list[tuple[Any, ...]] = []
             pending: list[tuple[Delivery, DeliveryState, str]] = []
+            # Where each column is, read once: this loop runs once per delivery of a batch.
+            at_state, at_owner, at_info, at_due = c.state, c.lease_owner, c.info, c.due
+            at_attempts, at_provider_id = c.attempts, c.provider_id
+            at_provider_status, at_token = c.provider_status, c.callback_token
+            retry, states = DeliveryState.PENDING, _STATES
             for outcome in outcomes:
                 row = current.get(outcome.delivery_id)
                 if row is None or not _recordable(
-                    row[c.state], row[c.lease_owner], owner, outcome.attempted
+                    row[at_state], row[at_owner], owner, outcome.attempted
                 ):
                     continue
-                previous = DeliveryState(row[c.state])
+                previous = states[row[at_state]]
                 # A batch's rows share one info text: decode it once (a copy each, as a
                 # delivery's info must not be shared with another's).
-                text = row[c.info]
+                text = row[at_info]
                 decoded = infos.get(text)
                 if decoded is None:
                     decoded = infos[text] = json.loads(text)
@@ -639,10 +661,11 @@ class SqlLedger:
                 if outcome.info:
                     info.update(outcome.info)
                     new_info = _dumps(info)
-                due = outcome.due if outcome.due is not None else row[c.due]
+                state = outcome.state
+                due = outcome.due if outcome.due is not None else row[at_due]
                 delivery_rows.append(
                     (
-                        outcome.state.value,
+                        state.value,
                         outcome.provider_id,
                         outcome.provider_status,
                         outcome.error,
@@ -656,13 +679,11 @@ class SqlLedger:
                     attempt_rows.append(
                         (
                             now,
-                            "retry"
-                            if outcome.state is DeliveryState.PENDING
-                            else outcome.state.value,
+                            "retry" if state is retry else state.value,
                             outcome.provider_id,
                             outcome.error,
                             outcome.delivery_id,
-                            row[c.attempts],
+                            row[at_attempts],
                         )
                     )
                 # Built once from the row and the outcome (not read back, nor copied by
@@ -675,14 +696,14 @@ class SqlLedger:
                         "channel_type": row[c.channel_type],
                         "recipient": row[c.recipient],
                         "address": row[c.address],
-                        "state": outcome.state,
-                        "provider_id": outcome.provider_id or row[c.provider_id],
-                        "provider_status": outcome.provider_status or row[c.provider_status],
+                        "state": state,
+                        "provider_id": outcome.provider_id or row[at_provider_id],
+                        "provider_status": outcome.provider_status or row[at_provider_status],
                         "error": outcome.error,
                         "info": info,
                         "id": row[c.id],
                         "notification_id": row[c.notification_id],
-                        "attempts": int(row[c.attempts]),
+                        "attempts": int(row[at_attempts]),
                         "provider_detail": row[c.provider_detail],
                         "due": due,
                         "updated": now,
@@ -691,7 +712,10 @@ class SqlLedger:
                         "fallback_of": row[c.fallback_of],
                     },
                 )
-                pending.append((delivery, previous, row[c.callback_token]))
+                if orphans:
+                    pending.append((delivery, previous, row[at_token]))
+                else:  # the usual case: no status event came before its Sid
+                    changes.append(Change(delivery, previous))
             cur.executemany(
                 self._sql(
                     "UPDATE deliveries SET state = ?, provider_id = COALESCE(?, provider_id), "
@@ -715,8 +739,12 @@ class SqlLedger:
                     if applied is not None:
                         delivery = applied
                 changes.append(Change(delivery, previous))
-            recorded = {d.id for d, _previous, _token in pending}
-            handed = [o.delivery_id for o in outcomes if o.failover and o.delivery_id in recorded]
+            handed: list[str] = []
+            if any(o.failover for o in outcomes):
+                recorded = {change.delivery.id for change in changes}
+                handed = [
+                    o.delivery_id for o in outcomes if o.failover and o.delivery_id in recorded
+                ]
             activated = self._activate_fallbacks(cur, handed, now) if handed else []
             changes.extend(activated)
             if activated or any(o.state is DeliveryState.PENDING for o in outcomes):

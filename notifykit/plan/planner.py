@@ -38,7 +38,15 @@ if TYPE_CHECKING:
     from notifykit.oncall import OnCall, Schedule
     from notifykit.oncall.overrides import StoredOverride
 
-__all__ = ["SCHEDULE_PREFIX", "DeliveryJob", "Plan", "Planner", "new_id", "template_context"]
+__all__ = [
+    "SCHEDULE_PREFIX",
+    "DeliveryJob",
+    "Plan",
+    "Planner",
+    "new_id",
+    "new_ids",
+    "template_context",
+]
 
 logger = logging.getLogger("notifykit.oncall")
 
@@ -54,26 +62,51 @@ PHONE_CACHE = 16_384
 
 
 @functools.lru_cache(maxsize=PHONE_CACHE)
-def _parsed_phone(number: str) -> str | None:
-    """:func:`parse_phone` remembered: libphonenumber costs more per number than the rest of
-    planning, and the numbers of an on-call list or a broadcast are sent to again and again. The
-    answer depends only on the text (the region is always India's), so a cached one is exact."""
-    return parse_phone(number)
+def _phone_recipient(number: str) -> Recipient | None:
+    """The :class:`Recipient` of a raw number (``None``: not a valid number), remembered:
+    libphonenumber costs more per number than the rest of planning, and the numbers of an
+    on-call list or a broadcast are sent to again and again. The answer depends only on the
+    text (the region is always India's), so a cached one is exact; a Recipient is frozen, so
+    the plans that send to the number share it."""
+    phone = parse_phone(number)
+    return None if phone is None else Recipient(name=None, phone=phone)
 
 
-#: every pair of Crockford digits (10 bits), so an id takes 13 lookups instead of 26 divmods
+#: every pair of Crockford digits (10 bits), so a number takes 13 lookups instead of 26 divmods
 _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+#: a random byte to a Crockford digit by its low 5 bits: 256 = 8 x 32, so a uniform byte gives
+#: a uniform digit (5 random bits)
+_RANDOM_DIGIT = bytes(ord(_CROCKFORD[b & 31]) for b in range(256))
 
 
 def new_id() -> str:
     """A 26-character id that sorts by creation time (48 bits of milliseconds, 80 random bits,
     Crockford base 32, as a ULID), so ledger ids list in the order they were made."""
-    return crockford((int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big"))
+    return new_ids(1)[0]
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` ids as :func:`new_id` makes them, made at once, in ascending order: the same
+    10-digit time part (this millisecond) and 16 random digits each (80 random bits: one
+    random byte per digit, its low 5 bits), from one read of the system's random source and
+    one C-level translation. A broadcast makes one per delivery: 0.25 us each against 2 us one
+    by one.
+
+    Sorted, so that a plan's ids also sort in the order of its jobs (as ids made one by one,
+    millisecond by millisecond, nearly did): a group of deliveries is then a run of
+    neighbouring entries in the ledger's index on ids, not 500 entries scattered over all the
+    broadcast's pages (which made recording a 10,000-number broadcast 20% slower)."""
+    if count <= 0:
+        return []
+    when = crockford(int(time.time() * 1000) << 80)[:10]
+    digits = os.urandom(16 * count).translate(_RANDOM_DIGIT).decode("ascii")
+    ids = [when + digits[i : i + 16] for i in range(0, 16 * count, 16)]
+    ids.sort()
+    return ids
 
 
 def crockford(value: int) -> str:
     """A 128-bit number as 26 Crockford base-32 digits (130 bits, the top two 0)."""
-    # A broadcast makes one id per delivery: 13 ten-bit lookups are 2.5x faster than 26 divmods.
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -10, -10)])
 
 
@@ -144,7 +177,17 @@ class DeliveryJob:
         """The :class:`Recipient` a channel's ``send`` gets for this job (``delivery_id``: this
         job's id)."""
         if self.address_kind == "phone":
-            return Recipient(name=self.recipient_name, phone=self.address, delivery_id=self.id)
+            # one per job sent: every field given, without the frozen __init__ (model.assemble)
+            return assemble(
+                Recipient,
+                {
+                    "name": self.recipient_name,
+                    "phone": self.address,
+                    "display_name": None,
+                    "addresses": {},
+                    "delivery_id": self.id,
+                },
+            )
         addresses = {self.address_kind: self.address} if self.address else {}
         return Recipient(
             name=self.recipient_name, phone=None, addresses=addresses, delivery_id=self.id
@@ -243,10 +286,10 @@ class Planner:
 
     @staticmethod
     def raw_recipient(number: str) -> Recipient:
-        phone = _parsed_phone(number)
-        if phone is None:
+        recipient = _phone_recipient(number)
+        if recipient is None:
             raise RecipientError(f"{number!r} is not a valid phone number: {phone_hint()}")
-        return Recipient(name=None, phone=phone)
+        return recipient
 
     # -- on-call schedules -----------------------------------------------------------------------
 
@@ -314,11 +357,16 @@ class Planner:
             else:  # the config check makes every member a recipient: a backstop
                 raise RecipientError(f"{target} has {who!r} on call, who is not a recipient")
 
+        numbers = self._numbers
         for target in targets:
             if not isinstance(target, str):
                 raise RecipientError(f"recipients are names or phone numbers, got {target!r}")
             if self._is_phone(target):
-                add(self._numbers.get(target) or self.raw_recipient(target))
+                # add() spelt out: a broadcast passes here once per number
+                recipient = numbers.get(target) or self.raw_recipient(target)
+                if recipient.phone not in seen:
+                    seen.add(recipient.phone)  # type: ignore[arg-type]
+                    result.append(recipient)
             elif target in self.config.recipients:
                 add(self.config.recipients[target])
             elif target in self._groups:
@@ -413,8 +461,8 @@ class Planner:
             token = secrets.token_urlsafe(16)  # 128 random bits
             kind = channel_type.address
             # The fields every job of this channel shares; each job is assembled from them
-            # (every field given) without the frozen __init__'s per-field cost, which was a
-            # third of planning a 10,000-number broadcast.
+            # (every field given, as model.assemble does) without the frozen __init__'s
+            # per-field cost, which was a third of planning a 10,000-number broadcast.
             shared = {
                 "notification_id": notification.id,
                 "channel": name,
@@ -431,24 +479,21 @@ class Planner:
                 "first_due": None,
                 "fallback_of": None,
             }
-            for recipient in recipients:
-                address = recipient.address(kind)
-                jobs.append(
-                    assemble(
-                        DeliveryJob,
-                        {
-                            **shared,
-                            "id": new_id(),
-                            "seq": len(jobs),
-                            "recipient": recipient.label,
-                            "recipient_name": recipient.name,
-                            "address": address,
-                            "skip_reason": None
-                            if address is not None
-                            else f"no {kind} address for {recipient.label}",
-                        },
-                    )
+            new = object.__new__
+            for recipient, job_id in zip(recipients, new_ids(len(recipients)), strict=True):
+                address = recipient.phone if kind == "phone" else recipient.address(kind)
+                job = new(DeliveryJob)
+                fields = job.__dict__
+                fields.update(shared)
+                fields["id"] = job_id
+                fields["seq"] = len(jobs)
+                fields["recipient"] = recipient.label
+                fields["recipient_name"] = recipient.name
+                fields["address"] = address
+                fields["skip_reason"] = (
+                    None if address is not None else f"no {kind} address for {recipient.label}"
                 )
+                jobs.append(job)
         standby = self._standby(notification, jobs, chains, prepared, recipients, when)
         texts = {n: m.text for n, m in messages.items()}
         for job in standby:

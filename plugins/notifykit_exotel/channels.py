@@ -490,23 +490,33 @@ class SmsChannel:
         matches the first recipient with those digits that has no result yet."""
         count = len(recipients)
         outcome: list[DeliveryResult | None] = [None] * count
-        # tail -> the positions with it, in order (nearly always one)
-        by_tail: dict[str, list[int]] = {}
+        # tail -> the first position with it; the further ones (a number given twice, rare)
+        # apart, so that a broadcast makes no list per recipient
+        first: dict[str, int] = {}
+        further: dict[str, list[int]] = {}
         for position, recipient in enumerate(recipients):
-            tail = _tail(recipient.phone)
+            phone = recipient.phone
+            # the planner's E.164 numbers (+91 and 10 digits) without a call each
+            if phone and phone[0] == "+" and phone.isascii() and phone[1:].isdigit():
+                tail = phone[-10:]
+            else:
+                tail = _tail(phone)
             if len(tail) == 10:
-                slots = by_tail.get(tail)
-                if slots is None:
-                    by_tail[tail] = [position]
+                if tail in first:
+                    further.setdefault(tail, []).append(position)
                 else:
-                    slots.append(position)
+                    first[tail] = position
 
         def index_of(number: str | None) -> int | None:
-            slots = by_tail.get(_tail(number))
-            if slots:
-                for candidate in slots:
-                    if outcome[candidate] is None:
-                        return candidate
+            tail = _tail(number)
+            candidate = first.get(tail)
+            if candidate is None:
+                return None
+            if outcome[candidate] is None:
+                return candidate
+            for candidate in further.get(tail, ()):
+                if outcome[candidate] is None:
+                    return candidate
             return None
 
         for item in result.errors:
@@ -518,7 +528,7 @@ class SmsChannel:
                 i = index_of(number)
                 if i is not None:
                     outcome[i] = _failure(recipients[i], cause)
-        sent = DeliveryState.SENT
+        accepted = DeliveryResult.sent
         unmatched: list[Any] = []
         for sms in result.messages:
             i = index_of(sms.to)
@@ -526,8 +536,10 @@ class SmsChannel:
                 unmatched.append(sms)
                 continue
             status = sms.status
-            outcome[i] = DeliveryResult(
-                recipients[i], sent, sms.sid, None if status is None else str(status)
+            outcome[i] = accepted(
+                recipients[i],
+                provider_id=sms.sid,
+                provider_status=None if status is None else str(status),
             )
         if unmatched:
             # Exotel's bulk response format is UNCONFIRMED: messages without a recognisable

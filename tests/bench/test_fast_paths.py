@@ -1,6 +1,6 @@
 """The performance fast paths keep their behaviour: proxies read once and still honoured, e164=True
 still refuses what is not E.164, a dry run builds no HTTP session, the cached DLT pattern, the
-one-call ULID."""
+one-call ULID and the ids made at once."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import random
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,30 @@ def test_new_id_is_the_same_crockford_ulid_as_the_digit_by_digit_encoding() -> N
     first, second = planner.new_id(), planner.new_id()
     assert len(first) == 26 and set(first) <= set(planner._CROCKFORD)
     assert first[:10] <= second[:10]  # the time part sorts
+
+
+def test_ids_made_at_once_have_the_format_order_and_randomness_of_new_id() -> None:
+    before = int(time.time() * 1000)
+    ids = planner.new_ids(20_000)
+    after = int(time.time() * 1000)
+    assert planner.new_ids(0) == []
+    assert len(ids) == len(set(ids)) == 20_000
+    assert ids == sorted(ids)  # a plan's ids sort in the order of its jobs
+    assert all(len(i) == 26 and set(i) <= set(planner._CROCKFORD) for i in ids)
+    # one time part, this millisecond's, in the encoding new_id() gives it
+    (when,) = {i[:10] for i in ids}
+    assert when == planner.crockford(int(when_ms(when)) << 80)[:10]
+    assert before <= when_ms(when) <= after
+    assert planner.new_id()[:10] >= when  # later ids sort after
+    # 16 random digits, each uniform over the 32 (5 bits): 20,000 ids give each digit about
+    # 10,000 times in all; far outside 9,000-11,000 is not random
+    counts = Counter(c for i in ids for c in i[10:])
+    assert set(counts) == set(planner._CROCKFORD)
+    assert all(9_000 < n < 11_000 for n in counts.values()), counts
+
+
+def when_ms(digits: str) -> int:
+    value = 0
+    for c in digits:
+        value = value * 32 + planner._CROCKFORD.index(c)
+    return value

@@ -21,7 +21,7 @@ def test_a_number_sent_to_again_is_not_parsed_again(monkeypatch: pytest.MonkeyPa
         return real(number, *args, **kwargs)
 
     monkeypatch.setattr(planner, "parse_phone", counting)
-    planner._parsed_phone.cache_clear()
+    planner._phone_recipient.cache_clear()
     numbers = ["09800000101", "+919800000102", "919800000103"]
     first = [planner.Planner.raw_recipient(n).phone for n in numbers]
     again = [planner.Planner.raw_recipient(n).phone for n in numbers]
@@ -32,4 +32,4 @@ def test_a_number_sent_to_again_is_not_parsed_again(monkeypatch: pytest.MonkeyPa
         with pytest.raises(RecipientError, match=re.escape("'+91123' is not a valid phone number")):
             planner.Planner.raw_recipient("+91123")
     assert parsed == [*numbers, "+91123"]
-    assert planner._parsed_phone.cache_info().maxsize == planner.PHONE_CACHE
+    assert planner._phone_recipient.cache_info().maxsize == planner.PHONE_CACHE
