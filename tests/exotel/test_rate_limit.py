@@ -100,6 +100,23 @@ def test_arrivals_never_exceed_the_limit_whatever_the_network_delays(
     assert most_in_any_window(arrivals, period) <= limit
 
 
+def test_a_grant_is_never_a_rounding_early() -> None:
+    """Found by the test above: the clock read after sleeping ``grant - now`` stood one ulp
+    short of the grant (``now + (grant - now)`` is not always ``grant`` in floating point), so the
+    second request arrived 4.999999999999999 s after the first under a 1-per-5-s limit."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 5.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    arrivals = []
+    for there, gap in ((1.0382337570544646, 0.9698502244554683), (0.0, 0.7135799290899114)):
+        clock.now += gap
+        limiter.acquire()
+        clock.now += there
+        arrivals.append(clock.now)
+        limiter.release()
+    assert arrivals[1] - arrivals[0] >= 5.0
+    assert most_in_any_window(arrivals, 5.0) == 1
+
+
 def test_a_request_in_flight_counts_and_a_finished_one_counts_from_its_finish() -> None:
     clock = FakeClock()
     limiter = RateLimiter(2, 10.0, margin=0.0, clock=clock, sleep=lambda _: None)
