@@ -168,6 +168,13 @@ class Dialect:
     param: str = "?"
 
 
+#: the columns :meth:`SqlLedger._add` stores a new delivery with, in its rows' order
+DELIVERY_INSERT_COLUMNS = (
+    "id, notification_id, seq, channel, channel_type, recipient, recipient_name, address, "
+    "address_kind, text, template, options, info, batch, callback_token, state, due, first_due, "
+    "skip_reason, updated, lease_owner, lease_expires, attempts, fallback_of, error"
+)
+
 _DELIVERY_COLUMNS = (
     "id, notification_id, seq, channel, channel_type, recipient, recipient_name, address, "
     "address_kind, text, template, options, info, batch, callback_token, state, due, "
@@ -203,6 +210,11 @@ class SqlLedger:
 
     It is the delivery store; :attr:`routing` is the routing-state store on the same database
     (:class:`~notifykit.ledger.state.RoutingState`)."""
+
+    #: a plan with at least this many deliveries is stored outside the batch mode, so that the
+    #: backend may copy its rows in bulk (PostgreSQL's ``COPY``, which a pipeline cannot carry);
+    #: ``None``: always batched
+    bulk_rows: int | None = None
 
     def __init__(self, dialect: Dialect, location: str) -> None:
         self._dialect = dialect
@@ -390,8 +402,10 @@ class SqlLedger:
         if sending and lease_owner is None:
             raise ValueError("deliveries stored sending need a lease_owner")
         # Batched: on PostgreSQL, BEGIN, the inserts, the wake-up and COMMIT travel together
-        # (one round trip; two with a key, whose duplicate check reads one row back).
-        with self._tx("storing a notification", batched=True) as cur:
+        # (one round trip; two with a key, whose duplicate check reads one row back). A plan of
+        # bulk_rows deliveries or more is not: its rows are copied in bulk instead.
+        batched = self.bulk_rows is None or len(plan.jobs) < self.bulk_rows
+        with self._tx("storing a notification", batched=batched) as cur:
             return self._add(cur, plan, lease_owner, lease_until, sending=sending)
 
     def _add(
@@ -493,16 +507,7 @@ class SqlLedger:
             known = {j.id for j in plan.jobs if j.skip_reason is None}
             if not started <= known:
                 raise ValueError("only deliveries of this plan that can be sent can start sending")
-        cur.executemany(
-            self._sql(
-                "INSERT INTO deliveries (id, notification_id, seq, channel, channel_type, "
-                "recipient, recipient_name, address, address_kind, text, template, options, "
-                "info, batch, callback_token, state, due, first_due, skip_reason, updated, "
-                "lease_owner, lease_expires, attempts, fallback_of, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
-            rows,
-        )
+        self._insert_deliveries(cur, rows)
         if started:
             # The first attempt of each, opened as begin_send opens one (number 1: new rows).
             cur.executemany(
@@ -515,6 +520,14 @@ class SqlLedger:
         if lease_owner is None and plan.jobs:
             self._signal_work(cur)
         return Submission(n.id, tuple(j.id for j in plan.jobs), False, alert_key or n.key)
+
+    def _insert_deliveries(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert a plan's delivery rows (:data:`DELIVERY_INSERT_COLUMNS`, in that order)."""
+        marks = ", ".join("?" * len(rows[0])) if rows else ""
+        cur.executemany(
+            self._sql(f"INSERT INTO deliveries ({DELIVERY_INSERT_COLUMNS}) VALUES ({marks})"),
+            rows,
+        )
 
     def _duplicate(self, cur: Any, notification_id: str, key: str | None) -> Submission:
         """The submission of notification ``notification_id``, stored earlier with ``key``."""

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from notifykit.errors import LedgerUnavailable
-from notifykit.ledger.base import Dialect, LedgerError, SqlLedger
+from notifykit.ledger.base import DELIVERY_INSERT_COLUMNS, Dialect, LedgerError, SqlLedger
 from notifykit.ledger.migrations import MIGRATIONS
 from notifykit.ledger.rows import fetch_one
 
@@ -168,8 +168,16 @@ def _secrets(url: str) -> list[str]:
     return found
 
 
+#: a plan with this many deliveries or more is stored with ``COPY``, outside the pipeline (10,000
+#: deliveries: 93 ms and 25 ms of client CPU, against 153 ms and 71 ms for the pipelined
+#: INSERTs; 100: 1.6 ms against 2.6 ms); below it, the pipeline's single round trip wins
+COPY_ROWS = 100
+
+
 class PostgresLedger(SqlLedger):
     """A ledger in a PostgreSQL database, at the libpq URL ``url``."""
+
+    bulk_rows = COPY_ROWS
 
     def __init__(
         self,
@@ -292,6 +300,18 @@ class PostgresLedger(SqlLedger):
 
     def _pipelined(self, db: Any) -> Any:
         return db.pipeline()
+
+    def _insert_deliveries(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        # COPY cannot run in a pipeline: a plan stored in one (fewer than COPY_ROWS deliveries,
+        # see add()) or in a routing transaction that is one keeps the INSERTs.
+        from psycopg import pq
+
+        if len(rows) < COPY_ROWS or cur.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            super()._insert_deliveries(cur, rows)
+            return
+        with cur.copy(f"COPY deliveries ({DELIVERY_INSERT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _signal_work(self, cursor: Any) -> None:
         # Delivered when the transaction commits (and only if it does), to every listener.
