@@ -1,6 +1,6 @@
 """Migration 12 (issue 20, fewer pages per notify()): a ledger made before it keeps every row,
-its idempotency keys stay unique, and in SQLite the notifications and attempts tables become
-``WITHOUT ROWID``; a SQLite ledger whose rows no longer refer to each other is refused, not
+its idempotency keys stay unique (PostgreSQL's schema is unchanged), and in SQLite the
+notifications and attempts tables become ``WITHOUT ROWID`` with a partial index of keys; a SQLite ledger whose rows no longer refer to each other is refused, not
 half-upgraded. Real SQLite files and real PostgreSQL schemas."""
 
 from __future__ import annotations
@@ -56,14 +56,10 @@ COMMIT;
 
 def _as_version_11(location: str) -> None:
     """Turn a ledger made by this notifykit back into what version 11 left."""
-    if location.startswith("postgresql"):
+    if location.startswith("postgresql"):  # version 12 changed nothing there
         import psycopg
 
         with psycopg.connect(location, autocommit=True) as conn:
-            conn.execute("DROP INDEX notifications_key")
-            conn.execute(
-                "ALTER TABLE notifications ADD CONSTRAINT notifications_key_key UNIQUE (key)"
-            )
             conn.execute("DELETE FROM schema_migrations WHERE version > 11")
         return
     db = sqlite3.connect(location, isolation_level=None)
