@@ -7,66 +7,57 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from notifykit.ledger import Ledger, LedgerError, Outcome, open_ledger
-from notifykit.ledger.migrations import MIGRATIONS
+from notifykit.ledger.migrations import MIGRATIONS, render
 from notifykit.plan.planner import Plan
 from notifykit.report import DeliveryState
 
 MakePlan = Callable[..., Plan]
 LEASE = 30.0
 
-#: SQLite's notifications and attempts tables as version 1 made them, and as every version up to
-#: 11 kept them
-_V11_TABLES = """
-PRAGMA foreign_keys = OFF;
-BEGIN;
-CREATE TABLE notifications_old (
-    id TEXT PRIMARY KEY,
-    key TEXT UNIQUE,
-    event TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    created DOUBLE PRECISION NOT NULL,
-    body TEXT NOT NULL
-);
-INSERT INTO notifications_old SELECT id, key, event, severity, created, body FROM notifications;
-DROP TABLE notifications;
-ALTER TABLE notifications_old RENAME TO notifications;
-CREATE INDEX notifications_created ON notifications (created);
-CREATE TABLE attempts_old (
-    delivery_id TEXT NOT NULL REFERENCES deliveries (id),
-    number INTEGER NOT NULL,
-    worker TEXT,
-    started DOUBLE PRECISION NOT NULL,
-    finished DOUBLE PRECISION,
-    outcome TEXT NOT NULL,
-    provider_id TEXT,
-    error TEXT,
-    PRIMARY KEY (delivery_id, number)
-);
-INSERT INTO attempts_old SELECT * FROM attempts;
-DROP TABLE attempts;
-ALTER TABLE attempts_old RENAME TO attempts;
-DELETE FROM schema_migrations WHERE version > 11;
-COMMIT;
-"""
-
 
 def _as_version_11(location: str) -> None:
-    """Turn a ledger made by this notifykit back into what version 11 left."""
+    """Turn a ledger made by this notifykit back into what version 11 left, its rows kept."""
     if location.startswith("postgresql"):  # version 12 changed nothing there
         import psycopg
 
         with psycopg.connect(location, autocommit=True) as conn:
             conn.execute("DELETE FROM schema_migrations WHERE version > 11")
         return
-    db = sqlite3.connect(location, isolation_level=None)
+    # A new file made by migrations 1 to 11 as written, then every row of the ledger copied in.
+    old = f"{location}.v11"
+    db = sqlite3.connect(old, isolation_level=None)
     try:
-        db.executescript(_V11_TABLES)
+        db.execute(
+            "CREATE TABLE schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+        )
+        for version, script in MIGRATIONS[:11]:
+            db.executescript(render(script, "sqlite"))
+            db.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+        db.execute("ATTACH DATABASE ? AS made", (location,))
+        tables = [
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM made.sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'"
+            )
+        ]
+        db.execute("BEGIN")
+        for table in tables:
+            columns = ", ".join(r[1] for r in db.execute(f"PRAGMA made.table_info({table})"))
+            db.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM made.{table}")
+        db.execute("COMMIT")
+        db.execute("DETACH DATABASE made")
     finally:
         db.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{location}{suffix}").unlink(missing_ok=True)
+    Path(old).replace(location)
 
 
 def _sqlite_schema(location: str) -> dict[str, str]:
