@@ -324,9 +324,8 @@ CREATE TABLE circuits (
 #: table: its rows are too large for a clustered b-tree (measured worse, docs/performance.md).
 #: SQLite cannot change a table in place, so it is rebuilt (the ledger migrates with foreign
 #: keys off and checks them before it commits). WAL frames per ``notify()`` of one SMS: 16.7
-#: before, 14.7 after. PostgreSQL keeps its unique constraint: with the same partial index there,
-#: 8 threads' ``submit()`` measured 2,200-2,600/s against 4,100-4,400/s without it, and no gain
-#: was seen for it (PostgreSQL commits are not bound by pages written the way SQLite's are).
+#: before, 14.7 after. PostgreSQL keeps its unique constraint: no gain was measured for the
+#: partial index there (its commits are not bound by the pages they write as SQLite's fsync is).
 _V12_SQLITE = """
 CREATE TABLE notifications_v12 (
     id TEXT PRIMARY KEY,
