@@ -485,3 +485,36 @@ def test_heartbeats_with_their_state_and_never_their_token(start_console, clock)
     assert row is not None and ">ok<" in row.group(1) and "(in 1h00m)" in row.group(1)
     assert re.search(r'<tr data-heartbeat="restore">.*?never', text, re.S)
     assert token not in page.text and "/heartbeat/" not in page.text
+
+
+def test_circuits_show_an_account_the_provider_refuses(console, sim, clock):
+    session = log_in(console)
+    empty = _get(console.url + "circuits", session)
+    _secure_headers(empty)
+    assert "No provider account has failed" in empty.text
+    assert '<a href="circuits">Circuits</a>' in empty.text  # in every page's navigation
+
+    sim.revoke_credentials()  # Exotel answers 401: the account is refused, send after send
+    for n in range(10):
+        console.kit.notify("db.down", severity="critical", labels={"host": f"db{n}"})
+        if any(row.state == "open" for row in console.kit.ledger.circuits.rows()):
+            break
+    [row] = console.kit.ledger.circuits.rows()
+    assert row.state == "open" and row.failures >= 5
+
+    page = _get(console.url + "circuits", session)
+    text = html.unescape(page.text)
+    shown = re.search(rf'<tr data-circuit="{re.escape(row.key)}">(.*?)</tr>', text, re.S)
+    assert shown is not None, text
+    cells = shown.group(1)
+    assert ">open<" in cells and f">{row.failures}<" in cells
+    assert "(in 2m)" in cells  # the probe, after the default 2-minute cool-down
+    assert "401" in cells and "Authentication" in cells  # the last error, as Exotel said it
+    assert TOKEN not in page.text and "Circuits (1)" in text
+
+    clock.advance(121)
+    sim.revoke_credentials(False)
+    console.kit.notify("db.down", severity="critical", labels={"host": "probe"})  # the probe
+    [row] = console.kit.ledger.circuits.rows()
+    assert row.state == "closed" and row.failures == 0
+    assert "No provider account has failed" in _get(console.url + "circuits", session).text

@@ -122,6 +122,7 @@ def served(
         "/console/oncall": "/console/oncall",
         "/console/silences": "/console/silences",
         "/console/heartbeats": "/console/heartbeats",
+        "/console/circuits": "/console/circuits",
         "/console/ack": "/console/ack",
         "/console/resolve": "/console/resolve",
         "/console/silence": "/console/silence",

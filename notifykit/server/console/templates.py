@@ -46,7 +46,8 @@ table.stack td::before{content:attr(data-label);color:#555}}
 </style></head>
 <body>
 {% if user %}<nav><a href="./">Alerts</a><a href="oncall">On call</a>
-<a href="silences">Silences</a><a href="heartbeats">Heartbeats</a><a href="deliveries">Deliveries</a>
+<a href="silences">Silences</a><a href="heartbeats">Heartbeats</a><a href="circuits">Circuits</a>
+<a href="deliveries">Deliveries</a>
 <a href="audit">Audit</a>
 <span class="who">{{ user }}</span>
 <form class="inline" method="post" action="logout">
@@ -213,6 +214,28 @@ _HEARTBEATS = """{% extends "base" %}{% block main %}
 </tbody></table></div>
 {% endblock %}"""
 
+_CIRCUITS = """{% extends "base" %}{% block main %}
+<h1>Circuits ({{ circuits|length }})</h1>
+{% if not enabled %}<p>The circuit breaker is off (<code>circuit: {enabled: false}</code>).</p>{% endif %}
+<p>A provider account's circuit opens after too many provider-side failures within
+{{ window }}: nothing is sent through the account until one probe, after the cool-down, goes
+through.</p>
+<div class="scroll"><table class="stack">
+<thead><tr><th>Account</th><th>State</th><th>Failures</th><th>Counted since</th><th>Opened</th>
+<th>Probe</th><th>Last error</th></tr></thead>
+<tbody>
+{% for c in circuits %}
+<tr data-circuit="{{ c.key }}"><td data-label="Account">{{ c.key }}</td>
+<td data-label="State" class="state">{{ c.state }}</td>
+<td data-label="Failures">{{ c.failures }}</td><td data-label="Counted since">{{ c.since }}</td>
+<td data-label="Opened">{{ c.opened }}</td><td data-label="Probe">{{ c.probe }}</td>
+<td data-label="Last error">{{ c.last_error }}</td></tr>
+{% else %}
+<tr><td colspan="7">No provider account has failed: every circuit is closed.</td></tr>
+{% endfor %}
+</tbody></table></div>
+{% endblock %}"""
+
 _MESSAGE = """{% extends "base" %}{% block main %}
 <h1>{{ title }}</h1><p>{{ message }}</p><p><a href="{{ back }}">Back</a></p>
 {% endblock %}"""
@@ -228,6 +251,7 @@ _ENV = jinja2.Environment(
             "silences": _SILENCES,
             "oncall": _ONCALL,
             "heartbeats": _HEARTBEATS,
+            "circuits": _CIRCUITS,
             "message": _MESSAGE,
         }
     ),
@@ -237,8 +261,8 @@ _ENV = jinja2.Environment(
 
 
 def render(template: str, **context: Any) -> str:
-    """A page: ``template`` (``login``, ``alerts``, ``oncall``, ``silences``, ``deliveries``,
-    ``audit``, ``message``)
+    """A page: ``template`` (``login``, ``alerts``, ``oncall``, ``silences``, ``heartbeats``,
+    ``circuits``, ``deliveries``, ``audit``, ``message``)
     rendered with ``context`` (``title``, ``user``, ``csrf``, ``flash`` and ``error`` are
     optional)."""
     base = {"user": None, "csrf": "", "flash": None, "error": None, "title": "notifykit"}

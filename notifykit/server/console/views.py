@@ -124,6 +124,7 @@ class Console:
         add_route(r"/console/oncall", self._guard(self.oncall, "oncall"), get)
         add_route(r"/console/silences", self._guard(self.silences, "silences"), get)
         add_route(r"/console/heartbeats", self._guard(self.heartbeats, "heartbeats"), get)
+        add_route(r"/console/circuits", self._guard(self.circuits, "circuits"), get)
         add_route(r"/console/ack", self._guard(self.ack), post)
         add_route(r"/console/resolve", self._guard(self.resolve), post)
         add_route(r"/console/silence", self._guard(self.silence), post)
@@ -405,6 +406,43 @@ class Console:
             for beat in self.notifier.heartbeats()
         ]
         return self._page("heartbeats", session, cookies, title="Heartbeats", heartbeats=shown)
+
+    def circuits(self, request: Request) -> Response:
+        """Each provider account's circuit breaker that has counted a failure: open (nothing is
+        sent through the account until its probe), half-open (a probe is out), or closed with
+        failures in its window; its last error with the config's secrets taken out."""
+        session, cookies = self._login_required(request)
+        now = self._clock()
+        window = self.notifier.config.circuit.window
+        shown = [
+            {
+                "key": row.key,
+                "state": row.state,
+                "failures": row.failures,
+                "since": _when(row.window_start, now),
+                "opened": _when(row.opened_at, now),
+                "probe": (
+                    _when(row.reopen_at, now)
+                    if row.state == "open"
+                    else f"out ({row.probe_owner}) until {_when(row.probe_until, now)}"
+                    if row.state == "half_open"
+                    else ""
+                ),
+                "last_error": self._scrub(row.last_error) or "",
+            }
+            for row in self.notifier.ledger.circuits.rows()
+            if row.state != "closed" or row.failures > 0
+        ]
+        shown.sort(key=lambda c: (c["state"] == "closed", c["key"]))
+        return self._page(
+            "circuits",
+            session,
+            cookies,
+            title="Circuits",
+            circuits=shown,
+            window=_span(int(window)),
+            enabled=self.notifier.config.circuit.enabled,
+        )
 
     def silences(self, request: Request) -> Response:
         """The silences in force or to come, each with an Expire button."""
