@@ -4,6 +4,9 @@ descriptor limit, HTTP/1.1 with chunked bodies, 414/431/413 for what is too larg
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import resource
 import socket
 import threading
@@ -16,7 +19,7 @@ import pytest
 
 from notifykit import Notifier
 from notifykit.report import DeliveryState
-from notifykit.server.embedded import FD_RESERVE
+from notifykit.server.embedded import FD_RESERVE, StatusServer
 from notifykit_exotel.simulator import ExotelSimulator
 from tests.delivery.conftest import PHONES
 from tests.server.support import (
@@ -281,3 +284,55 @@ def test_a_large_answer_to_a_slow_reader_arrives_whole(tmp_path, sim, make_kit):
     head, _, body = bytes(received).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert body == chunk * count
+
+
+def _fill_descriptors(spare: int) -> list[int]:
+    """Open ``/dev/null`` until this process has no descriptor left, then close ``spare`` of
+    them again: the descriptors held, to be closed by the caller."""
+    held: list[int] = []
+    while True:
+        try:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as err:
+            if err.errno != errno.EMFILE:
+                raise
+            break
+    for _ in range(spare):
+        os.close(held.pop())
+    return held
+
+
+def test_out_of_descriptors_the_server_pauses_accepting_then_answers(
+    tmp_path, sim, make_kit, caplog
+):
+    """Issue 19's descriptor exhaustion, reached for real: the server's process (here the
+    test's, which it shares) runs out of descriptors, so accept() fails with EMFILE, and no
+    connection is idle to be closed for room. The server stops accepting for FD_PAUSE and says
+    so, with the fix, instead of spinning on accept(); once descriptors are free again, the
+    connection that waited in the backlog is taken and answered."""
+    caplog.set_level(logging.WARNING, "notifykit")
+    port = free_port()
+    kit = make_kit(serve_config(tmp_path, sim, port))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    client: socket.socket | None = None
+    with StatusServer(kit, "127.0.0.1", port):
+        try:
+            # a low limit, so that filling it is quick; every descriptor open stays valid
+            used = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else 64
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(used, 64) + 64, hard))
+            held = _fill_descriptors(spare=1)
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)  # the last one
+            wait_until(lambda: "out of file descriptors" in caplog.text, timeout=5)
+            assert "raise the descriptor limit (ulimit -n" in caplog.text
+            for fd in held:  # descriptors free again (a request needs some to be served)
+                os.close(fd)
+            held = []
+            client.sendall(raw_request("GET", "/healthz"))
+            assert read_response(client, timeout=5)[0] == "HTTP/1.1 200 OK"
+        finally:
+            for fd in held:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            if client is not None:
+                client.close()
