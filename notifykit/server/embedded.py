@@ -34,6 +34,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
@@ -170,6 +171,10 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
                 channel.will_close = True
 
     def handle_accept(self) -> None:
+        # The connections accepted in this burst: never closed to make room for another (with
+        # no descriptor free, accept() fails even when nobody is waiting, and the connection
+        # just taken, its request not yet read, would look idle).
+        fresh: set[int] = set()
         for _ in range(ACCEPT_BURST):
             try:
                 conn, addr = self.socket.accept()
@@ -179,7 +184,7 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
                 if err.errno == errno.ECONNABORTED:
                     continue
                 if err.errno in _NO_DESCRIPTORS:
-                    if self._close_idle() is None:
+                    if self._close_idle(fresh) is None:
                         self.paused_until = time.time() + FD_PAUSE
                         logger.warning(
                             "out of file descriptors (%s): refusing new connections for %g s; "
@@ -193,7 +198,7 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
                 logger.warning("accept() failed: %s", err)
                 return
             if len(self.active_channels) >= self.adj.connection_limit:
-                closed = self._close_idle()
+                closed = self._close_idle(fresh)
                 if closed is None:
                     _close_quietly(conn)
                     logger.warning(
@@ -214,13 +219,17 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
             except OSError:  # the client left before we got to it
                 _close_quietly(conn)
                 continue
-            self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+            channel = self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+            fresh.add(id(channel))
 
-    def _close_idle(self) -> str | None:
-        """Close the connection idle longest (no request running, nothing left to send); the
-        address it came from, or ``None`` when every connection is busy."""
+    def _close_idle(self, spare: Collection[int] = ()) -> str | None:
+        """Close the connection idle longest (no request running, nothing left to send), but
+        none of ``spare`` (their ``id()``); the address it came from, or ``None`` when every
+        connection is busy."""
         idle = [
-            c for c in self.active_channels.values() if not c.requests and not c.total_outbufs_len
+            c
+            for c in self.active_channels.values()
+            if not c.requests and not c.total_outbufs_len and id(c) not in spare
         ]
         if not idle:
             return None

@@ -302,29 +302,44 @@ def _fill_descriptors(spare: int) -> list[int]:
     return held
 
 
-def test_out_of_descriptors_the_server_pauses_accepting_then_answers(
-    tmp_path, sim, make_kit, caplog
+@pytest.mark.parametrize("idle_one", [False, True], ids=["all-busy", "one-idle"])
+def test_out_of_descriptors_the_server_makes_room_or_pauses_then_answers(
+    tmp_path, sim, make_kit, caplog, idle_one
 ):
     """Issue 19's descriptor exhaustion, reached for real: the server's process (here the
-    test's, which it shares) runs out of descriptors, so accept() fails with EMFILE, and no
-    connection is idle to be closed for room. The server stops accepting for FD_PAUSE and says
-    so, with the fix, instead of spinning on accept(); once descriptors are free again, the
-    connection that waited in the backlog is taken and answered."""
+    test's, which it shares) runs out of descriptors, so accept() fails with EMFILE. With an
+    idle connection open, the server closes it to take the new one, and keeps the new one
+    (accept() fails again with nobody waiting, and the connection just taken, its request not
+    yet read, looked idle: it was closed in turn); with none, it stops accepting for FD_PAUSE
+    and says so, instead of spinning on accept(). Either way the waiting client is answered once
+    descriptors are free again."""
     caplog.set_level(logging.WARNING, "notifykit")
     port = free_port()
     kit = make_kit(serve_config(tmp_path, sim, port))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     held: list[int] = []
+    idle: socket.socket | None = None
     client: socket.socket | None = None
-    with StatusServer(kit, "127.0.0.1", port):
+    with StatusServer(kit, "127.0.0.1", port) as server:
         try:
+            if idle_one:
+                idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+                wait_until(lambda: len(server._server.active_channels) == 1, timeout=5)
             # a low limit, so that filling it is quick; every descriptor open stays valid
             used = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else 64
             resource.setrlimit(resource.RLIMIT_NOFILE, (max(used, 64) + 64, hard))
             held = _fill_descriptors(spare=1)
             client = socket.create_connection(("127.0.0.1", port), timeout=5)  # the last one
-            wait_until(lambda: "out of file descriptors" in caplog.text, timeout=5)
-            assert "raise the descriptor limit (ulimit -n" in caplog.text
+            if idle_one:
+                assert idle is not None and closed_by_peer(idle, timeout=5)  # room made
+                peer = client.getsockname()
+                wait_until(
+                    lambda: [c.addr for c in server._server.active_channels.values()] == [peer],
+                    timeout=5,
+                )
+            else:
+                wait_until(lambda: "out of file descriptors" in caplog.text, timeout=5)
+                assert "raise the descriptor limit (ulimit -n" in caplog.text
             for fd in held:  # descriptors free again (a request needs some to be served)
                 os.close(fd)
             held = []
@@ -334,5 +349,6 @@ def test_out_of_descriptors_the_server_pauses_accepting_then_answers(
             for fd in held:
                 os.close(fd)
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-            if client is not None:
-                client.close()
+            for s in (idle, client):
+                if s is not None:
+                    s.close()
