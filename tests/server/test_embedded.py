@@ -272,15 +272,23 @@ def test_a_large_answer_to_a_slow_reader_arrives_whole(tmp_path, sim, make_kit):
 
     port = free_port()
     kit = make_kit(serve_config(tmp_path, sim, port))
-    with StatusServer(kit, "127.0.0.1", port, app=app):
+    with StatusServer(kit, "127.0.0.1", port, app=app) as server:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(raw_request("GET", "/big", {"Connection": "close"}))
-            time.sleep(0.5)  # the buffers fill; the request's thread can no longer send
+
+            def backed_up() -> bool:
+                # the client reads nothing yet: the socket buffers fill, and the answer piles up
+                # in the connection's buffer past the high watermark, where the request's thread
+                # waits and only the event loop can send
+                return any(
+                    c.total_outbufs_len > c.adj.outbuf_high_watermark
+                    for c in list(server._server.active_channels.values())
+                )
+
+            wait_until(backed_up, timeout=10)
             received = bytearray()
             while data := sock.recv(65536):
                 received += data
-                if len(received) < len(chunk) * 16:
-                    time.sleep(0.005)  # slowly at first
     head, _, body = bytes(received).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert body == chunk * count
