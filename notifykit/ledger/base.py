@@ -175,6 +175,11 @@ DELIVERY_INSERT_COLUMNS = (
     "skip_reason, updated, lease_owner, lease_expires, attempts, fallback_of, error"
 )
 
+_INSERT_DELIVERY = (
+    f"INSERT INTO deliveries ({DELIVERY_INSERT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(DELIVERY_INSERT_COLUMNS.split(',')))})"
+)
+
 _DELIVERY_COLUMNS = (
     "id, notification_id, seq, channel, channel_type, recipient, recipient_name, address, "
     "address_kind, text, template, options, info, batch, callback_token, state, due, "
@@ -523,11 +528,7 @@ class SqlLedger:
 
     def _insert_deliveries(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert a plan's delivery rows (:data:`DELIVERY_INSERT_COLUMNS`, in that order)."""
-        marks = ", ".join("?" * len(rows[0])) if rows else ""
-        cur.executemany(
-            self._sql(f"INSERT INTO deliveries ({DELIVERY_INSERT_COLUMNS}) VALUES ({marks})"),
-            rows,
-        )
+        cur.executemany(self._sql(_INSERT_DELIVERY), rows)
 
     def _duplicate(self, cur: Any, notification_id: str, key: str | None) -> Submission:
         """The submission of notification ``notification_id``, stored earlier with ``key``."""

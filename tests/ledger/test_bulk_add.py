@@ -113,3 +113,11 @@ def test_a_broadcast_stored_in_bulk_reads_back_as_one_stored_row_by_row(
     from_bulk, from_rows = by_plan[first.notification.id], by_plan[second.notification.id]
     assert len(from_bulk) == COPY_ROWS * 2 and from_bulk == from_rows
     assert all(text for _who, text, *_ in from_bulk)
+
+
+def test_a_notification_without_deliveries_is_stored(ledger: Ledger, make_plan: MakePlan):
+    """The statement the delivery rows go in by does not depend on the rows: none is fine."""
+    plan = dataclasses.replace(make_plan(to="alice"), jobs=())
+    submission = ledger.add(plan)
+    assert submission.deliveries == () and not submission.duplicate
+    assert ledger.report(plan.notification.id).deliveries == ()
