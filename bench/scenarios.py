@@ -269,7 +269,8 @@ def _wal_frames(
     with opened(path) as target:
         for _ in range(10):
             send(target)
-        page = int.from_bytes(wal.read_bytes()[8:12], "big")
+        with wal.open("rb") as header:  # the WAL header's page size: bytes 8-11
+            page = int.from_bytes(header.read(12)[8:12], "big")
         before = wal.stat().st_size
         for _ in range(WAL_SENDS):
             send(target)
