@@ -790,6 +790,10 @@ def iso_time(given: str | None, option: str) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
+#: the colour of a silence's or an override's state (``expired`` stays plain)
+WINDOW_COLORS = {"active": "yellow", "pending": "cyan"}
+
+
 def by_option(who: str, kept: str = "in the audit trail") -> Callable[[F], F]:
     """``--by NAME``: who does an audited action (``who``: "Who silences"), and where it is
     ``kept``; the default, the OS user name, is the Notifier's."""

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from notifykit.cli.common import EXIT_OK, State, by_option, command, group, refuse_sandbox
+from notifykit.cli.common import (
+    EXIT_OK,
+    WINDOW_COLORS,
+    State,
+    by_option,
+    command,
+    group,
+    refuse_sandbox,
+)
 from notifykit.cli.complete import complete_schedules
 from notifykit.cli.output import Result
 
@@ -210,7 +218,7 @@ def _override_line(made: StoredOverride, now: float, kit: Notifier) -> str:
     start = datetime.fromtimestamp(made.starts_at, zone)
     end = datetime.fromtimestamp(made.ends_at, zone)
     state = made.state(now)
-    color = {"active": "yellow", "pending": "cyan"}.get(state)
+    color = WINDOW_COLORS.get(state)
     return (
         f"{made.id}  {click.style(state, fg=color)}  {made.schedule}: {made.who}  "
         f"{_iso(start)} -> {_iso(end)}  by {made.created_by or '-'}: {made.comment}"

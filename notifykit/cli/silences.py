@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from notifykit.cli.common import EXIT_OK, State, by_option, group, iso_time, refuse_sandbox
+from notifykit.cli.common import (
+    EXIT_OK,
+    WINDOW_COLORS,
+    State,
+    by_option,
+    group,
+    iso_time,
+    refuse_sandbox,
+)
 from notifykit.cli.output import Line, Result
 
 if TYPE_CHECKING:
@@ -75,7 +83,7 @@ def _line(silence: Silence, now: float) -> str:
     """``id  state  until END  matchers  by WHO: comment``."""
     end = datetime.fromtimestamp(silence.ends_at, timezone.utc).astimezone()
     state = silence.state(now)
-    color = {"active": "yellow", "pending": "cyan"}.get(state)
+    color = WINDOW_COLORS.get(state)
     return (
         f"{silence.id}  {click.style(state, fg=color)}  until {end:%Y-%m-%d %H:%M:%S}  "
         f"{', '.join(str(m) for m in silence.matchers)}  by {silence.created_by or '-'}: "

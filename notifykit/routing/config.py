@@ -77,6 +77,19 @@ def _group_by_alone(labels: tuple[str, ...]) -> list[str]:
 # -- the sections, declared ----------------------------------------------------------------------
 
 
+def _fallback_override() -> tuple[str, ...] | None:
+    """A receiver's or a step's ``fallback``: the channels its deliveries fall over to, instead
+    of each channel's own (a new setting each time it is declared)."""
+    found: tuple[str, ...] | None = setting(
+        default=None,
+        ref="channel",
+        one_or_many=True,
+        doc="where its deliveries fall over to, instead of each channel's own fallback "
+        "(failover.md); [] for none",
+    )
+    return found
+
+
 class ReceiverConfig(Settings):
     """A ``receivers:`` entry: ``channels`` and ``to``, or an ``escalation``."""
 
@@ -99,13 +112,7 @@ class ReceiverConfig(Settings):
         expected=_NAME,
         doc="an escalation (whose steps name their channels) instead of channels and to",
     )
-    fallback: tuple[str, ...] | None = setting(
-        default=None,
-        ref="channel",
-        one_or_many=True,
-        doc="where its deliveries fall over to, instead of each channel's own fallback "
-        "(failover.md); [] for none",
-    )
+    fallback: tuple[str, ...] | None = _fallback_override()
 
     def __post_init__(self) -> None:
         direct = self.channels is not None or self.to is not None
@@ -133,13 +140,7 @@ class StepConfig(Settings):
     to: tuple[Target, ...] = setting(
         one_or_many=True, min_items=1, doc="recipients, groups or phone numbers"
     )
-    fallback: tuple[str, ...] | None = setting(
-        default=None,
-        ref="channel",
-        one_or_many=True,
-        doc="where its deliveries fall over to, instead of each channel's own fallback "
-        "(failover.md); [] for none",
-    )
+    fallback: tuple[str, ...] | None = _fallback_override()
 
 
 _KEY = r"[0-9*#]"
