@@ -159,13 +159,18 @@ def test_a_closed_circuit_is_trusted_for_a_second_unless_a_send_fails(
     assert breakers.allow(ledger, "sms", "w1", clock()).action == "skip"
 
 
-def test_a_probe_whose_taker_died_is_taken_over(
-    ledger: Ledger, breakers: CircuitBreakers, clock: Clock
-) -> None:
+def _open(ledger: Ledger, breakers: CircuitBreakers, clock: Clock) -> None:
+    """Three refused sends from w1: the circuit opens (SETTINGS: 3 failures)."""
     for _ in range(3):
         breakers.record(
             ledger, breakers.allow(ledger, "sms", "w1", clock()), "w1", [refused()], clock()
         )
+
+
+def test_a_probe_whose_taker_died_is_taken_over(
+    ledger: Ledger, breakers: CircuitBreakers, clock: Clock
+) -> None:
+    _open(ledger, breakers, clock)
     clock.advance(120)
     assert breakers.allow(ledger, "sms", "dead", clock()).action == "probe"  # and never records
     clock.advance(60)
@@ -182,10 +187,7 @@ def test_a_probe_whose_taker_died_is_taken_over(
 def test_a_probe_that_decided_nothing_lets_the_next_sender_probe(
     ledger: Ledger, breakers: CircuitBreakers, clock: Clock
 ) -> None:
-    for _ in range(3):
-        breakers.record(
-            ledger, breakers.allow(ledger, "sms", "w1", clock()), "w1", [refused()], clock()
-        )
+    _open(ledger, breakers, clock)
     clock.advance(120)
     probe = breakers.allow(ledger, "sms", "w1", clock())
     breakers.record(ledger, probe, "w1", [DeliveryResult.not_started(WHO, "SIGTERM")], clock())
